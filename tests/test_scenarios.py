@@ -1,0 +1,54 @@
+"""Clinical scenarios: one readable file per case (tests/scenarios/FORMAT.md), run through
+`triage assess FILE --format json` and compared with the hand-computed expectation."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def _load(kind: str):
+    files = sorted((SCENARIOS / kind).glob("*.toml"))
+    assert files, f"no {kind} scenarios found"
+    return [pytest.param(tomllib.loads(f.read_text(encoding="utf-8")), id=f.stem) for f in files]
+
+
+@pytest.mark.parametrize("case", _load("valid"))
+def test_valid_scenario(case, answers_file):
+    expected = case["expected"]
+    run = run_cli("assess", answers_file(case["answers"]), "--format", "json")
+    assert run.code == 0, run.err
+    result = run.json
+    discussion = {point["id"]: point for point in result["discussion_points"]}
+    assert result["status"] == expected["status"]
+    assert result["physician_consult"]["recommended"] is True
+    assert result["physician_consult"]["urgency"] == expected["urgency"]
+    assert sorted(result["red_flags"]) == sorted(expected["red_flags"])
+    assert sorted(item["id"] for item in result["missing_items"]) == sorted(expected["missing"])
+    assert {str(step["step"]): step["status"] for step in result["steps"]} == expected["steps"]
+    assert sorted(discussion) == sorted(expected["discussion"])
+    if "regenerative_care_levels" in expected:
+        assert discussion["regenerative_care"]["levels"] == expected["regenerative_care_levels"]
+    if "adjacent_levels" in expected:
+        assert result["adjacent_levels"] == expected["adjacent_levels"]
+    if "months_since_fusion" in expected:
+        want = expected["months_since_fusion"]
+        assert result["months_since_fusion"] == (None if want == "none" else want)
+
+
+@pytest.mark.parametrize("case", _load("invalid"))
+def test_invalid_scenario(case, answers_file):
+    run = run_cli("assess", answers_file(case["answers"]), "--format", "json")
+    assert run.code == 2
+    assert run.out == ""
+    lines = run.err.splitlines()
+    assert lines and all(line.startswith("error: ") for line in lines)
+    assert "Traceback" not in run.err
+    for field in case["expected"]["error_fields"]:
+        assert any(f"error: {field}:" in line for line in lines), (field, run.err)

@@ -1,0 +1,136 @@
+"""From validated answers to a result: derived facts, the engine, then the result contract.
+
+The engine decides; this module only collects what the fired rules concluded, in a fixed order, and
+refuses to give a result that breaks a safety invariant (fail closed rather than show a wrong one).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from triage import engine
+from triage.answers import RED_FLAGS, Answers
+from triage.errors import EngineError
+from triage.facts import Derived, derive
+from triage.result import (
+    STATUS_ORDER,
+    STEP_STATUS_ORDER,
+    DiscussionPoint,
+    MissingItem,
+    PhysicianConsult,
+    Result,
+    RulesetRef,
+    Status,
+    Step,
+    TraceEntry,
+)
+from triage.ruleset import Rule, Ruleset
+from triage.settings import Settings
+
+
+def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
+    derived = derive(answers, settings)
+    fired = [ruleset.rule(rule_id) for rule_id in engine.fire(ruleset, derived.fact)]
+    result = _build(answers, derived, fired, ruleset, settings)
+    _check_invariants(answers, result)
+    return result
+
+
+def _text(template: str, values: dict[str, Any]) -> str:
+    return template.format_map(values)
+
+
+def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Ruleset, settings: Settings) -> Result:
+    values = {**derived.text_values, "levels": ", ".join(derived.unfused_tear_levels)}
+    reasons = {rule.id: _text(rule.then.reason, values) for rule in fired}
+
+    statuses = {rule.then.status for rule in fired if rule.then.status}
+    urgencies = {rule.then.consult for rule in fired if rule.then.consult}
+    if not statuses or not urgencies:
+        raise EngineError("no rule concluded a status and a consult; refusing to give a result")
+    status = next(s for s in STATUS_ORDER if s in statuses)
+    urgency = "emergency" if "emergency" in urgencies else "routine"
+    message = ruleset.messages.consult_emergency if urgency == "emergency" else ruleset.messages.consult_routine
+
+    missing_reasons: dict[str, list[str]] = defaultdict(list)
+    step_conclusions: dict[int, list[tuple[Any, str]]] = defaultdict(list)
+    discussion_ids: set[str] = set()
+    for rule in fired:
+        if rule.then.missing:
+            missing_reasons[rule.then.missing].append(reasons[rule.id])
+        if rule.then.step_status:
+            step_conclusions[rule.step].append((rule.then.step_status, reasons[rule.id]))
+        if rule.then.discussion:
+            discussion_ids.add(rule.then.discussion)
+
+    steps = []
+    for number in range(1, 5):
+        concluded = step_conclusions.get(number)
+        if not concluded:
+            raise EngineError(f"no rule concluded step {number}; refusing to give a result")
+        chosen = next(s for s in STEP_STATUS_ORDER if any(c == s for c, _ in concluded))
+        steps.append(Step(
+            step=number,
+            title=ruleset.steps[str(number)].title,
+            status=chosen,
+            reasons=[reason for c, reason in concluded if c == chosen],
+        ))
+
+    return Result(
+        status=status,
+        physician_consult=PhysicianConsult(urgency=urgency, message=_text(message, values)),
+        red_flags=[q for q in RED_FLAGS if any(rule.then.red_flag == q for rule in fired)],
+        missing_items=[
+            MissingItem(id=key, label=text.label, reason=" ".join(missing_reasons[key]))
+            for key, text in ruleset.missing_items.items()
+            if key in missing_reasons
+        ],
+        steps=steps,
+        discussion_points=[
+            _discussion(key, text, derived, values)
+            for key, text in ruleset.discussion_points.items()
+            if key in discussion_ids
+        ],
+        adjacent_levels=derived.adjacent_levels,
+        months_since_fusion=derived.months_since_fusion,
+        assessment_date=str(answers.assessment_date),
+        ruleset=RulesetRef(name=ruleset.ruleset.name, version=ruleset.ruleset.version),
+        settings=settings.model_dump(),
+        trace=[_trace(rule, reasons[rule.id], answers, derived, settings) for rule in fired],
+        disclaimer=_text(ruleset.messages.disclaimer, values),
+    )
+
+
+def _discussion(key, text, derived: Derived, values) -> DiscussionPoint:
+    levels = getattr(derived, text.levels_from) if text.levels_from else None
+    return DiscussionPoint(id=key, levels=levels, text=_text(text.text, values))
+
+
+def _trace(rule: Rule, reason: str, answers: Answers, derived: Derived, settings: Settings) -> TraceEntry:
+    given = answers.answered()
+    facts = rule.when.facts_used()
+    return TraceEntry(
+        rule=rule.id,
+        version=rule.version,
+        title=rule.title,
+        step=rule.step,
+        source=rule.source,
+        concluded=rule.then.as_dict(),
+        reason=reason,
+        inputs={field: given.get(field) for field in rule.reads},
+        facts={fact: derived.fact[fact] for fact in facts},
+        settings={name: getattr(settings, name) for name in rule.settings_used},
+    )
+
+
+def _check_invariants(answers: Answers, result: Result) -> None:
+    """Safety principles checked on every result, independently of the rules that produced it."""
+    said_yes = [q for q in RED_FLAGS if getattr(answers, q) == "yes"]
+    if result.red_flags != said_yes:
+        raise EngineError(f"red flags {result.red_flags} do not match the answers {said_yes}")
+    if said_yes and (result.status != Status.urgent or result.physician_consult.urgency != "emergency"):
+        raise EngineError("a red flag was answered yes but the result is not urgent")
+    screen_open = any(getattr(answers, q) in (None, "unknown") for q in RED_FLAGS)
+    if screen_open != any(item.id == "red_flag_screen" for item in result.missing_items):
+        raise EngineError("the red-flag screen is incomplete but the result does not say so")

@@ -1,0 +1,36 @@
+"""Typed errors of the core. The CLI turns each into one clear line per problem and an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TriageError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with one field: ``where`` names the field (or file), ``message`` says what is wrong."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class InvalidInput(TriageError):
+    """The answers (or the file holding them) cannot be used. Carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class DefinitionError(TriageError):
+    """A questionnaire, rules or settings file is broken. Names the file and the item."""
+
+
+class EngineError(TriageError):
+    """The rules engine failed or broke a safety invariant; no result is given."""

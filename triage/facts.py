@@ -1,0 +1,158 @@
+"""Derived facts: everything the rules need that takes arithmetic, computed in plain Python.
+
+The engine only ever sees one flat object of strings (the vocabulary below), so no rule compares
+dates, lists or mixed types inside durable_rules. Each fact declares the answer fields and settings it
+is computed from: that is how a rule's declared ``reads`` is checked and how the trace shows inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from triage.answers import PAIN_LOCATIONS, PAIN_QUALITIES, RED_FLAGS, UNKNOWN, Answers
+from triage.dates import PartialDate, add_months, whole_months_between
+from triage.segments import adjacent_levels
+from triage.settings import Settings
+
+UNANSWERED = "unanswered"
+NOT_CHECKED = "not_checked"
+YES_NO = ("yes", "no")
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    values: tuple[str, ...]
+    reads: tuple[str, ...]
+    meaning: str
+    settings: tuple[str, ...] = ()
+
+
+def _answer_facts() -> list[FactSpec]:
+    yes_no_questions = (
+        "surgical_report_available", "mri_available", "hardware_problem_known",
+        "mechanical_symptoms", *RED_FLAGS, "veteran",
+    )
+    specs = [
+        FactSpec(q, ("yes", "no", UNKNOWN, UNANSWERED), (q,), f"the answer to {q}")
+        for q in yes_no_questions
+    ]
+    specs.append(FactSpec("pain_location", (*PAIN_LOCATIONS, UNANSWERED), ("pain_location",),
+                          "the answer to pain_location"))
+    specs += [
+        FactSpec(f"pain_quality_{quality}", YES_NO, ("pain_quality",), f"pain_quality includes {quality}")
+        for quality in PAIN_QUALITIES
+    ]
+    return specs
+
+
+FACTS: dict[str, FactSpec] = {
+    spec.name: spec
+    for spec in [
+        *_answer_facts(),
+        FactSpec("fusion_date_known", YES_NO, ("fusion_date",), "a fusion date (day or month) is given"),
+        FactSpec("fused_levels_known", YES_NO, ("fused_levels",), "at least one fused level is given"),
+        FactSpec("mri_date_known", YES_NO, ("mri_date",), "an MRI date (day or month) is given"),
+        FactSpec("pain_quality_answered", YES_NO, ("pain_quality",), "at least one pain quality is given"),
+        FactSpec(
+            "mri_after_fusion", (*YES_NO, NOT_CHECKED), ("mri_date", "fusion_date", "assessment_date"),
+            "yes: the MRI's earliest possible day is after the fusion's latest possible day; "
+            "not_checked: either date is unknown",
+        ),
+        FactSpec(
+            "mri_current", (*YES_NO, NOT_CHECKED), ("mri_date", "assessment_date"),
+            "yes: the MRI's earliest possible day is within the MRI currency window before the "
+            "assessment date (that boundary day counts); not_checked: the MRI date is unknown",
+            settings=("mri_currency_months",),
+        ),
+        FactSpec(
+            "within_healing_window", (*YES_NO, NOT_CHECKED), ("fusion_date", "assessment_date"),
+            "yes: the assessment date is before the latest possible fusion day plus the healing "
+            "window; not_checked: the fusion date is unknown",
+            settings=("healing_window_months",),
+        ),
+        FactSpec(
+            "tear_at_unfused_level", (*YES_NO, NOT_CHECKED), ("annular_tear_levels", "fused_levels"),
+            "yes: an annular tear is reported at a level that was not fused; not_checked: fused or "
+            "tear levels unknown",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The engine fact plus the values a result reports but the engine never compares."""
+
+    fact: dict[str, str]
+    months_since_fusion: int | None
+    adjacent_levels: list[str]
+    unfused_tear_levels: list[str]
+    text_values: dict[str, Any] = field(default_factory=dict)  # placeholders for rule texts
+
+
+def _known(value: Any) -> bool:
+    return value is not None and value != UNKNOWN and value != ()
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def derive(answers: Answers, settings: Settings) -> Derived:
+    assessed: date = answers.assessment_date
+    fact: dict[str, str] = {}
+    for spec in FACTS.values():
+        if UNANSWERED in spec.values:
+            value = getattr(answers, spec.name)
+            fact[spec.name] = UNANSWERED if value is None else value
+    qualities = answers.pain_quality if isinstance(answers.pain_quality, tuple) else ()
+    for quality in PAIN_QUALITIES:
+        fact[f"pain_quality_{quality}"] = _yes_no(quality in qualities)
+    fact["pain_quality_answered"] = _yes_no(bool(qualities))
+
+    fusion = answers.fusion_date if isinstance(answers.fusion_date, PartialDate) else None
+    mri = answers.mri_date if isinstance(answers.mri_date, PartialDate) else None
+    fused = answers.fused_levels if _known(answers.fused_levels) else None
+    tears = answers.annular_tear_levels if answers.annular_tear_levels not in (None, UNKNOWN) else None
+    fact["fusion_date_known"] = _yes_no(fusion is not None)
+    fact["fused_levels_known"] = _yes_no(fused is not None)
+    fact["mri_date_known"] = _yes_no(mri is not None)
+
+    # Conservative partial dates: the fusion as late as it can be, the MRI as early as it can be.
+    fusion_latest = fusion.latest(not_after=assessed) if fusion else None
+    healing_ends = add_months(fusion_latest, settings.healing_window_months) if fusion_latest else None
+    currency_starts = add_months(assessed, -settings.mri_currency_months)
+    fact["within_healing_window"] = _yes_no(assessed < healing_ends) if healing_ends else NOT_CHECKED
+    fact["mri_current"] = _yes_no(mri.earliest >= currency_starts) if mri else NOT_CHECKED
+    fact["mri_after_fusion"] = (
+        _yes_no(mri.earliest > fusion_latest) if mri and fusion_latest else NOT_CHECKED
+    )
+
+    unfused_tears = [level for level in tears if level not in fused] if fused and tears is not None else []
+    fact["tear_at_unfused_level"] = (
+        _yes_no(bool(unfused_tears)) if fused and tears is not None else NOT_CHECKED
+    )
+    adjacent = adjacent_levels(fused) if fused else []
+    months = whole_months_between(fusion_latest, assessed) if fusion_latest else None
+
+    text_values = {
+        **{name: _display(value) for name, value in answers},
+        **settings.model_dump(),
+        "months_since_fusion": _display(months),
+        "healing_window_ends": _display(healing_ends),
+        "mri_currency_starts": _display(currency_starts),
+        "unfused_tear_levels": _display(unfused_tears),
+        "adjacent_levels": _display(adjacent),
+    }
+    return Derived(fact, months, adjacent, unfused_tears, text_values)
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return "not answered"
+    if isinstance(value, (tuple, list)):
+        return ", ".join(value) if value else "none"
+    return str(value)

@@ -1,0 +1,126 @@
+"""The questionnaire definition (``questionnaires/*.toml``): models, loader and skip logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from triage.answers import CHOICES, KINDS, QUESTION_IDS, RED_FLAGS
+from triage.definitions import read_toml, shipped, validate
+
+Audience = Literal["coordinator", "patient"]
+Kind = Literal["text", "date", "partial_date", "segments", "yes_no_unknown", "choice", "multi_choice", "integer"]
+
+
+class _Definition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Definition):
+    value: str
+    label: str  # coordinator's short word
+    text: str  # patient wording
+
+
+class AskWhen(_Definition):
+    question: str
+    eq: str
+
+
+class Item(_Definition):
+    id: str
+    type: Kind
+    section: str
+    label: str
+    text: str
+    help: str
+    safety: bool = False
+    audience: tuple[Audience, ...] = ("coordinator", "patient")
+    options: tuple[Option, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    ask_when: AskWhen | None = None
+
+    @model_validator(mode="after")
+    def _matches_contract(self) -> "Item":
+        if self.id not in KINDS:
+            raise ValueError(f"{self.id!r} is not a question id of the answers contract")
+        if self.type != KINDS[self.id]:
+            raise ValueError(f"{self.id} is of type {KINDS[self.id]}, not {self.type}")
+        values = tuple(option.value for option in self.options)
+        if values != CHOICES.get(self.id, ()):
+            raise ValueError(f"{self.id} options must be exactly {list(CHOICES.get(self.id, ()))}")
+        if self.safety != (self.id in RED_FLAGS):
+            raise ValueError(f"{self.id}: safety must be true exactly for the red-flag questions")
+        return self
+
+    def allowed_values(self) -> str:
+        """The vocabulary in one line, for `triage questions` and prompts."""
+        return {
+            "text": "free text",
+            "date": "YYYY-MM-DD",
+            "partial_date": "YYYY-MM-DD, YYYY-MM or unknown",
+            "segments": "list of T12-L1, L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 (shorthand L4-5 accepted), [] or unknown",
+            "yes_no_unknown": "yes, no or unknown (true/false accepted)",
+            "integer": f"whole number {self.min} to {self.max}",
+        }.get(self.type) or ", ".join(option.value for option in self.options)
+
+
+class Section(_Definition):
+    id: str
+    title: str
+    patient_title: str
+
+
+class QuestionnaireInfo(_Definition):
+    id: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    title: str
+    patient_intro: str
+    patient_outro: str
+    unknown_text: str
+
+
+class Questionnaire(_Definition):
+    questionnaire: QuestionnaireInfo
+    sections: tuple[Section, ...]
+    items: tuple[Item, ...]
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Questionnaire":
+        ids = [item.id for item in self.items]
+        if ids != list(QUESTION_IDS):
+            absent = [q for q in QUESTION_IDS if q not in ids]
+            raise ValueError(
+                f"items must be the answers contract's questions, once each, in its order"
+                + (f" (missing {absent[0]})" if absent else "")
+            )
+        sections = {section.id for section in self.sections}
+        for position, item in enumerate(self.items):
+            if item.section not in sections:
+                raise ValueError(f"item {item.id}: unknown section {item.section!r}")
+            if item.ask_when and item.ask_when.question not in ids[:position]:
+                raise ValueError(f"item {item.id}: ask_when must refer to an earlier question")
+        return self
+
+    def item(self, question_id: str) -> Item:
+        return next(item for item in self.items if item.id == question_id)
+
+    def asked(self, answers: dict[str, Any], audience: Audience) -> list[Item]:
+        """The items this audience is asked, given the answers so far (skip logic applied)."""
+        return [
+            item
+            for item in self.items
+            if audience in item.audience
+            and (item.ask_when is None or answers.get(item.ask_when.question) == item.ask_when.eq)
+        ]
+
+
+DEFAULT_QUESTIONNAIRE = "fbss-intake.toml"
+
+
+def load_questionnaire(path: Path | None = None) -> Questionnaire:
+    path = path or shipped("questionnaires") / DEFAULT_QUESTIONNAIRE
+    return validate(Questionnaire, read_toml(path), path)

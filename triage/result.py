@@ -1,0 +1,108 @@
+"""The result contract (PRODUCT.md, ``--format json``). Plain pydantic, no engine, no terminal."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_serializer
+
+
+class Status(str, Enum):
+    """Declared in precedence order: the first that applies is the result's status."""
+
+    urgent = "urgent"
+    too_early = "too_early"
+    records_needed = "records_needed"
+    ready_for_evaluation = "ready_for_evaluation"
+
+
+class StepStatus(str, Enum):
+    """Declared from most to least cautious: when rules disagree on a step, the first wins."""
+
+    attention = "attention"
+    to_do = "to_do"
+    done = "done"
+    not_applicable = "not_applicable"
+
+
+MissingId = Literal[
+    "fusion_date", "fused_levels", "current_mri", "surgical_report", "symptom_pattern", "red_flag_screen"
+]
+DiscussionId = Literal["regenerative_care", "structural_review", "spinal_cord_stimulation", "va_community_care"]
+Urgency = Literal["emergency", "routine"]
+STATUS_ORDER = tuple(Status)
+STEP_STATUS_ORDER = tuple(StepStatus)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhysicianConsult(_Model):
+    recommended: Literal[True] = True  # a result cannot exist without recommending the consult
+    urgency: Urgency
+    message: str
+
+
+class MissingItem(_Model):
+    id: MissingId
+    label: str
+    reason: str
+
+
+class Step(_Model):
+    step: int
+    title: str
+    status: StepStatus
+    reasons: list[str]
+
+
+class DiscussionPoint(_Model):
+    id: DiscussionId
+    levels: list[str] | None = None  # only on points about levels (regenerative_care)
+    text: str
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_levels(self, handler):
+        data = handler(self)
+        if data.get("levels") is None:
+            data.pop("levels", None)
+        return data
+
+
+class RulesetRef(_Model):
+    name: str
+    version: str
+
+
+class TraceEntry(_Model):
+    rule: str
+    version: int
+    title: str
+    step: int | None
+    source: str
+    concluded: dict[str, Any]
+    reason: str
+    inputs: dict[str, Any]  # answer fields the rule reads, as given (null = not answered)
+    facts: dict[str, str]  # derived facts its condition tested, with their values
+    settings: dict[str, Any]  # clinic settings those facts depend on
+
+
+class Result(_Model):
+    status: Status
+    physician_consult: PhysicianConsult
+    red_flags: list[str]
+    missing_items: list[MissingItem]
+    steps: list[Step]
+    discussion_points: list[DiscussionPoint]
+    adjacent_levels: list[str]
+    months_since_fusion: int | None
+    assessment_date: str
+    ruleset: RulesetRef
+    settings: dict[str, Any]
+    trace: list[TraceEntry]
+    disclaimer: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

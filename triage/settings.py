@@ -1,0 +1,38 @@
+"""Clinic settings: the two clinical intervals and the clinic's words in messages."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from triage.errors import DefinitionError
+
+DEFAULT_SETTINGS = Path(__file__).with_name("default-settings.toml")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    healing_window_months: int = Field(6, ge=1, le=36)
+    mri_currency_months: int = Field(12, ge=1, le=60)
+    clinic_name: str = Field("the spine clinic", min_length=1)
+    clinic_phone: str = Field("the number on your appointment letter", min_length=1)
+    emergency_number: str = Field("911", min_length=1)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read a settings file; without one, the shipped defaults (PRODUCT.md's values)."""
+    path = path or DEFAULT_SETTINGS
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Settings.model_validate(data)
+    except OSError as error:
+        raise DefinitionError(f"{path}: cannot read settings ({error.strerror or error})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise DefinitionError(f"{path}: not valid TOML ({error})") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise DefinitionError(f"{path}: {where}: {first['msg']}") from None
