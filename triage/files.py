@@ -79,3 +79,26 @@ def read_bytes(path: str, stdin: BinaryIO | None = None) -> tuple[bytes, str]:
 def read_answers_file(path: str, stdin: BinaryIO | None = None) -> Any:
     data, where = read_bytes(path, stdin)
     return parse_json(data, where)
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file so that a crash leaves either the old or the new content, never half of one:
+    a temporary file in the same folder, fsync, rename over the target, fsync the folder."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
