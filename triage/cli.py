@@ -4,6 +4,7 @@ exit codes. Nothing here decides anything clinical."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        args = build_parser().parse_args(argv)
+        with contextlib.redirect_stdout(out):  # argparse writes --help to sys.stdout itself
+            args = build_parser().parse_args(argv)
         if not getattr(args, "handler", None):
             build_parser().print_help(out)
             return EXIT_INVALID

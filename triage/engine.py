@@ -75,11 +75,17 @@ class _Host(durable.Host):
 _lock = threading.Lock()
 _host: _Host | None = None
 _registered: set[str] = set()
+# Compiling hashes the whole definition; do it once per ruleset object. The object is kept
+# referenced so its id() cannot be reused by another ruleset.
+_names: dict[int, tuple[Ruleset, str]] = {}
 _sids = itertools.count(1)
 
 
 def _ensure_registered(ruleset: Ruleset) -> str:
     global _host
+    known = _names.get(id(ruleset))
+    if known and known[0] is ruleset:
+        return known[1]
     name, definition = compile_ruleset(ruleset)
     if _host is None:
         _host = _Host()
@@ -87,6 +93,7 @@ def _ensure_registered(ruleset: Ruleset) -> str:
         # set_rulesets mutates what it is given (it deletes "run").
         _host.set_rulesets({name: copy.deepcopy(definition)})
         _registered.add(name)
+    _names[id(ruleset)] = (ruleset, name)
     return name
 
 

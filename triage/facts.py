@@ -146,6 +146,9 @@ def derive(answers: Answers, settings: Settings) -> Derived:
         "mri_currency_starts": _display(currency_starts),
         "unfused_tear_levels": _display(unfused_tears),
         "adjacent_levels": _display(adjacent),
+        "open_red_flags": "; ".join(
+            f"{q} {_display(getattr(answers, q))}" for q in RED_FLAGS if getattr(answers, q) in (None, UNKNOWN)
+        ),
     }
     return Derived(fact, months, adjacent, unfused_tears, text_values)
 

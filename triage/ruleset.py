@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import string
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +24,7 @@ from triage.result import DiscussionId, MissingId, Status, StepStatus, Urgency
 
 TEXT_PLACEHOLDERS = frozenset(
     {*QUESTION_IDS, "months_since_fusion", "healing_window_ends", "mri_currency_starts",
-     "unfused_tear_levels", "adjacent_levels", "healing_window_months", "mri_currency_months",
+     "unfused_tear_levels", "adjacent_levels", "open_red_flags", "healing_window_months", "mri_currency_months",
      "clinic_name", "clinic_phone", "emergency_number", "levels"}
 )
 
@@ -217,7 +216,7 @@ class Ruleset(_Definition):
                 raise ValueError(f"rule {rule.id}: source {rule.source!r} is not in [sources]")
         return self
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
         """Identifies the exact content, so two different definitions never share an engine name."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)

@@ -1,0 +1,91 @@
+"""The answers contract: what is accepted, how it is normalised, and how problems are named."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from triage.answers import QUESTION_IDS, parse_answers
+from triage.errors import InvalidInput
+
+TODAY = date(2026, 11, 24)
+
+
+def problems(raw, **kwargs):
+    with pytest.raises(InvalidInput) as caught:
+        parse_answers(raw, today=TODAY, **kwargs)
+    return [(p.where, p.message) for p in caught.value.problems]
+
+
+def test_question_ids_are_the_contract():
+    assert QUESTION_IDS == (
+        "patient_id", "assessment_date", "fusion_date", "fused_levels", "surgical_report_available",
+        "mri_available", "mri_date", "annular_tear_levels", "pain_location", "pain_quality",
+        "pain_pattern_since_surgery", "pain_score", "hardware_problem_known", "mechanical_symptoms",
+        "red_flag_bladder_bowel", "red_flag_saddle_numbness", "red_flag_progressive_weakness",
+        "red_flag_fever_or_wound", "red_flag_major_trauma", "red_flag_cancer_or_weight_loss", "veteran",
+    )
+
+
+@pytest.mark.parametrize("field, given, stored", [
+    ("veteran", True, "yes"), ("veteran", False, "no"), ("veteran", " Unknown ", "unknown"),
+    ("fused_levels", ["L5/S1", "l4-5", "L4-L5"], ["L4-L5", "L5-S1"]),
+    ("annular_tear_levels", [], []),
+    ("fused_levels", "UNKNOWN", "unknown"),
+    ("pain_quality", ["shooting", "aching", "shooting"], ["aching", "shooting"]),
+    ("fusion_date", "2024-06", "2024-06"),
+    ("pain_score", 7.0, 7),
+    ("pain_location", "Back_And_Leg", "back_and_leg"),
+])
+def test_normalised(field, given, stored):
+    assert parse_answers({field: given}, today=TODAY).answered()[field] == stored
+
+
+def test_null_is_not_answered():
+    parsed = parse_answers({"red_flag_major_trauma": None}, today=TODAY)
+    assert parsed.red_flag_major_trauma is None
+    assert "red_flag_major_trauma" not in parsed.answered()
+
+
+def test_assessment_date_precedence():
+    assert parse_answers({}, today=TODAY).assessment_date == TODAY
+    assert parse_answers({"assessment_date": "2025-01-02"}, today=TODAY).assessment_date == date(2025, 1, 2)
+    as_of = date(2025, 3, 4)
+    assert parse_answers({"assessment_date": "2025-01-02"}, today=TODAY, as_of=as_of).assessment_date == as_of
+
+
+def test_unknown_key_gets_a_did_you_mean():
+    assert problems({"fusion_dat": "2024-01"}) == [("fusion_dat", "is not a question id (did you mean 'fusion_date'?)")]
+    assert problems({"colour": "red"}) == [("colour", "is not a question id")]
+
+
+def test_every_problem_is_reported_with_its_field():
+    found = problems({"fusion_date": "2026-02-30", "pain_score": 11, "veteran": "maybe", "fused_levels": ["L6-L7"]})
+    assert [where for where, _ in found] == ["fusion_date", "fused_levels", "pain_score", "veteran"]
+
+
+@pytest.mark.parametrize("raw, field", [
+    ({"fusion_date": "2026-11-25"}, "fusion_date"),          # the day after the assessment
+    ({"mri_date": "2026-12"}, "mri_date"),                   # a month wholly after it
+    ({"pain_score": True}, "pain_score"),                    # JSON true is not a score
+    ({"pain_score": 7.5}, "pain_score"),
+    ({"pain_score": "7"}, "pain_score"),
+    ({"pain_quality": "burning"}, "pain_quality"),           # a list is required
+    ({"mri_available": 1}, "mri_available"),
+    ({"patient_id": 12}, "patient_id"),
+    ({"fusion_date": "0224-06"}, "fusion_date"),             # typo'd year
+    ({"assessment_date": "2026-11"}, "assessment_date"),     # must be a full date
+    ({"annular_tear_levels": "none"}, "annular_tear_levels"),
+])
+def test_rejected_with_the_field_named(raw, field):
+    assert [where for where, _ in problems(raw)] == [field]
+
+
+def test_dates_on_the_assessment_day_are_accepted():
+    parsed = parse_answers({"fusion_date": "2026-11-24", "mri_date": "2026-11"}, today=TODAY)
+    assert parsed.answered()["mri_date"] == "2026-11"
+
+
+def test_not_an_object():
+    assert problems([1, 2]) == [("answers", "must be a JSON object of question id -> answer")]

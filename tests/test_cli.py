@@ -1,0 +1,144 @@
+"""The command line as users meet it: exit codes, one-line errors, stdin, help, installed command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from triage import cli
+from triage.ruleset import load_ruleset
+
+EXAMPLE = str(ROOT / "examples" / "adjacent-tear.json")
+
+
+def test_json_is_the_result_contract():
+    result = run_cli("assess", EXAMPLE, "--format", "json").json
+    assert list(result)[:9] == ["status", "physician_consult", "red_flags", "missing_items", "steps",
+                                "discussion_points", "adjacent_levels", "months_since_fusion", "assessment_date"]
+    assert {"ruleset", "trace", "disclaimer", "settings"} <= set(result)
+    assert result["ruleset"] == {"name": "fbss-triage", "version": "1.0.0"}
+    assert [step["step"] for step in result["steps"]] == [1, 2, 3, 4]
+    assert "levels" not in {k for p in result["discussion_points"] if p["id"] != "regenerative_care" for k in p}
+    assert all({"rule", "version", "source", "concluded", "inputs", "reason"} <= set(t) for t in result["trace"])
+
+
+def test_stdin_and_as_of(monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"fusion_date": "2026-06"}')))
+    run = run_cli("assess", "-", "--format", "json", "--as-of", "2026-11-24")
+    assert run.code == 0, run.err
+    assert run.json["status"] == "too_early" and run.json["assessment_date"] == "2026-11-24"
+
+
+@pytest.mark.parametrize("args, content, expected", [
+    (["--as-of", "2026-02-30"], "{}", "error: triage assess: argument --as-of: '2026-02-30' is not a real calendar date"),
+    ([], "{\"fusion_date\": \"2026-02-30\"}", "error: fusion_date: '2026-02-30' is not a real calendar date"),
+    ([], "{\"fusion_dat\": \"2026-01\"}", "error: fusion_dat: is not a question id (did you mean 'fusion_date'?)"),
+    ([], "{\"a\": 1,}", "is not valid JSON"),
+    ([], "", "is empty; expected a JSON object of answers"),
+    ([], "[]", "error: answers: must be a JSON object"),
+    ([], "{\"veteran\": \"yes\", \"veteran\": \"no\"}", "key 'veteran' appears twice"),
+    ([], "{\"pain_score\": NaN}", "NaN is not a valid JSON value"),
+    (["--format", "pdf"], "{}", "argument --format: invalid choice"),
+])
+def test_bad_input_is_one_line_naming_the_problem_exit_2(tmp_path, args, content, expected):
+    path = tmp_path / "answers.json"
+    path.write_text(content, encoding="utf-8")
+    run = run_cli("assess", str(path), *args)
+    assert run.code == 2 and run.out == ""
+    assert len(run.err.splitlines()) == 1 and expected in run.err, run.err
+    assert path.read_text(encoding="utf-8") == content  # the input is never touched
+
+
+def test_missing_file_and_folder(tmp_path):
+    assert "error: " + str(tmp_path / "nope.json") + ": cannot be read (no such file or directory)" in run_cli("assess", str(tmp_path / "nope.json")).err
+    run = run_cli("assess", str(tmp_path))
+    assert run.code == 2 and "is a folder" in run.err
+
+
+def test_several_problems_one_line_each(answers_file):
+    run = run_cli("assess", answers_file({"pain_score": 12, "fused_levels": ["L6-L7"], "colour": 1}))
+    assert run.code == 2
+    assert sorted(line.split(":")[1].strip() for line in run.err.splitlines()) == ["colour", "fused_levels", "pain_score"]
+
+
+def test_internal_error_is_one_line_exit_70(monkeypatch, answers_file):
+    import triage.assess
+
+    monkeypatch.setattr(triage.assess, "assess", lambda *a: 1 / 0)
+    run = run_cli("assess", answers_file({}))
+    assert run.code == 70 and len(run.err.splitlines()) == 1 and "Traceback" not in run.err
+
+
+def test_ctrl_c_exits_130(monkeypatch, answers_file):
+    import triage.assess
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(triage.assess, "assess", interrupted)
+    run = run_cli("assess", answers_file({}))
+    assert run.code == 130 and run.err == "interrupted\n"
+
+
+def test_help_documents_every_command_and_the_exit_codes():
+    run = run_cli("--help")
+    assert run.code == 0
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = cli.build_parser()._subparsers._group_actions[0].choices
+    for name, parser in commands.items():
+        assert name in run.out
+        assert parser.description, f"{name} has no description"
+        assert f"triage {name}" in readme, f"README does not document triage {name}"
+    for code in ("0", "2", "3", "4", "130"):
+        assert f"\n  {code} " in run.out
+    assert "exit codes" in run_cli("assess", "--help").out
+
+
+def test_rule_catalogue_lists_every_rule_with_its_source():
+    catalogue = run_cli("rules", "--format", "json").json
+    ruleset = load_ruleset()
+    assert [r["id"] for r in catalogue["rules"]] == [r.id for r in ruleset.rules]
+    for rule in catalogue["rules"]:
+        assert {"id", "version", "title", "step", "rationale", "source", "source_title", "reads", "condition"} <= set(rule)
+        assert rule["source"].split("#")[0] in catalogue["sources"]
+    text = run_cli("rules").out
+    markdown = run_cli("rules", "--format", "markdown").out
+    assert all(rule.id in text and rule.id in markdown for rule in ruleset.rules)
+
+
+def test_questions_vocabulary():
+    data = run_cli("questions", "--format", "json").json
+    assert [item["id"] for item in data["items"]][:3] == ["patient_id", "assessment_date", "fusion_date"]
+    assert next(i for i in data["items"] if i["id"] == "pain_location")["allowed"] == "back, leg, back_and_leg"
+    assert "red_flag_major_trauma" in run_cli("questions").out
+    assert "| `mri_date` |" in run_cli("questions", "--format", "markdown").out
+
+
+def test_checkout_entry_point_runs_from_another_directory(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "assess", EXAMPLE, "--format", "json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "ready_for_evaluation"
+
+
+def test_installed_command_runs_from_another_directory(tmp_path):
+    """`pip install .` must ship the definitions inside the package (CI installs it)."""
+    command = shutil.which("triage", path=str(Path(sys.executable).parent))
+    if command is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs the package, but no triage command is next to the interpreter")
+        pytest.skip("package not installed in this interpreter's environment")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([command, "assess", EXAMPLE, "--format", "json"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ruleset"]["name"] == "fbss-triage"

@@ -1,0 +1,95 @@
+"""Broken definitions fail at load, naming the file and the item; the shipped ones load cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from triage.errors import DefinitionError
+from triage.questionnaire import load_questionnaire
+from triage.ruleset import load_ruleset
+from triage.settings import load_settings
+
+RULES = (ROOT / "rules" / "fbss-triage.toml").read_text(encoding="utf-8")
+QUESTIONS = (ROOT / "questionnaires" / "fbss-intake.toml").read_text(encoding="utf-8")
+
+
+def broken(tmp_path: Path, text: str, old: str, new: str) -> Path:
+    assert old in text, f"test setup: {old!r} not in the definition"
+    path = tmp_path / "broken.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('when = { fact = "red_flag_major_trauma", eq = "yes" }',
+     'when = { fact = "red_flag_major_truama", eq = "yes" }', r"rules\[5\] \(RF-05\)\.when: unknown fact 'red_flag_major_truama'"),
+    ('when = { fact = "red_flag_major_trauma", eq = "yes" }',
+     'when = { fact = "red_flag_major_trauma", eq = "yess" }', r"RF-05.*red_flag_major_trauma is never 'yess'"),
+    ('id = "RF-02"', 'id = "RF-01"', r"duplicate rule id RF-01"),
+    ('reads = ["red_flag_major_trauma"]', 'reads = []', r"RF-05.*reads must list exactly"),
+    ('id = "RF-05"\nversion = 1', 'id = "RF-05"\nversion = 1\ncolour = "red"', r"RF-05.*colour: Extra inputs are not permitted"),
+    ('reason = "Veteran: yes."', 'reason = "Veteran: {veteran_status}."', r"TOPIC-02.*unknown placeholder \{veteran_status\}"),
+    ('[missing_items.red_flag_screen]', '[missing_items.red_flag_screening]', r"missing_items"),
+    ('source = "article#step-4"', 'source = "journal#step-4"', r"source 'journal#step-4' is not in \[sources\]"),
+    ('then = { step_status = "to_do", reason = "No structural', 'then = { step_status = "todo", reason = "No structural', r"STRUCT-02.*step_status"),
+    ('when = { fact = "veteran", eq = "yes" }', 'when = { fact = "veteran", eq = "yes", ne = "no" }', r"TOPIC-02.*exactly one of eq, ne, in, not_in"),
+])
+def test_broken_ruleset_is_refused_naming_the_item(tmp_path, old, new, message):
+    with pytest.raises(DefinitionError, match=message):
+        load_ruleset(broken(tmp_path, RULES, old, new))
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('id = "veteran"', 'id = "veterans"', r"items\[20\].*'veterans' is not a question id"),
+    ('id = "pain_score"\ntype = "integer"', 'id = "pain_score"\ntype = "choice"', r"pain_score is of type integer"),
+    ('{ value = "leg", label = "leg"', '{ value = "legs", label = "leg"', r"pain_location options must be exactly"),
+    ('ask_when = { question = "mri_available", eq = "yes" }\n\n[[items]]\nid = "annular',
+     'ask_when = { question = "pain_score", eq = "yes" }\n\n[[items]]\nid = "annular', r"mri_date: ask_when must refer to an earlier question|item mri_date"),
+    ('safety = true\nlabel = "RF: new saddle numbness"', 'safety = false\nlabel = "RF: new saddle numbness"', r"safety must be true exactly for the red-flag questions"),
+    ('help = "Leg pain includes pain in the buttock."', 'help = "Leg pain includes pain in the buttock."\nhint = "x"', r"items\[8\] \(pain_location\)\.hint: Extra inputs"),
+])
+def test_broken_questionnaire_is_refused_naming_the_item(tmp_path, old, new, message):
+    with pytest.raises(DefinitionError, match=message):
+        load_questionnaire(broken(tmp_path, QUESTIONS, old, new))
+
+
+def test_not_toml(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text("[ruleset\nname = 1", encoding="utf-8")
+    with pytest.raises(DefinitionError, match="not valid TOML"):
+        load_ruleset(path)
+
+
+def test_shipped_definitions_load():
+    ruleset = load_ruleset()
+    assert len({rule.id for rule in ruleset.rules}) == len(ruleset.rules)
+    assert load_questionnaire().questionnaire.id == "fbss-intake"
+    assert load_settings().healing_window_months == 6 and load_settings().mri_currency_months == 12
+
+
+def test_settings_file_changes_the_windows(tmp_path, answers_file):
+    settings = tmp_path / "clinic.toml"
+    settings.write_text("healing_window_months = 3\nmri_currency_months = 24\n", encoding="utf-8")
+    recent_fusion = answers_file({"assessment_date": "2026-11-24", "fusion_date": "2026-07-01"}, "a.json")
+    old_mri = answers_file({"assessment_date": "2026-11-24", "fusion_date": "2024-01-01",
+                            "mri_available": "yes", "mri_date": "2025-06"}, "b.json")
+
+    def assess(path, *extra):
+        return run_cli("assess", path, "--format", "json", *extra).json
+
+    assert assess(recent_fusion)["status"] == "too_early"
+    assert assess(recent_fusion, "--settings", str(settings))["status"] != "too_early"
+    assert "current_mri" in [m["id"] for m in assess(old_mri)["missing_items"]]
+    custom = assess(old_mri, "--settings", str(settings))
+    assert "current_mri" not in [m["id"] for m in custom["missing_items"]]
+    assert custom["settings"]["healing_window_months"] == 3
+
+
+def test_broken_settings_exit_3_naming_the_setting(tmp_path, answers_file):
+    settings = tmp_path / "clinic.toml"
+    settings.write_text("healing_window_months = 0\n", encoding="utf-8")
+    run = run_cli("assess", answers_file({}), "--settings", str(settings))
+    assert run.code == 3 and "healing_window_months" in run.err and len(run.err.splitlines()) == 1

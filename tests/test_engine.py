@@ -1,0 +1,131 @@
+"""The durable_rules adapter keeps the discipline the notes demand, and the pipeline fails closed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from conftest import ROOT
+from triage import engine
+from triage.answers import parse_answers
+from triage.assess import assess
+from triage.errors import EngineError
+from triage.ruleset import Condition, load_ruleset
+from triage.settings import load_settings
+
+RULESET = load_ruleset()
+SETTINGS = load_settings()
+TODAY = date(2026, 11, 24)
+
+
+def variant(rules, title: str):
+    """A validated ruleset with other rules and a different title, hence a different fingerprint."""
+    data = RULESET.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["ruleset"]["title"] = title
+    data["rules"] = [rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in rules]
+    return type(RULESET).model_validate(data)
+
+
+def test_a_changed_definition_gets_its_own_engine_name():
+    assert engine.compile_ruleset(variant(RULESET.rules, "other"))[0] != engine.compile_ruleset(RULESET)[0]
+
+
+@pytest.mark.parametrize("condition, compiled", [
+    ({"fact": "veteran", "eq": "yes"}, {"veteran": "yes"}),
+    ({"fact": "veteran", "ne": "yes"}, {"$neq": {"veteran": "yes"}}),
+    ({"fact": "veteran", "in": ["no", "unknown"]}, {"$or": [{"veteran": "no"}, {"veteran": "unknown"}]}),
+    ({"fact": "veteran", "not_in": ["no", "unknown"]},
+     {"$and": [{"$neq": {"veteran": "no"}}, {"$neq": {"veteran": "unknown"}}]}),
+    ({"all": [{"fact": "veteran", "eq": "yes"}, {"any": [{"fact": "pain_location", "eq": "leg"}]}]},
+     {"$and": [{"veteran": "yes"}, {"$or": [{"pain_location": "leg"}]}]}),
+    ({"always": True}, {"fact_kind": "triage-answers"}),
+])
+def test_conditions_compile_to_durable_json(condition, compiled):
+    assert engine.compile_condition(Condition.model_validate(condition)) == compiled
+
+
+def test_every_ruleset_gets_a_catch_all_so_no_fact_is_unhandled():
+    _, definition = engine.compile_ruleset(RULESET)
+    assert definition["catch-all"]["all"] == [{"m": {"fact_kind": "triage-answers"}}]
+
+
+def test_more_evaluations_than_durable_keeps_live_sessions():
+    """durable caps live sids at 1024; each evaluation must delete its state."""
+    parsed = parse_answers({"veteran": "yes"}, today=TODAY)
+    for _ in range(1100):
+        result = assess(parsed, RULESET, SETTINGS)
+    assert [p.id for p in result.discussion_points] == ["va_community_care"]
+
+
+def test_the_same_definition_loaded_twice_shares_one_registration():
+    again = load_ruleset()
+    parsed = parse_answers({}, today=TODAY)
+    assert assess(parsed, again, SETTINGS) == assess(parsed, RULESET, SETTINGS)
+
+
+def test_concurrent_threads_are_serialised():
+    """Unlocked, 8 threads segfaulted durable in 3 of 5 runs; run it in a child so a crash fails here."""
+    script = """
+import threading
+from datetime import date
+from triage.answers import parse_answers
+from triage.assess import assess
+from triage.ruleset import load_ruleset
+from triage.settings import load_settings
+rs, st = load_ruleset(), load_settings()
+cases = [parse_answers({"red_flag_major_trauma": "yes" if i % 2 else "no", "veteran": "yes"}, today=date(2026, 11, 24)) for i in range(8)]
+expected = [assess(a, rs, st).to_json() for a in cases]
+bad = []
+def work(i):
+    for _ in range(150):
+        if assess(cases[i], rs, st).to_json() != expected[i]:
+            bad.append(i)
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print("mismatches", len(bad))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "mismatches 0"
+
+
+def test_an_exception_inside_an_action_is_raised_not_swallowed(monkeypatch):
+    ruleset = variant(RULESET.rules, "action fails")
+
+    def failing_action(name):
+        def act(_context):
+            raise RuntimeError("boom")
+        return act
+
+    engine._ensure_registered(RULESET)  # the host exists
+    monkeypatch.setattr(engine._host, "get_action", failing_action)
+    with pytest.raises(EngineError, match="boom|failed"):
+        engine.fire(ruleset, {name: "x" for name in ("veteran",)})
+
+
+def _without(rule_id: str):
+    return variant([rule for rule in RULESET.rules if rule.id != rule_id], f"without {rule_id}")
+
+
+def test_no_result_without_a_consult_rule():
+    with pytest.raises(EngineError, match="status and a consult"):
+        assess(parse_answers({}, today=TODAY), _without("CONSULT-01"), SETTINGS)
+
+
+def test_a_missed_red_flag_fails_closed():
+    """If a red-flag rule went missing, the invariant check refuses the result instead of showing it."""
+    with pytest.raises(EngineError, match="red flags"):
+        assess(parse_answers({"red_flag_bladder_bowel": "yes"}, today=TODAY), _without("RF-01"), SETTINGS)
+
+
+def test_an_open_red_flag_screen_not_reported_fails_closed():
+    with pytest.raises(EngineError, match="red-flag screen"):
+        assess(parse_answers({}, today=TODAY), _without("SCREEN-01"), SETTINGS)
+
+
+def test_a_step_nobody_concluded_fails_closed():
+    with pytest.raises(EngineError, match="step 3"):
+        assess(parse_answers({}, today=TODAY), _without("STRUCT-02"), SETTINGS)
