@@ -48,10 +48,20 @@ def _basis(ids: list[str]) -> str:
     return f"[{', '.join(ids)}]" if ids else ""
 
 
+def _status_reasons(result: Result) -> list[str]:
+    """Why the result is too early (until when); other statuses are explained by their own lists."""
+    if result.status != Status.too_early:
+        return []
+    return [f"{e.reason} [{e.rule}]" for e in result.trace if e.concluded.get("status") == Status.too_early.value]
+
+
 def _overview(result: Result, answers: dict) -> list[str]:
     fusion = answers.get("fusion_date", "not answered")
     months = result.months_since_fusion
     since = f" ({months} months before the assessment)" if months is not None else ""
+    # A higher status (urgent) hides too_early; the reader still needs to know the window is open.
+    healing = rules_by_conclusion(result).get(("status", Status.too_early.value))
+    since += f", inside the healing window {_basis(healing)}" if healing else ""
     fused = ", ".join(answers["fused_levels"]) if isinstance(answers.get("fused_levels"), list) else answers.get("fused_levels", "not answered")
     adjacent = ", ".join(result.adjacent_levels) or "-"
     return [
@@ -85,7 +95,8 @@ def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, 
     banner, style = BANNERS[result.status]
     consult = result.physician_consult
     heading = Text(banner, style=style, justify="center")
-    console.print(Panel(Group(heading, Text(consult.message)), title="Pre-consultation triage",
+    why = [Text(reason) for reason in _status_reasons(result)]
+    console.print(Panel(Group(heading, *why, Text(consult.message)), title="Pre-consultation triage",
                         subtitle=f"physician consult: recommended ({consult.urgency})",
                         box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
     for line in _overview(result, answers):
@@ -133,6 +144,7 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         "",
         f"**{banner}**",
         "",
+        *(f"{reason}\n" for reason in _status_reasons(result)),
         f"**Physician consult: recommended ({consult.urgency}).** {consult.message}",
         "",
         *(f"- {line}" for line in _overview(result, answers)),
