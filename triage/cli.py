@@ -92,32 +92,31 @@ def cmd_assess(args, out: TextIO) -> int:
     return EXIT_OK
 
 
+def write_formatted(out: TextIO, fmt: str, subject, *, as_json, as_markdown, as_text) -> int:
+    """Print ``subject`` in the chosen format; text gets the terminal's width and colour."""
+    if fmt == "json":
+        out.write(json.dumps(as_json(subject), indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "markdown":
+        out.write(as_markdown(subject))
+    else:
+        out.write(as_text(subject, width=_width(out), color=_use_color(out)))
+    return EXIT_OK
+
+
 def cmd_rules(args, out: TextIO) -> int:
     from triage import render
     from triage.ruleset import load_ruleset
 
-    ruleset = load_ruleset()
-    if args.format == "json":
-        out.write(json.dumps(render.rules_catalogue(ruleset), indent=2, ensure_ascii=False) + "\n")
-    elif args.format == "markdown":
-        out.write(render.render_rules_markdown(ruleset))
-    else:
-        out.write(render.render_rules_text(ruleset, width=_width(out), color=_use_color(out)))
-    return EXIT_OK
+    return write_formatted(out, args.format, load_ruleset(), as_json=render.rules_catalogue,
+                           as_markdown=render.render_rules_markdown, as_text=render.render_rules_text)
 
 
 def cmd_questions(args, out: TextIO) -> int:
     from triage import render
     from triage.questionnaire import load_questionnaire
 
-    questionnaire = load_questionnaire()
-    if args.format == "json":
-        out.write(json.dumps(render.questions_catalogue(questionnaire), indent=2, ensure_ascii=False) + "\n")
-    elif args.format == "markdown":
-        out.write(render.render_questions_markdown(questionnaire))
-    else:
-        out.write(render.render_questions_text(questionnaire, width=_width(out), color=_use_color(out)))
-    return EXIT_OK
+    return write_formatted(out, args.format, load_questionnaire(), as_json=render.questions_catalogue,
+                           as_markdown=render.render_questions_markdown, as_text=render.render_questions_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
