@@ -160,23 +160,23 @@ class Intake:
                 self.say(f"! {reason}", style="bold", indent=2)
 
     # --- the run ------------------------------------------------------------------------------------
-    def run(self) -> tuple[bool, bool]:
-        """Ask until the review is finished. Returns (completed, stopped_early)."""
+    def run(self) -> bool:
+        """Ask until the review is finished. Returns whether the person stopped early (red flag)."""
         self.start()
         while True:
             item = self.interview.current
             if item is None:
                 if self.scripted:
-                    return True, False
+                    return False
                 chosen = self.review()
                 if chosen is None:
-                    return True, False
+                    return False
                 self.edit_from_review(chosen)
                 continue
             try:
                 outcome = self.ask(item)
             except StopIntake:
-                return False, True
+                return True
             if outcome == "back":
                 self.interview.back()
 
@@ -210,7 +210,7 @@ class Intake:
         return f"Removed answers no longer asked (skip logic): {names}"
 
     # --- one question -------------------------------------------------------------------------------
-    def ask(self, item, *, from_review: bool = False):
+    def ask(self, item):
         """Ask ``item`` until an answer is accepted (returns the Outcome) or the person goes back
         (returns "back"). Saves after the answer."""
         from triage.errors import InvalidInput
@@ -399,11 +399,11 @@ class Intake:
         self.interview.go_to(item.id)
         self.last_section = None
         try:
-            outcome = self.ask(item, from_review=True)
+            outcome = self.ask(item)
             if outcome != "back":
                 for revealed in outcome.revealed:
                     self.interview.go_to(revealed.id)
-                    if self.ask(revealed, from_review=True) == "back":
+                    if self.ask(revealed) == "back":
                         break
         except StopIntake:
             pass  # stopping after a red flag here is the same as finishing the review
@@ -497,13 +497,18 @@ def cmd_intake(args, out: TextIO) -> int:
 
     console = Console(file=out, width=width, highlight=False, emoji=False, markup=False,
                       color_system="auto" if color else None, no_color=not color, force_terminal=color or None)
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and arrow keys at the prompt; input() uses it)
+        except ImportError:
+            pass
     lines = _Lines(interactive, out)
     session = Intake(interview, store, questionnaire, ruleset, settings, console=console, lines=lines,
                      out=out, err=err, width=width, color=color)
 
     previous = signal.signal(signal.SIGHUP, _hangup) if interactive else None
     try:
-        completed, stopped = session.run()
+        stopped = session.run()
         if not interactive:
             extra = lines.rest()
             if extra:

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, Literal
 
 from triage.answers import QUESTION_IDS, UNKNOWN, parse_answers
-from triage.errors import InvalidInput, Problem
+from triage.errors import InvalidInput
 from triage.questionnaire import Audience, Item, Questionnaire
 from triage.segments import normalise_segment
 
@@ -386,6 +386,6 @@ def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire)
 
 
 __all__ = [
-    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "Problem", "date_forms",
+    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "date_forms",
     "interpret", "problem_lines", "read_typed_date", "show", "spoken_date",
 ]

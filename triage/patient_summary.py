@@ -54,16 +54,15 @@ def render_patient_summary(summary: PatientSummary, questionnaire: Questionnaire
         for line in textwrap.wrap(f"{wording.emergency_heading}: {summary.emergency}", inner):
             lines.append(f"| {line:<{inner}} |")
         lines += ["+" + "-" * (inner + 2) + "+", ""]
-    lines.append("")
     if summary.stopped_early:
         para(wording.stopped)
         lines.append("")
-    para(wording.bring_heading)
     if summary.to_bring:
+        para(wording.bring_heading)
         for text in summary.to_bring:
             para(text, indent="   ", first=" - ")
     else:
-        para(wording.bring_nothing, indent="   ")
+        para(wording.bring_nothing)
     lines.append("")
     para(questionnaire.questionnaire.patient_outro)  # a physician reviews everything
     return "\n".join(lines) + "\n"
