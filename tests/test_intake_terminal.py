@@ -132,9 +132,9 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
     for number, typed in ((16, "2"), (17, "2"), (18, "3"), (19, "1")):
         reply(child, f"Question {number} of 19", typed, prompt="Your answer: ")
     child.expect_exact("Your answers")
-    reply(child, "Have you served in the armed forces?", "19", prompt="press Enter if everything is right: ")
+    reply(child, "Have you served in the armed forces?", "19", prompt="Your answer: ")
     reply(child, "Press Enter to keep your answer: Yes", "2", prompt="Your answer: ")
-    reply(child, "Your answers", "", prompt="press Enter if everything is right: ")
+    reply(child, "Your answers", "", prompt="Your answer: ")
     child.expect_exact("Before your visit")
     code, summary = finished(child)
     assert code == 0

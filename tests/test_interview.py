@@ -228,6 +228,14 @@ def test_back_review_and_resume_position():
     assert rows[2][2] is None
 
 
+def test_resume_continues_after_the_last_answer_not_at_a_question_left_empty():
+    interview = _interview(answers={"assessment_date": "2026-11-24", "fusion_date": "2024-01"})
+    assert interview.current.id == "fused_levels"  # no patient reference was typed: not asked again
+    assert _interview(answers={}).current.id == "patient_id"
+    everything = _interview("patient", answers={"assessment_date": "2026-11-24", "veteran": "no"})
+    assert everything.at_review
+
+
 def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
     interview = _interview("patient", answers={"assessment_date": "2026-11-24"})
     interview.go_to("pain_score")

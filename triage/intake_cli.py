@@ -187,7 +187,7 @@ class Intake:
             self.say()
             self.say(info.patient_intro)
         else:
-            self.say(f"{info.title}  [{info.id} {info.version}, coordinator]", style="bold")
+            self.say(f"Intake {info.id} {info.version}, coordinator mode", style="bold")
             order = "month first" if self.settings.date_order == "MDY" else "day first"
             self.say(f"Keys: y/n/u, a number for a choice (several: 1 3), Enter keeps [shown], "
                      f"? help, < back, Ctrl-C pauses. Dates {order}: "
@@ -384,7 +384,9 @@ class Intake:
                 answer += "  !! RED FLAG"
             grid.add_row(Text(f"{number}."), Text(item.text if self.patient else item.label), Text(answer))
         self.console.print(grid)
-        prompt = self.wording.review_prompt if self.patient else "Number to change, Enter to finish: "
+        if self.patient:  # on its own line: a long prompt would wrap at 80 columns
+            self.say(self.wording.review_prompt)
+        prompt = self.wording.prompt if self.patient else "Number to change, Enter to finish: "
         while True:
             typed = self.lines.read(prompt).strip()
             if not typed:

@@ -281,7 +281,7 @@ class Interview:
         if answers:
             self.answers = self.validated(answers)
             self.dropped_at_start = self._drop_hidden()
-        self.position = self.first_unanswered()
+        self.position = self.resume_position()
 
     # The ordered list of questions asked now: skip logic re-applied to the current answers.
     def asked(self) -> list[Item]:
@@ -300,9 +300,12 @@ class Interview:
         """(question number, questions asked in all), counting with the skip logic as it stands."""
         return self.position + 1, len(self.asked())
 
-    def first_unanswered(self) -> int:
-        asked = self.asked()
-        return next((i for i, item in enumerate(asked) if item.id not in self.answers), len(asked))
+    def resume_position(self) -> int:
+        """Where a resumed intake continues: after the last question that has an answer. (Not at the
+        first unanswered one: a question passed with Enter or "I don't know" may rightly stay empty,
+        e.g. no patient reference, and would otherwise be asked again on every resume.)"""
+        answered = [n for n, item in enumerate(self.asked()) if item.id in self.answers]
+        return answered[-1] + 1 if answered else 0
 
     def default(self, item: Item) -> Any:
         """What Enter means when the question has no answer yet."""
@@ -336,7 +339,7 @@ class Interview:
         asked = self.asked()
         revealed = [i for i in asked if i.id not in before_asked]
         self.position = next(n for n, i in enumerate(asked) if i.id == item.id) + 1 \
-            if any(i.id == item.id for i in asked) else self.first_unanswered()
+            if any(i.id == item.id for i in asked) else self.resume_position()
         return Outcome(item, canonical, dropped, revealed,
                        red_flag=item.safety and canonical == "yes" and not was_yes)
 
