@@ -260,3 +260,17 @@ def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
 ])
 def test_answers_are_shown_in_the_reader_s_words(question, value, mode, shown):
     assert show(Q.item(question), value, mode=mode, questionnaire=Q) == shown
+
+
+def test_date_order_setting_is_checked_and_left_out_of_results(tmp_path):
+    from triage.errors import DefinitionError
+    from triage.settings import load_settings
+
+    good = tmp_path / "dmy.toml"
+    good.write_text('date_order = "DMY"\n', encoding="utf-8")
+    settings = load_settings(good)
+    assert settings.date_order == "DMY" and "date_order" not in settings.model_dump()  # changes no result
+    bad = tmp_path / "bad.toml"
+    bad.write_text('date_order = "YMD"\n', encoding="utf-8")
+    with pytest.raises(DefinitionError, match="date_order"):
+        load_settings(bad)
