@@ -306,3 +306,11 @@ def test_default_file_name_is_announced(tmp_path):
     assert run.returncode == 0, run.stderr
     created = list(tmp_path.glob("intake-*.json"))
     assert len(created) == 1 and run.stderr == f"answers saved to {created[0].name}\n"
+
+
+def test_answers_file_that_cannot_be_written_is_named(tmp_path):
+    run = pipe(tmp_path, PIPED, "--out", "no-such-folder/a.json")
+    assert run.returncode == 2
+    assert run.stderr == "error: no-such-folder/a.json: cannot be saved (no such file or directory)\n"
+    assert run_cli("intake", "--resume", "-").err == "error: --resume: needs a file name: the answers are saved " \
+        "back to it after every answer\n"

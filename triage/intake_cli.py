@@ -33,8 +33,9 @@ input that ends early, exits 2 with the answers so far saved.
 
 exit codes:
   0    the intake ended and the result (or patient summary) was shown
-  2    invalid input: a bad --resume file, an --out file that exists, a bad
-       piped line, or piped input that ended early
+  2    invalid input: a bad --resume file, an --out file that exists, an
+       answers file that cannot be written, a bad piped line, or piped input
+       that ended early
   3    a definition or settings file is broken
   4    the rules engine failed; answers are saved, no result is given
   129  the terminal was closed; answers are saved
@@ -474,6 +475,9 @@ def cmd_intake(args, out: TextIO) -> int:
     today = date.today()
     interactive = sys.stdin.isatty()
 
+    if args.resume == "-" or args.out == "-":
+        raise InvalidInput([Problem("--resume" if args.resume == "-" else "--out",
+                                    "needs a file name: the answers are saved back to it after every answer")])
     if args.resume:
         store = AnswersFile(Path(args.resume))
         raw = store.load()
