@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from triage.errors import DefinitionError, EngineError, InvalidInput, Problem, TriageError
+from triage.intake_cli import add_parser as add_intake_parser
 
 EXIT_OK = 0
 EXIT_INVALID = 2  # invalid answers, file or command line: one line per problem, naming the field
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="Question ids, wording, allowed values and skip logic.")
     questions.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     questions.set_defaults(handler=cmd_questions)
+    add_intake_parser(commands)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ class Item(_Definition):
     options: tuple[Option, ...] = ()
     min: int | None = None
     max: int | None = None
+    allow_none: bool = False  # segments only: "none" (no level, []) is a meaningful answer
     ask_when: AskWhen | None = None
 
     @model_validator(mode="after")
@@ -54,6 +56,8 @@ class Item(_Definition):
             raise ValueError(f"{self.id} options must be exactly {list(CHOICES.get(self.id, ()))}")
         if self.safety != (self.id in RED_FLAGS):
             raise ValueError(f"{self.id}: safety must be true exactly for the red-flag questions")
+        if self.allow_none and self.type != "segments":
+            raise ValueError(f"{self.id}: allow_none applies only to segments questions")
         return self
 
     def allowed_values(self) -> str:
@@ -83,8 +87,68 @@ class QuestionnaireInfo(_Definition):
     unknown_text: str
 
 
+# Placeholders each patient wording may use; anything else is a typo caught at load.
+_WORDING_PLACEHOLDERS = {
+    "progress": {"number", "total"},
+    "type_date": {"month_example", "day_example", "day_order"},
+    "type_number": {"min", "max"},
+    "unknown_key": {"unknown_text"},
+    "keep": {"answer"},
+    "not_understood": {"reason"},
+    "understood": {"answer"},
+    "dropped": {"questions"},
+}
+
+
+class PatientWording(_Definition):
+    """Everything a patient reads around the questions in patient mode (intake prompts and summary)."""
+
+    progress: str
+    keys: str
+    choose_one: str
+    choose_many: str
+    type_date: str
+    date_order_mdy: str
+    date_order_dmy: str
+    type_levels: str
+    type_levels_or_none: str
+    type_number: str
+    unknown_key: str
+    keep: str
+    prompt: str
+    yes: str
+    no: str
+    none: str
+    not_answered: str
+    not_understood: str
+    understood: str
+    dropped: str
+    red_flag_title: str
+    red_flag_choice: str
+    red_flag_choice_invalid: str
+    review_title: str
+    review_intro: str
+    review_prompt: str
+    review_not_a_number: str
+    summary_title: str
+    bring_heading: str
+    bring_nothing: str
+    emergency_heading: str
+    stopped: str
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> "PatientWording":
+        for name, text in self:
+            allowed = _WORDING_PLACEHOLDERS.get(name, set())
+            for _, field, _, _ in string.Formatter().parse(text):
+                if field is not None and field not in allowed:
+                    raise ValueError(f"{name}: unknown placeholder {{{field}}}")
+        return self
+
+
 class Questionnaire(_Definition):
     questionnaire: QuestionnaireInfo
+    patient_wording: PatientWording
     sections: tuple[Section, ...]
     items: tuple[Item, ...]
 

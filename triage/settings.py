@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -20,6 +21,9 @@ class Settings(BaseModel):
     clinic_name: str = Field("the spine clinic", min_length=1)
     clinic_phone: str = Field("the number on your appointment letter", min_length=1)
     emergency_number: str = Field("911", min_length=1)
+    # How `triage intake` reads a typed date such as 6/10/2024 (month first, or day first). It changes
+    # no result, so it is left out of the settings a result lists (exclude=True).
+    date_order: Literal["MDY", "DMY"] = Field("MDY", exclude=True)
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -1,0 +1,67 @@
+"""Regenerate the golden patient-safe summaries of `triage intake --mode patient`.
+
+    python tests/regen_intake_golden.py
+
+Writes tests/golden/intake/<case>.txt (80 columns). Review the diff before committing; never edit
+the golden files by hand. tests/test_patient_summary.py compares against them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden" / "intake"
+TODAY = date(2026, 11, 24)  # fixed, so the goldens do not change with the calendar
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def _example(name: str) -> dict:
+    return json.loads((ROOT / "examples" / name).read_text(encoding="utf-8"))
+
+
+def _scenario(name: str) -> dict:
+    return tomllib.loads((ROOT / "tests" / "scenarios" / "valid" / name).read_text(encoding="utf-8"))["answers"]
+
+
+# case name -> (answers, stopped early after a red flag?)
+CASES = {
+    "adjacent-tear": (lambda: _example("adjacent-tear.json"), False),
+    "records-missing": (lambda: _example("records-missing.json"), False),
+    "red-flag": (lambda: _example("red-flag.json"), False),
+    "nothing-to-bring": (lambda: _scenario("complete-ready-for-evaluation.toml"), False),
+    "stopped-after-red-flag": (lambda: {"assessment_date": "2026-11-24", "fusion_date": "2024-06",
+                                        "red_flag_saddle_numbness": "yes"}, True),
+    "nothing-answered": (lambda: {}, False),
+}
+
+
+def render(name: str, width: int = 80) -> str:
+    from triage.answers import parse_answers
+    from triage.assess import assess
+    from triage.patient_summary import patient_summary, render_patient_summary
+    from triage.questionnaire import load_questionnaire
+    from triage.ruleset import load_ruleset
+    from triage.settings import load_settings
+
+    make, stopped = CASES[name]
+    ruleset, settings = load_ruleset(), load_settings()
+    result = assess(parse_answers(make(), today=TODAY), ruleset, settings)
+    summary = patient_summary(result, ruleset, settings, stopped_early=stopped)
+    return render_patient_summary(summary, load_questionnaire(), width=width)
+
+
+def main() -> None:
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for name in CASES:
+        (GOLDEN / f"{name}.txt").write_text(render(name), encoding="utf-8")
+        print(f"wrote {GOLDEN.relative_to(ROOT) / (name + '.txt')}")
+
+
+if __name__ == "__main__":
+    main()

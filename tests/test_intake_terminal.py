@@ -1,0 +1,316 @@
+"""`triage intake` as people use it: full interviews in a pseudo-terminal (pexpect), in both modes,
+plus piped standard input and the failure paths (Ctrl-C, a closed terminal, bad files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+
+import pexpect
+import pytest
+
+from conftest import ROOT, run_cli
+
+CLI = str(ROOT / "cli.py")
+TODAY = date.today().isoformat()
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "TERM": "dumb", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    env.pop("TRIAGE_SETTINGS", None)
+    return env
+
+
+def spawn(tmp_path, *args: str) -> pexpect.spawn:
+    return pexpect.spawn(sys.executable, [CLI, "intake", *args], cwd=str(tmp_path), env=_env(),
+                         encoding="utf-8", timeout=15, dimensions=(50, 80))
+
+
+def reply(child: pexpect.spawn, shown: str, typed: str, prompt: str = ": ") -> None:
+    """Wait for ``shown`` and then the prompt's end, and type a line."""
+    child.expect_exact(shown)
+    child.expect_exact(prompt)
+    child.sendline(typed)
+
+
+def finished(child: pexpect.spawn) -> tuple[int, str]:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, child.before
+
+
+def saved(path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_coordinator_full_intake(tmp_path):
+    out = tmp_path / "c.json"
+    child = spawn(tmp_path, "--out", out.name)
+    child.expect_exact("Answers are saved to c.json after every answer.")
+    reply(child, " 1/19 Patient reference", "P-9")
+    reply(child, " 2/19 Assessment date", "")  # Enter: today
+    reply(child, " 3/19 Fusion date", "2025-02-30")
+    child.expect_exact("! '2025-02-30' is not a real calendar date")  # re-asked with the reason
+    reply(child, " 3/19 Fusion date", "3/2024")
+    child.expect_exact("= 2024-03")
+    reply(child, " 4/19 Fused levels", "L4-5 L5-S1")
+    reply(child, " 5/19 Operative report available", "y")
+    reply(child, " 6/19 MRI since fusion available", "y")
+    reply(child, " 7/21 MRI date", "<")  # back; the count now follows the skip logic (21)
+    reply(child, " 6/21 MRI since fusion available (y/n/u) [yes]", "")
+    reply(child, " 7/21 MRI date", "2025-09")
+    reply(child, " 8/21 Annular tear levels", "L3-4")
+    reply(child, " 9/21 Pain location", "3")
+    reply(child, "10/21 Pain quality", "2 3")
+    reply(child, "11/21 Pattern since surgery", "1")
+    reply(child, "12/21 Worst pain", "11")
+    child.expect_exact("! 11 is outside 0 to 10")
+    reply(child, "12/21 Worst pain", "7")
+    reply(child, "13/21 Known hardware problem", "u")
+    reply(child, "14/21 Mechanical symptoms", "n")
+    reply(child, "15/21 RF: new bladder/bowel control problem", "y")
+    child.expect_exact("RED FLAG answered yes")
+    child.expect_exact("call 911")
+    reply(child, "c = continue the intake, s = stop now", "c")
+    for number in range(16, 21):
+        reply(child, f"{number}/21 RF:", "n")
+    reply(child, "21/21 Veteran", "y")
+    child.expect_exact("-- Review: 21 questions --")
+    child.expect_exact("yes  !! RED FLAG")
+    reply(child, "Number to change, Enter to finish", "6")
+    reply(child, "MRI since fusion available (y/n/u) [yes]", "n")
+    child.expect_exact("Removed answers no longer asked (skip logic): MRI date; Annular tear levels")
+    reply(child, "-- Review: 19 questions --", "", prompt="Number to change, Enter to finish: ")
+    child.expect_exact("URGENT")
+    code, rest = finished(child)
+    assert code == 0
+    assert "Topics the physician may want to discuss" in rest  # the full coordinator result
+    assert saved(out) == {
+        "patient_id": "P-9", "assessment_date": TODAY, "fusion_date": "2024-03",
+        "fused_levels": ["L4-L5", "L5-S1"], "surgical_report_available": "yes", "mri_available": "no",
+        "pain_location": "back_and_leg", "pain_quality": ["burning", "shooting"],
+        "pain_pattern_since_surgery": "never_improved", "pain_score": 7, "hardware_problem_known": "unknown",
+        "mechanical_symptoms": "no", "red_flag_bladder_bowel": "yes", "red_flag_saddle_numbness": "no",
+        "red_flag_progressive_weakness": "no", "red_flag_fever_or_wound": "no", "red_flag_major_trauma": "no",
+        "red_flag_cancer_or_weight_loss": "no", "veteran": "yes",
+    }
+    assert run_cli("assess", str(out), "--format", "json").json["status"] == "urgent"
+
+
+def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
+    out = tmp_path / "p.json"
+    child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
+    child.expect_exact('"I don\'t know" is always fine')
+    child.expect_exact("Question 1 of 17")
+    reply(child, "When was your fusion surgery?", "?", prompt="Your answer: ")
+    child.expect_exact("The month and year are enough")
+    reply(child, "", "2025-02-30", prompt="Your answer: ")
+    child.expect_exact("Sorry, that answer could not be used: '2025-02-30' is not a real calendar date")
+    reply(child, "", "06/2024", prompt="Your answer: ")
+    child.expect_exact("Noted: June 2024.")
+    reply(child, "Question 2 of 17", "u", prompt="Your answer: ")
+    reply(child, "Question 3 of 17", "3", prompt="Your answer: ")  # the numbered "I don't know"
+    reply(child, "Question 4 of 17", "1", prompt="Your answer: ")
+    reply(child, "Question 5 of 19", "2026-01", prompt="Your answer: ")
+    reply(child, "Question 6 of 19", "L3-L4", prompt="Your answer: ")
+    reply(child, "Question 7 of 19", "2", prompt="Your answer: ")
+    reply(child, "Question 8 of 19", "2 3", prompt="Your answer: ")
+    reply(child, "Question 9 of 19", "<", prompt="Your answer: ")
+    child.expect_exact("Question 8 of 19")
+    reply(child, "Press Enter to keep your answer: Burning, Shooting or electric", "", prompt="Your answer: ")
+    reply(child, "Question 9 of 19", "2", prompt="Your answer: ")
+    reply(child, "Question 10 of 19", "8", prompt="Your answer: ")
+    for number, typed in ((11, "2"), (12, "2"), (13, "2"), (14, "2"), (15, "1")):
+        reply(child, f"Question {number} of 19", typed, prompt="Your answer: ")
+    child.expect_exact("Please read this now")
+    child.expect_exact("call 911")
+    reply(child, "Type c to continue", "c", prompt="Your answer: ")
+    for number, typed in ((16, "2"), (17, "2"), (18, "3"), (19, "1")):
+        reply(child, f"Question {number} of 19", typed, prompt="Your answer: ")
+    child.expect_exact("Your answers")
+    reply(child, "Have you served in the armed forces?", "19", prompt="Your answer: ")
+    reply(child, "Press Enter to keep your answer: Yes", "2", prompt="Your answer: ")
+    reply(child, "Your answers", "", prompt="Your answer: ")
+    child.expect_exact("Before your visit")
+    code, summary = finished(child)
+    assert code == 0
+    assert "call 911" in summary and "Please bring these to your visit:" in summary
+    assert "The operative report from your fusion surgery" in summary
+    for coordinator_only in ("Topic for", "regenerative", "URGENT", "Decision steps", "ATTENTION", "[x]", "RF-"):
+        assert coordinator_only not in summary
+    answers = saved(out)
+    assert answers["assessment_date"] == TODAY  # the intake day is recorded for patients
+    assert answers["red_flag_progressive_weakness"] == "yes" and answers["veteran"] == "no"
+    assert answers["fused_levels"] == "unknown" and "pain_pattern_since_surgery" in answers
+    assert "patient_id" not in answers
+
+
+def test_red_flag_then_stop_keeps_everything(tmp_path):
+    out = tmp_path / "p.json"
+    child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
+    reply(child, "Question 1 of 17", "2024-05", prompt="Your answer: ")
+    reply(child, "Question 2 of 17", "<", prompt="Your answer: ")
+    reply(child, "Question 1 of 17", "", prompt="Your answer: ")
+    for number in range(2, 11):
+        reply(child, f"Question {number} of 17", "u", prompt="Your answer: ")
+    reply(child, "Question 11 of 17", "1", prompt="Your answer: ")  # bladder / bowel: yes
+    reply(child, "Type c to continue", "s", prompt="Your answer: ")
+    child.expect_exact("Before your visit")
+    child.expect_exact("You stopped before the last question.")
+    code, rest = finished(child)
+    assert code == 0
+    assert "--resume" in rest
+    assert saved(out)["red_flag_bladder_bowel"] == "yes"
+    assert saved(out)["fusion_date"] == "2024-05"
+
+
+def test_ctrl_c_then_resume_loses_nothing(tmp_path):
+    out = tmp_path / "r.json"
+    child = spawn(tmp_path, "--out", out.name)
+    reply(child, " 1/19 Patient reference", "P-5")
+    reply(child, " 2/19 Assessment date", "")
+    reply(child, " 3/19 Fusion date", "2024-01")
+    reply(child, " 4/19 Fused levels", "L5-S1")
+    child.expect_exact(" 5/19 Operative report available")
+    child.expect_exact(": ")
+    child.sendintr()
+    child.expect_exact(f"Interrupted. Answers saved to r.json. Resume with: python {CLI} intake --mode "
+                       f"coordinator --resume r.json")
+    code, _ = finished(child)
+    assert code == 130
+    assert saved(out) == {"patient_id": "P-5", "assessment_date": TODAY, "fusion_date": "2024-01",
+                          "fused_levels": ["L5-S1"]}
+
+    child = spawn(tmp_path, "--resume", out.name)
+    child.expect_exact("Resuming at question 5 of 19.")
+    reply(child, " 5/19 Operative report available", "n")
+    reply(child, " 6/19 MRI since fusion available", "n")
+    for typed in ("1", "1", "2", "5", "n", "n", "n", "n", "n", "n", "n", "n", "n"):
+        child.expect_exact("/19 ")
+        child.expect_exact(": ")
+        child.sendline(typed)
+    reply(child, "-- Review: 19 questions --", "4", prompt="Number to change, Enter to finish: ")
+    reply(child, "Fused levels (e.g. L4-5 L5-S1, u) [L5-S1]", "<")  # back from a review change: to the review
+    reply(child, "-- Review: 19 questions --", "", prompt="Number to change, Enter to finish: ")
+    child.expect_exact("RECORDS NEEDED")
+    code, _ = finished(child)
+    assert code == 0
+    answers = saved(out)
+    assert answers["patient_id"] == "P-5" and answers["fused_levels"] == ["L5-S1"]  # the part before Ctrl-C
+    assert answers["pain_score"] == 5 and answers["veteran"] == "no"
+    assert len(answers) == 19
+
+
+def test_closed_terminal_keeps_the_answers(tmp_path):
+    out = tmp_path / "h.json"
+    child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
+    reply(child, "Question 1 of 17", "2023-11", prompt="Your answer: ")
+    child.expect_exact("Question 2 of 17")
+    child.expect_exact("Your answer: ")
+    child.kill(signal.SIGHUP)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 129
+    assert saved(out) == {"assessment_date": TODAY, "fusion_date": "2023-11"}
+
+
+def test_ctrl_d_at_a_prompt_is_a_pause_with_the_resume_command(tmp_path):
+    out = tmp_path / "d.json"
+    child = spawn(tmp_path, "--out", out.name)
+    reply(child, " 1/19 Patient reference", "P-1")
+    child.expect_exact(" 2/19 Assessment date")
+    child.expect_exact(": ")
+    child.sendeof()
+    child.expect_exact("Input ended. Answers saved to")
+    code, _ = finished(child)
+    assert code == 130
+    assert saved(out) == {"patient_id": "P-1"}
+
+
+# --- piped standard input -------------------------------------------------------------------------
+
+PIPED = ["P-2", "2026-11-24", "2024-03", "L4-5 L5-S1", "y", "y", "09/2025", "L3-4", "3", "2 3", "1", "7",
+         "n", "n", "n", "n", "n", "n", "n", "n", "y"]
+
+
+def pipe(tmp_path, lines: list[str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, CLI, "intake", *args], input="".join(f"{line}\n" for line in lines),
+                          capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=30)
+
+
+def test_piped_answers_one_per_line(tmp_path):
+    out = tmp_path / "piped.json"
+    run = pipe(tmp_path, PIPED, "--out", out.name)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.lstrip().startswith("╭") or "RECORDS NEEDED" in run.stdout  # only the result on stdout
+    assert "RECORDS NEEDED" in run.stdout and "Patient reference" not in run.stdout
+    assert run.stderr == "answers saved to piped.json\n"
+    assert saved(out)["annular_tear_levels"] == ["L3-L4"] and saved(out)["veteran"] == "yes"
+    assert run_cli("assess", str(out), "--format", "json").code == 0
+
+
+def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
+    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", "n", "n", "n", "n", "n", "y", "n"]
+    run = pipe(tmp_path, lines, "--mode", "patient", "--out", "pp.json")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Before your visit")
+    assert "note: red flag answered yes (red_flag_cancer_or_weight_loss)" in run.stderr
+    assert "Topic for" not in run.stdout and "call 911" in run.stdout
+
+
+@pytest.mark.parametrize("lines, message", [
+    (PIPED[:2] + ["2025-02-30"] + PIPED[3:], "error: fusion_date: '2025-02-30' is not a real calendar date "
+                                            "(standard input line 3)"),
+    (PIPED[:5], "error: standard input: ended before question mri_available"),
+    (PIPED + ["extra"], "error: standard input: line 22 ('extra') comes after the last question"),
+])
+def test_piped_input_errors_exit_2_and_keep_the_answers(tmp_path, lines, message):
+    out = tmp_path / "bad.json"
+    run = pipe(tmp_path, lines, "--out", out.name)
+    assert run.returncode == 2
+    assert run.stderr.startswith(message), run.stderr
+    assert "Traceback" not in run.stderr
+    assert saved(out)["patient_id"] == "P-2"
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+def test_resume_refuses_a_bad_file(answers_file):
+    run = run_cli("intake", "--resume", answers_file({"fusion_date": "2025-02-30", "mri_availble": "yes"}))
+    assert run.code == 2
+    assert "error: mri_availble: is not a question id (did you mean 'mri_available'?)" in run.err
+    assert "error: fusion_date: '2025-02-30' is not a real calendar date" in run.err
+
+
+def test_resume_refuses_a_missing_or_broken_file(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    assert run_cli("intake", "--resume", str(broken)).err.startswith(f"error: {broken}: is not valid JSON")
+    missing = run_cli("intake", "--resume", str(tmp_path / "nope.json"))
+    assert missing.code == 2 and "cannot be read" in missing.err
+
+
+def test_out_never_overwrites_an_existing_file(answers_file):
+    existing = answers_file({"veteran": "yes"})
+    run = run_cli("intake", "--out", existing)
+    assert run.code == 2 and "already exists; continue it with --resume" in run.err
+    assert json.loads(open(existing).read()) == {"veteran": "yes"}
+
+
+def test_default_file_name_is_announced(tmp_path):
+    run = pipe(tmp_path, PIPED)
+    assert run.returncode == 0, run.stderr
+    created = list(tmp_path.glob("intake-*.json"))
+    assert len(created) == 1 and run.stderr == f"answers saved to {created[0].name}\n"
+
+
+def test_answers_file_that_cannot_be_written_is_named(tmp_path):
+    run = pipe(tmp_path, PIPED, "--out", "no-such-folder/a.json")
+    assert run.returncode == 2
+    assert run.stderr == "error: no-such-folder/a.json: cannot be saved (no such file or directory)\n"
+    assert run_cli("intake", "--resume", "-").err == "error: --resume: needs a file name: the answers are saved " \
+        "back to it after every answer\n"

@@ -1,0 +1,276 @@
+"""The interview core without a terminal: what typed text means per question type and mode, validation
+through the answers contract, skip logic, progress, back, review and red flags."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from triage.errors import InvalidInput
+from triage.interview import (
+    Answer,
+    Back,
+    Help,
+    InputError,
+    Interview,
+    interpret,
+    problem_lines,
+    read_typed_date,
+    show,
+)
+from triage.questionnaire import load_questionnaire
+
+Q = load_questionnaire()
+TODAY = date(2026, 11, 24)
+ERROR = InputError
+
+# (question id, mode, typed, expected value or ERROR). The value is what goes to the contract check.
+READINGS = [
+    # yes / no / unknown
+    ("veteran", "coordinator", "y", "yes"),
+    ("veteran", "coordinator", "Y", "yes"),
+    ("veteran", "coordinator", "no", "no"),
+    ("veteran", "coordinator", "u", "unknown"),
+    ("veteran", "coordinator", "unknown", "unknown"),
+    ("veteran", "coordinator", "maybe", ERROR),
+    ("veteran", "coordinator", "3", ERROR),  # coordinators have no numbered "I don't know"
+    ("veteran", "patient", "1", "yes"),
+    ("veteran", "patient", "2", "no"),
+    ("veteran", "patient", "3", "unknown"),
+    ("veteran", "patient", "I don't know", "unknown"),
+    ("veteran", "patient", "4", ERROR),
+    ("red_flag_bladder_bowel", "patient", "dk", "unknown"),
+    # one choice
+    ("pain_location", "coordinator", "1", "back"),
+    ("pain_location", "coordinator", "3", "back_and_leg"),
+    ("pain_location", "coordinator", "back+leg", "back_and_leg"),
+    ("pain_location", "coordinator", "leg", "leg"),
+    ("pain_location", "coordinator", "u", None),  # no "unknown" in a choice: left unanswered
+    ("pain_location", "coordinator", "4", ERROR),
+    ("pain_location", "coordinator", "0", ERROR),
+    ("pain_location", "coordinator", "1 2", ERROR),
+    ("pain_location", "patient", "4", None),  # the numbered "I don't know"
+    ("pain_location", "patient", "5", ERROR),
+    # several choices
+    ("pain_quality", "coordinator", "1 3", ["aching", "shooting"]),
+    ("pain_quality", "coordinator", "3,1", ["aching", "shooting"]),
+    ("pain_quality", "coordinator", "2, 2 4", ["burning", "numbness_tingling"]),
+    ("pain_quality", "coordinator", "burning shooting", ["burning", "shooting"]),
+    ("pain_quality", "coordinator", "1 9", ERROR),
+    ("pain_quality", "coordinator", "u", None),
+    ("pain_quality", "patient", "5", None),
+    # whole numbers (range is the contract's job)
+    ("pain_score", "coordinator", "7", 7),
+    ("pain_score", "coordinator", "11", 11),
+    ("pain_score", "coordinator", "seven", ERROR),
+    ("pain_score", "coordinator", "7.5", ERROR),
+    ("pain_score", "patient", "u", None),
+    # levels
+    ("fused_levels", "coordinator", "L4-5 L5-S1", ["L4-L5", "L5-S1"]),
+    ("fused_levels", "coordinator", "l4/l5,L5-S1", ["L4-L5", "L5-S1"]),
+    ("fused_levels", "coordinator", "L4-5 and L5-S1", ["L4-L5", "L5-S1"]),
+    ("fused_levels", "coordinator", "u", "unknown"),
+    ("fused_levels", "coordinator", "none", ERROR),  # a fusion has levels: none is not offered
+    ("fused_levels", "coordinator", "L7-8", ERROR),
+    ("annular_tear_levels", "coordinator", "none", []),
+    ("annular_tear_levels", "patient", "None", []),
+    # dates (month first by default)
+    ("fusion_date", "coordinator", "2024-06-10", "2024-06-10"),
+    ("fusion_date", "coordinator", "2024-6-1", "2024-06-01"),
+    ("fusion_date", "coordinator", "2024-06", "2024-06"),
+    ("fusion_date", "coordinator", "06/2024", "2024-06"),
+    ("fusion_date", "coordinator", "6/2024", "2024-06"),
+    ("fusion_date", "coordinator", "6/10/2024", "2024-06-10"),
+    ("fusion_date", "coordinator", "2025-02-30", "2025-02-30"),  # read; the contract rejects it
+    ("fusion_date", "coordinator", "6/10/24", ERROR),
+    ("fusion_date", "coordinator", "June 2024", ERROR),
+    ("fusion_date", "coordinator", "u", "unknown"),
+    ("fusion_date", "patient", "I don't know", "unknown"),
+    ("assessment_date", "coordinator", "2026-11-20", "2026-11-20"),
+    ("assessment_date", "coordinator", "11/20/2026", "2026-11-20"),
+    ("assessment_date", "coordinator", "2026-11", ERROR),  # the assessment date needs its day
+    ("assessment_date", "coordinator", "u", ERROR),
+    # text is taken as typed
+    ("patient_id", "coordinator", "P-0042", "P-0042"),
+    ("patient_id", "coordinator", "u", "u"),
+]
+
+
+@pytest.mark.parametrize("question, mode, typed, expected", READINGS,
+                         ids=[f"{q}-{m}-{t!r}" for q, m, t, _ in READINGS])
+def test_reading_typed_answers(question, mode, typed, expected):
+    item = Q.item(question)
+    if expected is ERROR:
+        with pytest.raises(InputError) as error:
+            interpret(item, typed, mode=mode, unknown_text=Q.questionnaire.unknown_text)
+        assert str(error.value)  # always a reason to show
+    else:
+        assert interpret(item, typed, mode=mode, unknown_text=Q.questionnaire.unknown_text) == Answer(expected)
+
+
+@pytest.mark.parametrize("typed, order, expected", [
+    ("6/10/2024", "MDY", "2024-06-10"),
+    ("6/10/2024", "DMY", "2024-10-06"),
+    ("10.6.2024", "DMY", "2024-06-10"),
+    ("06/2024", "DMY", "2024-06"),
+    ("2024-06-10", "DMY", "2024-06-10"),
+])
+def test_date_order_is_a_setting(typed, order, expected):
+    assert read_typed_date(typed, partial=True, date_order=order) == expected
+
+
+@pytest.mark.parametrize("typed, action", [("<", Back()), ("b", Back()), ("?", Help()), (" ? ", Help())])
+def test_navigation_keys(typed, action):
+    assert interpret(Q.item("veteran"), typed, mode="patient") == action
+
+
+def test_enter_keeps_the_current_answer_or_takes_the_default():
+    veteran = Q.item("veteran")
+    assert interpret(veteran, "", mode="coordinator", current="no") == Answer("no")
+    with pytest.raises(InputError):
+        interpret(veteran, "", mode="coordinator")
+    assert interpret(Q.item("assessment_date"), "", mode="coordinator", default="2026-11-24") == Answer("2026-11-24")
+    assert interpret(Q.item("patient_id"), "", mode="coordinator") == Answer(None)
+
+
+def _interview(mode="coordinator", answers=None):
+    return Interview(Q, mode, today=TODAY, answers=answers)
+
+
+def test_progress_counts_follow_skip_logic():
+    interview = _interview("patient")
+    assert interview.progress() == (1, 17)  # no MRI questions until the MRI is said to exist
+    interview.answer(Q.item("fusion_date"), "2024-06")
+    assert interview.progress() == (2, 17)
+    interview.go_to("mri_available")
+    interview.answer(Q.item("mri_available"), "yes")
+    assert interview.current.id == "mri_date"
+    assert interview.progress() == (5, 19)
+
+
+def test_patients_are_not_asked_coordinator_items():
+    ids = [item.id for item in _interview("patient").asked()]
+    assert "patient_id" not in ids and "assessment_date" not in ids
+    assert [item.id for item in _interview("coordinator").asked()][:2] == ["patient_id", "assessment_date"]
+
+
+def test_changing_an_answer_drops_the_answers_skip_logic_now_hides():
+    interview = _interview(answers={"mri_available": "yes", "mri_date": "2026-01", "annular_tear_levels": ["L3-L4"]})
+    outcome = interview.answer(Q.item("mri_available"), "no")
+    assert [item.id for item in outcome.dropped] == ["mri_date", "annular_tear_levels"]
+    assert interview.answers == {"mri_available": "no"}
+    outcome = interview.answer(Q.item("mri_available"), "yes")
+    assert [item.id for item in outcome.revealed] == ["mri_date", "annular_tear_levels"]
+    assert interview.current.id == "mri_date"
+
+
+def test_resumed_answers_hidden_by_skip_logic_are_dropped_and_reported():
+    interview = _interview(answers={"mri_available": "no", "mri_date": "2026-01"})
+    assert [item.id for item in interview.dropped_at_start] == ["mri_date"]
+    assert "mri_date" not in interview.answers
+
+
+def test_answers_are_stored_in_canonical_form():
+    interview = _interview()
+    interview.answer(Q.item("fused_levels"), ["L5-S1", "l4-5"])
+    assert interview.answers["fused_levels"] == ["L4-L5", "L5-S1"]
+
+
+@pytest.mark.parametrize("question, value, reason", [
+    ("fusion_date", "2025-02-30", "'2025-02-30' is not a real calendar date"),
+    ("fusion_date", "2027-01", "after the assessment date"),
+    ("pain_score", 11, "outside 0 to 10"),
+    ("fusion_date", "0224-01", "check the year"),
+])
+def test_one_answer_is_checked_by_the_answers_contract(question, value, reason):
+    interview = _interview(answers={"assessment_date": "2026-11-24"})
+    item = Q.item(question)
+    with pytest.raises(InvalidInput) as error:
+        interview.answer(item, value)
+    assert any(reason in line for line in problem_lines(error.value, item, Q))
+    assert question not in interview.answers  # nothing invalid is kept
+
+
+def test_a_problem_caused_in_another_answer_names_that_question():
+    interview = _interview(answers={"assessment_date": "2026-11-24", "fusion_date": "2026-10"})
+    item = Q.item("assessment_date")
+    with pytest.raises(InvalidInput) as error:
+        interview.answer(item, "2026-09-01")
+    assert problem_lines(error.value, item, Q) == ["Fusion date: 2026-10 is after the assessment date 2026-09-01"]
+
+
+def test_bad_resumed_answers_are_refused():
+    with pytest.raises(InvalidInput) as error:
+        _interview(answers={"fusion_date": "2025-02-30", "mri_availble": "yes"})
+    assert {problem.where for problem in error.value.problems} == {"fusion_date", "mri_availble"}
+
+
+def test_red_flag_outcome_only_when_a_red_flag_becomes_yes():
+    interview = _interview()
+    flag = Q.item("red_flag_saddle_numbness")
+    assert interview.answer(flag, "unknown").red_flag is False
+    assert interview.answer(flag, "yes").red_flag is True
+    assert interview.answer(flag, "yes").red_flag is False  # kept, not new
+    assert interview.answer(Q.item("veteran"), "yes").red_flag is False
+
+
+def test_back_review_and_resume_position():
+    interview = _interview(answers={"patient_id": "P-1", "assessment_date": "2026-11-24"})
+    assert interview.current.id == "fusion_date"  # resume: the first asked question without an answer
+    assert interview.back() and interview.current.id == "assessment_date"
+    interview.position = 0
+    assert interview.back() is False
+    interview.to_review()
+    assert interview.at_review
+    rows = interview.review()
+    assert rows[0][0] == 1 and rows[0][1].id == "patient_id" and rows[0][2] == "P-1"
+    assert rows[2][2] is None
+
+
+def test_resume_continues_after_the_last_answer_not_at_a_question_left_empty():
+    interview = _interview(answers={"assessment_date": "2026-11-24", "fusion_date": "2024-01"})
+    assert interview.current.id == "fused_levels"  # no patient reference was typed: not asked again
+    assert _interview(answers={}).current.id == "patient_id"
+    everything = _interview("patient", answers={"assessment_date": "2026-11-24", "veteran": "no"})
+    assert everything.at_review
+
+
+def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
+    interview = _interview("patient", answers={"assessment_date": "2026-11-24"})
+    interview.go_to("pain_score")
+    interview.answer(Q.item("pain_score"), None)  # "I don't know" on a question without "unknown"
+    assert "pain_score" not in interview.answers
+    assert interview.current.id == "hardware_problem_known"
+
+
+@pytest.mark.parametrize("question, value, mode, shown", [
+    ("fusion_date", "2024-06", "patient", "June 2024"),
+    ("fusion_date", "2024-06-10", "patient", "10 June 2024"),
+    ("fusion_date", "2024-06-10", "coordinator", "2024-06-10"),
+    ("fusion_date", "unknown", "patient", "I don't know"),
+    ("veteran", "yes", "patient", "Yes"),
+    ("veteran", None, "patient", "Not answered"),
+    ("veteran", None, "coordinator", "-"),
+    ("pain_location", "back_and_leg", "coordinator", "back+leg"),
+    ("pain_location", "back_and_leg", "patient", "In my back and my leg or buttock"),
+    ("pain_quality", ["aching", "burning"], "coordinator", "aching, burning"),
+    ("annular_tear_levels", [], "patient", "None"),
+    ("annular_tear_levels", ["L3-L4"], "coordinator", "L3-L4"),
+])
+def test_answers_are_shown_in_the_reader_s_words(question, value, mode, shown):
+    assert show(Q.item(question), value, mode=mode, questionnaire=Q) == shown
+
+
+def test_date_order_setting_is_checked_and_left_out_of_results(tmp_path):
+    from triage.errors import DefinitionError
+    from triage.settings import load_settings
+
+    good = tmp_path / "dmy.toml"
+    good.write_text('date_order = "DMY"\n', encoding="utf-8")
+    settings = load_settings(good)
+    assert settings.date_order == "DMY" and "date_order" not in settings.model_dump()  # changes no result
+    bad = tmp_path / "bad.toml"
+    bad.write_text('date_order = "YMD"\n', encoding="utf-8")
+    with pytest.raises(DefinitionError, match="date_order"):
+        load_settings(bad)

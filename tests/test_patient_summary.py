@@ -1,0 +1,99 @@
+"""The patient-safe summary: golden renderings, and a property over generated answers that nothing
+meant for coordinators or clinicians ever reaches a patient."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from regen_intake_golden import CASES, GOLDEN, render
+from triage.answers import CHOICES, KINDS, RED_FLAGS, parse_answers
+from triage.assess import assess
+from triage.patient_summary import patient_summary, render_patient_summary
+from triage.questionnaire import load_questionnaire
+from triage.render import BANNERS, STEP_MARKS
+from triage.result import Status, StepStatus
+from triage.ruleset import load_ruleset
+from triage.segments import SEGMENTS
+from triage.settings import load_settings
+
+Q, RULESET, SETTINGS = load_questionnaire(), load_ruleset(), load_settings()
+TODAY = date(2026, 11, 24)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_patient_summary(name):
+    expected = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+    assert render(name) == expected, f"regenerate with: python tests/regen_intake_golden.py ({name})"
+
+
+def _fragments(template: str) -> list[str]:
+    """The fixed words of a template (around its {placeholders}) that are long enough to be telling."""
+    return [part.strip() for part in re.split(r"\{[^}]*\}", template) if len(part.strip()) >= 12]
+
+
+# Words and texts for coordinators and clinicians only (PRODUCT.md: patients never see them).
+FORBIDDEN = sorted({
+    *(fragment for point in RULESET.discussion_points.values() for fragment in _fragments(point.text)),
+    *(step.title for step in RULESET.steps.values()),
+    *(status.value for status in Status), *(status.value for status in StepStatus),
+    *(banner for banner, _ in BANNERS.values()),
+    *(word for _, word, _ in STEP_MARKS.values()),
+    *(item.label for item in RULESET.missing_items.values()),
+    *(fragment for rule in RULESET.rules for fragment in _fragments(rule.then.reason)),
+    *(rule.id for rule in RULESET.rules),
+    *_fragments(RULESET.messages.consult_routine), *_fragments(RULESET.messages.consult_emergency),
+    "Topic for", "discuss", "regenerative", "stimulation", "status",
+})
+
+
+def _month(draw_year, draw_month):
+    return f"{draw_year:04d}-{draw_month:02d}"
+
+
+@st.composite
+def answer_sets(draw):
+    """Valid answers objects: any subset of questions, each with any value the contract allows."""
+    answers = {"assessment_date": TODAY.isoformat()}
+    for question, kind in KINDS.items():
+        if question in ("assessment_date", "patient_id") or not draw(st.booleans()):
+            continue
+        if kind == "yes_no_unknown":
+            value = draw(st.sampled_from(["yes", "no", "unknown"]))
+        elif kind == "partial_date":
+            year = draw(st.integers(2015, 2026))
+            month = draw(st.integers(1, 11 if year == 2026 else 12))
+            value = draw(st.sampled_from([_month(year, month), f"{_month(year, month)}-01", "unknown"]))
+        elif kind == "segments":
+            value = draw(st.one_of(st.just("unknown"), st.lists(st.sampled_from(SEGMENTS), unique=True, max_size=3)))
+        elif kind == "choice":
+            value = draw(st.sampled_from(CHOICES[question]))
+        elif kind == "multi_choice":
+            value = draw(st.lists(st.sampled_from(CHOICES[question]), unique=True, max_size=4))
+        else:
+            value = draw(st.integers(0, 10))
+        answers[question] = value
+    return answers
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(answers=answer_sets(), stopped=st.booleans(), width=st.sampled_from([40, 80, 100]))
+def test_patient_summary_never_shows_coordinator_content(answers, stopped, width):
+    result = assess(parse_answers(answers, today=TODAY), RULESET, SETTINGS)
+    text = render_patient_summary(patient_summary(result, RULESET, SETTINGS, stopped_early=stopped), Q, width=width)
+    unboxed = [line[2:-2] if line.startswith("| ") and line.endswith(" |") else line for line in text.splitlines()]
+    flat = " ".join(" ".join(unboxed).split())  # undo wrapping and the emergency box
+    emergency = " ".join(RULESET.messages.emergency_instructions.format_map(SETTINGS.model_dump()).split())
+    said_yes = any(answers.get(flag) == "yes" for flag in RED_FLAGS)
+    assert (emergency in flat) == said_yes
+    rest = flat.replace(emergency, "")  # the emergency wording itself may say "prompt attention"
+    for forbidden in FORBIDDEN:
+        assert forbidden.lower() not in rest.lower(), forbidden
+    # ... and it always has what a patient needs.
+    assert " ".join(Q.questionnaire.patient_outro.split()) in flat
+    for item in result.missing_items:
+        assert " ".join(RULESET.missing_items[item.id].to_bring.split()) in flat
+    assert all(len(line) <= max(40, width) for line in text.splitlines())

@@ -1,0 +1,545 @@
+"""`triage intake`: the guided questionnaire in a terminal (outer layer).
+
+The interview logic lives in triage/interview.py; this module only shows questions, reads lines and
+saves after every answer. Coordinators get one compact line per question; patients get plain wording,
+one question at a time. With standard input not a terminal, answers are read one per line (scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_HANGUP = 129  # the terminal was closed (SIGHUP); answers are saved
+
+INTAKE_HELP = """keys (at a terminal):
+  < or b      back to the previous question
+  ?           help for the question
+  Enter       keep the answer shown in [brackets] (assessment date: today)
+  u           unknown / I don't know
+  coordinator: y / n / u; a number for a choice; numbers for several (1 3 or 1,3);
+               levels as L4-5 L5-S1 (none where allowed); dates as YYYY-MM-DD,
+               YYYY-MM, MM/YYYY or MM/DD/YYYY (DD/MM/YYYY with date_order = "DMY")
+
+piped input (standard input not a terminal): one line per question asked, in
+order, typed as at the prompt; a blank line = Enter. No review and no
+continue/stop question after a red flag. A line that is not a valid answer, or
+input that ends early, exits 2 with the answers so far saved.
+
+exit codes:
+  0    the intake ended and the result (or patient summary) was shown
+  2    invalid input: a bad --resume file, an --out file that exists, an
+       answers file that cannot be written, a bad piped line, or piped input
+       that ended early
+  3    a definition or settings file is broken
+  4    the rules engine failed; answers are saved, no result is given
+  129  the terminal was closed; answers are saved
+  130  interrupted (Ctrl-C, or Ctrl-D at a prompt); answers are saved and the
+       resume command is printed
+"""
+
+
+def add_parser(commands) -> None:
+    intake = commands.add_parser(
+        "intake", help="guided questionnaire in the terminal (coordinator or patient)",
+        description="Walk the questionnaire one question at a time, save the answers after every "
+        "answer, and end with the result (coordinator) or a patient-safe summary (patient).",
+        epilog=INTAKE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    intake.add_argument("--mode", choices=("coordinator", "patient"), default="coordinator",
+                        help="coordinator: compact keyboard entry, ends with the full result (default); "
+                        "patient: plain wording, ends with a patient-safe summary")
+    intake.add_argument("--out", metavar="FILE",
+                        help="answers file to create (default: intake-YYYY-MM-DD-HHMM.json here); "
+                        "it must not exist yet")
+    intake.add_argument("--resume", metavar="FILE",
+                        help="continue the intake saved in FILE (saved back to FILE)")
+    intake.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
+                        "else the shipped defaults)")
+    intake.set_defaults(handler=cmd_intake)
+
+
+class StopIntake(Exception):
+    """The person chose to stop after a red flag: go to the end with what was entered."""
+
+
+class InputEnded(Exception):
+    """End of input at a prompt (Ctrl-D, or a script's last line)."""
+
+
+class TerminalClosed(Exception):
+    """SIGHUP: nobody is left to read anything."""
+
+
+def _hangup(signum, frame):
+    raise TerminalClosed()
+
+
+class _Lines:
+    """Reads one answer per line: from a person at a terminal (with the prompt), or from a script."""
+
+    def __init__(self, interactive: bool, out: TextIO):
+        self.interactive = interactive
+        self.out = out
+        self.number = 0  # lines read, for messages about piped input
+
+    def read(self, prompt: str) -> str:
+        if self.interactive:
+            try:
+                return input(prompt)
+            except EOFError:
+                raise InputEnded() from None
+        line = sys.stdin.readline()
+        if not line:
+            raise InputEnded()
+        self.number += 1
+        return line.rstrip("\r\n")
+
+    def rest(self) -> list[tuple[int, str]]:
+        """Lines a script sent after the last question (should be none)."""
+        extra = []
+        for line in sys.stdin:
+            self.number += 1
+            if line.strip():
+                extra.append((self.number, line.strip()))
+        return extra
+
+
+class Intake:
+    """One intake session at a terminal (or from a script)."""
+
+    def __init__(self, interview, store, questionnaire, ruleset, settings, *, console, lines: _Lines,
+                 out: TextIO, err: TextIO, width: int, color: bool):
+        self.interview = interview
+        self.store = store
+        self.q = questionnaire
+        self.wording = questionnaire.patient_wording
+        self.ruleset = ruleset
+        self.settings = settings
+        self.console = console
+        self.lines = lines
+        self.out = out
+        self.err = err
+        self.width = width
+        self.color = color
+        self.mode = interview.mode
+        self.patient = self.mode == "patient"
+        self.scripted = not lines.interactive
+        self.last_section: str | None = None
+
+    # --- output helpers ---------------------------------------------------------------------------
+    def say(self, text: str = "", style: str = "", indent: int = 0) -> None:
+        from rich.padding import Padding
+        from rich.text import Text
+
+        if self.scripted:
+            return  # scripts get the result on stdout and nothing else
+        self.console.print(Padding(Text(text, style=style), (0, 0, 0, indent)) if indent else Text(text, style=style))
+
+    def note(self, text: str) -> None:
+        """Something the person must know even when scripted (on standard error then)."""
+        if self.scripted:
+            self.err.write(f"note: {text}\n")
+        else:
+            self.say(text, style="bold", indent=2)
+
+    def not_understood(self, item, reasons: list[str]) -> None:
+        if self.scripted:  # a script cannot be asked again: stop, naming the field and the line
+            from triage.errors import InvalidInput, Problem
+
+            raise InvalidInput([Problem(item.id, f"{reason} (standard input line {self.lines.number})")
+                                for reason in reasons])
+        for reason in reasons:
+            if self.patient:
+                self.say(self.wording.not_understood.format(reason=reason.rstrip(".")), style="bold")
+            else:
+                self.say(f"! {reason}", style="bold", indent=2)
+
+    # --- the run ------------------------------------------------------------------------------------
+    def run(self) -> bool:
+        """Ask until the review is finished. Returns whether the person stopped early (red flag)."""
+        self.start()
+        while True:
+            item = self.interview.current
+            if item is None:
+                if self.scripted:
+                    return False
+                chosen = self.review()
+                if chosen is None:
+                    return False
+                self.edit_from_review(chosen)
+                continue
+            try:
+                outcome = self.ask(item)
+            except StopIntake:
+                return True
+            if outcome == "back":
+                self.interview.back()
+
+    def start(self) -> None:
+        info = self.q.questionnaire
+        if self.patient:
+            self.say(info.title, style="bold")
+            self.say()
+            self.say(info.patient_intro)
+        else:
+            self.say(f"Intake {info.id} {info.version}, coordinator mode", style="bold")
+            order = "month first" if self.settings.date_order == "MDY" else "day first"
+            self.say(f"Keys: y/n/u, a number for a choice (several: 1 3), Enter keeps [shown], "
+                     f"? help, < back, Ctrl-C pauses. Dates {order}: "
+                     f"{_forms('partial_date', self.settings.date_order)}.")
+        self.say(f"Answers are saved to {self.store.where} after every answer.", style="dim")
+        if self.interview.dropped_at_start:
+            self.note(self._dropped_text(self.interview.dropped_at_start))
+            self.store.save(self.interview.answers)
+        flags = self.interview.red_flags_yes()
+        if flags and not self.scripted:
+            self.red_flag_panel(flags[0])
+        if self.interview.position and not self.patient:
+            number, total = self.interview.progress()
+            self.say(f"Resuming at question {number} of {total}.", style="dim")
+
+    def _dropped_text(self, items) -> str:
+        names = "; ".join(item.text if self.patient else item.label for item in items)
+        if self.patient:
+            return self.wording.dropped.format(questions=names)
+        return f"Removed answers no longer asked (skip logic): {names}"
+
+    # --- one question -------------------------------------------------------------------------------
+    def ask(self, item):
+        """Ask ``item`` until an answer is accepted (returns the Outcome) or the person goes back
+        (returns "back"). Saves after the answer."""
+        from triage.errors import InvalidInput
+        from triage.interview import Back, Help, InputError, interpret, problem_lines
+
+        current = self.interview.answers.get(item.id)
+        default = self.interview.default(item)
+        prompt = self.show_question(item, current, default)
+        while True:
+            typed = self.lines.read(prompt)
+            try:
+                action = interpret(item, typed, mode=self.mode, date_order=self.settings.date_order,
+                                   current=current, default=default,
+                                   unknown_text=self.q.questionnaire.unknown_text)
+            except InputError as error:
+                self.not_understood(item, [str(error)])
+                continue
+            if isinstance(action, Help):
+                self.say(item.help, indent=2)
+                continue
+            if isinstance(action, Back):
+                return "back"
+            try:
+                outcome = self.interview.answer(item, action.value)
+            except InvalidInput as error:
+                reasons = problem_lines(error, item, self.q)
+                if item.type in ("date", "partial_date") and typed.strip() != action.value:
+                    # Show how a typed date was read: '6/31/2025' (read as 2025-06-31) ...
+                    reasons = [r.replace(f"'{action.value}'", f"'{typed.strip()}' (read as {action.value})")
+                               for r in reasons]
+                self.not_understood(item, reasons)
+                continue
+            self.store.save(self.interview.answers)
+            self.after_answer(outcome, typed)
+            return outcome
+
+    def show_question(self, item, current, default) -> str:
+        from triage.interview import show
+
+        number, total = self.interview.progress()
+        shown = current if current is not None else default
+        if self.patient:
+            section = next(s for s in self.q.sections if s.id == item.section)
+            self.say()
+            self.say(f"{section.patient_title} - {self.wording.progress.format(number=number, total=total)}",
+                     style="dim")
+            self.say(item.text, style="bold")
+            for line in self._patient_hints(item):
+                self.say(line, indent=2)
+            if shown is not None:
+                self.say(self.wording.keep.format(answer=show(item, shown, mode=self.mode, questionnaire=self.q)),
+                         indent=2)
+            return self.wording.prompt
+        if item.section != self.last_section:
+            section = next(s for s in self.q.sections if s.id == item.section)
+            self.say(f"-- {section.title} --", style="bold")
+            self.last_section = item.section
+        if item.type in ("choice", "multi_choice"):
+            self.say("   ".join(f"{n}={option.label}" for n, option in enumerate(item.options, start=1)), indent=6)
+        keep = f" [{show(item, shown, mode=self.mode, questionnaire=self.q)}]" if shown is not None else ""
+        return f"{number:>2}/{total} {item.label} ({self._coordinator_hint(item)}){keep}: "
+
+    def _coordinator_hint(self, item) -> str:
+        order = self.settings.date_order
+        if item.type == "yes_no_unknown":
+            return "y/n/u"
+        if item.type == "choice":
+            return "number, u"
+        if item.type == "multi_choice":
+            return "numbers, e.g. 1 3, u"
+        if item.type == "integer":
+            scale = f"{item.min}-{item.max}"
+            return "u" if scale in item.label else f"{scale}, u"  # no "(0-10) (0-10, u)"
+        if item.type == "segments":
+            return "e.g. L4-5 L5-S1" + (", none" if item.allow_none else "") + ", u"
+        if item.type == "date":
+            return _forms("date", order)
+        if item.type == "partial_date":
+            return _forms("partial_date", order) + ", u"
+        return "Enter = none"
+
+    def _patient_hints(self, item) -> list[str]:
+        w = self.wording
+        unknown = self.q.questionnaire.unknown_text
+        if item.type in ("yes_no_unknown", "choice", "multi_choice"):
+            texts = [w.yes, w.no] if item.type == "yes_no_unknown" else [o.text for o in item.options]
+            lines = [f"{n}  {text}" for n, text in enumerate([*texts, unknown], start=1)]
+            lines.append(w.choose_many if item.type == "multi_choice" else w.choose_one)
+        elif item.type == "partial_date":
+            mdy = self.settings.date_order == "MDY"
+            lines = [w.type_date.format(month_example="06/2024", day_example="06/10/2024" if mdy else "10/06/2024",
+                                        day_order=w.date_order_mdy if mdy else w.date_order_dmy),
+                     w.unknown_key.format(unknown_text=unknown)]
+        elif item.type == "segments":
+            lines = [w.type_levels_or_none if item.allow_none else w.type_levels,
+                     w.unknown_key.format(unknown_text=unknown)]
+        elif item.type == "integer":
+            lines = [w.type_number.format(min=item.min, max=item.max),
+                     w.unknown_key.format(unknown_text=unknown)]
+        else:  # text and date are coordinator-only in the shipped questionnaire
+            lines = [w.unknown_key.format(unknown_text=unknown)]
+        return [*lines, w.keys]
+
+    def after_answer(self, outcome, typed: str) -> None:
+        from triage.interview import show
+
+        item = outcome.item
+        if outcome.value not in (None, "unknown") and item.type in ("date", "partial_date", "segments"):
+            shown = show(item, outcome.value, mode=self.mode, questionnaire=self.q)
+            if self.patient and item.type != "segments":
+                self.say(self.wording.understood.format(answer=shown), indent=2)
+            elif not self.patient and typed.strip() and typed.strip() != shown:
+                self.say(f"  = {shown}", style="dim")
+        if outcome.dropped:
+            self.note(self._dropped_text(outcome.dropped))
+        if outcome.red_flag:
+            self.red_flag(item)
+
+    # --- red flags ----------------------------------------------------------------------------------
+    def emergency_text(self) -> str:
+        return self.ruleset.messages.emergency_instructions.format_map(self.settings.model_dump())
+
+    def red_flag_panel(self, item) -> None:
+        from rich import box
+        from rich.panel import Panel
+        from rich.text import Text
+
+        # A heavy frame sets it apart without colour; patients get calm words, coordinators the flag.
+        title = self.wording.red_flag_title if self.patient else f"!! RED FLAG answered yes: {item.label} !!"
+        self.console.print()
+        self.console.print(Panel(Text(self.emergency_text(), style="bold"), title=title,
+                                 box=box.HEAVY, border_style="red", padding=(1, 2)))
+
+    def red_flag(self, item) -> None:
+        if self.scripted:
+            self.note(f"red flag answered yes ({item.id}): {self.emergency_text()}")
+            return
+        self.red_flag_panel(item)
+        prompt = self.wording.prompt if self.patient else "c = continue the intake, s = stop now (answers are saved): "
+        if self.patient:
+            self.say(self.wording.red_flag_choice)
+        while True:
+            choice = self.lines.read(prompt).strip().lower()
+            if choice in ("c", "continue"):
+                return
+            if choice in ("s", "stop"):
+                raise StopIntake()
+            self.say(self.wording.red_flag_choice_invalid if self.patient else "  ! type c or s", style="bold")
+
+    # --- review -------------------------------------------------------------------------------------
+    def review(self):
+        """Show every answer with a number; returns the item to change, or None to finish."""
+        from rich.table import Table
+        from rich.text import Text
+        from triage.interview import show
+
+        rows = self.interview.review()
+        self.say()
+        if self.patient:
+            self.say(self.wording.review_title, style="bold")
+            self.say(self.wording.review_intro)
+        else:
+            self.say(f"-- Review: {len(rows)} questions --", style="bold")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(ratio=3 if self.patient else 2)
+        grid.add_column(ratio=2, overflow="fold")
+        for number, item, value in rows:
+            answer = show(item, value, mode=self.mode, questionnaire=self.q)
+            if not self.patient and item.safety and value == "yes":
+                answer += "  !! RED FLAG"
+            grid.add_row(Text(f"{number}."), Text(item.text if self.patient else item.label), Text(answer))
+        self.console.print(grid)
+        if self.patient:  # on its own line: a long prompt would wrap at 80 columns
+            self.say(self.wording.review_prompt)
+        prompt = self.wording.prompt if self.patient else "Number to change, Enter to finish: "
+        while True:
+            typed = self.lines.read(prompt).strip()
+            if not typed:
+                return None
+            if typed.isdigit() and 1 <= int(typed) <= len(rows):
+                return rows[int(typed) - 1][1]
+            self.say(self.wording.review_not_a_number if self.patient else
+                     f"  ! type a number from 1 to {len(rows)}, or press Enter", style="bold")
+
+    def edit_from_review(self, item) -> None:
+        """Change one answer, ask any question that change opened up, then back to the review."""
+        self.interview.go_to(item.id)
+        self.last_section = None
+        try:
+            outcome = self.ask(item)
+            if outcome != "back":
+                for revealed in outcome.revealed:
+                    self.interview.go_to(revealed.id)
+                    if self.ask(revealed) == "back":
+                        break
+        except StopIntake:
+            pass  # stopping after a red flag here is the same as finishing the review
+        self.interview.to_review()
+
+    # --- the end ------------------------------------------------------------------------------------
+    def finish(self, *, stopped_early: bool) -> None:
+        from triage import render
+        from triage.answers import parse_answers
+        from triage.assess import assess
+        from triage.patient_summary import patient_summary, render_patient_summary
+
+        answers = parse_answers(self.interview.answers, today=self.interview.today)
+        result = assess(answers, self.ruleset, self.settings)
+        if not self.scripted:
+            self.console.print()
+        if self.patient:
+            summary = patient_summary(result, self.ruleset, self.settings, stopped_early=stopped_early)
+            self.out.write(render_patient_summary(summary, self.q, width=self.width))
+        else:
+            self.out.write(render.render_text(result, answers.answered(), self.q, width=self.width,
+                                              color=self.color))
+        self.out.flush()
+        if self.scripted:
+            self.err.write(f"answers saved to {self.store.where}\n")
+            return
+        self.say()
+        self.say(f"Answers saved to {self.store.where}.", style="dim")
+        if stopped_early:
+            self.say(f"To continue later: {resume_command(self.store, self.mode)}", style="dim")
+        elif not self.patient:
+            self.say(f"Assess again: triage assess {self.store.where}", style="dim")
+
+
+def resume_command(store, mode: str) -> str:
+    """The exact command to continue, spelled as this one was started (`triage` or `python cli.py`)."""
+    import shlex
+
+    started = sys.argv[0] if sys.argv and sys.argv[0] else "triage"
+    program = "triage" if Path(started).name == "triage" else f"python {shlex.quote(started)}"
+    return f"{program} intake --mode {mode} {store.resume_option()}"
+
+
+def _forms(kind: str, order: str) -> str:
+    from triage.interview import date_forms
+
+    return date_forms(kind, order)
+
+
+def cmd_intake(args, out: TextIO) -> int:
+    from triage.cli import EXIT_INTERRUPTED, EXIT_OK, _settings_path, _use_color, _width
+    from triage.errors import InvalidInput, Problem
+    from triage.intake_store import AnswersFile, default_answers_path
+    from triage.interview import Interview
+    from triage.questionnaire import load_questionnaire
+    from triage.ruleset import load_ruleset
+    from triage.settings import load_settings
+
+    err = sys.stderr
+    if args.resume and args.out:
+        raise InvalidInput([Problem("--out", "cannot be used with --resume (answers are saved back to "
+                                    "the resumed file)")])
+    questionnaire = load_questionnaire()
+    ruleset = load_ruleset()
+    settings = load_settings(_settings_path(args))
+    today = date.today()
+    interactive = sys.stdin.isatty()
+
+    if args.resume == "-" or args.out == "-":
+        raise InvalidInput([Problem("--resume" if args.resume == "-" else "--out",
+                                    "needs a file name: the answers are saved back to it after every answer")])
+    if args.resume:
+        store = AnswersFile(Path(args.resume))
+        raw = store.load()
+        if not isinstance(raw, dict):
+            raise InvalidInput([Problem(args.resume, "must be a JSON object of question id -> answer")])
+        interview = Interview(questionnaire, args.mode, today=today, answers=raw)
+    else:
+        path = Path(args.out) if args.out else default_answers_path(datetime.now())
+        if path.exists():
+            raise InvalidInput([Problem(str(path), f"already exists; continue it with --resume {path}, "
+                                        "or choose another --out")])
+        store = AnswersFile(path)
+        interview = Interview(questionnaire, args.mode, today=today)
+    if args.mode == "patient" and "assessment_date" not in interview.answers:
+        # Patients are not asked the date; the intake day is recorded so the file gives the same
+        # result later (`triage assess` would otherwise measure to the day it is run).
+        interview.answers["assessment_date"] = today.isoformat()
+    store.save(interview.answers)  # the file exists from the start, so the resume hint always works
+
+    width = min(_width(out), 100)
+    color = _use_color(out)
+    from rich.console import Console
+
+    console = Console(file=out, width=width, highlight=False, emoji=False, markup=False,
+                      color_system="auto" if color else None, no_color=not color, force_terminal=color or None)
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and arrow keys at the prompt; input() uses it)
+        except ImportError:
+            pass
+    lines = _Lines(interactive, out)
+    session = Intake(interview, store, questionnaire, ruleset, settings, console=console, lines=lines,
+                     out=out, err=err, width=width, color=color)
+
+    previous = signal.signal(signal.SIGHUP, _hangup) if interactive else None
+    try:
+        stopped = session.run()
+        if not interactive:
+            extra = lines.rest()
+            if extra:
+                number, text = extra[0]
+                raise InvalidInput([Problem("standard input", f"line {number} ({text!r}) comes after the "
+                                            f"last question; answers saved to {store.where}")])
+        session.finish(stopped_early=stopped)
+        return EXIT_OK
+    except InputEnded:
+        if not interactive:
+            item = interview.current
+            raise InvalidInput([Problem("standard input", f"ended before question {item.id if item else 'review'}"
+                                        f"; answers so far saved to {store.where} (continue with: "
+                                        f"{resume_command(store, args.mode)})")]) from None
+        err.write(f"\nInput ended. Answers saved to {store.where}. Resume with: {resume_command(store, args.mode)}\n")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        err.write(f"\nInterrupted. Answers saved to {store.where}. Resume with: {resume_command(store, args.mode)}\n")
+        return EXIT_INTERRUPTED
+    except TerminalClosed:
+        # Nobody can read anything now; writing to the closed terminal would only raise EIO.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        return EXIT_HANGUP
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGHUP, previous)
