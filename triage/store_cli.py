@@ -193,15 +193,14 @@ def cmd_show(args, out: TextIO) -> int:
         out.write(json.dumps(document(record, history, deidentify=False), indent=2, ensure_ascii=False) + "\n")
         return 0
     from triage.cli import _use_color, _width
-    from triage.clinician import render_show
     from triage.questionnaire import load_questionnaire
+    from triage.render import render_show
 
     out.write(render_show(record, history, load_questionnaire(), width=_width(out), color=_use_color(out)))
     return 0
 
 
 def cmd_export(args, out: TextIO) -> int:
-    from triage import export
     from triage.files import write_atomic
     from triage.questionnaire import load_questionnaire
     from triage.store import EXPORTED
@@ -210,7 +209,7 @@ def cmd_export(args, out: TextIO) -> int:
     with _open(args) as store:
         record = store.get(args.id, args.version)
         history = store.history(args.id)
-        text = export.render(args.format, record, history, questionnaire, deidentify=args.deidentify)
+        text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify)
         store.log_access(EXPORTED, user=user(args), intake_id=record.intake_id, version=record.version,
                          detail={"format": args.format, "deidentified": args.deidentify,
                                  "to": "file" if args.out else "stdout"})
@@ -227,6 +226,28 @@ def cmd_export(args, out: TextIO) -> int:
     else:
         out.write(text)
     return 0
+
+
+def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool) -> str:
+    from triage.export import document
+
+    doc = document(record, history, deidentify=deidentify)
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "fhir":
+        from triage.fhir import response_resource
+
+        resource = response_resource(
+            questionnaire, doc["answers"], authored=doc["recorded_year"] if deidentify else record.recorded_at,
+            resource_id=None if deidentify else f"intake-{record.intake_id}-v{record.version}")
+        return json.dumps(resource, indent=2, ensure_ascii=False) + "\n"
+    from triage import render
+    from triage.result import Result
+
+    result = Result.model_validate(doc["result"])
+    if fmt == "markdown":
+        return render.render_markdown(result, doc["answers"], questionnaire) + f"\n{render.provenance(doc)}\n"
+    return render.render_html(result, doc, questionnaire)
 
 
 def cmd_audit_verify(args, out: TextIO) -> int:
