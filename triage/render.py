@@ -324,6 +324,9 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
         box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
     months = result.months_since_fusion
     since = f" ({months} months before the assessment)" if months is not None else ""
+    # A higher status (urgent) can hide too_early; the reader still needs to know the window is open.
+    since += f", inside the healing window{cite(basis[('status', Status.too_early.value)])}" if basis.get(
+        ("status", Status.too_early.value)) else ""
     for line in (
         f"{label('patient_id')}: {said('patient_id')}    Assessed: {result.assessment_date}    "
         f"Recorded: {record.recorded_at} by {record.recorded_by} ({record.source})",
@@ -404,14 +407,18 @@ dl.overview dd { margin: 0; }
 ul { margin: .2rem 0; padding-left: 1.3rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; text-align: left; }
-.basis { color: #444; font-size: .85em; white-space: nowrap; }
+.basis { color: #444; font-size: .85em; }
+.status { white-space: nowrap; }
 .meta, .disclaimer { font-size: .85em; color: #333; margin-top: .8rem; }
 .disclaimer { font-style: italic; }
 @media print {
-  body { margin: 0; max-width: none; font-size: 10pt; }
+  body { margin: 0; max-width: none; font-size: 8.5pt; line-height: 1.25; }
+  h1 { font-size: 1.2rem; }
+  h2 { margin: .7rem 0 .2rem; }
+  th, td { padding: .15rem .3rem; }
   .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   h2, table, li { break-inside: avoid; }
-  @page { size: A4; margin: 14mm; }
+  @page { margin: 11mm; }  /* fits one A4 or Letter page, worst case included */
 }
 """
 
@@ -433,17 +440,19 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         return f' <span class="basis">[{_e(cited)}]</span>'
 
     answers = doc["answers"]
+    healing = basis.get(("status", Status.too_early.value))
     banner, _ = BANNERS[result.status]
     consult = result.physician_consult
     fused = answers.get("fused_levels", "not answered")
     months = result.months_since_fusion
     overview = [
-        ("Patient", answers.get("patient_id", "[removed]" if doc["deidentified"] else "-")),
-        ("Assessed", result.assessment_date),
+        ("Patient", answers.get("patient_id", "[removed]" if doc["deidentified"] else "-"), ""),
+        ("Assessed", result.assessment_date, ""),
         ("Fusion", f"{answers.get('fusion_date', 'not answered')}"
-                   + (f" ({months} months before the assessment)" if months is not None else "")),
-        ("Fused levels", ", ".join(fused) if isinstance(fused, list) else fused),
-        ("Adjacent levels", ", ".join(result.adjacent_levels) or "-"),
+                   + (f" ({months} months before the assessment)" if months is not None else "")
+                   + (", inside the healing window" if healing else ""), cite(healing or [])),
+        ("Fused levels", ", ".join(fused) if isinstance(fused, list) else fused, ""),
+        ("Adjacent levels", ", ".join(result.adjacent_levels) or "-", ""),
     ]
     parts = [
         "<!DOCTYPE html>",
@@ -455,7 +464,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         f'<div class="banner {_e(result.status.value)}">{_e(banner)}</div>',
         f'<p class="consult">Physician consult: recommended ({_e(consult.urgency)}). {_e(consult.message)}</p>',
         '<dl class="overview">',
-        *(f"<dt>{_e(label)}</dt><dd>{_e(value)}</dd>" for label, value in overview),
+        *(f"<dt>{_e(label)}</dt><dd>{_e(value)}{basis_html}</dd>" for label, value, basis_html in overview),
         "</dl>",
     ]
     if result.red_flags:
@@ -472,7 +481,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
     for step in result.steps:
         mark, word, _ = STEP_MARKS[step.status]
         ids = basis[("step_status", f"{step.step}:{step.status.value}")]
-        parts.append(f"<tr><td>{step.step}. {_e(step.title)}</td><td>{_e(mark)} {_e(word)}</td>"
+        parts.append(f"<tr><td>{step.step}. {_e(step.title)}</td><td class='status'>{_e(mark)} {_e(word)}</td>"
                      f"<td>{_e(' '.join(step.reasons))}</td><td>{cite(ids)}</td></tr>")
     parts.append("</tbody></table>")
     parts.append("<h2>Topics the physician may want to discuss</h2><ul>")

@@ -162,9 +162,9 @@ def cmd_list(args, out: TextIO) -> int:
         out.write(json.dumps({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
                               "total": len(rows)}, indent=2, ensure_ascii=False) + "\n")
         return 0
-    table = [("ID", "PATIENT", "STATUS", "MONTHS", "ASSESSED", "MISSING")]
+    table = [("ID", "PATIENT", "STATUS", "SINCE FUSION", "ASSESSED", "MISSING")]
     for row in shown:
-        months = "-" if row.months_since_fusion is None else str(row.months_since_fusion)
+        months = "-" if row.months_since_fusion is None else f"{row.months_since_fusion} mo"
         missing = ", ".join(row.missing) or "-"
         if row.draft_pending:
             missing += " (draft in progress)" if row.version else ""
