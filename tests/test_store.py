@@ -74,8 +74,11 @@ def test_non_sqlite_file_is_refused(db, content, message):
     if message is None:
         open_store(db).close()
         return
+    db.chmod(0o644)
     with pytest.raises(StoreError, match=message):
         open_store(db)
+    assert db.read_bytes() == content and mode(db) == 0o644  # refused means untouched
+    assert not db.with_name(db.name + "-wal").exists()
 
 
 def test_other_programs_database_is_refused(db):

@@ -514,13 +514,25 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
     except BaseException:
         db.close()
         raise
+    _tighten(path)
     return store
+
+
+def _tighten(path: Path) -> None:
+    """A store (only once it is known to be one) with wider permissions is made 0600: it holds
+    health information. Someone else's file is left alone."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = file.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                os.chmod(file, 0o600)
+        except OSError:
+            pass  # a side file that is not there (yet) needs nothing
 
 
 def _create_private(path: Path) -> None:
     """Create missing folders 0700 and the file 0600 before SQLite touches it. SQLite gives its
-    -wal and -shm files the database file's permissions, so they are 0600 too. An existing store
-    with wider permissions is tightened: it holds health information."""
+    -wal and -shm files the database file's permissions, so they are 0600 too."""
     try:
         missing = [parent for parent in reversed(path.parents) if not parent.exists()]
         for folder in missing:
@@ -531,9 +543,6 @@ def _create_private(path: Path) -> None:
         if not path.exists():
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(descriptor)
-        info = path.stat()
-        if info.st_mode & 0o077 and info.st_uid == os.getuid():
-            os.chmod(path, 0o600)
     except FileExistsError:
         pass  # another process created it between our check and our open: fine
     except OSError as error:

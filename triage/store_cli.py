@@ -44,7 +44,9 @@ def user(args) -> str:
     return getattr(args, "user", None) or current_user()
 
 
-def _store_options(parser: argparse.ArgumentParser, *, who: bool = True) -> None:
+def add_store_options(parser: argparse.ArgumentParser, *, who: bool = True) -> None:
+    """--db and --user for any command that uses the store (resolve them with store_path(args) and
+    user(args))."""
     parser.add_argument("--db", metavar="PATH", help="the store file (default: TRIAGE_DB, else the per-user store)")
     if who:
         parser.add_argument("--user", metavar="NAME", help="who is doing this, for the audit log (default: the OS user)")
@@ -90,7 +92,7 @@ def add_parser(commands) -> None:
     listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
                          help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
     listing.add_argument("--format", choices=("text", "json"), default="text")
-    _store_options(listing)
+    add_store_options(listing)
     listing.set_defaults(handler=cmd_list)
 
     show = commands.add_parser(
@@ -101,7 +103,7 @@ def add_parser(commands) -> None:
     show.add_argument("id", type=intake_id, metavar="ID")
     show.add_argument("--version", type=version_number, metavar="N", help="an earlier version (default: latest)")
     show.add_argument("--format", choices=("text", "json"), default="text")
-    _store_options(show)
+    add_store_options(show)
     show.set_defaults(handler=cmd_show)
 
     export = commands.add_parser(
@@ -116,7 +118,7 @@ def add_parser(commands) -> None:
     export.add_argument("--deidentify", action="store_true", help="remove identifiers; dates to the year")
     export.add_argument("--version", type=version_number, metavar="N", help="an earlier version (default: latest)")
     export.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
-    _store_options(export)
+    add_store_options(export)
     export.set_defaults(handler=cmd_export)
 
     audit = commands.add_parser("audit", help="check the audit log", description="Audit log commands.",
@@ -128,7 +130,7 @@ def add_parser(commands) -> None:
         "and that every recorded version matches the hash its audit row holds. Exit 0: intact; "
         "7: broken (names the first broken row).",
         epilog=STORE_HELP, formatter_class=formatter)
-    _store_options(verify, who=False)
+    add_store_options(verify, who=False)
     verify.set_defaults(handler=cmd_audit_verify)
     audit.set_defaults(handler=_audit_usage(audit))
 
