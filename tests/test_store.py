@@ -254,3 +254,25 @@ def test_busy_store_is_a_clear_error(db, monkeypatch):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_migrations_are_ordered_and_bring_an_empty_file_to_the_current_schema(db):
+    assert len(store_module.MIGRATIONS) == SCHEMA_VERSION  # MIGRATIONS[n]: schema n -> n + 1
+    db.parent.mkdir(mode=0o700)
+    db.touch(mode=0o600)
+    open_store(db).close()
+    raw = sqlite3.connect(db)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert raw.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
+    raw.close()
+
+
+def test_a_hand_broken_record_is_a_store_error_naming_only_where(db):
+    with open_store(db) as store:
+        store.record_assessment(ANSWERS, result(), user="alice")
+    _tamper(db, "UPDATE versions SET result = '{\"status\": PT-SECRET-4711' WHERE intake_id = 1")
+    with open_store(db) as store:
+        for read in (lambda: store.get(1), store.worklist):
+            with pytest.raises(StoreError, match="intake 1 version 1 is damaged") as caught:
+                read()
+            assert "PT-SECRET" not in str(caught.value)

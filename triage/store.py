@@ -398,7 +398,11 @@ class Store:
                                    (intake_id, wanted)).fetchone()
         if row is None:
             raise IntakeNotFound(str(intake_id), f"has no version {wanted} (latest is {latest})")
-        return _record(row)
+        try:
+            return _record(row)
+        except (ValueError, TypeError):  # a hand-edited column; say where, never what it holds
+            raise StoreError(f"{self.path}: intake {intake_id} version {wanted} is damaged "
+                             "(run `triage audit verify`)") from None
 
     def history(self, intake_id: int) -> list[VersionInfo]:
         with self._errors():
@@ -429,7 +433,11 @@ class Store:
                 " WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.intake_id = d.intake_id)").fetchall()
         rows = []
         for intake_id, version, status, patient_id, result_text, recorded_at, pending in latest:
-            result = json.loads(result_text)
+            try:
+                result = json.loads(result_text)
+            except (ValueError, TypeError):
+                raise StoreError(f"{self.path}: intake {intake_id} version {version} is damaged "
+                                 "(run `triage audit verify`)") from None
             rows.append(WorklistRow(
                 intake_id, version, status, patient_id, result.get("months_since_fusion"),
                 result.get("assessment_date"), [item["id"] for item in result.get("missing_items", [])],
