@@ -93,10 +93,11 @@ def test_show_explains_every_line_with_rule_id_and_source(clinic):
                      "Fused levels: L4-L5, L5-S1", "Adjacent levels: L3-L4", "Operative report available: yes",
                      "MRI date: 2026-08-14", "Pain quality: aching, shooting", "Red flags",
                      "[TEAR-01 article#step-4]", "[CONSULT-01 article#step-2]", "Ruleset fbss-triage 1.0.0",
-                     "v1  "):
+                     "answered no: 6 of 6", "v1  "):
         assert expected in " ".join(out.split()) or expected in out, expected
     urgent = run_cli("show", str(clinic["red-flag"])).out
     assert re.search(r"!! .*: yes  \[RF-01 policy#red-flags\]", urgent)
+    assert re.search(r"\? +RF: new saddle numbness: unknown", urgent)  # unknown is never shown as no
 
 
 def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):

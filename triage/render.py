@@ -328,29 +328,33 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
     since += f", inside the healing window{cite(basis[('status', Status.too_early.value)])}" if basis.get(
         ("status", Status.too_early.value)) else ""
     for line in (
-        f"{label('patient_id')}: {said('patient_id')}    Assessed: {result.assessment_date}    "
-        f"Recorded: {record.recorded_at} by {record.recorded_by} ({record.source})",
+        f"{label('patient_id')}: {said('patient_id')}    Assessed: {result.assessment_date}",
         f"{label('fusion_date')}: {said('fusion_date')}{since}",
         f"{label('fused_levels')}: {said('fused_levels')}    Adjacent levels: {', '.join(result.adjacent_levels) or '-'}",
     ):
         console.print(Text(line), overflow="fold")
 
+    def answers_line(questions: tuple[str, ...]) -> str:
+        return ";  ".join(f"{label(q)}: {said(q)}" for q in questions)
+
     section("Records")
-    _list(console, [("", f"{label(q)}: {said(q)}") for q in
-                    ("surgical_report_available", "mri_available", "mri_date", "annular_tear_levels")])
+    _list(console, [("", answers_line(("surgical_report_available", "mri_available", "mri_date"))),
+                    ("", answers_line(("annular_tear_levels",)))])
 
     section("Symptom pattern")
-    _list(console, [("", f"{label(q)}: {said(q)}") for q in
-                    ("pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score",
-                     "hardware_problem_known", "mechanical_symptoms", "veteran")])
+    _list(console, [("", answers_line(("pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score"))),
+                    ("", answers_line(("hardware_problem_known", "mechanical_symptoms", "veteran")))])
 
+    # Every red-flag answer that is not a plain "no" gets its own line; the "no"s share one.
     section("Red flags")
     flags = [item.id for item in questionnaire.items if item.safety]
-    rows = []
-    for flag in flags:
-        answer = said(flag)
-        marker = "!!" if answer == "yes" else ("  " if answer == "no" else "? ")
-        rows.append((marker, f"{label(flag)}: {answer}{cite(basis[('red_flag', flag)])}"))
+    rows = [("!!" if said(flag) == "yes" else "? ", f"{label(flag)}: {said(flag)}{cite(basis[('red_flag', flag)])}")
+            for flag in flags if said(flag) != "no"]
+    answered_no = [flag for flag in flags if said(flag) == "no"]
+    if answered_no:
+        rows.append(("", f"answered no: {len(answered_no)} of {len(flags)}"
+                         + ("" if len(answered_no) == len(flags) else
+                            f" ({', '.join(label(flag) for flag in answered_no)})")))
     _list(console, rows)
 
     section("Missing before evaluation")
