@@ -276,3 +276,25 @@ def test_a_hand_broken_record_is_a_store_error_naming_only_where(db):
             with pytest.raises(StoreError, match="intake 1 version 1 is damaged") as caught:
                 read()
             assert "PT-SECRET" not in str(caught.value)
+
+
+def test_draft_answers_adapter_for_intake(db):
+    """The shape `triage intake` keeps answers in (load/save/where/resume_option), on drafts."""
+    with open_store(db) as store:
+        session = store_module.DraftAnswers(store, "alice")
+        session.save({"patient_id": "PT-9"})  # the first save creates the intake
+        session.save({"patient_id": "PT-9", "pain_score": 5})
+        assert session.resume_option() == f"--resume-intake {session.intake_id}"
+        assert f"intake {session.intake_id} in" in session.where
+        resumed = store_module.DraftAnswers(store, "bob", session.intake_id)
+        assert resumed.load() == {"patient_id": "PT-9", "pain_score": 5}
+        resumed.save({"patient_id": "PT-9", "pain_score": 6})
+        with pytest.raises(Conflict):  # the first session is behind now: it must not overwrite
+            session.save({"patient_id": "PT-9", "pain_score": 1})
+        assert resumed.submit({"patient_id": "PT-9", "pain_score": 6}, result()) == (session.intake_id, 1)
+        assert store.load_draft(session.intake_id) is None and store.get(session.intake_id).source == "intake"
+        amending = store_module.DraftAnswers(store, "carol", session.intake_id)  # recorded: amend it
+        assert amending.load() == {"patient_id": "PT-9", "pain_score": 6} and amending.base_version == 1
+        amending.save({"patient_id": "PT-9", "pain_score": 2})
+        assert amending.submit({"patient_id": "PT-9", "pain_score": 2}, result()) == (session.intake_id, 2)
+        assert store.verify_audit().ok

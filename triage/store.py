@@ -614,3 +614,55 @@ def _statements(script: str) -> list[str]:
             statements.append(current.strip())
             current = ""
     return [s for s in statements if s]
+
+
+class DraftAnswers:
+    """An intake's answers kept as a draft in the store while it is under way, autosaved after every
+    answer and resumable by intake id. It has the shape `triage intake` expects of where answers are
+    kept (``load``, ``save``, ``where``, ``resume_option``) plus ``submit`` to record the result.
+
+    - new intake: ``DraftAnswers(store, user)``; the first ``save`` creates the intake and its id;
+    - resume: ``DraftAnswers(store, user, intake_id)`` continues its draft; an intake that has no
+      draft but recorded versions starts an amendment draft from the latest version's answers;
+    - two sessions on one draft: the one that saves second gets ``Conflict`` (nothing overwritten).
+    """
+
+    def __init__(self, store: Store, user: str, intake_id: int | None = None):
+        self._store = store
+        self._user = user
+        self.intake_id = intake_id
+        self._revision: int | None = None
+        self.base_version = 0
+        self._answers: dict[str, Any] = {}
+        if intake_id is not None:
+            draft = store.load_draft(intake_id)
+            if draft is not None:
+                self._revision, self.base_version, self._answers = draft.revision, draft.base_version, draft.answers
+            else:
+                latest = store.get(intake_id)
+                self.base_version, self._answers = latest.version, dict(latest.answers)
+
+    @property
+    def where(self) -> str:
+        return f"intake {self.intake_id} in {self._store.path}" if self.intake_id else str(self._store.path)
+
+    def resume_option(self) -> str:
+        return f"--resume-intake {self.intake_id}"
+
+    def load(self) -> dict[str, Any]:
+        return dict(self._answers)
+
+    def save(self, answers: dict[str, Any]) -> None:
+        draft = self._store.save_draft(answers, user=self._user, intake_id=self.intake_id,
+                                       expected_revision=self._revision)
+        self.intake_id, self._revision, self._answers = draft.intake_id, draft.revision, dict(answers)
+
+    def submit(self, answers: dict[str, Any], result: dict[str, Any]) -> tuple[int, int]:
+        """Record the finished intake (validated answers and their result) as a version; the draft
+        goes in the same transaction. ``Conflict`` if someone recorded a version meanwhile."""
+        if self.intake_id is None:
+            self.save(answers)
+        recorded = self._store.record_assessment(answers, result, user=self._user, intake_id=self.intake_id,
+                                                 expected_version=self.base_version, source="intake")
+        self._revision = None
+        return recorded
