@@ -12,13 +12,16 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from triage.errors import DefinitionError, EngineError, InvalidInput, Problem, TriageError
+from triage.errors import Conflict, DefinitionError, EngineError, InvalidInput, Problem, StoreError, TriageError
 from triage.intake_cli import add_parser as add_intake_parser
 
 EXIT_OK = 0
 EXIT_INVALID = 2  # invalid answers, file or command line: one line per problem, naming the field
 EXIT_DEFINITION = 3  # a questionnaire, rules or settings file is broken
 EXIT_ENGINE = 4  # the engine failed or broke a safety invariant; no result is given
+EXIT_STORE = 5  # the store cannot be used: not a triage store, damaged, newer schema, busy, not writable
+EXIT_CONFLICT = 6  # the intake changed since the version this change was based on; nothing was saved
+EXIT_AUDIT = 7  # `audit verify`: the audit log or a recorded version was changed or removed
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_INTERNAL = 70  # a bug: reported in one line (TRIAGE_DEBUG=1 shows the traceback)
 
@@ -27,6 +30,9 @@ EXIT_CODES_HELP = """exit codes:
   2    invalid input: one line per problem, each naming the field or file
   3    a definition or settings file is broken (names the file and item)
   4    the rules engine failed or broke a safety check; no result is given
+  5    the store cannot be used (not a triage store, damaged, newer version, busy)
+  6    conflict: the intake changed since the version you based this on; nothing saved
+  7    audit verify: a row or recorded version was changed or removed
   130  interrupted (Ctrl-C)
 """
 
@@ -76,9 +82,18 @@ def cmd_assess(args, out: TextIO) -> int:
     from triage.settings import load_settings
 
     raw = read_answers_file(args.file)
+    source = "file"
+    from triage import fhir
+
+    if fhir.is_response(raw):  # a FHIR QuestionnaireResponse for our questionnaire
+        raw, source = fhir.answers_from_response(raw, load_questionnaire()), "fhir"
     settings = load_settings(_settings_path(args))
     answers = parse_answers(raw, today=date.today(), as_of=args.as_of)
     result = assess(answers, load_ruleset(), settings)
+    if args.save or args.amend:
+        from triage.store_cli import save_assessment
+
+        save_assessment(args, answers.answered(), result.to_json(), source, args.err)
     if args.format == "json":
         out.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
@@ -116,7 +131,13 @@ def cmd_questions(args, out: TextIO) -> int:
     from triage import render
     from triage.questionnaire import load_questionnaire
 
-    return write_formatted(out, args.format, load_questionnaire(), as_json=render.questions_catalogue,
+    questionnaire = load_questionnaire()
+    if args.format == "fhir":
+        from triage.fhir import questionnaire_resource
+
+        out.write(json.dumps(questionnaire_resource(questionnaire), indent=2, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    return write_formatted(out, args.format, questionnaire, as_json=render.questions_catalogue,
                            as_markdown=render.render_questions_markdown, as_text=render.render_questions_text)
 
 
@@ -135,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Triage one answers file (the answers contract: a flat JSON object).",
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    assess.add_argument("file", metavar="FILE", help="answers JSON file, or - for standard input")
+    assess.add_argument("file", metavar="FILE", help="answers JSON file (or a FHIR QuestionnaireResponse for "
+                        "`triage questions --format fhir`), or - for standard input")
     assess.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                         help="text: summary for the terminal (default); json: the result contract; "
                         "markdown: for the record")
@@ -144,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the file's, else today)")
     assess.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
                         "else the shipped defaults)")
+    from triage import store_cli
+
+    store_cli.add_assess_options(assess)
     assess.set_defaults(handler=cmd_assess)
 
     rules = commands.add_parser("rules", help="print the rule catalogue for clinical review",
@@ -154,9 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     questions = commands.add_parser("questions", help="print the questionnaire vocabulary",
                                     description="Question ids, wording, allowed values and skip logic.")
-    questions.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    questions.add_argument("--format", choices=("text", "json", "markdown", "fhir"), default="text",
+                           help="fhir: the FHIR R4 Questionnaire")
     questions.set_defaults(handler=cmd_questions)
     add_intake_parser(commands)
+    store_cli.add_parser(commands)
     return parser
 
 
@@ -174,6 +201,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         if not getattr(args, "handler", None):
             build_parser().print_help(out)
             return EXIT_INVALID
+        args.err = err  # handlers report side notes (e.g. "saved: intake 3") on standard error
         return args.handler(args, out)
     except InvalidInput as error:
         _report(error.problems, err)
@@ -181,6 +209,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except DefinitionError as error:
         err.write(f"error: definition: {error}\n")
         return EXIT_DEFINITION
+    except Conflict as error:
+        err.write(f"error: conflict: {error}\n")
+        return EXIT_CONFLICT
+    except StoreError as error:
+        err.write(f"error: store: {error}\n")
+        return EXIT_STORE
     except EngineError as error:
         err.write(f"error: engine: {error} (no result was given; please report this)\n")
         return EXIT_ENGINE

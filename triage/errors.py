@@ -34,3 +34,20 @@ class DefinitionError(TriageError):
 
 class EngineError(TriageError):
     """The rules engine failed or broke a safety invariant; no result is given."""
+
+
+class StoreError(TriageError):
+    """The intake store cannot be used (not a triage store, corrupt, written by a newer version, not
+    writable, busy for too long). Messages name the file, never an answer value."""
+
+
+class IntakeNotFound(InvalidInput):
+    """No intake (or no such version of it) in the store: bad input naming the id, exit 2."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__([Problem(where, message)])
+
+
+class Conflict(StoreError):
+    """Someone else recorded a newer version of the intake since the version this change was based
+    on; nothing was written. Reload, check, and amend again."""

@@ -85,6 +85,10 @@ class QuestionnaireInfo(_Definition):
     patient_intro: str
     patient_outro: str
     unknown_text: str
+    # FHIR identities (triage/fhir.py): the Questionnaire's canonical URL and the code system of its
+    # answer codes. Identifiers, not wording; change them only with a new questionnaire version.
+    fhir_url: str = Field(pattern=r"^(https?|urn):\S+$")
+    fhir_answer_system: str = Field(pattern=r"^(https?|urn):\S+$")
 
 
 # Placeholders each patient wording may use; anything else is a typo caught at load.

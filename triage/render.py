@@ -6,8 +6,10 @@ so nothing depends on colour. Each line names the rule behind it, so a clinician
 
 from __future__ import annotations
 
+import html
 import io
 from collections import defaultdict
+from typing import Any
 
 from rich import box
 from rich.console import Console, Group
@@ -19,6 +21,7 @@ from triage.facts import FACTS
 from triage.questionnaire import Questionnaire
 from triage.result import Result, Status, StepStatus
 from triage.ruleset import Ruleset
+from triage.store import Record, VersionInfo
 
 BANNERS = {
     Status.urgent: ("!! URGENT: RED FLAG ANSWERED YES !!", "bold white on red"),
@@ -281,3 +284,233 @@ def render_questions_text(questionnaire: Questionnaire, *, width: int = 100, col
                              ("asked", _asked_when(item)), ("who", ", ".join(item.audience))):
             _list(console, [(f"{label + ':':<8}", value)])
     return _trimmed(out.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------
+# Recorded intakes (triage/store.py): the clinician's `show` summary and the export renderings.
+
+NOT_ANSWERED = "not answered"
+
+
+def answer_text(questionnaire: Questionnaire, question: str, answers: dict[str, Any]) -> str:
+    """An answer as a coordinator reads it: option labels, levels joined, 'not answered'."""
+    if question not in answers:
+        return NOT_ANSWERED
+    value = answers[question]
+    item = questionnaire.item(question)
+    labels = {option.value: option.label for option in item.options}
+    if isinstance(value, list):
+        return ", ".join(labels.get(v, v) for v in value) if value else "none"
+    return labels.get(value, str(value))
+
+
+def render_show(record: Record, history: list[VersionInfo], questionnaire: Questionnaire, *,
+                width: int = 100, color: bool = False) -> str:
+    """`triage show`: the clinician's one-screen summary of a recorded version. Every line of the
+    result names its rule and that rule's source; answers are shown as given, with their labels."""
+    result = Result.model_validate(record.result)
+    answers = record.answers
+    out = io.StringIO()
+    console = Console(file=out, width=width, no_color=not color, force_terminal=color, highlight=False,
+                      emoji=False, legacy_windows=False)
+    basis = rules_by_conclusion(result)
+    sources = {entry.rule: entry.source for entry in result.trace}
+
+    def cite(ids: list[str]) -> str:
+        return f"  [{'; '.join(f'{i} {sources[i]}' for i in ids)}]" if ids else ""
+
+    def label(question: str) -> str:
+        return questionnaire.item(question).label
+
+    def said(question: str) -> str:
+        return answer_text(questionnaire, question, answers)
+
+    def section(title: str) -> None:
+        console.print(Text(f"\n{title}", style="bold"))
+
+    banner, style = BANNERS[result.status]
+    console.print(Panel(
+        Group(Text(banner, style=style, justify="center"), Text(result.physician_consult.message)),
+        title=f"Intake {record.intake_id} - version {record.version} of {len(history)}",
+        subtitle=f"physician consult: recommended ({result.physician_consult.urgency})",
+        box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
+    months = result.months_since_fusion
+    since = f" ({months} months before the assessment)" if months is not None else ""
+    # A higher status (urgent) can hide too_early; the reader still needs to know the window is open.
+    since += f", inside the healing window{cite(basis[('status', Status.too_early.value)])}" if basis.get(
+        ("status", Status.too_early.value)) else ""
+    for line in (
+        f"{label('patient_id')}: {said('patient_id')}    Assessed: {result.assessment_date}",
+        f"{label('fusion_date')}: {said('fusion_date')}{since}",
+        f"{label('fused_levels')}: {said('fused_levels')}    Adjacent levels: {', '.join(result.adjacent_levels) or '-'}",
+    ):
+        console.print(Text(line), overflow="fold")
+
+    def answers_line(questions: tuple[str, ...]) -> str:
+        return ";  ".join(f"{label(q)}: {said(q)}" for q in questions)
+
+    section("Records")
+    _list(console, [("", answers_line(("surgical_report_available", "mri_available", "mri_date"))),
+                    ("", answers_line(("annular_tear_levels",)))])
+
+    section("Symptom pattern")
+    _list(console, [("", answers_line(("pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score"))),
+                    ("", answers_line(("hardware_problem_known", "mechanical_symptoms", "veteran")))])
+
+    # Every red-flag answer that is not a plain "no" gets its own line; the "no"s share one.
+    section("Red flags")
+    flags = [item.id for item in questionnaire.items if item.safety]
+    rows = [("!!" if said(flag) == "yes" else "? ", f"{label(flag)}: {said(flag)}{cite(basis[('red_flag', flag)])}")
+            for flag in flags if said(flag) != "no"]
+    answered_no = [flag for flag in flags if said(flag) == "no"]
+    if answered_no:
+        rows.append(("", f"answered no: {len(answered_no)} of {len(flags)}"
+                         + ("" if len(answered_no) == len(flags) else
+                            f" ({', '.join(label(flag) for flag in answered_no)})")))
+    _list(console, rows)
+
+    section("Missing before evaluation")
+    _list(console, [("[ ]", f"{item.label}: {item.reason}{cite(basis[('missing', item.id)])}")
+                    for item in result.missing_items] or [("", "nothing missing")])
+
+    section("Decision steps")
+    for step in result.steps:
+        mark, word, step_style = STEP_MARKS[step.status]
+        ids = basis[("step_status", f"{step.step}:{step.status.value}")]
+        _list(console, [(mark, Text.assemble(f"{step.step}. {step.title}: ", (word, step_style or "bold")))])
+        _list(console, [("", " ".join(step.reasons) + cite(ids))], indent=5)
+
+    section("Topics the physician may want to discuss")
+    _list(console, [("*", f"{point.text}{cite(basis[('discussion', point.id)])}")
+                    for point in result.discussion_points] or [("", "none")])
+
+    section("Versions")
+    _list(console, [("*" if info.version == record.version else " ",
+                     f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})")
+                    for info in history])
+
+    settings = result.settings
+    console.print(Text(
+        f"\nRuleset {result.ruleset.name} {result.ruleset.version}; healing window "
+        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months."))
+    console.print(Text(result.disclaimer, style="italic"))
+    return _trimmed(out.getvalue())
+
+
+def provenance(doc: dict[str, Any]) -> str:
+    if doc["deidentified"]:
+        return f"De-identified export (HIPAA Safe Harbor: identifiers removed, dates reduced to the year); recorded {doc['recorded_year']}."
+    return (f"Intake {doc['intake_id']} version {doc['version']}, recorded {doc['recorded_at']} by "
+            f"{doc['recorded_by']} (from {doc['source']}).")
+
+
+# HTML: one printable page, no external resources, every text escaped.
+
+_CSS = """
+:root { color-scheme: light; }
+body { font: 11pt/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111;
+       max-width: 48rem; margin: 1.5rem auto; padding: 0 1rem; }
+h1 { font-size: 1.35rem; margin: 0 0 .4rem; }
+h2 { font-size: 1.05rem; margin: 1.1rem 0 .3rem; border-bottom: 1px solid #bbb; }
+.banner { font-weight: 700; padding: .45rem .7rem; border: 2px solid #111; margin: .5rem 0; }
+.urgent { background: #b00020; color: #fff; border-color: #b00020; }
+.too_early, .records_needed { background: #fff3c4; }
+.ready_for_evaluation { background: #d8f0d8; }
+.consult { font-weight: 600; }
+dl.overview { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: .4rem 0; }
+dl.overview dt { font-weight: 600; }
+dl.overview dd { margin: 0; }
+ul { margin: .2rem 0; padding-left: 1.3rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; text-align: left; }
+.basis { color: #444; font-size: .85em; }
+.status { white-space: nowrap; }
+.meta, .disclaimer { font-size: .85em; color: #333; margin-top: .8rem; }
+.disclaimer { font-style: italic; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 8.5pt; line-height: 1.25; }
+  h1 { font-size: 1.2rem; }
+  h2 { margin: .7rem 0 .2rem; }
+  th, td { padding: .15rem .3rem; }
+  .banner { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  h2, table, li { break-inside: avoid; }
+  @page { margin: 11mm; }  /* fits one A4 or Letter page, worst case included */
+}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnaire) -> str:
+    """One printable page: inline CSS with print styles, no scripts or external resources, every
+    text escaped. ``doc`` is an export document (triage/export.py), possibly de-identified."""
+    basis = rules_by_conclusion(result)
+    sources = {entry.rule: entry.source for entry in result.trace}
+
+    def cite(ids: list[str]) -> str:
+        if not ids:
+            return ""
+        cited = "; ".join(f"{rule} {sources.get(rule, '')}".strip() for rule in ids)
+        return f' <span class="basis">[{_e(cited)}]</span>'
+
+    answers = doc["answers"]
+    healing = basis.get(("status", Status.too_early.value))
+    banner, _ = BANNERS[result.status]
+    consult = result.physician_consult
+    fused = answers.get("fused_levels", "not answered")
+    months = result.months_since_fusion
+    overview = [
+        ("Patient", answers.get("patient_id", "[removed]" if doc["deidentified"] else "-"), ""),
+        ("Assessed", result.assessment_date, ""),
+        ("Fusion", f"{answers.get('fusion_date', 'not answered')}"
+                   + (f" ({months} months before the assessment)" if months is not None else "")
+                   + (", inside the healing window" if healing else ""), cite(healing or [])),
+        ("Fused levels", ", ".join(fused) if isinstance(fused, list) else fused, ""),
+        ("Adjacent levels", ", ".join(result.adjacent_levels) or "-", ""),
+    ]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Pre-consultation triage{'' if doc['deidentified'] else ' - intake ' + _e(doc['intake_id'])}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Pre-consultation triage</h1>",
+        f'<div class="banner {_e(result.status.value)}">{_e(banner)}</div>',
+        f'<p class="consult">Physician consult: recommended ({_e(consult.urgency)}). {_e(consult.message)}</p>',
+        '<dl class="overview">',
+        *(f"<dt>{_e(label)}</dt><dd>{_e(value)}{basis_html}</dd>" for label, value, basis_html in overview),
+        "</dl>",
+    ]
+    if result.red_flags:
+        parts.append("<h2>Red flags answered yes</h2><ul>")
+        parts += [f"<li><strong>{_e(questionnaire.item(flag).label)}</strong>{cite(basis[('red_flag', flag)])}</li>"
+                  for flag in result.red_flags]
+        parts.append("</ul>")
+    parts.append("<h2>Missing before evaluation</h2><ul>")
+    parts += [f"<li><strong>{_e(item.label)}</strong>: {_e(item.reason)}{cite(basis[('missing', item.id)])}</li>"
+              for item in result.missing_items] or ["<li>nothing missing</li>"]
+    parts.append("</ul>")
+    parts.append("<h2>Decision steps</h2><table><thead><tr><th>Step</th><th>Status</th><th>Why</th>"
+                 "<th>Basis</th></tr></thead><tbody>")
+    for step in result.steps:
+        mark, word, _ = STEP_MARKS[step.status]
+        ids = basis[("step_status", f"{step.step}:{step.status.value}")]
+        parts.append(f"<tr><td>{step.step}. {_e(step.title)}</td><td class='status'>{_e(mark)} {_e(word)}</td>"
+                     f"<td>{_e(' '.join(step.reasons))}</td><td>{cite(ids)}</td></tr>")
+    parts.append("</tbody></table>")
+    parts.append("<h2>Topics the physician may want to discuss</h2><ul>")
+    parts += [f"<li>{_e(point.text)}{cite(basis[('discussion', point.id)])}</li>"
+              for point in result.discussion_points] or ["<li>none</li>"]
+    parts.append("</ul>")
+    settings = result.settings
+    parts += [
+        f'<p class="meta">Ruleset {_e(result.ruleset.name)} {_e(result.ruleset.version)}; healing window '
+        f"{_e(settings['healing_window_months'])} months, MRI currency {_e(settings['mri_currency_months'])} months. "
+        f"{_e(provenance(doc))}</p>",
+        f'<p class="disclaimer">{_e(result.disclaimer)}</p>',
+        "</body></html>",
+        "",
+    ]
+    return "\n".join(parts)

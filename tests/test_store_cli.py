@@ -1,0 +1,239 @@
+"""The store as users meet it: assess --save, list, show, export, audit verify, exit codes 5/6/7."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+EXAMPLES = ROOT / "examples"
+SCENARIOS = ROOT / "tests" / "scenarios" / "valid"
+SECRET = "PT-SECRET-4711"
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> str:
+    path = tmp_path / "store" / "triage.db"
+    monkeypatch.setenv("TRIAGE_DB", str(path))  # also proves TRIAGE_DB is honoured
+    return str(path)
+
+
+def scenario(name: str) -> dict:
+    return tomllib.loads((SCENARIOS / f"{name}.toml").read_text(encoding="utf-8"))["answers"]
+
+
+def save(path: str, *extra: str) -> int:
+    run = run_cli("assess", path, "--save", "--user", "alice", "--format", "json", *extra)
+    assert run.code == 0, run.err
+    match = re.fullmatch(r"saved: intake (\d+) version (\d+) \(triage show \d+\)\n", run.err)
+    assert match, run.err
+    return int(match.group(1))
+
+
+@pytest.fixture
+def clinic(db):
+    """Three intakes from the shipped examples: ready, records missing, urgent."""
+    return {name: save(str(EXAMPLES / f"{name}.json")) for name in ("adjacent-tear", "records-missing", "red-flag")}
+
+
+def test_list_shows_status_months_and_missing_with_counts(clinic):
+    run = run_cli("list", "--format", "json")
+    assert run.code == 0, run.err
+    rows = {row["intake_id"]: row for row in run.json["intakes"]}
+    assert rows[clinic["adjacent-tear"]]["status"] == "ready_for_evaluation"
+    assert rows[clinic["adjacent-tear"]]["missing"] == []
+    assert rows[clinic["records-missing"]]["status"] == "records_needed"
+    assert set(rows[clinic["records-missing"]]["missing"]) == {"fused_levels", "current_mri", "surgical_report"}
+    assert rows[clinic["red-flag"]]["status"] == "urgent"
+    assert rows[clinic["adjacent-tear"]]["months_since_fusion"] == 31
+    assert run.json["counts"] == {"urgent": 1, "too_early": 0, "records_needed": 1, "ready_for_evaluation": 1, "draft": 0}
+    assert [row["status"] for row in run.json["intakes"]][0] == "urgent"  # most pressing first
+
+    text = run_cli("list").out
+    assert text.splitlines()[1].split()[:3] == [str(clinic["red-flag"]), "EXAMPLE-002", "urgent"]
+    assert "All intakes: urgent 1, too_early 0, records_needed 1, ready_for_evaluation 1, draft 0" in text
+
+
+def test_list_filters_by_status_and_missing_item(clinic):
+    urgent = run_cli("list", "--status", "urgent", "--format", "json").json
+    assert [row["intake_id"] for row in urgent["intakes"]] == [clinic["red-flag"]]
+    reports = run_cli("list", "--missing", "surgical_report", "--format", "json").json
+    assert {row["intake_id"] for row in reports["intakes"]} == {clinic["red-flag"], clinic["records-missing"]}
+    assert run_cli("list", "--missing", "fused_levels").out.count("EXAMPLE-") == 1
+    bad = run_cli("list", "--missing", "mri")
+    assert bad.code == 2 and bad.err.startswith("error: ") and "--missing" in bad.err
+
+
+def test_empty_store_lists_nothing_and_creates_the_file(db):
+    run = run_cli("list")
+    assert run.code == 0 and "(the store has no intakes yet)" in run.out
+    assert stat.S_IMODE(Path(db).stat().st_mode) == 0o600
+
+
+def test_db_option_wins_over_the_environment(db, tmp_path, answers_file):
+    other = tmp_path / "other.db"
+    run = run_cli("assess", answers_file({}), "--save", "--db", str(other))
+    assert run.code == 0 and other.exists()
+    assert run_cli("list", "--format", "json").json["total"] == 0
+    assert run_cli("list", "--db", str(other), "--format", "json").json["total"] == 1
+
+
+def test_show_explains_every_line_with_rule_id_and_source(clinic):
+    run = run_cli("show", str(clinic["adjacent-tear"]))
+    assert run.code == 0, run.err
+    out = run.out
+    for expected in ("Intake 1 - version 1 of 1", "Patient reference: EXAMPLE-001", "Fusion date: 2024-03 (31 months",
+                     "Fused levels: L4-L5, L5-S1", "Adjacent levels: L3-L4", "Operative report available: yes",
+                     "MRI date: 2026-08-14", "Pain quality: aching, shooting", "Red flags",
+                     "[TEAR-01 article#step-4]", "[CONSULT-01 article#step-2]", "Ruleset fbss-triage 1.0.0",
+                     "answered no: 6 of 6", "v1  "):
+        assert expected in " ".join(out.split()) or expected in out, expected
+    urgent = run_cli("show", str(clinic["red-flag"])).out
+    assert re.search(r"!! .*: yes  \[RF-01 policy#red-flags\]", urgent)
+    assert re.search(r"\? +RF: new saddle numbness: unknown", urgent)  # unknown is never shown as no
+
+
+def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):
+    intake = str(clinic["records-missing"])
+    amended = run_cli("assess", str(EXAMPLES / "adjacent-tear.json"), "--amend", intake, "--base-version", "1")
+    assert amended.code == 0 and f"saved: intake {intake} version 2" in amended.err
+    latest = run_cli("show", intake, "--format", "json").json
+    assert latest["version"] == 2 and [v["version"] for v in latest["versions"]] == [1, 2]
+    assert latest["result"]["status"] == "ready_for_evaluation"
+    first = run_cli("show", intake, "--version", "1", "--format", "json").json
+    assert first["result"]["status"] == "records_needed"
+    text = run_cli("show", intake).out
+    assert "version 2 of 2" in text and re.search(r"\* v2 .* ready_for_evaluation", text)
+
+
+def test_conflicting_amendment_exits_6_and_saves_nothing(clinic, answers_file):
+    intake = str(clinic["red-flag"])
+    first = run_cli("assess", answers_file({"patient_id": SECRET}), "--amend", intake, "--base-version", "1")
+    assert first.code == 0
+    second = run_cli("assess", answers_file({"patient_id": SECRET, "pain_score": 9}), "--amend", intake,
+                     "--base-version", "1", "--format", "json")
+    assert second.code == 6 and second.out == ""
+    assert second.err.startswith("error: conflict: intake 3: version 2 was recorded since version 1")
+    assert SECRET not in second.err
+    assert len(run_cli("show", intake, "--format", "json").json["versions"]) == 2
+
+
+@pytest.mark.parametrize("args, where", [
+    (("show", "42"), "error: 42: no intake with this id"),
+    (("show", "abc"), "is not an intake id"),
+    (("export", "1", "--format", "pdf"), "--format"),
+    (("show", "1", "--version", "9"), "error: 1: has no version 9 (latest is 1)"),
+])
+def test_bad_ids_and_options_exit_2_in_one_line(clinic, args, where):
+    run = run_cli(*args)
+    assert run.code == 2 and len(run.err.splitlines()) == 1 and where in run.err, run.err
+
+
+def test_base_version_needs_amend(db, answers_file):
+    run = run_cli("assess", answers_file({}), "--save", "--base-version", "1")
+    assert run.code == 2 and "--base-version: only goes with --amend ID" in run.err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"definitely not sqlite " * 200, "is not a triage store"),
+])
+def test_unusable_store_exits_5_in_one_line(tmp_path, answers_file, content, message):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(content)
+    for args in (("list",), ("assess", answers_file({"patient_id": SECRET}), "--save")):
+        run = run_cli(*args, "--db", str(bad))
+        assert run.code == 5 and run.out == ""
+        assert run.err == f"error: store: {bad}: {message} (not an SQLite database, or damaged)\n"
+
+
+def test_newer_store_exits_5(db):
+    run_cli("list")
+    raw = sqlite3.connect(db)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    run = run_cli("list")
+    assert run.code == 5 and "written by a newer version of triage (store schema 99" in run.err
+
+
+def test_export_formats_written_atomically_and_privately(clinic, tmp_path):
+    intake = str(clinic["adjacent-tear"])
+    for fmt in ("json", "markdown", "html", "fhir"):
+        target = tmp_path / f"out.{fmt}"
+        run = run_cli("export", intake, "--format", fmt, "--out", str(target))
+        assert run.code == 0 and run.out == "", run.err
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+        assert target.read_text(encoding="utf-8") == run_cli("export", intake, "--format", fmt).out
+    assert not list(tmp_path.glob(".*.tmp"))
+    document = json.loads((tmp_path / "out.json").read_text())
+    assert document["answers"]["patient_id"] == "EXAMPLE-001" and document["result"]["status"] == "ready_for_evaluation"
+    assert "TEAR-01" in (tmp_path / "out.markdown").read_text()
+    unwritable = run_cli("export", intake, "--format", "json", "--out", str(tmp_path / "no" / "such" / "dir.json"))
+    assert unwritable.code == 2 and "cannot be written" in unwritable.err
+
+
+def test_html_is_self_contained_printable_and_escaped(db, answers_file):
+    intake = save(answers_file({"patient_id": "<script>alert('x')</script> & co", "red_flag_major_trauma": "yes"}))
+    page = run_cli("export", str(intake), "--format", "html").out
+    assert page.startswith("<!DOCTYPE html>") and "@media print" in page
+    assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
+    assert not re.search(r"""(src|href)\s*=|@import|url\(""", page)  # nothing fetched from anywhere
+    assert "URGENT" in page and "RF-05 policy#red-flags" in page
+
+
+DATE = re.compile(r"\d{4}-\d{2}")
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "html", "fhir"])
+@pytest.mark.parametrize("case", ["adjacent-tear", "healing-full-date-day-before-6-months-too-early"])
+def test_deidentified_exports_keep_no_identifier_and_only_years(db, answers_file, fmt, case):
+    # Dates appear in answers, in reasons ("an MRI dated 2026-08-14", "the healing window runs until
+    # ...") and in timestamps.
+    base = json.loads((EXAMPLES / f"{case}.json").read_text()) if (EXAMPLES / f"{case}.json").exists() else scenario(case)
+    answers = {**base, "patient_id": SECRET}
+    intake = save(answers_file(answers), "--user", "nurse-jane")
+    out = run_cli("export", str(intake), "--format", fmt, "--deidentify").out
+    assert SECRET not in out and "nurse-jane" not in out and "alice" not in out
+    assert not DATE.search(out), DATE.search(out)
+    assert "months before the assessment" not in out
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["deidentified"] is True and "intake_id" not in data
+        assert data["result"]["months_since_fusion"] is None
+        assert data["answers"]["assessment_date"] == answers["assessment_date"][:4]
+        assert "patient_id" not in data["answers"]
+    if fmt == "fhir":
+        assert '"id"' not in out.split('"item"')[0]
+
+
+def test_audit_verify_passes_then_catches_a_hand_edited_row(clinic, db):
+    run_cli("show", "1")
+    run_cli("export", "2", "--format", "fhir")
+    ok = run_cli("audit", "verify")
+    assert ok.code == 0 and ok.out.startswith("ok: 5 audit rows")
+    raw = sqlite3.connect(db)
+    actions = [row[0] for row in raw.execute("SELECT action FROM audit ORDER BY seq")]
+    assert actions == ["created", "created", "created", "viewed", "exported"]
+    raw.executescript("DROP TRIGGER audit_no_update; UPDATE audit SET user = 'someone-else' WHERE seq = 4;")
+    raw.close()
+    broken = run_cli("audit", "verify")
+    assert broken.code == 7
+    assert broken.err.splitlines()[0] == "error: audit: audit row 4: its contents were changed after it was written"
+
+
+def test_list_records_its_access_in_the_audit_log(clinic, db):
+    run_cli("list", "--user", "coordinator-1")
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT user, action FROM audit ORDER BY seq DESC LIMIT 1").fetchone() == ("coordinator-1", "listed")
+    raw.close()
+
+
+def test_audit_without_action_prints_help(db):
+    run = run_cli("audit")
+    assert run.code == 2 and "verify" in run.out

@@ -1,0 +1,668 @@
+"""The intake store: an embedded SQLite database of intakes, their versions and an audit log.
+
+Domain core: stdlib only (sqlite3, json, hashlib); it never imports the engine, rich or the CLI and
+works on plain JSON dicts (the answers contract and the result contract).
+
+What it guarantees
+- Nothing recorded is overwritten: every assessment is a new row in ``versions`` (latest = highest
+  version); triggers refuse UPDATE and DELETE on ``versions`` and ``audit``.
+- Lost updates are refused: a change based on version N of an intake is only written while N is
+  still the latest (optimistic concurrency); otherwise ``Conflict`` and nothing is written.
+- Crash safety: WAL, ``synchronous=FULL``, one ``BEGIN IMMEDIATE`` transaction per change, so a
+  change is either fully there after ``commit`` returns or not there at all.
+- Tamper evidence: each audit row carries the hash of the previous row; each version's content hash
+  is also written into the audit row that recorded it (``verify_audit`` checks both).
+- Privacy: the database file is 0600 in a 0700 folder we create; errors and audit rows carry ids,
+  versions and hashes, never an answer value.
+
+Drafts (a questionnaire being answered) are work in progress, not records: one per intake, saved in
+place at each answer (``save_draft``), resumable by intake id, removed when the assessment is recorded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from triage.errors import Conflict, IntakeNotFound, StoreError
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
+BUSY_TIMEOUT_SECONDS = 10.0
+GENESIS = "0" * 64  # prev_hash of the first audit row
+APP_FOLDER = "fbss-triage"
+DB_NAME = "triage.db"
+
+# Actions in the audit log. Created/amended rows carry the content hash of the version they wrote.
+CREATED, AMENDED = "created", "amended"
+DRAFT_SAVED, DRAFT_DISCARDED = "draft_saved", "draft_discarded"
+VIEWED, EXPORTED, LISTED = "viewed", "exported", "listed"
+
+
+def default_path() -> Path:
+    """The per-user store: $XDG_DATA_HOME/fbss-triage/triage.db (default ~/.local/share/...)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / APP_FOLDER / DB_NAME
+
+
+def current_user() -> str:
+    """Who is recording: the OS login name (``--user`` overrides it at the CLI)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers; the uid still says who
+        return f"uid:{os.getuid()}"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical(value: Any) -> str:
+    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# Ordered migrations: MIGRATIONS[n] takes a store from schema n to n + 1. Never edit a shipped one;
+# append a new one and raise SCHEMA_VERSION.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE intakes (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE versions (
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        version INTEGER NOT NULL CHECK (version >= 1),
+        recorded_at TEXT NOT NULL,
+        recorded_by TEXT NOT NULL,
+        source TEXT NOT NULL,
+        answers TEXT NOT NULL,
+        result TEXT NOT NULL,
+        status TEXT NOT NULL,
+        patient_id TEXT,
+        ruleset_name TEXT NOT NULL,
+        ruleset_version TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        content_sha256 TEXT NOT NULL,
+        PRIMARY KEY (intake_id, version)
+    ) STRICT;
+
+    CREATE TABLE drafts (
+        intake_id INTEGER PRIMARY KEY REFERENCES intakes(id),
+        answers TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        base_version INTEGER NOT NULL,
+        saved_at TEXT NOT NULL,
+        saved_by TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        intake_id INTEGER,
+        version INTEGER,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    ) STRICT;
+
+    -- The last audit row, so that deleting rows at the end of the chain is detected too.
+    CREATE TABLE audit_head (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TRIGGER versions_no_update BEFORE UPDATE ON versions
+        BEGIN SELECT RAISE(ABORT, 'versions are append-only'); END;
+    CREATE TRIGGER versions_no_delete BEFORE DELETE ON versions
+        BEGIN SELECT RAISE(ABORT, 'versions are append-only'); END;
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+    CREATE INDEX versions_status ON versions(status);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One recorded version of an intake."""
+
+    intake_id: int
+    version: int
+    recorded_at: str
+    recorded_by: str
+    source: str
+    answers: dict[str, Any]
+    result: dict[str, Any]
+    status: str
+    patient_id: str | None
+    ruleset: dict[str, str]
+    settings: dict[str, Any]
+    content_sha256: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    recorded_at: str
+    recorded_by: str
+    source: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Draft:
+    intake_id: int
+    answers: dict[str, Any]
+    revision: int
+    base_version: int  # the version this draft amends; 0 = a new intake
+    saved_at: str
+    saved_by: str
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """One line of the coordinator's worklist: the latest version of an intake (or its draft)."""
+
+    intake_id: int
+    version: int  # 0 = only a draft so far
+    status: str  # a result status, or "draft"
+    patient_id: str | None
+    months_since_fusion: int | None
+    assessment_date: str | None
+    missing: list[str]
+    recorded_at: str
+    draft_pending: bool  # an unsubmitted draft exists (new intake or amendment in progress)
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    rows: int
+    head_hash: str
+    problems: list[str] = field(default_factory=list)  # the first is the first broken place
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def content_hash(intake_id: int, version: int, recorded_at: str, recorded_by: str, source: str,
+                 answers: dict, result: dict, settings: dict) -> str:
+    return sha256(canonical({
+        "intake_id": intake_id, "version": version, "recorded_at": recorded_at,
+        "recorded_by": recorded_by, "source": source, "answers": answers, "result": result,
+        "settings": settings,
+    }))
+
+
+def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None, version: int | None,
+               detail: str, prev_hash: str) -> str:
+    return sha256(canonical([seq, at, user, action, intake_id, version, detail, prev_hash]))
+
+
+class Store:
+    """An open store. Use ``open_store(path)``; close it (or use ``with``) when done."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, clock: Callable[[], str] = utc_now):
+        self._db = connection
+        self.path = path
+        self._clock = clock
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Every SQLite failure becomes one StoreError naming the file (SQLite's messages name
+        tables and columns, never bound values, so no answer can leak through them)."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise StoreError(f"{self.path}: the store is busy (another triage is writing); "
+                                 "try again") from None
+            raise StoreError(f"{self.path}: {error}") from None
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: the store is damaged or not a triage store ({error})") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so two writers
+        queue (busy timeout) instead of failing half-way with a stale read."""
+        with self._errors():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+            self._db.execute("COMMIT")
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def record_assessment(self, answers: dict[str, Any], result: dict[str, Any], *, user: str,
+                          intake_id: int | None = None, expected_version: int | None = None,
+                          source: str = "file") -> tuple[int, int]:
+        """Record an assessment: a new intake (``intake_id=None``) or a new version of one.
+
+        ``answers`` is the answers-contract object the result was computed from, ``result`` the
+        result contract (with ruleset and settings). ``expected_version`` is the version this change
+        is based on (0 = none yet); when another version was recorded since, ``Conflict`` is raised
+        and nothing is written. None = amend whatever is latest. A pending draft of the intake is
+        removed (it has become this version). Returns (intake_id, version)."""
+        settings = result.get("settings", {})
+        ruleset = result.get("ruleset", {})
+        with self._write() as db:
+            now = self._clock()
+            if intake_id is None:
+                if expected_version not in (None, 0):
+                    raise Conflict(f"a new intake has no version {expected_version}")
+                intake_id = self._new_intake(db, now, user)
+                latest = 0
+            else:
+                latest = self._latest_version(db, intake_id)
+                if expected_version is not None and latest != expected_version:
+                    raise Conflict(
+                        f"intake {intake_id}: version {latest} was recorded since version "
+                        f"{expected_version}, which this change is based on; nothing was saved. "
+                        f"Check `triage show {intake_id}` and amend again")
+            version = latest + 1
+            digest = content_hash(intake_id, version, now, user, source, answers, result, settings)
+            db.execute(
+                "INSERT INTO versions (intake_id, version, recorded_at, recorded_by, source, answers,"
+                " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (intake_id, version, now, user, source, json.dumps(answers, ensure_ascii=False),
+                 json.dumps(result, ensure_ascii=False), str(result["status"]), answers.get("patient_id"),
+                 str(ruleset.get("name", "")), str(ruleset.get("version", "")),
+                 json.dumps(settings, ensure_ascii=False), digest),
+            )
+            db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
+            self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
+                        {"source": source, "content_sha256": digest})
+        return intake_id, version
+
+    def save_draft(self, answers: dict[str, Any], *, user: str, intake_id: int | None = None,
+                   expected_revision: int | None = None) -> Draft:
+        """Autosave answers in progress. Without ``intake_id`` a new intake is started; with it,
+        its draft is replaced (or a draft amending its latest version is started). A draft is saved
+        in place: it is work in progress, not a record. ``expected_revision`` (the revision this
+        session last saved) guards against two sessions editing one draft: ``Conflict``."""
+        with self._write() as db:
+            now = self._clock()
+            if intake_id is None:
+                intake_id = self._new_intake(db, now, user)
+                row = None
+            else:
+                self._latest_version(db, intake_id)  # raises when there is no such intake
+                row = db.execute("SELECT revision, base_version FROM drafts WHERE intake_id = ?",
+                                 (intake_id,)).fetchone()
+            if row is None:
+                if expected_revision not in (None, 0):
+                    raise Conflict(f"intake {intake_id}: its draft was submitted or discarded "
+                                   "by someone else; nothing was saved")
+                revision, base = 1, self._latest_version(db, intake_id)
+                db.execute("INSERT INTO drafts (intake_id, answers, revision, base_version, saved_at,"
+                           " saved_by) VALUES (?,?,?,?,?,?)",
+                           (intake_id, json.dumps(answers, ensure_ascii=False), revision, base, now, user))
+            else:
+                current, base = row
+                if expected_revision is not None and current != expected_revision:
+                    raise Conflict(f"intake {intake_id}: the draft was saved elsewhere (revision "
+                                   f"{current}, this session had {expected_revision}); nothing was saved")
+                revision = current + 1
+                db.execute("UPDATE drafts SET answers = ?, revision = ?, saved_at = ?, saved_by = ?"
+                           " WHERE intake_id = ?",
+                           (json.dumps(answers, ensure_ascii=False), revision, now, user, intake_id))
+            self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {"revision": revision})
+        return Draft(intake_id, answers, revision, base, now, user)
+
+    def discard_draft(self, intake_id: int, *, user: str) -> None:
+        with self._write() as db:
+            now = self._clock()
+            if db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,)).rowcount:
+                self._audit(db, now, user, DRAFT_DISCARDED, intake_id, None, {})
+
+    def log_access(self, action: str, *, user: str, intake_id: int | None = None,
+                   version: int | None = None, detail: dict[str, Any] | None = None) -> None:
+        """Record that someone viewed, exported or listed intakes (done before showing anything:
+        no audit row, no access)."""
+        with self._write() as db:
+            self._audit(db, self._clock(), user, action, intake_id, version, detail or {})
+
+    def _new_intake(self, db: sqlite3.Connection, now: str, user: str) -> int:
+        return db.execute("INSERT INTO intakes (created_at, created_by) VALUES (?, ?)", (now, user)).lastrowid
+
+    def _latest_version(self, db: sqlite3.Connection, intake_id: int) -> int:
+        row = db.execute("SELECT (SELECT MAX(version) FROM versions WHERE intake_id = i.id) FROM intakes i"
+                         " WHERE i.id = ?", (intake_id,)).fetchone()
+        if row is None:
+            raise IntakeNotFound(str(intake_id), f"no intake with this id in {self.path}")
+        return row[0] or 0
+
+    def _audit(self, db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
+               version: int | None, detail: dict[str, Any]) -> None:
+        head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        text = canonical(detail)
+        digest = audit_hash(seq, at, user, action, intake_id, version, text, prev)
+        db.execute("INSERT INTO audit (seq, at, user, action, intake_id, version, detail, prev_hash, hash)"
+                   " VALUES (?,?,?,?,?,?,?,?,?)", (seq, at, user, action, intake_id, version, text, prev, digest))
+        db.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
+                   " ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    _RECORD_COLUMNS = ("intake_id, version, recorded_at, recorded_by, source, answers, result, status,"
+                       " patient_id, ruleset_name, ruleset_version, settings, content_sha256")
+
+    def get(self, intake_id: int, version: int | None = None) -> Record:
+        """A recorded version (default: the latest)."""
+        with self._errors():
+            latest = self._latest_version(self._db, intake_id)
+            if latest == 0:
+                raise IntakeNotFound(str(intake_id), "this intake has no recorded assessment yet (only a draft)")
+            wanted = latest if version is None else version
+            row = self._db.execute(f"SELECT {self._RECORD_COLUMNS} FROM versions WHERE intake_id = ? AND version = ?",
+                                   (intake_id, wanted)).fetchone()
+        if row is None:
+            raise IntakeNotFound(str(intake_id), f"has no version {wanted} (latest is {latest})")
+        try:
+            return _record(row)
+        except (ValueError, TypeError):  # a hand-edited column; say where, never what it holds
+            raise StoreError(f"{self.path}: intake {intake_id} version {wanted} is damaged "
+                             "(run `triage audit verify`)") from None
+
+    def history(self, intake_id: int) -> list[VersionInfo]:
+        with self._errors():
+            self._latest_version(self._db, intake_id)
+            rows = self._db.execute("SELECT version, recorded_at, recorded_by, source, status FROM versions"
+                                    " WHERE intake_id = ? ORDER BY version", (intake_id,)).fetchall()
+        return [VersionInfo(*row) for row in rows]
+
+    def load_draft(self, intake_id: int) -> Draft | None:
+        with self._errors():
+            self._latest_version(self._db, intake_id)
+            row = self._db.execute("SELECT intake_id, answers, revision, base_version, saved_at, saved_by"
+                                   " FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
+        if row is None:
+            return None
+        return Draft(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
+
+    def worklist(self) -> list[WorklistRow]:
+        """The latest version of every intake, and intakes that only have a draft, by id."""
+        with self._errors():
+            latest = self._db.execute(
+                "SELECT v.intake_id, v.version, v.status, v.patient_id, v.result, v.recorded_at,"
+                " EXISTS (SELECT 1 FROM drafts d WHERE d.intake_id = v.intake_id)"
+                " FROM versions v WHERE v.version = (SELECT MAX(version) FROM versions w"
+                " WHERE w.intake_id = v.intake_id)").fetchall()
+            drafts_only = self._db.execute(
+                "SELECT d.intake_id, d.answers, d.saved_at FROM drafts d"
+                " WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.intake_id = d.intake_id)").fetchall()
+        rows = []
+        for intake_id, version, status, patient_id, result_text, recorded_at, pending in latest:
+            try:
+                result = json.loads(result_text)
+            except (ValueError, TypeError):
+                raise StoreError(f"{self.path}: intake {intake_id} version {version} is damaged "
+                                 "(run `triage audit verify`)") from None
+            rows.append(WorklistRow(
+                intake_id, version, status, patient_id, result.get("months_since_fusion"),
+                result.get("assessment_date"), [item["id"] for item in result.get("missing_items", [])],
+                recorded_at, bool(pending)))
+        for intake_id, answers_text, saved_at in drafts_only:
+            answers = json.loads(answers_text)
+            rows.append(WorklistRow(intake_id, 0, "draft", answers.get("patient_id"), None,
+                                    answers.get("assessment_date"), [], saved_at, True))
+        return sorted(rows, key=lambda row: row.intake_id)
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def verify_audit(self) -> AuditReport:
+        """Check the store's integrity, the audit hash chain, its head, and that every recorded
+        version matches the content hash its audit row holds."""
+        problems: list[str] = []
+        with self._errors():
+            integrity = [row[0] for row in self._db.execute("PRAGMA integrity_check").fetchall()]
+            if integrity != ["ok"]:
+                problems.append(f"database integrity check failed: {integrity[0]}")
+            rows = self._db.execute("SELECT seq, at, user, action, intake_id, version, detail, prev_hash, hash"
+                                    " FROM audit ORDER BY seq").fetchall()
+            head = self._db.execute("SELECT seq, hash FROM audit_head").fetchone()
+            versions = self._db.execute("SELECT intake_id, version, recorded_at, recorded_by, source, answers,"
+                                        " result, settings, content_sha256 FROM versions").fetchall()
+        expected_seq, prev = 1, GENESIS
+        recorded: dict[tuple[int, int], str] = {}
+        for seq, at, user, action, intake_id, version, detail, prev_hash, digest in rows:
+            if seq != expected_seq:
+                problems.append(f"audit row {expected_seq}: missing (deleted); the chain jumps to row {seq}")
+            elif prev_hash != prev:
+                problems.append(f"audit row {seq}: does not follow row {seq - 1} (a row before it was changed or removed)")
+            elif audit_hash(seq, at, user, action, intake_id, version, detail, prev_hash) != digest:
+                problems.append(f"audit row {seq}: its contents were changed after it was written")
+            if action in (CREATED, AMENDED):
+                try:
+                    recorded[(intake_id, version)] = json.loads(detail).get("content_sha256", "")
+                except (ValueError, AttributeError):
+                    problems.append(f"audit row {seq}: its detail is not readable")
+            expected_seq, prev = seq + 1, digest
+        last_seq = rows[-1][0] if rows else 0
+        if (head[0] if head else 0) != last_seq or (head[1] if head else GENESIS) != prev:
+            problems.append(f"audit log ends at row {last_seq}, but row {head[0] if head else 0} was the last "
+                            "written (rows at the end were removed)")
+        for intake_id, version, at, user, source, answers, result, settings, stored in versions:
+            where = f"intake {intake_id} version {version}"
+            try:
+                actual = content_hash(intake_id, version, at, user, source, json.loads(answers),
+                                      json.loads(result), json.loads(settings))
+            except ValueError:
+                actual = ""
+            if actual != stored or recorded.get((intake_id, version)) != stored:
+                problems.append(f"{where}: its contents do not match the hash recorded in the audit log (changed)")
+            recorded.pop((intake_id, version), None)
+        for intake_id, version in sorted(recorded):
+            problems.append(f"intake {intake_id} version {version}: recorded in the audit log but missing from the store")
+        return AuditReport(len(rows), prev, problems)
+
+
+def _record(row: tuple) -> Record:
+    (intake_id, version, recorded_at, recorded_by, source, answers, result, status, patient_id,
+     ruleset_name, ruleset_version, settings, digest) = row
+    return Record(intake_id, version, recorded_at, recorded_by, source, json.loads(answers), json.loads(result),
+                  status, patient_id, {"name": ruleset_name, "version": ruleset_version}, json.loads(settings), digest)
+
+
+# -- opening -------------------------------------------------------------------------------------
+
+def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now) -> Store:
+    """Open the store at ``path`` (default: the per-user store), creating it on first use with a
+    0700 folder and a 0600 file. Refuses a file that is not a triage store, is damaged, or was
+    written by a newer schema."""
+    path = Path(path) if path else default_path()
+    _create_private(path)
+    try:
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    except sqlite3.Error as error:
+        raise StoreError(f"{path}: cannot open the store ({error})") from None
+    store = Store(db, path, clock)
+    try:
+        _prepare(db, path)
+    except BaseException:
+        db.close()
+        raise
+    _tighten(path)
+    return store
+
+
+def _tighten(path: Path) -> None:
+    """A store (only once it is known to be one) with wider permissions is made 0600: it holds
+    health information. Someone else's file is left alone."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = file.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                os.chmod(file, 0o600)
+        except OSError:
+            pass  # a side file that is not there (yet) needs nothing
+
+
+def _create_private(path: Path) -> None:
+    """Create missing folders 0700 and the file 0600 before SQLite touches it. SQLite gives its
+    -wal and -shm files the database file's permissions, so they are 0600 too."""
+    try:
+        missing = [parent for parent in reversed(path.parents) if not parent.exists()]
+        for folder in missing:
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+        if path.is_dir():
+            raise StoreError(f"{path}: is a folder; give the path of a store file (e.g. {path / DB_NAME})")
+        if not path.exists():
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(descriptor)
+    except FileExistsError:
+        pass  # another process created it between our check and our open: fine
+    except OSError as error:
+        raise StoreError(f"{path}: cannot create the store ({(error.strerror or str(error)).lower()})") from None
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    def refuse(message: str) -> StoreError:
+        return StoreError(f"{path}: {message}")
+
+    try:
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        schema = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise refuse("is not a triage store (not an SQLite database, or damaged)") from None
+    if application_id != APPLICATION_ID and (application_id != 0 or tables):
+        raise refuse("is an SQLite database of another program, not a triage store")
+    if schema > SCHEMA_VERSION:
+        raise refuse(f"was written by a newer version of triage (store schema {schema}; this version "
+                     f"reads up to {SCHEMA_VERSION}); upgrade triage to use it")
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            raise refuse("cannot use write-ahead logging here (is the folder on a network drive?)")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        if schema < SCHEMA_VERSION:
+            _migrate(db)
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise refuse("the store is busy (another triage is writing); try again") from None
+        raise refuse(f"cannot be opened ({error})") from None
+    except sqlite3.DatabaseError as error:
+        raise refuse(f"is damaged ({error})") from None
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        schema = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it
+        for step in range(schema, SCHEMA_VERSION):
+            for statement in _statements(MIGRATIONS[step]):
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction first)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]
+
+
+class DraftAnswers:
+    """An intake's answers kept as a draft in the store while it is under way, autosaved after every
+    answer and resumable by intake id. It has the shape `triage intake` expects of where answers are
+    kept (``load``, ``save``, ``where``, ``resume_option``) plus ``submit`` to record the result.
+
+    - new intake: ``DraftAnswers(store, user)``; the first ``save`` creates the intake and its id;
+    - resume: ``DraftAnswers(store, user, intake_id)`` continues its draft; an intake that has no
+      draft but recorded versions starts an amendment draft from the latest version's answers;
+    - two sessions on one draft: the one that saves second gets ``Conflict`` (nothing overwritten).
+    """
+
+    def __init__(self, store: Store, user: str, intake_id: int | None = None):
+        self._store = store
+        self._user = user
+        self.intake_id = intake_id
+        self._revision: int | None = None
+        self.base_version = 0
+        self._answers: dict[str, Any] = {}
+        if intake_id is not None:
+            draft = store.load_draft(intake_id)
+            if draft is not None:
+                self._revision, self.base_version, self._answers = draft.revision, draft.base_version, draft.answers
+            else:
+                latest = store.get(intake_id)
+                self.base_version, self._answers = latest.version, dict(latest.answers)
+
+    @property
+    def where(self) -> str:
+        return f"intake {self.intake_id} in {self._store.path}" if self.intake_id else str(self._store.path)
+
+    def resume_option(self) -> str:
+        return f"--resume-intake {self.intake_id}"
+
+    def load(self) -> dict[str, Any]:
+        return dict(self._answers)
+
+    def save(self, answers: dict[str, Any]) -> None:
+        draft = self._store.save_draft(answers, user=self._user, intake_id=self.intake_id,
+                                       expected_revision=self._revision)
+        self.intake_id, self._revision, self._answers = draft.intake_id, draft.revision, dict(answers)
+
+    def submit(self, answers: dict[str, Any], result: dict[str, Any]) -> tuple[int, int]:
+        """Record the finished intake (validated answers and their result) as a version; the draft
+        goes in the same transaction. ``Conflict`` if someone recorded a version meanwhile."""
+        if self.intake_id is None:
+            self.save(answers)
+        recorded = self._store.record_assessment(answers, result, user=self._user, intake_id=self.intake_id,
+                                                 expected_version=self.base_version, source="intake")
+        self._revision = None
+        return recorded
