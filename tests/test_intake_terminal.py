@@ -301,11 +301,35 @@ def test_out_never_overwrites_an_existing_file(answers_file):
     assert json.loads(open(existing).read()) == {"veteran": "yes"}
 
 
-def test_default_file_name_is_announced(tmp_path):
-    run = pipe(tmp_path, PIPED)
+def test_by_default_the_intake_is_recorded_in_the_store(tmp_path):
+    db = tmp_path / "clinic.db"
+    run = pipe(tmp_path, PIPED, "--db", str(db))
     assert run.returncode == 0, run.stderr
-    created = list(tmp_path.glob("intake-*.json"))
-    assert len(created) == 1 and run.stderr == f"answers saved to {created[0].name}\n"
+    assert run.stderr == f"recorded as intake 1 version 1 in {db}\n"
+    assert not list(tmp_path.glob("*.json"))  # no loose answers file
+    listed = run_cli("list", "--db", str(db), "--format", "json").json
+    assert [(i["intake_id"], i["status"]) for i in listed["intakes"]] == [(1, "records_needed")]
+    shown = run_cli("show", "1", "--db", str(db), "--format", "json").json
+    assert shown["answers"]["patient_id"] == "P-2"
+
+
+def test_store_draft_survives_ctrl_c_and_resumes_by_id(tmp_path):
+    db = tmp_path / "clinic.db"
+    child = spawn(tmp_path, "--db", str(db))
+    reply(child, "Patient reference", "P-9")
+    reply(child, "Assessment date", "2026-11-24")
+    reply(child, "Fusion date", "2024-03")
+    child.expect_exact("Fused levels")
+    child.sendintr()
+    child.expect_exact(f"Resume with:")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert f"--resume-intake 1 --db {db}" in child.before.replace("\r\n", "")
+    resumed = pipe(tmp_path, PIPED[3:], "--resume-intake", "1", "--db", str(db))
+    assert resumed.returncode == 0, resumed.stderr
+    shown = run_cli("show", "1", "--db", str(db), "--format", "json").json
+    assert shown["answers"]["patient_id"] == "P-9" and shown["answers"]["fusion_date"] == "2024-03"
 
 
 def test_answers_file_that_cannot_be_written_is_named(tmp_path):

@@ -284,7 +284,8 @@ def test_draft_answers_adapter_for_intake(db):
         session = store_module.DraftAnswers(store, "alice")
         session.save({"patient_id": "PT-9"})  # the first save creates the intake
         session.save({"patient_id": "PT-9", "pain_score": 5})
-        assert session.resume_option() == f"--resume-intake {session.intake_id}"
+        # The resume command names the store unless it is the per-user default one.
+        assert session.resume_option() == f"--resume-intake {session.intake_id} --db {db}"
         assert f"intake {session.intake_id} in" in session.where
         resumed = store_module.DraftAnswers(store, "bob", session.intake_id)
         assert resumed.load() == {"patient_id": "PT-9", "pain_score": 5}

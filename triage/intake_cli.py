@@ -55,12 +55,17 @@ def add_parser(commands) -> None:
                         help="coordinator: compact keyboard entry, ends with the full result (default); "
                         "patient: plain wording, ends with a patient-safe summary")
     intake.add_argument("--out", metavar="FILE",
-                        help="answers file to create (default: intake-YYYY-MM-DD-HHMM.json here); "
-                        "it must not exist yet")
+                        help="keep the answers in this answers file instead of the store (it must not exist "
+                        "yet); `triage assess FILE` reads it")
     intake.add_argument("--resume", metavar="FILE",
-                        help="continue the intake saved in FILE (saved back to FILE)")
+                        help="continue the intake saved in answers file FILE (saved back to FILE)")
+    intake.add_argument("--resume-intake", metavar="ID", type=int,
+                        help="continue intake ID from the store (its draft, or a new version of a recorded intake)")
     intake.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
                         "else the shipped defaults)")
+    from triage.store_cli import add_store_options
+
+    add_store_options(intake)
     intake.set_defaults(handler=cmd_intake)
 
 
@@ -421,6 +426,10 @@ class Intake:
 
         answers = parse_answers(self.interview.answers, today=self.interview.today)
         result = assess(answers, self.ruleset, self.settings)
+        recorded = None
+        if hasattr(self.store, "submit") and not stopped_early:
+            # The store keeps the finished intake as a version (answers, result, ruleset, settings, who).
+            recorded = self.store.submit(answers.answered(), result.to_json())
         if not self.scripted:
             self.console.print()
         if self.patient:
@@ -430,15 +439,18 @@ class Intake:
             self.out.write(render.render_text(result, answers.answered(), self.q, width=self.width,
                                               color=self.color))
         self.out.flush()
+        saved = (f"recorded as intake {recorded[0]} version {recorded[1]} in {self.store.path}" if recorded
+                 else f"answers saved to {self.store.where}")
         if self.scripted:
-            self.err.write(f"answers saved to {self.store.where}\n")
+            self.err.write(f"{saved}\n")
             return
         self.say()
-        self.say(f"Answers saved to {self.store.where}.", style="dim")
+        self.say(f"{saved[0].upper()}{saved[1:]}.", style="dim")
         if stopped_early:
             self.say(f"To continue later: {resume_command(self.store, self.mode)}", style="dim")
         elif not self.patient:
-            self.say(f"Assess again: triage assess {self.store.where}", style="dim")
+            again = f"triage show {recorded[0]}" if recorded else f"triage assess {self.store.where}"
+            self.say(f"See it again: {again}", style="dim")
 
 
 def resume_command(store, mode: str) -> str:
@@ -458,7 +470,7 @@ def _forms(kind: str, order: str) -> str:
 
 def cmd_intake(args, out: TextIO) -> int:
     from triage.cli import EXIT_INTERRUPTED, EXIT_OK, _settings_path, _use_color, _width
-    from triage.errors import InvalidInput, Problem
+    from triage.errors import Conflict, InvalidInput, Problem
     from triage.intake_store import AnswersFile, default_answers_path
     from triage.interview import Interview
     from triage.questionnaire import load_questionnaire
@@ -478,14 +490,24 @@ def cmd_intake(args, out: TextIO) -> int:
     if args.resume == "-" or args.out == "-":
         raise InvalidInput([Problem("--resume" if args.resume == "-" else "--out",
                                     "needs a file name: the answers are saved back to it after every answer")])
-    if args.resume:
+    if args.resume_intake is not None and (args.resume or args.out):
+        raise InvalidInput([Problem("--resume-intake", "cannot be used with --resume or --out (it continues "
+                                    "an intake kept in the store)")])
+    if not (args.resume or args.out):
+        # The embedded store by default: a draft autosaved after every answer, resumable by id.
+        from triage import store_cli
+        from triage.store import DraftAnswers, open_store
+
+        store = DraftAnswers(open_store(store_cli.store_path(args)), store_cli.user(args), args.resume_intake)
+        interview = Interview(questionnaire, args.mode, today=today, answers=store.load())
+    elif args.resume:
         store = AnswersFile(Path(args.resume))
         raw = store.load()
         if not isinstance(raw, dict):
             raise InvalidInput([Problem(args.resume, "must be a JSON object of question id -> answer")])
         interview = Interview(questionnaire, args.mode, today=today, answers=raw)
     else:
-        path = Path(args.out) if args.out else default_answers_path(datetime.now())
+        path = Path(args.out)
         if path.exists():
             raise InvalidInput([Problem(str(path), f"already exists; continue it with --resume {path}, "
                                         "or choose another --out")])
@@ -514,6 +536,23 @@ def cmd_intake(args, out: TextIO) -> int:
 
     previous = signal.signal(signal.SIGHUP, _hangup) if interactive else None
     try:
+        return _run_session(session, interview, store, lines, args, err, interactive)
+    except Conflict:
+        # Someone else changed this intake meanwhile: keep this session's answers in a file, lose nothing.
+        rescue = AnswersFile(default_answers_path(datetime.now()))
+        rescue.save(interview.answers)
+        raise Conflict(f"intake {getattr(store, 'intake_id', '')} was changed by another session; this "
+                       f"session's answers are kept in {rescue.where} (triage intake --resume {rescue.where})") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGHUP, previous)
+
+
+def _run_session(session, interview, store, lines, args, err, interactive) -> int:
+    from triage.cli import EXIT_INTERRUPTED, EXIT_OK
+    from triage.errors import InvalidInput, Problem
+
+    try:
         stopped = session.run()
         if not interactive:
             extra = lines.rest()
@@ -540,6 +579,3 @@ def cmd_intake(args, out: TextIO) -> int:
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         return EXIT_HANGUP
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGHUP, previous)

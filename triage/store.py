@@ -643,11 +643,18 @@ class DraftAnswers:
                 self.base_version, self._answers = latest.version, dict(latest.answers)
 
     @property
+    def path(self):
+        return self._store.path
+
+    @property
     def where(self) -> str:
         return f"intake {self.intake_id} in {self._store.path}" if self.intake_id else str(self._store.path)
 
     def resume_option(self) -> str:
-        return f"--resume-intake {self.intake_id}"
+        import shlex
+
+        where = "" if self._store.path == default_path() else f" --db {shlex.quote(str(self._store.path))}"
+        return f"--resume-intake {self.intake_id}{where}"
 
     def load(self) -> dict[str, Any]:
         return dict(self._answers)
