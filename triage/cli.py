@@ -187,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Each typed core error -> its exit code and any note; the first matching class wins.
+_ERRORS = (
+    (DefinitionError, EXIT_DEFINITION, ""),
+    (Conflict, EXIT_CONFLICT, ""),
+    (StoreError, EXIT_STORE, ""),
+    (EngineError, EXIT_ENGINE, " (no result was given; please report this)"),
+    (TriageError, EXIT_INVALID, ""),
+)
+
+
 def _report(problems: list[Problem], err: TextIO) -> None:
     for problem in problems:
         err.write(f"error: {problem}\n")
@@ -206,21 +216,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except InvalidInput as error:
         _report(error.problems, err)
         return EXIT_INVALID
-    except DefinitionError as error:
-        err.write(f"error: definition: {error}\n")
-        return EXIT_DEFINITION
-    except Conflict as error:
-        err.write(f"error: conflict: {error}\n")
-        return EXIT_CONFLICT
-    except StoreError as error:
-        err.write(f"error: store: {error}\n")
-        return EXIT_STORE
-    except EngineError as error:
-        err.write(f"error: engine: {error} (no result was given; please report this)\n")
-        return EXIT_ENGINE
     except TriageError as error:
-        err.write(f"error: {error}\n")
-        return EXIT_INVALID
+        kind, code, note = next(entry for entry in _ERRORS if isinstance(error, entry[0]))
+        prefix = f"{kind.__name__.removesuffix('Error').lower()}: " if kind is not TriageError else ""
+        err.write(f"error: {prefix}{error}{note}\n")
+        return code
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return EXIT_INTERRUPTED

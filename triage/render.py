@@ -88,52 +88,65 @@ def _trimmed(rendered: str) -> str:
     return "\n".join(line.rstrip() for line in rendered.split("\n"))
 
 
+def _console(out: io.StringIO, width: int, color: bool) -> Console:
+    return Console(file=out, width=width, no_color=not color, force_terminal=color, highlight=False,
+                   emoji=False, legacy_windows=False)
+
+
+def _section(console: Console, title: str) -> None:
+    console.print(Text(f"\n{title}", style="bold"))
+
+
+def _banner(console: Console, result: Result, title: str) -> None:
+    """Status in words and marks (never colour alone), why when too early, and the consult line."""
+    banner, style = BANNERS[result.status]
+    consult = result.physician_consult
+    why = [Text(reason) for reason in _status_reasons(result)]
+    console.print(Panel(Group(Text(banner, style=style, justify="center"), *why, Text(consult.message)),
+                        title=title, subtitle=f"physician consult: recommended ({consult.urgency})",
+                        box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
+
+
+def _body(console: Console, result: Result, cite) -> None:
+    """Missing items, the four steps and the discussion points, each line citing its rules."""
+    basis = rules_by_conclusion(result)
+    _section(console, "Missing before evaluation")
+    _list(console, [("[ ]", f"{item.label}: {item.reason}{cite(basis[('missing', item.id)])}")
+                    for item in result.missing_items] or [("", "nothing missing")])
+    _section(console, "Decision steps")
+    for step in result.steps:
+        mark, word, step_style = STEP_MARKS[step.status]
+        ids = basis[("step_status", f"{step.step}:{step.status.value}")]
+        _list(console, [(mark, Text.assemble(f"{step.step}. {step.title}: ", (word, step_style or "bold")))])
+        _list(console, [("", " ".join(step.reasons) + cite(ids))], indent=5)
+    _section(console, "Topics the physician may want to discuss")
+    _list(console, [("*", f"{point.text}{cite(basis[('discussion', point.id)])}")
+                    for point in result.discussion_points] or [("", "none")])
+
+
+def _footer(console: Console, result: Result) -> None:
+    settings = result.settings
+    console.print(Text(
+        f"\nRuleset {result.ruleset.name} {result.ruleset.version}; healing window "
+        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months."))
+    console.print(Text(result.disclaimer, style="italic"))
+
+
 def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, width: int = 100,
                 color: bool = False) -> str:
     """The coordinator's at-a-glance summary. ``answers`` is the answers-contract object."""
     out = io.StringIO()
-    console = Console(file=out, width=width, no_color=not color, force_terminal=color,
-                      highlight=False, emoji=False, legacy_windows=False)
+    console = _console(out, width, color)
     basis = rules_by_conclusion(result)
-    banner, style = BANNERS[result.status]
-    consult = result.physician_consult
-    heading = Text(banner, style=style, justify="center")
-    why = [Text(reason) for reason in _status_reasons(result)]
-    console.print(Panel(Group(heading, *why, Text(consult.message)), title="Pre-consultation triage",
-                        subtitle=f"physician consult: recommended ({consult.urgency})",
-                        box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
+    _banner(console, result, "Pre-consultation triage")
     for line in _overview(result, answers):
         console.print(Text(line), overflow="fold")
-
-    def section(title: str) -> None:
-        console.print(Text(f"\n{title}", style="bold"))
-
     if result.red_flags:
-        section("Red flags answered yes")
+        _section(console, "Red flags answered yes")
         _list(console, [("!!", f"{questionnaire.item(flag).label}  {_basis(basis[('red_flag', flag)])}")
                         for flag in result.red_flags])
-
-    section("Missing before evaluation")
-    _list(console, [("[ ]", f"{item.label}: {item.reason}  {_basis(basis[('missing', item.id)])}")
-                    for item in result.missing_items] or [("", "nothing missing")])
-
-    section("Decision steps")
-    for step in result.steps:
-        mark, word, step_style = STEP_MARKS[step.status]
-        rules = basis[("step_status", f"{step.step}:{step.status.value}")]
-        _list(console, [(mark, Text.assemble(f"{step.step}. {step.title}: ", (word, step_style or "bold")))])
-        _list(console, [("", " ".join(step.reasons) + f"  {_basis(rules)}")], indent=5)
-
-    section("Topics the physician may want to discuss")
-    _list(console, [("*", f"{point.text}  {_basis(basis[('discussion', point.id)])}")
-                    for point in result.discussion_points] or [("", "none")])
-
-    settings = result.settings
-    console.print(Text(
-        f"\nRuleset {result.ruleset.name} {result.ruleset.version}; healing window "
-        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months."
-    ))
-    console.print(Text(result.disclaimer, style="italic"))
+    _body(console, result, lambda ids: f"  {_basis(ids)}" if ids else "")
+    _footer(console, result)
     return _trimmed(out.getvalue())
 
 
@@ -311,8 +324,7 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
     result = Result.model_validate(record.result)
     answers = record.answers
     out = io.StringIO()
-    console = Console(file=out, width=width, no_color=not color, force_terminal=color, highlight=False,
-                      emoji=False, legacy_windows=False)
+    console = _console(out, width, color)
     basis = rules_by_conclusion(result)
     sources = {entry.rule: entry.source for entry in result.trace}
 
@@ -326,14 +338,9 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
         return answer_text(questionnaire, question, answers)
 
     def section(title: str) -> None:
-        console.print(Text(f"\n{title}", style="bold"))
+        _section(console, title)
 
-    banner, style = BANNERS[result.status]
-    console.print(Panel(
-        Group(Text(banner, style=style, justify="center"), Text(result.physician_consult.message)),
-        title=f"Intake {record.intake_id} - version {record.version} of {len(history)}",
-        subtitle=f"physician consult: recommended ({result.physician_consult.urgency})",
-        box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
+    _banner(console, result, f"Intake {record.intake_id} - version {record.version} of {len(history)}")
     months = result.months_since_fusion
     since = f" ({months} months before the assessment)" if months is not None else ""
     # A higher status (urgent) can hide too_early; the reader still needs to know the window is open.
@@ -369,31 +376,13 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
                             f" ({', '.join(label(flag) for flag in answered_no)})")))
     _list(console, rows)
 
-    section("Missing before evaluation")
-    _list(console, [("[ ]", f"{item.label}: {item.reason}{cite(basis[('missing', item.id)])}")
-                    for item in result.missing_items] or [("", "nothing missing")])
-
-    section("Decision steps")
-    for step in result.steps:
-        mark, word, step_style = STEP_MARKS[step.status]
-        ids = basis[("step_status", f"{step.step}:{step.status.value}")]
-        _list(console, [(mark, Text.assemble(f"{step.step}. {step.title}: ", (word, step_style or "bold")))])
-        _list(console, [("", " ".join(step.reasons) + cite(ids))], indent=5)
-
-    section("Topics the physician may want to discuss")
-    _list(console, [("*", f"{point.text}{cite(basis[('discussion', point.id)])}")
-                    for point in result.discussion_points] or [("", "none")])
+    _body(console, result, cite)
 
     section("Versions")
     _list(console, [("*" if info.version == record.version else " ",
                      f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})")
                     for info in history])
-
-    settings = result.settings
-    console.print(Text(
-        f"\nRuleset {result.ruleset.name} {result.ruleset.version}; healing window "
-        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months."))
-    console.print(Text(result.disclaimer, style="italic"))
+    _footer(console, result)
     return _trimmed(out.getvalue())
 
 
