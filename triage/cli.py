@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="Question ids, wording, allowed values and skip logic.")
     questions.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     questions.set_defaults(handler=cmd_questions)
+
+    from triage.batch_cli import add_parser as add_batch_parser  # handler lives in its own module
+
+    add_batch_parser(commands)
     return parser
 
 
