@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import threading
 import time
 from datetime import date
 from typing import TextIO
+
+# signal and threading are imported where used: this module is imported by every `triage` start.
 
 BATCH_EXIT_CODES_HELP = """output:
   One JSON record per input line, same order: the result (as `assess --format json`) with "line"
@@ -86,11 +86,16 @@ class _StopFlag:
             raise KeyboardInterrupt
 
     def __enter__(self) -> "_StopFlag":
+        import signal
+        import threading
+
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def __exit__(self, *_exc) -> None:
+        import signal
+
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
 

@@ -69,7 +69,6 @@ def cmd_assess(args, out: TextIO) -> int:
     from triage.answers import parse_answers
     from triage.assess import assess
     from triage.files import read_answers_file
-    from triage.questionnaire import load_questionnaire
     from triage.ruleset import load_ruleset
     from triage.settings import load_settings
 
@@ -81,6 +80,7 @@ def cmd_assess(args, out: TextIO) -> int:
         out.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     from triage import render
+    from triage.questionnaire import load_questionnaire  # only the text forms show question wording
 
     questionnaire = load_questionnaire()
     if args.format == "markdown":
