@@ -77,16 +77,22 @@ def run_measured(command: list[str], interval: float = 0.05, **kwargs) -> dict:
     """Run a command; return wall seconds, exit code, the peak of the summed RSS and PSS of its
     process tree (sampled every `interval` s) and the largest single process's peak RSS
     (getrusage RUSAGE_CHILDREN: exact, but the maximum of one process, not a sum)."""
+    import tempfile
+
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=child_env(), **kwargs)
-    peak_rss = peak_pss = 0
-    while process.poll() is None:
-        sums = [_memory_kb(pid) for pid in _tree(process.pid)]
-        peak_rss = max(peak_rss, sum(r for r, _ in sums))
-        peak_pss = max(peak_pss, sum(p for _, p in sums))
-        time.sleep(interval)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryFile() as errors:  # progress lines stay out of the figures; shown on failure
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(), **kwargs)
+        peak_rss = peak_pss = 0
+        while process.poll() is None:
+            sums = [_memory_kb(pid) for pid in _tree(process.pid)]
+            peak_rss = max(peak_rss, sum(r for r, _ in sums))
+            peak_pss = max(peak_pss, sum(p for _, p in sums))
+            time.sleep(interval)
+        wall = time.perf_counter() - started
+        if process.returncode != 0:
+            errors.seek(0)
+            sys.stderr.write(errors.read().decode("utf-8", "replace"))
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "seconds": wall,
