@@ -74,12 +74,13 @@ def _memory_kb(pid: int) -> tuple[int, int]:
 
 
 def run_measured(command: list[str], interval: float = 0.05, **kwargs) -> dict:
-    """Run a command; return wall seconds, exit code, the peak of the summed RSS and PSS of its
+    """Run a command; return wall seconds, CPU seconds of the whole tree, exit code, the peak of the summed RSS and PSS of its
     process tree (sampled every `interval` s) and the largest single process's peak RSS
     (getrusage RUSAGE_CHILDREN: exact, but the maximum of one process, not a sum)."""
     import tempfile
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     with tempfile.TemporaryFile() as errors:  # progress lines stay out of the figures; shown on failure
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=child_env(), **kwargs)
@@ -93,9 +94,13 @@ def run_measured(command: list[str], interval: float = 0.05, **kwargs) -> dict:
         if process.returncode != 0:
             errors.seek(0)
             sys.stderr.write(errors.read().decode("utf-8", "replace"))
-    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    largest = usage.ru_maxrss
     return {
         "seconds": wall,
+        # CPU of the whole tree (workers are reaped by the parent, so their time is included): less
+        # sensitive than wall time to other processes on a shared machine.
+        "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before,
         "code": process.returncode,
         "tree_rss_mb": peak_rss / 1024,
         "tree_pss_mb": peak_pss / 1024,
