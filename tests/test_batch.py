@@ -225,18 +225,21 @@ def test_stopping_between_chunks_keeps_finished_lines_and_says_where(generated, 
 
 def test_ctrl_c_leaves_a_valid_truncated_output(tmp_path):
     source = tmp_path / "big.jsonl"
-    with open(source, "w", encoding="utf-8") as out:
-        generate.write(out, 40_000, seed=3)
+    block = "".join(line + "\n" for line in generate.lines(400, seed=3))
+    source.write_text(block * 100, encoding="utf-8")  # 40,000 lines: far more than the test waits for
     out = tmp_path / "out.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "cli.py"), "batch", str(source), "--out", str(out), "--workers", "2"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
-    time.sleep(2.0)
-    assert process.poll() is None, "the batch finished before Ctrl-C; make the input larger"
+    # Press Ctrl-C once the first records are written (the output grows beside its final name).
+    deadline = time.monotonic() + 60
+    while not any(part.stat().st_size for part in tmp_path.glob(".out.jsonl.*.tmp")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
+    stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     records = read_records(out)  # every line is complete JSON
@@ -264,3 +267,21 @@ def test_benchmark_scripts_run_with_tiny_sizes(tmp_path):
         assert done.returncode == 0, (script, done.stderr)
         assert "Traceback" not in done.stderr
     assert len((tmp_path / "five.jsonl").read_text().splitlines()) == 5
+
+
+def _dies_on_line_30(number, data, config):
+    if number == 30:
+        os.kill(os.getpid(), signal.SIGKILL)  # as when durable_rules segfaults
+    return batch.triage_line(number, data, config)
+
+
+def test_a_worker_that_dies_ends_the_output_with_a_stop_record(generated):
+    config = batch.BatchConfig(load_ruleset(), load_settings(), date(2026, 11, 24))
+    sink = io.BytesIO()
+    with open(generated, "rb") as source:
+        summary = batch.run_batch(source, sink, config, workers=2, chunk_lines=10, line_function=_dies_on_line_30)
+    records = [json.loads(line) for line in sink.getvalue().decode().splitlines()]
+    stop = records.pop()
+    assert stop["reason"] == "worker_failed" and stop["stopped_at_line"] == len(records) + 1 <= 30
+    assert [record["line"] for record in records] == list(range(1, len(records) + 1))
+    assert summary.stop_reason == "worker_failed"
