@@ -117,10 +117,13 @@ class _Progress:
 
             color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
             console = Console(file=err, no_color=not color, highlight=False)
+            # Standard input has no known size: no share done and no time left to show.
+            known = (TaskProgressColumn(),) if total_bytes is not None else ()
+            left = (TextColumn("left"), TimeRemainingColumn()) if total_bytes is not None else ()
             self.bar = Progress(
-                TextColumn("triage batch"), BarColumn(), TaskProgressColumn(),
+                TextColumn("triage batch"), BarColumn(), *known,
                 TextColumn("{task.fields[lines]:>9,} lines  {task.fields[rate]:>6,.0f}/s"),
-                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                TimeElapsedColumn(), *left,
                 console=console, auto_refresh=False,
             )
             self.task = self.bar.add_task("batch", total=total_bytes, lines=0, rate=0.0)
