@@ -17,10 +17,12 @@ Parallelism uses processes: durable_rules is not thread-safe and each process ho
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
 import signal
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -80,8 +82,6 @@ def _patient_id(raw: Any) -> str | None:
 
 
 def _dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -170,8 +170,6 @@ def _context():
 
 def open_input(path: str, stdin: BinaryIO | None = None) -> tuple[BinaryIO, int | None]:
     """The input stream and its size in bytes (None for standard input). Problems -> InvalidInput."""
-    import sys
-
     if path == "-":
         return stdin or sys.stdin.buffer, None
     file = Path(path)
