@@ -174,6 +174,9 @@ def test_out_cannot_be_the_input_or_a_folder(generated, tmp_path):
     assert generated.read_bytes() == before
     run = run_cli("batch", str(generated), "--out", str(tmp_path))
     assert run.code == 2 and "is a folder" in run.err
+    run = run_cli("batch", str(generated), "--out", "-")
+    assert run.code == 2 and run.err.startswith("error: --out: needs a file name")
+    assert not Path("-").exists()
 
 
 def test_broken_settings_exit_3_before_writing(generated, tmp_path):

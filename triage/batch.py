@@ -298,6 +298,9 @@ class Output:
 
     def __init__(self, path: str, source_path: str | None = None):
         self.path = Path(path)
+        if path == "-":
+            raise InvalidInput([Problem("--out", "needs a file name (standard output is not supported: the "
+                                        "output is renamed into place when the run ends)")])
         if self.path.is_dir():
             raise InvalidInput([Problem(path, "is a folder; --out needs a file name")])
         if source_path and source_path != "-" and self.path.exists():
