@@ -226,7 +226,7 @@ def test_stopping_between_chunks_keeps_finished_lines_and_says_where(generated, 
     assert 0 < len(records) < 120 and summary.stopped_at_line == len(records) + 1
 
 
-def test_ctrl_c_leaves_a_valid_truncated_output(tmp_path):
+def _start_big_batch(tmp_path):
     source = tmp_path / "big.jsonl"
     block = "".join(line + "\n" for line in generate.lines(400, seed=3))
     source.write_text(block * 100, encoding="utf-8")  # 40,000 lines: far more than the test waits for
@@ -241,6 +241,11 @@ def test_ctrl_c_leaves_a_valid_truncated_output(tmp_path):
     while not any(part.stat().st_size for part in tmp_path.glob(".out.jsonl.*.tmp")):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
+    return process, out
+
+
+def test_ctrl_c_leaves_a_valid_truncated_output(tmp_path):
+    process, out = _start_big_batch(tmp_path)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -253,6 +258,21 @@ def test_ctrl_c_leaves_a_valid_truncated_output(tmp_path):
     assert [record["line"] for record in records] == list(range(1, done + 1))
     assert f"stopped at line {done + 1:,} (interrupted)" in stdout
     assert not list(tmp_path.glob(".out.jsonl.*.tmp"))
+
+
+def test_ctrl_c_pressed_three_times_stops_at_once_without_a_hang(tmp_path):
+    process, out = _start_big_batch(tmp_path)
+    for _ in range(3):
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.005)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert not list(tmp_path.glob(".out.jsonl.*.tmp"))
+    if out.exists():  # the presses may land after the truncated output was already in place
+        assert read_records(out)[-1]["reason"] == "interrupted"
+    else:
+        assert "stopped at once without writing" in stderr
 
 
 def test_benchmark_scripts_run_with_tiny_sizes(tmp_path):

@@ -258,8 +258,10 @@ def run_batch(
 
     window = workers * CHUNKS_IN_FLIGHT_PER_WORKER
     pending: deque[Future] = deque()
+    others = set(multiprocessing.active_children())
     executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
                                    initargs=(config, line_function))
+    finished = False
     try:
         exhausted = False
         while True:
@@ -271,6 +273,7 @@ def run_batch(
                     break
                 pending.append(executor.submit(_work, first, lines))
             if not pending:
+                finished = True
                 return summary
             # Wait for the oldest chunk (output keeps input order), waking up to notice Ctrl-C.
             while not pending[0].done() and not should_stop():
@@ -285,6 +288,12 @@ def run_batch(
             except BrokenProcessPool:  # a worker died (durable can segfault); keep what is done
                 return stop(STOP_WORKER_FAILED)
     finally:
+        if not finished:
+            # Stopped early (Ctrl-C, a dead worker, an error): chunks in flight are not wanted, and
+            # a worker stuck in the engine would never finish. End ours (only ours).
+            for child in multiprocessing.active_children():
+                if child not in others:
+                    child.terminate()
         for future in pending:
             future.cancel()
         executor.shutdown(wait=True, cancel_futures=True)

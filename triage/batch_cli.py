@@ -23,7 +23,8 @@ exit codes:
   4    the engine failed on some lines (error records "engine"), or a worker process died
        (output truncated, with a stop record)
   70   a bug on some lines (error records "internal")
-  130  interrupted (Ctrl-C): output truncated, with a stop record saying where
+  130  interrupted (Ctrl-C): output truncated, with a stop record saying where (a third
+       Ctrl-C stops at once and writes no output)
 """
 
 _PLAIN_PROGRESS_SECONDS = 5.0
@@ -71,11 +72,12 @@ def add_parser(commands) -> None:
 
 class _StopFlag:
     """Ctrl-C asks the batch to stop between chunks instead of raising mid-write. A third press
-    gives up waiting (KeyboardInterrupt), in case a worker hangs."""
+    calls ``give_up`` (it ends the process at once), in case a worker or the clean-up hangs."""
 
-    def __init__(self) -> None:
+    def __init__(self, give_up) -> None:
         self.presses = 0
         self.previous = None
+        self.give_up = give_up
 
     def __call__(self) -> bool:
         return self.presses > 0
@@ -83,7 +85,7 @@ class _StopFlag:
     def _handle(self, _signum, _frame) -> None:
         self.presses += 1
         if self.presses >= 3:
-            raise KeyboardInterrupt
+            self.give_up()
 
     def __enter__(self) -> "_StopFlag":
         import signal
@@ -203,24 +205,43 @@ def cmd_batch(args, out: TextIO) -> int:
         if source is not sys.stdin.buffer:
             source.close()
         raise
+
+    committed = False
+
+    def give_up() -> None:
+        """The third Ctrl-C: no waiting for anything. Runs inside the signal handler, so it uses only
+        calls that cannot meet a lock the interrupted code holds (no buffered writes)."""
+        import multiprocessing
+
+        for child in multiprocessing.active_children():  # this command's workers
+            child.terminate()
+        if committed:
+            message = "\ninterrupted\n"
+        else:
+            output.temporary.unlink(missing_ok=True)
+            message = f"\ninterrupted again: stopped at once without writing {args.out}\n"
+        show_cursor = "\x1b[?25h" if err.isatty() else ""  # the progress bar hides it
+        os.write(err.fileno(), (show_cursor + message).encode())
+        os._exit(EXIT_INTERRUPTED)
+
     started = time.monotonic()
-    try:
-        with source, _StopFlag() as stop:
-            progress = _Progress(err, size)
-            try:
-                summary = batch.run_batch(source, output.stream, config, workers=workers,
-                                          should_stop=stop, on_progress=progress)
-            finally:
-                progress.close()
-        output.commit()
-    except KeyboardInterrupt:
-        output.discard()
-        err.write(f"interrupted again: stopped without writing {args.out}\n")
-        return EXIT_INTERRUPTED
-    except BaseException:
-        output.discard()
-        raise
-    _print_summary(out, summary, args.out, time.monotonic() - started)
+    # The handler stays until the summary is printed: a press that arrives late must still count
+    # as a stop request, not cut the commit short as a KeyboardInterrupt.
+    with _StopFlag(give_up) as stop:
+        try:
+            with source:
+                progress = _Progress(err, size)
+                try:
+                    summary = batch.run_batch(source, output.stream, config, workers=workers,
+                                              should_stop=stop, on_progress=progress)
+                finally:
+                    progress.close()
+            output.commit()
+            committed = True
+        except BaseException:
+            output.discard()
+            raise
+        _print_summary(out, summary, args.out, time.monotonic() - started)
     if summary.stop_reason == batch.STOP_INTERRUPTED:
         return EXIT_INTERRUPTED
     if summary.stop_reason == batch.STOP_WORKER_FAILED:
