@@ -129,3 +129,12 @@ def test_an_open_red_flag_screen_not_reported_fails_closed():
 def test_a_step_nobody_concluded_fails_closed():
     with pytest.raises(EngineError, match="step 3"):
         assess(parse_answers({}, today=TODAY), _without("STRUCT-02"), SETTINGS)
+
+
+def test_a_changed_copy_never_keeps_the_cached_fingerprint():
+    """model_copy would carry a cached fingerprint over; a changed copy must get its own."""
+    original = RULESET.fingerprint
+    copied = RULESET.model_copy(update={"rules": RULESET.rules[:-1]})
+    assert copied.fingerprint != original
+    assert engine.engine_name(copied) != engine.engine_name(RULESET)
+    assert "TOPIC-02" not in engine.fire(copied, {name: "x" for name in ("veteran",)} | {"veteran": "yes"})

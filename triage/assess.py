@@ -7,7 +7,7 @@ refuses to give a result that breaks a safety invariant (fail closed rather than
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from triage import engine
 from triage.answers import RED_FLAGS, Answers
@@ -29,9 +29,34 @@ from triage.ruleset import Rule, Ruleset
 from triage.settings import Settings
 
 
+class _RuleParts(NamedTuple):
+    """What a rule contributes to every trace entry; fixed by its definition, so computed once."""
+
+    rule: Rule
+    facts: tuple[str, ...]
+    concluded: dict[str, Any]
+    settings: tuple[str, ...]
+
+
+# Keyed by the ruleset's content fingerprint, so an edited definition never meets stale parts.
+_parts_by_ruleset: dict[str, dict[str, _RuleParts]] = {}
+
+
+def _rule_parts(ruleset: Ruleset) -> dict[str, _RuleParts]:
+    parts = _parts_by_ruleset.get(ruleset.fingerprint)
+    if parts is None:
+        parts = {
+            rule.id: _RuleParts(rule, tuple(rule.when.facts_used()), rule.then.as_dict(), tuple(rule.settings_used))
+            for rule in ruleset.rules
+        }
+        _parts_by_ruleset[ruleset.fingerprint] = parts
+    return parts
+
+
 def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
     derived = derive(answers, settings)
-    fired = [ruleset.rule(rule_id) for rule_id in engine.fire(ruleset, derived.fact)]
+    parts = _rule_parts(ruleset)
+    fired = [parts[rule_id].rule for rule_id in engine.fire(ruleset, derived.fact)]
     result = _build(answers, derived, fired, ruleset, settings)
     _check_invariants(answers, result)
     return result
@@ -42,7 +67,9 @@ def _text(template: str, values: dict[str, Any]) -> str:
 
 
 def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Ruleset, settings: Settings) -> Result:
+    parts = _rule_parts(ruleset)
     values = {**derived.text_values, "levels": ", ".join(derived.unfused_tear_levels)}
+    given = answers.answered()  # once per result, not once per fired rule (it dominated batch time)
     reasons = {rule.id: _text(rule.then.reason, values) for rule in fired}
 
     statuses = {rule.then.status for rule in fired if rule.then.status}
@@ -97,7 +124,7 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
         assessment_date=str(answers.assessment_date),
         ruleset=RulesetRef(name=ruleset.ruleset.name, version=ruleset.ruleset.version),
         settings=settings.model_dump(),
-        trace=[_trace(rule, reasons[rule.id], answers, derived, settings) for rule in fired],
+        trace=[_trace(parts[rule.id], reasons[rule.id], given, derived, settings) for rule in fired],
         disclaimer=_text(ruleset.messages.disclaimer, values),
     )
 
@@ -107,20 +134,19 @@ def _discussion(key, text, derived: Derived, values) -> DiscussionPoint:
     return DiscussionPoint(id=key, levels=levels, text=_text(text.text, values))
 
 
-def _trace(rule: Rule, reason: str, answers: Answers, derived: Derived, settings: Settings) -> TraceEntry:
-    given = answers.answered()
-    facts = rule.when.facts_used()
+def _trace(parts: _RuleParts, reason: str, given: dict[str, Any], derived: Derived, settings: Settings) -> TraceEntry:
+    rule = parts.rule
     return TraceEntry(
         rule=rule.id,
         version=rule.version,
         title=rule.title,
         step=rule.step,
         source=rule.source,
-        concluded=rule.then.as_dict(),
+        concluded=dict(parts.concluded),
         reason=reason,
         inputs={field: given.get(field) for field in rule.reads},
-        facts={fact: derived.fact[fact] for fact in facts},
-        settings={name: getattr(settings, name) for name in rule.settings_used},
+        facts={fact: derived.fact[fact] for fact in parts.facts},
+        settings={name: getattr(settings, name) for name in parts.settings},
     )
 
 

@@ -77,7 +77,6 @@ def cmd_assess(args, out: TextIO) -> int:
     from triage.answers import parse_answers
     from triage.assess import assess
     from triage.files import read_answers_file
-    from triage.questionnaire import load_questionnaire
     from triage.ruleset import load_ruleset
     from triage.settings import load_settings
 
@@ -86,7 +85,9 @@ def cmd_assess(args, out: TextIO) -> int:
     from triage import fhir
 
     if fhir.is_response(raw):  # a FHIR QuestionnaireResponse for our questionnaire
-        raw, source = fhir.answers_from_response(raw, load_questionnaire()), "fhir"
+        from triage.questionnaire import load_questionnaire as questionnaire_for_fhir
+
+        raw, source = fhir.answers_from_response(raw, questionnaire_for_fhir()), "fhir"
     settings = load_settings(_settings_path(args))
     answers = parse_answers(raw, today=date.today(), as_of=args.as_of)
     result = assess(answers, load_ruleset(), settings)
@@ -98,6 +99,7 @@ def cmd_assess(args, out: TextIO) -> int:
         out.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     from triage import render
+    from triage.questionnaire import load_questionnaire  # only the text forms show question wording
 
     questionnaire = load_questionnaire()
     if args.format == "markdown":
@@ -184,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     questions.set_defaults(handler=cmd_questions)
     add_intake_parser(commands)
     store_cli.add_parser(commands)
+
+    from triage.batch_cli import add_parser as add_batch_parser  # handler lives in its own module
+
+    add_batch_parser(commands)
     return parser
 
 

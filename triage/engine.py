@@ -49,8 +49,13 @@ def compile_condition(condition: Condition) -> dict[str, Any]:
     return {"$and": [{"$neq": {fact: value}} for value in condition.not_in]}
 
 
+def engine_name(ruleset: Ruleset) -> str:
+    """The name a ruleset is registered under: it carries the content's fingerprint."""
+    return f"{ruleset.ruleset.name}-{ruleset.ruleset.version}-{ruleset.fingerprint}"
+
+
 def compile_ruleset(ruleset: Ruleset) -> tuple[str, dict[str, Any]]:
-    name = f"{ruleset.ruleset.name}-{ruleset.ruleset.version}-{ruleset.fingerprint}"
+    name = engine_name(ruleset)
     definition = {
         rule.id: {"all": [{"m": compile_condition(rule.when)}], "run": rule.id} for rule in ruleset.rules
     }
@@ -75,25 +80,26 @@ class _Host(durable.Host):
 _lock = threading.Lock()
 _host: _Host | None = None
 _registered: set[str] = set()
-# Compiling hashes the whole definition; do it once per ruleset object. The object is kept
-# referenced so its id() cannot be reused by another ruleset.
-_names: dict[int, tuple[Ruleset, str]] = {}
 _sids = itertools.count(1)
+
+
+def started() -> bool:
+    """Whether this process runs durable's host (and so its timer threads): forking a process
+    that has threads can deadlock the child, so callers that fork must check this."""
+    return _host is not None
 
 
 def _ensure_registered(ruleset: Ruleset) -> str:
     global _host
-    known = _names.get(id(ruleset))
-    if known and known[0] is ruleset:
-        return known[1]
-    name, definition = compile_ruleset(ruleset)
+    name = engine_name(ruleset)  # cheap: the fingerprint is cached on the ruleset
     if _host is None:
         _host = _Host()
     if name not in _registered:
+        # Compile only on first use: recompiling every rule per evaluation cost ~40 us per intake.
+        _, definition = compile_ruleset(ruleset)
         # set_rulesets mutates what it is given (it deletes "run").
         _host.set_rulesets({name: copy.deepcopy(definition)})
         _registered.add(name)
-    _names[id(ruleset)] = (ruleset, name)
     return name
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -216,11 +217,18 @@ class Ruleset(_Definition):
                 raise ValueError(f"rule {rule.id}: source {rule.source!r} is not in [sources]")
         return self
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Identifies the exact content, so two different definitions never share an engine name."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def model_copy(self, *, update=None, deep: bool = False) -> "Ruleset":
+        # A cached fingerprint would describe the original: a changed copy must never share its
+        # engine registration or cached trace parts.
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("fingerprint", None)
+        return copied
 
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)

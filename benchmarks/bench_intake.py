@@ -1,6 +1,6 @@
 """How fast `triage intake` is, as figures (no timed assertions anywhere).
 
-    python bench/intake.py [RUNS]
+    python benchmarks/bench_intake.py [RUNS]
 
 Prints the median wall time of, in fresh processes:
   - `triage assess FILE`                         (baseline: start-up + one assessment)

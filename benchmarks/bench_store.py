@@ -1,6 +1,6 @@
 """Figures for the intake store. Prints numbers; asserts nothing (tests never time anything).
 
-    python bench/store_bench.py [--intakes 1000]
+    python benchmarks/bench_store.py [--intakes 1000]
 
 - save: recorded assessments per second with synchronous=FULL (one transaction, fsync, per save),
   against the same inserts with synchronous=OFF measured in the same run (the price of durability);

@@ -1,0 +1,350 @@
+"""Batch triage: one answers object per JSONL input line -> one record per output line, same order.
+
+Domain layer: no terminal, no rich. ``batch_cli.py`` drives it, shows progress and the summary.
+
+Records (one JSON object per line, the same count and order as the input lines):
+- a result: ``{"line": N, "patient_id": ..., <the result contract, as `triage assess --format json`>}``
+- an error: ``{"line": N, "patient_id": ..., "error": KIND, "errors": [{"field": ..., "message": ...}]}``
+  where KIND is ``invalid_input`` (the line cannot be used: bad JSON, not an object, invalid answers),
+  ``engine`` (the rules engine failed or broke a safety check: no result, as exit 4 of ``assess``) or
+  ``internal`` (a bug).
+- when a run stops early (Ctrl-C, a worker process died), one last line
+  ``{"stopped_at_line": N, "reason": ..., "lines_done": N - 1}``: lines 1..N-1 are complete and in order.
+
+Memory stays flat: lines are read one by one, in chunks, and at most ``window`` chunks are in flight.
+Parallelism uses processes: durable_rules is not thread-safe and each process holds its own engine.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import signal
+import sys
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from triage.errors import EngineError, InvalidInput, Problem
+from triage.files import MAX_ANSWERS_BYTES
+from triage.result import Status
+from triage.ruleset import Ruleset
+from triage.settings import Settings
+
+INVALID_INPUT = "invalid_input"
+ENGINE = "engine"
+INTERNAL = "internal"
+OUTCOMES = (*(status.value for status in Status), INVALID_INPUT, ENGINE, INTERNAL)
+
+STOP_INTERRUPTED = "interrupted"
+STOP_WORKER_FAILED = "worker_failed"
+
+CHUNK_LINES = 256  # lines per task: large enough to amortise inter-process traffic
+CHUNKS_IN_FLIGHT_PER_WORKER = 4  # bounds memory; enough to keep every worker busy
+_POLL_SECONDS = 0.2  # how often a waiting parent checks for Ctrl-C and refreshes progress
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """What every line is triaged with. ``today`` is fixed at batch start so that a run crossing
+    midnight uses one date; ``as_of`` overrides each line's assessment_date, as in ``assess``."""
+
+    ruleset: Ruleset
+    settings: Settings
+    today: date
+    as_of: date | None = None
+
+
+@dataclass
+class Summary:
+    lines: int = 0  # records written (results and errors), not counting a stop record
+    counts: Counter = field(default_factory=Counter)  # outcome -> records
+    bytes_read: int = 0
+    stopped_at_line: int | None = None
+    stop_reason: str | None = None
+
+
+# --- one line -------------------------------------------------------------------------------
+
+_JSON_POSITION = re.compile(r" \(line 1, column (\d+)\)$")
+
+
+def _patient_id(raw: Any) -> str | None:
+    value = raw.get("patient_id") if isinstance(raw, dict) else None
+    return value.strip() if isinstance(value, str) and len(value) <= 200 else None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_record(number: int, kind: str, problems: list[Problem], patient_id: str | None = None) -> str:
+    errors = [
+        # Each line is one JSON text, so "line 1" inside a JSON message would mislead; keep the column.
+        {"field": p.where, "message": _JSON_POSITION.sub(r" (column \1)", p.message)} for p in problems
+    ]
+    return _dumps({"line": number, "patient_id": patient_id, "error": kind, "errors": errors})
+
+
+def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[str, str]:
+    """One input line -> (outcome, its output record as one line of JSON without newline).
+
+    ``data`` is None when the line was longer than an answers object can be (it was not kept)."""
+    from triage.answers import parse_answers
+    from triage.assess import assess
+    from triage.files import parse_json
+
+    if data is None:
+        problem = Problem("answers", "the line is longer than 1 MiB; an answers object is a few kB")
+        return INVALID_INPUT, error_record(number, INVALID_INPUT, [problem])
+    raw = None
+    try:
+        raw = parse_json(data, "answers")
+        answers = parse_answers(raw, today=config.today, as_of=config.as_of)
+        result = assess(answers, config.ruleset, config.settings)
+    except InvalidInput as error:
+        return INVALID_INPUT, error_record(number, INVALID_INPUT, error.problems, _patient_id(raw))
+    except EngineError as error:
+        return ENGINE, error_record(number, ENGINE, [Problem("engine", str(error))], _patient_id(raw))
+    except Exception as error:  # a bug on one line must not cost the rest of the batch
+        problem = Problem("internal", f"{type(error).__name__}: {error}")
+        return INTERNAL, error_record(number, INTERNAL, [problem], _patient_id(raw))
+    # pydantic's own JSON serialiser is ~7x faster than model_dump + json.dumps; splice in the
+    # record's two leading keys (the body is a JSON object, so it starts with "{").
+    body = result.model_dump_json()
+    head = _dumps({"line": number, "patient_id": answers.patient_id})
+    return result.status.value, head[:-1] + "," + body[1:]
+
+
+LineFunction = Callable[[int, "bytes | None", BatchConfig], "tuple[str, str]"]
+
+
+def triage_chunk(
+    first: int, lines: list[bytes | None], config: BatchConfig, line_function: LineFunction = triage_line
+) -> tuple[list[str], bytes]:
+    """A chunk of lines -> (outcome of each line, their records as UTF-8 JSONL). One bytes object per
+    chunk keeps the parent's share of the work (unpickle, write) small."""
+    outcomes, records = [], []
+    for offset, data in enumerate(lines):
+        outcome, record = line_function(first + offset, data, config)
+        outcomes.append(outcome)
+        records.append(record)
+    records.append("")
+    return outcomes, "\n".join(records).encode("utf-8")
+
+
+# --- worker processes -----------------------------------------------------------------------
+
+_worker: tuple[BatchConfig, LineFunction] | None = None
+
+
+def _init_worker(config: BatchConfig, line_function: LineFunction) -> None:
+    """Runs once in each worker: keep the definitions, leave Ctrl-C to the parent (a terminal sends
+    SIGINT to the whole process group; the parent decides what is kept)."""
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker = (config, line_function)
+
+
+def _work(first: int, lines: list[bytes | None]) -> tuple[list[str], bytes]:
+    config, line_function = _worker
+    return triage_chunk(first, lines, config, line_function)
+
+
+def _context():
+    # fork: workers inherit the imported modules and loaded definitions, so they start in ms, and
+    # share those pages. Forking is only safe while this process has no durable threads: the command
+    # never calls the engine in the parent when workers > 1, but a caller that already used the
+    # engine in this process (a test run, a library user) gets spawned workers instead.
+    from triage import engine
+
+    methods = multiprocessing.get_all_start_methods()
+    safe_to_fork = "fork" in methods and not engine.started()
+    return multiprocessing.get_context("fork" if safe_to_fork else "spawn")
+
+
+# --- input ----------------------------------------------------------------------------------
+
+def open_input(path: str, stdin: BinaryIO | None = None) -> tuple[BinaryIO, int | None]:
+    """The input stream and its size in bytes (None for standard input). Problems -> InvalidInput."""
+    if path == "-":
+        return stdin or sys.stdin.buffer, None
+    file = Path(path)
+    try:
+        if file.is_dir():
+            raise InvalidInput([Problem(path, "is a folder, not a JSONL file of answers")])
+        stream = open(file, "rb")
+        return stream, os.fstat(stream.fileno()).st_size
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise InvalidInput([Problem(path, f"cannot be read ({reason.lower()})")]) from None
+
+
+def read_lines(stream: BinaryIO, counter: Summary) -> Iterator[bytes | None]:
+    """Each line without its line ending; None for a line too long to be an answers object (its
+    bytes are skipped, never held). A final line without a newline is still a line."""
+    limit = MAX_ANSWERS_BYTES
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        counter.bytes_read += len(line)
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the overlong line
+                line = stream.readline(limit + 1)
+                counter.bytes_read += len(line)
+            yield None
+            continue
+        yield line.rstrip(b"\n").rstrip(b"\r")
+
+
+def _chunks(lines: Iterator[bytes | None], size: int) -> Iterator[tuple[int, list[bytes | None]]]:
+    first, chunk = 1, []
+    for data in lines:
+        chunk.append(data)
+        if len(chunk) == size:
+            yield first, chunk
+            first, chunk = first + size, []
+    if chunk:
+        yield first, chunk
+
+
+# --- the run --------------------------------------------------------------------------------
+
+def stop_record(stopped_at_line: int, reason: str) -> str:
+    return _dumps({"stopped_at_line": stopped_at_line, "reason": reason, "lines_done": stopped_at_line - 1})
+
+
+def run_batch(
+    source: BinaryIO,
+    sink: BinaryIO,
+    config: BatchConfig,
+    *,
+    workers: int = 1,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[Summary], None] = lambda summary: None,
+    chunk_lines: int = CHUNK_LINES,
+    line_function: LineFunction = triage_line,
+) -> Summary:
+    """Triage every line of ``source`` into ``sink`` (binary; UTF-8 JSONL), in order. Stops between
+    chunks once ``should_stop()`` is true, keeping every record finished in order, then a stop record.
+    With ``workers`` <= 1 everything runs in this process; otherwise in that many worker processes.
+    ``line_function`` exists for the benchmarks' floor pipeline (same reading, workers and writing,
+    no rules); the command always uses ``triage_line``."""
+    summary = Summary()
+    chunks = _chunks(read_lines(source, summary), chunk_lines)
+
+    def write(done: tuple[list[str], bytes]) -> None:
+        outcomes, blob = done
+        sink.write(blob)
+        summary.counts.update(outcomes)
+        summary.lines += len(outcomes)
+        on_progress(summary)
+
+    def stop(reason: str) -> Summary:
+        summary.stopped_at_line, summary.stop_reason = summary.lines + 1, reason
+        sink.write((stop_record(summary.stopped_at_line, reason) + "\n").encode("utf-8"))
+        return summary
+
+    if workers <= 1:
+        for first, lines in chunks:
+            if should_stop():
+                return stop(STOP_INTERRUPTED)
+            write(triage_chunk(first, lines, config, line_function))
+        return summary
+
+    window = workers * CHUNKS_IN_FLIGHT_PER_WORKER
+    pending: deque[Future] = deque()
+    others = set(multiprocessing.active_children())
+    executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
+                                   initargs=(config, line_function))
+    finished = False
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window and not should_stop():
+                try:
+                    first, lines = next(chunks)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append(executor.submit(_work, first, lines))
+            if not pending:
+                finished = True
+                return summary
+            # Wait for the oldest chunk (output keeps input order), waking up to notice Ctrl-C.
+            while not pending[0].done() and not should_stop():
+                wait([pending[0]], timeout=_POLL_SECONDS)
+                on_progress(summary)
+            if should_stop():
+                while pending and pending[0].done() and not pending[0].exception():
+                    write(pending.popleft().result())  # finished in order: keep it
+                return stop(STOP_INTERRUPTED)
+            try:
+                write(pending.popleft().result())
+            except BrokenProcessPool:  # a worker died (durable can segfault); keep what is done
+                return stop(STOP_WORKER_FAILED)
+    finally:
+        if not finished:
+            # Stopped early (Ctrl-C, a dead worker, an error): chunks in flight are not wanted, and
+            # a worker stuck in the engine would never finish. End ours (only ours).
+            for child in multiprocessing.active_children():
+                if child not in others:
+                    child.terminate()
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+# --- output ---------------------------------------------------------------------------------
+
+class Output:
+    """The output file, written beside its final name and renamed into place when the run ends
+    (completed or stopped), so OUT never holds half a run; mode 0600 (records name patients)."""
+
+    def __init__(self, path: str, source_path: str | None = None):
+        self.path = Path(path)
+        if path == "-":
+            raise InvalidInput([Problem("--out", "needs a file name (standard output is not supported: the "
+                                        "output is renamed into place when the run ends)")])
+        if self.path.is_dir():
+            raise InvalidInput([Problem(path, "is a folder; --out needs a file name")])
+        if source_path and source_path != "-" and self.path.exists():
+            try:
+                same = os.path.samefile(self.path, source_path)
+            except OSError:
+                same = False
+            if same:
+                raise InvalidInput([Problem(path, "is the input file; choose another --out")])
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        self.temporary = folder / f".{self.path.name}.{os.getpid()}.tmp"
+        try:
+            descriptor = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as error:
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise InvalidInput([Problem(path, f"cannot be written ({reason.lower()})")]) from None
+        self.stream: BinaryIO = os.fdopen(descriptor, "wb")
+
+    def commit(self) -> None:
+        """Flush, fsync and rename into place."""
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        self.stream.close()
+        os.replace(self.temporary, self.path)
+        folder = os.open(self.temporary.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def discard(self) -> None:
+        if not self.stream.closed:
+            self.stream.close()
+        self.temporary.unlink(missing_ok=True)

@@ -1,0 +1,254 @@
+"""`triage batch IN.jsonl --out OUT.jsonl`: the terminal side of batch triage (progress, summary,
+Ctrl-C, exit codes). The work itself is triage/batch.py."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import date
+from typing import TextIO
+
+# signal and threading are imported where used: this module is imported by every `triage` start.
+
+BATCH_EXIT_CODES_HELP = """output:
+  One JSON record per input line, same order: the result (as `assess --format json`) with "line"
+  and "patient_id" in front, or an error record {"line", "patient_id", "error", "errors": [{"field",
+  "message"}]}. A run that stops early ends with {"stopped_at_line", "reason", "lines_done"}.
+
+exit codes:
+  0    every line has a record (invalid lines get error records; the summary counts them)
+  2    the input cannot be read, --out cannot be written, or an option is invalid
+  3    a definition or settings file is broken (nothing is written)
+  4    the engine failed on some lines (error records "engine"), or a worker process died
+       (output truncated, with a stop record)
+  70   a bug on some lines (error records "internal")
+  130  interrupted (Ctrl-C): output truncated, with a stop record saying where (a third
+       Ctrl-C stops at once and writes no output)
+"""
+
+_PLAIN_PROGRESS_SECONDS = 5.0
+_BAR_REFRESH_SECONDS = 0.1
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1 to 64")
+    return value
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def add_parser(commands) -> None:
+    from triage.cli import _as_of
+
+    batch = commands.add_parser(
+        "batch", help="triage a JSONL file of answers, one result per line",
+        description="Triage many intakes: one answers object per line of IN (JSONL; - reads standard\n"
+        "input), one record per line of OUT, in the same order. Invalid lines get error records and\n"
+        "the batch goes on. OUT is written beside its name and renamed into place at the end.",
+        epilog=BATCH_EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    batch.add_argument("file", metavar="IN", help="JSONL file of answers objects, or - for standard input")
+    batch.add_argument("--out", required=True, metavar="OUT", help="JSONL file to write (replaced if it exists)")
+    batch.add_argument("--workers", type=_workers, default=None, metavar="N",
+                       help=f"worker processes (default: the CPUs available, here {default_workers()})")
+    batch.add_argument("--as-of", type=_as_of, metavar="DATE",
+                       help="assessment date YYYY-MM-DD for every line (overrides each line's "
+                       "assessment_date, as in assess; default: the line's, else today at the start)")
+    batch.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
+                       "else the shipped defaults)")
+    batch.set_defaults(handler=cmd_batch)
+
+
+class _StopFlag:
+    """Ctrl-C asks the batch to stop between chunks instead of raising mid-write. A third press
+    calls ``give_up`` (it ends the process at once), in case a worker or the clean-up hangs."""
+
+    def __init__(self, give_up) -> None:
+        self.presses = 0
+        self.previous = None
+        self.give_up = give_up
+
+    def __call__(self) -> bool:
+        return self.presses > 0
+
+    def _handle(self, _signum, _frame) -> None:
+        self.presses += 1
+        if self.presses >= 3:
+            self.give_up()
+
+    def __enter__(self) -> "_StopFlag":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+class _Progress:
+    """A rich bar on a terminal (refreshed from the main thread: no thread may run when workers
+    fork); plain lines every few seconds otherwise."""
+
+    def __init__(self, err: TextIO, total_bytes: int | None):
+        self.err = err
+        self.total = total_bytes
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        self.summary = None
+        if err.isatty():
+            from rich.console import Console
+            from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+            console = Console(file=err, no_color=not color, highlight=False)
+            # Standard input has no known size: no share done and no time left to show.
+            known = (TaskProgressColumn(),) if total_bytes is not None else ()
+            left = (TextColumn("left"), TimeRemainingColumn()) if total_bytes is not None else ()
+            self.bar = Progress(
+                TextColumn("triage batch"), BarColumn(), *known,
+                TextColumn("{task.fields[lines]:>9,} lines  {task.fields[rate]:>6,.0f}/s"),
+                TimeElapsedColumn(), *left,
+                console=console, auto_refresh=False,
+            )
+            self.task = self.bar.add_task("batch", total=total_bytes, lines=0, rate=0.0)
+            self.bar.start()
+
+    def __call__(self, summary, force: bool = False) -> None:
+        self.summary = summary
+        now = time.monotonic()
+        interval = _BAR_REFRESH_SECONDS if self.bar else _PLAIN_PROGRESS_SECONDS
+        if not force and now - self.last < interval:
+            return
+        self.last = now
+        rate = summary.lines / max(now - self.started, 1e-9)
+        if self.bar:
+            self.bar.update(self.task, completed=summary.bytes_read, lines=summary.lines, rate=rate)
+            self.bar.refresh()
+        else:
+            share = f", {summary.bytes_read / self.total:.0%} of input" if self.total else ""
+            self.err.write(f"batch: {summary.lines:,} lines{share}, {rate:,.0f} lines/s\n")
+            self.err.flush()
+
+    def close(self) -> None:
+        if self.bar:
+            if self.summary is not None:
+                self(self.summary, force=True)
+            self.bar.stop()
+
+
+def _print_summary(out: TextIO, summary, path: str, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from triage.batch import ENGINE, INTERNAL, OUTCOMES
+    from triage.cli import _use_color, _width
+
+    console = Console(file=out, width=min(_width(out), 100), no_color=not _use_color(out),
+                      highlight=False, force_terminal=_use_color(out))
+    table = Table(title="batch summary", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("lines", justify="right")
+    table.add_column("share", justify="right")
+    for outcome in OUTCOMES:
+        count = summary.counts.get(outcome, 0)
+        if outcome in (ENGINE, INTERNAL) and not count:
+            continue
+        share = f"{count / summary.lines:.1%}" if summary.lines else "-"
+        table.add_row(outcome, f"{count:,}", share)
+    table.add_section()
+    table.add_row("total", f"{summary.lines:,}", "")
+    console.print(table)
+    rate = summary.lines / seconds if seconds > 0 else 0.0
+    if summary.stopped_at_line is None:
+        console.print(f"wrote {path}: {summary.lines:,} lines in {seconds:.1f} s ({rate:,.0f} lines/s)")
+    else:
+        console.print(f"stopped at line {summary.stopped_at_line:,} ({summary.stop_reason}): {path} holds "
+                      f"lines 1-{summary.stopped_at_line - 1:,} and a last stop record")
+
+
+def cmd_batch(args, out: TextIO) -> int:
+    import sys
+
+    from triage import batch
+    from triage.cli import EXIT_ENGINE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, _settings_path
+    from triage.ruleset import load_ruleset
+    from triage.settings import load_settings
+
+    err = sys.stderr
+    # Definitions first: a broken one exits 3 before any file is touched.
+    config = batch.BatchConfig(load_ruleset(), load_settings(_settings_path(args)), date.today(), args.as_of)
+    workers = args.workers or default_workers()
+    import triage.assess  # noqa: F401  (loaded before forking, so workers start with it)
+
+    source, size = batch.open_input(args.file)
+    try:
+        output = batch.Output(args.out, args.file)
+    except BaseException:
+        if source is not sys.stdin.buffer:
+            source.close()
+        raise
+
+    committed = False
+
+    def give_up() -> None:
+        """The third Ctrl-C: no waiting for anything. Runs inside the signal handler, so it uses only
+        calls that cannot meet a lock the interrupted code holds (no buffered writes)."""
+        import multiprocessing
+
+        for child in multiprocessing.active_children():  # this command's workers
+            child.terminate()
+        if committed:
+            message = "\ninterrupted\n"
+        else:
+            output.temporary.unlink(missing_ok=True)
+            message = f"\ninterrupted again: stopped at once without writing {args.out}\n"
+        show_cursor = "\x1b[?25h" if err.isatty() else ""  # the progress bar hides it
+        os.write(err.fileno(), (show_cursor + message).encode())
+        os._exit(EXIT_INTERRUPTED)
+
+    started = time.monotonic()
+    # The handler stays until the summary is printed: a press that arrives late must still count
+    # as a stop request, not cut the commit short as a KeyboardInterrupt.
+    with _StopFlag(give_up) as stop:
+        try:
+            with source:
+                progress = _Progress(err, size)
+                try:
+                    summary = batch.run_batch(source, output.stream, config, workers=workers,
+                                              should_stop=stop, on_progress=progress)
+                finally:
+                    progress.close()
+            output.commit()
+            committed = True
+        except BaseException:
+            output.discard()
+            raise
+        _print_summary(out, summary, args.out, time.monotonic() - started)
+    if summary.stop_reason == batch.STOP_INTERRUPTED:
+        return EXIT_INTERRUPTED
+    if summary.stop_reason == batch.STOP_WORKER_FAILED:
+        err.write("error: engine: a worker process died; the output stops where it did (please report this)\n")
+        return EXIT_ENGINE
+    if summary.counts.get(batch.INTERNAL):
+        return EXIT_INTERNAL
+    if summary.counts.get(batch.ENGINE):
+        return EXIT_ENGINE
+    return EXIT_OK
