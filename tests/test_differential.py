@@ -5,7 +5,7 @@ and run inside durable_rules) and by ``tests/reference.py`` (the condition tree 
 disagreement in the fired rule ids fails, and so does any difference between the result ``assess``
 gives and the one built from the reference's fired rules.
 
-Profiles: the default run draws ``TRIAGE_DIFF_EXAMPLES`` (default 1500) cases per generator, a few
+Profiles: the default run draws ``TRIAGE_DIFF_EXAMPLES`` (default 1000) cases per generator, a few
 seconds. The long profile is the same test with more cases:
 
     TRIAGE_DIFF_EXAMPLES=100000 python -m pytest tests/test_differential.py
@@ -37,7 +37,7 @@ RULESET = load_ruleset()
 SETTINGS = load_settings()
 TODAY = date(2026, 11, 24)
 RULE_IDS = [rule.id for rule in RULESET.rules]
-EXAMPLES = int(os.environ.get("TRIAGE_DIFF_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("TRIAGE_DIFF_EXAMPLES", "1000"))
 PROFILE = settings(max_examples=EXAMPLES, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 

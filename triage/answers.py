@@ -8,6 +8,7 @@ as "no".
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -109,6 +110,10 @@ def _text(value: Any) -> str:
         raise ValueError("must be text")
     if len(value) > 200:
         raise ValueError("is longer than 200 characters")
+    # Free text reaches the coordinator's terminal: an escape sequence could clear or rewrite it.
+    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        raise ValueError(f"contains a control character (U+{ord(control):04X}); use plain text")
     return value.strip()
 
 
@@ -206,7 +211,7 @@ def parse_answers(raw: Any, *, today: date, as_of: date | None = None) -> Answer
     if not isinstance(raw, dict):
         raise InvalidInput([Problem("answers", "must be a JSON object of question id -> answer")])
     problems = [
-        Problem(str(key), f"is not a question id{did_you_mean(str(key))}")
+        Problem(str(key) or '""', f"is not a question id{did_you_mean(str(key))}")
         for key in raw
         if key not in Answers.model_fields
     ]
