@@ -102,7 +102,7 @@ def test_an_exception_inside_an_action_is_raised_not_swallowed(monkeypatch):
 
     engine._ensure_registered(RULESET)  # the host exists
     monkeypatch.setattr(engine._host, "get_action", failing_action)
-    with pytest.raises(EngineError, match="boom|failed"):
+    with pytest.raises(EngineError, match="action failed.*boom"):
         engine.fire(ruleset, {name: "x" for name in ("veteran",)})
 
 
@@ -129,3 +129,41 @@ def test_an_open_red_flag_screen_not_reported_fails_closed():
 def test_a_step_nobody_concluded_fails_closed():
     with pytest.raises(EngineError, match="step 3"):
         assess(parse_answers({}, today=TODAY), _without("STRUCT-02"), SETTINGS)
+
+
+def test_a_failing_assert_never_deletes_the_unhandled_session(monkeypatch):
+    """delete_state on the sid of a fact durable did not handle segfaults; fire must skip it."""
+    engine._ensure_registered(RULESET)
+    deleted = []
+
+    def refuse(*_):
+        raise Exception("error 201: could not assert")  # durable raises bare Exceptions
+
+    monkeypatch.setattr(engine._host, "assert_fact", refuse)
+    monkeypatch.setattr(engine._host, "delete_state", lambda *args: deleted.append(args))
+    with pytest.raises(EngineError, match="the rules engine failed: error 201"):
+        engine.fire(RULESET, {"veteran": "yes"})
+    assert deleted == []
+
+
+def test_a_ruleset_is_compiled_once_per_object(monkeypatch):
+    ruleset = variant(RULESET.rules, "compiled once")
+    calls = []
+    real = engine.compile_ruleset
+    monkeypatch.setattr(engine, "compile_ruleset", lambda r: calls.append(r) or real(r))
+    fact = {"veteran": "yes"}
+    assert engine.fire(ruleset, fact) == engine.fire(ruleset, fact)
+    assert len(calls) == 1
+
+
+def test_a_reused_object_id_never_reaches_another_rulesets_rules(monkeypatch):
+    """The name cache is keyed by id(); an id can be reused after an object dies, so a hit must be
+    the same object, or another definition's rules would run."""
+    rules = [rule.model_copy(update={"when": Condition.model_validate({"fact": "veteran", "eq": "no"})})
+             if rule.id == "TOPIC-02" else rule for rule in RULESET.rules]
+    inverted = variant(rules, "TOPIC-02 on veteran no")
+    engine._ensure_registered(RULESET)
+    stale = {id(inverted): engine._names[id(RULESET)]}  # as if RULESET had died and its id been reused
+    monkeypatch.setattr(engine, "_names", stale)
+    assert "TOPIC-02" not in engine.fire(inverted, {"veteran": "yes"})
+    assert "TOPIC-02" in engine.fire(inverted, {"veteran": "no"})
