@@ -1,0 +1,42 @@
+"""Record the clinically reviewed state of every rule: ``python tests/review_rules.py``.
+
+Writes tests/review/rules.json: for each rule id, its version and a hash of its full definition
+(title, step, rationale, source, reads, condition, conclusion). tests/test_rules_review.py fails when
+a rule's definition changes while its version does not, and when the record is out of date. Run this
+only after the changed rules were reviewed; the diff of rules.json is what the reviewer signs off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD = Path(__file__).parent / "review" / "rules.json"
+
+
+def rule_digest(rule) -> str:
+    canonical = json.dumps(rule.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def current_record(ruleset) -> dict:
+    return {
+        "ruleset": {"name": ruleset.ruleset.name, "version": ruleset.ruleset.version},
+        "rules": {rule.id: {"version": rule.version, "digest": rule_digest(rule)} for rule in ruleset.rules},
+    }
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from triage.ruleset import load_ruleset
+
+    RECORD.parent.mkdir(exist_ok=True)
+    RECORD.write_text(json.dumps(current_record(load_ruleset()), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RECORD.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

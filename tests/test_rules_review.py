@@ -1,0 +1,38 @@
+"""Rules never change without review: a changed rule must carry a new version, and the reviewed
+record (tests/review/rules.json, written by tests/review_rules.py after review) must match."""
+
+from __future__ import annotations
+
+import json
+
+from review_rules import RECORD, current_record, rule_digest
+from triage.ruleset import load_ruleset
+
+RULESET = load_ruleset()
+
+
+def test_every_rule_matches_its_reviewed_record():
+    reviewed = json.loads(RECORD.read_text(encoding="utf-8"))
+    now = current_record(RULESET)
+    problems = []
+    for rule_id, record in reviewed["rules"].items():
+        if rule_id not in now["rules"]:
+            problems.append(f"{rule_id} was removed (ids are never reused; review, then run tests/review_rules.py)")
+            continue
+        current = now["rules"][rule_id]
+        if current["digest"] != record["digest"] and current["version"] == record["version"]:
+            problems.append(f"{rule_id} changed but its version is still {record['version']}: raise it, and the ruleset version")
+        elif current != record:
+            problems.append(f"{rule_id} is at version {current['version']}, reviewed at {record['version']}: "
+                            "after review, run python tests/review_rules.py")
+    problems += [f"{rule_id} is new and not reviewed: after review, run python tests/review_rules.py"
+                 for rule_id in now["rules"] if rule_id not in reviewed["rules"]]
+    if reviewed["rules"] != now["rules"] and reviewed["ruleset"] == now["ruleset"]:
+        problems.append("rules changed but the ruleset version did not")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_changed_condition_changes_the_digest():
+    rule = RULESET.rule("RF-01")
+    changed = rule.model_copy(update={"when": RULESET.rule("RF-02").when})
+    assert rule_digest(changed) != rule_digest(rule)
