@@ -35,11 +35,12 @@ PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
           "--deselect", "tests/test_engine.py::test_concurrent_threads_are_serialised"]
 TESTS = {  # the fast tests that exercise each file, quickest killers first
     "triage/engine.py": ["tests/test_engine.py", "tests/test_differential.py", "tests/test_scenarios.py"],
-    "triage/facts.py": ["tests/test_scenarios.py", "tests/test_differential.py", "tests/test_exhaustive.py",
-                        "tests/test_properties.py", "tests/test_facts.py"],
-    "triage/dates.py": ["tests/test_dates_and_levels.py", "tests/test_scenarios.py", "tests/test_answers.py",
-                        "tests/test_exhaustive.py"],
-    "triage/segments.py": ["tests/test_dates_and_levels.py", "tests/test_scenarios.py", "tests/test_answers.py"],
+    "triage/facts.py": ["tests/test_facts.py", "tests/test_scenarios.py", "tests/test_differential.py",
+                        "tests/test_exhaustive.py", "tests/test_properties.py"],
+    "triage/dates.py": ["tests/test_dates_and_levels.py", "tests/test_facts.py", "tests/test_scenarios.py",
+                        "tests/test_answers.py"],
+    "triage/segments.py": ["tests/test_dates_and_levels.py", "tests/test_facts.py", "tests/test_scenarios.py",
+                           "tests/test_answers.py"],
 }
 TIMEOUT = 180  # seconds per mutant; a mutant that loops forever counts as killed
 
