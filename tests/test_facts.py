@@ -13,13 +13,15 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from strategies import YES_NO_FIELDS, answers, answers_with_records
 from triage.answers import PAIN_QUALITIES, RED_FLAGS, parse_answers
 from triage.dates import add_months, whole_months_between
-from triage.facts import derive
+from triage.facts import FACTS, derive
 from triage.segments import SEGMENTS
 from triage.settings import load_settings
-from strategies import YES_NO_FIELDS
 
 SETTINGS = load_settings()
 TODAY = date(2026, 11, 24)
@@ -183,3 +185,31 @@ def test_text_values_for_reasons():
     assert values["pain_quality"] == "none"
     assert values["mri_date"] == "not answered"
     assert values["clinic_name"] == SETTINGS.clinic_name
+
+
+def test_the_fact_vocabulary_is_exact():
+    """Every value derive() produces is declared (rules are validated against the declaration), and
+    every declared value is produced by some answers (no rule can test a value that never occurs)."""
+    produced: dict[str, set[str]] = {name: set() for name in FACTS}
+
+    @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.one_of(answers(), answers_with_records()))
+    def collect(raw):
+        fact = derive(parse_answers(raw, today=TODAY), SETTINGS).fact
+        assert set(fact) == set(FACTS)
+        for name, value in fact.items():
+            assert value in FACTS[name].values, (name, value)
+            produced[name].add(value)
+
+    collect()
+    never = {name: sorted(set(spec.values) - produced[name]) for name, spec in FACTS.items()
+             if set(spec.values) - produced[name]}
+    assert not never, f"declared but never produced over the generated answers: {never}"
+
+
+def test_derived_facts_and_the_vocabulary_cannot_be_changed_after_the_fact():
+    derived = derive(parse_answers({}, today=TODAY), SETTINGS)
+    with pytest.raises(AttributeError):
+        derived.months_since_fusion = 3
+    with pytest.raises(AttributeError):
+        FACTS["veteran"].values = ("yes",)
