@@ -8,6 +8,7 @@ as "no".
 from __future__ import annotations
 
 import difflib
+import reprlib
 import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -34,6 +35,16 @@ RED_FLAGS = (
 EARLIEST_YEAR = 1900  # catches typed years like 0224 or 1024
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 40
+_REPR.maxlevel = 2
+
+
+def _shown(value: Any) -> str:
+    """The value as a message shows it: repr, cut short (a message stays one readable line)."""
+    return _REPR.repr(value)
+
+
 def _word(value: Any) -> str | None:
     return value.strip().lower() if isinstance(value, str) else None
 
@@ -43,14 +54,14 @@ def _yes_no_unknown(value: Any) -> str:
         return "yes" if value else "no"
     if _word(value) in YES_NO_UNKNOWN:
         return _word(value)
-    raise ValueError(f"{value!r} is not an answer here (use yes, no or unknown; true/false also work)")
+    raise ValueError(f"{_shown(value)} is not an answer here (use yes, no or unknown; true/false also work)")
 
 
 def _choice(allowed: tuple[str, ...]):
     def check(value: Any) -> str:
         if _word(value) in allowed:
             return _word(value)
-        raise ValueError(f"{value!r} is not one of: {', '.join(allowed)}")
+        raise ValueError(f"{_shown(value)} is not one of: {', '.join(allowed)}")
 
     return check
 
@@ -99,9 +110,9 @@ def _segments(value: Any) -> tuple[str, ...] | str:
 
 def _score(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ValueError(f"{value!r} is not a whole number from 0 to 10")
+        raise ValueError(f"{_shown(value)} is not a whole number from 0 to 10")
     if not 0 <= value <= 10:
-        raise ValueError(f"{value!r} is outside 0 to 10")
+        raise ValueError(f"{_shown(value)} is outside 0 to 10")
     return int(value)
 
 

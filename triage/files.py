@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,15 +42,23 @@ def _short_int(text: str) -> int:
     return int(text)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     """A lone surrogate escape (backslash-u D800 to DFFF, unpaired) is valid JSON but not Unicode text:
-    it cannot be printed or stored as UTF-8, so it would fail later, far from the file."""
-    if isinstance(value, str):
-        return any("\ud800" <= char <= "\udfff" for char in value)
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
+    it cannot be printed or stored as UTF-8, so it would fail later, far from the file. Walked with
+    a stack, not recursion: JSON nested almost to the parser's limit must not overflow here."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
     return False
 
 
