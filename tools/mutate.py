@@ -42,7 +42,7 @@ TESTS = {  # the fast tests that exercise each file, quickest killers first
     "triage/segments.py": ["tests/test_dates_and_levels.py", "tests/test_facts.py", "tests/test_scenarios.py",
                            "tests/test_answers.py"],
 }
-TIMEOUT = 60  # seconds per mutant (the slowest relevant test set takes ~30 s); a mutant that loops forever counts as killed
+TIMEOUT = 120  # seconds per mutant: 4x the slowest relevant test set, so a busy machine cannot fake a kill; a mutant that loops forever counts as killed
 
 # Survivors that cannot be killed because they do not change behaviour, with the reason. Keyed by
 # "file:line:description" as printed.
@@ -186,12 +186,12 @@ def _copy_checkout(into: Path) -> None:
         shutil.copy2(ROOT / name, into / name)
 
 
-def _run_tests(checkout: Path, tests: list[str], show: bool = False) -> tuple[str, float]:
+def _run_tests(checkout: Path, tests: list[str], show: bool = False, timeout: int = TIMEOUT) -> tuple[str, float]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # the differential test at its CI size
     started = time.monotonic()
     try:
         done = subprocess.run([sys.executable, "-m", "pytest", *PYTEST, *[t for t in tests if (checkout / t).exists()]],
-                              cwd=checkout, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+                              cwd=checkout, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "killed (timeout)", time.monotonic() - started
     outcome = "survived" if done.returncode == 0 else "killed"
@@ -224,7 +224,7 @@ def run_all(selected: list[Mutant], jobs: int) -> list[tuple[Mutant, str, float]
 
     try:
         # The unmutated code must pass in the copy, or every mutant would look killed.
-        baseline, _ = _run_tests(workers[0], sorted({t for p in {m.path for m in selected} for t in TESTS[p]}), show=True)
+        baseline, _ = _run_tests(workers[0], sorted({t for p in {m.path for m in selected} for t in TESTS[p]}), show=True, timeout=20 * TIMEOUT)
         if baseline != "survived":
             raise SystemExit("the tests fail on the unmutated copy; fix that first")
         with ThreadPoolExecutor(jobs) as pool:
