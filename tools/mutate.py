@@ -40,7 +40,7 @@ TESTS = {  # the fast tests that exercise each file, quickest killers first
     "triage/dates.py": ["tests/test_dates_and_levels.py", "tests/test_facts.py", "tests/test_scenarios.py",
                         "tests/test_answers.py"],
     "triage/segments.py": ["tests/test_dates_and_levels.py", "tests/test_facts.py", "tests/test_scenarios.py",
-                           "tests/test_answers.py"],
+                           "tests/test_answers.py", "tests/test_malformed.py"],
 }
 TIMEOUT = 120  # seconds per mutant: 4x the slowest relevant test set, so a busy machine cannot fake a kill; a mutant that loops forever counts as killed
 
