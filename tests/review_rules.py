@@ -1,9 +1,12 @@
 """Record the clinically reviewed state of every rule: ``python tests/review_rules.py``.
 
-Writes tests/review/rules.json: for each rule id, its version and a hash of its full definition
-(title, step, rationale, source, reads, condition, conclusion). tests/test_rules_review.py fails when
-a rule's definition changes while its version does not, and when the record is out of date. Run this
-only after the changed rules were reviewed; the diff of rules.json is what the reviewer signs off.
+Writes tests/review/rules.json: for each rule id, its version and a hash of what the rule means
+(step, source, reads, condition, and what it concludes). tests/test_rules_review.py fails when a
+rule's meaning changes while its version does not, and when the record is out of date. Run this only
+after the changed rules were reviewed; the diff of rules.json is what the reviewer signs off.
+
+Wording (title, rationale, the reason's text) is left out on purpose: rules/fbss-triage.toml asks for
+a new version "when the rule's meaning changes", and wording is checked by tests/test_language.py.
 """
 
 from __future__ import annotations
@@ -17,8 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORD = Path(__file__).parent / "review" / "rules.json"
 
 
+MEANING = {"step": True, "source": True, "reads": True, "when": True, "then": {"status", "consult", "red_flag",
+                                                                          "missing", "step_status", "discussion"}}
+
+
 def rule_digest(rule) -> str:
-    canonical = json.dumps(rule.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True)
+    meaning = rule.model_dump(mode="json", by_alias=True, exclude_none=True, include=MEANING)
+    canonical = json.dumps(meaning, sort_keys=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 

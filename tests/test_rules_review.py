@@ -32,7 +32,12 @@ def test_every_rule_matches_its_reviewed_record():
     assert not problems, "\n".join(problems)
 
 
-def test_a_changed_condition_changes_the_digest():
+def test_a_changed_meaning_changes_the_digest_and_wording_does_not():
     rule = RULESET.rule("RF-01")
-    changed = rule.model_copy(update={"when": RULESET.rule("RF-02").when})
-    assert rule_digest(changed) != rule_digest(rule)
+    other = RULESET.rule("RF-02")
+    assert rule_digest(rule.model_copy(update={"when": other.when})) != rule_digest(rule)
+    assert rule_digest(rule.model_copy(update={"then": other.then})) != rule_digest(rule)
+    assert rule_digest(rule.model_copy(update={"step": 3})) != rule_digest(rule)
+    reworded = rule.model_copy(update={"title": "x", "rationale": "y",
+                                       "then": rule.then.model_copy(update={"reason": "z"})})
+    assert rule_digest(reworded) == rule_digest(rule)

@@ -53,6 +53,7 @@ def definition_strings(ruleset: Ruleset, questionnaire: Questionnaire) -> list[t
     info = questionnaire.questionnaire
     found += [("questionnaire.title", info.title), ("questionnaire.patient_intro", info.patient_intro),
               ("questionnaire.patient_outro", info.patient_outro), ("questionnaire.unknown_text", info.unknown_text)]
+    found += _patient_wording(questionnaire)
     for section in questionnaire.sections:
         found += [(f"sections.{section.id}.title", section.title),
                   (f"sections.{section.id}.patient_title", section.patient_title)]
@@ -70,6 +71,7 @@ def patient_strings(ruleset: Ruleset, questionnaire: Questionnaire) -> list[tupl
     info = questionnaire.questionnaire
     found = [("questionnaire.title", info.title), ("questionnaire.patient_intro", info.patient_intro),
              ("questionnaire.patient_outro", info.patient_outro), ("questionnaire.unknown_text", info.unknown_text)]
+    found += _patient_wording(questionnaire)
     found += [(f"sections.{s.id}.patient_title", s.patient_title) for s in questionnaire.sections]
     for item in questionnaire.items:
         if "patient" not in item.audience:
@@ -79,6 +81,15 @@ def patient_strings(ruleset: Ruleset, questionnaire: Questionnaire) -> list[tupl
     found += [(f"missing_items.{key}.to_bring", item.to_bring) for key, item in ruleset.missing_items.items()]
     found.append(("messages.emergency_instructions", ruleset.messages.emergency_instructions))
     return [(where, text) for where, text in found if text]
+
+
+def _patient_wording(questionnaire: Questionnaire) -> list[tuple[str, str]]:
+    """The interactive intake's own patient texts (prompts, review, summary), when the questionnaire
+    definition has them (the intake branch adds a ``patient_wording`` table)."""
+    wording = getattr(questionnaire, "patient_wording", None)
+    if wording is None:
+        return []
+    return [(f"patient_wording.{key}", text) for key, text in wording.model_dump().items() if isinstance(text, str)]
 
 
 def code_strings(path: Path) -> list[tuple[str, str]]:
