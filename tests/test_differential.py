@@ -55,7 +55,15 @@ class Coverage:
         for rule_id in RULE_IDS:
             (self.fired if rule_id in fired_ids else self.silent)[rule_id] += 1
 
+    def report(self) -> str:
+        """Shown with ``-s`` or ``-rP``: how many cases ran and the least-reached rule each way."""
+        rarest_fired = min(RULE_IDS, key=lambda r: self.fired[r])
+        rarest_silent = min((r for r in RULE_IDS if r != "CONSULT-01"), key=lambda r: self.silent[r])
+        return (f"{self.cases} cases; least fired {rarest_fired} ({self.fired[rarest_fired]}), "
+                f"least silent {rarest_silent} ({self.silent[rarest_silent]})")
+
     def assert_every_rule_both_ways(self) -> None:
+        print(self.report())
         never_fired = [r for r in RULE_IDS if not self.fired[r] and r != "CONSULT-01"]
         never_silent = [r for r in RULE_IDS if not self.silent[r] and r != "CONSULT-01"]
         assert not never_fired, f"over {self.cases} cases these rules never fired: {never_fired}"
