@@ -159,6 +159,8 @@ def test_a_ruleset_is_compiled_once_per_object(monkeypatch):
 def test_a_reused_object_id_never_reaches_another_rulesets_rules(monkeypatch):
     """The name cache is keyed by id(); an id can be reused after an object dies, so a hit must be
     the same object, or another definition's rules would run."""
+    if not hasattr(engine, "_names"):  # a later engine derives the name from the fingerprint each time
+        pytest.skip("the engine no longer caches names by id(), so an id cannot be reused")
     rules = [rule.model_copy(update={"when": Condition.model_validate({"fact": "veteran", "eq": "no"})})
              if rule.id == "TOPIC-02" else rule for rule in RULESET.rules]
     inverted = variant(rules, "TOPIC-02 on veteran no")

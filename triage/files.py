@@ -70,7 +70,7 @@ def parse_json(data: bytes, where: str) -> Any:
     if data.startswith(b"\xef\xbb\xbf"):
         raise fail("starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise fail("is UTF-16 text; save it as UTF-8")
+        raise fail("is not UTF-8 text (it looks like UTF-16); save it as UTF-8")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
