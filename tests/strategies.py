@@ -61,3 +61,42 @@ def answers(draw, red_flags=safety_answer):
         if draw(st.booleans()) or name in RED_FLAGS and draw(st.booleans()):
             raw[name] = draw(strategy)
     return raw
+
+
+@st.composite
+def answers_with_records(draw):
+    """Answers whose records are (nearly) complete: the operative report and an MRI dated around the
+    currency boundary, after (or around) the fusion. Plain ``answers()`` rarely reaches the rules that
+    need everything on file (step 1 done, ready_for_evaluation); this one aims at them."""
+    raw = draw(answers())
+    assessed = date.fromisoformat(raw["assessment_date"])
+    raw["surgical_report_available"] = draw(st.sampled_from(["yes", True, "yes", "unknown"]))
+    raw["mri_available"] = draw(st.sampled_from(["yes", True, "yes", "no"]))
+    mri = assessed - timedelta(days=draw(st.integers(0, 400)))  # either side of the 12-month boundary
+    raw["mri_date"] = f"{mri:%Y-%m}" if draw(st.booleans()) else mri.isoformat()
+    fusion = mri - timedelta(days=draw(st.integers(-31, 2000)))  # mostly before the MRI, sometimes not
+    if fusion <= assessed:
+        raw["fusion_date"] = f"{fusion:%Y-%m}" if draw(st.booleans()) else fusion.isoformat()
+    if draw(st.booleans()):  # fused and tear levels both given: the step-4 comparison happens
+        raw["fused_levels"] = draw(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3, unique=True))
+        raw["annular_tear_levels"] = draw(st.lists(st.sampled_from(SEGMENTS), max_size=3, unique=True))
+    for name in RED_FLAGS:
+        raw[name] = draw(st.sampled_from(["no", "no", "no", "unknown", "yes"]))
+    return raw
+
+
+def facts(baselines=()):
+    """Engine facts drawn directly from the fact vocabulary: every value of every fact, in any
+    combination, including ones no answers object produces (e.g. an MRI 'current' with no date).
+    Half of them start from one of ``baselines`` (real derived facts) with up to four facts changed,
+    which keeps rules that need many facts at once (step 1 done) within reach."""
+    from triage.facts import FACTS
+
+    uniform = st.fixed_dictionaries({name: st.sampled_from(spec.values) for name, spec in FACTS.items()})
+    if not baselines:
+        return uniform
+    changes = st.lists(st.sampled_from(list(FACTS)), max_size=4, unique=True).flatmap(
+        lambda names: st.fixed_dictionaries({name: st.sampled_from(FACTS[name].values) for name in names})
+    )
+    perturbed = st.builds(lambda base, changed: {**base, **changed}, st.sampled_from(list(baselines)), changes)
+    return st.one_of(uniform, perturbed)

@@ -54,7 +54,8 @@ def test_month_only_date_is_never_later_than_the_assessment():
     assert PartialDate.parse("2026-11").latest(not_after=D("2026-11-24")) == D("2026-11-24")
 
 
-@pytest.mark.parametrize("text", ["2026-02-30", "2025-13", "2025-00", "2025-6", "06/2024", "2024", "", "2024-06-1"])
+@pytest.mark.parametrize("text", ["2026-02-30", "2025-13", "2025-00", "2025-6", "06/2024", "2024", "", "2024-06-1",
+                                  "0000-06", "0000-06-01"])
 def test_impossible_or_malformed_dates_are_rejected(text):
     with pytest.raises(ValueError):
         PartialDate.parse(text)
@@ -90,3 +91,18 @@ def test_adjacent_levels(fused, expected):
 
 def test_spine_order_deduplicates():
     assert in_spine_order(["L5-S1", "L3-L4", "L5-S1"]) == ["L3-L4", "L5-S1"]
+
+
+def test_the_earliest_representable_month_parses():
+    """Year 1 is a date Python can hold; refusing implausible years (before 1900) is the answers
+    layer's job, with its own message."""
+    assert PartialDate.parse("0001-01").earliest == date(1, 1, 1)
+
+
+def test_partial_dates_are_immutable_and_refuse_direct_comparison():
+    """A month and a day cannot be ordered safely; code must pick ``earliest`` or ``latest()``."""
+    month = PartialDate.parse("2024-06")
+    with pytest.raises(AttributeError):
+        month.day = 15
+    with pytest.raises(TypeError):
+        month < PartialDate.parse("2024-06-15")

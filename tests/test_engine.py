@@ -102,7 +102,7 @@ def test_an_exception_inside_an_action_is_raised_not_swallowed(monkeypatch):
 
     engine._ensure_registered(RULESET)  # the host exists
     monkeypatch.setattr(engine._host, "get_action", failing_action)
-    with pytest.raises(EngineError, match="boom|failed"):
+    with pytest.raises(EngineError, match="action failed.*boom"):
         engine.fire(ruleset, {name: "x" for name in ("veteran",)})
 
 
@@ -138,3 +138,28 @@ def test_a_changed_copy_never_keeps_the_cached_fingerprint():
     assert copied.fingerprint != original
     assert engine.engine_name(copied) != engine.engine_name(RULESET)
     assert "TOPIC-02" not in engine.fire(copied, {name: "x" for name in ("veteran",)} | {"veteran": "yes"})
+
+
+def test_a_failing_assert_never_deletes_the_unhandled_session(monkeypatch):
+    """delete_state on the sid of a fact durable did not handle segfaults; fire must skip it."""
+    engine._ensure_registered(RULESET)
+    deleted = []
+
+    def refuse(*_):
+        raise Exception("error 201: could not assert")  # durable raises bare Exceptions
+
+    monkeypatch.setattr(engine._host, "assert_fact", refuse)
+    monkeypatch.setattr(engine._host, "delete_state", lambda *args: deleted.append(args))
+    with pytest.raises(EngineError, match="the rules engine failed: error 201"):
+        engine.fire(RULESET, {"veteran": "yes"})
+    assert deleted == []
+
+
+def test_a_ruleset_is_compiled_once_per_object(monkeypatch):
+    ruleset = variant(RULESET.rules, "compiled once")
+    calls = []
+    real = engine.compile_ruleset
+    monkeypatch.setattr(engine, "compile_ruleset", lambda r: calls.append(r) or real(r))
+    fact = {"veteran": "yes"}
+    assert engine.fire(ruleset, fact) == engine.fire(ruleset, fact)
+    assert len(calls) == 1

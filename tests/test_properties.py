@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import date
 
 from hypothesis import HealthCheck, given, settings
@@ -16,22 +15,13 @@ from triage.questionnaire import load_questionnaire
 from triage.render import render_markdown, render_text
 from triage.ruleset import load_ruleset
 from triage.settings import load_settings
+from wording import forbidden_in  # one list of phrasings: tests/language/forbidden.txt
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()
 QUESTIONNAIRE = load_questionnaire()
 TODAY = date(2026, 11, 24)
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-# Diagnostic or directive phrasings the tool must never produce (it lists, escalates and suggests
-# topics for a physician; it never tells someone what they have or what they must have done).
-FORBIDDEN = re.compile(
-    r"\b(you have|you've got|you suffer|diagnos\w*|you need (surgery|an operation|a revision)|"
-    r"you must have|you should have (surgery|an operation|revision)|is caused by|confirms? that you|"
-    r"we recommend (surgery|revision|an injection|treatment)|prescrib\w*)\b",
-    re.IGNORECASE,
-)
-ALLOWED = ("is not a diagnosis",)  # the disclaimer names the word to deny it
 
 
 def run(raw):
@@ -130,12 +120,10 @@ def test_no_diagnostic_wording_in_any_output(raw):
         render_markdown(result, given_answers, QUESTIONNAIRE),
     ]
     for text in outputs:
-        for allowed in ALLOWED:
-            text = text.replace(allowed, "")
-        assert not FORBIDDEN.search(text), FORBIDDEN.search(text).group(0)
+        assert forbidden_in(text) is None, forbidden_in(text)
 
 
 def test_forbidden_wording_check_can_fail():
-    assert FORBIDDEN.search("Based on your answers you have an annular tear")
-    assert FORBIDDEN.search("Diagnosis: adjacent segment disease")
-    assert not FORBIDDEN.search("Topic for the physician: whether regenerative care should be evaluated")
+    assert forbidden_in("Based on your answers you have an annular tear")
+    assert forbidden_in("Diagnosis: adjacent segment disease")
+    assert not forbidden_in("Topic for the physician: whether regenerative care should be evaluated")

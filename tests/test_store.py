@@ -49,6 +49,15 @@ def test_created_on_first_use_private_with_schema_version(db):
     connection.close()
 
 
+def test_every_connection_is_crash_safe(db):
+    """WAL plus synchronous=FULL: an acknowledged commit survives a crash (per connection setting)."""
+    with open_store(db) as store:
+        connection = store._db
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # 2 = FULL
+        assert connection.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
 def test_existing_folder_is_left_alone_and_wide_file_tightened(tmp_path):
     tmp_path.chmod(0o755)
     db = tmp_path / "t.db"

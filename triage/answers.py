@@ -8,6 +8,8 @@ as "no".
 from __future__ import annotations
 
 import difflib
+import reprlib
+import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -33,6 +35,16 @@ RED_FLAGS = (
 EARLIEST_YEAR = 1900  # catches typed years like 0224 or 1024
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 40
+_REPR.maxlevel = 2
+
+
+def _shown(value: Any) -> str:
+    """The value as a message shows it: repr, cut short (a message stays one readable line)."""
+    return _REPR.repr(value)
+
+
 def _word(value: Any) -> str | None:
     return value.strip().lower() if isinstance(value, str) else None
 
@@ -42,14 +54,14 @@ def _yes_no_unknown(value: Any) -> str:
         return "yes" if value else "no"
     if _word(value) in YES_NO_UNKNOWN:
         return _word(value)
-    raise ValueError(f"{value!r} is not an answer here (use yes, no or unknown; true/false also work)")
+    raise ValueError(f"{_shown(value)} is not an answer here (use yes, no or unknown; true/false also work)")
 
 
 def _choice(allowed: tuple[str, ...]):
     def check(value: Any) -> str:
         if _word(value) in allowed:
             return _word(value)
-        raise ValueError(f"{value!r} is not one of: {', '.join(allowed)}")
+        raise ValueError(f"{_shown(value)} is not one of: {', '.join(allowed)}")
 
     return check
 
@@ -98,9 +110,9 @@ def _segments(value: Any) -> tuple[str, ...] | str:
 
 def _score(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ValueError(f"{value!r} is not a whole number from 0 to 10")
+        raise ValueError(f"{_shown(value)} is not a whole number from 0 to 10")
     if not 0 <= value <= 10:
-        raise ValueError(f"{value!r} is outside 0 to 10")
+        raise ValueError(f"{_shown(value)} is outside 0 to 10")
     return int(value)
 
 
@@ -109,6 +121,10 @@ def _text(value: Any) -> str:
         raise ValueError("must be text")
     if len(value) > 200:
         raise ValueError("is longer than 200 characters")
+    # Free text reaches the coordinator's terminal: an escape sequence could clear or rewrite it.
+    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        raise ValueError(f"contains a control character (U+{ord(control):04X}); use plain text")
     return value.strip()
 
 
@@ -206,7 +222,7 @@ def parse_answers(raw: Any, *, today: date, as_of: date | None = None) -> Answer
     if not isinstance(raw, dict):
         raise InvalidInput([Problem("answers", "must be a JSON object of question id -> answer")])
     problems = [
-        Problem(str(key), f"is not a question id{did_you_mean(str(key))}")
+        Problem(str(key) or '""', f"is not a question id{did_you_mean(str(key))}")
         for key in raw
         if key not in Answers.model_fields
     ]

@@ -45,9 +45,12 @@ def parse_full_date(text: str) -> date:
         raise ValueError(f"{text!r} is not a real calendar date") from None
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class PartialDate:
-    """A date known to the day, or only to the month (``day`` is None)."""
+    """A date known to the day, or only to the month (``day`` is None).
+
+    Deliberately not orderable: comparing a month with a day has no safe answer, so callers compare
+    ``earliest`` or ``latest()``, choosing the end that gives the safer conclusion."""
 
     year: int
     month: int

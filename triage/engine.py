@@ -27,8 +27,6 @@ _KIND_FIELD = "fact_kind"
 _KIND = "triage-answers"  # carried by every asserted fact; the catch-all and `always` match it
 _CATCH_ALL = "catch-all"  # not a rule id (ids end in two digits), so it never reaches a result
 
-_OPERATORS = {"eq": "$eq", "ne": "$neq"}
-
 
 def compile_condition(condition: Condition) -> dict[str, Any]:
     """Our condition -> durable's JSON expression (the form ``m`` takes)."""

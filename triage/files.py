@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -27,6 +28,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON value")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as infinity; no answer is ever that
+        raise ValueError(f"the number {text} is too large")
+    return value
+
+
+def _short_int(text: str) -> int:
+    # Python refuses ints over 4300 digits with advice meant for programmers; no answer needs 20.
+    if len(text.lstrip("-")) > 20:
+        raise ValueError(f"a number with {len(text.lstrip('-'))} digits is too large")
+    return int(text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """A lone surrogate escape (backslash-u D800 to DFFF, unpaired) is valid JSON but not Unicode text:
+    it cannot be printed or stored as UTF-8, so it would fail later, far from the file. Walked with
+    a stack, not recursion: JSON nested almost to the parser's limit must not overflow here."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+    return False
+
+
 def parse_json(data: bytes, where: str) -> Any:
     """Strict JSON: UTF-8 without BOM, no duplicate keys, no NaN/Infinity, nothing after the value."""
     def fail(message: str) -> InvalidInput:
@@ -34,6 +69,8 @@ def parse_json(data: bytes, where: str) -> Any:
 
     if data.startswith(b"\xef\xbb\xbf"):
         raise fail("starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail("is not UTF-8 text (it looks like UTF-16); save it as UTF-8")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -41,36 +78,38 @@ def parse_json(data: bytes, where: str) -> Any:
     if not text.strip():
         raise fail("is empty; expected a JSON object of answers")
     try:
-        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
+                           parse_float=_finite_float, parse_int=_short_int)
     except json.JSONDecodeError as error:
         raise fail(f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
     except ValueError as error:
         raise fail(f"is not valid answers JSON: {error}") from None
     except RecursionError:
         raise fail("is nested too deeply to be an answers file") from None
-    if isinstance(value, float) and not math.isfinite(value):  # e.g. 1e999
-        raise fail("is not a JSON object of answers")
+    if _has_lone_surrogate(value):
+        raise fail("contains a \\u escape that is not a character (a lone surrogate)")
     return value
 
 
 def read_bytes(path: str, stdin: BinaryIO | None = None) -> tuple[bytes, str]:
     """The file's bytes (``-`` = standard input) and the name to use in messages."""
-    if path == "-":
-        source = stdin or sys.stdin.buffer
-        data = source.read(MAX_ANSWERS_BYTES + 1)
-        where = "standard input"
-    else:
-        where = path
-        file = Path(path)
-        try:
+    where = "standard input" if path == "-" else path
+    try:
+        if path == "-":
+            if stdin is None and sys.stdin is None:  # started with standard input closed
+                raise InvalidInput([Problem(where, "is closed; pipe the answers in or give a file")])
+            data = (stdin or sys.stdin.buffer).read(MAX_ANSWERS_BYTES + 1)
+        else:
+            file = Path(path)
             if file.is_dir():
                 raise InvalidInput([Problem(where, "is a folder, not an answers file")])
             if file.stat().st_size > MAX_ANSWERS_BYTES:
                 raise InvalidInput([Problem(where, "is larger than 1 MiB; an answers file is a few kB")])
-            data = file.read_bytes()
-        except OSError as error:
-            reason = os.strerror(error.errno) if error.errno else str(error)
-            raise InvalidInput([Problem(where, f"cannot be read ({reason.lower()})")]) from None
+            with file.open("rb") as handle:  # bounded: a device such as /dev/zero reports size 0
+                data = handle.read(MAX_ANSWERS_BYTES + 1)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise InvalidInput([Problem(where, f"cannot be read ({reason.lower()})")]) from None
     if len(data) > MAX_ANSWERS_BYTES:
         raise InvalidInput([Problem(where, "is larger than 1 MiB; an answers file is a few kB")])
     return data, where

@@ -1,0 +1,50 @@
+"""Record the clinically reviewed state of every rule: ``python tests/review_rules.py``.
+
+Writes tests/review/rules.json: for each rule id, its version and a hash of what the rule means
+(step, source, reads, condition, and what it concludes). tests/test_rules_review.py fails when a
+rule's meaning changes while its version does not, and when the record is out of date. Run this only
+after the changed rules were reviewed; the diff of rules.json is what the reviewer signs off.
+
+Wording (title, rationale, the reason's text) is left out on purpose: rules/fbss-triage.toml asks for
+a new version "when the rule's meaning changes", and wording is checked by tests/test_language.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD = Path(__file__).parent / "review" / "rules.json"
+
+
+MEANING = {"step": True, "source": True, "reads": True, "when": True, "then": {"status", "consult", "red_flag",
+                                                                          "missing", "step_status", "discussion"}}
+
+
+def rule_digest(rule) -> str:
+    meaning = rule.model_dump(mode="json", by_alias=True, exclude_none=True, include=MEANING)
+    canonical = json.dumps(meaning, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def current_record(ruleset) -> dict:
+    return {
+        "ruleset": {"name": ruleset.ruleset.name, "version": ruleset.ruleset.version},
+        "rules": {rule.id: {"version": rule.version, "digest": rule_digest(rule)} for rule in ruleset.rules},
+    }
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from triage.ruleset import load_ruleset
+
+    RECORD.parent.mkdir(exist_ok=True)
+    RECORD.write_text(json.dumps(current_record(load_ruleset()), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RECORD.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Differential testing of the durable_rules adapter against a plain-Python reference evaluator.
+
+The same rule definitions are evaluated twice: by ``triage.engine.fire`` (compiled to durable's JSON
+and run inside durable_rules) and by ``tests/reference.py`` (the condition tree walked directly). Any
+disagreement in the fired rule ids fails, and so does any difference between the result ``assess``
+gives and the one built from the reference's fired rules.
+
+Profiles: the default run draws ``TRIAGE_DIFF_EXAMPLES`` (default 1000) cases per generator, a few
+seconds. The long profile is the same test with more cases:
+
+    TRIAGE_DIFF_EXAMPLES=100000 python -m pytest tests/test_differential.py
+
+Every run also asserts coverage: each rule fired at least once and stayed silent at least once, so a
+generator that stopped reaching a rule fails instead of passing vacuously.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from datetime import date
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference
+from strategies import answers, answers_with_records, facts
+from triage import engine
+from triage.answers import parse_answers
+from triage.assess import _build, assess
+from triage.facts import FACTS, derive
+from triage.ruleset import load_ruleset
+from triage.settings import load_settings
+
+RULESET = load_ruleset()
+SETTINGS = load_settings()
+TODAY = date(2026, 11, 24)
+RULE_IDS = [rule.id for rule in RULESET.rules]
+EXAMPLES = int(os.environ.get("TRIAGE_DIFF_EXAMPLES", "1000"))
+PROFILE = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+class Coverage:
+    """Counts, per rule, how many cases fired it and how many did not."""
+
+    def __init__(self) -> None:
+        self.fired: Counter[str] = Counter()
+        self.silent: Counter[str] = Counter()
+        self.cases = 0
+
+    def add(self, fired_ids: list[str]) -> None:
+        self.cases += 1
+        for rule_id in RULE_IDS:
+            (self.fired if rule_id in fired_ids else self.silent)[rule_id] += 1
+
+    def report(self) -> str:
+        """Shown with ``-s`` or ``-rP``: how many cases ran and the least-reached rule each way."""
+        rarest_fired = min(RULE_IDS, key=lambda r: self.fired[r])
+        rarest_silent = min((r for r in RULE_IDS if r != "CONSULT-01"), key=lambda r: self.silent[r])
+        return (f"{self.cases} cases; least fired {rarest_fired} ({self.fired[rarest_fired]}), "
+                f"least silent {rarest_silent} ({self.silent[rarest_silent]})")
+
+    def assert_every_rule_both_ways(self) -> None:
+        print(self.report())
+        never_fired = [r for r in RULE_IDS if not self.fired[r] and r != "CONSULT-01"]
+        never_silent = [r for r in RULE_IDS if not self.silent[r] and r != "CONSULT-01"]
+        assert not never_fired, f"over {self.cases} cases these rules never fired: {never_fired}"
+        assert not never_silent, f"over {self.cases} cases these rules always fired: {never_silent}"
+        assert self.fired["CONSULT-01"] == self.cases  # `always` is always
+
+
+def agree(fact: dict[str, str]) -> list[str]:
+    expected = reference.fired(RULESET, fact)
+    actual = engine.fire(RULESET, fact)
+    assert actual == expected, (
+        f"engine and reference disagree on {fact}: only engine {sorted(set(actual) - set(expected))}, "
+        f"only reference {sorted(set(expected) - set(actual))}"
+    )
+    return actual
+
+
+def test_engine_agrees_with_the_reference_on_generated_answers():
+    coverage = Coverage()
+
+    @PROFILE
+    @given(st.one_of(answers(), answers_with_records()))
+    def check(raw):
+        parsed = parse_answers(raw, today=TODAY)
+        derived = derive(parsed, SETTINGS)
+        fired_ids = agree(derived.fact)
+        # The whole result, not only the ids: assess() through the engine equals the result built
+        # from the reference's rules.
+        expected = _build(parsed, derived, [RULESET.rule(i) for i in fired_ids], RULESET, SETTINGS)
+        assert assess(parsed, RULESET, SETTINGS).to_json() == expected.to_json()
+        coverage.add(fired_ids)
+
+    check()
+    coverage.assert_every_rule_both_ways()
+
+
+def test_engine_agrees_with_the_reference_on_generated_facts():
+    """Facts drawn straight from the vocabulary reach corners answers rarely or never produce."""
+    coverage = Coverage()
+
+    @PROFILE
+    @given(facts(_baselines()))
+    def check(fact):
+        coverage.add(agree(fact))
+
+    check()
+    coverage.assert_every_rule_both_ways()
+
+
+def _baselines() -> list[dict[str, str]]:
+    """Whole facts to vary a rule's own facts against: from no answers, and from complete ones."""
+    empty = derive(parse_answers({}, today=TODAY), SETTINGS).fact
+    complete = derive(parse_answers({
+        "fusion_date": "2024-01-10", "fused_levels": ["L4-L5"], "surgical_report_available": "yes",
+        "mri_available": "yes", "mri_date": "2026-06-01", "annular_tear_levels": ["L3-L4"],
+        "pain_location": "leg", "pain_quality": ["burning"], "hardware_problem_known": "yes",
+        "mechanical_symptoms": "no", "veteran": "yes",
+        **{flag: "no" for flag in ("red_flag_bladder_bowel", "red_flag_saddle_numbness",
+                                   "red_flag_progressive_weakness", "red_flag_fever_or_wound",
+                                   "red_flag_major_trauma", "red_flag_cancer_or_weight_loss")},
+    }, today=TODAY), SETTINGS).fact
+    return [empty, complete]
+
+
+def test_every_value_combination_of_each_rules_facts():
+    """Exhaustive per rule: every combination of the values of the facts its condition reads (4^6 =
+    4096 for the red-flag screen), on two whole-fact baselines; all rules compared on each."""
+    cases = 0
+    for rule in RULESET.rules:
+        used = rule.when.facts_used()
+        for baseline in _baselines():
+            for values in itertools.product(*(FACTS[name].values for name in used)):
+                fact = {**baseline, **dict(zip(used, values))}
+                fired_ids = agree(fact)
+                assert (rule.id in fired_ids) == reference.holds(rule.when, fact)
+                cases += 1
+    assert cases > 8000
+
+
+def test_the_differential_test_can_fail(monkeypatch):
+    """A wrong translation of one operator must be caught: `ne` compiled as `$eq`."""
+    from triage.ruleset import Ruleset
+
+    broken = RULESET.model_copy(update={"ruleset": RULESET.ruleset.model_copy(update={"title": "broken ne"})})
+    original = engine.compile_condition
+
+    def ne_as_eq(condition):
+        compiled = original(condition)
+        if condition.ne is not None:
+            return {condition.fact: condition.ne}
+        if condition.all is not None:
+            return {"$and": [ne_as_eq(child) for child in condition.all]}
+        if condition.any is not None:
+            return {"$or": [ne_as_eq(child) for child in condition.any]}
+        return compiled
+
+    monkeypatch.setattr(engine, "compile_condition", ne_as_eq)
+    assert isinstance(broken, Ruleset) and broken.fingerprint != RULESET.fingerprint
+    fact = _baselines()[0]  # nothing answered: REC-03 (`surgical_report_available ne yes`) fires
+    assert "REC-03" in reference.fired(broken, fact)
+    assert "REC-03" not in engine.fire(broken, fact)
