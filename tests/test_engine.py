@@ -163,3 +163,12 @@ def test_a_ruleset_is_compiled_once_per_object(monkeypatch):
     fact = {"veteran": "yes"}
     assert engine.fire(ruleset, fact) == engine.fire(ruleset, fact)
     assert len(calls) == 1
+
+
+def test_started_tells_whether_durable_threads_run_in_this_process():
+    """Forking callers (batch) rely on this: false in a fresh process, true once the engine ran."""
+    fresh = subprocess.run([sys.executable, "-c", "from triage import engine; print(engine.started())"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert fresh.stdout.strip() == "False"
+    engine.fire(RULESET, {"veteran": "yes"})
+    assert engine.started() is True

@@ -48,12 +48,12 @@ TIMEOUT = 120  # seconds per mutant: 4x the slowest relevant test set, so a busy
 # "file:line:description" as printed.
 EQUIVALENT = {
     # engine.py: names that only need to be unique, never shown or compared.
-    "triage/engine.py:79:1 -> 2": "the sid counter's start; sids only need to be unique per process",
-    "triage/engine.py:79:1 -> 0": "the sid counter's start; sids only need to be unique per process",
-    "triage/engine.py:102:'e' -> 'XXe'": "the sid prefix; any unique text is a valid sid",
-    "triage/engine.py:51:'-' -> 'XX-'": "a separator in the engine name; the fingerprint in it keeps "
+    "triage/engine.py:81:1 -> 2": "the sid counter's start; sids only need to be unique per process",
+    "triage/engine.py:81:1 -> 0": "the sid counter's start; sids only need to be unique per process",
+    "triage/engine.py:108:'e' -> 'XXe'": "the sid prefix; any unique text is a valid sid",
+    "triage/engine.py:52:'-' -> 'XX-'": "a separator in the engine name; the fingerprint in it keeps "
                                        "definitions apart (test_a_changed_definition_gets_its_own_engine_name)",
-    "triage/engine.py:53:'m' -> 'XXm'": "durable's name for the matched fact in a one-pattern rule; our "
+    "triage/engine.py:58:'m' -> 'XXm'": "durable's name for the matched fact in a one-pattern rule; our "
                                        "actions never read it, so any name behaves the same",
     # dates.py whole_months_between: the first estimate may be too high; the loop corrects it downwards.
     "triage/dates.py:28:Lt -> LtE": "end == start gives 0 through the loop as well",

@@ -23,6 +23,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -156,6 +157,9 @@ def _init_worker(config: BatchConfig, line_function: LineFunction) -> None:
 def _work(first: int, lines: list[bytes | None]) -> tuple[list[str], bytes]:
     config, line_function = _worker
     return triage_chunk(first, lines, config, line_function)
+
+
+STOP_GRACE_SECONDS = 10.0  # a chunk takes well under a second; longer means a worker is stuck
 
 
 def _context():
@@ -292,15 +296,32 @@ def run_batch(
             except BrokenProcessPool:  # a worker died (durable can segfault); keep what is done
                 return stop(STOP_WORKER_FAILED)
     finally:
-        if not finished:
-            # Stopped early (Ctrl-C, a dead worker, an error): chunks in flight are not wanted, and
-            # a worker stuck in the engine would never finish. End ours (only ours).
-            for child in multiprocessing.active_children():
-                if child not in others:
-                    child.terminate()
         for future in pending:
             future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
+        if finished:
+            executor.shutdown(wait=True)
+        else:
+            _stop_workers(executor, others)
+
+
+def _stop_workers(executor: ProcessPoolExecutor, others: set) -> None:
+    """Stopped early (Ctrl-C, a dead worker, an error). Queued chunks are cancelled and each worker
+    finishes the chunk in hand (well under a second), then exits. Two ways to hang were seen, so
+    neither is done: terminating workers while the executor still feeds them (its feeder thread then
+    blocks on a pipe nobody reads), and reaping workers here (it races the executor's own thread,
+    which then waits for a child that is already gone). Only when the executor's own shutdown has
+    not finished after the grace period (a worker stuck in the engine) are our workers terminated."""
+    stopper = threading.Thread(target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True},
+                               name="batch-stop", daemon=True)
+    stopper.start()
+    stopper.join(STOP_GRACE_SECONDS)
+    if stopper.is_alive():
+        for child in multiprocessing.active_children():
+            if child not in others:
+                child.terminate()
+        queue = getattr(executor, "_call_queue", None)  # no public way to say "do not wait for the feeder"
+        if queue is not None:
+            queue.cancel_join_thread()
 
 
 # --- output ---------------------------------------------------------------------------------
