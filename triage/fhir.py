@@ -20,12 +20,15 @@ Codes live in the questionnaire's own code system (``fhir_answer_system``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.answers import KINDS
 from triage.errors import InvalidInput, Problem
-from triage.questionnaire import Item, Questionnaire
 from triage.segments import SEGMENTS
+
+if TYPE_CHECKING:  # annotations only: `triage assess` checks every file for FHIR, and the
+    # questionnaire models cost start-up time that JSON output never needs.
+    from triage.questionnaire import Item, Questionnaire
 
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
