@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from triage.errors import EngineError, InvalidInput, Problem
-from triage.files import MAX_ANSWERS_BYTES
+from triage.files import MAX_ANSWERS_BYTES, move_into_place, temporary_beside
 from triage.result import Status
 from triage.ruleset import Ruleset
 from triage.settings import Settings
@@ -344,8 +344,7 @@ class Output:
                 same = False
             if same:
                 raise InvalidInput([Problem(path, "is the input file; choose another --out")])
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        self.temporary = folder / f".{self.path.name}.{os.getpid()}.tmp"
+        self.temporary = temporary_beside(self.path)
         try:
             descriptor = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as error:
@@ -358,12 +357,7 @@ class Output:
         self.stream.flush()
         os.fsync(self.stream.fileno())
         self.stream.close()
-        os.replace(self.temporary, self.path)
-        folder = os.open(self.temporary.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        move_into_place(self.temporary, self.path)
 
     def discard(self) -> None:
         if not self.stream.closed:

@@ -120,24 +120,35 @@ def read_answers_file(path: str, stdin: BinaryIO | None = None) -> Any:
     return parse_json(data, where)
 
 
+def temporary_beside(path: Path) -> Path:
+    """Where to write before renaming over ``path``: the same folder, so the rename is atomic."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    return folder / f".{path.name}.{os.getpid()}.tmp"
+
+
+def move_into_place(temporary: Path, path: Path) -> None:
+    """Rename a written and fsynced temporary file over ``path``, then fsync the folder so the
+    rename itself survives a crash."""
+    os.replace(temporary, path)
+    directory = os.open(Path(temporary).parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     """Write a file so that a crash leaves either the old or the new content, never half of one:
     a temporary file in the same folder, fsync, rename over the target, fsync the folder."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
+    temporary = temporary_beside(path)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        move_into_place(temporary, Path(path))
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -244,7 +244,7 @@ def render_rules_markdown(ruleset: Ruleset) -> str:
 
 def render_rules_text(ruleset: Ruleset, *, width: int = 100, color: bool = False) -> str:
     out = io.StringIO()
-    console = Console(file=out, width=width, no_color=not color, force_terminal=color, highlight=False)
+    console = _console(out, width, color)
     info = ruleset.ruleset
     console.print(Text(f"{info.title}", style="bold"))
     console.print(Text(f"Ruleset {info.name} {info.version}, released {info.released} ({info.validation_status})\n"))
@@ -287,7 +287,7 @@ def render_questions_markdown(questionnaire: Questionnaire) -> str:
 
 def render_questions_text(questionnaire: Questionnaire, *, width: int = 100, color: bool = False) -> str:
     out = io.StringIO()
-    console = Console(file=out, width=width, no_color=not color, force_terminal=color, highlight=False)
+    console = _console(out, width, color)
     info = questionnaire.questionnaire
     console.print(Text(f"{info.title} ({info.id} {info.version})", style="bold"))
     for item in questionnaire.items:
