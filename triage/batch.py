@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 from triage.errors import EngineError, InvalidInput, Problem
 from triage.files import MAX_ANSWERS_BYTES, move_into_place, temporary_beside
 from triage.result import Status
+from triage.safe_text import json_text
 from triage.ruleset import Ruleset
 from triage.settings import Settings
 
@@ -83,7 +84,7 @@ def _patient_id(raw: Any) -> str | None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_text(value, compact=True)
 
 
 def error_record(number: int, kind: str, problems: list[Problem], patient_id: str | None = None) -> str:

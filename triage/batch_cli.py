@@ -155,14 +155,14 @@ class _Progress:
 
 
 def _print_summary(out: TextIO, summary, path: str, seconds: float) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from triage.batch import ENGINE, INTERNAL, OUTCOMES
     from triage.cli import _use_color, _width
+    from triage.render import terminal_console
 
-    console = Console(file=out, width=min(_width(out), 100), no_color=not _use_color(out),
-                      highlight=False, force_terminal=_use_color(out))
+    console = terminal_console(out, width=min(_width(out), 100), color=_use_color(out),
+                               force_terminal=_use_color(out))
     table = Table(title="batch summary", title_justify="left")
     table.add_column("outcome")
     table.add_column("lines", justify="right")

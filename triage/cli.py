@@ -14,6 +14,7 @@ from typing import TextIO
 
 from triage.errors import Conflict, DefinitionError, EngineError, InvalidInput, Problem, StoreError, TriageError
 from triage.intake_cli import add_parser as add_intake_parser
+from triage.safe_text import json_text
 
 EXIT_OK = 0
 EXIT_INVALID = 2  # invalid answers, file or command line: one line per problem, naming the field
@@ -56,7 +57,12 @@ def _as_of(text: str) -> date:
 
 
 def _settings_path(args) -> Path | None:
-    value = getattr(args, "settings", None) or os.environ.get("TRIAGE_SETTINGS")
+    value = getattr(args, "settings", None)
+    where = "--settings"
+    if value is None:
+        value, where = os.environ.get("TRIAGE_SETTINGS"), "TRIAGE_SETTINGS"
+    if value is not None and not value.strip():  # set but empty: a mistake, not "use the defaults"
+        raise UsageError([Problem(where, "is empty; give a settings file, or leave it out for the shipped defaults")])
     return Path(value) if value else None
 
 
@@ -96,7 +102,7 @@ def cmd_assess(args, out: TextIO) -> int:
 
         save_assessment(args, answers.answered(), result.to_json(), source, args.err)
     if args.format == "json":
-        out.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text(result.to_json(), indent=2) + "\n")
         return EXIT_OK
     from triage import render
     from triage.questionnaire import load_questionnaire  # only the text forms show question wording
@@ -113,7 +119,7 @@ def cmd_assess(args, out: TextIO) -> int:
 def write_formatted(out: TextIO, fmt: str, subject, *, as_json, as_markdown, as_text) -> int:
     """Print ``subject`` in the chosen format; text gets the terminal's width and colour."""
     if fmt == "json":
-        out.write(json.dumps(as_json(subject), indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text(as_json(subject), indent=2) + "\n")
     elif fmt == "markdown":
         out.write(as_markdown(subject))
     else:
@@ -137,7 +143,7 @@ def cmd_questions(args, out: TextIO) -> int:
     if args.format == "fhir":
         from triage.fhir import questionnaire_resource
 
-        out.write(json.dumps(questionnaire_resource(questionnaire), indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text(questionnaire_resource(questionnaire), indent=2) + "\n")
         return EXIT_OK
     return write_formatted(out, args.format, questionnaire, as_json=render.questions_catalogue,
                            as_markdown=render.render_questions_markdown, as_text=render.render_questions_text)
@@ -203,9 +209,17 @@ _ERRORS = (
 )
 
 
+def say_error(err: TextIO, text: str) -> None:
+    """The one way an error line reaches the terminal: a message can quote what someone typed (a
+    key, a file name, a linkId), so it is neutralised first (triage/safe_text.py)."""
+    from triage.safe_text import for_terminal
+
+    err.write(for_terminal(f"error: {text}") + "\n")
+
+
 def _report(problems: list[Problem], err: TextIO) -> None:
     for problem in problems:
-        err.write(f"error: {problem}\n")
+        say_error(err, str(problem))
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -225,7 +239,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except TriageError as error:
         kind, code, note = next(entry for entry in _ERRORS if isinstance(error, entry[0]))
         prefix = f"{kind.__name__.removesuffix('Error').lower()}: " if kind is not TriageError else ""
-        err.write(f"error: {prefix}{error}{note}\n")
+        say_error(err, f"{prefix}{error}{note}")
         return code
     except KeyboardInterrupt:
         err.write("interrupted\n")
@@ -239,7 +253,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except Exception as error:  # never a traceback for a user; keep it one line
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        err.write(f"error: internal: {type(error).__name__}: {error} (please report; TRIAGE_DEBUG=1 shows details)\n")
+        say_error(err, f"internal: {type(error).__name__}: {error} (please report; TRIAGE_DEBUG=1 shows details)")
         return EXIT_INTERNAL
 
 

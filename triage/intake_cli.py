@@ -59,11 +59,12 @@ def add_parser(commands) -> None:
                         "yet); `triage assess FILE` reads it")
     intake.add_argument("--resume", metavar="FILE",
                         help="continue the intake saved in answers file FILE (saved back to FILE)")
-    intake.add_argument("--resume-intake", metavar="ID", type=int,
+    from triage.store_cli import add_store_options, intake_id
+
+    intake.add_argument("--resume-intake", metavar="ID", type=intake_id,
                         help="continue intake ID from the store (its draft, or a new version of a recorded intake)")
     intake.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
                         "else the shipped defaults)")
-    from triage.store_cli import add_store_options
 
     add_store_options(intake)
     intake.set_defaults(handler=cmd_intake)
@@ -149,7 +150,9 @@ class Intake:
     def note(self, text: str) -> None:
         """Something the person must know even when scripted (on standard error then)."""
         if self.scripted:
-            self.err.write(f"note: {text}\n")
+            from triage.safe_text import for_terminal
+
+            self.err.write(for_terminal(f"note: {text}") + "\n")
         else:
             self.say(text, style="bold", indent=2)
 
@@ -397,7 +400,7 @@ class Intake:
             typed = self.lines.read(prompt).strip()
             if not typed:
                 return None
-            if typed.isdigit() and 1 <= int(typed) <= len(rows):
+            if typed.isascii() and typed.isdigit() and 1 <= int(typed) <= len(rows):
                 return rows[int(typed) - 1][1]
             self.say(self.wording.review_not_a_number if self.patient else
                      f"  ! type a number from 1 to {len(rows)}, or press Enter", style="bold")
@@ -521,10 +524,10 @@ def cmd_intake(args, out: TextIO) -> int:
 
     width = min(_width(out), 100)
     color = _use_color(out)
-    from rich.console import Console
+    from triage.render import terminal_console
 
-    console = Console(file=out, width=width, highlight=False, emoji=False, markup=False,
-                      color_system="auto" if color else None, no_color=not color, force_terminal=color or None)
+    console = terminal_console(out, width=width, color=color, markup=False,
+                               color_system="auto" if color else None, force_terminal=color or None)
     if interactive:
         try:
             import readline  # noqa: F401  (line editing and arrow keys at the prompt; input() uses it)

@@ -108,7 +108,7 @@ def _options(item: Item) -> list[tuple[str, str, str]]:
 def _pick(item: Item, token: str) -> str:
     options = _options(item)
     word = token.strip().lower()
-    if word.isdigit():
+    if word.isascii() and word.isdigit():
         number = int(word)
         if 1 <= number <= len(options):
             return options[number - 1][0]
@@ -125,7 +125,7 @@ def _read_yes_no(item: Item, text: str, date_order: DateOrder) -> str:
         return "yes"
     if word in NO_WORDS:
         return "no"
-    if word.isdigit():
+    if word.isascii() and word.isdigit():
         return _pick(item, word)
     raise InputError(f"{text!r} is not an answer here; type y, n or u")
 
@@ -141,7 +141,7 @@ def _read_choices(item: Item, text: str, date_order: DateOrder) -> list[str]:
 
 
 def _read_integer(item: Item, text: str, date_order: DateOrder) -> int:
-    if not re.fullmatch(r"[+-]?\d+", text):
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
         raise InputError(f"{text!r} is not a whole number from {item.min} to {item.max}")
     return int(text)
 
@@ -165,11 +165,11 @@ def _read_segments(item: Item, text: str, date_order: DateOrder) -> list[str]:
     return levels
 
 
-_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_SLASH_MONTH = re.compile(r"^(\d{1,2})/(\d{4})$")
-_SLASH_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
-_SHORT_YEAR = re.compile(r"^\d{1,2}[/.](\d{1,2}[/.])?\d{2}$")
+_ISO_DAY = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+_ISO_MONTH = re.compile(r"^([0-9]{4})-([0-9]{1,2})$")
+_SLASH_MONTH = re.compile(r"^([0-9]{1,2})/([0-9]{4})$")
+_SLASH_DAY = re.compile(r"^([0-9]{1,2})[/.]([0-9]{1,2})[/.]([0-9]{4})$")
+_SHORT_YEAR = re.compile(r"^[0-9]{1,2}[/.]([0-9]{1,2}[/.])?[0-9]{2}$")
 
 
 def date_forms(kind: str, date_order: DateOrder) -> str:

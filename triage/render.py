@@ -6,13 +6,12 @@ so nothing depends on colour. Each line names the rule behind it, so a clinician
 
 from __future__ import annotations
 
-import html
 import io
 from collections import defaultdict
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderHook
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +19,7 @@ from rich.text import Text
 from triage.facts import FACTS
 from triage.questionnaire import Questionnaire
 from triage.result import Result, Status, StepStatus
+from triage.safe_text import for_html, for_markdown, for_terminal, unsafe_character
 from triage.ruleset import Ruleset
 from triage.store import Record, VersionInfo
 
@@ -58,7 +58,8 @@ def _status_reasons(result: Result) -> list[str]:
     return [f"{e.reason} [{e.rule}]" for e in result.trace if e.concluded.get("status") == Status.too_early.value]
 
 
-def _overview(result: Result, answers: dict) -> list[str]:
+def _overview(result: Result, answers: dict, shown=str) -> list[str]:
+    """The two overview lines; ``shown`` makes a person's value safe for the document kind."""
     fusion = answers.get("fusion_date", "not answered")
     months = result.months_since_fusion
     since = f" ({months} months before the assessment)" if months is not None else ""
@@ -68,7 +69,7 @@ def _overview(result: Result, answers: dict) -> list[str]:
     fused = ", ".join(answers["fused_levels"]) if isinstance(answers.get("fused_levels"), list) else answers.get("fused_levels", "not answered")
     adjacent = ", ".join(result.adjacent_levels) or "-"
     return [
-        f"Patient: {answers.get('patient_id', '-')}    Assessed: {result.assessment_date}",
+        f"Patient: {shown(answers.get('patient_id', '-'))}    Assessed: {result.assessment_date}",
         f"Fusion: {fusion}{since}    Fused: {fused or '-'}    Adjacent: {adjacent}",
     ]
 
@@ -88,9 +89,44 @@ def _trimmed(rendered: str) -> str:
     return "\n".join(line.rstrip() for line in rendered.split("\n"))
 
 
+def _needs_neutralising(text: str) -> bool:
+    return unsafe_character(text, allow_newline=True) is not None
+
+
+class _Neutralised:
+    """Renders what it wraps, with every text segment passed through ``for_terminal``: a stored or
+    typed value cannot carry an escape sequence or a bidi override onto the screen. rich's own
+    styling is applied after this, so colours still work."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        for segment in console.render(self.inner, options):
+            if segment.control or not _needs_neutralising(segment.text):
+                yield segment
+            else:
+                yield Segment(for_terminal(segment.text), segment.style)
+
+
+class _NeutraliseHook(RenderHook):
+    def process_renderables(self, renderables):
+        return [_Neutralised(renderable) for renderable in renderables]
+
+
+def terminal_console(file, *, width: int, color: bool, **options) -> Console:
+    """The one way a rich console for the terminal is made: every text it prints is neutralised
+    (triage/safe_text.py). Used by every text rendering, `triage intake` and `triage batch`."""
+    console = Console(file=file, width=width, no_color=not color, highlight=False, emoji=False,
+                      legacy_windows=False, **options)
+    console.push_render_hook(_NeutraliseHook())
+    return console
+
+
 def _console(out: io.StringIO, width: int, color: bool) -> Console:
-    return Console(file=out, width=width, no_color=not color, force_terminal=color, highlight=False,
-                   emoji=False, legacy_windows=False)
+    return terminal_console(out, width=width, color=color, force_terminal=color)
 
 
 def _section(console: Console, title: str) -> None:
@@ -163,7 +199,7 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         *(f"{reason}\n" for reason in _status_reasons(result)),
         f"**Physician consult: recommended ({consult.urgency}).** {consult.message}",
         "",
-        *(f"- {line}" for line in _overview(result, answers)),
+        *(f"- {line}" for line in _overview(result, answers, shown=for_markdown)),
         "",
     ]
     if result.red_flags:
@@ -386,11 +422,12 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
     return _trimmed(out.getvalue())
 
 
-def provenance(doc: dict[str, Any]) -> str:
+def provenance(doc: dict[str, Any], shown=str) -> str:
+    """Where an export came from; ``shown`` makes the recorder's name safe for the document kind."""
     if doc["deidentified"]:
         return f"De-identified export (HIPAA Safe Harbor: identifiers removed, dates reduced to the year); recorded {doc['recorded_year']}."
     return (f"Intake {doc['intake_id']} version {doc['version']}, recorded {doc['recorded_at']} by "
-            f"{doc['recorded_by']} (from {doc['source']}).")
+            f"{shown(doc['recorded_by'])} (from {doc['source']}).")
 
 
 # HTML: one printable page, no external resources, every text escaped.
@@ -429,7 +466,7 @@ th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; tex
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return for_html(value)
 
 
 def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnaire) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,9 @@ DEFAULT_SETTINGS = Path(__file__).with_name("default-settings.toml")
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `healing_window_months = true` must not be read as 1, nor "6" as 6 (a wrong type in a
+    # clinical setting is refused, naming the key, never coerced).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     healing_window_months: int = Field(6, ge=1, le=36)
     mri_currency_months: int = Field(12, ge=1, le=60)
@@ -39,4 +42,5 @@ def load_settings(path: Path | None = None) -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise DefinitionError(f"{path}: {where}: {first['msg']}") from None
+        given = f" (the file has {json.dumps(first['input'], default=str)[:40]})" if first["type"].endswith("_type") else ""
+        raise DefinitionError(f"{path}: {where}: {first['msg']}{given}") from None

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import TextIO
 
+from triage.safe_text import for_markdown, for_terminal, json_text
+
 STATUS_ORDER = ("urgent", "too_early", "records_needed", "ready_for_evaluation", "draft")
 MISSING_IDS = ("fusion_date", "fused_levels", "current_mri", "surgical_report", "symptom_pattern",
                "red_flag_screen")
@@ -19,22 +21,59 @@ first use (folder 0700, file 0600).
 """
 
 
-def intake_id(text: str) -> int:
-    if text.isdigit() and int(text) > 0:
+LARGEST_ID = 2**63 - 1  # the store's integer range (SQLite and PostgreSQL bigint)
+
+
+def _whole_number(text: str) -> int | None:
+    """ASCII digits only (int() would also read other scripts' digits) and within the store's range."""
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= LARGEST_ID:
         return int(text)
+    return None
+
+
+def intake_id(text: str) -> int:
+    number = _whole_number(text)
+    if number:
+        return number
     raise argparse.ArgumentTypeError(f"{text!r} is not an intake id (a whole number, as `triage list` shows)")
 
 
 def version_number(text: str) -> int:
-    if text.isdigit():
-        return int(text)
+    number = _whole_number(text)
+    if number is not None:
+        return number
     raise argparse.ArgumentTypeError(f"{text!r} is not a version number")
+
+
+def person_name(text: str) -> str:
+    """``--user``: recorded in the audit log and shown by `show` and the exports."""
+    from triage.safe_text import refuse_unsafe
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give the name of who is doing this")
+    if len(text) > 100:
+        raise argparse.ArgumentTypeError("is longer than 100 characters")
+    try:
+        return refuse_unsafe(text).strip()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def store_path(args) -> Path:
     from triage.store import default_path
 
-    value = getattr(args, "db", None) or os.environ.get("TRIAGE_DB")
+    from triage.cli import UsageError
+    from triage.errors import Problem
+
+    value = getattr(args, "db", None)
+    if value is None:
+        value = os.environ.get("TRIAGE_DB")
+        if value is not None and not value.strip():
+            # Set but empty is a mistake (a typo in a script), not a wish for the per-user store.
+            raise UsageError([Problem("TRIAGE_DB", "is set but empty; give a store path, or unset it to use "
+                                      f"the per-user store ({default_path()})")])
+    elif not value.strip():
+        raise UsageError([Problem("--db", "is empty; give a store path")])
     return Path(value) if value else default_path()
 
 
@@ -49,7 +88,7 @@ def add_store_options(parser: argparse.ArgumentParser, *, who: bool = True) -> N
     user(args))."""
     parser.add_argument("--db", metavar="PATH", help="the store file (default: TRIAGE_DB, else the per-user store)")
     if who:
-        parser.add_argument("--user", metavar="NAME", help="who is doing this, for the audit log (default: the OS user)")
+        parser.add_argument("--user", type=person_name, metavar="NAME", help="who is doing this, for the audit log (default: the OS user)")
 
 
 def add_assess_options(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +101,7 @@ def add_assess_options(parser: argparse.ArgumentParser) -> None:
                        help="with --amend: the version you checked; if another was recorded since, nothing is "
                        "saved and the exit code is 6 (default: amend the latest)")
     group.add_argument("--db", metavar="PATH", help="the store file (default: TRIAGE_DB, else the per-user store)")
-    group.add_argument("--user", metavar="NAME", help="who records it, for the audit log (default: the OS user)")
+    group.add_argument("--user", type=person_name, metavar="NAME", help="who records it, for the audit log (default: the OS user)")
 
 
 def save_assessment(args, answers: dict, result: dict, source: str, err: TextIO) -> None:
@@ -161,8 +200,8 @@ def cmd_list(args, out: TextIO) -> int:
     shown.sort(key=lambda row: (STATUS_ORDER.index(row.status), row.intake_id))
     counts = {status: sum(1 for row in rows if row.status == status) for status in STATUS_ORDER}
     if args.format == "json":
-        out.write(json.dumps({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
-                              "total": len(rows)}, indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
+                              "total": len(rows)}, indent=2) + "\n")
         return 0
     table = [("ID", "PATIENT", "STATUS", "SINCE FUSION", "ASSESSED", "MISSING")]
     for row in shown:
@@ -170,8 +209,9 @@ def cmd_list(args, out: TextIO) -> int:
         missing = ", ".join(row.missing) or "-"
         if row.draft_pending:
             missing += " (draft in progress)" if row.version else ""
-        table.append((str(row.intake_id), row.patient_id or "-", row.status, months,
-                      row.assessment_date or "-", missing))
+        # Stored values reach the terminal here: neutralised (a hand-edited row may hold anything).
+        table.append(tuple(for_terminal(cell) for cell in (
+            str(row.intake_id), row.patient_id or "-", row.status, months, row.assessment_date or "-", missing)))
     widths = [max(len(line[column]) for line in table) for column in range(5)]
     for line in table:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[5] + "\n")
@@ -192,7 +232,7 @@ def cmd_show(args, out: TextIO) -> int:
     if args.format == "json":
         from triage.export import document
 
-        out.write(json.dumps(document(record, history, deidentify=False), indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text(document(record, history, deidentify=False), indent=2) + "\n")
         return 0
     from triage.cli import _use_color, _width
     from triage.questionnaire import load_questionnaire
@@ -224,7 +264,7 @@ def cmd_export(args, out: TextIO) -> int:
             reason = (error.strerror or str(error)).lower()
             raise InvalidInput([Problem(args.out, f"cannot be written ({reason})")]) from None
         if getattr(args, "err", None):
-            args.err.write(f"exported: intake {record.intake_id} version {record.version} -> {args.out}\n")
+            args.err.write(for_terminal(f"exported: intake {record.intake_id} version {record.version} -> {args.out}") + "\n")
     else:
         out.write(text)
     return 0
@@ -235,20 +275,20 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
 
     doc = document(record, history, deidentify=deidentify)
     if fmt == "json":
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return json_text(doc, indent=2) + "\n"
     if fmt == "fhir":
         from triage.fhir import response_resource
 
         resource = response_resource(
             questionnaire, doc["answers"], authored=doc["recorded_year"] if deidentify else record.recorded_at,
             resource_id=None if deidentify else f"intake-{record.intake_id}-v{record.version}")
-        return json.dumps(resource, indent=2, ensure_ascii=False) + "\n"
+        return json_text(resource, indent=2) + "\n"
     from triage import render
     from triage.result import Result
 
     result = Result.model_validate(doc["result"])
     if fmt == "markdown":
-        return render.render_markdown(result, doc["answers"], questionnaire) + f"\n{render.provenance(doc)}\n"
+        return render.render_markdown(result, doc["answers"], questionnaire) + f"\n{render.provenance(doc, shown=for_markdown)}\n"
     return render.render_html(result, doc, questionnaire)
 
 
@@ -261,7 +301,9 @@ def cmd_audit_verify(args, out: TextIO) -> int:
         return 0
     from triage.cli import EXIT_AUDIT
 
+    from triage.cli import say_error
+
     err = getattr(args, "err", None) or out
     for problem in report.problems:
-        err.write(f"error: audit: {problem}\n")
+        say_error(err, f"audit: {problem}")
     return EXIT_AUDIT
