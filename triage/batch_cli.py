@@ -206,6 +206,10 @@ def cmd_batch(args, out: TextIO) -> int:
             source.close()
         raise
 
+    for leftover in output.removed_leftovers:
+        from triage.safe_text import for_terminal
+
+        err.write(for_terminal(f"note: removed {leftover}, left by an earlier run that was killed") + "\n")
     committed = False
 
     def give_up() -> None:

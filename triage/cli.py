@@ -23,6 +23,8 @@ EXIT_ENGINE = 4  # the engine failed or broke a safety invariant; no result is g
 EXIT_STORE = 5  # the store cannot be used: not a triage store, damaged, newer schema, busy, not writable
 EXIT_CONFLICT = 6  # the intake changed since the version this change was based on; nothing was saved
 EXIT_AUDIT = 7  # `audit verify`: the audit log or a recorded version was changed or removed
+EXIT_SAVED_NOT_SHOWN = 8  # the intake was saved, then printing failed: do not save it again
+EXIT_OUTPUT = 74  # standard output cannot be written (closed, disk full); sysexits' EX_IOERR
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_INTERNAL = 70  # a bug: reported in one line (TRIAGE_DEBUG=1 shows the traceback)
 
@@ -34,6 +36,9 @@ EXIT_CODES_HELP = """exit codes:
   5    the store cannot be used (not a triage store, damaged, newer version, busy)
   6    conflict: the intake changed since the version you based this on; nothing saved
   7    audit verify: a row or recorded version was changed or removed
+  8    the intake WAS saved, but its result could not be printed afterwards (output
+       closed or full); do not save it again: see it with `triage show ID`
+  74   standard output cannot be written (closed, disk full)
   130  interrupted (Ctrl-C)
 """
 
@@ -222,17 +227,112 @@ def _report(problems: list[Problem], err: TextIO) -> None:
         say_error(err, str(problem))
 
 
+class _Closed:
+    """Stands in for a standard stream the process was started without (Python sets it to None):
+    writing fails like writing to a closed file, which the callers handle."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def write(self, text: str) -> int:
+        raise OSError(9, f"{self.name} is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(9, f"{self.name} is closed")
+
+
+class _BestEffort:
+    """Standard error: a message that cannot be written (closed, full) is dropped; the exit code
+    still tells what happened."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class _Output:
+    """Standard output: a write or flush that fails (closed, disk full, EIO) becomes OutputFailed,
+    so it is reported as what it is, never as an internal error."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise  # the reader went away on purpose (`| head`): handled in _dispatch
+        except (OSError, ValueError) as error:
+            raise OutputFailed(error) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as error:
+            raise OutputFailed(error) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class OutputFailed(TriageError):
+    def __init__(self, error: BaseException):
+        reason = getattr(error, "strerror", None) or str(error)
+        super().__init__(f"standard output cannot be written ({reason.lower()})")
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = _Output(out or sys.stdout or _Closed("standard output"))
+    err = _BestEffort(err or sys.stderr or _Closed("standard error"))
+    state: dict = {}
+    code = _dispatch(argv, out, err, state)
+    saved = getattr(state.get("args"), "saved", None)
+    if saved and code != EXIT_OK:
+        # The intake is committed: an exit code that says "failed" would make someone save it twice.
+        intake, version = saved
+        say_error(err, f"the intake WAS saved (intake {intake} version {version}), but the command could not "
+                  f"finish (exit {code}); do not save it again: see it with `triage show {intake}`")
+        return EXIT_SAVED_NOT_SHOWN
+    return code
+
+
+def _dispatch(argv: list[str] | None, out: TextIO, err: TextIO, state: dict) -> int:
     try:
         with contextlib.redirect_stdout(out):  # argparse writes --help to sys.stdout itself
             args = build_parser().parse_args(argv)
         if not getattr(args, "handler", None):
             build_parser().print_help(out)
             return EXIT_INVALID
+        state["args"] = args
         args.err = err  # handlers report side notes (e.g. "saved: intake 3") on standard error
-        return args.handler(args, out)
+        code = args.handler(args, out)
+        out.flush()  # a full disk or closed pipe shows here, while it can still be reported
+        return code
+    except OutputFailed as error:
+        say_error(err, f"output: {error}")
+        return EXIT_OUTPUT
     except InvalidInput as error:
         _report(error.problems, err)
         return EXIT_INVALID

@@ -140,6 +140,45 @@ def temporary_beside(path: Path) -> Path:
     return folder / f".{path.name}.{os.getpid()}.tmp"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files that runs writing ``path`` left behind when they were killed
+    (``kill -9``, power loss): ``.NAME.PID.tmp`` whose process is gone. A live process's file (a run
+    still writing) is left alone. Returns what was removed, for the caller to report."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    removed = []
+    try:
+        candidates = list(folder.glob(f".{glob_escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        pid_text = candidate.name[len(path.name) + 2:-len(".tmp")]
+        if not (pid_text.isascii() and pid_text.isdigit()) or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        try:
+            candidate.unlink()
+            removed.append(candidate)
+        except OSError:
+            pass  # not ours to remove (permissions): left as it is
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
 def move_into_place(temporary: Path, path: Path) -> None:
     """Rename a written and fsynced temporary file over ``path``, then fsync the folder so the
     rename itself survives a crash."""
@@ -155,6 +194,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     """Write a file so that a crash leaves either the old or the new content, never half of one:
     a temporary file in the same folder, fsync, rename over the target, fsync the folder."""
     temporary = temporary_beside(path)
+    remove_stale_temporaries(path)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

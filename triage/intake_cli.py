@@ -120,8 +120,9 @@ class Intake:
     """One intake session at a terminal (or from a script)."""
 
     def __init__(self, interview, store, questionnaire, ruleset, settings, *, console, lines: _Lines,
-                 out: TextIO, err: TextIO, width: int, color: bool):
+                 out: TextIO, err: TextIO, width: int, color: bool, on_recorded=lambda recorded: None):
         self.interview = interview
+        self.on_recorded = on_recorded  # told as soon as the intake is committed (exit codes depend on it)
         self.store = store
         self.q = questionnaire
         self.wording = questionnaire.patient_wording
@@ -433,6 +434,7 @@ class Intake:
         if hasattr(self.store, "submit") and not stopped_early:
             # The store keeps the finished intake as a version (answers, result, ruleset, settings, who).
             recorded = self.store.submit(answers.answered(), result.to_json())
+            self.on_recorded(recorded)
         if not self.scripted:
             self.console.print()
         if self.patient:
@@ -535,7 +537,8 @@ def cmd_intake(args, out: TextIO) -> int:
             pass
     lines = _Lines(interactive, out)
     session = Intake(interview, store, questionnaire, ruleset, settings, console=console, lines=lines,
-                     out=out, err=err, width=width, color=color)
+                     out=out, err=err, width=width, color=color,
+                     on_recorded=lambda recorded: setattr(args, "saved", recorded))
 
     previous = signal.signal(signal.SIGHUP, _hangup) if interactive else None
     try:

@@ -261,6 +261,7 @@ class Store:
         self._db = connection
         self.path = path
         self._clock = clock
+        self.read_only = False  # opened by a reading command where the store cannot be written
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -390,11 +391,15 @@ class Store:
                 self._audit(db, now, user, DRAFT_DISCARDED, intake_id, None, {})
 
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
-                   version: int | None = None, detail: dict[str, Any] | None = None) -> None:
+                   version: int | None = None, detail: dict[str, Any] | None = None) -> bool:
         """Record that someone viewed, exported or listed intakes (done before showing anything:
-        no audit row, no access)."""
+        no audit row, no access). A read-only store cannot record it: returns False, and the
+        command says so."""
+        if self.read_only:
+            return False
         with self._write() as db:
             self._audit(db, self._clock(), user, action, intake_id, version, detail or {})
+        return True
 
     def _new_intake(self, db: sqlite3.Connection, now: str, user: str) -> int:
         return db.execute("INSERT INTO intakes (created_at, created_by) VALUES (?, ?)", (now, user)).lastrowid
@@ -660,11 +665,21 @@ def _record(row: tuple) -> Record:
 
 # -- opening -------------------------------------------------------------------------------------
 
-def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now) -> Store:
+def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now,
+               for_reading: bool = False) -> Store:
     """Open the store at ``path`` (default: the per-user store), creating it on first use with a
     0700 folder and a 0600 file. Refuses a file that is not a triage store, is damaged, or was
-    written by a newer schema."""
+    written by a newer schema.
+
+    ``for_reading`` (list, show, export, audit verify): a store that exists but cannot be written
+    (a read-only file system, a read-only copy) is opened read-only instead of refused; its
+    ``read_only`` is then true and access is not recorded in its audit log."""
     path = Path(path) if path else default_path()
+    if path.is_file() and not _writable(path):
+        if for_reading:
+            return _open_read_only(path, clock)
+        raise StoreError(f"{path}: cannot be written (a read-only file system, or no permission); "
+                         "nothing was saved")
     _create_private(path)
     try:
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -678,6 +693,37 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
         raise
     _tighten(path)
     return store
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the store and create its side files? (os.access reports a read-only
+    file system even to root.)"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _open_read_only(path: Path, clock: Callable[[], str]) -> Store:
+    """SQLite's read-only mode; when even the shared-memory side file cannot be created (a read-only
+    file system, where nobody can be writing), the file is read as immutable."""
+    from urllib.parse import quote
+
+    last_error = None
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?{options}", uri=True,
+                                 timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as error:
+            last_error = error
+            continue
+        try:
+            _check_identity(db, path, read_only=True)
+        except BaseException:
+            db.close()
+            raise
+        store = Store(db, path, clock)
+        store.read_only = True
+        return store
+    raise StoreError(f"{path}: cannot open the read-only store ({last_error})")
 
 
 def _tighten(path: Path) -> None:
@@ -711,7 +757,8 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"{path}: cannot create the store ({(error.strerror or str(error)).lower()})") from None
 
 
-def _prepare(db: sqlite3.Connection, path: Path) -> None:
+def _check_identity(db: sqlite3.Connection, path: Path, *, read_only: bool = False) -> int:
+    """Refuse a file that is not a triage store of a schema this version reads; return its schema."""
     def refuse(message: str) -> StoreError:
         return StoreError(f"{path}: {message}")
 
@@ -726,6 +773,19 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
     if schema > SCHEMA_VERSION:
         raise refuse(f"was written by a newer version of triage (store schema {schema}; this version "
                      f"reads up to {SCHEMA_VERSION}); upgrade triage to use it")
+    if read_only and schema < SCHEMA_VERSION:
+        raise refuse(f"is read-only and was written by an older version of triage (store schema {schema}); "
+                     "open it once where it can be written, so that it is upgraded")
+    if read_only and application_id != APPLICATION_ID:
+        raise refuse("is read-only and empty; there is nothing to read")
+    return schema
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    def refuse(message: str) -> StoreError:
+        return StoreError(f"{path}: {message}")
+
+    schema = _check_identity(db, path)
     try:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":

@@ -116,6 +116,7 @@ def save_assessment(args, answers: dict, result: dict, source: str, err: TextIO)
     with open_store(store_path(args)) as store:
         intake, version = store.record_assessment(answers, result, user=user(args), intake_id=args.amend,
                                                   expected_version=args.base_version, source=source)
+    args.saved = (intake, version)  # committed: from here on the exit code must say so (triage.cli.main)
     err.write(f"saved: intake {intake} version {version} (triage show {intake})\n")
 
 
@@ -183,9 +184,16 @@ def _audit_usage(parser: argparse.ArgumentParser):
 
 
 def _open(args):
+    """Reading commands open the store for reading: a read-only store (a read-only file system, a
+    copy on read-only media) is read instead of refused, with a note that access is not recorded."""
     from triage.store import open_store
 
-    return open_store(store_path(args))
+    store = open_store(store_path(args), for_reading=True)
+    err = getattr(args, "err", None)
+    if store.read_only and err is not None and getattr(args, "audit_command", None) != "verify":
+        err.write(for_terminal(f"note: {store.path} is read-only: this access cannot be recorded in its "
+                               "audit log") + "\n")
+    return store
 
 
 def cmd_list(args, out: TextIO) -> int:
