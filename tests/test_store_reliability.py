@@ -107,7 +107,13 @@ def kill_trials(tmp_path: Path, result: dict, trials: int, seed: int) -> int:
     for trial in range(trials):
         db = tmp_path / f"crash-{trial // 5}" / "triage.db"
         process = child(db, "save-forever", result)
-        time.sleep(rng.uniform(0.0, 0.2))  # sometimes during start-up or schema creation
+        if trial % 2:
+            # Once the store is open, so that the kill lands among saves whatever the machine's
+            # load (a start-up can take longer than any fixed delay on a busy machine).
+            assert process.stdout.readline() == "ready\n"
+            time.sleep(rng.uniform(0.0, 0.05))
+        else:
+            time.sleep(rng.uniform(0.0, 0.2))  # sometimes during start-up or schema creation
         process.kill()  # SIGKILL: no cleanup, no atexit, no rollback
         out, err = process.communicate()
         assert not any(value in err for value in VALUES)
