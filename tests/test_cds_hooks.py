@@ -572,6 +572,24 @@ def test_answers_cannot_inject_markup_or_links_into_the_card():
     card = cds_hooks.card_for_result(result.model_copy(update={"steps": [step, *result.steps[1:]]}),
                                      _questionnaire(), _config())
     assert escaped in card["detail"] and hostile not in card["detail"]
+    # Rendered as the EHR renders it (CommonMark with raw HTML allowed): text, never markup.
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").render(card["detail"])
+    assert "<a " not in rendered and "<img" not in rendered and "<strong>bold" not in rendered
+    assert "[click](https://evil.example) &lt;img src=x onerror=alert(1)&gt;" in rendered
+
+
+def test_the_card_shown_in_the_readme_is_what_the_service_gives_today():
+    """docs/cds-hooks-card.json (and its screenshot) come from `python tools/render_card.py`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_card", ROOT / "tools" / "render_card.py")
+    render_card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render_card)
+    shown = json.loads((ROOT / "docs" / "cds-hooks-card.json").read_text(encoding="utf-8"))
+    assert shown == {"cards": [render_card.example_card()]}, "run: python tools/render_card.py"
+    valid_response(shown)
 
 
 @pytest.mark.parametrize("path", [ROOT / "triage" / "cds_hooks.py", ROOT / "triage" / "web" / "cds_hooks.py"],
