@@ -123,6 +123,19 @@ def test_discovery_needs_a_token_for_the_discovery_url(client, ehr):
     assert client.get("/cds-services", headers=ehr.authorization(SERVICE_URL)).status_code == 401
 
 
+def test_the_source_url_is_the_rule_catalogue_page(client):
+    from triage.ruleset import load_ruleset
+
+    ruleset = load_ruleset()
+    response = client.get("/rules")  # public: rules only, no patient data, no token needed
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert f"{ruleset.ruleset.name}</code> version {ruleset.ruleset.version}" in page
+    for rule in ruleset.rules:
+        assert f'<section id="{rule.id}"><h2>{rule.id} v{rule.version}: ' in page
+    assert "<script" not in page and "style=" not in page
+
+
 def test_unconfigured_app_has_no_cds_routes(monkeypatch):
     monkeypatch.delenv("TRIAGE_CDS_HOOKS", raising=False)
     app = Flask("test")
