@@ -437,6 +437,7 @@ def _forged_tokens(ehr: FakeEhr):
     yield "expired", f"Bearer {ehr.token(exp=int(time.time()) - 120, iat=int(time.time()) - 180)}"
     yield "issued in the future", f"Bearer {ehr.token(iat=int(time.time()) + 600, exp=int(time.time()) + 660)}"
     yield "valid for a day", f"Bearer {ehr.token(exp=int(time.time()) + 86400)}"
+    yield "not valid yet (nbf)", f"Bearer {ehr.token(nbf=int(time.time()) + 120)}"
     yield "no exp", f"Bearer {ehr.token(exp=None)}"
     yield "no jti", f"Bearer {ehr.token(jti=None)}"
     yield "jku elsewhere", "Bearer " + jwt.encode(body_claims, ehr.private_key, algorithm="ES384",
@@ -478,6 +479,7 @@ FORGERIES = {
     "expired": "has expired",
     "issued in the future": "issued in the future",
     "valid for a day": "valid for too long",
+    "not valid yet (nbf)": "not valid yet",
     "no exp": "has no exp claim",
     "no jti": "has no jti claim",
     "jku elsewhere": "jku is not the JWKS configured",
@@ -546,6 +548,34 @@ def test_jwks_from_a_url_with_rotation(make_client):
     offset[0] = 11
     assert call(client, rotated, hook_request(searchset())).status_code == 200
     assert sum(request.url.path == "/jwks.json" for request in fhir.requests) == 2
+
+
+def test_keys_already_read_stay_usable_while_the_jwks_url_is_down(make_client):
+    ehr = FakeEhr("ES384")
+    fhir = FakeFhirServer(jwks=ehr.jwks())
+    offset = [0.0]
+    client = make_client(fhir=fhir, clock=lambda: time.time() + offset[0], jwks_refresh_seconds=10,
+                         clients=[{"issuer": ISSUER, "jwks": "https://ehr.example.org/jwks.json"}])
+    assert call(client, ehr, hook_request(searchset())).status_code == 200
+    fhir.jwks, fhir.fail = None, httpx.ConnectError("down")
+    offset[0] = 20  # past jwks_refresh_seconds: a refresh is tried and fails
+    assert call(client, ehr, hook_request(searchset())).status_code == 200
+    # a key never seen is not accepted (and the URL is not asked again within 10 s)
+    assert call(client, FakeEhr("ES384", kid="never-seen"), hook_request(searchset())).status_code == 401
+    assert sum(request.url.path == "/jwks.json" for request in fhir.requests) == 2  # once more, not per call
+
+
+def test_an_engine_failure_gives_no_card_but_500(client, ehr, monkeypatch):
+    import triage.assess
+    from triage.errors import EngineError
+
+    def broken(*_, **__):
+        raise EngineError("no rule concluded a status")
+
+    monkeypatch.setattr(triage.assess, "assess", broken)
+    response = call(client, ehr, hook_request(searchset(response_resource(ready_answers()))))
+    assert response.status_code == 500
+    assert "no card is given" in response.get_json()["error"]
 
 
 def test_unreachable_jwks_is_503_not_a_pass(make_client, ehr):
