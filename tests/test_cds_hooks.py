@@ -204,6 +204,22 @@ def test_urgent_card_names_the_red_flag_and_the_consult_instruction(client, ehr)
     assert card.summary.startswith("Spine pre-consultation: URGENT")
 
 
+def _tier_of_each_red_flag() -> dict[str, str]:
+    """Question -> urgency tier, as the shipped rules say (the rule concluding that red flag)."""
+    from triage.ruleset import load_ruleset
+
+    return {rule.then.red_flag: rule.then.consult for rule in load_ruleset().rules if rule.then.red_flag}
+
+
+@pytest.mark.parametrize("question", sorted(_tier_of_each_red_flag()))
+def test_each_red_flag_alone_gives_the_card_of_its_tier(client, ehr, question):
+    tier = _tier_of_each_red_flag()[question]
+    answers = ready_answers() | {question: "yes"}
+    card = card_of(call(client, ehr, hook_request(searchset(response_resource(answers)))))
+    assert card.indicator == cds_hooks.URGENT_INDICATOR[tier]
+    assert card.summary == cds_hooks.summary("urgent", tier)
+
+
 @pytest.mark.parametrize("status", STATUSES)
 @pytest.mark.parametrize("urgency", URGENCIES + ("a_tier_added_later",))
 def test_summary_is_under_140_characters_with_status_and_urgency_in_words(status, urgency):
