@@ -107,9 +107,19 @@ def kill_trials(tmp_path: Path, result: dict, trials: int, seed: int) -> int:
     for trial in range(trials):
         db = tmp_path / f"crash-{trial // 5}" / "triage.db"
         process = child(db, "save-forever", result)
-        time.sleep(rng.uniform(0.0, 0.2))  # sometimes during start-up or schema creation
+        seen = ""
+        if trial % 2:
+            # Every other trial kills once saving is under way (a loaded machine can take longer than
+            # any fixed sleep to start the child, and then no trial would interrupt a save).
+            while not (line := process.stdout.readline()).startswith("ack ") and line:
+                seen += line
+            seen += line
+            time.sleep(rng.uniform(0.0, 0.05))
+        else:
+            time.sleep(rng.uniform(0.0, 0.2))  # sometimes during start-up or schema creation
         process.kill()  # SIGKILL: no cleanup, no atexit, no rollback
         out, err = process.communicate()
+        out = seen + out
         assert not any(value in err for value in VALUES)
         acknowledged = [(int(a), int(b)) for _, a, b in (line.split() for line in out.splitlines() if line.startswith("ack "))]
         assert_store_sound(db, acknowledged)
