@@ -20,19 +20,20 @@ from triage.render.terminal import hanging_list, section, trimmed
 from triage.result import Result, Status
 from triage.safe_text import for_markdown
 
-def _overview(result: Result, answers: dict, shown=str) -> list[str]:
+def _overview(result: Result, answers: dict, questionnaire: Questionnaire, shown=str) -> list[str]:
     """The two overview lines; ``shown`` makes a person's value safe for the document kind."""
-    fusion = answers.get("fusion_date", "not answered")
+    def said(question: str) -> str:
+        return questionnaire.answer_text(question, answers.get(question))
+
     months = result.months_since_fusion
     since = f" ({months} months before the assessment)" if months is not None else ""
     # A higher status (urgent) hides too_early; the reader still needs to know the window is open.
     healing = rules_by_conclusion(result).get(("status", Status.too_early.value))
     since += f", inside the healing window {basis_text(healing)}" if healing else ""
-    fused = ", ".join(answers["fused_levels"]) if isinstance(answers.get("fused_levels"), list) else answers.get("fused_levels", "not answered")
     adjacent = ", ".join(result.adjacent_levels) or "-"
     return [
         f"Patient: {shown(answers.get('patient_id', '-'))}    Assessed: {result.assessment_date}",
-        f"Fusion: {fusion}{since}    Fused: {fused or '-'}    Adjacent: {adjacent}",
+        f"Fusion: {said('fusion_date')}{since}    Fused: {said('fused_levels')}    Adjacent: {adjacent}",
     ]
 
 
@@ -78,7 +79,7 @@ def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, 
     console = new_console(out, width, color)
     basis = rules_by_conclusion(result)
     banner(console, result, "Pre-consultation triage")
-    for line in _overview(result, answers):
+    for line in _overview(result, answers, questionnaire):
         console.print(Text(line), overflow="fold")
     if result.red_flags:
         section(console, "Red flags answered yes")
@@ -102,7 +103,7 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         *(f"{reason}\n" for reason in status_reasons(result)),
         f"**Physician consult: recommended ({consult.urgency}).** {consult.message}",
         "",
-        *(f"- {line}" for line in _overview(result, answers, shown=for_markdown)),
+        *(f"- {line}" for line in _overview(result, answers, questionnaire, shown=for_markdown)),
         "",
     ]
     if result.red_flags:
