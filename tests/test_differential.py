@@ -24,7 +24,7 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference
+from triage import reference
 from strategies import answers, answers_with_records, facts
 from triage import engine
 from triage.answers import parse_answers
