@@ -31,13 +31,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import generate  # noqa: E402
 
 
-def _spin(stop: multiprocessing.synchronize.Event, deadline: float) -> None:
-    while not stop.is_set() and time.monotonic() < deadline:
+def _orphaned(parent: int) -> bool:
+    """A child whose parent died (killed, say) is re-parented: it stops instead of running on."""
+    return os.getppid() != parent
+
+
+def _spin(stop: multiprocessing.synchronize.Event, deadline: float, parent: int) -> None:
+    while not stop.is_set() and time.monotonic() < deadline and not _orphaned(parent):
         for _ in range(100_000):
             pass
 
 
-def _evaluate(share: int, intakes: int, seed: int, ready, go) -> dict[str, int]:
+def _evaluate(share: int, intakes: int, seed: int, ready, go, parent: int) -> dict[str, int]:
     from triage.answers import parse_answers
     from triage.assess import checked_fire
     from triage.errors import EngineError
@@ -55,6 +60,8 @@ def _evaluate(share: int, intakes: int, seed: int, ready, go) -> dict[str, int]:
     go.wait()
     counts = {"evaluations": 0, "engine_errors": 0, "disagreements": 0, "differ_from_alone": 0}
     for number in range(share):
+        if number % 10_000 == 0 and _orphaned(parent):
+            break
         index = number % len(facts)
         counts["evaluations"] += 1
         try:
@@ -67,8 +74,8 @@ def _evaluate(share: int, intakes: int, seed: int, ready, go) -> dict[str, int]:
     return counts
 
 
-def _worker(share, intakes, seed, ready, go, results) -> None:
-    results.put(_evaluate(share, intakes, seed, ready, go))
+def _worker(share, intakes, seed, ready, go, results, parent) -> None:
+    results.put(_evaluate(share, intakes, seed, ready, go, parent))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     stop, go, results = context.Event(), context.Event(), context.Queue()
     shares = [args.evaluations // args.workers + (i < args.evaluations % args.workers) for i in range(args.workers)]
     readies = [context.Event() for _ in shares]
-    workers = [context.Process(target=_worker, args=(share, args.intakes, args.seed, ready, go, results))
+    workers = [context.Process(target=_worker, args=(share, args.intakes, args.seed, ready, go, results, os.getpid()))
                for share, ready in zip(shares, readies)]
     for worker in workers:
         worker.start()
     for ready in readies:
         ready.wait(args.max_seconds)
     deadline = time.monotonic() + args.max_seconds
-    loaders = [context.Process(target=_spin, args=(stop, deadline), daemon=True) for _ in range(args.load)]
+    loaders = [context.Process(target=_spin, args=(stop, deadline, os.getpid()), daemon=True) for _ in range(args.load)]
     for loader in loaders:
         loader.start()
     started = time.monotonic()
