@@ -24,8 +24,8 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support.strategies import answers, answers_with_records, facts
 from triage import reference
-from strategies import answers, answers_with_records, facts
 from triage import engine
 from triage.answers import parse_answers
 from triage.assess import _build, assess
