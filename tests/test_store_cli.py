@@ -107,7 +107,7 @@ def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):
     latest = run_cli("show", intake, "--format", "json").json
     assert latest["version"] == 2 and [v["version"] for v in latest["versions"]] == [1, 2]
     assert latest["result"]["status"] == "ready_for_evaluation"
-    first = run_cli("show", intake, "--version", "1", "--format", "json").json
+    first = run_cli("show", intake, "--intake-version", "1", "--format", "json").json
     assert first["result"]["status"] == "records_needed"
     text = run_cli("show", intake).out
     assert "version 2 of 2" in text and re.search(r"\* v2 .* ready_for_evaluation", text)
@@ -126,10 +126,10 @@ def test_conflicting_amendment_exits_6_and_saves_nothing(clinic, answers_file):
 
 
 @pytest.mark.parametrize("args, where", [
-    (("show", "42"), "error: 42: no intake with this id"),
+    (("show", "42"), "error: intake 42 does not exist in "),
     (("show", "abc"), "is not an intake id"),
     (("export", "1", "--format", "pdf"), "--format"),
-    (("show", "1", "--version", "9"), "error: 1: has no version 9 (latest is 1)"),
+    (("show", "1", "--intake-version", "9"), "error: intake 1 has no version 9 (the latest is 1)"),
 ])
 def test_bad_ids_and_options_exit_2_in_one_line(clinic, args, where):
     run = run_cli(*args)

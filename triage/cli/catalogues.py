@@ -11,15 +11,20 @@ def register(commands) -> None:
     rules = common.add_command(
         commands, "rules", help="print the rule catalogue for clinical review",
         description="Every rule with id, version, step, title, condition, rationale, source and the answer "
-        "fields it reads.", handler=run_rules, exit_codes=(ExitCode.DEFINITION,))
-    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+        "fields it reads.", handler=run_rules, exit_codes=(ExitCode.DEFINITION,),
+        examples=("triage rules | less", "triage rules -f markdown > rule-catalogue.md"))
+    common.add_format_option(rules, ("text", "json", "markdown"),
+                             "text: for the terminal (default); json: every field, for tools; markdown: "
+                             "for a clinical review document")
 
     questions = common.add_command(
         commands, "questions", help="print the questionnaire vocabulary",
         description="Question ids, wording, allowed values and skip logic.", handler=run_questions,
-        exit_codes=(ExitCode.DEFINITION,))
-    questions.add_argument("--format", choices=("text", "json", "markdown", "fhir"), default="text",
-                           help="fhir: the FHIR R4 Questionnaire")
+        exit_codes=(ExitCode.DEFINITION,),
+        examples=("triage questions", "triage questions -f fhir > questionnaire.json"))
+    common.add_format_option(questions, ("text", "json", "markdown", "fhir"),
+                             "text: for the terminal (default); json: for tools; markdown: a table; "
+                             "fhir: the FHIR R4 Questionnaire")
 
 
 def run_rules(args, io: IO) -> int:
