@@ -16,6 +16,7 @@ def register(commands) -> None:
     common.add_format_option(rules, ("text", "json", "markdown"),
                              "text: for the terminal (default); json: every field, for tools; markdown: "
                              "for a clinical review document")
+    common.add_pager_option(rules)
 
     questions = common.add_command(
         commands, "questions", help="print the questionnaire vocabulary",
@@ -25,6 +26,7 @@ def register(commands) -> None:
     common.add_format_option(questions, ("text", "json", "markdown", "fhir"),
                              "text: for the terminal (default); json: for tools; markdown: a table; "
                              "fhir: the FHIR R4 Questionnaire")
+    common.add_pager_option(questions)
 
 
 def run_rules(args, io: IO) -> int:
@@ -33,7 +35,7 @@ def run_rules(args, io: IO) -> int:
 
     return common.write_formatted(io, args.format, load_ruleset(), as_json=catalogues.rules_catalogue,
                                   as_markdown=catalogues.render_rules_markdown,
-                                  as_text=catalogues.render_rules_text)
+                                  as_text=catalogues.render_rules_text, pager=args.pager)
 
 
 def run_questions(args, io: IO) -> int:
@@ -48,4 +50,4 @@ def run_questions(args, io: IO) -> int:
         return ExitCode.OK
     return common.write_formatted(io, args.format, questionnaire, as_json=catalogues.questions_catalogue,
                                   as_markdown=catalogues.render_questions_markdown,
-                                  as_text=catalogues.render_questions_text)
+                                  as_text=catalogues.render_questions_text, pager=args.pager)

@@ -113,6 +113,45 @@ class IO:
         stream = stream or self.out
         return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
+    def height(self) -> int:
+        try:
+            return os.get_terminal_size(self.out.fileno()).lines
+        except (OSError, ValueError, AttributeError):
+            return 24
+
+    def page(self, text: str, *, pager: bool = True) -> None:
+        """Write ``text`` to out; through $PAGER (default ``less -R``) when out is a terminal and the
+        text is taller than it. Never when piped or with --no-pager (``pager=False``)."""
+        if pager and self.out.isatty() and text.count("\n") >= self.height() - 1 and self._pager(text):
+            return
+        self.out.write(text)
+
+    def _pager(self, text: str) -> bool:
+        import shlex
+        import subprocess
+
+        command = shlex.split(os.environ.get("PAGER") or "less -R")
+        if not command:  # PAGER="" turns paging off
+            return False
+        env = dict(os.environ)
+        if os.path.basename(command[0]) == "less":
+            env.setdefault("LESS", "FRX")  # keep colours; quit at once when it fits after all
+        self.out.flush()
+        try:
+            subprocess.run(command, input=text, text=True, env=env, check=False)
+        except OSError:  # no such pager: print instead
+            return False
+        except KeyboardInterrupt:  # Ctrl-C in the pager just ends it
+            pass
+        return True
+
+    def unicode(self, stream: TextIO | None = None) -> bool:
+        """Whether box characters and ellipses will show: a UTF-8 stream and a terminal that is not
+        TERM=dumb."""
+        stream = stream or self.out
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        return encoding == "utf8" and os.environ.get("TERM") != "dumb"
+
     def note(self, text: str) -> None:
         """A side note for the person (e.g. ``saved: intake 3``): standard error, so that standard
         output holds only the result."""
@@ -189,6 +228,12 @@ def add_command(commands, name: str, *, help: str, description: str, handler: Ha
     parser = commands.add_parser(name, help=help, description=description, epilog="\n".join(parts))
     parser.set_defaults(handler=handler)
     return parser
+
+
+def add_pager_option(parser) -> None:
+    parser.add_argument("--no-pager", dest="pager", action="store_false",
+                        help="print straight to the terminal (the pager is used only on a terminal, when "
+                        "the output is taller than the screen: $PAGER, else less -R)")
 
 
 def add_format_option(parser, choices: tuple[str, ...], help: str, default: str | None = "text",
@@ -269,12 +314,12 @@ def open_store(args: argparse.Namespace):
     return open_(store_path(args))
 
 
-def write_formatted(io: IO, fmt: str, subject, *, as_json, as_markdown, as_text) -> int:
-    """Print ``subject`` in the chosen format; text gets the terminal's width and colour."""
+def write_formatted(io: IO, fmt: str, subject, *, as_json, as_markdown, as_text, pager: bool = True) -> int:
+    """Print ``subject`` in the chosen format; text gets the terminal's width, colour and pager."""
     if fmt == "json":
         io.write_json(as_json(subject))
     elif fmt == "markdown":
         io.out.write(as_markdown(subject))
     else:
-        io.out.write(as_text(subject, width=io.width(), color=io.color()))
+        io.page(as_text(subject, width=io.width(), color=io.color()), pager=pager)
     return ExitCode.OK

@@ -22,6 +22,7 @@ def register(commands) -> None:
     listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
                          help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
     common.add_format_option(listing, ("text", "json"), "text: a table for the terminal (default); json: for scripts")
+    common.add_pager_option(listing)
     common.add_store_options(listing)
 
     show = common.add_command(
@@ -35,6 +36,7 @@ def register(commands) -> None:
                       help="an earlier recorded version of the intake (default: the latest)")
     common.add_format_option(show, ("text", "json"),
                              "text: the summary for the terminal (default); json: answers, result and provenance")
+    common.add_pager_option(show)
     common.add_store_options(show)
 
     export = common.add_command(
@@ -92,23 +94,51 @@ def run_list(args, io: IO) -> int:
         io.write_json({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
                        "total": len(rows)})
         return ExitCode.OK
-    out = io.out
-    table = [("ID", "PATIENT", "STATUS", "SINCE FUSION", "ASSESSED", "MISSING")]
+    io.page(worklist_text(shown, len(rows), counts, width=io.width(), ascii_only=not io.unicode()),
+            pager=args.pager)
+    return ExitCode.OK
+
+
+PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints them whole
+
+
+def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False) -> str:
+    """The worklist as a table that fits ``width``: a long patient reference is cut with an
+    ellipsis and the MISSING cell wraps at item boundaries under its own column."""
+    import textwrap
+
+    ellipsis = "..." if ascii_only else "\u2026"
+
+    def cut(text: str, room: int) -> str:
+        return text if len(text) <= room else text[:room - len(ellipsis)] + ellipsis
+
+    rows = []
     for row in shown:
         months = "-" if row.months_since_fusion is None else f"{row.months_since_fusion} mo"
-        missing = ", ".join(row.missing) or "-"
-        if row.draft_pending:
-            missing += " (draft in progress)" if row.version else ""
-        table.append((str(row.intake_id), row.patient_id or "-", row.status, months,
-                      row.assessment_date or "-", missing))
-    widths = [max(len(line[column]) for line in table) for column in range(5)]
-    for line in table:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[5] + "\n")
+        if not row.version:  # only a draft so far: nothing was assessed, so nothing can be listed as missing
+            missing = "not assessed yet (a draft)"
+        else:
+            missing = ", ".join(row.missing) or "-"
+            missing += " (new version in progress)" if row.draft_pending else ""
+        rows.append([str(row.intake_id), row.patient_id or "-", row.status, months, row.assessment_date or "-",
+                     missing])
+    header = ["ID", "PATIENT", "STATUS", "FUSION", "ASSESSED", "MISSING"]
+    widths = [max([len(header[c]), *(len(r[c]) for r in rows)]) for c in range(5)]
+    widths[1] = min(widths[1], PATIENT_WIDTH)
+    indent = sum(widths) + 2 * 5
+    room = max(width - indent, 16)  # the longest item id fits; narrower, the terminal wraps
+    lines = []
+    for cells in [header, *rows]:
+        cells = [cells[0].rjust(widths[0]), cut(cells[1], widths[1]).ljust(widths[1]),
+                 *(cell.ljust(w) for cell, w in zip(cells[2:5], widths[2:5])), cells[5]]
+        wrapped = textwrap.wrap(cells[5], room, break_long_words=False, break_on_hyphens=False) or [""]
+        lines.append("  ".join(cells[:5]) + "  " + wrapped[0])
+        lines += [" " * indent + more for more in wrapped[1:]]
     if not shown:
-        out.write("(no intakes match)\n" if rows else "(the store has no intakes yet)\n")
-    out.write(f"\n{len(shown)} of {len(rows)} intakes shown. All intakes: "
-              + ", ".join(f"{status} {count}" for status, count in counts.items()) + "\n")
-    return ExitCode.OK
+        lines.append("(no intakes match)" if total else "(the store has no intakes yet)")
+    every = "All intakes: " + ", ".join(f"{status} {count}" for status, count in counts.items())
+    lines += ["", f"{len(shown)} of {total} intakes shown.", *textwrap.wrap(every, max(width, 40))]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def run_show(args, io: IO) -> int:
@@ -126,7 +156,8 @@ def run_show(args, io: IO) -> int:
     from triage.questionnaire import load_questionnaire
     from triage.render.record import render_show
 
-    io.out.write(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color()))
+    io.page(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color()),
+            pager=args.pager)
     return ExitCode.OK
 
 
