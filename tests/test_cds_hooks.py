@@ -641,11 +641,7 @@ def test_answers_cannot_inject_markup_or_links_into_the_card():
 
 def test_the_card_shown_in_the_readme_is_what_the_service_gives_today():
     """docs/cds-hooks-card.json (and its screenshot) come from `python tools/render_card.py`."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("render_card", ROOT / "tools" / "render_card.py")
-    render_card = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(render_card)
+    render_card = _tool("render_card")
     shown = json.loads((ROOT / "docs" / "cds-hooks-card.json").read_text(encoding="utf-8"))
     assert shown == {"cards": [render_card.example_card()]}, "run: python tools/render_card.py"
     valid_response(shown)
@@ -693,6 +689,47 @@ def test_a_broken_config_names_the_item(tmp_path, text, words):
     path.write_text(f"[cds_hooks]\n{text}\n", encoding="utf-8")
     with pytest.raises(DefinitionError, match=words.replace(".", r"\.")):
         load_config(path)
+
+
+def _tool(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fake_ehr_tool_over_real_http(tmp_path):
+    """tools/fake_ehr.py (for trying the service by hand) against a real HTTP server on 127.0.0.1:
+    a call for each status, discovery, and forged calls refused."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    fake_ehr = _tool("fake_ehr")
+    app = Flask("test")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    config = fake_ehr.setup(tmp_path, f"http://127.0.0.1:{server.server_port}")
+    assert (tmp_path / "ehr-private.pem").stat().st_mode & 0o777 == 0o600
+    init_app(app, config)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        expected = {"urgent": "critical", "too_early": "warning", "records_needed": "warning",
+                    "ready_for_evaluation": "info", "none": "info"}
+        for status, indicator in expected.items():
+            [(code, document)] = fake_ehr.call(tmp_path, status)
+            assert code == 200, document
+            assert [card.indicator for card in valid_response(document).cards] == [indicator], status
+        code, document = fake_ehr.discovery(tmp_path)
+        assert code == 200 and Discovery.model_validate(document).services[0].hook == "patient-view"
+        for forge in ("unsigned", "other-key", "expired", "wrong-audience"):
+            assert [code for code, _ in fake_ehr.call(tmp_path, "urgent", forge)] == [401], forge
+        assert [code for code, _ in fake_ehr.call(tmp_path, "urgent", "replay")] == [200, 401]
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def test_triage_assess_never_imports_the_web_stack(tmp_path):
