@@ -401,6 +401,12 @@ def test_data_about_another_patient_is_refused(client, ehr):
     assert call(client, ehr, body).status_code == 400
     absolute = response_resource(ready_answers()) | {"subject": {"reference": f"{FHIR_SERVER}/Patient/{PATIENT_ID}"}}
     assert call(client, ehr, hook_request(searchset(absolute))).status_code == 200
+    # the clinic's own patient reference as an identifier (as `triage export` writes it) cannot be
+    # compared with the EHR's id: the EHR's search chose the response
+    by_identifier = response_resource(ready_answers()) | {"subject": {"identifier": {"value": "P-1"}}}
+    assert call(client, ehr, hook_request(searchset(by_identifier))).status_code == 200
+    malformed = response_resource(ready_answers()) | {"subject": "Patient/1288992"}
+    assert call(client, ehr, hook_request(searchset(malformed))).status_code == 400
 
 
 def test_unknown_service_is_404(client, ehr):

@@ -539,11 +539,17 @@ def _authored(value: Any) -> datetime:
 
 
 def _subject_matches(resource: dict[str, Any], patient_id: str) -> bool:
-    """True when the resource names no subject, or names the chart's patient (relative or absolute)."""
+    """False only when the resource's subject reference names another patient than the chart's. No
+    subject, or a subject given only by identifier (the clinic's own patient reference, which
+    `triage export` writes), cannot be compared with the EHR's id: the EHR's search chose it."""
     subject = resource.get("subject")
     if subject is None:
         return True
-    reference = subject.get("reference") if isinstance(subject, dict) else None
+    if not isinstance(subject, dict):
+        return False
+    reference = subject.get("reference")
+    if reference is None:
+        return True
     if not isinstance(reference, str):
         return False
     return reference == f"Patient/{patient_id}" or reference.endswith(f"/Patient/{patient_id}")
