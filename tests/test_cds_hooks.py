@@ -73,7 +73,7 @@ def make_client(tmp_path, ehr):
     def make(*, fhir: FakeFhirServer | None = None, clock=time.time, **config):
         jwks_file = tmp_path / "ehr-jwks.json"
         jwks_file.write_text(json.dumps(ehr.jwks()), encoding="utf-8")
-        config.setdefault("clients", [{"issuer": ISSUER, "jwks": str(jwks_file)}])
+        config.setdefault("clients", [{"issuer": ISSUER, "jwks": str(jwks_file), "fhir_servers": [FHIR_SERVER]}])
         app = Flask("test")
         init_app(app, CdsHooksConfig(base_url=BASE_URL, **config), today=lambda: date(2026, 11, 24), clock=clock,
                  transport=httpx.MockTransport(fhir or FakeFhirServer()))
@@ -345,6 +345,18 @@ def test_without_prefetch_the_response_is_fetched_from_the_fhir_server(make_clie
         "_sort": "-authored", "_count": "1"}
     assert sent.headers["Authorization"] == "Bearer some-opaque-fhir-access-token"
     assert sent.headers["Accept"] == "application/fhir+json"
+
+
+def test_only_a_configured_fhir_server_is_ever_contacted(make_client, ehr, tmp_path):
+    fhir = FakeFhirServer(searchset(response_resource(answers_for("urgent"))))
+    jwks = tmp_path / "ehr-jwks.json"
+    client = make_client(fhir=fhir, clients=[{"issuer": ISSUER, "jwks": str(jwks)}])  # no fhir_servers
+    response = call(client, ehr, hook_request())
+    assert response.status_code == 412 and "fhir_servers" in response.get_json()["error"]
+    client = make_client(fhir=fhir)  # FHIR_SERVER configured, but the request names another host
+    response = call(client, ehr, hook_request(fhirServer="https://elsewhere.example/fhir"))
+    assert response.status_code == 412
+    assert fhir.requests == []
 
 
 @pytest.mark.parametrize("fhir, words", [

@@ -132,6 +132,14 @@ class TrustedClient(_Config):
     issuer: str = Field(min_length=1)
     # A JWKS file path, or an https URL; a token's own `jku` header must name this URL or is refused.
     jwks: str = Field(min_length=1)
+    # The FHIR servers (base URLs) this client may send as `fhirServer`. Only these are ever
+    # contacted, and only when a prefetch is missing: a request cannot make us call another host.
+    fhir_servers: tuple[str, ...] = ()
+
+    @field_validator("fhir_servers")
+    @classmethod
+    def _servers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_https_url(url, "fhir_servers") for url in value)
 
     @property
     def jwks_url(self) -> str | None:
@@ -715,9 +723,9 @@ class CdsHooksService:
     def call(self, service_id: str, authorization: str | None, body: Any) -> Outcome:
         if service_id != SERVICE_ID:
             raise UnknownService(f"no CDS service {service_id!r}")
-        self.trust.verify(authorization, self.config.service_url(service_id))
+        claims = self.trust.verify(authorization, self.config.service_url(service_id))
         request = parse_request(body)
-        response = self._response(request)
+        response = self._response(request, self.config.client(claims["iss"]))
         if response is None:
             cards = [card_no_response(self.config, self.ruleset_label)] if self.config.card_when_no_response else []
             return Outcome(cards, "no_response")
@@ -732,7 +740,7 @@ class CdsHooksService:
                                response_status=response.get("status"))
         return Outcome([card], "triaged")
 
-    def _response(self, request: HookRequest) -> dict[str, Any] | None:
+    def _response(self, request: HookRequest, client: TrustedClient) -> dict[str, Any] | None:
         prefetch = request.prefetch or {}
         patient = prefetch.get(PREFETCH_PATIENT)
         if isinstance(patient, dict) and patient.get("resourceType") == "Patient" \
@@ -743,6 +751,9 @@ class CdsHooksService:
             if not (request.fhirServer and request.fhirAuthorization):
                 raise PreconditionFailed(f"prefetch {PREFETCH_RESPONSE} is missing and no fhirServer with "
                                          "fhirAuthorization was given to fetch it")
+            if request.fhirServer.rstrip("/") not in client.fhir_servers:
+                raise PreconditionFailed(f"prefetch {PREFETCH_RESPONSE} is missing and fhirServer is not one "
+                                         "configured for this client (fhir_servers), so it is not fetched")
             template = prefetch_templates(self.questionnaire.questionnaire.fhir_url)[PREFETCH_RESPONSE]
             value = self.fetcher.get(request, fill_template(template, request))
             if _failed_prefetch(value):
