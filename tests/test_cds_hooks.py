@@ -40,8 +40,12 @@ from conftest import ROOT, run_cli
 from triage import cds_hooks
 from triage.cds_hooks import CdsHooksConfig, load_config
 from triage.errors import DefinitionError
+from triage.questionnaire import load_questionnaire
 from triage.web.cds_hooks import init_app
 
+# Every canonical URL a response of ours may name (the full questionnaire, and the patient form where
+# there is one), as one comma-separated search value.
+QUESTIONNAIRES = ",".join(cds_hooks.questionnaire_urls(load_questionnaire()))
 STATUSES = ("urgent", "too_early", "records_needed", "ready_for_evaluation")
 URGENCIES = ("emergency", "same_day", "soon", "routine")
 
@@ -109,11 +113,11 @@ def test_discovery_lists_one_patient_view_service_with_prefetch(client, ehr):
     service = services[0]
     assert (service.hook, service.id) == ("patient-view", "fbss-preconsultation-summary")
     assert service.title and service.description
+    assert QUESTIONNAIRES.split(",")[0] == "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake"
     assert service.prefetch == {
         "patient": "Patient/{{context.patientId}}",
         "questionnaireResponse": "QuestionnaireResponse?subject={{context.patientId}}&questionnaire="
-                                 "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake"
-                                 "&_sort=-authored&_count=1",
+                                 f"{QUESTIONNAIRES}&_sort=-authored&_count=1",
     }
 
 
@@ -341,7 +345,7 @@ def test_without_prefetch_the_response_is_fetched_from_the_fhir_server(make_clie
     [sent] = fhir.requests
     assert sent.url.path == "/fhir/QuestionnaireResponse"
     assert dict(sent.url.params) == {
-        "subject": PATIENT_ID, "questionnaire": "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake",
+        "subject": PATIENT_ID, "questionnaire": QUESTIONNAIRES,
         "_sort": "-authored", "_count": "1"}
     assert sent.headers["Authorization"] == "Bearer some-opaque-fhir-access-token"
     assert sent.headers["Accept"] == "application/fhir+json"

@@ -465,11 +465,19 @@ def parse_request(body: Any) -> HookRequest:
 
 # --- FHIR data: prefetched, or fetched from the EHR's FHIR server --------------------------------
 
-def prefetch_templates(questionnaire_url: str) -> dict[str, str]:
+def questionnaire_urls(questionnaire: Questionnaire) -> list[str]:
+    """The canonical URLs a response of ours may name: the full questionnaire and, where there is
+    one, the patient form (the same questions without the coordinator-only ones)."""
+    info = questionnaire.questionnaire
+    return [url for url in (info.fhir_url, getattr(info, "fhir_patient_url", None)) if url]
+
+
+def prefetch_templates(questionnaire: Questionnaire) -> dict[str, str]:
+    # Several canonical URLs are one search parameter with values separated by commas (FHIR "OR").
     return {
         PREFETCH_PATIENT: "Patient/{{context.patientId}}",
         PREFETCH_RESPONSE: "QuestionnaireResponse?subject={{context.patientId}}"
-                           f"&questionnaire={questionnaire_url}&_sort=-authored&_count=1",
+                           f"&questionnaire={','.join(questionnaire_urls(questionnaire))}&_sort=-authored&_count=1",
     }
 
 
@@ -754,7 +762,7 @@ class CdsHooksService:
             if request.fhirServer.rstrip("/") not in client.fhir_servers:
                 raise PreconditionFailed(f"prefetch {PREFETCH_RESPONSE} is missing and fhirServer is not one "
                                          "configured for this client (fhir_servers), so it is not fetched")
-            template = prefetch_templates(self.questionnaire.questionnaire.fhir_url)[PREFETCH_RESPONSE]
+            template = prefetch_templates(self.questionnaire)[PREFETCH_RESPONSE]
             value = self.fetcher.get(request, fill_template(template, request))
             if _failed_prefetch(value):
                 raise PreconditionFailed(f"the EHR's FHIR server did not return the {PREFETCH_RESPONSE} search")
@@ -785,7 +793,7 @@ def discovery_document(questionnaire: Questionnaire) -> dict[str, Any]:
                            "flags and their urgency, records still missing, the four decision steps with "
                            "reasons, and topics the physician may want to discuss. Decision support only, "
                            "with no suggestions or orders; a physician consult is always recommended.",
-            "prefetch": prefetch_templates(questionnaire.questionnaire.fhir_url),
+            "prefetch": prefetch_templates(questionnaire),
             "usageRequirements": "The EHR signs every call with a JWT whose issuer and JWKS are configured "
                                  "with the service. Without the questionnaireResponse prefetch, the call "
                                  "needs fhirServer and fhirAuthorization.",
