@@ -8,7 +8,7 @@ from datetime import date
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from strategies import answers
+from support.strategies import answers
 from triage.answers import parse_answers
 from triage.assess import assess
 from triage.export import DATE_FIELDS, document

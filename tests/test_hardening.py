@@ -144,7 +144,7 @@ def test_as_of_accepts_ascii_digits_only(answers_file):
 
 
 @pytest.mark.parametrize("args", [("show", "99999999999999999999999"), ("show", "9223372036854775808"),
-                                  ("show", "\u0661"), ("show", "1", "--version", "99999999999999999999"),
+                                  ("show", "\u0661"), ("show", "1", "--intake-version", "99999999999999999999"),
                                   ("export", "\u00b2", "--format", "json")])
 def test_ids_out_of_range_or_not_ascii_exit_2_in_one_line(db, args):
     run = run_cli(*args)
@@ -153,7 +153,7 @@ def test_ids_out_of_range_or_not_ascii_exit_2_in_one_line(db, args):
 
 def test_the_largest_id_is_simply_not_found(db):
     run = run_cli("show", "9223372036854775807")
-    assert run.code == 2 and "no intake with this id" in run.err
+    assert run.code == 2 and "does not exist" in run.err
 
 
 def test_an_empty_triage_db_is_refused_not_replaced_by_the_per_user_store(monkeypatch, tmp_path):
@@ -218,7 +218,7 @@ def test_a_save_followed_by_a_closed_standard_output_says_it_was_saved(tmp_path,
     closed = _assess_save(tmp_path, answers, store, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           preexec_fn=lambda: os.close(1))
     assert closed.returncode == 8, closed.stderr
-    assert "the intake WAS saved (intake 1 version 1)" in closed.stderr and "Traceback" not in closed.stderr
+    assert "intake 1 version 1 WAS saved" in closed.stderr and "Traceback" not in closed.stderr
     assert _intakes(store) == 1
 
 

@@ -14,12 +14,34 @@ import sys
 from typing import TextIO
 
 from triage.cli import assess, batch, catalogues, intake, records
-from triage.cli.common import IO, ExitCode, Parser, exit_codes_text
+from triage.cli.common import IO, ExitCode, OutputError, Parser, UsageError, exit_codes_text, report
+from triage.errors import Problem, TriageError
 from triage.safe_text import for_terminal
-from triage.errors import Conflict, DefinitionError, EngineError, InvalidInput, Problem, StoreError, TriageError
 
 # One line per command module, in the order `triage --help` lists their commands.
 COMMANDS = (assess, batch, catalogues, intake, records)
+
+
+class _Version(argparse.Action):
+    """`triage --version`: the program, ruleset and questionnaire versions (read only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib import metadata
+
+        from triage.questionnaire import load_questionnaire
+        from triage.ruleset import load_ruleset
+
+        try:
+            program = metadata.version("fbss-triage")
+        except metadata.PackageNotFoundError:  # a checkout that was never installed
+            program = "(not installed)"
+        ruleset, questionnaire = load_ruleset().ruleset, load_questionnaire().questionnaire
+        sys.stdout.write(f"triage {program}; ruleset {ruleset.name} {ruleset.version}; "
+                         f"questionnaire {questionnaire.id} {questionnaire.version}\n")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,34 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="triage",
         description="Pre-consultation triage after a failed lumbar fusion. Decision support only: "
         "it is not a diagnosis, and every result recommends a physician consult.",
-        epilog=exit_codes_text(ExitCode),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="`triage COMMAND --help` shows a command's options and examples.\n\n" + exit_codes_text(ExitCode),
     )
+    parser.add_argument("--version", action=_Version, help="print the program, ruleset and questionnaire versions")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module in COMMANDS:
         module.register(commands)
     return parser
-
-
-# Each typed core error -> its exit code and any note; the first matching class wins.
-_ERRORS = (
-    (DefinitionError, ExitCode.DEFINITION, ""),
-    (Conflict, ExitCode.CONFLICT, ""),
-    (StoreError, ExitCode.STORE, ""),
-    (EngineError, ExitCode.ENGINE, " (no result was given; please report this)"),
-    (TriageError, ExitCode.INVALID, ""),
-)
-
-
-def say_error(err: TextIO, text: str) -> None:
-    """The one way an error line reaches the terminal: a message can quote what someone typed (a
-    key, a file name, a linkId), so it is neutralised first (triage/safe_text.py)."""
-    err.write(for_terminal(f"error: {text}") + "\n")
-
-
-def _report(problems: list[Problem], err: TextIO) -> None:
-    for problem in problems:
-        say_error(err, str(problem))
 
 
 class _Closed:
@@ -100,14 +101,8 @@ class _BestEffort:
         return getattr(self._stream, name)
 
 
-class OutputFailed(TriageError):
-    def __init__(self, error: BaseException):
-        reason = getattr(error, "strerror", None) or str(error)
-        super().__init__(f"standard output cannot be written ({reason.lower()})")
-
-
 class _Output:
-    """Standard output: a write or flush that fails (closed, disk full, EIO) becomes OutputFailed,
+    """Standard output: a write or flush that fails (closed, disk full, EIO) becomes OutputError,
     reported as what it is, never as an internal error. A reader that went away (`| head`) is
     BrokenPipeError, handled on its own."""
 
@@ -120,7 +115,7 @@ class _Output:
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as error:
-            raise OutputFailed(error) from None
+            raise OutputError(error) from None
 
     def flush(self) -> None:
         try:
@@ -128,7 +123,7 @@ class _Output:
         except BrokenPipeError:
             raise
         except (OSError, ValueError) as error:
-            raise OutputFailed(error) from None
+            raise OutputError(error) from None
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
@@ -139,36 +134,31 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
             _BestEffort(err or sys.stderr or _Closed("standard error")))
     code = _run(argv, io)
     if io.saved and code != ExitCode.OK:
-        # The intake is committed: an exit code that says "failed" would make someone save it twice.
-        intake, version = io.saved
-        say_error(io.err, f"the intake WAS saved (intake {intake} version {version}), but the command could "
-                  f"not finish (exit {int(code)}); do not save it again: see it with `triage show {intake}`")
+        # An intake is committed: an exit code that says "failed" would make someone save it twice.
+        saved = ", ".join(f"intake {intake} version {version}" for intake, version in io.saved)
+        io.err.write(f"error: saved: {saved} WAS saved, but the command could not finish (exit {int(code)}); "
+                     f"do not save it again: see it with `triage show {io.saved[-1][0]}`\n")
         return ExitCode.SAVED_NOT_SHOWN
     return code
 
 
 def _run(argv: list[str] | None, io: IO) -> int:
     try:
-        with contextlib.redirect_stdout(io.out):  # argparse writes --help to sys.stdout itself
+        with contextlib.redirect_stdout(io.out):  # argparse writes --help and --version to sys.stdout
             parser = build_parser()
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+        if extra:  # name the command they were given to, not just `triage`
+            words = " ".join(word for word in ("triage", getattr(args, "command", None),
+                                                getattr(args, "audit_command", None)) if word)
+            raise UsageError([Problem(words, f"unrecognized arguments: {' '.join(extra)}")])
         if not getattr(args, "handler", None):
             parser.print_help(io.out)
             return ExitCode.INVALID
         code = int(args.handler(args, io))
         io.out.flush()  # a full disk shows here, while it can still be reported
         return code
-    except OutputFailed as error:
-        say_error(io.err, f"output: {error}")
-        return ExitCode.OUTPUT
-    except InvalidInput as error:
-        _report(error.problems, io.err)
-        return ExitCode.INVALID
     except TriageError as error:
-        kind, code, note = next(entry for entry in _ERRORS if isinstance(error, entry[0]))
-        prefix = f"{kind.__name__.removesuffix('Error').lower()}: " if kind is not TriageError else ""
-        say_error(io.err, f"{prefix}{error}{note}")
-        return code
+        return int(report(error, io.err))
     except KeyboardInterrupt:
         io.err.write("interrupted\n")
         return ExitCode.INTERRUPTED
@@ -176,13 +166,13 @@ def _run(argv: list[str] | None, io: IO) -> int:
         # The reader went away (e.g. `| head`); silence the interpreter's own flush error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
-    except SystemExit as done:  # --help
+    except SystemExit as done:  # --help, --version
         return int(done.code or 0)
     except Exception as error:  # never a traceback for a user; keep it one line
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        say_error(io.err, f"internal: {type(error).__name__}: {error} (please report; TRIAGE_DEBUG=1 "
-                  "shows details)")
+        io.err.write(for_terminal(f"error: internal: {type(error).__name__}: {error} (please report; "
+                                  "TRIAGE_DEBUG=1 shows details)") + "\n")
         return ExitCode.INTERNAL
 
 
