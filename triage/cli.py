@@ -134,10 +134,13 @@ def cmd_questions(args, out: TextIO) -> int:
     from triage.questionnaire import load_questionnaire
 
     questionnaire = load_questionnaire()
+    if args.audience and args.format != "fhir":
+        raise InvalidInput([Problem("--audience", "applies to --format fhir only")])
     if args.format == "fhir":
         from triage.fhir import questionnaire_resource
 
-        out.write(json.dumps(questionnaire_resource(questionnaire), indent=2, ensure_ascii=False) + "\n")
+        resource = questionnaire_resource(questionnaire, args.audience or "coordinator")
+        out.write(json.dumps(resource, indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     return write_formatted(out, args.format, questionnaire, as_json=render.questions_catalogue,
                            as_markdown=render.render_questions_markdown, as_text=render.render_questions_text)
@@ -182,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     questions = commands.add_parser("questions", help="print the questionnaire vocabulary",
                                     description="Question ids, wording, allowed values and skip logic.")
     questions.add_argument("--format", choices=("text", "json", "markdown", "fhir"), default="text",
-                           help="fhir: the FHIR R4 Questionnaire")
+                           help="fhir: the FHIR R4 (SDC) Questionnaire")
+    questions.add_argument("--audience", choices=("coordinator", "patient"),
+                           help="with --format fhir: coordinator (default) = every question, what exports "
+                           "reference; patient = the patient form, without the coordinator-only questions")
     questions.set_defaults(handler=cmd_questions)
     add_intake_parser(commands)
     store_cli.add_parser(commands)
