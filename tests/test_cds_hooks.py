@@ -20,7 +20,7 @@ import jwt
 import pytest
 from flask import Flask
 
-from cds_hooks_support import (
+from support.cds_hooks_support import (
     BASE_URL,
     DISCOVERY_URL,
     FHIR_SERVER,
@@ -245,7 +245,7 @@ def test_indicator_of_each_status_and_tier(status, urgency, expected):
 @pytest.mark.parametrize("urgency, expected", [("same_day", "critical"), ("soon", "warning")])
 def test_a_result_of_each_urgent_tier_becomes_a_card_of_its_indicator(urgency, expected):
     """Ruleset 2.0.0's tiers: the card follows `physician_consult.urgency` whatever produced it."""
-    from cds_hooks_support import Card
+    from support.cds_hooks_support import Card
 
     result = _result(answers_for("urgent"))
     tiered = result.model_copy(update={"physician_consult": result.physician_consult.model_copy(update={"urgency": urgency})})
@@ -654,7 +654,7 @@ def test_the_card_shown_in_the_readme_is_what_the_service_gives_today():
 @pytest.mark.parametrize("path", [ROOT / "triage" / "cds_hooks.py", ROOT / "triage" / "web" / "cds_hooks.py"],
                          ids=lambda p: p.parent.name + "/" + p.name)
 def test_no_forbidden_phrasing_in_cds_hooks_strings(path):
-    from wording import code_strings, forbidden_in
+    from support.wording import code_strings, forbidden_in
 
     hits = [(where, text) for where, text in code_strings(path) if forbidden_in(text)]
     assert not hits
@@ -662,7 +662,7 @@ def test_no_forbidden_phrasing_in_cds_hooks_strings(path):
 
 @pytest.mark.parametrize("status", STATUSES)
 def test_no_forbidden_phrasing_on_any_card(client, ehr, status):
-    from wording import forbidden_in
+    from support.wording import forbidden_in
 
     document = call(client, ehr, hook_request(searchset(response_resource(answers_for(status))))).get_json()
     card = document["cards"][0]

@@ -21,8 +21,8 @@ from triage import fhir
 from triage.answers import KINDS, parse_answers
 from triage.questionnaire import load_questionnaire
 
-SCENARIOS = sorted((ROOT / "tests" / "scenarios" / "valid").glob("*.toml"))
-OLD_RESPONSES = ROOT / "tests" / "fhir"
+SCENARIOS = sorted((ROOT / "tests" / "data" / "scenarios" / "valid").glob("*.toml"))
+OLD_RESPONSES = ROOT / "tests" / "data" / "fhir"
 TODAY = date(2026, 11, 24)
 
 

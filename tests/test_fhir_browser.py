@@ -26,15 +26,15 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirResponse
 
-from browser import browser, missing, serve, watch_console  # noqa: F401  (browser is a fixture)
+from support.browser import browser, missing, serve, watch_console  # noqa: F401  (browser is a fixture)
 from conftest import ROOT, run_cli
 from triage import fhir
 from triage.answers import KINDS, RED_FLAGS, parse_answers
 from triage.questionnaire import load_questionnaire
 
 LFORMS = ROOT / "node_modules" / "lforms" / "dist" / "lforms"
-VALIDATOR = ROOT / "tests" / "js" / "validate.cjs"
-PAGE = ROOT / "tests" / "fhir"
+VALIDATOR = ROOT / "tests" / "support" / "validate_fhir.cjs"
+PAGE = ROOT / "tests" / "data" / "fhir"
 AS_OF = "2026-11-24"
 QUESTIONNAIRE = load_questionnaire()
 SYSTEM = QUESTIONNAIRE.questionnaire.fhir_answer_system

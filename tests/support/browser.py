@@ -2,7 +2,7 @@
 
 Use in a test module:
 
-    from browser import browser, serve, watch_console  # noqa: F401  (browser is a fixture)
+    from support.browser import browser, serve, watch_console  # noqa: F401  (browser is a fixture)
 
     def test_page(browser):
         with serve({"/": some_folder}) as base:

