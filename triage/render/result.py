@@ -128,9 +128,10 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         "",
     ]
     lines += ["## Records", ""]
-    lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, RECORD_QUESTIONS)]
+    # Answers shown as given (a stored record may hold anything): literal Markdown text.
+    lines += [f"- **{label}:** {for_markdown(text)}" for label, text in answer_rows(questionnaire, answers, RECORD_QUESTIONS)]
     lines += ["", "## Symptom pattern", ""]
-    lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS)]
+    lines += [f"- **{label}:** {for_markdown(text)}" for label, text in answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS)]
     lines += ["", "## Red flags", ""]
     rows, answered_no, total = red_flag_rows(questionnaire, answers)
     lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!" else f"- ? {text}")
