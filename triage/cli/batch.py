@@ -193,19 +193,30 @@ def _print_summary(io: IO, summary, path: str, seconds: float) -> None:
                          if summary.already_saved else ""))
 
 
-def _saver(store, key: str, user: str, by_patient: bool):
+class _Saver:
     """`--save`: each chunk's valid lines in one transaction, each named by its input and line
-    (``batch:KEY:LINE``), so that running the same input again skips what is already recorded."""
-    import json
+    (``batch:KEY:LINE``), so that running the same input again skips what is already recorded. The
+    store is opened at the first chunk, after the workers were forked: a database connection must
+    not be carried into a forked process."""
 
-    def save(kept, summary) -> None:
-        entries = [(f"batch:{key}:{line}", answers, json.loads(result)) for line, answers, result in kept]
-        if entries:
-            recorded, skipped = store.record_batch(entries, user=user, by_patient=by_patient)
-            summary.saved += recorded
-            summary.already_saved += skipped
+    def __init__(self, args, key: str):
+        self.args, self.key, self.user, self.store = args, key, common.user(args), None
 
-    return save
+    def __call__(self, kept, summary) -> None:
+        import json
+
+        entries = [(f"batch:{self.key}:{line}", answers, json.loads(result)) for line, answers, result in kept]
+        if not entries:
+            return
+        if self.store is None:
+            self.store = common.open_store(self.args)
+        recorded, skipped = self.store.record_batch(entries, user=self.user, by_patient=self.args.by_patient)
+        summary.saved += recorded
+        summary.already_saved += skipped
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
 def run(args, io: IO) -> int:
@@ -227,18 +238,15 @@ def run(args, io: IO) -> int:
     import triage.assess  # noqa: F401  (loaded before forking, so workers start with it)
 
     source, size = batch.open_input(args.file)
-    store = None
     try:
         if args.save:
-            store = common.open_store(args)
+            common.open_store(args).close()  # an unusable store stops the run now (exit 5), not mid-way
         output = batch.Output(args.out, args.file)
     except BaseException:
         if source is not sys.stdin.buffer:
             source.close()
-        if store is not None:
-            store.close()
         raise
-    on_chunk = _saver(store, batch.input_key(args.file), common.user(args), args.by_patient) if store else None
+    saver = _Saver(args, batch.input_key(args.file)) if args.save else None
 
     for leftover in output.removed_leftovers:
         io.note(f"note: removed {leftover}, left by an earlier run that was killed")
@@ -269,7 +277,7 @@ def run(args, io: IO) -> int:
                 progress = _Progress(err, size)
                 try:
                     summary = batch.run_batch(source, output.stream, config, workers=workers,
-                                              should_stop=stop, on_progress=progress, on_chunk=on_chunk)
+                                              should_stop=stop, on_progress=progress, on_chunk=saver)
                 finally:
                     progress.close()
             output.commit()
@@ -278,8 +286,8 @@ def run(args, io: IO) -> int:
             output.discard()
             raise
         finally:
-            if store is not None:
-                store.close()
+            if saver is not None:
+                saver.close()
         _print_summary(io, summary, args.out, time.monotonic() - started)
     if summary.stop_reason == batch.STOP_INTERRUPTED:
         return ExitCode.INTERRUPTED
