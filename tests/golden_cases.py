@@ -10,7 +10,8 @@ from conftest import ROOT, run_cli
 GOLDEN = Path(__file__).parent / "golden"
 SOURCES = sorted(ROOT.glob("examples/*.json")) + [
     Path(__file__).parent / "scenarios" / "golden" / name
-    for name in ("too-early-month-only.json", "empty.json", "all-discussion-points.json")
+    for name in ("too-early-month-only.json", "empty.json", "all-discussion-points.json", "tier-same-day.json",
+                 "tier-soon-revision-1-file.json")
 ]
 FORMATS = {"text": "txt", "markdown": "md"}
 

@@ -336,8 +336,22 @@ class Intake:
             self.red_flag(item)
 
     # --- red flags ----------------------------------------------------------------------------------
+    def red_flag_tier(self) -> str:
+        """The most urgent tier among the red flags answered yes so far: a later, less urgent yes
+        must never show calmer words than an earlier one."""
+        from triage.patient_summary import most_urgent_tier
+
+        return most_urgent_tier([item.id for item in self.interview.red_flags_yes()], self.ruleset)
+
     def emergency_text(self) -> str:
-        return self.ruleset.messages.emergency_instructions.format_map(self.settings.model_dump())
+        """Patients read their tier's instruction; coordinators the tier's consult message, which
+        starts with the tier in words (EMERGENCY, SAME DAY, WITHIN DAYS)."""
+        from triage.patient_summary import red_flag_instructions
+
+        tier = self.red_flag_tier()
+        if self.patient:
+            return red_flag_instructions(tier, self.ruleset, self.settings)
+        return self.ruleset.messages.consult(tier).format_map(self.settings.text_values())
 
     def red_flag_panel(self, item) -> None:
         from rich import box
@@ -345,7 +359,10 @@ class Intake:
         from rich.text import Text
 
         # A heavy frame sets it apart without colour; patients get calm words, coordinators the flag.
-        title = self.wording.red_flag_title if self.patient else f"!! RED FLAG answered yes: {item.label} !!"
+        from triage.result import URGENCY_WORDS
+
+        word = URGENCY_WORDS[self.ruleset.red_flag_tier(item.id)]
+        title = self.wording.red_flag_title if self.patient else f"!! RED FLAG ({word}) answered yes: {item.label} !!"
         self.console.print()
         self.console.print(Panel(Text(self.emergency_text(), style="bold"), title=title,
                                  box=box.HEAVY, border_style="red", padding=(1, 2)))
