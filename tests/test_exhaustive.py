@@ -21,14 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference
-from strategies import YES_NO_FIELDS, answers
+from support import reference
+from support.strategies import YES_NO_FIELDS, answers
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.dates import add_months
 from triage.facts import derive
 from triage.questionnaire import load_questionnaire
-from triage.render import render_markdown
+from triage.render.result import render_markdown
 from triage.ruleset import load_ruleset
 from triage.segments import SEGMENTS
 from triage.settings import load_settings

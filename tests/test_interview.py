@@ -17,7 +17,6 @@ from triage.interview import (
     interpret,
     problem_lines,
     read_typed_date,
-    show,
 )
 from triage.questionnaire import load_questionnaire
 
@@ -244,7 +243,7 @@ def test_back_review_and_resume_position():
     interview.position = 0
     assert interview.back() is False
     interview.to_review()
-    assert interview.at_review
+    assert interview.current is None  # at the review
     rows = interview.review()
     assert rows[0][0] == 1 and rows[0][1].id == "patient_id" and rows[0][2] == "P-1"
     assert rows[2][2] is None
@@ -255,7 +254,7 @@ def test_resume_continues_after_the_last_answer_not_at_a_question_left_empty():
     assert interview.current.id == "fused_levels"  # no patient reference was typed: not asked again
     assert _interview(answers={}).current.id == "patient_id"
     everything = _interview("patient", answers={"assessment_date": "2026-11-24", "veteran": "no"})
-    assert everything.at_review
+    assert everything.current is None  # at the review
 
 
 def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
@@ -273,7 +272,12 @@ def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
     ("fusion_date", "unknown", "patient", "I don't know"),
     ("veteran", "yes", "patient", "Yes"),
     ("veteran", None, "patient", "Not answered"),
-    ("veteran", None, "coordinator", "-"),
+    ("veteran", None, "coordinator", "not answered"),
+    ("veteran", "yes", "coordinator", "yes"),
+    ("fused_levels", ["L4-L5", "L5-S1"], "coordinator", "L4-L5, L5-S1"),
+    ("fused_levels", ["L4-L5", "L5-S1"], "patient", "L4-L5, L5-S1"),
+    ("fused_levels", "unknown", "coordinator", "unknown"),
+    ("pain_score", 7, "patient", "7"),
     ("pain_location", "back_and_leg", "coordinator", "back+leg"),
     ("pain_location", "back_and_leg", "patient", "In my back and my leg or buttock"),
     ("pain_quality", ["aching", "burning"], "coordinator", "aching, burning"),
@@ -281,7 +285,8 @@ def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
     ("annular_tear_levels", ["L3-L4"], "coordinator", "L3-L4"),
 ])
 def test_answers_are_shown_in_the_reader_s_words(question, value, mode, shown):
-    assert show(Q.item(question), value, mode=mode, questionnaire=Q) == shown
+    """One function turns an answer into text, for every channel (intake, show, exports)."""
+    assert Q.answer_text(question, value, audience=mode) == shown
 
 
 def test_date_order_setting_is_checked_and_left_out_of_results(tmp_path):

@@ -9,7 +9,6 @@ as ``L4-L5``), so whatever is saved is a file `triage assess` accepts.
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -180,6 +179,51 @@ def date_forms(kind: str, date_order: DateOrder) -> str:
     return f"YYYY-MM, MM/YYYY, YYYY-MM-DD or {slashed}"
 
 
+def coordinator_hint(item: Item, date_order: DateOrder) -> str:
+    """What a coordinator may type, in the prompt's brackets: ``y/n/u``, ``e.g. L4-5 L5-S1, u``."""
+    if item.type == "yes_no_unknown":
+        return "y/n/u"
+    if item.type == "choice":
+        return "number, u"
+    if item.type == "multi_choice":
+        return "numbers, e.g. 1 3, u"
+    if item.type == "integer":
+        scale = f"{item.min}-{item.max}"
+        return "u" if scale in item.label else f"{scale}, u"  # no "(0-10) (0-10, u)"
+    if item.type == "segments":
+        return "e.g. L4-5 L5-S1" + (", none" if item.allow_none else "") + ", u"
+    if item.type == "date":
+        return date_forms("date", date_order)
+    if item.type == "partial_date":
+        return date_forms("partial_date", date_order) + ", u"
+    return "Enter = none"
+
+
+def patient_hints(item: Item, questionnaire: Questionnaire, date_order: DateOrder) -> list[str]:
+    """The lines under a patient's question: numbered answers (the last is "I don't know"), or how
+    to type a date, levels or a number; then the keys."""
+    w = questionnaire.patient_wording
+    unknown = questionnaire.questionnaire.unknown_text
+    if item.type in ("yes_no_unknown", "choice", "multi_choice"):
+        texts = [w.yes, w.no] if item.type == "yes_no_unknown" else [o.text for o in item.options]
+        lines = [f"{n}  {text}" for n, text in enumerate([*texts, unknown], start=1)]
+        lines.append(w.choose_many if item.type == "multi_choice" else w.choose_one)
+    elif item.type == "partial_date":
+        mdy = date_order == "MDY"
+        lines = [w.type_date.format(month_example="06/2024", day_example="06/10/2024" if mdy else "10/06/2024",
+                                    day_order=w.date_order_mdy if mdy else w.date_order_dmy),
+                 w.unknown_key.format(unknown_text=unknown)]
+    elif item.type == "segments":
+        lines = [w.type_levels_or_none if item.allow_none else w.type_levels,
+                 w.unknown_key.format(unknown_text=unknown)]
+    elif item.type == "integer":
+        lines = [w.type_number.format(min=item.min, max=item.max),
+                 w.unknown_key.format(unknown_text=unknown)]
+    else:  # text and date are coordinator-only in the shipped questionnaire
+        lines = [w.unknown_key.format(unknown_text=unknown)]
+    return [*lines, w.keys]
+
+
 def read_typed_date(text: str, *, partial: bool, date_order: DateOrder = "MDY") -> str:
     """A typed date -> its ISO form (``YYYY-MM-DD``, or ``YYYY-MM`` when ``partial``).
 
@@ -218,37 +262,6 @@ _READERS = {
     "date": _read_date,
     "partial_date": _read_date,
 }
-
-
-# --- showing an answer -----------------------------------------------------------------------------
-
-def show(item: Item, value: Any, *, mode: Mode, questionnaire: Questionnaire) -> str:
-    """An answer as the person at the keyboard reads it: coordinators the compact form, patients
-    plain words (``June 2024``, ``Mostly in my back``, ``I don't know``)."""
-    wording = questionnaire.patient_wording
-    patient = mode == "patient"
-    if value is None:
-        return wording.not_answered if patient else "-"
-    if value == UNKNOWN:
-        return questionnaire.questionnaire.unknown_text if patient else UNKNOWN
-    if item.type == "yes_no_unknown":
-        return {"yes": wording.yes, "no": wording.no}[value] if patient else value
-    if item.type in ("choice", "multi_choice"):
-        words = {option.value: option.text if patient else option.label for option in item.options}
-        chosen = value if isinstance(value, list) else [value]
-        return ", ".join(words[v] for v in chosen)
-    if item.type == "segments":
-        return " ".join(value) if value else (wording.none if patient else "none")
-    if item.type in ("date", "partial_date") and patient:
-        return spoken_date(value)
-    return str(value)
-
-
-def spoken_date(iso: str) -> str:
-    """``2024-06`` -> ``June 2024``; ``2024-06-10`` -> ``10 June 2024`` (no order to misread)."""
-    parts = [int(part) for part in iso.split("-")]
-    month = calendar.month_name[parts[1]]
-    return f"{parts[2]} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
 
 
 # --- the interview ---------------------------------------------------------------------------------
@@ -291,10 +304,6 @@ class Interview:
     def current(self) -> Item | None:
         asked = self.asked()
         return asked[self.position] if self.position < len(asked) else None
-
-    @property
-    def at_review(self) -> bool:
-        return self.current is None
 
     def progress(self) -> tuple[int, int]:
         """(question number, questions asked in all), counting with the skip logic as it stands."""
@@ -389,6 +398,6 @@ def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire)
 
 
 __all__ = [
-    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "date_forms",
-    "interpret", "problem_lines", "read_typed_date", "show", "spoken_date",
+    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "coordinator_hint", "date_forms",
+    "interpret", "patient_hints", "problem_lines", "read_typed_date",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 
@@ -41,6 +41,9 @@ URGENCY_WORDS = {"emergency": "EMERGENCY", "same_day": "SAME DAY", "soon": "WITH
 VaCriterion = Literal["drive_time", "wait_time", "no_full_service_facility"]
 VaToDo = Literal["confirm_enrollment", "request_va_referral", "authorization_before_visit"]
 STATUS_ORDER = tuple(Status)
+MISSING_IDS: tuple[str, ...] = get_args(MissingId)
+# The worklist's order: the result statuses, then intakes that have only a draft so far.
+WORKLIST_STATUSES: tuple[str, ...] = (*(status.value for status in Status), "draft")
 STEP_STATUS_ORDER = tuple(StepStatus)
 
 
