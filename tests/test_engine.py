@@ -127,10 +127,18 @@ def test_a_ruleset_without_a_red_flag_rule_is_refused_at_load():
         _without("RF-01")
 
 
+def _losing(monkeypatch, rule_id: str) -> None:
+    """Both evaluators agree, yet a rule's conclusion is lost (a defect past the engine check): the
+    invariants, recomputed from the answers, must still refuse the result."""
+    import triage.assess
+
+    fire = triage.assess.checked_fire
+    monkeypatch.setattr(triage.assess, "checked_fire", lambda ruleset, fact: [i for i in fire(ruleset, fact) if i != rule_id])
+
+
 def test_a_missed_red_flag_fails_closed(monkeypatch):
-    """If the engine lost a red-flag rule, the invariant check refuses the result instead of showing it."""
-    fire = engine.fire
-    monkeypatch.setattr(engine, "fire", lambda ruleset, fact: [i for i in fire(ruleset, fact) if i != "RF-01"])
+    """If a red-flag rule's conclusion went missing, the invariant check refuses the result."""
+    _losing(monkeypatch, "RF-01")
     with pytest.raises(EngineError, match="red flags"):
         assess(parse_answers({"red_flag_bladder_bowel": "yes"}, today=TODAY), RULESET, SETTINGS)
 
@@ -163,8 +171,7 @@ def test_a_mixed_tier_result_other_than_the_highest_fails_closed(monkeypatch, an
     ({"veteran": "yes", "va_enrolled": "yes", "va_referral": "yes"}, "TOPIC-02", "criteria|veteran"),
 ])
 def test_a_lost_va_conclusion_fails_closed(monkeypatch, answers, dropped, message):
-    fire = engine.fire
-    monkeypatch.setattr(engine, "fire", lambda ruleset, fact: [i for i in fire(ruleset, fact) if i != dropped])
+    _losing(monkeypatch, dropped)
     with pytest.raises(EngineError, match=message):
         assess(parse_answers(answers, today=TODAY), RULESET, SETTINGS)
 

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import reference
+from triage import reference
 from support.strategies import YES_NO_FIELDS, answers
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
