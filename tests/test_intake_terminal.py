@@ -287,7 +287,7 @@ def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
 
 
 def test_patient_mode_carries_a_patient_reference(tmp_path):
-    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", "n", "n", "n", "n", "n", "n", "n"]
+    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", *["n"] * 10, "n"]
     run = pipe(tmp_path, lines, "--mode", "patient", "--out", "pp.json", "--patient-id", "P-17")
     assert run.returncode == 0, run.stderr
     assert saved(tmp_path / "pp.json")["patient_id"] == "P-17"
