@@ -102,6 +102,9 @@ class Section(_Definition):
 class QuestionnaireInfo(_Definition):
     id: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")  # when this version was published
+    publisher: str
+    description: str
     title: str
     patient_intro: str
     patient_outro: str
@@ -109,6 +112,8 @@ class QuestionnaireInfo(_Definition):
     # FHIR identities (triage/fhir.py): the Questionnaire's canonical URL and the code system of its
     # answer codes. Identifiers, not wording; change them only with a new questionnaire version.
     fhir_url: str = Field(pattern=r"^(https?|urn):\S+$")
+    fhir_patient_url: str = Field(pattern=r"^(https?|urn):\S+$")
+    fhir_question_system: str = Field(pattern=r"^(https?|urn):\S+$")
     fhir_answer_system: str = Field(pattern=r"^(https?|urn):\S+$")
 
 
@@ -144,6 +149,10 @@ class PatientWording(_Definition):
     yes: str
     no: str
     none: str
+    date_known: str
+    date_entry: str
+    levels_known: str
+    levels_entry: str
     not_answered: str
     not_understood: str
     understood: str
