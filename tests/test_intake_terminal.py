@@ -75,7 +75,7 @@ def test_coordinator_full_intake(tmp_path):
     reply(child, "14/30 Mechanical symptoms", "n")
     reply(child, "15/30 RF: new bladder/bowel problem", "y")
     child.expect_exact("RED FLAG (EMERGENCY) answered yes")  # the tier in words, not colour
-    child.expect_exact("Call 911")
+    child.expect_exact("EMERGENCY. Tell the patient now: One of your answers")
     reply(child, "c = continue the intake, s = stop now", "c")
     for number in range(16, 25):
         reply(child, f"{number}/30 RF:", "n")

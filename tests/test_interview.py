@@ -217,8 +217,8 @@ def test_the_va_questions_are_asked_only_when_veteran_is_yes():
         assert all((q in ids) == asked for q in va), veteran
     interview = _interview(answers={"veteran": "yes", "va_enrolled": "yes", "va_referral": "no"})
     outcome = interview.answer(Q.item("veteran"), "no")
-    assert [item.id for item in outcome.dropped] == ["va_enrolled", "va_referral"]  # answers no longer used
-    assert not any(key.startswith("va_") for key in interview.answers)
+    assert [item.id for item in outcome.hidden] == ["va_enrolled", "va_referral"]  # no longer asked
+    assert not any(key.startswith("va_") for key in interview.final_answers())  # nor saved, assessed or recorded
 
 
 def test_a_typed_range_of_levels_is_expanded_and_a_reversed_one_is_explained():
