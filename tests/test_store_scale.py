@@ -81,7 +81,7 @@ def test_list_pages_and_filters_from_the_command_line(clinic):
     assert listed.code == 0
     assert "3-4 of 7 matching intakes shown (7 in all); the next page: --offset 4." in listed.out
     assert "SOON" in listed.out and "EARLY" in listed.out and "EMERGENCY" not in listed.out
-    as_json = run_cli("list", "--db", str(clinic), "--va-to-do", "confirm_enrollment", "-f", "json").json
+    as_json = run_cli("list", "--db", str(clinic), "--va-to-do", "-f", "json").json
     assert [row["patient_id"] for row in as_json["intakes"]] == ["MRI"] and as_json["matching"] == 1
     assert run_cli("list", "--db", str(clinic), "--urgency", "emergency", "-f", "json").json["shown"] == 1
 

@@ -311,12 +311,15 @@ _STATUS_RANK = {"too_early": 3, "records_needed": 4, "ready_for_evaluation": 5, 
 WORKLIST_KINDS = ("missing", "va_to_do")
 
 
-def worklist_rank(status: str, urgency: str | None) -> int:
+def worklist_rank(status: str, urgency: str | None, missing: list[str]) -> int:
     """The worklist's order: urgent first, by urgency tier (emergency, same day, soon), then too
-    early, records needed, ready for evaluation, and intakes that only have a draft."""
+    early, records needed, ready for evaluation, and intakes that only have a draft; within each,
+    an open red-flag screen before the rest."""
     if status == "urgent":
-        return _URGENCY_RANK.get(urgency or "", 0)  # an unknown tier sorts with the most urgent
-    return _STATUS_RANK.get(status, 7)
+        tier = _URGENCY_RANK.get(urgency or "", 0)  # an unknown tier sorts with the most urgent
+    else:
+        tier = _STATUS_RANK.get(status, 7)
+    return tier * 2 + (0 if "red_flag_screen" in missing else 1)
 
 
 def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any] | None, recorded_at: str,
@@ -335,7 +338,8 @@ def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any]
         items = {"missing": [str(item.get("id")) for item in result.get("missing_items") or []],
                  "va_to_do": [str(step) for step in va.get("to_do") or []]}
     return {
-        "version": version, "rank": worklist_rank(status, urgency), "status": status, "urgency": urgency,
+        "version": version, "rank": worklist_rank(status, urgency, items["missing"]), "status": status,
+        "urgency": urgency,
         "patient_id": answers.get("patient_id"), "months_since_fusion": months,
         "assessment_date": None if assessed is None else str(assessed), "recorded_at": recorded_at,
         "draft_pending": int(bool(draft_pending)), "items": items,
@@ -625,7 +629,8 @@ class Store:
         return Draft(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
 
     def worklist(self, *, status: str | None = None, missing: str | None = None, urgency: str | None = None,
-                 va_to_do: str | None = None, limit: int | None = None, offset: int = 0) -> list[WorklistRow]:
+                 va_to_do: str | bool | None = None, limit: int | None = None,
+                 offset: int = 0) -> list[WorklistRow]:
         """The worklist in its order (``worklist_rank``, then intake id): one row per intake, from the
         worklist table only (indexed; no stored result is parsed), filtered and paged."""
         where, params = self._worklist_filter(status, missing, urgency, va_to_do)
@@ -650,7 +655,8 @@ class Store:
                 for intake_id, version, status_, patient_id, months, assessed, recorded_at, pending, urgency_ in rows]
 
     def worklist_page(self, *, status: str | None = None, missing: str | None = None, urgency: str | None = None,
-                      va_to_do: str | None = None, limit: int | None = None, offset: int = 0) -> WorklistPage:
+                      va_to_do: str | bool | None = None, limit: int | None = None,
+                      offset: int = 0) -> WorklistPage:
         """A page of the worklist with the number of matching intakes and the counts per status."""
         rows = self.worklist(status=status, missing=missing, urgency=urgency, va_to_do=va_to_do,
                              limit=limit, offset=offset)
@@ -666,11 +672,14 @@ class Store:
         if status is not None:
             clauses.append("w.status = ?")
             params.append(status)
-        if urgency is not None:
-            clauses.append("w.urgency = ?")
+        if urgency is not None:  # the red-flag tier of an urgent intake
+            clauses.append("w.status = 'urgent' AND w.urgency = ?")
             params.append(urgency)
         for kind, item in (("missing", missing), ("va_to_do", va_to_do)):
-            if item is not None:
+            if item is True:  # any item of this kind (e.g. any VA paperwork to do)
+                clauses.append("EXISTS (SELECT 1 FROM worklist_items i WHERE i.kind = ? AND i.intake_id = w.intake_id)")
+                params.append(kind)
+            elif item is not None and item is not False:
                 clauses.append("EXISTS (SELECT 1 FROM worklist_items i WHERE i.kind = ? AND i.item = ?"
                                " AND i.intake_id = w.intake_id)")
                 params += [kind, item]

@@ -8,26 +8,27 @@ from pathlib import Path
 
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
-from triage.result import MISSING_IDS, WORKLIST_STATUSES
-
-URGENCY_TIERS = ("emergency", "same_day", "soon", "routine")
-VA_TO_DO = ("confirm_enrollment", "request_va_referral", "authorization_before_visit")
+from triage.result import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.safe_text import for_markdown, for_terminal, json_text
 
 def register(commands) -> None:
     listing = common.add_command(
         commands, "list", help="the coordinator's worklist of intakes",
         description="One line per intake (its latest version): status, months since fusion at the assessment, "
-        "what is still missing. Urgent first. Counts per status at the bottom.",
+        "what is still missing. Urgent first, by tier (EMERGENCY, SAME DAY, WITHIN DAYS), then too early, "
+        "records needed, ready, drafts; an open red-flag screen before other missing items. Counts per "
+        "status at the bottom.",
         notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,),
-        examples=("triage list", "triage list --status urgent", "triage list --missing surgical_report",
+        examples=("triage list", "triage list --status urgent", "triage list --urgency emergency",
+                  "triage list --missing surgical_report", "triage list --va-to-do",
                   "triage list -f json | jq '.intakes[].intake_id'"))
     listing.add_argument("--status", choices=WORKLIST_STATUSES, help="only intakes with this status")
+    listing.add_argument("--urgency", choices=RED_FLAG_TIERS, metavar="TIER",
+                         help=f"only urgent intakes of this red-flag tier ({', '.join(RED_FLAG_TIERS)})")
+    listing.add_argument("--va-to-do", action="store_true", dest="va_to_do",
+                         help="only veterans with VA community-care paperwork to do, listed in the MISSING column")
     listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
                          help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
-    listing.add_argument("--urgency", choices=URGENCY_TIERS, help="only intakes whose consult has this urgency")
-    listing.add_argument("--va-to-do", choices=VA_TO_DO, metavar="STEP",
-                         help=f"only veterans' intakes with this VA community-care step open ({', '.join(VA_TO_DO)})")
     listing.add_argument("--limit", type=common.version_number, default=PAGE, metavar="N",
                          help=f"show at most N intakes (default {PAGE}; 0 = all)")
     listing.add_argument("--offset", type=common.version_number, default=0, metavar="N",
@@ -96,7 +97,7 @@ def run_list(args, io: IO) -> int:
     with common.open_store(args, io, for_reading=True) as store:
         # Reads only the worklist table (indexed, one page): fast however many intakes there are.
         page = store.worklist_page(status=args.status, missing=args.missing, urgency=args.urgency,
-                                   va_to_do=args.va_to_do, limit=args.limit or None, offset=args.offset)
+                                   va_to_do=args.va_to_do or None, limit=args.limit or None, offset=args.offset)
         store.log_access(LISTED, user=common.user(args), detail={"rows": len(page.rows)})
     counts = {status: page.counts.get(status, 0) for status in WORKLIST_STATUSES}
     if args.format == "json":
@@ -104,7 +105,7 @@ def run_list(args, io: IO) -> int:
                        "matching": page.shown, "offset": args.offset, "total": page.total})
         return ExitCode.OK
     io.page(worklist_text(page.rows, page.total, counts, width=io.width(), ascii_only=not io.unicode(),
-                          matching=page.shown, offset=args.offset),
+                          va_to_do=args.va_to_do, matching=page.shown, offset=args.offset),
             pager=args.pager)
     return ExitCode.OK
 
@@ -112,11 +113,18 @@ def run_list(args, io: IO) -> int:
 PAGE = 100  # intakes per page of `triage list` (a screenful or two; --limit 0 lists all)
 
 
+def status_words(row) -> str:
+    """An urgent intake's status names its tier, in words that need no colour."""
+    if row.status == "urgent":
+        return f"urgent {URGENCY_WORDS.get(row.urgency or '', 'EMERGENCY')}"
+    return row.status
+
+
 PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints them whole
 
 
 def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False,
-                  matching: int | None = None, offset: int = 0) -> str:
+                  va_to_do: bool = False, matching: int | None = None, offset: int = 0) -> str:
     """The worklist as a table that fits ``width``: a long patient reference is cut with an
     ellipsis and the MISSING cell wraps at item boundaries under its own column."""
     import textwrap
@@ -132,11 +140,15 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
         if not row.version:  # only a draft so far: nothing was assessed, so nothing can be listed as missing
             missing = "not assessed yet (a draft)"
         else:
-            missing = ", ".join(row.missing) or "-"
+            # the red-flag screen first: a question to ask again before any record to chase
+            ordered = sorted(row.missing, key=lambda item: item != "red_flag_screen")
+            missing = ", ".join(ordered) or "-"
             missing += " (new version in progress)" if row.draft_pending else ""
+            if va_to_do:
+                missing += f"; VA to do: {', '.join(row.va_to_do)}"
         # Stored values reach the terminal here: neutralised (a hand-edited row may hold anything).
-        rows.append([for_terminal(cell) for cell in (str(row.intake_id), row.patient_id or "-", row.status, months,
-                                                     row.assessment_date or "-", missing)])
+        rows.append([for_terminal(cell) for cell in (str(row.intake_id), row.patient_id or "-", status_words(row),
+                                                     months, row.assessment_date or "-", missing)])
     header = ["ID", "PATIENT", "STATUS", "FUSION", "ASSESSED", "MISSING"]
     widths = [max([len(header[c]), *(len(r[c]) for r in rows)]) for c in range(5)]
     widths[1] = min(widths[1], PATIENT_WIDTH)
