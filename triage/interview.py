@@ -28,9 +28,10 @@ HELP = "?"
 TODAY_WORDS = frozenset({"t", "today"})
 # Ways people say "I don't know"; the questionnaire's own unknown_text is added per interview.
 UNKNOWN_WORDS = frozenset({"u", "unknown", "dk", "idk", "don't know", "dont know", "i don't know", "i dont know",
-                           "not sure"})
-NONE_WORDS = frozenset({"none", "no", "n", "nothing", "no tear", "no tears", "[]"})
-YES_WORDS = frozenset({"y", "yes", "true"})
+                           "not sure", "no sé", "no se", "ns"})  # Spanish: "no sé"
+NONE_WORDS = frozenset({"none", "no", "n", "nothing", "no tear", "no tears", "[]",
+                        "ninguno", "ninguna", "nada"})  # Spanish: "ninguno"
+YES_WORDS = frozenset({"y", "yes", "true", "sí", "si"})  # Spanish: "sí"
 NO_WORDS = frozenset({"n", "no", "false"})
 
 
@@ -219,10 +220,15 @@ _SLASH_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 _SHORT_YEAR = re.compile(r"^\d{1,2}[/.](\d{1,2}[/.])?\d{2}$")
 _YEAR = re.compile(r"^(\d{4})$")
 # Month names and their usual short forms, in English: "March 2024", "mar 2024", "10 March 2024".
+# Spanish too ("junio 2024", "junio de 2024", "10 de junio de 2024"): a patient may answer in either.
 MONTH_NAMES = {name.lower(): number for number in range(1, 13)
-               for name in (calendar.month_name[number], calendar.month_abbr[number])} | {"sept": 9}
-_NAMED_MONTH = re.compile(r"^([a-z]+)\.?,?\s+(\d{4})$")
-_NAMED_DAY = re.compile(r"^(\d{1,2})\s+([a-z]+)\.?,?\s+(\d{4})$")
+               for name in (calendar.month_name[number], calendar.month_abbr[number])} | {"sept": 9} | {
+    name: number for number, names in enumerate((
+        ("enero", "ene"), ("febrero", "feb"), ("marzo", "mar"), ("abril", "abr"), ("mayo", "may"),
+        ("junio", "jun"), ("julio", "jul"), ("agosto", "ago"), ("septiembre", "setiembre", "sep", "set"),
+        ("octubre", "oct"), ("noviembre", "nov"), ("diciembre", "dic")), start=1) for name in names}
+_NAMED_MONTH = re.compile(r"^([a-z]+)\.?,?\s+(?:de\s+|del\s+)?(\d{4})$")
+_NAMED_DAY = re.compile(r"^(\d{1,2})\s+(?:de\s+)?([a-z]+)\.?,?\s+(?:de\s+|del\s+)?(\d{4})$")
 _NAMED_DAY_US = re.compile(r"^([a-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
 
 
@@ -265,7 +271,7 @@ def patient_hints(item: Item, questionnaire: Questionnaire, date_order: DateOrde
         lines.append(w.choose_many if item.type == "multi_choice" else w.choose_one)
     elif item.type == "partial_date":
         mdy = date_order == "MDY"
-        lines = [w.type_date.format(month_example="06/2024 or June 2024", day_example="06/10/2024" if mdy else "10/06/2024",
+        lines = [w.type_date.format(month_example=w.month_example, day_example="06/10/2024" if mdy else "10/06/2024",
                                     day_order=w.date_order_mdy if mdy else w.date_order_dmy),
                  w.unknown_key.format(unknown_text=unknown)]
     elif item.type == "segments":

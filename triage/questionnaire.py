@@ -135,12 +135,17 @@ _WORDING_PLACEHOLDERS = {
     "year_alone": {"answer"},
     "date_in_future": {"answer"},
     "mri_before_fusion": {"answer"},
+    "saved_to": {"where"},
+    "saved_file": {"where"},
+    "saved_record": {"intake", "version", "where"},
+    "continue_later": {"command"},
 }
 # What a patient reads when a typed answer cannot be used, by kind (interview.InputError.kind).
 PATIENT_ERRORS = {
     "needed": set(), "not_a_choice": {"count"}, "unknown_combined": {"unknown_text"},
     "whole_number": {"min", "max"}, "level": set(), "level_needed": set(), "date": set(),
     "two_digit_year": set(), "future": set(), "not_real_date": set(), "check_year": set(),
+    "other": set(),  # in a translation, when no kind fits (the reason itself is English)
 }
 
 
@@ -149,6 +154,7 @@ class PatientWording(_Definition):
 
     progress: str
     keys: str
+    month_example: str  # how a month may be typed, in type_date
     choose_one: str
     choose_many: str
     type_date: str
@@ -184,6 +190,10 @@ class PatientWording(_Definition):
     bring_nothing: str
     emergency_heading: str
     stopped: str
+    saved_to: str  # where the answers are saved (a kiosk's staff may need it)
+    saved_file: str
+    saved_record: str
+    continue_later: str
     year_alone: str
     date_in_future: str
     mri_before_fusion: str
