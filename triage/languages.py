@@ -49,6 +49,12 @@ class TranslationInfo(BaseModel):
     reviewed_on: str = Field("", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
 
 
+class _Header(BaseModel):  # so that a problem is named translation.<field>
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    translation: TranslationInfo
+
+
 def translation_path(language: str) -> Path:
     return shipped("questionnaires") / f"fbss-intake.{language}.toml"
 
@@ -118,7 +124,7 @@ def load_translation(language: str, questionnaire: Questionnaire, ruleset: Rules
     data = read_toml(path)
     if "translation" not in data:
         raise DefinitionError(f"{path}: [translation]: is missing")
-    info = validate(TranslationInfo, data.pop("translation"), path)
+    info = validate(_Header, {"translation": data.pop("translation")}, path).translation
     if info.language != language:
         raise DefinitionError(f"{path}: translation.language: is {info.language!r}, not {language!r}")
     q = questionnaire.questionnaire

@@ -23,13 +23,16 @@ def register(commands) -> None:
         description="Question ids, wording, allowed values and skip logic.", handler=run_questions,
         exit_codes=(ExitCode.DEFINITION,),
         examples=("triage questions", "triage questions -f fhir > questionnaire.json",
-                  "triage questions -f fhir --audience patient > patient-form.json"))
+                  "triage questions -f fhir --audience patient > patient-form.json",
+                  "triage questions --lang es                     # what a Spanish reader is asked"))
     common.add_format_option(questions, ("text", "json", "markdown", "fhir"),
                              "text: for the terminal (default); json: for tools; markdown: a table; "
                              "fhir: the FHIR R4 (SDC) Questionnaire")
     questions.add_argument("--audience", choices=("coordinator", "patient"),
                            help="with -f fhir: coordinator (default) = every question, what exports "
                            "reference; patient = the patient form, without the coordinator-only questions")
+    common.add_language_option(questions, "the language of the patient wording; labels stay English. With -f "
+                               "fhir the other languages ride along as translation extensions")
     common.add_pager_option(questions)
 
 
@@ -43,19 +46,32 @@ def run_rules(args, io: IO) -> int:
 
 
 def run_questions(args, io: IO) -> int:
-    from triage.questionnaire import load_questionnaire
+    from functools import partial
+
+    from triage.languages import LANGUAGES, load_language, load_translation
+    from triage.questionnaire import load_definition
     from triage.render import catalogues
+    from triage.ruleset import load_ruleset
+    from triage.settings import load_settings
 
     if args.audience and args.format != "fhir":
         from triage.errors import InvalidInput, Problem
 
         raise InvalidInput([Problem("--audience", "applies to --format fhir only")])
-    questionnaire = load_questionnaire()
+    definition, ruleset, settings = load_definition(), load_ruleset(), load_settings()
+    languages = {code: load_language(code, questionnaire=definition, ruleset=ruleset, settings=settings,
+                                     check_all=False) for code in LANGUAGES}
+    chosen = languages[args.lang]
     if args.format == "fhir":
         from triage.fhir import questionnaire_resource
 
-        io.write_json(questionnaire_resource(questionnaire, args.audience or "coordinator"))
+        others = tuple(language.questionnaire for code, language in languages.items() if code != args.lang)
+        io.write_json(questionnaire_resource(chosen.questionnaire, args.audience or "coordinator", others))
         return ExitCode.OK
-    return common.write_formatted(io, args.format, questionnaire, as_json=catalogues.questions_catalogue,
-                                  as_markdown=catalogues.render_questions_markdown,
-                                  as_text=catalogues.render_questions_text, pager=args.pager)
+    # Staff see each translation's review status here (patients never do).
+    reviews = {code: language.translation.info for code, language in languages.items() if language.translation}
+    return common.write_formatted(io, args.format, chosen.questionnaire,
+                                  as_json=partial(catalogues.questions_catalogue, reviews=reviews),
+                                  as_markdown=partial(catalogues.render_questions_markdown, reviews=reviews),
+                                  as_text=partial(catalogues.render_questions_text, reviews=reviews),
+                                  pager=args.pager)
