@@ -347,3 +347,59 @@ def test_a_questionnaire_response_names_the_language_the_patient_answered_in():
     assert resource["language"] == "es"
     assert resource["item"][0]["item"][0]["text"] == "Have you served in the armed forces?"  # staff English
     assert "language" not in response_resource(english, {"veteran": "yes"})
+
+
+# --- the language is recorded with the intake; staff read English ----------------------------------
+
+def _piped_intake(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    lines = ["06/2024", "L4-5 L5-S1", "1", "3", "1", "2 3", "1", "7", "2", "2", "1", *["2"] * 9, "2"]
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--db", str(tmp_path / "t.db"), *args],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", "HOME": str(tmp_path)})
+
+
+def test_the_language_is_recorded_with_the_intake_and_shown_to_staff_in_english(tmp_path):
+    done = _piped_intake(tmp_path, "--mode", "patient", "--lang", "es")
+    assert done.returncode == 0, done.stderr
+    assert "Llame al 911" in done.stdout  # the patient read Spanish
+    db = str(tmp_path / "t.db")
+    show = run_cli("show", "1", "--db", db, "--no-pager")
+    assert show.code == 0, show.err
+    assert "Patient answered in: Spanish (es); the answers below are in English" in show.out
+    assert "EMERGENCY" in show.out and "Llame" not in show.out and "No sé" not in show.out
+    assert "Pain location: back;  Pain quality: burning, shooting" in show.out  # English labels and values
+    assert run_cli("show", "1", "--db", db, "-f", "json").json["language"] == "es"
+    fhir = run_cli("export", "1", "--db", db, "-f", "fhir").json
+    assert fhir["language"] == "es"
+    assert run_cli("export", "1", "--db", db, "-f", "fhir", "--deidentify").json["language"] == "es"
+    verify = run_cli("audit", "verify", "--db", db)
+    assert verify.code == 0, verify.out + verify.err
+
+
+def test_a_coordinators_intake_records_no_patient_language(tmp_path):
+    lines = ["P-1", "", "06/2024", "L4-5 L5-S1", "y", "u", "3", "2 3", "1", "7", "n", "n", *["n"] * 10, "n"]
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--db", str(tmp_path / "t.db")],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    show = run_cli("show", "1", "--db", str(tmp_path / "t.db"), "-f", "json")
+    assert "language" not in show.json
+    assert "language" not in run_cli("export", "1", "--db", str(tmp_path / "t.db"), "-f", "fhir").json
+
+
+def test_a_recorded_language_is_sealed_by_the_version_hash(tmp_path):
+    from triage.store import content_hash, open_store
+
+    args = (1, 1, "2026-11-27T09:00:00Z", "kiosk", "intake", {"veteran": "no"}, {"status": "urgent"}, {})
+    assert content_hash(*args) == content_hash(*args, None)  # versions without a language keep their hash
+    assert content_hash(*args, "es") != content_hash(*args) != content_hash(*args, "en")
+    with open_store(tmp_path / "s.db") as store:
+        result = {"status": "records_needed", "ruleset": {"name": "fbss-triage", "version": "2.0.0"}, "settings": {}}
+        store.record_assessment({"veteran": "no"}, result, user="kiosk", language="es")
+        store.record_assessment({"veteran": "no"}, result, user="anna")
+        assert store.get(1).language == "es" and store.get(2).language is None
+        assert store.verify_audit().ok
+        store._db.execute("DROP TRIGGER versions_no_update")
+        store._db.execute("UPDATE versions SET language = 'en' WHERE intake_id = 1")
+        report = store.verify_audit()
+    assert not report.ok and any("intake 1 version 1" in problem for problem in report.problems)

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -154,6 +154,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX audit_intake_version ON audit(intake_id, version);
     """,
+    # 3: the language the patient read while answering (triage/languages.py), recorded with each
+    # version; NULL = not recorded (staff entry, an answers file, or recorded before languages).
+    """
+    ALTER TABLE versions ADD COLUMN language TEXT;
+    """,
 )
 
 
@@ -173,6 +178,7 @@ class Record:
     ruleset: dict[str, str]
     settings: dict[str, Any]
     content_sha256: str
+    language: str | None = None  # what the patient read while answering (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -221,12 +227,15 @@ class AuditReport:
 
 
 def content_hash(intake_id: int, version: int, recorded_at: str, recorded_by: str, source: str,
-                 answers: dict, result: dict, settings: dict) -> str:
-    return sha256(canonical({
+                 answers: dict, result: dict, settings: dict, language: str | None = None) -> str:
+    content = {
         "intake_id": intake_id, "version": version, "recorded_at": recorded_at,
         "recorded_by": recorded_by, "source": source, "answers": answers, "result": result,
         "settings": settings,
-    }))
+    }
+    if language is not None:  # versions without a language keep the hash they were recorded with
+        content["language"] = language
+    return sha256(canonical(content))
 
 
 def draft_hash(intake_id: int, answers: dict, revision: int, base_version: int, saved_at: str,
@@ -309,8 +318,9 @@ class Store:
 
     def record_assessment(self, answers: dict[str, Any], result: dict[str, Any], *, user: str,
                           intake_id: int | None = None, base_version: int | None = None,
-                          source: str = "file") -> tuple[int, int]:
+                          source: str = "file", language: str | None = None) -> tuple[int, int]:
         """Record an assessment: a new intake (``intake_id=None``) or a new version of one.
+        ``language``: the language the patient read while answering (None: not a patient's intake).
 
         ``answers`` is the answers-contract object the result was computed from, ``result`` the
         result contract (with ruleset and settings). ``base_version`` is the version this change
@@ -333,16 +343,16 @@ class Store:
                         f"{base_version}, which this change is based on; nothing was saved. "
                         f"Check `triage show {intake_id}` and amend again")
             version = latest + 1
-            digest = content_hash(intake_id, version, now, user, source, answers, result, settings)
+            digest = content_hash(intake_id, version, now, user, source, answers, result, settings, language)
             columns = stored_columns(answers, result)
             db.execute(
                 "INSERT INTO versions (intake_id, version, recorded_at, recorded_by, source, answers,"
-                " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256,"
+                " language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (intake_id, version, now, user, source, json.dumps(answers, ensure_ascii=False),
                  json.dumps(result, ensure_ascii=False), columns["status"], columns["patient_id"],
                  columns["ruleset_name"], columns["ruleset_version"],
-                 json.dumps(settings, ensure_ascii=False), digest),
+                 json.dumps(settings, ensure_ascii=False), digest, language),
             )
             db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
             self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
@@ -414,7 +424,7 @@ class Store:
     # -- reading -----------------------------------------------------------------------------
 
     _RECORD_COLUMNS = ("intake_id, version, recorded_at, recorded_by, source, answers, result, status,"
-                       " patient_id, ruleset_name, ruleset_version, settings, content_sha256")
+                       " patient_id, ruleset_name, ruleset_version, settings, content_sha256, language")
 
     def get(self, intake_id: int, version: int | None = None) -> Record:
         """A recorded version (default: the latest)."""
@@ -564,16 +574,18 @@ class _Verifier:
         for row in db.execute(
                 "SELECT v.intake_id, v.version, v.recorded_at, v.recorded_by, v.source, v.answers, v.result,"
                 " v.settings, v.content_sha256, v.status, v.patient_id, v.ruleset_name, v.ruleset_version,"
+                " v.language,"
                 " (SELECT a.detail FROM audit a WHERE a.intake_id = v.intake_id AND a.version = v.version"
                 "  AND a.action IN ('created', 'amended') ORDER BY a.seq LIMIT 1)"
                 " FROM versions v ORDER BY v.intake_id, v.version"):
             self.tick()
             (intake_id, version, at, user, source, answers_text, result_text, settings_text, stored,
-             status, patient_id, ruleset_name, ruleset_version, detail) = row
+             status, patient_id, ruleset_name, ruleset_version, language, detail) = row
             where = f"intake {intake_id} version {version}"
             try:
                 answers, result = json.loads(answers_text), json.loads(result_text)
-                actual = content_hash(intake_id, version, at, user, source, answers, result, json.loads(settings_text))
+                actual = content_hash(intake_id, version, at, user, source, answers, result, json.loads(settings_text),
+                                      language)
                 audited = json.loads(detail).get("content_sha256") if detail else None
             except (ValueError, TypeError, AttributeError):
                 self.problems.append(f"{where}: its contents are not readable (changed)")
@@ -654,9 +666,10 @@ def stored_columns(answers: dict[str, Any], result: dict[str, Any]) -> dict[str,
 
 def _record(row: tuple) -> Record:
     (intake_id, version, recorded_at, recorded_by, source, answers, result, status, patient_id,
-     ruleset_name, ruleset_version, settings, digest) = row
+     ruleset_name, ruleset_version, settings, digest, language) = row
     return Record(intake_id, version, recorded_at, recorded_by, source, json.loads(answers), json.loads(result),
-                  status, patient_id, {"name": ruleset_name, "version": ruleset_version}, json.loads(settings), digest)
+                  status, patient_id, {"name": ruleset_name, "version": ruleset_version}, json.loads(settings), digest,
+                  language)
 
 
 # -- opening -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import io
 from rich.text import Text
 
 from triage.facts import FACTS
+from triage.languages import LANGUAGES
 from triage.questionnaire import Questionnaire
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, trimmed
@@ -80,15 +81,12 @@ def render_rules_text(ruleset: Ruleset, *, width: int = 100, color: bool = False
     return trimmed(out.getvalue())
 
 
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}  # staff words (triage.languages.LANGUAGES)
-
-
 def _reviews_line(questionnaire: Questionnaire, reviews: dict) -> str:
     """The language shown and each translation's review status, in one line for staff."""
-    parts = [f"{code} ({LANGUAGE_NAMES.get(code, code)}): {info.review_status}"
+    parts = [f"{code} ({LANGUAGES.get(code, code)}): {info.review_status}"
              + (f" by {info.reviewed_by} on {info.reviewed_on}" if info.reviewed_by else "")
              for code, info in reviews.items()]
-    shown = LANGUAGE_NAMES.get(questionnaire.language, questionnaire.language)
+    shown = LANGUAGES.get(questionnaire.language, questionnaire.language)
     return (f"Patient wording in {shown} ({questionnaire.language}). Translations: " + ("; ".join(parts) or "none")
             + ". pending_review = not yet signed off by a qualified medical translator.")
 
