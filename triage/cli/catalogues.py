@@ -31,6 +31,7 @@ def register(commands) -> None:
     questions.add_argument("--audience", choices=("coordinator", "patient"),
                            help="with -f fhir: coordinator (default) = every question, what exports "
                            "reference; patient = the patient form, without the coordinator-only questions")
+    common.add_settings_option(questions)  # the VA access standards are written into the question wording
     common.add_language_option(questions, "the language of the patient wording; labels stay English. With -f "
                                "fhir the other languages ride along as translation extensions")
     common.add_pager_option(questions)
@@ -48,17 +49,17 @@ def run_rules(args, io: IO) -> int:
 def run_questions(args, io: IO) -> int:
     from functools import partial
 
-    from triage.languages import LANGUAGES, load_language, load_translation
+    from triage.languages import LANGUAGES, load_language
     from triage.questionnaire import load_definition
     from triage.render import catalogues
     from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
 
     if args.audience and args.format != "fhir":
         from triage.errors import InvalidInput, Problem
 
         raise InvalidInput([Problem("--audience", "applies to --format fhir only")])
-    definition, ruleset, settings = load_definition(), load_ruleset(), load_settings()
+    definition, ruleset, settings = load_definition(), load_ruleset(), common.load_settings(args)
+    # the clinic's standards in the wording, in each language
     languages = {code: load_language(code, questionnaire=definition, ruleset=ruleset, settings=settings,
                                      check_all=False) for code in LANGUAGES}
     chosen = languages[args.lang]
@@ -68,10 +69,12 @@ def run_questions(args, io: IO) -> int:
         others = tuple(language.questionnaire for code, language in languages.items() if code != args.lang)
         io.write_json(questionnaire_resource(chosen.questionnaire, args.audience or "coordinator", others))
         return ExitCode.OK
-    # Staff see each translation's review status here (patients never do).
+    # Staff see each translation's review status here (patients never do), and each red-flag tier.
     reviews = {code: language.translation.info for code, language in languages.items() if language.translation}
+    tiers = catalogues.red_flag_tiers(ruleset)
     return common.write_formatted(io, args.format, chosen.questionnaire,
-                                  as_json=partial(catalogues.questions_catalogue, reviews=reviews),
-                                  as_markdown=partial(catalogues.render_questions_markdown, reviews=reviews),
-                                  as_text=partial(catalogues.render_questions_text, reviews=reviews),
+                                  as_json=partial(catalogues.questions_catalogue, tiers=tiers, reviews=reviews),
+                                  as_markdown=partial(catalogues.render_questions_markdown, tiers=tiers,
+                                                      reviews=reviews),
+                                  as_text=partial(catalogues.render_questions_text, tiers=tiers, reviews=reviews),
                                   pager=args.pager)
