@@ -118,6 +118,8 @@ def _full_date(value: Any) -> date:
 def _segments(value: Any) -> tuple[str, ...] | str:
     if _word(value) == UNKNOWN:
         return UNKNOWN
+    if isinstance(value, str):  # one segment written as text, as clinicians do: "L4-5" is ["L4-L5"]
+        value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError("must be a list of segments such as [\"L4-L5\", \"L5-S1\"], or \"unknown\"")
     return tuple(in_spine_order(segment for item in value for segment in expand_segments(item)))
