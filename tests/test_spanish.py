@@ -338,7 +338,11 @@ def test_the_fhir_questionnaire_with_translations_is_valid_r4():
     assert spanish_first["language"] == "es" and translation_of(spanish_first, "title", "en") == english.questionnaire.title
     run = run_cli("questions", "-f", "fhir", "--lang", "es")
     assert run.code == 0 and run.json["language"] == "es"
+    assert translation_of(run.json, "title", "en") == english.questionnaire.title
     assert run.json["item"][1]["item"][0]["text"] == "Patient reference (chart or referral number)"  # staff only
+    run = run_cli("questions", "-f", "fhir", "--lang", "en", "--audience", "patient")
+    assert run.json["language"] == "en" and translation_of(run.json, "title", "es") == ES.questionnaire.questionnaire.title
+    assert "_title" not in run_cli("questions", "-f", "fhir").json  # without --lang: as before
 
 
 def test_a_questionnaire_response_names_the_language_the_patient_answered_in():

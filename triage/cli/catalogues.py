@@ -33,7 +33,8 @@ def register(commands) -> None:
                            "reference; patient = the patient form, without the coordinator-only questions")
     common.add_settings_option(questions)  # the VA access standards are written into the question wording
     common.add_language_option(questions, "the language of the patient wording; labels stay English. With -f "
-                               "fhir the other languages ride along as translation extensions")
+                               "fhir, giving --lang adds the other languages as translation extensions",
+                               default=None)
     common.add_pager_option(questions)
 
 
@@ -49,7 +50,7 @@ def run_rules(args, io: IO) -> int:
 def run_questions(args, io: IO) -> int:
     from functools import partial
 
-    from triage.languages import LANGUAGES, load_language
+    from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
     from triage.questionnaire import load_definition
     from triage.render import catalogues
     from triage.ruleset import load_ruleset
@@ -62,11 +63,15 @@ def run_questions(args, io: IO) -> int:
     # the clinic's standards in the wording, in each language
     languages = {code: load_language(code, questionnaire=definition, ruleset=ruleset, settings=settings,
                                      check_all=False) for code in LANGUAGES}
-    chosen = languages[args.lang]
+    chosen = languages[args.lang or DEFAULT_LANGUAGE]
     if args.format == "fhir":
         from triage.fhir import questionnaire_resource
 
-        others = tuple(language.questionnaire for code, language in languages.items() if code != args.lang)
+        # --lang given: that language first, the others as translation extensions; without it, the
+        # English resource as it has always been (form renderers and validators that ignore
+        # extensions see the same thing either way).
+        others = tuple(language.questionnaire for code, language in languages.items()
+                       if code != chosen.language) if args.lang else ()
         io.write_json(questionnaire_resource(chosen.questionnaire, args.audience or "coordinator", others))
         return ExitCode.OK
     # Staff see each translation's review status here (patients never do), and each red-flag tier.

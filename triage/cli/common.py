@@ -334,13 +334,13 @@ def load_settings(args: argparse.Namespace):
     return load(settings_path(args))
 
 
-def add_language_option(parser, help: str) -> None:
+def add_language_option(parser, help: str, default: str | None = "en") -> None:
     """--lang: the language a patient reads (coordinator and clinician wording is English)."""
-    from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
+    from triage.languages import LANGUAGES
 
-    parser.add_argument("--lang", choices=tuple(LANGUAGES), default=DEFAULT_LANGUAGE,
+    parser.add_argument("--lang", choices=tuple(LANGUAGES), default=default,
                         help=help + " (" + ", ".join(f"{code} = {name}" for code, name in LANGUAGES.items())
-                        + f"; default {DEFAULT_LANGUAGE})")
+                        + f"; default {default or 'en'})")
 
 
 STORE_HELP = """the store: --db PATH, else the TRIAGE_DB environment variable, else
