@@ -117,7 +117,7 @@ def _print(args, io: IO, result, answers) -> None:
         io.out.write(render.render_markdown(result, answers.answered(), _questionnaire()))
     else:
         io.out.write(render.render_text(result, answers.answered(), _questionnaire(),
-                                        width=io.width(), color=io.color()))
+                                        width=io.width(), color=io.color(), ascii_only=not io.unicode()))
 
 
 @functools.cache

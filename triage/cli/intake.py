@@ -558,7 +558,8 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
     else:
         from triage.render.result import render_text
 
-        io.out.write(render_text(result, answers.answered(), session.q, width=width, color=color))
+        io.out.write(render_text(result, answers.answered(), session.q, width=width, color=color,
+                                 ascii_only=session.ascii_only))
     io.out.flush()
     saved = (f"recorded as intake {recorded.intake_id} version {recorded.version} in {recorded.path}" if recorded
              else f"answers saved to {draft.where}")

@@ -156,8 +156,8 @@ def run_show(args, io: IO) -> int:
     from triage.questionnaire import load_questionnaire
     from triage.render.record import render_show
 
-    io.page(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color()),
-            pager=args.pager)
+    io.page(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color(),
+                        ascii_only=not io.unicode()), pager=args.pager)
     return ExitCode.OK
 
 
@@ -213,8 +213,10 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
 
         return render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc)}\n"
     from triage.render.html import render_html
+    from triage.ruleset import load_ruleset
 
-    return render_html(result, doc, questionnaire)
+    sources = {key: (source.title, source.reference) for key, source in load_ruleset().sources.items()}
+    return render_html(result, doc, questionnaire, sources)
 
 
 def run_audit_verify(args, io: IO) -> int:
