@@ -3,7 +3,6 @@ resources, every text escaped. No rich: the web layer uses it too."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from triage.questionnaire import Questionnaire
@@ -19,6 +18,7 @@ from triage.render.labels import (
     rules_by_conclusion,
 )
 from triage.result import Result, Status
+from triage.safe_text import for_html
 
 _CSS = """
 :root { color-scheme: light; }
@@ -75,7 +75,7 @@ th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; tex
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return for_html(value)
 
 
 def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnaire,

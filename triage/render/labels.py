@@ -44,12 +44,13 @@ def status_reasons(result: Result) -> list[str]:
     return [f"{e.reason} [{e.rule}]" for e in result.trace if e.concluded.get("status") == Status.too_early.value]
 
 
-def provenance(doc: dict[str, Any]) -> str:
-    """Where an exported version came from (an export document of triage/export.py)."""
+def provenance(doc: dict[str, Any], shown=str) -> str:
+    """Where an exported version came from (an export document of triage/export.py); ``shown``
+    makes the recorder's name safe for the document kind."""
     if doc["deidentified"]:
         return f"De-identified export (HIPAA Safe Harbor: identifiers removed, dates reduced to the year); recorded {doc['recorded_year']}."
     return (f"Intake {doc['intake_id']} version {doc['version']}, recorded {doc['recorded_at']} by "
-            f"{doc['recorded_by']} (from {doc['source']}).")
+            f"{shown(doc['recorded_by'])} (from {doc['source']}).")
 
 
 # The answers a clinician reads beside the result, in every rendering of it (show, Markdown, HTML).

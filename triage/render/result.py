@@ -29,8 +29,10 @@ from triage.render.labels import (
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, section, trimmed
 from triage.result import Result, Status
+from triage.safe_text import for_markdown
 
-def _overview(result: Result, answers: dict, questionnaire: Questionnaire) -> list[str]:
+def _overview(result: Result, answers: dict, questionnaire: Questionnaire, shown=str) -> list[str]:
+    """The two overview lines; ``shown`` makes a person's value safe for the document kind."""
     def said(question: str) -> str:
         return questionnaire.answer_text(question, answers.get(question))
 
@@ -41,7 +43,7 @@ def _overview(result: Result, answers: dict, questionnaire: Questionnaire) -> li
     since += f", inside the healing window {basis_text(healing)}" if healing else ""
     adjacent = ", ".join(result.adjacent_levels) or "-"
     return [
-        f"Patient: {answers.get('patient_id', '-')}    Assessed: {result.assessment_date}",
+        f"Patient: {shown(answers.get('patient_id', '-'))}    Assessed: {result.assessment_date}",
         f"Fusion: {said('fusion_date')}{since}    Fused: {said('fused_levels')}    Adjacent: {adjacent}",
     ]
 
@@ -122,7 +124,7 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         *(f"{reason}\n" for reason in status_reasons(result)),
         f"**Physician consult ({consult.urgency}):** {consult.message}",
         "",
-        *(f"- {line}" for line in _overview(result, answers, questionnaire)),
+        *(f"- {line}" for line in _overview(result, answers, questionnaire, shown=for_markdown)),
         "",
     ]
     lines += ["## Records", ""]
