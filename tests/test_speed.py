@@ -55,3 +55,13 @@ def test_answers_are_put_in_words_only_when_a_text_asks():
         values["no_such_placeholder"]
     more = values.with_values(levels="L3-L4")
     assert more["levels"] == "L3-L4" and more["veteran"] == "not answered" and "levels" not in values
+
+
+def test_one_answer_as_json_is_what_answered_gives():
+    for line in LINES[:200]:
+        answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
+        given = answers.answered()
+        from triage.answers import QUESTION_IDS
+
+        assert {q: answers.as_json(q) for q in QUESTION_IDS if answers.as_json(q) is not None} == given
+        assert all(answers.as_json(q) is None for q in QUESTION_IDS if q not in given)

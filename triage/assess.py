@@ -103,10 +103,10 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
     """The result as JSON data, keys in the order of the ``Result`` model's fields."""
     parts = _rule_parts(ruleset)
     values = derived.text_values.with_values(levels=", ".join(derived.unfused_tear_levels))
-    given = answers.answered()  # once per result, not once per fired rule (it dominated batch time)
     # The veterans' pre-screen: criteria that may apply and paperwork, in the contract's order.
-    va_criteria = [c for c in VaCriterion.__args__ if any(rule.then.va_criterion == c for rule in fired)]
-    va_to_do = [t for t in VaToDo.__args__ if any(rule.then.va_to_do == t for rule in fired)]
+    concluded_va = {rule.then.va_criterion for rule in fired} | {rule.then.va_to_do for rule in fired}
+    va_criteria = [c for c in VaCriterion.__args__ if c in concluded_va]
+    va_to_do = [t for t in VaToDo.__args__ if t in concluded_va]
     values["va_criteria"] = "; ".join(_text(ruleset.va_criteria[c], values) for c in va_criteria) or "none known from the answers"
     values["va_to_do"] = "; ".join(_text(ruleset.va_to_do[t], values) for t in va_to_do) or "none"
 
@@ -159,7 +159,7 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
         "status": status.value,
         "physician_consult": {"recommended": True, "urgency": urgency,
                               "message": _text(ruleset.messages.consult(urgency), values)},
-        "red_flags": [q for q in RED_FLAGS if any(rule.then.red_flag == q for rule in fired)],
+        "red_flags": [q for q in RED_FLAGS if q in {rule.then.red_flag for rule in fired}],
         "missing_items": [
             {"id": key, "label": text.label, "reason": " ".join(missing_reasons[key])}
             for key, text in ruleset.missing_items.items()
@@ -171,13 +171,13 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
         "months_since_fusion": derived.months_since_fusion,
         "assessment_date": str(answers.assessment_date),
         "ruleset": {"name": ruleset.ruleset.name, "version": ruleset.ruleset.version},
-        "settings": settings.model_dump(mode="json"),
-        "trace": [_trace(parts[rule.id], reasons[rule.id], given, derived, settings) for rule in fired],
+        "settings": _settings_data(settings),
+        "trace": [_trace(parts[rule.id], reasons[rule.id], answers, derived, settings) for rule in fired],
         "disclaimer": _text(ruleset.messages.disclaimer, values),
     }
 
 
-def _trace(parts: _RuleParts, reason: str, given: dict[str, Any], derived: Derived, settings: Settings) -> dict[str, Any]:
+def _trace(parts: _RuleParts, reason: str, answers: Answers, derived: Derived, settings: Settings) -> dict[str, Any]:
     rule = parts.rule
     return {
         "rule": rule.id,
@@ -187,10 +187,21 @@ def _trace(parts: _RuleParts, reason: str, given: dict[str, Any], derived: Deriv
         "source": rule.source,
         "concluded": dict(parts.concluded),
         "reason": reason,
-        "inputs": {field: given.get(field) for field in rule.reads},
+        "inputs": {field: answers.as_json(field) for field in rule.reads},
         "facts": {fact: derived.fact[fact] for fact in parts.facts},
         "settings": {name: _plain(getattr(settings, name)) for name in parts.settings},
     }
+
+
+_settings_kept: dict[int, tuple[Settings, dict[str, Any]]] = {}
+
+
+def _settings_data(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON data, once per settings object (they are frozen); a copy per result."""
+    kept = _settings_kept.get(id(settings))
+    if kept is None or kept[0] is not settings:
+        kept = _settings_kept[id(settings)] = (settings, settings.model_dump(mode="json"))
+    return {name: _plain(value) for name, value in kept[1].items()}
 
 
 def _plain(value: Any) -> Any:
