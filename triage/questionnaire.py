@@ -92,7 +92,7 @@ class Item(_Definition):
             "text": "free text",
             "date": "YYYY-MM-DD",
             "partial_date": "YYYY-MM-DD, YYYY-MM or unknown",
-            "segments": "list of T12-L1, L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 (shorthand L4-5 accepted), [] or unknown",
+            "segments": "list of T12-L1, L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 (shorthand L4-5 accepted; a range L4-S1 = L4-L5, L5-S1), [] or unknown",
             "yes_no_unknown": "yes, no or unknown (true/false accepted)",
             "integer": f"whole number {self.min} to {self.max}",
         }.get(self.type) or ", ".join(option.value for option in self.options)

@@ -12,7 +12,7 @@ _ORDER = {name: index for index, name in enumerate(SEGMENTS)}
 VERTEBRAE: tuple[str, ...] = (*(name.split("-")[0] for name in SEGMENTS), SEGMENTS[-1].split("-")[1])
 _VERTEBRA_INDEX = {name: index for index, name in enumerate(VERTEBRAE)}
 
-_SHORTHAND = re.compile(r"^\s*([TLS])\s*(\d{1,2})\s*[-/\u2013]?\s*([TLS]?)\s*(\d{1,2})\s*$", re.I)
+_SHORTHAND = re.compile(r"^\s*([TLS])\s*([0-9]{1,2})\s*[-/\u2013]?\s*([TLS]?)\s*([0-9]{1,2})\s*$", re.I | re.ASCII)
 
 
 def _not_a_segment(text: str) -> ValueError:

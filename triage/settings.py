@@ -30,7 +30,9 @@ US_STATES_AND_TERRITORIES: dict[str, str] = {
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `healing_window_months = true` must not be read as 1, nor "6" as 6 (a wrong type in a
+    # clinical setting is refused, naming the key, never coerced).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     healing_window_months: int = Field(6, ge=1, le=36)
     mri_currency_months: int = Field(12, ge=1, le=60)
