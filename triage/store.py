@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -45,6 +45,7 @@ DB_NAME = "triage.db"
 CREATED, AMENDED = "created", "amended"
 DRAFT_SAVED, DRAFT_DISCARDED = "draft_saved", "draft_discarded"
 VIEWED, EXPORTED, LISTED = "viewed", "exported", "listed"
+INVITED = "invited"  # an invitation code was issued for an intake (the code itself is never kept)
 
 
 def default_path() -> Path:
@@ -140,6 +141,20 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE INDEX versions_status ON versions(status);
     """,
+    # 1 -> 2: invitations to answer the questionnaire on the web (`triage invite`). Only the SHA-256 of
+    # a code is kept, so the store never holds a code that opens an intake.
+    """
+    CREATE TABLE invites (
+        code_sha256 TEXT PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        base_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE INDEX invites_intake ON invites(intake_id);
+    """,
 )
 
 
@@ -193,6 +208,17 @@ class WorklistRow:
     missing: list[str]
     recorded_at: str
     draft_pending: bool  # an unsubmitted draft exists (new intake or amendment in progress)
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An invitation found by its code's hash. ``submitted``: a version was recorded since it was
+    issued (the code no longer opens the intake)."""
+
+    intake_id: int
+    created_at: str
+    expires_at: str
+    submitted: bool
 
 
 @dataclass(frozen=True)
@@ -273,14 +299,16 @@ class Store:
 
     def record_assessment(self, answers: dict[str, Any], result: dict[str, Any], *, user: str,
                           intake_id: int | None = None, expected_version: int | None = None,
-                          source: str = "file") -> tuple[int, int]:
+                          source: str = "file", draft_revision: int | None = None) -> tuple[int, int]:
         """Record an assessment: a new intake (``intake_id=None``) or a new version of one.
 
         ``answers`` is the answers-contract object the result was computed from, ``result`` the
         result contract (with ruleset and settings). ``expected_version`` is the version this change
         is based on (0 = none yet); when another version was recorded since, ``Conflict`` is raised
         and nothing is written. None = amend whatever is latest. A pending draft of the intake is
-        removed (it has become this version). Returns (intake_id, version)."""
+        removed (it has become this version). ``draft_revision``: the draft revision the person
+        checked; if the draft was saved elsewhere since, ``Conflict`` and nothing is written.
+        Returns (intake_id, version)."""
         settings = result.get("settings", {})
         ruleset = result.get("ruleset", {})
         with self._write() as db:
@@ -297,6 +325,11 @@ class Store:
                         f"intake {intake_id}: version {latest} was recorded since version "
                         f"{expected_version}, which this change is based on; nothing was saved. "
                         f"Check `triage show {intake_id}` and amend again")
+            if draft_revision is not None:
+                row = db.execute("SELECT revision FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
+                if row is None or row[0] != draft_revision:
+                    raise Conflict(f"intake {intake_id}: the draft was changed elsewhere since revision "
+                                   f"{draft_revision}, which this change is based on; nothing was saved")
             version = latest + 1
             digest = content_hash(intake_id, version, now, user, source, answers, result, settings)
             db.execute(
@@ -347,6 +380,45 @@ class Store:
                            (json.dumps(answers, ensure_ascii=False), revision, now, user, intake_id))
             self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {"revision": revision})
         return Draft(intake_id, answers, revision, base, now, user)
+
+    def create_invite(self, code_sha256: str, *, expires_at: str, user: str,
+                      answers: dict[str, Any] | None = None, intake_id: int | None = None) -> Draft:
+        """Issue an invitation: the hash of a code that opens one intake's draft until ``expires_at``
+        (UTC, ``YYYY-MM-DDTHH:MM:SSZ``) or until a version is recorded. Without ``intake_id`` a new
+        intake is started with ``answers`` (e.g. the patient reference) as its draft; with it, the
+        intake's draft is kept (or started from its latest version's answers). One transaction."""
+        with self._write() as db:
+            now = self._clock()
+            if intake_id is None:
+                intake_id = self._new_intake(db, now, user)
+            base = self._latest_version(db, intake_id)
+            row = db.execute("SELECT revision FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
+            if row is None:
+                start = answers
+                if start is None and base:
+                    start = json.loads(db.execute("SELECT answers FROM versions WHERE intake_id = ? AND version = ?",
+                                                  (intake_id, base)).fetchone()[0])
+                db.execute("INSERT INTO drafts (intake_id, answers, revision, base_version, saved_at, saved_by)"
+                           " VALUES (?,?,?,?,?,?)",
+                           (intake_id, json.dumps(start or {}, ensure_ascii=False), 1, base, now, user))
+            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at)"
+                       " VALUES (?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at))
+            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at})
+            draft = db.execute("SELECT intake_id, answers, revision, base_version, saved_at, saved_by FROM drafts"
+                               " WHERE intake_id = ?", (intake_id,)).fetchone()
+        return Draft(draft[0], json.loads(draft[1]), draft[2], draft[3], draft[4], draft[5])
+
+    def find_invite(self, code_sha256: str) -> Invite | None:
+        """The invitation with this code hash, or None. Expiry is the caller's to judge (its clock)."""
+        with self._errors():
+            row = self._db.execute(
+                "SELECT i.intake_id, i.created_at, i.expires_at, i.base_version,"
+                " (SELECT MAX(version) FROM versions v WHERE v.intake_id = i.intake_id)"
+                " FROM invites i WHERE i.code_sha256 = ?", (code_sha256,)).fetchone()
+        if row is None:
+            return None
+        intake_id, created_at, expires_at, base, latest = row
+        return Invite(intake_id, created_at, expires_at, (latest or 0) > base)
 
     def discard_draft(self, intake_id: int, *, user: str) -> None:
         with self._write() as db:
