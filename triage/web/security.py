@@ -15,7 +15,11 @@ from typing import Callable
 from flask import Flask, abort, g, request, session
 
 CSRF_FIELD = "csrf_token"
+# Blueprints whose every request carries its own credential (a signed bearer token, never a cookie):
+# a forged cross-site request cannot borrow it, so CSRF tokens do not apply; they set their own body limit.
+TOKEN_AUTHENTICATED = frozenset({"cds_hooks"})
 MAX_BODY_BYTES = 64 * 1024  # the largest form is a few hundred bytes; anything bigger is refused (413)
+TOKEN_BODY_BYTES = 2 * 1024 * 1024  # an upper bound for token-authenticated APIs (they enforce their own)
 
 # No inline scripts or styles, nothing from elsewhere, no framing, forms post only to us.
 CONTENT_SECURITY_POLICY = (
@@ -107,7 +111,9 @@ def install(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
-        if request.method == "POST":
+        if request.blueprint in TOKEN_AUTHENTICATED:
+            request.max_content_length = TOKEN_BODY_BYTES
+        elif request.method == "POST":
             check_csrf()
 
     @app.after_request
