@@ -1,6 +1,4 @@
-"""Run the triage command from a checkout: `python cli.py assess FILE` (same as the `triage` command)."""
+"""`python cli.py ...` from a checkout: the same as `triage ...` and `python -m triage ...`."""
+from triage.cli.main import run
 
-from triage.cli import run
-
-if __name__ == "__main__":
-    run()
+run()

@@ -58,13 +58,13 @@ def main() -> None:
             child.expect(pexpect.EOF)
             child.close()
 
-        from triage.intake_store import AnswersFile
+        from triage.drafts import FileDraft
         from triage.interview import Interview, interpret
         from triage.questionnaire import load_questionnaire
 
         questionnaire = load_questionnaire()
         answer_times, save_times = [], []
-        store = AnswersFile(Path(folder) / "inproc.json")
+        store = FileDraft(Path(folder) / "inproc.json")
         for _ in range(runs * 20):
             interview = Interview(questionnaire, "coordinator", today=date(2026, 11, 24))
             for line in LINES:

@@ -40,7 +40,7 @@ class First(BaseModel):
 First(x=1); mark("a first trivial model (pydantic loads its schema code, scans plugins)")
 import triage.answers; mark("triage.answers (the Answers model)")
 import triage.settings, triage.facts, triage.result, triage.ruleset; mark("other triage models")
-import triage.assess, triage.files, triage.cli; mark("triage.assess, files, cli")
+import triage.assess, triage.files, triage.cli.main; mark("triage.assess, files, cli")
 ruleset = triage.ruleset.load_ruleset(); settings = triage.settings.load_settings(); mark("load and validate rules TOML")
 raw = triage.files.read_answers_file(sys.argv[1])
 answers = triage.answers.parse_answers(raw, today=datetime.date.today()); mark("read and validate the answers")

@@ -22,7 +22,7 @@ from triage.errors import InvalidInput  # noqa: E402
 from triage.files import parse_json  # noqa: E402
 from triage.ruleset import load_ruleset  # noqa: E402
 from triage.settings import load_settings  # noqa: E402
-from triage.batch_cli import default_workers  # noqa: E402
+from triage.cli.batch import default_workers  # noqa: E402
 
 
 def floor_line(number: int, data: bytes | None, config: batch.BatchConfig) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.cli import main
+from triage.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

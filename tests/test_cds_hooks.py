@@ -621,7 +621,7 @@ def test_a_broken_config_names_the_item(tmp_path, text, words):
 def test_triage_assess_never_imports_the_web_stack(tmp_path):
     script = (
         "import sys, io\n"
-        "from triage.cli import main\n"
+        "from triage.cli.main import main\n"
         "code = main(['assess', 'examples/red-flag.json', '--format', 'json'], out=io.StringIO(), err=io.StringIO())\n"
         "loaded = sorted(m for m in ('flask', 'jwt', 'httpx', 'werkzeug', 'cryptography') if m in sys.modules)\n"
         "print(code, loaded)\n"

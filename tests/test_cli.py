@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from triage import cli
+from triage.cli import main as cli
+from triage.cli.common import ExitCode, exit_codes_markdown, exit_codes_text
 from triage.ruleset import load_ruleset
 
 EXAMPLE = str(ROOT / "examples" / "adjacent-tear.json")
@@ -98,9 +100,38 @@ def test_help_documents_every_command_and_the_exit_codes():
         assert name in run.out
         assert parser.description, f"{name} has no description"
         assert f"triage {name}" in readme, f"README does not document triage {name}"
-    for code in ("0", "2", "3", "4", "130"):
-        assert f"\n  {code} " in run.out
-    assert "exit codes" in run_cli("assess", "--help").out
+    assert exit_codes_text(ExitCode) in run.out  # every code, each with its one line of meaning
+
+
+def all_parsers(parser, prefix=("triage",)):
+    """(command words, parser) for triage and every subcommand, nested ones (audit verify) too."""
+    yield prefix, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from all_parsers(sub, (*prefix, name))
+
+
+@pytest.mark.parametrize("words, parser", list(all_parsers(cli.build_parser())), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_help_lists_its_exit_codes_from_the_one_table(words, parser):
+    """Each --help ends with the exit codes it can return, worded exactly as ExitCode says."""
+    text = run_cli(*words[1:], "--help").out
+    listed = text[text.index("exit codes:"):]
+    codes = [ExitCode(int(line.split()[0])) for line in listed.splitlines()[1:] if line[:3].strip().isdigit()]
+    assert {ExitCode.OK, ExitCode.INVALID, ExitCode.INTERNAL, ExitCode.INTERRUPTED} <= set(codes)
+    assert exit_codes_text(codes) in text
+
+
+def test_readme_exit_code_table_is_the_one_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert exit_codes_markdown() in readme, "copy exit_codes_markdown() of triage/cli/common.py into README.md"
+    assert readme.count("| code | meaning |") == 1
+
+
+def test_commands_that_can_return_a_code_list_it():
+    assert "129" in run_cli("intake", "--help").out and "129" not in run_cli("assess", "--help").out
+    assert "7 " in run_cli("audit", "verify", "--help").out
+    assert "6 " in run_cli("assess", "--help").out
 
 
 def test_rule_catalogue_lists_every_rule_with_its_source():

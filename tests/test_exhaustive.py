@@ -23,7 +23,7 @@ from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.dates import add_months
 from triage.questionnaire import load_questionnaire
-from triage.render import render_markdown
+from triage.render.result import render_markdown
 from triage.ruleset import load_ruleset
 from triage.segments import SEGMENTS
 from triage.settings import load_settings

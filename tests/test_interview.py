@@ -222,7 +222,7 @@ def test_back_review_and_resume_position():
     interview.position = 0
     assert interview.back() is False
     interview.to_review()
-    assert interview.at_review
+    assert interview.current is None  # at the review
     rows = interview.review()
     assert rows[0][0] == 1 and rows[0][1].id == "patient_id" and rows[0][2] == "P-1"
     assert rows[2][2] is None
@@ -233,7 +233,7 @@ def test_resume_continues_after_the_last_answer_not_at_a_question_left_empty():
     assert interview.current.id == "fused_levels"  # no patient reference was typed: not asked again
     assert _interview(answers={}).current.id == "patient_id"
     everything = _interview("patient", answers={"assessment_date": "2026-11-24", "veteran": "no"})
-    assert everything.at_review
+    assert everything.current is None  # at the review
 
 
 def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():

@@ -24,7 +24,8 @@ from wording import code_strings, definition_strings, forbidden_in, grade, patie
 RULESET = load_ruleset()
 QUESTIONNAIRE = load_questionnaire()
 MAX_GRADE = 8.0
-CODE = [ROOT / "triage" / "render.py", ROOT / "triage" / "cli.py", *sorted((ROOT / "triage").glob("*_cli.py"))]
+CODE = [path for folder in ("render", "cli") for path in sorted((ROOT / "triage" / folder).glob("*.py"))
+        if path.name != "__init__.py"]
 
 
 def test_no_forbidden_phrasing_in_any_definition_string():

@@ -14,7 +14,7 @@ from triage.answers import CHOICES, KINDS, RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.patient_summary import patient_summary, render_patient_summary
 from triage.questionnaire import load_questionnaire
-from triage.render import BANNERS, STEP_MARKS
+from triage.render.labels import BANNERS, STEP_MARKS
 from triage.result import Status, StepStatus
 from triage.ruleset import load_ruleset
 from triage.segments import SEGMENTS

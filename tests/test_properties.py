@@ -12,7 +12,7 @@ from strategies import answers
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.questionnaire import load_questionnaire
-from triage.render import render_markdown, render_text
+from triage.render.result import render_markdown, render_text
 from triage.ruleset import load_ruleset
 from triage.settings import load_settings
 from wording import forbidden_in  # one list of phrasings: tests/language/forbidden.txt

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from triage import store as store_module
+from triage.drafts import Recorded, StoreDraft
 from triage.errors import Conflict, IntakeNotFound, StoreError
 from triage.store import SCHEMA_VERSION, open_store
 
@@ -129,7 +130,7 @@ def test_amending_creates_versions_and_keeps_every_earlier_one(db):
     with open_store(db) as store:
         intake, first = store.record_assessment(ANSWERS, result(), user="alice")
         _, second = store.record_assessment({**ANSWERS, "pain_score": 3}, result("ready_for_evaluation", ()),
-                                            user="bob", intake_id=intake, expected_version=1)
+                                            user="bob", intake_id=intake, base_version=1)
         assert (first, second) == (1, 2)
         assert store.get(intake).version == 2 and store.get(intake).answers["pain_score"] == 3
         assert store.get(intake, 1).answers["pain_score"] == 7 and store.get(intake, 1).recorded_by == "alice"
@@ -154,9 +155,9 @@ def test_versions_and_audit_rows_cannot_be_updated_or_deleted(db):
 def test_stale_base_version_is_a_conflict_and_writes_nothing(db):
     with open_store(db) as store:
         intake, _ = store.record_assessment(ANSWERS, result(), user="alice")
-        store.record_assessment(ANSWERS, result(), user="bob", intake_id=intake, expected_version=1)
+        store.record_assessment(ANSWERS, result(), user="bob", intake_id=intake, base_version=1)
         with pytest.raises(Conflict, match="version 2 was recorded since version 1"):
-            store.record_assessment(ANSWERS, result("urgent"), user="carol", intake_id=intake, expected_version=1)
+            store.record_assessment(ANSWERS, result("urgent"), user="carol", intake_id=intake, base_version=1)
         assert [v.recorded_by for v in store.history(intake)] == ["alice", "bob"]
         assert store.verify_audit().ok
 
@@ -177,14 +178,12 @@ def test_drafts_autosave_resume_and_become_a_version(db):
         with pytest.raises(IntakeNotFound):
             store.get(draft.intake_id)  # only a draft: nothing recorded yet
         store.record_assessment(resumed.answers, result(), user="alice", intake_id=draft.intake_id,
-                                expected_version=resumed.base_version, source="intake")
+                                base_version=resumed.base_version, source="intake")
         assert store.load_draft(draft.intake_id) is None
         assert store.get(draft.intake_id).source == "intake"
         amending = store.save_draft({"pain_score": 2}, user="bob", intake_id=draft.intake_id)
         assert amending.base_version == 1
         assert store.worklist()[0].draft_pending
-        store.discard_draft(draft.intake_id, user="bob")
-        assert store.load_draft(draft.intake_id) is None
         assert store.verify_audit().ok
 
 
@@ -287,24 +286,25 @@ def test_a_hand_broken_record_is_a_store_error_naming_only_where(db):
             assert "PT-SECRET" not in str(caught.value)
 
 
-def test_draft_answers_adapter_for_intake(db):
-    """The shape `triage intake` keeps answers in (load/save/where/resume_option), on drafts."""
+def test_store_draft_for_intake(db):
+    """The Draft protocol `triage intake` keeps answers through (load/save/where/resume_option/submit),
+    on the store's drafts."""
     with open_store(db) as store:
-        session = store_module.DraftAnswers(store, "alice")
+        session = StoreDraft(store, "alice")
         session.save({"patient_id": "PT-9"})  # the first save creates the intake
         session.save({"patient_id": "PT-9", "pain_score": 5})
         # The resume command names the store unless it is the per-user default one.
         assert session.resume_option() == f"--resume-intake {session.intake_id} --db {db}"
         assert f"intake {session.intake_id} in" in session.where
-        resumed = store_module.DraftAnswers(store, "bob", session.intake_id)
+        resumed = StoreDraft(store, "bob", session.intake_id)
         assert resumed.load() == {"patient_id": "PT-9", "pain_score": 5}
         resumed.save({"patient_id": "PT-9", "pain_score": 6})
         with pytest.raises(Conflict):  # the first session is behind now: it must not overwrite
             session.save({"patient_id": "PT-9", "pain_score": 1})
-        assert resumed.submit({"patient_id": "PT-9", "pain_score": 6}, result()) == (session.intake_id, 1)
+        assert resumed.submit({"patient_id": "PT-9", "pain_score": 6}, result()) == Recorded(session.intake_id, 1, db)
         assert store.load_draft(session.intake_id) is None and store.get(session.intake_id).source == "intake"
-        amending = store_module.DraftAnswers(store, "carol", session.intake_id)  # recorded: amend it
+        amending = StoreDraft(store, "carol", session.intake_id)  # recorded: amend it
         assert amending.load() == {"patient_id": "PT-9", "pain_score": 6} and amending.base_version == 1
         amending.save({"patient_id": "PT-9", "pain_score": 2})
-        assert amending.submit({"patient_id": "PT-9", "pain_score": 2}, result()) == (session.intake_id, 2)
+        assert amending.submit({"patient_id": "PT-9", "pain_score": 2}, result()) == Recorded(session.intake_id, 2, db)
         assert store.verify_audit().ok

@@ -46,7 +46,7 @@ if mode == "save-forever":  # create and amend until killed
     last = None
     while True:
         if last and last[1] < 3:
-            last = store.record_assessment(answers, result, user="child", intake_id=last[0], expected_version=last[1])
+            last = store.record_assessment(answers, result, user="child", intake_id=last[0], base_version=last[1])
         else:
             last = store.record_assessment(answers, result, user="child")
         print("ack", *last, flush=True)
@@ -55,7 +55,7 @@ elif mode == "create":
         print("ack", *store.record_assessment(answers, result, user="child"), flush=True)
 elif mode == "amend-once":
     try:
-        print("ok", *store.record_assessment(answers, result, user="child", intake_id=1, expected_version=1), flush=True)
+        print("ok", *store.record_assessment(answers, result, user="child", intake_id=1, base_version=1), flush=True)
     except Conflict as error:
         print("conflict", flush=True)
         print(error, file=sys.stderr)
@@ -63,7 +63,7 @@ elif mode == "amend-loop":  # read the latest, amend it; a conflict means someon
     for _ in range(count):
         base = store.get(1).version
         try:
-            print("ok", *store.record_assessment(answers, result, user="child", intake_id=1, expected_version=base), flush=True)
+            print("ok", *store.record_assessment(answers, result, user="child", intake_id=1, base_version=base), flush=True)
         except Conflict as error:
             print("conflict", flush=True)
             print(error, file=sys.stderr)
@@ -107,9 +107,19 @@ def kill_trials(tmp_path: Path, result: dict, trials: int, seed: int) -> int:
     for trial in range(trials):
         db = tmp_path / f"crash-{trial // 5}" / "triage.db"
         process = child(db, "save-forever", result)
-        time.sleep(rng.uniform(0.0, 0.2))  # sometimes during start-up or schema creation
+        seen = ""
+        if trial % 2:
+            # Every other trial kills once saving is under way (a loaded machine can take longer than
+            # any fixed sleep to start the child, and then no trial would interrupt a save).
+            while not (line := process.stdout.readline()).startswith("ack ") and line:
+                seen += line
+            seen += line
+            time.sleep(rng.uniform(0.0, 0.05))
+        else:
+            time.sleep(rng.uniform(0.0, 0.2))  # sometimes during start-up or schema creation
         process.kill()  # SIGKILL: no cleanup, no atexit, no rollback
         out, err = process.communicate()
+        out = seen + out
         assert not any(value in err for value in VALUES)
         acknowledged = [(int(a), int(b)) for _, a, b in (line.split() for line in out.splitlines() if line.startswith("ack "))]
         assert_store_sound(db, acknowledged)
@@ -189,7 +199,7 @@ def test_no_answer_value_in_any_store_error(tmp_path, monkeypatch, result, answe
         store.record_assessment(ANSWERS, result, user="alice", intake_id=intake)
         draft = store.save_draft(ANSWERS, user="alice")
         for attempt in (
-            lambda: store.record_assessment(ANSWERS, result, user="bob", intake_id=intake, expected_version=1),
+            lambda: store.record_assessment(ANSWERS, result, user="bob", intake_id=intake, base_version=1),
             lambda: store.save_draft(ANSWERS, user="bob", intake_id=draft.intake_id, expected_revision=7),
             lambda: store.record_assessment(ANSWERS, result, user="bob", intake_id=999),
             lambda: store.get(draft.intake_id),

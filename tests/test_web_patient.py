@@ -17,7 +17,8 @@ from triage.assess import assess  # noqa: E402
 from triage.questionnaire import load_questionnaire  # noqa: E402
 from triage.ruleset import load_ruleset  # noqa: E402
 from triage.settings import load_settings  # noqa: E402
-from triage.store import DraftAnswers, open_store  # noqa: E402
+from triage.drafts import StoreDraft  # noqa: E402
+from triage.store import open_store  # noqa: E402
 from web_support import TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
 
 Q = load_questionnaire()
@@ -563,14 +564,14 @@ def test_terminal_and_web_continue_the_same_intake(app, db):
     visitor, intake_id, code = started(app, db)
     first_question(visitor).answer(month="3", year="2024")
     with open_store(db) as store:  # the coordinator continues in the terminal (`--resume-intake`)
-        drafts = DraftAnswers(store, "anna", intake_id)
+        drafts = StoreDraft(store, "anna", intake_id)
         assert drafts.load() == {"fusion_date": "2024-03"}
         drafts.save({**drafts.load(), "fused_levels": ["L4-L5"]})
     visitor.get("/intake/questions/fused_levels")
     assert 'value="L4-L5" checked' in visitor.page
     visitor.answer(answer=["L4-L5", "L5-S1"])
     with open_store(db) as store:
-        assert DraftAnswers(store, "anna", intake_id).load()["fused_levels"] == ["L4-L5", "L5-S1"]
+        assert StoreDraft(store, "anna", intake_id).load()["fused_levels"] == ["L4-L5", "L5-S1"]
 
 
 def test_after_sending_the_pages_lead_to_the_confirmation(app, db):

@@ -1,6 +1,6 @@
 """Batch triage: one answers object per JSONL input line -> one record per output line, same order.
 
-Domain layer: no terminal, no rich. ``batch_cli.py`` drives it, shows progress and the summary.
+Domain layer: no terminal, no rich. ``triage/cli/batch.py`` drives it, shows progress and the summary.
 
 Records (one JSON object per line, the same count and order as the input lines):
 - a result: ``{"line": N, "patient_id": ..., <the result contract, as `triage assess --format json`>}``

@@ -1,6 +1,6 @@
 """The durable_rules adapter: the only module that imports durable.
 
-durable_rules 2.0.28 crashes the process when misused (see ../shared/notes/durable-rules.md), so every
+durable_rules 2.0.28 crashes the process when misused (SAFETY.md, H9, lists how), so every
 call follows the same discipline:
 - one ``Host`` per process (each starts timer threads that never stop), created on first use;
 - rulesets registered once, under a name that carries the definition's fingerprint;

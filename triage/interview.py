@@ -180,6 +180,51 @@ def date_forms(kind: str, date_order: DateOrder) -> str:
     return f"YYYY-MM, MM/YYYY, YYYY-MM-DD or {slashed}"
 
 
+def coordinator_hint(item: Item, date_order: DateOrder) -> str:
+    """What a coordinator may type, in the prompt's brackets: ``y/n/u``, ``e.g. L4-5 L5-S1, u``."""
+    if item.type == "yes_no_unknown":
+        return "y/n/u"
+    if item.type == "choice":
+        return "number, u"
+    if item.type == "multi_choice":
+        return "numbers, e.g. 1 3, u"
+    if item.type == "integer":
+        scale = f"{item.min}-{item.max}"
+        return "u" if scale in item.label else f"{scale}, u"  # no "(0-10) (0-10, u)"
+    if item.type == "segments":
+        return "e.g. L4-5 L5-S1" + (", none" if item.allow_none else "") + ", u"
+    if item.type == "date":
+        return date_forms("date", date_order)
+    if item.type == "partial_date":
+        return date_forms("partial_date", date_order) + ", u"
+    return "Enter = none"
+
+
+def patient_hints(item: Item, questionnaire: Questionnaire, date_order: DateOrder) -> list[str]:
+    """The lines under a patient's question: numbered answers (the last is "I don't know"), or how
+    to type a date, levels or a number; then the keys."""
+    w = questionnaire.patient_wording
+    unknown = questionnaire.questionnaire.unknown_text
+    if item.type in ("yes_no_unknown", "choice", "multi_choice"):
+        texts = [w.yes, w.no] if item.type == "yes_no_unknown" else [o.text for o in item.options]
+        lines = [f"{n}  {text}" for n, text in enumerate([*texts, unknown], start=1)]
+        lines.append(w.choose_many if item.type == "multi_choice" else w.choose_one)
+    elif item.type == "partial_date":
+        mdy = date_order == "MDY"
+        lines = [w.type_date.format(month_example="06/2024", day_example="06/10/2024" if mdy else "10/06/2024",
+                                    day_order=w.date_order_mdy if mdy else w.date_order_dmy),
+                 w.unknown_key.format(unknown_text=unknown)]
+    elif item.type == "segments":
+        lines = [w.type_levels_or_none if item.allow_none else w.type_levels,
+                 w.unknown_key.format(unknown_text=unknown)]
+    elif item.type == "integer":
+        lines = [w.type_number.format(min=item.min, max=item.max),
+                 w.unknown_key.format(unknown_text=unknown)]
+    else:  # text and date are coordinator-only in the shipped questionnaire
+        lines = [w.unknown_key.format(unknown_text=unknown)]
+    return [*lines, w.keys]
+
+
 def read_typed_date(text: str, *, partial: bool, date_order: DateOrder = "MDY") -> str:
     """A typed date -> its ISO form (``YYYY-MM-DD``, or ``YYYY-MM`` when ``partial``).
 
@@ -291,10 +336,6 @@ class Interview:
     def current(self) -> Item | None:
         asked = self.asked()
         return asked[self.position] if self.position < len(asked) else None
-
-    @property
-    def at_review(self) -> bool:
-        return self.current is None
 
     def progress(self) -> tuple[int, int]:
         """(question number, questions asked in all), counting with the skip logic as it stands."""
@@ -415,6 +456,7 @@ def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire)
 
 
 __all__ = [
-    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "check_answer", "date_forms",
-    "hidden_answers", "interpret", "problem_lines", "read_typed_date", "show", "spoken_date", "without_hidden",
+    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "check_answer", "coordinator_hint", "date_forms",
+    "hidden_answers", "interpret", "patient_hints", "problem_lines", "read_typed_date", "show", "spoken_date",
+    "without_hidden",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 
@@ -32,6 +32,9 @@ MissingId = Literal[
 DiscussionId = Literal["regenerative_care", "structural_review", "spinal_cord_stimulation", "va_community_care"]
 Urgency = Literal["emergency", "routine"]
 STATUS_ORDER = tuple(Status)
+MISSING_IDS: tuple[str, ...] = get_args(MissingId)
+# The worklist's order: the result statuses, then intakes that have only a draft so far.
+WORKLIST_STATUSES: tuple[str, ...] = (*(status.value for status in Status), "draft")
 STEP_STATUS_ORDER = tuple(StepStatus)
 
 

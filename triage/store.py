@@ -43,7 +43,7 @@ DB_NAME = "triage.db"
 
 # Actions in the audit log. Created/amended rows carry the content hash of the version they wrote.
 CREATED, AMENDED = "created", "amended"
-DRAFT_SAVED, DRAFT_DISCARDED = "draft_saved", "draft_discarded"
+DRAFT_SAVED = "draft_saved"
 VIEWED, EXPORTED, LISTED = "viewed", "exported", "listed"
 INVITED = "invited"  # an invitation code was issued for an intake (the code itself is never kept)
 
@@ -298,12 +298,12 @@ class Store:
     # -- writing -----------------------------------------------------------------------------
 
     def record_assessment(self, answers: dict[str, Any], result: dict[str, Any], *, user: str,
-                          intake_id: int | None = None, expected_version: int | None = None,
+                          intake_id: int | None = None, base_version: int | None = None,
                           source: str = "file", draft_revision: int | None = None) -> tuple[int, int]:
         """Record an assessment: a new intake (``intake_id=None``) or a new version of one.
 
         ``answers`` is the answers-contract object the result was computed from, ``result`` the
-        result contract (with ruleset and settings). ``expected_version`` is the version this change
+        result contract (with ruleset and settings). ``base_version`` is the version this change
         is based on (0 = none yet); when another version was recorded since, ``Conflict`` is raised
         and nothing is written. None = amend whatever is latest. A pending draft of the intake is
         removed (it has become this version). ``draft_revision``: the draft revision the person
@@ -314,16 +314,16 @@ class Store:
         with self._write() as db:
             now = self._clock()
             if intake_id is None:
-                if expected_version not in (None, 0):
-                    raise Conflict(f"a new intake has no version {expected_version}")
+                if base_version not in (None, 0):
+                    raise Conflict(f"a new intake has no version {base_version}")
                 intake_id = self._new_intake(db, now, user)
                 latest = 0
             else:
                 latest = self._latest_version(db, intake_id)
-                if expected_version is not None and latest != expected_version:
+                if base_version is not None and latest != base_version:
                     raise Conflict(
                         f"intake {intake_id}: version {latest} was recorded since version "
-                        f"{expected_version}, which this change is based on; nothing was saved. "
+                        f"{base_version}, which this change is based on; nothing was saved. "
                         f"Check `triage show {intake_id}` and amend again")
             if draft_revision is not None:
                 row = db.execute("SELECT revision FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
@@ -419,12 +419,6 @@ class Store:
             return None
         intake_id, created_at, expires_at, base, latest = row
         return Invite(intake_id, created_at, expires_at, (latest or 0) > base)
-
-    def discard_draft(self, intake_id: int, *, user: str) -> None:
-        with self._write() as db:
-            now = self._clock()
-            if db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,)).rowcount:
-                self._audit(db, now, user, DRAFT_DISCARDED, intake_id, None, {})
 
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
                    version: int | None = None, detail: dict[str, Any] | None = None) -> None:
@@ -686,62 +680,3 @@ def _statements(script: str) -> list[str]:
             statements.append(current.strip())
             current = ""
     return [s for s in statements if s]
-
-
-class DraftAnswers:
-    """An intake's answers kept as a draft in the store while it is under way, autosaved after every
-    answer and resumable by intake id. It has the shape `triage intake` expects of where answers are
-    kept (``load``, ``save``, ``where``, ``resume_option``) plus ``submit`` to record the result.
-
-    - new intake: ``DraftAnswers(store, user)``; the first ``save`` creates the intake and its id;
-    - resume: ``DraftAnswers(store, user, intake_id)`` continues its draft; an intake that has no
-      draft but recorded versions starts an amendment draft from the latest version's answers;
-    - two sessions on one draft: the one that saves second gets ``Conflict`` (nothing overwritten).
-    """
-
-    def __init__(self, store: Store, user: str, intake_id: int | None = None):
-        self._store = store
-        self._user = user
-        self.intake_id = intake_id
-        self._revision: int | None = None
-        self.base_version = 0
-        self._answers: dict[str, Any] = {}
-        if intake_id is not None:
-            draft = store.load_draft(intake_id)
-            if draft is not None:
-                self._revision, self.base_version, self._answers = draft.revision, draft.base_version, draft.answers
-            else:
-                latest = store.get(intake_id)
-                self.base_version, self._answers = latest.version, dict(latest.answers)
-
-    @property
-    def path(self):
-        return self._store.path
-
-    @property
-    def where(self) -> str:
-        return f"intake {self.intake_id} in {self._store.path}" if self.intake_id else str(self._store.path)
-
-    def resume_option(self) -> str:
-        import shlex
-
-        where = "" if self._store.path == default_path() else f" --db {shlex.quote(str(self._store.path))}"
-        return f"--resume-intake {self.intake_id}{where}"
-
-    def load(self) -> dict[str, Any]:
-        return dict(self._answers)
-
-    def save(self, answers: dict[str, Any]) -> None:
-        draft = self._store.save_draft(answers, user=self._user, intake_id=self.intake_id,
-                                       expected_revision=self._revision)
-        self.intake_id, self._revision, self._answers = draft.intake_id, draft.revision, dict(answers)
-
-    def submit(self, answers: dict[str, Any], result: dict[str, Any]) -> tuple[int, int]:
-        """Record the finished intake (validated answers and their result) as a version; the draft
-        goes in the same transaction. ``Conflict`` if someone recorded a version meanwhile."""
-        if self.intake_id is None:
-            self.save(answers)
-        recorded = self._store.record_assessment(answers, result, user=self._user, intake_id=self.intake_id,
-                                                 expected_version=self.base_version, source="intake")
-        self._revision = None
-        return recorded

@@ -386,7 +386,7 @@ def send():
     result = assess(answers, svc.ruleset, svc.settings)
     try:
         svc.store().record_assessment(answers.answered(), result.to_json(), user=PATIENT_USER, intake_id=intake.id,
-                                      expected_version=intake.base_version, source="web",
+                                      base_version=intake.base_version, source="web",
                                       draft_revision=intake.revision)
     except Conflict:
         return _conflict()

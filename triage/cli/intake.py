@@ -7,17 +7,17 @@ one question at a time. With standard input not a terminal, answers are read one
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-EXIT_HANGUP = 129  # the terminal was closed (SIGHUP); answers are saved
+from triage.cli import common
+from triage.cli.common import IO, ExitCode
 
-INTAKE_HELP = """keys (at a terminal):
+INTAKE_NOTES = """keys (at a terminal):
   < or b      back to the previous question
   ?           help for the question
   Enter       keep the answer shown in [brackets] (assessment date: today)
@@ -29,27 +29,18 @@ INTAKE_HELP = """keys (at a terminal):
 piped input (standard input not a terminal): one line per question asked, in
 order, typed as at the prompt; a blank line = Enter. No review and no
 continue/stop question after a red flag. A line that is not a valid answer, or
-input that ends early, exits 2 with the answers so far saved.
-
-exit codes:
-  0    the intake ended and the result (or patient summary) was shown
-  2    invalid input: a bad --resume file, an --out file that exists, an
-       answers file that cannot be written, a bad piped line, or piped input
-       that ended early
-  3    a definition or settings file is broken
-  4    the rules engine failed; answers are saved, no result is given
-  129  the terminal was closed; answers are saved
-  130  interrupted (Ctrl-C, or Ctrl-D at a prompt); answers are saved and the
-       resume command is printed
+input that ends early, exits 2 with the answers so far saved. An --out file that
+exists, a bad --resume file or an answers file that cannot be written also exit 2.
 """
 
 
-def add_parser(commands) -> None:
-    intake = commands.add_parser(
-        "intake", help="guided questionnaire in the terminal (coordinator or patient)",
+def register(commands) -> None:
+    intake = common.add_command(
+        commands, "intake", help="guided questionnaire in the terminal (coordinator or patient)",
         description="Walk the questionnaire one question at a time, save the answers after every "
         "answer, and end with the result (coordinator) or a patient-safe summary (patient).",
-        epilog=INTAKE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        notes=INTAKE_NOTES, handler=run,
+        exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT, ExitCode.HANGUP),
     )
     intake.add_argument("--mode", choices=("coordinator", "patient"), default="coordinator",
                         help="coordinator: compact keyboard entry, ends with the full result (default); "
@@ -59,14 +50,10 @@ def add_parser(commands) -> None:
                         "yet); `triage assess FILE` reads it")
     intake.add_argument("--resume", metavar="FILE",
                         help="continue the intake saved in answers file FILE (saved back to FILE)")
-    intake.add_argument("--resume-intake", metavar="ID", type=int,
+    intake.add_argument("--resume-intake", metavar="ID", type=common.intake_id,
                         help="continue intake ID from the store (its draft, or a new version of a recorded intake)")
-    intake.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
-                        "else the shipped defaults)")
-    from triage.store_cli import add_store_options
-
-    add_store_options(intake)
-    intake.set_defaults(handler=cmd_intake)
+    common.add_settings_option(intake)
+    common.add_store_options(intake)
 
 
 class StopIntake(Exception):
@@ -88,9 +75,9 @@ def _hangup(signum, frame):
 class _Lines:
     """Reads one answer per line: from a person at a terminal (with the prompt), or from a script."""
 
-    def __init__(self, interactive: bool, out: TextIO):
+    def __init__(self, interactive: bool, stdin: TextIO):
         self.interactive = interactive
-        self.out = out
+        self.stdin = stdin
         self.number = 0  # lines read, for messages about piped input
 
     def read(self, prompt: str) -> str:
@@ -99,7 +86,7 @@ class _Lines:
                 return input(prompt)
             except EOFError:
                 raise InputEnded() from None
-        line = sys.stdin.readline()
+        line = self.stdin.readline()
         if not line:
             raise InputEnded()
         self.number += 1
@@ -108,7 +95,7 @@ class _Lines:
     def rest(self) -> list[tuple[int, str]]:
         """Lines a script sent after the last question (should be none)."""
         extra = []
-        for line in sys.stdin:
+        for line in self.stdin:
             self.number += 1
             if line.strip():
                 extra.append((self.number, line.strip()))
@@ -118,20 +105,17 @@ class _Lines:
 class Intake:
     """One intake session at a terminal (or from a script)."""
 
-    def __init__(self, interview, store, questionnaire, ruleset, settings, *, console, lines: _Lines,
-                 out: TextIO, err: TextIO, width: int, color: bool):
+    def __init__(self, interview, draft, questionnaire, ruleset, settings, *, console, lines: _Lines,
+                 err: TextIO):
         self.interview = interview
-        self.store = store
+        self.draft = draft
         self.q = questionnaire
         self.wording = questionnaire.patient_wording
         self.ruleset = ruleset
         self.settings = settings
         self.console = console
         self.lines = lines
-        self.out = out
         self.err = err
-        self.width = width
-        self.color = color
         self.mode = interview.mode
         self.patient = self.mode == "patient"
         self.scripted = not lines.interactive
@@ -187,6 +171,8 @@ class Intake:
                 self.interview.back()
 
     def start(self) -> None:
+        from triage.interview import date_forms
+
         info = self.q.questionnaire
         if self.patient:
             self.say(info.title, style="bold")
@@ -197,11 +183,11 @@ class Intake:
             order = "month first" if self.settings.date_order == "MDY" else "day first"
             self.say(f"Keys: y/n/u, a number for a choice (several: 1 3), Enter keeps [shown], "
                      f"? help, < back, Ctrl-C pauses. Dates {order}: "
-                     f"{_forms('partial_date', self.settings.date_order)}.")
-        self.say(f"Answers are saved to {self.store.where} after every answer.", style="dim")
+                     f"{date_forms('partial_date', self.settings.date_order)}.")
+        self.say(f"Answers are saved to {self.draft.where} after every answer.", style="dim")
         if self.interview.dropped_at_start:
             self.note(self._dropped_text(self.interview.dropped_at_start))
-            self.store.save(self.interview.answers)
+            self.draft.save(self.interview.answers)
         flags = self.interview.red_flags_yes()
         if flags and not self.scripted:
             self.red_flag_panel(flags[0])
@@ -249,12 +235,12 @@ class Intake:
                                for r in reasons]
                 self.not_understood(item, reasons)
                 continue
-            self.store.save(self.interview.answers)
+            self.draft.save(self.interview.answers)
             self.after_answer(outcome, typed)
             return outcome
 
     def show_question(self, item, current, default) -> str:
-        from triage.interview import show
+        from triage.interview import coordinator_hint, patient_hints, show
 
         number, total = self.interview.progress()
         shown = current if current is not None else default
@@ -264,7 +250,7 @@ class Intake:
             self.say(f"{section.patient_title} - {self.wording.progress.format(number=number, total=total)}",
                      style="dim")
             self.say(item.text, style="bold")
-            for line in self._patient_hints(item):
+            for line in patient_hints(item, self.q, self.settings.date_order):
                 self.say(line, indent=2)
             if shown is not None:
                 self.say(self.wording.keep.format(answer=show(item, shown, mode=self.mode, questionnaire=self.q)),
@@ -277,48 +263,7 @@ class Intake:
         if item.type in ("choice", "multi_choice"):
             self.say("   ".join(f"{n}={option.label}" for n, option in enumerate(item.options, start=1)), indent=6)
         keep = f" [{show(item, shown, mode=self.mode, questionnaire=self.q)}]" if shown is not None else ""
-        return f"{number:>2}/{total} {item.label} ({self._coordinator_hint(item)}){keep}: "
-
-    def _coordinator_hint(self, item) -> str:
-        order = self.settings.date_order
-        if item.type == "yes_no_unknown":
-            return "y/n/u"
-        if item.type == "choice":
-            return "number, u"
-        if item.type == "multi_choice":
-            return "numbers, e.g. 1 3, u"
-        if item.type == "integer":
-            scale = f"{item.min}-{item.max}"
-            return "u" if scale in item.label else f"{scale}, u"  # no "(0-10) (0-10, u)"
-        if item.type == "segments":
-            return "e.g. L4-5 L5-S1" + (", none" if item.allow_none else "") + ", u"
-        if item.type == "date":
-            return _forms("date", order)
-        if item.type == "partial_date":
-            return _forms("partial_date", order) + ", u"
-        return "Enter = none"
-
-    def _patient_hints(self, item) -> list[str]:
-        w = self.wording
-        unknown = self.q.questionnaire.unknown_text
-        if item.type in ("yes_no_unknown", "choice", "multi_choice"):
-            texts = [w.yes, w.no] if item.type == "yes_no_unknown" else [o.text for o in item.options]
-            lines = [f"{n}  {text}" for n, text in enumerate([*texts, unknown], start=1)]
-            lines.append(w.choose_many if item.type == "multi_choice" else w.choose_one)
-        elif item.type == "partial_date":
-            mdy = self.settings.date_order == "MDY"
-            lines = [w.type_date.format(month_example="06/2024", day_example="06/10/2024" if mdy else "10/06/2024",
-                                        day_order=w.date_order_mdy if mdy else w.date_order_dmy),
-                     w.unknown_key.format(unknown_text=unknown)]
-        elif item.type == "segments":
-            lines = [w.type_levels_or_none if item.allow_none else w.type_levels,
-                     w.unknown_key.format(unknown_text=unknown)]
-        elif item.type == "integer":
-            lines = [w.type_number.format(min=item.min, max=item.max),
-                     w.unknown_key.format(unknown_text=unknown)]
-        else:  # text and date are coordinator-only in the shipped questionnaire
-            lines = [w.unknown_key.format(unknown_text=unknown)]
-        return [*lines, w.keys]
+        return f"{number:>2}/{total} {item.label} ({coordinator_hint(item, self.settings.date_order)}){keep}: "
 
     def after_answer(self, outcome, typed: str) -> None:
         from triage.interview import show
@@ -417,75 +362,31 @@ class Intake:
             pass  # stopping after a red flag here is the same as finishing the review
         self.interview.to_review()
 
-    # --- the end ------------------------------------------------------------------------------------
-    def finish(self, *, stopped_early: bool) -> None:
-        from triage import render
-        from triage.answers import parse_answers
-        from triage.assess import assess
-        from triage.patient_summary import patient_summary, render_patient_summary
 
-        answers = parse_answers(self.interview.answers, today=self.interview.today)
-        result = assess(answers, self.ruleset, self.settings)
-        recorded = None
-        if hasattr(self.store, "submit") and not stopped_early:
-            # The store keeps the finished intake as a version (answers, result, ruleset, settings, who).
-            recorded = self.store.submit(answers.answered(), result.to_json())
-        if not self.scripted:
-            self.console.print()
-        if self.patient:
-            summary = patient_summary(result, self.ruleset, self.settings, stopped_early=stopped_early)
-            self.out.write(render_patient_summary(summary, self.q, width=self.width))
-        else:
-            self.out.write(render.render_text(result, answers.answered(), self.q, width=self.width,
-                                              color=self.color))
-        self.out.flush()
-        saved = (f"recorded as intake {recorded[0]} version {recorded[1]} in {self.store.path}" if recorded
-                 else f"answers saved to {self.store.where}")
-        if self.scripted:
-            self.err.write(f"{saved}\n")
-            return
-        self.say()
-        self.say(f"{saved[0].upper()}{saved[1:]}.", style="dim")
-        if stopped_early:
-            self.say(f"To continue later: {resume_command(self.store, self.mode)}", style="dim")
-        elif not self.patient:
-            again = f"triage show {recorded[0]}" if recorded else f"triage assess {self.store.where}"
-            self.say(f"See it again: {again}", style="dim")
-
-
-def resume_command(store, mode: str) -> str:
+def resume_command(draft, mode: str) -> str:
     """The exact command to continue, spelled as this one was started (`triage` or `python cli.py`)."""
     import shlex
 
     started = sys.argv[0] if sys.argv and sys.argv[0] else "triage"
     program = "triage" if Path(started).name == "triage" else f"python {shlex.quote(started)}"
-    return f"{program} intake --mode {mode} {store.resume_option()}"
+    return f"{program} intake --mode {mode} {draft.resume_option()}"
 
 
-def _forms(kind: str, order: str) -> str:
-    from triage.interview import date_forms
-
-    return date_forms(kind, order)
-
-
-def cmd_intake(args, out: TextIO) -> int:
-    from triage.cli import EXIT_INTERRUPTED, EXIT_OK, _settings_path, _use_color, _width
+def run(args, io: IO) -> int:
+    from triage.drafts import FileDraft, StoreDraft, default_answers_path
     from triage.errors import Conflict, InvalidInput, Problem
-    from triage.intake_store import AnswersFile, default_answers_path
     from triage.interview import Interview
     from triage.questionnaire import load_questionnaire
     from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
 
-    err = sys.stderr
     if args.resume and args.out:
         raise InvalidInput([Problem("--out", "cannot be used with --resume (answers are saved back to "
                                     "the resumed file)")])
     questionnaire = load_questionnaire()
     ruleset = load_ruleset()
-    settings = load_settings(_settings_path(args))
+    settings = common.load_settings(args)
     today = date.today()
-    interactive = sys.stdin.isatty()
+    interactive = io.stdin.isatty()
 
     if args.resume == "-" or args.out == "-":
         raise InvalidInput([Problem("--resume" if args.resume == "-" else "--out",
@@ -495,14 +396,11 @@ def cmd_intake(args, out: TextIO) -> int:
                                     "an intake kept in the store)")])
     if not (args.resume or args.out):
         # The embedded store by default: a draft autosaved after every answer, resumable by id.
-        from triage import store_cli
-        from triage.store import DraftAnswers, open_store
-
-        store = DraftAnswers(open_store(store_cli.store_path(args)), store_cli.user(args), args.resume_intake)
-        interview = Interview(questionnaire, args.mode, today=today, answers=store.load())
+        draft = StoreDraft(common.open_store(args), common.user(args), args.resume_intake)
+        interview = Interview(questionnaire, args.mode, today=today, answers=draft.load())
     elif args.resume:
-        store = AnswersFile(Path(args.resume))
-        raw = store.load()
+        draft = FileDraft(Path(args.resume))
+        raw = draft.load()
         if not isinstance(raw, dict):
             raise InvalidInput([Problem(args.resume, "must be a JSON object of question id -> answer")])
         interview = Interview(questionnaire, args.mode, today=today, answers=raw)
@@ -511,45 +409,52 @@ def cmd_intake(args, out: TextIO) -> int:
         if path.exists():
             raise InvalidInput([Problem(str(path), f"already exists; continue it with --resume {path}, "
                                         "or choose another --out")])
-        store = AnswersFile(path)
+        draft = FileDraft(path)
         interview = Interview(questionnaire, args.mode, today=today)
     if args.mode == "patient" and "assessment_date" not in interview.answers:
         # Patients are not asked the date; the intake day is recorded so the file gives the same
         # result later (`triage assess` would otherwise measure to the day it is run).
         interview.answers["assessment_date"] = today.isoformat()
-    store.save(interview.answers)  # the file exists from the start, so the resume hint always works
+    draft.save(interview.answers)  # the file exists from the start, so the resume hint always works
 
-    width = min(_width(out), 100)
-    color = _use_color(out)
+    width = min(io.width(), 100)
+    color = io.color()
     from rich.console import Console
 
-    console = Console(file=out, width=width, highlight=False, emoji=False, markup=False,
+    console = Console(file=io.out, width=width, highlight=False, emoji=False, markup=False,
                       color_system="auto" if color else None, no_color=not color, force_terminal=color or None)
     if interactive:
         try:
             import readline  # noqa: F401  (line editing and arrow keys at the prompt; input() uses it)
         except ImportError:
             pass
-    lines = _Lines(interactive, out)
-    session = Intake(interview, store, questionnaire, ruleset, settings, console=console, lines=lines,
-                     out=out, err=err, width=width, color=color)
+    lines = _Lines(interactive, io.stdin)
+    session = Intake(interview, draft, questionnaire, ruleset, settings, console=console, lines=lines,
+                     err=io.err)
 
     previous = signal.signal(signal.SIGHUP, _hangup) if interactive else None
     try:
-        return _run_session(session, interview, store, lines, args, err, interactive)
+        stopped = _converse(session, interview, draft, lines, args, io, interactive)
+        if stopped is None:
+            return ExitCode.INTERRUPTED
+        if isinstance(stopped, ExitCode):
+            return stopped
+        _finish(session, io, width=width, color=color, stopped_early=stopped)
+        return ExitCode.OK
     except Conflict:
         # Someone else changed this intake meanwhile: keep this session's answers in a file, lose nothing.
-        rescue = AnswersFile(default_answers_path(datetime.now()))
+        rescue = FileDraft(default_answers_path(datetime.now()))
         rescue.save(interview.answers)
-        raise Conflict(f"intake {getattr(store, 'intake_id', '')} was changed by another session; this "
+        raise Conflict(f"intake {getattr(draft, 'intake_id', '')} was changed by another session; this "
                        f"session's answers are kept in {rescue.where} (triage intake --resume {rescue.where})") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGHUP, previous)
 
 
-def _run_session(session, interview, store, lines, args, err, interactive) -> int:
-    from triage.cli import EXIT_INTERRUPTED, EXIT_OK
+def _converse(session, interview, draft, lines, args, io: IO, interactive: bool):
+    """Run the conversation: True/False = stopped early after a red flag or not; None = the person
+    left (Ctrl-C, Ctrl-D: answers saved, resume command printed); ExitCode.HANGUP = terminal closed."""
     from triage.errors import InvalidInput, Problem
 
     try:
@@ -559,23 +464,59 @@ def _run_session(session, interview, store, lines, args, err, interactive) -> in
             if extra:
                 number, text = extra[0]
                 raise InvalidInput([Problem("standard input", f"line {number} ({text!r}) comes after the "
-                                            f"last question; answers saved to {store.where}")])
-        session.finish(stopped_early=stopped)
-        return EXIT_OK
+                                            f"last question; answers saved to {draft.where}")])
+        return stopped
     except InputEnded:
         if not interactive:
             item = interview.current
             raise InvalidInput([Problem("standard input", f"ended before question {item.id if item else 'review'}"
-                                        f"; answers so far saved to {store.where} (continue with: "
-                                        f"{resume_command(store, args.mode)})")]) from None
-        err.write(f"\nInput ended. Answers saved to {store.where}. Resume with: {resume_command(store, args.mode)}\n")
-        return EXIT_INTERRUPTED
+                                        f"; answers so far saved to {draft.where} (continue with: "
+                                        f"{resume_command(draft, args.mode)})")]) from None
+        io.err.write(f"\nInput ended. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode)}\n")
+        return None
     except KeyboardInterrupt:
-        err.write(f"\nInterrupted. Answers saved to {store.where}. Resume with: {resume_command(store, args.mode)}\n")
-        return EXIT_INTERRUPTED
+        io.err.write(f"\nInterrupted. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode)}\n")
+        return None
     except TerminalClosed:
         # Nobody can read anything now; writing to the closed terminal would only raise EIO.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        return EXIT_HANGUP
+        return ExitCode.HANGUP
+
+
+def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: bool) -> None:
+    """The end of the intake: assess the answers, record the finished intake (a draft in the store
+    becomes a version; an answers file is its own record), then show the result (coordinator) or the
+    patient-safe summary (patient), and where the answers went."""
+    from triage.answers import parse_answers
+    from triage.assess import assess
+
+    interview, draft = session.interview, session.draft
+    answers = parse_answers(interview.answers, today=interview.today)
+    result = assess(answers, session.ruleset, session.settings)
+    recorded = None if stopped_early else draft.submit(answers.answered(), result.to_json())
+    if not session.scripted:
+        session.console.print()
+    if session.patient:
+        from triage.patient_summary import patient_summary, render_patient_summary
+
+        summary = patient_summary(result, session.ruleset, session.settings, stopped_early=stopped_early)
+        io.out.write(render_patient_summary(summary, session.q, width=width))
+    else:
+        from triage.render.result import render_text
+
+        io.out.write(render_text(result, answers.answered(), session.q, width=width, color=color))
+    io.out.flush()
+    saved = (f"recorded as intake {recorded.intake_id} version {recorded.version} in {recorded.path}" if recorded
+             else f"answers saved to {draft.where}")
+    if session.scripted:
+        io.note(saved)
+        return
+    session.say()
+    session.say(f"{saved[0].upper()}{saved[1:]}.", style="dim")
+    if stopped_early:
+        session.say(f"To continue later: {resume_command(draft, session.mode)}", style="dim")
+    elif not session.patient:
+        again = f"triage show {recorded.intake_id}" if recorded else f"triage assess {draft.where}"
+        session.say(f"See it again: {again}", style="dim")

@@ -9,22 +9,20 @@ import time
 from datetime import date
 from typing import TextIO
 
+from triage.cli import common
+from triage.cli.common import IO, ExitCode
+
 # signal and threading are imported where used: this module is imported by every `triage` start.
 
-BATCH_EXIT_CODES_HELP = """output:
+BATCH_NOTES = """output:
   One JSON record per input line, same order: the result (as `assess --format json`) with "line"
   and "patient_id" in front, or an error record {"line", "patient_id", "error", "errors": [{"field",
   "message"}]}. A run that stops early ends with {"stopped_at_line", "reason", "lines_done"}.
-
-exit codes:
-  0    every line has a record (invalid lines get error records; the summary counts them)
-  2    the input cannot be read, --out cannot be written, or an option is invalid
-  3    a definition or settings file is broken (nothing is written)
-  4    the engine failed on some lines (error records "engine"), or a worker process died
-       (output truncated, with a stop record)
-  70   a bug on some lines (error records "internal")
-  130  interrupted (Ctrl-C): output truncated, with a stop record saying where (a third
-       Ctrl-C stops at once and writes no output)
+  Every line gets a record, so invalid lines exit 0 (their error records and the summary count
+  them); 4 when the engine failed on some lines (error records "engine") or a worker process died
+  (output truncated, with a stop record); 70 for a bug on some lines (error records "internal");
+  130 on Ctrl-C (output truncated, with a stop record; a third Ctrl-C stops at once and writes no
+  output). A broken definition (3) writes nothing.
 """
 
 _PLAIN_PROGRESS_SECONDS = 5.0
@@ -48,26 +46,22 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def add_parser(commands) -> None:
-    from triage.cli import _as_of
-
-    batch = commands.add_parser(
-        "batch", help="triage a JSONL file of answers, one result per line",
+def register(commands) -> None:
+    batch = common.add_command(
+        commands, "batch", help="triage a JSONL file of answers, one result per line",
         description="Triage many intakes: one answers object per line of IN (JSONL; - reads standard\n"
         "input), one record per line of OUT, in the same order. Invalid lines get error records and\n"
         "the batch goes on. OUT is written beside its name and renamed into place at the end.",
-        epilog=BATCH_EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        notes=BATCH_NOTES, handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE),
     )
     batch.add_argument("file", metavar="IN", help="JSONL file of answers objects, or - for standard input")
     batch.add_argument("--out", required=True, metavar="OUT", help="JSONL file to write (replaced if it exists)")
     batch.add_argument("--workers", type=_workers, default=None, metavar="N",
                        help=f"worker processes (default: the CPUs available, here {default_workers()})")
-    batch.add_argument("--as-of", type=_as_of, metavar="DATE",
+    batch.add_argument("--as-of", type=common.as_of_date, metavar="DATE",
                        help="assessment date YYYY-MM-DD for every line (overrides each line's "
                        "assessment_date, as in assess; default: the line's, else today at the start)")
-    batch.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
-                       "else the shipped defaults)")
-    batch.set_defaults(handler=cmd_batch)
+    common.add_settings_option(batch)
 
 
 class _StopFlag:
@@ -154,15 +148,14 @@ class _Progress:
             self.bar.stop()
 
 
-def _print_summary(out: TextIO, summary, path: str, seconds: float) -> None:
+def _print_summary(io: IO, summary, path: str, seconds: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from triage.batch import ENGINE, INTERNAL, OUTCOMES
-    from triage.cli import _use_color, _width
 
-    console = Console(file=out, width=min(_width(out), 100), no_color=not _use_color(out),
-                      highlight=False, force_terminal=_use_color(out))
+    console = Console(file=io.out, width=min(io.width(), 100), no_color=not io.color(),
+                      highlight=False, force_terminal=io.color())
     table = Table(title="batch summary", title_justify="left")
     table.add_column("outcome")
     table.add_column("lines", justify="right")
@@ -184,17 +177,15 @@ def _print_summary(out: TextIO, summary, path: str, seconds: float) -> None:
                       f"lines 1-{summary.stopped_at_line - 1:,} and a last stop record")
 
 
-def cmd_batch(args, out: TextIO) -> int:
+def run(args, io: IO) -> int:
     import sys
 
     from triage import batch
-    from triage.cli import EXIT_ENGINE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, _settings_path
     from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
 
-    err = sys.stderr
+    err = io.err
     # Definitions first: a broken one exits 3 before any file is touched.
-    config = batch.BatchConfig(load_ruleset(), load_settings(_settings_path(args)), date.today(), args.as_of)
+    config = batch.BatchConfig(load_ruleset(), common.load_settings(args), date.today(), args.as_of)
     workers = args.workers or default_workers()
     import triage.assess  # noqa: F401  (loaded before forking, so workers start with it)
 
@@ -222,7 +213,7 @@ def cmd_batch(args, out: TextIO) -> int:
             message = f"\ninterrupted again: stopped at once without writing {args.out}\n"
         show_cursor = "\x1b[?25h" if err.isatty() else ""  # the progress bar hides it
         os.write(err.fileno(), (show_cursor + message).encode())
-        os._exit(EXIT_INTERRUPTED)
+        os._exit(ExitCode.INTERRUPTED)
 
     started = time.monotonic()
     # The handler stays until the summary is printed: a press that arrives late must still count
@@ -241,14 +232,14 @@ def cmd_batch(args, out: TextIO) -> int:
         except BaseException:
             output.discard()
             raise
-        _print_summary(out, summary, args.out, time.monotonic() - started)
+        _print_summary(io, summary, args.out, time.monotonic() - started)
     if summary.stop_reason == batch.STOP_INTERRUPTED:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     if summary.stop_reason == batch.STOP_WORKER_FAILED:
         err.write("error: engine: a worker process died; the output stops where it did (please report this)\n")
-        return EXIT_ENGINE
+        return ExitCode.ENGINE
     if summary.counts.get(batch.INTERNAL):
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
     if summary.counts.get(batch.ENGINE):
-        return EXIT_ENGINE
-    return EXIT_OK
+        return ExitCode.ENGINE
+    return ExitCode.OK

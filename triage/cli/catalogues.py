@@ -1,0 +1,46 @@
+"""`triage rules` and `triage questions`: the catalogues a clinician reviews and the vocabulary of the
+answers contract."""
+
+from __future__ import annotations
+
+from triage.cli import common
+from triage.cli.common import IO, ExitCode
+
+
+def register(commands) -> None:
+    rules = common.add_command(
+        commands, "rules", help="print the rule catalogue for clinical review",
+        description="Every rule with id, version, step, title, condition, rationale, source and the answer "
+        "fields it reads.", handler=run_rules, exit_codes=(ExitCode.DEFINITION,))
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+
+    questions = common.add_command(
+        commands, "questions", help="print the questionnaire vocabulary",
+        description="Question ids, wording, allowed values and skip logic.", handler=run_questions,
+        exit_codes=(ExitCode.DEFINITION,))
+    questions.add_argument("--format", choices=("text", "json", "markdown", "fhir"), default="text",
+                           help="fhir: the FHIR R4 Questionnaire")
+
+
+def run_rules(args, io: IO) -> int:
+    from triage.render import catalogues
+    from triage.ruleset import load_ruleset
+
+    return common.write_formatted(io, args.format, load_ruleset(), as_json=catalogues.rules_catalogue,
+                                  as_markdown=catalogues.render_rules_markdown,
+                                  as_text=catalogues.render_rules_text)
+
+
+def run_questions(args, io: IO) -> int:
+    from triage.questionnaire import load_questionnaire
+    from triage.render import catalogues
+
+    questionnaire = load_questionnaire()
+    if args.format == "fhir":
+        from triage.fhir import questionnaire_resource
+
+        io.write_json(questionnaire_resource(questionnaire))
+        return ExitCode.OK
+    return common.write_formatted(io, args.format, questionnaire, as_json=catalogues.questions_catalogue,
+                                  as_markdown=catalogues.render_questions_markdown,
+                                  as_text=catalogues.render_questions_text)

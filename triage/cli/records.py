@@ -1,0 +1,183 @@
+"""The store's commands: `list` (the coordinator's worklist), `show` (the clinician's summary),
+`export` and `audit verify`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from triage.cli import common
+from triage.cli.common import IO, ExitCode
+from triage.result import MISSING_IDS, WORKLIST_STATUSES
+
+def register(commands) -> None:
+    listing = common.add_command(
+        commands, "list", help="the coordinator's worklist of intakes",
+        description="One line per intake (its latest version): status, months since fusion at the assessment, "
+        "what is still missing. Urgent first. Counts per status at the bottom.",
+        notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,))
+    listing.add_argument("--status", choices=WORKLIST_STATUSES, help="only intakes with this status")
+    listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
+                         help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    common.add_store_options(listing)
+
+    show = common.add_command(
+        commands, "show", help="the clinician's summary of one intake",
+        description="Timeline, records, symptom pattern, red flags, the four steps with reasons, discussion "
+        "points; each line names its rule and source. Viewing is recorded in the audit log.",
+        notes=common.STORE_HELP, handler=run_show, exit_codes=(ExitCode.STORE,))
+    show.add_argument("id", type=common.intake_id, metavar="ID")
+    show.add_argument("--version", type=common.version_number, metavar="N", help="an earlier version (default: latest)")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    common.add_store_options(show)
+
+    export = common.add_command(
+        commands, "export", help="export one intake: json, markdown, html (printable) or fhir",
+        description="Export one intake's latest (or --version N) assessment. fhir is an R4 "
+        "QuestionnaireResponse for `triage questions --format fhir`. --deidentify drops the patient "
+        "reference and every other identifier and reduces dates to the year (HIPAA Safe Harbor). "
+        "Files are written atomically, mode 0600. Exporting is recorded in the audit log.",
+        notes=common.STORE_HELP, handler=run_export, exit_codes=(ExitCode.STORE,))
+    export.add_argument("id", type=common.intake_id, metavar="ID")
+    export.add_argument("--format", choices=("json", "markdown", "html", "fhir"), required=True)
+    export.add_argument("--deidentify", action="store_true", help="remove identifiers; dates to the year")
+    export.add_argument("--version", type=common.version_number, metavar="N", help="an earlier version (default: latest)")
+    export.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
+    common.add_store_options(export)
+
+    audit = common.add_command(commands, "audit", help="check the audit log", description="Audit log commands.",
+                               notes=common.STORE_HELP, handler=lambda args, io: _usage(audit, io),
+                               exit_codes=(ExitCode.STORE, ExitCode.AUDIT))
+    actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=common.Parser)
+    verify = common.add_command(
+        actions, "verify", help="check the hash chain and every recorded version",
+        description="Checks the database's integrity, that no audit row was changed or removed (hash chain), "
+        "and that every recorded version matches the hash its audit row holds; names the first broken row.",
+        notes=common.STORE_HELP, handler=run_audit_verify, exit_codes=(ExitCode.STORE, ExitCode.AUDIT))
+    common.add_store_options(verify, who=False)
+
+
+def _usage(parser: argparse.ArgumentParser, io: IO) -> int:
+    parser.print_help(io.out)
+    return ExitCode.INVALID
+
+
+def run_list(args, io: IO) -> int:
+    from triage.store import LISTED
+
+    with common.open_store(args) as store:
+        rows = store.worklist()
+        shown = [row for row in rows
+                 if (args.status is None or row.status == args.status)
+                 and (args.missing is None or args.missing in row.missing)]
+        store.log_access(LISTED, user=common.user(args), detail={"rows": len(shown)})
+    shown.sort(key=lambda row: (WORKLIST_STATUSES.index(row.status), row.intake_id))
+    counts = {status: sum(1 for row in rows if row.status == status) for status in WORKLIST_STATUSES}
+    if args.format == "json":
+        io.write_json({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
+                       "total": len(rows)})
+        return ExitCode.OK
+    out = io.out
+    table = [("ID", "PATIENT", "STATUS", "SINCE FUSION", "ASSESSED", "MISSING")]
+    for row in shown:
+        months = "-" if row.months_since_fusion is None else f"{row.months_since_fusion} mo"
+        missing = ", ".join(row.missing) or "-"
+        if row.draft_pending:
+            missing += " (draft in progress)" if row.version else ""
+        table.append((str(row.intake_id), row.patient_id or "-", row.status, months,
+                      row.assessment_date or "-", missing))
+    widths = [max(len(line[column]) for line in table) for column in range(5)]
+    for line in table:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[5] + "\n")
+    if not shown:
+        out.write("(no intakes match)\n" if rows else "(the store has no intakes yet)\n")
+    out.write(f"\n{len(shown)} of {len(rows)} intakes shown. All intakes: "
+              + ", ".join(f"{status} {count}" for status, count in counts.items()) + "\n")
+    return ExitCode.OK
+
+
+def run_show(args, io: IO) -> int:
+    from triage.store import VIEWED
+
+    with common.open_store(args) as store:
+        record = store.get(args.id, args.version)
+        history = store.history(args.id)
+        store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
+    if args.format == "json":
+        from triage.export import document
+
+        io.write_json(document(record, history, deidentify=False))
+        return ExitCode.OK
+    from triage.questionnaire import load_questionnaire
+    from triage.render.record import render_show
+
+    io.out.write(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color()))
+    return ExitCode.OK
+
+
+def run_export(args, io: IO) -> int:
+    from triage.files import write_atomic
+    from triage.questionnaire import load_questionnaire
+    from triage.store import EXPORTED
+
+    questionnaire = load_questionnaire()
+    with common.open_store(args) as store:
+        record = store.get(args.id, args.version)
+        history = store.history(args.id)
+        text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify)
+        store.log_access(EXPORTED, user=common.user(args), intake_id=record.intake_id, version=record.version,
+                         detail={"format": args.format, "deidentified": args.deidentify,
+                                 "to": "file" if args.out else "stdout"})
+    if not args.out:
+        io.out.write(text)
+        return ExitCode.OK
+    try:
+        write_atomic(Path(args.out), text)
+    except OSError as error:
+        from triage.errors import InvalidInput, Problem
+
+        reason = (error.strerror or str(error)).lower()
+        raise InvalidInput([Problem(args.out, f"cannot be written ({reason})")]) from None
+    io.note(f"exported: intake {record.intake_id} version {record.version} -> {args.out}")
+    return ExitCode.OK
+
+
+def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool) -> str:
+    import json
+
+    from triage.export import document
+
+    doc = document(record, history, deidentify=deidentify)
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "fhir":
+        from triage.fhir import response_resource
+
+        resource = response_resource(
+            questionnaire, doc["answers"], authored=doc["recorded_year"] if deidentify else record.recorded_at,
+            resource_id=None if deidentify else f"intake-{record.intake_id}-v{record.version}")
+        return json.dumps(resource, indent=2, ensure_ascii=False) + "\n"
+    from triage.render.labels import provenance
+    from triage.result import Result
+
+    result = Result.model_validate(doc["result"])
+    if fmt == "markdown":
+        from triage.render.result import render_markdown
+
+        return render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc)}\n"
+    from triage.render.html import render_html
+
+    return render_html(result, doc, questionnaire)
+
+
+def run_audit_verify(args, io: IO) -> int:
+    with common.open_store(args) as store:
+        report = store.verify_audit()
+    if report.ok:
+        io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
+                     f"head: {report.head_hash}\n")
+        return ExitCode.OK
+    for problem in report.problems:
+        io.err.write(f"error: audit: {problem}\n")
+    return ExitCode.AUDIT

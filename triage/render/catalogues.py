@@ -1,0 +1,117 @@
+"""The catalogues: the rules a clinician reviews, and the questionnaire's vocabulary (json, markdown,
+text)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.text import Text
+
+from triage.facts import FACTS
+from triage.questionnaire import Questionnaire
+from triage.render.terminal import console as new_console
+from triage.render.terminal import hanging_list, trimmed
+from triage.ruleset import Ruleset
+
+def rules_catalogue(ruleset: Ruleset) -> dict:
+    """The JSON catalogue: every rule with its metadata, plain-language condition and full source."""
+    return {
+        "ruleset": ruleset.ruleset.model_dump(),
+        "sources": {key: source.model_dump() for key, source in ruleset.sources.items()},
+        "rules": [
+            {
+                **rule.model_dump(mode="json", by_alias=True, exclude={"when", "then"}),
+                "source_title": ruleset.sources[rule.source.split("#")[0]].title,
+                "condition": rule.when.describe(),
+                "concludes": rule.then.as_dict(),
+                "settings": rule.settings_used,
+                "when": rule.when.model_dump(mode="json", by_alias=True, exclude_none=True),
+            }
+            for rule in ruleset.rules
+        ],
+        "facts": {
+            name: {"values": list(spec.values), "reads": list(spec.reads), "meaning": spec.meaning,
+                   "settings": list(spec.settings)}
+            for name, spec in FACTS.items()
+        },
+    }
+
+
+def _step_label(step: int | None) -> str:
+    return str(step) if step else "-"
+
+
+def render_rules_markdown(ruleset: Ruleset) -> str:
+    info = ruleset.ruleset
+    lines = [f"# Rule catalogue: {info.title}", "",
+             f"Ruleset `{info.name}` version {info.version}, released {info.released} ({info.validation_status}).", ""]
+    for rule in ruleset.rules:
+        source = ruleset.sources[rule.source.split("#")[0]]
+        lines += [
+            f"## {rule.id} v{rule.version}: {rule.title}", "",
+            f"- **Step:** {_step_label(rule.step)}",
+            f"- **When:** {rule.when.describe()}",
+            f"- **Concludes:** {', '.join(f'{k} = {v}' for k, v in rule.then.as_dict().items())}",
+            f"- **Reads:** {', '.join(rule.reads) or 'nothing (always applies)'}",
+            f"- **Source:** {source.title} ({rule.source})",
+            f"- **Rationale:** {rule.rationale}", "",
+        ]
+    return "\n".join(lines)
+
+
+def render_rules_text(ruleset: Ruleset, *, width: int = 100, color: bool = False) -> str:
+    out = io.StringIO()
+    console = new_console(out, width, color)
+    info = ruleset.ruleset
+    console.print(Text(f"{info.title}", style="bold"))
+    console.print(Text(f"Ruleset {info.name} {info.version}, released {info.released} ({info.validation_status})\n"))
+    for rule in ruleset.rules:
+        source = ruleset.sources[rule.source.split("#")[0]]
+        console.print(Text(f"{rule.id} v{rule.version}  step {_step_label(rule.step)}  {rule.title}", style="bold"))
+        for label, value in (
+            ("when", rule.when.describe()),
+            ("concludes", ", ".join(f"{k} = {v}" for k, v in rule.then.as_dict().items())),
+            ("reads", ", ".join(rule.reads) or "nothing (always applies)"),
+            ("source", f"{source.title} ({rule.source})"),
+            ("why", rule.rationale),
+        ):
+            hanging_list(console, [(f"{label + ':':<10}", value)])
+        console.print()
+    return trimmed(out.getvalue())
+
+
+def questions_catalogue(questionnaire: Questionnaire) -> dict:
+    data = questionnaire.model_dump(mode="json", exclude_none=True)
+    for item, dumped in zip(questionnaire.items, data["items"]):
+        dumped["allowed"] = item.allowed_values()
+    return data
+
+
+def _asked_when(item) -> str:
+    return f"only when {item.ask_when.question} is {item.ask_when.eq}" if item.ask_when else "always"
+
+
+def render_questions_markdown(questionnaire: Questionnaire) -> str:
+    info = questionnaire.questionnaire
+    lines = [f"# Questionnaire: {info.title}", "", f"`{info.id}` version {info.version}", "",
+             "| id | label | patient wording | allowed | asked | who |", "|---|---|---|---|---|---|"]
+    for item in questionnaire.items:
+        safety = " (red flag)" if item.safety else ""
+        lines.append(f"| `{item.id}` | {item.label}{safety} | {item.text} | {item.allowed_values()} | "
+                     f"{_asked_when(item)} | {', '.join(item.audience)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_questions_text(questionnaire: Questionnaire, *, width: int = 100, color: bool = False) -> str:
+    out = io.StringIO()
+    console = new_console(out, width, color)
+    info = questionnaire.questionnaire
+    console.print(Text(f"{info.title} ({info.id} {info.version})", style="bold"))
+    for item in questionnaire.items:
+        safety = "  [red flag]" if item.safety else ""
+        console.print(Text(f"\n{item.id}{safety}", style="bold"))
+        for label, value in (("label", item.label), ("asks", item.text), ("allowed", item.allowed_values()),
+                             ("asked", _asked_when(item)), ("who", ", ".join(item.audience))):
+            hanging_list(console, [(f"{label + ':':<8}", value)])
+    return trimmed(out.getvalue())
+

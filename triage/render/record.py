@@ -1,0 +1,102 @@
+"""A recorded intake (triage/store.py) for the clinician: `triage show`'s one-screen summary, and the
+provenance line of exports."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.text import Text
+
+from triage.questionnaire import Questionnaire
+from triage.render.labels import rules_by_conclusion
+from triage.render.result import banner, body, footer
+from triage.render.terminal import console as new_console
+from triage.render.terminal import hanging_list, trimmed
+from triage.render.terminal import section as section_title
+from triage.result import Result, Status
+from triage.store import Record, VersionInfo
+
+
+NOT_ANSWERED = "not answered"
+
+
+def answer_text(questionnaire: Questionnaire, question: str, answers: dict[str, Any]) -> str:
+    """An answer as a coordinator reads it: option labels, levels joined, 'not answered'."""
+    if question not in answers:
+        return NOT_ANSWERED
+    value = answers[question]
+    item = questionnaire.item(question)
+    labels = {option.value: option.label for option in item.options}
+    if isinstance(value, list):
+        return ", ".join(labels.get(v, v) for v in value) if value else "none"
+    return labels.get(value, str(value))
+
+
+def render_show(record: Record, history: list[VersionInfo], questionnaire: Questionnaire, *,
+                width: int = 100, color: bool = False) -> str:
+    """`triage show`: the clinician's one-screen summary of a recorded version. Every line of the
+    result names its rule and that rule's source; answers are shown as given, with their labels."""
+    result = Result.model_validate(record.result)
+    answers = record.answers
+    out = io.StringIO()
+    console = new_console(out, width, color)
+    basis = rules_by_conclusion(result)
+    sources = {entry.rule: entry.source for entry in result.trace}
+
+    def cite(ids: list[str]) -> str:
+        return f"  [{'; '.join(f'{i} {sources[i]}' for i in ids)}]" if ids else ""
+
+    def label(question: str) -> str:
+        return questionnaire.item(question).label
+
+    def said(question: str) -> str:
+        return answer_text(questionnaire, question, answers)
+
+    def section(title: str) -> None:
+        section_title(console, title)
+
+    banner(console, result, f"Intake {record.intake_id} - version {record.version} of {len(history)}")
+    months = result.months_since_fusion
+    since = f" ({months} months before the assessment)" if months is not None else ""
+    # A higher status (urgent) can hide too_early; the reader still needs to know the window is open.
+    since += f", inside the healing window{cite(basis[('status', Status.too_early.value)])}" if basis.get(
+        ("status", Status.too_early.value)) else ""
+    for line in (
+        f"{label('patient_id')}: {said('patient_id')}    Assessed: {result.assessment_date}",
+        f"{label('fusion_date')}: {said('fusion_date')}{since}",
+        f"{label('fused_levels')}: {said('fused_levels')}    Adjacent levels: {', '.join(result.adjacent_levels) or '-'}",
+    ):
+        console.print(Text(line), overflow="fold")
+
+    def answers_line(questions: tuple[str, ...]) -> str:
+        return ";  ".join(f"{label(q)}: {said(q)}" for q in questions)
+
+    section("Records")
+    hanging_list(console, [("", answers_line(("surgical_report_available", "mri_available", "mri_date"))),
+                    ("", answers_line(("annular_tear_levels",)))])
+
+    section("Symptom pattern")
+    hanging_list(console, [("", answers_line(("pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score"))),
+                    ("", answers_line(("hardware_problem_known", "mechanical_symptoms", "veteran")))])
+
+    # Every red-flag answer that is not a plain "no" gets its own line; the "no"s share one.
+    section("Red flags")
+    flags = [item.id for item in questionnaire.items if item.safety]
+    rows = [("!!" if said(flag) == "yes" else "? ", f"{label(flag)}: {said(flag)}{cite(basis[('red_flag', flag)])}")
+            for flag in flags if said(flag) != "no"]
+    answered_no = [flag for flag in flags if said(flag) == "no"]
+    if answered_no:
+        rows.append(("", f"answered no: {len(answered_no)} of {len(flags)}"
+                         + ("" if len(answered_no) == len(flags) else
+                            f" ({', '.join(label(flag) for flag in answered_no)})")))
+    hanging_list(console, rows)
+
+    body(console, result, cite)
+
+    section("Versions")
+    hanging_list(console, [("*" if info.version == record.version else " ",
+                     f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})")
+                    for info in history])
+    footer(console, result)
+    return trimmed(out.getvalue())

@@ -1,0 +1,132 @@
+"""A result rendered for people: ``text`` (rich, for the terminal) and ``markdown`` (for the record).
+
+Reads a Result, never decides anything. Each line names the rule behind it, so a clinician can check
+it. The banner, body and footer are shared with the clinician's `show` (record.py).
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+
+from triage.questionnaire import Questionnaire
+from triage.render.labels import BANNERS, STEP_MARKS, basis_text, rules_by_conclusion, status_reasons
+from triage.render.terminal import console as new_console
+from triage.render.terminal import hanging_list, section, trimmed
+from triage.result import Result, Status
+
+def _overview(result: Result, answers: dict) -> list[str]:
+    fusion = answers.get("fusion_date", "not answered")
+    months = result.months_since_fusion
+    since = f" ({months} months before the assessment)" if months is not None else ""
+    # A higher status (urgent) hides too_early; the reader still needs to know the window is open.
+    healing = rules_by_conclusion(result).get(("status", Status.too_early.value))
+    since += f", inside the healing window {basis_text(healing)}" if healing else ""
+    fused = ", ".join(answers["fused_levels"]) if isinstance(answers.get("fused_levels"), list) else answers.get("fused_levels", "not answered")
+    adjacent = ", ".join(result.adjacent_levels) or "-"
+    return [
+        f"Patient: {answers.get('patient_id', '-')}    Assessed: {result.assessment_date}",
+        f"Fusion: {fusion}{since}    Fused: {fused or '-'}    Adjacent: {adjacent}",
+    ]
+
+
+def banner(console: Console, result: Result, title: str) -> None:
+    """Status in words and marks (never colour alone), why when too early, and the consult line."""
+    words, style = BANNERS[result.status]
+    consult = result.physician_consult
+    why = [Text(reason) for reason in status_reasons(result)]
+    console.print(Panel(Group(Text(words, style=style, justify="center"), *why, Text(consult.message)),
+                        title=title, subtitle=f"physician consult: recommended ({consult.urgency})",
+                        box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
+
+
+def body(console: Console, result: Result, cite) -> None:
+    """Missing items, the four steps and the discussion points, each line citing its rules."""
+    basis = rules_by_conclusion(result)
+    section(console, "Missing before evaluation")
+    hanging_list(console, [("[ ]", f"{item.label}: {item.reason}{cite(basis[('missing', item.id)])}")
+                    for item in result.missing_items] or [("", "nothing missing")])
+    section(console, "Decision steps")
+    for step in result.steps:
+        mark, word, step_style = STEP_MARKS[step.status]
+        ids = basis[("step_status", f"{step.step}:{step.status.value}")]
+        hanging_list(console, [(mark, Text.assemble(f"{step.step}. {step.title}: ", (word, step_style or "bold")))])
+        hanging_list(console, [("", " ".join(step.reasons) + cite(ids))], indent=5)
+    section(console, "Topics the physician may want to discuss")
+    hanging_list(console, [("*", f"{point.text}{cite(basis[('discussion', point.id)])}")
+                    for point in result.discussion_points] or [("", "none")])
+
+
+def footer(console: Console, result: Result) -> None:
+    settings = result.settings
+    console.print(Text(
+        f"\nRuleset {result.ruleset.name} {result.ruleset.version}; healing window "
+        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months."))
+    console.print(Text(result.disclaimer, style="italic"))
+
+
+def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, width: int = 100,
+                color: bool = False) -> str:
+    """The coordinator's at-a-glance summary. ``answers`` is the answers-contract object."""
+    out = io.StringIO()
+    console = new_console(out, width, color)
+    basis = rules_by_conclusion(result)
+    banner(console, result, "Pre-consultation triage")
+    for line in _overview(result, answers):
+        console.print(Text(line), overflow="fold")
+    if result.red_flags:
+        section(console, "Red flags answered yes")
+        hanging_list(console, [("!!", f"{questionnaire.item(flag).label}  {basis_text(basis[('red_flag', flag)])}")
+                        for flag in result.red_flags])
+    body(console, result, lambda ids: f"  {basis_text(ids)}" if ids else "")
+    footer(console, result)
+    return trimmed(out.getvalue())
+
+
+def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire) -> str:
+    """The same summary as Markdown, for the record or a printout."""
+    basis = rules_by_conclusion(result)
+    words, _ = BANNERS[result.status]
+    consult = result.physician_consult
+    lines = [
+        "# Pre-consultation triage",
+        "",
+        f"**{words}**",
+        "",
+        *(f"{reason}\n" for reason in status_reasons(result)),
+        f"**Physician consult: recommended ({consult.urgency}).** {consult.message}",
+        "",
+        *(f"- {line}" for line in _overview(result, answers)),
+        "",
+    ]
+    if result.red_flags:
+        lines += ["## Red flags answered yes", ""]
+        lines += [f"- **{questionnaire.item(f).label}** {basis_text(basis[('red_flag', f)])}" for f in result.red_flags]
+        lines.append("")
+    lines += ["## Missing before evaluation", ""]
+    lines += [f"- [ ] **{m.label}**: {m.reason} {basis_text(basis[('missing', m.id)])}" for m in result.missing_items]
+    lines += ["- nothing missing"] if not result.missing_items else []
+    lines += ["", "## Decision steps", "", "| Step | Status | Why | Rules |", "|---|---|---|---|"]
+    for step in result.steps:
+        mark, word, _ = STEP_MARKS[step.status]
+        rules = ", ".join(basis[("step_status", f"{step.step}:{step.status.value}")])
+        lines.append(f"| {step.step}. {step.title} | {mark} {word} | {' '.join(step.reasons)} | {rules} |")
+    lines += ["", "## Topics the physician may want to discuss", ""]
+    lines += [f"- {p.text} {basis_text(basis[('discussion', p.id)])}" for p in result.discussion_points]
+    lines += ["- none"] if not result.discussion_points else []
+    settings = result.settings
+    lines += [
+        "",
+        f"Ruleset {result.ruleset.name} {result.ruleset.version}; healing window "
+        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months.",
+        "",
+        f"_{result.disclaimer}_",
+        "",
+    ]
+    return "\n".join(lines)
+
+
