@@ -1,34 +1,16 @@
-"""Shared test helpers: run the CLI in-process exactly as a user would call it."""
+"""Shared fixtures. Helpers live in tests/support/ and data in tests/data/; ROOT and run_cli are
+re-exported here because most tests start with ``from conftest import ROOT, run_cli``."""
 
 from __future__ import annotations
 
-import io
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from triage.cli.main import main
+from support import ROOT
+from support.cli import Run, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self):
-        return json.loads(self.out)
-
-
-def run_cli(*args: str) -> Run:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), out=out, err=err)
-    return Run(code, out.getvalue(), err.getvalue())
+__all__ = ["ROOT", "Run", "run_cli"]
 
 
 @pytest.fixture

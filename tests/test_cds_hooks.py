@@ -20,7 +20,7 @@ import jwt
 import pytest
 from flask import Flask
 
-from cds_hooks_support import (
+from support.cds_hooks_support import (
     BASE_URL,
     DISCOVERY_URL,
     FHIR_SERVER,
@@ -123,6 +123,19 @@ def test_discovery_needs_a_token_for_the_discovery_url(client, ehr):
     assert client.get("/cds-services", headers=ehr.authorization(SERVICE_URL)).status_code == 401
 
 
+def test_the_source_url_is_the_rule_catalogue_page(client):
+    from triage.ruleset import load_ruleset
+
+    ruleset = load_ruleset()
+    response = client.get("/rules")  # public: rules only, no patient data, no token needed
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert f"{ruleset.ruleset.name}</code> version {ruleset.ruleset.version}" in page
+    for rule in ruleset.rules:
+        assert f'<section id="{rule.id}"><h2>{rule.id} v{rule.version}: ' in page
+    assert "<script" not in page and "style=" not in page
+
+
 def test_unconfigured_app_has_no_cds_routes(monkeypatch):
     monkeypatch.delenv("TRIAGE_CDS_HOOKS", raising=False)
     app = Flask("test")
@@ -191,6 +204,22 @@ def test_urgent_card_names_the_red_flag_and_the_consult_instruction(client, ehr)
     assert card.summary.startswith("Spine pre-consultation: URGENT")
 
 
+def _tier_of_each_red_flag() -> dict[str, str]:
+    """Question -> urgency tier, as the shipped rules say (the rule concluding that red flag)."""
+    from triage.ruleset import load_ruleset
+
+    return {rule.then.red_flag: rule.then.consult for rule in load_ruleset().rules if rule.then.red_flag}
+
+
+@pytest.mark.parametrize("question", sorted(_tier_of_each_red_flag()))
+def test_each_red_flag_alone_gives_the_card_of_its_tier(client, ehr, question):
+    tier = _tier_of_each_red_flag()[question]
+    answers = ready_answers() | {question: "yes"}
+    card = card_of(call(client, ehr, hook_request(searchset(response_resource(answers)))))
+    assert card.indicator == cds_hooks.URGENT_INDICATOR[tier]
+    assert card.summary == cds_hooks.summary("urgent", tier)
+
+
 @pytest.mark.parametrize("status", STATUSES)
 @pytest.mark.parametrize("urgency", URGENCIES + ("a_tier_added_later",))
 def test_summary_is_under_140_characters_with_status_and_urgency_in_words(status, urgency):
@@ -216,7 +245,7 @@ def test_indicator_of_each_status_and_tier(status, urgency, expected):
 @pytest.mark.parametrize("urgency, expected", [("same_day", "critical"), ("soon", "warning")])
 def test_a_result_of_each_urgent_tier_becomes_a_card_of_its_indicator(urgency, expected):
     """Ruleset 2.0.0's tiers: the card follows `physician_consult.urgency` whatever produced it."""
-    from cds_hooks_support import Card
+    from support.cds_hooks_support import Card
 
     result = _result(answers_for("urgent"))
     tiered = result.model_copy(update={"physician_consult": result.physician_consult.model_copy(update={"urgency": urgency})})
@@ -424,6 +453,7 @@ def _forged_tokens(ehr: FakeEhr):
     yield "expired", f"Bearer {ehr.token(exp=int(time.time()) - 120, iat=int(time.time()) - 180)}"
     yield "issued in the future", f"Bearer {ehr.token(iat=int(time.time()) + 600, exp=int(time.time()) + 660)}"
     yield "valid for a day", f"Bearer {ehr.token(exp=int(time.time()) + 86400)}"
+    yield "not valid yet (nbf)", f"Bearer {ehr.token(nbf=int(time.time()) + 120)}"
     yield "no exp", f"Bearer {ehr.token(exp=None)}"
     yield "no jti", f"Bearer {ehr.token(jti=None)}"
     yield "jku elsewhere", "Bearer " + jwt.encode(body_claims, ehr.private_key, algorithm="ES384",
@@ -465,6 +495,7 @@ FORGERIES = {
     "expired": "has expired",
     "issued in the future": "issued in the future",
     "valid for a day": "valid for too long",
+    "not valid yet (nbf)": "not valid yet",
     "no exp": "has no exp claim",
     "no jti": "has no jti claim",
     "jku elsewhere": "jku is not the JWKS configured",
@@ -535,6 +566,34 @@ def test_jwks_from_a_url_with_rotation(make_client):
     assert sum(request.url.path == "/jwks.json" for request in fhir.requests) == 2
 
 
+def test_keys_already_read_stay_usable_while_the_jwks_url_is_down(make_client):
+    ehr = FakeEhr("ES384")
+    fhir = FakeFhirServer(jwks=ehr.jwks())
+    offset = [0.0]
+    client = make_client(fhir=fhir, clock=lambda: time.time() + offset[0], jwks_refresh_seconds=10,
+                         clients=[{"issuer": ISSUER, "jwks": "https://ehr.example.org/jwks.json"}])
+    assert call(client, ehr, hook_request(searchset())).status_code == 200
+    fhir.jwks, fhir.fail = None, httpx.ConnectError("down")
+    offset[0] = 20  # past jwks_refresh_seconds: a refresh is tried and fails
+    assert call(client, ehr, hook_request(searchset())).status_code == 200
+    # a key never seen is not accepted (and the URL is not asked again within 10 s)
+    assert call(client, FakeEhr("ES384", kid="never-seen"), hook_request(searchset())).status_code == 401
+    assert sum(request.url.path == "/jwks.json" for request in fhir.requests) == 2  # once more, not per call
+
+
+def test_an_engine_failure_gives_no_card_but_500(client, ehr, monkeypatch):
+    import triage.assess
+    from triage.errors import EngineError
+
+    def broken(*_, **__):
+        raise EngineError("no rule concluded a status")
+
+    monkeypatch.setattr(triage.assess, "assess", broken)
+    response = call(client, ehr, hook_request(searchset(response_resource(ready_answers()))))
+    assert response.status_code == 500
+    assert "no card is given" in response.get_json()["error"]
+
+
 def test_unreachable_jwks_is_503_not_a_pass(make_client, ehr):
     fhir = FakeFhirServer(fail=httpx.ConnectError("refused"))
     client = make_client(fhir=fhir, clients=[{"issuer": ISSUER, "jwks": "https://ehr.example.org/jwks.json"}])
@@ -572,12 +631,30 @@ def test_answers_cannot_inject_markup_or_links_into_the_card():
     card = cds_hooks.card_for_result(result.model_copy(update={"steps": [step, *result.steps[1:]]}),
                                      _questionnaire(), _config())
     assert escaped in card["detail"] and hostile not in card["detail"]
+    # Rendered as the EHR renders it (CommonMark with raw HTML allowed): text, never markup.
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").render(card["detail"])
+    assert "<a " not in rendered and "<img" not in rendered and "<strong>bold" not in rendered
+    assert "[click](https://evil.example) &lt;img src=x onerror=alert(1)&gt;" in rendered
+
+
+def test_the_card_shown_in_the_readme_is_what_the_service_gives_today():
+    """docs/cds-hooks-card.json (and its screenshot) come from `python tools/render_card.py`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_card", ROOT / "tools" / "render_card.py")
+    render_card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render_card)
+    shown = json.loads((ROOT / "docs" / "cds-hooks-card.json").read_text(encoding="utf-8"))
+    assert shown == {"cards": [render_card.example_card()]}, "run: python tools/render_card.py"
+    valid_response(shown)
 
 
 @pytest.mark.parametrize("path", [ROOT / "triage" / "cds_hooks.py", ROOT / "triage" / "web" / "cds_hooks.py"],
                          ids=lambda p: p.parent.name + "/" + p.name)
 def test_no_forbidden_phrasing_in_cds_hooks_strings(path):
-    from wording import code_strings, forbidden_in
+    from support.wording import code_strings, forbidden_in
 
     hits = [(where, text) for where, text in code_strings(path) if forbidden_in(text)]
     assert not hits
@@ -585,7 +662,7 @@ def test_no_forbidden_phrasing_in_cds_hooks_strings(path):
 
 @pytest.mark.parametrize("status", STATUSES)
 def test_no_forbidden_phrasing_on_any_card(client, ehr, status):
-    from wording import forbidden_in
+    from support.wording import forbidden_in
 
     document = call(client, ehr, hook_request(searchset(response_resource(answers_for(status))))).get_json()
     card = document["cards"][0]

@@ -1,7 +1,7 @@
 """Differential testing of the durable_rules adapter against a plain-Python reference evaluator.
 
 The same rule definitions are evaluated twice: by ``triage.engine.fire`` (compiled to durable's JSON
-and run inside durable_rules) and by ``tests/reference.py`` (the condition tree walked directly). Any
+and run inside durable_rules) and by ``tests/support/reference.py`` (the condition tree walked directly). Any
 disagreement in the fired rule ids fails, and so does any difference between the result ``assess``
 gives and the one built from the reference's fired rules.
 
@@ -24,8 +24,8 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference
-from strategies import answers, answers_with_records, facts
+from support import reference
+from support.strategies import answers, answers_with_records, facts
 from triage import engine
 from triage.answers import parse_answers
 from triage.assess import _build, assess

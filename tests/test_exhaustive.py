@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import YES_NO_FIELDS, answers
+from support.strategies import YES_NO_FIELDS, answers
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.dates import add_months

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import YES_NO_FIELDS, answers, answers_with_records
+from support.strategies import YES_NO_FIELDS, answers, answers_with_records
 from triage.answers import PAIN_QUALITIES, RED_FLAGS, parse_answers
 from triage.dates import add_months, whole_months_between
 from triage.facts import FACTS, derive

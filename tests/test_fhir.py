@@ -19,7 +19,7 @@ from triage import fhir
 from triage.answers import parse_answers
 from triage.questionnaire import load_questionnaire
 
-SCENARIOS = sorted((ROOT / "tests" / "scenarios" / "valid").glob("*.toml"))
+SCENARIOS = sorted((ROOT / "tests" / "data" / "scenarios" / "valid").glob("*.toml"))
 TODAY = date(2026, 11, 24)
 
 

@@ -1,13 +1,13 @@
-"""Rendered output compared with reviewed golden files (regenerate: python tests/regen_golden.py)."""
+"""Rendered output compared with reviewed golden files (regenerate: python tests/regen.py golden)."""
 
 from __future__ import annotations
 
 import pytest
 
-from golden_cases import cases, render
+from support.golden_cases import cases, render
 
 
 @pytest.mark.parametrize("source, fmt, golden", cases(), ids=lambda v: getattr(v, "name", v))
 def test_rendering_matches_golden(source, fmt, golden):
-    assert golden.exists(), f"no golden file {golden.name}: run python tests/regen_golden.py"
+    assert golden.exists(), f"no golden file {golden.name}: run python tests/regen.py golden"
     assert render(source, fmt) == golden.read_text(encoding="utf-8")

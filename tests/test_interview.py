@@ -17,7 +17,6 @@ from triage.interview import (
     interpret,
     problem_lines,
     read_typed_date,
-    show,
 )
 from triage.questionnaire import load_questionnaire
 
@@ -251,7 +250,12 @@ def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
     ("fusion_date", "unknown", "patient", "I don't know"),
     ("veteran", "yes", "patient", "Yes"),
     ("veteran", None, "patient", "Not answered"),
-    ("veteran", None, "coordinator", "-"),
+    ("veteran", None, "coordinator", "not answered"),
+    ("veteran", "yes", "coordinator", "yes"),
+    ("fused_levels", ["L4-L5", "L5-S1"], "coordinator", "L4-L5, L5-S1"),
+    ("fused_levels", ["L4-L5", "L5-S1"], "patient", "L4-L5, L5-S1"),
+    ("fused_levels", "unknown", "coordinator", "unknown"),
+    ("pain_score", 7, "patient", "7"),
     ("pain_location", "back_and_leg", "coordinator", "back+leg"),
     ("pain_location", "back_and_leg", "patient", "In my back and my leg or buttock"),
     ("pain_quality", ["aching", "burning"], "coordinator", "aching, burning"),
@@ -259,7 +263,8 @@ def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
     ("annular_tear_levels", ["L3-L4"], "coordinator", "L3-L4"),
 ])
 def test_answers_are_shown_in_the_reader_s_words(question, value, mode, shown):
-    assert show(Q.item(question), value, mode=mode, questionnaire=Q) == shown
+    """One function turns an answer into text, for every channel (intake, show, exports)."""
+    assert Q.answer_text(question, value, audience=mode) == shown
 
 
 def test_date_order_setting_is_checked_and_left_out_of_results(tmp_path):

@@ -2,7 +2,7 @@
 patients.
 
 - Every user-facing string of the definitions (rules/*.toml, questionnaires/*.toml) and every string
-  constant of the renderers and the CLI is scanned against tests/language/forbidden.txt.
+  constant of the renderers and the CLI is scanned against tests/data/language/forbidden.txt.
   (Every generated result, in every format, is scanned by tests/test_properties.py.)
 - What a patient reads (questionnaire in patient wording, records to bring, emergency instructions) is
   kept at a plain reading level: Flesch-Kincaid grade <= 8 per string of four words or more; shorter
@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT
 from triage.questionnaire import load_questionnaire
 from triage.ruleset import load_ruleset
-from wording import code_strings, definition_strings, forbidden_in, grade, patient_strings, syllables, words
+from support.wording import code_strings, definition_strings, forbidden_in, grade, patient_strings, syllables, words
 
 RULESET = load_ruleset()
 QUESTIONNAIRE = load_questionnaire()

@@ -1,4 +1,4 @@
-"""The malformed-input corpus (tests/malformed/): every kind of broken answers input exits 2 with one
+"""The malformed-input corpus (tests/data/malformed/): every kind of broken answers input exits 2 with one
 line per problem naming the field or file, prints nothing on standard output, never a traceback, and
 leaves the input untouched.
 
@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-CORPUS = Path(__file__).parent / "malformed"
+CORPUS = Path(__file__).parent / "data" / "malformed"
 EXPECTED: dict[str, list[list[str]]] = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
 # One of each family (encoding, JSON syntax, JSON values, answers contract, text that would break the
 # terminal); each subprocess costs ~0.25 s of start-up, and the in-process run covers every file.

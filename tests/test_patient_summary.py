@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from regen_intake_golden import CASES, GOLDEN, render
+from support.intake_golden import CASES, GOLDEN, render
 from triage.answers import CHOICES, KINDS, RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.patient_summary import patient_summary, render_patient_summary
@@ -27,7 +27,7 @@ TODAY = date(2026, 11, 24)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden_patient_summary(name):
     expected = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
-    assert render(name) == expected, f"regenerate with: python tests/regen_intake_golden.py ({name})"
+    assert render(name) == expected, f"regenerate with: python tests/regen.py intake ({name})"
 
 
 def _fragments(template: str) -> list[str]:

@@ -8,14 +8,14 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import answers
+from support.strategies import answers
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.questionnaire import load_questionnaire
 from triage.render.result import render_markdown, render_text
 from triage.ruleset import load_ruleset
 from triage.settings import load_settings
-from wording import forbidden_in  # one list of phrasings: tests/language/forbidden.txt
+from support.wording import forbidden_in  # one list of phrasings: tests/data/language/forbidden.txt
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()

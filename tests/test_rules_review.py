@@ -1,11 +1,11 @@
 """Rules never change without review: a changed rule must carry a new version, and the reviewed
-record (tests/review/rules.json, written by tests/review_rules.py after review) must match."""
+record (tests/data/review/rules.json, written by `python tests/regen.py rules` after review) must match."""
 
 from __future__ import annotations
 
 import json
 
-from review_rules import RECORD, current_record, rule_digest
+from support.review_rules import RECORD, current_record, rule_digest
 from triage.ruleset import load_ruleset
 
 RULESET = load_ruleset()
@@ -17,15 +17,15 @@ def test_every_rule_matches_its_reviewed_record():
     problems = []
     for rule_id, record in reviewed["rules"].items():
         if rule_id not in now["rules"]:
-            problems.append(f"{rule_id} was removed (ids are never reused; review, then run tests/review_rules.py)")
+            problems.append(f"{rule_id} was removed (ids are never reused; review, then run python tests/regen.py rules)")
             continue
         current = now["rules"][rule_id]
         if current["digest"] != record["digest"] and current["version"] == record["version"]:
             problems.append(f"{rule_id} changed but its version is still {record['version']}: raise it, and the ruleset version")
         elif current != record:
             problems.append(f"{rule_id} is at version {current['version']}, reviewed at {record['version']}: "
-                            "after review, run python tests/review_rules.py")
-    problems += [f"{rule_id} is new and not reviewed: after review, run python tests/review_rules.py"
+                            "after review, run python tests/regen.py rules")
+    problems += [f"{rule_id} is new and not reviewed: after review, run python tests/regen.py rules"
                  for rule_id in now["rules"] if rule_id not in reviewed["rules"]]
     if reviewed["rules"] != now["rules"] and reviewed["ruleset"] == now["ruleset"]:
         problems.append("rules changed but the ruleset version did not")

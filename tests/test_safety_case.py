@@ -12,7 +12,7 @@ from conftest import ROOT
 
 SAFETY = (ROOT / "SAFETY.md").read_text(encoding="utf-8")
 TEST_REFERENCE = re.compile(r"`?(tests/[\w/.-]+\.py)::(\w+)`?")
-FILE_REFERENCE = re.compile(r"`(tests/scenarios/[\w/.-]+\.toml)`")
+FILE_REFERENCE = re.compile(r"`(tests/data/scenarios/[\w/.-]+\.toml)`")
 PENDING = "to be linked when merged"  # the phrase controls carried before their branch merged
 HAZARDS = {  # the hazards issue 6 names, each as a section "## Hn. ..." in SAFETY.md
     "H1": "red flag", "H2": "unknown", "H3": "MRI", "H4": "adjacent level", "H5": "fused level",

@@ -1,4 +1,4 @@
-"""Clinical scenarios: one readable file per case (tests/scenarios/FORMAT.md), run through
+"""Clinical scenarios: one readable file per case (tests/data/scenarios/FORMAT.md), run through
 `triage assess FILE --format json` and compared with the hand-computed expectation."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 
-SCENARIOS = Path(__file__).parent / "scenarios"
+SCENARIOS = Path(__file__).parent / "data" / "scenarios"
 
 
 def _load(kind: str):

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 EXAMPLES = ROOT / "examples"
-SCENARIOS = ROOT / "tests" / "scenarios" / "valid"
+SCENARIOS = ROOT / "tests" / "data" / "scenarios" / "valid"
 SECRET = "PT-SECRET-4711"
 
 

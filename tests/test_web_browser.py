@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from browser_support import Server, axe_violations, launch, require_browser, screenshot
-from web_support import TODAY, invite, make_app
+from support.browser import Server, axe_violations, launch, require_browser, screenshot
+from support.web import TODAY, invite, make_app
 
 pytest.importorskip("flask")
 

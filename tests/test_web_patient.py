@@ -19,7 +19,7 @@ from triage.ruleset import load_ruleset  # noqa: E402
 from triage.settings import load_settings  # noqa: E402
 from triage.drafts import StoreDraft  # noqa: E402
 from triage.store import open_store  # noqa: E402
-from web_support import TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
+from support.web import TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
 
 Q = load_questionnaire()
 
@@ -456,7 +456,7 @@ def test_stopping_after_a_red_flag_keeps_everything(app, db):
         if visitor.question == "red_flag_bladder_bowel":
             break
         answer_all  # noqa: B018
-        from web_support import FULL_INTAKE
+        from support.web import FULL_INTAKE
 
         visitor.answer(**dict(FULL_INTAKE).get(visitor.question, {"answer": "no"}))
     visitor.answer(answer="yes")
@@ -606,7 +606,7 @@ def test_every_web_message_id_used_exists_and_every_message_is_used():
 
 def test_web_texts_pass_the_wording_rules():
     from triage.web.messages import load_messages
-    from wording import forbidden_in
+    from support.wording import forbidden_in
 
     for key, text in load_messages().messages.items():
         assert forbidden_in(text) is None, (key, text)

@@ -180,7 +180,7 @@ def mutated_source(mutant: Mutant) -> str:
 
 
 def _copy_checkout(into: Path) -> None:
-    for name in ("triage", "rules", "questionnaires", "tests", "examples"):
+    for name in ("triage", "rules", "questionnaires", "settings", "tests", "examples"):
         shutil.copytree(ROOT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
     for name in ("pyproject.toml", "cli.py"):
         shutil.copy2(ROOT / name, into / name)

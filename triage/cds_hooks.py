@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from triage.errors import DefinitionError, InvalidInput
+from triage.errors import DefinitionError, EngineError, InvalidInput
 
 if TYPE_CHECKING:  # annotations only
     from triage.questionnaire import Questionnaire
@@ -99,6 +99,12 @@ class Unavailable(CdsHooksError):
     """503: we cannot check trust right now (the issuer's JWKS cannot be read)."""
 
     status = 503
+
+
+class TriageFailed(CdsHooksError):
+    """500: the engine could not produce a result faithfully; no card is given (fail closed)."""
+
+    status = 500
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -273,7 +279,13 @@ class JwksSource:
             now = self.clock()
             stale = self._keys is None or now - self._loaded_at >= self.refresh_seconds
             if stale or (kid not in self._keys and now - self._loaded_at >= 10):
-                self._keys = self._load()
+                try:
+                    self._keys = self._load()
+                except Unavailable:
+                    # The keys already read stay usable while the issuer's JWKS is briefly
+                    # unreachable; a key we never saw cannot be checked (503).
+                    if self._keys is None or kid not in self._keys:
+                        raise
                 self._loaded_at = now
             return self._keys.get(kid)
 
@@ -370,6 +382,9 @@ class ClientTrust:
             raise Unauthorized("JWT has expired")
         if issued - skew > now:
             raise Unauthorized("JWT was issued in the future")
+        not_before = claims.get("nbf")
+        if not_before is not None and (not isinstance(not_before, (int, float)) or not_before - skew > now):
+            raise Unauthorized("JWT is not valid yet (nbf)")
         if expires - now > self.config.max_token_lifetime_seconds + skew:
             raise Unauthorized(f"JWT is valid for too long (at most {self.config.max_token_lifetime_seconds} s)")
         jti = claims["jti"]
@@ -704,6 +719,8 @@ class CdsHooksService:
             result = self._triage(response)
         except InvalidInput as error:
             return Outcome([card_unreadable(error, self.config, self.ruleset_label)], "unreadable")
+        except EngineError:
+            raise TriageFailed("the rules engine could not produce a result faithfully; no card is given") from None
         card = card_for_result(result, self.questionnaire, self.config,
                                intake_id=intake_id_of(response, self.config.intake_identifier_system),
                                response_status=response.get("status"))

@@ -1,6 +1,6 @@
-"""Finding and reading the definition files (questionnaires, rules) shipped with the package.
+"""Finding and reading the definition files (questionnaires, rules, clinic settings) shipped with the package.
 
-In a checkout they live at the top level (``rules/``, ``questionnaires/``); ``pip install`` puts the
+In a checkout they live at the top level (``rules/``, ``questionnaires/``, ``settings/``); ``pip install`` puts the
 same folders inside the package (see pyproject.toml), so the code looks in both places.
 """
 

@@ -9,7 +9,6 @@ as ``L4-L5``), so whatever is saved is a file `triage assess` accepts.
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -265,37 +264,6 @@ _READERS = {
 }
 
 
-# --- showing an answer -----------------------------------------------------------------------------
-
-def show(item: Item, value: Any, *, mode: Mode, questionnaire: Questionnaire) -> str:
-    """An answer as the person at the keyboard reads it: coordinators the compact form, patients
-    plain words (``June 2024``, ``Mostly in my back``, ``I don't know``)."""
-    wording = questionnaire.patient_wording
-    patient = mode == "patient"
-    if value is None:
-        return wording.not_answered if patient else "-"
-    if value == UNKNOWN:
-        return questionnaire.questionnaire.unknown_text if patient else UNKNOWN
-    if item.type == "yes_no_unknown":
-        return {"yes": wording.yes, "no": wording.no}[value] if patient else value
-    if item.type in ("choice", "multi_choice"):
-        words = {option.value: option.text if patient else option.label for option in item.options}
-        chosen = value if isinstance(value, list) else [value]
-        return ", ".join(words[v] for v in chosen)
-    if item.type == "segments":
-        return " ".join(value) if value else (wording.none if patient else "none")
-    if item.type in ("date", "partial_date") and patient:
-        return spoken_date(value)
-    return str(value)
-
-
-def spoken_date(iso: str) -> str:
-    """``2024-06`` -> ``June 2024``; ``2024-06-10`` -> ``10 June 2024`` (no order to misread)."""
-    parts = [int(part) for part in iso.split("-")]
-    month = calendar.month_name[parts[1]]
-    return f"{parts[2]} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
-
-
 # --- the interview ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -457,6 +425,5 @@ def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire)
 
 __all__ = [
     "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "check_answer", "coordinator_hint", "date_forms",
-    "hidden_answers", "interpret", "patient_hints", "problem_lines", "read_typed_date", "show", "spoken_date",
-    "without_hidden",
+    "hidden_answers", "interpret", "patient_hints", "problem_lines", "read_typed_date", "without_hidden",
 ]

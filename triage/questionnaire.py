@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from triage.answers import CHOICES, KINDS, QUESTION_IDS, RED_FLAGS
+from triage.answers import CHOICES, KINDS, QUESTION_IDS, RED_FLAGS, UNKNOWN
 from triage.definitions import read_toml, shipped, validate
 
 Audience = Literal["coordinator", "patient"]
@@ -184,6 +184,47 @@ class Questionnaire(_Definition):
             if audience in item.audience
             and (item.ask_when is None or answers.get(item.ask_when.question) == item.ask_when.eq)
         ]
+
+    def answer_text(self, question_id: str, value: Any, *, audience: Audience = "coordinator") -> str:
+        """One answer as a person reads it: the only function that turns an answer into text, in
+        every channel. Coordinators and clinicians get the compact form (option labels, levels
+        joined with commas, dates as given, ``unknown``, ``not answered``); patients the
+        questionnaire's patient wording (option texts, ``June 2024``, ``I don't know``).
+        ``value`` None = not answered."""
+        item = self.item(question_id)
+        wording = self.patient_wording
+        patient = audience == "patient"
+        if value is None:
+            return wording.not_answered if patient else NOT_ANSWERED
+        if value == UNKNOWN:
+            return self.questionnaire.unknown_text if patient else UNKNOWN
+        if item.type == "yes_no_unknown" and patient:
+            return {"yes": wording.yes, "no": wording.no}.get(value, str(value))
+        if item.type in ("choice", "multi_choice"):
+            words = {option.value: option.text if patient else option.label for option in item.options}
+            chosen = value if isinstance(value, list) else [value]
+            return ", ".join(words.get(v, str(v)) for v in chosen)
+        if item.type == "segments":
+            if isinstance(value, list):
+                return ", ".join(value) if value else (wording.none if patient else "none")
+            return str(value)
+        if item.type in ("date", "partial_date") and patient:
+            return spoken_date(str(value))
+        return str(value)
+
+
+NOT_ANSWERED = "not answered"
+
+
+def spoken_date(iso: str) -> str:
+    """``2024-06`` -> ``June 2024``; ``2024-06-10`` -> ``10 June 2024`` (no order to misread)."""
+    import calendar
+
+    parts = [int(part) for part in iso.split("-")]
+    if len(parts) == 1:  # a year alone (de-identified)
+        return str(parts[0])
+    month = calendar.month_name[parts[1]]
+    return f"{parts[2]} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
 
 
 DEFAULT_QUESTIONNAIRE = "fbss-intake.toml"

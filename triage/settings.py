@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from triage.errors import DefinitionError
+from triage.definitions import read_toml, shipped, validate
 
-DEFAULT_SETTINGS = Path(__file__).with_name("default-settings.toml")
+DEFAULT_SETTINGS = "default.toml"  # in the shipped settings/ folder, beside rules/ and questionnaires/
 
 
 class Settings(BaseModel):
@@ -31,16 +30,7 @@ class Settings(BaseModel):
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """Read a settings file; without one, the shipped defaults (PRODUCT.md's values)."""
-    path = path or DEFAULT_SETTINGS
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Settings.model_validate(data)
-    except OSError as error:
-        raise DefinitionError(f"{path}: cannot read settings ({error.strerror or error})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise DefinitionError(f"{path}: not valid TOML ({error})") from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise DefinitionError(f"{path}: {where}: {first['msg']}") from None
+    """Read a settings file (validated like every definition: a failure names the file and the
+    setting); without one, the shipped defaults (PRODUCT.md's values)."""
+    path = path or shipped("settings") / DEFAULT_SETTINGS
+    return validate(Settings, read_toml(path), path)

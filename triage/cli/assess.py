@@ -3,6 +3,7 @@ record it in the store."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from triage.cli import common
@@ -47,9 +48,7 @@ def run(args, io: IO) -> int:
     raw = read_answers_file(args.file)
     source = "file"
     if fhir.is_response(raw):  # a FHIR QuestionnaireResponse for our questionnaire
-        from triage.questionnaire import load_questionnaire as questionnaire_for_fhir
-
-        raw, source = fhir.answers_from_response(raw, questionnaire_for_fhir()), "fhir"
+        raw, source = fhir.answers_from_response(raw, _questionnaire()), "fhir"
     settings = common.load_settings(args)
     answers = parse_answers(raw, today=date.today(), as_of=args.as_of)
     result = assess(answers, load_ruleset(), settings)
@@ -58,16 +57,23 @@ def run(args, io: IO) -> int:
     if args.format == "json":
         io.write_json(result.to_json())
         return ExitCode.OK
-    from triage.questionnaire import load_questionnaire  # only the text forms show question wording
     from triage.render import result as render
 
-    questionnaire = load_questionnaire()
+    questionnaire = _questionnaire()
     if args.format == "markdown":
         io.out.write(render.render_markdown(result, answers.answered(), questionnaire))
     else:
         io.out.write(render.render_text(result, answers.answered(), questionnaire,
                                         width=io.width(), color=io.color()))
     return ExitCode.OK
+
+
+@functools.cache
+def _questionnaire():
+    """Loaded only when needed (FHIR input, text forms): JSON output never pays for it."""
+    from triage.questionnaire import load_questionnaire
+
+    return load_questionnaire()
 
 
 def _save(args, io: IO, answers: dict, result: dict, source: str) -> None:

@@ -240,7 +240,7 @@ class Intake:
             return outcome
 
     def show_question(self, item, current, default) -> str:
-        from triage.interview import coordinator_hint, patient_hints, show
+        from triage.interview import coordinator_hint, patient_hints
 
         number, total = self.interview.progress()
         shown = current if current is not None else default
@@ -253,7 +253,7 @@ class Intake:
             for line in patient_hints(item, self.q, self.settings.date_order):
                 self.say(line, indent=2)
             if shown is not None:
-                self.say(self.wording.keep.format(answer=show(item, shown, mode=self.mode, questionnaire=self.q)),
+                self.say(self.wording.keep.format(answer=self.q.answer_text(item.id, shown, audience=self.mode)),
                          indent=2)
             return self.wording.prompt
         if item.section != self.last_section:
@@ -262,15 +262,14 @@ class Intake:
             self.last_section = item.section
         if item.type in ("choice", "multi_choice"):
             self.say("   ".join(f"{n}={option.label}" for n, option in enumerate(item.options, start=1)), indent=6)
-        keep = f" [{show(item, shown, mode=self.mode, questionnaire=self.q)}]" if shown is not None else ""
+        keep = f" [{self.q.answer_text(item.id, shown, audience=self.mode)}]" if shown is not None else ""
         return f"{number:>2}/{total} {item.label} ({coordinator_hint(item, self.settings.date_order)}){keep}: "
 
     def after_answer(self, outcome, typed: str) -> None:
-        from triage.interview import show
 
         item = outcome.item
         if outcome.value not in (None, "unknown") and item.type in ("date", "partial_date", "segments"):
-            shown = show(item, outcome.value, mode=self.mode, questionnaire=self.q)
+            shown = self.q.answer_text(item.id, outcome.value, audience=self.mode)
             if self.patient and item.type != "segments":
                 self.say(self.wording.understood.format(answer=shown), indent=2)
             elif not self.patient and typed.strip() and typed.strip() != shown:
@@ -316,7 +315,6 @@ class Intake:
         """Show every answer with a number; returns the item to change, or None to finish."""
         from rich.table import Table
         from rich.text import Text
-        from triage.interview import show
 
         rows = self.interview.review()
         self.say()
@@ -330,7 +328,7 @@ class Intake:
         grid.add_column(ratio=3 if self.patient else 2)
         grid.add_column(ratio=2, overflow="fold")
         for number, item, value in rows:
-            answer = show(item, value, mode=self.mode, questionnaire=self.q)
+            answer = self.q.answer_text(item.id, value, audience=self.mode)
             if not self.patient and item.safety and value == "yes":
                 answer += "  !! RED FLAG"
             grid.add_row(Text(f"{number}."), Text(item.text if self.patient else item.label), Text(answer))

@@ -63,15 +63,14 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
     healing = basis.get(("status", Status.too_early.value))
     banner, _ = BANNERS[result.status]
     consult = result.physician_consult
-    fused = answers.get("fused_levels", "not answered")
     months = result.months_since_fusion
     overview = [
         ("Patient", answers.get("patient_id", "[removed]" if doc["deidentified"] else "-"), ""),
         ("Assessed", result.assessment_date, ""),
-        ("Fusion", f"{answers.get('fusion_date', 'not answered')}"
+        ("Fusion", questionnaire.answer_text("fusion_date", answers.get("fusion_date"))
                    + (f" ({months} months before the assessment)" if months is not None else "")
                    + (", inside the healing window" if healing else ""), cite(healing or [])),
-        ("Fused levels", ", ".join(fused) if isinstance(fused, list) else fused, ""),
+        ("Fused levels", questionnaire.answer_text("fused_levels", answers.get("fused_levels")), ""),
         ("Adjacent levels", ", ".join(result.adjacent_levels) or "-", ""),
     ]
     parts = [

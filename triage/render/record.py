@@ -18,21 +18,6 @@ from triage.result import Result, Status
 from triage.store import Record, VersionInfo
 
 
-NOT_ANSWERED = "not answered"
-
-
-def answer_text(questionnaire: Questionnaire, question: str, answers: dict[str, Any]) -> str:
-    """An answer as a coordinator reads it: option labels, levels joined, 'not answered'."""
-    if question not in answers:
-        return NOT_ANSWERED
-    value = answers[question]
-    item = questionnaire.item(question)
-    labels = {option.value: option.label for option in item.options}
-    if isinstance(value, list):
-        return ", ".join(labels.get(v, v) for v in value) if value else "none"
-    return labels.get(value, str(value))
-
-
 def render_show(record: Record, history: list[VersionInfo], questionnaire: Questionnaire, *,
                 width: int = 100, color: bool = False) -> str:
     """`triage show`: the clinician's one-screen summary of a recorded version. Every line of the
@@ -51,7 +36,7 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
         return questionnaire.item(question).label
 
     def said(question: str) -> str:
-        return answer_text(questionnaire, question, answers)
+        return questionnaire.answer_text(question, answers.get(question))
 
     def section(title: str) -> None:
         section_title(console, title)

@@ -19,18 +19,19 @@ from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, section, trimmed
 from triage.result import Result, Status
 
-def _overview(result: Result, answers: dict) -> list[str]:
-    fusion = answers.get("fusion_date", "not answered")
+def _overview(result: Result, answers: dict, questionnaire: Questionnaire) -> list[str]:
+    def said(question: str) -> str:
+        return questionnaire.answer_text(question, answers.get(question))
+
     months = result.months_since_fusion
     since = f" ({months} months before the assessment)" if months is not None else ""
     # A higher status (urgent) hides too_early; the reader still needs to know the window is open.
     healing = rules_by_conclusion(result).get(("status", Status.too_early.value))
     since += f", inside the healing window {basis_text(healing)}" if healing else ""
-    fused = ", ".join(answers["fused_levels"]) if isinstance(answers.get("fused_levels"), list) else answers.get("fused_levels", "not answered")
     adjacent = ", ".join(result.adjacent_levels) or "-"
     return [
         f"Patient: {answers.get('patient_id', '-')}    Assessed: {result.assessment_date}",
-        f"Fusion: {fusion}{since}    Fused: {fused or '-'}    Adjacent: {adjacent}",
+        f"Fusion: {said('fusion_date')}{since}    Fused: {said('fused_levels')}    Adjacent: {adjacent}",
     ]
 
 
@@ -76,7 +77,7 @@ def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, 
     console = new_console(out, width, color)
     basis = rules_by_conclusion(result)
     banner(console, result, "Pre-consultation triage")
-    for line in _overview(result, answers):
+    for line in _overview(result, answers, questionnaire):
         console.print(Text(line), overflow="fold")
     if result.red_flags:
         section(console, "Red flags answered yes")
@@ -100,7 +101,7 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         *(f"{reason}\n" for reason in status_reasons(result)),
         f"**Physician consult: recommended ({consult.urgency}).** {consult.message}",
         "",
-        *(f"- {line}" for line in _overview(result, answers)),
+        *(f"- {line}" for line in _overview(result, answers, questionnaire)),
         "",
     ]
     if result.red_flags:

@@ -1,6 +1,7 @@
 """CDS Hooks over HTTP: a thin Flask blueprint around :class:`triage.cds_hooks.CdsHooksService`.
 
-Routes: `GET /cds-services` (discovery) and `POST /cds-services/<id>` (the service). Errors are JSON
+Routes: `GET /cds-services` (discovery), `POST /cds-services/<id>` (the service) and `GET /rules`,
+the rule catalogue every card's `source.url` points to (public: rules, no patient data). Errors are JSON
 `{"error": ...}` with the status the core chose (400, 401, 404, 412, 413, 503). The log line of a
 call holds the service id, status, outcome, card indicator, issuer and hookInstance: never the
 patient id, the body or a token.
@@ -48,10 +49,46 @@ def create_blueprint(service: CdsHooksService) -> Blueprint:
                  instance if isinstance(instance, str) and len(instance) <= 64 else "-")
         return _json({"cards": outcome.cards}, 200)
 
+    @blueprint.get("/rules")
+    def rule_catalogue() -> Response:
+        response = Response(catalogue_page(service.ruleset), 200, content_type="text/html; charset=utf-8")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
     return blueprint
 
 
+def catalogue_page(ruleset) -> str:
+    """The rule catalogue as one plain page (the same facts as `triage rules`): each rule under an
+    anchor of its id, with step, condition, conclusion, fields read, source and rationale."""
+    from markupsafe import escape
+
+    info = ruleset.ruleset
+    parts = [
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Rule catalogue: {escape(info.name)} {escape(info.version)}</title></head><body><main>",
+        f"<h1>Rule catalogue: {escape(info.title)}</h1>",
+        f"<p>Ruleset <code>{escape(info.name)}</code> version {escape(info.version)}, released "
+        f"{escape(info.released)} ({escape(info.validation_status)}). Decision support only: every result "
+        "recommends a physician consult.</p>",
+    ]
+    for rule in ruleset.rules:
+        source = ruleset.sources[rule.source.split("#")[0]]
+        concludes = ", ".join(f"{key} = {value}" for key, value in rule.then.as_dict().items())
+        rows = (("Step", rule.step or "-"), ("When", rule.when.describe()), ("Concludes", concludes),
+                ("Reads", ", ".join(rule.reads) or "nothing (always applies)"),
+                ("Source", f"{source.title} ({rule.source})"), ("Rationale", rule.rationale))
+        parts.append(f'<section id="{escape(rule.id)}"><h2>{escape(rule.id)} v{rule.version}: {escape(rule.title)}</h2><dl>')
+        parts += [f"<dt>{name}</dt><dd>{escape(value)}</dd>" for name, value in rows]
+        parts.append("</dl></section>")
+    parts.append("</main></body></html>\n")
+    return "\n".join(parts)
+
+
 def _body() -> Any:
+    # A prefetched Bundle is larger than any form: this route's own limit (Flask 3.1 reads it per
+    # request), whatever the app allows its pages.
+    request.max_content_length = MAX_BODY_BYTES
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise _TooLarge("the request body is over 1 MiB")
     data = request.stream.read(MAX_BODY_BYTES + 1)

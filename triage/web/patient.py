@@ -20,7 +20,7 @@ from triage import invites
 from triage.answers import parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, InvalidInput
-from triage.interview import check_answer, hidden_answers, show, without_hidden
+from triage.interview import check_answer, hidden_answers, without_hidden
 from triage.patient_summary import patient_summary
 from triage.questionnaire import Item
 from triage.result import Result
@@ -178,7 +178,7 @@ def your_code():
 
 
 def _spoken_moment(stamp: str | None) -> str | None:
-    from triage.interview import spoken_date
+    from triage.questionnaire import spoken_date
 
     return spoken_date(stamp[:10]) if stamp else None
 
@@ -367,7 +367,7 @@ def _check_page(intake: Intake, status: int = 200):
         if value is None and item.id in marks:
             shown_text = questionnaire.questionnaire.unknown_text
         else:
-            shown_text = show(item, value, mode=MODE, questionnaire=questionnaire)
+            shown_text = questionnaire.answer_text(item.id, value, audience=MODE)
         rows.append({"item": item, "text": shown_text,
                      "change": url_for("patient.question", qid=item.id, change="1")})
     hidden = bool(hidden_answers(questionnaire, intake.answers))

@@ -1,6 +1,6 @@
-"""Record the clinically reviewed state of every rule: ``python tests/review_rules.py``.
+"""The clinically reviewed state of every rule, recorded by ``python tests/regen.py rules``.
 
-Writes tests/review/rules.json: for each rule id, its version and a hash of what the rule means
+The record, tests/data/review/rules.json, holds for each rule id, its version and a hash of what the rule means
 (step, source, reads, condition, and what it concludes). tests/test_rules_review.py fails when a
 rule's meaning changes while its version does not, and when the record is out of date. Run this only
 after the changed rules were reviewed; the diff of rules.json is what the reviewer signs off.
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RECORD = Path(__file__).parent / "review" / "rules.json"
+from support import DATA
+
+RECORD = DATA / "review" / "rules.json"
 
 
 MEANING = {"step": True, "source": True, "reads": True, "when": True, "then": {"status", "consult", "red_flag",
@@ -37,14 +37,9 @@ def current_record(ruleset) -> dict:
     }
 
 
-def main() -> None:
-    sys.path.insert(0, str(ROOT))
+def write_record() -> Path:
     from triage.ruleset import load_ruleset
 
     RECORD.parent.mkdir(exist_ok=True)
     RECORD.write_text(json.dumps(current_record(load_ruleset()), indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RECORD.relative_to(ROOT)}")
-
-
-if __name__ == "__main__":
-    main()
+    return RECORD

@@ -1,15 +1,16 @@
 """The golden renderings: which answers files, which formats. Shared by the test and the script
-that regenerates them (tests/regen_golden.py), so both always render the same way."""
+that regenerates them (python tests/regen.py golden), so both always render the same way."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ROOT, run_cli
+from support import DATA, ROOT
+from support.cli import run_cli
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = DATA / "golden"
 SOURCES = sorted(ROOT.glob("examples/*.json")) + [
-    Path(__file__).parent / "scenarios" / "golden" / name
+    DATA / "scenarios" / "golden" / name
     for name in ("too-early-month-only.json", "empty.json", "all-discussion-points.json")
 ]
 FORMATS = {"text": "txt", "markdown": "md"}

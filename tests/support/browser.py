@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTEFACTS = ROOT / "test-artefacts" / "screenshots"
 CHROMIUM = os.environ.get("TRIAGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

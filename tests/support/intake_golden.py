@@ -1,24 +1,18 @@
-"""Regenerate the golden patient-safe summaries of `triage intake --mode patient`.
-
-    python tests/regen_intake_golden.py
-
-Writes tests/golden/intake/<case>.txt (80 columns). Review the diff before committing; never edit
-the golden files by hand. tests/test_patient_summary.py compares against them.
+"""The golden patient-safe summaries of `triage intake --mode patient`: which cases, and how each is
+rendered (80 columns). Shared by tests/test_patient_summary.py and `python tests/regen.py intake`,
+which writes tests/data/golden/intake/<case>.txt; never edit the golden files by hand.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import tomllib
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = Path(__file__).resolve().parent / "golden" / "intake"
+from support import DATA, ROOT
+
+GOLDEN = DATA / "golden" / "intake"
 TODAY = date(2026, 11, 24)  # fixed, so the goldens do not change with the calendar
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def _example(name: str) -> dict:
@@ -26,7 +20,7 @@ def _example(name: str) -> dict:
 
 
 def _scenario(name: str) -> dict:
-    return tomllib.loads((ROOT / "tests" / "scenarios" / "valid" / name).read_text(encoding="utf-8"))["answers"]
+    return tomllib.loads((DATA / "scenarios" / "valid" / name).read_text(encoding="utf-8"))["answers"]
 
 
 # case name -> (answers, stopped early after a red flag?)
@@ -54,14 +48,3 @@ def render(name: str, width: int = 80) -> str:
     result = assess(parse_answers(make(), today=TODAY), ruleset, settings)
     summary = patient_summary(result, ruleset, settings, stopped_early=stopped)
     return render_patient_summary(summary, load_questionnaire(), width=width)
-
-
-def main() -> None:
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    for name in CASES:
-        (GOLDEN / f"{name}.txt").write_text(render(name), encoding="utf-8")
-        print(f"wrote {GOLDEN.relative_to(ROOT) / (name + '.txt')}")
-
-
-if __name__ == "__main__":
-    main()

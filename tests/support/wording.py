@@ -1,4 +1,4 @@
-"""The wording checks' data and helpers: the forbidden phrasings (tests/language/forbidden.txt), the
+"""The wording checks' data and helpers: the forbidden phrasings (tests/data/language/forbidden.txt), the
 user-facing strings of the definitions and renderers, and a plain reading-level measure.
 
 Shared by tests/test_language.py (every definition and template string) and
@@ -11,10 +11,11 @@ import ast
 import re
 from pathlib import Path
 
+from support import DATA
 from triage.questionnaire import Questionnaire
 from triage.ruleset import Ruleset
 
-HERE = Path(__file__).parent / "language"
+HERE = DATA / "language"
 
 
 def _patterns(name: str) -> list[str]:

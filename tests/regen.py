@@ -1,0 +1,60 @@
+"""Regenerate reviewed test data from the current code. Review the diff before committing: these
+files change only when a rendering or a rule was meant to change, and are never edited by hand.
+
+    python tests/regen.py golden   # tests/data/golden/*: `triage assess` text and Markdown renderings
+    python tests/regen.py intake   # tests/data/golden/intake/*: the patient-safe intake summaries
+    python tests/regen.py rules    # tests/data/review/rules.json: run only after the rules were reviewed
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+sys.path[:0] = [str(TESTS), str(TESTS.parent)]
+
+
+def golden() -> list[Path]:
+    from support.golden_cases import GOLDEN, cases, render
+
+    GOLDEN.mkdir(exist_ok=True)
+    written = []
+    for source, fmt, target in cases():
+        target.write_text(render(source, fmt), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def intake() -> list[Path]:
+    from support.intake_golden import CASES, GOLDEN, render
+
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in CASES:
+        target = GOLDEN / f"{name}.txt"
+        target.write_text(render(name), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def rules() -> list[Path]:
+    from support.review_rules import write_record
+
+    return [write_record()]
+
+
+KINDS = {"golden": golden, "intake": intake, "rules": rules}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in KINDS:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    for path in KINDS[argv[0]]():
+        print(f"wrote {path.relative_to(TESTS.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
