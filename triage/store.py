@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -46,6 +46,9 @@ CREATED, AMENDED = "created", "amended"
 DRAFT_SAVED = "draft_saved"
 VIEWED, EXPORTED, LISTED = "viewed", "exported", "listed"
 INVITED = "invited"  # an invitation code was issued for an intake (the code itself is never kept)
+# Staff accounts of the web pages and what they did (never a password, never an answer value).
+USER_ADDED, USER_DISABLED, PASSWORD_RESET, PASSWORD_REHASHED = "user_added", "user_disabled", "password_reset", "password_rehashed"
+SIGNED_IN, SIGNED_OUT, ACKNOWLEDGED = "signed_in", "signed_out", "acknowledged"
 
 
 def default_path() -> Path:
@@ -155,6 +158,31 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE INDEX invites_intake ON invites(intake_id);
     """,
+    # 2 -> 3: staff accounts for the web pages (`triage users`), and red-flag alerts for staff.
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('coordinator', 'clinician')),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        question TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        acknowledged_by TEXT,
+        UNIQUE (intake_id, question)
+    ) STRICT;
+
+    CREATE INDEX alerts_open ON alerts(acknowledged_at, raised_at);
+    """,
 )
 
 
@@ -219,6 +247,29 @@ class Invite:
     created_at: str
     expires_at: str
     submitted: bool
+
+
+@dataclass(frozen=True)
+class User:
+    """A staff account of the web pages."""
+
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool
+    created_at: str
+    changed_at: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A red-flag question answered yes in an intake, not yet acknowledged by a clinician."""
+
+    intake_id: int
+    question: str
+    urgency: str
+    raised_at: str
+    patient_id: str | None
 
 
 @dataclass(frozen=True)
@@ -344,6 +395,10 @@ class Store:
             db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
             self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
                         {"source": source, "content_sha256": digest})
+            # Any channel: a recorded red flag answered yes is an alert for staff until acknowledged
+            # (at the result's urgency; the web raises each one earlier, as it is answered, at its tier).
+            for question in result.get("red_flags", []):
+                self._raise_alert(db, intake_id, question, str(result.get("physician_consult", {}).get("urgency", "emergency")), now)
         return intake_id, version
 
     def save_draft(self, answers: dict[str, Any], *, user: str, intake_id: int | None = None,
@@ -419,6 +474,87 @@ class Store:
             return None
         intake_id, created_at, expires_at, base, latest = row
         return Invite(intake_id, created_at, expires_at, (latest or 0) > base)
+
+    # -- staff accounts (the web pages' sign-in) -----------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str, *, by: str) -> None:
+        """A new staff account; ``StoreError`` if the name is taken (nothing written)."""
+        with self._write() as db:
+            now = self._clock()
+            if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"{self.path}: a user named {name!r} exists already")
+            db.execute("INSERT INTO users (name, role, password_hash, disabled, created_at, created_by, changed_at)"
+                       " VALUES (?,?,?,0,?,?,?)", (name, role, password_hash, now, by, now))
+            self._audit(db, now, by, USER_ADDED, None, None, {"name": name, "role": role})
+
+    def get_user(self, name: str) -> User | None:
+        with self._errors():
+            row = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at FROM users"
+                                   " WHERE name = ?", (name,)).fetchone()
+        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5]) if row else None
+
+    def users(self) -> list[User]:
+        with self._errors():
+            rows = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at FROM users"
+                                    " ORDER BY name").fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+
+    def update_user(self, name: str, *, by: str, password_hash: str | None = None,
+                    disabled: bool | None = None, action: str) -> None:
+        """Change a password (reset, or a re-hash at sign-in) or disable an account; audited."""
+        with self._write() as db:
+            now = self._clock()
+            if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise IntakeNotFound(name, "no user with this name")
+            if password_hash is not None:
+                db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
+            if disabled is not None:
+                db.execute("UPDATE users SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), now, name))
+            self._audit(db, now, by, action, None, None, {"name": name})
+
+    # -- red-flag alerts for staff -------------------------------------------------------------
+
+    def raise_alert(self, intake_id: int, question: str, urgency: str) -> bool:
+        """A red-flag question of this intake was answered yes: staff must see it. Once per question
+        and intake (an acknowledged alert is not raised again by the same answer). True if new."""
+        with self._write() as db:
+            return self._raise_alert(db, intake_id, question, urgency, self._clock())
+
+    def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str) -> bool:
+        return db.execute("INSERT OR IGNORE INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)",
+                          (intake_id, question, urgency, now)).rowcount == 1
+
+    def open_alerts(self) -> list[Alert]:
+        """Alerts nobody has acknowledged, with the intake's patient reference (latest version, else
+        draft)."""
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT a.intake_id, a.question, a.urgency, a.raised_at,"
+                " COALESCE((SELECT v.patient_id FROM versions v WHERE v.intake_id = a.intake_id"
+                "           ORDER BY v.version DESC LIMIT 1),"
+                "          (SELECT json_extract(d.answers, '$.patient_id') FROM drafts d WHERE d.intake_id = a.intake_id))"
+                " FROM alerts a WHERE a.acknowledged_at IS NULL ORDER BY a.raised_at DESC, a.id DESC").fetchall()
+        return [Alert(*row) for row in rows]
+
+    def alert_counts(self) -> dict[str, int]:
+        """Open alerts per urgency tier, for the staff pages' banner (counts only)."""
+        with self._errors():
+            rows = self._db.execute("SELECT urgency, COUNT(DISTINCT intake_id) FROM alerts"
+                                    " WHERE acknowledged_at IS NULL GROUP BY urgency").fetchall()
+            intakes = self._db.execute("SELECT COUNT(DISTINCT intake_id) FROM alerts"
+                                       " WHERE acknowledged_at IS NULL").fetchone()[0]
+        return {"intakes": intakes, **{urgency: count for urgency, count in rows}}
+
+    def acknowledge_alerts(self, intake_id: int, *, user: str) -> int:
+        """A clinician has seen this intake's open red-flag alerts: who and when are recorded."""
+        with self._write() as db:
+            now = self._clock()
+            self._latest_version(db, intake_id)  # raises when there is no such intake
+            count = db.execute("UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE intake_id = ?"
+                               " AND acknowledged_at IS NULL", (now, user, intake_id)).rowcount
+            if count:
+                self._audit(db, now, user, ACKNOWLEDGED, intake_id, None, {"alerts": count})
+        return count
 
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
                    version: int | None = None, detail: dict[str, Any] | None = None) -> None:

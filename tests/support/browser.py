@@ -78,7 +78,11 @@ def screenshot(page, name: str, widths=(320, 1024)) -> list[Path]:
     for width in widths:
         page.set_viewport_size({"width": width, "height": 800})
         overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{name}: scrolls sideways by {overflow}px at {width}px"
+        if overflow > 0:
+            wide = page.evaluate("""(limit) => Array.from(document.querySelectorAll('body *'))
+                .filter(e => e.getBoundingClientRect().right > limit + 1 && !e.closest('.table-wrap *'))
+                .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""", width)
+            raise AssertionError(f"{name}: scrolls sideways by {overflow}px at {width}px: {wide}")
         path = ARTEFACTS / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
         paths.append(path)

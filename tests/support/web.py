@@ -146,3 +146,27 @@ def answer_all(patient: Patient, overrides: dict[str, dict] | None = None) -> Pa
         patient.answer(**fields)
         assert patient.status == 200, (qid, patient.status, errors(patient.page))
     raise AssertionError("the questionnaire did not end")
+
+
+PASSWORD = "correct horse battery staple"
+
+
+_HASHES: dict[str, str] = {}
+
+
+def add_staff(db: Path, name: str, role: str, password: str = PASSWORD) -> None:
+    """An account as `triage users add` makes it (argon2id hashes cost ~0.1 s each: made once per password)."""
+    from triage import accounts
+    from triage.store import open_store
+
+    if password not in _HASHES:
+        _HASHES[password] = accounts.hash_password(password)
+    with open_store(db) as store:
+        store.add_user(name, role, _HASHES[password], by="admin")
+
+
+def sign_in(client, name: str, password: str = PASSWORD) -> Patient:
+    """A staff member signed in through the sign-in page (a Patient drives any browser-like client)."""
+    person = Patient(client).get("/staff/sign-in")
+    person.post("/staff/sign-in", name=name, password=password)
+    return person

@@ -13,12 +13,12 @@ import os
 import sys
 from typing import TextIO
 
-from triage.cli import assess, batch, catalogues, intake, records, web
+from triage.cli import assess, batch, catalogues, intake, records, users, web
 from triage.cli.common import IO, ExitCode, Parser, exit_codes_text
 from triage.errors import Conflict, DefinitionError, EngineError, InvalidInput, Problem, StoreError, TriageError
 
 # One line per command module, in the order `triage --help` lists their commands.
-COMMANDS = (assess, batch, catalogues, intake, records, web)
+COMMANDS = (assess, batch, catalogues, intake, records, users, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ dl.overview dt { font-weight: 600; }
 dl.overview dd { margin: 0; }
 ul { margin: .2rem 0; padding-left: 1.3rem; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; text-align: left; }
+th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; text-align: left; overflow-wrap: anywhere; }
 .basis { color: #444; font-size: .85em; }
 .status { white-space: nowrap; }
 .meta, .disclaimer { font-size: .85em; color: #333; margin-top: .8rem; }
@@ -78,7 +78,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Pre-consultation triage{'' if doc['deidentified'] else ' - intake ' + _e(doc['intake_id'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}</style></head><body><main>",
         "<h1>Pre-consultation triage</h1>",
         f'<div class="banner {_e(result.status.value)}">{_e(banner)}</div>',
         f'<p class="consult">Physician consult: recommended ({_e(consult.urgency)}). {_e(consult.message)}</p>',
@@ -113,7 +113,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         f"{_e(settings['healing_window_months'])} months, MRI currency {_e(settings['mri_currency_months'])} months. "
         f"{_e(provenance(doc))}</p>",
         f'<p class="disclaimer">{_e(result.disclaimer)}</p>',
-        "</body></html>",
+        "</main></body></html>",
         "",
     ]
     return "\n".join(parts)

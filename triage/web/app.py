@@ -1,4 +1,5 @@
-"""The web application: ``create_app(...)`` builds it; `triage serve` runs it under waitress.
+"""The web application: ``create_app(...)`` builds it; `triage serve` runs it under waitress. Patient
+pages under /intake/ (triage.web.patient), staff pages under /staff/ (triage.web.staff).
 
 Definitions (questionnaire, rules, settings, web texts) are loaded once. Each server thread keeps
 its own store connection (SQLite connections belong to one thread). The rules engine is serialised
@@ -43,6 +44,7 @@ class Services:
     today: Callable[[], date]
     sessions: ServerSessions
     code_limiter: security.Limiter
+    sign_in_limiter: security.Limiter
     _local: threading.local = field(default_factory=threading.local)
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -68,7 +70,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy).
     ``today`` and ``clock`` are injectable for tests. The store is opened (and created) here, so a
     store that cannot be used stops `triage serve` before it listens."""
-    from triage.web import patient
+    from triage.web import patient, staff
 
     settings = load_settings(settings_path)
     store_path = Path(store_path)
@@ -99,6 +101,8 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         today=today,
         sessions=sessions,
         code_limiter=security.Limiter(limit=10, window=15 * 60, global_limit=300, clock=clock),
+        # Per client address and per user name (both are counted), 5 failures per 15 minutes.
+        sign_in_limiter=security.Limiter(limit=5, window=15 * 60, global_limit=100, clock=clock),
     )
     security.install(app)
     app.jinja_env.autoescape = True
@@ -125,6 +129,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         return redirect(url_for("patient.start"))
 
     app.register_blueprint(patient.blueprint)
+    app.register_blueprint(staff.blueprint)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     _error_pages(app)

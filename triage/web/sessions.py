@@ -31,6 +31,8 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.regenerate_requested = False
         self.ended_by_idle = False
+        self.passive = False  # a request the page makes by itself (a poll): not activity
+        self.last_seen: float | None = None
 
     def regenerate(self) -> None:
         """Give this session a new id at the next response (at sign-in, and when a code is accepted)."""
@@ -69,8 +71,9 @@ class ServerSessions(SessionInterface):
                     session = ServerSession()
                     session.ended_by_idle = bool(data)
                     return session
-                self._sessions[sid] = (data, now)
-                return ServerSession(sid, dict(data))
+                session = ServerSession(sid, dict(data))
+                session.last_seen = last_seen
+                return session
         return ServerSession()
 
     def save_session(self, app, session: ServerSession, response) -> None:
@@ -90,7 +93,8 @@ class ServerSessions(SessionInterface):
                 set_cookie = True
             else:
                 set_cookie = False
-            self._sessions[session.sid] = (dict(session), self._clock())
+            seen = session.last_seen if session.passive and session.last_seen is not None else self._clock()
+            self._sessions[session.sid] = (dict(session), seen)
             if len(self._sessions) > self._max:
                 self._evict()
         if set_cookie:

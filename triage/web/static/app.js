@@ -21,6 +21,33 @@
     });
   });
 
+  // Staff pages: the red-flag banner follows the store without a reload (every 5 seconds).
+  var alertsUrl = document.body.getAttribute("data-alerts-url");
+  var banner = document.getElementById("alert-banner");
+  var bannerText = document.getElementById("alert-banner-text");
+  if (alertsUrl && banner && bannerText && window.fetch) {
+    var poll = function () {
+      fetch(alertsUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) {
+          if (response.status === 401) { window.location.reload(); return null; }
+          return response.ok ? response.json() : null;
+        })
+        .then(function (data) {
+          if (!data) { return; }
+          if (data.intakes > 0) {
+            var text = data.intakes + (data.intakes === 1 ? " intake" : " intakes") +
+              " with a red flag not yet acknowledged" + (data.emergency ? " (" + data.emergency + " emergency)" : "");
+            if (bannerText.textContent !== text) { bannerText.textContent = text; }
+            banner.hidden = false;
+          } else {
+            banner.hidden = true;
+          }
+        })
+        .catch(function () { /* the next poll tries again */ });
+    };
+    window.setInterval(poll, 5000);
+  }
+
   var summary = document.querySelector("[data-focus]");
   if (summary) { summary.focus(); }
 
