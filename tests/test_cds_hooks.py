@@ -40,8 +40,12 @@ from conftest import ROOT, run_cli
 from triage import cds_hooks
 from triage.cds_hooks import CdsHooksConfig, load_config
 from triage.errors import DefinitionError
+from triage.questionnaire import load_questionnaire
 from triage.web.cds_hooks import init_app
 
+# Every canonical URL a response of ours may name (the full questionnaire, and the patient form where
+# there is one), as one comma-separated search value.
+QUESTIONNAIRES = ",".join(cds_hooks.questionnaire_urls(load_questionnaire()))
 STATUSES = ("urgent", "too_early", "records_needed", "ready_for_evaluation")
 URGENCIES = ("emergency", "same_day", "soon", "routine")
 
@@ -73,7 +77,7 @@ def make_client(tmp_path, ehr):
     def make(*, fhir: FakeFhirServer | None = None, clock=time.time, **config):
         jwks_file = tmp_path / "ehr-jwks.json"
         jwks_file.write_text(json.dumps(ehr.jwks()), encoding="utf-8")
-        config.setdefault("clients", [{"issuer": ISSUER, "jwks": str(jwks_file)}])
+        config.setdefault("clients", [{"issuer": ISSUER, "jwks": str(jwks_file), "fhir_servers": [FHIR_SERVER]}])
         app = Flask("test")
         init_app(app, CdsHooksConfig(base_url=BASE_URL, **config), today=lambda: date(2026, 11, 24), clock=clock,
                  transport=httpx.MockTransport(fhir or FakeFhirServer()))
@@ -109,11 +113,11 @@ def test_discovery_lists_one_patient_view_service_with_prefetch(client, ehr):
     service = services[0]
     assert (service.hook, service.id) == ("patient-view", "fbss-preconsultation-summary")
     assert service.title and service.description
+    assert QUESTIONNAIRES.split(",")[0] == "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake"
     assert service.prefetch == {
         "patient": "Patient/{{context.patientId}}",
         "questionnaireResponse": "QuestionnaireResponse?subject={{context.patientId}}&questionnaire="
-                                 "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake"
-                                 "&_sort=-authored&_count=1",
+                                 f"{QUESTIONNAIRES}&_sort=-authored&_count=1",
     }
 
 
@@ -341,10 +345,22 @@ def test_without_prefetch_the_response_is_fetched_from_the_fhir_server(make_clie
     [sent] = fhir.requests
     assert sent.url.path == "/fhir/QuestionnaireResponse"
     assert dict(sent.url.params) == {
-        "subject": PATIENT_ID, "questionnaire": "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake",
+        "subject": PATIENT_ID, "questionnaire": QUESTIONNAIRES,
         "_sort": "-authored", "_count": "1"}
     assert sent.headers["Authorization"] == "Bearer some-opaque-fhir-access-token"
     assert sent.headers["Accept"] == "application/fhir+json"
+
+
+def test_only_a_configured_fhir_server_is_ever_contacted(make_client, ehr, tmp_path):
+    fhir = FakeFhirServer(searchset(response_resource(answers_for("urgent"))))
+    jwks = tmp_path / "ehr-jwks.json"
+    client = make_client(fhir=fhir, clients=[{"issuer": ISSUER, "jwks": str(jwks)}])  # no fhir_servers
+    response = call(client, ehr, hook_request())
+    assert response.status_code == 412 and "fhir_servers" in response.get_json()["error"]
+    client = make_client(fhir=fhir)  # FHIR_SERVER configured, but the request names another host
+    response = call(client, ehr, hook_request(fhirServer="https://elsewhere.example/fhir"))
+    assert response.status_code == 412
+    assert fhir.requests == []
 
 
 @pytest.mark.parametrize("fhir, words", [
@@ -401,6 +417,12 @@ def test_data_about_another_patient_is_refused(client, ehr):
     assert call(client, ehr, body).status_code == 400
     absolute = response_resource(ready_answers()) | {"subject": {"reference": f"{FHIR_SERVER}/Patient/{PATIENT_ID}"}}
     assert call(client, ehr, hook_request(searchset(absolute))).status_code == 200
+    # the clinic's own patient reference as an identifier (as `triage export` writes it) cannot be
+    # compared with the EHR's id: the EHR's search chose the response
+    by_identifier = response_resource(ready_answers()) | {"subject": {"identifier": {"value": "P-1"}}}
+    assert call(client, ehr, hook_request(searchset(by_identifier))).status_code == 200
+    malformed = response_resource(ready_answers()) | {"subject": "Patient/1288992"}
+    assert call(client, ehr, hook_request(searchset(malformed))).status_code == 400
 
 
 def test_unknown_service_is_404(client, ehr):
@@ -641,11 +663,7 @@ def test_answers_cannot_inject_markup_or_links_into_the_card():
 
 def test_the_card_shown_in_the_readme_is_what_the_service_gives_today():
     """docs/cds-hooks-card.json (and its screenshot) come from `python tools/render_card.py`."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("render_card", ROOT / "tools" / "render_card.py")
-    render_card = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(render_card)
+    render_card = _tool("render_card")
     shown = json.loads((ROOT / "docs" / "cds-hooks-card.json").read_text(encoding="utf-8"))
     assert shown == {"cards": [render_card.example_card()]}, "run: python tools/render_card.py"
     valid_response(shown)
@@ -693,6 +711,47 @@ def test_a_broken_config_names_the_item(tmp_path, text, words):
     path.write_text(f"[cds_hooks]\n{text}\n", encoding="utf-8")
     with pytest.raises(DefinitionError, match=words.replace(".", r"\.")):
         load_config(path)
+
+
+def _tool(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fake_ehr_tool_over_real_http(tmp_path):
+    """tools/fake_ehr.py (for trying the service by hand) against a real HTTP server on 127.0.0.1:
+    a call for each status, discovery, and forged calls refused."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    fake_ehr = _tool("fake_ehr")
+    app = Flask("test")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    config = fake_ehr.setup(tmp_path, f"http://127.0.0.1:{server.server_port}")
+    assert (tmp_path / "ehr-private.pem").stat().st_mode & 0o777 == 0o600
+    init_app(app, config)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        expected = {"urgent": "critical", "too_early": "warning", "records_needed": "warning",
+                    "ready_for_evaluation": "info", "none": "info"}
+        for status, indicator in expected.items():
+            [(code, document)] = fake_ehr.call(tmp_path, status)
+            assert code == 200, document
+            assert [card.indicator for card in valid_response(document).cards] == [indicator], status
+        code, document = fake_ehr.discovery(tmp_path)
+        assert code == 200 and Discovery.model_validate(document).services[0].hook == "patient-view"
+        for forge in ("unsigned", "other-key", "expired", "wrong-audience"):
+            assert [code for code, _ in fake_ehr.call(tmp_path, "urgent", forge)] == [401], forge
+        assert [code for code, _ in fake_ehr.call(tmp_path, "urgent", "replay")] == [200, 401]
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def test_triage_assess_never_imports_the_web_stack(tmp_path):

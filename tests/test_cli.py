@@ -49,7 +49,7 @@ def test_stdin_and_as_of(monkeypatch):
     ([], "[]", "error: answers: must be a JSON object"),
     ([], "{\"veteran\": \"yes\", \"veteran\": \"no\"}", "key 'veteran' appears twice"),
     ([], "{\"pain_score\": NaN}", "NaN is not a valid JSON value"),
-    (["--format", "pdf"], "{}", "argument --format: invalid choice"),
+    (["--format", "pdf"], "{}", "argument -f/--format: invalid choice"),
 ])
 def test_bad_input_is_one_line_naming_the_problem_exit_2(tmp_path, args, content, expected):
     path = tmp_path / "answers.json"
@@ -173,3 +173,49 @@ def test_installed_command_runs_from_another_directory(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ruleset"]["name"] == "fbss-triage"
+
+
+def test_version_prints_program_ruleset_and_questionnaire():
+    run = run_cli("--version")
+    assert run.code == 0 and run.err == ""
+    ruleset = load_ruleset().ruleset
+    assert run.out.startswith("triage ") and f"ruleset {ruleset.name} {ruleset.version}" in run.out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("asses",), "error: triage: 'asses' is not a command (did you mean 'assess'?)"),
+    (("frobnicate",), "error: triage: 'frobnicate' is not a command (one of: assess, batch, rules, questions, intake, list, show, export, audit, users, serve, invite)"),
+    (("assess", EXAMPLE, "-f", "jsn"), "error: triage assess: argument -f/--format: invalid choice: 'jsn' (did you mean 'json'?)"),
+    (("assess", EXAMPLE, "--bogus"), "error: triage assess: unrecognized arguments: --bogus"),
+    (("audit", "verify", "--bogus"), "error: triage audit verify: unrecognized arguments: --bogus"),
+    (("show", "1", "--version", "2"), "error: triage show: unrecognized arguments: --version 2"),
+])
+def test_usage_errors_name_the_command_and_suggest(args, expected):
+    run = run_cli(*args)
+    assert run.code == 2 and run.err == expected + "\n"
+
+
+@pytest.mark.parametrize("words, parser", [(w, p) for w, p in all_parsers(cli.build_parser()) if len(w) > 1],
+                         ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_argument_has_help_and_every_command_examples(words, parser):
+    undocumented = [action.dest for action in parser._actions
+                    if not action.help and not isinstance(action, argparse._SubParsersAction)]
+    assert not undocumented
+    assert "\nexamples:\n  triage " in run_cli(*words[1:], "--help").out
+
+
+def test_several_files_one_result_each_clearly_separated(tmp_path, answers_file):
+    red = str(ROOT / "examples" / "red-flag.json")
+    broken = answers_file({"pain_score": 12}, "broken.json")
+    text = run_cli("assess", red, broken, EXAMPLE)
+    assert text.code == 2  # the worst of the files
+    assert text.out.count("==> ") == 3 and f"==> {broken} <==\n(no result" in text.out
+    assert text.out.count("Pre-consultation triage") == 2
+    assert text.err.startswith(f"error: {broken}: pain_score: ") and len(text.err.splitlines()) == 1
+    listed = run_cli("assess", red, broken, "-f", "json")
+    assert [("result" in d, "errors" in d) for d in listed.json] == [(True, False), (False, True)]
+    assert listed.json[0]["file"] == red and listed.json[1]["errors"][0]["field"] == "pain_score"
+    db = str(tmp_path / "t.db")
+    saved = run_cli("assess", red, EXAMPLE, "--save", "--db", db, "-f", "json")
+    assert saved.code == 0 and saved.err.count("saved: intake") == 2
+    assert run_cli("assess", red, EXAMPLE, "--amend", "1", "--db", db).err.startswith("error: --amend:")

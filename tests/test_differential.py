@@ -1,7 +1,7 @@
 """Differential testing of the durable_rules adapter against a plain-Python reference evaluator.
 
 The same rule definitions are evaluated twice: by ``triage.engine.fire`` (compiled to durable's JSON
-and run inside durable_rules) and by ``tests/support/reference.py`` (the condition tree walked directly). Any
+and run inside durable_rules) and by ``triage/reference.py`` (the condition tree walked directly). Any
 disagreement in the fired rule ids fails, and so does any difference between the result ``assess``
 gives and the one built from the reference's fired rules.
 
@@ -24,8 +24,8 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import reference
 from support.strategies import answers, answers_with_records, facts
+from triage import reference
 from triage import engine
 from triage.answers import parse_answers
 from triage.assess import _build, assess
@@ -38,7 +38,8 @@ SETTINGS = load_settings()
 TODAY = date(2026, 11, 24)
 RULE_IDS = [rule.id for rule in RULESET.rules]
 EXAMPLES = int(os.environ.get("TRIAGE_DIFF_EXAMPLES", "1000"))
-PROFILE = settings(max_examples=EXAMPLES, deadline=None, database=None,
+# derandomize: the coverage assertions below must not pass or fail by the luck of the draw.
+PROFILE = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 

@@ -13,7 +13,7 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.strategies import YES_NO_FIELDS, answers, answers_with_records
@@ -192,8 +192,13 @@ def test_the_fact_vocabulary_is_exact():
     every declared value is produced by some answers (no rule can test a value that never occurs)."""
     produced: dict[str, set[str]] = {name: set() for name in FACTS}
 
-    @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    # derandomize: the same examples on every run, so the test cannot pass or fail by luck; the
+    # @example rows pin values that 400 random draws missed now and then (mri_available = unknown).
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
     @given(st.one_of(answers(), answers_with_records()))
+    @example({"mri_available": "unknown"})
+    @example({"mri_available": "yes", "mri_date": "unknown", "fusion_date": "unknown"})
     def collect(raw):
         fact = derive(parse_answers(raw, today=TODAY), SETTINGS).fact
         assert set(fact) == set(FACTS)

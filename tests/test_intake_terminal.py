@@ -262,6 +262,13 @@ def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
     assert "Topic for" not in run.stdout and "call 911" in run.stdout
 
 
+def test_patient_mode_carries_a_patient_reference(tmp_path):
+    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", "n", "n", "n", "n", "n", "n", "n"]
+    run = pipe(tmp_path, lines, "--mode", "patient", "--out", "pp.json", "--patient-id", "P-17")
+    assert run.returncode == 0, run.stderr
+    assert saved(tmp_path / "pp.json")["patient_id"] == "P-17"
+
+
 @pytest.mark.parametrize("lines, message", [
     (PIPED[:2] + ["2025-02-30"] + PIPED[3:], "error: fusion_date: '2025-02-30' is not a real calendar date "
                                             "(standard input line 3)"),

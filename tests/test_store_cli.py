@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -107,7 +110,7 @@ def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):
     latest = run_cli("show", intake, "--format", "json").json
     assert latest["version"] == 2 and [v["version"] for v in latest["versions"]] == [1, 2]
     assert latest["result"]["status"] == "ready_for_evaluation"
-    first = run_cli("show", intake, "--version", "1", "--format", "json").json
+    first = run_cli("show", intake, "--intake-version", "1", "--format", "json").json
     assert first["result"]["status"] == "records_needed"
     text = run_cli("show", intake).out
     assert "version 2 of 2" in text and re.search(r"\* v2 .* ready_for_evaluation", text)
@@ -126,10 +129,10 @@ def test_conflicting_amendment_exits_6_and_saves_nothing(clinic, answers_file):
 
 
 @pytest.mark.parametrize("args, where", [
-    (("show", "42"), "error: 42: no intake with this id"),
+    (("show", "42"), "error: intake 42 does not exist in "),
     (("show", "abc"), "is not an intake id"),
     (("export", "1", "--format", "pdf"), "--format"),
-    (("show", "1", "--version", "9"), "error: 1: has no version 9 (latest is 1)"),
+    (("show", "1", "--intake-version", "9"), "error: intake 1 has no version 9 (the latest is 1)"),
 ])
 def test_bad_ids_and_options_exit_2_in_one_line(clinic, args, where):
     run = run_cli(*args)
@@ -237,3 +240,45 @@ def test_list_records_its_access_in_the_audit_log(clinic, db):
 def test_audit_without_action_prints_help(db):
     run = run_cli("audit")
     assert run.code == 2 and "verify" in run.out
+
+
+def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
+    from triage.cli.records import worklist_text
+    from triage.store import WorklistRow
+
+    rows = [WorklistRow(12, 1, "records_needed", "MRN-00012345678-JOHNSON-ROBERT", 81, "2026-11-27",
+                        ["fused_levels", "current_mri", "surgical_report", "symptom_pattern", "red_flag_screen"],
+                        "2026-11-27T08:00:00Z", True),
+             WorklistRow(13, 0, "draft", "P-9", None, None, [], "2026-11-27T08:00:00Z", True)]
+    text = worklist_text(rows, 2, {"records_needed": 1, "draft": 1}, width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "MRN-000123456\u2026" in text and "JOHNSON" not in text  # cut with an ellipsis, whole in `show`
+    assert "red_flag_screen" in text and "(new version in progress)" in " ".join(text.split())
+    draft = next(line for line in text.splitlines() if line.lstrip().startswith("13"))
+    assert "not assessed yet" in draft and draft.split()[2] == "draft"
+    assert "..." in worklist_text(rows, 2, {}, width=80, ascii_only=True)
+
+
+def test_show_on_a_draft_names_the_resume_command(tmp_path):
+    db = tmp_path / "t.db"
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--db", str(db)], input="P-1\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2  # piped input ended early; the draft is kept
+    run = run_cli("show", "1", "--db", str(db))
+    assert run.code == 2
+    assert run.err == "error: intake 1 has no recorded assessment yet, only a draft in progress (continue it: " \
+                      "triage intake --resume-intake 1)\n"
+
+
+@pytest.mark.parametrize("extra, paged", [((), True), (("--no-pager",), False)])
+def test_pager_only_on_a_terminal_for_tall_output(tmp_path, extra, paged):
+    import pexpect
+
+    env = {**os.environ, "PAGER": "sed s/^/PAGED:/", "TERM": "dumb", "COLUMNS": "80", "LINES": "24"}
+    child = pexpect.spawn(sys.executable, [str(ROOT / "cli.py"), "rules", *extra], env=env, encoding="utf-8",
+                          dimensions=(24, 80), timeout=60)
+    child.expect(pexpect.EOF)
+    assert ("PAGED:" in child.before) is paged
+    piped = subprocess.run([sys.executable, str(ROOT / "cli.py"), "rules"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert "PAGED:" not in piped.stdout and piped.returncode == 0

@@ -2,6 +2,9 @@
 
 The engine decides; this module only collects what the fired rules concluded, in a fixed order, and
 refuses to give a result that breaks a safety invariant (fail closed rather than show a wrong one).
+Every decision is checked before it is used: a second evaluator of the same rule data, in plain Python
+and sharing no code with the engine adapter (``triage.reference``), must find exactly the same fired
+rules, or the result is refused. A disagreement is never retried: a retry would hide the fault.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, NamedTuple
 
-from triage import engine
+from triage import engine, reference
 from triage.answers import RED_FLAGS, Answers
 from triage.errors import EngineError
 from triage.facts import Derived, derive
@@ -56,10 +59,26 @@ def _rule_parts(ruleset: Ruleset) -> dict[str, _RuleParts]:
 def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
     derived = derive(answers, settings)
     parts = _rule_parts(ruleset)
-    fired = [parts[rule_id].rule for rule_id in engine.fire(ruleset, derived.fact)]
+    fired = [parts[rule_id].rule for rule_id in checked_fire(ruleset, derived.fact)]
     result = _build(answers, derived, fired, ruleset, settings)
     _check_invariants(answers, result)
     return result
+
+
+def checked_fire(ruleset: Ruleset, fact: dict[str, str]) -> list[str]:
+    """The rules the engine fired, once the independent evaluator has found the same ones."""
+    fired = engine.fire(ruleset, fact)
+    try:
+        expected = reference.fired(ruleset, fact)
+    except KeyError as missing:  # the derived fact lacks a field a rule reads
+        raise EngineError(f"the independent check cannot read fact {missing}; refusing to give a result") from None
+    if fired != expected:
+        differing = sorted(set(fired) ^ set(expected))
+        raise EngineError(
+            f"the rules engine and the independent check disagree on {', '.join(differing)}; "
+            "refusing to give a result"
+        )
+    return fired
 
 
 def _text(template: str, values: dict[str, Any]) -> str:

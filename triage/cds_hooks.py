@@ -132,6 +132,14 @@ class TrustedClient(_Config):
     issuer: str = Field(min_length=1)
     # A JWKS file path, or an https URL; a token's own `jku` header must name this URL or is refused.
     jwks: str = Field(min_length=1)
+    # The FHIR servers (base URLs) this client may send as `fhirServer`. Only these are ever
+    # contacted, and only when a prefetch is missing: a request cannot make us call another host.
+    fhir_servers: tuple[str, ...] = ()
+
+    @field_validator("fhir_servers")
+    @classmethod
+    def _servers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_https_url(url, "fhir_servers") for url in value)
 
     @property
     def jwks_url(self) -> str | None:
@@ -457,11 +465,19 @@ def parse_request(body: Any) -> HookRequest:
 
 # --- FHIR data: prefetched, or fetched from the EHR's FHIR server --------------------------------
 
-def prefetch_templates(questionnaire_url: str) -> dict[str, str]:
+def questionnaire_urls(questionnaire: Questionnaire) -> list[str]:
+    """The canonical URLs a response of ours may name: the full questionnaire and, where there is
+    one, the patient form (the same questions without the coordinator-only ones)."""
+    info = questionnaire.questionnaire
+    return [url for url in (info.fhir_url, getattr(info, "fhir_patient_url", None)) if url]
+
+
+def prefetch_templates(questionnaire: Questionnaire) -> dict[str, str]:
+    # Several canonical URLs are one search parameter with values separated by commas (FHIR "OR").
     return {
         PREFETCH_PATIENT: "Patient/{{context.patientId}}",
         PREFETCH_RESPONSE: "QuestionnaireResponse?subject={{context.patientId}}"
-                           f"&questionnaire={questionnaire_url}&_sort=-authored&_count=1",
+                           f"&questionnaire={','.join(questionnaire_urls(questionnaire))}&_sort=-authored&_count=1",
     }
 
 
@@ -539,11 +555,17 @@ def _authored(value: Any) -> datetime:
 
 
 def _subject_matches(resource: dict[str, Any], patient_id: str) -> bool:
-    """True when the resource names no subject, or names the chart's patient (relative or absolute)."""
+    """False only when the resource's subject reference names another patient than the chart's. No
+    subject, or a subject given only by identifier (the clinic's own patient reference, which
+    `triage export` writes), cannot be compared with the EHR's id: the EHR's search chose it."""
     subject = resource.get("subject")
     if subject is None:
         return True
-    reference = subject.get("reference") if isinstance(subject, dict) else None
+    if not isinstance(subject, dict):
+        return False
+    reference = subject.get("reference")
+    if reference is None:
+        return True
     if not isinstance(reference, str):
         return False
     return reference == f"Patient/{patient_id}" or reference.endswith(f"/Patient/{patient_id}")
@@ -709,9 +731,9 @@ class CdsHooksService:
     def call(self, service_id: str, authorization: str | None, body: Any) -> Outcome:
         if service_id != SERVICE_ID:
             raise UnknownService(f"no CDS service {service_id!r}")
-        self.trust.verify(authorization, self.config.service_url(service_id))
+        claims = self.trust.verify(authorization, self.config.service_url(service_id))
         request = parse_request(body)
-        response = self._response(request)
+        response = self._response(request, self.config.client(claims["iss"]))
         if response is None:
             cards = [card_no_response(self.config, self.ruleset_label)] if self.config.card_when_no_response else []
             return Outcome(cards, "no_response")
@@ -726,7 +748,7 @@ class CdsHooksService:
                                response_status=response.get("status"))
         return Outcome([card], "triaged")
 
-    def _response(self, request: HookRequest) -> dict[str, Any] | None:
+    def _response(self, request: HookRequest, client: TrustedClient) -> dict[str, Any] | None:
         prefetch = request.prefetch or {}
         patient = prefetch.get(PREFETCH_PATIENT)
         if isinstance(patient, dict) and patient.get("resourceType") == "Patient" \
@@ -737,7 +759,10 @@ class CdsHooksService:
             if not (request.fhirServer and request.fhirAuthorization):
                 raise PreconditionFailed(f"prefetch {PREFETCH_RESPONSE} is missing and no fhirServer with "
                                          "fhirAuthorization was given to fetch it")
-            template = prefetch_templates(self.questionnaire.questionnaire.fhir_url)[PREFETCH_RESPONSE]
+            if request.fhirServer.rstrip("/") not in client.fhir_servers:
+                raise PreconditionFailed(f"prefetch {PREFETCH_RESPONSE} is missing and fhirServer is not one "
+                                         "configured for this client (fhir_servers), so it is not fetched")
+            template = prefetch_templates(self.questionnaire)[PREFETCH_RESPONSE]
             value = self.fetcher.get(request, fill_template(template, request))
             if _failed_prefetch(value):
                 raise PreconditionFailed(f"the EHR's FHIR server did not return the {PREFETCH_RESPONSE} search")
@@ -768,7 +793,7 @@ def discovery_document(questionnaire: Questionnaire) -> dict[str, Any]:
                            "flags and their urgency, records still missing, the four decision steps with "
                            "reasons, and topics the physician may want to discuss. Decision support only, "
                            "with no suggestions or orders; a physician consult is always recommended.",
-            "prefetch": prefetch_templates(questionnaire.questionnaire.fhir_url),
+            "prefetch": prefetch_templates(questionnaire),
             "usageRequirements": "The EHR signs every call with a JWT whose issuer and JWKS are configured "
                                  "with the service. Without the questionnaireResponse prefetch, the call "
                                  "needs fhirServer and fhirAuthorization.",

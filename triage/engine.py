@@ -1,12 +1,17 @@
 """The durable_rules adapter: the only module that imports durable.
 
-durable_rules 2.0.28 crashes the process when misused (SAFETY.md, H9, lists how), so every
-call follows the same discipline:
-- one ``Host`` per process (each starts timer threads that never stop), created on first use;
+durable_rules 2.0.28 crashes the process when misused, so every call follows the same discipline:
+- one ``Host`` per process, created on first use, that runs no thread of its own: durable's
+  ``Host.__init__`` starts two timer chains that dispatch pending actions of any session every 0.2 s,
+  outside our lock; on a slow foreground they took the actions of the evaluation in progress, which
+  then lost rules, and failed with error 307 when we deleted the session under them. We use no
+  timers and no events, so nothing needs dispatching: ``_run`` does nothing;
 - rulesets registered once, under a name that carries the definition's fingerprint;
 - one merged fact per evaluation, asserted (not posted) so every matching rule fires;
 - a fresh sid per evaluation, and ``delete_state`` afterwards (live sids are capped at 1024);
 - a catch-all rule, so no fact is ever unhandled (an unhandled fact makes ``delete_state`` segfault);
+- an action is recorded only for the session being evaluated, on the thread evaluating it; any other
+  action, and anything durable logs, fails the evaluation (fail closed, never guessed);
 - action exceptions, which durable swallows into the session state, are raised;
 - one lock around every engine call: durable has no locking and segfaults under threads.
 """
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from durable import engine as durable
@@ -61,19 +68,49 @@ def compile_ruleset(ruleset: Ruleset) -> tuple[str, dict[str, Any]]:
     return name, definition
 
 
+@dataclass
+class _Evaluation:
+    """One evaluation in progress: the only session and thread whose actions count."""
+
+    sid: str
+    thread: int
+    fired: set[str] = field(default_factory=set)
+
+
 class _Host(durable.Host):
-    """Resolves every action to a recorder: actions only note which rule fired, nothing else."""
+    """Runs no thread, and resolves every action to a recorder that only notes which rule fired."""
 
     def __init__(self) -> None:
-        self.fired: list[str] = []
+        self.evaluation: _Evaluation | None = None
+        self.problems: list[str] = []  # actions out of place and durable's log records, until read
         super().__init__()
 
+    def _run(self) -> None:
+        """durable starts its dispatcher and timer threads here; see the module docstring."""
+
     def get_action(self, action_name: str):
-        def record(_context: Any) -> None:
-            self.fired.append(action_name)
+        def record(context: Any) -> None:
+            evaluation, sid = self.evaluation, context.s.sid
+            if evaluation is None or sid != evaluation.sid or threading.get_ident() != evaluation.thread:
+                self.problems.append(f"rule {action_name} fired for another evaluation (session {sid})")
+                return
+            evaluation.fired.add(action_name)
 
         return record
 
+
+class _Collect(logging.Handler):
+    """durable logs action failures (with a traceback) instead of raising them: each record fails the
+    evaluation, and nothing reaches standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _host is not None:
+            _host.problems.append(f"durable reported: {record.getMessage().splitlines()[0][:300]}")
+
+
+_logger = logging.getLogger(durable.__name__.split(".")[0])
+_logger.addHandler(_Collect())
+_logger.propagate = False  # its records are ours to judge, not the root logger's to print
 
 _lock = threading.Lock()
 _host: _Host | None = None
@@ -82,8 +119,8 @@ _sids = itertools.count(1)
 
 
 def started() -> bool:
-    """Whether this process runs durable's host (and so its timer threads): forking a process
-    that has threads can deadlock the child, so callers that fork must check this."""
+    """Whether this process has created durable's host (kept for callers that decide whether to fork;
+    the host itself runs no thread)."""
     return _host is not None
 
 
@@ -105,13 +142,13 @@ def fire(ruleset: Ruleset, fact: dict[str, str]) -> list[str]:
     """Assert one fact and return the ids of the rules that fired, in ruleset order."""
     with _lock:
         name = _ensure_registered(ruleset)
-        sid = f"e{next(_sids)}"
-        _host.fired = []
+        evaluation = _Evaluation(sid=f"e{next(_sids)}", thread=threading.get_ident())
+        _host.evaluation = evaluation
         handled = False
         try:
-            _host.assert_fact(name, {**fact, _KIND_FIELD: _KIND, "sid": sid})
+            _host.assert_fact(name, {**fact, _KIND_FIELD: _KIND, "sid": evaluation.sid})
             handled = True
-            state = _host.get_state(name, sid)
+            state = _host.get_state(name, evaluation.sid)
             if "exception" in state:
                 raise EngineError(f"a rule action failed inside the engine: {state['exception']}")
         except EngineError:
@@ -119,7 +156,10 @@ def fire(ruleset: Ruleset, fact: dict[str, str]) -> list[str]:
         except Exception as error:  # durable raises bare Exceptions with C error codes
             raise EngineError(f"the rules engine failed: {error}") from None
         finally:
+            _host.evaluation = None
             if handled:  # delete_state on an unhandled fact's sid segfaults
-                _host.delete_state(name, sid)
-        fired = set(_host.fired)
-    return [rule.id for rule in ruleset.rules if rule.id in fired]
+                _host.delete_state(name, evaluation.sid)
+            problems, _host.problems = _host.problems, []
+        if problems:
+            raise EngineError(f"the rules engine misbehaved: {problems[0]}")
+    return [rule.id for rule in ruleset.rules if rule.id in evaluation.fired]

@@ -11,13 +11,14 @@ class TriageError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem with one field: ``where`` names the field (or file), ``message`` says what is wrong."""
+    """One problem with one field: ``where`` names the field (or file), ``message`` says what is wrong.
+    An empty ``where`` means the message is a whole sentence that names its subject itself."""
 
     where: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        return f"{self.where}: {self.message}" if self.where else self.message
 
 
 class InvalidInput(TriageError):
@@ -42,10 +43,12 @@ class StoreError(TriageError):
 
 
 class IntakeNotFound(InvalidInput):
-    """No intake (or no such version of it) in the store: bad input naming the id, exit 2."""
+    """No intake (or no such version of it) in the store: bad input naming the id, exit 2.
+    ``message`` follows "intake N", e.g. ``does not exist``."""
 
-    def __init__(self, where: str, message: str):
-        super().__init__([Problem(where, message)])
+    def __init__(self, intake_id: int, message: str):
+        self.intake_id = intake_id
+        super().__init__([Problem("", f"intake {intake_id} {message}")])
 
 
 class Conflict(StoreError):

@@ -570,7 +570,7 @@ class Store:
         row = db.execute("SELECT (SELECT MAX(version) FROM versions WHERE intake_id = i.id) FROM intakes i"
                          " WHERE i.id = ?", (intake_id,)).fetchone()
         if row is None:
-            raise IntakeNotFound(str(intake_id), f"no intake with this id in {self.path}")
+            raise IntakeNotFound(intake_id, f"does not exist in {self.path}")
         return row[0] or 0
 
     def _audit(self, db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
@@ -594,12 +594,13 @@ class Store:
         with self._errors():
             latest = self._latest_version(self._db, intake_id)
             if latest == 0:
-                raise IntakeNotFound(str(intake_id), "this intake has no recorded assessment yet (only a draft)")
+                raise IntakeNotFound(intake_id, "has no recorded assessment yet, only a draft in progress (continue it: "
+                                     f"triage intake --resume-intake {intake_id})")
             wanted = latest if version is None else version
             row = self._db.execute(f"SELECT {self._RECORD_COLUMNS} FROM versions WHERE intake_id = ? AND version = ?",
                                    (intake_id, wanted)).fetchone()
         if row is None:
-            raise IntakeNotFound(str(intake_id), f"has no version {wanted} (latest is {latest})")
+            raise IntakeNotFound(intake_id, f"has no version {wanted} (the latest is {latest})")
         try:
             return _record(row)
         except (ValueError, TypeError):  # a hand-edited column; say where, never what it holds

@@ -1,5 +1,5 @@
-"""`triage assess FILE`: triage one answers file and print the result; `--save` / `--amend ID` also
-record it in the store."""
+"""`triage assess FILE...`: triage answers files and print one result each; `--save` / `--amend ID`
+also record them in the store."""
 
 from __future__ import annotations
 
@@ -8,20 +8,29 @@ from datetime import date
 
 from triage.cli import common
 from triage.cli.common import IO, ExitCode, UsageError
-from triage.errors import Problem
+from triage.errors import Problem, TriageError
 
 
 def register(commands) -> None:
     parser = common.add_command(
-        commands, "assess", help="triage one answers file and print the result",
-        description="Triage one answers file (the answers contract: a flat JSON object).",
+        commands, "assess", help="triage answers files and print the result",
+        description="Triage one or more answers files (the answers contract: a flat JSON object) and print "
+        "one result each. With several files each result follows a `==> FILE <==` line (text and "
+        "markdown), or the results form a JSON array of {file, result} or {file, errors}; a file with "
+        "problems is reported and the others are still triaged.",
         handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT),
+        examples=("triage assess examples/red-flag.json",
+                  "triage assess visit.json -f markdown > visit.md",
+                  "triage assess a.json b.json --save          # record each as a new intake",
+                  "triage assess visit.json --amend 4 --base-version 2",
+                  "echo '{\"fusion_date\": \"2026-09\"}' | triage assess - --as-of 2026-11-24"),
     )
-    parser.add_argument("file", metavar="FILE", help="answers JSON file (or a FHIR QuestionnaireResponse for "
-                        "`triage questions --format fhir`), or - for standard input")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                        help="text: summary for the terminal (default); json: the result contract; "
-                        "markdown: for the record")
+    parser.add_argument("file", metavar="FILE", nargs="+",
+                        help="answers JSON file (or a FHIR QuestionnaireResponse for `triage questions "
+                        "--format fhir`), or - for standard input")
+    common.add_format_option(parser, ("text", "json", "markdown"),
+                             "text: summary for the terminal (default); json: the result contract; "
+                             "markdown: for the record")
     parser.add_argument("--as-of", type=common.as_of_date, metavar="DATE",
                         help="assessment date YYYY-MM-DD (overrides the file's assessment_date; default: "
                         "the file's, else today)")
@@ -29,7 +38,7 @@ def register(commands) -> None:
     group = parser.add_argument_group("store", common.STORE_HELP)
     group.add_argument("--save", action="store_true", help="record the answers and result as a new intake")
     group.add_argument("--amend", type=common.intake_id, metavar="ID",
-                       help="record them as a new version of intake ID instead (implies --save)")
+                       help="record them as a new version of intake ID instead (implies --save; one FILE)")
     group.add_argument("--base-version", type=common.version_number, metavar="N",
                        help="with --amend: the version you checked; if another was recorded since, nothing is "
                        "saved and the exit code is 6 (default: amend the latest)")
@@ -37,35 +46,78 @@ def register(commands) -> None:
 
 
 def run(args, io: IO) -> int:
-    from triage import fhir
-    from triage.answers import parse_answers
-    from triage.assess import assess
-    from triage.files import read_answers_file
     from triage.ruleset import load_ruleset
 
     if args.base_version is not None and args.amend is None:
         raise UsageError([Problem("--base-version", "only goes with --amend ID")])
-    raw = read_answers_file(args.file)
+    if args.amend is not None and len(args.file) > 1:
+        raise UsageError([Problem("--amend", "amends one intake: give one FILE")])
+    if args.file.count("-") > 1:
+        raise UsageError([Problem("FILE", "- (standard input) can be given once")])
+    # Definitions first: a broken one stops everything (exit 3) before any file is read.
+    ruleset, settings = load_ruleset(), common.load_settings(args)
+    if len(args.file) == 1:
+        return _one(args, io, args.file[0], ruleset, settings)
+    codes, documents = [], []
+    for number, path in enumerate(args.file):
+        if args.format != "json":
+            io.out.write(f"{'' if number == 0 else chr(10)}==> {path} <==\n")
+        try:
+            result = _assess(args, io, path, ruleset, settings)
+        except TriageError as error:
+            codes.append(common.report(error, io.err, subject=path))
+            if args.format == "json":
+                problems = getattr(error, "problems", None) or [Problem("", str(error))]
+                documents.append({"file": path, "errors": [{"field": p.where, "message": p.message}
+                                                           for p in problems]})
+            else:
+                io.out.write("(no result: see the error above)\n")
+            continue
+        codes.append(ExitCode.OK)
+        if args.format == "json":
+            documents.append({"file": path, "result": result[0].to_json()})
+        else:
+            _print(args, io, *result)
+    if args.format == "json":
+        io.write_json(documents)
+    return max(codes)
+
+
+def _one(args, io: IO, path: str, ruleset, settings) -> int:
+    result, answers = _assess(args, io, path, ruleset, settings)
+    if args.format == "json":
+        io.write_json(result.to_json())
+    else:
+        _print(args, io, result, answers)
+    return ExitCode.OK
+
+
+def _assess(args, io: IO, path: str, ruleset, settings):
+    """(result, answers) for one file; recorded first when asked (a failed save prints no result)."""
+    from triage import fhir
+    from triage.answers import parse_answers
+    from triage.assess import assess
+    from triage.files import read_answers_file
+
+    raw = read_answers_file(path)
     source = "file"
     if fhir.is_response(raw):  # a FHIR QuestionnaireResponse for our questionnaire
         raw, source = fhir.answers_from_response(raw, _questionnaire()), "fhir"
-    settings = common.load_settings(args)
     answers = parse_answers(raw, today=date.today(), as_of=args.as_of)
-    result = assess(answers, load_ruleset(), settings)
+    result = assess(answers, ruleset, settings)
     if args.save or args.amend:
         _save(args, io, answers.answered(), result.to_json(), source)
-    if args.format == "json":
-        io.write_json(result.to_json())
-        return ExitCode.OK
+    return result, answers
+
+
+def _print(args, io: IO, result, answers) -> None:
     from triage.render import result as render
 
-    questionnaire = _questionnaire()
     if args.format == "markdown":
-        io.out.write(render.render_markdown(result, answers.answered(), questionnaire))
+        io.out.write(render.render_markdown(result, answers.answered(), _questionnaire()))
     else:
-        io.out.write(render.render_text(result, answers.answered(), questionnaire,
+        io.out.write(render.render_text(result, answers.answered(), _questionnaire(),
                                         width=io.width(), color=io.color()))
-    return ExitCode.OK
 
 
 @functools.cache

@@ -53,9 +53,12 @@ def register(commands) -> None:
         "input), one record per line of OUT, in the same order. Invalid lines get error records and\n"
         "the batch goes on. OUT is written beside its name and renamed into place at the end.",
         notes=BATCH_NOTES, handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE),
+        examples=("triage batch intakes.jsonl -o results.jsonl",
+                  "triage batch - -o results.jsonl --workers 1 < intakes.jsonl",
+                  "jq -c 'select(.errors) | {line, errors}' results.jsonl   # the lines that could not be used"),
     )
     batch.add_argument("file", metavar="IN", help="JSONL file of answers objects, or - for standard input")
-    batch.add_argument("--out", required=True, metavar="OUT", help="JSONL file to write (replaced if it exists)")
+    batch.add_argument("-o", "--out", required=True, metavar="OUT", help="JSONL file to write (replaced if it exists)")
     batch.add_argument("--workers", type=_workers, default=None, metavar="N",
                        help=f"worker processes (default: the CPUs available, here {default_workers()})")
     batch.add_argument("--as-of", type=common.as_of_date, metavar="DATE",

@@ -11,15 +11,22 @@ def register(commands) -> None:
     rules = common.add_command(
         commands, "rules", help="print the rule catalogue for clinical review",
         description="Every rule with id, version, step, title, condition, rationale, source and the answer "
-        "fields it reads.", handler=run_rules, exit_codes=(ExitCode.DEFINITION,))
-    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+        "fields it reads.", handler=run_rules, exit_codes=(ExitCode.DEFINITION,),
+        examples=("triage rules | less", "triage rules -f markdown > rule-catalogue.md"))
+    common.add_format_option(rules, ("text", "json", "markdown"),
+                             "text: for the terminal (default); json: every field, for tools; markdown: "
+                             "for a clinical review document")
+    common.add_pager_option(rules)
 
     questions = common.add_command(
         commands, "questions", help="print the questionnaire vocabulary",
         description="Question ids, wording, allowed values and skip logic.", handler=run_questions,
-        exit_codes=(ExitCode.DEFINITION,))
-    questions.add_argument("--format", choices=("text", "json", "markdown", "fhir"), default="text",
-                           help="fhir: the FHIR R4 Questionnaire")
+        exit_codes=(ExitCode.DEFINITION,),
+        examples=("triage questions", "triage questions -f fhir > questionnaire.json"))
+    common.add_format_option(questions, ("text", "json", "markdown", "fhir"),
+                             "text: for the terminal (default); json: for tools; markdown: a table; "
+                             "fhir: the FHIR R4 Questionnaire")
+    common.add_pager_option(questions)
 
 
 def run_rules(args, io: IO) -> int:
@@ -28,7 +35,7 @@ def run_rules(args, io: IO) -> int:
 
     return common.write_formatted(io, args.format, load_ruleset(), as_json=catalogues.rules_catalogue,
                                   as_markdown=catalogues.render_rules_markdown,
-                                  as_text=catalogues.render_rules_text)
+                                  as_text=catalogues.render_rules_text, pager=args.pager)
 
 
 def run_questions(args, io: IO) -> int:
@@ -43,4 +50,4 @@ def run_questions(args, io: IO) -> int:
         return ExitCode.OK
     return common.write_formatted(io, args.format, questionnaire, as_json=catalogues.questions_catalogue,
                                   as_markdown=catalogues.render_questions_markdown,
-                                  as_text=catalogues.render_questions_text)
+                                  as_text=catalogues.render_questions_text, pager=args.pager)

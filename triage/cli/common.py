@@ -42,6 +42,33 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130, "interrupted (Ctrl-C, or Ctrl-D at a prompt); answers already entered are saved"
 
 
+# Each typed core error -> its exit code and a note; the first matching class wins.
+def _error_table():
+    from triage.errors import Conflict, DefinitionError, EngineError, StoreError, TriageError
+
+    return (
+        (DefinitionError, ExitCode.DEFINITION, ""),
+        (Conflict, ExitCode.CONFLICT, ""),
+        (StoreError, ExitCode.STORE, ""),
+        (EngineError, ExitCode.ENGINE, " (no result was given; please report this)"),
+        (TriageError, ExitCode.INVALID, ""),
+    )
+
+
+def report(error: Exception, err: TextIO, subject: str = "") -> ExitCode:
+    """Write a typed core error as one line per problem (``error: [subject: ]...``) and return its
+    exit code. ``subject`` names the file when a command handles several."""
+    prefix = f"error: {subject}: " if subject else "error: "
+    if isinstance(error, InvalidInput):
+        for problem in error.problems:  # a problem that names the file already says which one
+            err.write(f"{'error: ' if problem.where == subject else prefix}{problem}\n")
+        return ExitCode.INVALID
+    kind, code, note = next(entry for entry in _error_table() if isinstance(error, entry[0]))
+    label = f"{kind.__name__.removesuffix('Error').lower()}: " if code != ExitCode.INVALID else ""
+    err.write(f"{prefix}{label}{error}{note}\n")
+    return code
+
+
 # Codes any command can end with; each command adds its own (add_command's ``exit_codes``).
 ALWAYS = (ExitCode.OK, ExitCode.INVALID, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
 
@@ -86,6 +113,45 @@ class IO:
         stream = stream or self.out
         return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
+    def height(self) -> int:
+        try:
+            return os.get_terminal_size(self.out.fileno()).lines
+        except (OSError, ValueError, AttributeError):
+            return 24
+
+    def page(self, text: str, *, pager: bool = True) -> None:
+        """Write ``text`` to out; through $PAGER (default ``less -R``) when out is a terminal and the
+        text is taller than it. Never when piped or with --no-pager (``pager=False``)."""
+        if pager and self.out.isatty() and text.count("\n") >= self.height() - 1 and self._pager(text):
+            return
+        self.out.write(text)
+
+    def _pager(self, text: str) -> bool:
+        import shlex
+        import subprocess
+
+        command = shlex.split(os.environ.get("PAGER") or "less -R")
+        if not command:  # PAGER="" turns paging off
+            return False
+        env = dict(os.environ)
+        if os.path.basename(command[0]) == "less":
+            env.setdefault("LESS", "FRX")  # keep colours; quit at once when it fits after all
+        self.out.flush()
+        try:
+            subprocess.run(command, input=text, text=True, env=env, check=False)
+        except OSError:  # no such pager: print instead
+            return False
+        except KeyboardInterrupt:  # Ctrl-C in the pager just ends it
+            pass
+        return True
+
+    def unicode(self, stream: TextIO | None = None) -> bool:
+        """Whether box characters and ellipses will show: a UTF-8 stream and a terminal that is not
+        TERM=dumb."""
+        stream = stream or self.out
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        return encoding == "utf8" and os.environ.get("TERM") != "dumb"
+
     def note(self, text: str) -> None:
         """A side note for the person (e.g. ``saved: intake 3``): standard error, so that standard
         output holds only the result."""
@@ -103,19 +169,77 @@ class UsageError(InvalidInput):
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors naming the command (``triage assess: ...``), a did-you-mean
+    for a mistyped choice, wrapped descriptions and a verbatim epilog (examples, notes, exit codes)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # argparse would print usage and exit by itself
-        raise UsageError([Problem(self.prog, message)])
+        raise UsageError([Problem(self.prog, _did_you_mean(message))])
+
+    def format_help(self) -> str:
+        epilog, self.epilog = self.epilog, None
+        try:
+            text = super().format_help()
+        finally:
+            self.epilog = epilog
+        return text + ("\n" + epilog if epilog else "")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions and help to the terminal (COLUMNS), at most 100 columns."""
+
+    def __init__(self, prog: str, **kwargs):
+        import shutil
+
+        kwargs.setdefault("width", min(shutil.get_terminal_size((80, 24)).columns, 100) - 2)
+        kwargs.setdefault("max_help_position", 28)
+        super().__init__(prog, **kwargs)
+
+
+def _did_you_mean(message: str) -> str:
+    """``invalid choice: 'asses' (choose from 'assess', ...)`` -> ``... did you mean 'assess'?``."""
+    import difflib
+    import re
+
+    match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not match:
+        return message
+    typed, choices = match.group(1), re.findall(r"'([^']*)'", match.group(2))
+    close = difflib.get_close_matches(typed, choices, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"one of: {', '.join(choices)}"
+    if message.startswith("argument COMMAND:"):
+        return f"'{typed}' is not a command ({hint})"
+    return f"{message[:match.start()]}invalid choice: '{typed}' ({hint})"
 
 
 def add_command(commands, name: str, *, help: str, description: str, handler: Handler,
-                exit_codes: Iterable[ExitCode] = (), notes: str = "") -> Parser:
-    """One subcommand: its parser, whose --help ends with ``notes`` and the exit codes it can
-    return (from ExitCode), and the handler ``(args, io) -> int`` that runs it."""
-    epilog = (notes.rstrip("\n") + "\n\n" if notes else "") + exit_codes_text([*ALWAYS, *exit_codes])
-    parser = commands.add_parser(name, help=help, description=description, epilog=epilog,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+                exit_codes: Iterable[ExitCode] = (), examples: Iterable[str] = (), notes: str = "") -> Parser:
+    """One subcommand: its parser, whose --help ends with EXAMPLES, ``notes`` and the exit codes it
+    can return (from ExitCode), and the handler ``(args, io) -> int`` that runs it."""
+    parts = []
+    if examples:
+        parts.append("examples:\n" + "".join(f"  {line}\n" for line in examples))
+    if notes:
+        parts.append(notes.rstrip("\n") + "\n")
+    parts.append(exit_codes_text([*ALWAYS, *exit_codes]))
+    parser = commands.add_parser(name, help=help, description=description, epilog="\n".join(parts))
     parser.set_defaults(handler=handler)
     return parser
+
+
+def add_pager_option(parser) -> None:
+    parser.add_argument("--no-pager", dest="pager", action="store_false",
+                        help="print straight to the terminal (the pager is used only on a terminal, when "
+                        "the output is taller than the screen: $PAGER, else less -R)")
+
+
+def add_format_option(parser, choices: tuple[str, ...], help: str, default: str | None = "text",
+                      required: bool = False) -> None:
+    parser.add_argument("-f", "--format", choices=choices, default=None if required else default,
+                        required=required, help=help)
 
 
 # --- options several commands share ---------------------------------------------------------------
@@ -190,12 +314,12 @@ def open_store(args: argparse.Namespace):
     return open_(store_path(args))
 
 
-def write_formatted(io: IO, fmt: str, subject, *, as_json, as_markdown, as_text) -> int:
-    """Print ``subject`` in the chosen format; text gets the terminal's width and colour."""
+def write_formatted(io: IO, fmt: str, subject, *, as_json, as_markdown, as_text, pager: bool = True) -> int:
+    """Print ``subject`` in the chosen format; text gets the terminal's width, colour and pager."""
     if fmt == "json":
         io.write_json(as_json(subject))
     elif fmt == "markdown":
         io.out.write(as_markdown(subject))
     else:
-        io.out.write(as_text(subject, width=io.width(), color=io.color()))
+        io.page(as_text(subject, width=io.width(), color=io.color()), pager=pager)
     return ExitCode.OK

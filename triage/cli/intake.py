@@ -40,18 +40,25 @@ def register(commands) -> None:
         description="Walk the questionnaire one question at a time, save the answers after every "
         "answer, and end with the result (coordinator) or a patient-safe summary (patient).",
         notes=INTAKE_NOTES, handler=run,
+        examples=("triage intake                                  # coordinator, kept in the store",
+                  "triage intake --resume-intake 4                # continue intake 4",
+                  "triage intake --mode patient --patient-id P-17 # a patient at the kiosk",
+                  "triage intake --mode patient -o visit.json     # answers kept in a file",
+                  "triage intake --resume visit.json"),
         exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT, ExitCode.HANGUP),
     )
     intake.add_argument("--mode", choices=("coordinator", "patient"), default="coordinator",
                         help="coordinator: compact keyboard entry, ends with the full result (default); "
                         "patient: plain wording, ends with a patient-safe summary")
-    intake.add_argument("--out", metavar="FILE",
+    intake.add_argument("-o", "--out", metavar="FILE",
                         help="keep the answers in this answers file instead of the store (it must not exist "
                         "yet); `triage assess FILE` reads it")
     intake.add_argument("--resume", metavar="FILE",
                         help="continue the intake saved in answers file FILE (saved back to FILE)")
     intake.add_argument("--resume-intake", metavar="ID", type=common.intake_id,
                         help="continue intake ID from the store (its draft, or a new version of a recorded intake)")
+    intake.add_argument("--patient-id", metavar="REF",
+                        help="the patient reference to record with the answers (patients are not asked for it)")
     common.add_settings_option(intake)
     common.add_store_options(intake)
 
@@ -392,23 +399,25 @@ def run(args, io: IO) -> int:
     if args.resume_intake is not None and (args.resume or args.out):
         raise InvalidInput([Problem("--resume-intake", "cannot be used with --resume or --out (it continues "
                                     "an intake kept in the store)")])
+    # --patient-id: the reference is recorded from the start (and not asked again).
+    preset = {"patient_id": args.patient_id} if args.patient_id is not None else {}
     if not (args.resume or args.out):
         # The embedded store by default: a draft autosaved after every answer, resumable by id.
         draft = StoreDraft(common.open_store(args), common.user(args), args.resume_intake)
-        interview = Interview(questionnaire, args.mode, today=today, answers=draft.load())
+        interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
         draft = FileDraft(Path(args.resume))
         raw = draft.load()
         if not isinstance(raw, dict):
             raise InvalidInput([Problem(args.resume, "must be a JSON object of question id -> answer")])
-        interview = Interview(questionnaire, args.mode, today=today, answers=raw)
+        interview = Interview(questionnaire, args.mode, today=today, answers={**raw, **preset})
     else:
         path = Path(args.out)
         if path.exists():
             raise InvalidInput([Problem(str(path), f"already exists; continue it with --resume {path}, "
                                         "or choose another --out")])
         draft = FileDraft(path)
-        interview = Interview(questionnaire, args.mode, today=today)
+        interview = Interview(questionnaire, args.mode, today=today, answers=preset)
     if args.mode == "patient" and "assessment_date" not in interview.answers:
         # Patients are not asked the date; the intake day is recorded so the file gives the same
         # result later (`triage assess` would otherwise measure to the day it is run).

@@ -14,11 +14,33 @@ import sys
 from typing import TextIO
 
 from triage.cli import assess, batch, catalogues, intake, records, users, web
-from triage.cli.common import IO, ExitCode, Parser, exit_codes_text
-from triage.errors import Conflict, DefinitionError, EngineError, InvalidInput, Problem, StoreError, TriageError
+from triage.cli.common import IO, ExitCode, Parser, UsageError, exit_codes_text, report
+from triage.errors import Problem, TriageError
 
 # One line per command module, in the order `triage --help` lists their commands.
 COMMANDS = (assess, batch, catalogues, intake, records, users, web)
+
+
+class _Version(argparse.Action):
+    """`triage --version`: the program, ruleset and questionnaire versions (read only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib import metadata
+
+        from triage.questionnaire import load_questionnaire
+        from triage.ruleset import load_ruleset
+
+        try:
+            program = metadata.version("fbss-triage")
+        except metadata.PackageNotFoundError:  # a checkout that was never installed
+            program = "(not installed)"
+        ruleset, questionnaire = load_ruleset().ruleset, load_questionnaire().questionnaire
+        sys.stdout.write(f"triage {program}; ruleset {ruleset.name} {ruleset.version}; "
+                         f"questionnaire {questionnaire.id} {questionnaire.version}\n")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,48 +48,31 @@ def build_parser() -> argparse.ArgumentParser:
         prog="triage",
         description="Pre-consultation triage after a failed lumbar fusion. Decision support only: "
         "it is not a diagnosis, and every result recommends a physician consult.",
-        epilog=exit_codes_text(ExitCode),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="`triage COMMAND --help` shows a command's options and examples.\n\n" + exit_codes_text(ExitCode),
     )
+    parser.add_argument("--version", action=_Version, help="print the program, ruleset and questionnaire versions")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module in COMMANDS:
         module.register(commands)
     return parser
 
 
-# Each typed core error -> its exit code and any note; the first matching class wins.
-_ERRORS = (
-    (DefinitionError, ExitCode.DEFINITION, ""),
-    (Conflict, ExitCode.CONFLICT, ""),
-    (StoreError, ExitCode.STORE, ""),
-    (EngineError, ExitCode.ENGINE, " (no result was given; please report this)"),
-    (TriageError, ExitCode.INVALID, ""),
-)
-
-
-def _report(problems: list[Problem], err: TextIO) -> None:
-    for problem in problems:
-        err.write(f"error: {problem}\n")
-
-
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     io = IO(out or sys.stdout, err or sys.stderr)
     try:
-        with contextlib.redirect_stdout(io.out):  # argparse writes --help to sys.stdout itself
+        with contextlib.redirect_stdout(io.out):  # argparse writes --help and --version to sys.stdout
             parser = build_parser()
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+        if extra:  # name the command they were given to, not just `triage`
+            words = " ".join(word for word in ("triage", getattr(args, "command", None),
+                                                getattr(args, "audit_command", None)) if word)
+            raise UsageError([Problem(words, f"unrecognized arguments: {' '.join(extra)}")])
         if not getattr(args, "handler", None):
             parser.print_help(io.out)
             return ExitCode.INVALID
         return int(args.handler(args, io))
-    except InvalidInput as error:
-        _report(error.problems, io.err)
-        return ExitCode.INVALID
     except TriageError as error:
-        kind, code, note = next(entry for entry in _ERRORS if isinstance(error, entry[0]))
-        prefix = f"{kind.__name__.removesuffix('Error').lower()}: " if kind is not TriageError else ""
-        io.err.write(f"error: {prefix}{error}{note}\n")
-        return code
+        return int(report(error, io.err))
     except KeyboardInterrupt:
         io.err.write("interrupted\n")
         return ExitCode.INTERRUPTED
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         # The reader went away (e.g. `| head`); silence the interpreter's own flush error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
-    except SystemExit as done:  # --help
+    except SystemExit as done:  # --help, --version
         return int(done.code or 0)
     except Exception as error:  # never a traceback for a user; keep it one line
         if os.environ.get("TRIAGE_DEBUG"):

@@ -15,21 +15,28 @@ def register(commands) -> None:
         commands, "list", help="the coordinator's worklist of intakes",
         description="One line per intake (its latest version): status, months since fusion at the assessment, "
         "what is still missing. Urgent first. Counts per status at the bottom.",
-        notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,))
+        notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,),
+        examples=("triage list", "triage list --status urgent", "triage list --missing surgical_report",
+                  "triage list -f json | jq '.intakes[].intake_id'"))
     listing.add_argument("--status", choices=WORKLIST_STATUSES, help="only intakes with this status")
     listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
                          help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    common.add_format_option(listing, ("text", "json"), "text: a table for the terminal (default); json: for scripts")
+    common.add_pager_option(listing)
     common.add_store_options(listing)
 
     show = common.add_command(
         commands, "show", help="the clinician's summary of one intake",
         description="Timeline, records, symptom pattern, red flags, the four steps with reasons, discussion "
         "points; each line names its rule and source. Viewing is recorded in the audit log.",
-        notes=common.STORE_HELP, handler=run_show, exit_codes=(ExitCode.STORE,))
-    show.add_argument("id", type=common.intake_id, metavar="ID")
-    show.add_argument("--version", type=common.version_number, metavar="N", help="an earlier version (default: latest)")
-    show.add_argument("--format", choices=("text", "json"), default="text")
+        notes=common.STORE_HELP, handler=run_show, exit_codes=(ExitCode.STORE,),
+        examples=("triage show 4", "triage show 4 --intake-version 1", "triage show 4 -f json"))
+    show.add_argument("id", type=common.intake_id, metavar="ID", help="the intake's id, as `triage list` shows it")
+    show.add_argument("--intake-version", type=common.version_number, metavar="N", dest="intake_version",
+                      help="an earlier recorded version of the intake (default: the latest)")
+    common.add_format_option(show, ("text", "json"),
+                             "text: the summary for the terminal (default); json: answers, result and provenance")
+    common.add_pager_option(show)
     common.add_store_options(show)
 
     export = common.add_command(
@@ -38,15 +45,23 @@ def register(commands) -> None:
         "QuestionnaireResponse for `triage questions --format fhir`. --deidentify drops the patient "
         "reference and every other identifier and reduces dates to the year (HIPAA Safe Harbor). "
         "Files are written atomically, mode 0600. Exporting is recorded in the audit log.",
-        notes=common.STORE_HELP, handler=run_export, exit_codes=(ExitCode.STORE,))
-    export.add_argument("id", type=common.intake_id, metavar="ID")
-    export.add_argument("--format", choices=("json", "markdown", "html", "fhir"), required=True)
+        notes=common.STORE_HELP, handler=run_export, exit_codes=(ExitCode.STORE,),
+        examples=("triage export 4 -f html -o intake-4.html      # one printable page",
+                  "triage export 4 -f fhir --deidentify           # de-identified FHIR R4",
+                  "triage export 4 -f markdown --intake-version 1"))
+    export.add_argument("id", type=common.intake_id, metavar="ID", help="the intake's id, as `triage list` shows it")
+    common.add_format_option(export, ("json", "markdown", "html", "fhir"), required=True,
+                             help="json: the recorded version with provenance; markdown: for the record; "
+                             "html: one printable page; fhir: an R4 QuestionnaireResponse")
     export.add_argument("--deidentify", action="store_true", help="remove identifiers; dates to the year")
-    export.add_argument("--version", type=common.version_number, metavar="N", help="an earlier version (default: latest)")
-    export.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
+    export.add_argument("--intake-version", type=common.version_number, metavar="N", dest="intake_version",
+                        help="an earlier recorded version of the intake (default: the latest)")
+    export.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output)")
     common.add_store_options(export)
 
-    audit = common.add_command(commands, "audit", help="check the audit log", description="Audit log commands.",
+    audit = common.add_command(commands, "audit", help="check the audit log",
+                               description="Audit log commands (one so far: verify).",
+                               examples=("triage audit verify",),
                                notes=common.STORE_HELP, handler=lambda args, io: _usage(audit, io),
                                exit_codes=(ExitCode.STORE, ExitCode.AUDIT))
     actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=common.Parser)
@@ -54,7 +69,8 @@ def register(commands) -> None:
         actions, "verify", help="check the hash chain and every recorded version",
         description="Checks the database's integrity, that no audit row was changed or removed (hash chain), "
         "and that every recorded version matches the hash its audit row holds; names the first broken row.",
-        notes=common.STORE_HELP, handler=run_audit_verify, exit_codes=(ExitCode.STORE, ExitCode.AUDIT))
+        notes=common.STORE_HELP, handler=run_audit_verify, exit_codes=(ExitCode.STORE, ExitCode.AUDIT),
+        examples=("triage audit verify", "triage audit verify --db /srv/clinic/triage.db"))
     common.add_store_options(verify, who=False)
 
 
@@ -78,30 +94,58 @@ def run_list(args, io: IO) -> int:
         io.write_json({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
                        "total": len(rows)})
         return ExitCode.OK
-    out = io.out
-    table = [("ID", "PATIENT", "STATUS", "SINCE FUSION", "ASSESSED", "MISSING")]
+    io.page(worklist_text(shown, len(rows), counts, width=io.width(), ascii_only=not io.unicode()),
+            pager=args.pager)
+    return ExitCode.OK
+
+
+PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints them whole
+
+
+def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False) -> str:
+    """The worklist as a table that fits ``width``: a long patient reference is cut with an
+    ellipsis and the MISSING cell wraps at item boundaries under its own column."""
+    import textwrap
+
+    ellipsis = "..." if ascii_only else "\u2026"
+
+    def cut(text: str, room: int) -> str:
+        return text if len(text) <= room else text[:room - len(ellipsis)] + ellipsis
+
+    rows = []
     for row in shown:
         months = "-" if row.months_since_fusion is None else f"{row.months_since_fusion} mo"
-        missing = ", ".join(row.missing) or "-"
-        if row.draft_pending:
-            missing += " (draft in progress)" if row.version else ""
-        table.append((str(row.intake_id), row.patient_id or "-", row.status, months,
-                      row.assessment_date or "-", missing))
-    widths = [max(len(line[column]) for line in table) for column in range(5)]
-    for line in table:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[5] + "\n")
+        if not row.version:  # only a draft so far: nothing was assessed, so nothing can be listed as missing
+            missing = "not assessed yet (a draft)"
+        else:
+            missing = ", ".join(row.missing) or "-"
+            missing += " (new version in progress)" if row.draft_pending else ""
+        rows.append([str(row.intake_id), row.patient_id or "-", row.status, months, row.assessment_date or "-",
+                     missing])
+    header = ["ID", "PATIENT", "STATUS", "FUSION", "ASSESSED", "MISSING"]
+    widths = [max([len(header[c]), *(len(r[c]) for r in rows)]) for c in range(5)]
+    widths[1] = min(widths[1], PATIENT_WIDTH)
+    indent = sum(widths) + 2 * 5
+    room = max(width - indent, 16)  # the longest item id fits; narrower, the terminal wraps
+    lines = []
+    for cells in [header, *rows]:
+        cells = [cells[0].rjust(widths[0]), cut(cells[1], widths[1]).ljust(widths[1]),
+                 *(cell.ljust(w) for cell, w in zip(cells[2:5], widths[2:5])), cells[5]]
+        wrapped = textwrap.wrap(cells[5], room, break_long_words=False, break_on_hyphens=False) or [""]
+        lines.append("  ".join(cells[:5]) + "  " + wrapped[0])
+        lines += [" " * indent + more for more in wrapped[1:]]
     if not shown:
-        out.write("(no intakes match)\n" if rows else "(the store has no intakes yet)\n")
-    out.write(f"\n{len(shown)} of {len(rows)} intakes shown. All intakes: "
-              + ", ".join(f"{status} {count}" for status, count in counts.items()) + "\n")
-    return ExitCode.OK
+        lines.append("(no intakes match)" if total else "(the store has no intakes yet)")
+    every = "All intakes: " + ", ".join(f"{status} {count}" for status, count in counts.items())
+    lines += ["", f"{len(shown)} of {total} intakes shown.", *textwrap.wrap(every, max(width, 40))]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def run_show(args, io: IO) -> int:
     from triage.store import VIEWED
 
     with common.open_store(args) as store:
-        record = store.get(args.id, args.version)
+        record = store.get(args.id, args.intake_version)
         history = store.history(args.id)
         store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
     if args.format == "json":
@@ -112,7 +156,8 @@ def run_show(args, io: IO) -> int:
     from triage.questionnaire import load_questionnaire
     from triage.render.record import render_show
 
-    io.out.write(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color()))
+    io.page(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color()),
+            pager=args.pager)
     return ExitCode.OK
 
 
@@ -123,7 +168,7 @@ def run_export(args, io: IO) -> int:
 
     questionnaire = load_questionnaire()
     with common.open_store(args) as store:
-        record = store.get(args.id, args.version)
+        record = store.get(args.id, args.intake_version)
         history = store.history(args.id)
         text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify)
         store.log_access(EXPORTED, user=common.user(args), intake_id=record.intake_id, version=record.version,

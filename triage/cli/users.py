@@ -21,13 +21,16 @@ def register(commands) -> None:
                                description="Add, list, disable staff accounts and reset their passwords. "
                                "Every change is an audit row (never a password).",
                                notes=common.STORE_HELP, handler=lambda args, io: _usage(users, io),
-                               exit_codes=(ExitCode.STORE,))
+                               exit_codes=(ExitCode.STORE,),
+                               examples=("triage users add anna --role coordinator", "triage users list"))
     actions = users.add_subparsers(dest="users_command", metavar="ACTION", parser_class=common.Parser)
 
     add = common.add_command(actions, "add", help="add an account (prompts for its password)",
                              description="Add a staff account with a role: coordinator (worklist, summaries, "
                              "invitations) or clinician (worklist, summaries, acknowledging red flags).",
-                             notes=common.STORE_HELP, handler=run_add, exit_codes=(ExitCode.STORE,))
+                             notes=common.STORE_HELP, handler=run_add, exit_codes=(ExitCode.STORE,),
+                             examples=("triage users add anna --role coordinator",
+                                       "triage users add dr-lee --role clinician"))
     add.add_argument("name", metavar="NAME", help="the user name (lower-case letters, digits, . _ -)")
     add.add_argument("--role", choices=ROLES, required=True, help="what the account may do")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -35,18 +38,21 @@ def register(commands) -> None:
 
     listing = common.add_command(actions, "list", help="list the accounts",
                                  description="Name, role, whether disabled, and when the account changed last.",
-                                 notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,))
+                                 notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,),
+                                 examples=("triage users list",))
     common.add_store_options(listing, who=False)
 
     disable = common.add_command(actions, "disable", help="disable an account (it can no longer sign in)",
                                  description="Disable an account: its sessions end at their next request.",
-                                 notes=common.STORE_HELP, handler=run_disable, exit_codes=(ExitCode.STORE,))
+                                 notes=common.STORE_HELP, handler=run_disable, exit_codes=(ExitCode.STORE,),
+                                 examples=("triage users disable anna",))
     disable.add_argument("name", metavar="NAME", help="the user name")
     common.add_store_options(disable, who_help="who disables it")
 
     reset = common.add_command(actions, "reset-password", help="set a new password (prompts for it)",
                                description="Set a new password for an account (and enable it again).",
-                               notes=common.STORE_HELP, handler=run_reset, exit_codes=(ExitCode.STORE,))
+                               notes=common.STORE_HELP, handler=run_reset, exit_codes=(ExitCode.STORE,),
+                               examples=("triage users reset-password dr-lee",))
     reset.add_argument("name", metavar="NAME", help="the user name")
     reset.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     common.add_store_options(reset, who_help="who resets it")

@@ -27,7 +27,10 @@ def register(commands) -> None:
         description="Serve the web pages: the patient questionnaire under /intake/ (and GET /healthz). It listens "
         "on the loopback address by default; on a clinic network, put it behind a TLS reverse proxy on the same "
         "machine and use --behind-proxy (see the README). Ctrl-C stops it.",
-        notes=common.STORE_HELP, handler=run_serve, exit_codes=(ExitCode.DEFINITION, ExitCode.STORE))
+        notes=common.STORE_HELP, handler=run_serve, exit_codes=(ExitCode.DEFINITION, ExitCode.STORE),
+        examples=("triage serve                      # http://127.0.0.1:8765/intake/",
+                  "triage serve --kiosk              # a reception tablet: new questionnaires too",
+                  "triage serve --behind-proxy       # behind nginx/Caddy with TLS on this machine"))
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT,
                        help=f"port to listen on (default {DEFAULT_PORT}; 0 = any free port)")
@@ -45,7 +48,9 @@ def register(commands) -> None:
         description="Start an intake and print a code that opens it on the web pages (`triage serve`), and its "
         "link. The code has 10 letters and digits without look-alikes; it works until it expires or the "
         "intake is sent. Only a hash of it is stored, so it cannot be shown again: give it to the patient now.",
-        notes=common.STORE_HELP, handler=run_invite, exit_codes=(ExitCode.STORE,))
+        notes=common.STORE_HELP, handler=run_invite, exit_codes=(ExitCode.STORE,),
+        examples=("triage invite --patient-id P-1042",
+                  "triage invite --expires-days 2 --base-url https://intake.clinic.example"))
     invite.add_argument("--patient-id", metavar="REF", help="the patient reference to attach to the intake")
     invite.add_argument("--expires-days", type=_days, default=7, metavar="N",
                         help="days the code works (default 7)")

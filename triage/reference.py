@@ -1,9 +1,10 @@
-"""A reference evaluator of the rule definitions, for the tests only.
+"""The independent evaluator of the rule definitions: every evaluation is checked against it.
 
 It reads the same validated definitions (``rules/*.toml`` through ``load_ruleset``) and decides which
 rules fire by walking each rule's condition tree in plain Python over the derived fact. It shares
 nothing with ``triage/engine.py``: no durable_rules, no ``compile_condition``. When the two disagree,
-one of them is wrong, and the differential tests (tests/test_differential.py) say which case.
+one of them is wrong: ``triage.assess`` refuses the result, and the differential tests
+(tests/test_differential.py) say which case.
 
 Deliberately naive: one ``if`` per condition shape, the meaning written out as PRODUCT.md and the
 module docstring of ``triage/ruleset.py`` state it. A fact absent from the fact object is an error
