@@ -51,20 +51,21 @@ def test_coordinator_full_intake(tmp_path):
     out = tmp_path / "c.json"
     child = spawn(tmp_path, "--out", out.name)
     child.expect_exact("Answers are saved to c.json after every answer.")
-    reply(child, " 1/19 Patient reference", "P-9")
-    reply(child, " 2/19 Assessment date", "")  # Enter: today
-    reply(child, " 3/19 Fusion date", "2025-02-30")
+    reply(child, " 1/21 Patient reference", "P-9")
+    reply(child, " 2/21 Assessment date", "")  # Enter: today
+    reply(child, " 3/21 Fusion date", "2025-02-30")
     child.expect_exact("! '2025-02-30' is not a real calendar date")  # re-asked with the reason
-    reply(child, " 3/19 Fusion date", "3/2024")
+    reply(child, " 3/21 Fusion date", "3/2024")
     child.expect_exact("= 2024-03")
-    reply(child, " 4/19 Fused levels", "L4-5 L5-S1")
-    reply(child, " 5/19 Operative report available", "y")
-    reply(child, " 6/19 MRI since fusion available", "y")
-    reply(child, " 7/21 MRI date", "<")  # back; the count now follows the skip logic (21)
+    reply(child, " 4/21 Fused levels", "L4-5 L5-S1")
+    reply(child, " 5/21 Operative report available", "y")
+    reply(child, " 6/21 MRI since fusion available", "y")
+    reply(child, " 7/21 MRI date", "<")  # back; the total did not grow when the MRI questions opened
     reply(child, " 6/21 MRI since fusion available (y/n/u) [yes]", "")
     reply(child, " 7/21 MRI date", "2025-09")
     reply(child, " 8/21 Annular tear levels", "L3-4")
     reply(child, " 9/21 Pain location", "3")
+    child.expect_exact("= back+leg")  # a number is echoed as the choice it stands for
     reply(child, "10/21 Pain quality", "2 3")
     reply(child, "11/21 Pattern since surgery", "1")
     reply(child, "12/21 Worst pain", "11")
@@ -79,12 +80,14 @@ def test_coordinator_full_intake(tmp_path):
     for number in range(16, 21):
         reply(child, f"{number}/21 RF:", "n")
     reply(child, "21/21 Veteran", "y")
-    child.expect_exact("-- Review: 21 questions --")
+    child.expect_exact("-- Review: 21 questions")
     child.expect_exact("yes  !! RED FLAG")
-    reply(child, "Number to change, Enter to finish", "6")
+    reply(child, "Number to change, < back, Enter to finish", "6")
     reply(child, "MRI since fusion available (y/n/u) [yes]", "n")
-    child.expect_exact("Removed answers no longer asked (skip logic): MRI date; Annular tear levels")
-    reply(child, "-- Review: 19 questions --", "", prompt="Number to change, Enter to finish: ")
+    child.expect_exact("Now not asked (skip logic): MRI date; Annular tear levels (MRI report).")
+    child.expect_exact("-- Review: 19 questions")
+    child.expect_exact(" 9. Pain location")  # numbers do not shift when questions 7 and 8 go
+    reply(child, "", "", prompt="Number to change, < back, Enter to finish: ")
     child.expect_exact("URGENT")
     code, rest = finished(child)
     assert code == 0
@@ -105,16 +108,16 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
     out = tmp_path / "p.json"
     child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
     child.expect_exact('"I don\'t know" is always fine')
-    child.expect_exact("Question 1 of 17")
+    child.expect_exact("Question 1 of 19")
     reply(child, "When was your fusion surgery?", "?", prompt="Your answer: ")
     child.expect_exact("The month and year are enough")
     reply(child, "", "2025-02-30", prompt="Your answer: ")
-    child.expect_exact("Sorry, that answer could not be used: '2025-02-30' is not a real calendar date")
+    child.expect_exact("That date does not exist on the calendar. Please check it.")
     reply(child, "", "06/2024", prompt="Your answer: ")
     child.expect_exact("Noted: June 2024.")
-    reply(child, "Question 2 of 17", "u", prompt="Your answer: ")
-    reply(child, "Question 3 of 17", "3", prompt="Your answer: ")  # the numbered "I don't know"
-    reply(child, "Question 4 of 17", "1", prompt="Your answer: ")
+    reply(child, "Question 2 of 19", "u", prompt="Your answer: ")
+    reply(child, "Question 3 of 19", "3", prompt="Your answer: ")  # the numbered "I don't know"
+    reply(child, "Question 4 of 19", "1", prompt="Your answer: ")
     reply(child, "Question 5 of 19", "2026-01", prompt="Your answer: ")
     reply(child, "Question 6 of 19", "L3-L4", prompt="Your answer: ")
     reply(child, "Question 7 of 19", "2", prompt="Your answer: ")
@@ -152,11 +155,11 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
 def test_red_flag_then_stop_keeps_everything(tmp_path):
     out = tmp_path / "p.json"
     child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
-    reply(child, "Question 1 of 17", "2024-05", prompt="Your answer: ")
-    reply(child, "Question 2 of 17", "<", prompt="Your answer: ")
-    reply(child, "Question 1 of 17", "", prompt="Your answer: ")
+    reply(child, "Question 1 of 19", "2024-05", prompt="Your answer: ")
+    reply(child, "Question 2 of 19", "<", prompt="Your answer: ")
+    reply(child, "Question 1 of 19", "", prompt="Your answer: ")
     for number in range(2, 11):
-        reply(child, f"Question {number} of 17", "u", prompt="Your answer: ")
+        reply(child, f"Question {number} of ", "u", prompt="Your answer: ")
     reply(child, "Question 11 of 17", "1", prompt="Your answer: ")  # bladder / bowel: yes
     reply(child, "Type c to continue", "s", prompt="Your answer: ")
     child.expect_exact("Before your visit")
@@ -171,11 +174,11 @@ def test_red_flag_then_stop_keeps_everything(tmp_path):
 def test_ctrl_c_then_resume_loses_nothing(tmp_path):
     out = tmp_path / "r.json"
     child = spawn(tmp_path, "--out", out.name)
-    reply(child, " 1/19 Patient reference", "P-5")
-    reply(child, " 2/19 Assessment date", "")
-    reply(child, " 3/19 Fusion date", "2024-01")
-    reply(child, " 4/19 Fused levels", "L5-S1")
-    child.expect_exact(" 5/19 Operative report available")
+    reply(child, " 1/21 Patient reference", "P-5")
+    reply(child, " 2/21 Assessment date", "")
+    reply(child, " 3/21 Fusion date", "2024-01")
+    reply(child, " 4/21 Fused levels", "L5-S1")
+    child.expect_exact(" 5/21 Operative report available")
     child.expect_exact(": ")
     child.sendintr()
     child.expect_exact(f"Interrupted. Answers saved to r.json. Resume with: python {CLI} intake --mode "
@@ -186,16 +189,16 @@ def test_ctrl_c_then_resume_loses_nothing(tmp_path):
                           "fused_levels": ["L5-S1"]}
 
     child = spawn(tmp_path, "--resume", out.name)
-    child.expect_exact("Resuming at question 5 of 19.")
-    reply(child, " 5/19 Operative report available", "n")
-    reply(child, " 6/19 MRI since fusion available", "n")
+    child.expect_exact("Resuming at question 5 of 21.")
+    reply(child, " 5/21 Operative report available", "n")
+    reply(child, " 6/21 MRI since fusion available", "n")
     for typed in ("1", "1", "2", "5", "n", "n", "n", "n", "n", "n", "n", "n", "n"):
-        child.expect_exact("/19 ")
+        child.expect_exact("/19 ")  # no MRI: its two questions are no longer counted
         child.expect_exact(": ")
         child.sendline(typed)
-    reply(child, "-- Review: 19 questions --", "4", prompt="Number to change, Enter to finish: ")
+    reply(child, "-- Review: 19 questions", "4", prompt="Number to change, < back, Enter to finish: ")
     reply(child, "Fused levels (e.g. L4-5 L5-S1, u) [L5-S1]", "<")  # back from a review change: to the review
-    reply(child, "-- Review: 19 questions --", "", prompt="Number to change, Enter to finish: ")
+    reply(child, "-- Review: 19 questions", "", prompt="Number to change, < back, Enter to finish: ")
     child.expect_exact("RECORDS NEEDED")
     code, _ = finished(child)
     assert code == 0
@@ -208,8 +211,8 @@ def test_ctrl_c_then_resume_loses_nothing(tmp_path):
 def test_closed_terminal_keeps_the_answers(tmp_path):
     out = tmp_path / "h.json"
     child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
-    reply(child, "Question 1 of 17", "2023-11", prompt="Your answer: ")
-    child.expect_exact("Question 2 of 17")
+    reply(child, "Question 1 of 19", "2023-11", prompt="Your answer: ")
+    child.expect_exact("Question 2 of 19")
     child.expect_exact("Your answer: ")
     child.kill(signal.SIGHUP)
     child.expect(pexpect.EOF)
@@ -221,8 +224,8 @@ def test_closed_terminal_keeps_the_answers(tmp_path):
 def test_ctrl_d_at_a_prompt_is_a_pause_with_the_resume_command(tmp_path):
     out = tmp_path / "d.json"
     child = spawn(tmp_path, "--out", out.name)
-    reply(child, " 1/19 Patient reference", "P-1")
-    child.expect_exact(" 2/19 Assessment date")
+    reply(child, " 1/21 Patient reference", "P-1")
+    child.expect_exact(" 2/21 Assessment date")
     child.expect_exact(": ")
     child.sendeof()
     child.expect_exact("Input ended. Answers saved to")
@@ -345,3 +348,41 @@ def test_answers_file_that_cannot_be_written_is_named(tmp_path):
     assert run.stderr == "error: no-such-folder/a.json: cannot be saved (no such file or directory)\n"
     assert run_cli("intake", "--resume", "-").err == "error: --resume: needs a file name: the answers are saved " \
         "back to it after every answer\n"
+
+
+def test_patient_words_at_80x24_review_pages_and_goes_back(tmp_path):
+    """What a patient hit: developer wording in errors, "I don't know" with other numbers, a review
+    longer than the screen, and < refused at the review."""
+    out = tmp_path / "p.json"
+    child = pexpect.spawn(sys.executable, [CLI, "intake", "--mode", "patient", "--out", out.name], cwd=str(tmp_path),
+                          env=_env(), encoding="utf-8", timeout=15, dimensions=(24, 80))
+    reply(child, "Question 1 of 19", "12/2099", prompt="Your answer: ")
+    child.expect_exact("That date is in the future. Please check it.")
+    reply(child, "", "March 2024", prompt="Your answer: ")
+    child.expect_exact("Noted: March 2024.")
+    reply(child, "Question 2 of 19", "L4-5", prompt="Your answer: ")
+    reply(child, "Question 3 of 19", "2", prompt="Your answer: ")
+    child.expect_exact("Noted: No.")
+    reply(child, "Question 4 of 19", "2", prompt="Your answer: ")  # no MRI: two questions fewer
+    reply(child, "Question 5 of 17", "1", prompt="Your answer: ")
+    reply(child, "Question 6 of 17", "2 3 5", prompt="Your answer: ")
+    child.expect_exact("cannot go with other answers")
+    reply(child, "", "2 3", prompt="Your answer: ")
+    for number in range(7, 18):
+        reply(child, f"Question {number} of 17", "u" if number == 8 else "2", prompt="Your answer: ")
+    child.expect_exact("Your answers")
+    reply(child, "Press Enter to see more of your answers", "", prompt="Your answer: ")  # a screenful at a time
+    reply(child, "Type the number of an answer to change it", "<", prompt="Your answer: ")
+    reply(child, "Have you served in the armed forces?", "1", prompt="Your answer: ")  # the last question again
+    reply(child, "Your answers", "", prompt="Your answer: ")
+    reply(child, "Type the number of an answer to change it", "", prompt="Your answer: ")
+    code, summary = finished(child)
+    assert code == 0 and "Before your visit" in summary
+    assert saved(out)["veteran"] == "yes" and saved(out)["fusion_date"] == "2024-03"
+
+
+def test_piped_b_is_never_a_silent_step_back(tmp_path):
+    run = pipe(tmp_path, PIPED[:12] + ["b"] + PIPED[13:], "--out", "b.json")
+    assert run.returncode == 2
+    assert "error: hardware_problem_known: 'b' is not an answer here; type y, n or u (standard input line 13)" \
+        in run.stderr

@@ -59,11 +59,16 @@ READINGS = [
     ("pain_quality", "coordinator", "1 9", ERROR),
     ("pain_quality", "coordinator", "u", None),
     ("pain_quality", "patient", "5", None),
+    ("pain_quality", "patient", "2 3 5", ERROR),  # "I don't know" cannot be combined
+    ("pain_quality", "coordinator", "2 u", ERROR),
     # whole numbers (range is the contract's job)
     ("pain_score", "coordinator", "7", 7),
     ("pain_score", "coordinator", "11", 11),
     ("pain_score", "coordinator", "seven", ERROR),
     ("pain_score", "coordinator", "7.5", ERROR),
+    ("pain_score", "coordinator", "7/10", 7),
+    ("pain_score", "patient", "7 out of 10", 7),
+    ("pain_score", "coordinator", "7/9", ERROR),
     ("pain_score", "patient", "u", None),
     # levels
     ("fused_levels", "coordinator", "L4-5 L5-S1", ["L4-L5", "L5-S1"]),
@@ -74,6 +79,9 @@ READINGS = [
     ("fused_levels", "coordinator", "L7-8", ERROR),
     ("annular_tear_levels", "coordinator", "none", []),
     ("annular_tear_levels", "patient", "None", []),
+    ("annular_tear_levels", "patient", "no", []),
+    ("annular_tear_levels", "coordinator", "n", []),
+    ("fused_levels", "patient", "no", ERROR),  # a fusion has levels
     # dates (month first by default)
     ("fusion_date", "coordinator", "2024-06-10", "2024-06-10"),
     ("fusion_date", "coordinator", "2024-6-1", "2024-06-01"),
@@ -83,7 +91,18 @@ READINGS = [
     ("fusion_date", "coordinator", "6/10/2024", "2024-06-10"),
     ("fusion_date", "coordinator", "2025-02-30", "2025-02-30"),  # read; the contract rejects it
     ("fusion_date", "coordinator", "6/10/24", ERROR),
-    ("fusion_date", "coordinator", "June 2024", ERROR),
+    ("fusion_date", "coordinator", "June 2024", "2024-06"),
+    ("fusion_date", "patient", "March 2024", "2024-03"),
+    ("fusion_date", "patient", "mar 2024", "2024-03"),
+    ("fusion_date", "patient", "Sept. 2024", "2024-09"),
+    ("fusion_date", "coordinator", "10 March 2024", "2024-03-10"),
+    ("fusion_date", "coordinator", "March 10, 2024", "2024-03-10"),
+    ("fusion_date", "coordinator", "Marchember 2024", ERROR),
+    ("fusion_date", "patient", "2023", "2023-12"),  # a year alone: the latest month (the safer reading)
+    ("mri_date", "patient", "2025", "2025-01"),  # an MRI: the earliest month
+    ("assessment_date", "coordinator", "March 2026", ERROR),  # needs its day
+    ("assessment_date", "coordinator", "t", "2026-11-24"),  # today (the default shown)
+    ("assessment_date", "coordinator", "today", "2026-11-24"),
     ("fusion_date", "coordinator", "u", "unknown"),
     ("fusion_date", "patient", "I don't know", "unknown"),
     ("assessment_date", "coordinator", "2026-11-20", "2026-11-20"),
@@ -100,12 +119,51 @@ READINGS = [
                          ids=[f"{q}-{m}-{t!r}" for q, m, t, _ in READINGS])
 def test_reading_typed_answers(question, mode, typed, expected):
     item = Q.item(question)
+    default = TODAY.isoformat() if item.type == "date" else None  # Enter (and t) mean today there
+
+    def read():
+        return interpret(item, typed, mode=mode, unknown_text=Q.questionnaire.unknown_text, default=default,
+                         not_after=TODAY)
+
     if expected is ERROR:
         with pytest.raises(InputError) as error:
-            interpret(item, typed, mode=mode, unknown_text=Q.questionnaire.unknown_text)
+            read()
         assert str(error.value)  # always a reason to show
+        # ... and, for patients, a sentence of their own for its kind
+        assert error.value.kind in Q.patient_wording.errors, error.value.kind
     else:
-        assert interpret(item, typed, mode=mode, unknown_text=Q.questionnaire.unknown_text) == Answer(expected)
+        assert read().value == expected
+
+
+def test_a_year_alone_is_never_read_past_the_assessment_date_and_says_so():
+    answer = interpret(Q.item("fusion_date"), "2026", mode="patient", not_after=TODAY)
+    assert answer == Answer("2026-11", year_alone=True)
+    assert interpret(Q.item("fusion_date"), "2024-03", mode="patient").year_alone is False
+
+
+@pytest.mark.parametrize("question, typed, interactive, back", [
+    ("veteran", "b", True, True),
+    ("veteran", "b", False, False),  # piped input: only < goes back
+    ("veteran", "<", False, True),
+    ("pain_location", "b", True, False),  # 1=back 2=leg 3=back+leg: b looks like an answer
+    ("pain_quality", "b", True, False),  # burning
+    ("fusion_date", "back", True, True),
+])
+def test_b_goes_back_only_where_it_cannot_look_like_an_answer(question, typed, interactive, back):
+    try:
+        action = interpret(Q.item(question), typed, mode="coordinator", interactive=interactive)
+    except InputError:
+        action = None
+    assert isinstance(action, Back) is back
+
+
+def test_patient_error_sentences_cover_contract_problems():
+    from triage.interview import patient_error
+
+    assert patient_error("'2026-12' is after the assessment date 2026-11-24") == "future"
+    assert patient_error("'2025-02-30' is not a real calendar date") == "not_real_date"
+    assert patient_error("11 is outside 0 to 10") == "whole_number"
+    assert patient_error("something new") is None
 
 
 @pytest.mark.parametrize("typed, order, expected", [
@@ -137,15 +195,17 @@ def _interview(mode="coordinator", answers=None):
     return Interview(Q, mode, today=TODAY, answers=answers)
 
 
-def test_progress_counts_follow_skip_logic():
+def test_progress_total_never_grows_as_the_patient_answers():
     interview = _interview("patient")
-    assert interview.progress() == (1, 17)  # no MRI questions until the MRI is said to exist
+    assert interview.progress() == (1, 19)  # the MRI questions may still be asked: counted from the start
     interview.answer(Q.item("fusion_date"), "2024-06")
-    assert interview.progress() == (2, 17)
+    assert interview.progress() == (2, 19)
     interview.go_to("mri_available")
     interview.answer(Q.item("mri_available"), "yes")
     assert interview.current.id == "mri_date"
-    assert interview.progress() == (5, 19)
+    assert interview.progress() == (5, 19)  # no jump up (it was 17 then 19 before)
+    interview.answer(Q.item("mri_available"), "no")
+    assert interview.progress()[1] == 17  # it may shrink when questions become unnecessary
 
 
 def test_patients_are_not_asked_coordinator_items():
@@ -154,20 +214,35 @@ def test_patients_are_not_asked_coordinator_items():
     assert [item.id for item in _interview("coordinator").asked()][:2] == ["patient_id", "assessment_date"]
 
 
-def test_changing_an_answer_drops_the_answers_skip_logic_now_hides():
+def test_answers_skip_logic_hides_are_kept_until_the_end_and_come_back():
     interview = _interview(answers={"mri_available": "yes", "mri_date": "2026-01", "annular_tear_levels": ["L3-L4"]})
+    numbers = {item.id: number for number, item, _ in interview.review()}
     outcome = interview.answer(Q.item("mri_available"), "no")
-    assert [item.id for item in outcome.dropped] == ["mri_date", "annular_tear_levels"]
-    assert interview.answers == {"mri_available": "no"}
+    assert [item.id for item in outcome.hidden] == ["mri_date", "annular_tear_levels"]
+    assert interview.final_answers() == {"mri_available": "no"}  # what is saved, assessed and recorded
+    assert interview.answers["mri_date"] == "2026-01"  # kept while the intake goes on
+    after = {item.id: number for number, item, _ in interview.review()}
+    assert all(after[key] == numbers[key] for key in after)  # numbers do not shift
     outcome = interview.answer(Q.item("mri_available"), "yes")
     assert [item.id for item in outcome.revealed] == ["mri_date", "annular_tear_levels"]
+    assert interview.final_answers()["annular_tear_levels"] == ["L3-L4"]  # the change undone: back again
     assert interview.current.id == "mri_date"
 
 
-def test_resumed_answers_hidden_by_skip_logic_are_dropped_and_reported():
+def test_resumed_answers_hidden_by_skip_logic_are_not_saved_again():
     interview = _interview(answers={"mri_available": "no", "mri_date": "2026-01"})
-    assert [item.id for item in interview.dropped_at_start] == ["mri_date"]
-    assert "mri_date" not in interview.answers
+    assert [item.id for item in interview.hidden()] == ["mri_date"]
+    assert "mri_date" not in interview.final_answers()
+
+
+def test_warnings_for_answers_to_check():
+    interview = _interview(answers={"fusion_date": "2024-06", "mri_available": "yes"})
+    interview.answer(Q.item("mri_date"), "2024-03")
+    assert interview.warnings(Q.item("mri_date")) == [("mri_before_fusion", "2024-03")]
+    interview.answer(Q.item("mri_date"), "2024-06")
+    assert interview.warnings(Q.item("mri_date")) == []  # the same month may be after it
+    interview.answer(Q.item("assessment_date"), "2027-01-05")
+    assert interview.warnings(Q.item("assessment_date")) == [("date_in_future", "2027-01-05")]
 
 
 def test_answers_are_stored_in_canonical_form():

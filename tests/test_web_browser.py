@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from support.browser import Server, axe_violations, launch, require_browser, screenshot
+from support.web_browser import Server, axe_violations, launch, require_browser, screenshot
 from support.web import TODAY, invite, make_app
 
 pytest.importorskip("flask")

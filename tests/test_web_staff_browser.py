@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from support.browser import Server, axe_violations, launch, require_browser, screenshot
+from support.web_browser import Server, axe_violations, launch, require_browser, screenshot
 from support.web import PASSWORD, add_staff, make_app
 
 pytest.importorskip("flask")
@@ -120,7 +120,7 @@ def test_invite_red_flag_alert_summary_print_acknowledge(browser, tmp_path):
             data = clinician.pdf(format=paper, print_background=True)
             assert pdf_pages(data) == 1, paper
             (tmp_path / f"summary-{paper}.pdf").write_bytes(data)
-        from support.browser import ARTEFACTS
+        from support.web_browser import ARTEFACTS
 
         (ARTEFACTS / "staff-print-A4.pdf").write_bytes(clinician.pdf(format="A4", print_background=True))
         clinician.go_back()

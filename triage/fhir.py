@@ -1,25 +1,45 @@
-"""FHIR R4: our questionnaire as a Questionnaire, answers as a QuestionnaireResponse, and back.
+"""FHIR R4 (SDC): our questionnaire as a Questionnaire, answers as a QuestionnaireResponse, and back.
 
 Plain JSON dicts built from the questionnaire definition; no FHIR library at run time (the tests
-validate the output with ``fhir.resources``). Mapping, one item per question, linkId = question id:
+validate the output with ``fhir.resources`` and, in a browser test, with a second validator and a
+real form renderer, LHC-Forms). Two Questionnaires come from one definition: the full one (what
+exports reference) and the patient form (``fhir_patient_url``), without the coordinator-only
+questions. Both share linkIds, so a response to either is read the same way.
 
-| answers kind   | item type | answer                                                            |
-|----------------|-----------|-------------------------------------------------------------------|
-| text           | string    | valueString                                                       |
-| date           | date      | valueDate                                                         |
-| partial_date   | date      | valueDate (YYYY-MM is a FHIR date); "unknown" = no value, with the |
-|                |           | standard data-absent-reason extension ``unknown`` on ``_valueDate`` |
-| integer        | integer   | valueInteger (minValue / maxValue extensions on the item)         |
-| yes_no_unknown | choice    | valueCoding yes / no / unknown                                    |
-| choice         | choice    | valueCoding                                                       |
-| multi_choice   | choice    | one valueCoding per choice (repeats)                              |
-| segments       | choice    | one valueCoding per segment (repeats); [] = code none; unknown    |
+Shape, chosen so that what a patient enters in a form renderer comes back unchanged:
 
-Codes live in the questionnaire's own code system (``fhir_answer_system``).
+- one ``group`` per section (text: the section's patient title), after an ``intro`` display item;
+- question text, option texts and help are the patient wording; help is a ``display`` child
+  (``{id}.help``) with item control ``help``;
+- every question's linkId is its answers-contract id; ``item.code`` is the id in
+  ``fhir_question_system``;
+- ``yes_no_unknown`` / ``choice``: ``choice`` with radio buttons, ``valueCoding``;
+  ``multi_choice``: ``choice``, ``repeats``, check boxes; ``integer``: ``integer`` with minValue /
+  maxValue; ``text``: ``string``; ``date`` (assessment date): ``date``;
+- ``partial_date`` is asked in two parts, because form renderers accept only full dates in a
+  ``date`` item (a month typed alone is cleared, an imported ``2024-03`` comes back as
+  ``2024-03-01``, which can move a patient out of the healing window):
+  ``{id}``: ``choice`` "I know the month or the date" (``known``) / "I don't know" (``unknown``);
+  ``{id}.value``: ``string`` enabled when ``known``, with a ``YYYY-MM[-DD]`` regex and entry format.
+  A month stays a month: ``valueString`` ``2024-03``.
+- ``segments`` likewise: ``{id}``: ``choice`` ``known`` / ``none`` (when the question allows it) /
+  ``unknown``; ``{id}.value``: ``choice``, ``repeats``, check boxes of the segments only, enabled
+  when ``known``. A level cannot be combined with "None" or "I don't know" even in a renderer
+  without exclusive options; ``none`` and ``unknown`` also carry the SDC ``optionExclusive`` flag.
+
+Answer codes (``fhir_answer_system``): ``yes``, ``no``, ``unknown``; the choice values of the
+definition; the segments (``L4-L5``); ``none`` (levels: none); ``known`` (the date or the levels
+follow in ``{id}.value``). Question codes (``fhir_question_system``): the question ids.
+
+Responses of earlier versions of the questionnaire (1.0.0: flat items, a ``valueDate`` or a
+data-absent-reason ``unknown`` on ``_valueDate``, segments with ``none`` / ``unknown`` in one item)
+are still read; a response to a newer version is refused with a message saying so.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from typing import TYPE_CHECKING, Any
 
 from triage.answers import KINDS
@@ -33,115 +53,261 @@ if TYPE_CHECKING:  # annotations only: `triage assess` checks every file for FHI
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
+ENTRY_FORMAT = "http://hl7.org/fhir/StructureDefinition/entryFormat"
+ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
+ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
+SDC_QUESTIONNAIRE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire"
+SDC_RESPONSE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaireresponse"
+XHTML = "http://www.w3.org/1999/xhtml"
+
 UNKNOWN = "unknown"
 NONE = "none"  # segments answered with an empty list: e.g. "the MRI report notes no tear"
+KNOWN = "known"  # the date or the levels follow in the `{id}.value` item
+VALUE_SUFFIX = ".value"
+HELP_SUFFIX = ".help"
+SECTION_PREFIX = "section."
+INTRO = "intro"
+# YYYY-MM or YYYY-MM-DD with a real month and a day of at most 31 (impossible days such as
+# 2024-02-30 are refused by `triage assess`, naming the question).
+PARTIAL_DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"
+DATE_ENTRY_FORMAT = "YYYY-MM or YYYY-MM-DD"
+TWO_PARTS = ("partial_date", "segments")
 
 ITEM_TYPES = {
-    "text": "string", "date": "date", "partial_date": "date", "integer": "integer",
-    "yes_no_unknown": "choice", "choice": "choice", "multi_choice": "choice", "segments": "choice",
+    "text": "string", "date": "date", "integer": "integer", "yes_no_unknown": "choice", "choice": "choice",
+    "multi_choice": "choice", "partial_date": "choice", "segments": "choice",
 }
 # Statuses of a response that can be assessed: an unfinished one simply leaves questions unanswered.
 USABLE_STATUSES = ("completed", "amended", "in-progress", "stopped")
+AUDIENCES = ("coordinator", "patient")
 
 
 def _codes(questionnaire: Questionnaire, item: Item) -> list[tuple[str, str]]:
-    """(code, display) of every answer an item can take, in order."""
+    """(code, display) of every answer option of the question item ``{id}``, in order."""
+    wording = questionnaire.patient_wording
     unknown = (UNKNOWN, questionnaire.questionnaire.unknown_text)
     kind = KINDS[item.id]
     if kind == "yes_no_unknown":
-        return [("yes", "yes"), ("no", "no"), unknown]
+        return [("yes", wording.yes), ("no", wording.no), unknown]
     if kind in ("choice", "multi_choice"):
         return [(option.value, option.text) for option in item.options]
+    if kind == "partial_date":
+        return [(KNOWN, wording.date_known), unknown]
     if kind == "segments":
-        return [(segment, segment) for segment in SEGMENTS] + [(NONE, NONE), unknown]
+        return [(KNOWN, wording.levels_known)] + ([(NONE, wording.none)] if item.allow_none else []) + [unknown]
     return []
 
 
+def _displays(questionnaire: Questionnaire, item: Item) -> dict[str, str]:
+    """Display of every code an answer to this question may carry (earlier versions' included)."""
+    displays = dict(_codes(questionnaire, item))
+    if KINDS[item.id] == "segments":
+        displays.update({segment: segment for segment in SEGMENTS})
+        displays.setdefault(NONE, questionnaire.patient_wording.none)
+    return displays
+
+
 def _coding(questionnaire: Questionnaire, item: Item, code: str) -> dict[str, str]:
-    display = dict(_codes(questionnaire, item)).get(code, code)
+    display = _displays(questionnaire, item).get(code, code)
     return {"system": questionnaire.questionnaire.fhir_answer_system, "code": code, "display": display}
 
 
-def canonical(questionnaire: Questionnaire) -> str:
-    info = questionnaire.questionnaire
-    return f"{info.fhir_url}|{info.version}"
+def _item_control(code: str) -> dict[str, Any]:
+    return {"url": ITEM_CONTROL, "valueCodeableConcept": {"coding": [{"system": ITEM_CONTROL_SYSTEM, "code": code}]}}
 
 
-def questionnaire_resource(questionnaire: Questionnaire) -> dict[str, Any]:
-    """The R4 Questionnaire: one item per question, skip logic as enableWhen, nothing required
-    (every answer is optional in the answers contract; a missing one is reported, never refused)."""
+def canonical(questionnaire: Questionnaire, audience: str = "coordinator") -> str:
     info = questionnaire.questionnaire
-    items = []
-    for item in questionnaire.items:
-        entry: dict[str, Any] = {"linkId": item.id, "text": item.text, "type": ITEM_TYPES[KINDS[item.id]],
-                                 "required": False}
-        if KINDS[item.id] in ("multi_choice", "segments"):
-            entry["repeats"] = True
-        codes = _codes(questionnaire, item)
-        if codes:
-            entry["answerOption"] = [{"valueCoding": _coding(questionnaire, item, code)} for code, _ in codes]
-        if KINDS[item.id] == "integer":
-            entry["extension"] = [{"url": MIN_VALUE, "valueInteger": item.min},
-                                  {"url": MAX_VALUE, "valueInteger": item.max}]
-        if item.ask_when:
-            target = questionnaire.item(item.ask_when.question)
-            condition: dict[str, Any] = {"question": target.id, "operator": "="}
-            if _codes(questionnaire, target):
-                condition["answerCoding"] = _coding(questionnaire, target, item.ask_when.eq)
-            else:
-                condition["answerString"] = item.ask_when.eq
-            entry["enableWhen"] = [condition]
-        items.append(entry)
-    return {
+    return f"{_url(questionnaire, audience)}|{info.version}"
+
+
+def _url(questionnaire: Questionnaire, audience: str) -> str:
+    info = questionnaire.questionnaire
+    return info.fhir_patient_url if audience == "patient" else info.fhir_url
+
+
+def _sections(questionnaire: Questionnaire, items: list[Item]) -> list[tuple[Any, list[Item]]]:
+    """Sections in definition order, each with its items (in definition order); empty ones left out."""
+    grouped = [(section, [item for item in items if item.section == section.id]) for section in questionnaire.sections]
+    return [(section, members) for section, members in grouped if members]
+
+
+def questionnaire_resource(questionnaire: Questionnaire, audience: str = "coordinator") -> dict[str, Any]:
+    """The R4 Questionnaire (SDC) for ``coordinator`` (every question; what exports reference) or
+    ``patient`` (without the coordinator-only questions). Nothing is required: every answer is
+    optional in the answers contract; a missing one is reported, never refused."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}")
+    info = questionnaire.questionnaire
+    items = [item for item in questionnaire.items if audience in item.audience or audience == "coordinator"]
+    groups = [{"linkId": INTRO, "text": info.patient_intro, "type": "display"}]
+    for section, members in _sections(questionnaire, items):
+        group = {"linkId": SECTION_PREFIX + section.id, "text": section.patient_title, "type": "group",
+                 "required": False, "item": []}
+        for item in members:
+            group["item"].extend(_question_items(questionnaire, item))
+        groups.append(group)
+    patient = audience == "patient"
+    resource: dict[str, Any] = {
         "resourceType": "Questionnaire",
-        "id": info.id,
-        "url": info.fhir_url,
+        "id": info.id + ("-patient" if patient else ""),
+        "meta": {"profile": [SDC_QUESTIONNAIRE]},
+        "language": "en",
+        "text": {"status": "generated", "div": _narrative(questionnaire, items, patient)},
+        "url": _url(questionnaire, audience),
         "version": info.version,
-        "name": "".join(part.capitalize() for part in info.id.replace("_", "-").split("-")),
+        "name": "".join(part.capitalize() for part in info.id.replace("_", "-").split("-")) + ("Patient" if patient else ""),
         "title": info.title,
         "status": "active",
         "subjectType": ["Patient"],
-        "item": items,
+        "date": info.date,
+        "publisher": info.publisher,
+        "description": info.description,
+        "item": groups,
     }
-
-
-def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, authored: str | None = None,
-                      resource_id: str | None = None, status: str = "completed") -> dict[str, Any]:
-    """An R4 QuestionnaireResponse for an answers-contract object (answered questions only)."""
-    items = []
-    for item in questionnaire.items:
-        if item.id not in answers:
-            continue
-        values = _answer_values(questionnaire, item, answers[item.id])
-        if values:
-            items.append({"linkId": item.id, "text": item.text, "answer": values})
-    resource: dict[str, Any] = {"resourceType": "QuestionnaireResponse"}
-    if resource_id:
-        resource["id"] = resource_id
-    resource["questionnaire"] = canonical(questionnaire)
-    resource["status"] = status
-    if authored:
-        resource["authored"] = authored
-    resource["item"] = items
+    if patient:
+        resource["derivedFrom"] = [canonical(questionnaire)]
     return resource
 
 
-def _answer_values(questionnaire: Questionnaire, item: Item, value: Any) -> list[dict[str, Any]]:
+def _question_items(questionnaire: Questionnaire, item: Item) -> list[dict[str, Any]]:
+    """The Questionnaire items of one question: the question itself, and for dates and levels the
+    ``{id}.value`` part that follows it."""
+    info = questionnaire.questionnaire
     kind = KINDS[item.id]
-    if kind == "text":
-        return [{"valueString": str(value)}]
+    entry: dict[str, Any] = {
+        "linkId": item.id,
+        "code": [{"system": info.fhir_question_system, "code": item.id, "display": item.label}],
+        "text": item.text,
+        "type": ITEM_TYPES[kind],
+        "required": False,
+    }
+    if kind == "multi_choice":
+        entry["repeats"] = True
+    codes = _codes(questionnaire, item)
+    if codes:
+        entry["extension"] = [_item_control("check-box" if kind == "multi_choice" else "radio-button")]
+        entry["answerOption"] = []
+        for code, _ in codes:
+            option: dict[str, Any] = {"valueCoding": _coding(questionnaire, item, code)}
+            if kind == "segments" and code in (NONE, UNKNOWN):
+                option["extension"] = [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}]
+            entry["answerOption"].append(option)
     if kind == "integer":
-        return [{"valueInteger": int(value)}]
-    if kind in ("date", "partial_date"):
+        entry["extension"] = [{"url": MIN_VALUE, "valueInteger": item.min},
+                              {"url": MAX_VALUE, "valueInteger": item.max}]
+    if item.ask_when:
+        entry["enableWhen"] = [_condition(questionnaire, item.ask_when.question, item.ask_when.eq)]
+    entry["item"] = [{"linkId": item.id + HELP_SUFFIX, "text": item.help, "type": "display",
+                      "extension": [_item_control("help")]}]
+    items = [entry]
+    if kind in TWO_PARTS:
+        wording = questionnaire.patient_wording
+        value: dict[str, Any] = {"linkId": item.id + VALUE_SUFFIX, "required": False,
+                                 "enableWhen": [_condition(questionnaire, item.id, KNOWN)]}
+        if kind == "partial_date":
+            value.update({"text": wording.date_entry, "type": "string", "maxLength": 10,
+                          "extension": [{"url": REGEX, "valueString": PARTIAL_DATE_PATTERN},
+                                        {"url": ENTRY_FORMAT, "valueString": DATE_ENTRY_FORMAT}]})
+        else:
+            value.update({"text": wording.levels_entry, "type": "choice", "repeats": True,
+                          "extension": [_item_control("check-box")],
+                          "answerOption": [{"valueCoding": _coding(questionnaire, item, segment)}
+                                           for segment in SEGMENTS]})
+        items.append(value)
+    return items
+
+
+def _condition(questionnaire: Questionnaire, question: str, eq: str) -> dict[str, Any]:
+    target = questionnaire.item(question)
+    if KINDS[target.id] in TWO_PARTS and eq != KNOWN and eq not in (UNKNOWN, NONE):
+        raise ValueError(f"skip logic on the value of {target.id} cannot be expressed")  # none today
+    condition: dict[str, Any] = {"question": target.id, "operator": "="}
+    if _codes(questionnaire, target):
+        condition["answerCoding"] = _coding(questionnaire, target, eq)
+    else:
+        condition["answerString"] = eq
+    return condition
+
+
+def _narrative(questionnaire: Questionnaire, items: list[Item], patient: bool) -> str:
+    """Human-readable summary (the resource's ``text``): title, description, the questions by section."""
+    info = questionnaire.questionnaire
+    parts = [f'<div xmlns="{XHTML}"><h1>{html.escape(info.title)}</h1><p>{html.escape(info.description)}</p>']
+    if patient:
+        parts.append("<p>Patient form: the coordinator-only questions are left out.</p>")
+    for section, members in _sections(questionnaire, items):
+        parts.append(f"<h2>{html.escape(section.patient_title)}</h2><ol>")
+        parts += [f"<li>{html.escape(item.text)}</li>" for item in members]
+        parts.append("</ol>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def subject_reference(patient_id: str) -> dict[str, Any]:
+    """The patient as the response's ``subject``: the clinic's own reference, as an identifier."""
+    return {"identifier": {"value": patient_id}}
+
+
+def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, authored: str | None = None,
+                      resource_id: str | None = None, status: str = "completed",
+                      subject: str | None = None) -> dict[str, Any]:
+    """An R4 QuestionnaireResponse to the full Questionnaire for an answers-contract object
+    (answered questions only). ``subject`` (the patient reference) only on identified exports."""
+    groups = []
+    for section, members in _sections(questionnaire, list(questionnaire.items)):
+        items = []
+        for item in members:
+            if item.id in answers:
+                items += _answer_items(questionnaire, item, answers[item.id])
+        if items:
+            groups.append({"linkId": SECTION_PREFIX + section.id, "text": section.patient_title, "item": items})
+    resource: dict[str, Any] = {"resourceType": "QuestionnaireResponse"}
+    if resource_id:
+        resource["id"] = resource_id
+    resource["meta"] = {"profile": [SDC_RESPONSE]}
+    resource["questionnaire"] = canonical(questionnaire)
+    resource["status"] = status
+    if subject:
+        resource["subject"] = subject_reference(subject)
+    if authored:
+        resource["authored"] = authored
+    resource["item"] = groups
+    return resource
+
+
+def _answer_items(questionnaire: Questionnaire, item: Item, value: Any) -> list[dict[str, Any]]:
+    """The response items of one answered question (none when the answer says nothing)."""
+    kind = KINDS[item.id]
+
+    def one(link: str, text: str, answers: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"linkId": link, "text": text, "answer": answers}
+
+    def coded(code: str) -> dict[str, Any]:
+        return {"valueCoding": _coding(questionnaire, item, code)}
+
+    wording = questionnaire.patient_wording
+    if kind == "text":
+        return [one(item.id, item.text, [{"valueString": str(value)}])]
+    if kind == "integer":
+        return [one(item.id, item.text, [{"valueInteger": int(value)}])]
+    if kind == "date":
+        return [one(item.id, item.text, [{"valueDate": str(value)}])]
+    if kind == "partial_date":
         if value == UNKNOWN:
-            return [{"_valueDate": {"extension": [{"url": DATA_ABSENT_REASON, "valueCode": UNKNOWN}]}}]
-        return [{"valueDate": str(value)}]
+            return [one(item.id, item.text, [coded(UNKNOWN)])]
+        return [one(item.id, item.text, [coded(KNOWN)]),
+                one(item.id + VALUE_SUFFIX, wording.date_entry, [{"valueString": str(value)}])]
     if kind == "segments":
-        codes = [UNKNOWN] if value == UNKNOWN else (list(value) or [NONE])
-        return [{"valueCoding": _coding(questionnaire, item, code)} for code in codes]
-    if kind == "multi_choice":  # [] says no more than "not answered": no answer entries
-        return [{"valueCoding": _coding(questionnaire, item, code)} for code in value]
-    return [{"valueCoding": _coding(questionnaire, item, str(value))}]
+        if value == UNKNOWN or value == []:
+            return [one(item.id, item.text, [coded(UNKNOWN if value == UNKNOWN else NONE)])]
+        return [one(item.id, item.text, [coded(KNOWN)]),
+                one(item.id + VALUE_SUFFIX, wording.levels_entry, [coded(code) for code in value])]
+    if kind == "multi_choice":  # [] says no more than "not answered": no item
+        return [one(item.id, item.text, [coded(code) for code in value])] if value else []
+    return [one(item.id, item.text, [coded(str(value))])]
 
 
 def is_response(raw: Any) -> bool:
@@ -149,10 +315,16 @@ def is_response(raw: Any) -> bool:
     return isinstance(raw, dict) and "resourceType" in raw
 
 
+def _version(text: str) -> tuple[int, ...] | None:
+    return tuple(int(part) for part in text.split(".")) if re.fullmatch(r"\d+(\.\d+)*", text) else None
+
+
 def answers_from_response(raw: dict[str, Any], questionnaire: Questionnaire) -> dict[str, Any]:
-    """The answers-contract object of a QuestionnaireResponse for our questionnaire. Raises
-    InvalidInput naming every problem (wrong resource, another questionnaire, an unknown linkId, an
-    answer of the wrong type or code); the values themselves are validated by ``parse_answers``."""
+    """The answers-contract object of a QuestionnaireResponse to our Questionnaire (full or patient
+    form, this version or an earlier one). Raises InvalidInput naming every problem (wrong resource,
+    another questionnaire, a newer version, an unknown linkId, an answer of the wrong type or code,
+    "I don't know" or "None" together with a date or levels); the values themselves are validated by
+    ``parse_answers``."""
     problems: list[Problem] = []
     kind = raw.get("resourceType")
     if kind != "QuestionnaireResponse":
@@ -160,66 +332,112 @@ def answers_from_response(raw: dict[str, Any], questionnaire: Questionnaire) -> 
     info = questionnaire.questionnaire
     reference = raw.get("questionnaire")
     url, _, version = str(reference).partition("|") if isinstance(reference, str) else ("", "", "")
-    if url != info.fhir_url:
+    audience = {info.fhir_url: "coordinator", info.fhir_patient_url: "patient"}.get(url)
+    if audience is None:
         problems.append(Problem("questionnaire", f"{reference!r} is not this tool's questionnaire "
                                                  f"({info.fhir_url})"))
-    elif version and version != info.version:
-        problems.append(Problem("questionnaire", f"answers version {version} of the questionnaire; this tool "
-                                                 f"has version {info.version}"))
+    elif version and (_version(version) is None or _version(version) > _version(info.version)):
+        problems.append(Problem("questionnaire", f"answers version {version} of the questionnaire, newer than "
+                                                 f"this tool's version {info.version}; update the tool"))
     status = raw.get("status")
     if status not in USABLE_STATUSES:
         problems.append(Problem("status", f"{status!r} cannot be assessed (use one of: {', '.join(USABLE_STATUSES)})"))
     items = raw.get("item", [])
     if not isinstance(items, list):
         raise InvalidInput(problems + [Problem("item", "must be a list of items")])
-    known = {item.id: item for item in questionnaire.items}
+    asked = [item for item in questionnaire.items if audience != "patient" or "patient" in item.audience]
+    found = _collect(questionnaire, asked, items, problems)
     answers: dict[str, Any] = {}
-    for position, entry in enumerate(items):
-        link = entry.get("linkId") if isinstance(entry, dict) else None
-        if not isinstance(link, str):
-            problems.append(Problem(f"item[{position}]", "has no linkId"))
-            continue
-        if link not in known:
-            problems.append(Problem(link, f"is not a question of questionnaire {info.id}"))
-            continue
-        if link in answers:
-            problems.append(Problem(link, "appears twice"))
-            continue
-        if entry.get("item"):
-            problems.append(Problem(link, "has nested items; this questionnaire has none"))
+    for item in asked:
+        if item.id not in found and item.id + VALUE_SUFFIX not in found:
             continue
         try:
-            value = _value(questionnaire, known[link], entry.get("answer") or [])
+            value = _value(questionnaire, item, found.get(item.id, []), found.get(item.id + VALUE_SUFFIX, []))
         except ValueError as error:
-            problems.append(Problem(link, str(error)))
+            problems.append(Problem(item.id, str(error)))
             continue
         if value is not None:
-            answers[link] = value
+            answers[item.id] = value
     if problems:
         raise InvalidInput(problems)
     return answers
 
 
-def _value(questionnaire: Questionnaire, item: Item, entries: list[Any]) -> Any:
-    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-        raise ValueError("answer must be a list of answer objects")
-    if not entries:
-        return None
+def _collect(questionnaire: Questionnaire, asked: list[Item], items: list[Any],
+             problems: list[Problem]) -> dict[str, list[dict[str, Any]]]:
+    """Answers by linkId, from the response's items at any depth (section groups, or flat as in
+    version 1.0.0). Display items (intro, help) are tolerated when they carry no answer."""
+    questions = {item.id for item in asked}
+    answerable = questions | {item.id + VALUE_SUFFIX for item in asked if KINDS[item.id] in TWO_PARTS}
+    groups = {SECTION_PREFIX + section.id for section in questionnaire.sections}
+    displays = {INTRO} | {item.id + HELP_SUFFIX for item in asked}
+    found: dict[str, list[dict[str, Any]]] = {}
+
+    def walk(entries: list[Any], where: str) -> None:
+        for position, entry in enumerate(entries):
+            link = entry.get("linkId") if isinstance(entry, dict) else None
+            if not isinstance(link, str):
+                problems.append(Problem(f"{where}[{position}]", "has no linkId"))
+                continue
+            answer = entry.get("answer") or []
+            children = entry.get("item") or []
+            if link in groups or link in displays:
+                if answer:
+                    problems.append(Problem(link, "is not a question; it cannot have an answer"))
+                elif not isinstance(children, list):
+                    problems.append(Problem(link, "item must be a list of items"))
+                else:
+                    walk(children, link)
+                continue
+            if link not in answerable:
+                whose = "the patient form of " if questions != {item.id for item in questionnaire.items} else ""
+                problems.append(Problem(link, f"is not a question of {whose}questionnaire {questionnaire.questionnaire.id}"))
+                continue
+            if link in found:
+                problems.append(Problem(link, "appears twice"))
+                continue
+            if children or (isinstance(answer, list) and any(isinstance(a, dict) and a.get("item") for a in answer)):
+                problems.append(Problem(link, "has nested items; this question has none"))
+                continue
+            if not isinstance(answer, list) or not all(isinstance(a, dict) for a in answer):
+                problems.append(Problem(link, "answer must be a list of answer objects"))
+                continue
+            found[link] = answer
+
+    walk(items, "item")
+    return found
+
+
+def _value(questionnaire: Questionnaire, item: Item, entries: list[dict[str, Any]],
+           value_entries: list[dict[str, Any]]) -> Any:
+    """One question's answer in the answers contract, from its item and its ``.value`` item."""
     kind = KINDS[item.id]
-    repeats = kind in ("multi_choice", "segments")
-    if len(entries) > 1 and not repeats:
+    if len(entries) > 1 and kind not in ("multi_choice", "segments"):
         raise ValueError("has several answers; this question takes one")
-    if kind in ("text", "integer", "date", "partial_date"):
-        entry = entries[0]
-        field = {"text": "valueString", "integer": "valueInteger"}.get(kind, "valueDate")
-        if field in entry:
-            return entry[field]
-        if kind == "partial_date" and _absent_unknown(entry.get("_valueDate")):
-            return UNKNOWN
+    if kind in ("text", "integer", "date"):
+        if not entries:
+            return None
+        field = {"text": "valueString", "integer": "valueInteger", "date": "valueDate"}[kind]
+        if field in entries[0]:
+            return entries[0][field]
         raise ValueError(f"the answer must be a {field}")
-    codes = []
+    if kind == "partial_date":
+        return _partial_date(questionnaire, item, entries, value_entries)
+    codes = _coded(questionnaire, item, entries)
+    if kind == "segments":
+        return _segments(questionnaire, item, codes, value_entries)
+    if not codes:
+        return None
+    if KNOWN in codes:
+        raise ValueError(f"code {KNOWN!r} is not an answer option of this question")
+    return codes if kind == "multi_choice" else codes[0]
+
+
+def _coded(questionnaire: Questionnaire, item: Item, entries: list[dict[str, Any]], *,
+           allowed: set[str] | None = None) -> list[str]:
     system = questionnaire.questionnaire.fhir_answer_system
-    allowed = {code for code, _ in _codes(questionnaire, item)}
+    allowed = set(_displays(questionnaire, item)) if allowed is None else allowed
+    codes = []
     for entry in entries:
         coding = entry.get("valueCoding")
         if not isinstance(coding, dict):
@@ -229,13 +447,52 @@ def _value(questionnaire: Questionnaire, item: Item, entries: list[Any]) -> Any:
         if coding.get("code") not in allowed:
             raise ValueError(f"code {coding.get('code')!r} is not an answer option of this question")
         codes.append(coding["code"])
-    if kind == "segments":
-        if codes in ([UNKNOWN], [NONE]):
-            return UNKNOWN if codes == [UNKNOWN] else []
-        if UNKNOWN in codes or NONE in codes:
-            raise ValueError("none or unknown cannot be combined with levels")
-        return codes
-    return codes if kind == "multi_choice" else codes[0]
+    return codes
+
+
+def _partial_date(questionnaire: Questionnaire, item: Item, entries: list[dict[str, Any]],
+                  value_entries: list[dict[str, Any]]) -> Any:
+    if len(value_entries) > 1:
+        raise ValueError("has several dates; this question takes one")
+    date = None
+    if value_entries:
+        date = value_entries[0].get("valueString", value_entries[0].get("valueDate"))
+        if not isinstance(date, str):
+            raise ValueError(f"the date ({item.id}{VALUE_SUFFIX}) must be a valueString such as 2024-03")
+    said = None
+    if entries:
+        entry = entries[0]
+        if "valueCoding" in entry:
+            said = _coded(questionnaire, item, [entry])[0]
+        elif "valueDate" in entry or "valueString" in entry:  # version 1.0.0: the date itself
+            said, date = KNOWN, entry.get("valueDate", entry.get("valueString"))
+            if value_entries:
+                raise ValueError("has two dates")
+        elif _absent_unknown(entry.get("_valueDate")):  # version 1.0.0: "I don't know"
+            said = UNKNOWN
+        else:
+            raise ValueError("the answer must be a valueCoding (known or unknown)")
+    if said == UNKNOWN:
+        if date is not None:
+            raise ValueError(f"answered {questionnaire.questionnaire.unknown_text!r} and also gave a date; "
+                             "only one can be true")
+        return UNKNOWN
+    return date  # None when "I know" was chosen and no date typed: not answered
+
+
+def _segments(questionnaire: Questionnaire, item: Item, codes: list[str], value_entries: list[dict[str, Any]]) -> Any:
+    levels = _coded(questionnaire, item, value_entries, allowed=set(SEGMENTS))
+    exclusive = [code for code in codes if code in (NONE, UNKNOWN)]
+    if exclusive and (len(codes) > 1 or levels):
+        shown = questionnaire.questionnaire.unknown_text if exclusive[0] == UNKNOWN else questionnaire.patient_wording.none
+        raise ValueError(f"{shown!r} cannot be combined with levels or another answer")
+    if exclusive:
+        return UNKNOWN if exclusive[0] == UNKNOWN else []
+    if KNOWN in codes:
+        if len(codes) > 1:
+            raise ValueError("has several answers; this question takes one")
+        return levels or None
+    return (codes + levels) or None  # version 1.0.0: the levels in the question's own item
 
 
 def _absent_unknown(extension_holder: Any) -> bool:

@@ -10,6 +10,7 @@ as ``L4-L5``), so whatever is saved is a file `triage assess` accepts.
 from __future__ import annotations
 
 import re
+import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -22,18 +23,25 @@ from triage.segments import normalise_segment
 Mode = Audience  # the person at the keyboard: "coordinator" or "patient"
 DateOrder = Literal["MDY", "DMY"]
 
-BACK = frozenset({"<", "b"})
+BACK = "<"  # always back; "b" too, but only at a terminal and where no answer starts with b (back_word)
 HELP = "?"
+TODAY_WORDS = frozenset({"t", "today"})
 # Ways people say "I don't know"; the questionnaire's own unknown_text is added per interview.
 UNKNOWN_WORDS = frozenset({"u", "unknown", "dk", "idk", "don't know", "dont know", "i don't know", "i dont know",
                            "not sure"})
-NONE_WORDS = frozenset({"none", "no tear", "no tears", "[]"})
+NONE_WORDS = frozenset({"none", "no", "n", "nothing", "no tear", "no tears", "[]"})
 YES_WORDS = frozenset({"y", "yes", "true"})
 NO_WORDS = frozenset({"n", "no", "false"})
 
 
 class InputError(ValueError):
-    """What was typed cannot be used as an answer; the message says why, in plain words."""
+    """What was typed cannot be used as an answer. ``str()`` is the reason in a coordinator's words;
+    ``kind`` and ``params`` pick the patient's sentence (``patient_wording.errors``)."""
+
+    def __init__(self, message: str, kind: str = "", **params: Any):
+        super().__init__(message)
+        self.kind = kind
+        self.params = params
 
 
 # --- what was typed -> an action ------------------------------------------------------------------
@@ -50,24 +58,45 @@ class Help:
 
 @dataclass(frozen=True)
 class Answer:
-    """A contract value to validate; ``None`` = leave the question unanswered."""
+    """A contract value to validate; ``None`` = leave the question unanswered. ``year_alone`` is
+    True when a year typed alone was read as one month of it (the person should be told)."""
 
     value: Any
+    year_alone: bool = False
 
 
 Action = Back | Help | Answer
 
 
+@dataclass(frozen=True)
+class _Reading:
+    mode: Mode
+    date_order: DateOrder
+    not_after: date | None  # the assessment date: a year alone is never read past it
+    unknown_text: str
+
+
+def back_word(item: Item) -> bool:
+    """Whether ``b`` may mean "back" at ``item``: not where an answer starts with b (1=back
+    2=leg 3=back+leg, or "burning"), where it would look like an answer."""
+    words = [w for option in _options(item) for text in option for w in re.split(r"[^a-z]+", text.lower())]
+    return not any(word.startswith("b") for word in words)
+
+
 def interpret(item: Item, typed: str, *, mode: Mode, date_order: DateOrder = "MDY",
-              current: Any = None, default: Any = None, unknown_text: str = "") -> Action:
+              current: Any = None, default: Any = None, unknown_text: str = "",
+              interactive: bool = True, not_after: date | None = None) -> Action:
     """Read one typed line for ``item``. Enter keeps the current answer (or takes the default).
 
-    Raises InputError with a plain reason when the line cannot be an answer. The value returned is
-    not yet validated against the contract (dates may still be impossible): see Interview.check.
+    ``<`` goes back; so does ``b``, but only at a terminal (``interactive``) and where no answer
+    starts with b: in piped input a stray b must never silently step back. ``t`` is today where
+    the question is a full date. Raises InputError with a plain reason when the line cannot be an
+    answer. The value returned is not yet validated against the contract (dates may still be
+    impossible): see Interview.check.
     """
     text = typed.strip()
     word = text.lower()
-    if word in BACK:
+    if word == BACK or (word in ("b", "back") and interactive and back_word(item)):
         return Back()
     if word == HELP:
         return Help()
@@ -78,7 +107,9 @@ def interpret(item: Item, typed: str, *, mode: Mode, date_order: DateOrder = "MD
             return Answer(default)
         if item.type == "text":
             return Answer(None)
-        raise InputError("an answer is needed here")
+        raise InputError("an answer is needed here", "needed")
+    if item.type == "date" and word in TODAY_WORDS and default is not None:
+        return Answer(default)
     is_unknown = word in UNKNOWN_WORDS or (unknown_text and word == unknown_text.lower())
     if is_unknown and item.type == "text":
         is_unknown = False  # a reference is taken as typed
@@ -90,11 +121,14 @@ def interpret(item: Item, typed: str, *, mode: Mode, date_order: DateOrder = "MD
     reader = _READERS[item.type]
     if is_unknown:
         if item.type == "date":
-            raise InputError("the assessment date cannot be unknown; press Enter for today")
+            raise InputError("the assessment date cannot be unknown; press Enter for today", "needed")
         # The contract has "unknown" for yes/no, dates and levels; elsewhere it is "not answered",
         # which the rules treat as missing (never as "no").
         return Answer(UNKNOWN if item.type in ("yes_no_unknown", "partial_date", "segments") else None)
-    return Answer(reader(item, text, date_order))
+    value = reader(item, text, _Reading(mode, date_order, not_after, unknown_text or "I don't know"))
+    if isinstance(value, Answer):
+        return value
+    return Answer(value)
 
 
 def _options(item: Item) -> list[tuple[str, str, str]]:
@@ -111,14 +145,17 @@ def _pick(item: Item, token: str) -> str:
         number = int(word)
         if 1 <= number <= len(options):
             return options[number - 1][0]
-        raise InputError(f"{token!r} is not one of the numbers shown (1 to {len(options)})")
+        raise InputError(f"{token!r} is not one of the numbers shown (1 to {len(options)})", "not_a_choice",
+                         count=len(options) + 1)
     for value, label, text in options:
         if word in (value, label.lower(), text.lower(), value.replace("_", " ")):
             return value
-    raise InputError(f"{token!r} is not one of the choices; type its number")
+    back = "; < goes back" if word in ("b", "back") else ""
+    raise InputError(f"{token!r} is not one of the choices; type its number{back}", "not_a_choice",
+                     count=len(options) + 1)
 
 
-def _read_yes_no(item: Item, text: str, date_order: DateOrder) -> str:
+def _read_yes_no(item: Item, text: str, reading: _Reading) -> str:
     word = text.lower()
     if word in YES_WORDS:
         return "yes"
@@ -126,33 +163,44 @@ def _read_yes_no(item: Item, text: str, date_order: DateOrder) -> str:
         return "no"
     if word.isdigit():
         return _pick(item, word)
-    raise InputError(f"{text!r} is not an answer here; type y, n or u")
+    raise InputError(f"{text!r} is not an answer here; type y, n or u", "not_a_choice", count=3)
 
 
-def _read_choice(item: Item, text: str, date_order: DateOrder) -> str:
+def _read_choice(item: Item, text: str, reading: _Reading) -> str:
     return _pick(item, text)
 
 
-def _read_choices(item: Item, text: str, date_order: DateOrder) -> list[str]:
+def _read_choices(item: Item, text: str, reading: _Reading) -> list[str]:
     tokens = [token for token in re.split(r"[\s,;]+", text) if token]
+    unknown = {*UNKNOWN_WORDS, reading.unknown_text.lower()}
+    if reading.mode == "patient":
+        unknown.add(str(len(_options(item)) + 1))
+    if any(token.lower() in unknown for token in tokens):  # alone, it was read as unknown before
+        raise InputError(f"\"{reading.unknown_text}\" cannot be combined with other answers",
+                         "unknown_combined", unknown_text=reading.unknown_text)
     chosen = {_pick(item, token) for token in tokens}
     return [value for value, _, _ in _options(item) if value in chosen]
 
 
-def _read_integer(item: Item, text: str, date_order: DateOrder) -> int:
+def _read_integer(item: Item, text: str, reading: _Reading) -> int:
+    # Clinicians write a score out of its maximum: 7/10, 7 of 10, 7 out of 10.
+    match = re.fullmatch(rf"\s*([+-]?\d+)\s*(?:/|of|out of)\s*{item.max}\s*", text) if item.max is not None else None
+    if match:
+        return int(match.group(1))
     if not re.fullmatch(r"[+-]?\d+", text):
-        raise InputError(f"{text!r} is not a whole number from {item.min} to {item.max}")
+        raise InputError(f"{text!r} is not a whole number from {item.min} to {item.max}", "whole_number",
+                         min=item.min, max=item.max)
     return int(text)
 
 
-def _read_text(item: Item, text: str, date_order: DateOrder) -> str:
+def _read_text(item: Item, text: str, reading: _Reading) -> str:
     return text
 
 
-def _read_segments(item: Item, text: str, date_order: DateOrder) -> list[str]:
+def _read_segments(item: Item, text: str, reading: _Reading) -> list[str]:
     if text.lower() in NONE_WORDS:
         if not item.allow_none:
-            raise InputError("name at least one level here, or type u if it is not known")
+            raise InputError("name at least one level here, or type u if it is not known", "level_needed")
         return []
     tokens = [token for token in re.split(r"[\s,;]+|\band\b", text) if token]
     levels = []
@@ -160,7 +208,7 @@ def _read_segments(item: Item, text: str, date_order: DateOrder) -> list[str]:
         try:
             levels.append(normalise_segment(token))
         except ValueError as error:
-            raise InputError(str(error)) from None
+            raise InputError(str(error), "level") from None
     return levels
 
 
@@ -169,13 +217,20 @@ _ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _SLASH_MONTH = re.compile(r"^(\d{1,2})/(\d{4})$")
 _SLASH_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 _SHORT_YEAR = re.compile(r"^\d{1,2}[/.](\d{1,2}[/.])?\d{2}$")
+_YEAR = re.compile(r"^(\d{4})$")
+# Month names and their usual short forms, in English: "March 2024", "mar 2024", "10 March 2024".
+MONTH_NAMES = {name.lower(): number for number in range(1, 13)
+               for name in (calendar.month_name[number], calendar.month_abbr[number])} | {"sept": 9}
+_NAMED_MONTH = re.compile(r"^([a-z]+)\.?,?\s+(\d{4})$")
+_NAMED_DAY = re.compile(r"^(\d{1,2})\s+([a-z]+)\.?,?\s+(\d{4})$")
+_NAMED_DAY_US = re.compile(r"^([a-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
 
 
 def date_forms(kind: str, date_order: DateOrder) -> str:
     """The forms a typed date may take, as shown in coordinator prompts (order made explicit)."""
     slashed = "MM/DD/YYYY" if date_order == "MDY" else "DD/MM/YYYY"
     if kind == "date":
-        return f"YYYY-MM-DD or {slashed}"
+        return f"YYYY-MM-DD, {slashed} or t"
     return f"YYYY-MM, MM/YYYY, YYYY-MM-DD or {slashed}"
 
 
@@ -210,7 +265,7 @@ def patient_hints(item: Item, questionnaire: Questionnaire, date_order: DateOrde
         lines.append(w.choose_many if item.type == "multi_choice" else w.choose_one)
     elif item.type == "partial_date":
         mdy = date_order == "MDY"
-        lines = [w.type_date.format(month_example="06/2024", day_example="06/10/2024" if mdy else "10/06/2024",
+        lines = [w.type_date.format(month_example="06/2024 or June 2024", day_example="06/10/2024" if mdy else "10/06/2024",
                                     day_order=w.date_order_mdy if mdy else w.date_order_dmy),
                  w.unknown_key.format(unknown_text=unknown)]
     elif item.type == "segments":
@@ -227,29 +282,50 @@ def patient_hints(item: Item, questionnaire: Questionnaire, date_order: DateOrde
 def read_typed_date(text: str, *, partial: bool, date_order: DateOrder = "MDY") -> str:
     """A typed date -> its ISO form (``YYYY-MM-DD``, or ``YYYY-MM`` when ``partial``).
 
-    Only the form is read here; whether the date exists (2025-02-30) is the contract's decision.
+    Reads ISO, slashed and month-name forms ("March 2024", "mar 2024", "10 March 2024", "March 10,
+    2024"). Only the form is read here; whether the date exists (2025-02-30) is the contract's
+    decision.
     """
     text = text.strip()
+    lower = text.lower()
     if match := _ISO_DAY.match(text):
         year, month, day = match.groups()
     elif match := _SLASH_DAY.match(text):
         first, second, year = match.groups()
         month, day = (first, second) if date_order == "MDY" else (second, first)
+    elif (match := _NAMED_DAY.match(lower)) and match.group(2) in MONTH_NAMES:
+        day, name, year = match.groups()
+        month = str(MONTH_NAMES[name])
+    elif (match := _NAMED_DAY_US.match(lower)) and match.group(1) in MONTH_NAMES:
+        name, day, year = match.groups()
+        month = str(MONTH_NAMES[name])
     elif partial and (match := (_ISO_MONTH.match(text) or _SLASH_MONTH.match(text))):
         first, second = match.groups()
         year, month = (first, second) if len(first) == 4 else (second, first)
         return f"{year}-{int(month):02d}"
+    elif partial and (match := _NAMED_MONTH.match(lower)) and match.group(1) in MONTH_NAMES:
+        return f"{match.group(2)}-{MONTH_NAMES[match.group(1)]:02d}"
     elif _SHORT_YEAR.match(text):
-        raise InputError(f"{text!r} has a two-digit year; type all four digits (e.g. 2024)")
-    elif not partial and (_ISO_MONTH.match(text) or _SLASH_MONTH.match(text)):
-        raise InputError(f"{text!r} has no day; type {date_forms('date', date_order)}")
+        raise InputError(f"{text!r} has a two-digit year; type all four digits (e.g. 2024)", "two_digit_year")
+    elif not partial and (_ISO_MONTH.match(text) or _SLASH_MONTH.match(text) or _NAMED_MONTH.match(lower)):
+        raise InputError(f"{text!r} has no day; type {date_forms('date', date_order)}", "date")
     else:
-        raise InputError(f"{text!r} is not a date; type {date_forms('partial_date' if partial else 'date', date_order)}")
+        raise InputError(f"{text!r} is not a date; type {date_forms('partial_date' if partial else 'date', date_order)}",
+                         "date")
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
-def _read_date(item: Item, text: str, date_order: DateOrder) -> str:
-    return read_typed_date(text, partial=item.type == "partial_date", date_order=date_order)
+def _read_date(item: Item, text: str, reading: _Reading) -> str | Answer:
+    partial = item.type == "partial_date"
+    if partial and item.year_alone and (match := _YEAR.match(text.strip())):
+        year = int(match.group(1))
+        month = 1
+        if item.year_alone == "last_month":  # as late as possible, but never after the assessment
+            month = 12
+            if reading.not_after is not None and year == reading.not_after.year:
+                month = reading.not_after.month
+        return Answer(f"{year:04d}-{month:02d}", year_alone=True)
+    return read_typed_date(text, partial=partial, date_order=reading.date_order)
 
 
 _READERS = {
@@ -272,7 +348,7 @@ class Outcome:
 
     item: Item
     value: Any  # canonical contract value, None = not answered
-    dropped: list[Item] = field(default_factory=list)  # answers removed: their question is no longer asked
+    hidden: list[Item] = field(default_factory=list)  # answered questions no longer asked (answers kept)
     revealed: list[Item] = field(default_factory=list)  # questions now asked that were not before
     red_flag: bool = False  # a red-flag question just became "yes"
 
@@ -280,8 +356,11 @@ class Outcome:
 class Interview:
     """Where a person is in the questionnaire and what they answered so far.
 
-    ``answers`` is always a valid answers-contract object (checked on every change). ``position`` is
-    an index into ``asked()``; ``position == len(asked())`` means all questions were passed: the review.
+    ``answers`` is always a valid answers-contract object (checked on every change). It keeps the
+    answers of questions that skip logic now hides (MRI date after "no MRI"), so that undoing the
+    change brings them back; ``final_answers()`` leaves them out, and only that is saved, assessed
+    and recorded. ``position`` is an index into ``asked()``; ``position == len(asked())`` means all
+    questions were passed: the review.
     """
 
     def __init__(self, questionnaire: Questionnaire, mode: Mode, *, today: date,
@@ -289,11 +368,9 @@ class Interview:
         self.questionnaire = questionnaire
         self.mode: Mode = mode
         self.today = today
-        self.answers: dict[str, Any] = {}
-        self.dropped_at_start: list[Item] = []
-        if answers:
-            self.answers = self.validated(answers)
-            self.dropped_at_start = self._drop_hidden()
+        self.answers: dict[str, Any] = self.validated(answers) if answers else {}
+        # Every question this person may be asked, in order: its place here is its number at the review.
+        self.items = [item for item in questionnaire.items if mode in item.audience]
         self.position = self.resume_position()
 
     # The ordered list of questions asked now: skip logic re-applied to the current answers.
@@ -305,9 +382,24 @@ class Interview:
         asked = self.asked()
         return asked[self.position] if self.position < len(asked) else None
 
+    def hidden(self) -> list[Item]:
+        """Questions answered earlier that skip logic no longer asks (their answers are kept)."""
+        asked = {item.id for item in self.asked()}
+        return [item for item in self.items if item.id in self.answers and item.id not in asked]
+
+    def final_answers(self) -> dict[str, Any]:
+        """The answers without those of hidden questions: what is saved, assessed and recorded."""
+        hidden = {item.id for item in self.hidden()}
+        return {key: value for key, value in self.answers.items() if key not in hidden}
+
     def progress(self) -> tuple[int, int]:
-        """(question number, questions asked in all), counting with the skip logic as it stands."""
-        return self.position + 1, len(self.asked())
+        """(question number, total). The total counts the questions asked now plus those that may
+        still be asked (their deciding question is not answered yet), so it never grows as the
+        person answers; it can shrink when an answer makes questions unnecessary."""
+        asked = {item.id for item in self.asked()}
+        total = sum(1 for item in self.items if item.id in asked
+                    or (item.ask_when is not None and item.ask_when.question not in self.answers))
+        return self.position + 1, total
 
     def resume_position(self) -> int:
         """Where a resumed intake continues: after the last question that has an answer. (Not at the
@@ -319,6 +411,11 @@ class Interview:
     def default(self, item: Item) -> Any:
         """What Enter means when the question has no answer yet."""
         return self.today.isoformat() if item.type == "date" else None
+
+    def assessment_date(self) -> date:
+        """The date every interval is measured to: the answered one, else today."""
+        answered = self.answers.get("assessment_date")
+        return date.fromisoformat(answered) if isinstance(answered, str) else self.today
 
     def validated(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The contract's canonical form of ``raw`` (only the keys given); InvalidInput otherwise."""
@@ -336,31 +433,23 @@ class Interview:
         return self.validated({**trial, item.id: value})[item.id]
 
     def answer(self, item: Item, value: Any) -> Outcome:
-        """Record a (checked) answer, drop answers that skip logic now hides, move to the next question."""
+        """Record a (checked) answer and move to the next question. Answers that skip logic now
+        hides are kept (``Outcome.hidden``) and come back if the change is undone."""
         canonical = self.check(item, value)
         before_asked = {i.id for i in self.asked()}
+        before_hidden = {i.id for i in self.hidden()}
         was_yes = self.answers.get(item.id) == "yes"
         if canonical is None:
             self.answers.pop(item.id, None)
         else:
             self.answers[item.id] = canonical
-        dropped = self._drop_hidden()
         asked = self.asked()
         revealed = [i for i in asked if i.id not in before_asked]
+        hidden = [i for i in self.hidden() if i.id not in before_hidden]
         self.position = next(n for n, i in enumerate(asked) if i.id == item.id) + 1 \
             if any(i.id == item.id for i in asked) else self.resume_position()
-        return Outcome(item, canonical, dropped, revealed,
+        return Outcome(item, canonical, hidden, revealed,
                        red_flag=item.safety and canonical == "yes" and not was_yes)
-
-    def _drop_hidden(self) -> list[Item]:
-        """Remove answers to questions that skip logic no longer asks (REDCap's 'hidden' data)."""
-        dropped = []
-        for item in self.questionnaire.items:
-            if item.ask_when and item.id in self.answers and \
-                    self.answers.get(item.ask_when.question) != item.ask_when.eq:
-                del self.answers[item.id]
-                dropped.append(item)
-        return dropped
 
     def back(self) -> bool:
         """To the previous question; False when already at the first."""
@@ -376,11 +465,42 @@ class Interview:
         self.position = len(self.asked())
 
     def review(self) -> list[tuple[int, Item, Any]]:
-        """(number, question, answer or None) for every question asked, numbered from 1."""
-        return [(n, item, self.answers.get(item.id)) for n, item in enumerate(self.asked(), start=1)]
+        """(number, question, answer or None) for every question asked. A question keeps its number
+        whatever skip logic does (numbers of questions not asked are left out), so a number read on
+        the screen still means the same question after a change."""
+        number = {item.id: n for n, item in enumerate(self.items, start=1)}
+        return [(number[item.id], item, self.answers.get(item.id)) for item in self.asked()]
 
     def red_flags_yes(self) -> list[Item]:
-        return [item for item in self.questionnaire.items if item.safety and self.answers.get(item.id) == "yes"]
+        return [item for item in self.asked() if item.safety and self.answers.get(item.id) == "yes"]
+
+    def warnings(self, item: Item) -> list[tuple[str, str]]:
+        """(kind, value) of what an accepted answer should make the person check, without refusing
+        it: an assessment date in the future, an MRI dated before the fusion."""
+        found = []
+        value = self.answers.get(item.id)
+        if item.type == "date" and isinstance(value, str) and value > self.today.isoformat():
+            found.append(("date_in_future", value))
+        fusion, mri = self.answers.get("fusion_date"), self.answers.get("mri_date")
+        if item.id in ("fusion_date", "mri_date") and "mri_date" not in {i.id for i in self.hidden()} \
+                and isinstance(fusion, str) and isinstance(mri, str) and UNKNOWN not in (fusion, mri) \
+                and mri[:7] < fusion[:7]:  # whole months apart: before the fusion whatever the days
+            found.append(("mri_before_fusion", mri))
+        return found
+
+
+PATIENT_ERROR_PATTERNS = (  # a contract problem -> the kind of sentence a patient reads
+    ("is after the assessment date", "future"),
+    ("is not a real calendar", "not_real_date"),
+    ("check the year", "check_year"),
+    ("is outside", "whole_number"),
+    ("is not a lumbar segment", "level"),
+)
+
+
+def patient_error(message: str) -> str | None:
+    """The kind of patient sentence for a problem the answers contract found, or None."""
+    return next((kind for pattern, kind in PATIENT_ERROR_PATTERNS if pattern in message), None)
 
 
 # --- for pages that keep answers to hidden questions (the web) ----------------------------------------
@@ -424,6 +544,7 @@ def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire)
 
 
 __all__ = [
-    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "check_answer", "coordinator_hint", "date_forms",
-    "hidden_answers", "interpret", "patient_hints", "problem_lines", "read_typed_date", "without_hidden",
+    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "back_word", "check_answer", "coordinator_hint",
+    "date_forms", "hidden_answers", "interpret", "patient_error", "patient_hints", "problem_lines", "read_typed_date",
+    "without_hidden",
 ]

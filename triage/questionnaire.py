@@ -43,6 +43,9 @@ class Item(_Definition):
     min: int | None = None
     max: int | None = None
     allow_none: bool = False  # segments only: "none" (no level, []) is a meaningful answer
+    # partial dates only: a year typed alone is read as this month of that year, whichever end is the
+    # safer reading for the rules (the fusion as late as possible, an MRI as early as possible).
+    year_alone: Literal["last_month", "first_month"] | None = None
     ask_when: AskWhen | None = None
 
     @model_validator(mode="after")
@@ -58,6 +61,8 @@ class Item(_Definition):
             raise ValueError(f"{self.id}: safety must be true exactly for the red-flag questions")
         if self.allow_none and self.type != "segments":
             raise ValueError(f"{self.id}: allow_none applies only to segments questions")
+        if self.year_alone and self.type != "partial_date":
+            raise ValueError(f"{self.id}: year_alone applies only to partial_date questions")
         return self
 
     def allowed_values(self) -> str:
@@ -81,6 +86,9 @@ class Section(_Definition):
 class QuestionnaireInfo(_Definition):
     id: str
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")  # when this version was published
+    publisher: str
+    description: str
     title: str
     patient_intro: str
     patient_outro: str
@@ -88,6 +96,8 @@ class QuestionnaireInfo(_Definition):
     # FHIR identities (triage/fhir.py): the Questionnaire's canonical URL and the code system of its
     # answer codes. Identifiers, not wording; change them only with a new questionnaire version.
     fhir_url: str = Field(pattern=r"^(https?|urn):\S+$")
+    fhir_patient_url: str = Field(pattern=r"^(https?|urn):\S+$")
+    fhir_question_system: str = Field(pattern=r"^(https?|urn):\S+$")
     fhir_answer_system: str = Field(pattern=r"^(https?|urn):\S+$")
 
 
@@ -101,6 +111,15 @@ _WORDING_PLACEHOLDERS = {
     "not_understood": {"reason"},
     "understood": {"answer"},
     "dropped": {"questions"},
+    "year_alone": {"answer"},
+    "date_in_future": {"answer"},
+    "mri_before_fusion": {"answer"},
+}
+# What a patient reads when a typed answer cannot be used, by kind (interview.InputError.kind).
+PATIENT_ERRORS = {
+    "needed": set(), "not_a_choice": {"count"}, "unknown_combined": {"unknown_text"},
+    "whole_number": {"min", "max"}, "level": set(), "level_needed": set(), "date": set(),
+    "two_digit_year": set(), "future": set(), "not_real_date": set(), "check_year": set(),
 }
 
 
@@ -123,6 +142,10 @@ class PatientWording(_Definition):
     yes: str
     no: str
     none: str
+    date_known: str
+    date_entry: str
+    levels_known: str
+    levels_entry: str
     not_answered: str
     not_understood: str
     understood: str
@@ -134,15 +157,28 @@ class PatientWording(_Definition):
     review_intro: str
     review_prompt: str
     review_not_a_number: str
+    review_more: str
     summary_title: str
     bring_heading: str
     bring_nothing: str
     emergency_heading: str
     stopped: str
+    year_alone: str
+    date_in_future: str
+    mri_before_fusion: str
+    errors: dict[str, str]  # one sentence per kind of PATIENT_ERRORS
 
     @model_validator(mode="after")
     def _placeholders(self) -> "PatientWording":
+        if set(self.errors) != set(PATIENT_ERRORS):
+            raise ValueError(f"errors: needs exactly the kinds {sorted(PATIENT_ERRORS)}")
+        for kind, text in self.errors.items():
+            for _, field, _, _ in string.Formatter().parse(text):
+                if field is not None and field not in PATIENT_ERRORS[kind]:
+                    raise ValueError(f"errors.{kind}: unknown placeholder {{{field}}}")
         for name, text in self:
+            if name == "errors":
+                continue
             allowed = _WORDING_PLACEHOLDERS.get(name, set())
             for _, field, _, _ in string.Formatter().parse(text):
                 if field is not None and field not in allowed:

@@ -1,90 +1,108 @@
-"""A real browser for the web tests: Debian's chromium driven by Playwright (given its executable
-path; Playwright's own browser download is not used), axe-core injected from node_modules, and the
-app served by waitress on 127.0.0.1 on a free port in a thread of the test process.
+"""Shared helpers for tests in a real browser (Debian chromium driven by Playwright for Python).
 
-Without chromium, Playwright or axe-core the browser tests skip on a developer machine and FAIL
-when CI is "true" (CI must install them: see .ci/run)."""
+Use in a test module:
+
+    from support.browser import browser, serve, watch_console  # noqa: F401  (browser is a fixture)
+
+    def test_page(browser):
+        with serve({"/": some_folder}) as base:
+            page = browser.new_page()
+            problems = watch_console(page)
+            page.goto(base + "/index.html")
+            ...
+            assert problems == []
+
+Without chromium or Playwright the tests skip on a developer machine, and fail when the environment
+variable CI is "true" (CI installs both: `.ci/run`). Pages are served on 127.0.0.1 on a free port,
+and the browser starts with its background networking off (this machine has no outside network;
+nothing may leave it anyway).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support import ROOT
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-ARTEFACTS = ROOT / "test-artefacts" / "screenshots"
-CHROMIUM = os.environ.get("TRIAGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps",
+]
 
 
-def require_browser():
-    """Skip (developer machine) or fail (CI) when a tool the browser tests need is missing."""
-    missing = []
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium") or None
+
+
+def missing(what: str) -> None:
+    """Skip on a developer machine; fail under CI, where the tool must have been installed."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is missing, and CI must have it (see .ci/run)", pytrace=False)
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian chromium for the whole test session."""
+    path = chromium_path()
+    if path is None:
+        missing("chromium (apt-get install chromium)")
     try:
-        import playwright.sync_api  # noqa: F401
+        from playwright.sync_api import sync_playwright
     except ImportError:
-        missing.append("the Playwright Python package (pip install playwright)")
-    if not Path(CHROMIUM).exists():
-        missing.append("chromium (apt-get install chromium)")
-    if not AXE.exists():
-        missing.append("axe-core (npm ci)")
-    if missing:
-        message = "browser tests need " + ", ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("Playwright for Python (pip install '.[test]')")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
 
 
-class Server:
-    """waitress serving ``app`` on 127.0.0.1:<free port> until ``stop``."""
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    routes: dict[str, Path] = {}
 
-    def __init__(self, app):
-        from waitress.server import create_server
+    def translate_path(self, path: str) -> str:
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        for prefix in sorted(self.routes, key=len, reverse=True):
+            folder = prefix.rstrip("/") + "/"
+            if path.startswith(folder) or path == prefix:
+                relative = path[len(prefix):].lstrip("/")
+                root = self.routes[prefix].resolve()
+                target = (root / relative).resolve()
+                return str(target) if target.is_relative_to(root) else str(root / "missing")
+        return "/nonexistent"
 
-        self._server = create_server(app, host="127.0.0.1", port=0, threads=4, clear_untrusted_proxy_headers=True)
-        self.url = f"http://127.0.0.1:{self._server.effective_port}"
-        self._thread = threading.Thread(target=self._server.run, name="waitress-test", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.close()
-        self._thread.join(timeout=10)
-
-
-def launch(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
 
 
-def axe_violations(page) -> list[dict]:
-    """axe-core's violations on the page as it is now (WCAG 2.0/2.1/2.2 A and AA, and best practice)."""
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate("""async () => {
-        const result = await axe.run(document, {runOnly: {type: 'tag',
-            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}});
-        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                             nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
-    }""")
+@contextlib.contextmanager
+def serve(routes: dict[str, Path]) -> Iterator[str]:
+    """Serve folders (URL prefix -> folder) on 127.0.0.1, a free port; yields the base URL."""
+    handler = type("Handler", (_Handler,), {"routes": dict(routes)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
-def screenshot(page, name: str, widths=(320, 1024)) -> list[Path]:
-    """Full-page screenshots at each width (kept under test-artefacts/ for people to look at); the
-    viewport is put back afterwards. Also checks the page never scrolls sideways at that width."""
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    original = page.viewport_size
-    paths = []
-    for width in widths:
-        page.set_viewport_size({"width": width, "height": 800})
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        if overflow > 0:
-            wide = page.evaluate("""(limit) => Array.from(document.querySelectorAll('body *'))
-                .filter(e => e.getBoundingClientRect().right > limit + 1 && !e.closest('.table-wrap *'))
-                .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""", width)
-            raise AssertionError(f"{name}: scrolls sideways by {overflow}px at {width}px: {wide}")
-        path = ARTEFACTS / f"{name}-{width}.png"
-        page.screenshot(path=str(path), full_page=True)
-        paths.append(path)
-    page.set_viewport_size(original)
-    return paths
+def watch_console(page) -> list[str]:
+    """Errors and warnings the page writes to its console, and uncaught exceptions (filled as they
+    happen)."""
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(f"{message.type}: {message.text}")
+            if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    return problems

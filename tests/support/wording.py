@@ -90,7 +90,13 @@ def _patient_wording(questionnaire: Questionnaire) -> list[tuple[str, str]]:
     wording = getattr(questionnaire, "patient_wording", None)
     if wording is None:
         return []
-    return [(f"patient_wording.{key}", text) for key, text in wording.model_dump().items() if isinstance(text, str)]
+    found = []
+    for key, text in wording.model_dump().items():
+        if isinstance(text, dict):  # the error sentences, by kind
+            found += [(f"patient_wording.{key}.{kind}", sentence) for kind, sentence in text.items()]
+        elif isinstance(text, str):
+            found.append((f"patient_wording.{key}", text))
+    return found
 
 
 def code_strings(path: Path) -> list[tuple[str, str]]:

@@ -22,10 +22,14 @@ def register(commands) -> None:
         commands, "questions", help="print the questionnaire vocabulary",
         description="Question ids, wording, allowed values and skip logic.", handler=run_questions,
         exit_codes=(ExitCode.DEFINITION,),
-        examples=("triage questions", "triage questions -f fhir > questionnaire.json"))
+        examples=("triage questions", "triage questions -f fhir > questionnaire.json",
+                  "triage questions -f fhir --audience patient > patient-form.json"))
     common.add_format_option(questions, ("text", "json", "markdown", "fhir"),
                              "text: for the terminal (default); json: for tools; markdown: a table; "
-                             "fhir: the FHIR R4 Questionnaire")
+                             "fhir: the FHIR R4 (SDC) Questionnaire")
+    questions.add_argument("--audience", choices=("coordinator", "patient"),
+                           help="with -f fhir: coordinator (default) = every question, what exports "
+                           "reference; patient = the patient form, without the coordinator-only questions")
     common.add_pager_option(questions)
 
 
@@ -42,11 +46,15 @@ def run_questions(args, io: IO) -> int:
     from triage.questionnaire import load_questionnaire
     from triage.render import catalogues
 
+    if args.audience and args.format != "fhir":
+        from triage.errors import InvalidInput, Problem
+
+        raise InvalidInput([Problem("--audience", "applies to --format fhir only")])
     questionnaire = load_questionnaire()
     if args.format == "fhir":
         from triage.fhir import questionnaire_resource
 
-        io.write_json(questionnaire_resource(questionnaire))
+        io.write_json(questionnaire_resource(questionnaire, args.audience or "coordinator"))
         return ExitCode.OK
     return common.write_formatted(io, args.format, questionnaire, as_json=catalogues.questions_catalogue,
                                   as_markdown=catalogues.render_questions_markdown,

@@ -149,7 +149,7 @@ class IO:
         """Whether box characters and ellipses will show: a UTF-8 stream and a terminal that is not
         TERM=dumb."""
         stream = stream or self.out
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
         return encoding == "utf8" and os.environ.get("TERM") != "dumb"
 
     def note(self, text: str) -> None:

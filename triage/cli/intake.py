@@ -113,7 +113,7 @@ class Intake:
     """One intake session at a terminal (or from a script)."""
 
     def __init__(self, interview, draft, questionnaire, ruleset, settings, *, console, lines: _Lines,
-                 err: TextIO):
+                 err: TextIO, ascii_only: bool = False, height: int = 24):
         self.interview = interview
         self.draft = draft
         self.q = questionnaire
@@ -126,6 +126,8 @@ class Intake:
         self.mode = interview.mode
         self.patient = self.mode == "patient"
         self.scripted = not lines.interactive
+        self.ascii_only = ascii_only  # TERM=dumb: no box characters
+        self.height = height  # the review is shown a screenful at a time
         self.last_section: str | None = None
 
     # --- output helpers ---------------------------------------------------------------------------
@@ -144,14 +146,19 @@ class Intake:
         else:
             self.say(text, style="bold", indent=2)
 
-    def not_understood(self, item, reasons: list[str]) -> None:
+    def not_understood(self, item, reasons: list[str], kinds: list[tuple[str, dict]] | None = None) -> None:
+        """Say why an answer cannot be used: coordinators get the reason; patients a plain sentence
+        of patient_wording.errors for its kind (the reason itself only when no kind fits)."""
         if self.scripted:  # a script cannot be asked again: stop, naming the field and the line
             from triage.errors import InvalidInput, Problem
 
             raise InvalidInput([Problem(item.id, f"{reason} (standard input line {self.lines.number})")
                                 for reason in reasons])
-        for reason in reasons:
-            if self.patient:
+        kinds = kinds or [("", {})] * len(reasons)
+        for reason, (kind, params) in zip(reasons, kinds):
+            if self.patient and kind in self.wording.errors:
+                self.say(self.wording.errors[kind].format(**params), style="bold")
+            elif self.patient:
                 self.say(self.wording.not_understood.format(reason=reason.rstrip(".")), style="bold")
             else:
                 self.say(f"! {reason}", style="bold", indent=2)
@@ -168,6 +175,9 @@ class Intake:
                 chosen = self.review()
                 if chosen is None:
                     return False
+                if chosen == "back":
+                    self.interview.back()
+                    continue
                 self.edit_from_review(chosen)
                 continue
             try:
@@ -189,12 +199,9 @@ class Intake:
             self.say(f"Intake {info.id} {info.version}, coordinator mode", style="bold")
             order = "month first" if self.settings.date_order == "MDY" else "day first"
             self.say(f"Keys: y/n/u, a number for a choice (several: 1 3), Enter keeps [shown], "
-                     f"? help, < back, Ctrl-C pauses. Dates {order}: "
-                     f"{date_forms('partial_date', self.settings.date_order)}.")
+                     f"? help, < back, t today, Ctrl-C pauses. Dates {order}: "
+                     f"{date_forms('partial_date', self.settings.date_order)}, or a month name (March 2024).")
         self.say(f"Answers are saved to {self.draft.where} after every answer.", style="dim")
-        if self.interview.dropped_at_start:
-            self.note(self._dropped_text(self.interview.dropped_at_start))
-            self.draft.save(self.interview.answers)
         flags = self.interview.red_flags_yes()
         if flags and not self.scripted:
             self.red_flag_panel(flags[0])
@@ -202,18 +209,18 @@ class Intake:
             number, total = self.interview.progress()
             self.say(f"Resuming at question {number} of {total}.", style="dim")
 
-    def _dropped_text(self, items) -> str:
+    def _hidden_text(self, items) -> str:
         names = "; ".join(item.text if self.patient else item.label for item in items)
         if self.patient:
             return self.wording.dropped.format(questions=names)
-        return f"Removed answers no longer asked (skip logic): {names}"
+        return f"Now not asked (skip logic): {names}. Their answers are kept until the end, in case this is changed back."
 
     # --- one question -------------------------------------------------------------------------------
     def ask(self, item):
         """Ask ``item`` until an answer is accepted (returns the Outcome) or the person goes back
         (returns "back"). Saves after the answer."""
         from triage.errors import InvalidInput
-        from triage.interview import Back, Help, InputError, interpret, problem_lines
+        from triage.interview import Back, Help, InputError, interpret, patient_error, problem_lines
 
         current = self.interview.answers.get(item.id)
         default = self.interview.default(item)
@@ -223,9 +230,10 @@ class Intake:
             try:
                 action = interpret(item, typed, mode=self.mode, date_order=self.settings.date_order,
                                    current=current, default=default,
-                                   unknown_text=self.q.questionnaire.unknown_text)
+                                   unknown_text=self.q.questionnaire.unknown_text,
+                                   interactive=not self.scripted, not_after=self.interview.assessment_date())
             except InputError as error:
-                self.not_understood(item, [str(error)])
+                self.not_understood(item, [str(error)], [(error.kind, error.params)])
                 continue
             if isinstance(action, Help):
                 self.say(item.help, indent=2)
@@ -240,10 +248,11 @@ class Intake:
                     # Show how a typed date was read: '6/31/2025' (read as 2025-06-31) ...
                     reasons = [r.replace(f"'{action.value}'", f"'{typed.strip()}' (read as {action.value})")
                                for r in reasons]
-                self.not_understood(item, reasons)
+                kinds = [(patient_error(p.message) or "", {"min": item.min, "max": item.max}) for p in error.problems]
+                self.not_understood(item, reasons, kinds if len(kinds) == len(reasons) else None)
                 continue
-            self.draft.save(self.interview.answers)
-            self.after_answer(outcome, typed)
+            self.draft.save(self.interview.final_answers())
+            self.after_answer(outcome, typed, year_alone=action.year_alone)
             return outcome
 
     def show_question(self, item, current, default) -> str:
@@ -272,17 +281,36 @@ class Intake:
         keep = f" [{self.q.answer_text(item.id, shown, audience=self.mode)}]" if shown is not None else ""
         return f"{number:>2}/{total} {item.label} ({coordinator_hint(item, self.settings.date_order)}){keep}: "
 
-    def after_answer(self, outcome, typed: str) -> None:
-
+    def after_answer(self, outcome, typed: str, *, year_alone: bool = False) -> None:
+        """Echo how the answer was read (a number becomes its choice, a date its canonical form),
+        then anything to check, hidden questions and a red flag."""
         item = outcome.item
-        if outcome.value not in (None, "unknown") and item.type in ("date", "partial_date", "segments"):
-            shown = self.q.answer_text(item.id, outcome.value, audience=self.mode)
-            if self.patient and item.type != "segments":
+        shown = self.q.answer_text(item.id, outcome.value, audience=self.mode)
+        if year_alone:
+            if self.patient:
+                self.say(self.wording.year_alone.format(answer=shown), indent=2)
+            else:
+                end = "latest" if item.year_alone == "last_month" else "earliest"
+                self.say(f"  = {shown} (year only: read as its {end} month, the safer reading)", style="dim")
+        elif outcome.value not in (None, "unknown") and item.type not in ("text", "integer"):
+            # Echo what a number or a shorthand stood for; a plain y/n is clear as typed.
+            numbered = item.type in ("choice", "multi_choice") or (self.patient and item.type == "yes_no_unknown")
+            if self.patient and (numbered or item.type in ("date", "partial_date")):
                 self.say(self.wording.understood.format(answer=shown), indent=2)
-            elif not self.patient and typed.strip() and typed.strip() != shown:
+            elif not self.patient and (numbered or item.type in ("date", "partial_date", "segments")) \
+                    and typed.strip() and typed.strip().lower() != shown.lower():
                 self.say(f"  = {shown}", style="dim")
-        if outcome.dropped:
-            self.note(self._dropped_text(outcome.dropped))
+        for kind, value in self.interview.warnings(item):
+            answer = self.q.answer_text(item.id if kind != "mri_before_fusion" else "mri_date", value,
+                                        audience=self.mode)
+            if self.patient:
+                self.say(getattr(self.wording, kind).format(answer=answer), style="bold", indent=2)
+            elif kind == "date_in_future":
+                self.note(f"! {answer} is in the future: every interval is measured to it. Check it, or < to change it.")
+            else:
+                self.note(f"! The MRI ({answer}) is before the fusion: it will not count as a current MRI. Check the date.")
+        if outcome.hidden:
+            self.note(self._hidden_text(outcome.hidden))
         if outcome.red_flag:
             self.red_flag(item)
 
@@ -295,11 +323,15 @@ class Intake:
         from rich.panel import Panel
         from rich.text import Text
 
-        # A heavy frame sets it apart without colour; patients get calm words, coordinators the flag.
-        title = self.wording.red_flag_title if self.patient else f"!! RED FLAG answered yes: {item.label} !!"
+        # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb); patients get calm
+        # words; coordinators the flag, and the words are what to tell the patient.
+        if self.patient:
+            title, text = self.wording.red_flag_title, self.emergency_text()
+        else:
+            title, text = f"!! RED FLAG answered yes: {item.label} !!", f"Tell the patient now: {self.emergency_text()}"
         self.console.print()
-        self.console.print(Panel(Text(self.emergency_text(), style="bold"), title=title,
-                                 box=box.HEAVY, border_style="red", padding=(1, 2)))
+        self.console.print(Panel(Text(text, style="bold"), title=title, box=box.ASCII2 if self.ascii_only else box.HEAVY,
+                                 border_style="red", padding=(1, 2)))
 
     def red_flag(self, item) -> None:
         if self.scripted:
@@ -319,38 +351,51 @@ class Intake:
 
     # --- review -------------------------------------------------------------------------------------
     def review(self):
-        """Show every answer with a number; returns the item to change, or None to finish."""
+        """Show every answer with its number, a screenful at a time; returns the item to change,
+        "back" (the last question again), or None to finish."""
         from rich.table import Table
         from rich.text import Text
 
         rows = self.interview.review()
+        numbers = {number: item for number, item, _ in rows}
         self.say()
         if self.patient:
             self.say(self.wording.review_title, style="bold")
             self.say(self.wording.review_intro)
         else:
-            self.say(f"-- Review: {len(rows)} questions --", style="bold")
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(justify="right", no_wrap=True)
-        grid.add_column(ratio=3 if self.patient else 2)
-        grid.add_column(ratio=2, overflow="fold")
-        for number, item, value in rows:
-            answer = self.q.answer_text(item.id, value, audience=self.mode)
-            if not self.patient and item.safety and value == "yes":
-                answer += "  !! RED FLAG"
-            grid.add_row(Text(f"{number}."), Text(item.text if self.patient else item.label), Text(answer))
-        self.console.print(grid)
-        if self.patient:  # on its own line: a long prompt would wrap at 80 columns
-            self.say(self.wording.review_prompt)
-        prompt = self.wording.prompt if self.patient else "Number to change, Enter to finish: "
-        while True:
-            typed = self.lines.read(prompt).strip()
-            if not typed:
-                return None
-            if typed.isdigit() and 1 <= int(typed) <= len(rows):
-                return rows[int(typed) - 1][1]
-            self.say(self.wording.review_not_a_number if self.patient else
-                     f"  ! type a number from 1 to {len(rows)}, or press Enter", style="bold")
+            self.say(f"-- Review: {len(rows)} questions (numbers stay the same when skip logic changes) --",
+                     style="bold")
+        page = max(self.height - (8 if self.patient else 5), 5)
+        prompt = self.wording.prompt if self.patient else "Number to change, < back, Enter to finish: "
+        for start in range(0, len(rows), page):
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(justify="right", no_wrap=True)
+            grid.add_column(ratio=3 if self.patient else 2)
+            grid.add_column(ratio=2, overflow="fold")
+            for number, item, value in rows[start:start + page]:
+                answer = self.q.answer_text(item.id, value, audience=self.mode)
+                if not self.patient and item.safety and value == "yes":
+                    answer += "  !! RED FLAG"
+                grid.add_row(Text(f"{number}."), Text(item.text if self.patient else item.label), Text(answer))
+            self.console.print(grid)
+            last = start + page >= len(rows)
+            if self.patient:  # on its own line: a long prompt would wrap at 80 columns
+                self.say(self.wording.review_prompt if last else self.wording.review_more)
+            elif not last:
+                self.say("Enter shows the rest; or type a number to change it.", style="dim")
+            while True:
+                typed = self.lines.read(prompt).strip()
+                if not typed and not last:
+                    break  # the next screenful
+                if not typed:
+                    return None
+                if typed == "<":
+                    return "back"
+                if typed.isdigit() and int(typed) in numbers:
+                    return numbers[int(typed)]
+                self.say(self.wording.review_not_a_number if self.patient else
+                         "  ! type one of the numbers shown, < to go back, or press Enter", style="bold")
+        return None
 
     def edit_from_review(self, item) -> None:
         """Change one answer, ask any question that change opened up, then back to the review."""
@@ -422,7 +467,7 @@ def run(args, io: IO) -> int:
         # Patients are not asked the date; the intake day is recorded so the file gives the same
         # result later (`triage assess` would otherwise measure to the day it is run).
         interview.answers["assessment_date"] = today.isoformat()
-    draft.save(interview.answers)  # the file exists from the start, so the resume hint always works
+    draft.save(interview.final_answers())  # the file exists from the start, so the resume hint always works
 
     width = min(io.width(), 100)
     color = io.color()
@@ -437,7 +482,7 @@ def run(args, io: IO) -> int:
             pass
     lines = _Lines(interactive, io.stdin)
     session = Intake(interview, draft, questionnaire, ruleset, settings, console=console, lines=lines,
-                     err=io.err)
+                     err=io.err, ascii_only=not io.unicode(), height=io.height())
 
     previous = signal.signal(signal.SIGHUP, _hangup) if interactive else None
     try:
@@ -451,7 +496,7 @@ def run(args, io: IO) -> int:
     except Conflict:
         # Someone else changed this intake meanwhile: keep this session's answers in a file, lose nothing.
         rescue = FileDraft(default_answers_path(datetime.now()))
-        rescue.save(interview.answers)
+        rescue.save(interview.final_answers())
         raise Conflict(f"intake {getattr(draft, 'intake_id', '')} was changed by another session; this "
                        f"session's answers are kept in {rescue.where} (triage intake --resume {rescue.where})") from None
     finally:
@@ -500,7 +545,7 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
     from triage.assess import assess
 
     interview, draft = session.interview, session.draft
-    answers = parse_answers(interview.answers, today=interview.today)
+    answers = parse_answers(interview.final_answers(), today=interview.today)
     result = assess(answers, session.ruleset, session.settings)
     recorded = None if stopped_early else draft.submit(answers.answered(), result.to_json())
     if not session.scripted:
