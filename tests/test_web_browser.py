@@ -9,21 +9,15 @@ import re
 
 import pytest
 
-from support.web_browser import Server, axe_violations, launch, require_browser, screenshot
+from support.web_browser import Server, axe_violations, require_browser, screenshot
 from support.web import TODAY, invite, make_app
 
 pytest.importorskip("flask")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+@pytest.fixture(autouse=True)
+def _tools():
+    require_browser()  # axe-core too (the shared session browser checks chromium and Playwright)
 
 
 @pytest.fixture
@@ -138,11 +132,11 @@ def test_a_whole_intake_on_a_phone_with_axe_on_every_kind_of_page(browser, serve
     assert "Mostly in my leg or buttock" in page.inner_text("main")
 
     # A change that hides questions says so, and the back link works.
-    page.get_by_role("link", name=re.compile("^Change Have you had an MRI")).click()
+    page.get_by_role("link", name=re.compile("^Change Can you get us a copy of an MRI")).click()
     choose(page, "No")
     press_continue(page)
     assert "Answers to questions that no longer apply are not sent." in page.inner_text("main")
-    page.get_by_role("link", name=re.compile("^Change Have you had an MRI")).click()
+    page.get_by_role("link", name=re.compile("^Change Can you get us a copy of an MRI")).click()
     choose(page, "Yes")
     press_continue(page)
     assert "September 2026" in page.inner_text("main")  # the kept answer came back

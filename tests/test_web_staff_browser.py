@@ -9,21 +9,15 @@ import re
 
 import pytest
 
-from support.web_browser import Server, axe_violations, launch, require_browser, screenshot
+from support.web_browser import Server, axe_violations, require_browser, screenshot
 from support.web import PASSWORD, add_staff, make_app
 
 pytest.importorskip("flask")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+@pytest.fixture(autouse=True)
+def _tools():
+    require_browser()  # axe-core too (the shared session browser checks chromium and Playwright)
 
 
 def new_page(browser, width=1024):

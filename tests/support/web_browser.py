@@ -1,6 +1,7 @@
-"""A real browser for the web tests: Debian's chromium driven by Playwright (given its executable
-path; Playwright's own browser download is not used), axe-core injected from node_modules, and the
-app served by waitress on 127.0.0.1 on a free port in a thread of the test process.
+"""For the web pages' tests in a real browser (the session's one Debian chromium from
+support/browser.py, driven by Playwright): axe-core injected from node_modules, screenshots kept under
+test-artefacts/, and the app served by waitress on 127.0.0.1 on a free port in a thread of the test
+process.
 
 Without chromium, Playwright or axe-core the browser tests skip on a developer machine and FAIL
 when CI is "true" (CI must install them: see .ci/run)."""
@@ -52,10 +53,6 @@ class Server:
     def stop(self) -> None:
         self._server.close()
         self._thread.join(timeout=10)
-
-
-def launch(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
 
 
 def axe_violations(page) -> list[dict]:
