@@ -2,7 +2,8 @@
 
 Each worker process derives the facts of the generated intakes once, records what every intake
 gives when evaluated alone (before any load starts), then evaluates them round after round through
-the checked path every channel uses (``triage.assess.checked_fire``: durable_rules, then the
+the checked path every channel uses (``triage.assess.checked_fire``, asking durable afresh each time
+rather than recalling its earlier decisions: durable_rules, then the
 independent evaluator, refused on any disagreement). Meanwhile ``--load`` busy-loop processes keep
 every core busy, so the foreground is as slow as on a loaded clinic machine. It prints:
 
@@ -55,7 +56,7 @@ def _evaluate(share: int, intakes: int, seed: int, ready, go, parent: int) -> di
         derive(parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE), settings).fact
         for line in generate.lines(intakes, seed=seed, broken_every=0)
     ]
-    alone = [checked_fire(ruleset, fact) for fact in facts]  # before the load starts
+    alone = [checked_fire(ruleset, fact, recall=False) for fact in facts]  # before the load starts
     ready.set()
     go.wait()
     counts = {"evaluations": 0, "engine_errors": 0, "disagreements": 0, "differ_from_alone": 0}
@@ -65,7 +66,7 @@ def _evaluate(share: int, intakes: int, seed: int, ready, go, parent: int) -> di
         index = number % len(facts)
         counts["evaluations"] += 1
         try:
-            fired = checked_fire(ruleset, facts[index])
+            fired = checked_fire(ruleset, facts[index], recall=False)
         except EngineError as error:
             counts["disagreements" if "disagree" in str(error) else "engine_errors"] += 1
             continue

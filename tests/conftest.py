@@ -14,6 +14,15 @@ from support.cli import Run, run_cli
 __all__ = ["ROOT", "Run", "run_cli"]
 
 
+@pytest.fixture(autouse=True)
+def no_kept_decisions():
+    """Every test starts with no engine decision kept for reuse (triage.decisions), so what a test
+    sees never depends on which tests ran before it, and a test that breaks the engine reaches it."""
+    from triage import decisions
+
+    decisions.forget()
+
+
 @pytest.fixture
 def answers_file(tmp_path):
     """Write an answers object to a JSON file and return its path as a string."""

@@ -33,6 +33,8 @@ def test_question_ids_are_the_contract():
     ("fused_levels", ["L5/S1", "l4-5", "L4-L5"], ["L4-L5", "L5-S1"]),
     ("annular_tear_levels", [], []),
     ("fused_levels", "UNKNOWN", "unknown"),
+    ("fused_levels", "L4-5", ["L4-L5"]),  # one segment written as text: a one-item list
+    ("annular_tear_levels", "l5/s1", ["L5-S1"]),
     ("pain_quality", ["shooting", "aching", "shooting"], ["aching", "shooting"]),
     ("fusion_date", "2024-06", "2024-06"),
     ("pain_score", 7.0, 7),

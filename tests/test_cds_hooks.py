@@ -302,6 +302,18 @@ def test_an_unfinished_response_says_so_and_unanswered_is_missing(client, ehr):
     assert "Red-flag screen" in _unescaped(card.detail)
 
 
+def test_a_response_to_the_patient_form_is_triaged_as_of_today(client, ehr):
+    """Patients answer the patient form (no assessment date): the card is measured to today."""
+    from triage import fhir
+
+    answers = {key: value for key, value in ready_answers().items() if key != "assessment_date"}
+    resource = response_resource(answers) | {"questionnaire": fhir.canonical(load_questionnaire(), "patient")}
+    assert resource["questionnaire"].split("|")[0] in QUESTIONNAIRES.split(",")  # the prefetch finds it
+    card = card_of(call(client, ehr, hook_request(searchset(resource))))
+    assert card.indicator == "info"
+    assert "Assessed as of 2026-11-24" in card.detail
+
+
 def test_the_newest_response_is_triaged_when_the_client_ignored_the_sort(client, ehr):
     old = response_resource(answers_for("urgent")) | {"authored": "2025-01-10T08:00:00Z"}
     new = response_resource(answers_for("ready_for_evaluation")) | {"authored": "2026-11-20"}

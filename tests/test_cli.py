@@ -48,7 +48,7 @@ def test_stdin_and_as_of(monkeypatch):
     ([], "", "is empty; expected a JSON object of answers"),
     ([], "[]", "error: answers: must be a JSON object"),
     ([], "{\"veteran\": \"yes\", \"veteran\": \"no\"}", "key 'veteran' appears twice"),
-    ([], "{\"pain_score\": NaN}", "NaN is not a valid JSON value"),
+    ([], "{\"pain_score\": NaN}", "pain_score: NaN is not a whole number from 0 to 10"),
     (["--format", "pdf"], "{}", "argument -f/--format: invalid choice"),
 ])
 def test_bad_input_is_one_line_naming_the_problem_exit_2(tmp_path, args, content, expected):

@@ -13,6 +13,7 @@ from triage import engine
 from triage.answers import parse_answers
 from triage.assess import assess
 from triage.errors import EngineError
+from triage.facts import derive
 from triage.ruleset import Condition, load_ruleset
 from triage.settings import load_settings
 
@@ -54,10 +55,10 @@ def test_every_ruleset_gets_a_catch_all_so_no_fact_is_unhandled():
 
 def test_more_evaluations_than_durable_keeps_live_sessions():
     """durable caps live sids at 1024; each evaluation must delete its state."""
-    parsed = parse_answers({"veteran": "yes"}, today=TODAY)
-    for _ in range(1100):
-        result = assess(parsed, RULESET, SETTINGS)
-    assert [p.id for p in result.discussion_points] == ["va_community_care"]
+    fact = derive(parse_answers({"veteran": "yes"}, today=TODAY), SETTINGS).fact
+    for _ in range(1100):  # engine.fire itself: assess would recall the kept decisions instead
+        fired = engine.fire(RULESET, fact)
+    assert "TOPIC-02" in fired
 
 
 def test_the_same_definition_loaded_twice_shares_one_registration():
@@ -72,16 +73,17 @@ def test_concurrent_threads_are_serialised():
 import threading
 from datetime import date
 from triage.answers import parse_answers
-from triage.assess import assess
+from triage import engine
+from triage.facts import derive
 from triage.ruleset import load_ruleset
 from triage.settings import load_settings
 rs, st = load_ruleset(), load_settings()
-cases = [parse_answers({"red_flag_major_trauma": "yes" if i % 2 else "no", "veteran": "yes"}, today=date(2026, 11, 24)) for i in range(8)]
-expected = [assess(a, rs, st).to_json() for a in cases]
+cases = [derive(parse_answers({"red_flag_major_trauma": "yes" if i % 2 else "no", "veteran": "yes"}, today=date(2026, 11, 24)), st).fact for i in range(8)]
+expected = [engine.fire(rs, fact) for fact in cases]
 bad = []
 def work(i):
     for _ in range(150):
-        if assess(cases[i], rs, st).to_json() != expected[i]:
+        if engine.fire(rs, cases[i]) != expected[i]:
             bad.append(i)
 threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
 [t.start() for t in threads]; [t.join() for t in threads]

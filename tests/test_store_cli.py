@@ -186,8 +186,15 @@ def test_html_is_self_contained_printable_and_escaped(db, answers_file):
     page = run_cli("export", str(intake), "--format", "html").out
     assert page.startswith("<!DOCTYPE html>") and "@media print" in page
     assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
-    assert not re.search(r"""(src|href)\s*=|@import|url\(""", page)  # nothing fetched from anywhere
-    assert "URGENT" in page and "RF-05 policy#red-flags" in page
+    assert not re.search(r"""src\s*=|@import|url\(|<link""", page)  # nothing fetched from anywhere
+    # Links only to the page's own list of sources (or a source's web address: followed, never fetched).
+    assert re.findall(r'href="([^"]*)"', page) and all(
+        href.startswith(("#source-", "https://")) for href in re.findall(r'href="([^"]*)"', page))
+    assert "id='source-policy'" in page and 'href="#source-policy"' in page
+    for section in ("Records", "Symptom pattern", "Red flags"):  # what `show` holds
+        assert f"<h2>{section}</h2>" in page
+    assert "[ ]" not in page and "[!]" not in page  # statuses are styled words, not text markers
+    assert "URGENT" in page and 'RF-05 <a href="#source-policy">policy#red-flags</a>' in page
 
 
 DATE = re.compile(r"\d{4}-\d{2}")

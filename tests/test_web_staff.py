@@ -369,3 +369,15 @@ def test_users_add_refuses_to_read_a_password_from_a_pipe_without_the_option(tmp
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     run = run_cli("users", "add", "erin", "--role", "coordinator", "--db", str(tmp_path / "u.db"))
     assert run.code == 2 and "use --password-stdin" in run.err
+
+
+def test_the_audit_chain_verifies_after_web_work(app, db):
+    """Invitations, drafts saved from the web, kiosk intakes, alerts, acknowledgements and account
+    changes all keep `triage audit verify` whole."""
+    intake_id = patient_with_red_flag(app, db, patient_id="P-CHAIN")
+    Patient(app.test_client()).get("/intake/").post("/intake/new")
+    staff = sign_in(app.test_client(), "clint")
+    staff.get(f"/staff/intakes/{intake_id}").post(f"/staff/alerts/{intake_id}/acknowledge")
+    assert run_cli("users", "disable", "cora", "--db", str(db)).code == 0
+    run = run_cli("audit", "verify", "--db", str(db))
+    assert run.code == 0, run.out + run.err

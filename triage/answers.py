@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import reprlib
-import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, Val
 
 from triage.dates import PartialDate, parse_full_date
 from triage.errors import InvalidInput, Problem
+from triage.safe_text import refuse_unsafe
 from triage.segments import in_spine_order, normalise_segment
 
 UNKNOWN = "unknown"
@@ -103,6 +103,8 @@ def _full_date(value: Any) -> date:
 def _segments(value: Any) -> tuple[str, ...] | str:
     if _word(value) == UNKNOWN:
         return UNKNOWN
+    if isinstance(value, str):  # one segment written as text, as clinicians do: "L4-5" is ["L4-L5"]
+        value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError("must be a list of segments such as [\"L4-L5\", \"L5-S1\"], or \"unknown\"")
     return tuple(in_spine_order(normalise_segment(item) for item in value))
@@ -121,11 +123,9 @@ def _text(value: Any) -> str:
         raise ValueError("must be text")
     if len(value) > 200:
         raise ValueError("is longer than 200 characters")
-    # Free text reaches the coordinator's terminal: an escape sequence could clear or rewrite it.
-    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
-    if control is not None:
-        raise ValueError(f"contains a control character (U+{ord(control):04X}); use plain text")
-    return value.strip()
+    # Free text reaches terminals and documents: an escape sequence could clear or rewrite a screen,
+    # a right-to-left override reverse what follows it in a worklist.
+    return refuse_unsafe(value).strip()
 
 
 def _as_text(value: Any) -> Any:

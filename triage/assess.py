@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, NamedTuple
 
-from triage import engine, reference
+from triage import decisions, engine, reference
 from triage.answers import RED_FLAGS, Answers
 from triage.errors import EngineError
 from triage.facts import Derived, derive
@@ -65,19 +65,27 @@ def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
     return result
 
 
-def checked_fire(ruleset: Ruleset, fact: dict[str, str]) -> list[str]:
-    """The rules the engine fired, once the independent evaluator has found the same ones."""
-    fired = engine.fire(ruleset, fact)
+def checked_fire(ruleset: Ruleset, fact: dict[str, str], *, recall: bool = True) -> list[str]:
+    """The rules that fire for ``fact``: durable's decisions (made now, or recalled from an earlier
+    checked evaluation of the same combination: ``triage.decisions``), once the independent evaluator
+    has found the same ones. ``recall=False`` asks durable afresh (the stress evidence does)."""
     try:
         expected = reference.fired(ruleset, fact)
     except KeyError as missing:  # the derived fact lacks a field a rule reads
         raise EngineError(f"the independent check cannot read fact {missing}; refusing to give a result") from None
+    kept = decisions.for_ruleset(ruleset)
+    fired = kept.recall(fact) if recall else None
+    fresh = fired is None
+    if fresh:
+        fired = engine.fire(ruleset, fact)
     if fired != expected:
         differing = sorted(set(fired) ^ set(expected))
         raise EngineError(
             f"the rules engine and the independent check disagree on {', '.join(differing)}; "
             "refusing to give a result"
         )
+    if fresh:
+        kept.keep(fact, fired)  # only decisions the check agreed with are ever reused
     return fired
 
 

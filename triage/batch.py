@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from triage.errors import EngineError, InvalidInput, Problem
-from triage.files import MAX_ANSWERS_BYTES, move_into_place, temporary_beside
+from triage.files import MAX_ANSWERS_BYTES, move_into_place, remove_stale_temporaries, temporary_beside
 from triage.result import Status
+from triage.safe_text import json_text
 from triage.ruleset import Ruleset
 from triage.settings import Settings
 
@@ -83,7 +84,7 @@ def _patient_id(raw: Any) -> str | None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_text(value, compact=True)
 
 
 def error_record(number: int, kind: str, problems: list[Problem], patient_id: str | None = None) -> str:
@@ -146,12 +147,33 @@ def triage_chunk(
 _worker: tuple[BatchConfig, LineFunction] | None = None
 
 
-def _init_worker(config: BatchConfig, line_function: LineFunction) -> None:
-    """Runs once in each worker: keep the definitions, leave Ctrl-C to the parent (a terminal sends
-    SIGINT to the whole process group; the parent decides what is kept)."""
+def _init_worker(config: BatchConfig, line_function: LineFunction, parent: int | None = None) -> None:
+    """Runs once in each worker: die with the parent, keep the definitions, leave Ctrl-C to the
+    parent (a terminal sends SIGINT to the whole process group; the parent decides what is kept)."""
     global _worker
+    if parent is not None:
+        die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = (config, line_function)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel to kill this process when its parent dies (a `kill -9` of `triage batch` must
+    not leave workers running with parent 1). Linux only; elsewhere the workers still end when
+    their task queue closes. The parent may already have died before the request was made: then
+    its pid is no longer our parent's, and we leave at once."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl (not Linux): nothing more to do here
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _work(first: int, lines: list[bytes | None]) -> tuple[list[str], bytes]:
@@ -268,7 +290,7 @@ def run_batch(
     pending: deque[Future] = deque()
     others = set(multiprocessing.active_children())
     executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
-                                   initargs=(config, line_function))
+                                   initargs=(config, line_function, os.getpid()))
     finished = False
     try:
         exhausted = False
@@ -345,6 +367,8 @@ class Output:
             if same:
                 raise InvalidInput([Problem(path, "is the input file; choose another --out")])
         self.temporary = temporary_beside(self.path)
+        # A run killed earlier (kill -9) left its temporary file here: removed now, and reported.
+        self.removed_leftovers = remove_stale_temporaries(self.path)
         try:
             descriptor = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as error:

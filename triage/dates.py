@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_FULL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_FULL = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 def add_months(day: date, months: int) -> date:

@@ -1,13 +1,17 @@
 """The export document of one recorded intake (what `triage export` renders as json, markdown, html
 or fhir), and its de-identified form (HIPAA Safe Harbor). Domain core: plain Python.
 
-De-identification removes every identifier this tool holds and reduces every date to its year:
-- the patient reference, and any text that repeats it;
-- the intake id, version numbers' timestamps and who recorded them (staff names, audit pointers);
-- every date and timestamp (assessment, fusion, MRI, recorded, healing-window end, MRI currency
-  start) to its year, in fields and inside sentences;
-- months since fusion (with the year of the assessment it gives the month of surgery back).
-What remains is clinical content: answers to the questions, the result and the rules behind it.
+De-identification works on fields, never on text: it never searches the content for the patient
+reference (a reference such as "yes" or "L3-L4" would otherwise erase clinical values). It
+- drops the identifying fields: the patient reference (the only free-text answer; from the answers
+  and from the inputs the rules' trace lists), the intake id, version history, who recorded it and
+  the content hash (which would link the export back to the store);
+- reduces every date to its year: the date answers (``DATE_FIELDS``), the result's assessment date,
+  the recorded timestamp, and the dates the tool itself wrote into its sentences (reasons such as
+  "an MRI dated 2026-08-14");
+- drops months since fusion (with the year of the assessment it gives the month of surgery back).
+Every other value (each answer, status, red flag, level, step, reason) is kept exactly as recorded;
+tests/test_export.py checks this for any patient reference.
 """
 
 from __future__ import annotations
@@ -18,40 +22,50 @@ from typing import Any
 
 from triage.store import Record, VersionInfo
 
-# A date or timestamp anywhere in text: 2024, 2024-03, 2024-03-05, 2024-03-05T10:00:00Z -> its year.
-_DATE = re.compile(r"\b(\d{4})-(?:0[1-9]|1[0-2])(?:-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?)?\b")
-REMOVED = "[removed]"
+IDENTIFYING_FIELDS = ("patient_id",)
+DATE_FIELDS = ("assessment_date", "fusion_date", "mri_date")
+# A date or timestamp the tool wrote: 2024-03, 2024-03-05, 2024-03-05T10:00:00Z -> its year.
+_DATE = re.compile(r"\b([0-9]{4})-(?:0[1-9]|1[0-2])(?:-[0-9]{2}(?:T[0-9:.]+(?:Z|[+-][0-9]{2}:[0-9]{2})?)?)?\b")
 
 
 def year_only(text: str) -> str:
     return _DATE.sub(lambda match: match.group(1), text)
 
 
-def _scrub(value: Any, patient_id: str | None) -> Any:
+def _years_in_text(value: Any) -> Any:
+    """Dates inside the tool's own sentences (the result's texts; no answer is free text here)."""
     if isinstance(value, str):
-        # Whole-token match, and not for tiny references that would mangle ordinary numbers.
-        if patient_id and len(patient_id) >= 3:
-            value = re.sub(rf"(?<!\w){re.escape(patient_id)}(?!\w)", REMOVED, value)
         return year_only(value)
     if isinstance(value, list):
-        return [_scrub(item, patient_id) for item in value]
+        return [_years_in_text(item) for item in value]
     if isinstance(value, dict):
-        return {key: _scrub(item, patient_id) for key, item in value.items()}
+        return {key: _years_in_text(item) for key, item in value.items()}
     return value
 
 
+def _fields(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers (or a rule's inputs) with identifying fields dropped and date fields cut to the year."""
+    kept = {}
+    for key, value in answers.items():
+        if key in IDENTIFYING_FIELDS:
+            continue
+        if key in DATE_FIELDS and isinstance(value, str) and value != "unknown":
+            value = value[:4]
+        kept[key] = value
+    return kept
+
+
 def deidentify_answers(answers: dict[str, Any]) -> dict[str, Any]:
-    patient_id = answers.get("patient_id")
-    kept = {key: value for key, value in answers.items() if key != "patient_id"}
-    return _scrub(kept, patient_id)
+    return _fields(answers)
 
 
-def deidentify_result(result: dict[str, Any], patient_id: str | None) -> dict[str, Any]:
+def deidentify_result(result: dict[str, Any]) -> dict[str, Any]:
     result = copy.deepcopy(result)
     result["months_since_fusion"] = None
     for entry in result.get("trace", []):
-        entry.get("inputs", {}).pop("patient_id", None)
-    return _scrub(result, patient_id)
+        if isinstance(entry.get("inputs"), dict):
+            entry["inputs"] = _fields(entry["inputs"])
+    return _years_in_text(result)
 
 
 def document(record: Record, history: list[VersionInfo], *, deidentify: bool) -> dict[str, Any]:
@@ -63,7 +77,7 @@ def document(record: Record, history: list[VersionInfo], *, deidentify: bool) ->
             "source": record.source,
             "ruleset": record.ruleset,
             "answers": deidentify_answers(record.answers),
-            "result": deidentify_result(record.result, record.answers.get("patient_id")),
+            "result": deidentify_result(record.result),
         }
     return {
         "deidentified": False,

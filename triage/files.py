@@ -24,21 +24,34 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid JSON value")
+class NotANumber:
+    """What a file wrote where a number can be: NaN, Infinity, -Infinity (not JSON, but common), 1e999
+    (infinite as a float) or an integer too long to be an answer. It stands in for the value so that
+    answers validation refuses it *naming the field* (``pain_score: NaN is not a whole number ...``);
+    no validator accepts it, so it never reaches a result or the store."""
+
+    def __init__(self, shown: str):
+        self.shown = shown
+
+    def __repr__(self) -> str:
+        return self.shown
 
 
-def _finite_float(text: str) -> float:
+def _not_a_number(name: str) -> NotANumber:
+    return NotANumber(name)
+
+
+def _finite_float(text: str) -> float | NotANumber:
     value = float(text)
     if not math.isfinite(value):  # 1e999 parses as infinity; no answer is ever that
-        raise ValueError(f"the number {text} is too large")
+        return NotANumber(f"the number {text[:20]}" + ("..." if len(text) > 20 else ""))
     return value
 
 
-def _short_int(text: str) -> int:
+def _short_int(text: str) -> int | NotANumber:
     # Python refuses ints over 4300 digits with advice meant for programmers; no answer needs 20.
     if len(text.lstrip("-")) > 20:
-        raise ValueError(f"a number with {len(text.lstrip('-'))} digits is too large")
+        return NotANumber(f"a number with {len(text.lstrip('-'))} digits")
     return int(text)
 
 
@@ -78,7 +91,7 @@ def parse_json(data: bytes, where: str) -> Any:
     if not text.strip():
         raise fail("is empty; expected a JSON object of answers")
     try:
-        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_not_a_number,
                            parse_float=_finite_float, parse_int=_short_int)
     except json.JSONDecodeError as error:
         raise fail(f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
@@ -127,6 +140,45 @@ def temporary_beside(path: Path) -> Path:
     return folder / f".{path.name}.{os.getpid()}.tmp"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files that runs writing ``path`` left behind when they were killed
+    (``kill -9``, power loss): ``.NAME.PID.tmp`` whose process is gone. A live process's file (a run
+    still writing) is left alone. Returns what was removed, for the caller to report."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    removed = []
+    try:
+        candidates = list(folder.glob(f".{glob_escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        pid_text = candidate.name[len(path.name) + 2:-len(".tmp")]
+        if not (pid_text.isascii() and pid_text.isdigit()) or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        try:
+            candidate.unlink()
+            removed.append(candidate)
+        except OSError:
+            pass  # not ours to remove (permissions): left as it is
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
 def move_into_place(temporary: Path, path: Path) -> None:
     """Rename a written and fsynced temporary file over ``path``, then fsync the folder so the
     rename itself survives a crash."""
@@ -142,6 +194,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     """Write a file so that a crash leaves either the old or the new content, never half of one:
     a temporary file in the same folder, fsync, rename over the target, fsync the folder."""
     temporary = temporary_beside(path)
+    remove_stale_temporaries(path)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

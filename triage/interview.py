@@ -141,7 +141,7 @@ def _options(item: Item) -> list[tuple[str, str, str]]:
 def _pick(item: Item, token: str) -> str:
     options = _options(item)
     word = token.strip().lower()
-    if word.isdigit():
+    if word.isascii() and word.isdigit():
         number = int(word)
         if 1 <= number <= len(options):
             return options[number - 1][0]
@@ -161,7 +161,7 @@ def _read_yes_no(item: Item, text: str, reading: _Reading) -> str:
         return "yes"
     if word in NO_WORDS:
         return "no"
-    if word.isdigit():
+    if word.isascii() and word.isdigit():
         return _pick(item, word)
     raise InputError(f"{text!r} is not an answer here; type y, n or u", "not_a_choice", count=3)
 
@@ -184,10 +184,10 @@ def _read_choices(item: Item, text: str, reading: _Reading) -> list[str]:
 
 def _read_integer(item: Item, text: str, reading: _Reading) -> int:
     # Clinicians write a score out of its maximum: 7/10, 7 of 10, 7 out of 10.
-    match = re.fullmatch(rf"\s*([+-]?\d+)\s*(?:/|of|out of)\s*{item.max}\s*", text) if item.max is not None else None
+    match = re.fullmatch(rf"\s*([+-]?[0-9]+)\s*(?:/|of|out of)\s*{item.max}\s*", text) if item.max is not None else None
     if match:
         return int(match.group(1))
-    if not re.fullmatch(r"[+-]?\d+", text):
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
         raise InputError(f"{text!r} is not a whole number from {item.min} to {item.max}", "whole_number",
                          min=item.min, max=item.max)
     return int(text)
@@ -212,18 +212,18 @@ def _read_segments(item: Item, text: str, reading: _Reading) -> list[str]:
     return levels
 
 
-_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_SLASH_MONTH = re.compile(r"^(\d{1,2})/(\d{4})$")
-_SLASH_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
-_SHORT_YEAR = re.compile(r"^\d{1,2}[/.](\d{1,2}[/.])?\d{2}$")
-_YEAR = re.compile(r"^(\d{4})$")
+_ISO_DAY = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+_ISO_MONTH = re.compile(r"^([0-9]{4})-([0-9]{1,2})$")
+_SLASH_MONTH = re.compile(r"^([0-9]{1,2})/([0-9]{4})$")
+_SLASH_DAY = re.compile(r"^([0-9]{1,2})[/.]([0-9]{1,2})[/.]([0-9]{4})$")
+_SHORT_YEAR = re.compile(r"^[0-9]{1,2}[/.]([0-9]{1,2}[/.])?[0-9]{2}$")
+_YEAR = re.compile(r"^([0-9]{4})$")
 # Month names and their usual short forms, in English: "March 2024", "mar 2024", "10 March 2024".
 MONTH_NAMES = {name.lower(): number for number in range(1, 13)
                for name in (calendar.month_name[number], calendar.month_abbr[number])} | {"sept": 9}
-_NAMED_MONTH = re.compile(r"^([a-z]+)\.?,?\s+(\d{4})$")
-_NAMED_DAY = re.compile(r"^(\d{1,2})\s+([a-z]+)\.?,?\s+(\d{4})$")
-_NAMED_DAY_US = re.compile(r"^([a-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
+_NAMED_MONTH = re.compile(r"^([a-z]+)\.?,?\s+([0-9]{4})$")
+_NAMED_DAY = re.compile(r"^([0-9]{1,2})\s+([a-z]+)\.?,?\s+([0-9]{4})$")
+_NAMED_DAY_US = re.compile(r"^([a-z]+)\.?\s+([0-9]{1,2}),?\s+([0-9]{4})$")
 
 
 def date_forms(kind: str, date_order: DateOrder) -> str:

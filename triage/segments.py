@@ -11,7 +11,7 @@ _ORDER = {name: index for index, name in enumerate(SEGMENTS)}
 # Upper vertebra of each segment -> its canonical name; the lower vertebra must be the next one.
 _BY_UPPER = {name.split("-")[0]: name for name in SEGMENTS}
 
-_SHORTHAND = re.compile(r"^\s*([TLS])\s*(\d{1,2})\s*[-/\u2013]?\s*([TLS]?)\s*(\d{1,2})\s*$", re.I)
+_SHORTHAND = re.compile(r"^\s*([TLS])\s*([0-9]{1,2})\s*[-/\u2013]?\s*([TLS]?)\s*([0-9]{1,2})\s*$", re.I | re.ASCII)
 
 
 def normalise_segment(text: str) -> str:

@@ -13,7 +13,9 @@ DEFAULT_SETTINGS = "default.toml"  # in the shipped settings/ folder, beside rul
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `healing_window_months = true` must not be read as 1, nor "6" as 6 (a wrong type in a
+    # clinical setting is refused, naming the key, never coerced).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     healing_window_months: int = Field(6, ge=1, le=36)
     mri_currency_months: int = Field(12, ge=1, le=60)

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -44,6 +44,9 @@ DB_NAME = "triage.db"
 # Actions in the audit log. Created/amended rows carry the content hash of the version they wrote.
 CREATED, AMENDED = "created", "amended"
 DRAFT_SAVED = "draft_saved"
+DRAFT_SEALED = "draft_sealed"  # schema 2 migration: a draft found in the store, sealed with its hash
+MIGRATION_USER = "triage-migration"
+# Stores written before drafts could only be submitted also hold "draft_discarded" rows; verify reads them.
 VIEWED, EXPORTED, LISTED = "viewed", "exported", "listed"
 INVITED = "invited"  # an invitation code was issued for an intake (the code itself is never kept)
 # Staff accounts of the web pages and what they did (never a password, never an answer value).
@@ -59,10 +62,15 @@ def default_path() -> Path:
 
 def current_user() -> str:
     """Who is recording: the OS login name (``--user`` overrides it at the CLI)."""
+    from triage.safe_text import unsafe_character
+
     try:
-        return getpass.getuser()
+        name = getpass.getuser()  # from LOGNAME/USER first: whatever the environment says
     except Exception:  # no login name in some containers; the uid still says who
+        name = ""
+    if not name.strip() or len(name) > 100 or unsafe_character(name):
         return f"uid:{os.getuid()}"
+    return name
 
 
 def utc_now() -> str:
@@ -144,7 +152,13 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE INDEX versions_status ON versions(status);
     """,
-    # 1 -> 2: invitations to answer the questionnaire on the web (`triage invite`). Only the SHA-256 of
+    # 2: audit verify cross-checks versions and drafts against their audit rows (an index for that
+    # join), and each draft's content is sealed by a hash in the audit row that saved it; drafts
+    # already in the store are sealed as found (``_seal_drafts``).
+    """
+    CREATE INDEX audit_intake_version ON audit(intake_id, version);
+    """,
+    # 2 -> 3: invitations to answer the questionnaire on the web (`triage invite`). Only the SHA-256 of
     # a code is kept, so the store never holds a code that opens an intake.
     """
     CREATE TABLE invites (
@@ -158,7 +172,7 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE INDEX invites_intake ON invites(intake_id);
     """,
-    # 2 -> 3: staff accounts for the web pages (`triage users`), and red-flag alerts for staff.
+    # 3 -> 4: staff accounts for the web pages (`triage users`), and red-flag alerts for staff.
     """
     CREATE TABLE users (
         name TEXT PRIMARY KEY,
@@ -292,9 +306,30 @@ def content_hash(intake_id: int, version: int, recorded_at: str, recorded_by: st
     }))
 
 
+def draft_hash(intake_id: int, answers: dict, revision: int, base_version: int, saved_at: str,
+               saved_by: str) -> str:
+    """A draft is saved in place, so its row cannot be append-only: the audit row that saved it
+    carries this hash instead, and `audit verify` checks the row against the latest one."""
+    return sha256(canonical({"intake_id": intake_id, "answers": answers, "revision": revision,
+                             "base_version": base_version, "saved_at": saved_at, "saved_by": saved_by}))
+
+
 def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None, version: int | None,
                detail: str, prev_hash: str) -> str:
     return sha256(canonical([seq, at, user, action, intake_id, version, detail, prev_hash]))
+
+
+def _append_audit(db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
+                  version: int | None, detail: dict[str, Any]) -> None:
+    """Append one row to the audit chain and move its head (inside the caller's transaction)."""
+    head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    text = canonical(detail)
+    digest = audit_hash(seq, at, user, action, intake_id, version, text, prev)
+    db.execute("INSERT INTO audit (seq, at, user, action, intake_id, version, detail, prev_hash, hash)"
+               " VALUES (?,?,?,?,?,?,?,?,?)", (seq, at, user, action, intake_id, version, text, prev, digest))
+    db.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
+               " ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
 
 
 class Store:
@@ -304,6 +339,7 @@ class Store:
         self._db = connection
         self.path = path
         self._clock = clock
+        self.read_only = False  # opened by a reading command where the store cannot be written
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -361,7 +397,6 @@ class Store:
         checked; if the draft was saved elsewhere since, ``Conflict`` and nothing is written.
         Returns (intake_id, version)."""
         settings = result.get("settings", {})
-        ruleset = result.get("ruleset", {})
         with self._write() as db:
             now = self._clock()
             if intake_id is None:
@@ -383,13 +418,14 @@ class Store:
                                    f"{draft_revision}, which this change is based on; nothing was saved")
             version = latest + 1
             digest = content_hash(intake_id, version, now, user, source, answers, result, settings)
+            columns = stored_columns(answers, result)
             db.execute(
                 "INSERT INTO versions (intake_id, version, recorded_at, recorded_by, source, answers,"
                 " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (intake_id, version, now, user, source, json.dumps(answers, ensure_ascii=False),
-                 json.dumps(result, ensure_ascii=False), str(result["status"]), answers.get("patient_id"),
-                 str(ruleset.get("name", "")), str(ruleset.get("version", "")),
+                 json.dumps(result, ensure_ascii=False), columns["status"], columns["patient_id"],
+                 columns["ruleset_name"], columns["ruleset_version"],
                  json.dumps(settings, ensure_ascii=False), digest),
             )
             db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
@@ -433,7 +469,8 @@ class Store:
                 db.execute("UPDATE drafts SET answers = ?, revision = ?, saved_at = ?, saved_by = ?"
                            " WHERE intake_id = ?",
                            (json.dumps(answers, ensure_ascii=False), revision, now, user, intake_id))
-            self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {"revision": revision})
+            self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
+                "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
         return Draft(intake_id, answers, revision, base, now, user)
 
     def create_invite(self, code_sha256: str, *, expires_at: str, user: str,
@@ -456,6 +493,8 @@ class Store:
                 db.execute("INSERT INTO drafts (intake_id, answers, revision, base_version, saved_at, saved_by)"
                            " VALUES (?,?,?,?,?,?)",
                            (intake_id, json.dumps(start or {}, ensure_ascii=False), 1, base, now, user))
+                self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
+                    "revision": 1, "draft_sha256": draft_hash(intake_id, start or {}, 1, base, now, user)})
             db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at)"
                        " VALUES (?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at))
             self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at})
@@ -557,11 +596,15 @@ class Store:
         return count
 
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
-                   version: int | None = None, detail: dict[str, Any] | None = None) -> None:
+                   version: int | None = None, detail: dict[str, Any] | None = None) -> bool:
         """Record that someone viewed, exported or listed intakes (done before showing anything:
-        no audit row, no access)."""
+        no audit row, no access). A read-only store cannot record it: returns False, and the
+        command says so."""
+        if self.read_only:
+            return False
         with self._write() as db:
             self._audit(db, self._clock(), user, action, intake_id, version, detail or {})
+        return True
 
     def _new_intake(self, db: sqlite3.Connection, now: str, user: str) -> int:
         return db.execute("INSERT INTO intakes (created_at, created_by) VALUES (?, ?)", (now, user)).lastrowid
@@ -575,14 +618,8 @@ class Store:
 
     def _audit(self, db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
                version: int | None, detail: dict[str, Any]) -> None:
-        head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
-        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-        text = canonical(detail)
-        digest = audit_hash(seq, at, user, action, intake_id, version, text, prev)
-        db.execute("INSERT INTO audit (seq, at, user, action, intake_id, version, detail, prev_hash, hash)"
-                   " VALUES (?,?,?,?,?,?,?,?,?)", (seq, at, user, action, intake_id, version, text, prev, digest))
-        db.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
-                   " ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
+        _append_audit(db, at, user, action, intake_id, version, detail)
+
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -653,51 +690,176 @@ class Store:
 
     # -- audit -------------------------------------------------------------------------------
 
-    def verify_audit(self) -> AuditReport:
-        """Check the store's integrity, the audit hash chain, its head, and that every recorded
-        version matches the content hash its audit row holds."""
-        problems: list[str] = []
+    def verify_audit(self, on_progress: Callable[[int, int], None] | None = None) -> AuditReport:
+        """Check the store's integrity: the audit hash chain and its head; every recorded version
+        against the content hash its audit row holds, and every column stored beside that content
+        (status, patient reference, ruleset) against the content itself; each intake against the
+        audit row that created it; each draft against the hash of the audit row that last saved it.
+        Every value that a view, filter or export shows is one of these, so a change to any of
+        them is found and named by its row.
+
+        Streams: rows are read one at a time inside one read transaction (a consistent snapshot),
+        so memory stays flat however large the store. ``on_progress(done, total)`` is called now
+        and then with the rows checked so far."""
+        checker = _Verifier(on_progress)
         with self._errors():
-            integrity = [row[0] for row in self._db.execute("PRAGMA integrity_check").fetchall()]
-            if integrity != ["ok"]:
-                problems.append(f"database integrity check failed: {integrity[0]}")
-            rows = self._db.execute("SELECT seq, at, user, action, intake_id, version, detail, prev_hash, hash"
-                                    " FROM audit ORDER BY seq").fetchall()
-            head = self._db.execute("SELECT seq, hash FROM audit_head").fetchone()
-            versions = self._db.execute("SELECT intake_id, version, recorded_at, recorded_by, source, answers,"
-                                        " result, settings, content_sha256 FROM versions").fetchall()
-        expected_seq, prev = 1, GENESIS
-        recorded: dict[tuple[int, int], str] = {}
-        for seq, at, user, action, intake_id, version, detail, prev_hash, digest in rows:
+            self._db.execute("BEGIN")  # one snapshot for every query below (WAL: writers go on)
+            try:
+                checker.run(self._db)
+            finally:
+                self._db.execute("ROLLBACK")
+        return checker.report()
+
+
+class _Verifier:
+    """The checks of ``Store.verify_audit``, one streamed query at a time (portable SQL)."""
+
+    PROGRESS_EVERY = 5000
+
+    def __init__(self, on_progress: Callable[[int, int], None] | None):
+        self.problems: list[str] = []
+        self.on_progress = on_progress
+        self.done = self.total = 0
+        self.rows = 0
+        self.head_hash = GENESIS
+
+    def report(self) -> AuditReport:
+        return AuditReport(self.rows, self.head_hash, self.problems)
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.on_progress and self.done % self.PROGRESS_EVERY == 0:
+            self.on_progress(self.done, self.total)
+
+    def run(self, db) -> None:
+        if self.on_progress:
+            self.total = sum(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                             for table in ("audit", "versions", "intakes", "drafts"))
+        self.integrity(db)
+        self.chain(db)
+        self.versions(db)
+        self.audited_versions_exist(db)
+        self.intakes(db)
+        self.drafts(db)
+        if self.on_progress:
+            self.on_progress(self.total, self.total)
+
+    def integrity(self, db) -> None:
+        integrity = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+        if integrity != ["ok"]:
+            self.problems.append(f"database integrity check failed: {integrity[0]}")
+
+    def chain(self, db) -> None:
+        expected_seq, prev, last_seq = 1, GENESIS, 0
+        for seq, at, user, action, intake_id, version, detail, prev_hash, digest in db.execute(
+                "SELECT seq, at, user, action, intake_id, version, detail, prev_hash, hash FROM audit ORDER BY seq"):
+            self.tick()
+            self.rows += 1
             if seq != expected_seq:
-                problems.append(f"audit row {expected_seq}: missing (deleted); the chain jumps to row {seq}")
+                self.problems.append(f"audit row {expected_seq}: missing (deleted); the chain jumps to row {seq}")
             elif prev_hash != prev:
-                problems.append(f"audit row {seq}: does not follow row {seq - 1} (a row before it was changed or removed)")
+                self.problems.append(f"audit row {seq}: does not follow row {seq - 1} (a row before it was changed or removed)")
             elif audit_hash(seq, at, user, action, intake_id, version, detail, prev_hash) != digest:
-                problems.append(f"audit row {seq}: its contents were changed after it was written")
-            if action in (CREATED, AMENDED):
-                try:
-                    recorded[(intake_id, version)] = json.loads(detail).get("content_sha256", "")
-                except (ValueError, AttributeError):
-                    problems.append(f"audit row {seq}: its detail is not readable")
-            expected_seq, prev = seq + 1, digest
-        last_seq = rows[-1][0] if rows else 0
+                self.problems.append(f"audit row {seq}: its contents were changed after it was written")
+            expected_seq, prev, last_seq = seq + 1, digest, seq
+        head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
         if (head[0] if head else 0) != last_seq or (head[1] if head else GENESIS) != prev:
-            problems.append(f"audit log ends at row {last_seq}, but row {head[0] if head else 0} was the last "
-                            "written (rows at the end were removed)")
-        for intake_id, version, at, user, source, answers, result, settings, stored in versions:
+            self.problems.append(f"audit log ends at row {last_seq}, but row {head[0] if head else 0} was the last "
+                                 "written (rows at the end were removed)")
+        self.head_hash = prev
+
+    def versions(self, db) -> None:
+        """Each version: its content hash, the audit row that recorded it, and the columns stored
+        beside the content (what `list`, `show` and the filters read) derived again from it."""
+        for row in db.execute(
+                "SELECT v.intake_id, v.version, v.recorded_at, v.recorded_by, v.source, v.answers, v.result,"
+                " v.settings, v.content_sha256, v.status, v.patient_id, v.ruleset_name, v.ruleset_version,"
+                " (SELECT a.detail FROM audit a WHERE a.intake_id = v.intake_id AND a.version = v.version"
+                "  AND a.action IN ('created', 'amended') ORDER BY a.seq LIMIT 1)"
+                " FROM versions v ORDER BY v.intake_id, v.version"):
+            self.tick()
+            (intake_id, version, at, user, source, answers_text, result_text, settings_text, stored,
+             status, patient_id, ruleset_name, ruleset_version, detail) = row
             where = f"intake {intake_id} version {version}"
             try:
-                actual = content_hash(intake_id, version, at, user, source, json.loads(answers),
-                                      json.loads(result), json.loads(settings))
-            except ValueError:
-                actual = ""
-            if actual != stored or recorded.get((intake_id, version)) != stored:
-                problems.append(f"{where}: its contents do not match the hash recorded in the audit log (changed)")
-            recorded.pop((intake_id, version), None)
-        for intake_id, version in sorted(recorded):
-            problems.append(f"intake {intake_id} version {version}: recorded in the audit log but missing from the store")
-        return AuditReport(len(rows), prev, problems)
+                answers, result = json.loads(answers_text), json.loads(result_text)
+                actual = content_hash(intake_id, version, at, user, source, answers, result, json.loads(settings_text))
+                audited = json.loads(detail).get("content_sha256") if detail else None
+            except (ValueError, TypeError, AttributeError):
+                self.problems.append(f"{where}: its contents are not readable (changed)")
+                continue
+            if actual != stored or audited != stored:
+                self.problems.append(f"{where}: its contents do not match the hash recorded in the audit log (changed)")
+                continue
+            columns = stored_columns(answers, result)
+            for name, value in (("status", status), ("patient_id", patient_id), ("ruleset_name", ruleset_name),
+                                ("ruleset_version", ruleset_version)):
+                if columns[name] != value:
+                    self.problems.append(f"{where}: its {name} column does not match its recorded content (changed)")
+
+    def audited_versions_exist(self, db) -> None:
+        for seq, intake_id, version in db.execute(
+                "SELECT a.seq, a.intake_id, a.version FROM audit a WHERE a.action IN ('created', 'amended')"
+                " AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.intake_id = a.intake_id"
+                " AND v.version = a.version) ORDER BY a.seq"):
+            self.problems.append(f"intake {intake_id} version {version}: recorded in the audit log but missing "
+                                 f"from the store (audit row {seq})")
+
+    def intakes(self, db) -> None:
+        """Each intake was created by the first audit row naming it (same time, same user); every
+        intake the audit log names exists."""
+        for intake_id, created_at, created_by, at, user in db.execute(
+                "SELECT i.id, i.created_at, i.created_by, a.at, a.user FROM intakes i LEFT JOIN audit a"
+                " ON a.seq = (SELECT MIN(b.seq) FROM audit b WHERE b.intake_id = i.id) ORDER BY i.id"):
+            self.tick()
+            if at is None:
+                self.problems.append(f"intake {intake_id}: no audit row records its creation (added by hand)")
+            elif (created_at, created_by) != (at, user):
+                self.problems.append(f"intake {intake_id}: its creation time or user does not match the audit log (changed)")
+        for (intake_id,) in db.execute(
+                "SELECT DISTINCT a.intake_id FROM audit a WHERE a.intake_id IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.id = a.intake_id) ORDER BY a.intake_id"):
+            self.problems.append(f"intake {intake_id}: named in the audit log but missing from the store")
+
+    def drafts(self, db) -> None:
+        """The last draft event of an intake decides: after a save (or a seal) its draft must be
+        there with that hash; after a recording or a discard there must be none."""
+        for intake_id, action, detail, draft in db.execute(
+                "SELECT i.id, a.action, a.detail, d.intake_id FROM intakes i"
+                " LEFT JOIN audit a ON a.seq = (SELECT MAX(b.seq) FROM audit b WHERE b.intake_id = i.id"
+                "  AND b.action IN ('draft_saved', 'draft_sealed', 'draft_discarded', 'created', 'amended'))"
+                " LEFT JOIN drafts d ON d.intake_id = i.id ORDER BY i.id"):
+            expects_draft = action in (DRAFT_SAVED, DRAFT_SEALED)
+            if draft is None and expects_draft:
+                self.problems.append(f"intake {intake_id}: its draft is missing (removed by hand)")
+            elif draft is not None and not expects_draft:
+                self.problems.append(f"intake {intake_id}: has a draft that no audit row saved (added by hand)")
+            elif draft is not None:
+                row = db.execute("SELECT answers, revision, base_version, saved_at, saved_by FROM drafts"
+                                 " WHERE intake_id = ?", (intake_id,)).fetchone()
+                try:
+                    actual = draft_hash(intake_id, json.loads(row[0]), row[1], row[2], row[3], row[4])
+                    sealed = json.loads(detail).get("draft_sha256")
+                except (ValueError, TypeError, AttributeError):
+                    actual, sealed = "", None
+                if actual != sealed:
+                    self.problems.append(f"intake {intake_id}: its draft does not match the hash recorded in the "
+                                         "audit log (changed)")
+        for (intake_id,) in db.execute("SELECT d.intake_id FROM drafts d WHERE NOT EXISTS"
+                                       " (SELECT 1 FROM intakes i WHERE i.id = d.intake_id)"):
+            self.problems.append(f"intake {intake_id}: has a draft but no intake (added by hand)")
+
+
+def stored_columns(answers: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """The columns stored beside a version's content, derived from it: written by
+    ``record_assessment`` and checked by ``verify_audit`` with this one function."""
+    ruleset = result.get("ruleset") or {}
+    return {
+        "status": str(result.get("status")),
+        "patient_id": answers.get("patient_id"),
+        "ruleset_name": str(ruleset.get("name", "")),
+        "ruleset_version": str(ruleset.get("version", "")),
+    }
 
 
 def _record(row: tuple) -> Record:
@@ -709,11 +871,21 @@ def _record(row: tuple) -> Record:
 
 # -- opening -------------------------------------------------------------------------------------
 
-def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now) -> Store:
+def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now,
+               for_reading: bool = False) -> Store:
     """Open the store at ``path`` (default: the per-user store), creating it on first use with a
     0700 folder and a 0600 file. Refuses a file that is not a triage store, is damaged, or was
-    written by a newer schema."""
+    written by a newer schema.
+
+    ``for_reading`` (list, show, export, audit verify): a store that exists but cannot be written
+    (a read-only file system, a read-only copy) is opened read-only instead of refused; its
+    ``read_only`` is then true and access is not recorded in its audit log."""
     path = Path(path) if path else default_path()
+    if path.is_file() and not _writable(path):
+        if for_reading:
+            return _open_read_only(path, clock)
+        raise StoreError(f"{path}: cannot be written (a read-only file system, or no permission); "
+                         "nothing was saved")
     _create_private(path)
     try:
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -727,6 +899,37 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
         raise
     _tighten(path)
     return store
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the store and create its side files? (os.access reports a read-only
+    file system even to root.)"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _open_read_only(path: Path, clock: Callable[[], str]) -> Store:
+    """SQLite's read-only mode; when even the shared-memory side file cannot be created (a read-only
+    file system, where nobody can be writing), the file is read as immutable."""
+    from urllib.parse import quote
+
+    last_error = None
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?{options}", uri=True,
+                                 timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as error:
+            last_error = error
+            continue
+        try:
+            _check_identity(db, path, read_only=True)
+        except BaseException:
+            db.close()
+            raise
+        store = Store(db, path, clock)
+        store.read_only = True
+        return store
+    raise StoreError(f"{path}: cannot open the read-only store ({last_error})")
 
 
 def _tighten(path: Path) -> None:
@@ -760,7 +963,8 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"{path}: cannot create the store ({(error.strerror or str(error)).lower()})") from None
 
 
-def _prepare(db: sqlite3.Connection, path: Path) -> None:
+def _check_identity(db: sqlite3.Connection, path: Path, *, read_only: bool = False) -> int:
+    """Refuse a file that is not a triage store of a schema this version reads; return its schema."""
     def refuse(message: str) -> StoreError:
         return StoreError(f"{path}: {message}")
 
@@ -775,6 +979,19 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
     if schema > SCHEMA_VERSION:
         raise refuse(f"was written by a newer version of triage (store schema {schema}; this version "
                      f"reads up to {SCHEMA_VERSION}); upgrade triage to use it")
+    if read_only and schema < SCHEMA_VERSION:
+        raise refuse(f"is read-only and was written by an older version of triage (store schema {schema}); "
+                     "open it once where it can be written, so that it is upgraded")
+    if read_only and application_id != APPLICATION_ID:
+        raise refuse("is read-only and empty; there is nothing to read")
+    return schema
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    def refuse(message: str) -> StoreError:
+        return StoreError(f"{path}: {message}")
+
+    schema = _check_identity(db, path)
     try:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
@@ -798,12 +1015,30 @@ def _migrate(db: sqlite3.Connection) -> None:
         for step in range(schema, SCHEMA_VERSION):
             for statement in _statements(MIGRATIONS[step]):
                 db.execute(statement)
+            if step + 1 in _MIGRATION_STEPS:
+                _MIGRATION_STEPS[step + 1](db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _seal_drafts(db: sqlite3.Connection) -> None:
+    """Schema 2: drafts saved before drafts were hashed are sealed as found, one audit row each, so
+    that from now on any change to them is detected (what happened to them before cannot be)."""
+    now = utc_now()
+    for intake_id, answers, revision, base, saved_at, saved_by in db.execute(
+            "SELECT intake_id, answers, revision, base_version, saved_at, saved_by FROM drafts ORDER BY intake_id"
+    ).fetchall():
+        digest = draft_hash(intake_id, json.loads(answers), revision, base, saved_at, saved_by)
+        _append_audit(db, now, MIGRATION_USER, DRAFT_SEALED, intake_id, None,
+                      {"revision": revision, "draft_sha256": digest})
+
+
+# Python steps that a migration needs besides its SQL, by the schema version they bring a store to.
+_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _seal_drafts}
 
 
 def _statements(script: str) -> list[str]:

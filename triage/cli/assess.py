@@ -18,7 +18,8 @@ def register(commands) -> None:
         "one result each. With several files each result follows a `==> FILE <==` line (text and "
         "markdown), or the results form a JSON array of {file, result} or {file, errors}; a file with "
         "problems is reported and the others are still triaged.",
-        handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT),
+        handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT,
+                                 ExitCode.SAVED_NOT_SHOWN),
         examples=("triage assess examples/red-flag.json",
                   "triage assess visit.json -f markdown > visit.md",
                   "triage assess a.json b.json --save          # record each as a new intake",
@@ -117,7 +118,7 @@ def _print(args, io: IO, result, answers) -> None:
         io.out.write(render.render_markdown(result, answers.answered(), _questionnaire()))
     else:
         io.out.write(render.render_text(result, answers.answered(), _questionnaire(),
-                                        width=io.width(), color=io.color()))
+                                        width=io.width(), color=io.color(), ascii_only=not io.unicode()))
 
 
 @functools.cache
@@ -134,4 +135,5 @@ def _save(args, io: IO, answers: dict, result: dict, source: str) -> None:
     with common.open_store(args) as store:
         intake, version = store.record_assessment(answers, result, user=common.user(args), intake_id=args.amend,
                                                   base_version=args.base_version, source=source)
+    io.saved.append((intake, version))  # committed: from here on the exit code must say so (cli/main.py)
     io.note(f"saved: intake {intake} version {version} (triage show {intake})")

@@ -152,13 +152,12 @@ class _Progress:
 
 
 def _print_summary(io: IO, summary, path: str, seconds: float) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from triage.batch import ENGINE, INTERNAL, OUTCOMES
+    from triage.render.terminal import terminal_console
 
-    console = Console(file=io.out, width=min(io.width(), 100), no_color=not io.color(),
-                      highlight=False, force_terminal=io.color())
+    console = terminal_console(io.out, width=min(io.width(), 100), color=io.color(), force_terminal=io.color())
     table = Table(title="batch summary", title_justify="left")
     table.add_column("outcome")
     table.add_column("lines", justify="right")
@@ -200,6 +199,8 @@ def run(args, io: IO) -> int:
             source.close()
         raise
 
+    for leftover in output.removed_leftovers:
+        io.note(f"note: removed {leftover}, left by an earlier run that was killed")
     committed = False
 
     def give_up() -> None:

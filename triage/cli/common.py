@@ -14,7 +14,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
-from triage.errors import InvalidInput, Problem
+from triage.errors import InvalidInput, Problem, TriageError
 
 
 class ExitCode(IntEnum):
@@ -36,8 +36,11 @@ class ExitCode(IntEnum):
                 "busy for over 10 s, or not writable (names the file)")
     CONFLICT = 6, ("conflict: the intake changed since the version this change was based on; nothing "
                    "was overwritten")
-    AUDIT = 7, "audit verify: an audit row or a recorded version was changed or removed"
+    AUDIT = 7, "audit verify: a stored value was changed, added or removed (names each changed row)"
+    SAVED_NOT_SHOWN = 8, ("the intake WAS saved, but the command could not finish afterwards (output closed "
+                          "or full); do not save it again: see it with `triage show ID`")
     INTERNAL = 70, "a bug, reported in one line (TRIAGE_DEBUG=1 shows the traceback); please report it"
+    OUTPUT = 74, "standard output cannot be written (closed, disk full); nothing was saved"
     HANGUP = 129, "the terminal was closed; the answers entered are saved"
     INTERRUPTED = 130, "interrupted (Ctrl-C, or Ctrl-D at a prompt); answers already entered are saved"
 
@@ -47,6 +50,7 @@ def _error_table():
     from triage.errors import Conflict, DefinitionError, EngineError, StoreError, TriageError
 
     return (
+        (OutputError, ExitCode.OUTPUT, ""),
         (DefinitionError, ExitCode.DEFINITION, ""),
         (Conflict, ExitCode.CONFLICT, ""),
         (StoreError, ExitCode.STORE, ""),
@@ -58,19 +62,31 @@ def _error_table():
 def report(error: Exception, err: TextIO, subject: str = "") -> ExitCode:
     """Write a typed core error as one line per problem (``error: [subject: ]...``) and return its
     exit code. ``subject`` names the file when a command handles several."""
+    from triage.safe_text import for_terminal
+
+    # An error line can quote what someone typed (a key, a file name, a linkId): neutralised here,
+    # the one place error lines are written (triage/safe_text.py).
     prefix = f"error: {subject}: " if subject else "error: "
     if isinstance(error, InvalidInput):
         for problem in error.problems:  # a problem that names the file already says which one
-            err.write(f"{'error: ' if problem.where == subject else prefix}{problem}\n")
+            err.write(for_terminal(f"{'error: ' if problem.where == subject else prefix}{problem}") + "\n")
         return ExitCode.INVALID
     kind, code, note = next(entry for entry in _error_table() if isinstance(error, entry[0]))
     label = f"{kind.__name__.removesuffix('Error').lower()}: " if code != ExitCode.INVALID else ""
-    err.write(f"{prefix}{label}{error}{note}\n")
+    err.write(for_terminal(f"{prefix}{label}{error}{note}") + "\n")
     return code
 
 
+class OutputError(TriageError):
+    """Standard output cannot be written (closed, disk full): its own exit code, never "internal"."""
+
+    def __init__(self, error: BaseException):
+        reason = getattr(error, "strerror", None) or str(error)
+        super().__init__(f"standard output cannot be written ({reason.lower()})")
+
+
 # Codes any command can end with; each command adds its own (add_command's ``exit_codes``).
-ALWAYS = (ExitCode.OK, ExitCode.INVALID, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
+ALWAYS = (ExitCode.OK, ExitCode.INVALID, ExitCode.INTERNAL, ExitCode.OUTPUT, ExitCode.INTERRUPTED)
 
 
 def exit_codes_text(codes: Iterable[ExitCode], width: int = 78) -> str:
@@ -98,6 +114,8 @@ class IO:
     out: TextIO
     err: TextIO
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    # (intake, version) once a command has committed one: from then on the exit code must say so.
+    saved: list[tuple[int, int]] = field(default_factory=list)
 
     def width(self, stream: TextIO | None = None) -> int:
         """The terminal's width for ``stream`` (default: out); 100 when it is not a terminal."""
@@ -155,10 +173,14 @@ class IO:
     def note(self, text: str) -> None:
         """A side note for the person (e.g. ``saved: intake 3``): standard error, so that standard
         output holds only the result."""
-        self.err.write(f"{text}\n")
+        from triage.safe_text import for_terminal
+
+        self.err.write(for_terminal(text) + "\n")  # notes can name files and people: neutralised
 
     def write_json(self, data: Any) -> None:
-        self.out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        from triage.safe_text import json_text
+
+        self.out.write(json_text(data, indent=2) + "\n")
 
 
 Handler = Callable[[argparse.Namespace, IO], int]
@@ -254,16 +276,42 @@ def as_of_date(text: str) -> date:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def intake_id(text: str) -> int:
-    if text.isdigit() and int(text) > 0:
+LARGEST_ID = 2**63 - 1  # the store's integer range (SQLite integer, PostgreSQL bigint)
+
+
+def _whole_number(text: str) -> int | None:
+    """ASCII digits only (int() also reads other scripts' digits) and within the store's range."""
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= LARGEST_ID:
         return int(text)
+    return None
+
+
+def intake_id(text: str) -> int:
+    number = _whole_number(text)
+    if number:
+        return number
     raise argparse.ArgumentTypeError(f"{text!r} is not an intake id (a whole number, as `triage list` shows)")
 
 
 def version_number(text: str) -> int:
-    if text.isdigit():
-        return int(text)
+    number = _whole_number(text)
+    if number is not None:
+        return number
     raise argparse.ArgumentTypeError(f"{text!r} is not a version number")
+
+
+def person_name(text: str) -> str:
+    """argparse type of --user: recorded in the audit log and shown by `show` and the exports."""
+    from triage.safe_text import refuse_unsafe
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give the name of who is doing this")
+    if len(text) > 100:
+        raise argparse.ArgumentTypeError("is longer than 100 characters")
+    try:
+        return refuse_unsafe(text).strip()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_settings_option(parser: argparse.ArgumentParser) -> None:
@@ -272,7 +320,11 @@ def add_settings_option(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_path(args: argparse.Namespace) -> Path | None:
-    value = getattr(args, "settings", None) or os.environ.get("TRIAGE_SETTINGS")
+    value, where = getattr(args, "settings", None), "--settings"
+    if value is None:
+        value, where = os.environ.get("TRIAGE_SETTINGS"), "TRIAGE_SETTINGS"
+    if value is not None and not value.strip():  # set but empty: a mistake, not "use the defaults"
+        raise UsageError([Problem(where, "is empty; give a settings file, or leave it out for the shipped defaults")])
     return Path(value) if value else None
 
 
@@ -292,13 +344,21 @@ def add_store_options(parser, *, who: bool = True, who_help: str = "who is doing
     """--db and --user for any command that uses the store (read them with store_path and user)."""
     parser.add_argument("--db", metavar="PATH", help="the store file (default: TRIAGE_DB, else the per-user store)")
     if who:
-        parser.add_argument("--user", metavar="NAME", help=f"{who_help}, for the audit log (default: the OS user)")
+        parser.add_argument("--user", type=person_name, metavar="NAME", help=f"{who_help}, for the audit log (default: the OS user)")
 
 
 def store_path(args: argparse.Namespace) -> Path:
     from triage.store import default_path
 
-    value = getattr(args, "db", None) or os.environ.get("TRIAGE_DB")
+    value = getattr(args, "db", None)
+    if value is None:
+        value = os.environ.get("TRIAGE_DB")
+        if value is not None and not value.strip():
+            # Set but empty is a mistake (a typo in a script), not a wish for the per-user store.
+            raise UsageError([Problem("TRIAGE_DB", "is set but empty; give a store path, or unset it to use "
+                                      f"the per-user store ({default_path()})")])
+    elif not value.strip():
+        raise UsageError([Problem("--db", "is empty; give a store path")])
     return Path(value) if value else default_path()
 
 
@@ -308,10 +368,16 @@ def user(args: argparse.Namespace) -> str:
     return getattr(args, "user", None) or current_user()
 
 
-def open_store(args: argparse.Namespace):
+def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading: bool = False):
+    """The store of --db / TRIAGE_DB. Reading commands (``for_reading``) read a store they cannot
+    write (a read-only file system or copy) instead of refusing it, and say that this access cannot
+    be recorded in its audit log."""
     from triage.store import open_store as open_
 
-    return open_(store_path(args))
+    store = open_(store_path(args), for_reading=for_reading)
+    if store.read_only and io is not None and getattr(args, "audit_command", None) != "verify":
+        io.note(f"note: {store.path} is read-only: this access cannot be recorded in its audit log")
+    return store
 
 
 def write_formatted(io: IO, fmt: str, subject, *, as_json, as_markdown, as_text, pager: bool = True) -> int:

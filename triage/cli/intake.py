@@ -45,7 +45,8 @@ def register(commands) -> None:
                   "triage intake --mode patient --patient-id P-17 # a patient at the kiosk",
                   "triage intake --mode patient -o visit.json     # answers kept in a file",
                   "triage intake --resume visit.json"),
-        exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT, ExitCode.HANGUP),
+        exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT, ExitCode.HANGUP,
+                    ExitCode.SAVED_NOT_SHOWN),
     )
     intake.add_argument("--mode", choices=("coordinator", "patient"), default="coordinator",
                         help="coordinator: compact keyboard entry, ends with the full result (default); "
@@ -142,7 +143,9 @@ class Intake:
     def note(self, text: str) -> None:
         """Something the person must know even when scripted (on standard error then)."""
         if self.scripted:
-            self.err.write(f"note: {text}\n")
+            from triage.safe_text import for_terminal
+
+            self.err.write(for_terminal(f"note: {text}") + "\n")
         else:
             self.say(text, style="bold", indent=2)
 
@@ -391,7 +394,7 @@ class Intake:
                     return None
                 if typed == "<":
                     return "back"
-                if typed.isdigit() and int(typed) in numbers:
+                if typed.isascii() and typed.isdigit() and int(typed) in numbers:
                     return numbers[int(typed)]
                 self.say(self.wording.review_not_a_number if self.patient else
                          "  ! type one of the numbers shown, < to go back, or press Enter", style="bold")
@@ -471,10 +474,10 @@ def run(args, io: IO) -> int:
 
     width = min(io.width(), 100)
     color = io.color()
-    from rich.console import Console
+    from triage.render.terminal import terminal_console
 
-    console = Console(file=io.out, width=width, highlight=False, emoji=False, markup=False,
-                      color_system="auto" if color else None, no_color=not color, force_terminal=color or None)
+    console = terminal_console(io.out, width=width, color=color, markup=False,
+                               color_system="auto" if color else None, force_terminal=color or None)
     if interactive:
         try:
             import readline  # noqa: F401  (line editing and arrow keys at the prompt; input() uses it)
@@ -548,6 +551,8 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
     answers = parse_answers(interview.final_answers(), today=interview.today)
     result = assess(answers, session.ruleset, session.settings)
     recorded = None if stopped_early else draft.submit(answers.answered(), result.to_json())
+    if recorded:
+        io.saved.append((recorded.intake_id, recorded.version))  # committed: exit codes must say so from here
     if not session.scripted:
         session.console.print()
     if session.patient:
@@ -558,7 +563,8 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
     else:
         from triage.render.result import render_text
 
-        io.out.write(render_text(result, answers.answered(), session.q, width=width, color=color))
+        io.out.write(render_text(result, answers.answered(), session.q, width=width, color=color,
+                                 ascii_only=session.ascii_only))
     io.out.flush()
     saved = (f"recorded as intake {recorded.intake_id} version {recorded.version} in {recorded.path}" if recorded
              else f"answers saved to {draft.where}")

@@ -14,8 +14,9 @@ import sys
 from typing import TextIO
 
 from triage.cli import assess, batch, catalogues, intake, records, users, web
-from triage.cli.common import IO, ExitCode, Parser, UsageError, exit_codes_text, report
+from triage.cli.common import IO, ExitCode, OutputError, Parser, UsageError, exit_codes_text, report
 from triage.errors import Problem, TriageError
+from triage.safe_text import for_terminal
 
 # One line per command module, in the order `triage --help` lists their commands.
 COMMANDS = (assess, batch, catalogues, intake, records, users, web)
@@ -57,8 +58,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Closed:
+    """Stands in for a standard stream the process was started without (Python sets it to None):
+    writing fails like writing to a closed file."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def write(self, text: str) -> int:
+        raise OSError(9, f"{self.name} is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(9, f"{self.name} is closed")
+
+
+class _BestEffort:
+    """Standard error: a message that cannot be written (closed, full) is dropped; the exit code
+    still says what happened."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class _Output:
+    """Standard output: a write or flush that fails (closed, disk full, EIO) becomes OutputError,
+    reported as what it is, never as an internal error. A reader that went away (`| head`) is
+    BrokenPipeError, handled on its own."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as error:
+            raise OutputError(error) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as error:
+            raise OutputError(error) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    io = IO(out or sys.stdout, err or sys.stderr)
+    io = IO(_Output(out or sys.stdout or _Closed("standard output")),
+            _BestEffort(err or sys.stderr or _Closed("standard error")))
+    code = _run(argv, io)
+    if io.saved and code != ExitCode.OK:
+        # An intake is committed: an exit code that says "failed" would make someone save it twice.
+        saved = ", ".join(f"intake {intake} version {version}" for intake, version in io.saved)
+        io.err.write(f"error: saved: {saved} WAS saved, but the command could not finish (exit {int(code)}); "
+                     f"do not save it again: see it with `triage show {io.saved[-1][0]}`\n")
+        return ExitCode.SAVED_NOT_SHOWN
+    return code
+
+
+def _run(argv: list[str] | None, io: IO) -> int:
     try:
         with contextlib.redirect_stdout(io.out):  # argparse writes --help and --version to sys.stdout
             parser = build_parser()
@@ -70,7 +154,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         if not getattr(args, "handler", None):
             parser.print_help(io.out)
             return ExitCode.INVALID
-        return int(args.handler(args, io))
+        code = int(args.handler(args, io))
+        io.out.flush()  # a full disk shows here, while it can still be reported
+        return code
     except TriageError as error:
         return int(report(error, io.err))
     except KeyboardInterrupt:
@@ -85,8 +171,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except Exception as error:  # never a traceback for a user; keep it one line
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        io.err.write(f"error: internal: {type(error).__name__}: {error} (please report; TRIAGE_DEBUG=1 "
-                     "shows details)\n")
+        io.err.write(for_terminal(f"error: internal: {type(error).__name__}: {error} (please report; "
+                                  "TRIAGE_DEBUG=1 shows details)") + "\n")
         return ExitCode.INTERNAL
 
 

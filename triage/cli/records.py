@@ -9,6 +9,7 @@ from pathlib import Path
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
 from triage.result import MISSING_IDS, WORKLIST_STATUSES
+from triage.safe_text import for_markdown, for_terminal, json_text
 
 def register(commands) -> None:
     listing = common.add_command(
@@ -82,7 +83,7 @@ def _usage(parser: argparse.ArgumentParser, io: IO) -> int:
 def run_list(args, io: IO) -> int:
     from triage.store import LISTED
 
-    with common.open_store(args) as store:
+    with common.open_store(args, io, for_reading=True) as store:
         rows = store.worklist()
         shown = [row for row in rows
                  if (args.status is None or row.status == args.status)
@@ -120,8 +121,9 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
         else:
             missing = ", ".join(row.missing) or "-"
             missing += " (new version in progress)" if row.draft_pending else ""
-        rows.append([str(row.intake_id), row.patient_id or "-", row.status, months, row.assessment_date or "-",
-                     missing])
+        # Stored values reach the terminal here: neutralised (a hand-edited row may hold anything).
+        rows.append([for_terminal(cell) for cell in (str(row.intake_id), row.patient_id or "-", row.status, months,
+                                                     row.assessment_date or "-", missing)])
     header = ["ID", "PATIENT", "STATUS", "FUSION", "ASSESSED", "MISSING"]
     widths = [max([len(header[c]), *(len(r[c]) for r in rows)]) for c in range(5)]
     widths[1] = min(widths[1], PATIENT_WIDTH)
@@ -144,7 +146,7 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
 def run_show(args, io: IO) -> int:
     from triage.store import VIEWED
 
-    with common.open_store(args) as store:
+    with common.open_store(args, io, for_reading=True) as store:
         record = store.get(args.id, args.intake_version)
         history = store.history(args.id)
         store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
@@ -156,8 +158,8 @@ def run_show(args, io: IO) -> int:
     from triage.questionnaire import load_questionnaire
     from triage.render.record import render_show
 
-    io.page(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color()),
-            pager=args.pager)
+    io.page(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color(),
+                        ascii_only=not io.unicode()), pager=args.pager)
     return ExitCode.OK
 
 
@@ -167,7 +169,7 @@ def run_export(args, io: IO) -> int:
     from triage.store import EXPORTED
 
     questionnaire = load_questionnaire()
-    with common.open_store(args) as store:
+    with common.open_store(args, io, for_reading=True) as store:
         record = store.get(args.id, args.intake_version)
         history = store.history(args.id)
         text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify)
@@ -189,13 +191,11 @@ def run_export(args, io: IO) -> int:
 
 
 def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool) -> str:
-    import json
-
     from triage.export import document
 
     doc = document(record, history, deidentify=deidentify)
     if fmt == "json":
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return json_text(doc, indent=2) + "\n"
     if fmt == "fhir":
         from triage.fhir import response_resource
 
@@ -203,7 +203,7 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
             questionnaire, doc["answers"], authored=doc["recorded_year"] if deidentify else record.recorded_at,
             resource_id=None if deidentify else f"intake-{record.intake_id}-v{record.version}",
             subject=None if deidentify else doc["answers"].get("patient_id"))
-        return json.dumps(resource, indent=2, ensure_ascii=False) + "\n"
+        return json_text(resource, indent=2) + "\n"
     from triage.render.labels import provenance
     from triage.result import Result
 
@@ -211,19 +211,21 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
     if fmt == "markdown":
         from triage.render.result import render_markdown
 
-        return render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc)}\n"
+        return render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc, shown=for_markdown)}\n"
     from triage.render.html import render_html
+    from triage.ruleset import load_ruleset
 
-    return render_html(result, doc, questionnaire)
+    sources = {key: (source.title, source.reference) for key, source in load_ruleset().sources.items()}
+    return render_html(result, doc, questionnaire, sources)
 
 
 def run_audit_verify(args, io: IO) -> int:
-    with common.open_store(args) as store:
+    with common.open_store(args, io, for_reading=True) as store:
         report = store.verify_audit()
     if report.ok:
         io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
                      f"head: {report.head_hash}\n")
         return ExitCode.OK
     for problem in report.problems:
-        io.err.write(f"error: audit: {problem}\n")
+        io.err.write(for_terminal(f"error: audit: {problem}") + "\n")
     return ExitCode.AUDIT

@@ -44,10 +44,43 @@ def status_reasons(result: Result) -> list[str]:
     return [f"{e.reason} [{e.rule}]" for e in result.trace if e.concluded.get("status") == Status.too_early.value]
 
 
-def provenance(doc: dict[str, Any]) -> str:
-    """Where an exported version came from (an export document of triage/export.py)."""
+def provenance(doc: dict[str, Any], shown=str) -> str:
+    """Where an exported version came from (an export document of triage/export.py); ``shown``
+    makes the recorder's name safe for the document kind."""
     if doc["deidentified"]:
         return f"De-identified export (HIPAA Safe Harbor: identifiers removed, dates reduced to the year); recorded {doc['recorded_year']}."
     return (f"Intake {doc['intake_id']} version {doc['version']}, recorded {doc['recorded_at']} by "
-            f"{doc['recorded_by']} (from {doc['source']}).")
+            f"{shown(doc['recorded_by'])} (from {doc['source']}).")
 
+
+# The answers a clinician reads beside the result, in every rendering of it (show, Markdown, HTML).
+RECORD_QUESTIONS = ("surgical_report_available", "mri_available", "mri_date", "annular_tear_levels")
+SYMPTOM_QUESTIONS = ("pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score",
+                     "hardware_problem_known", "mechanical_symptoms", "veteran")
+
+
+def answer_rows(questionnaire, answers: dict[str, Any], questions) -> list[tuple[str, str]]:
+    """(label, answer as text) for ``questions``."""
+    return [(questionnaire.item(q).label, questionnaire.answer_text(q, answers.get(q))) for q in questions]
+
+
+def red_flag_rows(questionnaire, answers: dict[str, Any]) -> tuple[list[tuple[str, str, str]], list[str], int]:
+    """The red-flag screen as answered: (marker, question id, label: answer) for every answer that is
+    not a plain "no" (``!!`` yes, ``?`` unknown or not answered), the labels answered no, and how
+    many questions the screen has. A reader sees a negative screen as such, not as a missing section."""
+    flags = [item for item in questionnaire.items if item.safety]
+    rows, answered_no = [], []
+    for item in flags:
+        said = questionnaire.answer_text(item.id, answers.get(item.id))
+        if answers.get(item.id) == "no":
+            answered_no.append(item.label)
+        else:
+            rows.append(("!!" if answers.get(item.id) == "yes" else "?", item.id, f"{item.label}: {said}"))
+    return rows, answered_no, len(flags)
+
+
+def answered_no_text(answered_no: list[str], total: int) -> str:
+    if not answered_no:
+        return f"answered no: 0 of {total}"
+    listed = "" if len(answered_no) == total else f" ({', '.join(answered_no)})"
+    return f"answered no: {len(answered_no)} of {total}{listed}"

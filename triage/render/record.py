@@ -9,8 +9,8 @@ from typing import Any
 from rich.text import Text
 
 from triage.questionnaire import Questionnaire
-from triage.render.labels import rules_by_conclusion
-from triage.render.result import banner, body, footer
+from triage.render.labels import RECORD_QUESTIONS, SYMPTOM_QUESTIONS, answer_rows, rules_by_conclusion
+from triage.render.result import banner, body, footer, red_flags_list
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, trimmed
 from triage.render.terminal import section as section_title
@@ -19,7 +19,7 @@ from triage.store import Record, VersionInfo
 
 
 def render_show(record: Record, history: list[VersionInfo], questionnaire: Questionnaire, *,
-                width: int = 100, color: bool = False) -> str:
+                width: int = 100, color: bool = False, ascii_only: bool = False) -> str:
     """`triage show`: the clinician's one-screen summary of a recorded version. Every line of the
     result names its rule and that rule's source; answers are shown as given, with their labels."""
     result = Result.model_validate(record.result)
@@ -41,7 +41,8 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
     def section(title: str) -> None:
         section_title(console, title)
 
-    banner(console, result, f"Intake {record.intake_id} - version {record.version} of {len(history)}")
+    banner(console, result, f"Intake {record.intake_id} - version {record.version} of {len(history)}",
+           ascii_only=ascii_only)
     months = result.months_since_fusion
     since = f" ({months} months before the assessment)" if months is not None else ""
     # A higher status (urgent) can hide too_early; the reader still needs to know the window is open.
@@ -55,27 +56,17 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
         console.print(Text(line), overflow="fold")
 
     def answers_line(questions: tuple[str, ...]) -> str:
-        return ";  ".join(f"{label(q)}: {said(q)}" for q in questions)
+        return ";  ".join(f"{label}: {text}" for label, text in answer_rows(questionnaire, answers, questions))
 
     section("Records")
-    hanging_list(console, [("", answers_line(("surgical_report_available", "mri_available", "mri_date"))),
-                    ("", answers_line(("annular_tear_levels",)))])
+    hanging_list(console, [("", answers_line(RECORD_QUESTIONS[:3])), ("", answers_line(RECORD_QUESTIONS[3:]))])
 
     section("Symptom pattern")
-    hanging_list(console, [("", answers_line(("pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score"))),
-                    ("", answers_line(("hardware_problem_known", "mechanical_symptoms", "veteran")))])
+    hanging_list(console, [("", answers_line(SYMPTOM_QUESTIONS[:4])), ("", answers_line(SYMPTOM_QUESTIONS[4:]))])
 
     # Every red-flag answer that is not a plain "no" gets its own line; the "no"s share one.
     section("Red flags")
-    flags = [item.id for item in questionnaire.items if item.safety]
-    rows = [("!!" if said(flag) == "yes" else "? ", f"{label(flag)}: {said(flag)}{cite(basis[('red_flag', flag)])}")
-            for flag in flags if said(flag) != "no"]
-    answered_no = [flag for flag in flags if said(flag) == "no"]
-    if answered_no:
-        rows.append(("", f"answered no: {len(answered_no)} of {len(flags)}"
-                         + ("" if len(answered_no) == len(flags) else
-                            f" ({', '.join(label(flag) for flag in answered_no)})")))
-    hanging_list(console, rows)
+    red_flags_list(console, questionnaire, answers, cite, basis)
 
     body(console, result, cite)
 

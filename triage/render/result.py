@@ -14,12 +14,25 @@ from rich.panel import Panel
 from rich.text import Text
 
 from triage.questionnaire import Questionnaire
-from triage.render.labels import BANNERS, STEP_MARKS, basis_text, rules_by_conclusion, status_reasons
+from triage.render.labels import (
+    BANNERS,
+    RECORD_QUESTIONS,
+    STEP_MARKS,
+    SYMPTOM_QUESTIONS,
+    answer_rows,
+    answered_no_text,
+    basis_text,
+    red_flag_rows,
+    rules_by_conclusion,
+    status_reasons,
+)
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, section, trimmed
 from triage.result import Result, Status
+from triage.safe_text import for_markdown
 
-def _overview(result: Result, answers: dict, questionnaire: Questionnaire) -> list[str]:
+def _overview(result: Result, answers: dict, questionnaire: Questionnaire, shown=str) -> list[str]:
+    """The two overview lines; ``shown`` makes a person's value safe for the document kind."""
     def said(question: str) -> str:
         return questionnaire.answer_text(question, answers.get(question))
 
@@ -30,19 +43,20 @@ def _overview(result: Result, answers: dict, questionnaire: Questionnaire) -> li
     since += f", inside the healing window {basis_text(healing)}" if healing else ""
     adjacent = ", ".join(result.adjacent_levels) or "-"
     return [
-        f"Patient: {answers.get('patient_id', '-')}    Assessed: {result.assessment_date}",
+        f"Patient: {shown(answers.get('patient_id', '-'))}    Assessed: {result.assessment_date}",
         f"Fusion: {said('fusion_date')}{since}    Fused: {said('fused_levels')}    Adjacent: {adjacent}",
     ]
 
 
-def banner(console: Console, result: Result, title: str) -> None:
-    """Status in words and marks (never colour alone), why when too early, and the consult line."""
+def banner(console: Console, result: Result, title: str, *, ascii_only: bool = False) -> None:
+    """Status in words and marks (never colour alone), why when too early, and the consult line.
+    ``ascii_only`` (TERM=dumb) draws the frame with plain characters."""
     words, style = BANNERS[result.status]
     consult = result.physician_consult
     why = [Text(reason) for reason in status_reasons(result)]
     console.print(Panel(Group(Text(words, style=style, justify="center"), *why, Text(consult.message)),
-                        title=title, subtitle=f"physician consult: recommended ({consult.urgency})",
-                        box=box.HEAVY if result.status == Status.urgent else box.ROUNDED))
+                        title=title, subtitle=f"physician consult ({consult.urgency})",
+                        box=box.ASCII2 if ascii_only else box.HEAVY if result.status == Status.urgent else box.ROUNDED))
 
 
 def body(console: Console, result: Result, cite) -> None:
@@ -70,19 +84,28 @@ def footer(console: Console, result: Result) -> None:
     console.print(Text(result.disclaimer, style="italic"))
 
 
+def red_flags_list(console: Console, questionnaire: Questionnaire, answers: dict, cite, basis) -> None:
+    """Every red-flag answer that is not a plain "no" on its own line (with the rule that flagged a
+    yes); the "no"s share one line, so a negative screen reads as one."""
+    rows, answered_no, total = red_flag_rows(questionnaire, answers)
+    lines = [(marker if marker == "!!" else "? ", f"{text}{cite(basis[('red_flag', flag)])}")
+             for marker, flag, text in rows]
+    if answered_no:
+        lines.append(("", answered_no_text(answered_no, total)))
+    hanging_list(console, lines)
+
+
 def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, width: int = 100,
-                color: bool = False) -> str:
+                color: bool = False, ascii_only: bool = False) -> str:
     """The coordinator's at-a-glance summary. ``answers`` is the answers-contract object."""
     out = io.StringIO()
     console = new_console(out, width, color)
     basis = rules_by_conclusion(result)
-    banner(console, result, "Pre-consultation triage")
+    banner(console, result, "Pre-consultation triage", ascii_only=ascii_only)
     for line in _overview(result, answers, questionnaire):
         console.print(Text(line), overflow="fold")
-    if result.red_flags:
-        section(console, "Red flags answered yes")
-        hanging_list(console, [("!!", f"{questionnaire.item(flag).label}  {basis_text(basis[('red_flag', flag)])}")
-                        for flag in result.red_flags])
+    section(console, "Red flags")
+    red_flags_list(console, questionnaire, answers, lambda ids: f"  {basis_text(ids)}" if ids else "", basis)
     body(console, result, lambda ids: f"  {basis_text(ids)}" if ids else "")
     footer(console, result)
     return trimmed(out.getvalue())
@@ -99,15 +122,21 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         f"**{words}**",
         "",
         *(f"{reason}\n" for reason in status_reasons(result)),
-        f"**Physician consult: recommended ({consult.urgency}).** {consult.message}",
+        f"**Physician consult ({consult.urgency}):** {consult.message}",
         "",
-        *(f"- {line}" for line in _overview(result, answers, questionnaire)),
+        *(f"- {line}" for line in _overview(result, answers, questionnaire, shown=for_markdown)),
         "",
     ]
-    if result.red_flags:
-        lines += ["## Red flags answered yes", ""]
-        lines += [f"- **{questionnaire.item(f).label}** {basis_text(basis[('red_flag', f)])}" for f in result.red_flags]
-        lines.append("")
+    lines += ["## Records", ""]
+    lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, RECORD_QUESTIONS)]
+    lines += ["", "## Symptom pattern", ""]
+    lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS)]
+    lines += ["", "## Red flags", ""]
+    rows, answered_no, total = red_flag_rows(questionnaire, answers)
+    lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!" else f"- ? {text}")
+              for marker, flag, text in rows]
+    lines += [f"- {answered_no_text(answered_no, total)}"] if answered_no else []
+    lines.append("")
     lines += ["## Missing before evaluation", ""]
     lines += [f"- [ ] **{m.label}**: {m.reason} {basis_text(basis[('missing', m.id)])}" for m in result.missing_items]
     lines += ["- nothing missing"] if not result.missing_items else []

@@ -255,8 +255,9 @@ def print_view(intake_id: int):
         abort(404)
     store.log_access(EXPORTED, user=g.user.name, intake_id=intake_id, version=record.version,
                      detail={"format": "html", "to": "browser"})
+    sources = {key: (source.title, source.reference) for key, source in services().ruleset.sources.items()}
     page = render_html(Result.model_validate(record.result), document(record, history, deidentify=False),
-                       services().questionnaire)
+                       services().questionnaire, sources)
     response = make_response(page)
     styles = re.findall(r"<style>(.*?)</style>", page, re.S)
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in styles)

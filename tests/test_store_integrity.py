@@ -1,0 +1,169 @@
+"""`triage audit verify` covers every stored value: whichever column of whichever row is changed by
+hand (with the append-only triggers dropped first), verify exits 7 and names the row."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from triage.store import open_store
+
+RESULT = {
+    "status": "urgent", "red_flags": ["red_flag_major_trauma"],
+    "missing_items": [{"id": "current_mri", "label": "MRI", "reason": "r"}],
+    "months_since_fusion": 31, "assessment_date": "2026-11-24",
+    "ruleset": {"name": "fbss-triage", "version": "1.0.0"}, "settings": {"healing_window_months": 6},
+}
+
+
+def _result(**changes) -> dict:
+    return {**RESULT, **changes}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A store with every kind of row: an amended intake, a draft-only intake, a recorded intake
+    with an amendment in progress, and access rows."""
+    path = tmp_path_factory.mktemp("template") / "triage.db"
+    with open_store(path) as store:
+        store.record_assessment({"patient_id": "PT-1", "red_flag_major_trauma": "yes"}, _result(), user="alice")
+        store.record_assessment({"patient_id": "PT-1", "red_flag_major_trauma": "no"},
+                                _result(status="records_needed", red_flags=[]), user="bob", intake_id=1)
+        store.save_draft({"patient_id": "PT-2", "pain_score": 3}, user="carol")
+        store.record_assessment({"patient_id": "PT-3"}, _result(status="ready_for_evaluation"), user="dave")
+        store.save_draft({"patient_id": "PT-3", "pain_score": 5}, user="erin", intake_id=3)
+        store.log_access("listed", user="alice", detail={"rows": 3})
+    assert run_cli("audit", "verify", "--db", str(path)).code == 0
+    return path
+
+
+def _cells(path: Path) -> list[tuple[str, str, int]]:
+    raw = sqlite3.connect(path)
+    tables = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                            " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    cells = []
+    for table in tables:
+        columns = [row[1] for row in raw.execute(f"PRAGMA table_info({table})")]
+        for (rowid,) in raw.execute(f"SELECT rowid FROM {table} ORDER BY rowid"):
+            cells += [(table, column, rowid) for column in columns]
+    raw.close()
+    return cells
+
+
+def _changed(value):
+    """A different value of the same type, as a careful forger would write it (valid JSON stays
+    valid JSON; a status becomes another real status)."""
+    if value is None:
+        return "PT-FORGED"
+    if isinstance(value, int):
+        return value + 1000
+    if value == "urgent":
+        return "ready_for_evaluation"
+    if value in ("records_needed", "ready_for_evaluation"):
+        return "urgent"
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return value + "x"
+    if isinstance(data, dict):
+        if "status" in data:
+            data["status"] = "ready_for_evaluation" if data["status"] != "ready_for_evaluation" else "urgent"
+        else:
+            data["pain_score"] = 10 if data.get("pain_score") != 10 else 0
+        return json.dumps(data)
+    return value + "x"
+
+
+def test_the_template_has_every_table_the_views_read(template):
+    tables = {table for table, _, _ in _cells(template)}
+    assert {"intakes", "versions", "drafts", "audit", "audit_head"} <= tables
+
+
+def test_changing_any_stored_value_is_found_by_audit_verify(template, tmp_path):
+    missed = []
+    for table, column, rowid in _cells(template):
+        path = tmp_path / "store.db"
+        shutil.copyfile(template, path)
+        raw = sqlite3.connect(path, isolation_level=None)
+        for (trigger,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            raw.execute(f"DROP TRIGGER {trigger}")
+        value = raw.execute(f"SELECT {column} FROM {table} WHERE rowid = ?", (rowid,)).fetchone()[0]
+        try:
+            raw.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (_changed(value), rowid))
+        except sqlite3.IntegrityError:  # a constraint refuses this change: it cannot be made this way
+            raw.close()
+            continue
+        raw.close()
+        verified = run_cli("audit", "verify", "--db", str(path))
+        if verified.code != 7 or "error: audit:" not in verified.err:
+            missed.append(f"{table}.{column} (rowid {rowid}, {value!r}): exit {verified.code}")
+        path.unlink()
+        for side in ("-wal", "-shm"):
+            Path(str(path) + side).unlink(missing_ok=True)
+    assert not missed, missed
+
+
+@pytest.mark.parametrize("statement, named", [
+    ("UPDATE versions SET status = 'ready_for_evaluation' WHERE intake_id = 1 AND version = 1",
+     "intake 1 version 1: its status column"),
+    ("UPDATE versions SET patient_id = 'PT-OTHER' WHERE intake_id = 3", "intake 3 version 1: its patient_id column"),
+    ("UPDATE versions SET ruleset_version = '9.9.9' WHERE intake_id = 3", "intake 3 version 1: its ruleset_version"),
+    ("UPDATE intakes SET created_by = 'mallory' WHERE id = 2", "intake 2: its creation time or user"),
+    ("INSERT INTO intakes (id, created_at, created_by) VALUES (9, '2026-01-01T00:00:00Z', 'm')",
+     "intake 9: no audit row records its creation"),
+    ("UPDATE drafts SET answers = '{\"patient_id\": \"PT-2\", \"pain_score\": 9}' WHERE intake_id = 2",
+     "intake 2: its draft does not match"),
+    ("INSERT INTO drafts VALUES (1, '{}', 1, 2, '2026-01-01T00:00:00Z', 'm')",
+     "intake 1: has a draft that no audit row saved"),
+    ("DELETE FROM drafts WHERE intake_id = 3", "intake 3: its draft is missing"),
+])
+def test_audit_verify_names_the_changed_row(template, tmp_path, statement, named):
+    path = tmp_path / "store.db"
+    shutil.copyfile(template, path)
+    raw = sqlite3.connect(path, isolation_level=None)
+    for (trigger,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        raw.execute(f"DROP TRIGGER {trigger}")
+    raw.execute(statement)
+    raw.close()
+    verified = run_cli("audit", "verify", "--db", str(path))
+    assert verified.code == 7
+    assert f"error: audit: {named}" in verified.err, verified.err
+
+
+def _schema_1_store_with_a_draft(path: Path) -> None:
+    """A store as schema 1 wrote it: a draft whose audit row carries no hash."""
+    from triage import store as store_module
+
+    raw = sqlite3.connect(path, isolation_level=None)
+    for statement in store_module._statements(store_module.MIGRATIONS[0]):
+        raw.execute(statement)
+    raw.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")
+    raw.execute("PRAGMA user_version = 1")
+    at = "2026-01-02T03:04:05Z"
+    raw.execute("INSERT INTO intakes VALUES (1, ?, 'alice')", (at,))
+    raw.execute("INSERT INTO drafts VALUES (1, '{\"pain_score\": 4}', 1, 0, ?, 'alice')", (at,))
+    detail = store_module.canonical({"revision": 1})
+    digest = store_module.audit_hash(1, at, "alice", "draft_saved", 1, None, detail, store_module.GENESIS)
+    raw.execute("INSERT INTO audit VALUES (1, ?, 'alice', 'draft_saved', 1, NULL, ?, ?, ?)",
+                (at, detail, store_module.GENESIS, digest))
+    raw.execute("INSERT INTO audit_head VALUES (1, 1, ?)", (digest,))
+    raw.close()
+
+
+def test_a_schema_1_store_is_migrated_and_its_drafts_sealed_as_found(tmp_path):
+    path = tmp_path / "old.db"
+    _schema_1_store_with_a_draft(path)
+    assert run_cli("audit", "verify", "--db", str(path)).code == 0  # migrated on open, then verified
+    with open_store(path) as store:
+        assert store.load_draft(1).answers == {"pain_score": 4}
+    raw = sqlite3.connect(path, isolation_level=None)
+    assert raw.execute("SELECT action, user FROM audit WHERE seq = 2").fetchone() == ("draft_sealed", "triage-migration")
+    raw.execute("UPDATE drafts SET answers = '{\"pain_score\": 9}'")
+    raw.close()
+    verified = run_cli("audit", "verify", "--db", str(path))
+    assert verified.code == 7 and "intake 1: its draft does not match" in verified.err
