@@ -442,7 +442,9 @@ def test_a_yes_to_a_red_flag_shows_its_instruction_at_once(app, db):
     visitor.get("/intake/questions/red_flag_bladder_bowel").answer(answer="yes")
     assert visitor.path.startswith("/intake/warning/red_flag_bladder_bowel")
     ruleset, settings = load_ruleset(), load_settings()
-    instruction = ruleset.messages.emergency_instructions.format_map(settings.model_dump())
+    from triage.patient_summary import red_flag_instructions
+
+    instruction = red_flag_instructions("emergency", ruleset, settings)
     assert instruction in visitor.text
     assert "care-card--emergency" in visitor.page
     visitor.post(choice="continue")
@@ -628,3 +630,21 @@ def test_a_token_authenticated_blueprint_is_registered_in_one_line_without_csrf(
     assert response.status_code == 200 and response.json == {"size": 200_000}
     assert response.headers["Cache-Control"] == "no-store"
     assert app.test_client().post("/intake/", data={"code": "AAAAA-AAAAA"}).status_code == 400
+
+
+@pytest.mark.parametrize("flag, tier", [("red_flag_bladder_bowel", "emergency"), ("red_flag_fever_or_wound", "same_day"),
+                                        ("red_flag_cancer_or_weight_loss", "soon")])
+def test_each_tier_has_its_own_care_card_and_instruction(app, db, flag, tier):
+    from triage.patient_summary import red_flag_instructions
+
+    ruleset = load_ruleset()
+    assert ruleset.red_flag_tier(flag) == tier  # the rules file decides the tier, not the page
+    visitor, intake_id, _ = started(app, db)
+    answer_all(first_question(visitor), {flag: {"answer": "yes"}})
+    visitor.get(f"/intake/questions/{flag}").answer(answer="no")
+    visitor.get(f"/intake/questions/{flag}").answer(answer="yes")
+    assert visitor.path.startswith(f"/intake/warning/{flag}")
+    assert f"care-card--{tier.replace('_', '-')}" in visitor.page
+    assert red_flag_instructions(tier, ruleset, load_settings()) in visitor.text
+    with open_store(db) as store:
+        assert [(a.question, a.urgency) for a in store.open_alerts() if a.intake_id == intake_id] == [(flag, tier)]

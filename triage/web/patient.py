@@ -21,7 +21,7 @@ from triage.answers import parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, InvalidInput
 from triage.interview import check_answer, hidden_answers, without_hidden
-from triage.patient_summary import patient_summary
+from triage.patient_summary import most_urgent_tier, patient_summary, red_flag_instructions
 from triage.questionnaire import Item
 from triage.result import Result
 from triage.web import forms
@@ -311,17 +311,12 @@ def _conflict():
 # --- red flags --------------------------------------------------------------------------------------
 
 def red_flag_notice(qid: str) -> tuple[str, str]:
-    """(urgency tier, patient instruction) of a yes to this red-flag question, from the rules
-    themselves: the engine is asked what a yes to this question alone means, and the patient summary
-    picks the instruction, so the page follows the rules file's tiers and texts."""
+    """(urgency tier, patient instruction) of a yes to this red-flag question: the tier the rules file
+    gives the question, and that tier's instruction from its [messages] (the same functions that
+    pick what the end page and the terminal show)."""
     svc = services()
-    memo = svc._memo.setdefault("red_flags", {})
-    if qid not in memo:
-        today = svc.today()
-        result = assess(parse_answers({qid: "yes"}, today=today), svc.ruleset, svc.settings)
-        summary = patient_summary(result, svc.ruleset, svc.settings)
-        memo[qid] = (result.physician_consult.urgency, summary.emergency)
-    return memo[qid]
+    tier = most_urgent_tier([qid], svc.ruleset)
+    return tier, red_flag_instructions(tier, svc.ruleset, svc.settings)
 
 
 def _safe_next(target: str | None) -> str:
@@ -403,7 +398,7 @@ def _summary(stopped: bool, intake: Intake):
     else:
         result = Result.model_validate(svc.store().get(intake.id).result)
     summary = patient_summary(result, svc.ruleset, svc.settings, stopped_early=stopped)
-    return result.physician_consult.urgency, summary
+    return summary.tier, summary
 
 
 @blueprint.get("/done")
