@@ -324,12 +324,14 @@ def test_a_patients_yes_raises_an_alert_before_the_intake_is_sent(app, db):
 
 def test_a_clinician_acknowledges_and_who_and_when_are_kept(app, db, clock):
     first = patient_with_red_flag(app, db)
-    second = patient_with_red_flag(app, db, "red_flag_fever_or_wound")
+    clock_tick = patient_with_red_flag(app, db, "red_flag_fever_or_wound")  # same_day: after every emergency
+    second = patient_with_red_flag(app, db, "red_flag_saddle_numbness")
     staff = sign_in(app.test_client(), "clint").get("/staff/alerts")
     order = [int(n) for n in re.findall(r'href="/staff/intakes/(\d+)"', staff.page)]
-    assert order == [second, first]  # newest first (both emergency in this ruleset)
+    assert order == [second, first, clock_tick]  # emergency first, then newest first
+    staff.post(f"/staff/alerts/{clock_tick}/acknowledge")
     staff.post(f"/staff/alerts/{first}/acknowledge")
-    assert re.findall(r'href="/staff/intakes/(\d+)"', staff.page) == [str(second)]
+    assert re.findall(r'href="/staff/intakes/(\d+)"', staff.page) == [str(second)]  # the other two acknowledged
     connection = sqlite3.connect(db)
     row = connection.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE intake_id = ?", (first,)).fetchone()
     connection.close()
