@@ -4,7 +4,7 @@
 
 Prints the median wall time of, in fresh processes:
   - `triage assess FILE`                         (baseline: start-up + one assessment)
-  - `triage intake` with a full intake piped in  (start-up + 21 answers, each validated and saved + result)
+  - `triage intake` with a full intake piped in  (start-up + 30 answers, each validated and saved + result)
   - `triage intake` at a terminal until the first question is on screen
 and, in process, the median time of one answer (interpret + contract check + skip logic) and of one
 atomic save, so the cost a person waits for after pressing Enter is visible.
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 LINES = ["P-1", "2026-11-24", "2024-03", "L4-5 L5-S1", "y", "y", "09/2025", "L3-4", "3", "2 3", "1", "7",
-         "n", "n", "n", "n", "n", "n", "n", "n", "y"]
+         "n", "n", *["n"] * 10, "y", "y", "n", "u", "n", "y"]
 
 
 def wall(command: list[str], stdin: str | None, cwd: str) -> float:
@@ -80,7 +80,7 @@ def main() -> None:
     base = statistics.median(assess)
     print(f"runs: {runs}")
     print(f"triage assess FILE (baseline):         {base * 1000:7.1f} ms")
-    print(f"triage intake, 21 answers piped:       {statistics.median(intake) * 1000:7.1f} ms "
+    print(f"triage intake, 30 answers piped:       {statistics.median(intake) * 1000:7.1f} ms "
           f"({statistics.median(intake) / base:.2f}x baseline)")
     print(f"triage intake, first prompt on screen: {statistics.median(first_prompt) * 1000:7.1f} ms "
           f"({statistics.median(first_prompt) / base:.2f}x baseline)")

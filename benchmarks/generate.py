@@ -21,8 +21,9 @@ ASSESSMENT_DATE = date(2026, 11, 24)
 SEGMENTS = ("T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
 SHORTHAND = {"L4-L5": "L4-5", "L5-S1": "L5/S1", "L3-L4": "l3-l4"}  # what clinicians type
 RED_FLAGS = (
-    "red_flag_bladder_bowel", "red_flag_saddle_numbness", "red_flag_progressive_weakness",
-    "red_flag_fever_or_wound", "red_flag_major_trauma", "red_flag_cancer_or_weight_loss",
+    "red_flag_bladder_bowel", "red_flag_saddle_numbness", "red_flag_sexual_function", "red_flag_both_legs",
+    "red_flag_progressive_weakness", "red_flag_clot_signs", "red_flag_major_trauma", "red_flag_fever_or_wound",
+    "red_flag_cancer_or_weight_loss", "red_flag_immunosuppression",
 )
 STATUSES = ("urgent", "too_early", "records_needed", "ready_for_evaluation")
 # A broken line every so often; the kinds rotate so a small file still has each of them.

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from triage.answers import QUESTION_IDS, parse_answers
+from triage.answers import QUESTION_IDS, RED_FLAGS, VA_QUESTIONS, parse_answers
 from triage.errors import InvalidInput
 
 TODAY = date(2026, 11, 24)
@@ -23,9 +23,55 @@ def test_question_ids_are_the_contract():
         "patient_id", "assessment_date", "fusion_date", "fused_levels", "surgical_report_available",
         "mri_available", "mri_date", "annular_tear_levels", "pain_location", "pain_quality",
         "pain_pattern_since_surgery", "pain_score", "hardware_problem_known", "mechanical_symptoms",
-        "red_flag_bladder_bowel", "red_flag_saddle_numbness", "red_flag_progressive_weakness",
-        "red_flag_fever_or_wound", "red_flag_major_trauma", "red_flag_cancer_or_weight_loss", "veteran",
+        "red_flag_bladder_bowel", "red_flag_saddle_numbness", "red_flag_sexual_function", "red_flag_both_legs",
+        "red_flag_progressive_weakness", "red_flag_clot_signs", "red_flag_major_trauma", "red_flag_fever_or_wound",
+        "red_flag_cancer_or_weight_loss", "red_flag_immunosuppression", "veteran", "va_enrolled",
+        "va_drive_time_over_standard", "va_wait_over_standard", "va_no_full_service_facility", "va_referral",
     )
+
+
+def test_red_flags_in_questionnaire_order_and_va_questions():
+    assert RED_FLAGS == tuple(q for q in QUESTION_IDS if q.startswith("red_flag_"))
+    assert len(RED_FLAGS) == 10
+    assert VA_QUESTIONS == tuple(q for q in QUESTION_IDS if q.startswith("va_"))
+
+
+@pytest.mark.parametrize("given, stored", [
+    (["L4-S1"], ["L4-L5", "L5-S1"]),
+    (["L2-L4"], ["L2-L3", "L3-L4"]),
+    (["L2-4"], ["L2-L3", "L3-L4"]),
+    (["T12-S1"], ["T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"]),
+    (["L3-L5", "L4-S1"], ["L3-L4", "L4-L5", "L5-S1"]),   # overlapping ranges: each segment once
+    (["l4-s1"], ["L4-L5", "L5-S1"]),
+    (["L5-1"], ["L5-S1"]),                                # shorthand across the lumbosacral junction
+])
+def test_segment_ranges_expand_to_every_segment_between(given, stored):
+    for field in ("fused_levels", "annular_tear_levels"):
+        assert parse_answers({field: given}, today=TODAY).answered()[field] == stored
+
+
+@pytest.mark.parametrize("given, hint", [
+    ("L5-L4", "reversed range: put the upper vertebra first (L4-L5)"),
+    ("S1-L4", "reversed range: put the upper vertebra first (L4-S1)"),
+    ("L4-L4", "names one vertebra twice"),
+    ("L4-L6", "is not a lumbar segment or range"),
+    ("T11-L2", "is not a lumbar segment or range"),
+])
+def test_reversed_or_impossible_ranges_are_errors_naming_the_field(given, hint):
+    found = problems({"fused_levels": [given]})
+    assert [where for where, _ in found] == ["fused_levels"]
+    assert hint in found[0][1]
+
+
+def test_old_answers_files_stay_valid_and_lack_only_the_new_questions():
+    """A ruleset 1.x answers file: the four newer red-flag questions are simply not answered."""
+    old = {flag: "no" for flag in ("red_flag_bladder_bowel", "red_flag_saddle_numbness",
+                                   "red_flag_progressive_weakness", "red_flag_fever_or_wound",
+                                   "red_flag_major_trauma", "red_flag_cancer_or_weight_loss")}
+    parsed = parse_answers({**old, "veteran": "yes"}, today=TODAY)
+    for question in ("red_flag_sexual_function", "red_flag_both_legs", "red_flag_clot_signs",
+                     "red_flag_immunosuppression", *VA_QUESTIONS):
+        assert getattr(parsed, question) is None
 
 
 @pytest.mark.parametrize("field, given, stored", [

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from triage.dates import PartialDate, add_months, whole_months_between
-from triage.segments import adjacent_levels, in_spine_order, normalise_segment
+from triage.segments import SEGMENTS, adjacent_levels, expand_segments, in_spine_order, normalise_segment
 
 D = date.fromisoformat
 
@@ -70,10 +70,33 @@ def test_shorthand_is_normalised(text, expected):
     assert normalise_segment(text) == expected
 
 
-@pytest.mark.parametrize("text", ["L4-L6", "L5-L6", "C5-C6", "L4", "L5-S2", "T11-T12", "L4-6", "LL4-5", "", "L4-S1"])
+@pytest.mark.parametrize("text", ["L4-L6", "L5-L6", "C5-C6", "L4", "L5-S2", "T11-T12", "L4-6", "LL4-5", ""])
 def test_not_a_segment(text):
     with pytest.raises(ValueError, match="not a lumbar segment"):
         normalise_segment(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("L4-S1", ["L4-L5", "L5-S1"]), ("L2-L4", ["L2-L3", "L3-L4"]), ("L2-4", ["L2-L3", "L3-L4"]),
+    ("T12-L2", ["T12-L1", "L1-L2"]), ("L4-L5", ["L4-L5"]), ("L5-1", ["L5-S1"]), ("T12-1", ["T12-L1"]),
+    ("t12/s1", list(SEGMENTS)),
+])
+def test_ranges_expand_top_to_bottom(text, expected):
+    assert expand_segments(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("L5-L4", "reversed range"), ("S1-L4", "reversed range"), ("L3-1", "reversed range"),
+    ("L4-L4", "one vertebra twice"), ("L4-L6", "not a lumbar segment"), ("T11-L1", "not a lumbar segment"),
+])
+def test_reversed_and_impossible_ranges_are_refused(text, message):
+    with pytest.raises(ValueError, match=message):
+        expand_segments(text)
+
+
+def test_one_segment_is_asked_for_a_range_is_refused():
+    with pytest.raises(ValueError, match="spans 2 segments"):
+        normalise_segment("L4-S1")
 
 
 @pytest.mark.parametrize("fused, expected", [

@@ -117,10 +117,65 @@ def test_no_result_without_a_consult_rule():
         assess(parse_answers({}, today=TODAY), _without("CONSULT-01"), SETTINGS)
 
 
-def test_a_missed_red_flag_fails_closed():
-    """If a red-flag rule went missing, the invariant check refuses the result instead of showing it."""
+def _unchecked(rules, title: str):
+    """A ruleset the loader would refuse (model_copy skips validation): what a defect in the engine
+    or in a definition could produce, so the checks on every result can be shown to refuse it."""
+    return RULESET.model_copy(update={"rules": tuple(rules),
+                                      "ruleset": RULESET.ruleset.model_copy(update={"title": title})})
+
+
+def test_a_ruleset_without_a_red_flag_rule_is_refused_at_load():
+    with pytest.raises(ValueError, match="red_flag_bladder_bowel needs exactly one rule"):
+        _without("RF-01")
+
+
+def _losing(monkeypatch, rule_id: str) -> None:
+    """Both evaluators agree, yet a rule's conclusion is lost (a defect past the engine check): the
+    invariants, recomputed from the answers, must still refuse the result."""
+    import triage.assess
+
+    fire = triage.assess.checked_fire
+    monkeypatch.setattr(triage.assess, "checked_fire", lambda ruleset, fact: [i for i in fire(ruleset, fact) if i != rule_id])
+
+
+def test_a_missed_red_flag_fails_closed(monkeypatch):
+    """If a red-flag rule's conclusion went missing, the invariant check refuses the result."""
+    _losing(monkeypatch, "RF-01")
     with pytest.raises(EngineError, match="red flags"):
-        assess(parse_answers({"red_flag_bladder_bowel": "yes"}, today=TODAY), _without("RF-01"), SETTINGS)
+        assess(parse_answers({"red_flag_bladder_bowel": "yes"}, today=TODAY), RULESET, SETTINGS)
+
+
+def test_an_escalated_consult_without_a_red_flag_fails_closed():
+    rules = [rule.model_copy(update={"then": rule.then.model_copy(update={"consult": "emergency"})})
+             if rule.id == "CONSULT-01" else rule for rule in RULESET.rules]
+    with pytest.raises(EngineError, match="urgency"):
+        assess(parse_answers({}, today=TODAY), _unchecked(rules, "CONSULT-01 as emergency"), SETTINGS)
+
+
+@pytest.mark.parametrize("answers", [
+    {"red_flag_bladder_bowel": "yes", "red_flag_cancer_or_weight_loss": "yes"},
+    {"red_flag_fever_or_wound": "yes", "red_flag_immunosuppression": "yes"},
+    {"red_flag_clot_signs": "yes", "red_flag_fever_or_wound": "yes"},
+])
+def test_a_mixed_tier_result_other_than_the_highest_fails_closed(monkeypatch, answers):
+    """Any yes red flag -> urgent, with the highest tier among the yes answers (PRODUCT.md). If the
+    result's aggregation took the lowest instead, the independent check refuses it."""
+    import triage.assess
+
+    monkeypatch.setattr(triage.assess, "URGENCY_ORDER", ("soon", "same_day", "emergency", "routine"))
+    with pytest.raises(EngineError, match="urgency"):
+        assess(parse_answers(answers, today=TODAY), RULESET, SETTINGS)
+
+
+@pytest.mark.parametrize("answers, dropped, message", [
+    ({"veteran": "yes", "va_drive_time_over_standard": "yes"}, "VA-01", "criteria"),
+    ({"veteran": "yes"}, "VA-04", "to-do"),
+    ({"veteran": "yes", "va_enrolled": "yes", "va_referral": "yes"}, "TOPIC-02", "criteria|veteran"),
+])
+def test_a_lost_va_conclusion_fails_closed(monkeypatch, answers, dropped, message):
+    _losing(monkeypatch, dropped)
+    with pytest.raises(EngineError, match=message):
+        assess(parse_answers(answers, today=TODAY), RULESET, SETTINGS)
 
 
 def test_an_open_red_flag_screen_not_reported_fails_closed():
@@ -136,7 +191,7 @@ def test_a_step_nobody_concluded_fails_closed():
 def test_a_changed_copy_never_keeps_the_cached_fingerprint():
     """model_copy would carry a cached fingerprint over; a changed copy must get its own."""
     original = RULESET.fingerprint
-    copied = RULESET.model_copy(update={"rules": RULESET.rules[:-1]})
+    copied = RULESET.model_copy(update={"rules": tuple(r for r in RULESET.rules if r.id != "TOPIC-02")})
     assert copied.fingerprint != original
     assert engine.engine_name(copied) != engine.engine_name(RULESET)
     assert "TOPIC-02" not in engine.fire(copied, {name: "x" for name in ("veteran",)} | {"veteran": "yes"})

@@ -1,8 +1,11 @@
-"""Exhaustive tables and whole-space properties of the safety logic, through the real pipeline.
+"""Exhaustive tables and whole-space properties of the safety logic.
 
-- Every combination of the six red-flag answers (yes / no / unknown / absent: 4^6 = 4096) on a
-  background where everything else is complete, and every yes/no/unknown combination (3^6 = 729) on
-  an empty and a too-early background, checked against PRODUCT.md's red-flag rules.
+- Every combination of the ten red-flag answers (yes / no / unknown / absent: 4^10 = 1,048,576)
+  through the reference evaluator of the rule data (the real pipeline would take most of an hour),
+  and every pair of red-flag questions in every pair of answers (45 x 16 = 720) through the real
+  pipeline on a complete, an empty and a too-early background, checked against PRODUCT.md's red-flag
+  rules: any yes -> urgent, urgency = the highest tier among the yes answers, the screen open while
+  any answer is unknown or absent.
 - Monotonicity: turning one safety answer into yes never lowers the status precedence or urgency.
 - Totality: every valid answers object yields a result: a cartesian product of representative
   boundary values for the fields that drive date and level arithmetic. (Generated answers through
@@ -18,10 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from triage import reference
 from support.strategies import YES_NO_FIELDS, answers
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.dates import add_months
+from triage.facts import derive
 from triage.questionnaire import load_questionnaire
 from triage.render.result import render_markdown
 from triage.ruleset import load_ruleset
@@ -50,6 +55,27 @@ def with_flags(background: dict, values: tuple[str, ...]) -> dict:
     return raw
 
 
+# PRODUCT.md's red-flag table, written out here rather than read from the rules file: the rules file
+# must agree with it (test_the_rules_file_gives_each_question_the_tier_of_the_product_table).
+TIERS = {
+    "red_flag_bladder_bowel": "emergency", "red_flag_saddle_numbness": "emergency",
+    "red_flag_sexual_function": "emergency", "red_flag_both_legs": "emergency",
+    "red_flag_progressive_weakness": "emergency", "red_flag_clot_signs": "emergency",
+    "red_flag_major_trauma": "emergency", "red_flag_fever_or_wound": "same_day",
+    "red_flag_cancer_or_weight_loss": "soon", "red_flag_immunosuppression": "soon",
+}
+HIGHEST_FIRST = ("emergency", "same_day", "soon")
+
+
+def expected_urgency(yes: list[str]) -> str:
+    return next((tier for tier in HIGHEST_FIRST if any(TIERS[flag] == tier for flag in yes)), "routine")
+
+
+def test_the_rules_file_gives_each_question_the_tier_of_the_product_table():
+    assert tuple(TIERS) == RED_FLAGS
+    assert {flag: RULESET.red_flag_tier(flag) for flag in RED_FLAGS} == TIERS
+
+
 def check_red_flag_rules(background: dict, values: tuple[str, ...], calm_status: str):
     result = assess(parse_answers(with_flags(background, values), today=TODAY), RULESET, SETTINGS)
     yes = [flag for flag, value in zip(RED_FLAGS, values) if value == "yes"]
@@ -57,7 +83,7 @@ def check_red_flag_rules(background: dict, values: tuple[str, ...], calm_status:
     missing = [item.id for item in result.missing_items]
     assert result.red_flags == yes, values
     assert (result.status.value == "urgent") == bool(yes), values
-    assert (result.physician_consult.urgency == "emergency") == bool(yes), values
+    assert result.physician_consult.urgency == expected_urgency(yes), values
     assert ("red_flag_screen" in missing) == bool(open_), values
     if open_:
         assert result.status.value != "ready_for_evaluation", values
@@ -67,25 +93,65 @@ def check_red_flag_rules(background: dict, values: tuple[str, ...], calm_status:
     assert result.physician_consult.recommended is True
 
 
-def test_every_red_flag_combination_with_absent_on_a_complete_background():
-    combinations = list(itertools.product(("yes", "no", "unknown", ABSENT), repeat=6))
-    assert len(combinations) == 4096
-    for values in combinations:
+ANSWER_FACT = {"yes": "yes", "no": "no", "unknown": "unknown", ABSENT: "unanswered"}  # as derive() maps them
+
+
+def test_every_red_flag_combination_through_the_reference_evaluator():
+    """4^10 combinations of the ten answers, each one's facts judged by every rule that reads a
+    red-flag fact (the others do not depend on them), through the reference evaluator; what the
+    fired rules conclude is checked against PRODUCT.md's table and wording."""
+    background = derive(parse_answers(COMPLETE, today=TODAY), SETTINGS).fact
+    # In questionnaire order, so the red flags they conclude come out in that order too.
+    relevant = sorted((rule for rule in RULESET.rules if set(rule.when.facts_used()) & set(RED_FLAGS)),
+                      key=lambda rule: RED_FLAGS.index(rule.then.red_flag) if rule.then.red_flag else len(RED_FLAGS))
+    assert len(relevant) == 11  # one per question, and the screen
+    rank = {tier: n for n, tier in enumerate(HIGHEST_FIRST + ("routine",))}
+    fact = dict(background)  # one object, its ten red-flag facts overwritten per case (a copy each costs)
+    cases = 0
+    for values in itertools.product(("yes", "no", "unknown", ABSENT), repeat=len(RED_FLAGS)):
+        fact.update(zip(RED_FLAGS, map(ANSWER_FACT.__getitem__, values)))
+        fired = [rule.then for rule in relevant if reference.holds(rule.when, fact)]
+        yes = [flag for flag, v in zip(RED_FLAGS, values) if v == "yes"]
+        urgency = min((then.consult for then in fired if then.consult), key=rank.__getitem__, default="routine")
+        assert [then.red_flag for then in fired if then.red_flag] == yes, values
+        assert any(then.status == "urgent" for then in fired) == bool(yes), values
+        assert urgency == expected_urgency(yes), values
+        screen = any(then.missing == "red_flag_screen" for then in fired)
+        assert screen == (ABSENT in values or "unknown" in values), values
+        cases += 1
+    assert cases == 4 ** 10
+
+
+def _pairs(values=("yes", "no", "unknown", ABSENT), rest="no"):
+    """Every pair of red-flag questions in every pair of answers, the other eight answered ``rest``."""
+    for first, second in itertools.combinations(range(len(RED_FLAGS)), 2):
+        for a, b in itertools.product(values, repeat=2):
+            row = [rest] * len(RED_FLAGS)
+            row[first], row[second] = a, b
+            yield tuple(row)
+
+
+def test_every_pair_of_red_flags_through_the_real_pipeline_on_a_complete_background():
+    pairs = list(_pairs())
+    assert len(pairs) == 45 * 16
+    for values in pairs:
         check_red_flag_rules(COMPLETE, values, "ready_for_evaluation")
+    for value in ("yes", "no", "unknown", ABSENT):  # and all ten alike
+        check_red_flag_rules(COMPLETE, (value,) * len(RED_FLAGS), "ready_for_evaluation")
 
 
 @pytest.mark.parametrize("background, calm_status", [({}, "records_needed"), (TOO_EARLY, "too_early")],
                          ids=["empty", "too-early"])
-def test_every_yes_no_unknown_red_flag_combination(background, calm_status):
-    combinations = list(itertools.product(("yes", "no", "unknown"), repeat=6))
-    assert len(combinations) == 729
-    for values in combinations:
+def test_every_pair_of_yes_no_unknown_red_flags_through_the_real_pipeline(background, calm_status):
+    pairs = list(_pairs(("yes", "no", "unknown")))
+    assert len(pairs) == 45 * 9
+    for values in pairs:
         check_red_flag_rules(background, values, calm_status)
 
 
 def _rank(result) -> tuple[int, int]:
-    """Smaller is more urgent: (status precedence, 0 for an emergency consult)."""
-    return ORDER.index(result.status.value), 0 if result.physician_consult.urgency == "emergency" else 1
+    """Smaller is more urgent: (status precedence, urgency tier precedence)."""
+    return ORDER.index(result.status.value), (*HIGHEST_FIRST, "routine").index(result.physician_consult.urgency)
 
 
 @PROPERTY
@@ -97,7 +163,8 @@ def test_a_red_flag_turned_yes_never_lowers_urgency(raw, flag, before):
     lower = assess(parse_answers(raw, today=TODAY), RULESET, SETTINGS)
     higher = assess(parse_answers({**raw, flag: "yes"}, today=TODAY), RULESET, SETTINGS)
     assert _rank(higher) <= _rank(lower)
-    assert _rank(higher) == (0, 0)
+    assert _rank(higher) == (0, HIGHEST_FIRST.index(expected_urgency(higher.red_flags)))
+    assert _rank(higher)[1] <= HIGHEST_FIRST.index(TIERS[flag])
     assert set(lower.red_flags) <= set(higher.red_flags)
 
 

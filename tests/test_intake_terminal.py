@@ -51,41 +51,46 @@ def test_coordinator_full_intake(tmp_path):
     out = tmp_path / "c.json"
     child = spawn(tmp_path, "--out", out.name)
     child.expect_exact("Answers are saved to c.json after every answer.")
-    reply(child, " 1/21 Patient reference", "P-9")
-    reply(child, " 2/21 Assessment date", "")  # Enter: today
-    reply(child, " 3/21 Fusion date", "2025-02-30")
+    reply(child, " 1/30 Patient reference", "P-9")
+    reply(child, " 2/30 Assessment date", "")  # Enter: today
+    reply(child, " 3/30 Fusion date", "2025-02-30")
     child.expect_exact("! '2025-02-30' is not a real calendar date")  # re-asked with the reason
-    reply(child, " 3/21 Fusion date", "3/2024")
+    reply(child, " 3/30 Fusion date", "3/2024")
     child.expect_exact("= 2024-03")
-    reply(child, " 4/21 Fused levels", "L4-5 L5-S1")
-    reply(child, " 5/21 Operative report available", "y")
-    reply(child, " 6/21 MRI since fusion available", "y")
-    reply(child, " 7/21 MRI date", "<")  # back; the total did not grow when the MRI questions opened
-    reply(child, " 6/21 MRI since fusion available (y/n/u) [yes]", "")
-    reply(child, " 7/21 MRI date", "2025-09")
-    reply(child, " 8/21 Annular tear levels", "L3-4")
-    reply(child, " 9/21 Pain location", "3")
+    reply(child, " 4/30 Fused levels", "L4-5 L5-S1")
+    reply(child, " 5/30 Operative report available", "y")
+    reply(child, " 6/30 MRI since fusion available", "y")
+    reply(child, " 7/30 MRI date", "<")  # back; the total did not grow when the MRI questions opened
+    reply(child, " 6/30 MRI since fusion available (y/n/u) [yes]", "")
+    reply(child, " 7/30 MRI date", "2025-09")
+    reply(child, " 8/30 Annular tear levels", "L3-4")
+    reply(child, " 9/30 Pain location", "3")
     child.expect_exact("= back+leg")  # a number is echoed as the choice it stands for
-    reply(child, "10/21 Pain quality", "2 3")
-    reply(child, "11/21 Pattern since surgery", "1")
-    reply(child, "12/21 Worst pain", "11")
+    reply(child, "10/30 Pain quality", "2 3")
+    reply(child, "11/30 Pattern since surgery", "1")
+    reply(child, "12/30 Worst pain", "11")
     child.expect_exact("! 11 is outside 0 to 10")
-    reply(child, "12/21 Worst pain", "7")
-    reply(child, "13/21 Known hardware problem", "u")
-    reply(child, "14/21 Mechanical symptoms", "n")
-    reply(child, "15/21 RF: new bladder/bowel control problem", "y")
-    child.expect_exact("RED FLAG answered yes")
-    child.expect_exact("call 911")
+    reply(child, "12/30 Worst pain", "7")
+    reply(child, "13/30 Known hardware problem", "u")
+    reply(child, "14/30 Mechanical symptoms", "n")
+    reply(child, "15/30 RF: new bladder/bowel problem", "y")
+    child.expect_exact("RED FLAG (EMERGENCY) answered yes")  # the tier in words, not colour
+    child.expect_exact("EMERGENCY. Tell the patient now: One of your answers")
     reply(child, "c = continue the intake, s = stop now", "c")
-    for number in range(16, 21):
-        reply(child, f"{number}/21 RF:", "n")
-    reply(child, "21/21 Veteran", "y")
-    child.expect_exact("-- Review: 21 questions")
+    for number in range(16, 25):
+        reply(child, f"{number}/30 RF:", "n")
+    reply(child, "25/30 Veteran", "y")  # veteran yes: the five VA questions are asked
+    reply(child, "26/30 VA: enrolled in VA health care", "y")
+    reply(child, "27/30 VA: drive over 60 min", "y")
+    reply(child, "28/30 VA: wait over 28 days", "u")
+    reply(child, "29/30 VA: no full VA facility in state", "n")
+    reply(child, "30/30 VA: holds referral/authorization", "n")
+    child.expect_exact("-- Review: 30 questions")
     child.expect_exact("yes  !! RED FLAG")
     reply(child, "Number to change, < back, Enter to finish", "6")
     reply(child, "MRI since fusion available (y/n/u) [yes]", "n")
     child.expect_exact("Now not asked (skip logic): MRI date; Annular tear levels (MRI report).")
-    child.expect_exact("-- Review: 19 questions")
+    child.expect_exact("-- Review: 28 questions")
     child.expect_exact(" 9. Pain location")  # numbers do not shift when questions 7 and 8 go
     reply(child, "", "", prompt="Number to change, < back, Enter to finish: ")
     child.expect_exact("URGENT")
@@ -98,56 +103,71 @@ def test_coordinator_full_intake(tmp_path):
         "pain_location": "back_and_leg", "pain_quality": ["burning", "shooting"],
         "pain_pattern_since_surgery": "never_improved", "pain_score": 7, "hardware_problem_known": "unknown",
         "mechanical_symptoms": "no", "red_flag_bladder_bowel": "yes", "red_flag_saddle_numbness": "no",
-        "red_flag_progressive_weakness": "no", "red_flag_fever_or_wound": "no", "red_flag_major_trauma": "no",
-        "red_flag_cancer_or_weight_loss": "no", "veteran": "yes",
+        "red_flag_sexual_function": "no", "red_flag_both_legs": "no", "red_flag_progressive_weakness": "no",
+        "red_flag_clot_signs": "no", "red_flag_major_trauma": "no", "red_flag_fever_or_wound": "no",
+        "red_flag_cancer_or_weight_loss": "no", "red_flag_immunosuppression": "no", "veteran": "yes",
+        "va_enrolled": "yes", "va_drive_time_over_standard": "yes", "va_wait_over_standard": "unknown",
+        "va_no_full_service_facility": "no", "va_referral": "no",
     }
-    assert run_cli("assess", str(out), "--format", "json").json["status"] == "urgent"
+    result = run_cli("assess", str(out), "--format", "json").json
+    assert result["status"] == "urgent" and result["physician_consult"]["urgency"] == "emergency"
+    assert result["discussion_points"][-1]["criteria"] == ["drive_time"]
 
 
 def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
     out = tmp_path / "p.json"
     child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
     child.expect_exact('"I don\'t know" is always fine')
-    child.expect_exact("Question 1 of 19")
+    child.expect_exact("Question 1 of 28")
     reply(child, "When was your fusion surgery?", "?", prompt="Your answer: ")
     child.expect_exact("The month and year are enough")
     reply(child, "", "2025-02-30", prompt="Your answer: ")
     child.expect_exact("That date does not exist on the calendar. Please check it.")
     reply(child, "", "06/2024", prompt="Your answer: ")
     child.expect_exact("Noted: June 2024.")
-    reply(child, "Question 2 of 19", "u", prompt="Your answer: ")
-    reply(child, "Question 3 of 19", "3", prompt="Your answer: ")  # the numbered "I don't know"
-    reply(child, "Question 4 of 19", "1", prompt="Your answer: ")
-    reply(child, "Question 5 of 19", "2026-01", prompt="Your answer: ")
-    reply(child, "Question 6 of 19", "L3-L4", prompt="Your answer: ")
-    reply(child, "Question 7 of 19", "2", prompt="Your answer: ")
-    reply(child, "Question 8 of 19", "2 3", prompt="Your answer: ")
-    reply(child, "Question 9 of 19", "<", prompt="Your answer: ")
-    child.expect_exact("Question 8 of 19")
+    reply(child, "Question 2 of 28", "u", prompt="Your answer: ")
+    reply(child, "Question 3 of 28", "3", prompt="Your answer: ")  # the numbered "I don't know"
+    reply(child, "Question 4 of 28", "1", prompt="Your answer: ")
+    reply(child, "Question 5 of 28", "2026-01", prompt="Your answer: ")
+    reply(child, "Question 6 of 28", "L3-L4", prompt="Your answer: ")
+    reply(child, "Question 7 of 28", "2", prompt="Your answer: ")
+    reply(child, "Question 8 of 28", "2 3", prompt="Your answer: ")
+    reply(child, "Question 9 of 28", "<", prompt="Your answer: ")
+    child.expect_exact("Question 8 of 28")
     reply(child, "Press Enter to keep your answer: Burning, Shooting or electric", "", prompt="Your answer: ")
-    reply(child, "Question 9 of 19", "2", prompt="Your answer: ")
-    reply(child, "Question 10 of 19", "8", prompt="Your answer: ")
-    for number, typed in ((11, "2"), (12, "2"), (13, "2"), (14, "2"), (15, "1")):
-        reply(child, f"Question {number} of 19", typed, prompt="Your answer: ")
+    reply(child, "Question 9 of 28", "2", prompt="Your answer: ")
+    reply(child, "Question 10 of 28", "8", prompt="Your answer: ")
+    for number, typed in ((11, "2"), (12, "2"), (13, "2"), (14, "2"), (15, "2"), (16, "2"), (17, "1")):
+        reply(child, f"Question {number} of 28", typed, prompt="Your answer: ")
     child.expect_exact("Please read this now")
-    child.expect_exact("call 911")
+    child.expect_exact("Call 911")
     reply(child, "Type c to continue", "c", prompt="Your answer: ")
-    for number, typed in ((16, "2"), (17, "2"), (18, "3"), (19, "1")):
-        reply(child, f"Question {number} of 19", typed, prompt="Your answer: ")
+    for number, typed in ((18, "2"), (19, "2"), (20, "2"), (21, "3")):
+        reply(child, f"Question {number} of 28", typed, prompt="Your answer: ")
+    # a later, less urgent yes (within days) never shows calmer words than the earlier emergency
+    reply(child, "Question 22 of 28", "1", prompt="Your answer: ")
+    child.expect_exact("Please read this now")
+    child.expect_exact("Call 911")
+    reply(child, "Type c to continue", "c", prompt="Your answer: ")
+    reply(child, "Question 23 of 28", "1", prompt="Your answer: ")  # veteran: yes asks the five VA questions
+    for number in range(24, 29):
+        reply(child, f"Question {number} of 28", "3", prompt="Your answer: ")
     child.expect_exact("Your answers")
-    reply(child, "Have you served in the armed forces?", "19", prompt="Your answer: ")
+    reply(child, "Have you served in the armed forces?", "23", prompt="Your answer: ")
     reply(child, "Press Enter to keep your answer: Yes", "2", prompt="Your answer: ")
     reply(child, "Your answers", "", prompt="Your answer: ")
     child.expect_exact("Before your visit")
     code, summary = finished(child)
     assert code == 0
-    assert "call 911" in summary and "Please have these ready for your visit:" in summary
+    assert "Call 911" in summary and "Please have these ready for your visit:" in summary
     assert "The operative report from your fusion surgery" in summary
     for coordinator_only in ("Topic for", "regenerative", "URGENT", "Decision steps", "ATTENTION", "[x]", "RF-"):
         assert coordinator_only not in summary
     answers = saved(out)
     assert answers["assessment_date"] == TODAY  # the intake day is recorded for patients
     assert answers["red_flag_progressive_weakness"] == "yes" and answers["veteran"] == "no"
+    assert answers["red_flag_immunosuppression"] == "yes"
+    assert not any(key.startswith("va_") for key in answers)  # veteran changed to no: VA answers removed
     assert answers["fused_levels"] == "unknown" and "pain_pattern_since_surgery" in answers
     assert "patient_id" not in answers
 
@@ -155,12 +175,12 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
 def test_red_flag_then_stop_keeps_everything(tmp_path):
     out = tmp_path / "p.json"
     child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
-    reply(child, "Question 1 of 19", "2024-05", prompt="Your answer: ")
-    reply(child, "Question 2 of 19", "<", prompt="Your answer: ")
-    reply(child, "Question 1 of 19", "", prompt="Your answer: ")
+    reply(child, "Question 1 of 28", "2024-05", prompt="Your answer: ")
+    reply(child, "Question 2 of 28", "<", prompt="Your answer: ")
+    reply(child, "Question 1 of 28", "", prompt="Your answer: ")
     for number in range(2, 11):
         reply(child, f"Question {number} of ", "u", prompt="Your answer: ")
-    reply(child, "Question 11 of 17", "1", prompt="Your answer: ")  # bladder / bowel: yes
+    reply(child, "Question 11 of 26", "1", prompt="Your answer: ")  # bladder / bowel: yes
     reply(child, "Type c to continue", "s", prompt="Your answer: ")
     child.expect_exact("Before your visit")
     child.expect_exact("You stopped before the last question.")
@@ -174,11 +194,11 @@ def test_red_flag_then_stop_keeps_everything(tmp_path):
 def test_ctrl_c_then_resume_loses_nothing(tmp_path):
     out = tmp_path / "r.json"
     child = spawn(tmp_path, "--out", out.name)
-    reply(child, " 1/21 Patient reference", "P-5")
-    reply(child, " 2/21 Assessment date", "")
-    reply(child, " 3/21 Fusion date", "2024-01")
-    reply(child, " 4/21 Fused levels", "L5-S1")
-    child.expect_exact(" 5/21 Operative report available")
+    reply(child, " 1/30 Patient reference", "P-5")
+    reply(child, " 2/30 Assessment date", "")
+    reply(child, " 3/30 Fusion date", "2024-01")
+    reply(child, " 4/30 Fused levels", "L5-S1")
+    child.expect_exact(" 5/30 Operative report available")
     child.expect_exact(": ")
     child.sendintr()
     child.expect_exact(f"Interrupted. Answers saved to r.json. Resume with: python {CLI} intake --mode "
@@ -189,30 +209,31 @@ def test_ctrl_c_then_resume_loses_nothing(tmp_path):
                           "fused_levels": ["L5-S1"]}
 
     child = spawn(tmp_path, "--resume", out.name)
-    child.expect_exact("Resuming at question 5 of 21.")
-    reply(child, " 5/21 Operative report available", "n")
-    reply(child, " 6/21 MRI since fusion available", "n")
-    for typed in ("1", "1", "2", "5", "n", "n", "n", "n", "n", "n", "n", "n", "n"):
-        child.expect_exact("/19 ")  # no MRI: its two questions are no longer counted
-        child.expect_exact(": ")
+    child.expect_exact("Resuming at question 5 of 30.")
+    reply(child, " 5/30 Operative report available", "n")
+    reply(child, " 6/30 MRI since fusion available", "n")
+    for typed in ("1", "1", "2", "5", "n", "n", *["n"] * 10, "n"):
+        # no MRI: its two questions are no longer counted. The whole prompt is awaited: labels such
+        # as "RF: ..." hold ": " too.
+        child.expect(r"/28 [^\r\n]*\): ")
         child.sendline(typed)
-    reply(child, "-- Review: 19 questions", "4", prompt="Number to change, < back, Enter to finish: ")
+    reply(child, "-- Review: 23 questions", "4", prompt="Number to change, < back, Enter to finish: ")
     reply(child, "Fused levels (e.g. L4-5 L5-S1, u) [L5-S1]", "<")  # back from a review change: to the review
-    reply(child, "-- Review: 19 questions", "", prompt="Number to change, < back, Enter to finish: ")
+    reply(child, "-- Review: 23 questions", "", prompt="Number to change, < back, Enter to finish: ")
     child.expect_exact("RECORDS NEEDED")
     code, _ = finished(child)
     assert code == 0
     answers = saved(out)
     assert answers["patient_id"] == "P-5" and answers["fused_levels"] == ["L5-S1"]  # the part before Ctrl-C
     assert answers["pain_score"] == 5 and answers["veteran"] == "no"
-    assert len(answers) == 19
+    assert len(answers) == 23
 
 
 def test_closed_terminal_keeps_the_answers(tmp_path):
     out = tmp_path / "h.json"
     child = spawn(tmp_path, "--mode", "patient", "--out", out.name)
-    reply(child, "Question 1 of 19", "2023-11", prompt="Your answer: ")
-    child.expect_exact("Question 2 of 19")
+    reply(child, "Question 1 of 28", "2023-11", prompt="Your answer: ")
+    child.expect_exact("Question 2 of 28")
     child.expect_exact("Your answer: ")
     child.kill(signal.SIGHUP)
     child.expect(pexpect.EOF)
@@ -224,8 +245,8 @@ def test_closed_terminal_keeps_the_answers(tmp_path):
 def test_ctrl_d_at_a_prompt_is_a_pause_with_the_resume_command(tmp_path):
     out = tmp_path / "d.json"
     child = spawn(tmp_path, "--out", out.name)
-    reply(child, " 1/21 Patient reference", "P-1")
-    child.expect_exact(" 2/21 Assessment date")
+    reply(child, " 1/30 Patient reference", "P-1")
+    child.expect_exact(" 2/30 Assessment date")
     child.expect_exact(": ")
     child.sendeof()
     child.expect_exact("Input ended. Answers saved to")
@@ -236,8 +257,8 @@ def test_ctrl_d_at_a_prompt_is_a_pause_with_the_resume_command(tmp_path):
 
 # --- piped standard input -------------------------------------------------------------------------
 
-PIPED = ["P-2", "2026-11-24", "2024-03", "L4-5 L5-S1", "y", "y", "09/2025", "L3-4", "3", "2 3", "1", "7",
-         "n", "n", "n", "n", "n", "n", "n", "n", "y"]
+PIPED = ["P-2", "2026-11-24", "2024-03", "L4-S1", "y", "y", "09/2025", "L3-4", "3", "2 3", "1", "7",
+         "n", "n", *["n"] * 10, "y", "y", "n", "y", "n", "n"]
 
 
 def pipe(tmp_path, lines: list[str], *args: str) -> subprocess.CompletedProcess:
@@ -253,20 +274,24 @@ def test_piped_answers_one_per_line(tmp_path):
     assert "RECORDS NEEDED" in run.stdout and "Patient reference" not in run.stdout
     assert run.stderr == "answers saved to piped.json\n"
     assert saved(out)["annular_tear_levels"] == ["L3-L4"] and saved(out)["veteran"] == "yes"
+    assert saved(out)["fused_levels"] == ["L4-L5", "L5-S1"]  # the range L4-S1, expanded
+    assert saved(out)["va_wait_over_standard"] == "yes" and saved(out)["va_referral"] == "no"
     assert run_cli("assess", str(out), "--format", "json").code == 0
 
 
 def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
-    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", "n", "n", "n", "n", "n", "y", "n"]
+    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", *["n"] * 8, "y", "n", "n"]
     run = pipe(tmp_path, lines, "--mode", "patient", "--out", "pp.json")
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("Before your visit")
     assert "note: red flag answered yes (red_flag_cancer_or_weight_loss)" in run.stderr
-    assert "Topic for" not in run.stdout and "call 911" in run.stdout
+    # a within-days flag: call the clinic today, never the emergency department
+    assert "Topic for" not in run.stdout and "within a few days" in run.stdout
+    assert "911" not in run.stdout and "emergency" not in run.stdout.lower()
 
 
 def test_patient_mode_carries_a_patient_reference(tmp_path):
-    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", "n", "n", "n", "n", "n", "n", "n"]
+    lines = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n", *["n"] * 10, "n"]
     run = pipe(tmp_path, lines, "--mode", "patient", "--out", "pp.json", "--patient-id", "P-17")
     assert run.returncode == 0, run.stderr
     assert saved(tmp_path / "pp.json")["patient_id"] == "P-17"
@@ -276,7 +301,7 @@ def test_patient_mode_carries_a_patient_reference(tmp_path):
     (PIPED[:2] + ["2025-02-30"] + PIPED[3:], "error: fusion_date: '2025-02-30' is not a real calendar date "
                                             "(standard input line 3)"),
     (PIPED[:5], "error: standard input: ended before question mri_available"),
-    (PIPED + ["extra"], "error: standard input: line 22 ('extra') comes after the last question"),
+    (PIPED + ["extra"], "error: standard input: line 31 ('extra') comes after the last question"),
 ])
 def test_piped_input_errors_exit_2_and_keep_the_answers(tmp_path, lines, message):
     out = tmp_path / "bad.json"
@@ -356,24 +381,26 @@ def test_patient_words_at_80x24_review_pages_and_goes_back(tmp_path):
     out = tmp_path / "p.json"
     child = pexpect.spawn(sys.executable, [CLI, "intake", "--mode", "patient", "--out", out.name], cwd=str(tmp_path),
                           env=_env(), encoding="utf-8", timeout=15, dimensions=(24, 80))
-    reply(child, "Question 1 of 19", "12/2099", prompt="Your answer: ")
+    reply(child, "Question 1 of 28", "12/2099", prompt="Your answer: ")
     child.expect_exact("That date is in the future. Please check it.")
     reply(child, "", "March 2024", prompt="Your answer: ")
     child.expect_exact("Noted: March 2024.")
-    reply(child, "Question 2 of 19", "L4-5", prompt="Your answer: ")
-    reply(child, "Question 3 of 19", "2", prompt="Your answer: ")
+    reply(child, "Question 2 of 28", "L4-5", prompt="Your answer: ")
+    reply(child, "Question 3 of 28", "2", prompt="Your answer: ")
     child.expect_exact("Noted: No.")
-    reply(child, "Question 4 of 19", "2", prompt="Your answer: ")  # no MRI: two questions fewer
-    reply(child, "Question 5 of 17", "1", prompt="Your answer: ")
-    reply(child, "Question 6 of 17", "2 3 5", prompt="Your answer: ")
+    reply(child, "Question 4 of 28", "2", prompt="Your answer: ")  # no MRI: two questions fewer
+    reply(child, "Question 5 of 26", "1", prompt="Your answer: ")
+    reply(child, "Question 6 of 26", "2 3 5", prompt="Your answer: ")
     child.expect_exact("cannot go with other answers")
     reply(child, "", "2 3", prompt="Your answer: ")
-    for number in range(7, 18):
-        reply(child, f"Question {number} of 17", "u" if number == 8 else "2", prompt="Your answer: ")
+    for number in range(7, 22):
+        reply(child, f"Question {number} of 26", "u" if number == 8 else "2", prompt="Your answer: ")
     child.expect_exact("Your answers")
     reply(child, "Press Enter to see more of your answers", "", prompt="Your answer: ")  # a screenful at a time
     reply(child, "Type the number of an answer to change it", "<", prompt="Your answer: ")
     reply(child, "Have you served in the armed forces?", "1", prompt="Your answer: ")  # the last question again
+    for number in range(22, 27):  # veteran yes now: the five VA questions it opens are asked
+        reply(child, f"Question {number} of 26", "3", prompt="Your answer: ")
     reply(child, "Your answers", "", prompt="Your answer: ")
     reply(child, "Type the number of an answer to change it", "", prompt="Your answer: ")
     code, summary = finished(child)

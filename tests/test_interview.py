@@ -197,15 +197,37 @@ def _interview(mode="coordinator", answers=None):
 
 def test_progress_total_never_grows_as_the_patient_answers():
     interview = _interview("patient")
-    assert interview.progress() == (1, 19)  # the MRI questions may still be asked: counted from the start
+    assert interview.progress() == (1, 28)  # the MRI and VA questions may still be asked: counted from the start
     interview.answer(Q.item("fusion_date"), "2024-06")
-    assert interview.progress() == (2, 19)
+    assert interview.progress() == (2, 28)
     interview.go_to("mri_available")
     interview.answer(Q.item("mri_available"), "yes")
     assert interview.current.id == "mri_date"
-    assert interview.progress() == (5, 19)  # no jump up (it was 17 then 19 before)
+    assert interview.progress() == (5, 28)  # no jump up (it was 17 then 19 before)
     interview.answer(Q.item("mri_available"), "no")
-    assert interview.progress()[1] == 17  # it may shrink when questions become unnecessary
+    assert interview.progress()[1] == 26  # it may shrink when questions become unnecessary
+
+
+def test_the_va_questions_are_asked_only_when_veteran_is_yes():
+    va = ["va_enrolled", "va_drive_time_over_standard", "va_wait_over_standard", "va_no_full_service_facility",
+          "va_referral"]
+    for veteran, asked in (("yes", True), ("no", False), ("unknown", False), (None, False)):
+        answers = {} if veteran is None else {"veteran": veteran}
+        ids = [item.id for item in _interview("patient", answers).asked()]
+        assert all((q in ids) == asked for q in va), veteran
+    interview = _interview(answers={"veteran": "yes", "va_enrolled": "yes", "va_referral": "no"})
+    outcome = interview.answer(Q.item("veteran"), "no")
+    assert [item.id for item in outcome.hidden] == ["va_enrolled", "va_referral"]  # no longer asked
+    assert not any(key.startswith("va_") for key in interview.final_answers())  # nor saved, assessed or recorded
+
+
+def test_a_typed_range_of_levels_is_expanded_and_a_reversed_one_is_explained():
+    interview = _interview()
+    item = Q.item("fused_levels")
+    assert interpret(item, "L4-S1", mode="coordinator").value == ["L4-L5", "L5-S1"]
+    assert interpret(item, "L2-4 L5-S1", mode="coordinator").value == ["L2-L3", "L3-L4", "L5-S1"]
+    with pytest.raises(InputError, match="reversed range: put the upper vertebra first \\(L4-S1\\)"):
+        interpret(item, "S1-L4", mode="coordinator")
 
 
 def test_patients_are_not_asked_coordinator_items():

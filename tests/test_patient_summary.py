@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from support.intake_golden import CASES, GOLDEN, render
 from triage.answers import CHOICES, KINDS, RED_FLAGS, parse_answers
 from triage.assess import assess
-from triage.patient_summary import patient_summary, render_patient_summary
+from triage.patient_summary import patient_summary, red_flag_instructions, render_patient_summary
 from triage.questionnaire import load_questionnaire
 from triage.render.labels import BANNERS, STEP_MARKS
 from triage.result import Status, StepStatus
@@ -45,7 +45,9 @@ FORBIDDEN = sorted({
     *(item.label for item in RULESET.missing_items.values()),
     *(fragment for rule in RULESET.rules for fragment in _fragments(rule.then.reason)),
     *(rule.id for rule in RULESET.rules),
-    *_fragments(RULESET.messages.consult_routine), *_fragments(RULESET.messages.consult_emergency),
+    *(fragment for urgency in ("emergency", "same_day", "soon", "routine")
+      for fragment in _fragments(RULESET.messages.consult(urgency))),
+    "EMERGENCY", "SAME DAY", "WITHIN DAYS", "tier",
     "Topic for", "discuss", "regenerative", "stimulation", "status",
 })
 
@@ -86,10 +88,13 @@ def test_patient_summary_never_shows_coordinator_content(answers, stopped, width
     text = render_patient_summary(patient_summary(result, RULESET, SETTINGS, stopped_early=stopped), Q, width=width)
     unboxed = [line[2:-2] if line.startswith("| ") and line.endswith(" |") else line for line in text.splitlines()]
     flat = " ".join(" ".join(unboxed).split())  # undo wrapping and the emergency box
-    emergency = " ".join(RULESET.messages.emergency_instructions.format_map(SETTINGS.model_dump()).split())
-    said_yes = any(answers.get(flag) == "yes" for flag in RED_FLAGS)
-    assert (emergency in flat) == said_yes
-    rest = flat.replace(emergency, "")  # the emergency wording itself may say "prompt attention"
+    tiers = {RULESET.red_flag_tier(flag) for flag in RED_FLAGS if answers.get(flag) == "yes"}
+    highest = next((tier for tier in ("emergency", "same_day", "soon") if tier in tiers), None)
+    rest = flat
+    for tier in ("emergency", "same_day", "soon"):  # exactly the most urgent tier's instruction
+        instruction = " ".join(red_flag_instructions(tier, RULESET, SETTINGS).split())
+        assert (instruction in flat) == (tier == highest), (tier, highest)
+        rest = rest.replace(instruction, "")  # the instruction itself may say "emergency department"
     for forbidden in FORBIDDEN:
         assert forbidden.lower() not in rest.lower(), forbidden
     # ... and it always has what a patient needs.
@@ -97,3 +102,41 @@ def test_patient_summary_never_shows_coordinator_content(answers, stopped, width
     for item in result.missing_items:
         assert " ".join(RULESET.missing_items[item.id].to_bring.split()) in flat
     assert all(len(line) <= max(40, width) for line in text.splitlines())
+
+
+def _summary(answers: dict) -> str:
+    result = assess(parse_answers({"assessment_date": TODAY.isoformat(), **answers}, today=TODAY), RULESET, SETTINGS)
+    text = render_patient_summary(patient_summary(result, RULESET, SETTINGS), Q, width=100)
+    unboxed = [line[2:-2] if line.startswith("| ") and line.endswith(" |") else line for line in text.splitlines()]
+    return " ".join(" ".join(unboxed).split())
+
+
+@pytest.mark.parametrize("flag", [f for f in RED_FLAGS if RULESET.red_flag_tier(f) == "soon"])
+def test_a_within_days_flag_never_sends_the_patient_to_the_emergency_department(flag):
+    text = _summary({flag: "yes"}).lower()
+    assert "emergency" not in text and SETTINGS.emergency_number not in text
+    assert "within a few days" in text and "today" in text
+
+
+@pytest.mark.parametrize("flag", [f for f in RED_FLAGS if RULESET.red_flag_tier(f) == "emergency"])
+def test_an_emergency_flag_sends_the_patient_to_the_emergency_department_now(flag):
+    text = _summary({flag: "yes", "red_flag_cancer_or_weight_loss": "yes"})  # mixed: the highest wins
+    assert "emergency department now" in text and f"Call {SETTINGS.emergency_number}" in text
+    assert "within a few days" not in text
+
+
+def test_a_same_day_flag_says_call_the_surgeon_today_and_the_emergency_department_only_as_fallback():
+    text = _summary({"red_flag_fever_or_wound": "yes", "red_flag_immunosuppression": "yes"})
+    assert "call your surgeon's office today" in text
+    assert "If you cannot reach them, or if you feel very unwell, go to the nearest emergency department" in text
+    assert "now" not in text.split("Important:")[1].split(".")[0]
+
+
+@pytest.mark.parametrize("answers, asked", [
+    ({"veteran": "yes", "va_referral": "yes"}, True),
+    ({"veteran": "yes", "va_referral": "no"}, False),
+    ({"veteran": "yes"}, False),
+    ({"veteran": "no", "va_referral": "yes"}, False),  # VA answers are not used when veteran is not yes
+])
+def test_a_veteran_with_a_va_referral_is_asked_to_bring_it(answers, asked):
+    assert (RULESET.messages.bring_va_referral in _summary(answers)) == asked

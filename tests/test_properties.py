@@ -44,7 +44,9 @@ def test_any_red_flag_yes_is_urgent_whatever_else(raw, flag):
     raw[flag] = "yes"
     _, result = run(raw)
     assert result.status.value == "urgent"
-    assert result.physician_consult.urgency == "emergency"
+    # the highest tier among the yes answers: at least this flag's tier, never routine
+    order = ("emergency", "same_day", "soon", "routine")
+    assert order.index(result.physician_consult.urgency) <= order.index(RULESET.red_flag_tier(flag))
     assert flag in result.red_flags
 
 

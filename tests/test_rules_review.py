@@ -38,6 +38,11 @@ def test_a_changed_meaning_changes_the_digest_and_wording_does_not():
     assert rule_digest(rule.model_copy(update={"when": other.when})) != rule_digest(rule)
     assert rule_digest(rule.model_copy(update={"then": other.then})) != rule_digest(rule)
     assert rule_digest(rule.model_copy(update={"step": 3})) != rule_digest(rule)
+    retiered = rule.model_copy(update={"then": rule.then.model_copy(update={"consult": "soon"})})
+    assert rule_digest(retiered) != rule_digest(rule)  # a red flag's urgency tier is part of its meaning
+    va = RULESET.rule("VA-04")
+    assert rule_digest(va.model_copy(update={"then": va.then.model_copy(update={"va_to_do": "request_va_referral"})})) \
+        != rule_digest(va)
     reworded = rule.model_copy(update={"title": "x", "rationale": "y",
                                        "then": rule.then.model_copy(update={"reason": "z"})})
     assert rule_digest(reworded) == rule_digest(rule)

@@ -35,6 +35,11 @@ def test_valid_scenario(case, answers_file):
     assert sorted(discussion) == sorted(expected["discussion"])
     if "regenerative_care_levels" in expected:
         assert discussion["regenerative_care"]["levels"] == expected["regenerative_care_levels"]
+    for key, field in (("va_criteria", "criteria"), ("va_to_do", "to_do")):
+        if key in expected:
+            assert discussion["va_community_care"][field] == expected[key]  # contract order, not sorted
+    if "va_community_care" in discussion:  # PRODUCT.md: "may qualify", never eligibility decided
+        assert "may qualify" in discussion["va_community_care"]["text"]
     if "adjacent_levels" in expected:
         assert result["adjacent_levels"] == expected["adjacent_levels"]
     if "months_since_fusion" in expected:

@@ -95,11 +95,11 @@ def test_show_explains_every_line_with_rule_id_and_source(clinic):
     for expected in ("Intake 1 - version 1 of 1", "Patient reference: EXAMPLE-001", "Fusion date: 2024-03 (31 months",
                      "Fused levels: L4-L5, L5-S1", "Adjacent levels: L3-L4", "Operative report available: yes",
                      "MRI date: 2026-08-14", "Pain quality: aching, shooting", "Red flags",
-                     "[TEAR-01 article#step-4]", "[CONSULT-01 article#step-2]", "Ruleset fbss-triage 1.0.0",
-                     "answered no: 6 of 6", "v1  "):
+                     "[TEAR-01 article#step-4]", "[CONSULT-01 article#step-2]", "Ruleset fbss-triage 2.0.0",
+                     "answered no: 10 of 10", "v1  "):
         assert expected in " ".join(out.split()) or expected in out, expected
     urgent = run_cli("show", str(clinic["red-flag"])).out
-    assert re.search(r"!! .*: yes  \[RF-01 policy#red-flags\]", urgent)
+    assert re.search(r"!! .*: yes  \[RF-01 cauda-equina#bladder-bowel\]", urgent)
     assert re.search(r"\? +RF: new saddle numbness: unknown", urgent)  # unknown is never shown as no
 
 
@@ -194,7 +194,7 @@ def test_html_is_self_contained_printable_and_escaped(db, answers_file):
     for section in ("Records", "Symptom pattern", "Red flags"):  # what `show` holds
         assert f"<h2>{section}</h2>" in page
     assert "[ ]" not in page and "[!]" not in page  # statuses are styled words, not text markers
-    assert "URGENT" in page and 'RF-05 <a href="#source-policy">policy#red-flags</a>' in page
+    assert "URGENT" in page and 'RF-05 <a href="#source-nice-cks-lbp">nice-cks-lbp#fracture</a>' in page
 
 
 DATE = re.compile(r"\d{4}-\d{2}")
@@ -289,3 +289,40 @@ def test_pager_only_on_a_terminal_for_tall_output(tmp_path, extra, paged):
     piped = subprocess.run([sys.executable, str(ROOT / "cli.py"), "rules"], env=env, capture_output=True, text=True,
                            timeout=60)
     assert "PAGED:" not in piped.stdout and piped.returncode == 0
+
+
+def test_worklist_orders_urgent_by_tier_then_open_screens_and_filters_by_tier_and_va(db, answers_file):
+    """Emergency, same day, within days, then the other statuses; within a status an open red-flag
+    screen comes first (a question to ask again before any record to chase)."""
+    ids = {
+        "ready": save(answers_file(scenario("complete-ready-for-evaluation"), "ready.json")),
+        "soon": save(answers_file(scenario("red-flag-immunosuppression-alone-soon"), "soon.json")),
+        "records": save(answers_file({**scenario("complete-ready-for-evaluation"), "surgical_report_available": "no"},
+                                     "records.json")),
+        "screen_open": save(answers_file(scenario("revision-1-answers-file-all-six-no"), "screen.json")),
+        "same_day": save(answers_file(scenario("mixed-same-day-and-soon-same-day-wins"), "same.json")),
+        "emergency": save(answers_file(scenario("mixed-emergency-and-soon-emergency-wins"), "emergency.json")),
+        "veteran": save(answers_file(scenario("veteran-va-wait-only-enrollment-unknown"), "veteran.json")),
+    }
+    listed = run_cli("list", "--format", "json").json["intakes"]
+    assert [row["intake_id"] for row in listed] == [ids[name] for name in (
+        "emergency", "same_day", "soon", "screen_open", "records", "ready", "veteran")]
+    assert [row["urgency"] for row in listed][:3] == ["emergency", "same_day", "soon"]
+
+    text = run_cli("list").out  # the tier in words, unmistakable without colour
+    statuses = [line.split("  ")[2:4] for line in text.splitlines()[1:4]]
+    assert "urgent EMERGENCY" in text.splitlines()[1] and "urgent SAME DAY" in text.splitlines()[2]
+    assert "urgent WITHIN DAYS" in text.splitlines()[3], statuses
+
+    for tier, name in (("emergency", "emergency"), ("same_day", "same_day"), ("soon", "soon")):
+        only = run_cli("list", "--urgency", tier, "--format", "json").json["intakes"]
+        assert [row["intake_id"] for row in only] == [ids[name]]
+    assert run_cli("list", "--urgency", "urgent").code == 2  # not a tier: one clear line, exit 2
+    assert [row["intake_id"] for row in run_cli("list", "--status", "urgent", "--format", "json").json["intakes"]] \
+        == [ids["emergency"], ids["same_day"], ids["soon"]]
+
+    veterans = run_cli("list", "--va-to-do", "--format", "json").json["intakes"]
+    assert [(row["intake_id"], row["va_to_do"]) for row in veterans] == [
+        (ids["veteran"], ["confirm_enrollment", "request_va_referral", "authorization_before_visit"])]
+    assert "VA to do: confirm_enrollment, request_va_referral, authorization_before_visit" in \
+        " ".join(run_cli("list", "--va-to-do").out.split())

@@ -17,20 +17,35 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, Val
 from triage.dates import PartialDate, parse_full_date
 from triage.errors import InvalidInput, Problem
 from triage.safe_text import refuse_unsafe
-from triage.segments import in_spine_order, normalise_segment
+from triage.segments import expand_segments, in_spine_order
 
 UNKNOWN = "unknown"
 YES_NO_UNKNOWN = ("yes", "no", UNKNOWN)
 PAIN_LOCATIONS = ("back", "leg", "back_and_leg")
 PAIN_QUALITIES = ("aching", "burning", "shooting", "numbness_tingling")
 PAIN_PATTERNS = ("never_improved", "improved_then_returned", "new_different_pain")
+# In questionnaire order (a result lists its red flags in this order). Each one's urgency tier is
+# the rules file's to say (rules/fbss-triage.toml), not this module's.
 RED_FLAGS = (
     "red_flag_bladder_bowel",
     "red_flag_saddle_numbness",
+    "red_flag_sexual_function",
+    "red_flag_both_legs",
     "red_flag_progressive_weakness",
-    "red_flag_fever_or_wound",
+    "red_flag_clot_signs",
     "red_flag_major_trauma",
+    "red_flag_fever_or_wound",
     "red_flag_cancer_or_weight_loss",
+    "red_flag_immunosuppression",
+)
+# The veterans' community-care pre-screen, asked only when `veteran` is yes (answers given otherwise
+# are accepted and not used).
+VA_QUESTIONS = (
+    "va_enrolled",
+    "va_drive_time_over_standard",
+    "va_wait_over_standard",
+    "va_no_full_service_facility",
+    "va_referral",
 )
 EARLIEST_YEAR = 1900  # catches typed years like 0224 or 1024
 
@@ -107,7 +122,7 @@ def _segments(value: Any) -> tuple[str, ...] | str:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError("must be a list of segments such as [\"L4-L5\", \"L5-S1\"], or \"unknown\"")
-    return tuple(in_spine_order(normalise_segment(item) for item in value))
+    return tuple(in_spine_order(segment for item in value for segment in expand_segments(item)))
 
 
 def _score(value: Any) -> int:
@@ -164,11 +179,20 @@ class Answers(BaseModel):
     mechanical_symptoms: YesNoUnknown = None
     red_flag_bladder_bowel: YesNoUnknown = None
     red_flag_saddle_numbness: YesNoUnknown = None
+    red_flag_sexual_function: YesNoUnknown = None
+    red_flag_both_legs: YesNoUnknown = None
     red_flag_progressive_weakness: YesNoUnknown = None
-    red_flag_fever_or_wound: YesNoUnknown = None
+    red_flag_clot_signs: YesNoUnknown = None
     red_flag_major_trauma: YesNoUnknown = None
+    red_flag_fever_or_wound: YesNoUnknown = None
     red_flag_cancer_or_weight_loss: YesNoUnknown = None
+    red_flag_immunosuppression: YesNoUnknown = None
     veteran: YesNoUnknown = None
+    va_enrolled: YesNoUnknown = None
+    va_drive_time_over_standard: YesNoUnknown = None
+    va_wait_over_standard: YesNoUnknown = None
+    va_no_full_service_facility: YesNoUnknown = None
+    va_referral: YesNoUnknown = None
 
     @model_validator(mode="after")
     def _dates_not_after_assessment(self) -> "Answers":
@@ -186,6 +210,7 @@ class Answers(BaseModel):
 
 
 QUESTION_IDS: tuple[str, ...] = tuple(Answers.model_fields)
+assert RED_FLAGS == tuple(q for q in QUESTION_IDS if q.startswith("red_flag_")), "RED_FLAGS out of question order"
 
 # The kind of answer each question takes; the questionnaire definition must agree (checked at load).
 KINDS: dict[str, str] = {
@@ -202,6 +227,7 @@ KINDS: dict[str, str] = {
     **{q: "yes_no_unknown" for q in QUESTION_IDS if q.startswith("red_flag_")},
     **{q: "yes_no_unknown" for q in (
         "surgical_report_available", "mri_available", "hardware_problem_known", "mechanical_symptoms", "veteran",
+        *VA_QUESTIONS,
     )},
 }
 CHOICES: dict[str, tuple[str, ...]] = {

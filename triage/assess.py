@@ -19,6 +19,7 @@ from triage.facts import Derived, derive
 from triage.result import (
     STATUS_ORDER,
     STEP_STATUS_ORDER,
+    URGENCY_ORDER,
     DiscussionPoint,
     MissingItem,
     PhysicianConsult,
@@ -27,6 +28,8 @@ from triage.result import (
     Status,
     Step,
     TraceEntry,
+    VaCriterion,
+    VaToDo,
 )
 from triage.ruleset import Rule, Ruleset
 from triage.settings import Settings
@@ -61,7 +64,7 @@ def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
     parts = _rule_parts(ruleset)
     fired = [parts[rule_id].rule for rule_id in checked_fire(ruleset, derived.fact)]
     result = _build(answers, derived, fired, ruleset, settings)
-    _check_invariants(answers, result)
+    _check_invariants(answers, result, ruleset)
     return result
 
 
@@ -97,6 +100,13 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
     parts = _rule_parts(ruleset)
     values = {**derived.text_values, "levels": ", ".join(derived.unfused_tear_levels)}
     given = answers.answered()  # once per result, not once per fired rule (it dominated batch time)
+    # The veterans' pre-screen: criteria that may apply and paperwork, in the contract's order.
+    va_criteria = [c for c in VaCriterion.__args__ if any(rule.then.va_criterion == c for rule in fired)]
+    va_to_do = [t for t in VaToDo.__args__ if any(rule.then.va_to_do == t for rule in fired)]
+    values["va_criteria"] = "; ".join(_text(ruleset.va_criteria[c], values) for c in va_criteria) or "none known from the answers"
+    values["va_to_do"] = "; ".join(_text(ruleset.va_to_do[t], values) for t in va_to_do) or "none"
+    va = {"criteria": va_criteria, "to_do": va_to_do}
+
     reasons = {rule.id: _text(rule.then.reason, values) for rule in fired}
 
     statuses = {rule.then.status for rule in fired if rule.then.status}
@@ -104,8 +114,8 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
     if not statuses or not urgencies:
         raise EngineError("no rule concluded a status and a consult; refusing to give a result")
     status = next(s for s in STATUS_ORDER if s in statuses)
-    urgency = "emergency" if "emergency" in urgencies else "routine"
-    message = ruleset.messages.consult_emergency if urgency == "emergency" else ruleset.messages.consult_routine
+    urgency = next(u for u in URGENCY_ORDER if u in urgencies)  # the highest tier that fired
+    message = ruleset.messages.consult(urgency)
 
     missing_reasons: dict[str, list[str]] = defaultdict(list)
     step_conclusions: dict[int, list[tuple[Any, str]]] = defaultdict(list)
@@ -142,7 +152,7 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
         ],
         steps=steps,
         discussion_points=[
-            _discussion(key, text, derived, values)
+            _discussion(key, text, derived, values, va)
             for key, text in ruleset.discussion_points.items()
             if key in discussion_ids
         ],
@@ -156,8 +166,10 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
     )
 
 
-def _discussion(key, text, derived: Derived, values) -> DiscussionPoint:
+def _discussion(key, text, derived: Derived, values, va: dict[str, list[str]]) -> DiscussionPoint:
     levels = getattr(derived, text.levels_from) if text.levels_from else None
+    if key == "va_community_care":
+        return DiscussionPoint(id=key, criteria=va["criteria"], to_do=va["to_do"], text=_text(text.text, values))
     return DiscussionPoint(id=key, levels=levels, text=_text(text.text, values))
 
 
@@ -177,13 +189,30 @@ def _trace(parts: _RuleParts, reason: str, given: dict[str, Any], derived: Deriv
     )
 
 
-def _check_invariants(answers: Answers, result: Result) -> None:
-    """Safety principles checked on every result, independently of the rules that produced it."""
+def _check_invariants(answers: Answers, result: Result, ruleset: Ruleset) -> None:
+    """Safety principles checked on every result, independently of the rules that produced it: they
+    are recomputed from the answers and PRODUCT.md's wording (the tiers are the rules file's data)."""
     said_yes = [q for q in RED_FLAGS if getattr(answers, q) == "yes"]
     if result.red_flags != said_yes:
         raise EngineError(f"red flags {result.red_flags} do not match the answers {said_yes}")
-    if said_yes and (result.status != Status.urgent or result.physician_consult.urgency != "emergency"):
-        raise EngineError("a red flag was answered yes but the result is not urgent")
+    # Any yes -> urgent, with the highest tier among the yes answers; no yes -> routine, never urgent.
+    tiers = {ruleset.red_flag_tier(q) for q in said_yes}
+    expected_urgency = next((u for u in ("emergency", "same_day", "soon") if u in tiers), "routine")
+    if (result.status == Status.urgent) != bool(said_yes) or result.physician_consult.urgency != expected_urgency:
+        raise EngineError(f"red flags {said_yes} need urgency {expected_urgency}, but the result is "
+                          f"{result.status.value} / {result.physician_consult.urgency}")
     screen_open = any(getattr(answers, q) in (None, "unknown") for q in RED_FLAGS)
     if screen_open != any(item.id == "red_flag_screen" for item in result.missing_items):
         raise EngineError("the red-flag screen is incomplete but the result does not say so")
+    va = [point for point in result.discussion_points if point.id == "va_community_care"]
+    if answers.veteran != "yes":
+        if va:
+            raise EngineError("VA community care is raised although veteran is not yes")
+        return
+    criteria = [c for c, q in (("drive_time", "va_drive_time_over_standard"), ("wait_time", "va_wait_over_standard"),
+                               ("no_full_service_facility", "va_no_full_service_facility"))
+                if getattr(answers, q) == "yes"]
+    to_do = [t for t, q in (("confirm_enrollment", "va_enrolled"), ("request_va_referral", "va_referral"))
+             if getattr(answers, q) != "yes"] + ["authorization_before_visit"]
+    if len(va) != 1 or va[0].criteria != criteria or va[0].to_do != to_do:
+        raise EngineError(f"veteran: VA community care needs criteria {criteria} and to-do {to_do}")

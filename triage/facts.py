@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triage.answers import PAIN_LOCATIONS, PAIN_QUALITIES, RED_FLAGS, UNKNOWN, Answers
+from triage.answers import PAIN_LOCATIONS, PAIN_QUALITIES, RED_FLAGS, UNKNOWN, VA_QUESTIONS, Answers
 from triage.dates import PartialDate, add_months, whole_months_between
 from triage.segments import adjacent_levels
 from triage.settings import Settings
@@ -30,13 +30,23 @@ class FactSpec:
     settings: tuple[str, ...] = ()
 
 
+# The clinic setting a question's meaning depends on: the patient answers against it ("over the
+# access standard"), so the trace of a rule reading the answer names the setting too.
+_ANSWER_SETTINGS = {
+    "va_drive_time_over_standard": ("va_drive_time_standard_minutes",),
+    "va_wait_over_standard": ("va_wait_standard_days",),
+    "va_no_full_service_facility": ("va_no_full_service_facility_states",),
+}
+
+
 def _answer_facts() -> list[FactSpec]:
     yes_no_questions = (
         "surgical_report_available", "mri_available", "hardware_problem_known",
-        "mechanical_symptoms", *RED_FLAGS, "veteran",
+        "mechanical_symptoms", *RED_FLAGS, "veteran", *VA_QUESTIONS,
     )
     specs = [
-        FactSpec(q, ("yes", "no", UNKNOWN, UNANSWERED), (q,), f"the answer to {q}")
+        FactSpec(q, ("yes", "no", UNKNOWN, UNANSWERED), (q,), f"the answer to {q}",
+                 settings=_ANSWER_SETTINGS.get(q, ()))
         for q in yes_no_questions
     ]
     specs.append(FactSpec("pain_location", (*PAIN_LOCATIONS, UNANSWERED), ("pain_location",),
@@ -140,7 +150,7 @@ def derive(answers: Answers, settings: Settings) -> Derived:
 
     text_values = {
         **{name: _display(value) for name, value in answers},
-        **settings.model_dump(),
+        **settings.text_values(),
         "months_since_fusion": _display(months),
         "healing_window_ends": _display(healing_ends),
         "mri_currency_starts": _display(currency_starts),

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from triage.answers import QUESTION_IDS, UNKNOWN, parse_answers
 from triage.errors import InvalidInput
 from triage.questionnaire import Audience, Item, Questionnaire
-from triage.segments import normalise_segment
+from triage.segments import expand_segments
 
 Mode = Audience  # the person at the keyboard: "coordinator" or "patient"
 DateOrder = Literal["MDY", "DMY"]
@@ -206,7 +206,7 @@ def _read_segments(item: Item, text: str, reading: _Reading) -> list[str]:
     levels = []
     for token in tokens:
         try:
-            levels.append(normalise_segment(token))
+            levels += expand_segments(token)  # a range (L4-S1) names every segment in it
         except ValueError as error:
             raise InputError(str(error), "level") from None
     return levels

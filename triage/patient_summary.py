@@ -1,5 +1,6 @@
-"""What a patient sees at the end of an intake: the emergency instruction when a red flag was
-answered yes, the records to bring, and thanks with the word that a physician reviews everything.
+"""What a patient sees at the end of an intake: the instruction for the most urgent red flag
+answered yes (one per urgency tier: emergency, same day, within days), the records to bring, and
+thanks with the word that a physician reviews everything.
 
 Built from a Result by picking ONLY those parts, so discussion points, step statuses, status words and
 any interpretation cannot reach a patient by construction (and tests check it on generated answers).
@@ -12,32 +13,49 @@ import textwrap
 from dataclasses import dataclass
 
 from triage.questionnaire import Questionnaire
-from triage.result import Result
+from triage.result import URGENCY_ORDER, Result
 from triage.ruleset import Ruleset
 from triage.settings import Settings
 
 
 @dataclass(frozen=True)
 class PatientSummary:
-    emergency: str | None  # the ruleset's emergency_instructions, when a red flag was answered yes
+    tier: str | None  # the most urgent tier among the red flags answered yes, or None
+    instructions: str | None  # that tier's instruction from the ruleset's [messages]
     to_bring: list[str]  # plain words for each missing item, in the ruleset's order
     stopped_early: bool
 
 
+def most_urgent_tier(red_flags: list[str], ruleset: Ruleset) -> str | None:
+    """The highest urgency tier among these red-flag questions (the rules file gives each its tier)."""
+    tiers = {ruleset.red_flag_tier(flag) for flag in red_flags}
+    return next((tier for tier in URGENCY_ORDER if tier in tiers), None)
+
+
+def red_flag_instructions(tier: str, ruleset: Ruleset, settings: Settings) -> str:
+    """What a patient reads for a red flag of this tier, with the clinic's numbers filled in."""
+    return ruleset.messages.instructions(tier).format_map(settings.text_values())
+
+
 def patient_summary(result: Result, ruleset: Ruleset, settings: Settings, *,
                     stopped_early: bool = False) -> PatientSummary:
-    emergency = None
-    if result.red_flags:
-        emergency = ruleset.messages.emergency_instructions.format_map(settings.model_dump())
+    tier = most_urgent_tier(result.red_flags, ruleset)
+    to_bring = [ruleset.missing_items[item.id].to_bring for item in result.missing_items]
+    # A veteran who holds a VA referral or authorization number is asked to bring it: the result
+    # says so by leaving "request_va_referral" out of the VA to-do.
+    va = next((point for point in result.discussion_points if point.id == "va_community_care"), None)
+    if va is not None and "request_va_referral" not in (va.to_do or []):
+        to_bring.append(ruleset.messages.bring_va_referral)
     return PatientSummary(
-        emergency=emergency,
-        to_bring=[ruleset.missing_items[item.id].to_bring for item in result.missing_items],
+        tier=tier,
+        instructions=red_flag_instructions(tier, ruleset, settings) if tier else None,
+        to_bring=to_bring,
         stopped_early=stopped_early,
     )
 
 
 def render_patient_summary(summary: PatientSummary, questionnaire: Questionnaire, *, width: int = 80) -> str:
-    """The closing screen for a patient. The emergency instruction comes first, framed so that it is
+    """The closing screen for a patient. The red-flag instruction comes first, framed so that it is
     unmistakable without colour."""
     wording = questionnaire.patient_wording
     width = max(40, width)
@@ -48,10 +66,10 @@ def render_patient_summary(summary: PatientSummary, questionnaire: Questionnaire
                                    subsequent_indent=indent) or [""])
 
     lines += [wording.summary_title, "=" * len(wording.summary_title), ""]
-    if summary.emergency:  # a plain box: unmistakable on any terminal, with or without colour
+    if summary.instructions:  # a plain box: unmistakable on any terminal, with or without colour
         inner = width - 4
         lines.append("+" + "-" * (inner + 2) + "+")
-        for line in textwrap.wrap(f"{wording.emergency_heading}: {summary.emergency}", inner):
+        for line in textwrap.wrap(f"{wording.emergency_heading}: {summary.instructions}", inner):
             lines.append(f"| {line:<{inner}} |")
         lines += ["+" + "-" * (inner + 2) + "+", ""]
     if summary.stopped_early:

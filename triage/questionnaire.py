@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from triage.answers import CHOICES, KINDS, QUESTION_IDS, RED_FLAGS, UNKNOWN
 from triage.definitions import read_toml, shipped, validate
+from triage.settings import Settings, load_settings
 
 Audience = Literal["coordinator", "patient"]
 Kind = Literal["text", "date", "partial_date", "segments", "yes_no_unknown", "choice", "multi_choice", "integer"]
@@ -17,6 +18,18 @@ Kind = Literal["text", "date", "partial_date", "segments", "yes_no_unknown", "ch
 
 class _Definition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Clinic settings an item's label, text or help may name in braces; filled in at load, so every
+# channel shows the clinic's own access standards and places.
+SETTING_PLACEHOLDERS = frozenset({
+    "va_drive_time_standard_minutes", "va_wait_standard_days", "va_no_full_service_facility_states",
+    "va_no_full_service_facility_places",
+})
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
 
 
 class Option(_Definition):
@@ -63,7 +76,15 @@ class Item(_Definition):
             raise ValueError(f"{self.id}: allow_none applies only to segments questions")
         if self.year_alone and self.type != "partial_date":
             raise ValueError(f"{self.id}: year_alone applies only to partial_date questions")
+        for text in (self.label, self.text, self.help):
+            unknown = _placeholders(text) - SETTING_PLACEHOLDERS
+            if unknown:
+                raise ValueError(f"{self.id}: unknown placeholder {{{sorted(unknown)[0]}}}")
         return self
+
+    def with_settings(self, values: dict[str, object]) -> "Item":
+        return self.model_copy(update={name: getattr(self, name).format_map(values)
+                                       for name in ("label", "text", "help")})
 
     def allowed_values(self) -> str:
         """The vocabulary in one line, for `triage questions` and prompts."""
@@ -71,7 +92,7 @@ class Item(_Definition):
             "text": "free text",
             "date": "YYYY-MM-DD",
             "partial_date": "YYYY-MM-DD, YYYY-MM or unknown",
-            "segments": "list of T12-L1, L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 (shorthand L4-5 accepted), [] or unknown",
+            "segments": "list of T12-L1, L1-L2, L2-L3, L3-L4, L4-L5, L5-S1 (shorthand L4-5 accepted; a range L4-S1 = L4-L5, L5-S1), [] or unknown",
             "yes_no_unknown": "yes, no or unknown (true/false accepted)",
             "integer": f"whole number {self.min} to {self.max}",
         }.get(self.type) or ", ".join(option.value for option in self.options)
@@ -209,6 +230,11 @@ class Questionnaire(_Definition):
                 raise ValueError(f"item {item.id}: ask_when must refer to an earlier question")
         return self
 
+    def with_settings(self, settings: Settings) -> "Questionnaire":
+        """The same questionnaire with the clinic's settings written into its items' wording."""
+        values = settings.text_values()
+        return self.model_copy(update={"items": tuple(item.with_settings(values) for item in self.items)})
+
     def item(self, question_id: str) -> Item:
         return next(item for item in self.items if item.id == question_id)
 
@@ -266,6 +292,7 @@ def spoken_date(iso: str) -> str:
 DEFAULT_QUESTIONNAIRE = "fbss-intake.toml"
 
 
-def load_questionnaire(path: Path | None = None) -> Questionnaire:
+def load_questionnaire(path: Path | None = None, settings: Settings | None = None) -> Questionnaire:
+    """The questionnaire with the clinic's settings in its wording (the shipped defaults without)."""
     path = path or shipped("questionnaires") / DEFAULT_QUESTIONNAIRE
-    return validate(Questionnaire, read_toml(path), path)
+    return validate(Questionnaire, read_toml(path), path).with_settings(settings or load_settings())

@@ -30,7 +30,16 @@ MissingId = Literal[
     "fusion_date", "fused_levels", "current_mri", "surgical_report", "symptom_pattern", "red_flag_screen"
 ]
 DiscussionId = Literal["regenerative_care", "structural_review", "spinal_cord_stimulation", "va_community_care"]
-Urgency = Literal["emergency", "routine"]
+Urgency = Literal["emergency", "same_day", "soon", "routine"]
+URGENCY_ORDER: tuple[str, ...] = Urgency.__args__  # most urgent first: the highest tier fired wins
+RED_FLAG_TIERS: tuple[str, ...] = URGENCY_ORDER[:-1]  # the tiers a red-flag question can have
+# The tier in words for coordinators and clinicians: the same words in every view, so it is
+# unmistakable without colour.
+URGENCY_WORDS = {"emergency": "EMERGENCY", "same_day": "SAME DAY", "soon": "WITHIN DAYS", "routine": "routine"}
+# The veterans' pre-screen (PRODUCT.md): criteria that may apply, and the coordinator's to-do, each
+# declared in the order a result lists them.
+VaCriterion = Literal["drive_time", "wait_time", "no_full_service_facility"]
+VaToDo = Literal["confirm_enrollment", "request_va_referral", "authorization_before_visit"]
 STATUS_ORDER = tuple(Status)
 MISSING_IDS: tuple[str, ...] = get_args(MissingId)
 # The worklist's order: the result statuses, then intakes that have only a draft so far.
@@ -64,13 +73,16 @@ class Step(_Model):
 class DiscussionPoint(_Model):
     id: DiscussionId
     levels: list[str] | None = None  # only on points about levels (regenerative_care)
+    criteria: list[VaCriterion] | None = None  # only on va_community_care
+    to_do: list[VaToDo] | None = None  # only on va_community_care
     text: str
 
     @model_serializer(mode="wrap")
-    def _omit_absent_levels(self, handler):
+    def _omit_absent_fields(self, handler):
         data = handler(self)
-        if data.get("levels") is None:
-            data.pop("levels", None)
+        for name in ("levels", "criteria", "to_do"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
 

@@ -21,12 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from triage.answers import QUESTION_IDS, RED_FLAGS
 from triage.definitions import read_toml, shipped, validate
 from triage.facts import FACTS
-from triage.result import DiscussionId, MissingId, Status, StepStatus, Urgency
+from triage.result import RED_FLAG_TIERS, DiscussionId, MissingId, Status, StepStatus, Urgency, VaCriterion, VaToDo
 
 TEXT_PLACEHOLDERS = frozenset(
     {*QUESTION_IDS, "months_since_fusion", "healing_window_ends", "mri_currency_starts",
      "unfused_tear_levels", "adjacent_levels", "open_red_flags", "healing_window_months", "mri_currency_months",
-     "clinic_name", "clinic_phone", "emergency_number", "levels"}
+     "clinic_name", "clinic_phone", "emergency_number", "levels",
+     "va_drive_time_standard_minutes", "va_wait_standard_days", "va_no_full_service_facility_states",
+     "va_no_full_service_facility_places", "va_criteria", "va_to_do"}
 )
 
 
@@ -112,6 +114,8 @@ class Conclusion(_Definition):
     missing: MissingId | None = None
     step_status: StepStatus | None = None
     discussion: DiscussionId | None = None
+    va_criterion: VaCriterion | None = None  # an eligibility criterion that may apply (VA decides)
+    va_to_do: VaToDo | None = None  # paperwork for the coordinator
 
     _reason = field_validator("reason")(_check_placeholders)
 
@@ -174,11 +178,27 @@ class StepText(_Definition):
 
 
 class Messages(_Definition):
-    consult_routine: str
+    """One consult message per urgency (coordinators and clinicians), and one instruction per red-flag
+    tier: what a patient reads when their most urgent yes answer is of that tier."""
+
     consult_emergency: str
-    emergency_instructions: str  # what a patient reads when a red flag is answered yes
+    consult_same_day: str
+    consult_soon: str
+    consult_routine: str
+    instructions_emergency: str
+    instructions_same_day: str
+    instructions_soon: str
+    bring_va_referral: str  # what a veteran holding a VA referral or authorization number is asked to bring
     disclaimer: str
     _placeholders = field_validator("*")(_check_placeholders)
+
+    def consult(self, urgency: str) -> str:
+        return getattr(self, f"consult_{urgency}")
+
+    def instructions(self, tier: str) -> str:
+        if tier not in RED_FLAG_TIERS:
+            raise ValueError(f"no patient instructions for urgency {tier!r}")
+        return getattr(self, f"instructions_{tier}")
 
 
 class RulesetInfo(_Definition):
@@ -196,7 +216,16 @@ class Ruleset(_Definition):
     missing_items: dict[MissingId, MissingItemText]
     discussion_points: dict[DiscussionId, DiscussionText]
     messages: Messages
+    va_criteria: dict[VaCriterion, str]  # each criterion in words, for the va_community_care text
+    va_to_do: dict[VaToDo, str]
     rules: tuple[Rule, ...]
+
+    @field_validator("va_criteria", "va_to_do")
+    @classmethod
+    def _va_words(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            _check_placeholders(text)
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> "Ruleset":
@@ -208,6 +237,8 @@ class Ruleset(_Definition):
             ("steps", self.steps, ("1", "2", "3", "4")),
             ("missing_items", self.missing_items, MissingId.__args__),
             ("discussion_points", self.discussion_points, DiscussionId.__args__),
+            ("va_criteria", self.va_criteria, VaCriterion.__args__),
+            ("va_to_do", self.va_to_do, VaToDo.__args__),
         ):
             absent = [key for key in contract if key not in catalogue]
             if absent:
@@ -215,7 +246,31 @@ class Ruleset(_Definition):
         for rule in self.rules:
             if rule.source.split("#")[0] not in self.sources:
                 raise ValueError(f"rule {rule.id}: source {rule.source!r} is not in [sources]")
+        self._check_red_flag_tiers()
         return self
+
+    def _check_red_flag_tiers(self) -> None:
+        """Each red-flag question has exactly one rule, which fires on that question's yes alone and
+        gives its tier; only such rules escalate the consult. So a question's tier is one line to
+        review, and no other rule can raise or lower it."""
+        for rule in self.rules:
+            then = rule.then
+            escalates = then.consult is not None and then.consult != "routine"
+            if then.red_flag is None and not escalates:
+                continue
+            if then.red_flag is None or not escalates or then.status != Status.urgent:
+                raise ValueError(f"rule {rule.id}: a red-flag rule names its question, an urgent status "
+                                 f"and a tier ({', '.join(RED_FLAG_TIERS)}), all three")
+            if rule.when.fact != then.red_flag or rule.when.eq != "yes":
+                raise ValueError(f"rule {rule.id}: a red-flag rule fires on {then.red_flag} = yes, nothing else")
+        for question in RED_FLAGS:
+            count = sum(rule.then.red_flag == question for rule in self.rules)
+            if count != 1:
+                raise ValueError(f"red-flag question {question} needs exactly one rule, not {count}")
+
+    def red_flag_tier(self, question: str) -> str:
+        """The urgency tier of a red-flag question (emergency, same_day or soon)."""
+        return next(rule.then.consult for rule in self.rules if rule.then.red_flag == question)
 
     @cached_property
     def fingerprint(self) -> str:

@@ -1,15 +1,32 @@
-"""Clinic settings: the two clinical intervals and the clinic's words in messages."""
+"""Clinic settings: the clinical intervals, the VA access standards, and the clinic's words in messages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from triage.definitions import read_toml, shipped, validate
 
 DEFAULT_SETTINGS = "default.toml"  # in the shipped settings/ folder, beside rules/ and questionnaires/
+
+# US states, the District of Columbia and the inhabited territories, by postal code: the places a
+# clinic may list as having no full-service VA medical facility. Names are what a patient reads.
+US_STATES_AND_TERRITORIES: dict[str, str] = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "the District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana",
+    "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
+    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri",
+    "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey",
+    "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio",
+    "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    "AS": "American Samoa", "GU": "Guam", "MP": "the Northern Mariana Islands", "PR": "Puerto Rico",
+    "VI": "the U.S. Virgin Islands",
+}
 
 
 class Settings(BaseModel):
@@ -19,12 +36,40 @@ class Settings(BaseModel):
 
     healing_window_months: int = Field(6, ge=1, le=36)
     mri_currency_months: int = Field(12, ge=1, le=60)
+    # VA community-care access standards (MISSION Act) for specialty care such as spine care: the
+    # patient is asked whether the usual drive, or VA's wait for an appointment, is over these.
+    va_drive_time_standard_minutes: int = Field(60, ge=1, le=600)
+    va_wait_standard_days: int = Field(28, ge=1, le=365)
+    va_no_full_service_facility_states: tuple[str, ...] = ("AK", "HI", "NH", "GU", "AS", "MP", "VI")
     clinic_name: str = Field("the spine clinic", min_length=1)
     clinic_phone: str = Field("the number on your appointment letter", min_length=1)
     emergency_number: str = Field("911", min_length=1)
     # How `triage intake` reads a typed date such as 6/10/2024 (month first, or day first). It changes
     # no result, so it is left out of the settings a result lists (exclude=True).
     date_order: Literal["MDY", "DMY"] = Field("MDY", exclude=True)
+
+    @field_validator("va_no_full_service_facility_states", mode="before")
+    @classmethod
+    def _postal_codes(cls, value: object) -> object:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(code, str) for code in value):
+            raise ValueError("must be a list of state or territory postal codes, such as [\"AK\", \"HI\"]")
+        unknown = [code for code in value if code not in US_STATES_AND_TERRITORIES]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a US state or territory postal code (use capitals, e.g. \"AK\")")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a state or territory twice")
+        return tuple(value)
+
+    def text_values(self) -> dict[str, object]:
+        """The settings as the placeholders of texts read them: lists joined, and the places without a
+        full-service VA facility in words ("Alaska, Hawaii or Guam") for the question a patient reads."""
+        names = [US_STATES_AND_TERRITORIES[code] for code in self.va_no_full_service_facility_states]
+        places = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else "".join(names) or "none"
+        return {
+            **self.model_dump(),
+            "va_no_full_service_facility_states": ", ".join(self.va_no_full_service_facility_states) or "none",
+            "va_no_full_service_facility_places": places,
+        }
 
 
 def load_settings(path: Path | None = None) -> Settings:

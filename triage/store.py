@@ -207,6 +207,8 @@ class WorklistRow:
     missing: list[str]
     recorded_at: str
     draft_pending: bool  # an unsubmitted draft exists (new intake or amendment in progress)
+    urgency: str | None = None  # the consult's urgency (emergency, same_day, soon, routine); None for a draft
+    va_to_do: list[str] = field(default_factory=list)  # the VA paperwork of a veteran, in contract order
 
 
 @dataclass(frozen=True)
@@ -468,10 +470,13 @@ class Store:
             except (ValueError, TypeError):
                 raise StoreError(f"{self.path}: intake {intake_id} version {version} is damaged "
                                  "(run `triage audit verify`)") from None
+            va = next((point for point in result.get("discussion_points", [])
+                       if point.get("id") == "va_community_care"), {})
             rows.append(WorklistRow(
                 intake_id, version, status, patient_id, result.get("months_since_fusion"),
                 result.get("assessment_date"), [item["id"] for item in result.get("missing_items", [])],
-                recorded_at, bool(pending)))
+                recorded_at, bool(pending), result.get("physician_consult", {}).get("urgency"),
+                list(va.get("to_do") or [])))
         for intake_id, answers_text, saved_at in drafts_only:
             answers = json.loads(answers_text)
             rows.append(WorklistRow(intake_id, 0, "draft", answers.get("patient_id"), None,

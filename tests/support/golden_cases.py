@@ -11,7 +11,8 @@ from support.cli import run_cli
 GOLDEN = DATA / "golden"
 SOURCES = sorted(ROOT.glob("examples/*.json")) + [
     DATA / "scenarios" / "golden" / name
-    for name in ("too-early-month-only.json", "empty.json", "all-discussion-points.json")
+    for name in ("too-early-month-only.json", "empty.json", "all-discussion-points.json", "tier-same-day.json",
+                 "tier-soon-revision-1-file.json")
 ]
 FORMATS = {"text": "txt", "markdown": "md"}
 

@@ -32,6 +32,11 @@ CASES = {
     "stopped-after-red-flag": (lambda: {"assessment_date": "2026-11-24", "fusion_date": "2024-06",
                                         "red_flag_saddle_numbness": "yes"}, True),
     "nothing-answered": (lambda: {}, False),
+    # One per red-flag tier: the patient reads the instruction of the most urgent tier answered yes.
+    "red-flag-same-day": (lambda: {**_scenario("mixed-same-day-and-soon-same-day-wins.toml")}, False),
+    "red-flag-soon": (lambda: {**_scenario("red-flag-immunosuppression-alone-soon.toml")}, False),
+    "red-flag-mixed-emergency-wins": (lambda: {**_scenario("mixed-all-three-tiers-emergency-wins.toml")}, False),
+    "veteran-bring-va-referral": (lambda: _scenario("veteran-va-all-criteria-enrolled-with-referral.toml"), False),
 }
 
 

@@ -1,7 +1,10 @@
 """The clinically reviewed state of every rule, recorded by ``python tests/regen.py rules``.
 
-The record, tests/data/review/rules.json, holds for each rule id, its version and a hash of what the rule means
-(step, source, reads, condition, and what it concludes). tests/test_rules_review.py fails when a
+The record, tests/data/review/rules.json, holds for each rule id, its version, a hash of what the
+rule means (step, source, reads, condition, and what it concludes: status, urgency tier, red flag,
+missing item, step status, discussion point, VA criterion or to-do), and the same meaning in words
+(`when`, `then`) so that the diff a clinician signs off is readable without the rules file at hand.
+tests/test_rules_review.py fails when a
 rule's meaning changes while its version does not, and when the record is out of date. Run this only
 after the changed rules were reviewed; the diff of rules.json is what the reviewer signs off.
 
@@ -20,8 +23,8 @@ from support import DATA
 RECORD = DATA / "review" / "rules.json"
 
 
-MEANING = {"step": True, "source": True, "reads": True, "when": True, "then": {"status", "consult", "red_flag",
-                                                                          "missing", "step_status", "discussion"}}
+MEANING = {"step": True, "source": True, "reads": True, "when": True,
+           "then": {"status", "consult", "red_flag", "missing", "step_status", "discussion", "va_criterion", "va_to_do"}}
 
 
 def rule_digest(rule) -> str:
@@ -33,7 +36,16 @@ def rule_digest(rule) -> str:
 def current_record(ruleset) -> dict:
     return {
         "ruleset": {"name": ruleset.ruleset.name, "version": ruleset.ruleset.version},
-        "rules": {rule.id: {"version": rule.version, "digest": rule_digest(rule)} for rule in ruleset.rules},
+        "rules": {
+            rule.id: {
+                "version": rule.version,
+                "digest": rule_digest(rule),
+                "source": rule.source,
+                "when": rule.when.describe(),
+                "then": rule.then.as_dict(),
+            }
+            for rule in ruleset.rules
+        },
     }
 
 

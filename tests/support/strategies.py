@@ -7,11 +7,11 @@ from datetime import date, timedelta
 
 from hypothesis import strategies as st
 
-from triage.answers import PAIN_LOCATIONS, PAIN_PATTERNS, PAIN_QUALITIES, RED_FLAGS
-from triage.segments import SEGMENTS
+from triage.answers import PAIN_LOCATIONS, PAIN_PATTERNS, PAIN_QUALITIES, RED_FLAGS, VA_QUESTIONS
+from triage.segments import SEGMENTS, VERTEBRAE
 
 YES_NO_FIELDS = ("surgical_report_available", "mri_available", "hardware_problem_known",
-                 "mechanical_symptoms", *RED_FLAGS, "veteran")
+                 "mechanical_symptoms", *RED_FLAGS, "veteran", *VA_QUESTIONS)
 SHORTHAND = {"L4-L5": ["L4-5", "L4/L5", "l4-l5"], "L5-S1": ["L5-S1", "l5/s1", "L5S1"]}
 
 yes_no_unknown = st.sampled_from(["yes", "no", "unknown", True, False, "Yes", "NO"])
@@ -22,11 +22,16 @@ def segment_text(segment: str):
     return st.sampled_from([segment, *SHORTHAND.get(segment, [])])
 
 
+# A range of vertebrae, upper one first (L3-S1): it stands for every segment between them.
+vertebra_range = st.tuples(st.integers(0, len(VERTEBRAE) - 2), st.integers(1, len(VERTEBRAE) - 1)).filter(
+    lambda ends: ends[0] < ends[1]).map(lambda ends: f"{VERTEBRAE[ends[0]]}-{VERTEBRAE[ends[1]]}")
+
 segments = st.one_of(
     st.just("unknown"),
     st.lists(st.sampled_from(SEGMENTS), max_size=4).flatmap(
         lambda chosen: st.tuples(*[segment_text(s) for s in chosen]).map(list)
     ),
+    st.lists(st.one_of(vertebra_range, st.sampled_from(SEGMENTS)), min_size=1, max_size=2),
 )
 
 

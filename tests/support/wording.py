@@ -48,6 +48,8 @@ def definition_strings(ruleset: Ruleset, questionnaire: Questionnaire) -> list[t
         found += [(f"missing_items.{key}.label", item.label), (f"missing_items.{key}.to_bring", item.to_bring)]
     found += [(f"discussion_points.{key}.text", point.text) for key, point in ruleset.discussion_points.items()]
     found += [(f"messages.{key}", text) for key, text in ruleset.messages.model_dump().items()]
+    found += [(f"va_criteria.{key}", text) for key, text in ruleset.va_criteria.items()]
+    found += [(f"va_to_do.{key}", text) for key, text in ruleset.va_to_do.items()]
     for rule in ruleset.rules:
         found += [(f"{rule.id}.title", rule.title), (f"{rule.id}.rationale", rule.rationale),
                   (f"{rule.id}.reason", rule.then.reason)]
@@ -68,7 +70,7 @@ def definition_strings(ruleset: Ruleset, questionnaire: Questionnaire) -> list[t
 
 def patient_strings(ruleset: Ruleset, questionnaire: Questionnaire) -> list[tuple[str, str]]:
     """(where, text) for what a patient reads: the questionnaire in patient wording, the records to
-    bring and the emergency instructions (PRODUCT.md: patients see nothing else)."""
+    bring and the red-flag instructions of every tier (PRODUCT.md: patients see nothing else)."""
     info = questionnaire.questionnaire
     found = [("questionnaire.title", info.title), ("questionnaire.patient_intro", info.patient_intro),
              ("questionnaire.patient_outro", info.patient_outro), ("questionnaire.unknown_text", info.unknown_text)]
@@ -80,7 +82,9 @@ def patient_strings(ruleset: Ruleset, questionnaire: Questionnaire) -> list[tupl
         found += [(f"{item.id}.text", item.text), (f"{item.id}.help", item.help)]
         found += [(f"{item.id}.options.{o.value}.text", o.text) for o in item.options or ()]
     found += [(f"missing_items.{key}.to_bring", item.to_bring) for key, item in ruleset.missing_items.items()]
-    found.append(("messages.emergency_instructions", ruleset.messages.emergency_instructions))
+    found += [(f"messages.instructions_{tier}", ruleset.messages.instructions(tier))
+              for tier in ("emergency", "same_day", "soon")]
+    found.append(("messages.bring_va_referral", ruleset.messages.bring_va_referral))
     return [(where, text) for where, text in found if text]
 
 

@@ -30,6 +30,7 @@ def register(commands) -> None:
     questions.add_argument("--audience", choices=("coordinator", "patient"),
                            help="with -f fhir: coordinator (default) = every question, what exports "
                            "reference; patient = the patient form, without the coordinator-only questions")
+    common.add_settings_option(questions)  # the VA access standards are written into the question wording
     common.add_pager_option(questions)
 
 
@@ -50,12 +51,18 @@ def run_questions(args, io: IO) -> int:
         from triage.errors import InvalidInput, Problem
 
         raise InvalidInput([Problem("--audience", "applies to --format fhir only")])
-    questionnaire = load_questionnaire()
+    from functools import partial
+
+    from triage.ruleset import load_ruleset
+
+    questionnaire = load_questionnaire(settings=common.load_settings(args))  # the clinic's standards in the wording
     if args.format == "fhir":
         from triage.fhir import questionnaire_resource
 
         io.write_json(questionnaire_resource(questionnaire, args.audience or "coordinator"))
         return ExitCode.OK
-    return common.write_formatted(io, args.format, questionnaire, as_json=catalogues.questions_catalogue,
-                                  as_markdown=catalogues.render_questions_markdown,
-                                  as_text=catalogues.render_questions_text, pager=args.pager)
+    tiers = catalogues.red_flag_tiers(load_ruleset())  # each red-flag question's urgency tier
+    return common.write_formatted(io, args.format, questionnaire,
+                                  as_json=partial(catalogues.questions_catalogue, tiers=tiers),
+                                  as_markdown=partial(catalogues.render_questions_markdown, tiers=tiers),
+                                  as_text=partial(catalogues.render_questions_text, tiers=tiers), pager=args.pager)

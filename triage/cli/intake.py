@@ -318,8 +318,19 @@ class Intake:
             self.red_flag(item)
 
     # --- red flags ----------------------------------------------------------------------------------
+    def red_flag_tier(self) -> str:
+        """The most urgent tier among the red flags answered yes so far: a later, less urgent yes
+        must never show calmer words than an earlier one."""
+        from triage.patient_summary import most_urgent_tier
+
+        return most_urgent_tier([item.id for item in self.interview.red_flags_yes()], self.ruleset)
+
     def emergency_text(self) -> str:
-        return self.ruleset.messages.emergency_instructions.format_map(self.settings.model_dump())
+        """The instruction of the most urgent tier answered yes so far, in the patient's words (a
+        coordinator reads it out)."""
+        from triage.patient_summary import red_flag_instructions
+
+        return red_flag_instructions(self.red_flag_tier(), self.ruleset, self.settings)
 
     def red_flag_panel(self, item) -> None:
         from rich import box
@@ -327,11 +338,15 @@ class Intake:
         from rich.text import Text
 
         # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb); patients get calm
-        # words; coordinators the flag, and the words are what to tell the patient.
+        # words; coordinators the flag with its tier in words, and the words to tell the patient.
+        from triage.result import URGENCY_WORDS
+
         if self.patient:
             title, text = self.wording.red_flag_title, self.emergency_text()
         else:
-            title, text = f"!! RED FLAG answered yes: {item.label} !!", f"Tell the patient now: {self.emergency_text()}"
+            word = URGENCY_WORDS[self.ruleset.red_flag_tier(item.id)]
+            title = f"!! RED FLAG ({word}) answered yes: {item.label} !!"
+            text = f"{URGENCY_WORDS[self.red_flag_tier()]}. Tell the patient now: {self.emergency_text()}"
         self.console.print()
         self.console.print(Panel(Text(text, style="bold"), title=title, box=box.ASCII2 if self.ascii_only else box.HEAVY,
                                  border_style="red", padding=(1, 2)))

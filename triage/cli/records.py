@@ -8,18 +8,25 @@ from pathlib import Path
 
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
-from triage.result import MISSING_IDS, WORKLIST_STATUSES
+from triage.result import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.safe_text import for_markdown, for_terminal, json_text
 
 def register(commands) -> None:
     listing = common.add_command(
         commands, "list", help="the coordinator's worklist of intakes",
         description="One line per intake (its latest version): status, months since fusion at the assessment, "
-        "what is still missing. Urgent first. Counts per status at the bottom.",
+        "what is still missing. Urgent first, by tier (EMERGENCY, SAME DAY, WITHIN DAYS), then too early, "
+        "records needed, ready, drafts; an open red-flag screen before other missing items. Counts per "
+        "status at the bottom.",
         notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,),
-        examples=("triage list", "triage list --status urgent", "triage list --missing surgical_report",
+        examples=("triage list", "triage list --status urgent", "triage list --urgency emergency",
+                  "triage list --missing surgical_report", "triage list --va-to-do",
                   "triage list -f json | jq '.intakes[].intake_id'"))
     listing.add_argument("--status", choices=WORKLIST_STATUSES, help="only intakes with this status")
+    listing.add_argument("--urgency", choices=RED_FLAG_TIERS, metavar="TIER",
+                         help=f"only urgent intakes of this red-flag tier ({', '.join(RED_FLAG_TIERS)})")
+    listing.add_argument("--va-to-do", action="store_true", dest="va_to_do",
+                         help="only veterans with VA community-care paperwork to do, listed in the MISSING column")
     listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
                          help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
     common.add_format_option(listing, ("text", "json"), "text: a table for the terminal (default); json: for scripts")
@@ -87,23 +94,43 @@ def run_list(args, io: IO) -> int:
         rows = store.worklist()
         shown = [row for row in rows
                  if (args.status is None or row.status == args.status)
-                 and (args.missing is None or args.missing in row.missing)]
+                 and (args.missing is None or args.missing in row.missing)
+                 and (args.urgency is None or (row.status == "urgent" and row.urgency == args.urgency))
+                 and (not args.va_to_do or row.va_to_do)]
         store.log_access(LISTED, user=common.user(args), detail={"rows": len(shown)})
-    shown.sort(key=lambda row: (WORKLIST_STATUSES.index(row.status), row.intake_id))
+    shown.sort(key=worklist_order)
     counts = {status: sum(1 for row in rows if row.status == status) for status in WORKLIST_STATUSES}
     if args.format == "json":
         io.write_json({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
                        "total": len(rows)})
         return ExitCode.OK
-    io.page(worklist_text(shown, len(rows), counts, width=io.width(), ascii_only=not io.unicode()),
+    io.page(worklist_text(shown, len(rows), counts, width=io.width(), ascii_only=not io.unicode(),
+                          va_to_do=args.va_to_do),
             pager=args.pager)
     return ExitCode.OK
+
+
+def worklist_order(row) -> tuple:
+    """Urgent first, by tier (emergency, same day, within days), then the other statuses; within each,
+    an open red-flag screen before other missing items; then by id."""
+    rank = WORKLIST_STATUSES.index(row.status) * len(RED_FLAG_TIERS)
+    if row.status == "urgent":
+        rank += RED_FLAG_TIERS.index(row.urgency) if row.urgency in RED_FLAG_TIERS else 0  # unknown: most urgent
+    return rank, "red_flag_screen" not in row.missing, row.intake_id
+
+
+def status_words(row) -> str:
+    """An urgent intake's status names its tier, in words that need no colour."""
+    if row.status == "urgent":
+        return f"urgent {URGENCY_WORDS.get(row.urgency or '', 'EMERGENCY')}"
+    return row.status
 
 
 PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints them whole
 
 
-def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False) -> str:
+def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False,
+                  va_to_do: bool = False) -> str:
     """The worklist as a table that fits ``width``: a long patient reference is cut with an
     ellipsis and the MISSING cell wraps at item boundaries under its own column."""
     import textwrap
@@ -119,11 +146,15 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
         if not row.version:  # only a draft so far: nothing was assessed, so nothing can be listed as missing
             missing = "not assessed yet (a draft)"
         else:
-            missing = ", ".join(row.missing) or "-"
+            # the red-flag screen first: a question to ask again before any record to chase
+            ordered = sorted(row.missing, key=lambda item: item != "red_flag_screen")
+            missing = ", ".join(ordered) or "-"
             missing += " (new version in progress)" if row.draft_pending else ""
+            if va_to_do:
+                missing += f"; VA to do: {', '.join(row.va_to_do)}"
         # Stored values reach the terminal here: neutralised (a hand-edited row may hold anything).
-        rows.append([for_terminal(cell) for cell in (str(row.intake_id), row.patient_id or "-", row.status, months,
-                                                     row.assessment_date or "-", missing)])
+        rows.append([for_terminal(cell) for cell in (str(row.intake_id), row.patient_id or "-", status_words(row),
+                                                     months, row.assessment_date or "-", missing)])
     header = ["ID", "PATIENT", "STATUS", "FUSION", "ASSESSED", "MISSING"]
     widths = [max([len(header[c]), *(len(r[c]) for r in rows)]) for c in range(5)]
     widths[1] = min(widths[1], PATIENT_WIDTH)

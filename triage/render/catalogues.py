@@ -8,7 +8,9 @@ import io
 from rich.text import Text
 
 from triage.facts import FACTS
+from triage.answers import RED_FLAGS
 from triage.questionnaire import Questionnaire
+from triage.result import URGENCY_WORDS
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, trimmed
 from triage.ruleset import Ruleset
@@ -41,10 +43,24 @@ def _step_label(step: int | None) -> str:
     return str(step) if step else "-"
 
 
+def red_flag_tiers(ruleset: Ruleset) -> dict[str, str]:
+    """Each red-flag question -> its urgency tier (the rules file's data), in questionnaire order."""
+    return {question: ruleset.red_flag_tier(question) for question in RED_FLAGS}
+
+
+def _tier_rows(ruleset: Ruleset) -> list[tuple[str, str, str]]:
+    rule_of = {rule.then.red_flag: rule.id for rule in ruleset.rules if rule.then.red_flag}
+    return [(URGENCY_WORDS[tier], question, rule_of[question]) for question, tier in red_flag_tiers(ruleset).items()]
+
+
 def render_rules_markdown(ruleset: Ruleset) -> str:
     info = ruleset.ruleset
     lines = [f"# Rule catalogue: {info.title}", "",
-             f"Ruleset `{info.name}` version {info.version}, released {info.released} ({info.validation_status}).", ""]
+             f"Ruleset `{info.name}` version {info.version}, released {info.released} ({info.validation_status}).", "",
+             "## Red-flag questions and their urgency tiers", "",
+             "The result's urgency is the highest tier among the questions answered yes.", "",
+             "| tier | question | rule |", "|---|---|---|",
+             *(f"| {word} | `{question}` | {rule_id} |" for word, question, rule_id in _tier_rows(ruleset)), ""]
     for rule in ruleset.rules:
         source = ruleset.sources[rule.source.split("#")[0]]
         lines += [
@@ -65,6 +81,9 @@ def render_rules_text(ruleset: Ruleset, *, width: int = 100, color: bool = False
     info = ruleset.ruleset
     console.print(Text(f"{info.title}", style="bold"))
     console.print(Text(f"Ruleset {info.name} {info.version}, released {info.released} ({info.validation_status})\n"))
+    console.print(Text("Red-flag urgency tiers (the result's urgency is the highest tier answered yes)", style="bold"))
+    hanging_list(console, [(f"{word:<11}", f"{question}  ({rule_id})") for word, question, rule_id in _tier_rows(ruleset)])
+    console.print()
     for rule in ruleset.rules:
         source = ruleset.sources[rule.source.split("#")[0]]
         console.print(Text(f"{rule.id} v{rule.version}  step {_step_label(rule.step)}  {rule.title}", style="bold"))
@@ -80,35 +99,45 @@ def render_rules_text(ruleset: Ruleset, *, width: int = 100, color: bool = False
     return trimmed(out.getvalue())
 
 
-def questions_catalogue(questionnaire: Questionnaire) -> dict:
+def questions_catalogue(questionnaire: Questionnaire, tiers: dict[str, str] | None = None) -> dict:
     data = questionnaire.model_dump(mode="json", exclude_none=True)
     for item, dumped in zip(questionnaire.items, data["items"]):
         dumped["allowed"] = item.allowed_values()
+        if tiers and item.id in tiers:
+            dumped["urgency_tier"] = tiers[item.id]
     return data
+
+
+def _red_flag_mark(item, tiers: dict[str, str] | None, before: str, after: str) -> str:
+    if not item.safety:
+        return ""
+    tier = (tiers or {}).get(item.id)
+    return f"{before}red flag: {URGENCY_WORDS[tier]}{after}" if tier else f"{before}red flag{after}"
 
 
 def _asked_when(item) -> str:
     return f"only when {item.ask_when.question} is {item.ask_when.eq}" if item.ask_when else "always"
 
 
-def render_questions_markdown(questionnaire: Questionnaire) -> str:
+def render_questions_markdown(questionnaire: Questionnaire, tiers: dict[str, str] | None = None) -> str:
     info = questionnaire.questionnaire
     lines = [f"# Questionnaire: {info.title}", "", f"`{info.id}` version {info.version}", "",
              "| id | label | patient wording | allowed | asked | who |", "|---|---|---|---|---|---|"]
     for item in questionnaire.items:
-        safety = " (red flag)" if item.safety else ""
+        safety = _red_flag_mark(item, tiers, " (", ")")
         lines.append(f"| `{item.id}` | {item.label}{safety} | {item.text} | {item.allowed_values()} | "
                      f"{_asked_when(item)} | {', '.join(item.audience)} |")
     return "\n".join(lines) + "\n"
 
 
-def render_questions_text(questionnaire: Questionnaire, *, width: int = 100, color: bool = False) -> str:
+def render_questions_text(questionnaire: Questionnaire, tiers: dict[str, str] | None = None, *, width: int = 100,
+                          color: bool = False) -> str:
     out = io.StringIO()
     console = new_console(out, width, color)
     info = questionnaire.questionnaire
     console.print(Text(f"{info.title} ({info.id} {info.version})", style="bold"))
     for item in questionnaire.items:
-        safety = "  [red flag]" if item.safety else ""
+        safety = _red_flag_mark(item, tiers, "  [", "]")
         console.print(Text(f"\n{item.id}{safety}", style="bold"))
         for label, value in (("label", item.label), ("asks", item.text), ("allowed", item.allowed_values()),
                              ("asked", _asked_when(item)), ("who", ", ".join(item.audience))):

@@ -15,6 +15,10 @@ from triage.render.labels import (
     answered_no_text,
     provenance,
     red_flag_rows,
+    red_flag_tiers,
+    settings_line,
+    urgency_words,
+    banner_words,
     rules_by_conclusion,
 )
 from triage.result import Result, Status
@@ -101,7 +105,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
 
     answers = doc["answers"]
     healing = basis.get(("status", Status.too_early.value))
-    words, _ = BANNERS[result.status]
+    words = banner_words(result)
     consult = result.physician_consult
     months = result.months_since_fusion
     overview = [
@@ -127,7 +131,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         f"<style>{_CSS}</style></head><body>",
         "<h1>Pre-consultation triage</h1>",
         f'<div class="banner {_e(result.status.value)}">{_e(words)}</div>',
-        f'<p class="consult">Physician consult ({_e(consult.urgency)}): {_e(consult.message)}</p>',
+        f'<p class="consult">Physician consult ({_e(urgency_words(consult.urgency))}): {_e(consult.message)}</p>',
         '<dl class="overview">',
         *(f"<dt>{_e(label)}</dt><dd>{_e(value)}{basis_html}</dd>" for label, value, basis_html in overview),
         "</dl>",
@@ -135,7 +139,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         "<section><h2>Symptom pattern</h2>", *answer_list(SYMPTOM_QUESTIONS), "</section></div>",
         "<h2>Red flags</h2><ul class='flags'>",
     ]
-    rows, answered_no, total = red_flag_rows(questionnaire, answers)
+    rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))
     parts += [f"<li class='{'flag-yes' if marker == '!!' else 'flag-open'}'><span class='mark'>"
               f"{'yes' if marker == '!!' else 'open'}</span> {_e(text)}{cite(basis[('red_flag', flag)])}</li>"
               for marker, flag, text in rows]
@@ -168,11 +172,8 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
                      else _e(reference))
             parts.append(f"<li id='source-{_e(key)}'><strong>{_e(key)}</strong>: {_e(title)} ({shown})</li>")
         parts.append("</ul>")
-    settings = result.settings
     parts += [
-        f'<p class="meta">Ruleset {_e(result.ruleset.name)} {_e(result.ruleset.version)}; healing window '
-        f"{_e(settings['healing_window_months'])} months, MRI currency {_e(settings['mri_currency_months'])} months. "
-        f"{_e(provenance(doc))}</p>",
+        f'<p class="meta">{_e(settings_line(result))} {_e(provenance(doc))}</p>',
         f'<p class="disclaimer">{_e(result.disclaimer)}</p>',
         "</body></html>",
         "",

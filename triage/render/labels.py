@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from triage.result import Result, Status, StepStatus
+from triage.result import URGENCY_WORDS, Result, Status, StepStatus
 
 BANNERS = {
     Status.urgent: ("!! URGENT: RED FLAG ANSWERED YES !!", "bold white on red"),
@@ -21,6 +21,40 @@ STEP_MARKS = {
     StepStatus.attention: ("[!]", "ATTENTION", "bold yellow"),
     StepStatus.not_applicable: ("[-]", "not applicable", "dim"),
 }
+
+
+TIER_WIDTH = max(len(word) for word in URGENCY_WORDS.values())  # tier words line up under each other
+
+
+def urgency_words(urgency: str | None) -> str:
+    """A consult urgency in the words every staff view uses: EMERGENCY, SAME DAY, WITHIN DAYS, routine."""
+    return URGENCY_WORDS.get(urgency or "", (urgency or "-").upper())
+
+
+def banner_words(result: Result) -> str:
+    """The status in words; an urgent result names its tier, so it reads right without colour."""
+    if result.status == Status.urgent:
+        return f"!! URGENT - {urgency_words(result.physician_consult.urgency)}: RED FLAG ANSWERED YES !!"
+    return BANNERS[result.status][0]
+
+
+def red_flag_tiers(result: Result) -> dict[str, str]:
+    """Each red flag answered yes -> its tier, as the rule that concluded it said (read from the trace,
+    so a version recorded under an older ruleset shows the tier it was given then)."""
+    return {entry.concluded["red_flag"]: entry.concluded.get("consult", "")
+            for entry in result.trace if "red_flag" in entry.concluded}
+
+
+def settings_line(result: Result) -> str:
+    """The ruleset and the clinic settings behind a result, in one line (a version recorded under an
+    older ruleset may lack the VA access standards)."""
+    settings = result.settings
+    line = (f"Ruleset {result.ruleset.name} {result.ruleset.version}; healing window "
+            f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months")
+    if "va_drive_time_standard_minutes" in settings:
+        line += (f"; VA access standards {settings['va_drive_time_standard_minutes']} minutes' drive, "
+                 f"{settings['va_wait_standard_days']} days' wait")
+    return line + "."
 
 
 def rules_by_conclusion(result: Result) -> dict[tuple[str, str], list[str]]:
@@ -64,10 +98,12 @@ def answer_rows(questionnaire, answers: dict[str, Any], questions) -> list[tuple
     return [(questionnaire.item(q).label, questionnaire.answer_text(q, answers.get(q))) for q in questions]
 
 
-def red_flag_rows(questionnaire, answers: dict[str, Any]) -> tuple[list[tuple[str, str, str]], list[str], int]:
+def red_flag_rows(questionnaire, answers: dict[str, Any],
+                  tiers: dict[str, str] | None = None) -> tuple[list[tuple[str, str, str]], list[str], int]:
     """The red-flag screen as answered: (marker, question id, label: answer) for every answer that is
     not a plain "no" (``!!`` yes, ``?`` unknown or not answered), the labels answered no, and how
-    many questions the screen has. A reader sees a negative screen as such, not as a missing section."""
+    many questions the screen has. A reader sees a negative screen as such, not as a missing section.
+    With ``tiers`` (red_flag_tiers of the result), a yes starts with its tier in words."""
     flags = [item for item in questionnaire.items if item.safety]
     rows, answered_no = [], []
     for item in flags:
@@ -75,7 +111,8 @@ def red_flag_rows(questionnaire, answers: dict[str, Any]) -> tuple[list[tuple[st
         if answers.get(item.id) == "no":
             answered_no.append(item.label)
         else:
-            rows.append(("!!" if answers.get(item.id) == "yes" else "?", item.id, f"{item.label}: {said}"))
+            tier = f"{urgency_words(tiers.get(item.id)):<{TIER_WIDTH}}  " if tiers and item.id in tiers else ""
+            rows.append(("!!" if answers.get(item.id) == "yes" else "?", item.id, f"{tier}{item.label}: {said}"))
     return rows, answered_no, len(flags)
 
 

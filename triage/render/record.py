@@ -10,6 +10,7 @@ from rich.text import Text
 
 from triage.questionnaire import Questionnaire
 from triage.render.labels import RECORD_QUESTIONS, SYMPTOM_QUESTIONS, answer_rows, rules_by_conclusion
+from triage.render.labels import red_flag_tiers
 from triage.render.result import banner, body, footer, red_flags_list
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, trimmed
@@ -66,7 +67,7 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
 
     # Every red-flag answer that is not a plain "no" gets its own line; the "no"s share one.
     section("Red flags")
-    red_flags_list(console, questionnaire, answers, cite, basis)
+    red_flags_list(console, questionnaire, answers, cite, basis, red_flag_tiers(result))
 
     body(console, result, cite)
 

@@ -21,10 +21,14 @@ from triage.render.labels import (
     SYMPTOM_QUESTIONS,
     answer_rows,
     answered_no_text,
+    banner_words,
     basis_text,
     red_flag_rows,
+    red_flag_tiers,
     rules_by_conclusion,
+    settings_line,
     status_reasons,
+    urgency_words,
 )
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, section, trimmed
@@ -51,11 +55,11 @@ def _overview(result: Result, answers: dict, questionnaire: Questionnaire, shown
 def banner(console: Console, result: Result, title: str, *, ascii_only: bool = False) -> None:
     """Status in words and marks (never colour alone), why when too early, and the consult line.
     ``ascii_only`` (TERM=dumb) draws the frame with plain characters."""
-    words, style = BANNERS[result.status]
+    _, style = BANNERS[result.status]
     consult = result.physician_consult
     why = [Text(reason) for reason in status_reasons(result)]
-    console.print(Panel(Group(Text(words, style=style, justify="center"), *why, Text(consult.message)),
-                        title=title, subtitle=f"physician consult ({consult.urgency})",
+    console.print(Panel(Group(Text(banner_words(result), style=style, justify="center"), *why, Text(consult.message)),
+                        title=title, subtitle=f"physician consult ({urgency_words(consult.urgency)})",
                         box=box.ASCII2 if ascii_only else box.HEAVY if result.status == Status.urgent else box.ROUNDED))
 
 
@@ -77,17 +81,15 @@ def body(console: Console, result: Result, cite) -> None:
 
 
 def footer(console: Console, result: Result) -> None:
-    settings = result.settings
-    console.print(Text(
-        f"\nRuleset {result.ruleset.name} {result.ruleset.version}; healing window "
-        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months."))
+    console.print(Text(f"\n{settings_line(result)}"))
     console.print(Text(result.disclaimer, style="italic"))
 
 
-def red_flags_list(console: Console, questionnaire: Questionnaire, answers: dict, cite, basis) -> None:
+def red_flags_list(console: Console, questionnaire: Questionnaire, answers: dict, cite, basis,
+                   tiers: dict[str, str] | None = None) -> None:
     """Every red-flag answer that is not a plain "no" on its own line (with the rule that flagged a
     yes); the "no"s share one line, so a negative screen reads as one."""
-    rows, answered_no, total = red_flag_rows(questionnaire, answers)
+    rows, answered_no, total = red_flag_rows(questionnaire, answers, tiers)
     lines = [(marker if marker == "!!" else "? ", f"{text}{cite(basis[('red_flag', flag)])}")
              for marker, flag, text in rows]
     if answered_no:
@@ -105,7 +107,8 @@ def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, 
     for line in _overview(result, answers, questionnaire):
         console.print(Text(line), overflow="fold")
     section(console, "Red flags")
-    red_flags_list(console, questionnaire, answers, lambda ids: f"  {basis_text(ids)}" if ids else "", basis)
+    red_flags_list(console, questionnaire, answers, lambda ids: f"  {basis_text(ids)}" if ids else "", basis,
+                   red_flag_tiers(result))
     body(console, result, lambda ids: f"  {basis_text(ids)}" if ids else "")
     footer(console, result)
     return trimmed(out.getvalue())
@@ -114,15 +117,14 @@ def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, 
 def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire) -> str:
     """The same summary as Markdown, for the record or a printout."""
     basis = rules_by_conclusion(result)
-    words, _ = BANNERS[result.status]
     consult = result.physician_consult
     lines = [
         "# Pre-consultation triage",
         "",
-        f"**{words}**",
+        f"**{banner_words(result)}**",
         "",
         *(f"{reason}\n" for reason in status_reasons(result)),
-        f"**Physician consult ({consult.urgency}):** {consult.message}",
+        f"**Physician consult ({urgency_words(consult.urgency)}):** {consult.message}",
         "",
         *(f"- {line}" for line in _overview(result, answers, questionnaire, shown=for_markdown)),
         "",
@@ -132,7 +134,7 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
     lines += ["", "## Symptom pattern", ""]
     lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS)]
     lines += ["", "## Red flags", ""]
-    rows, answered_no, total = red_flag_rows(questionnaire, answers)
+    rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))
     lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!" else f"- ? {text}")
               for marker, flag, text in rows]
     lines += [f"- {answered_no_text(answered_no, total)}"] if answered_no else []
@@ -148,11 +150,9 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
     lines += ["", "## Topics the physician may want to discuss", ""]
     lines += [f"- {p.text} {basis_text(basis[('discussion', p.id)])}" for p in result.discussion_points]
     lines += ["- none"] if not result.discussion_points else []
-    settings = result.settings
     lines += [
         "",
-        f"Ruleset {result.ruleset.name} {result.ruleset.version}; healing window "
-        f"{settings['healing_window_months']} months, MRI currency {settings['mri_currency_months']} months.",
+        settings_line(result),
         "",
         f"_{result.disclaimer}_",
         "",
