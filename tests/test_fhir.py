@@ -313,3 +313,35 @@ def test_foreign_or_wrong_responses_exit_2_naming_the_problem(tmp_path, question
 def test_questions_audience_applies_to_fhir_only():
     run = run_cli("questions", "--audience", "patient")
     assert run.code == 2 and run.err.startswith("error: --audience: applies to --format fhir only")
+
+
+NEW_RED_FLAGS = ("red_flag_sexual_function", "red_flag_both_legs", "red_flag_clot_signs", "red_flag_immunosuppression")
+VA_QUESTIONS = ("va_enrolled", "va_drive_time_over_standard", "va_wait_over_standard", "va_no_full_service_facility",
+                "va_referral")
+
+
+def test_ruleset_2_questions_are_in_the_questionnaire_with_their_wording(resource, patient_resource, questionnaire):
+    """The four newer red-flag questions for everyone; the five VA questions enabled only when veteran
+    is yes; the clinic's access standards and places written into the wording."""
+    for document in (resource, patient_resource):
+        items = flatten(document["item"])
+        for question in (*NEW_RED_FLAGS, *VA_QUESTIONS):
+            assert items[question][0]["text"] == questionnaire.item(question).text
+            assert "{" not in items[question][0]["text"]
+        for question in VA_QUESTIONS:
+            (condition,) = items[question][0]["enableWhen"]
+            assert condition["question"] == "veteran" and condition["answerCoding"]["code"] == "yes"
+        assert all("enableWhen" not in items[question][0] for question in NEW_RED_FLAGS)
+        assert "more than 60 minutes" in items["va_drive_time_over_standard"][0]["text"]
+        assert "Alaska" in items["va_no_full_service_facility"][0]["text"]
+
+
+def test_questions_take_the_clinics_settings_into_the_fhir_wording(tmp_path):
+    settings = tmp_path / "clinic.toml"
+    settings.write_text('va_drive_time_standard_minutes = 45\nva_no_full_service_facility_states = ["GU"]\n',
+                        encoding="utf-8")
+    run = run_cli("questions", "--format", "fhir", "--settings", str(settings))
+    assert run.code == 0, run.err
+    items = flatten(run.json["item"])
+    assert "more than 45 minutes" in items["va_drive_time_over_standard"][0]["text"]
+    assert items["va_no_full_service_facility"][0]["text"].endswith("places? Guam.")

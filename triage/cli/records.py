@@ -151,7 +151,8 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
             missing = ", ".join(ordered) or "-"
             missing += " (new version in progress)" if row.draft_pending else ""
             if va_to_do:
-                missing += f"; VA to do: {', '.join(row.va_to_do)}"
+                va = f"VA to do: {', '.join(row.va_to_do)}"
+                missing = va if missing == "-" else f"{missing}; {va}"
         # Stored values reach the terminal here: neutralised (a hand-edited row may hold anything).
         rows.append([for_terminal(cell) for cell in (str(row.intake_id), row.patient_id or "-", status_words(row),
                                                      months, row.assessment_date or "-", missing)])

@@ -11,6 +11,7 @@ from triage.render.labels import (
     RECORD_QUESTIONS,
     STEP_MARKS,
     SYMPTOM_QUESTIONS,
+    va_rows,
     answer_rows,
     answered_no_text,
     provenance,
@@ -118,10 +119,9 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         ("Adjacent levels", ", ".join(result.adjacent_levels) or "-", ""),
     ]
 
-    def answer_list(questions) -> list[str]:
-        return ['<dl class="answers">',
-                *(f"<dt>{_e(label)}</dt><dd>{_e(text)}</dd>" for label, text in answer_rows(questionnaire, answers, questions)),
-                "</dl>"]
+    def answer_list(questions, extra=()) -> list[str]:
+        rows = [*answer_rows(questionnaire, answers, questions), *extra]
+        return ['<dl class="answers">', *(f"<dt>{_e(label)}</dt><dd>{_e(text)}</dd>" for label, text in rows), "</dl>"]
 
     parts = [
         "<!DOCTYPE html>",
@@ -136,7 +136,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         *(f"<dt>{_e(label)}</dt><dd>{_e(value)}{basis_html}</dd>" for label, value, basis_html in overview),
         "</dl>",
         "<div class='columns'><section><h2>Records</h2>", *answer_list(RECORD_QUESTIONS), "</section>",
-        "<section><h2>Symptom pattern</h2>", *answer_list(SYMPTOM_QUESTIONS), "</section></div>",
+        "<section><h2>Symptom pattern</h2>", *answer_list(SYMPTOM_QUESTIONS, va_rows(questionnaire, answers)), "</section></div>",
         "<h2>Red flags</h2><ul class='flags'>",
     ]
     rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))

@@ -91,6 +91,14 @@ def provenance(doc: dict[str, Any], shown=str) -> str:
 RECORD_QUESTIONS = ("surgical_report_available", "mri_available", "mri_date", "annular_tear_levels")
 SYMPTOM_QUESTIONS = ("pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score",
                      "hardware_problem_known", "mechanical_symptoms", "veteran")
+# The veterans' pre-screen, asked (and so shown) only when `veteran` is yes.
+VA_QUESTIONS_SHOWN = ("va_enrolled", "va_drive_time_over_standard", "va_wait_over_standard",
+                      "va_no_full_service_facility", "va_referral")
+
+
+def va_rows(questionnaire, answers: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, answer) of the VA questions when the patient is a veteran; nothing otherwise."""
+    return answer_rows(questionnaire, answers, VA_QUESTIONS_SHOWN) if answers.get("veteran") == "yes" else []
 
 
 def answer_rows(questionnaire, answers: dict[str, Any], questions) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from triage.questionnaire import Questionnaire
-from triage.render.labels import RECORD_QUESTIONS, SYMPTOM_QUESTIONS, answer_rows, rules_by_conclusion
+from triage.render.labels import RECORD_QUESTIONS, SYMPTOM_QUESTIONS, answer_rows, rules_by_conclusion, va_rows
 from triage.render.labels import red_flag_tiers
 from triage.render.result import banner, body, footer, red_flags_list
 from triage.render.terminal import console as new_console
@@ -64,6 +64,9 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
 
     section("Symptom pattern")
     hanging_list(console, [("", answers_line(SYMPTOM_QUESTIONS[:4])), ("", answers_line(SYMPTOM_QUESTIONS[4:]))])
+    va = va_rows(questionnaire, answers)
+    if va:  # the VA pre-screen, for a veteran
+        hanging_list(console, [("", ";  ".join(f"{label}: {text}" for label, text in va))])
 
     # Every red-flag answer that is not a plain "no" gets its own line; the "no"s share one.
     section("Red flags")

@@ -19,6 +19,7 @@ from triage.render.labels import (
     RECORD_QUESTIONS,
     STEP_MARKS,
     SYMPTOM_QUESTIONS,
+    va_rows,
     answer_rows,
     answered_no_text,
     banner_words,
@@ -132,7 +133,8 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
     lines += ["## Records", ""]
     lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, RECORD_QUESTIONS)]
     lines += ["", "## Symptom pattern", ""]
-    lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS)]
+    lines += [f"- **{label}:** {text}" for label, text in
+              [*answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS), *va_rows(questionnaire, answers)]]
     lines += ["", "## Red flags", ""]
     rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))
     lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!" else f"- ? {text}")
