@@ -201,6 +201,17 @@ def _unescaped(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
+def test_too_early_card_says_until_when(client, ehr):
+    card = card_of(call(client, ehr, hook_request(searchset(response_resource(answers_for("too_early"))))))
+    assert "**Too early to evaluate.** " in card.detail and "(`HEAL-01`)" in card.detail
+
+
+def test_cards_keep_the_specifications_field_order(client, ehr):
+    response = call(client, ehr, hook_request(searchset(response_resource(answers_for("urgent")))))
+    text = response.get_data(as_text=True)
+    assert text.index('"summary"') < text.index('"indicator"') < text.index('"detail"') < text.index('"source"')
+
+
 def test_urgent_card_names_the_red_flag_and_the_consult_instruction(client, ehr):
     card = card_of(call(client, ehr, hook_request(searchset(response_resource(answers_for("urgent"))))))
     detail = _unescaped(card.detail)
