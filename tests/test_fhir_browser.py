@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirResponse
 
-from support.browser import browser, missing, serve, watch_console  # noqa: F401  (browser is a fixture)
+from support.browser import missing, serve, watch_console  # the browser fixture comes from conftest.py
 from conftest import ROOT, run_cli
 from triage import fhir
 from triage.answers import KINDS, RED_FLAGS, parse_answers

@@ -509,6 +509,32 @@ def patient_error(message: str) -> str | None:
     return next((kind for pattern, kind in PATIENT_ERROR_PATTERNS if pattern in message), None)
 
 
+# --- for pages that keep answers to hidden questions (the web) ----------------------------------------
+
+def check_answer(answers: dict[str, Any], item: Item, value: Any, *, today: date) -> Any:
+    """Validate one answer together with the others, as `triage assess` would; the canonical value
+    (None = not answered). Raises InvalidInput. The same check as ``Interview.check``, for callers
+    that keep their answers themselves (a web page reads them from the store at each request)."""
+    trial = {key: v for key, v in answers.items() if key != item.id}
+    if value is not None:
+        trial[item.id] = value
+    canonical = parse_answers(trial, today=today).answered()
+    return canonical.get(item.id) if value is not None else None
+
+
+def hidden_answers(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[Item]:
+    """Questions that have an answer but that skip logic no longer asks (an earlier answer changed).
+    The web keeps these answers until the intake is sent, so undoing the change brings them back."""
+    return [item for item in questionnaire.items
+            if item.ask_when and item.id in answers and answers.get(item.ask_when.question) != item.ask_when.eq]
+
+
+def without_hidden(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers that are sent: those to questions still asked."""
+    hidden = {item.id for item in hidden_answers(questionnaire, answers)}
+    return {key: value for key, value in answers.items() if key not in hidden}
+
+
 def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire) -> list[str]:
     """One reason per problem; a problem found in another answer (a fusion date now after the
     assessment date) names that question."""
@@ -524,6 +550,7 @@ def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire)
 
 
 __all__ = [
-    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "coordinator_hint", "date_forms",
-    "back_word", "interpret", "patient_error", "patient_hints", "problem_lines", "read_typed_date",
+    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "back_word", "check_answer", "coordinator_hint",
+    "date_forms", "hidden_answers", "interpret", "patient_error", "patient_hints", "problem_lines", "read_typed_date",
+    "without_hidden",
 ]

@@ -47,6 +47,10 @@ class Settings(BaseModel):
     # How `triage intake` reads a typed date such as 6/10/2024 (month first, or day first). It changes
     # no result, so it is left out of the settings a result lists (exclude=True).
     date_order: Literal["MDY", "DMY"] = Field("MDY", exclude=True)
+    # The web pages (`triage serve`) end a session idle this long; a patient's answers stay saved. They
+    # change no result either.
+    patient_idle_minutes: int = Field(15, ge=2, le=240, exclude=True)
+    staff_idle_minutes: int = Field(30, ge=2, le=720, exclude=True)
 
     @field_validator("va_no_full_service_facility_states", mode="before")
     @classmethod
