@@ -23,7 +23,7 @@ from triage.questionnaire import Questionnaire, load_questionnaire
 from triage.ruleset import Ruleset, load_ruleset
 from triage.settings import Settings, load_settings
 from triage.store import Store, open_store
-from triage.web import security
+from triage.web import cds_hooks, security
 from triage.web.messages import WebMessages, load_messages
 from triage.web.sessions import ServerSessions
 
@@ -132,6 +132,8 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     app.register_blueprint(staff.blueprint)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    # CDS Hooks for the clinic's EHR, only when configured (TRIAGE_CDS_HOOKS names its file).
+    cds_hooks.init_app(app, settings=settings, today=today)
     _error_pages(app)
     return app
 
