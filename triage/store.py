@@ -52,6 +52,8 @@ INVITED = "invited"  # an invitation code was issued for an intake (the code its
 # Staff accounts of the web pages and what they did (never a password, never an answer value).
 USER_ADDED, USER_DISABLED, PASSWORD_RESET, PASSWORD_REHASHED = "user_added", "user_disabled", "password_reset", "password_rehashed"
 SIGNED_IN, SIGNED_OUT, ACKNOWLEDGED = "signed_in", "signed_out", "acknowledged"
+ALERT_RAISED = "alert_raised"  # its detail holds the alert's hash, never the question (an answer value)
+SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
 
 
 def default_path() -> Path:
@@ -325,6 +327,13 @@ def draft_hash(intake_id: int, answers: dict, revision: int, base_version: int, 
                              "base_version": base_version, "saved_at": saved_at, "saved_by": saved_by}))
 
 
+def alert_hash(alert_id: int, intake_id: int, question: str, urgency: str, raised_at: str) -> str:
+    """An alert row is updated in place when acknowledged, so the audit row that raised it carries
+    this hash of what staff are shown, and `audit verify` checks the row against it."""
+    return sha256(canonical({"alert": alert_id, "intake_id": intake_id, "question": question,
+                             "urgency": urgency, "raised_at": raised_at}))
+
+
 def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None, version: int | None,
                detail: str, prev_hash: str) -> str:
     return sha256(canonical([seq, at, user, action, intake_id, version, detail, prev_hash]))
@@ -573,8 +582,14 @@ class Store:
             return self._raise_alert(db, intake_id, question, urgency, self._clock())
 
     def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str) -> bool:
-        return db.execute("INSERT OR IGNORE INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)",
-                          (intake_id, question, urgency, now)).rowcount == 1
+        cursor = db.execute("INSERT OR IGNORE INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)",
+                            (intake_id, question, urgency, now))
+        if cursor.rowcount != 1:
+            return False
+        alert_id = cursor.lastrowid
+        self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None,
+                    {"alert": alert_id, "alert_sha256": alert_hash(alert_id, intake_id, question, urgency, now)})
+        return True
 
     def open_alerts(self) -> list[Alert]:
         """Alerts nobody has acknowledged, with the intake's patient reference (latest version, else
@@ -602,10 +617,12 @@ class Store:
         with self._write() as db:
             now = self._clock()
             self._latest_version(db, intake_id)  # raises when there is no such intake
+            ids = [row[0] for row in db.execute("SELECT id FROM alerts WHERE intake_id = ? AND acknowledged_at IS NULL"
+                                                " ORDER BY id", (intake_id,)).fetchall()]
             count = db.execute("UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE intake_id = ?"
                                " AND acknowledged_at IS NULL", (now, user, intake_id)).rowcount
             if count:
-                self._audit(db, now, user, ACKNOWLEDGED, intake_id, None, {"alerts": count})
+                self._audit(db, now, user, ACKNOWLEDGED, intake_id, None, {"alerts": count, "ids": ids})
         return count
 
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
@@ -757,6 +774,7 @@ class _Verifier:
         self.audited_versions_exist(db)
         self.intakes(db)
         self.drafts(db)
+        self.alerts(db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
 
@@ -838,6 +856,46 @@ class _Verifier:
                 "SELECT DISTINCT a.intake_id FROM audit a WHERE a.intake_id IS NOT NULL"
                 " AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.id = a.intake_id) ORDER BY a.intake_id"):
             self.problems.append(f"intake {intake_id}: named in the audit log but missing from the store")
+
+    def alerts(self, db) -> None:
+        """Each red-flag alert staff see: raised by an audit row that holds its hash, and, once
+        acknowledged, acknowledged by the audit row naming it (who and when); no audited alert is
+        missing. Alerts are few (one per red flag answered yes), so their audit rows are held here."""
+        raised: dict[int, tuple[int, str]] = {}
+        acknowledged: dict[int, tuple[int, str, str]] = {}
+        for action, intake_id, at, user, detail in db.execute(
+                "SELECT action, intake_id, at, user, detail FROM audit WHERE action IN (?, ?) ORDER BY seq",
+                (ALERT_RAISED, ACKNOWLEDGED)):
+            try:
+                data = json.loads(detail)
+                if action == ALERT_RAISED:
+                    raised[int(data["alert"])] = (intake_id, str(data["alert_sha256"]))
+                else:
+                    for alert_id in data.get("ids", []):
+                        acknowledged[int(alert_id)] = (intake_id, at, user)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.problems.append(f"audit row of {action} for intake {intake_id}: not readable (changed)")
+        seen = set()
+        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by in db.execute(
+                "SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by FROM alerts"
+                " ORDER BY id"):
+            seen.add(alert_id)
+            where = f"red-flag alert {alert_id} (intake {intake_id})"
+            audited = raised.get(alert_id)
+            if audited is None:
+                self.problems.append(f"{where}: no audit row raised it (added or changed by hand)")
+            elif audited != (intake_id, alert_hash(alert_id, intake_id, question, urgency, raised_at)):
+                self.problems.append(f"{where}: does not match the audit row that raised it (changed)")
+            expected = acknowledged.get(alert_id)
+            if (acked_at, acked_by) == (None, None):
+                if expected is not None:
+                    self.problems.append(f"{where}: its acknowledgement was removed")
+            elif expected != (intake_id, acked_at, acked_by):
+                self.problems.append(f"{where}: its acknowledgement does not match the audit log (changed)")
+        for alert_id, (intake_id, _) in raised.items():
+            if alert_id not in seen:
+                self.problems.append(f"red-flag alert {alert_id} (intake {intake_id}): raised in the audit log "
+                                     "but missing from the store (removed)")
 
     def drafts(self, db) -> None:
         """The last draft event of an intake decides: after a save (or a seal) its draft must be
