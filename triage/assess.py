@@ -171,7 +171,7 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
         "months_since_fusion": derived.months_since_fusion,
         "assessment_date": str(answers.assessment_date),
         "ruleset": {"name": ruleset.ruleset.name, "version": ruleset.ruleset.version},
-        "settings": _settings_data(settings),
+        "settings": dict(settings.json_data),
         "trace": [_trace(parts[rule.id], reasons[rule.id], answers, derived, settings) for rule in fired],
         "disclaimer": _text(ruleset.messages.disclaimer, values),
     }
@@ -191,17 +191,6 @@ def _trace(parts: _RuleParts, reason: str, answers: Answers, derived: Derived, s
         "facts": {fact: derived.fact[fact] for fact in parts.facts},
         "settings": {name: _plain(getattr(settings, name)) for name in parts.settings},
     }
-
-
-_settings_kept: dict[int, tuple[Settings, dict[str, Any]]] = {}
-
-
-def _settings_data(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON data, once per settings object (they are frozen); a copy per result."""
-    kept = _settings_kept.get(id(settings))
-    if kept is None or kept[0] is not settings:
-        kept = _settings_kept[id(settings)] = (settings, settings.model_dump(mode="json"))
-    return {name: _plain(value) for name, value in kept[1].items()}
 
 
 def _plain(value: Any) -> Any:

@@ -170,7 +170,7 @@ def derive(answers: Answers, settings: Settings) -> Derived:
     months = whole_months_between(fusion_latest, assessed) if fusion_latest else None
 
     text_values = TextValues(answers, {
-        **_settings_text(settings),
+        **settings.text_data,
         "months_since_fusion": _display(months),
         "healing_window_ends": _display(healing_ends),
         "mri_currency_starts": _display(currency_starts),
@@ -184,15 +184,6 @@ def derive(answers: Answers, settings: Settings) -> Derived:
 
 
 _QUESTIONS = frozenset(Answers.model_fields)
-_settings_texts: dict[int, tuple[Settings, dict[str, Any]]] = {}
-
-
-def _settings_text(settings: Settings) -> dict[str, Any]:
-    """``settings.text_values()``, once per settings object (they are frozen)."""
-    kept = _settings_texts.get(id(settings))
-    if kept is None or kept[0] is not settings:
-        kept = _settings_texts[id(settings)] = (settings, settings.text_values())
-    return kept[1]
 
 
 def _display(value: Any) -> str:

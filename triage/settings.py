@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -63,6 +64,17 @@ class Settings(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("lists a state or territory twice")
         return tuple(value)
+
+    # Settings are frozen, so what every result repeats is computed once per settings object.
+    @cached_property
+    def json_data(self) -> dict[str, object]:
+        """The settings as JSON data, as every result names them (do not change it: it is shared)."""
+        return self.model_dump(mode="json")
+
+    @cached_property
+    def text_data(self) -> dict[str, object]:
+        """``text_values()``, kept (do not change it: it is shared)."""
+        return self.text_values()
 
     def text_values(self) -> dict[str, object]:
         """The settings as the placeholders of texts read them: lists joined, and the places without a
