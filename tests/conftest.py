@@ -8,6 +8,7 @@ import json
 import pytest
 
 from support import ROOT
+from support.browser import browser  # noqa: F401  (one chromium for the whole session, for every browser test)
 from support.cli import Run, run_cli
 
 __all__ = ["ROOT", "Run", "run_cli"]

@@ -2,7 +2,8 @@
 files change only when a rendering or a rule was meant to change, and are never edited by hand.
 
     python tests/regen.py golden   # tests/data/golden/*: `triage assess` text and Markdown renderings
-    python tests/regen.py intake   # tests/data/golden/intake/*: the patient-safe intake summaries
+    python tests/regen.py intake   # tests/data/golden/intake/*: the patient-safe intake summaries (en, es/)
+                               # and whole Spanish terminal intakes
     python tests/regen.py rules    # tests/data/review/rules.json: run only after the rules were reviewed
 """
 
@@ -27,13 +28,22 @@ def golden() -> list[Path]:
 
 
 def intake() -> list[Path]:
-    from support.intake_golden import CASES, GOLDEN, render
+    import tempfile
 
-    GOLDEN.mkdir(parents=True, exist_ok=True)
+    from support.intake_golden import CASES, LANGUAGES, TRANSCRIPTS, golden_path, render, transcript
+
     written = []
-    for name in CASES:
-        target = GOLDEN / f"{name}.txt"
-        target.write_text(render(name), encoding="utf-8")
+    for language in LANGUAGES:
+        for name in CASES:
+            target = golden_path(name, language)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(render(name, language=language), encoding="utf-8")
+            written.append(target)
+    for name in TRANSCRIPTS:  # whole terminal intakes, run in a pseudo-terminal
+        with tempfile.TemporaryDirectory() as folder:
+            screen, _ = transcript(name, Path(folder))
+        target = golden_path(name, TRANSCRIPTS[name][0])
+        target.write_text(screen, encoding="utf-8")
         written.append(target)
     return written
 

@@ -201,6 +201,17 @@ def _unescaped(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
+def test_too_early_card_says_until_when(client, ehr):
+    card = card_of(call(client, ehr, hook_request(searchset(response_resource(answers_for("too_early"))))))
+    assert "**Too early to evaluate.** " in card.detail and "(`HEAL-01`)" in card.detail
+
+
+def test_cards_keep_the_specifications_field_order(client, ehr):
+    response = call(client, ehr, hook_request(searchset(response_resource(answers_for("urgent")))))
+    text = response.get_data(as_text=True)
+    assert text.index('"summary"') < text.index('"indicator"') < text.index('"detail"') < text.index('"source"')
+
+
 def test_urgent_card_names_the_red_flag_and_the_consult_instruction(client, ehr):
     card = card_of(call(client, ehr, hook_request(searchset(response_resource(answers_for("urgent"))))))
     detail = _unescaped(card.detail)
@@ -776,3 +787,21 @@ def test_triage_assess_never_imports_the_web_stack(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0 []"
+
+
+def test_triage_serve_s_app_carries_the_cds_hooks_routes_only_when_configured(tmp_path, monkeypatch):
+    """`triage serve` builds its app with create_app: with TRIAGE_CDS_HOOKS the service answers there
+    (and asks for the EHR's JWT), without it the routes do not exist."""
+    from triage.web.app import create_app
+
+    (tmp_path / "ehr.json").write_text('{"keys": []}', encoding="utf-8")
+    config = tmp_path / "cds.toml"
+    config.write_text(f'[cds_hooks]\nbase_url = "{BASE_URL}/"\n'
+                      f'[[cds_hooks.clients]]\nissuer = "{ISSUER}"\njwks = "ehr.json"\n', encoding="utf-8")
+    monkeypatch.delenv("TRIAGE_CDS_HOOKS", raising=False)
+    plain = create_app(store_path=tmp_path / "a.db").test_client()
+    assert plain.get("/cds-services").status_code == 404
+    monkeypatch.setenv("TRIAGE_CDS_HOOKS", str(config))
+    served = create_app(store_path=tmp_path / "b.db").test_client()
+    assert served.get("/cds-services").status_code == 401  # the route exists; no JWT, no answer
+    assert served.post("/cds-services/fbss-preconsultation-summary", json={}).status_code == 401

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirResponse
 
-from support.browser import browser, missing, serve, watch_console  # noqa: F401  (browser is a fixture)
+from support.browser import missing, serve, watch_console  # the browser fixture comes from conftest.py
 from conftest import ROOT, run_cli
 from triage import fhir
 from triage.answers import KINDS, RED_FLAGS, parse_answers
@@ -281,3 +281,16 @@ def test_our_export_imported_into_the_renderer_and_exported_again_means_the_same
 
 def test_both_questionnaires_pass_a_second_validator(tmp_path):
     medplum(questionnaire("coordinator"), questionnaire("patient"), folder=tmp_path)
+
+
+def test_a_date_typed_in_another_format_is_flagged_and_triage_names_the_question(page, tmp_path):
+    render(page, questionnaire("patient"))
+    option(page, "fusion_date", fhir.KNOWN).click()
+    assert field(page, "fusion_date" + fhir.VALUE_SUFFIX).get_attribute("placeholder") == fhir.DATE_ENTRY_FORMAT
+    type_into(page, "fusion_date" + fhir.VALUE_SUFFIX, "03/2024")
+    assert page.locator(".lhc-error-msg").count() == 1  # the renderer marks the field (its own wording)
+    option(page, "veteran", "yes").click()
+    (tmp_path / "response.json").write_text(json.dumps(exported(page)), encoding="utf-8")
+    run = run_cli("assess", str(tmp_path / "response.json"))
+    assert run.code == 2 and run.out == ""
+    assert run.err.splitlines() == ["error: fusion_date: '03/2024' is not a date in the form YYYY-MM-DD or YYYY-MM"]

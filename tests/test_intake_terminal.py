@@ -159,7 +159,7 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
     child.expect_exact("Before your visit")
     code, summary = finished(child)
     assert code == 0
-    assert "Call 911" in summary and "Please bring these to your visit:" in summary
+    assert "Call 911" in summary and "Please have these ready for your visit:" in summary
     assert "The operative report from your fusion surgery" in summary
     for coordinator_only in ("Topic for", "regenerative", "URGENT", "Decision steps", "ATTENTION", "[x]", "RF-"):
         assert coordinator_only not in summary

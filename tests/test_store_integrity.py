@@ -121,6 +121,10 @@ def test_changing_any_stored_value_is_found_by_audit_verify(template, tmp_path):
     ("INSERT INTO drafts VALUES (1, '{}', 1, 2, '2026-01-01T00:00:00Z', 'm')",
      "intake 1: has a draft that no audit row saved"),
     ("DELETE FROM drafts WHERE intake_id = 3", "intake 3: its draft is missing"),
+    ("DELETE FROM alerts", "red-flag alert 1 (intake 1): raised in the audit log but missing from the store"),
+    ("UPDATE alerts SET acknowledged_at = '2026-01-01T00:00:00Z', acknowledged_by = 'mallory'",
+     "red-flag alert 1 (intake 1): its acknowledgement does not match the audit log"),
+    ("UPDATE alerts SET urgency = 'soon'", "red-flag alert 1 (intake 1): does not match the audit row that raised it"),
 ])
 def test_audit_verify_names_the_changed_row(template, tmp_path, statement, named):
     path = tmp_path / "store.db"

@@ -96,12 +96,12 @@ def test_list_reads_only_the_worklist_never_a_stored_result(clinic):
     assert run_cli("audit", "verify", "--db", str(clinic)).code == 7  # and verify says what happened
 
 
-def test_a_schema_2_store_gets_its_worklist_on_opening(clinic):
+def test_a_schema_5_store_gets_its_worklist_on_opening(clinic):
     with open_store(clinic) as store:
         before = store.worklist()
     raw = sqlite3.connect(clinic, isolation_level=None)
     for statement in ("DROP TABLE worklist_items", "DROP TABLE worklist", "DROP INDEX versions_source",
-                      "PRAGMA user_version = 2"):
+                      "PRAGMA user_version = 5"):
         raw.execute(statement)
     raw.close()
     with open_store(clinic) as store:

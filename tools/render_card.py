@@ -104,7 +104,7 @@ def main() -> int:
         page_path = Path(folder) / "card.html"
         page_path.write_text(page(card), encoding="utf-8")
         subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--window-size=800,820", f"--screenshot={docs / 'cds-hooks-card.png'}",
+                        "--window-size=800,1010", f"--screenshot={docs / 'cds-hooks-card.png'}",
                         page_path.as_uri()], check=True, capture_output=True, timeout=120)
     print(f"wrote {docs / 'cds-hooks-card.png'}")
     return 0

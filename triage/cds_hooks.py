@@ -628,6 +628,9 @@ def card_detail(result: Result, questionnaire: Questionnaire, *, response_status
     consult = result.physician_consult
     labels = {item.id: item.label for item in questionnaire.items}
     lines = [f"**Physician consult: {md(URGENCY_WORDS.get(consult.urgency, consult.urgency))}.** {md(consult.message)}", ""]
+    if result.status.value == "too_early":  # the other statuses are explained by their own lists below
+        lines += [f"**Too early to evaluate.** {md(entry.reason)} (`{entry.rule}`)" for entry in result.trace
+                  if entry.concluded.get("status") == "too_early"] + [""]
     if response_status and response_status != "completed":
         lines += [f"Questionnaire status: **{md(response_status)}** (not finished; unanswered questions are "
                   "reported as missing, never as no).", ""]

@@ -25,9 +25,26 @@ class Decisions:
     def __init__(self, ruleset: Ruleset) -> None:
         self._rules = [(rule.id, tuple(rule.when.facts_used())) for rule in ruleset.rules]
         self._known: list[dict[tuple[str, ...], bool]] = [{} for _ in self._rules]
+        # A shortcut over the per-rule decisions: the whole combination of every fact any rule reads,
+        # to the fired list the per-rule decisions gave for it (one look-up instead of one per rule).
+        self._read = tuple(dict.fromkeys(name for _, reads in self._rules for name in reads))
+        self._whole: dict[tuple[str, ...], list[str]] = {}
 
     def recall(self, fact: dict[str, str]) -> list[str] | None:
         """The rules that fire for ``fact``, in ruleset order, if every rule's decision is known."""
+        whole = tuple([fact.get(name) for name in self._read])
+        fired = self._whole.get(whole)
+        if fired is not None:
+            return list(fired)
+        fired = self._recall_each(fact)
+        if fired is not None:
+            if len(self._whole) >= MAX_COMBINATIONS_PER_RULE * 10:
+                self._whole.clear()
+            self._whole[whole] = fired
+            return list(fired)
+        return None
+
+    def _recall_each(self, fact: dict[str, str]) -> list[str] | None:
         fired = []
         for (rule_id, reads), known in zip(self._rules, self._known):
             decision = known.get(tuple([fact.get(name) for name in reads]))

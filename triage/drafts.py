@@ -103,9 +103,10 @@ class StoreDraft:
     - two sessions on one draft: the one that saves second gets ``Conflict`` (nothing overwritten).
     """
 
-    def __init__(self, store, user: str, intake_id: int | None = None):
+    def __init__(self, store, user: str, intake_id: int | None = None, language: str | None = None):
         self._store = store
         self._user = user
+        self.language = language  # recorded with the version: the language the patient read
         self.intake_id = intake_id
         self._revision: int | None = None
         self.base_version = 0
@@ -147,6 +148,7 @@ class StoreDraft:
             self.save(answers)
         intake_id, version = self._store.record_assessment(answers, result, user=self._user,
                                                            intake_id=self.intake_id,
-                                                           base_version=self.base_version, source="intake")
+                                                           base_version=self.base_version, source="intake",
+                                                           language=self.language)
         self._revision = None
         return Recorded(intake_id, version, self._store.path)

@@ -76,6 +76,7 @@ def document(record: Record, history: list[VersionInfo], *, deidentify: bool) ->
             "recorded_year": record.recorded_at[:4],
             "source": record.source,
             "ruleset": record.ruleset,
+            **({"language": record.language} if record.language else {}),  # not identifying
             "answers": deidentify_answers(record.answers),
             "result": deidentify_result(record.result),
         }
@@ -88,6 +89,7 @@ def document(record: Record, history: list[VersionInfo], *, deidentify: bool) ->
         "source": record.source,
         "ruleset": record.ruleset,
         "content_sha256": record.content_sha256,
+        **({"language": record.language} if record.language else {}),
         "answers": record.answers,
         "result": record.result,
         "versions": [vars(info) for info in history],

@@ -58,6 +58,9 @@ ENTRY_FORMAT = "http://hl7.org/fhir/StructureDefinition/entryFormat"
 ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
+# The standard extension for the same text in another language, on a string's `_element`.
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+TRANSLATED_ELEMENTS = ("title", "text", "display")
 SDC_QUESTIONNAIRE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire"
 SDC_RESPONSE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaireresponse"
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -134,10 +137,15 @@ def _sections(questionnaire: Questionnaire, items: list[Item]) -> list[tuple[Any
     return [(section, members) for section, members in grouped if members]
 
 
-def questionnaire_resource(questionnaire: Questionnaire, audience: str = "coordinator") -> dict[str, Any]:
+def questionnaire_resource(questionnaire: Questionnaire, audience: str = "coordinator",
+                           translations: tuple[Questionnaire, ...] = ()) -> dict[str, Any]:
     """The R4 Questionnaire (SDC) for ``coordinator`` (every question; what exports reference) or
     ``patient`` (without the coordinator-only questions). Nothing is required: every answer is
-    optional in the answers contract; a missing one is reported, never refused."""
+    optional in the answers contract; a missing one is reported, never refused.
+
+    ``translations``: the same questionnaire in other languages (triage/languages.py); each patient
+    text then carries its translation in the standard ``translation`` extension (title, item text,
+    option display), so one resource serves a form renderer in either language."""
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}")
     info = questionnaire.questionnaire
@@ -154,7 +162,7 @@ def questionnaire_resource(questionnaire: Questionnaire, audience: str = "coordi
         "resourceType": "Questionnaire",
         "id": info.id + ("-patient" if patient else ""),
         "meta": {"profile": [SDC_QUESTIONNAIRE]},
-        "language": "en",
+        "language": questionnaire.language,
         "text": {"status": "generated", "div": _narrative(questionnaire, items, patient)},
         "url": _url(questionnaire, audience),
         "version": info.version,
@@ -169,7 +177,38 @@ def questionnaire_resource(questionnaire: Questionnaire, audience: str = "coordi
     }
     if patient:
         resource["derivedFrom"] = [canonical(questionnaire)]
+    for translated in translations:
+        _add_translation(resource, questionnaire_resource(translated, audience), translated.language)
     return resource
+
+
+def _add_translation(resource: Any, translated: Any, language: str) -> None:
+    """Walk two resources built from the same definition in two languages (same shape) and put each
+    differing title, text and display of ``translated`` on ``resource`` as a translation extension.
+    Texts that read the same in both (segment names such as L4-L5, coordinator labels) get none."""
+    if isinstance(resource, list) and isinstance(translated, list) and len(resource) == len(translated):
+        for mine, theirs in zip(resource, translated):
+            _add_translation(mine, theirs, language)
+    elif isinstance(resource, dict) and isinstance(translated, dict):
+        for key, value in list(resource.items()):
+            if key in TRANSLATED_ELEMENTS and isinstance(value, str):
+                other = translated.get(key)
+                if isinstance(other, str) and other != value:
+                    resource.setdefault("_" + key, {}).setdefault("extension", []).append(
+                        {"url": TRANSLATION, "extension": [{"url": "lang", "valueCode": language},
+                                                           {"url": "content", "valueString": other}]})
+            elif isinstance(value, (dict, list)) and not key.startswith("_") and key != "text":
+                _add_translation(value, translated.get(key), language)
+
+
+def translation_of(element: dict[str, Any], key: str, language: str) -> str | None:
+    """The ``language`` translation of ``element[key]`` (the translation extension), or None."""
+    for extension in element.get("_" + key, {}).get("extension", []):
+        if extension.get("url") == TRANSLATION:
+            parts = {part.get("url"): part for part in extension.get("extension", [])}
+            if parts.get("lang", {}).get("valueCode") == language:
+                return parts.get("content", {}).get("valueString")
+    return None
 
 
 def _question_items(questionnaire: Questionnaire, item: Item) -> list[dict[str, Any]]:
@@ -253,9 +292,10 @@ def subject_reference(patient_id: str) -> dict[str, Any]:
 
 def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, authored: str | None = None,
                       resource_id: str | None = None, status: str = "completed",
-                      subject: str | None = None) -> dict[str, Any]:
+                      subject: str | None = None, language: str | None = None) -> dict[str, Any]:
     """An R4 QuestionnaireResponse to the full Questionnaire for an answers-contract object
-    (answered questions only). ``subject`` (the patient reference) only on identified exports."""
+    (answered questions only). ``subject`` (the patient reference) only on identified exports.
+    ``language``: the language the patient answered in (item texts stay the staff's English)."""
     groups = []
     for section, members in _sections(questionnaire, list(questionnaire.items)):
         items = []
@@ -268,6 +308,8 @@ def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, 
     if resource_id:
         resource["id"] = resource_id
     resource["meta"] = {"profile": [SDC_RESPONSE]}
+    if language:
+        resource["language"] = language
     resource["questionnaire"] = canonical(questionnaire)
     resource["status"] = status
     if subject:

@@ -28,9 +28,10 @@ HELP = "?"
 TODAY_WORDS = frozenset({"t", "today"})
 # Ways people say "I don't know"; the questionnaire's own unknown_text is added per interview.
 UNKNOWN_WORDS = frozenset({"u", "unknown", "dk", "idk", "don't know", "dont know", "i don't know", "i dont know",
-                           "not sure"})
-NONE_WORDS = frozenset({"none", "no", "n", "nothing", "no tear", "no tears", "[]"})
-YES_WORDS = frozenset({"y", "yes", "true"})
+                           "not sure", "no sé", "no se", "ns"})  # Spanish: "no sé"
+NONE_WORDS = frozenset({"none", "no", "n", "nothing", "no tear", "no tears", "[]",
+                        "ninguno", "ninguna", "nada"})  # Spanish: "ninguno"
+YES_WORDS = frozenset({"y", "yes", "true", "sí", "si"})  # Spanish: "sí"
 NO_WORDS = frozenset({"n", "no", "false"})
 
 
@@ -219,10 +220,15 @@ _SLASH_DAY = re.compile(r"^([0-9]{1,2})[/.]([0-9]{1,2})[/.]([0-9]{4})$")
 _SHORT_YEAR = re.compile(r"^[0-9]{1,2}[/.]([0-9]{1,2}[/.])?[0-9]{2}$")
 _YEAR = re.compile(r"^([0-9]{4})$")
 # Month names and their usual short forms, in English: "March 2024", "mar 2024", "10 March 2024".
+# Spanish too ("junio 2024", "junio de 2024", "10 de junio de 2024"): a patient may answer in either.
 MONTH_NAMES = {name.lower(): number for number in range(1, 13)
-               for name in (calendar.month_name[number], calendar.month_abbr[number])} | {"sept": 9}
-_NAMED_MONTH = re.compile(r"^([a-z]+)\.?,?\s+([0-9]{4})$")
-_NAMED_DAY = re.compile(r"^([0-9]{1,2})\s+([a-z]+)\.?,?\s+([0-9]{4})$")
+               for name in (calendar.month_name[number], calendar.month_abbr[number])} | {"sept": 9} | {
+    name: number for number, names in enumerate((
+        ("enero", "ene"), ("febrero", "feb"), ("marzo", "mar"), ("abril", "abr"), ("mayo", "may"),
+        ("junio", "jun"), ("julio", "jul"), ("agosto", "ago"), ("septiembre", "setiembre", "sep", "set"),
+        ("octubre", "oct"), ("noviembre", "nov"), ("diciembre", "dic")), start=1) for name in names}
+_NAMED_MONTH = re.compile(r"^([a-z]+)\.?,?\s+(?:de\s+|del\s+)?([0-9]{4})$")
+_NAMED_DAY = re.compile(r"^([0-9]{1,2})\s+(?:de\s+)?([a-z]+)\.?,?\s+(?:de\s+|del\s+)?([0-9]{4})$")
 _NAMED_DAY_US = re.compile(r"^([a-z]+)\.?\s+([0-9]{1,2}),?\s+([0-9]{4})$")
 
 
@@ -265,7 +271,7 @@ def patient_hints(item: Item, questionnaire: Questionnaire, date_order: DateOrde
         lines.append(w.choose_many if item.type == "multi_choice" else w.choose_one)
     elif item.type == "partial_date":
         mdy = date_order == "MDY"
-        lines = [w.type_date.format(month_example="06/2024 or June 2024", day_example="06/10/2024" if mdy else "10/06/2024",
+        lines = [w.type_date.format(month_example=w.month_example, day_example="06/10/2024" if mdy else "10/06/2024",
                                     day_order=w.date_order_mdy if mdy else w.date_order_dmy),
                  w.unknown_key.format(unknown_text=unknown)]
     elif item.type == "segments":
@@ -503,6 +509,32 @@ def patient_error(message: str) -> str | None:
     return next((kind for pattern, kind in PATIENT_ERROR_PATTERNS if pattern in message), None)
 
 
+# --- for pages that keep answers to hidden questions (the web) ----------------------------------------
+
+def check_answer(answers: dict[str, Any], item: Item, value: Any, *, today: date) -> Any:
+    """Validate one answer together with the others, as `triage assess` would; the canonical value
+    (None = not answered). Raises InvalidInput. The same check as ``Interview.check``, for callers
+    that keep their answers themselves (a web page reads them from the store at each request)."""
+    trial = {key: v for key, v in answers.items() if key != item.id}
+    if value is not None:
+        trial[item.id] = value
+    canonical = parse_answers(trial, today=today).answered()
+    return canonical.get(item.id) if value is not None else None
+
+
+def hidden_answers(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[Item]:
+    """Questions that have an answer but that skip logic no longer asks (an earlier answer changed).
+    The web keeps these answers until the intake is sent, so undoing the change brings them back."""
+    return [item for item in questionnaire.items
+            if item.ask_when and item.id in answers and answers.get(item.ask_when.question) != item.ask_when.eq]
+
+
+def without_hidden(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers that are sent: those to questions still asked."""
+    hidden = {item.id for item in hidden_answers(questionnaire, answers)}
+    return {key: value for key, value in answers.items() if key not in hidden}
+
+
 def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire) -> list[str]:
     """One reason per problem; a problem found in another answer (a fusion date now after the
     assessment date) names that question."""
@@ -518,6 +550,7 @@ def problem_lines(error: InvalidInput, item: Item, questionnaire: Questionnaire)
 
 
 __all__ = [
-    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "coordinator_hint", "date_forms",
-    "back_word", "interpret", "patient_error", "patient_hints", "problem_lines", "read_typed_date",
+    "Answer", "Back", "Help", "InputError", "Interview", "Outcome", "back_word", "check_answer", "coordinator_hint",
+    "date_forms", "hidden_answers", "interpret", "patient_error", "patient_hints", "problem_lines", "read_typed_date",
+    "without_hidden",
 ]

@@ -32,13 +32,17 @@ def most_urgent_tier(red_flags: list[str], ruleset: Ruleset) -> str | None:
     return next((tier for tier in URGENCY_ORDER if tier in tiers), None)
 
 
-def red_flag_instructions(tier: str, ruleset: Ruleset, settings: Settings) -> str:
-    """What a patient reads for a red flag of this tier, with the clinic's numbers filled in."""
-    return ruleset.messages.instructions(tier).format_map(settings.text_values())
+def red_flag_instructions(tier: str, ruleset: Ruleset, settings: Settings,
+                          values: dict[str, object] | None = None) -> str:
+    """What a patient reads for a red flag of this tier, with the clinic's numbers filled in.
+    ``values``: the settings as a translation reads them (``triage.languages``); default English."""
+    return ruleset.messages.instructions(tier).format_map(values if values is not None else settings.text_values())
 
 
 def patient_summary(result: Result, ruleset: Ruleset, settings: Settings, *,
-                    stopped_early: bool = False) -> PatientSummary:
+                    stopped_early: bool = False, values: dict[str, object] | None = None) -> PatientSummary:
+    """``ruleset`` gives the patient texts (a translated copy for another language: see
+    ``triage.languages``); ``values`` the settings as those texts read them."""
     tier = most_urgent_tier(result.red_flags, ruleset)
     to_bring = [ruleset.missing_items[item.id].to_bring for item in result.missing_items]
     # A veteran who holds a VA referral or authorization number is asked to bring it: the result
@@ -48,7 +52,7 @@ def patient_summary(result: Result, ruleset: Ruleset, settings: Settings, *,
         to_bring.append(ruleset.messages.bring_va_referral)
     return PatientSummary(
         tier=tier,
-        instructions=red_flag_instructions(tier, ruleset, settings) if tier else None,
+        instructions=red_flag_instructions(tier, ruleset, settings, values) if tier else None,
         to_bring=to_bring,
         stopped_early=stopped_early,
     )

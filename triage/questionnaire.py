@@ -6,7 +6,7 @@ import string
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from triage.answers import CHOICES, KINDS, QUESTION_IDS, RED_FLAGS, UNKNOWN
 from triage.definitions import read_toml, shipped, validate
@@ -135,12 +135,17 @@ _WORDING_PLACEHOLDERS = {
     "year_alone": {"answer"},
     "date_in_future": {"answer"},
     "mri_before_fusion": {"answer"},
+    "saved_to": {"where"},
+    "saved_file": {"where"},
+    "saved_record": {"intake", "version", "where"},
+    "continue_later": {"command"},
 }
 # What a patient reads when a typed answer cannot be used, by kind (interview.InputError.kind).
 PATIENT_ERRORS = {
     "needed": set(), "not_a_choice": {"count"}, "unknown_combined": {"unknown_text"},
     "whole_number": {"min", "max"}, "level": set(), "level_needed": set(), "date": set(),
     "two_digit_year": set(), "future": set(), "not_real_date": set(), "check_year": set(),
+    "other": set(),  # in a translation, when no kind fits (the reason itself is English)
 }
 
 
@@ -149,6 +154,7 @@ class PatientWording(_Definition):
 
     progress: str
     keys: str
+    month_example: str  # how a month may be typed, in type_date
     choose_one: str
     choose_many: str
     type_date: str
@@ -184,6 +190,10 @@ class PatientWording(_Definition):
     bring_nothing: str
     emergency_heading: str
     stopped: str
+    saved_to: str  # where the answers are saved (a kiosk's staff may need it)
+    saved_file: str
+    saved_record: str
+    continue_later: str
     year_alone: str
     date_in_future: str
     mri_before_fusion: str
@@ -230,9 +240,19 @@ class Questionnaire(_Definition):
                 raise ValueError(f"item {item.id}: ask_when must refer to an earlier question")
         return self
 
+    # The language of the patient wording (triage/languages.py translates it); labels stay English.
+    _language: str = PrivateAttr("en")
+
+    @property
+    def language(self) -> str:
+        return self._language
+
     def with_settings(self, settings: Settings) -> "Questionnaire":
         """The same questionnaire with the clinic's settings written into its items' wording."""
-        values = settings.text_values()
+        return self.with_values(settings.text_values())
+
+    def with_values(self, values: dict[str, object]) -> "Questionnaire":
+        """The same questionnaire with these setting values (``Settings.text_values``) in its wording."""
         return self.model_copy(update={"items": tuple(item.with_settings(values) for item in self.items)})
 
     def item(self, question_id: str) -> Item:
@@ -271,28 +291,45 @@ class Questionnaire(_Definition):
                 return ", ".join(value) if value else (wording.none if patient else "none")
             return str(value)
         if item.type in ("date", "partial_date") and patient:
-            return spoken_date(str(value))
+            return spoken_date(str(value), self.language)
         return str(value)
 
 
 NOT_ANSWERED = "not answered"
 
 
-def spoken_date(iso: str) -> str:
-    """``2024-06`` -> ``June 2024``; ``2024-06-10`` -> ``10 June 2024`` (no order to misread)."""
-    import calendar
+# Month names a patient reads and may type, by language (English from the calendar module would
+# follow the machine's locale; these never do).
+MONTH_NAMES: dict[str, tuple[str, ...]] = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+           "octubre", "noviembre", "diciembre"),
+}
 
+
+def spoken_date(iso: str, language: str = "en") -> str:
+    """``2024-06`` -> ``June 2024`` / ``junio de 2024``; ``2024-06-10`` -> ``10 June 2024`` /
+    ``10 de junio de 2024`` (no order to misread)."""
     parts = [int(part) for part in iso.split("-")]
     if len(parts) == 1:  # a year alone (de-identified)
         return str(parts[0])
-    month = calendar.month_name[parts[1]]
+    month = MONTH_NAMES[language][parts[1] - 1]
+    if language == "es":
+        return f"{parts[2]} de {month} de {parts[0]}" if len(parts) == 3 else f"{month} de {parts[0]}"
     return f"{parts[2]} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
 
 
 DEFAULT_QUESTIONNAIRE = "fbss-intake.toml"
 
 
-def load_questionnaire(path: Path | None = None, settings: Settings | None = None) -> Questionnaire:
-    """The questionnaire with the clinic's settings in its wording (the shipped defaults without)."""
+def load_definition(path: Path | None = None) -> Questionnaire:
+    """The questionnaire as defined, before clinic settings are written into its wording."""
     path = path or shipped("questionnaires") / DEFAULT_QUESTIONNAIRE
-    return validate(Questionnaire, read_toml(path), path).with_settings(settings or load_settings())
+    return validate(Questionnaire, read_toml(path), path)
+
+
+def load_questionnaire(path: Path | None = None, settings: Settings | None = None) -> Questionnaire:
+    """The questionnaire with the clinic's settings in its wording (the shipped defaults without), in
+    English; ``triage.languages.load_language`` gives a patient's language."""
+    return load_definition(path).with_settings(settings or load_settings())

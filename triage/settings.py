@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +48,10 @@ class Settings(BaseModel):
     # How `triage intake` reads a typed date such as 6/10/2024 (month first, or day first). It changes
     # no result, so it is left out of the settings a result lists (exclude=True).
     date_order: Literal["MDY", "DMY"] = Field("MDY", exclude=True)
+    # The web pages (`triage serve`) end a session idle this long; a patient's answers stay saved. They
+    # change no result either.
+    patient_idle_minutes: int = Field(15, ge=2, le=240, exclude=True)
+    staff_idle_minutes: int = Field(30, ge=2, le=720, exclude=True)
 
     @field_validator("va_no_full_service_facility_states", mode="before")
     @classmethod
@@ -59,6 +64,17 @@ class Settings(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("lists a state or territory twice")
         return tuple(value)
+
+    # Settings are frozen, so what every result repeats is computed once per settings object.
+    @cached_property
+    def json_data(self) -> dict[str, object]:
+        """The settings as JSON data, as every result names them (do not change it: it is shared)."""
+        return self.model_dump(mode="json")
+
+    @cached_property
+    def text_data(self) -> dict[str, object]:
+        """``text_values()``, kept (do not change it: it is shared)."""
+        return self.text_values()
 
     def text_values(self) -> dict[str, object]:
         """The settings as the placeholders of texts read them: lists joined, and the places without a

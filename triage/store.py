@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -48,6 +48,12 @@ DRAFT_SEALED = "draft_sealed"  # schema 2 migration: a draft found in the store,
 MIGRATION_USER = "triage-migration"
 # Stores written before drafts could only be submitted also hold "draft_discarded" rows; verify reads them.
 VIEWED, EXPORTED, LISTED = "viewed", "exported", "listed"
+INVITED = "invited"  # an invitation code was issued for an intake (the code itself is never kept)
+# Staff accounts of the web pages and what they did (never a password, never an answer value).
+USER_ADDED, USER_DISABLED, PASSWORD_RESET, PASSWORD_REHASHED = "user_added", "user_disabled", "password_reset", "password_rehashed"
+SIGNED_IN, SIGNED_OUT, ACKNOWLEDGED = "signed_in", "signed_out", "acknowledged"
+ALERT_RAISED = "alert_raised"  # its detail holds the alert's hash, never the question (an answer value)
+SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
 
 
 def default_path() -> Path:
@@ -154,7 +160,51 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX audit_intake_version ON audit(intake_id, version);
     """,
-    # 3: the worklist, one row per intake with the values `list` shows and filters by, written with
+    # 2 -> 3: invitations to answer the questionnaire on the web (`triage invite`). Only the SHA-256 of
+    # a code is kept, so the store never holds a code that opens an intake.
+    """
+    CREATE TABLE invites (
+        code_sha256 TEXT PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        base_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE INDEX invites_intake ON invites(intake_id);
+    """,
+    # 3 -> 4: staff accounts for the web pages (`triage users`), and red-flag alerts for staff.
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('coordinator', 'clinician')),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        question TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        acknowledged_by TEXT,
+        UNIQUE (intake_id, question)
+    ) STRICT;
+
+    CREATE INDEX alerts_open ON alerts(acknowledged_at, raised_at);
+    """,
+    # 5: the language the patient read while answering (triage/languages.py), recorded with each
+    # version; NULL = not recorded (staff entry, an answers file, or recorded before languages).
+    """
+    ALTER TABLE versions ADD COLUMN language TEXT;
+    """,
+    # 6: the worklist, one row per intake with the values `list` shows and filters by, written with
     # every change to the intake and checked by audit verify against the version (or draft) it comes
     # from; its item ids (missing records, VA to-do) in an indexed child table. Filled from the
     # recorded versions by ``_fill_worklist``.
@@ -206,6 +256,7 @@ class Record:
     ruleset: dict[str, str]
     settings: dict[str, Any]
     content_sha256: str
+    language: str | None = None  # what the patient read while answering (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -255,6 +306,40 @@ class WorklistPage:
 
 
 @dataclass(frozen=True)
+class Invite:
+    """An invitation found by its code's hash. ``submitted``: a version was recorded since it was
+    issued (the code no longer opens the intake)."""
+
+    intake_id: int
+    created_at: str
+    expires_at: str
+    submitted: bool
+
+
+@dataclass(frozen=True)
+class User:
+    """A staff account of the web pages."""
+
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool
+    created_at: str
+    changed_at: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A red-flag question answered yes in an intake, not yet acknowledged by a clinician."""
+
+    intake_id: int
+    question: str
+    urgency: str
+    raised_at: str
+    patient_id: str | None
+
+
+@dataclass(frozen=True)
 class AuditReport:
     rows: int
     head_hash: str
@@ -266,12 +351,15 @@ class AuditReport:
 
 
 def content_hash(intake_id: int, version: int, recorded_at: str, recorded_by: str, source: str,
-                 answers: dict, result: dict, settings: dict) -> str:
-    return sha256(canonical({
+                 answers: dict, result: dict, settings: dict, language: str | None = None) -> str:
+    content = {
         "intake_id": intake_id, "version": version, "recorded_at": recorded_at,
         "recorded_by": recorded_by, "source": source, "answers": answers, "result": result,
         "settings": settings,
-    }))
+    }
+    if language is not None:  # versions without a language keep the hash they were recorded with
+        content["language"] = language
+    return sha256(canonical(content))
 
 
 def draft_hash(intake_id: int, answers: dict, revision: int, base_version: int, saved_at: str,
@@ -280,6 +368,13 @@ def draft_hash(intake_id: int, answers: dict, revision: int, base_version: int, 
     carries this hash instead, and `audit verify` checks the row against the latest one."""
     return sha256(canonical({"intake_id": intake_id, "answers": answers, "revision": revision,
                              "base_version": base_version, "saved_at": saved_at, "saved_by": saved_by}))
+
+
+def alert_hash(alert_id: int, intake_id: int, question: str, urgency: str, raised_at: str) -> str:
+    """An alert row is updated in place when acknowledged, so the audit row that raised it carries
+    this hash of what staff are shown, and `audit verify` checks the row against it."""
+    return sha256(canonical({"alert": alert_id, "intake_id": intake_id, "question": question,
+                             "urgency": urgency, "raised_at": raised_at}))
 
 
 def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None, version: int | None,
@@ -452,14 +547,19 @@ class Store:
 
     def record_assessment(self, answers: dict[str, Any], result: dict[str, Any], *, user: str,
                           intake_id: int | None = None, base_version: int | None = None,
-                          source: str = "file") -> tuple[int, int]:
+                          source: str = "file", draft_revision: int | None = None,
+                          language: str | None = None) -> tuple[int, int]:
         """Record an assessment: a new intake (``intake_id=None``) or a new version of one.
+        ``language``: the language the patient read while answering (None: not a patient's intake).
 
         ``answers`` is the answers-contract object the result was computed from, ``result`` the
         result contract (with ruleset and settings). ``base_version`` is the version this change
         is based on (0 = none yet); when another version was recorded since, ``Conflict`` is raised
         and nothing is written. None = amend whatever is latest. A pending draft of the intake is
-        removed (it has become this version). Returns (intake_id, version)."""
+        removed (it has become this version). ``draft_revision``: the draft revision the person
+        checked; if the draft was saved elsewhere since, ``Conflict`` and nothing is written.
+        Returns (intake_id, version)."""
+        settings = result.get("settings", {})
         with self._write() as db:
             now = self._clock()
             if intake_id is None:
@@ -474,29 +574,40 @@ class Store:
                         f"intake {intake_id}: version {latest} was recorded since version "
                         f"{base_version}, which this change is based on; nothing was saved. "
                         f"Check `triage show {intake_id}` and amend again")
+            if draft_revision is not None:
+                row = db.execute("SELECT revision FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
+                if row is None or row[0] != draft_revision:
+                    raise Conflict(f"intake {intake_id}: the draft was changed elsewhere since revision "
+                                   f"{draft_revision}, which this change is based on; nothing was saved")
             version = latest + 1
-            self._insert_version(db, now, user, intake_id, version, source, answers, result)
+            self._insert_version(db, now, user, intake_id, version, source, answers, result, language)
         return intake_id, version
 
     def _insert_version(self, db, now: str, user: str, intake_id: int, version: int, source: str,
-                        answers: dict[str, Any], result: dict[str, Any]) -> None:
-        """Write one version, its worklist row and its audit row (inside the caller's transaction)."""
+                        answers: dict[str, Any], result: dict[str, Any], language: str | None = None) -> None:
+        """Write one version, its worklist row, its audit row and its red-flag alerts (inside the
+        caller's transaction)."""
         settings = result.get("settings", {})
-        digest = content_hash(intake_id, version, now, user, source, answers, result, settings)
+        digest = content_hash(intake_id, version, now, user, source, answers, result, settings, language)
         columns = stored_columns(answers, result)
         db.execute(
             "INSERT INTO versions (intake_id, version, recorded_at, recorded_by, source, answers,"
-            " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256,"
+            " language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (intake_id, version, now, user, source, json.dumps(answers, ensure_ascii=False),
              json.dumps(result, ensure_ascii=False), columns["status"], columns["patient_id"],
              columns["ruleset_name"], columns["ruleset_version"],
-             json.dumps(settings, ensure_ascii=False), digest),
+             json.dumps(settings, ensure_ascii=False), digest, language),
         )
         db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
         _write_worklist(db, intake_id, worklist_entry(version, answers, result, now, False))
         self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
                     {"source": source, "content_sha256": digest})
+        # Any channel: a recorded red flag answered yes is an alert for staff until acknowledged
+        # (at the result's urgency; the web raises each one earlier, as it is answered, at its tier).
+        urgency = str(result.get("physician_consult", {}).get("urgency", "emergency"))
+        for question in result.get("red_flags", []):
+            self._raise_alert(db, intake_id, question, urgency, now)
 
     def record_batch(self, entries: list[tuple[str, dict[str, Any], dict[str, Any]]], *, user: str,
                      by_patient: bool = False) -> tuple[int, int]:
@@ -563,6 +674,137 @@ class Store:
                 "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
         return Draft(intake_id, answers, revision, base, now, user)
 
+    def create_invite(self, code_sha256: str, *, expires_at: str, user: str,
+                      answers: dict[str, Any] | None = None, intake_id: int | None = None) -> Draft:
+        """Issue an invitation: the hash of a code that opens one intake's draft until ``expires_at``
+        (UTC, ``YYYY-MM-DDTHH:MM:SSZ``) or until a version is recorded. Without ``intake_id`` a new
+        intake is started with ``answers`` (e.g. the patient reference) as its draft; with it, the
+        intake's draft is kept (or started from its latest version's answers). One transaction."""
+        with self._write() as db:
+            now = self._clock()
+            if intake_id is None:
+                intake_id = self._new_intake(db, now, user)
+            base = self._latest_version(db, intake_id)
+            row = db.execute("SELECT revision FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
+            if row is None:
+                start = answers
+                if start is None and base:
+                    start = json.loads(db.execute("SELECT answers FROM versions WHERE intake_id = ? AND version = ?",
+                                                  (intake_id, base)).fetchone()[0])
+                db.execute("INSERT INTO drafts (intake_id, answers, revision, base_version, saved_at, saved_by)"
+                           " VALUES (?,?,?,?,?,?)",
+                           (intake_id, json.dumps(start or {}, ensure_ascii=False), 1, base, now, user))
+                self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
+                    "revision": 1, "draft_sha256": draft_hash(intake_id, start or {}, 1, base, now, user)})
+            _refresh_worklist(db, intake_id)
+            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at)"
+                       " VALUES (?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at))
+            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at})
+            draft = db.execute("SELECT intake_id, answers, revision, base_version, saved_at, saved_by FROM drafts"
+                               " WHERE intake_id = ?", (intake_id,)).fetchone()
+        return Draft(draft[0], json.loads(draft[1]), draft[2], draft[3], draft[4], draft[5])
+
+    def find_invite(self, code_sha256: str) -> Invite | None:
+        """The invitation with this code hash, or None. Expiry is the caller's to judge (its clock)."""
+        with self._errors():
+            row = self._db.execute(
+                "SELECT i.intake_id, i.created_at, i.expires_at, i.base_version,"
+                " (SELECT MAX(version) FROM versions v WHERE v.intake_id = i.intake_id)"
+                " FROM invites i WHERE i.code_sha256 = ?", (code_sha256,)).fetchone()
+        if row is None:
+            return None
+        intake_id, created_at, expires_at, base, latest = row
+        return Invite(intake_id, created_at, expires_at, (latest or 0) > base)
+
+    # -- staff accounts (the web pages' sign-in) -----------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str, *, by: str) -> None:
+        """A new staff account; ``StoreError`` if the name is taken (nothing written)."""
+        with self._write() as db:
+            now = self._clock()
+            if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"{self.path}: a user named {name!r} exists already")
+            db.execute("INSERT INTO users (name, role, password_hash, disabled, created_at, created_by, changed_at)"
+                       " VALUES (?,?,?,0,?,?,?)", (name, role, password_hash, now, by, now))
+            self._audit(db, now, by, USER_ADDED, None, None, {"name": name, "role": role})
+
+    def get_user(self, name: str) -> User | None:
+        with self._errors():
+            row = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at FROM users"
+                                   " WHERE name = ?", (name,)).fetchone()
+        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5]) if row else None
+
+    def users(self) -> list[User]:
+        with self._errors():
+            rows = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at FROM users"
+                                    " ORDER BY name").fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+
+    def update_user(self, name: str, *, by: str, password_hash: str | None = None,
+                    disabled: bool | None = None, action: str) -> None:
+        """Change a password (reset, or a re-hash at sign-in) or disable an account; audited."""
+        with self._write() as db:
+            now = self._clock()
+            if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise IntakeNotFound(name, "no user with this name")
+            if password_hash is not None:
+                db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
+            if disabled is not None:
+                db.execute("UPDATE users SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), now, name))
+            self._audit(db, now, by, action, None, None, {"name": name})
+
+    # -- red-flag alerts for staff -------------------------------------------------------------
+
+    def raise_alert(self, intake_id: int, question: str, urgency: str) -> bool:
+        """A red-flag question of this intake was answered yes: staff must see it. Once per question
+        and intake (an acknowledged alert is not raised again by the same answer). True if new."""
+        with self._write() as db:
+            return self._raise_alert(db, intake_id, question, urgency, self._clock())
+
+    def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str) -> bool:
+        cursor = db.execute("INSERT OR IGNORE INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)",
+                            (intake_id, question, urgency, now))
+        if cursor.rowcount != 1:
+            return False
+        alert_id = cursor.lastrowid
+        self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None,
+                    {"alert": alert_id, "alert_sha256": alert_hash(alert_id, intake_id, question, urgency, now)})
+        return True
+
+    def open_alerts(self) -> list[Alert]:
+        """Alerts nobody has acknowledged, with the intake's patient reference (latest version, else
+        draft)."""
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT a.intake_id, a.question, a.urgency, a.raised_at,"
+                " COALESCE((SELECT v.patient_id FROM versions v WHERE v.intake_id = a.intake_id"
+                "           ORDER BY v.version DESC LIMIT 1),"
+                "          (SELECT json_extract(d.answers, '$.patient_id') FROM drafts d WHERE d.intake_id = a.intake_id))"
+                " FROM alerts a WHERE a.acknowledged_at IS NULL ORDER BY a.raised_at DESC, a.id DESC").fetchall()
+        return [Alert(*row) for row in rows]
+
+    def alert_counts(self) -> dict[str, int]:
+        """Open alerts per urgency tier, for the staff pages' banner (counts only)."""
+        with self._errors():
+            rows = self._db.execute("SELECT urgency, COUNT(DISTINCT intake_id) FROM alerts"
+                                    " WHERE acknowledged_at IS NULL GROUP BY urgency").fetchall()
+            intakes = self._db.execute("SELECT COUNT(DISTINCT intake_id) FROM alerts"
+                                       " WHERE acknowledged_at IS NULL").fetchone()[0]
+        return {"intakes": intakes, **{urgency: count for urgency, count in rows}}
+
+    def acknowledge_alerts(self, intake_id: int, *, user: str) -> int:
+        """A clinician has seen this intake's open red-flag alerts: who and when are recorded."""
+        with self._write() as db:
+            now = self._clock()
+            self._latest_version(db, intake_id)  # raises when there is no such intake
+            ids = [row[0] for row in db.execute("SELECT id FROM alerts WHERE intake_id = ? AND acknowledged_at IS NULL"
+                                                " ORDER BY id", (intake_id,)).fetchall()]
+            count = db.execute("UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE intake_id = ?"
+                               " AND acknowledged_at IS NULL", (now, user, intake_id)).rowcount
+            if count:
+                self._audit(db, now, user, ACKNOWLEDGED, intake_id, None, {"alerts": count, "ids": ids})
+        return count
+
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
                    version: int | None = None, detail: dict[str, Any] | None = None) -> bool:
         """Record that someone viewed, exported or listed intakes (done before showing anything:
@@ -592,7 +834,7 @@ class Store:
     # -- reading -----------------------------------------------------------------------------
 
     _RECORD_COLUMNS = ("intake_id, version, recorded_at, recorded_by, source, answers, result, status,"
-                       " patient_id, ruleset_name, ruleset_version, settings, content_sha256")
+                       " patient_id, ruleset_name, ruleset_version, settings, content_sha256, language")
 
     def get(self, intake_id: int, version: int | None = None) -> Record:
         """A recorded version (default: the latest)."""
@@ -739,6 +981,7 @@ class _Verifier:
         self.intakes(db)
         self.drafts(db)
         self.worklist(db)
+        self.alerts(db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
 
@@ -774,19 +1017,21 @@ class _Verifier:
         for row in db.execute(
                 "SELECT v.intake_id, v.version, v.recorded_at, v.recorded_by, v.source, v.answers, v.result,"
                 " v.settings, v.content_sha256, v.status, v.patient_id, v.ruleset_name, v.ruleset_version,"
+                " v.language,"
                 " (SELECT a.detail FROM audit a WHERE a.intake_id = v.intake_id AND a.version = v.version"
                 "  AND a.action IN ('created', 'amended') ORDER BY a.seq LIMIT 1)"
                 " FROM versions v ORDER BY v.intake_id, v.version"):
             self.tick()
             (intake_id, version, at, user, source, answers_text, result_text, settings_text, stored,
-             status, patient_id, ruleset_name, ruleset_version, detail) = row
+             status, patient_id, ruleset_name, ruleset_version, language, detail) = row
             if latest is not None and latest[0] != intake_id:
                 self.worklist_row(db, latest)
             latest = (intake_id, version, None, None, at)
             where = f"intake {intake_id} version {version}"
             try:
                 answers, result = json.loads(answers_text), json.loads(result_text)
-                actual = content_hash(intake_id, version, at, user, source, answers, result, json.loads(settings_text))
+                actual = content_hash(intake_id, version, at, user, source, answers, result, json.loads(settings_text),
+                                      language)
                 audited = json.loads(detail).get("content_sha256") if detail else None
             except (ValueError, TypeError, AttributeError):
                 self.problems.append(f"{where}: its contents are not readable (changed)")
@@ -855,6 +1100,46 @@ class _Verifier:
                 " (SELECT 1 FROM worklist w WHERE w.intake_id = t.intake_id) ORDER BY 1"):
             self.problems.append(f"intake {intake_id}: has a worklist row or item but no intake (added by hand)")
 
+    def alerts(self, db) -> None:
+        """Each red-flag alert staff see: raised by an audit row that holds its hash, and, once
+        acknowledged, acknowledged by the audit row naming it (who and when); no audited alert is
+        missing. Alerts are few (one per red flag answered yes), so their audit rows are held here."""
+        raised: dict[int, tuple[int, str]] = {}
+        acknowledged: dict[int, tuple[int, str, str]] = {}
+        for action, intake_id, at, user, detail in db.execute(
+                "SELECT action, intake_id, at, user, detail FROM audit WHERE action IN (?, ?) ORDER BY seq",
+                (ALERT_RAISED, ACKNOWLEDGED)):
+            try:
+                data = json.loads(detail)
+                if action == ALERT_RAISED:
+                    raised[int(data["alert"])] = (intake_id, str(data["alert_sha256"]))
+                else:
+                    for alert_id in data.get("ids", []):
+                        acknowledged[int(alert_id)] = (intake_id, at, user)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.problems.append(f"audit row of {action} for intake {intake_id}: not readable (changed)")
+        seen = set()
+        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by in db.execute(
+                "SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by FROM alerts"
+                " ORDER BY id"):
+            seen.add(alert_id)
+            where = f"red-flag alert {alert_id} (intake {intake_id})"
+            audited = raised.get(alert_id)
+            if audited is None:
+                self.problems.append(f"{where}: no audit row raised it (added or changed by hand)")
+            elif audited != (intake_id, alert_hash(alert_id, intake_id, question, urgency, raised_at)):
+                self.problems.append(f"{where}: does not match the audit row that raised it (changed)")
+            expected = acknowledged.get(alert_id)
+            if (acked_at, acked_by) == (None, None):
+                if expected is not None:
+                    self.problems.append(f"{where}: its acknowledgement was removed")
+            elif expected != (intake_id, acked_at, acked_by):
+                self.problems.append(f"{where}: its acknowledgement does not match the audit log (changed)")
+        for alert_id, (intake_id, _) in raised.items():
+            if alert_id not in seen:
+                self.problems.append(f"red-flag alert {alert_id} (intake {intake_id}): raised in the audit log "
+                                     "but missing from the store (removed)")
+
     def drafts(self, db) -> None:
         """The last draft event of an intake decides: after a save (or a seal) its draft must be
         there with that hash; after a recording or a discard there must be none."""
@@ -898,9 +1183,10 @@ def stored_columns(answers: dict[str, Any], result: dict[str, Any]) -> dict[str,
 
 def _record(row: tuple) -> Record:
     (intake_id, version, recorded_at, recorded_by, source, answers, result, status, patient_id,
-     ruleset_name, ruleset_version, settings, digest) = row
+     ruleset_name, ruleset_version, settings, digest, language) = row
     return Record(intake_id, version, recorded_at, recorded_by, source, json.loads(answers), json.loads(result),
-                  status, patient_id, {"name": ruleset_name, "version": ruleset_version}, json.loads(settings), digest)
+                  status, patient_id, {"name": ruleset_name, "version": ruleset_version}, json.loads(settings), digest,
+                  language)
 
 
 # -- opening -------------------------------------------------------------------------------------
@@ -1078,7 +1364,7 @@ def _fill_worklist(db: sqlite3.Connection) -> None:
         _refresh_worklist(db, intake_id)
 
 
-_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _seal_drafts, 3: _fill_worklist}
+_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _seal_drafts, 6: _fill_worklist}
 
 
 def _statements(script: str) -> list[str]:

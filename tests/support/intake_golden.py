@@ -9,6 +9,8 @@ import json
 import tomllib
 from datetime import date
 
+from pathlib import Path
+
 from support import DATA, ROOT
 
 GOLDEN = DATA / "golden" / "intake"
@@ -40,16 +42,72 @@ CASES = {
 }
 
 
-def render(name: str, width: int = 80) -> str:
+LANGUAGES = ("en", "es")  # English goldens in intake/, each other language's in intake/<lang>/
+
+
+def golden_path(name: str, language: str = "en") -> "Path":
+    return GOLDEN / f"{name}.txt" if language == "en" else GOLDEN / language / f"{name}.txt"
+
+
+def render(name: str, width: int = 80, language: str = "en") -> str:
     from triage.answers import parse_answers
     from triage.assess import assess
+    from triage.languages import load_language
     from triage.patient_summary import patient_summary, render_patient_summary
-    from triage.questionnaire import load_questionnaire
+    from triage.questionnaire import load_definition
     from triage.ruleset import load_ruleset
     from triage.settings import load_settings
 
     make, stopped = CASES[name]
     ruleset, settings = load_ruleset(), load_settings()
+    patient = load_language(language, questionnaire=load_definition(), ruleset=ruleset, settings=settings)
     result = assess(parse_answers(make(), today=TODAY), ruleset, settings)
-    summary = patient_summary(result, ruleset, settings, stopped_early=stopped)
-    return render_patient_summary(summary, load_questionnaire(), width=width)
+    summary = patient_summary(result, patient.texts, settings, stopped_early=stopped, values=patient.values)
+    return render_patient_summary(summary, patient.questionnaire, width=width)
+
+
+# Whole terminal intakes in a pseudo-terminal (80 x 50), as a patient sees them: name -> (language,
+# the line typed at each "Your answer" prompt). Answers that depend on today's date are avoided (no
+# MRI date), so the screens never change with the calendar.
+TRANSCRIPTS = {
+    "es-terminal-intake": ("es", [
+        "?", "13/2024", "junio de 2024",  # help, a month that does not exist, a Spanish month name
+        "L4-5 L5-S1", "2", "2", "3", "2 3", "<", "", "1", "7", "3", "2",  # back once, Enter keeps
+        "2", "2", "2", "2", "2", "2", "2",
+        "1", "c",  # fever or wound: yes (same day), then continue
+        "2", "sí", "c",  # "sí" typed as a word: a second flag (within days); the same-day words stay
+        "1", "1", "2", "3", "2", "1",  # veteran: yes opens the five VA questions
+        "8", "1",  # at the review: change the pain location
+        "",  # finish
+    ]),
+}
+
+
+def transcript(name: str, folder: "Path") -> tuple[str, dict]:
+    """Run one whole intake in a pseudo-terminal in ``folder``: (the screen text, the answers saved)."""
+    import io
+    import os
+    import sys
+
+    import pexpect
+
+    language, typed = TRANSCRIPTS[name]
+    prompt = {"en": "Your answer: ", "es": "Su respuesta: "}[language]
+    env = {**os.environ, "TERM": "dumb", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    env.pop("TRIAGE_SETTINGS", None)
+    screen = io.StringIO()
+    child = pexpect.spawn(sys.executable, [str(ROOT / "cli.py"), "intake", "--mode", "patient", "--lang", language,
+                                           "-o", "visit.json"], cwd=str(folder), env=env, encoding="utf-8",
+                          timeout=20, dimensions=(50, 80))
+    child.logfile_read = screen
+    for line in typed:
+        child.expect_exact(prompt)
+        child.sendline(line)
+    child.expect(pexpect.EOF)
+    child.close()
+    if child.exitstatus != 0:
+        raise AssertionError(f"intake exited {child.exitstatus}: {screen.getvalue()[-2000:]}")
+    text = "\n".join(line.rstrip() for line in screen.getvalue().replace("\r\n", "\n").replace("\r", "").split("\n"))
+    answers = json.loads((folder / "visit.json").read_text(encoding="utf-8"))
+    answers.pop("assessment_date")  # the intake day
+    return text, answers

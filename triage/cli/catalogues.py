@@ -23,7 +23,8 @@ def register(commands) -> None:
         description="Question ids, wording, allowed values and skip logic.", handler=run_questions,
         exit_codes=(ExitCode.DEFINITION,),
         examples=("triage questions", "triage questions -f fhir > questionnaire.json",
-                  "triage questions -f fhir --audience patient > patient-form.json"))
+                  "triage questions -f fhir --audience patient > patient-form.json",
+                  "triage questions --lang es                     # what a Spanish reader is asked"))
     common.add_format_option(questions, ("text", "json", "markdown", "fhir"),
                              "text: for the terminal (default); json: for tools; markdown: a table; "
                              "fhir: the FHIR R4 (SDC) Questionnaire")
@@ -31,6 +32,9 @@ def register(commands) -> None:
                            help="with -f fhir: coordinator (default) = every question, what exports "
                            "reference; patient = the patient form, without the coordinator-only questions")
     common.add_settings_option(questions)  # the VA access standards are written into the question wording
+    common.add_language_option(questions, "the language of the patient wording; labels stay English. With -f "
+                               "fhir, giving --lang adds the other languages as translation extensions",
+                               default=None)
     common.add_pager_option(questions)
 
 
@@ -44,25 +48,38 @@ def run_rules(args, io: IO) -> int:
 
 
 def run_questions(args, io: IO) -> int:
-    from triage.questionnaire import load_questionnaire
+    from functools import partial
+
+    from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
+    from triage.questionnaire import load_definition
     from triage.render import catalogues
+    from triage.ruleset import load_ruleset
 
     if args.audience and args.format != "fhir":
         from triage.errors import InvalidInput, Problem
 
         raise InvalidInput([Problem("--audience", "applies to --format fhir only")])
-    from functools import partial
-
-    from triage.ruleset import load_ruleset
-
-    questionnaire = load_questionnaire(settings=common.load_settings(args))  # the clinic's standards in the wording
+    definition, ruleset, settings = load_definition(), load_ruleset(), common.load_settings(args)
+    # the clinic's standards in the wording, in each language
+    languages = {code: load_language(code, questionnaire=definition, ruleset=ruleset, settings=settings,
+                                     check_all=False) for code in LANGUAGES}
+    chosen = languages[args.lang or DEFAULT_LANGUAGE]
     if args.format == "fhir":
         from triage.fhir import questionnaire_resource
 
-        io.write_json(questionnaire_resource(questionnaire, args.audience or "coordinator"))
+        # --lang given: that language first, the others as translation extensions; without it, the
+        # English resource as it has always been (form renderers and validators that ignore
+        # extensions see the same thing either way).
+        others = tuple(language.questionnaire for code, language in languages.items()
+                       if code != chosen.language) if args.lang else ()
+        io.write_json(questionnaire_resource(chosen.questionnaire, args.audience or "coordinator", others))
         return ExitCode.OK
-    tiers = catalogues.red_flag_tiers(load_ruleset())  # each red-flag question's urgency tier
-    return common.write_formatted(io, args.format, questionnaire,
-                                  as_json=partial(catalogues.questions_catalogue, tiers=tiers),
-                                  as_markdown=partial(catalogues.render_questions_markdown, tiers=tiers),
-                                  as_text=partial(catalogues.render_questions_text, tiers=tiers), pager=args.pager)
+    # Staff see each translation's review status here (patients never do), and each red-flag tier.
+    reviews = {code: language.translation.info for code, language in languages.items() if language.translation}
+    tiers = catalogues.red_flag_tiers(ruleset)
+    return common.write_formatted(io, args.format, chosen.questionnaire,
+                                  as_json=partial(catalogues.questions_catalogue, tiers=tiers, reviews=reviews),
+                                  as_markdown=partial(catalogues.render_questions_markdown, tiers=tiers,
+                                                      reviews=reviews),
+                                  as_text=partial(catalogues.render_questions_text, tiers=tiers, reviews=reviews),
+                                  pager=args.pager)

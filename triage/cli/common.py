@@ -334,6 +334,15 @@ def load_settings(args: argparse.Namespace):
     return load(settings_path(args))
 
 
+def add_language_option(parser, help: str, default: str | None = "en") -> None:
+    """--lang: the language a patient reads (coordinator and clinician wording is English)."""
+    from triage.languages import LANGUAGES
+
+    parser.add_argument("--lang", choices=tuple(LANGUAGES), default=default,
+                        help=help + " (" + ", ".join(f"{code} = {name}" for code, name in LANGUAGES.items())
+                        + f"; default {default or 'en'})")
+
+
 STORE_HELP = """the store: --db PATH, else the TRIAGE_DB environment variable, else
 $XDG_DATA_HOME/fbss-triage/triage.db (default ~/.local/share/fbss-triage/triage.db); created on
 first use (folder 0700, file 0600).

@@ -44,6 +44,7 @@ def register(commands) -> None:
                   "triage intake --resume-intake 4                # continue intake 4",
                   "triage intake --mode patient --patient-id P-17 # a patient at the kiosk",
                   "triage intake --mode patient -o visit.json     # answers kept in a file",
+                  "triage intake --mode patient --lang es         # a patient who reads Spanish",
                   "triage intake --resume visit.json"),
         exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT, ExitCode.HANGUP,
                     ExitCode.SAVED_NOT_SHOWN),
@@ -60,6 +61,7 @@ def register(commands) -> None:
                         help="continue intake ID from the store (its draft, or a new version of a recorded intake)")
     intake.add_argument("--patient-id", metavar="REF",
                         help="the patient reference to record with the answers (patients are not asked for it)")
+    common.add_language_option(intake, "with --mode patient: the language the patient reads")
     common.add_settings_option(intake)
     common.add_store_options(intake)
 
@@ -114,13 +116,17 @@ class Intake:
     """One intake session at a terminal (or from a script)."""
 
     def __init__(self, interview, draft, questionnaire, ruleset, settings, *, console, lines: _Lines,
-                 err: TextIO, ascii_only: bool = False, height: int = 24):
+                 err: TextIO, ascii_only: bool = False, height: int = 24, language=None):
         self.interview = interview
         self.draft = draft
         self.q = questionnaire
         self.wording = questionnaire.patient_wording
         self.ruleset = ruleset
         self.settings = settings
+        # What the patient reads after a red flag and at the end, in their language (patient texts
+        # of the rules and the settings as those texts read them); the rules themselves stay one.
+        self.patient_texts = language.texts if language else ruleset
+        self.patient_values = language.values if language else None
         self.console = console
         self.lines = lines
         self.err = err
@@ -161,6 +167,8 @@ class Intake:
         for reason, (kind, params) in zip(reasons, kinds):
             if self.patient and kind in self.wording.errors:
                 self.say(self.wording.errors[kind].format(**params), style="bold")
+            elif self.patient and self.q.language != "en":  # the reason is English: a plain sentence
+                self.say(self.wording.errors["other"], style="bold")
             elif self.patient:
                 self.say(self.wording.not_understood.format(reason=reason.rstrip(".")), style="bold")
             else:
@@ -204,7 +212,8 @@ class Intake:
             self.say(f"Keys: y/n/u, a number for a choice (several: 1 3), Enter keeps [shown], "
                      f"? help, < back, t today, Ctrl-C pauses. Dates {order}: "
                      f"{date_forms('partial_date', self.settings.date_order)}, or a month name (March 2024).")
-        self.say(f"Answers are saved to {self.draft.where} after every answer.", style="dim")
+        self.say(self.wording.saved_to.format(where=self.draft.where) if self.patient
+                 else f"Answers are saved to {self.draft.where} after every answer.", style="dim")
         flags = self.interview.red_flags_yes()
         if flags and not self.scripted:
             self.red_flag_panel(flags[0])
@@ -330,6 +339,8 @@ class Intake:
         coordinator reads it out)."""
         from triage.patient_summary import red_flag_instructions
 
+        if self.patient:
+            return red_flag_instructions(self.red_flag_tier(), self.patient_texts, self.settings, self.patient_values)
         return red_flag_instructions(self.red_flag_tier(), self.ruleset, self.settings)
 
     def red_flag_panel(self, item) -> None:
@@ -361,9 +372,9 @@ class Intake:
             self.say(self.wording.red_flag_choice)
         while True:
             choice = self.lines.read(prompt).strip().lower()
-            if choice in ("c", "continue"):
+            if choice in ("c", "continue", "continuar"):  # the same letters in Spanish: c, s (salir)
                 return
-            if choice in ("s", "stop"):
+            if choice in ("s", "stop", "salir"):
                 raise StopIntake()
             self.say(self.wording.red_flag_choice_invalid if self.patient else "  ! type c or s", style="bold")
 
@@ -431,28 +442,36 @@ class Intake:
         self.interview.to_review()
 
 
-def resume_command(draft, mode: str) -> str:
-    """The exact command to continue, spelled as this one was started (`triage` or `python cli.py`)."""
+def resume_command(draft, mode: str, language: str = "en") -> str:
+    """The exact command to continue, spelled as this one was started (`triage` or `python cli.py`),
+    in the same language."""
     import shlex
 
     started = sys.argv[0] if sys.argv and sys.argv[0] else "triage"
     program = "triage" if Path(started).name == "triage" else f"python {shlex.quote(started)}"
-    return f"{program} intake --mode {mode} {draft.resume_option()}"
+    lang = f" --lang {language}" if language != "en" else ""
+    return f"{program} intake --mode {mode}{lang} {draft.resume_option()}"
 
 
 def run(args, io: IO) -> int:
     from triage.drafts import FileDraft, StoreDraft, default_answers_path
     from triage.errors import Conflict, InvalidInput, Problem
     from triage.interview import Interview
-    from triage.questionnaire import load_questionnaire
+    from triage.languages import DEFAULT_LANGUAGE, load_language
+    from triage.questionnaire import load_definition
     from triage.ruleset import load_ruleset
 
     if args.resume and args.out:
         raise InvalidInput([Problem("--out", "cannot be used with --resume (answers are saved back to "
                                     "the resumed file)")])
-    questionnaire = load_questionnaire()
+    if args.lang != DEFAULT_LANGUAGE and args.mode != "patient":
+        raise InvalidInput([Problem("--lang", "applies to --mode patient only (coordinator wording is English)")])
     ruleset = load_ruleset()
     settings = common.load_settings(args)
+    # Patient mode checks every translation at load: a missing text is exit 3, never a fallback.
+    language = load_language(args.lang, questionnaire=load_definition(), ruleset=ruleset, settings=settings,
+                             check_all=args.mode == "patient")
+    questionnaire = language.questionnaire
     today = date.today()
     interactive = io.stdin.isatty()
 
@@ -466,7 +485,8 @@ def run(args, io: IO) -> int:
     preset = {"patient_id": args.patient_id} if args.patient_id is not None else {}
     if not (args.resume or args.out):
         # The embedded store by default: a draft autosaved after every answer, resumable by id.
-        draft = StoreDraft(common.open_store(args), common.user(args), args.resume_intake)
+        draft = StoreDraft(common.open_store(args), common.user(args), args.resume_intake,
+                           language=args.lang if args.mode == "patient" else None)
         interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
         draft = FileDraft(Path(args.resume))
@@ -500,7 +520,7 @@ def run(args, io: IO) -> int:
             pass
     lines = _Lines(interactive, io.stdin)
     session = Intake(interview, draft, questionnaire, ruleset, settings, console=console, lines=lines,
-                     err=io.err, ascii_only=not io.unicode(), height=io.height())
+                     err=io.err, ascii_only=not io.unicode(), height=io.height(), language=language)
 
     previous = signal.signal(signal.SIGHUP, _hangup) if interactive else None
     try:
@@ -541,11 +561,11 @@ def _converse(session, interview, draft, lines, args, io: IO, interactive: bool)
             item = interview.current
             raise InvalidInput([Problem("standard input", f"ended before question {item.id if item else 'review'}"
                                         f"; answers so far saved to {draft.where} (continue with: "
-                                        f"{resume_command(draft, args.mode)})")]) from None
-        io.err.write(f"\nInput ended. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode)}\n")
+                                        f"{resume_command(draft, args.mode, args.lang)})")]) from None
+        io.err.write(f"\nInput ended. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
         return None
     except KeyboardInterrupt:
-        io.err.write(f"\nInterrupted. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode)}\n")
+        io.err.write(f"\nInterrupted. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
         return None
     except TerminalClosed:
         # Nobody can read anything now; writing to the closed terminal would only raise EIO.
@@ -573,7 +593,8 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
     if session.patient:
         from triage.patient_summary import patient_summary, render_patient_summary
 
-        summary = patient_summary(result, session.ruleset, session.settings, stopped_early=stopped_early)
+        summary = patient_summary(result, session.patient_texts, session.settings, stopped_early=stopped_early,
+                                  values=session.patient_values)
         io.out.write(render_patient_summary(summary, session.q, width=width))
     else:
         from triage.render.result import render_text
@@ -587,9 +608,17 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
         io.note(saved)
         return
     session.say()
+    if session.patient:
+        wording = session.wording
+        session.say(wording.saved_record.format(intake=recorded.intake_id, version=recorded.version,
+                                                where=recorded.path) if recorded
+                    else wording.saved_file.format(where=draft.where), style="dim")
+        if stopped_early:
+            session.say(wording.continue_later.format(command=resume_command(draft, session.mode, session.q.language)), style="dim")
+        return
     session.say(f"{saved[0].upper()}{saved[1:]}.", style="dim")
     if stopped_early:
-        session.say(f"To continue later: {resume_command(draft, session.mode)}", style="dim")
+        session.say(f"To continue later: {resume_command(draft, session.mode, session.q.language)}", style="dim")
     elif not session.patient:
         again = f"triage show {recorded.intake_id}" if recorded else f"triage assess {draft.where}"
         session.say(f"See it again: {again}", style="dim")

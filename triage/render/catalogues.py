@@ -9,6 +9,7 @@ from rich.text import Text
 
 from triage.facts import FACTS
 from triage.answers import RED_FLAGS
+from triage.languages import LANGUAGES
 from triage.questionnaire import Questionnaire
 from triage.result import URGENCY_WORDS
 from triage.render.terminal import console as new_console
@@ -99,12 +100,25 @@ def render_rules_text(ruleset: Ruleset, *, width: int = 100, color: bool = False
     return trimmed(out.getvalue())
 
 
-def questions_catalogue(questionnaire: Questionnaire, tiers: dict[str, str] | None = None) -> dict:
+def _reviews_line(questionnaire: Questionnaire, reviews: dict) -> str:
+    """The language shown and each translation's review status, in one line for staff."""
+    parts = [f"{code} ({LANGUAGES.get(code, code)}): {info.review_status}"
+             + (f" by {info.reviewed_by} on {info.reviewed_on}" if info.reviewed_by else "")
+             for code, info in reviews.items()]
+    shown = LANGUAGES.get(questionnaire.language, questionnaire.language)
+    return (f"Patient wording in {shown} ({questionnaire.language}). Translations: " + ("; ".join(parts) or "none")
+            + ". pending_review = not yet signed off by a qualified medical translator.")
+
+
+def questions_catalogue(questionnaire: Questionnaire, tiers: dict[str, str] | None = None,
+                        reviews: dict | None = None) -> dict:
     data = questionnaire.model_dump(mode="json", exclude_none=True)
     for item, dumped in zip(questionnaire.items, data["items"]):
         dumped["allowed"] = item.allowed_values()
         if tiers and item.id in tiers:
             dumped["urgency_tier"] = tiers[item.id]
+    data["language"] = questionnaire.language
+    data["translations"] = {code: info.model_dump() for code, info in (reviews or {}).items()}
     return data
 
 
@@ -119,9 +133,11 @@ def _asked_when(item) -> str:
     return f"only when {item.ask_when.question} is {item.ask_when.eq}" if item.ask_when else "always"
 
 
-def render_questions_markdown(questionnaire: Questionnaire, tiers: dict[str, str] | None = None) -> str:
+def render_questions_markdown(questionnaire: Questionnaire, tiers: dict[str, str] | None = None,
+                              reviews: dict | None = None) -> str:
     info = questionnaire.questionnaire
     lines = [f"# Questionnaire: {info.title}", "", f"`{info.id}` version {info.version}", "",
+             _reviews_line(questionnaire, reviews or {}), "",
              "| id | label | patient wording | allowed | asked | who |", "|---|---|---|---|---|---|"]
     for item in questionnaire.items:
         safety = _red_flag_mark(item, tiers, " (", ")")
@@ -131,11 +147,12 @@ def render_questions_markdown(questionnaire: Questionnaire, tiers: dict[str, str
 
 
 def render_questions_text(questionnaire: Questionnaire, tiers: dict[str, str] | None = None, *, width: int = 100,
-                          color: bool = False) -> str:
+                          color: bool = False, reviews: dict | None = None) -> str:
     out = io.StringIO()
     console = new_console(out, width, color)
     info = questionnaire.questionnaire
     console.print(Text(f"{info.title} ({info.id} {info.version})", style="bold"))
+    console.print(Text(_reviews_line(questionnaire, reviews or {})))
     for item in questionnaire.items:
         safety = _red_flag_mark(item, tiers, "  [", "]")
         console.print(Text(f"\n{item.id}{safety}", style="bold"))

@@ -56,7 +56,7 @@ ul.flags { list-style: none; padding-left: 0; }
 a { color: inherit; }
 ul { margin: .2rem 0; padding-left: 1.3rem; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; text-align: left; }
+th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; text-align: left; overflow-wrap: anywhere; }
 .basis { color: #444; font-size: .85em; }
 .status { white-space: nowrap; }
 .meta, .disclaimer { font-size: .85em; color: #333; margin-top: .8rem; }
@@ -128,7 +128,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Pre-consultation triage{'' if doc['deidentified'] else ' - intake ' + _e(doc['intake_id'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}</style></head><body><main>",
         "<h1>Pre-consultation triage</h1>",
         f'<div class="banner {_e(result.status.value)}">{_e(words)}</div>',
         f'<p class="consult">Physician consult ({_e(urgency_words(consult.urgency))}): {_e(consult.message)}</p>',
@@ -175,7 +175,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
     parts += [
         f'<p class="meta">{_e(settings_line(result))} {_e(provenance(doc))}</p>',
         f'<p class="disclaimer">{_e(result.disclaimer)}</p>',
-        "</body></html>",
+        "</main></body></html>",
         "",
     ]
     return "\n".join(parts)

@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from triage.questionnaire import Questionnaire
+from triage.languages import LANGUAGES
 from triage.render.labels import RECORD_QUESTIONS, SYMPTOM_QUESTIONS, answer_rows, rules_by_conclusion, va_rows
 from triage.render.labels import red_flag_tiers
 from triage.render.result import banner, body, footer, red_flags_list
@@ -51,6 +52,8 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
         ("status", Status.too_early.value)) else ""
     for line in (
         f"{label('patient_id')}: {said('patient_id')}    Assessed: {result.assessment_date}",
+        *([f"Patient answered in: {LANGUAGES.get(record.language, record.language)} ({record.language});"
+           " the answers below are in English"] if record.language else []),
         f"{label('fusion_date')}: {said('fusion_date')}{since}",
         f"{label('fused_levels')}: {said('fused_levels')}    Adjacent levels: {', '.join(result.adjacent_levels) or '-'}",
     ):

@@ -9,12 +9,13 @@ patient id, the body or a token.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, request
 
 from triage.cds_hooks import MAX_BODY_BYTES, BadRequest, CdsHooksConfig, CdsHooksError, CdsHooksService, load_config
 from triage.errors import InvalidInput
@@ -105,8 +106,8 @@ class _TooLarge(CdsHooksError):
 
 
 def _json(document: Any, status: int) -> Response:
-    response = jsonify(document)
-    response.status_code = status
+    # In the order built (summary before detail), as the specification's examples show a card.
+    response = Response(json.dumps(document, ensure_ascii=False), status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
 

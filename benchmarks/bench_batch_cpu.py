@@ -1,0 +1,61 @@
+"""Batch CPU per line against its floor, in one process, interleaved: the speed issue's measure.
+
+Both pipelines read the same generated lines (every status, one broken line per 1000): the batch's
+`triage_line` (validation, derived facts, the checked engine decisions, the result, its JSON) and the
+floor's `floor_line` (benchmarks/floor_batch.py: the same validation and a result-shaped record,
+without the rules). Each round times both, one after the other, in CPU seconds; the median of the
+rounds' figures is printed with the ratio batch / floor and lines per CPU-second (one worker's rate).
+Targets (reported, never asserted): ratio <= 2.0, >= 3,000 lines per CPU-second.
+
+    python benchmarks/bench_batch_cpu.py [--lines 5000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+
+import floor_batch  # noqa: E402
+import generate  # noqa: E402
+from triage import batch  # noqa: E402
+from triage.ruleset import load_ruleset  # noqa: E402
+from triage.settings import load_settings  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    config = batch.BatchConfig(load_ruleset(), load_settings(), generate.ASSESSMENT_DATE)
+    lines = [line.encode() for line in generate.lines(args.lines, seed=2)]
+
+    def cpu_per_line(function) -> float:
+        started = time.process_time()
+        for number, line in enumerate(lines, 1):
+            function(number, line, config)
+        return (time.process_time() - started) / len(lines)
+
+    cpu_per_line(batch.triage_line)  # warm-up: definitions, engine registration, first decisions
+    figures: dict[str, list[float]] = {"batch": [], "floor": [], "ratio": []}
+    for _ in range(args.rounds):
+        floor, triaged = cpu_per_line(floor_batch.floor_line), cpu_per_line(batch.triage_line)
+        figures["floor"].append(floor)
+        figures["batch"].append(triaged)
+        figures["ratio"].append(triaged / floor)
+    batch_ms, floor_ms = (statistics.median(figures[k]) * 1e3 for k in ("batch", "floor"))
+    print(f"{args.lines} lines x {args.rounds} interleaved rounds, CPU time, median")
+    print(f"  triage batch line  {batch_ms:.3f} ms   ({1e3 / batch_ms:,.0f} lines per CPU-second)")
+    print(f"  floor line         {floor_ms:.3f} ms")
+    print(f"  ratio              {statistics.median(figures['ratio']):.2f}x  "
+          f"(min {min(figures['ratio']):.2f}, max {max(figures['ratio']):.2f}; target <= 2.0)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Figures for the staff pages on a large store. Prints numbers; asserts nothing.
+
+    python benchmarks/bench_staff.py [--intakes 100000]
+
+Builds a store of N recorded intakes (seeded synthetic answers from generate.py, assessed once per
+distinct answers object and inserted in bulk: the figure is about reading, not saving), then times,
+median of 5: the store's worklist query, the staff worklist page (first page, and filtered) through
+the app, one summary page, and GET /healthz as the baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _measure import load  # noqa: E402
+
+
+def median_ms(action, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--intakes", type=int, default=100_000)
+    args = parser.parse_args()
+
+    from datetime import date
+
+    from triage import accounts
+    from triage.answers import parse_answers
+    from triage.assess import assess
+    from triage.ruleset import load_ruleset
+    from triage.settings import load_settings
+    from triage.store import content_hash, open_store
+
+    ruleset, settings = load_ruleset(), load_settings()
+    today = date(2026, 11, 27)
+    samples = []
+    import random
+
+    rng = random.Random(20261127)
+    flags = ["red_flag_bladder_bowel", "red_flag_major_trauma"]
+    for n in range(200):  # 200 distinct answers objects, reused round-robin
+        answers = {"patient_id": f"P-{n}", "assessment_date": today.isoformat(),
+                   "fusion_date": rng.choice(["2024-03", "2026-09", "unknown"]),
+                   "surgical_report_available": rng.choice(["yes", "no"]),
+                   "mri_available": rng.choice(["yes", "no", "unknown"]),
+                   rng.choice(flags): rng.choice(["yes", "no", "no", "no"])}
+        result = assess(parse_answers(answers, today=today), ruleset, settings).to_json()
+        samples.append((answers, result))
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "big.db"
+        with open_store(db) as store:
+            store.add_user("clint", "clinician", accounts.hash_password("bench password 1234"), by="bench")
+        raw = sqlite3.connect(db)
+        raw.execute("PRAGMA synchronous = OFF")
+        started = time.perf_counter()
+        with raw:
+            for intake in range(1, args.intakes + 1):
+                answers, result = samples[intake % len(samples)]
+                answers = {**answers, "patient_id": f"P-{intake}"}
+                at = "2026-11-27T08:00:00Z"
+                digest = content_hash(intake, 1, at, "bench", "file", answers, result, result["settings"])
+                raw.execute("INSERT INTO intakes (id, created_at, created_by) VALUES (?,?,?)", (intake, at, "bench"))
+                raw.execute("INSERT INTO versions (intake_id, version, recorded_at, recorded_by, source, answers, result,"
+                            " status, patient_id, ruleset_name, ruleset_version, settings, content_sha256)"
+                            " VALUES (?,1,?,?,?,?,?,?,?,?,?,?,?)",
+                            (intake, at, "bench", "file", json.dumps(answers), json.dumps(result), result["status"],
+                             answers["patient_id"], result["ruleset"]["name"], result["ruleset"]["version"],
+                             json.dumps(result["settings"]), digest))
+        raw.close()
+        built = time.perf_counter() - started
+        size = db.stat().st_size / 2**20
+
+        from triage.web.app import create_app
+
+        app = create_app(store_path=db, today=lambda: today)
+        client = app.test_client()
+        page = client.get("/staff/sign-in").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        client.post("/staff/sign-in", data={"csrf_token": token, "name": "clint", "password": "bench password 1234"})
+        with open_store(db) as store:
+            worklist = median_ms(store.worklist)
+
+        def get(path: str) -> None:
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+
+        figures = {
+            "GET /healthz (baseline)": median_ms(lambda: get("/healthz")),
+            "store.worklist() (all rows)": worklist,
+            "GET /staff/ (first page of 50)": median_ms(lambda: get("/staff/")),
+            "GET /staff/?status=urgent": median_ms(lambda: get("/staff/?status=urgent")),
+            f"GET /staff/?page={args.intakes // 100}": median_ms(lambda: get(f"/staff/?page={args.intakes // 100}")),
+            "GET /staff/intakes/7 (summary)": median_ms(lambda: get("/staff/intakes/7")),
+            "GET /staff/alerts.json (the poll)": median_ms(lambda: get("/staff/alerts.json")),
+        }
+    print(f"staff pages on a store of {args.intakes:,} intakes ({size:.0f} MiB, built in {built:.0f} s); {load()}")
+    baseline = figures["GET /healthz (baseline)"]
+    for name, ms in figures.items():
+        print(f"  {name:<36} {ms:>9.1f} ms  {ms / baseline:>8.0f}x healthz")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Figures for the web questionnaire (`triage serve`). Prints numbers; asserts nothing.
+
+    python benchmarks/bench_web.py [--patients 20] [--intakes 1000]
+
+A server process (the app under waitress, as `triage serve` runs it) on 127.0.0.1:<free port>, and
+``--patients`` simulated patients at once (threads with their own cookie jar), each completing whole
+intakes one after the other (code, intro, every question page and its answer with its draft save,
+check answers, send, confirmation) until ``--intakes`` are recorded; a prober thread asks GET /healthz all along: the baseline measured in the same run.
+
+Printed: the server-side time per page kind (median and p95, from the access log's route pattern and
+time, so network and client threads are not counted), next to /healthz; the server's memory (RSS from
+/proc) after every tenth of the intakes, to show it stays flat. Target: p95 under 25 ms for a
+question page with its draft save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _measure import load  # noqa: E402
+
+SERVER = r"""
+import logging, sys
+from triage.web.app import create_app
+from waitress.server import create_server
+handler = logging.StreamHandler(sys.stderr)
+handler.setFormatter(logging.Formatter("%(message)s"))
+access = logging.getLogger("triage.web.access")
+access.addHandler(handler); access.setLevel(logging.INFO); access.propagate = False
+app = create_app(store_path=sys.argv[1])
+server = create_server(app, host="127.0.0.1", port=0, threads=8)
+print(server.effective_port, flush=True)
+server.run()
+"""
+
+ANSWERS = {
+    "fusion_date": {"month": "3", "year": "2024"},
+    "fused_levels": {"answer": ["L4-L5", "L5-S1"]},
+    "surgical_report_available": {"answer": "yes"},
+    "mri_available": {"answer": "yes"},
+    "mri_date": {"month": "9", "year": "2026"},
+    "annular_tear_levels": {"answer": ["L3-L4"]},
+    "pain_location": {"answer": "back_and_leg"},
+    "pain_quality": {"answer": ["aching", "burning"]},
+    "pain_pattern_since_surgery": {"answer": "improved_then_returned"},
+    "pain_score": {"answer": "7"},
+}
+
+
+class Patient:
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.page, self.url = "", ""
+
+    def _open(self, request):
+        try:
+            response = self.opener.open(request, timeout=60)
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"{request.get_method()} {request.full_url}: {error.code}") from None
+        self.page, self.url = response.read().decode("utf-8"), response.geturl()
+
+    def get(self, path: str) -> None:
+        self._open(urllib.request.Request(self.base + path))
+
+    def post(self, path: str | None, fields: dict) -> None:
+        form = {name: value for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', self.page)}
+        pairs = list(form.items())
+        for name, value in fields.items():
+            pairs += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
+        data = urllib.parse.urlencode(pairs).encode()
+        self._open(urllib.request.Request(self.url if path is None else self.base + path, data=data, method="POST"))
+
+    def intake(self, code: str) -> None:
+        self.get(f"/intake/code/{code}")
+        self.post("/intake/", {"code": code})
+        self.get("/intake/start")
+        self.get(re.search(r'href="(/intake/questions/[a-z_]+)"', self.page).group(1))
+        for _ in range(40):
+            match = re.search(r"/intake/questions/([a-z_]+)", self.url)
+            if not match:
+                break
+            self.post(None, ANSWERS.get(match.group(1), {"answer": "no"}))
+        assert self.url.endswith("/intake/check"), self.url
+        self.post(None, {})
+        assert self.url.endswith("/intake/done"), self.url
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=20)
+    parser.add_argument("--intakes", type=int, default=1000)
+    args = parser.parse_args()
+
+    from triage import invites
+    from triage.store import open_store
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "bench.db"
+        codes = []
+        with open_store(db) as store:
+            for _ in range(args.intakes):
+                code = invites.new_code()
+                store.create_invite(invites.code_hash(code), expires_at=invites.expiry(1), user="bench")
+                codes.append(code)
+        log = Path(folder) / "access.log"
+        with open(log, "w") as log_file:
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            server = subprocess.Popen([sys.executable, "-c", SERVER, str(db)], stdout=subprocess.PIPE,
+                                      stderr=log_file, text=True, env=env)
+            try:
+                port = int(server.stdout.readline())
+                base = f"http://127.0.0.1:{port}"
+                lock = threading.Lock()
+                done = [0]
+                memory = [(0, rss_kib(server.pid))]
+                failures: list[str] = []
+                stop = threading.Event()
+
+                def patient_loop() -> None:
+                    patient = Patient(base)
+                    while True:
+                        with lock:
+                            if not codes:
+                                return
+                            code = codes.pop()
+                        try:
+                            patient.intake(code)
+                        except Exception as error:  # reported, not hidden
+                            failures.append(f"{type(error).__name__}: {error}")
+                            return
+                        with lock:
+                            done[0] += 1
+                            if done[0] % max(1, args.intakes // 10) == 0:
+                                memory.append((done[0], rss_kib(server.pid)))
+
+                def healthz_loop() -> None:
+                    prober = Patient(base)
+                    while not stop.is_set():
+                        prober.get("/healthz")
+                        time.sleep(0.01)
+
+                started = time.perf_counter()
+                prober = threading.Thread(target=healthz_loop)
+                prober.start()
+                threads = [threading.Thread(target=patient_loop) for _ in range(args.patients)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                stop.set()
+                prober.join()
+                elapsed = time.perf_counter() - started
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+
+        timings: dict[str, list[float]] = {}
+        for line in log.read_text().splitlines():
+            match = re.match(r"(GET|POST) (\S+) (\d+) ([\d.]+)ms$", line)
+            if match:
+                method, rule, status, ms = match.groups()
+                timings.setdefault(f"{method} {rule} {status}", []).append(float(ms))
+
+    def row(name: str, values: list[float]) -> str:
+        values = sorted(values)
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        return f"  {name:<44} {len(values):>7} {statistics.median(values):>9.1f} {p95:>8.1f}"
+
+    print(f"web questionnaire: {args.patients} patients at once, {done[0]} intakes in {elapsed:.1f} s "
+          f"({done[0] / elapsed:.1f} intakes/s); {load()}")
+    if failures:
+        print(f"  FAILURES: {len(failures)}; first: {failures[0]}")
+    print(f"  {'server-side time per request':<44} {'count':>7} {'median ms':>9} {'p95 ms':>8}")
+    baseline = timings.get("GET /healthz 200", [])
+    for key in sorted(timings, key=lambda k: -len(timings[k])):
+        print(row(key, timings[key]))
+    question = timings.get("POST /intake/questions/<qid> 303", [])
+    if question and baseline:
+        print(f"  question page with its draft save / healthz (median): "
+              f"{statistics.median(question) / statistics.median(baseline):.1f}x; "
+              f"p95 {sorted(question)[int(len(question) * 0.95)]:.1f} ms (target < 25 ms)")
+    print("  server memory (RSS) after N intakes: " + ", ".join(f"{n}: {kib / 1024:.1f} MiB" for n, kib in memory))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The web layer's place in the design: it sits beside the terminal layer and never imports it (nor
+the other way round); the core never imports the web stack; commands that do not serve pages never
+load flask."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "triage"
+WEB = sorted((PACKAGE / "web").glob("*.py"))
+WEB_STACK = {"flask", "werkzeug", "jinja2", "waitress"}
+# argon2 (staff passwords) is used by triage.accounts, lazily: `triage assess` must not load it either.
+NOT_FOR_ASSESS = WEB_STACK | {"argon2"}
+
+
+def imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _terminal(name: str) -> bool:
+    """The terminal layer: rich, triage.cli, and the rich console of triage.render (the rest of
+    triage.render is shared by both layers)."""
+    return name == "rich" or name.startswith("rich.") or name == "triage.cli" or name.startswith("triage.cli.") \
+        or name == "triage.render.terminal"
+
+
+@pytest.mark.parametrize("path", WEB, ids=lambda p: p.name)
+def test_the_web_layer_never_imports_the_terminal_layer(path):
+    assert not {name for name in imported(path) if _terminal(name)}
+
+
+def _outside_web() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if "web" not in p.relative_to(PACKAGE).parts]
+
+
+@pytest.mark.parametrize("path", _outside_web(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_nothing_outside_the_web_layer_imports_the_web_stack(path):
+    """`triage serve` hands over to `python -m triage.web` by exec: it imports neither."""
+    names = imported(path)
+    assert not {n for n in names if n.split(".")[0] in WEB_STACK}
+    assert not {n for n in names if n == "triage.web" or n.startswith("triage.web.")}
+
+
+def test_triage_assess_does_not_load_the_web_stack(tmp_path):
+    answers = tmp_path / "a.json"
+    answers.write_text("{}", encoding="utf-8")
+    probe = ("import sys, io; from triage.cli.main import main; "
+             "code = main(['assess', %r, '--format', 'json'], out=io.StringIO(), err=io.StringIO()); "
+             "print(code, sorted(m for m in sys.modules if m.split('.')[0] in %r))" % (str(answers), NOT_FOR_ASSESS))
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert loaded.strip() == "0 []"

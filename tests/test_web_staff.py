@@ -1,0 +1,385 @@
+"""The staff pages through Flask's test client: sign-in and sessions, every route for every kind of
+visitor (the authorization matrix), the worklist, the summary and its print view, invitations,
+attaching a reference, red-flag alerts raised by a patient's answer, and the audit rows."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("flask")
+
+from conftest import run_cli  # noqa: E402
+from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, errors, hidden, invite, make_app,  # noqa: E402
+                         sign_in)
+from triage.store import open_store  # noqa: E402
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    path = tmp_path / "store" / "triage.db"
+    add_staff(path, "cora", "coordinator")
+    add_staff(path, "clint", "clinician")
+    return path
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(db, clock):
+    return make_app(db, clock=clock, kiosk=True)
+
+
+def patient_with_red_flag(app, db, flag: str = "red_flag_bladder_bowel", send: bool = True, **invite_options) -> int:
+    code, intake_id = invite(db, **invite_options)
+    visitor = Patient(app.test_client()).open_code(code)
+    visitor.get(re.search(r'href="(/intake/questions/[a-z_]+)"', visitor.page).group(1))
+    answer_all(visitor, {flag: {"answer": "yes"}})
+    if send:
+        visitor.post()
+        assert visitor.path == "/intake/done"
+    return intake_id
+
+
+def audit(db: Path) -> list[tuple]:
+    connection = sqlite3.connect(db)
+    try:
+        return connection.execute("SELECT user, action, intake_id, version, detail FROM audit ORDER BY seq").fetchall()
+    finally:
+        connection.close()
+
+
+# --- sign-in and sessions ---------------------------------------------------------------------------
+
+def test_every_staff_page_sends_an_anonymous_visitor_to_sign_in(app):
+    response = app.test_client().get("/staff/intakes/1?version=1")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/sign-in?next=/staff/intakes/1?version%3D1"
+
+
+def test_sign_in_then_sign_out(app, db):
+    staff = sign_in(app.test_client(), "cora")
+    assert staff.path == "/staff/" and "Worklist" in staff.page and "cora (coordinator)" in staff.page
+    staff.post("/staff/sign-out")
+    assert staff.path.startswith("/staff/sign-in") and "You are signed out." in staff.page
+    assert staff.get("/staff/").path.startswith("/staff/sign-in")
+    actions = [row[1] for row in audit(db) if row[0] == "cora"]
+    assert actions[:3] == ["signed_in", "listed", "signed_out"]
+
+
+def test_sign_in_goes_to_the_page_asked_for_but_never_off_the_staff_pages(app, db):
+    client = app.test_client()
+    staff = Patient(client).get("/staff/alerts")
+    assert staff.path.startswith("/staff/sign-in")
+    staff.post(name="cora", password=PASSWORD)
+    assert staff.path == "/staff/alerts"
+    other = Patient(app.test_client()).get("/staff/sign-in?next=https://evil.example/")
+    other.post(name="cora", password=PASSWORD)
+    assert other.path == "/staff/"
+
+
+@pytest.mark.parametrize("name, password", [("cora", "wrong password here"), ("nobody", PASSWORD), ("", "")])
+def test_a_wrong_name_or_password_gets_one_plain_message(app, name, password):
+    staff = Patient(app.test_client()).get("/staff/sign-in").post(name=name, password=password)
+    assert staff.status == 400
+    assert errors(staff.page) == ["The user name or password is not right."]
+    assert password not in staff.page or not password
+
+
+def test_sign_in_is_rate_limited_per_name_and_client(app, clock):
+    staff = Patient(app.test_client()).get("/staff/sign-in")
+    for _ in range(5):
+        staff.post(name="cora", password="wrong password here")
+    staff.post(name="cora", password=PASSWORD)
+    assert staff.status == 429 and "Too many attempts" in staff.page
+    clock.advance(15 * 60 + 1)
+    staff.get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert staff.path == "/staff/"
+
+
+def test_a_new_session_id_at_sign_in(app):
+    client = app.test_client()
+    client.get("/staff/sign-in")
+    before = client.get_cookie("triage_session").value
+    staff = Patient(client).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    after = client.get_cookie("triage_session").value
+    assert staff.path == "/staff/" and before != after
+    # The old id opens nothing any more (session fixation).
+    old = app.test_client()
+    old.set_cookie("triage_session", before)
+    assert old.get("/staff/").status_code == 303
+
+
+def test_sessions_end_after_the_idle_minutes_and_polling_is_not_activity(app, clock):
+    staff = sign_in(app.test_client(), "clint")
+    for _ in range(6):
+        clock.advance(5 * 60)
+        assert staff.client.get("/staff/alerts.json").status_code == 200
+    clock.advance(60)
+    assert staff.client.get("/staff/alerts.json").status_code == 401
+    assert staff.get("/staff/").path.startswith("/staff/sign-in")
+
+
+def test_a_disabled_account_is_signed_out_at_its_next_request(app, db):
+    staff = sign_in(app.test_client(), "clint")
+    assert run_cli("users", "disable", "clint", "--db", str(db)).code == 0
+    assert staff.get("/staff/").path.startswith("/staff/sign-in")
+    again = Patient(app.test_client()).get("/staff/sign-in").post(name="clint", password=PASSWORD)
+    assert again.status == 400
+
+
+# --- the authorization matrix -------------------------------------------------------------------------
+
+ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
+    ("GET", "/staff/", {}, {"coordinator": 200, "clinician": 200}),
+    ("GET", "/staff/intakes/{id}", {}, {"coordinator": 200, "clinician": 200}),
+    ("GET", "/staff/intakes/{id}/print", {}, {"coordinator": 200, "clinician": 200}),
+    ("GET", "/staff/alerts", {}, {"coordinator": 200, "clinician": 200}),
+    ("GET", "/staff/alerts.json", {}, {"coordinator": 200, "clinician": 200}),
+    ("GET", "/staff/invite", {}, {"coordinator": 200, "clinician": 403}),
+    ("POST", "/staff/invite", {"expires_days": "7"}, {"coordinator": 200, "clinician": 403}),
+    ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),
+    ("POST", "/staff/alerts/{id}/acknowledge", {}, {"coordinator": 403, "clinician": 303}),
+    ("POST", "/staff/sign-out", {}, {"coordinator": 303, "clinician": 303}),
+]
+
+
+@pytest.mark.parametrize("visitor", ["anonymous", "patient", "coordinator", "clinician"])
+@pytest.mark.parametrize("method, path, form, allowed", ROUTES, ids=[f"{r[0]} {r[1]}" for r in ROUTES])
+def test_every_staff_route_for_every_kind_of_visitor(app, db, visitor, method, path, form, allowed):
+    intake_id = patient_with_red_flag(app, db)
+    client = app.test_client()
+    person = Patient(client)
+    if visitor in ("coordinator", "clinician"):
+        person = sign_in(client, "cora" if visitor == "coordinator" else "clint")
+    elif visitor == "patient":
+        code, _ = invite(db)
+        person.open_code(code)
+    else:
+        person.get("/intake/")  # a session with a CSRF token, nothing more
+    url = path.format(id=intake_id)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={"csrf_token": hidden(person.page, "csrf_token"), **form})
+    expected = allowed.get(visitor)
+    if expected is None:  # not signed in as staff: the sign-in page (or 401 for the poll)
+        assert response.status_code in (303, 401), (visitor, url, response.status_code)
+        if response.status_code == 303:
+            assert response.headers["Location"].startswith("/staff/sign-in")
+        assert "intake" not in response.get_data(as_text=True).lower() or response.status_code == 303
+    else:
+        assert response.status_code == expected, (visitor, url, response.status_code)
+
+
+def test_a_staff_form_without_its_token_is_refused(app, db):
+    staff = sign_in(app.test_client(), "cora")
+    assert staff.client.post("/staff/invite", data={"expires_days": "7"}).status_code == 400
+
+
+# --- worklist, summary, print ------------------------------------------------------------------------
+
+def test_the_worklist_has_the_rows_and_order_of_triage_list(app, db):
+    for flag in ("red_flag_bladder_bowel", "red_flag_major_trauma"):
+        patient_with_red_flag(app, db, flag)
+    code, _ = invite(db, patient_id="P-DRAFT")  # a draft only
+    listed = run_cli("list", "--db", str(db), "--format", "json").json["intakes"]
+    staff = sign_in(app.test_client(), "cora")
+    shown = [int(n) for n in re.findall(r'href="/staff/intakes/(\d+)"', staff.page)]
+    assert shown == [row["intake_id"] for row in listed]
+    assert "P-DRAFT" in staff.page and "draft" in staff.page
+    staff.get("/staff/?status=draft")
+    assert re.findall(r'href="/staff/intakes/(\d+)"', staff.page) == [str(row["intake_id"]) for row in listed
+                                                                       if row["status"] == "draft"]
+    assert staff.client.get("/staff/?status=nonsense").status_code == 400
+
+
+def test_the_worklist_pages(app, db):
+    with open_store(db) as store:
+        for n in range(120):
+            store.save_draft({"patient_id": f"P-{n}"}, user="t")
+    staff = sign_in(app.test_client(), "clint")
+    assert "page 1 of 3" in staff.page and "Next page" in staff.page
+    staff.get("/staff/?page=3")
+    assert len(re.findall(r'href="/staff/intakes/(\d+)"', staff.page)) == 20 and "Previous page" in staff.page
+
+
+def test_the_summary_holds_what_triage_show_holds(app, db):
+    intake_id = patient_with_red_flag(app, db, patient_id="P-SUM")
+    staff = sign_in(app.test_client(), "clint").get(f"/staff/intakes/{intake_id}")
+    text = staff.text
+    with open_store(db) as store:
+        record = store.get(intake_id)
+    from triage.result import Result
+
+    result = Result.model_validate(record.result)
+    assert "P-SUM" in text and "URGENT" in text.upper()
+    for entry in result.trace:
+        assert entry.rule in text
+    for step in result.steps:
+        assert step.title in text
+    for point in result.discussion_points:
+        assert point.text in text
+    from triage.answers import RED_FLAGS
+    from triage.questionnaire import load_questionnaire
+
+    questionnaire = load_questionnaire()
+    for flag in RED_FLAGS:  # every red-flag answer, the "no"s too
+        assert questionnaire.item(flag).label in text
+    assert f"Ruleset {result.ruleset.name} {result.ruleset.version}" in text
+    assert "version 1" in text
+
+
+def test_the_print_view_is_the_html_export_with_a_hash_only_style_policy(app, db):
+    intake_id = patient_with_red_flag(app, db)
+    staff = sign_in(app.test_client(), "cora")
+    response = staff.client.get(f"/staff/intakes/{intake_id}/print")
+    assert response.status_code == 200
+    exported = run_cli("export", str(intake_id), "--format", "html", "--db", str(db)).out
+    assert response.get_data(as_text=True) == exported
+    policy = response.headers["Content-Security-Policy"]
+    assert "style-src 'sha256-" in policy and "unsafe-inline" not in policy and "script-src" not in policy
+
+
+def test_a_draft_only_intake_shows_its_answers_so_far(app, db):
+    code, intake_id = invite(db, patient_id="P-HALF")
+    staff = sign_in(app.test_client(), "clint").get(f"/staff/intakes/{intake_id}")
+    assert staff.status == 200 and "No answers have been sent yet" in staff.page
+    assert f"triage intake --resume-intake {intake_id}" in staff.page
+    assert staff.client.get("/staff/intakes/999").status_code == 404
+    assert staff.client.get(f"/staff/intakes/{intake_id}/print").status_code == 404
+
+
+def test_views_prints_and_acknowledgements_are_audited_without_answer_values(app, db):
+    intake_id = patient_with_red_flag(app, db, patient_id="P-AUDIT")
+    staff = sign_in(app.test_client(), "clint")
+    staff.get(f"/staff/intakes/{intake_id}")
+    staff.client.get(f"/staff/intakes/{intake_id}/print")
+    staff.get("/staff/alerts").post(f"/staff/alerts/{intake_id}/acknowledge")
+    rows = [row for row in audit(db) if row[0] == "clint"]
+    assert [row[1] for row in rows] == ["signed_in", "listed", "viewed", "exported", "acknowledged"]
+    assert all(row[2] == intake_id for row in rows[2:])
+    text = json.dumps(audit(db))
+    for value in ("P-AUDIT", "2024-03", "L4-L5", "back_and_leg", "red_flag_bladder_bowel"):
+        assert value not in text
+
+
+# --- invitations and references ------------------------------------------------------------------------
+
+def test_a_coordinator_invites_and_the_code_works_for_the_patient(app, db):
+    staff = sign_in(app.test_client(), "cora").get("/staff/invite")
+    staff.post(patient_id="P-WEB", expires_days="3")
+    code = re.search(r'code-display code-display--inline">([^<]+)<', staff.page).group(1)
+    assert f"http://localhost/intake/code/{code}" in staff.page
+    visitor = Patient(app.test_client()).open_code(code)
+    assert visitor.path == "/intake/start"
+
+
+@pytest.mark.parametrize("form, message", [
+    ({"patient_id": "P-1", "expires_days": "0"}, "Enter a number of days from 1 to 90"),
+    ({"patient_id": "x" * 201, "expires_days": "7"}, "Patient reference: is longer than 200 characters"),
+])
+def test_invite_errors_are_plain(app, form, message):
+    staff = sign_in(app.test_client(), "cora").get("/staff/invite").post(**form)
+    assert staff.status == 400 and errors(staff.page) == [message]
+
+
+def test_attach_a_reference_to_a_kiosk_intake_draft_and_record(app, db):
+    visitor = Patient(app.test_client()).get("/intake/").post("/intake/new")
+    with open_store(db) as store:
+        kiosk_id = max(row.intake_id for row in store.worklist())
+    staff = sign_in(app.test_client(), "cora").get(f"/staff/intakes/{kiosk_id}")
+    assert "Attach a patient reference" in staff.page
+    staff.post(f"/staff/intakes/{kiosk_id}/patient-reference", patient_id="P-KIOSK")
+    with open_store(db) as store:
+        assert store.load_draft(kiosk_id).answers["patient_id"] == "P-KIOSK"
+    # A recorded intake without a reference gets a new version with it; the result is unchanged.
+    sent_id = patient_with_red_flag(app, db)
+    staff.get(f"/staff/intakes/{sent_id}").post(f"/staff/intakes/{sent_id}/patient-reference", patient_id="P-LATE")
+    with open_store(db) as store:
+        first, second = store.get(sent_id, 1), store.get(sent_id, 2)
+    assert second.answers == {**first.answers, "patient_id": "P-LATE"} and second.source == "staff"
+    assert {k: v for k, v in second.result.items() if k != "trace"} == {k: v for k, v in first.result.items() if k != "trace"}
+    assert visitor.status == 200
+
+
+# --- red-flag alerts --------------------------------------------------------------------------------------
+
+def test_a_patients_yes_raises_an_alert_before_the_intake_is_sent(app, db):
+    intake_id = patient_with_red_flag(app, db, "red_flag_major_trauma", send=False)
+    staff = sign_in(app.test_client(), "cora")
+    assert staff.client.get("/staff/alerts.json").json == {"signed_in": True, "intakes": 1, "emergency": 1}
+    assert "1 intake with a red flag not yet acknowledged (1 emergency)" in staff.page  # the banner
+    staff.get("/staff/alerts")
+    assert f'href="/staff/intakes/{intake_id}"' in staff.page
+    assert "Acknowledge" not in staff.text  # coordinators do not acknowledge
+
+
+def test_a_clinician_acknowledges_and_who_and_when_are_kept(app, db, clock):
+    first = patient_with_red_flag(app, db)
+    clock_tick = patient_with_red_flag(app, db, "red_flag_fever_or_wound")  # same_day: after every emergency
+    second = patient_with_red_flag(app, db, "red_flag_saddle_numbness")
+    staff = sign_in(app.test_client(), "clint").get("/staff/alerts")
+    order = [int(n) for n in re.findall(r'href="/staff/intakes/(\d+)"', staff.page)]
+    assert order == [second, first, clock_tick]  # emergency first, then newest first
+    staff.post(f"/staff/alerts/{clock_tick}/acknowledge")
+    staff.post(f"/staff/alerts/{first}/acknowledge")
+    assert re.findall(r'href="/staff/intakes/(\d+)"', staff.page) == [str(second)]  # the other two acknowledged
+    connection = sqlite3.connect(db)
+    row = connection.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE intake_id = ?", (first,)).fetchone()
+    connection.close()
+    assert row[0] == "clint" and row[1]
+
+
+def test_alerts_come_from_any_channel_that_records_a_red_flag(db, app, answers_file):
+    run = run_cli("assess", answers_file({"red_flag_saddle_numbness": "yes"}), "--save", "--db", str(db))
+    assert run.code == 0
+    staff = sign_in(app.test_client(), "clint")
+    assert staff.client.get("/staff/alerts.json").json["intakes"] == 1
+
+
+# --- accounts from the terminal -------------------------------------------------------------------------
+
+def test_users_add_list_disable_reset(tmp_path, monkeypatch):
+    import io
+
+    db = tmp_path / "u.db"
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    run = run_cli("users", "add", "dana", "--role", "clinician", "--password-stdin", "--db", str(db))
+    assert run.code == 0 and run.err == "added: dana (clinician)\n"
+    listing = run_cli("users", "list", "--db", str(db))
+    assert re.match(r"dana\s+clinician\s+active", listing.out)
+    assert PASSWORD not in listing.out and PASSWORD.encode() not in db.read_bytes()
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    run = run_cli("users", "reset-password", "dana", "--password-stdin", "--db", str(db))
+    assert run.code == 2 and "password: use at least 12 characters" in run.err
+    assert run_cli("users", "add", "Bad Name", "--role", "clinician", "--db", str(db)).code == 2
+    assert run_cli("users", "disable", "dana", "--db", str(db)).code == 0
+    assert "disabled" in run_cli("users", "list", "--db", str(db)).out
+
+
+def test_users_add_refuses_to_read_a_password_from_a_pipe_without_the_option(tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    run = run_cli("users", "add", "erin", "--role", "coordinator", "--db", str(tmp_path / "u.db"))
+    assert run.code == 2 and "use --password-stdin" in run.err
+
+
+def test_the_audit_chain_verifies_after_web_work(app, db):
+    """Invitations, drafts saved from the web, kiosk intakes, alerts, acknowledgements and account
+    changes all keep `triage audit verify` whole."""
+    intake_id = patient_with_red_flag(app, db, patient_id="P-CHAIN")
+    Patient(app.test_client()).get("/intake/").post("/intake/new")
+    staff = sign_in(app.test_client(), "clint")
+    staff.get(f"/staff/intakes/{intake_id}").post(f"/staff/alerts/{intake_id}/acknowledge")
+    assert run_cli("users", "disable", "cora", "--db", str(db)).code == 0
+    run = run_cli("audit", "verify", "--db", str(db))
+    assert run.code == 0, run.out + run.err

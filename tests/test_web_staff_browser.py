@@ -1,0 +1,132 @@
+"""Staff and patient in one real browser (Debian chromium through Playwright), against one server: a
+coordinator invites, a patient answers an emergency red flag on a phone, the clinician sees the alert
+appear without reloading, opens the summary, prints it (PDF through the browser: one page, A4 and
+Letter), and acknowledges. axe-core finds nothing on any staff page; screenshots are kept."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from support.web_browser import Server, axe_violations, require_browser, screenshot
+from support.web import PASSWORD, add_staff, make_app
+
+pytest.importorskip("flask")
+
+
+@pytest.fixture(autouse=True)
+def _tools():
+    require_browser()  # axe-core too (the shared session browser checks chromium and Playwright)
+
+
+def new_page(browser, width=1024):
+    context = browser.new_context(viewport={"width": width, "height": 800}, bypass_csp=True)  # test only: axe
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def check(page, name: str) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"{name}: {violations}"
+    screenshot(page, name)
+
+
+def sign_in(page, base: str, name: str) -> None:
+    page.goto(f"{base}/staff/")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def pdf_pages(data: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+
+
+def test_invite_red_flag_alert_summary_print_acknowledge(browser, tmp_path):
+    db = tmp_path / "store" / "triage.db"
+    add_staff(db, "cora", "coordinator")
+    add_staff(db, "clint", "clinician")
+    server = Server(make_app(db))
+    try:
+        base = server.url
+        coordinator = new_page(browser)
+        coordinator.goto(f"{base}/staff/")
+        check(coordinator, "staff-sign-in")
+        sign_in(coordinator, base, "cora")
+        check(coordinator, "staff-worklist-empty")
+        coordinator.get_by_role("link", name="Invite a patient").click()
+        check(coordinator, "staff-invite")
+        coordinator.get_by_label("Patient reference (optional)").fill("P-BROWSER")
+        coordinator.get_by_role("button", name="Create the code").click()
+        check(coordinator, "staff-invite-ready")
+        link = coordinator.locator("main a[href*='/intake/code/']").get_attribute("href")
+
+        clinician = new_page(browser)
+        sign_in(clinician, base, "clint")
+        assert clinician.locator("#alert-banner").is_hidden()
+        navigations = []
+        clinician.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+        patient = new_page(browser, width=320)
+        patient.goto(link)
+        patient.get_by_role("button", name="Start", exact=True).click()
+        patient.get_by_role("link", name="Start now").click()
+        for _ in range(40):
+            qid = re.search(r"/intake/questions/([a-z_]+)", patient.url).group(1)
+            if qid == "red_flag_bladder_bowel":
+                patient.get_by_label("Yes", exact=True).check()
+                patient.get_by_role("button", name="Continue", exact=True).click()
+                break
+            patient.get_by_label("I don't know", exact=True).check()
+            patient.get_by_role("button", name="Continue", exact=True).click()
+        assert "/intake/warning/" in patient.url
+
+        # The clinician's open page shows the alert without a reload, within the poll's 5 seconds.
+        clinician.locator("#alert-banner").wait_for(state="visible", timeout=12_000)
+        assert "1 intake with a red flag not yet acknowledged (1 emergency)" in clinician.inner_text("#alert-banner")
+        assert navigations == []
+        check(clinician, "staff-worklist-alert")
+
+        clinician.locator("#alert-banner a").click()
+        check(clinician, "staff-alerts")
+        clinician.get_by_role("link", name="1", exact=True).click()
+        assert clinician.get_by_role("button", name="Acknowledge the red flag").is_visible()
+        check(clinician, "staff-draft-summary")
+
+        # The patient finishes (stops here); the intake is sent by the patient from the check page.
+        patient.get_by_role("button", name="Continue with the questions").click()
+        while "/intake/questions/" in patient.url:
+            patient.get_by_label("I don't know", exact=True).check()
+            patient.get_by_role("button", name="Continue", exact=True).click()
+        patient.get_by_role("button", name="Send answers").click()
+        assert patient.url.endswith("/intake/done")
+
+        clinician.reload()
+        assert "Physician consult: recommended (emergency)" in clinician.inner_text("main")
+        check(clinician, "staff-summary")
+        clinician.get_by_role("link", name="Print view").click()
+        assert "Pre-consultation triage" in clinician.inner_text("body")
+        violations = axe_violations(clinician)
+        assert violations == [], violations
+        screenshot(clinician, "staff-print-view")
+        for paper in ("A4", "Letter"):
+            data = clinician.pdf(format=paper, print_background=True)
+            assert pdf_pages(data) == 1, paper
+            (tmp_path / f"summary-{paper}.pdf").write_bytes(data)
+        from support.web_browser import ARTEFACTS
+
+        (ARTEFACTS / "staff-print-A4.pdf").write_bytes(clinician.pdf(format="A4", print_background=True))
+        clinician.go_back()
+        clinician.get_by_role("button", name="Acknowledge the red flag").click()
+        clinician.goto(f"{base}/staff/alerts")
+        assert "None: every red flag has been acknowledged." in clinician.inner_text("main")
+        assert clinician.locator("#alert-banner").is_hidden()
+        check(clinician, "staff-alerts-empty")
+
+        coordinator.goto(f"{base}/staff/")
+        check(coordinator, "staff-worklist")
+        for page in (coordinator, clinician, patient):
+            page.context.close()
+    finally:
+        server.stop()

@@ -1,0 +1,171 @@
+"""The web application: ``create_app(...)`` builds it; `triage serve` runs it under waitress. Patient
+pages under /intake/ (triage.web.patient), staff pages under /staff/ (triage.web.staff).
+
+Definitions (questionnaire, rules, settings, web texts) are loaded once. Each server thread keeps
+its own store connection (SQLite connections belong to one thread). The rules engine is serialised
+by its own lock (triage.engine), so threads are safe. Another component adds its routes with one
+line: ``app.register_blueprint(blueprint)`` (or ``create_app(..., blueprints=[blueprint])``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from flask import Blueprint, Flask, current_app, render_template, request
+
+from triage.errors import StoreError, TriageError
+from triage.questionnaire import Questionnaire, load_questionnaire
+from triage.ruleset import Ruleset, load_ruleset
+from triage.settings import Settings, load_settings
+from triage.store import Store, open_store
+from triage.web import cds_hooks, security
+from triage.web.messages import WebMessages, load_messages
+from triage.web.sessions import ServerSessions
+
+PACKAGE = Path(__file__).resolve().parent
+PURGE_EVERY_SECONDS = 60.0
+
+
+@dataclass
+class Services:
+    """What every request handler needs, built once per app."""
+
+    store_path: Path
+    questionnaire: Questionnaire
+    ruleset: Ruleset
+    settings: Settings
+    messages: WebMessages
+    kiosk: bool
+    today: Callable[[], date]
+    sessions: ServerSessions
+    code_limiter: security.Limiter
+    sign_in_limiter: security.Limiter
+    _local: threading.local = field(default_factory=threading.local)
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    def store(self) -> Store:
+        """This thread's store connection (opened on first use, kept for the thread's life)."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = open_store(self.store_path)
+        return store
+
+    def text(self, message_id: str, **values: object) -> str:
+        return self.messages.text(message_id, **values)
+
+
+def services() -> Services:
+    return current_app.extensions["triage"]
+
+
+def create_app(*, store_path: Path | str, settings_path: Path | None = None, kiosk: bool = False,
+               secure_cookies: bool = False, today: Callable[[], date] = date.today,
+               clock: Callable[[], float] = time.monotonic,
+               blueprints: Iterable[Blueprint] = ()) -> Flask:
+    """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy).
+    ``today`` and ``clock`` are injectable for tests. The store is opened (and created) here, so a
+    store that cannot be used stops `triage serve` before it listens."""
+    from triage.web import patient, staff
+
+    settings = load_settings(settings_path)
+    store_path = Path(store_path)
+    open_store(store_path).close()
+    app = Flask(__name__, static_folder=str(PACKAGE / "static"), template_folder=str(PACKAGE / "templates"))
+    app.config.update(
+        SESSION_COOKIE_SECURE=secure_cookies,
+        TRAP_HTTP_EXCEPTIONS=False,
+        PROPAGATE_EXCEPTIONS=False,
+        TEMPLATES_AUTO_RELOAD=False,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.debug = False  # never: a traceback page would show code and data
+
+    def idle_seconds(data: dict[str, Any]) -> float:
+        minutes = settings.staff_idle_minutes if data.get("staff") else settings.patient_idle_minutes
+        return minutes * 60.0
+
+    sessions = ServerSessions(idle_seconds, clock=clock)
+    app.session_interface = sessions
+    app.extensions["triage"] = Services(
+        store_path=store_path,
+        questionnaire=load_questionnaire(),
+        ruleset=load_ruleset(),
+        settings=settings,
+        messages=load_messages(),
+        kiosk=kiosk,
+        today=today,
+        sessions=sessions,
+        code_limiter=security.Limiter(limit=10, window=15 * 60, global_limit=300, clock=clock),
+        # Per client address and per user name (both are counted), 5 failures per 15 minutes.
+        sign_in_limiter=security.Limiter(limit=5, window=15 * 60, global_limit=100, clock=clock),
+    )
+    security.install(app)
+    app.jinja_env.autoescape = True
+    app.jinja_env.globals["t"] = lambda message_id, **values: services().text(message_id, **values)
+    app.jinja_env.globals["lang"] = lambda: services().messages.web.language
+
+    last_purge = [clock()]
+
+    @app.before_request
+    def _purge() -> None:
+        now = clock()
+        if now - last_purge[0] > PURGE_EVERY_SECONDS:
+            last_purge[0] = now
+            sessions.purge_idle()
+
+    @app.get("/healthz")
+    def healthz():
+        return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.get("/")
+    def root():
+        from flask import redirect, url_for
+
+        return redirect(url_for("patient.start"))
+
+    app.register_blueprint(patient.blueprint)
+    app.register_blueprint(staff.blueprint)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    # CDS Hooks for the clinic's EHR, only when configured (TRIAGE_CDS_HOOKS names its file).
+    cds_hooks.init_app(app, settings=settings, today=today)
+    _error_pages(app)
+    return app
+
+
+def _error_pages(app: Flask) -> None:
+    """Plain pages for every error: never a traceback, never a framework page."""
+
+    def page(code: int, title: str, text: str):
+        return render_template("error.html", title_id=title, text_id=text), code
+
+    @app.errorhandler(400)
+    def bad_request(_):
+        return page(400, "bad_request_title", "bad_request_text")
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def not_found(_):
+        return page(404, "not_found_title", "not_found_text")
+
+    @app.errorhandler(413)
+    def too_large(_):
+        return page(413, "bad_request_title", "bad_request_text")
+
+    @app.errorhandler(StoreError)
+    @app.errorhandler(TriageError)
+    @app.errorhandler(500)
+    @app.errorhandler(Exception)
+    def server_error(error):
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(error, HTTPException) and error.code and error.code < 500:
+            return page(error.code, "bad_request_title", "bad_request_text")
+        app.logger.error("internal error on %s: %s", request.url_rule.rule if request.url_rule else "(no route)",
+                         type(error).__name__)
+        return page(500, "server_error_title", "server_error_text")

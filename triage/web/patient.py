@@ -1,0 +1,454 @@
+"""The patient's pages under /intake/: code, questions (one per page), red-flag instruction, check
+answers, confirmation. A patient never sees a result, a status, a step or a discussion point: the
+end pages are built from triage.patient_summary, which picks only what a patient may see.
+
+State lives in the store (the draft of the intake, saved at each Continue) and in a server-side
+session that knows only which intake this browser opened with its code. Every form carries the draft
+revision it showed; a save based on an older revision is refused (two devices never silently
+overwrite each other).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+
+from triage import invites
+from triage.answers import parse_answers
+from triage.assess import assess
+from triage.errors import Conflict, InvalidInput
+from triage.interview import check_answer, hidden_answers, without_hidden
+from triage.patient_summary import most_urgent_tier, patient_summary, red_flag_instructions
+from triage.questionnaire import Item
+from triage.result import Result
+from triage.web import forms
+from triage.web.app import services
+
+blueprint = Blueprint("patient", __name__, url_prefix="/intake")
+
+PATIENT_USER = "patient-web"  # who saved a draft or recorded an intake from these pages, in the audit log
+MODE = "patient"
+
+
+# --- state ------------------------------------------------------------------------------------------
+
+@dataclass
+class Intake:
+    """The intake this browser opened, as the store has it now."""
+
+    id: int
+    answers: dict[str, Any]  # the draft (answers to hidden questions included)
+    revision: int
+    base_version: int
+    submitted: bool
+
+
+def _current() -> Intake | None:
+    intake_id = session.get("intake")
+    if intake_id is None:
+        return None
+    store = services().store()
+    draft = store.load_draft(intake_id)
+    if draft is None:
+        history = store.history(intake_id)
+        latest = history[-1].version if history else 0
+        return Intake(intake_id, {}, 0, latest, latest > session.get("base", 0))
+    return Intake(intake_id, draft.answers, draft.revision, draft.base_version, False)
+
+
+def _require() -> Intake:
+    """The session's intake, or off to the start (or the end, once it was sent)."""
+    intake = _current()
+    if intake is None:
+        abort(_to("patient.ended" if getattr(session, "ended_by_idle", False) else "patient.start"))
+    return intake
+
+
+def _to(endpoint: str, **values):
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def _asked(answers: dict[str, Any]) -> list[Item]:
+    return services().questionnaire.asked(answers, MODE)
+
+
+def _unknown_marks() -> set[str]:
+    return set(session.get("unknown", []))
+
+
+def _texts() -> dict[str, str]:
+    questionnaire = services().questionnaire
+    wording = questionnaire.patient_wording
+    return {"yes": wording.yes, "no": wording.no, "none": wording.none,
+            "unknown": questionnaire.questionnaire.unknown_text}
+
+
+def _page(template: str, **context):
+    questionnaire = services().questionnaire
+    return render_template(template, q=questionnaire, wording=questionnaire.patient_wording,
+                           idle=_idle_context(), **context)
+
+
+def _idle_context() -> dict[str, int] | None:
+    """What the page script needs to warn before an idle session ends (only with an open intake)."""
+    if session.get("intake") is None:
+        return None
+    minutes = services().settings.patient_idle_minutes
+    return {"seconds": minutes * 60, "warn_seconds": min(120, minutes * 30)}
+
+
+# --- getting in -------------------------------------------------------------------------------------
+
+@blueprint.get("/")
+def start():
+    if _current() is not None and not _current().submitted:
+        return _to("patient.intro")
+    return _page("start.html", code="", error=None, kiosk=services().kiosk)
+
+
+@blueprint.get("/code/<code>")
+def start_with_code(code: str):
+    """The link `triage invite` prints: the start page with the code filled in (nothing is opened
+    until the patient presses Start, a form with a CSRF token)."""
+    return _page("start.html", code=(invites.normalise(code) or "")[:20], error=None, kiosk=services().kiosk)
+
+
+@blueprint.post("/")
+def open_code():
+    svc = services()
+    typed = request.form.get("code", "")[:40]
+    client = request.remote_addr or "-"
+    if svc.code_limiter.blocked(client):
+        return _page("too_many.html", minutes=svc.code_limiter.minutes), 429
+    code = invites.normalise(typed)
+    if not typed.strip():
+        error = "code_error_missing"
+    elif code is None:
+        error = "code_error_form"
+    else:
+        invite = svc.store().find_invite(invites.code_hash(code))
+        if invite is None or invite.submitted or invite.expires_at <= _now():
+            error = "code_error_wrong"  # one answer for unknown, expired and used: no oracle for guessers
+        else:
+            _open(invite.intake_id, code, svc.store().load_draft(invite.intake_id))
+            return _to("patient.intro")
+        svc.code_limiter.failed(client)
+    return _page("start.html", code=typed[:20], error=forms.FieldError(error, "code"), error_text=svc.text(error),
+                 kiosk=svc.kiosk), 400
+
+
+def _now() -> str:
+    from triage.store import utc_now
+
+    return utc_now()
+
+
+def _open(intake_id: int, code: str, draft) -> None:
+    session.clear()
+    session.regenerate()  # a fresh session id for the opened intake
+    session["intake"] = intake_id
+    session["base"] = draft.base_version if draft else 0
+    session["code"] = code
+    session["kiosk"] = services().kiosk
+
+
+@blueprint.post("/new")
+def new_intake():
+    """Reception tablet (`triage serve --kiosk`): a new intake with its own code, for coming back."""
+    svc = services()
+    if not svc.kiosk:
+        abort(404)
+    code = invites.new_code()
+    draft = svc.store().create_invite(invites.code_hash(code), expires_at=invites.expiry(invites.KIOSK_EXPIRY_DAYS),
+                                      user=PATIENT_USER)
+    _open(draft.intake_id, code, draft)
+    session["expires"] = invites.expiry(invites.KIOSK_EXPIRY_DAYS)
+    return _to("patient.your_code")
+
+
+@blueprint.get("/your-code")
+def your_code():
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    return _page("your_code.html", code=session.get("code", ""), expires=_spoken_moment(session.get("expires")))
+
+
+def _spoken_moment(stamp: str | None) -> str | None:
+    from triage.questionnaire import spoken_date
+
+    return spoken_date(stamp[:10]) if stamp else None
+
+
+@blueprint.get("/start")
+def intro():
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    asked = _asked(intake.answers)
+    answered = [n for n, item in enumerate(asked) if item.id in intake.answers or item.id in _unknown_marks()]
+    if answered:
+        resume = answered[-1] + 1
+        target = url_for("patient.question", qid=asked[resume].id) if resume < len(asked) else url_for("patient.check")
+    else:
+        target = url_for("patient.question", qid=asked[0].id)
+    return _page("intro.html", target=target, resuming=bool(answered))
+
+
+# --- questions --------------------------------------------------------------------------------------
+
+def _item(qid: str, intake: Intake) -> Item:
+    asked = {item.id: item for item in _asked(intake.answers)}
+    if qid not in asked:
+        abort(404)  # coordinator-only, unknown, or not asked with the answers as they stand
+    return asked[qid]
+
+
+def _question_page(intake: Intake, item: Item, *, state: dict, error: forms.FieldError | None, change: bool,
+                   status: int = 200):
+    asked = _asked(intake.answers)
+    number = next(n for n, i in enumerate(asked) if i.id == item.id) + 1
+    if change:
+        back = url_for("patient.check")
+    elif number > 1:
+        back = url_for("patient.question", qid=asked[number - 2].id)
+    else:
+        back = url_for("patient.intro")
+    section = next(s for s in services().questionnaire.sections if s.id == item.section)
+    texts = _texts()
+    notice = session.pop("notice", None)
+    error_text = services().text(error.message_id, **texts) if error else None
+    return _page("question.html", item=item, number=number, total=len(asked), back=back, section=section,
+                 choices=forms.choices(item, **texts), multiple=forms.is_multiple(item), state=state,
+                 error=error, error_text=error_text, change=change, revision=intake.revision,
+                 notice=notice), status
+
+
+@blueprint.get("/questions/<qid>")
+def question(qid: str):
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    item = _item(qid, intake)
+    state = forms.shown(item, intake.answers.get(item.id), item.id in _unknown_marks())
+    return _question_page(intake, item, state=state, error=None, change=request.args.get("change") == "1")
+
+
+@blueprint.post("/questions/<qid>")
+def answer(qid: str):
+    svc = services()
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    item = _item(qid, intake)
+    change = request.form.get("change") == "1"
+    later = request.form.get("later") == "1"
+    if later and forms.is_empty(item, request.form):
+        return _to("patient.saved", **{"from": item.id})  # nothing chosen on this page: just leave
+    parsed = forms.parse(item, request.form, today=svc.today())
+    if isinstance(parsed, forms.Parsed):
+        try:
+            value = check_answer(intake.answers, item, parsed.value, today=svc.today())
+        except InvalidInput:
+            parsed = forms.FieldError("error_answer_invalid", item.id)
+    if isinstance(parsed, forms.FieldError):
+        return _question_page(intake, item, state=forms.submitted(item, request.form), error=parsed,
+                              change=change, status=400)
+    if _revision(request.form) != intake.revision:
+        return _conflict()
+    before = {i.id for i in _asked(intake.answers)}
+    was_yes = intake.answers.get(item.id) == "yes"
+    answers = dict(intake.answers)
+    if value is None:
+        answers.pop(item.id, None)
+    else:
+        answers[item.id] = value
+    try:
+        svc.store().save_draft(answers, user=PATIENT_USER, intake_id=intake.id, expected_revision=intake.revision)
+    except Conflict:
+        return _conflict()
+    marks = _unknown_marks() - {item.id}
+    if parsed.unknown and value is None:
+        marks.add(item.id)
+    session["unknown"] = sorted(marks)
+    asked = _asked(answers)
+    hidden_now = [i for i in hidden_answers(svc.questionnaire, answers) if i.id in before]
+    revealed = [i for i in asked if i.id not in before]
+    if hidden_now:
+        session["notice"] = {"kind": "hidden", "questions": [i.text for i in hidden_now]}
+    elif revealed:
+        session["notice"] = {"kind": "revealed"}
+    position = next(n for n, i in enumerate(asked) if i.id == item.id)
+    if change:
+        pending = [i for i in revealed if i.id not in answers]
+        following = url_for("patient.question", qid=pending[0].id, change="1") if pending else url_for("patient.check")
+    else:
+        following = url_for("patient.question", qid=asked[position + 1].id) if position + 1 < len(asked) \
+            else url_for("patient.check")
+    if later:
+        following = url_for("patient.saved", **{"from": item.id})
+    if item.safety and value == "yes" and not was_yes:
+        # Staff see it at once (red-flag alerts on the staff pages), before the patient even sends.
+        svc.store().raise_alert(intake.id, item.id, red_flag_notice(item.id)[0])
+        return redirect(url_for("patient.warning", qid=item.id) + "?" + urlencode({"next": following}), code=303)
+    return redirect(following, code=303)
+
+
+def _revision(form) -> int | None:
+    try:
+        return int(form.get("revision", ""))
+    except ValueError:
+        return None
+
+
+def _conflict():
+    return _page("conflict.html"), 409
+
+
+# --- red flags --------------------------------------------------------------------------------------
+
+def red_flag_notice(qid: str) -> tuple[str, str]:
+    """(urgency tier, patient instruction) of a yes to this red-flag question: the tier the rules file
+    gives the question, and that tier's instruction from its [messages] (the same functions that
+    pick what the end page and the terminal show)."""
+    svc = services()
+    tier = most_urgent_tier([qid], svc.ruleset)
+    return tier, red_flag_instructions(tier, svc.ruleset, svc.settings)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only our own question or check pages (no open redirect)."""
+    if target and target.startswith("/intake/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("patient.check")
+
+
+@blueprint.get("/warning/<qid>")
+def warning(qid: str):
+    intake = _require()
+    item = _item(qid, intake)
+    if not item.safety or intake.answers.get(qid) != "yes":
+        return _to("patient.question", qid=qid)
+    urgency, instruction = red_flag_notice(qid)
+    return _page("warning.html", urgency=urgency, instruction=instruction,
+                 following=_safe_next(request.args.get("next")))
+
+
+@blueprint.post("/warning/<qid>")
+def warning_choice(qid: str):
+    _require()
+    if request.form.get("choice") == "stop":
+        return _to("patient.stopped")
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+# --- check, send, the end ---------------------------------------------------------------------------
+
+@blueprint.get("/check")
+def check():
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    return _check_page(intake)
+
+
+def _check_page(intake: Intake, status: int = 200):
+    questionnaire = services().questionnaire
+    marks = _unknown_marks()
+    rows = []
+    for item in _asked(intake.answers):
+        value = intake.answers.get(item.id)
+        if value is None and item.id in marks:
+            shown_text = questionnaire.questionnaire.unknown_text
+        else:
+            shown_text = questionnaire.answer_text(item.id, value, audience=MODE)
+        rows.append({"item": item, "text": shown_text,
+                     "change": url_for("patient.question", qid=item.id, change="1")})
+    hidden = bool(hidden_answers(questionnaire, intake.answers))
+    return _page("check.html", rows=rows, hidden=hidden, revision=intake.revision), status
+
+
+@blueprint.post("/check")
+def send():
+    svc = services()
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    if _revision(request.form) != intake.revision:
+        return _conflict()
+    answers = parse_answers(without_hidden(svc.questionnaire, intake.answers), today=svc.today())
+    result = assess(answers, svc.ruleset, svc.settings)
+    try:
+        svc.store().record_assessment(answers.answered(), result.to_json(), user=PATIENT_USER, intake_id=intake.id,
+                                      base_version=intake.base_version, source="web",
+                                      draft_revision=intake.revision)
+    except Conflict:
+        return _conflict()
+    return _to("patient.done")
+
+
+def _summary(stopped: bool, intake: Intake):
+    svc = services()
+    if stopped:
+        answers = parse_answers(without_hidden(svc.questionnaire, intake.answers), today=svc.today())
+        result = assess(answers, svc.ruleset, svc.settings)
+    else:
+        result = Result.model_validate(svc.store().get(intake.id).result)
+    summary = patient_summary(result, svc.ruleset, svc.settings, stopped_early=stopped)
+    return summary.tier, summary
+
+
+@blueprint.get("/done")
+def done():
+    intake = _require()
+    if not intake.submitted:
+        return _to("patient.check")
+    urgency, summary = _summary(False, intake)
+    kiosk = session.get("kiosk", False)
+    page = _page("done.html", summary=summary, urgency=urgency, stopped=False, kiosk=kiosk)
+    if kiosk:
+        session.end()  # a shared tablet: the next person cannot come back to this intake's pages
+    return page
+
+
+@blueprint.get("/stopped")
+def stopped():
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    urgency, summary = _summary(True, intake)
+    return _page("done.html", summary=summary, urgency=urgency, stopped=True, kiosk=session.get("kiosk", False))
+
+
+# --- leaving and coming back ------------------------------------------------------------------------
+
+@blueprint.get("/saved")
+def saved():
+    intake = _require()
+    if intake.submitted:
+        return _to("patient.done")
+    asked = {item.id for item in _asked(intake.answers)}
+    came_from = request.args.get("from", "")
+    back = url_for("patient.question", qid=came_from) if came_from in asked else url_for("patient.intro")
+    return _page("saved.html", code=session.get("code", ""), back=back)
+
+
+@blueprint.post("/leave")
+def leave():
+    session.end()
+    return _to("patient.ended")
+
+
+@blueprint.get("/ended")
+def ended():
+    return _page("ended.html")
+
+
+@blueprint.post("/still-here")
+def still_here():
+    """The page script's answer to "Stay on this page": the session was touched by this request."""
+    _require()
+    return "", 204

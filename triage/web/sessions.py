@@ -1,0 +1,121 @@
+"""Server-side sessions: the browser holds only a random session id (HttpOnly, SameSite=Lax, Secure
+behind https); what a session knows (which intake, the CSRF token, who signed in) stays in this
+process. So signing out or an idle timeout ends a session for real, a new id is issued at sign-in
+(no session fixation), and nothing about a patient ever sits in a cookie.
+
+Kept in memory: a restart ends every session (patients come back with their code; drafts are in the
+store, so no answer is lost). One process serves the app (waitress threads), so a lock suffices.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Any, Callable
+
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+COOKIE = "triage_session"
+MAX_SESSIONS = 20_000  # bound memory: beyond it the least recently used session is ended
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, sid: str | None = None, data: dict[str, Any] | None = None):
+        def touched(_):
+            self.modified = True
+
+        super().__init__(data or {}, touched)
+        self.sid = sid
+        self.modified = False
+        self.regenerate_requested = False
+        self.ended_by_idle = False
+        self.passive = False  # a request the page makes by itself (a poll): not activity
+        self.last_seen: float | None = None
+
+    def regenerate(self) -> None:
+        """Give this session a new id at the next response (at sign-in, and when a code is accepted)."""
+        self.regenerate_requested = True
+        self.modified = True
+
+    def end(self) -> None:
+        self.clear()
+        self.regenerate_requested = True
+
+
+class ServerSessions(SessionInterface):
+    """``idle_seconds(session_data) -> seconds`` decides each session's idle limit (patient and staff
+    sessions differ). ``clock`` is injectable for tests."""
+
+    def __init__(self, idle_seconds: Callable[[dict[str, Any]], float],
+                 clock: Callable[[], float] = time.monotonic, max_sessions: int = MAX_SESSIONS):
+        self._sessions: dict[str, tuple[dict[str, Any], float]] = {}
+        self._lock = threading.Lock()
+        self._idle = idle_seconds
+        self._clock = clock
+        self._max = max_sessions
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def open_session(self, app, request) -> ServerSession:
+        sid = request.cookies.get(COOKIE)
+        now = self._clock()
+        with self._lock:
+            entry = self._sessions.get(sid) if sid else None
+            if entry is not None:
+                data, last_seen = entry
+                if now - last_seen > self._idle(data):
+                    del self._sessions[sid]
+                    session = ServerSession()
+                    session.ended_by_idle = bool(data)
+                    return session
+                session = ServerSession(sid, dict(data))
+                session.last_seen = last_seen
+                return session
+        return ServerSession()
+
+    def save_session(self, app, session: ServerSession, response) -> None:
+        secure = app.config.get("SESSION_COOKIE_SECURE", False)
+        with self._lock:
+            if session.sid and session.regenerate_requested:
+                self._sessions.pop(session.sid, None)
+                session.sid = None
+            if not session:
+                if session.sid:
+                    self._sessions.pop(session.sid, None)
+                if session.regenerate_requested or session.ended_by_idle:
+                    response.delete_cookie(COOKIE, path="/", secure=secure, httponly=True, samesite="Lax")
+                return
+            if session.sid is None:
+                session.sid = secrets.token_urlsafe(32)
+                set_cookie = True
+            else:
+                set_cookie = False
+            seen = session.last_seen if session.passive and session.last_seen is not None else self._clock()
+            self._sessions[session.sid] = (dict(session), seen)
+            if len(self._sessions) > self._max:
+                self._evict()
+        if set_cookie:
+            # No max_age: a browser-session cookie; the server decides when it ends.
+            response.set_cookie(COOKIE, session.sid, path="/", secure=secure, httponly=True, samesite="Lax")
+        response.vary.add("Cookie")
+
+    def _evict(self) -> None:
+        now = self._clock()
+        for sid, (data, last_seen) in list(self._sessions.items()):
+            if now - last_seen > self._idle(data):
+                del self._sessions[sid]
+        while len(self._sessions) > self._max:  # still too many: the least recently seen go first
+            oldest = min(self._sessions, key=lambda key: self._sessions[key][1])
+            del self._sessions[oldest]
+
+    def purge_idle(self) -> int:
+        """End every idle session now (called now and then, so abandoned sessions do not pile up)."""
+        now = self._clock()
+        with self._lock:
+            idle = [sid for sid, (data, seen) in self._sessions.items() if now - seen > self._idle(data)]
+            for sid in idle:
+                del self._sessions[sid]
+        return len(idle)

@@ -1,0 +1,382 @@
+"""The staff pages under /staff/: sign-in, the worklist, the clinician's summary and its print view,
+inviting a patient, attaching a patient reference to a kiosk intake, and red-flag alerts.
+
+Every page needs a signed-in account (else: the sign-in page); roles decide the rest: coordinators
+and clinicians both see the worklist, summaries and alerts; only coordinators invite and attach; only
+clinicians acknowledge red flags. Every view, print, acknowledgement and worklist is an audit row
+(who, what, when; never an answer value). Staff pages are in English (PRODUCT.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, g, jsonify, make_response, redirect, render_template, request, session, url_for
+
+from triage import accounts, invites
+from triage.answers import RED_FLAGS, parse_answers
+from triage.assess import assess
+from triage.errors import Conflict, IntakeNotFound, InvalidInput
+from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
+from triage.result import MISSING_IDS, WORKLIST_STATUSES, Result
+from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
+                          User)
+from triage.web.app import services
+
+blueprint = Blueprint("staff", __name__, url_prefix="/staff")
+
+PAGE_SIZE = 50
+OPEN = frozenset({"staff.sign_in", "staff.sign_in_post"})
+URGENCY_ORDER = ("emergency", "same_day", "soon", "routine")
+
+
+# --- who is signed in --------------------------------------------------------------------------------
+
+def _signed_in() -> User | None:
+    name = session.get("staff")
+    if not name:
+        return None
+    user = services().store().get_user(name)
+    if user is None or user.disabled or user.role != session.get("role"):
+        session.end()  # disabled or changed since sign-in: the session ends now
+        return None
+    return user
+
+
+@blueprint.before_request
+def _gate():
+    if request.endpoint in OPEN:
+        return None
+    user = _signed_in()
+    if user is None:
+        if request.endpoint == "staff.alert_counts":
+            return jsonify({"signed_in": False}), 401
+        target = request.full_path if request.method == "GET" else url_for("staff.worklist")
+        return redirect(url_for("staff.sign_in", next=target.rstrip("?")), code=303)
+    g.user = user
+    return None
+
+
+def role(required: str):
+    """Only accounts of this role; others get a plain 403 page."""
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            if g.user.role != required:
+                return _page("staff/forbidden.html", title="Not available to your role", required=required), 403
+            return view(*args, **kwargs)
+        return inner
+    return wrap
+
+
+def _page(template: str, **context):
+    svc = services()
+    user = g.get("user")
+    counts = svc.store().alert_counts() if user else {}
+    return render_template(template, user=user, alert_counts=counts, staff_idle=svc.settings.staff_idle_minutes,
+                           q=svc.questionnaire, **context)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("staff.worklist")
+
+
+# --- sign-in ----------------------------------------------------------------------------------------
+
+@blueprint.get("/sign-in")
+def sign_in():
+    if _signed_in() is not None:
+        return redirect(_safe_next(request.args.get("next")), code=303)
+    return _page("staff/sign_in.html", title="Sign in", error=None, name="", next=request.args.get("next", ""))
+
+
+@blueprint.post("/sign-in")
+def sign_in_post():
+    svc = services()
+    name = request.form.get("name", "").strip().lower()[:64]
+    password = request.form.get("password", "")[:accounts.MAX_PASSWORD + 1]
+    following = request.form.get("next", "")
+    client = request.remote_addr or "-"
+    limiter = svc.sign_in_limiter
+    if limiter.blocked(client) or limiter.blocked(f"user:{name}"):
+        return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
+                     error="Too many attempts. Wait 15 minutes, or ask an administrator."), 429
+    store = svc.store()
+    user = store.get_user(name) if name else None
+    ok = accounts.verify_password(user.password_hash, password) if user else accounts.verify_nobody(password)
+    if not ok or user is None or user.disabled:
+        limiter.failed(client)
+        limiter.failed(f"user:{name}")
+        return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
+                     error="The user name or password is not right."), 400
+    if accounts.needs_rehash(user.password_hash):
+        store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(password),
+                          action=PASSWORD_REHASHED)
+    session.clear()
+    session.regenerate()  # a new session id at sign-in: no session fixation
+    session["staff"], session["role"] = user.name, user.role
+    store.log_access(SIGNED_IN, user=user.name)
+    return redirect(_safe_next(following), code=303)
+
+
+@blueprint.post("/sign-out")
+def sign_out():
+    services().store().log_access(SIGNED_OUT, user=g.user.name)
+    session.end()
+    return redirect(url_for("staff.sign_in", signed_out="1"), code=303)
+
+
+# --- worklist ---------------------------------------------------------------------------------------
+
+@blueprint.get("/")
+def worklist():
+    store = services().store()
+    status = request.args.get("status") or None
+    missing = request.args.get("missing") or None
+    if status not in (None, *WORKLIST_STATUSES) or missing not in (None, *MISSING_IDS):
+        abort(400)
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        abort(400)
+    rows = store.worklist()
+    shown = [row for row in rows if (status is None or row.status == status)
+             and (missing is None or missing in row.missing)]
+    shown.sort(key=lambda row: (WORKLIST_STATUSES.index(row.status), row.intake_id))
+    store.log_access(LISTED, user=g.user.name, detail={"rows": len(shown), "channel": "web"})
+    alerts = {alert.intake_id for alert in store.open_alerts()}
+    pages = max(1, -(-len(shown) // PAGE_SIZE))
+    page = min(page, pages)
+    counts = {s: sum(1 for row in rows if row.status == s) for s in WORKLIST_STATUSES}
+
+    def link(number: int) -> str:
+        query = {k: v for k, v in (("status", status), ("missing", missing), ("page", number)) if v}
+        return url_for("staff.worklist") + ("?" + urlencode(query) if query else "")
+
+    return _page("staff/worklist.html", title="Worklist", rows=shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
+                 total=len(shown), page=page, pages=pages, link=link, status=status, missing=missing,
+                 statuses=WORKLIST_STATUSES, missing_ids=MISSING_IDS, counts=counts, alerts=alerts)
+
+
+# --- summary and print view -------------------------------------------------------------------------
+
+def _version_arg() -> int | None:
+    value = request.args.get("version")
+    if value is None:
+        return None
+    if not value.isdigit():
+        abort(400)
+    return int(value)
+
+
+@blueprint.get("/intakes/<int:intake_id>")
+def summary(intake_id: int):
+    svc = services()
+    store = svc.store()
+    try:
+        history = store.history(intake_id)
+    except IntakeNotFound:
+        abort(404)
+    draft = store.load_draft(intake_id)
+    if not history:
+        store.log_access(VIEWED, user=g.user.name, intake_id=intake_id, detail={"draft": True, "channel": "web"})
+        return _page("staff/draft.html", title=f"Intake {intake_id}", intake_id=intake_id, draft=draft,
+                     rows=_answer_rows(draft.answers if draft else {}), open_alerts=_open_alerts(intake_id))
+    try:
+        record = store.get(intake_id, _version_arg())
+    except IntakeNotFound:
+        abort(404)
+    store.log_access(VIEWED, user=g.user.name, intake_id=intake_id, version=record.version, detail={"channel": "web"})
+    result = Result.model_validate(record.result)
+    return _page("staff/summary.html", title=f"Intake {intake_id}", record=record, result=result, history=history,
+                 draft=draft, open_alerts=_open_alerts(intake_id), **_summary_parts(result, record.answers))
+
+
+def _open_alerts(intake_id: int) -> list:
+    return [alert for alert in services().store().open_alerts() if alert.intake_id == intake_id]
+
+
+def _answer_rows(answers: dict[str, Any]) -> list[tuple[str, str]]:
+    questionnaire = services().questionnaire
+    return [(item.label, questionnaire.answer_text(item.id, answers.get(item.id))) for item in questionnaire.items]
+
+
+def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
+    """What the summary page shows, each statement with the rule ids behind it."""
+    questionnaire = services().questionnaire
+    basis = rules_by_conclusion(result)
+    sources = {entry.rule: entry for entry in result.trace}
+
+    def said(question: str) -> str:
+        return questionnaire.answer_text(question, answers.get(question))
+
+    def group(ids: list[str]) -> list[tuple[str, str]]:
+        return [(questionnaire.item(q).label, said(q)) for q in ids]
+
+    red_flags = [(questionnaire.item(q).label, said(q), basis.get(("red_flag", q), [])) for q in RED_FLAGS]
+    steps = [(step, STEP_MARKS[step.status], basis.get(("step_status", f"{step.step}:{step.status.value}"), []))
+             for step in result.steps]
+    return {
+        "banner": BANNERS[result.status][0],
+        "basis": basis,
+        "records": group(["surgical_report_available", "mri_available", "mri_date", "annular_tear_levels"]),
+        "symptoms": group(["pain_location", "pain_quality", "pain_pattern_since_surgery", "pain_score",
+                           "hardware_problem_known", "mechanical_symptoms"]),
+        "timeline": group(["fusion_date", "fused_levels"]),
+        "red_flag_rows": red_flags,
+        "step_rows": steps,
+        "missing_rows": [(item, basis.get(("missing", item.id), [])) for item in result.missing_items],
+        "topic_rows": [(point, basis.get(("discussion", point.id), [])) for point in result.discussion_points],
+        "rules": [sources[rule] for rule in dict.fromkeys(entry.rule for entry in result.trace)],
+        "veteran": said("veteran") if "veteran" in answers else None,
+    }
+
+
+@blueprint.get("/intakes/<int:intake_id>/print")
+def print_view(intake_id: int):
+    """The printable page: the HTML export's renderer (one renderer for export and print). Its inline
+    style block is allowed by its hash only; it has no script."""
+    from triage.export import document
+    from triage.render.html import render_html
+
+    store = services().store()
+    try:
+        record = store.get(intake_id, _version_arg())
+        history = store.history(intake_id)
+    except IntakeNotFound:
+        abort(404)
+    store.log_access(EXPORTED, user=g.user.name, intake_id=intake_id, version=record.version,
+                     detail={"format": "html", "to": "browser"})
+    sources = {key: (source.title, source.reference) for key, source in services().ruleset.sources.items()}
+    page = render_html(Result.model_validate(record.result), document(record, history, deidentify=False),
+                       services().questionnaire, sources)
+    response = make_response(page)
+    styles = re.findall(r"<style>(.*?)</style>", page, re.S)
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in styles)
+    response.headers["Content-Security-Policy"] = (f"default-src 'none'; style-src {hashes}; img-src 'self'; "
+                                                   "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+    return response
+
+
+# --- invite and attach (coordinators) -----------------------------------------------------------------
+
+@blueprint.get("/invite")
+@role(accounts.COORDINATOR)
+def invite():
+    return _page("staff/invite.html", title="Invite a patient", error=None, patient_id="", days="7", issued=None)
+
+
+@blueprint.post("/invite")
+@role(accounts.COORDINATOR)
+def invite_post():
+    patient_id = request.form.get("patient_id", "").strip()
+    days = request.form.get("expires_days", "7").strip()
+    error = None
+    if not (days.isdigit() and 1 <= int(days) <= 90):
+        error = ("expires_days", "Enter a number of days from 1 to 90")
+    answers = None
+    if patient_id and error is None:
+        try:
+            answers = {"patient_id": parse_answers({"patient_id": patient_id}, today=date.today()).answered()["patient_id"]}
+        except InvalidInput as problem:
+            error = ("patient_id", f"Patient reference: {problem.problems[0].message}")
+    if error:
+        return _page("staff/invite.html", title="Invite a patient", error=error, patient_id=patient_id, days=days,
+                     issued=None), 400
+    code = invites.new_code()
+    expires = invites.expiry(int(days))
+    draft = services().store().create_invite(invites.code_hash(code), expires_at=expires, user=g.user.name,
+                                             answers=answers)
+    link = request.host_url.rstrip("/") + url_for("patient.start_with_code", code=code)
+    return _page("staff/invite.html", title="Invitation ready", error=None, patient_id="", days="7",
+                 issued={"code": code, "link": link, "intake_id": draft.intake_id,
+                         "expires": expires.replace("T", " ").replace("Z", " UTC")})
+
+
+@blueprint.post("/intakes/<int:intake_id>/patient-reference")
+@role(accounts.COORDINATOR)
+def attach(intake_id: int):
+    """Attach a patient reference to an intake that has none (a kiosk intake): to its draft, or as a
+    new version of its record (the result is the same: a reference changes no rule)."""
+    svc = services()
+    store = svc.store()
+    reference = request.form.get("patient_id", "").strip()
+    try:
+        history = store.history(intake_id)
+    except IntakeNotFound:
+        abort(404)
+    try:
+        checked = parse_answers({"patient_id": reference}, today=date.today()).answered().get("patient_id")
+    except InvalidInput:
+        checked = None
+    if not checked:
+        abort(400)
+    draft = store.load_draft(intake_id)
+    try:
+        if draft is not None:
+            if draft.answers.get("patient_id"):
+                abort(400)
+            store.save_draft({**draft.answers, "patient_id": checked}, user=g.user.name, intake_id=intake_id,
+                             expected_revision=draft.revision)
+        else:
+            record = store.get(intake_id)
+            if record.answers.get("patient_id"):
+                abort(400)
+            answers = {**record.answers, "patient_id": checked}
+            parsed = parse_answers(answers, today=date.today())
+            result = assess(parsed, svc.ruleset, svc.settings)
+            store.record_assessment(parsed.answered(), result.to_json(), user=g.user.name, intake_id=intake_id,
+                                    base_version=history[-1].version, source="staff")
+    except Conflict:
+        return _page("staff/conflict.html", title="Changed meanwhile", intake_id=intake_id), 409
+    return redirect(url_for("staff.summary", intake_id=intake_id), code=303)
+
+
+# --- red-flag alerts --------------------------------------------------------------------------------
+
+@blueprint.get("/alerts")
+def alerts():
+    questionnaire = services().questionnaire
+    grouped: dict[int, dict[str, Any]] = {}
+    for alert in services().store().open_alerts():  # newest first
+        entry = grouped.setdefault(alert.intake_id, {"intake_id": alert.intake_id, "patient_id": alert.patient_id,
+                                                     "raised_at": alert.raised_at, "urgency": alert.urgency,
+                                                     "questions": []})
+        entry["questions"].append(questionnaire.item(alert.question).label)
+        if URGENCY_ORDER.index(alert.urgency) < URGENCY_ORDER.index(entry["urgency"]):
+            entry["urgency"] = alert.urgency
+    rows = sorted(grouped.values(), key=lambda e: (URGENCY_ORDER.index(e["urgency"]), _descending(e["raised_at"])))
+    return _page("staff/alerts.html", title="Red-flag alerts", rows=rows)
+
+
+def _descending(stamp: str) -> str:
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in stamp)
+
+
+@blueprint.post("/alerts/<int:intake_id>/acknowledge")
+@role(accounts.CLINICIAN)
+def acknowledge(intake_id: int):
+    try:
+        services().store().acknowledge_alerts(intake_id, user=g.user.name)
+    except IntakeNotFound:
+        abort(404)
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("staff.alerts"),
+                    code=303)
+
+
+@blueprint.get("/alerts.json")
+def alert_counts():
+    """The banner's poll (every few seconds with JavaScript): counts only, never who or what."""
+    session.passive = True  # the page asks by itself: this is not activity, the idle timeout still runs
+    counts = services().store().alert_counts()
+    response = jsonify({"signed_in": True, "intakes": counts.get("intakes", 0),
+                        "emergency": counts.get("emergency", 0)})
+    return response

@@ -1,0 +1,80 @@
+/* Enhancements only: every page works without this script.
+   1. "None" / "I don't know" checkboxes untick the others (the server checks it too).
+   2. On a patient's page, warn before the idle session ends, let them stay, then close the page.
+   3. Focus the error summary when a page shows one. */
+(function () {
+  "use strict";
+
+  document.querySelectorAll("input[type=checkbox][name=answer]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      if (!box.checked) { return; }
+      var group = document.querySelectorAll("input[type=checkbox][name=answer]");
+      var exclusive = box.hasAttribute("data-exclusive");
+      group.forEach(function (other) {
+        if (other !== box && (exclusive || other.hasAttribute("data-exclusive"))) { other.checked = false; }
+      });
+      if (box.closest(".fieldset")) {
+        box.closest(".fieldset").querySelectorAll(".date-input input").forEach(function (input) {
+          if (exclusive) { input.value = ""; }
+        });
+      }
+    });
+  });
+
+  // Staff pages: the red-flag banner follows the store without a reload (every 5 seconds).
+  var alertsUrl = document.body.getAttribute("data-alerts-url");
+  var banner = document.getElementById("alert-banner");
+  var bannerText = document.getElementById("alert-banner-text");
+  if (alertsUrl && banner && bannerText && window.fetch) {
+    var poll = function () {
+      fetch(alertsUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) {
+          if (response.status === 401) { window.location.reload(); return null; }
+          return response.ok ? response.json() : null;
+        })
+        .then(function (data) {
+          if (!data) { return; }
+          if (data.intakes > 0) {
+            var text = data.intakes + (data.intakes === 1 ? " intake" : " intakes") +
+              " with a red flag not yet acknowledged" + (data.emergency ? " (" + data.emergency + " emergency)" : "");
+            if (bannerText.textContent !== text) { bannerText.textContent = text; }
+            banner.hidden = false;
+          } else {
+            banner.hidden = true;
+          }
+        })
+        .catch(function () { /* the next poll tries again */ });
+    };
+    window.setInterval(poll, 5000);
+  }
+
+  var summary = document.querySelector("[data-focus]");
+  if (summary) { summary.focus(); }
+
+  var body = document.body;
+  var idle = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
+  var warn = parseInt(body.getAttribute("data-warn-seconds") || "0", 10);
+  var warning = document.getElementById("idle-warning");
+  if (idle > 0 && warning) {
+    var stay = document.getElementById("idle-stay");
+    var leave = document.getElementById("idle-leave");
+    var warnTimer, endTimer;
+    var arm = function () {
+      clearTimeout(warnTimer); clearTimeout(endTimer);
+      warning.hidden = true;
+      warnTimer = setTimeout(function () {
+        warning.hidden = false;
+        var button = stay.querySelector("button");
+        if (button) { button.focus(); }
+      }, Math.max(0, idle - warn) * 1000);
+      // A little before the server's limit, so the session is ended by us and the page is cleared.
+      endTimer = setTimeout(function () { leave.submit(); }, Math.max(1, idle - 5) * 1000);
+    };
+    stay.addEventListener("submit", function (event) {
+      event.preventDefault();
+      fetch(stay.action, { method: "POST", body: new FormData(stay), credentials: "same-origin" })
+        .then(function (response) { if (response.ok) { arm(); } else { window.location.reload(); } });
+    });
+    arm();
+  }
+})();
