@@ -22,7 +22,7 @@ from triage.errors import StoreError, TriageError
 from triage.questionnaire import Questionnaire, load_questionnaire
 from triage.ruleset import Ruleset, load_ruleset
 from triage.settings import Settings, load_settings
-from triage.store import Store, open_store
+from triage.store import Store, is_postgresql_url, open_store
 from triage.web import cds_hooks, security
 from triage.web.messages import WebMessages, load_messages
 from triage.web.sessions import ServerSessions
@@ -35,7 +35,7 @@ PURGE_EVERY_SECONDS = 60.0
 class Services:
     """What every request handler needs, built once per app."""
 
-    store_path: Path
+    store_path: Path | str  # a file, or a postgresql:// URL
     questionnaire: Questionnaire
     ruleset: Ruleset
     settings: Settings
@@ -73,7 +73,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     from triage.web import patient, staff
 
     settings = load_settings(settings_path)
-    store_path = Path(store_path)
+    store_path = store_path if is_postgresql_url(store_path) else Path(store_path)
     open_store(store_path).close()
     app = Flask(__name__, static_folder=str(PACKAGE / "static"), template_folder=str(PACKAGE / "templates"))
     app.config.update(
