@@ -1359,7 +1359,7 @@ def _seal_drafts(db: sqlite3.Connection) -> None:
 
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to.
 def _fill_worklist(db: sqlite3.Connection) -> None:
-    """Schema 3: a worklist row for every intake, from its latest version (or its draft)."""
+    """Schema 6: a worklist row for every intake, from its latest version (or its draft)."""
     for (intake_id,) in db.execute("SELECT id FROM intakes ORDER BY id").fetchall():
         _refresh_worklist(db, intake_id)
 
