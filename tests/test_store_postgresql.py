@@ -101,7 +101,8 @@ def test_a_newer_schema_is_refused(pg_url):
 def test_two_processes_creating_one_store_at_once_create_it_once(pg_url):
     command = [sys.executable, CLI, "list", "--db", pg_url]
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    assert [run.wait(timeout=120) for run in runs] == [0] * 4
+    finished = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0] * 4, [err for _, err in finished]
     assert run_cli("audit", "verify", "--db", pg_url).code == 0
 
 

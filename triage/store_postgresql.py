@@ -363,9 +363,11 @@ def schema_version(backend: PostgreSQLBackend) -> int:
     holds another program's tables, or a store written by a newer triage."""
     location = backend.location
     with backend.errors():
-        if backend.db.execute("SELECT to_regclass('triage_store')").fetchone()[0] is None:
-            tables = backend.db.execute("SELECT count(*) FROM pg_catalog.pg_tables"
-                                        " WHERE schemaname = current_schema()").fetchone()[0]
+        # One statement, one snapshot: another process may be creating the store meanwhile.
+        store, tables = backend.db.execute(
+            "SELECT to_regclass('triage_store') IS NOT NULL,"
+            " (SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema())").fetchone()
+        if not store:
             if tables:
                 raise StoreError(f"{location}: holds tables of another program, not a triage store; "
                                  "give an empty database")

@@ -19,7 +19,7 @@ from triage.errors import Problem, TriageError
 from triage.safe_text import for_terminal
 
 # One line per command module, in the order `triage --help` lists their commands.
-COMMANDS = (assess, batch, catalogues, db, intake, records, users, web)
+COMMANDS = (assess, batch, catalogues, intake, records, db, users, web)
 
 
 class _Version(argparse.Action):
