@@ -17,6 +17,7 @@ from triage import invites  # noqa: E402
 from triage.errors import DefinitionError  # noqa: E402
 from triage.store import open_store  # noqa: E402
 from triage.web.messages import load_messages  # noqa: E402
+from support.web_golden import golden_path, render_all  # noqa: E402
 from support.web import Clock, Patient, answer_all, errors, hidden_fields, make_app, sign_in, add_staff  # noqa: E402
 
 ENGLISH = load_messages().messages
@@ -323,3 +324,29 @@ def test_a_broken_spanish_web_text_stops_the_app_naming_the_id(db, tmp_path, mon
     monkeypatch.setattr("triage.languages.web_translation_path", lambda language: broken)
     with pytest.raises(DefinitionError, match=re.escape("done_title: missing")):
         make_app(db)
+
+
+# --- golden pages -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def spanish_pages() -> dict[str, str]:
+    return render_all("es")
+
+
+GOLDEN_NAMES = sorted(path.stem for path in golden_path("x").parent.glob("*.html"))
+
+
+def test_the_golden_pages_cover_every_kind_of_patient_page(spanish_pages):
+    assert sorted(spanish_pages) == GOLDEN_NAMES
+    assert len(GOLDEN_NAMES) >= 25
+
+
+@pytest.mark.parametrize("name", GOLDEN_NAMES)
+def test_golden_spanish_web_page(spanish_pages, name):
+    page = spanish_pages[name]
+    assert page == golden_path(name).read_text(encoding="utf-8"), \
+        "regenerate with `python tests/regen.py web` and review the diff"
+    assert '<html lang="es">' in page and "language-switch" in page
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert not [key for key, english in ENGLISH.items() if len(english.split()) >= 3 and "{" not in english
+                and english in text], name
