@@ -341,6 +341,9 @@ def test_questions_in_spanish_in_every_format_with_the_review_status(fmt):
     if fmt == "json":
         data = run.json
         assert data["language"] == "es" and data["translations"]["es"]["review_status"] == "pending_review"
+        assert data["translations"]["es"]["web_pages"]["review_status"] == "pending_review"  # the web pages' words
+    else:
+        assert "(web pages: pending_review)" in " ".join(run.out.split())
 
 
 def test_the_review_status_never_reaches_a_patient():

@@ -194,6 +194,16 @@ def web_translation_path(language: str) -> Path:
     return shipped("questionnaires") / f"fbss-web.{language}.toml"
 
 
+def web_translation_info(language: str, path: Path | None = None) -> WebTranslationInfo:
+    """The review status of the web pages' translation (for staff catalogues; the texts themselves are
+    checked in full where they are used, by the web layer)."""
+    path = path or web_translation_path(language)
+    data = read_toml(path)
+    if "translation" not in data:
+        raise DefinitionError(f"{path}: [translation]: is missing")
+    return validate(_WebHeader, {"translation": data["translation"]}, path).translation
+
+
 def load_web_translation(language: str, english: dict[str, str], *, web_id: str, web_version: str,
                          path: Path | None = None) -> tuple[WebTranslationInfo, dict[str, str]]:
     """The web pages' texts in ``language``, checked against the English ones (``english``: message
