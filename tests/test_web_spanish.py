@@ -108,6 +108,21 @@ def test_invite_lang_es_is_stored_and_printed_with_its_link(tmp_path):
     assert run_cli("invite", "--db", str(db), "--lang", "fr").code == 2
 
 
+def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "t.db"
+    code, intake_id = invite(db, "es")
+    raw = sqlite3.connect(db, isolation_level=None)
+    for statement in ("ALTER TABLE invites DROP COLUMN language", "PRAGMA user_version = 6"):
+        raw.execute(statement)
+    raw.close()
+    with open_store(db) as store:  # migration 7 adds the column: what was issued before opens in English
+        found = store.find_invite(invites.code_hash(code))
+        assert found.language == "en" and found.intake_id == intake_id
+        assert store.verify_audit().ok
+
+
 # --- the switch -------------------------------------------------------------------------------------
 
 def test_every_patient_page_has_the_switch_with_lang_on_the_page_and_on_the_link(app, db):
