@@ -60,6 +60,10 @@ def test_the_worklist_is_ordered_by_urgency_tier_then_status(clinic):
     ({"va_to_do": "confirm_enrollment"}, ["MRI"]),
     ({"status": "draft"}, ["DRAFT"]),
     ({"missing": "red_flag_screen"}, []),
+    ({"va_to_do": True}, ["MRI"]),
+    ({"va_to_do": True, "missing": "current_mri"}, ["MRI"]),
+    ({"va_to_do": "confirm_enrollment", "missing": "fused_levels"}, []),
+    ({"missing": "current_mri", "urgency": "soon"}, ["SOON"]),
 ])
 def test_filters_read_the_indexed_columns(clinic, filters, expected):
     with open_store(clinic) as store:

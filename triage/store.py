@@ -910,11 +910,28 @@ class Store:
         """A page of the worklist with the number of matching intakes and the counts per status."""
         rows = self.worklist(status=status, missing=missing, urgency=urgency, va_to_do=va_to_do,
                              limit=limit, offset=offset)
-        where, params = self._worklist_filter(status, missing, urgency, va_to_do)
         with self._errors():
-            shown = self._db.execute("SELECT count(*) FROM worklist w" + where, params).fetchone()[0]
+            shown = self._db.execute(*self._worklist_count(status, missing, urgency, va_to_do)).fetchone()[0]
             counts = dict(self._db.execute("SELECT status, count(*) FROM worklist GROUP BY status").fetchall())
         return WorklistPage(rows, shown, sum(counts.values()), counts)
+
+    @classmethod
+    def _worklist_count(cls, status, missing, urgency, va_to_do) -> tuple[str, list]:
+        """The query counting the intakes a filter matches. With an item filter it is driven by the
+        items' index (each intake lists an item once), not by testing every worklist row."""
+        items = [(kind, item) for kind, item in (("missing", missing), ("va_to_do", va_to_do))
+                 if item is not None and item is not False]
+        if not items:
+            where, params = cls._worklist_filter(status, missing, urgency, va_to_do)
+            return "SELECT count(*) FROM worklist w" + where, params
+        (kind, item), rest = items[0], dict(items[1:])
+        where, params = cls._worklist_filter(status, rest.get("missing"), urgency, rest.get("va_to_do"))
+        if item is True:  # any item of this kind
+            driver, driver_params = "SELECT DISTINCT intake_id FROM worklist_items WHERE kind = ?", [kind]
+        else:
+            driver, driver_params = "SELECT intake_id FROM worklist_items WHERE kind = ? AND item = ?", [kind, item]
+        return (f"SELECT count(*) FROM ({driver}) d JOIN worklist w ON w.intake_id = d.intake_id" + where,
+                driver_params + params)
 
     @staticmethod
     def _worklist_filter(status, missing, urgency, va_to_do) -> tuple[str, list]:

@@ -151,11 +151,13 @@ def worklist():
     except ValueError:
         abort(400)
     # One indexed page of the worklist table, in `triage list`'s order: fast however many intakes.
-    counted = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=1)
-    pages = max(1, -(-counted.shown // PAGE_SIZE))
-    page = min(page, pages)
     shown = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=PAGE_SIZE,
                                 offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, -(-shown.shown // PAGE_SIZE))
+    if page > pages:  # past the end (the list shrank, or a typed number): the last page
+        page = pages
+        shown = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=PAGE_SIZE,
+                                    offset=(page - 1) * PAGE_SIZE)
     store.log_access(LISTED, user=g.user.name, detail={"rows": len(shown.rows), "channel": "web"})
     alerts = {alert.intake_id for alert in store.open_alerts()}
     counts = {s: shown.counts.get(s, 0) for s in WORKLIST_STATUSES}
