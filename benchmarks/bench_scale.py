@@ -107,12 +107,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--db-url", metavar="URL", help="a PostgreSQL server to measure (see above)")
     args = parser.parse_args()
-    if args.db_url:
-        with postgresql_stores(args.db_url) as (small, large):
-            compare(args.large, args.small, small, large)
-    else:
-        with tempfile.TemporaryDirectory() as folder:
-            compare(args.large, args.small, Path(folder) / "small.db", Path(folder) / "large.db")
+    compare(args.large, args.small, args.db_url)
 
 
 @contextmanager
@@ -142,7 +137,18 @@ def store_size(location: Path | str) -> int:
         return store._db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
 
 
-def compare(large_count: int, small_count: int, small: Path | str, large: Path | str) -> None:
+def compare(large_count: int, small_count: int, db_url: str | None = None) -> None:
+    """Build both stores (SQLite files in a scratch folder, or databases on ``db_url``'s server) and
+    print the table."""
+    if db_url:
+        with postgresql_stores(db_url) as (small, large):
+            _compare(large_count, small_count, small, large)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            _compare(large_count, small_count, Path(folder) / "small.db", Path(folder) / "large.db")
+
+
+def _compare(large_count: int, small_count: int, small: Path | str, large: Path | str) -> None:
     pairs = results(400)
     print(f"backend: {'postgresql' if isinstance(large, str) else 'sqlite'}")
     small_seconds = build(small, small_count, pairs)

@@ -83,6 +83,29 @@ def test_the_environment_names_a_postgresql_store(pg_url, monkeypatch, answers_f
 
 # -- refusals ----------------------------------------------------------------------------------
 
+def test_every_schema_change_has_its_postgresql_migration():
+    """A migration added to store.MIGRATIONS (SQLite) needs its PostgreSQL twin, or new stores and
+    upgraded ones would differ from SQLite's."""
+    from triage import store_postgresql
+    from triage.store import SCHEMA_VERSION
+
+    assert sorted(store_postgresql.MIGRATIONS) == list(range(store_postgresql.BASE_SCHEMA, SCHEMA_VERSION))
+
+
+def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
+    from triage import store_postgresql
+
+    open_store(pg_url).close()
+    with Raw(pg_url) as raw:  # back to the schema a PostgreSQL store starts from
+        raw.execute("ALTER TABLE invites DROP COLUMN language")
+        raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
+    with open_store(pg_url) as store:
+        store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
+        assert store.verify_audit().ok
+    with Raw(pg_url) as raw:
+        assert raw.execute("SELECT schema_version FROM triage_store").fetchone()[0] == store_postgresql.SCHEMA_VERSION
+
+
 def test_another_programs_database_is_refused(pg_url):
     with Raw(pg_url) as raw:
         raw.execute("CREATE TABLE invoices (id INTEGER)")

@@ -40,8 +40,10 @@ APPLICATION = "fbss-triage"
 LOCK_TIMEOUT = "60s"  # how long a writer waits for another's transaction before "busy"
 MIGRATION_LOCK = 0x46425354  # advisory lock key: two processes opening a new store migrate once
 
-# The schema of a new PostgreSQL store, at SCHEMA_VERSION (6): the same tables, columns and checks as
-# the SQLite store after its migrations 1-6. The append-only guards are triggers, as in SQLite.
+# The schema a new PostgreSQL store starts from, BASE_SCHEMA (6): the same tables, columns and checks
+# as the SQLite store after its migrations 1-6; ``MIGRATIONS`` then bring it to SCHEMA_VERSION. The
+# append-only guards are triggers, as in SQLite.
+BASE_SCHEMA = 6
 SCHEMA = f"""
 CREATE TABLE triage_store (
     one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -178,12 +180,14 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION triage_append_only();
 
-INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICATION}', {SCHEMA_VERSION});
+INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICATION}', {BASE_SCHEMA});
 """
 
-# Upgrades of a PostgreSQL store: MIGRATIONS[n] takes it from schema n to n + 1 (the first schema a
-# PostgreSQL store has is 6). A change to the store's schema appends to store.MIGRATIONS and here.
-MIGRATIONS: dict[int, str] = {}
+# Upgrades of a PostgreSQL store: MIGRATIONS[n] takes it from schema n to n + 1, like store.MIGRATIONS
+# (whose SQLite statements they mirror). A change to the store's schema is appended to both.
+MIGRATIONS: dict[int, str] = {
+    6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+}
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
 # rows: add and read, never change or remove.
@@ -391,7 +395,7 @@ def _migrate(backend: PostgreSQLBackend) -> None:
             schema = schema_version(backend)
             if schema == 0:
                 backend.db.execute(SCHEMA)
-                schema = SCHEMA_VERSION
+                schema = BASE_SCHEMA
             for step in range(schema, SCHEMA_VERSION):
                 backend.db.execute(MIGRATIONS[step])
                 backend.db.execute(f"UPDATE triage_store SET schema_version = {step + 1}")
