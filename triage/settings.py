@@ -76,6 +76,20 @@ class Settings(BaseModel):
         """``text_values()``, kept (do not change it: it is shared)."""
         return self.text_values()
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identifies the content (every field), so results prepared under other settings never mix."""
+        import hashlib
+
+        return hashlib.sha256(repr([(name, getattr(self, name)) for name in type(self).model_fields]).encode()).hexdigest()[:16]
+
+    def model_copy(self, *, update=None, deep: bool = False) -> "Settings":
+        # The cached forms describe the original: a changed copy computes its own.
+        copied = super().model_copy(update=update, deep=deep)
+        for name in ("json_data", "text_data", "fingerprint"):
+            copied.__dict__.pop(name, None)
+        return copied
+
     def text_values(self) -> dict[str, object]:
         """The settings as the placeholders of texts read them: lists joined, and the places without a
         full-service VA facility in words ("Alaska, Hawaii or Guam") for the question a patient reads."""
