@@ -5,6 +5,7 @@ files change only when a rendering or a rule was meant to change, and are never 
     python tests/regen.py intake   # tests/data/golden/intake/*: the patient-safe intake summaries (en, es/)
                                # and whole Spanish terminal intakes
     python tests/regen.py rules    # tests/data/review/rules.json: run only after the rules were reviewed
+    python tests/regen.py batch    # tests/data/speed/batch-sample.sha256: batch records of generated intakes
 """
 
 from __future__ import annotations
@@ -54,7 +55,13 @@ def rules() -> list[Path]:
     return [write_record()]
 
 
-KINDS = {"golden": golden, "intake": intake, "rules": rules}
+def batch() -> list[Path]:
+    from support.batch_sample import write
+
+    return [write()]
+
+
+KINDS = {"golden": golden, "intake": intake, "rules": rules, "batch": batch}
 
 
 def main(argv: list[str]) -> int:
