@@ -155,3 +155,31 @@ def test_a_rule_text_naming_only_clinic_settings_is_put_in_words_once():
                                         "own": assess_module._Words("Fusion {fusion_date}.")}, SETTINGS)
     assert [hole.key for hole in template.holes] == ["Fusion {fusion_date}."]
     assert f"Call {SETTINGS.emergency_number} now".encode() in template._pieces[0]
+
+
+def test_the_data_json_output_prints_is_the_validated_models_json():
+    """`triage assess --format json` prints the result's data without building the result models."""
+    from triage.assess import assess_data
+
+    for line in LINES[:200]:
+        answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
+        assert assess_data(answers, RULESET, SETTINGS) == assess(answers, RULESET, SETTINGS).to_json()
+
+
+def test_starting_a_command_builds_only_its_options_and_imports_no_definition_it_does_not_use(tmp_path):
+    import subprocess
+
+    from triage.cli.main import build_parser
+
+    assert list(build_parser(only="assess").commands.choices) == ["assess"]
+    assert len(build_parser().commands.choices) > 10
+    answers = tmp_path / "a.json"
+    answers.write_text("{}", encoding="utf-8")
+    script = ("import sys; from triage.cli.main import main; code = main(['assess', sys.argv[1], '--format', 'json']); "
+              "print(sorted(m for m in sys.modules if m.startswith(('triage.', 'flask', 'psycopg', 'rich'))), "
+              "file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", script, str(answers)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stderr
+    for unused in ("triage.languages", "triage.questionnaire", "triage.store", "flask", "psycopg", "rich"):
+        assert f"'{unused}" not in loaded

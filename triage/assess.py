@@ -77,7 +77,7 @@ def assess_record(answers: Answers, ruleset: Ruleset, settings: Settings) -> tup
     kept = _kept(ruleset, settings)
     line = _Line(answers, derived, head)
     made_before = kept.made
-    text = head.template.fill(line).decode()
+    text = (head.template or kept.json_template(head)).fill(line).decode()
     if kept.made != made_before:
         # A template was made on this line: before it is used, the bytes it gives must be those of the
         # result data serialised whole. A template that would give other bytes is never kept.
@@ -382,8 +382,9 @@ class _Head:
     def __init__(self, fired: list[Rule], ruleset: Ruleset, settings: Settings) -> None:
         self.shape, self.named = _shape(fired, ruleset, settings)
         self.status: str = self.shape["status"]
-        self.template = _Template(self.shape, settings)
-        self.rules: list[_KeptRule] = []  # the fired rules' trace entries (``_Kept.head``)
+        self.fired = [rule.id for rule in fired]
+        self.template: _Template | None = None  # made for the first JSON (``_Kept.json_template``)
+        self.rules: list[_KeptRule] = []  # the fired rules' trace entries
 
     def data(self, line: _Line, fired: list[str], ruleset: Ruleset, settings: Settings) -> dict[str, Any]:
         parts, fact = _rule_parts(ruleset), line.derived.fact
@@ -474,7 +475,7 @@ class _Kept:
         self.rules: dict[str, _KeptRule] = {}
         self._words: dict[str, _KeptWords] = {}
         self._answer_json: dict[str, dict[Any, bytes]] = {}  # per field: an answer's value -> its JSON
-        self.made = 0  # heads and trace templates made: a line that made one is checked whole
+        self.made = 0  # JSON templates made: a line that made one is checked whole
 
     def head(self, fired: list[str]) -> _Head:
         key = tuple(fired)
@@ -483,12 +484,17 @@ class _Kept:
             if len(self.heads) >= MAX_KEPT:
                 self.forget()
             parts = _rule_parts(self.ruleset)
-            head = _Head([parts[rule_id].rule for rule_id in fired], self.ruleset, self.settings)
-            head.rules = [self._rule(rule_id) for rule_id in fired]
-            head.template.encoders = [self.encoder(hole, head) for hole in head.template.holes]
-            self.heads[key] = head
-            self.made += 1
+            head = self.heads[key] = _Head([parts[rule_id].rule for rule_id in fired], self.ruleset, self.settings)
         return head
+
+    def json_template(self, head: _Head) -> _Template:
+        """The head's JSON around its holes, made when a line first asks for its JSON."""
+        head.rules = [self._rule(rule_id) for rule_id in head.fired]
+        template = _Template(head.shape, self.settings)
+        template.encoders = [self.encoder(hole, head) for hole in template.holes]
+        head.template = template
+        self.made += 1
+        return template
 
     def _rule(self, rule_id: str) -> _KeptRule:
         rule = self.rules.get(rule_id)
@@ -551,6 +557,11 @@ class _Kept:
         self._answer_json.clear()
 
 
+def forget() -> None:
+    """Drop everything kept (tests start from nothing)."""
+    _kept_by_definitions.clear()
+
+
 _kept_by_definitions: dict[tuple[str, str], _Kept] = {}
 
 
@@ -576,6 +587,8 @@ _RED_FLAG_ANSWERS = attrgetter(*RED_FLAGS)
 def _check_invariants(answers: Answers, result: dict[str, Any], ruleset: Ruleset) -> None:
     """Safety principles checked on every result, independently of the rules that produced it: they
     are recomputed from the answers and PRODUCT.md's wording (the tiers are the rules file's data)."""
+    if result["physician_consult"]["recommended"] is not True:  # PRODUCT.md: every result recommends it
+        raise EngineError("the result does not recommend a physician consult")
     flags = _RED_FLAG_ANSWERS(answers)
     said_yes = [q for q, answer in zip(RED_FLAGS, flags) if answer == "yes"]
     if result["red_flags"] != said_yes:

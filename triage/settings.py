@@ -33,7 +33,8 @@ US_STATES_AND_TERRITORIES: dict[str, str] = {
 class Settings(BaseModel):
     # strict: `healing_window_months = true` must not be read as 1, nor "6" as 6 (a wrong type in a
     # clinical setting is refused, naming the key, never coerced).
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: settings kept validated between runs (triage.definition_cache) need no validator.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     healing_window_months: int = Field(6, ge=1, le=36)
     mri_currency_months: int = Field(12, ge=1, le=60)
@@ -104,6 +105,9 @@ class Settings(BaseModel):
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read a settings file (validated like every definition: a failure names the file and the
-    setting); without one, the shipped defaults (PRODUCT.md's values)."""
+    setting); without one, the shipped defaults (PRODUCT.md's values). Kept validated between runs
+    (``triage.definition_cache``)."""
+    from triage import definition_cache
+
     path = path or shipped("settings") / DEFAULT_SETTINGS
-    return validate(Settings, read_toml(path), path)
+    return definition_cache.load(Settings, path, lambda: validate(Settings, read_toml(path), path))
