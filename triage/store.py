@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -237,6 +237,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX worklist_items_by_item ON worklist_items(kind, item, intake_id);
     CREATE INDEX versions_source ON versions(source);
     """,
+    # 7: the language an invitation opens the web questionnaire in (`triage invite --lang`);
+    # invitations issued before it open in English, as they always did.
+    """
+    ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
+    """,
 )
 
 
@@ -314,6 +319,7 @@ class Invite:
     created_at: str
     expires_at: str
     submitted: bool
+    language: str = "en"  # the language the web questionnaire opens in (the patient may switch)
 
 
 @dataclass(frozen=True)
@@ -675,11 +681,13 @@ class Store:
         return Draft(intake_id, answers, revision, base, now, user)
 
     def create_invite(self, code_sha256: str, *, expires_at: str, user: str,
-                      answers: dict[str, Any] | None = None, intake_id: int | None = None) -> Draft:
+                      answers: dict[str, Any] | None = None, intake_id: int | None = None,
+                      language: str = "en") -> Draft:
         """Issue an invitation: the hash of a code that opens one intake's draft until ``expires_at``
         (UTC, ``YYYY-MM-DDTHH:MM:SSZ``) or until a version is recorded. Without ``intake_id`` a new
         intake is started with ``answers`` (e.g. the patient reference) as its draft; with it, the
-        intake's draft is kept (or started from its latest version's answers). One transaction."""
+        intake's draft is kept (or started from its latest version's answers). ``language``: the
+        language the web questionnaire opens in. One transaction."""
         with self._write() as db:
             now = self._clock()
             if intake_id is None:
@@ -697,9 +705,9 @@ class Store:
                 self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                     "revision": 1, "draft_sha256": draft_hash(intake_id, start or {}, 1, base, now, user)})
             _refresh_worklist(db, intake_id)
-            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at)"
-                       " VALUES (?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at))
-            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at})
+            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at,"
+                       " language) VALUES (?,?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at, language))
+            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at, "language": language})
             draft = db.execute("SELECT intake_id, answers, revision, base_version, saved_at, saved_by FROM drafts"
                                " WHERE intake_id = ?", (intake_id,)).fetchone()
         return Draft(draft[0], json.loads(draft[1]), draft[2], draft[3], draft[4], draft[5])
@@ -709,12 +717,12 @@ class Store:
         with self._errors():
             row = self._db.execute(
                 "SELECT i.intake_id, i.created_at, i.expires_at, i.base_version,"
-                " (SELECT MAX(version) FROM versions v WHERE v.intake_id = i.intake_id)"
+                " (SELECT MAX(version) FROM versions v WHERE v.intake_id = i.intake_id), i.language"
                 " FROM invites i WHERE i.code_sha256 = ?", (code_sha256,)).fetchone()
         if row is None:
             return None
-        intake_id, created_at, expires_at, base, latest = row
-        return Invite(intake_id, created_at, expires_at, (latest or 0) > base)
+        intake_id, created_at, expires_at, base, latest, language = row
+        return Invite(intake_id, created_at, expires_at, (latest or 0) > base, language)
 
     # -- staff accounts (the web pages' sign-in) -----------------------------------------------
 
