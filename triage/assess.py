@@ -60,8 +60,8 @@ def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
 
 def assess_data(answers: Answers, ruleset: Ruleset, settings: Settings) -> dict[str, Any]:
     """The result contract as plain JSON data, checked against the safety invariants."""
-    derived, fired, head = _planned(answers, ruleset, settings)
-    return head.data(_Line(answers, derived, head), fired, ruleset, settings)
+    derived, fired, combination = _planned(answers, ruleset, settings)
+    return combination.head.data(_Line(answers, derived, combination), fired, ruleset, settings)
 
 
 def assess_json(answers: Answers, ruleset: Ruleset, settings: Settings) -> str:
@@ -73,29 +73,21 @@ def assess_json(answers: Answers, ruleset: Ruleset, settings: Settings) -> str:
 def assess_record(answers: Answers, ruleset: Ruleset, settings: Settings) -> tuple[str, str]:
     """(status, the result as compact JSON): what a batch line needs. The JSON between the line's own
     words and values is kept from earlier lines (``_Template``); only those are serialised."""
-    derived, fired, head = _planned(answers, ruleset, settings)
-    kept = _kept(ruleset, settings)
-    line = _Line(answers, derived, head)
-    made_before = kept.made
-    text = (head.template or kept.json_template(head)).fill(line).decode()
-    if kept.made != made_before:
-        # A template was made on this line: before it is used, the bytes it gives must be those of the
-        # result data serialised whole. A template that would give other bytes is never kept.
-        if text != to_json(head.data(line, fired, ruleset, settings)).decode():
-            kept.forget()
-            raise AssertionError(f"the kept JSON of rules {', '.join(fired)} differs from the result's data")
-    return head.status, text
+    derived, fired, combination = _planned(answers, ruleset, settings)
+    line, head = _Line(answers, derived, combination), combination.head
+    template = head.template or _kept(ruleset, settings).json_template(head, line)
+    return head.status, template.fill(line).decode()
 
 
-def _planned(answers: Answers, ruleset: Ruleset, settings: Settings) -> tuple[Derived, list[str], "_Head"]:
-    """Derived facts, the checked engine decisions, and the head of the result they give (everything
-    but the trace), after the safety invariants were checked on it against these answers: the head
-    holds every field the invariants read; only words and reported values are left to fill in."""
+def _planned(answers: Answers, ruleset: Ruleset, settings: Settings) -> tuple[Derived, list[str], "_Combination"]:
+    """Derived facts, the checked engine decisions, and what the result of those fired rules is made
+    of, after the safety invariants were checked on it against these answers (``_Combination.checked``
+    holds every field the invariants read; only words and reported values are left to fill in)."""
     derived = derive(answers, settings)
     fired = checked_fire(ruleset, derived.fact)
-    head = _kept(ruleset, settings).head(fired)
-    _check_invariants(answers, head.shape, ruleset)
-    return derived, fired, head
+    combination = _kept(ruleset, settings).combination(fired)
+    _check_invariants(answers, combination.checked, ruleset)
+    return derived, fired, combination
 
 
 def checked_fire(ruleset: Ruleset, fact: dict[str, str], *, recall: bool = True) -> list[str]:
@@ -153,7 +145,7 @@ class _Words(_Hole):
 
 class _Value(_Hole):
     """A value the result reports from the line: adjacent_levels, months_since_fusion,
-    unfused_tear_levels (``Derived`` attributes) or assessment_date."""
+    unfused_tear_levels (``Derived`` attributes), assessment_date, or its red flags."""
 
 
 class _Inputs(_Hole):
@@ -227,7 +219,7 @@ def _shape(fired: list[Rule], ruleset: Ruleset, settings: Settings) -> tuple[dic
         "status": status.value,
         "physician_consult": {"recommended": True, "urgency": urgency,
                               "message": _Words(ruleset.messages.consult(urgency))},
-        "red_flags": [q for q in RED_FLAGS if q in {rule.then.red_flag for rule in fired}],
+        "red_flags": _Value("red_flags"),  # the combination's (``_Combination``): heads are shared
         "missing_items": [
             # One reason per rule, joined by spaces: joined templates fill in as the joined texts.
             {"id": key, "label": text.label, "reason": _Words(" ".join(missing_reasons[key]))}
@@ -270,10 +262,11 @@ def _plain(value: Any) -> Any:
 class _Line:
     """One line's answers and derived facts, as the holes of a shape take them."""
 
-    __slots__ = ("answers", "derived", "_named", "_values")
+    __slots__ = ("answers", "derived", "combination", "_named", "_values")
 
-    def __init__(self, answers: Answers, derived: Derived, head: "_Head") -> None:
-        self.answers, self.derived, self._named = answers, derived, head.named
+    def __init__(self, answers: Answers, derived: Derived, combination: "_Combination") -> None:
+        self.answers, self.derived, self.combination = answers, derived, combination
+        self._named = combination.head.named
         self._values: dict[str, Any] | None = None
 
     def values(self) -> dict[str, Any]:
@@ -296,6 +289,8 @@ class _Line:
             return {name: answers.as_json(name) for name in hole.key}
         if hole.key == "assessment_date":
             return str(self.answers.assessment_date)
+        if hole.key == "red_flags":
+            return list(self.combination.red_flags)
         value = getattr(self.derived, hole.key)
         return list(value) if isinstance(value, (list, tuple)) else value
 
@@ -369,22 +364,31 @@ class _Template:
         self.encoders: list[Callable[[_Line], bytes]] = []  # one per hole (``_Kept.encoder``)
 
     def fill(self, line: _Line) -> bytes:
-        encoded = [encode(line) for encode in self.encoders]
+        return self._join([encode(line) for encode in self.encoders])
+
+    def _join(self, encoded: list[bytes]) -> bytes:
         pieces = self._pieces.copy()
         for position, hole in self._slots:
             pieces[position] = encoded[hole]
         return b"".join(pieces)
 
+    def check(self, line: _Line, shape: dict[str, Any]) -> None:
+        """Before a template is kept: the bytes it gives for the line that made it must be those of its
+        shape filled in and serialised whole (a head's trace is checked entry by entry, as each entry's
+        template is made). A template that would give other bytes is never used."""
+        encoded = [b"[]" if hole is _TRACE else encode(line) for hole, encode in zip(self.holes, self.encoders)]
+        if self._join(encoded) != to_json(line.fill(shape, [])):
+            raise AssertionError(f"the kept JSON of {shape.get('rule') or shape.get('status')} differs from the result's data")
+
 
 class _Head:
-    """The head of the results of one combination of fired rules."""
+    """The head of a result (all but its red flags and trace), shared by every combination of fired
+    rules with the same ``_head_key``."""
 
     def __init__(self, fired: list[Rule], ruleset: Ruleset, settings: Settings) -> None:
         self.shape, self.named = _shape(fired, ruleset, settings)
         self.status: str = self.shape["status"]
-        self.fired = [rule.id for rule in fired]
         self.template: _Template | None = None  # made for the first JSON (``_Kept.json_template``)
-        self.rules: list[_KeptRule] = []  # the fired rules' trace entries
 
     def data(self, line: _Line, fired: list[str], ruleset: Ruleset, settings: Settings) -> dict[str, Any]:
         parts, fact = _rule_parts(ruleset), line.derived.fact
@@ -448,9 +452,11 @@ class _KeptRule:
         if template is None:
             if len(self.templates) >= MAX_KEPT:
                 self.templates.clear()
-            template = self.templates[fact_key] = _Template(_trace_shape(self.parts, line.derived.fact, settings), settings)
+            shape = _trace_shape(self.parts, line.derived.fact, settings)
+            template = _Template(shape, settings)
             template.encoders = [kept.encoder(hole) for hole in template.holes]
-            kept.made += 1
+            kept.checked(template, line, shape)
+            self.templates[fact_key] = template
             if self.filled is None and not self.templates.keys() - {fact_key}:
                 reads = set(self.parts.rule.reads)
                 if all(type(hole) is _Inputs or (type(hole) is _Words and _placeholders(hole.key) - template.constant <= reads)
@@ -465,35 +471,73 @@ class _KeptRule:
         return text
 
 
+# What a rule's conclusion puts in a result's head beyond the status, the consult's tier and its red
+# flag (read by ``_shape``): two combinations of fired rules with the same status, tier and rules
+# concluding any of these have the same head (their red flags and trace are their own).
+_HEAD_CONCLUSIONS = ("missing", "step_status", "discussion", "va_criterion", "va_to_do")
+
+
+def _head_key(fired: list[Rule]) -> tuple[Any, ...]:
+    statuses = {rule.then.status for rule in fired if rule.then.status}
+    urgencies = {rule.then.consult for rule in fired if rule.then.consult}
+    status = next((s for s in STATUS_ORDER if s in statuses), None)
+    urgency = next((u for u in URGENCY_ORDER if u in urgencies), None)
+    return status, urgency, tuple(rule.id for rule in fired
+                                  if any(getattr(rule.then, name) is not None for name in _HEAD_CONCLUSIONS))
+
+
+class _Combination:
+    """One combination of fired rules: its head, its red flags, its rules' trace entries, and the fields
+    the safety invariants check (``checked``: the head's, with these red flags)."""
+
+    def __init__(self, head: _Head, red_flags: list[str], rules: list[_KeptRule]) -> None:
+        self.head, self.red_flags, self.rules = head, red_flags, rules
+        self.checked = {**head.shape, "red_flags": red_flags}
+
+
 class _Kept:
     """What the results made so far under one ruleset and settings (by fingerprint) have in common:
-    a head per combination of fired rules, trace entries per rule, texts by the answers they name."""
+    heads, the combinations of fired rules that use them, trace entries per rule, texts by the answers
+    they name."""
 
     def __init__(self, ruleset: Ruleset, settings: Settings) -> None:
         self.ruleset, self.settings = ruleset, settings
-        self.heads: dict[tuple[str, ...], _Head] = {}
+        self.heads: dict[tuple[Any, ...], _Head] = {}
+        self.combinations: dict[tuple[str, ...], _Combination] = {}
         self.rules: dict[str, _KeptRule] = {}
         self._words: dict[str, _KeptWords] = {}
         self._answer_json: dict[str, dict[Any, bytes]] = {}  # per field: an answer's value -> its JSON
-        self.made = 0  # JSON templates made: a line that made one is checked whole
 
-    def head(self, fired: list[str]) -> _Head:
+    def combination(self, fired: list[str]) -> _Combination:
         key = tuple(fired)
-        head = self.heads.get(key)
-        if head is None:
-            if len(self.heads) >= MAX_KEPT:
+        combination = self.combinations.get(key)
+        if combination is None:
+            if len(self.combinations) >= MAX_KEPT:
                 self.forget()
             parts = _rule_parts(self.ruleset)
-            head = self.heads[key] = _Head([parts[rule_id].rule for rule_id in fired], self.ruleset, self.settings)
-        return head
+            rules = [parts[rule_id].rule for rule_id in fired]
+            head_key = _head_key(rules)
+            head = self.heads.get(head_key)
+            if head is None:
+                head = self.heads[head_key] = _Head(rules, self.ruleset, self.settings)
+            concluded = {rule.then.red_flag for rule in rules}
+            combination = self.combinations[key] = _Combination(
+                head, [q for q in RED_FLAGS if q in concluded], [self._rule(rule_id) for rule_id in fired])
+        return combination
 
-    def json_template(self, head: _Head) -> _Template:
+    def json_template(self, head: _Head, line: _Line) -> _Template:
         """The head's JSON around its holes, made when a line first asks for its JSON."""
-        head.rules = [self._rule(rule_id) for rule_id in head.fired]
         template = _Template(head.shape, self.settings)
-        template.encoders = [self.encoder(hole, head) for hole in template.holes]
-        head.template = template
-        self.made += 1
+        template.encoders = [self.encoder(hole) for hole in template.holes]
+        head.template = self.checked(template, line, head.shape)
+        return template
+
+    def checked(self, template: _Template, line: _Line, shape: dict[str, Any]) -> _Template:
+        try:
+            template.check(line, shape)
+        except AssertionError:
+            self.forget()  # nothing made alongside it is kept either
+            raise
         return template
 
     def _rule(self, rule_id: str) -> _KeptRule:
@@ -508,12 +552,12 @@ class _Kept:
             words = self._words[template] = _KeptWords(template, self.settings)
         return words
 
-    def encoder(self, hole: _Hole, head: _Head | None = None) -> Callable[[_Line], bytes]:
+    def encoder(self, hole: _Hole) -> Callable[[_Line], bytes]:
         """How a hole is filled in, as JSON, on every line."""
         if type(hole) is _Words:
             return self.words(hole.key).encoded
         if hole is _TRACE:
-            return lambda line: self.trace_json(line, head)
+            return self.trace_json
         if type(hole) is _Inputs:
             return self._inputs_encoder(hole.key)
         return lambda line: to_json(line.value(hole))
@@ -537,10 +581,10 @@ class _Kept:
 
         return encode
 
-    def trace_json(self, line: _Line, head: _Head) -> bytes:
+    def trace_json(self, line: _Line) -> bytes:
         fact, answers = line.derived.fact, line.answers
         entries = []
-        for rule in head.rules:
+        for rule in line.combination.rules:
             filled = rule.filled
             if filled is not None:  # the common case, inline: one look-up per entry
                 text = filled.get((rule.fact_key(fact), rule.answers_key(answers)))
@@ -552,6 +596,7 @@ class _Kept:
 
     def forget(self) -> None:
         self.heads.clear()
+        self.combinations.clear()
         self.rules.clear()
         self._words.clear()
         self._answer_json.clear()
@@ -577,8 +622,9 @@ def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Rules
            settings: Settings) -> dict[str, Any]:
     """The result as JSON data for these fired rules (the differential tests build it from the
     reference evaluator's rules)."""
-    head = _Head(fired, ruleset, settings)
-    return head.data(_Line(answers, derived, head), [rule.id for rule in fired], ruleset, settings)
+    concluded = {rule.then.red_flag for rule in fired}
+    combination = _Combination(_Head(fired, ruleset, settings), [q for q in RED_FLAGS if q in concluded], [])
+    return combination.head.data(_Line(answers, derived, combination), [rule.id for rule in fired], ruleset, settings)
 
 
 _RED_FLAG_ANSWERS = attrgetter(*RED_FLAGS)

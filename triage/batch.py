@@ -124,10 +124,10 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
     # The result's JSON: the bytes of ``assess(...).model_dump_json()`` without building the models
     # (tests/test_speed.py). Splice in the record's two leading keys (the body is a JSON object, so it
     # starts with "{").
-    head = _dumps({"line": number, "patient_id": answers.patient_id})
+    record = f'{{"line":{number},"patient_id":{_dumps(answers.patient_id)},{body[1:]}'
     if config.keep:  # the parent records it: the answers contract and the result contract
-        return status, head[:-1] + "," + body[1:], (number, answers.answered(), body)
-    return status, head[:-1] + "," + body[1:]
+        return status, record, (number, answers.answered(), body)
+    return status, record
 
 
 # (line number, answers, result JSON) of a valid line, for `--save`

@@ -176,8 +176,9 @@ def derive(answers: Answers, settings: Settings) -> Derived:
     fact["mri_date_known"] = _yes_no(mri is not None)
 
     # Conservative partial dates: the fusion as late as it can be, the MRI as early as it can be.
-    fusion_latest = fusion.latest(not_after=assessed) if fusion else None
-    healing_ends = add_months(fusion_latest, settings.healing_window_months) if fusion_latest else None
+    fusion_latest, healing_ends, months = (
+        _fusion_dates(fusion, assessed, settings.healing_window_months) if fusion else (None, None, None)
+    )
     currency_starts = _currency_starts(assessed, settings.mri_currency_months)
     fact["within_healing_window"] = _yes_no(assessed < healing_ends) if healing_ends else NOT_CHECKED
     fact["mri_current"] = _yes_no(mri.earliest >= currency_starts) if mri else NOT_CHECKED
@@ -190,7 +191,6 @@ def derive(answers: Answers, settings: Settings) -> Derived:
         _yes_no(bool(unfused_tears)) if fused and tears is not None else NOT_CHECKED
     )
     adjacent = adjacent_levels(fused) if fused else []
-    months = whole_months_between(fusion_latest, assessed) if fusion_latest else None
 
     text_values = TextValues(answers, settings=settings.text_data, derived={
         "months_since_fusion": months,
@@ -200,6 +200,15 @@ def derive(answers: Answers, settings: Settings) -> Derived:
         "adjacent_levels": adjacent,
     })
     return Derived(fact, months, adjacent, unfused_tears, text_values)
+
+
+# Pure functions of a few values that repeat across a backlog (fusion dates, one assessment date).
+@functools.lru_cache(maxsize=4096)
+def _fusion_dates(fusion: PartialDate, assessed: date, healing_months: int) -> tuple[date, date, int]:
+    """The latest day the fusion can have been, the end of the healing window after it, and the
+    whole months from it to the assessment."""
+    latest = fusion.latest(not_after=assessed)
+    return latest, add_months(latest, healing_months), whole_months_between(latest, assessed)
 
 
 @functools.lru_cache(maxsize=64)
