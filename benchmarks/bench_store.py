@@ -1,11 +1,14 @@
 """Figures for the intake store. Prints numbers; asserts nothing (tests never time anything).
 
-    python benchmarks/bench_store.py [--intakes 1000]
+    python benchmarks/bench_store.py [--intakes 1000] [--large 100000] [--small 1000]
 
 - save: recorded assessments per second with synchronous=FULL (one transaction, fsync, per save),
   against the same inserts with synchronous=OFF measured in the same run (the price of durability);
 - list / audit verify / show-read over a store of N intakes;
-- start-up of `triage list` against `triage rules` (the existing catalogue command) in fresh processes.
+- start-up of `triage list` against `triage rules` (the existing catalogue command) in fresh processes;
+- scale: `list`, each filter and `audit verify` on a store of --large intakes against the same
+  commands on one of --small, built and measured in the same run (benchmarks/bench_scale.py);
+  --large 0 skips it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from triage.store import open_store  # noqa: E402
 
@@ -44,7 +48,10 @@ def fresh_process(*args: str, runs: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--intakes", type=int, default=1000)
-    count = parser.parse_args().intakes
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    options = parser.parse_args()
+    count = options.intakes
     answers = json.loads((ROOT / "examples" / "adjacent-tear.json").read_text())
     result = json.loads(subprocess.run([sys.executable, str(ROOT / "cli.py"), "assess",
                                         str(ROOT / "examples" / "adjacent-tear.json"), "--format", "json"],
@@ -73,6 +80,10 @@ def main() -> None:
         listed = fresh_process("list", "--db", small)
     print(f"start-up, median of 5 fresh processes: triage list {listed * 1000:.0f} ms, "
           f"triage rules {rules * 1000:.0f} ms (list/rules = {listed / rules:.2f})")
+    if options.large:
+        import bench_scale
+
+        bench_scale.compare(options.large, options.small)
 
 
 if __name__ == "__main__":

@@ -284,7 +284,7 @@ def test_benchmark_scripts_run_with_tiny_sizes(tmp_path):
         ["bench_batch.py", "--sizes", "300", "--workers", "2"],
         ["generate.py", "5", "--broken-every", "2", "--out", str(tmp_path / "five.jsonl")],
         ["bench_intake.py", "1"],
-        ["bench_store.py", "--intakes", "20"],
+        ["bench_store.py", "--intakes", "20", "--large", "200", "--small", "20"],
     ]
     for script, *args in scripts:
         done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,

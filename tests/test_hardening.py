@@ -76,6 +76,7 @@ def _forge(db: str, column: str, value: str) -> None:
     else:
         raw.execute("UPDATE versions SET patient_id = ?, answers = json_set(answers, '$.patient_id', ?)",
                     (value, value))
+        raw.execute("UPDATE worklist SET patient_id = ?", (value,))
     raw.close()
 
 

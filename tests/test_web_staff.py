@@ -187,7 +187,7 @@ def test_a_staff_form_without_its_token_is_refused(app, db):
 # --- worklist, summary, print ------------------------------------------------------------------------
 
 def test_the_worklist_has_the_rows_and_order_of_triage_list(app, db):
-    for flag in ("red_flag_bladder_bowel", "red_flag_major_trauma"):
+    for flag in ("red_flag_fever_or_wound", "red_flag_bladder_bowel", "red_flag_major_trauma"):
         patient_with_red_flag(app, db, flag)
     code, _ = invite(db, patient_id="P-DRAFT")  # a draft only
     listed = run_cli("list", "--db", str(db), "--format", "json").json["intakes"]
@@ -199,6 +199,14 @@ def test_the_worklist_has_the_rows_and_order_of_triage_list(app, db):
     assert re.findall(r'href="/staff/intakes/(\d+)"', staff.page) == [str(row["intake_id"]) for row in listed
                                                                        if row["status"] == "draft"]
     assert staff.client.get("/staff/?status=nonsense").status_code == 400
+    assert staff.client.get("/staff/?urgency=nonsense").status_code == 400
+    # The red-flag tier filter is `triage list --urgency`'s, and an urgent row names its tier.
+    for tier in ("emergency", "same_day"):
+        by_tier = run_cli("list", "--db", str(db), "--format", "json", "--urgency", tier).json["intakes"]
+        staff.get(f"/staff/?urgency={tier}")
+        assert by_tier and re.findall(r'href="/staff/intakes/(\d+)"', staff.page) == [
+            str(row["intake_id"]) for row in by_tier]
+    assert "urgent EMERGENCY" in sign_in(app.test_client(), "cora").page
 
 
 def test_the_worklist_pages(app, db):

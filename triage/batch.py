@@ -62,6 +62,7 @@ class BatchConfig:
     settings: Settings
     today: date
     as_of: date | None = None
+    keep: bool = False  # also hand back each valid line's answers and result (for `--save`)
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Summary:
     bytes_read: int = 0
     stopped_at_line: int | None = None
     stop_reason: str | None = None
+    saved: int = 0  # lines recorded in the store (`--save`)
+    already_saved: int = 0  # lines a previous run of the same input had recorded (skipped)
 
 
 # --- one line -------------------------------------------------------------------------------
@@ -125,24 +128,30 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
     # record's two leading keys (the body is a JSON object, so it starts with "{").
     body = to_json(result).decode()
     head = _dumps({"line": number, "patient_id": answers.patient_id})
+    if config.keep:  # the parent records it: the answers contract and the result contract
+        return result["status"], head[:-1] + "," + body[1:], (number, answers.answered(), body)
     return result["status"], head[:-1] + "," + body[1:]
 
 
-LineFunction = Callable[[int, "bytes | None", BatchConfig], "tuple[str, str]"]
+# (line number, answers, result JSON) of a valid line, for `--save`
+Kept = tuple[int, dict[str, Any], str]
+LineFunction = Callable[[int, "bytes | None", BatchConfig], "tuple"]
 
 
 def triage_chunk(
     first: int, lines: list[bytes | None], config: BatchConfig, line_function: LineFunction = triage_line
-) -> tuple[list[str], bytes]:
-    """A chunk of lines -> (outcome of each line, their records as UTF-8 JSONL). One bytes object per
-    chunk keeps the parent's share of the work (unpickle, write) small."""
-    outcomes, records = [], []
+) -> tuple[list[str], bytes, list[Kept]]:
+    """A chunk of lines -> (outcome of each line, their records as UTF-8 JSONL, the valid lines'
+    answers and results when ``config.keep``). One bytes object per chunk keeps the parent's share
+    of the work (unpickle, write) small."""
+    outcomes, records, kept = [], [], []
     for offset, data in enumerate(lines):
-        outcome, record = line_function(first + offset, data, config)
+        outcome, record, *keep = line_function(first + offset, data, config)
         outcomes.append(outcome)
         records.append(record)
+        kept += keep
     records.append("")
-    return outcomes, "\n".join(records).encode("utf-8")
+    return outcomes, "\n".join(records).encode("utf-8"), kept
 
 
 # --- worker processes -----------------------------------------------------------------------
@@ -179,7 +188,7 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _work(first: int, lines: list[bytes | None]) -> tuple[list[str], bytes]:
+def _work(first: int, lines: list[bytes | None]) -> tuple[list[str], bytes, list[Kept]]:
     config, line_function = _worker
     return triage_chunk(first, lines, config, line_function)
 
@@ -247,6 +256,22 @@ def _chunks(lines: Iterator[bytes | None], size: int) -> Iterator[tuple[int, lis
 
 # --- the run --------------------------------------------------------------------------------
 
+def input_key(path: str) -> str:
+    """What names an input in the store (``batch:KEY:LINE``): the start of the SHA-256 of its bytes,
+    so that a rerun of the same file recognises its lines, and a changed file is a new batch."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise InvalidInput([Problem(path, f"cannot be read ({reason.lower()})")]) from None
+    return digest.hexdigest()[:16]
+
+
 def stop_record(stopped_at_line: int, reason: str) -> str:
     return _dumps({"stopped_at_line": stopped_at_line, "reason": reason, "lines_done": stopped_at_line - 1})
 
@@ -261,6 +286,7 @@ def run_batch(
     on_progress: Callable[[Summary], None] = lambda summary: None,
     chunk_lines: int = CHUNK_LINES,
     line_function: LineFunction = triage_line,
+    on_chunk: Callable[[list[Kept], Summary], None] | None = None,
 ) -> Summary:
     """Triage every line of ``source`` into ``sink`` (binary; UTF-8 JSONL), in order. Stops between
     chunks once ``should_stop()`` is true, keeping every record finished in order, then a stop record.
@@ -270,8 +296,10 @@ def run_batch(
     summary = Summary()
     chunks = _chunks(read_lines(source, summary), chunk_lines)
 
-    def write(done: tuple[list[str], bytes]) -> None:
-        outcomes, blob = done
+    def write(done: tuple[list[str], bytes, list[Kept]]) -> None:
+        outcomes, blob, kept = done
+        if on_chunk is not None:  # `--save`: the chunk is recorded (one transaction) before it is written
+            on_chunk(kept, summary)
         sink.write(blob)
         summary.counts.update(outcomes)
         summary.lines += len(outcomes)

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -204,6 +204,39 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE versions ADD COLUMN language TEXT;
     """,
+    # 6: the worklist, one row per intake with the values `list` shows and filters by, written with
+    # every change to the intake and checked by audit verify against the version (or draft) it comes
+    # from; its item ids (missing records, VA to-do) in an indexed child table. Filled from the
+    # recorded versions by ``_fill_worklist``.
+    """
+    CREATE TABLE worklist (
+        intake_id INTEGER PRIMARY KEY REFERENCES intakes(id),
+        version INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        urgency TEXT,
+        patient_id TEXT,
+        months_since_fusion INTEGER,
+        assessment_date TEXT,
+        recorded_at TEXT NOT NULL,
+        draft_pending INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE worklist_items (
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        kind TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (intake_id, kind, position)
+    ) STRICT;
+
+    CREATE INDEX worklist_order ON worklist(rank, intake_id);
+    CREATE INDEX worklist_status ON worklist(status, rank, intake_id);
+    CREATE INDEX worklist_urgency ON worklist(urgency, rank, intake_id);
+    CREATE INDEX worklist_patient ON worklist(patient_id);
+    CREATE INDEX worklist_items_by_item ON worklist_items(kind, item, intake_id);
+    CREATE INDEX versions_source ON versions(source);
+    """,
 )
 
 
@@ -258,8 +291,18 @@ class WorklistRow:
     missing: list[str]
     recorded_at: str
     draft_pending: bool  # an unsubmitted draft exists (new intake or amendment in progress)
-    urgency: str | None = None  # the consult's urgency (emergency, same_day, soon, routine); None for a draft
-    va_to_do: list[str] = field(default_factory=list)  # the VA paperwork of a veteran, in contract order
+    urgency: str | None = None  # the consult's urgency tier (None for a draft)
+    va_to_do: list[str] = field(default_factory=list)  # the VA community-care to-do, when a veteran
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """A page of the worklist with the counts the coordinator sees under it."""
+
+    rows: list[WorklistRow]
+    shown: int  # intakes matching the filters (all pages)
+    total: int  # intakes in the store
+    counts: dict[str, int]  # intakes per status, whatever the filters
 
 
 @dataclass(frozen=True)
@@ -352,6 +395,104 @@ def _append_audit(db: sqlite3.Connection, at: str, user: str, action: str, intak
                " ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
 
 
+# -- the worklist -----------------------------------------------------------------------------
+# One row per intake: what `list` shows and filters by, so that listing never parses a stored
+# result. It is derived data: written with every change to its intake, from the latest version (or
+# the draft of an intake that has none) by ``worklist_entry``, and checked by `audit verify` with the
+# same function, so a hand-edited worklist is found like any other changed value.
+
+_URGENCY_RANK = {"emergency": 0, "same_day": 1, "soon": 2}
+_STATUS_RANK = {"too_early": 3, "records_needed": 4, "ready_for_evaluation": 5, "draft": 6}
+WORKLIST_KINDS = ("missing", "va_to_do")
+
+
+def worklist_rank(status: str, urgency: str | None, missing: list[str]) -> int:
+    """The worklist's order: urgent first, by urgency tier (emergency, same day, soon), then too
+    early, records needed, ready for evaluation, and intakes that only have a draft; within each,
+    an open red-flag screen before the rest."""
+    if status == "urgent":
+        tier = _URGENCY_RANK.get(urgency or "", 0)  # an unknown tier sorts with the most urgent
+    else:
+        tier = _STATUS_RANK.get(status, 7)
+    return tier * 2 + (0 if "red_flag_screen" in missing else 1)
+
+
+def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any] | None, recorded_at: str,
+                   draft_pending: bool) -> dict[str, Any]:
+    """The worklist row of an intake: from its latest version's answers and result, or (version 0,
+    result None) from the answers of its draft."""
+    if result is None:
+        status, urgency, months, assessed = "draft", None, None, answers.get("assessment_date")
+        items: dict[str, list[str]] = {kind: [] for kind in WORKLIST_KINDS}
+    else:
+        status = str(result.get("status"))
+        urgency = (result.get("physician_consult") or {}).get("urgency")
+        months, assessed = result.get("months_since_fusion"), result.get("assessment_date")
+        va = next((point for point in result.get("discussion_points") or []
+                   if point.get("id") == "va_community_care"), {})
+        items = {"missing": [str(item.get("id")) for item in result.get("missing_items") or []],
+                 "va_to_do": [str(step) for step in va.get("to_do") or []]}
+    return {
+        "version": version, "rank": worklist_rank(status, urgency, items["missing"]), "status": status,
+        "urgency": urgency,
+        "patient_id": answers.get("patient_id"), "months_since_fusion": months,
+        "assessment_date": None if assessed is None else str(assessed), "recorded_at": recorded_at,
+        "draft_pending": int(bool(draft_pending)), "items": items,
+    }
+
+
+_WORKLIST_COLUMNS = ("version", "rank", "status", "urgency", "patient_id", "months_since_fusion",
+                     "assessment_date", "recorded_at", "draft_pending")
+
+
+def _write_worklist(db, intake_id: int, entry: dict[str, Any]) -> None:
+    values = [entry[column] for column in _WORKLIST_COLUMNS]
+    db.execute(f"INSERT INTO worklist (intake_id, {', '.join(_WORKLIST_COLUMNS)}) VALUES (?{', ?' * len(values)})"
+               f" ON CONFLICT(intake_id) DO UPDATE SET "
+               + ", ".join(f"{column} = excluded.{column}" for column in _WORKLIST_COLUMNS),
+               (intake_id, *values))
+    db.execute("DELETE FROM worklist_items WHERE intake_id = ?", (intake_id,))
+    db.executemany("INSERT INTO worklist_items (intake_id, kind, position, item) VALUES (?, ?, ?, ?)",
+                   [(intake_id, kind, position, item) for kind in WORKLIST_KINDS
+                    for position, item in enumerate(entry["items"][kind])])
+
+
+def expected_worklist(db, intake_id: int) -> dict[str, Any] | None:
+    """The worklist row an intake must have, from what is recorded (None: no version, no draft)."""
+    latest = db.execute("SELECT version, answers, result, recorded_at FROM versions WHERE intake_id = ?"
+                        " ORDER BY version DESC LIMIT 1", (intake_id,)).fetchone()
+    draft = db.execute("SELECT answers, saved_at FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
+    if latest is not None:
+        return worklist_entry(latest[0], json.loads(latest[1]), json.loads(latest[2]), latest[3], draft is not None)
+    if draft is not None:
+        return worklist_entry(0, json.loads(draft[0]), None, draft[1], True)
+    return None
+
+
+def stored_worklist(db, intake_id: int) -> dict[str, Any] | None:
+    row = db.execute(f"SELECT {', '.join(_WORKLIST_COLUMNS)} FROM worklist WHERE intake_id = ?",
+                     (intake_id,)).fetchone()
+    if row is None:
+        return None
+    entry = dict(zip(_WORKLIST_COLUMNS, row))
+    entry["items"] = {kind: [] for kind in WORKLIST_KINDS}
+    positions: dict[str, list[int]] = {}
+    for kind, position, item in db.execute("SELECT kind, position, item FROM worklist_items WHERE intake_id = ?"
+                                           " ORDER BY kind, position", (intake_id,)):
+        entry["items"].setdefault(kind, []).append(item)
+        positions.setdefault(kind, []).append(position)
+    for kind, numbers in positions.items():  # positions are 0, 1, 2...: anything else was edited
+        if numbers != list(range(len(numbers))):
+            entry["items"][kind] = None
+    return entry
+
+
+def _refresh_worklist(db, intake_id: int) -> None:
+    entry = expected_worklist(db, intake_id)
+    if entry is not None:
+        _write_worklist(db, intake_id, entry)
+
+
 class Store:
     """An open store. Use ``open_store(path)``; close it (or use ``with``) when done."""
 
@@ -439,25 +580,62 @@ class Store:
                     raise Conflict(f"intake {intake_id}: the draft was changed elsewhere since revision "
                                    f"{draft_revision}, which this change is based on; nothing was saved")
             version = latest + 1
-            digest = content_hash(intake_id, version, now, user, source, answers, result, settings, language)
-            columns = stored_columns(answers, result)
-            db.execute(
-                "INSERT INTO versions (intake_id, version, recorded_at, recorded_by, source, answers,"
-                " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256,"
-                " language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (intake_id, version, now, user, source, json.dumps(answers, ensure_ascii=False),
-                 json.dumps(result, ensure_ascii=False), columns["status"], columns["patient_id"],
-                 columns["ruleset_name"], columns["ruleset_version"],
-                 json.dumps(settings, ensure_ascii=False), digest, language),
-            )
-            db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
-            self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
-                        {"source": source, "content_sha256": digest})
-            # Any channel: a recorded red flag answered yes is an alert for staff until acknowledged
-            # (at the result's urgency; the web raises each one earlier, as it is answered, at its tier).
-            for question in result.get("red_flags", []):
-                self._raise_alert(db, intake_id, question, str(result.get("physician_consult", {}).get("urgency", "emergency")), now)
+            self._insert_version(db, now, user, intake_id, version, source, answers, result, language)
         return intake_id, version
+
+    def _insert_version(self, db, now: str, user: str, intake_id: int, version: int, source: str,
+                        answers: dict[str, Any], result: dict[str, Any], language: str | None = None) -> None:
+        """Write one version, its worklist row, its audit row and its red-flag alerts (inside the
+        caller's transaction)."""
+        settings = result.get("settings", {})
+        digest = content_hash(intake_id, version, now, user, source, answers, result, settings, language)
+        columns = stored_columns(answers, result)
+        db.execute(
+            "INSERT INTO versions (intake_id, version, recorded_at, recorded_by, source, answers,"
+            " result, status, patient_id, ruleset_name, ruleset_version, settings, content_sha256,"
+            " language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (intake_id, version, now, user, source, json.dumps(answers, ensure_ascii=False),
+             json.dumps(result, ensure_ascii=False), columns["status"], columns["patient_id"],
+             columns["ruleset_name"], columns["ruleset_version"],
+             json.dumps(settings, ensure_ascii=False), digest, language),
+        )
+        db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
+        _write_worklist(db, intake_id, worklist_entry(version, answers, result, now, False))
+        self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
+                    {"source": source, "content_sha256": digest})
+        # Any channel: a recorded red flag answered yes is an alert for staff until acknowledged
+        # (at the result's urgency; the web raises each one earlier, as it is answered, at its tier).
+        urgency = str(result.get("physician_consult", {}).get("urgency", "emergency"))
+        for question in result.get("red_flags", []):
+            self._raise_alert(db, intake_id, question, urgency, now)
+
+    def record_batch(self, entries: list[tuple[str, dict[str, Any], dict[str, Any]]], *, user: str,
+                     by_patient: bool = False) -> tuple[int, int]:
+        """Record many assessments in one transaction (a chunk of `triage batch --save`). Each entry
+        is (source, answers, result); ``source`` names the line it came from (``batch:INPUT:LINE``),
+        and an entry whose source is already recorded is skipped, so a run stopped half-way and
+        started again records each line once. ``by_patient``: a line whose patient reference is
+        already in the store becomes a new version of that intake (the latest one with it) instead
+        of a new intake. Returns (recorded, skipped)."""
+        recorded = skipped = 0
+        with self._write() as db:
+            now = self._clock()
+            for source, answers, result in entries:
+                if db.execute("SELECT 1 FROM versions WHERE source = ? LIMIT 1", (source,)).fetchone():
+                    skipped += 1
+                    continue
+                intake_id = None
+                if by_patient and answers.get("patient_id"):
+                    row = db.execute("SELECT intake_id FROM worklist WHERE patient_id = ? AND version > 0"
+                                     " ORDER BY intake_id DESC LIMIT 1", (answers["patient_id"],)).fetchone()
+                    intake_id = row[0] if row else None
+                if intake_id is None:
+                    intake_id, latest = self._new_intake(db, now, user), 0
+                else:
+                    latest = self._latest_version(db, intake_id)
+                self._insert_version(db, now, user, intake_id, latest + 1, source, answers, result)
+                recorded += 1
+        return recorded, skipped
 
     def save_draft(self, answers: dict[str, Any], *, user: str, intake_id: int | None = None,
                    expected_revision: int | None = None) -> Draft:
@@ -491,6 +669,7 @@ class Store:
                 db.execute("UPDATE drafts SET answers = ?, revision = ?, saved_at = ?, saved_by = ?"
                            " WHERE intake_id = ?",
                            (json.dumps(answers, ensure_ascii=False), revision, now, user, intake_id))
+            _refresh_worklist(db, intake_id)
             self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                 "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
         return Draft(intake_id, answers, revision, base, now, user)
@@ -517,6 +696,7 @@ class Store:
                            (intake_id, json.dumps(start or {}, ensure_ascii=False), 1, base, now, user))
                 self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                     "revision": 1, "draft_sha256": draft_hash(intake_id, start or {}, 1, base, now, user)})
+            _refresh_worklist(db, intake_id)
             db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at)"
                        " VALUES (?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at))
             self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at})
@@ -690,36 +870,62 @@ class Store:
             return None
         return Draft(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
 
-    def worklist(self) -> list[WorklistRow]:
-        """The latest version of every intake, and intakes that only have a draft, by id."""
+    def worklist(self, *, status: str | None = None, missing: str | None = None, urgency: str | None = None,
+                 va_to_do: str | bool | None = None, limit: int | None = None,
+                 offset: int = 0) -> list[WorklistRow]:
+        """The worklist in its order (``worklist_rank``, then intake id): one row per intake, from the
+        worklist table only (indexed; no stored result is parsed), filtered and paged."""
+        where, params = self._worklist_filter(status, missing, urgency, va_to_do)
+        page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
         with self._errors():
-            latest = self._db.execute(
-                "SELECT v.intake_id, v.version, v.status, v.patient_id, v.result, v.recorded_at,"
-                " EXISTS (SELECT 1 FROM drafts d WHERE d.intake_id = v.intake_id)"
-                " FROM versions v WHERE v.version = (SELECT MAX(version) FROM versions w"
-                " WHERE w.intake_id = v.intake_id)").fetchall()
-            drafts_only = self._db.execute(
-                "SELECT d.intake_id, d.answers, d.saved_at FROM drafts d"
-                " WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.intake_id = d.intake_id)").fetchall()
-        rows = []
-        for intake_id, version, status, patient_id, result_text, recorded_at, pending in latest:
-            try:
-                result = json.loads(result_text)
-            except (ValueError, TypeError):
-                raise StoreError(f"{self.path}: intake {intake_id} version {version} is damaged "
-                                 "(run `triage audit verify`)") from None
-            va = next((point for point in result.get("discussion_points", [])
-                       if point.get("id") == "va_community_care"), {})
-            rows.append(WorklistRow(
-                intake_id, version, status, patient_id, result.get("months_since_fusion"),
-                result.get("assessment_date"), [item["id"] for item in result.get("missing_items", [])],
-                recorded_at, bool(pending), result.get("physician_consult", {}).get("urgency"),
-                list(va.get("to_do") or [])))
-        for intake_id, answers_text, saved_at in drafts_only:
-            answers = json.loads(answers_text)
-            rows.append(WorklistRow(intake_id, 0, "draft", answers.get("patient_id"), None,
-                                    answers.get("assessment_date"), [], saved_at, True))
-        return sorted(rows, key=lambda row: row.intake_id)
+            rows = self._db.execute(
+                "SELECT w.intake_id, w.version, w.status, w.patient_id, w.months_since_fusion, w.assessment_date,"
+                " w.recorded_at, w.draft_pending, w.urgency FROM worklist w" + where
+                + " ORDER BY w.rank, w.intake_id" + page, params).fetchall()
+            items: dict[int, dict[str, list[str]]] = {}
+            if rows:
+                ids = [row[0] for row in rows]
+                for start in range(0, len(ids), 500):  # SQLite's limit on bound values
+                    chunk = ids[start:start + 500]
+                    for intake_id, kind, item in self._db.execute(
+                            "SELECT intake_id, kind, item FROM worklist_items WHERE intake_id IN"
+                            f" ({', '.join('?' * len(chunk))}) ORDER BY intake_id, kind, position", chunk):
+                        items.setdefault(intake_id, {}).setdefault(kind, []).append(item)
+        return [WorklistRow(intake_id, version, status_, patient_id, months, assessed,
+                            items.get(intake_id, {}).get("missing", []), recorded_at, bool(pending), urgency_,
+                            items.get(intake_id, {}).get("va_to_do", []))
+                for intake_id, version, status_, patient_id, months, assessed, recorded_at, pending, urgency_ in rows]
+
+    def worklist_page(self, *, status: str | None = None, missing: str | None = None, urgency: str | None = None,
+                      va_to_do: str | bool | None = None, limit: int | None = None,
+                      offset: int = 0) -> WorklistPage:
+        """A page of the worklist with the number of matching intakes and the counts per status."""
+        rows = self.worklist(status=status, missing=missing, urgency=urgency, va_to_do=va_to_do,
+                             limit=limit, offset=offset)
+        where, params = self._worklist_filter(status, missing, urgency, va_to_do)
+        with self._errors():
+            shown = self._db.execute("SELECT count(*) FROM worklist w" + where, params).fetchone()[0]
+            counts = dict(self._db.execute("SELECT status, count(*) FROM worklist GROUP BY status").fetchall())
+        return WorklistPage(rows, shown, sum(counts.values()), counts)
+
+    @staticmethod
+    def _worklist_filter(status, missing, urgency, va_to_do) -> tuple[str, list]:
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("w.status = ?")
+            params.append(status)
+        if urgency is not None:  # the red-flag tier of an urgent intake
+            clauses.append("w.status = 'urgent' AND w.urgency = ?")
+            params.append(urgency)
+        for kind, item in (("missing", missing), ("va_to_do", va_to_do)):
+            if item is True:  # any item of this kind (e.g. any VA paperwork to do)
+                clauses.append("EXISTS (SELECT 1 FROM worklist_items i WHERE i.kind = ? AND i.intake_id = w.intake_id)")
+                params.append(kind)
+            elif item is not None and item is not False:
+                clauses.append("EXISTS (SELECT 1 FROM worklist_items i WHERE i.kind = ? AND i.item = ?"
+                               " AND i.intake_id = w.intake_id)")
+                params += [kind, item]
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -774,6 +980,7 @@ class _Verifier:
         self.audited_versions_exist(db)
         self.intakes(db)
         self.drafts(db)
+        self.worklist(db)
         self.alerts(db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
@@ -804,7 +1011,9 @@ class _Verifier:
 
     def versions(self, db) -> None:
         """Each version: its content hash, the audit row that recorded it, and the columns stored
-        beside the content (what `list`, `show` and the filters read) derived again from it."""
+        beside the content (what `list`, `show` and the filters read) derived again from it; and,
+        from each intake's latest version (read once, here), its worklist row."""
+        latest: tuple | None = None  # (intake_id, version, answers, result, recorded_at); None content = unreadable
         for row in db.execute(
                 "SELECT v.intake_id, v.version, v.recorded_at, v.recorded_by, v.source, v.answers, v.result,"
                 " v.settings, v.content_sha256, v.status, v.patient_id, v.ruleset_name, v.ruleset_version,"
@@ -815,6 +1024,9 @@ class _Verifier:
             self.tick()
             (intake_id, version, at, user, source, answers_text, result_text, settings_text, stored,
              status, patient_id, ruleset_name, ruleset_version, language, detail) = row
+            if latest is not None and latest[0] != intake_id:
+                self.worklist_row(db, latest)
+            latest = (intake_id, version, None, None, at)
             where = f"intake {intake_id} version {version}"
             try:
                 answers, result = json.loads(answers_text), json.loads(result_text)
@@ -827,11 +1039,22 @@ class _Verifier:
             if actual != stored or audited != stored:
                 self.problems.append(f"{where}: its contents do not match the hash recorded in the audit log (changed)")
                 continue
+            latest = (intake_id, version, answers, result, at)
             columns = stored_columns(answers, result)
             for name, value in (("status", status), ("patient_id", patient_id), ("ruleset_name", ruleset_name),
                                 ("ruleset_version", ruleset_version)):
                 if columns[name] != value:
                     self.problems.append(f"{where}: its {name} column does not match its recorded content (changed)")
+        if latest is not None:
+            self.worklist_row(db, latest)
+
+    def worklist_row(self, db, latest: tuple) -> None:
+        intake_id, version, answers, result, at = latest
+        if answers is None:
+            return  # its latest version is unreadable or changed: reported above
+        pending = db.execute("SELECT 1 FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone() is not None
+        if stored_worklist(db, intake_id) != worklist_entry(version, answers, result, at, pending):
+            self.problems.append(f"intake {intake_id}: its worklist row does not match its recorded content (changed)")
 
     def audited_versions_exist(self, db) -> None:
         for seq, intake_id, version in db.execute(
@@ -856,6 +1079,26 @@ class _Verifier:
                 "SELECT DISTINCT a.intake_id FROM audit a WHERE a.intake_id IS NOT NULL"
                 " AND NOT EXISTS (SELECT 1 FROM intakes i WHERE i.id = a.intake_id) ORDER BY a.intake_id"):
             self.problems.append(f"intake {intake_id}: named in the audit log but missing from the store")
+
+    def worklist(self, db) -> None:
+        """Each intake's worklist row (what `list` shows and filters by) equals the row its latest
+        version, or its draft, gives; no row or item exists for an intake that is not there."""
+        # Intakes with versions were checked with their latest version (``versions``); here, the rest.
+        for (intake_id,) in db.execute("SELECT i.id FROM intakes i WHERE NOT EXISTS"
+                                       " (SELECT 1 FROM versions v WHERE v.intake_id = i.id) ORDER BY i.id"):
+            self.tick()
+            try:
+                expected = expected_worklist(db, intake_id)
+            except (ValueError, TypeError, AttributeError):
+                continue  # its version or draft is unreadable: reported by the checks above
+            if stored_worklist(db, intake_id) != expected:
+                self.problems.append(f"intake {intake_id}: its worklist row does not match its recorded "
+                                     "content (changed)")
+        for (intake_id,) in db.execute(
+                "SELECT intake_id FROM worklist w WHERE NOT EXISTS (SELECT 1 FROM intakes i WHERE i.id = w.intake_id)"
+                " UNION SELECT intake_id FROM worklist_items t WHERE NOT EXISTS"
+                " (SELECT 1 FROM worklist w WHERE w.intake_id = t.intake_id) ORDER BY 1"):
+            self.problems.append(f"intake {intake_id}: has a worklist row or item but no intake (added by hand)")
 
     def alerts(self, db) -> None:
         """Each red-flag alert staff see: raised by an audit row that holds its hash, and, once
@@ -1115,7 +1358,13 @@ def _seal_drafts(db: sqlite3.Connection) -> None:
 
 
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to.
-_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _seal_drafts}
+def _fill_worklist(db: sqlite3.Connection) -> None:
+    """Schema 6: a worklist row for every intake, from its latest version (or its draft)."""
+    for (intake_id,) in db.execute("SELECT id FROM intakes ORDER BY id").fetchall():
+        _refresh_worklist(db, intake_id)
+
+
+_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _seal_drafts, 6: _fill_worklist}
 
 
 def _statements(script: str) -> list[str]:

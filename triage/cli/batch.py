@@ -11,6 +11,7 @@ from typing import TextIO
 
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
+from triage.errors import Problem
 
 # signal and threading are imported where used: this module is imported by every `triage` start.
 
@@ -52,8 +53,9 @@ def register(commands) -> None:
         description="Triage many intakes: one answers object per line of IN (JSONL; - reads standard\n"
         "input), one record per line of OUT, in the same order. Invalid lines get error records and\n"
         "the batch goes on. OUT is written beside its name and renamed into place at the end.",
-        notes=BATCH_NOTES, handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE),
+        notes=BATCH_NOTES, handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE),
         examples=("triage batch intakes.jsonl -o results.jsonl",
+                  "triage batch backlog.jsonl -o results.jsonl --save   # also record each valid line",
                   "triage batch - -o results.jsonl --workers 1 < intakes.jsonl",
                   "jq -c 'select(.errors) | {line, errors}' results.jsonl   # the lines that could not be used"),
     )
@@ -65,6 +67,14 @@ def register(commands) -> None:
                        help="assessment date YYYY-MM-DD for every line (overrides each line's "
                        "assessment_date, as in assess; default: the line's, else today at the start)")
     common.add_settings_option(batch)
+    group = batch.add_argument_group("store", common.STORE_HELP)
+    group.add_argument("--save", action="store_true",
+                       help="also record each valid line as an intake, one transaction per chunk of lines; run "
+                       "it again on the same IN after an interruption: lines already recorded are skipped")
+    group.add_argument("--by-patient", action="store_true",
+                       help="with --save: a line whose patient_id is already in the store becomes a new version "
+                       "of that intake instead of a new intake")
+    common.add_store_options(group, who_help="who records them")
 
 
 class _StopFlag:
@@ -177,6 +187,36 @@ def _print_summary(io: IO, summary, path: str, seconds: float) -> None:
     else:
         console.print(f"stopped at line {summary.stopped_at_line:,} ({summary.stop_reason}): {path} holds "
                       f"lines 1-{summary.stopped_at_line - 1:,} and a last stop record")
+    if summary.saved or summary.already_saved:
+        console.print(f"store: {summary.saved:,} lines recorded as intakes"
+                      + (f"; {summary.already_saved:,} already recorded by an earlier run (skipped)"
+                         if summary.already_saved else ""))
+
+
+class _Saver:
+    """`--save`: each chunk's valid lines in one transaction, each named by its input and line
+    (``batch:KEY:LINE``), so that running the same input again skips what is already recorded. The
+    store is opened at the first chunk, after the workers were forked: a database connection must
+    not be carried into a forked process."""
+
+    def __init__(self, args, key: str):
+        self.args, self.key, self.user, self.store = args, key, common.user(args), None
+
+    def __call__(self, kept, summary) -> None:
+        import json
+
+        entries = [(f"batch:{self.key}:{line}", answers, json.loads(result)) for line, answers, result in kept]
+        if not entries:
+            return
+        if self.store is None:
+            self.store = common.open_store(self.args)
+        recorded, skipped = self.store.record_batch(entries, user=self.user, by_patient=self.args.by_patient)
+        summary.saved += recorded
+        summary.already_saved += skipped
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
 def run(args, io: IO) -> int:
@@ -186,18 +226,27 @@ def run(args, io: IO) -> int:
     from triage.ruleset import load_ruleset
 
     err = io.err
+    if args.by_patient and not args.save:
+        raise common.UsageError([Problem("--by-patient", "only goes with --save")])
+    if args.save and args.file == "-":
+        raise common.UsageError([Problem("--save", "needs IN as a file (a rerun must recognise the lines "
+                                         "it already recorded), not standard input")])
     # Definitions first: a broken one exits 3 before any file is touched.
-    config = batch.BatchConfig(load_ruleset(), common.load_settings(args), date.today(), args.as_of)
+    config = batch.BatchConfig(load_ruleset(), common.load_settings(args), date.today(), args.as_of,
+                               keep=args.save)
     workers = args.workers or default_workers()
     import triage.assess  # noqa: F401  (loaded before forking, so workers start with it)
 
     source, size = batch.open_input(args.file)
     try:
+        if args.save:
+            common.open_store(args).close()  # an unusable store stops the run now (exit 5), not mid-way
         output = batch.Output(args.out, args.file)
     except BaseException:
         if source is not sys.stdin.buffer:
             source.close()
         raise
+    saver = _Saver(args, batch.input_key(args.file)) if args.save else None
 
     for leftover in output.removed_leftovers:
         io.note(f"note: removed {leftover}, left by an earlier run that was killed")
@@ -228,7 +277,7 @@ def run(args, io: IO) -> int:
                 progress = _Progress(err, size)
                 try:
                     summary = batch.run_batch(source, output.stream, config, workers=workers,
-                                              should_stop=stop, on_progress=progress)
+                                              should_stop=stop, on_progress=progress, on_chunk=saver)
                 finally:
                     progress.close()
             output.commit()
@@ -236,6 +285,9 @@ def run(args, io: IO) -> int:
         except BaseException:
             output.discard()
             raise
+        finally:
+            if saver is not None:
+                saver.close()
         _print_summary(io, summary, args.out, time.monotonic() - started)
     if summary.stop_reason == batch.STOP_INTERRUPTED:
         return ExitCode.INTERRUPTED

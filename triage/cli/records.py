@@ -29,6 +29,10 @@ def register(commands) -> None:
                          help="only veterans with VA community-care paperwork to do, listed in the MISSING column")
     listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
                          help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
+    listing.add_argument("--limit", type=common.version_number, default=PAGE, metavar="N",
+                         help=f"show at most N intakes (default {PAGE}; 0 = all)")
+    listing.add_argument("--offset", type=common.version_number, default=0, metavar="N",
+                         help="skip the first N intakes of the list (the next page: --offset 100)")
     common.add_format_option(listing, ("text", "json"), "text: a table for the terminal (default); json: for scripts")
     common.add_pager_option(listing)
     common.add_store_options(listing)
@@ -91,32 +95,22 @@ def run_list(args, io: IO) -> int:
     from triage.store import LISTED
 
     with common.open_store(args, io, for_reading=True) as store:
-        rows = store.worklist()
-        shown = [row for row in rows
-                 if (args.status is None or row.status == args.status)
-                 and (args.missing is None or args.missing in row.missing)
-                 and (args.urgency is None or (row.status == "urgent" and row.urgency == args.urgency))
-                 and (not args.va_to_do or row.va_to_do)]
-        store.log_access(LISTED, user=common.user(args), detail={"rows": len(shown)})
-    shown.sort(key=worklist_order)
-    counts = {status: sum(1 for row in rows if row.status == status) for status in WORKLIST_STATUSES}
+        # Reads only the worklist table (indexed, one page): fast however many intakes there are.
+        page = store.worklist_page(status=args.status, missing=args.missing, urgency=args.urgency,
+                                   va_to_do=args.va_to_do or None, limit=args.limit or None, offset=args.offset)
+        store.log_access(LISTED, user=common.user(args), detail={"rows": len(page.rows)})
+    counts = {status: page.counts.get(status, 0) for status in WORKLIST_STATUSES}
     if args.format == "json":
-        io.write_json({"intakes": [vars(row) for row in shown], "counts": counts, "shown": len(shown),
-                       "total": len(rows)})
+        io.write_json({"intakes": [vars(row) for row in page.rows], "counts": counts, "shown": len(page.rows),
+                       "matching": page.shown, "offset": args.offset, "total": page.total})
         return ExitCode.OK
-    io.page(worklist_text(shown, len(rows), counts, width=io.width(), ascii_only=not io.unicode(),
-                          va_to_do=args.va_to_do),
+    io.page(worklist_text(page.rows, page.total, counts, width=io.width(), ascii_only=not io.unicode(),
+                          va_to_do=args.va_to_do, matching=page.shown, offset=args.offset),
             pager=args.pager)
     return ExitCode.OK
 
 
-def worklist_order(row) -> tuple:
-    """Urgent first, by tier (emergency, same day, within days), then the other statuses; within each,
-    an open red-flag screen before other missing items; then by id."""
-    rank = WORKLIST_STATUSES.index(row.status) * len(RED_FLAG_TIERS)
-    if row.status == "urgent":
-        rank += RED_FLAG_TIERS.index(row.urgency) if row.urgency in RED_FLAG_TIERS else 0  # unknown: most urgent
-    return rank, "red_flag_screen" not in row.missing, row.intake_id
+PAGE = 100  # intakes per page of `triage list` (a screenful or two; --limit 0 lists all)
 
 
 def status_words(row) -> str:
@@ -130,7 +124,7 @@ PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints 
 
 
 def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False,
-                  va_to_do: bool = False) -> str:
+                  va_to_do: bool = False, matching: int | None = None, offset: int = 0) -> str:
     """The worklist as a table that fits ``width``: a long patient reference is cut with an
     ellipsis and the MISSING cell wraps at item boundaries under its own column."""
     import textwrap
@@ -171,7 +165,14 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
     if not shown:
         lines.append("(no intakes match)" if total else "(the store has no intakes yet)")
     every = "All intakes: " + ", ".join(f"{status} {count}" for status, count in counts.items())
-    lines += ["", f"{len(shown)} of {total} intakes shown.", *textwrap.wrap(every, max(width, 40))]
+    matching = len(shown) if matching is None else matching
+    if offset or len(shown) < matching:  # one page of several
+        more = f"; the next page: --offset {offset + len(shown)}" if offset + len(shown) < matching else ""
+        summary = (f"{offset + 1 if shown else offset}-{offset + len(shown)} of {matching} matching intakes shown"
+                   f" ({total} in all){more}.")
+    else:
+        summary = f"{len(shown)} of {total} intakes shown."
+    lines += ["", summary, *textwrap.wrap(every, max(width, 40))]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
@@ -251,9 +252,22 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
     return render_html(result, doc, questionnaire, sources)
 
 
+def _verify_progress(err):
+    """On a terminal, one line that counts the rows checked (verify streams a store of any size)."""
+    def show(done: int, total: int) -> None:
+        share = f" ({done / total:.0%})" if total else ""
+        err.write(f"\raudit verify: {done:,} of {total:,} rows checked{share}")
+        err.flush()
+
+    return show
+
+
 def run_audit_verify(args, io: IO) -> int:
+    progress = _verify_progress(io.err) if io.err.isatty() else None
     with common.open_store(args, io, for_reading=True) as store:
-        report = store.verify_audit()
+        report = store.verify_audit(on_progress=progress)
+    if progress:
+        io.err.write("\r\x1b[K")  # the progress line is replaced by the outcome
     if report.ok:
         io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
                      f"head: {report.head_hash}\n")

@@ -131,9 +131,10 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
         "",
     ]
     lines += ["## Records", ""]
-    lines += [f"- **{label}:** {text}" for label, text in answer_rows(questionnaire, answers, RECORD_QUESTIONS)]
+    # Answers shown as given (a stored record may hold anything): literal Markdown text.
+    lines += [f"- **{label}:** {for_markdown(text)}" for label, text in answer_rows(questionnaire, answers, RECORD_QUESTIONS)]
     lines += ["", "## Symptom pattern", ""]
-    lines += [f"- **{label}:** {text}" for label, text in
+    lines += [f"- **{label}:** {for_markdown(text)}" for label, text in
               [*answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS), *va_rows(questionnaire, answers)]]
     lines += ["", "## Red flags", ""]
     rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))

@@ -1,0 +1,125 @@
+"""The store at clinic-network scale: `list`, each of its filters and `audit verify` on a large store
+against the same commands on a small one, built and measured in the same run. Prints numbers and
+ratios; asserts nothing (tests never time anything).
+
+    python benchmarks/bench_scale.py [--large 100000] [--small 1000]
+
+Both stores are built the way a backlog is recorded (``Store.record_batch``, one transaction per
+chunk of 1,000, as `triage batch --save` does) from real results of the engine on seeded synthetic
+answers. Each command runs in a fresh process (as a coordinator runs it), median of 3; the peak
+memory is that process's maximum resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+COMMANDS = {
+    "list": ["list"],
+    "list --status urgent": ["list", "--status", "urgent"],
+    "list --missing current_mri": ["list", "--missing", "current_mri"],
+    "list --urgency emergency": ["list", "--urgency", "emergency"],
+    "list --offset 500": ["list", "--offset", "500"],
+    "audit verify": ["audit", "verify"],
+}
+
+# A child runs one command in-process and reports its peak memory (KiB on Linux) on the last line.
+CHILD = """
+import resource, sys, io
+sys.path.insert(0, sys.argv[1])
+from triage.cli.main import main
+code = main(sys.argv[2:], out=io.StringIO(), err=io.StringIO())
+print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def results(count: int) -> list[tuple[dict, dict]]:
+    """Real (answers, result) pairs from the engine, on seeded synthetic answers."""
+    import generate
+
+    from triage.answers import parse_answers
+    from triage.assess import assess
+    from triage.files import parse_json
+    from triage.ruleset import load_ruleset
+    from triage.settings import load_settings
+
+    ruleset, settings, pairs = load_ruleset(), load_settings(), []
+    for line in generate.lines(count * 2, seed=5):
+        try:
+            answers = parse_answers(parse_json(line.encode(), "line"), today=date(2026, 11, 24))
+        except Exception:
+            continue  # the generator's deliberately broken lines
+        pairs.append((answers.answered(), json.loads(assess(answers, ruleset, settings).model_dump_json())))
+        if len(pairs) == count:
+            break
+    return pairs
+
+
+def build(path: Path, intakes: int, pairs: list[tuple[dict, dict]]) -> float:
+    from triage.store import open_store
+
+    started = time.perf_counter()
+    with open_store(path) as store:
+        for first in range(0, intakes, 1000):
+            chunk = [(f"bench:{number}", *pairs[number % len(pairs)])
+                     for number in range(first, min(first + 1000, intakes))]
+            store.record_batch(chunk, user="bench")
+    return time.perf_counter() - started
+
+
+def measure(db: Path, command: list[str], runs: int = 3) -> tuple[float, int]:
+    times, peaks = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), *command, "--db", str(db)],
+                              capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - started)
+        code, peak = done.stdout.split()[-2:]
+        if code != "0":
+            raise SystemExit(f"{' '.join(command)} exited {code}")
+        peaks.append(int(peak))
+    return statistics.median(times), max(peaks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000)
+    args = parser.parse_args()
+    compare(args.large, args.small)
+
+
+def compare(large_count: int, small_count: int) -> None:
+    pairs = results(400)
+    with tempfile.TemporaryDirectory() as folder:
+        small, large = Path(folder) / "small.db", Path(folder) / "large.db"
+        small_seconds = build(small, small_count, pairs)
+        large_seconds = build(large, large_count, pairs)
+        size = large.stat().st_size
+        print(f"built {small_count:,} intakes in {small_seconds:.1f} s, {large_count:,} in {large_seconds:.1f} s "
+              f"({large_count / large_seconds:,.0f} intakes/s recorded in chunks of 1,000); large store "
+              f"{size / 1024 / 1024:.0f} MiB")
+        print(f"{'command':30} {'small':>9} {'large':>9} {'ratio':>6} {'peak MiB (large)':>17}")
+        for name, command in COMMANDS.items():
+            small_time, _ = measure(small, command)
+            large_time, peak = measure(large, command)
+            print(f"{name:30} {small_time * 1000:7.0f}ms {large_time * 1000:7.0f}ms "
+                  f"{large_time / small_time:5.1f}x {peak / 1024:16.0f}")
+        print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The store at clinic-network scale: the worklist table (what `list` shows and filters by, stored
+when a version is recorded), its order, filters and pages, its migration from older stores, and
+`list` reading nothing else."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from conftest import run_cli
+from triage.store import open_store
+
+
+def result(status: str, urgency: str = "routine", missing=(), va_to_do=None, months=None) -> dict:
+    points = [] if va_to_do is None else [{"id": "va_community_care", "criteria": [], "to_do": list(va_to_do),
+                                           "text": "t"}]
+    return {"status": status, "physician_consult": {"recommended": True, "urgency": urgency, "message": "m"},
+            "missing_items": [{"id": item, "label": item, "reason": "r"} for item in missing],
+            "discussion_points": points, "months_since_fusion": months, "assessment_date": "2026-11-24",
+            "ruleset": {"name": "fbss-triage", "version": "2.0.0"}, "settings": {}}
+
+
+@pytest.fixture
+def clinic(tmp_path):
+    """Intakes of every kind, recorded in an order unlike the worklist's."""
+    path = tmp_path / "triage.db"
+    with open_store(path) as store:
+        store.record_assessment({"patient_id": "READY"}, result("ready_for_evaluation"), user="a")        # 1
+        store.record_assessment({"patient_id": "SOON"}, result("urgent", "soon", ("current_mri",)), user="a")  # 2
+        store.save_draft({"patient_id": "DRAFT"}, user="a")                                                # 3
+        store.record_assessment({"patient_id": "MRI"}, result("records_needed", missing=("current_mri", "surgical_report"),
+                                                              va_to_do=("confirm_enrollment", "authorization_before_visit"),
+                                                              months=30), user="a")                        # 4
+        store.record_assessment({"patient_id": "EMERGENCY"}, result("urgent", "emergency"), user="a")     # 5
+        store.record_assessment({"patient_id": "EARLY"}, result("too_early", missing=("surgical_report",)), user="a")  # 6
+        store.record_assessment({"patient_id": "SAMEDAY"}, result("urgent", "same_day"), user="a")       # 7
+        # Intake 1 is amended: the worklist shows its latest version only.
+        store.record_assessment({"patient_id": "READY"}, result("records_needed", missing=("fused_levels",)),
+                                user="b", intake_id=1)
+    return path
+
+
+def test_the_worklist_is_ordered_by_urgency_tier_then_status(clinic):
+    with open_store(clinic) as store:
+        rows = store.worklist()
+    assert [row.patient_id for row in rows] == ["EMERGENCY", "SAMEDAY", "SOON", "EARLY", "READY", "MRI", "DRAFT"]
+    assert [row.urgency for row in rows][:3] == ["emergency", "same_day", "soon"]
+    first = next(row for row in rows if row.patient_id == "READY")
+    assert (first.version, first.status, first.missing) == (2, "records_needed", ["fused_levels"])
+    mri = next(row for row in rows if row.patient_id == "MRI")
+    assert mri.va_to_do == ["confirm_enrollment", "authorization_before_visit"] and mri.months_since_fusion == 30
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({"status": "urgent"}, ["EMERGENCY", "SAMEDAY", "SOON"]),
+    ({"urgency": "soon"}, ["SOON"]),
+    ({"missing": "current_mri"}, ["SOON", "MRI"]),
+    ({"missing": "surgical_report", "status": "too_early"}, ["EARLY"]),
+    ({"va_to_do": "confirm_enrollment"}, ["MRI"]),
+    ({"status": "draft"}, ["DRAFT"]),
+    ({"missing": "red_flag_screen"}, []),
+])
+def test_filters_read_the_indexed_columns(clinic, filters, expected):
+    with open_store(clinic) as store:
+        assert [row.patient_id for row in store.worklist(**filters)] == expected
+        page = store.worklist_page(**filters)
+    assert page.shown == len(expected) and page.total == 7
+    assert page.counts == {"urgent": 3, "too_early": 1, "records_needed": 2, "draft": 1}
+
+
+def test_pages_partition_the_worklist(clinic):
+    with open_store(clinic) as store:
+        whole = [row.intake_id for row in store.worklist()]
+        pages = [[row.intake_id for row in store.worklist(limit=3, offset=offset)] for offset in (0, 3, 6, 9)]
+    assert pages[0] + pages[1] + pages[2] == whole and pages[3] == []
+
+
+def test_list_pages_and_filters_from_the_command_line(clinic):
+    listed = run_cli("list", "--db", str(clinic), "--limit", "2", "--offset", "2")
+    assert listed.code == 0
+    assert "3-4 of 7 matching intakes shown (7 in all); the next page: --offset 4." in listed.out
+    assert "SOON" in listed.out and "EARLY" in listed.out and "EMERGENCY" not in listed.out
+    as_json = run_cli("list", "--db", str(clinic), "--va-to-do", "-f", "json").json
+    assert [row["patient_id"] for row in as_json["intakes"]] == ["MRI"] and as_json["matching"] == 1
+    assert run_cli("list", "--db", str(clinic), "--urgency", "emergency", "-f", "json").json["shown"] == 1
+
+
+def test_list_reads_only_the_worklist_never_a_stored_result(clinic):
+    raw = sqlite3.connect(clinic, isolation_level=None)
+    raw.execute("DROP TRIGGER versions_no_update")
+    raw.execute("UPDATE versions SET result = 'not json'")  # every stored result unreadable
+    raw.close()
+    listed = run_cli("list", "--db", str(clinic), "-f", "json")
+    assert listed.code == 0 and listed.json["total"] == 7
+    assert run_cli("audit", "verify", "--db", str(clinic)).code == 7  # and verify says what happened
+
+
+def test_a_schema_5_store_gets_its_worklist_on_opening(clinic):
+    with open_store(clinic) as store:
+        before = store.worklist()
+    raw = sqlite3.connect(clinic, isolation_level=None)
+    for statement in ("DROP TABLE worklist_items", "DROP TABLE worklist", "DROP INDEX versions_source",
+                      "PRAGMA user_version = 5"):
+        raw.execute(statement)
+    raw.close()
+    with open_store(clinic) as store:
+        assert store.worklist() == before
+        assert store.verify_audit().ok
+
+
+# --- `triage batch IN --save` -------------------------------------------------------------------
+
+def _lines(count: int, seed: int = 11) -> list[str]:
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import generate
+
+    return list(generate.lines(count, seed=seed))
+
+
+def _recorded(db) -> tuple[int, int]:
+    raw = sqlite3.connect(db)
+    try:
+        versions, sources = raw.execute("SELECT count(*), count(DISTINCT source) FROM versions").fetchone()
+    except sqlite3.OperationalError:  # the store is still being created by the command
+        return 0, 0
+    finally:
+        raw.close()
+    return versions, sources
+
+
+def test_batch_save_records_each_valid_line_once_even_when_run_again(tmp_path):
+    source, db = tmp_path / "in.jsonl", tmp_path / "triage.db"
+    source.write_text("".join(line + "\n" for line in _lines(300)), encoding="utf-8")
+    first = run_cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--save", "--db", str(db),
+                    "--workers", "1")
+    assert first.code == 0, first.err
+    valid = sum(1 for line in (tmp_path / "out.jsonl").read_text().splitlines() if '"error"' not in line)
+    assert f"store: {valid:,} lines recorded as intakes" in first.out
+    again = run_cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--save", "--db", str(db),
+                    "--workers", "1")
+    assert f"store: 0 lines recorded as intakes; {valid:,} already recorded" in again.out
+    assert _recorded(db) == (valid, valid)
+    assert run_cli("audit", "verify", "--db", str(db)).code == 0
+
+
+def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    source, db, out = tmp_path / "in.jsonl", tmp_path / "triage.db", tmp_path / "out.jsonl"
+    source.write_text("".join(line + "\n" for line in _lines(3000)), encoding="utf-8")
+    command = [sys.executable, str(ROOT / "cli.py"), "batch", str(source), "-o", str(out), "--save",
+               "--db", str(db), "--workers", "2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (db.exists() and _recorded(db)[0] > 0):  # the first chunk is committed
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode in (0, 130), stderr
+    partial = _recorded(db)[0]
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    valid = sum(1 for line in out.read_text().splitlines() if '"error"' not in line)
+    assert _recorded(db) == (valid, valid)  # every valid line once, none twice
+    assert partial < valid  # the interruption did stop it part-way
+    assert f"{partial:,} already recorded by an earlier run" in rerun.stdout
+    assert run_cli("audit", "verify", "--db", str(db)).code == 0
+
+
+def test_batch_save_by_patient_adds_versions_to_the_same_intake(tmp_path):
+    source, db = tmp_path / "in.jsonl", tmp_path / "triage.db"
+    source.write_text('{"patient_id": "P-1", "pain_score": 3}\n{"patient_id": "P-2"}\n'
+                      '{"patient_id": "P-1", "pain_score": 8}\n{"oops": 1}\n', encoding="utf-8")
+    done = run_cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--save", "--by-patient",
+                   "--db", str(db), "--workers", "1")
+    assert "store: 3 lines recorded as intakes" in done.out
+    with open_store(db) as store:
+        assert [(row.patient_id, row.version) for row in store.worklist()] == [("P-1", 2), ("P-2", 1)] or \
+            sorted((row.patient_id, row.version) for row in store.worklist()) == [("P-1", 2), ("P-2", 1)]
+        assert store.get(1).answers["pain_score"] == 8
+
+
+def test_batch_save_needs_a_file_and_by_patient_needs_save(tmp_path):
+    assert run_cli("batch", "-", "-o", str(tmp_path / "o.jsonl"), "--save").code == 2
+    assert run_cli("batch", "x.jsonl", "-o", str(tmp_path / "o.jsonl"), "--by-patient").code == 2
