@@ -9,7 +9,9 @@ What it guarantees
 - Lost updates are refused: a change based on version N of an intake is only written while N is
   still the latest (optimistic concurrency); otherwise ``Conflict`` and nothing is written.
 - Crash safety: WAL, ``synchronous=FULL``, one ``BEGIN IMMEDIATE`` transaction per change, so a
-  change is either fully there after ``commit`` returns or not there at all.
+  change is either fully there after ``commit`` returns or not there at all. One exception, asked
+  for by the caller: a draft saved with ``durable=False`` (the web's save at each Continue) is
+  committed without waiting for the disk; see ``save_draft``.
 - Tamper evidence: each audit row carries the hash of the previous row; each version's content hash
   is also written into the audit row that recorded it (``verify_audit`` checks both).
 - Privacy: the database file is 0600 in a 0700 folder we create; errors and audit rows carry ids,
@@ -543,6 +545,21 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    @contextmanager
+    def _synchronous(self, level: str) -> Iterator[None]:
+        """Commits in this block at ``level`` (NORMAL or FULL); FULL again afterwards, whatever
+        happens. The setting is this connection's own and is changed outside any transaction."""
+        if level == "FULL":
+            yield
+            return
+        with self._errors():
+            self._db.execute(f"PRAGMA synchronous = {level}")
+        try:
+            yield
+        finally:
+            with self._errors():
+                self._db.execute("PRAGMA synchronous = FULL")
+
     # -- writing -----------------------------------------------------------------------------
 
     def record_assessment(self, answers: dict[str, Any], result: dict[str, Any], *, user: str,
@@ -638,13 +655,38 @@ class Store:
         return recorded, skipped
 
     def save_draft(self, answers: dict[str, Any], *, user: str, intake_id: int | None = None,
-                   expected_revision: int | None = None) -> Draft:
+                   expected_revision: int | None = None, durable: bool = True) -> Draft:
         """Autosave answers in progress. Without ``intake_id`` a new intake is started; with it,
         its draft is replaced (or a draft amending its latest version is started). A draft is saved
         in place: it is work in progress, not a record. ``expected_revision`` (the revision this
-        session last saved) guards against two sessions editing one draft: ``Conflict``."""
-        with self._write() as db:
+        session last saved) guards against two sessions editing one draft: ``Conflict``.
+
+        ``durable=False`` (the web questionnaire's save at each Continue) commits this one
+        transaction with ``synchronous=NORMAL``: it survives the process being killed or restarted
+        like any other, but a power cut or an operating-system crash may lose it until the next
+        durable commit on the store (any recorded version, alert, audit row of staff, or draft saved
+        with ``durable=True``) or checkpoint, which writes it to disk with everything before it.
+        Atomicity and the audit chain are unaffected (the draft and its audit row are one
+        transaction). Recorded versions are always ``synchronous=FULL``."""
+        text = json.dumps(answers, ensure_ascii=False)  # prepared before the write lock is taken
+        with self._synchronous("FULL" if durable else "NORMAL"), self._write() as db:
             now = self._clock()
+            if intake_id is not None and expected_revision:
+                # The usual autosave (a draft at the revision this session showed): one conditional
+                # write, no reads first. No row: no such intake, no draft or a conflict (below).
+                row = db.execute("UPDATE drafts SET answers = ?, revision = revision + 1, saved_at = ?, saved_by = ?"
+                                 " WHERE intake_id = ? AND revision = ? RETURNING revision, base_version",
+                                 (text, now, user, intake_id, expected_revision)).fetchone()
+                if row is not None:
+                    revision, base = row
+                    if base == 0:
+                        # An intake with only this draft: its worklist row is the draft's (a draft's
+                        # base is always the latest version: recording a version removes the draft).
+                        _write_worklist(db, intake_id, worklist_entry(0, answers, None, now, True))
+                    # Otherwise the row shows the latest version with a draft pending: unchanged.
+                    self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
+                        "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
+                    return Draft(intake_id, answers, revision, base, now, user)
             if intake_id is None:
                 intake_id = self._new_intake(db, now, user)
                 row = None
@@ -658,8 +700,7 @@ class Store:
                                    "by someone else; nothing was saved")
                 revision, base = 1, self._latest_version(db, intake_id)
                 db.execute("INSERT INTO drafts (intake_id, answers, revision, base_version, saved_at,"
-                           " saved_by) VALUES (?,?,?,?,?,?)",
-                           (intake_id, json.dumps(answers, ensure_ascii=False), revision, base, now, user))
+                           " saved_by) VALUES (?,?,?,?,?,?)", (intake_id, text, revision, base, now, user))
             else:
                 current, base = row
                 if expected_revision is not None and current != expected_revision:
@@ -667,8 +708,7 @@ class Store:
                                    f"{current}, this session had {expected_revision}); nothing was saved")
                 revision = current + 1
                 db.execute("UPDATE drafts SET answers = ?, revision = ?, saved_at = ?, saved_by = ?"
-                           " WHERE intake_id = ?",
-                           (json.dumps(answers, ensure_ascii=False), revision, now, user, intake_id))
+                           " WHERE intake_id = ?", (text, revision, now, user, intake_id))
             _refresh_worklist(db, intake_id)
             self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                 "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
