@@ -4,6 +4,7 @@ files change only when a rendering or a rule was meant to change, and are never 
     python tests/regen.py golden   # tests/data/golden/*: `triage assess` text and Markdown renderings
     python tests/regen.py intake   # tests/data/golden/intake/*: the patient-safe intake summaries (en, es/)
                                # and whole Spanish terminal intakes
+    python tests/regen.py web      # tests/data/golden/web/es/*.html: each kind of patient web page in Spanish
     python tests/regen.py rules    # tests/data/review/rules.json: run only after the rules were reviewed
 """
 
@@ -48,13 +49,25 @@ def intake() -> list[Path]:
     return written
 
 
+def web() -> list[Path]:
+    from support.web_golden import golden_path, render_all
+
+    written = []
+    for name, page in render_all().items():
+        target = golden_path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+        written.append(target)
+    return written
+
+
 def rules() -> list[Path]:
     from support.review_rules import write_record
 
     return [write_record()]
 
 
-KINDS = {"golden": golden, "intake": intake, "rules": rules}
+KINDS = {"golden": golden, "intake": intake, "web": web, "rules": rules}
 
 
 def main(argv: list[str]) -> int:

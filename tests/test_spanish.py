@@ -20,10 +20,12 @@ from support import DATA
 from support.intake_golden import CASES, TRANSCRIPTS, golden_path, render, transcript
 from triage.errors import DefinitionError
 from triage.fhir import TRANSLATION, questionnaire_resource, response_resource, translation_of
-from triage.languages import LANGUAGES, load_language, load_translation, patient_texts, translation_path
+from triage.languages import (LANGUAGES, load_language, load_translation, patient_texts, translation_path,
+                               web_translation_path)
 from triage.questionnaire import load_definition, load_questionnaire
 from triage.ruleset import load_ruleset
 from triage.settings import Settings, load_settings
+from triage.web.messages import load_messages
 
 DEFINITION = load_definition()
 RULESET = load_ruleset()
@@ -32,6 +34,12 @@ ENGLISH = patient_texts(DEFINITION, RULESET)
 SPANISH = load_translation("es", DEFINITION, RULESET)
 ES = load_language("es", questionnaire=DEFINITION, ruleset=RULESET, settings=SETTINGS)
 SOURCE = translation_path("es").read_text(encoding="utf-8")
+# The web pages' own words (questionnaires/fbss-web.toml and fbss-web.es.toml): held to the same checks.
+WEB_ENGLISH = load_messages().messages
+WEB_SPANISH = load_messages(language="es").messages
+WEB_SOURCE = web_translation_path("es").read_text(encoding="utf-8")
+ALL_ENGLISH = {**ENGLISH, **{f"web.{key}": text for key, text in WEB_ENGLISH.items()}}
+ALL_SPANISH = {**SPANISH.texts, **{f"web.{key}": text for key, text in WEB_SPANISH.items()}}
 
 
 # --- one definition, complete in both languages --------------------------------------------------
@@ -71,6 +79,43 @@ def test_a_missing_extra_or_broken_text_is_a_load_error_naming_it(tmp_path, old,
     path = _broken_copy(tmp_path, old, new)
     with pytest.raises(DefinitionError, match=re.escape(named)):
         load_translation("es", DEFINITION, RULESET, path)
+
+
+def _broken_web_copy(tmp_path, old: str, new: str):
+    assert WEB_SOURCE.count(old) == 1, old
+    path = tmp_path / "fbss-web.es.toml"
+    path.write_text(WEB_SOURCE.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_every_web_message_has_its_spanish_and_nothing_else_is_there():
+    assert set(WEB_SPANISH) == set(WEB_ENGLISH) and len(WEB_ENGLISH) > 90
+    same = [key for key in WEB_ENGLISH if WEB_SPANISH[key] == WEB_ENGLISH[key]]
+    assert same == ["error_prefix", "page_title_error_prefix"], same  # "Error" is Spanish too
+
+
+@pytest.mark.parametrize("old, new, named", [
+    ('back = "Atrás"\n', "", "back: missing (every patient text needs its Spanish text; there is no fallback"),
+    ('or = "o"\n', 'or = "o"\nand = "y"\n', "and: is not a message id of the web pages"),
+    ("espere {minutes} minutos", "espere 15 minutos", "too_many_text: placeholders [] differ from the English ['minutes']"),
+    ('"Elija \\"{unknown}\\" sola', '"Elija \\"{desconocido}\\" sola',
+     "error_unknown_alone: placeholders ['desconocido'] differ"),
+    ('review_status = "pending_review"', 'review_status = "ok"', "translation.review_status"),
+    ('web_version = "1.2.0"', 'web_version = "1.0.0"', "translation.web_version: translates fbss-web 1.0.0"),
+    ('service_name = "Antes de su cita"', 'service_name = ""', "service_name: must be a non-empty text"),
+])
+def test_a_missing_extra_or_broken_web_text_is_a_load_error_naming_it(tmp_path, old, new, named):
+    path = _broken_web_copy(tmp_path, old, new)
+    with pytest.raises(DefinitionError, match=re.escape(named)):
+        load_messages(language="es", translation_path=path)
+
+
+def test_a_new_english_web_message_without_its_spanish_is_a_load_error(tmp_path):
+    english = (ROOT / "questionnaires" / "fbss-web.toml").read_text(encoding="utf-8")
+    path = tmp_path / "fbss-web.toml"
+    path.write_text(english.replace('back = "Back"\n', 'back = "Back"\nbackwards = "Go back"\n'), encoding="utf-8")
+    with pytest.raises(DefinitionError, match=re.escape("backwards: missing")):
+        load_messages(path, language="es")
 
 
 def test_an_english_text_without_its_spanish_is_a_load_error_too():
@@ -115,7 +160,8 @@ def _filled(text: str) -> str:
               "answer": "junio de 2024", "questions": "¿Cuándo le hicieron esa resonancia magnética?",
               "reason": "la fecha", "month_example": "06/2024 o junio 2024", "day_example": "06/10/2024",
               "day_order": "mes/día/año", "intake": 4, "version": 1,
-              "where": "archivo", "command": "archivo"}  # a file name or a command is not prose
+              "where": "archivo", "command": "archivo",  # a file name or a command is not prose
+              "minutes": 15, "date": "4 de diciembre de 2026", "unknown": "No sé", "none": "Ninguno"}
     return text.format_map(values)
 
 
@@ -130,7 +176,7 @@ def test_spanish_patient_text_is_at_reading_grade_8_or_below():
     textstat = pytest.importorskip("textstat")
     textstat.set_lang("es")
     graded, short = [], []
-    for key, text in SPANISH.texts.items():
+    for key, text in ALL_SPANISH.items():
         text = _filled(text)
         if textstat.lexicon_count(text) >= 4:
             graded.append((textstat.fernandez_huerta(text), key, text))
@@ -139,7 +185,7 @@ def test_spanish_patient_text_is_at_reading_grade_8_or_below():
     too_hard = [(round(score, 1), key, text) for score, key, text in graded if score < MIN_FERNANDEZ_HUERTA]
     assert not too_hard, "\n".join(f"Fernandez-Huerta {s} < {MIN_FERNANDEZ_HUERTA}: {k}: {t!r}" for s, k, t in too_hard)
     assert not short, short
-    everything = " ".join(_filled(text) for text in SPANISH.texts.values())
+    everything = " ".join(_filled(text) for text in ALL_SPANISH.values())
     inflesz = textstat.szigriszt_pazos(everything)
     assert inflesz >= 55, inflesz  # INFLESZ 55-65 "normal", 65-80 "bastante fácil"
     scores = sorted(score for score, _, _ in graded)
@@ -165,8 +211,8 @@ def _has(text: str, phrase: str) -> bool:
 @pytest.mark.parametrize("term", GLOSSARY, ids=lambda term: term["es"])
 def test_one_spanish_word_per_idea(term):
     used = 0
-    for key, spanish in SPANISH.texts.items():
-        english = ENGLISH[key]
+    for key, spanish in ALL_SPANISH.items():
+        english = ALL_ENGLISH[key]
         if any(re.search(rf"\b{re.escape(word)}\b", english, re.IGNORECASE) for word in term["en"]):
             used += 1
             assert _has(spanish, term["es"]), f"{key}: {spanish!r} does not say {term['es']!r} for {term['en']}"
@@ -185,7 +231,7 @@ FORBIDDEN_ES = _forbidden_patterns()
 
 
 def test_no_forbidden_phrasing_in_any_spanish_text():
-    hits = [(key, FORBIDDEN_ES.search(text).group(0), text) for key, text in SPANISH.texts.items()
+    hits = [(key, FORBIDDEN_ES.search(text).group(0), text) for key, text in ALL_SPANISH.items()
             if FORBIDDEN_ES.search(text)]
     assert not hits, hits
 
@@ -295,13 +341,16 @@ def test_questions_in_spanish_in_every_format_with_the_review_status(fmt):
     if fmt == "json":
         data = run.json
         assert data["language"] == "es" and data["translations"]["es"]["review_status"] == "pending_review"
+        assert data["translations"]["es"]["web_pages"]["review_status"] == "pending_review"  # the web pages' words
+    else:
+        assert "(web pages: pending_review)" in " ".join(run.out.split())
 
 
 def test_the_review_status_never_reaches_a_patient():
     forbidden = ("pending_review", "review status", "translator", "revisión pendiente")
     for name in CASES:
         assert not any(word in render(name, language="es") for word in forbidden)
-    for key, text in SPANISH.texts.items():
+    for key, text in ALL_SPANISH.items():
         assert not any(word in text for word in forbidden), key
 
 

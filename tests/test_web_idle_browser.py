@@ -45,6 +45,7 @@ def to_check_answers(page, base: str, code: str) -> None:
         else:
             break
     assert page.url.endswith("/intake/check")
+    page.wait_for_load_state()  # its stylesheets too (a click waits only for the navigation to start)
 
 
 IDLE_ANIMATIONS = """() => document.getAnimations().filter(a => a.animationName && a.animationName.startsWith('idle-'))

@@ -139,14 +139,22 @@ def load_translation(language: str, questionnaire: Questionnaire, ruleset: Rules
     english = patient_texts(questionnaire, ruleset)
     translated = _flatten("", data)
     translated = {key.lstrip("."): value for key, value in translated.items()}
+    check_texts(path, language, english, translated, "a patient text of the questionnaire or the rules")
+    return Translation(info=info, texts={key: translated[key] for key in english}, settings_words=settings_words,
+                       places=places, or_word=or_word, path=path)
+
+
+def check_texts(path: Path, language: str, english: dict[str, str], translated: dict[str, Any],
+                what: str) -> None:
+    """The one check every translation gets: each English text once, no other key, a non-empty text,
+    the English placeholders exactly. Raises DefinitionError naming the file and the first key."""
     missing = [key for key in english if key not in translated]
     if missing:
         raise DefinitionError(f"{path}: {missing[0]}: missing (every patient text needs its "
                               f"{LANGUAGES[language]} text; there is no fallback to English)")
     extra = sorted(key for key in translated if key not in english)
     if extra:
-        raise DefinitionError(f"{path}: {extra[0]}: is not a patient text of the questionnaire or the rules "
-                              f"(a typo, or a text that no longer exists)")
+        raise DefinitionError(f"{path}: {extra[0]}: is not {what} (a typo, or a text that no longer exists)")
     for key, text in translated.items():
         if not isinstance(text, str) or not text.strip():
             raise DefinitionError(f"{path}: {key}: must be a non-empty text")
@@ -158,8 +166,69 @@ def load_translation(language: str, questionnaire: Questionnaire, ruleset: Rules
         if found != expected:
             raise DefinitionError(f"{path}: {key}: placeholders {sorted(found)} differ from the English "
                                   f"{sorted(expected)}")
-    return Translation(info=info, texts={key: translated[key] for key in english}, settings_words=settings_words,
-                       places=places, or_word=or_word, path=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The web pages' own words (questionnaires/fbss-web.<lang>.toml): page titles, buttons, errors of
+# each kind of field, notices. Checked exactly like the questionnaire's translation; the web layer
+# reads them (triage.web.messages), this module only checks them.
+
+class WebTranslationInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    web: str
+    web_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    review_status: ReviewStatus
+    reviewed_by: str = ""
+    reviewed_on: str = Field("", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+
+
+class _WebHeader(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    translation: WebTranslationInfo
+
+
+def web_translation_path(language: str) -> Path:
+    return shipped("questionnaires") / f"fbss-web.{language}.toml"
+
+
+def web_translation_info(language: str, path: Path | None = None) -> WebTranslationInfo:
+    """The review status of the web pages' translation (for staff catalogues; the texts themselves are
+    checked in full where they are used, by the web layer)."""
+    path = path or web_translation_path(language)
+    data = read_toml(path)
+    if "translation" not in data:
+        raise DefinitionError(f"{path}: [translation]: is missing")
+    return validate(_WebHeader, {"translation": data["translation"]}, path).translation
+
+
+def load_web_translation(language: str, english: dict[str, str], *, web_id: str, web_version: str,
+                         path: Path | None = None) -> tuple[WebTranslationInfo, dict[str, str]]:
+    """The web pages' texts in ``language``, checked against the English ones (``english``: message
+    id -> text, from fbss-web.toml): the same ids, the same placeholders, the same web text version.
+    Raises DefinitionError naming the file and the key; never falls back to English."""
+    if language not in TRANSLATED_LANGUAGES:
+        raise DefinitionError(f"language {language!r}: not one of {', '.join(LANGUAGES)}")
+    path = path or web_translation_path(language)
+    data = read_toml(path)
+    if "translation" not in data:
+        raise DefinitionError(f"{path}: [translation]: is missing")
+    info = validate(_WebHeader, {"translation": data.pop("translation")}, path).translation
+    if info.language != language:
+        raise DefinitionError(f"{path}: translation.language: is {info.language!r}, not {language!r}")
+    if info.web != web_id or info.web_version != web_version:
+        raise DefinitionError(f"{path}: translation.web_version: translates {info.web} {info.web_version}, not "
+                              f"{web_id} {web_version} (translate and review the changed texts, then update it)")
+    messages = data.pop("messages", None)
+    if not isinstance(messages, dict):
+        raise DefinitionError(f"{path}: [messages]: is missing")
+    if data:
+        raise DefinitionError(f"{path}: {sorted(data)[0]}: is not a table of a web translation")
+    check_texts(path, language, english, {f"{key}": value for key, value in messages.items()},
+                "a message id of the web pages")
+    return info, {key: messages[key] for key in english}
 
 
 def _strings(path: Path, table: str, data: Any, keys: tuple[str, ...]) -> dict[str, str]:

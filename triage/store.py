@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -239,6 +239,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX worklist_items_by_item ON worklist_items(kind, item, intake_id);
     CREATE INDEX versions_source ON versions(source);
     """,
+    # 7: the language an invitation opens the web questionnaire in (`triage invite --lang`);
+    # invitations issued before it open in English, as they always did.
+    """
+    ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
+    """,
 )
 
 
@@ -316,6 +321,7 @@ class Invite:
     created_at: str
     expires_at: str
     submitted: bool
+    language: str = "en"  # the language the web questionnaire opens in (the patient may switch)
 
 
 @dataclass(frozen=True)
@@ -715,11 +721,13 @@ class Store:
         return Draft(intake_id, answers, revision, base, now, user)
 
     def create_invite(self, code_sha256: str, *, expires_at: str, user: str,
-                      answers: dict[str, Any] | None = None, intake_id: int | None = None) -> Draft:
+                      answers: dict[str, Any] | None = None, intake_id: int | None = None,
+                      language: str = "en") -> Draft:
         """Issue an invitation: the hash of a code that opens one intake's draft until ``expires_at``
         (UTC, ``YYYY-MM-DDTHH:MM:SSZ``) or until a version is recorded. Without ``intake_id`` a new
         intake is started with ``answers`` (e.g. the patient reference) as its draft; with it, the
-        intake's draft is kept (or started from its latest version's answers). One transaction."""
+        intake's draft is kept (or started from its latest version's answers). ``language``: the
+        language the web questionnaire opens in. One transaction."""
         with self._write() as db:
             now = self._clock()
             if intake_id is None:
@@ -737,9 +745,9 @@ class Store:
                 self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                     "revision": 1, "draft_sha256": draft_hash(intake_id, start or {}, 1, base, now, user)})
             _refresh_worklist(db, intake_id)
-            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at)"
-                       " VALUES (?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at))
-            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at})
+            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at,"
+                       " language) VALUES (?,?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at, language))
+            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at, "language": language})
             draft = db.execute("SELECT intake_id, answers, revision, base_version, saved_at, saved_by FROM drafts"
                                " WHERE intake_id = ?", (intake_id,)).fetchone()
         return Draft(draft[0], json.loads(draft[1]), draft[2], draft[3], draft[4], draft[5])
@@ -749,12 +757,12 @@ class Store:
         with self._errors():
             row = self._db.execute(
                 "SELECT i.intake_id, i.created_at, i.expires_at, i.base_version,"
-                " (SELECT MAX(version) FROM versions v WHERE v.intake_id = i.intake_id)"
+                " (SELECT MAX(version) FROM versions v WHERE v.intake_id = i.intake_id), i.language"
                 " FROM invites i WHERE i.code_sha256 = ?", (code_sha256,)).fetchone()
         if row is None:
             return None
-        intake_id, created_at, expires_at, base, latest = row
-        return Invite(intake_id, created_at, expires_at, (latest or 0) > base)
+        intake_id, created_at, expires_at, base, latest, language = row
+        return Invite(intake_id, created_at, expires_at, (latest or 0) > base, language)
 
     # -- staff accounts (the web pages' sign-in) -----------------------------------------------
 
@@ -942,11 +950,28 @@ class Store:
         """A page of the worklist with the number of matching intakes and the counts per status."""
         rows = self.worklist(status=status, missing=missing, urgency=urgency, va_to_do=va_to_do,
                              limit=limit, offset=offset)
-        where, params = self._worklist_filter(status, missing, urgency, va_to_do)
         with self._errors():
-            shown = self._db.execute("SELECT count(*) FROM worklist w" + where, params).fetchone()[0]
+            shown = self._db.execute(*self._worklist_count(status, missing, urgency, va_to_do)).fetchone()[0]
             counts = dict(self._db.execute("SELECT status, count(*) FROM worklist GROUP BY status").fetchall())
         return WorklistPage(rows, shown, sum(counts.values()), counts)
+
+    @classmethod
+    def _worklist_count(cls, status, missing, urgency, va_to_do) -> tuple[str, list]:
+        """The query counting the intakes a filter matches. With an item filter it is driven by the
+        items' index (each intake lists an item once), not by testing every worklist row."""
+        items = [(kind, item) for kind, item in (("missing", missing), ("va_to_do", va_to_do))
+                 if item is not None and item is not False]
+        if not items:
+            where, params = cls._worklist_filter(status, missing, urgency, va_to_do)
+            return "SELECT count(*) FROM worklist w" + where, params
+        (kind, item), rest = items[0], dict(items[1:])
+        where, params = cls._worklist_filter(status, rest.get("missing"), urgency, rest.get("va_to_do"))
+        if item is True:  # any item of this kind
+            driver, driver_params = "SELECT DISTINCT intake_id FROM worklist_items WHERE kind = ?", [kind]
+        else:
+            driver, driver_params = "SELECT intake_id FROM worklist_items WHERE kind = ? AND item = ?", [kind, item]
+        return (f"SELECT count(*) FROM ({driver}) d JOIN worklist w ON w.intake_id = d.intake_id" + where,
+                driver_params + params)
 
     @staticmethod
     def _worklist_filter(status, missing, urgency, va_to_do) -> tuple[str, list]:

@@ -119,7 +119,8 @@ class LargerText:
 LAYOUT_PROBLEMS = """(scope) => {
   const width = document.documentElement.clientWidth, problems = [];
   const root = scope ? document.querySelector(scope) : document.body;
-  const skip = e => e.closest('.visually-hidden, [hidden], .table-wrap') || e.classList.contains('skip-link');
+  const skip = e => e.closest('.visually-hidden, [hidden], .table-wrap') || e.classList.contains('skip-link')
+    || getComputedStyle(e).visibility !== 'visible';  // not shown to anyone (the idle cover before its time)
   const overflow = document.documentElement.scrollWidth - width;
   if (overflow > 0) problems.push('the page scrolls sideways by ' + overflow + 'px');
   const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '')

@@ -50,7 +50,7 @@ def run_rules(args, io: IO) -> int:
 def run_questions(args, io: IO) -> int:
     from functools import partial
 
-    from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
+    from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language, web_translation_info
     from triage.questionnaire import load_definition
     from triage.render import catalogues
     from triage.ruleset import load_ruleset
@@ -76,10 +76,13 @@ def run_questions(args, io: IO) -> int:
         return ExitCode.OK
     # Staff see each translation's review status here (patients never do), and each red-flag tier.
     reviews = {code: language.translation.info for code, language in languages.items() if language.translation}
+    web_reviews = {code: web_translation_info(code) for code in reviews}  # the web pages' own words
     tiers = catalogues.red_flag_tiers(ruleset)
     return common.write_formatted(io, args.format, chosen.questionnaire,
-                                  as_json=partial(catalogues.questions_catalogue, tiers=tiers, reviews=reviews),
+                                  as_json=partial(catalogues.questions_catalogue, tiers=tiers, reviews=reviews,
+                                                  web_reviews=web_reviews),
                                   as_markdown=partial(catalogues.render_questions_markdown, tiers=tiers,
-                                                      reviews=reviews),
-                                  as_text=partial(catalogues.render_questions_text, tiers=tiers, reviews=reviews),
+                                                      reviews=reviews, web_reviews=web_reviews),
+                                  as_text=partial(catalogues.render_questions_text, tiers=tiers, reviews=reviews,
+                                                  web_reviews=web_reviews),
                                   pager=args.pager)

@@ -50,6 +50,7 @@ def register(commands) -> None:
         "intake is sent. Only a hash of it is stored, so it cannot be shown again: give it to the patient now.",
         notes=common.STORE_HELP, handler=run_invite, exit_codes=(ExitCode.STORE,),
         examples=("triage invite --patient-id P-1042",
+                  "triage invite --patient-id P-1042 --lang es     # the questionnaire opens in Spanish",
                   "triage invite --expires-days 2 --base-url https://intake.clinic.example"))
     invite.add_argument("--patient-id", metavar="REF", help="the patient reference to attach to the intake")
     invite.add_argument("--expires-days", type=_days, default=7, metavar="N",
@@ -57,6 +58,8 @@ def register(commands) -> None:
     invite.add_argument("--base-url", metavar="URL",
                         help=f"the address patients open, for the link (default: {BASE_URL_ENV}, else "
                         f"http://{DEFAULT_HOST}:{DEFAULT_PORT})")
+    common.add_language_option(invite, "the language the web questionnaire opens in for this code; the "
+                               "patient can switch language on every page")
     common.add_store_options(invite, who_help="who invites")
 
 
@@ -131,9 +134,14 @@ def run_invite(args, io: IO) -> int:
     code = invites.new_code()
     expires = invites.expiry(args.expires_days)
     with common.open_store(args) as store:
-        draft = store.create_invite(invites.code_hash(code), expires_at=expires, user=common.user(args), answers=answers)
+        draft = store.create_invite(invites.code_hash(code), expires_at=expires, user=common.user(args), answers=answers,
+                                    language=args.lang)
     base = (args.base_url or os.environ.get(BASE_URL_ENV) or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}").rstrip("/")
-    io.out.write(f"code: {code}\nlink: {base}/intake/code/{code}\n")
+    # The link opens the start page in the invitation's language too (the code alone does once it is entered).
+    lang = f"?lang={args.lang}" if args.lang != "en" else ""
+    io.out.write(f"code: {code}\nlink: {base}/intake/code/{code}{lang}\n")
+    from triage.languages import LANGUAGES
+
     io.note(f"intake {draft.intake_id}: the code works until {expires.replace('T', ' ').replace('Z', ' UTC')}, "
-            "or until the answers are sent; it cannot be shown again")
+            f"or until the answers are sent; it cannot be shown again; it opens in {LANGUAGES[args.lang]}")
     return ExitCode.OK

@@ -100,10 +100,16 @@ def render_rules_text(ruleset: Ruleset, *, width: int = 100, color: bool = False
     return trimmed(out.getvalue())
 
 
-def _reviews_line(questionnaire: Questionnaire, reviews: dict) -> str:
-    """The language shown and each translation's review status, in one line for staff."""
-    parts = [f"{code} ({LANGUAGES.get(code, code)}): {info.review_status}"
-             + (f" by {info.reviewed_by} on {info.reviewed_on}" if info.reviewed_by else "")
+def _review(info) -> str:
+    return info.review_status + (f" by {info.reviewed_by} on {info.reviewed_on}" if info.reviewed_by else "")
+
+
+def _reviews_line(questionnaire: Questionnaire, reviews: dict, web_reviews: dict | None = None) -> str:
+    """The language shown and each translation's review status (the questionnaire's, and the web
+    pages' own words), in one line for staff."""
+    web_reviews = web_reviews or {}
+    parts = [f"{code} ({LANGUAGES.get(code, code)}): {_review(info)}"
+             + (f" (web pages: {_review(web_reviews[code])})" if code in web_reviews else "")
              for code, info in reviews.items()]
     shown = LANGUAGES.get(questionnaire.language, questionnaire.language)
     return (f"Patient wording in {shown} ({questionnaire.language}). Translations: " + ("; ".join(parts) or "none")
@@ -111,7 +117,7 @@ def _reviews_line(questionnaire: Questionnaire, reviews: dict) -> str:
 
 
 def questions_catalogue(questionnaire: Questionnaire, tiers: dict[str, str] | None = None,
-                        reviews: dict | None = None) -> dict:
+                        reviews: dict | None = None, web_reviews: dict | None = None) -> dict:
     data = questionnaire.model_dump(mode="json", exclude_none=True)
     for item, dumped in zip(questionnaire.items, data["items"]):
         dumped["allowed"] = item.allowed_values()
@@ -119,6 +125,9 @@ def questions_catalogue(questionnaire: Questionnaire, tiers: dict[str, str] | No
             dumped["urgency_tier"] = tiers[item.id]
     data["language"] = questionnaire.language
     data["translations"] = {code: info.model_dump() for code, info in (reviews or {}).items()}
+    for code, info in (web_reviews or {}).items():
+        if code in data["translations"]:
+            data["translations"][code]["web_pages"] = info.model_dump()
     return data
 
 
@@ -134,10 +143,10 @@ def _asked_when(item) -> str:
 
 
 def render_questions_markdown(questionnaire: Questionnaire, tiers: dict[str, str] | None = None,
-                              reviews: dict | None = None) -> str:
+                              reviews: dict | None = None, web_reviews: dict | None = None) -> str:
     info = questionnaire.questionnaire
     lines = [f"# Questionnaire: {info.title}", "", f"`{info.id}` version {info.version}", "",
-             _reviews_line(questionnaire, reviews or {}), "",
+             _reviews_line(questionnaire, reviews or {}, web_reviews), "",
              "| id | label | patient wording | allowed | asked | who |", "|---|---|---|---|---|---|"]
     for item in questionnaire.items:
         safety = _red_flag_mark(item, tiers, " (", ")")
@@ -147,12 +156,12 @@ def render_questions_markdown(questionnaire: Questionnaire, tiers: dict[str, str
 
 
 def render_questions_text(questionnaire: Questionnaire, tiers: dict[str, str] | None = None, *, width: int = 100,
-                          color: bool = False, reviews: dict | None = None) -> str:
+                          color: bool = False, reviews: dict | None = None, web_reviews: dict | None = None) -> str:
     out = io.StringIO()
     console = new_console(out, width, color)
     info = questionnaire.questionnaire
     console.print(Text(f"{info.title} ({info.id} {info.version})", style="bold"))
-    console.print(Text(_reviews_line(questionnaire, reviews or {})))
+    console.print(Text(_reviews_line(questionnaire, reviews or {}, web_reviews)))
     for item in questionnaire.items:
         safety = _red_flag_mark(item, tiers, "  [", "]")
         console.print(Text(f"\n{item.id}{safety}", style="bold"))

@@ -19,12 +19,13 @@ from typing import Any, Callable, Iterable
 from flask import Blueprint, Flask, current_app, render_template, request
 
 from triage.errors import StoreError, TriageError
-from triage.questionnaire import Questionnaire, load_questionnaire
+from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, PatientLanguage, load_language
+from triage.questionnaire import Questionnaire, load_definition
 from triage.ruleset import Ruleset, load_ruleset
 from triage.settings import Settings, load_settings
 from triage.store import Store, open_store
 from triage.web import cds_hooks, security
-from triage.web.messages import WebMessages, load_messages
+from triage.web.messages import WebMessages, load_all_messages
 from triage.web.sessions import ServerSessions
 
 PACKAGE = Path(__file__).resolve().parent
@@ -36,10 +37,13 @@ class Services:
     """What every request handler needs, built once per app."""
 
     store_path: Path
-    questionnaire: Questionnaire
+    questionnaire: Questionnaire  # English, clinic settings filled in: staff pages and skip logic
     ruleset: Ruleset
     settings: Settings
-    messages: WebMessages
+    messages: WebMessages  # English
+    # What a patient reads, by language: the questionnaire and rules' patient texts, and the pages' words.
+    languages: dict[str, PatientLanguage]
+    all_messages: dict[str, WebMessages]
     kiosk: bool
     today: Callable[[], date]
     sessions: ServerSessions
@@ -55,8 +59,21 @@ class Services:
             store = self._local.store = open_store(self.store_path)
         return store
 
+    def language(self) -> str:
+        """The language of this request's patient pages: the one chosen in the patient's session
+        (its invitation's, or the switch's); English on staff sessions and without a choice."""
+        from flask import has_request_context, session
+
+        if not has_request_context() or session.get("staff"):
+            return DEFAULT_LANGUAGE
+        chosen = session.get("lang")
+        return chosen if chosen in self.languages else DEFAULT_LANGUAGE
+
+    def patient(self) -> PatientLanguage:
+        return self.languages[self.language()]
+
     def text(self, message_id: str, **values: object) -> str:
-        return self.messages.text(message_id, **values)
+        return self.all_messages[self.language()].text(message_id, **values)
 
 
 def services() -> Services:
@@ -91,12 +108,20 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
 
     sessions = ServerSessions(idle_seconds, clock=clock)
     app.session_interface = sessions
+    definition, ruleset = load_definition(), load_ruleset()
+    # Every language is loaded (and so checked) here: a broken translation stops `triage serve`
+    # before it listens, never a page half in one language.
+    languages = {code: load_language(code, questionnaire=definition, ruleset=ruleset, settings=settings,
+                                     check_all=False) for code in LANGUAGES}
+    all_messages = load_all_messages()
     app.extensions["triage"] = Services(
         store_path=store_path,
-        questionnaire=load_questionnaire(),
-        ruleset=load_ruleset(),
+        questionnaire=languages[DEFAULT_LANGUAGE].questionnaire,
+        ruleset=ruleset,
         settings=settings,
-        messages=load_messages(),
+        messages=all_messages[DEFAULT_LANGUAGE],
+        languages=languages,
+        all_messages=all_messages,
         kiosk=kiosk,
         today=today,
         sessions=sessions,
@@ -107,7 +132,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     security.install(app)
     app.jinja_env.autoescape = True
     app.jinja_env.globals["t"] = lambda message_id, **values: services().text(message_id, **values)
-    app.jinja_env.globals["lang"] = lambda: services().messages.web.language
+    app.jinja_env.globals["lang"] = lambda: services().language()
 
     last_purge = [clock()]
 
@@ -142,7 +167,12 @@ def _error_pages(app: Flask) -> None:
     """Plain pages for every error: never a traceback, never a framework page."""
 
     def page(code: int, title: str, text: str):
-        return render_template("error.html", title_id=title, text_id=text), code
+        from flask import session
+
+        from triage.web.patient import language_switch
+
+        switch = [] if session.get("staff") or request.path.startswith("/staff") else language_switch()
+        return render_template("error.html", title_id=title, text_id=text, languages=switch), code
 
     @app.errorhandler(400)
     def bad_request(_):

@@ -1,6 +1,8 @@
 """The patient-facing texts of the web pages, from one definition keyed by message id
-(``questionnaires/fbss-web.toml``). Templates and code name texts only by id; an unknown id raises
-(tests render every page, so a typo cannot reach a patient as an empty string)."""
+(``questionnaires/fbss-web.toml``), and its translations (``fbss-web.<lang>.toml``, the same ids,
+checked by triage.languages: a missing or extra id is a load error naming it, never a fallback).
+Templates and code name texts only by id; an unknown id raises (tests render every page, so a typo
+cannot reach a patient as an empty string)."""
 
 from __future__ import annotations
 
@@ -50,6 +52,23 @@ class WebMessages(_Definition):
         return message_id in self.messages
 
 
-def load_messages(path: Path | None = None) -> WebMessages:
+def load_messages(path: Path | None = None, language: str | None = None,
+                  translation_path: Path | None = None) -> WebMessages:
+    """The web texts in English (``language`` None or "en") or in a translated language."""
+    from triage.languages import DEFAULT_LANGUAGE, load_web_translation
+
     path = path or shipped("questionnaires") / DEFAULT_MESSAGES
-    return validate(WebMessages, read_toml(path), path)
+    english = validate(WebMessages, read_toml(path), path)
+    if language is None or language == DEFAULT_LANGUAGE:
+        return english
+    info, texts = load_web_translation(language, english.messages, web_id=english.web.id,
+                                       web_version=english.web.version, path=translation_path)
+    return WebMessages(web=WebInfo(id=english.web.id, version=english.web.version, language=info.language),
+                       messages=texts)
+
+
+def load_all_messages() -> dict[str, WebMessages]:
+    """The web texts in every language a patient may choose (each translation checked at load)."""
+    from triage.languages import LANGUAGES
+
+    return {code: load_messages(language=code) for code in LANGUAGES}

@@ -6,10 +6,16 @@ State lives in the store (the draft of the intake, saved at each Continue) and i
 session that knows only which intake this browser opened with its code. Every form carries the draft
 revision it showed; a save based on an older revision is refused (two devices never silently
 overwrite each other).
+
+Every page is in the patient's language (English or Spanish: triage.languages), kept in the session:
+the invitation's language when a code opens an intake, or the one chosen with the language switch at
+the top of every page. Answers are stored by id and value, so they are the same in either language;
+the language is recorded with the intake when it is sent.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +27,7 @@ from triage.answers import parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, InvalidInput
 from triage.interview import check_answer, hidden_answers, without_hidden
+from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
 from triage.patient_summary import most_urgent_tier, patient_summary, red_flag_instructions
 from triage.questionnaire import Item
 from triage.result import Result
@@ -71,8 +78,13 @@ def _to(endpoint: str, **values):
     return redirect(url_for(endpoint, **values), code=303)
 
 
+def _q():
+    """The questionnaire in this patient's language (ids, types and skip logic as in English)."""
+    return services().patient().questionnaire
+
+
 def _asked(answers: dict[str, Any]) -> list[Item]:
-    return services().questionnaire.asked(answers, MODE)
+    return _q().asked(answers, MODE)
 
 
 def _unknown_marks() -> set[str]:
@@ -80,16 +92,25 @@ def _unknown_marks() -> set[str]:
 
 
 def _texts() -> dict[str, str]:
-    questionnaire = services().questionnaire
+    questionnaire = _q()
     wording = questionnaire.patient_wording
     return {"yes": wording.yes, "no": wording.no, "none": wording.none,
             "unknown": questionnaire.questionnaire.unknown_text}
 
 
 def _page(template: str, **context):
-    questionnaire = services().questionnaire
+    questionnaire = _q()
     return render_template(template, q=questionnaire, wording=questionnaire.patient_wording,
-                           idle=_idle_context(), **context)
+                           idle=_idle_context(), languages=language_switch(), **context)
+
+
+def language_switch() -> list[dict[str, Any]]:
+    """The language switch of every patient page: each language in its own words, the current one
+    marked, the others a link back to this very page (GOV.UK's language toggle is a plain link)."""
+    here = request.path + (f"?{request.query_string.decode('ascii', 'replace')}" if request.query_string else "")
+    current = services().language()
+    return [{"code": code, "name": OWN_NAMES[code], "current": code == current,
+             "url": url_for("patient.switch_language", code=code, next=here)} for code in LANGUAGES]
 
 
 def _idle_context() -> dict[str, int] | None:
@@ -106,13 +127,16 @@ def _idle_context() -> dict[str, int] | None:
 def start():
     if _current() is not None and not _current().submitted:
         return _to("patient.intro")
-    return _page("start.html", code="", error=None, kiosk=services().kiosk)
+    return _page("start.html", code=session.pop("carried_code", ""), error=None, kiosk=services().kiosk)
 
 
 @blueprint.get("/code/<code>")
 def start_with_code(code: str):
     """The link `triage invite` prints: the start page with the code filled in (nothing is opened
     until the patient presses Start, a form with a CSRF token)."""
+    lang = request.args.get("lang")
+    if lang in LANGUAGES:  # `triage invite --lang es` links open the start page in Spanish
+        _choose(lang)
     return _page("start.html", code=(invites.normalise(code) or "")[:20], error=None, kiosk=services().kiosk)
 
 
@@ -133,7 +157,7 @@ def open_code():
         if invite is None or invite.submitted or invite.expires_at <= _now():
             error = "code_error_wrong"  # one answer for unknown, expired and used: no oracle for guessers
         else:
-            _open(invite.intake_id, code, svc.store().load_draft(invite.intake_id))
+            _open(invite.intake_id, code, svc.store().load_draft(invite.intake_id), language=invite.language)
             return _to("patient.intro")
         svc.code_limiter.failed(client)
     return _page("start.html", code=typed[:20], error=forms.FieldError(error, "code"), error_text=svc.text(error),
@@ -146,9 +170,12 @@ def _now() -> str:
     return utc_now()
 
 
-def _open(intake_id: int, code: str, draft) -> None:
+def _open(intake_id: int, code: str, draft, language: str | None = None) -> None:
+    """``language``: the invitation's; a language the patient chose on this browser before comes first."""
+    chosen = session.get("lang") if session.get("lang_chosen") else None
     session.clear()
     session.regenerate()  # a fresh session id for the opened intake
+    _choose(chosen or (language if language in LANGUAGES else None) or DEFAULT_LANGUAGE, by_patient=bool(chosen))
     session["intake"] = intake_id
     session["base"] = draft.base_version if draft else 0
     session["code"] = code
@@ -163,7 +190,7 @@ def new_intake():
         abort(404)
     code = invites.new_code()
     draft = svc.store().create_invite(invites.code_hash(code), expires_at=invites.expiry(invites.KIOSK_EXPIRY_DAYS),
-                                      user=PATIENT_USER)
+                                      user=PATIENT_USER, language=svc.language())
     _open(draft.intake_id, code, draft)
     session["expires"] = invites.expiry(invites.KIOSK_EXPIRY_DAYS)
     return _to("patient.your_code")
@@ -180,7 +207,56 @@ def your_code():
 def _spoken_moment(stamp: str | None) -> str | None:
     from triage.questionnaire import spoken_date
 
-    return spoken_date(stamp[:10]) if stamp else None
+    return spoken_date(stamp[:10], services().language()) if stamp else None
+
+
+# --- the language switch ----------------------------------------------------------------------------
+
+def _choose(language: str, *, by_patient: bool = True) -> None:
+    session["lang"] = language
+    session["lang_chosen"] = by_patient
+
+
+def _language_target() -> str:
+    target = request.args.get("next")
+    if target and target.startswith("/intake/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("patient.start")
+
+
+@blueprint.get("/language/<code>")
+def switch_language(code: str):
+    """The switch's link: the same page again in the other language. Answers already saved (each
+    Continue saves) are kept as they are: they are ids and values, the same in every language."""
+    if code not in LANGUAGES:
+        abort(404)
+    _choose(code)
+    return redirect(_language_target(), code=303)
+
+
+_QUESTION_PATH = re.compile(r"/intake/questions/([a-z_]+)")
+
+
+@blueprint.post("/language/<code>")
+def switch_language_keeping_entries(code: str):
+    """The switch with JavaScript on, from a page with a form: what was ticked or typed and not yet
+    sent with Continue comes back on the same page in the other language. It is kept in the session
+    only, never saved as an answer (only Continue saves)."""
+    if code not in LANGUAGES:
+        abort(404)
+    _choose(code)
+    target = _language_target()
+    question = _QUESTION_PATH.fullmatch(target.split("?", 1)[0])
+    if question:
+        intake = _current()
+        if intake is not None and not intake.submitted:
+            asked = {item.id: item for item in _asked(intake.answers)}
+            if question.group(1) in asked:
+                session["carried"] = {"qid": question.group(1),
+                                      "state": forms.submitted(asked[question.group(1)], request.form)}
+    elif target.split("?", 1)[0] == url_for("patient.start"):
+        session["carried_code"] = request.form.get("code", "")[:20]
+    return redirect(target, code=303)
 
 
 @blueprint.get("/start")
@@ -217,9 +293,11 @@ def _question_page(intake: Intake, item: Item, *, state: dict, error: forms.Fiel
         back = url_for("patient.question", qid=asked[number - 2].id)
     else:
         back = url_for("patient.intro")
-    section = next(s for s in services().questionnaire.sections if s.id == item.section)
+    section = next(s for s in _q().sections if s.id == item.section)
     texts = _texts()
     notice = session.pop("notice", None)
+    if notice and notice.get("kind") == "hidden":  # by id: shown in the language of the page that shows it
+        notice = {"kind": "hidden", "questions": [_q().item(qid).text for qid in notice["ids"]]}
     error_text = services().text(error.message_id, **texts) if error else None
     return _page("question.html", item=item, number=number, total=len(asked), back=back, section=section,
                  choices=forms.choices(item, **texts), multiple=forms.is_multiple(item), state=state,
@@ -233,7 +311,11 @@ def question(qid: str):
     if intake.submitted:
         return _to("patient.done")
     item = _item(qid, intake)
-    state = forms.shown(item, intake.answers.get(item.id), item.id in _unknown_marks())
+    carried = session.pop("carried", None)
+    if carried and carried.get("qid") == item.id:  # entered before a language switch, not yet sent
+        state = carried["state"]
+    else:
+        state = forms.shown(item, intake.answers.get(item.id), item.id in _unknown_marks())
     return _question_page(intake, item, state=state, error=None, change=request.args.get("change") == "1")
 
 
@@ -283,7 +365,7 @@ def answer(qid: str):
     hidden_now = [i for i in hidden_answers(svc.questionnaire, answers) if i.id in before]
     revealed = [i for i in asked if i.id not in before]
     if hidden_now:
-        session["notice"] = {"kind": "hidden", "questions": [i.text for i in hidden_now]}
+        session["notice"] = {"kind": "hidden", "ids": [i.id for i in hidden_now]}
     elif revealed:
         session["notice"] = {"kind": "revealed"}
     position = next(n for n, i in enumerate(asked) if i.id == item.id)
@@ -321,7 +403,8 @@ def red_flag_notice(qid: str) -> tuple[str, str]:
     pick what the end page and the terminal show)."""
     svc = services()
     tier = most_urgent_tier([qid], svc.ruleset)
-    return tier, red_flag_instructions(tier, svc.ruleset, svc.settings)
+    language = svc.patient()
+    return tier, red_flag_instructions(tier, language.texts, svc.settings, language.values)
 
 
 def _safe_next(target: str | None) -> str:
@@ -361,7 +444,7 @@ def check():
 
 
 def _check_page(intake: Intake, status: int = 200):
-    questionnaire = services().questionnaire
+    questionnaire = _q()
     marks = _unknown_marks()
     rows = []
     for item in _asked(intake.answers):
@@ -389,7 +472,7 @@ def send():
     try:
         svc.store().record_assessment(answers.answered(), result.to_json(), user=PATIENT_USER, intake_id=intake.id,
                                       base_version=intake.base_version, source="web",
-                                      draft_revision=intake.revision)
+                                      draft_revision=intake.revision, language=svc.language())
     except Conflict:
         return _conflict()
     return _to("patient.done")
@@ -402,7 +485,8 @@ def _summary(stopped: bool, intake: Intake):
         result = assess(answers, svc.ruleset, svc.settings)
     else:
         result = Result.model_validate(svc.store().get(intake.id).result)
-    summary = patient_summary(result, svc.ruleset, svc.settings, stopped_early=stopped)
+    language = svc.patient()
+    summary = patient_summary(result, language.texts, svc.settings, stopped_early=stopped, values=language.values)
     return summary.tier, summary
 
 
@@ -443,7 +527,10 @@ def saved():
 
 @blueprint.post("/leave")
 def leave():
+    language = services().language()
     session.end()
+    if language != DEFAULT_LANGUAGE:  # "we closed it" in the language the patient was reading (a new session)
+        _choose(language)
     return _to("patient.ended")
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, g, jsonify, make_response, redirect, render_template, request, session, url_for
 
 from triage import accounts, invites
+from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, IntakeNotFound, InvalidInput
@@ -150,11 +151,13 @@ def worklist():
     except ValueError:
         abort(400)
     # One indexed page of the worklist table, in `triage list`'s order: fast however many intakes.
-    counted = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=1)
-    pages = max(1, -(-counted.shown // PAGE_SIZE))
-    page = min(page, pages)
     shown = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=PAGE_SIZE,
                                 offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, -(-shown.shown // PAGE_SIZE))
+    if page > pages:  # past the end (the list shrank, or a typed number): the last page
+        page = pages
+        shown = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=PAGE_SIZE,
+                                    offset=(page - 1) * PAGE_SIZE)
     store.log_access(LISTED, user=g.user.name, detail={"rows": len(shown.rows), "channel": "web"})
     alerts = {alert.intake_id for alert in store.open_alerts()}
     counts = {s: shown.counts.get(s, 0) for s in WORKLIST_STATUSES}
@@ -201,7 +204,8 @@ def summary(intake_id: int):
     store.log_access(VIEWED, user=g.user.name, intake_id=intake_id, version=record.version, detail={"channel": "web"})
     result = Result.model_validate(record.result)
     return _page("staff/summary.html", title=f"Intake {intake_id}", record=record, result=result, history=history,
-                 draft=draft, open_alerts=_open_alerts(intake_id), **_summary_parts(result, record.answers))
+                 draft=draft, open_alerts=_open_alerts(intake_id), **_summary_parts(result, record.answers),
+                 answered_in=LANGUAGES.get(record.language or "", record.language))
 
 
 def _open_alerts(intake_id: int) -> list:
@@ -275,7 +279,8 @@ def print_view(intake_id: int):
 @blueprint.get("/invite")
 @role(accounts.COORDINATOR)
 def invite():
-    return _page("staff/invite.html", title="Invite a patient", error=None, patient_id="", days="7", issued=None)
+    return _page("staff/invite.html", title="Invite a patient", error=None, patient_id="", days="7", issued=None,
+                 language=DEFAULT_LANGUAGE, invite_languages=LANGUAGES)
 
 
 @blueprint.post("/invite")
@@ -283,8 +288,11 @@ def invite():
 def invite_post():
     patient_id = request.form.get("patient_id", "").strip()
     days = request.form.get("expires_days", "7").strip()
+    language = request.form.get("language", DEFAULT_LANGUAGE)
     error = None
-    if not (days.isdigit() and 1 <= int(days) <= 90):
+    if language not in LANGUAGES:
+        error = ("language", "Select the language the questionnaire opens in")
+    if error is None and not (days.isdigit() and 1 <= int(days) <= 90):
         error = ("expires_days", "Enter a number of days from 1 to 90")
     answers = None
     if patient_id and error is None:
@@ -294,15 +302,17 @@ def invite_post():
             error = ("patient_id", f"Patient reference: {problem.problems[0].message}")
     if error:
         return _page("staff/invite.html", title="Invite a patient", error=error, patient_id=patient_id, days=days,
-                     issued=None), 400
+                     issued=None, language=language, invite_languages=LANGUAGES), 400
     code = invites.new_code()
     expires = invites.expiry(int(days))
     draft = services().store().create_invite(invites.code_hash(code), expires_at=expires, user=g.user.name,
-                                             answers=answers)
-    link = request.host_url.rstrip("/") + url_for("patient.start_with_code", code=code)
+                                             answers=answers, language=language)
+    link = request.host_url.rstrip("/") + url_for("patient.start_with_code", code=code,
+                                                  **({"lang": language} if language != DEFAULT_LANGUAGE else {}))
     return _page("staff/invite.html", title="Invitation ready", error=None, patient_id="", days="7",
-                 issued={"code": code, "link": link, "intake_id": draft.intake_id,
-                         "expires": expires.replace("T", " ").replace("Z", " UTC")})
+                 issued={"code": code, "link": link, "intake_id": draft.intake_id, "language": LANGUAGES[language],
+                         "expires": expires.replace("T", " ").replace("Z", " UTC")},
+                 language=DEFAULT_LANGUAGE, invite_languages=LANGUAGES)
 
 
 @blueprint.post("/intakes/<int:intake_id>/patient-reference")

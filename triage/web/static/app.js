@@ -1,7 +1,9 @@
 /* Enhancements only: every page works without this script.
    1. "None" / "I don't know" checkboxes untick the others (the server checks it too).
    2. On a patient's page, warn before the idle session ends, let them stay, then close the page.
-   3. Focus the error summary when a page shows one. */
+   3. Focus the error summary when a page shows one.
+   4. The language switch carries what was ticked or typed on this page and not yet sent (without the
+      script it is a plain link: the page says to press Continue first). */
 (function () {
   "use strict";
 
@@ -47,6 +49,16 @@
     };
     window.setInterval(poll, 5000);
   }
+
+  document.querySelectorAll(".language-switch a[hreflang]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      var form = document.querySelector("form[data-language-carry]");
+      if (!form || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+      event.preventDefault();
+      form.setAttribute("action", link.getAttribute("href"));
+      form.submit();  // the server keeps the entries for this page only; it saves no answer
+    });
+  });
 
   var summary = document.querySelector("[data-focus]");
   if (summary) { summary.focus(); }
