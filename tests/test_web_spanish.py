@@ -264,6 +264,21 @@ def test_save_leave_and_the_closed_page_stay_spanish(app, db):
     assert "Para proteger sus datos, cerramos el cuestionario" in visitor.text and english_left_over(visitor) == []
 
 
+def test_an_idle_end_says_so_in_the_patients_language_and_opens_nothing(db):
+    from triage.settings import load_settings
+
+    clock = Clock()
+    app = make_app(db, clock=clock)
+    visitor, _ = opened(app, db, "es")
+    first_question(visitor)
+    clock.advance(load_settings().patient_idle_minutes * 60 + 1)
+    visitor.get("/intake/questions/fusion_date")
+    assert visitor.path == "/intake/ended" and '<html lang="es">' in visitor.page
+    assert "Para proteger sus datos, cerramos el cuestionario" in visitor.text
+    visitor.get("/intake/questions/fusion_date")  # the intake stays closed: only the language was kept
+    assert visitor.path in ("/intake/", "/intake/ended") and "Pregunta 1" not in visitor.text
+
+
 def test_kiosk_start_in_spanish_gives_a_spanish_code_page_and_invitation(app, db):
     visitor = Patient(app.test_client()).get("/intake/language/es?next=/intake/")
     assert "Empezar las preguntas" in visitor.text

@@ -106,7 +106,8 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         minutes = settings.staff_idle_minutes if data.get("staff") else settings.patient_idle_minutes
         return minutes * 60.0
 
-    sessions = ServerSessions(idle_seconds, clock=clock)
+    # The patient's language outlives an idle end, so "we closed the questionnaire" is in their language.
+    sessions = ServerSessions(idle_seconds, clock=clock, kept_after_idle=("lang", "lang_chosen"))
     app.session_interface = sessions
     definition, ruleset = load_definition(), load_ruleset()
     # Every language is loaded (and so checked) here: a broken translation stops `triage serve`

@@ -49,12 +49,16 @@ class ServerSessions(SessionInterface):
     sessions differ). ``clock`` is injectable for tests."""
 
     def __init__(self, idle_seconds: Callable[[dict[str, Any]], float],
-                 clock: Callable[[], float] = time.monotonic, max_sessions: int = MAX_SESSIONS):
+                 clock: Callable[[], float] = time.monotonic, max_sessions: int = MAX_SESSIONS,
+                 kept_after_idle: tuple[str, ...] = ()):
         self._sessions: dict[str, tuple[dict[str, Any], float]] = {}
         self._lock = threading.Lock()
         self._idle = idle_seconds
         self._clock = clock
         self._max = max_sessions
+        # Keys a session ended by idleness hands on to the new one (a preference such as the page
+        # language, never who or which intake), so the page saying it ended is still readable.
+        self._kept = kept_after_idle
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -68,7 +72,7 @@ class ServerSessions(SessionInterface):
                 data, last_seen = entry
                 if now - last_seen > self._idle(data):
                     del self._sessions[sid]
-                    session = ServerSession()
+                    session = ServerSession(data={key: data[key] for key in self._kept if key in data})
                     session.ended_by_idle = bool(data)
                     return session
                 session = ServerSession(sid, dict(data))
