@@ -85,10 +85,12 @@ _GROUPS = {
     "JSON parsing of the line (files.parse_json)": ("triage/files.py", "parse_json"),
     "answers validation (parse_answers)": ("triage/answers.py", "parse_answers"),
     "derived facts (derive)": ("triage/facts.py", "derive"),
+    "independent evaluator (reference.fired)": ("triage/reference.py", "fired"),
+    "recalling durable's checked decisions (decisions.recall)": ("triage/decisions.py", "recall"),
     "durable_rules (engine.fire)": ("triage/engine.py", "fire"),
-    "result building, pydantic models (assess._build)": ("triage/assess.py", "_build"),
     "safety checks (assess._check_invariants)": ("triage/assess.py", "_check_invariants"),
-    "serialisation (model_dump_json)": ("pydantic/main.py", "model_dump_json"),
+    "the result's JSON: kept templates filled in": ("triage/assess.py", "fill"),
+    "the record's line and patient_id (batch._dumps)": ("triage/batch.py", "_dumps"),
 }
 
 

@@ -3,7 +3,11 @@ re-exported here because most tests start with ``from conftest import ROOT, run_
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -13,14 +17,22 @@ from support.cli import Run, run_cli
 
 __all__ = ["ROOT", "Run", "run_cli"]
 
+# Definitions kept validated between runs (triage/definition_cache.py) go to a folder of this test
+# session, never the developer's own cache; commands the tests start inherit it.
+if "TRIAGE_CACHE_DIR" not in os.environ:
+    os.environ["TRIAGE_CACHE_DIR"] = tempfile.mkdtemp(prefix="triage-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["TRIAGE_CACHE_DIR"], ignore_errors=True)
+
 
 @pytest.fixture(autouse=True)
 def no_kept_decisions():
-    """Every test starts with no engine decision kept for reuse (triage.decisions), so what a test
-    sees never depends on which tests ran before it, and a test that breaks the engine reaches it."""
-    from triage import decisions
+    """Every test starts with no engine decision kept for reuse (triage.decisions) and no result JSON
+    kept (triage.assess), so what a test sees never depends on which tests ran before it, and a test
+    that breaks the engine reaches it."""
+    from triage import assess, decisions
 
     decisions.forget()
+    assess.forget()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ files change only when a rendering or a rule was meant to change, and are never 
                                # and whole Spanish terminal intakes
     python tests/regen.py web      # tests/data/golden/web/es/*.html: each kind of patient web page in Spanish
     python tests/regen.py rules    # tests/data/review/rules.json: run only after the rules were reviewed
+    python tests/regen.py batch    # tests/data/speed/batch-sample.sha256: batch records of generated intakes
 """
 
 from __future__ import annotations
@@ -67,7 +68,13 @@ def rules() -> list[Path]:
     return [write_record()]
 
 
-KINDS = {"golden": golden, "intake": intake, "web": web, "rules": rules}
+def batch() -> list[Path]:
+    from support.batch_sample import write
+
+    return [write()]
+
+
+KINDS = {"golden": golden, "intake": intake, "web": web, "rules": rules, "batch": batch}
 
 
 def main(argv: list[str]) -> int:

@@ -75,7 +75,7 @@ def test_several_problems_one_line_each(answers_file):
 def test_internal_error_is_one_line_exit_70(monkeypatch, answers_file):
     import triage.assess
 
-    monkeypatch.setattr(triage.assess, "assess", lambda *a: 1 / 0)
+    monkeypatch.setattr(triage.assess, "assess_data", lambda *a: 1 / 0)
     run = run_cli("assess", answers_file({}))
     assert run.code == 70 and len(run.err.splitlines()) == 1 and "Traceback" not in run.err
 
@@ -86,7 +86,7 @@ def test_ctrl_c_exits_130(monkeypatch, answers_file):
     def interrupted(*_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(triage.assess, "assess", interrupted)
+    monkeypatch.setattr(triage.assess, "assess_data", interrupted)
     run = run_cli("assess", answers_file({}))
     assert run.code == 130 and run.err == "interrupted\n"
 

@@ -21,6 +21,7 @@ import os
 from collections import Counter
 from datetime import date
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -183,3 +184,32 @@ def test_the_differential_test_can_fail(monkeypatch):
     fact = _baselines()[0]  # nothing answered: REC-03 (`surgical_report_available ne yes`) fires
     assert "REC-03" in reference.fired(broken, fact)
     assert "REC-03" not in engine.fire(broken, fact)
+
+
+def test_the_compiled_evaluator_is_the_naive_walk():
+    """`reference.fired` (the conditions written out once as one function) = `reference.holds` (the
+    condition tree walked), rule by rule, on every combination the differential tests use."""
+    cases = 0
+    for rule in RULESET.rules:
+        for baseline in _baselines():
+            for values in _combinations(rule.when.facts_used()):
+                fact = {**baseline, **values}
+                walked = [other.id for other in RULESET.rules if reference.holds(other.when, fact)]
+                assert reference.fired(RULESET, fact) == walked
+                cases += 1
+    assert cases > 2400
+
+
+def test_the_compiled_evaluator_reads_absent_facts_as_an_error_too():
+    fact = dict(_baselines()[0])
+    fact.pop("mri_available")
+    with pytest.raises(KeyError):
+        reference.fired(RULESET, fact)
+
+
+def test_no_text_of_a_definition_is_written_into_the_compiled_evaluator():
+    """Fact names and values are referred to by index: the source holds our own words only."""
+    text, names, values = reference.source(RULESET)
+    assert names and values
+    assert "'" not in text and '"' not in text
+    assert not {word for word in names if word in text}

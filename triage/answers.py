@@ -149,6 +149,9 @@ def _as_text(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+answer_as_json = _as_text  # one answer's value as ``answered()`` gives it
+
+
 def _field(check):
     return Annotated[Any, PlainValidator(check), PlainSerializer(_as_text)]
 

@@ -103,9 +103,7 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
 
     ``data`` is None when the line was longer than an answers object can be (it was not kept)."""
     from triage.answers import parse_answers
-    from pydantic_core import to_json
-
-    from triage.assess import assess_data
+    from triage.assess import assess_record
     from triage.files import parse_json
 
     if data is None:
@@ -115,7 +113,7 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
     try:
         raw = parse_json(data, "answers")
         answers = parse_answers(raw, today=config.today, as_of=config.as_of)
-        result = assess_data(answers, config.ruleset, config.settings)
+        status, body = assess_record(answers, config.ruleset, config.settings)
     except InvalidInput as error:
         return INVALID_INPUT, error_record(number, INVALID_INPUT, error.problems, _patient_id(raw))
     except EngineError as error:
@@ -123,14 +121,13 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
     except Exception as error:  # a bug on one line must not cost the rest of the batch
         problem = Problem("internal", f"{type(error).__name__}: {error}")
         return INTERNAL, error_record(number, INTERNAL, [problem], _patient_id(raw))
-    # The result as plain data, serialised by pydantic's serialiser: the bytes of
-    # ``assess(...).model_dump_json()`` without building the models (tests/test_speed.py). Splice in the
-    # record's two leading keys (the body is a JSON object, so it starts with "{").
-    body = to_json(result).decode()
-    head = _dumps({"line": number, "patient_id": answers.patient_id})
+    # The result's JSON: the bytes of ``assess(...).model_dump_json()`` without building the models
+    # (tests/test_speed.py). Splice in the record's two leading keys (the body is a JSON object, so it
+    # starts with "{").
+    record = f'{{"line":{number},"patient_id":{_dumps(answers.patient_id)},{body[1:]}'
     if config.keep:  # the parent records it: the answers contract and the result contract
-        return result["status"], head[:-1] + "," + body[1:], (number, answers.answered(), body)
-    return result["status"], head[:-1] + "," + body[1:]
+        return status, record, (number, answers.answered(), body)
+    return status, record
 
 
 # (line number, answers, result JSON) of a valid line, for `--save`

@@ -13,6 +13,8 @@ Keyed by the ruleset's fingerprint: an edited definition never meets decisions m
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from triage.ruleset import Ruleset
 
 # Bounds the memory a pathological input stream could make us hold (the real count is ~125 in all).
@@ -29,10 +31,17 @@ class Decisions:
         # to the fired list the per-rule decisions gave for it (one look-up instead of one per rule).
         self._read = tuple(dict.fromkeys(name for _, reads in self._rules for name in reads))
         self._whole: dict[tuple[str, ...], list[str]] = {}
+        # The same keys, read by C getters (a fact lacking a field is refused before a recall: the
+        # independent evaluator reads every fact a rule reads).
+        self._whole_key = _getter(self._read)
+        self._keys = [_getter(reads) for _, reads in self._rules]
 
     def recall(self, fact: dict[str, str]) -> list[str] | None:
         """The rules that fire for ``fact``, in ruleset order, if every rule's decision is known."""
-        whole = tuple([fact.get(name) for name in self._read])
+        try:
+            whole = self._whole_key(fact)
+        except KeyError:
+            return None  # not a fact these decisions were made for: durable is asked
         fired = self._whole.get(whole)
         if fired is not None:
             return list(fired)
@@ -46,8 +55,8 @@ class Decisions:
 
     def _recall_each(self, fact: dict[str, str]) -> list[str] | None:
         fired = []
-        for (rule_id, reads), known in zip(self._rules, self._known):
-            decision = known.get(tuple([fact.get(name) for name in reads]))
+        for (rule_id, _), key, known in zip(self._rules, self._keys, self._known):
+            decision = known.get(key(fact))
             if decision is None:
                 return None
             if decision:
@@ -57,10 +66,24 @@ class Decisions:
     def keep(self, fact: dict[str, str], fired: list[str]) -> None:
         """Keep each rule's decision of one checked evaluation of ``fact``."""
         fired_ids = set(fired)
-        for (rule_id, reads), known in zip(self._rules, self._known):
+        try:
+            self._whole_key(fact)
+        except KeyError:
+            return  # a fact without every field the rules read: nothing is kept (it is asked afresh)
+        for (rule_id, _), key, known in zip(self._rules, self._keys, self._known):
             if len(known) >= MAX_COMBINATIONS_PER_RULE:
                 known.clear()
-            known[tuple([fact.get(name) for name in reads])] = rule_id in fired_ids
+            known[key(fact)] = rule_id in fired_ids
+
+
+def _getter(names: tuple[str, ...]):
+    """The values of ``names`` in a fact, as one key (a tuple; ``()`` when a rule reads none)."""
+    if not names:
+        return lambda fact: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda fact: (fact[name],)
+    return itemgetter(*names)
 
 
 _by_ruleset: dict[str, Decisions] = {}

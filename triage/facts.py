@@ -7,6 +7,7 @@ is computed from: that is how a rule's declared ``reads`` is checked and how the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -104,22 +105,39 @@ class Derived:
 
 
 class TextValues(dict):
-    """The placeholders of rule texts. An answer is put in words only when a text asks for it: most
-    results name a few of the ~40 answers, and formatting all of them cost 8% of batch time."""
+    """The placeholders of rule texts. A value is put in words only when a text asks for it: most
+    results name a few of the ~40 answers and derived values, and formatting all of them cost 8% of
+    batch time. The clinic's settings are looked up in the settings' own (shared) values, not copied."""
 
-    def __init__(self, answers: Answers | None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, answers: Answers | None, *args: Any, settings: dict[str, Any] | None = None,
+                 derived: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._answers = answers
+        self._settings = settings or {}
+        self._derived = derived or {}  # name -> the value before it is put in words
 
     def __missing__(self, name: str) -> str:
-        if self._answers is None or name not in _QUESTIONS:
+        if name in self._settings:
+            return self._settings[name]
+        if name in self._derived:
+            value = self[name] = _display(self._derived[name])
+            return value
+        if self._answers is None:
+            raise KeyError(name)
+        if name == "open_red_flags":
+            answers = self._answers
+            value = self[name] = "; ".join(
+                f"{q} {_display(getattr(answers, q))}" for q in RED_FLAGS if getattr(answers, q) in (None, UNKNOWN)
+            )
+            return value
+        if name not in _QUESTIONS:
             raise KeyError(name)
         value = self[name] = _display(getattr(self._answers, name))
         return value
 
     def with_values(self, **values: Any) -> "TextValues":
-        """A copy with more placeholders, answering the same answers lazily."""
-        copy = TextValues(self._answers, self)
+        """A copy with more placeholders, answering the rest lazily as this one does."""
+        copy = TextValues(self._answers, self, settings=self._settings, derived=self._derived)
         copy.update(values)
         return copy
 
@@ -132,16 +150,21 @@ def _yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+# The facts that are answers as given (unanswered -> "unanswered"), read straight from the answers.
+_ANSWERED_AS_GIVEN = tuple(spec.name for spec in FACTS.values() if UNANSWERED in spec.values)
+_QUALITY_FACTS = tuple((quality, f"pain_quality_{quality}") for quality in PAIN_QUALITIES)
+
+
 def derive(answers: Answers, settings: Settings) -> Derived:
     assessed: date = answers.assessment_date
+    given = answers.__dict__  # the validated fields (frozen), read once instead of one getattr each
     fact: dict[str, str] = {}
-    for spec in FACTS.values():
-        if UNANSWERED in spec.values:
-            value = getattr(answers, spec.name)
-            fact[spec.name] = UNANSWERED if value is None else value
+    for name in _ANSWERED_AS_GIVEN:
+        value = given[name]
+        fact[name] = UNANSWERED if value is None else value
     qualities = answers.pain_quality if isinstance(answers.pain_quality, tuple) else ()
-    for quality in PAIN_QUALITIES:
-        fact[f"pain_quality_{quality}"] = _yes_no(quality in qualities)
+    for quality, name in _QUALITY_FACTS:
+        fact[name] = "yes" if quality in qualities else "no"
     fact["pain_quality_answered"] = _yes_no(bool(qualities))
 
     fusion = answers.fusion_date if isinstance(answers.fusion_date, PartialDate) else None
@@ -153,9 +176,10 @@ def derive(answers: Answers, settings: Settings) -> Derived:
     fact["mri_date_known"] = _yes_no(mri is not None)
 
     # Conservative partial dates: the fusion as late as it can be, the MRI as early as it can be.
-    fusion_latest = fusion.latest(not_after=assessed) if fusion else None
-    healing_ends = add_months(fusion_latest, settings.healing_window_months) if fusion_latest else None
-    currency_starts = add_months(assessed, -settings.mri_currency_months)
+    fusion_latest, healing_ends, months = (
+        _fusion_dates(fusion, assessed, settings.healing_window_months) if fusion else (None, None, None)
+    )
+    currency_starts = _currency_starts(assessed, settings.mri_currency_months)
     fact["within_healing_window"] = _yes_no(assessed < healing_ends) if healing_ends else NOT_CHECKED
     fact["mri_current"] = _yes_no(mri.earliest >= currency_starts) if mri else NOT_CHECKED
     fact["mri_after_fusion"] = (
@@ -167,20 +191,30 @@ def derive(answers: Answers, settings: Settings) -> Derived:
         _yes_no(bool(unfused_tears)) if fused and tears is not None else NOT_CHECKED
     )
     adjacent = adjacent_levels(fused) if fused else []
-    months = whole_months_between(fusion_latest, assessed) if fusion_latest else None
 
-    text_values = TextValues(answers, {
-        **settings.text_data,
-        "months_since_fusion": _display(months),
-        "healing_window_ends": _display(healing_ends),
-        "mri_currency_starts": _display(currency_starts),
-        "unfused_tear_levels": _display(unfused_tears),
-        "adjacent_levels": _display(adjacent),
-        "open_red_flags": "; ".join(
-            f"{q} {_display(getattr(answers, q))}" for q in RED_FLAGS if getattr(answers, q) in (None, UNKNOWN)
-        ),
+    text_values = TextValues(answers, settings=settings.text_data, derived={
+        "months_since_fusion": months,
+        "healing_window_ends": healing_ends,
+        "mri_currency_starts": currency_starts,
+        "unfused_tear_levels": unfused_tears,
+        "adjacent_levels": adjacent,
     })
     return Derived(fact, months, adjacent, unfused_tears, text_values)
+
+
+# Pure functions of a few values that repeat across a backlog (fusion dates, one assessment date).
+@functools.lru_cache(maxsize=4096)
+def _fusion_dates(fusion: PartialDate, assessed: date, healing_months: int) -> tuple[date, date, int]:
+    """The latest day the fusion can have been, the end of the healing window after it, and the
+    whole months from it to the assessment."""
+    latest = fusion.latest(not_after=assessed)
+    return latest, add_months(latest, healing_months), whole_months_between(latest, assessed)
+
+
+@functools.lru_cache(maxsize=64)
+def _currency_starts(assessed: date, months: int) -> date:
+    """The earliest MRI date that counts as current (a backlog shares one assessment date)."""
+    return add_months(assessed, -months)
 
 
 _QUESTIONS = frozenset(Answers.model_fields)

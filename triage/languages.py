@@ -23,15 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from triage.definitions import read_toml, shipped, validate
 from triage.errors import DefinitionError
+from triage.language_names import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
 from triage.questionnaire import Questionnaire
 from triage.ruleset import RED_FLAG_TIERS, Ruleset
 from triage.settings import US_STATES_AND_TERRITORIES, Settings
 
-DEFAULT_LANGUAGE = "en"
-# The languages a patient may choose, with their names as staff read them (English) and as a patient
-# reads them in a language switch (each in its own language).
-LANGUAGES: dict[str, str] = {"en": "English", "es": "Spanish"}
-OWN_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
 TRANSLATED_LANGUAGES = tuple(code for code in LANGUAGES if code != DEFAULT_LANGUAGE)
 ReviewStatus = Literal["pending_review", "reviewed"]
 # Clinic settings whose shipped defaults are words a patient may read, so a translation gives them too.

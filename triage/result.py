@@ -48,7 +48,8 @@ STEP_STATUS_ORDER = tuple(StepStatus)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: `triage assess --format json` prints the result's data without building these models.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PhysicianConsult(_Model):

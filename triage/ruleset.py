@@ -33,7 +33,9 @@ TEXT_PLACEHOLDERS = frozenset(
 
 
 class _Definition(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a ruleset kept validated between runs (triage.definition_cache) never needs its
+    # validators built; a file read afresh builds them on first use.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def _check_placeholders(text: str) -> str:
@@ -293,5 +295,8 @@ DEFAULT_RULESET = "fbss-triage.toml"
 
 
 def load_ruleset(path: Path | None = None) -> Ruleset:
+    """Read and validate a rules file; kept validated between runs (``triage.definition_cache``)."""
+    from triage import definition_cache
+
     path = path or shipped("rules") / DEFAULT_RULESET
-    return validate(Ruleset, read_toml(path), path)
+    return definition_cache.load(Ruleset, path, lambda: validate(Ruleset, read_toml(path), path))

@@ -33,7 +33,8 @@ US_STATES_AND_TERRITORIES: dict[str, str] = {
 class Settings(BaseModel):
     # strict: `healing_window_months = true` must not be read as 1, nor "6" as 6 (a wrong type in a
     # clinical setting is refused, naming the key, never coerced).
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: settings kept validated between runs (triage.definition_cache) need no validator.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     healing_window_months: int = Field(6, ge=1, le=36)
     mri_currency_months: int = Field(12, ge=1, le=60)
@@ -76,6 +77,20 @@ class Settings(BaseModel):
         """``text_values()``, kept (do not change it: it is shared)."""
         return self.text_values()
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identifies the content (every field), so results prepared under other settings never mix."""
+        import hashlib
+
+        return hashlib.sha256(repr([(name, getattr(self, name)) for name in type(self).model_fields]).encode()).hexdigest()[:16]
+
+    def model_copy(self, *, update=None, deep: bool = False) -> "Settings":
+        # The cached forms describe the original: a changed copy computes its own.
+        copied = super().model_copy(update=update, deep=deep)
+        for name in ("json_data", "text_data", "fingerprint"):
+            copied.__dict__.pop(name, None)
+        return copied
+
     def text_values(self) -> dict[str, object]:
         """The settings as the placeholders of texts read them: lists joined, and the places without a
         full-service VA facility in words ("Alaska, Hawaii or Guam") for the question a patient reads."""
@@ -90,6 +105,9 @@ class Settings(BaseModel):
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read a settings file (validated like every definition: a failure names the file and the
-    setting); without one, the shipped defaults (PRODUCT.md's values)."""
+    setting); without one, the shipped defaults (PRODUCT.md's values). Kept validated between runs
+    (``triage.definition_cache``)."""
+    from triage import definition_cache
+
     path = path or shipped("settings") / DEFAULT_SETTINGS
-    return validate(Settings, read_toml(path), path)
+    return definition_cache.load(Settings, path, lambda: validate(Settings, read_toml(path), path))

@@ -76,7 +76,7 @@ def run(args, io: IO) -> int:
             continue
         codes.append(ExitCode.OK)
         if args.format == "json":
-            documents.append({"file": path, "result": result[0].to_json()})
+            documents.append({"file": path, "result": result[0]})
         else:
             _print(args, io, *result)
     if args.format == "json":
@@ -87,17 +87,19 @@ def run(args, io: IO) -> int:
 def _one(args, io: IO, path: str, ruleset, settings) -> int:
     result, answers = _assess(args, io, path, ruleset, settings)
     if args.format == "json":
-        io.write_json(result.to_json())
+        io.write_json(result)
     else:
         _print(args, io, result, answers)
     return ExitCode.OK
 
 
 def _assess(args, io: IO, path: str, ruleset, settings):
-    """(result, answers) for one file; recorded first when asked (a failed save prints no result)."""
+    """(the result contract as JSON data, answers) for one file; recorded first when asked (a failed
+    save prints no result). JSON output prints the data as it is: the result models are built only to
+    render text or Markdown (``_print``)."""
     from triage import fhir
     from triage.answers import parse_answers
-    from triage.assess import assess
+    from triage.assess import assess_data
     from triage.files import read_answers_file
 
     raw = read_answers_file(path)
@@ -105,15 +107,17 @@ def _assess(args, io: IO, path: str, ruleset, settings):
     if fhir.is_response(raw):  # a FHIR QuestionnaireResponse for our questionnaire
         raw, source = fhir.answers_from_response(raw, _questionnaire()), "fhir"
     answers = parse_answers(raw, today=date.today(), as_of=args.as_of)
-    result = assess(answers, ruleset, settings)
+    result = assess_data(answers, ruleset, settings)
     if args.save or args.amend:
-        _save(args, io, answers.answered(), result.to_json(), source)
+        _save(args, io, answers.answered(), result, source)
     return result, answers
 
 
-def _print(args, io: IO, result, answers) -> None:
+def _print(args, io: IO, data, answers) -> None:
     from triage.render import result as render
+    from triage.result import Result
 
+    result = Result.model_validate(data)
     if args.format == "markdown":
         io.out.write(render.render_markdown(result, answers.answered(), _questionnaire()))
     else:

@@ -5,6 +5,7 @@ other (tests/test_architecture.py checks it)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -91,13 +92,14 @@ ALWAYS = (ExitCode.OK, ExitCode.INVALID, ExitCode.INTERNAL, ExitCode.OUTPUT, Exi
 
 def exit_codes_text(codes: Iterable[ExitCode], width: int = 78) -> str:
     """The ``exit codes:`` section of a --help epilog: the given codes, with their meanings."""
+    return "\n".join(["exit codes:", *(_code_lines(code, width) for code in sorted(set(codes)))]) + "\n"
+
+
+@functools.cache
+def _code_lines(code: ExitCode, width: int) -> str:
     import textwrap
 
-    lines = ["exit codes:"]
-    for code in sorted(set(codes)):
-        lines += textwrap.wrap(code.meaning, width, initial_indent=f"  {int(code):<5}",
-                               subsequent_indent=" " * 7)
-    return "\n".join(lines) + "\n"
+    return "\n".join(textwrap.wrap(code.meaning, width, initial_indent=f"  {int(code):<5}", subsequent_indent=" " * 7))
 
 
 def exit_codes_markdown() -> str:
@@ -214,11 +216,17 @@ class _Formatter(argparse.HelpFormatter):
     """Wraps descriptions and help to the terminal (COLUMNS), at most 100 columns."""
 
     def __init__(self, prog: str, **kwargs):
-        import shutil
-
-        kwargs.setdefault("width", min(shutil.get_terminal_size((80, 24)).columns, 100) - 2)
+        kwargs.setdefault("width", _help_width())
         kwargs.setdefault("max_help_position", 28)
         super().__init__(prog, **kwargs)
+
+
+@functools.cache
+def _help_width() -> int:
+    """Asked once per process: argparse makes a formatter for every option it adds."""
+    import shutil
+
+    return min(shutil.get_terminal_size((80, 24)).columns, 100) - 2
 
 
 def _did_you_mean(message: str) -> str:
@@ -237,10 +245,26 @@ def _did_you_mean(message: str) -> str:
     return f"{message[:match.start()]}invalid choice: '{typed}' ({hint})"
 
 
+class _Skipped:
+    """What a command that was not asked for registers itself on (``triage.cli.main.build_parser``):
+    every call is accepted and builds nothing, so starting a command builds only its own options."""
+
+    def __getattr__(self, name: str):
+        return self._nothing
+
+    def _nothing(self, *args, **kwargs) -> "_Skipped":
+        return self
+
+
+_SKIPPED = _Skipped()
+
+
 def add_command(commands, name: str, *, help: str, description: str, handler: Handler,
                 exit_codes: Iterable[ExitCode] = (), examples: Iterable[str] = (), notes: str = "") -> Parser:
     """One subcommand: its parser, whose --help ends with EXAMPLES, ``notes`` and the exit codes it
     can return (from ExitCode), and the handler ``(args, io) -> int`` that runs it."""
+    if commands is _SKIPPED or getattr(commands, "wanted", name) != name:
+        return _SKIPPED
     parts = []
     if examples:
         parts.append("examples:\n" + "".join(f"  {line}\n" for line in examples))
@@ -336,7 +360,7 @@ def load_settings(args: argparse.Namespace):
 
 def add_language_option(parser, help: str, default: str | None = "en") -> None:
     """--lang: the language a patient reads (coordinator and clinician wording is English)."""
-    from triage.languages import LANGUAGES
+    from triage.language_names import LANGUAGES  # names only: no definition is loaded to build the parser
 
     parser.add_argument("--lang", choices=tuple(LANGUAGES), default=default,
                         help=help + " (" + ", ".join(f"{code} = {name}" for code, name in LANGUAGES.items())

@@ -44,7 +44,9 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. ``only``: build that command's options alone (the others are registered as
+    nothing, see common.add_command): starting a command does not build twenty others' help."""
     parser = Parser(
         prog="triage",
         description="Pre-consultation triage after a failed lumbar fusion. Decision support only: "
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=_Version, help="print the program, ruleset and questionnaire versions")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    parser.commands = commands
+    if only is not None:
+        commands.wanted = only
     for module in COMMANDS:
         module.register(commands)
     return parser
@@ -145,7 +150,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
 def _run(argv: list[str] | None, io: IO) -> int:
     try:
         with contextlib.redirect_stdout(io.out):  # argparse writes --help and --version to sys.stdout
-            parser = build_parser()
+            argv = sys.argv[1:] if argv is None else argv
+            # The command alone when the first word names one; else (no command, an option first, a
+            # mistyped command) the whole command line, so help and "did you mean" list every command.
+            parser = build_parser(only=argv[0]) if argv and not argv[0].startswith("-") else None
+            if parser is None or argv[0] not in parser.commands.choices:
+                parser = build_parser()
             args, extra = parser.parse_known_args(argv)
         if extra:  # name the command they were given to, not just `triage`
             words = " ".join(word for word in ("triage", getattr(args, "command", None),
