@@ -2,7 +2,11 @@
 against the same commands on a small one, built and measured in the same run. Prints numbers and
 ratios; asserts nothing (tests never time anything).
 
-    python benchmarks/bench_scale.py [--large 100000] [--small 1000]
+    python benchmarks/bench_scale.py [--large 100000] [--small 1000] [--db-url postgresql://...]
+
+``--db-url``: measure a PostgreSQL store instead of SQLite. The URL names any database on the server,
+as a role that may create databases; two fresh databases are created beside it for the run and
+dropped at the end.
 
 Both stores are built the way a backlog is recorded (``Store.record_batch``, one transaction per
 chunk of 1,000, as `triage batch --save` does) from real results of the engine on seeded synthetic
@@ -14,14 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,7 +75,7 @@ def results(count: int) -> list[tuple[dict, dict]]:
     return pairs
 
 
-def build(path: Path, intakes: int, pairs: list[tuple[dict, dict]]) -> float:
+def build(path: Path | str, intakes: int, pairs: list[tuple[dict, dict]]) -> float:
     from triage.store import open_store
 
     started = time.perf_counter()
@@ -80,7 +87,7 @@ def build(path: Path, intakes: int, pairs: list[tuple[dict, dict]]) -> float:
     return time.perf_counter() - started
 
 
-def measure(db: Path, command: list[str], runs: int = 3) -> tuple[float, int]:
+def measure(db: Path | str, command: list[str], runs: int = 3) -> tuple[float, int]:
     times, peaks = [], []
     for _ in range(runs):
         started = time.perf_counter()
@@ -98,27 +105,65 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--db-url", metavar="URL", help="a PostgreSQL server to measure (see above)")
     args = parser.parse_args()
-    compare(args.large, args.small)
+    compare(args.large, args.small, args.db_url)
 
 
-def compare(large_count: int, small_count: int) -> None:
+@contextmanager
+def postgresql_stores(url: str):
+    """Two fresh databases on the server of ``url`` (dropped afterwards), as URLs."""
+    import psycopg
+
+    parts = urlsplit(url)
+    names = [f"triage_bench_{name}_{os.getpid()}" for name in ("small", "large")]
+    with psycopg.connect(url, autocommit=True) as admin:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield [urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, "")) for name in names]
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def store_size(location: Path | str) -> int:
+    if isinstance(location, Path):
+        return location.stat().st_size
+    from triage.store import open_store
+
+    with open_store(location) as store:
+        return store._db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+
+
+def compare(large_count: int, small_count: int, db_url: str | None = None) -> None:
+    """Build both stores (SQLite files in a scratch folder, or databases on ``db_url``'s server) and
+    print the table."""
+    if db_url:
+        with postgresql_stores(db_url) as (small, large):
+            _compare(large_count, small_count, small, large)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            _compare(large_count, small_count, Path(folder) / "small.db", Path(folder) / "large.db")
+
+
+def _compare(large_count: int, small_count: int, small: Path | str, large: Path | str) -> None:
     pairs = results(400)
-    with tempfile.TemporaryDirectory() as folder:
-        small, large = Path(folder) / "small.db", Path(folder) / "large.db"
-        small_seconds = build(small, small_count, pairs)
-        large_seconds = build(large, large_count, pairs)
-        size = large.stat().st_size
-        print(f"built {small_count:,} intakes in {small_seconds:.1f} s, {large_count:,} in {large_seconds:.1f} s "
-              f"({large_count / large_seconds:,.0f} intakes/s recorded in chunks of 1,000); large store "
-              f"{size / 1024 / 1024:.0f} MiB")
-        print(f"{'command':30} {'small':>9} {'large':>9} {'ratio':>6} {'peak MiB (large)':>17}")
-        for name, command in COMMANDS.items():
-            small_time, _ = measure(small, command)
-            large_time, peak = measure(large, command)
-            print(f"{name:30} {small_time * 1000:7.0f}ms {large_time * 1000:7.0f}ms "
-                  f"{large_time / small_time:5.1f}x {peak / 1024:16.0f}")
-        print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+    print(f"backend: {'postgresql' if isinstance(large, str) else 'sqlite'}")
+    small_seconds = build(small, small_count, pairs)
+    large_seconds = build(large, large_count, pairs)
+    size = store_size(large)
+    print(f"built {small_count:,} intakes in {small_seconds:.1f} s, {large_count:,} in {large_seconds:.1f} s "
+          f"({large_count / large_seconds:,.0f} intakes/s recorded in chunks of 1,000); large store "
+          f"{size / 1024 / 1024:.0f} MiB")
+    print(f"{'command':30} {'small':>9} {'large':>9} {'ratio':>6} {'peak MiB (large)':>17}")
+    for name, command in COMMANDS.items():
+        small_time, _ = measure(small, command)
+        large_time, peak = measure(large, command)
+        print(f"{name:30} {small_time * 1000:7.0f}ms {large_time * 1000:7.0f}ms "
+              f"{large_time / small_time:5.1f}x {peak / 1024:16.0f}")
+    print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pytest
 from support import ROOT
 from support.browser import browser  # noqa: F401  (one chromium for the whole session, for every browser test)
 from support.cli import Run, run_cli
+from support.postgres import start_cluster
 
 __all__ = ["ROOT", "Run", "run_cli"]
 
@@ -44,3 +45,27 @@ def answers_file(tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL cluster for the session, started by the first test that needs it."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_cluster):
+    """A fresh, empty PostgreSQL database for one test, as the owner role."""
+    url = postgres_cluster.new_database()
+    yield url
+    postgres_cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path):
+    """Where a test's store lives, on each backend: an SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "triage.db"
+    return request.getfixturevalue("pg_url")

@@ -4,6 +4,7 @@ are never overwritten, optimistic concurrency, drafts, and the audit log's tampe
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 import stat
 from pathlib import Path
@@ -14,6 +15,8 @@ from triage import store as store_module
 from triage.drafts import Recorded, StoreDraft
 from triage.errors import Conflict, IntakeNotFound, StoreError
 from triage.store import SCHEMA_VERSION, open_store
+
+from support.postgres import Raw
 
 ANSWERS = {"patient_id": "PT-SECRET-4711", "assessment_date": "2026-11-24", "fusion_date": "2024-03",
            "pain_score": 7}
@@ -29,7 +32,14 @@ def result(status: str = "records_needed", missing: tuple[str, ...] = ("current_
 
 @pytest.fixture
 def db(tmp_path) -> Path:
+    """An SQLite store's file (for what only a file has: permissions, PRAGMAs, damaged pages)."""
     return tmp_path / "store" / "triage.db"
+
+
+@pytest.fixture
+def store_at(store_location):
+    """The store on each backend: an SQLite file, or a PostgreSQL database."""
+    return store_location
 
 
 def mode(path: Path) -> int:
@@ -126,8 +136,8 @@ def test_damaged_file_is_refused(db):
             raise StoreError(report.problems[0])
 
 
-def test_amending_creates_versions_and_keeps_every_earlier_one(db):
-    with open_store(db) as store:
+def test_amending_creates_versions_and_keeps_every_earlier_one(store_at):
+    with open_store(store_at) as store:
         intake, first = store.record_assessment(ANSWERS, result(), user="alice")
         _, second = store.record_assessment({**ANSWERS, "pain_score": 3}, result("ready_for_evaluation", ()),
                                             user="bob", intake_id=intake, base_version=1)
@@ -141,19 +151,19 @@ def test_amending_creates_versions_and_keeps_every_earlier_one(db):
             store.get(999)
 
 
-def test_versions_and_audit_rows_cannot_be_updated_or_deleted(db):
-    with open_store(db) as store:
+def test_versions_and_audit_rows_cannot_be_updated_or_deleted(store_at):
+    with open_store(store_at) as store:
         store.record_assessment(ANSWERS, result(), user="alice")
-    raw = sqlite3.connect(db)
-    for statement in ("UPDATE versions SET status = 'urgent'", "DELETE FROM versions",
-                      "UPDATE audit SET user = 'mallory'", "DELETE FROM audit"):
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            raw.execute(statement)
-    raw.close()
+    with Raw(store_at) as raw:
+        for statement in ("UPDATE versions SET status = 'urgent'", "DELETE FROM versions",
+                          "UPDATE audit SET \"user\" = 'mallory'", "DELETE FROM audit"):
+            with pytest.raises(Exception, match="append-only") as refused:
+                raw.execute(statement)
+            assert refused.type.__name__ in ("IntegrityError", "RaiseException"), refused.type
 
 
-def test_stale_base_version_is_a_conflict_and_writes_nothing(db):
-    with open_store(db) as store:
+def test_stale_base_version_is_a_conflict_and_writes_nothing(store_at):
+    with open_store(store_at) as store:
         intake, _ = store.record_assessment(ANSWERS, result(), user="alice")
         store.record_assessment(ANSWERS, result(), user="bob", intake_id=intake, base_version=1)
         with pytest.raises(Conflict, match="version 2 was recorded since version 1"):
@@ -162,14 +172,14 @@ def test_stale_base_version_is_a_conflict_and_writes_nothing(db):
         assert store.verify_audit().ok
 
 
-def test_drafts_autosave_resume_and_become_a_version(db):
-    with open_store(db) as store:
+def test_drafts_autosave_resume_and_become_a_version(store_at):
+    with open_store(store_at) as store:
         draft = store.save_draft({"patient_id": "PT-1"}, user="alice")
         assert (draft.revision, draft.base_version) == (1, 0)
         again = store.save_draft({"patient_id": "PT-1", "pain_score": 4}, user="alice",
                                  intake_id=draft.intake_id, expected_revision=1)
         assert again.revision == 2
-    with open_store(db) as store:  # resume in a new session, by id
+    with open_store(store_at) as store:  # resume in a new session, by id
         resumed = store.load_draft(draft.intake_id)
         assert resumed.answers == {"patient_id": "PT-1", "pain_score": 4} and resumed.revision == 2
         assert [row.status for row in store.worklist()] == ["draft"]
@@ -187,15 +197,14 @@ def test_drafts_autosave_resume_and_become_a_version(db):
         assert store.verify_audit().ok
 
 
-def test_audit_records_who_did_what_without_answer_values(db):
-    with open_store(db) as store:
+def test_audit_records_who_did_what_without_answer_values(store_at):
+    with open_store(store_at) as store:
         intake, _ = store.record_assessment(ANSWERS, result(), user="alice")
         store.record_assessment(ANSWERS, result(), user="bob", intake_id=intake)
         store.log_access(store_module.VIEWED, user="carol", intake_id=intake, version=2)
         store.log_access(store_module.EXPORTED, user="dave", intake_id=intake, version=2, detail={"format": "fhir"})
-    raw = sqlite3.connect(db)
-    rows = raw.execute("SELECT seq, user, action, intake_id, version, detail FROM audit ORDER BY seq").fetchall()
-    raw.close()
+    with Raw(store_at) as raw:
+        rows = raw.execute("SELECT seq, \"user\", action, intake_id, version, detail FROM audit ORDER BY seq").fetchall()
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
         ("alice", "created", 1, 1), ("bob", "amended", 1, 2), ("carol", "viewed", 1, 2), ("dave", "exported", 1, 2)]
     dumped = json.dumps(rows)
@@ -203,26 +212,26 @@ def test_audit_records_who_did_what_without_answer_values(db):
         assert value not in dumped
 
 
-def _tamper(db: Path, *statements: str) -> None:
-    """What someone with the sqlite3 CLI could do: drop the guard triggers, then edit."""
-    raw = sqlite3.connect(db)
-    raw.executescript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
-                      "DROP TRIGGER versions_no_update; DROP TRIGGER versions_no_delete;" + ";".join(statements))
-    raw.close()
+def _tamper(location, *statements: str) -> None:
+    """What someone with the database's own tools could do: drop the guard triggers, then edit."""
+    with Raw(location) as raw:
+        raw.drop_guards()
+        for statement in statements:
+            raw.execute(statement)
 
 
 @pytest.fixture
-def audited(db) -> Path:
-    with open_store(db) as store:
+def audited(store_at) -> Path:
+    with open_store(store_at) as store:
         for number in range(3):
             intake, _ = store.record_assessment(ANSWERS, result(), user="alice")
             store.log_access(store_module.VIEWED, user="bob", intake_id=intake, version=1)
         assert store.verify_audit().ok
-    return db
+    return store_at
 
 
 @pytest.mark.parametrize("statements, first_problem", [
-    (["UPDATE audit SET user = 'mallory' WHERE seq = 2"], "audit row 2: its contents were changed"),
+    (["UPDATE audit SET \"user\" = 'mallory' WHERE seq = 2"], "audit row 2: its contents were changed"),
     (["DELETE FROM audit WHERE seq = 3"], "audit row 3: missing (deleted)"),
     (["DELETE FROM audit WHERE seq = 6"], "audit log ends at row 5"),
     (["UPDATE versions SET answers = '{\"pain_score\": 1}' WHERE intake_id = 2"],
@@ -240,11 +249,10 @@ def test_audit_verify_names_the_first_broken_place(audited, statements, first_pr
 
 
 def test_rewritten_row_with_a_recomputed_hash_breaks_the_next_link(audited):
-    raw = sqlite3.connect(audited)
-    row = raw.execute("SELECT seq, at, action, intake_id, version, detail, prev_hash FROM audit WHERE seq = 2").fetchone()
+    with Raw(audited) as raw:
+        row = raw.execute("SELECT seq, at, action, intake_id, version, detail, prev_hash FROM audit WHERE seq = 2").fetchone()
     forged = store_module.audit_hash(row[0], row[1], "mallory", row[2], row[3], row[4], row[5], row[6])
-    raw.close()
-    _tamper(audited, f"UPDATE audit SET user = 'mallory', hash = '{forged}' WHERE seq = 2")
+    _tamper(audited, f"UPDATE audit SET \"user\" = 'mallory', hash = '{forged}' WHERE seq = 2")
     with open_store(audited) as store:
         assert store.verify_audit().problems[0].startswith("audit row 3: does not follow row 2")
 
@@ -275,11 +283,11 @@ def test_migrations_are_ordered_and_bring_an_empty_file_to_the_current_schema(db
     raw.close()
 
 
-def test_a_hand_broken_record_is_a_store_error_naming_only_where(db):
-    with open_store(db) as store:
+def test_a_hand_broken_record_is_a_store_error_naming_only_where(store_at):
+    with open_store(store_at) as store:
         store.record_assessment(ANSWERS, result(), user="alice")
-    _tamper(db, "UPDATE versions SET result = '{\"status\": PT-SECRET-4711' WHERE intake_id = 1")
-    with open_store(db) as store:
+    _tamper(store_at, "UPDATE versions SET result = '{\"status\": PT-SECRET-4711' WHERE intake_id = 1")
+    with open_store(store_at) as store:
         with pytest.raises(StoreError, match="intake 1 version 1 is damaged") as caught:
             store.get(1)
         assert "PT-SECRET" not in str(caught.value)
@@ -290,25 +298,25 @@ def test_a_hand_broken_record_is_a_store_error_naming_only_where(db):
         assert problems[0].startswith("intake 1 version 1: its contents are not readable")
 
 
-def test_store_draft_for_intake(db):
+def test_store_draft_for_intake(store_at):
     """The Draft protocol `triage intake` keeps answers through (load/save/where/resume_option/submit),
     on the store's drafts."""
-    with open_store(db) as store:
+    with open_store(store_at) as store:
         session = StoreDraft(store, "alice")
         session.save({"patient_id": "PT-9"})  # the first save creates the intake
         session.save({"patient_id": "PT-9", "pain_score": 5})
         # The resume command names the store unless it is the per-user default one.
-        assert session.resume_option() == f"--resume-intake {session.intake_id} --db {db}"
+        assert session.resume_option() == f"--resume-intake {session.intake_id} --db {shlex.quote(str(store_at))}"
         assert f"intake {session.intake_id} in" in session.where
         resumed = StoreDraft(store, "bob", session.intake_id)
         assert resumed.load() == {"patient_id": "PT-9", "pain_score": 5}
         resumed.save({"patient_id": "PT-9", "pain_score": 6})
         with pytest.raises(Conflict):  # the first session is behind now: it must not overwrite
             session.save({"patient_id": "PT-9", "pain_score": 1})
-        assert resumed.submit({"patient_id": "PT-9", "pain_score": 6}, result()) == Recorded(session.intake_id, 1, db)
+        assert resumed.submit({"patient_id": "PT-9", "pain_score": 6}, result()) == Recorded(session.intake_id, 1, store_at)
         assert store.load_draft(session.intake_id) is None and store.get(session.intake_id).source == "intake"
         amending = StoreDraft(store, "carol", session.intake_id)  # recorded: amend it
         assert amending.load() == {"patient_id": "PT-9", "pain_score": 6} and amending.base_version == 1
         amending.save({"patient_id": "PT-9", "pain_score": 2})
-        assert amending.submit({"patient_id": "PT-9", "pain_score": 2}, result()) == Recorded(session.intake_id, 2, db)
+        assert amending.submit({"patient_id": "PT-9", "pain_score": 2}, result()) == Recorded(session.intake_id, 2, store_at)
         assert store.verify_audit().ok

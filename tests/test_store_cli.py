@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from support.postgres import Raw
 
 EXAMPLES = ROOT / "examples"
 SCENARIOS = ROOT / "tests" / "data" / "scenarios" / "valid"
@@ -22,9 +23,17 @@ SECRET = "PT-SECRET-4711"
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch) -> str:
+def db(store_location, monkeypatch) -> str:
+    """The store on each backend (an SQLite file, a PostgreSQL URL), named by TRIAGE_DB."""
+    monkeypatch.setenv("TRIAGE_DB", str(store_location))  # also proves TRIAGE_DB is honoured
+    return str(store_location)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path, monkeypatch) -> str:
+    """An SQLite store (for what only a file has, and for renderings that do not depend on the store)."""
     path = tmp_path / "store" / "triage.db"
-    monkeypatch.setenv("TRIAGE_DB", str(path))  # also proves TRIAGE_DB is honoured
+    monkeypatch.setenv("TRIAGE_DB", str(path))
     return str(path)
 
 
@@ -74,10 +83,10 @@ def test_list_filters_by_status_and_missing_item(clinic):
     assert bad.code == 2 and bad.err.startswith("error: ") and "--missing" in bad.err
 
 
-def test_empty_store_lists_nothing_and_creates_the_file(db):
+def test_empty_store_lists_nothing_and_creates_the_file(sqlite_db):
     run = run_cli("list")
     assert run.code == 0 and "(the store has no intakes yet)" in run.out
-    assert stat.S_IMODE(Path(db).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(sqlite_db).stat().st_mode) == 0o600
 
 
 def test_db_option_wins_over_the_environment(db, tmp_path, answers_file):
@@ -139,7 +148,7 @@ def test_bad_ids_and_options_exit_2_in_one_line(clinic, args, where):
     assert run.code == 2 and len(run.err.splitlines()) == 1 and where in run.err, run.err
 
 
-def test_base_version_needs_amend(db, answers_file):
+def test_base_version_needs_amend(sqlite_db, answers_file):
     run = run_cli("assess", answers_file({}), "--save", "--base-version", "1")
     assert run.code == 2 and "--base-version: only goes with --amend ID" in run.err
 
@@ -156,9 +165,9 @@ def test_unusable_store_exits_5_in_one_line(tmp_path, answers_file, content, mes
         assert run.err == f"error: store: {bad}: {message} (not an SQLite database, or damaged)\n"
 
 
-def test_newer_store_exits_5(db):
+def test_newer_store_exits_5(sqlite_db):
     run_cli("list")
-    raw = sqlite3.connect(db)
+    raw = sqlite3.connect(sqlite_db)
     raw.execute("PRAGMA user_version = 99")
     raw.close()
     run = run_cli("list")
@@ -181,7 +190,7 @@ def test_export_formats_written_atomically_and_privately(clinic, tmp_path):
     assert unwritable.code == 2 and "cannot be written" in unwritable.err
 
 
-def test_html_is_self_contained_printable_and_escaped(db, answers_file):
+def test_html_is_self_contained_printable_and_escaped(sqlite_db, answers_file):
     intake = save(answers_file({"patient_id": "<script>alert('x')</script> & co", "red_flag_major_trauma": "yes"}))
     page = run_cli("export", str(intake), "--format", "html").out
     assert page.startswith("<!DOCTYPE html>") and "@media print" in page
@@ -202,7 +211,7 @@ DATE = re.compile(r"\d{4}-\d{2}")
 
 @pytest.mark.parametrize("fmt", ["json", "markdown", "html", "fhir"])
 @pytest.mark.parametrize("case", ["adjacent-tear", "healing-full-date-day-before-6-months-too-early"])
-def test_deidentified_exports_keep_no_identifier_and_only_years(db, answers_file, fmt, case):
+def test_deidentified_exports_keep_no_identifier_and_only_years(sqlite_db, answers_file, fmt, case):
     # Dates appear in answers, in reasons ("an MRI dated 2026-08-14", "the healing window runs until
     # ...") and in timestamps.
     base = json.loads((EXAMPLES / f"{case}.json").read_text()) if (EXAMPLES / f"{case}.json").exists() else scenario(case)
@@ -227,13 +236,13 @@ def test_audit_verify_passes_then_catches_a_hand_edited_row(clinic, db):
     run_cli("export", "2", "--format", "fhir")
     ok = run_cli("audit", "verify")
     assert ok.code == 0 and ok.out.startswith("ok: 6 audit rows")
-    raw = sqlite3.connect(db)
-    actions = [row[0] for row in raw.execute("SELECT action FROM audit ORDER BY seq")]
-    # the red-flag intake raises an alert for staff, audited by its hash
-    assert sorted(actions[:4]) == ["alert_raised", "created", "created", "created"]
-    assert actions[4:] == ["viewed", "exported"]
-    raw.executescript("DROP TRIGGER audit_no_update; UPDATE audit SET user = 'someone-else' WHERE seq = 4;")
-    raw.close()
+    with Raw(db) as raw:
+        actions = [row[0] for row in raw.execute("SELECT action FROM audit ORDER BY seq")]
+        # the red-flag intake raises an alert for staff, audited by its hash
+        assert sorted(actions[:4]) == ["alert_raised", "created", "created", "created"]
+        assert actions[4:] == ["viewed", "exported"]
+        raw.drop_guards()
+        raw.execute("UPDATE audit SET \"user\" = 'someone-else' WHERE seq = 4")
     broken = run_cli("audit", "verify")
     assert broken.code == 7
     assert broken.err.splitlines()[0] == "error: audit: audit row 4: its contents were changed after it was written"
@@ -241,12 +250,12 @@ def test_audit_verify_passes_then_catches_a_hand_edited_row(clinic, db):
 
 def test_list_records_its_access_in_the_audit_log(clinic, db):
     run_cli("list", "--user", "coordinator-1")
-    raw = sqlite3.connect(db)
-    assert raw.execute("SELECT user, action FROM audit ORDER BY seq DESC LIMIT 1").fetchone() == ("coordinator-1", "listed")
-    raw.close()
+    with Raw(db) as raw:
+        assert tuple(raw.execute("SELECT \"user\", action FROM audit ORDER BY seq DESC LIMIT 1").fetchone()) \
+            == ("coordinator-1", "listed")
 
 
-def test_audit_without_action_prints_help(db):
+def test_audit_without_action_prints_help(sqlite_db):
     run = run_cli("audit")
     assert run.code == 2 and "verify" in run.out
 

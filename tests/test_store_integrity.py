@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from support.postgres import Raw
 from triage.store import open_store
 
 RESULT = {
@@ -25,11 +26,16 @@ def _result(**changes) -> dict:
     return {**RESULT, **changes}
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(request, tmp_path_factory):
     """A store with every kind of row: an amended intake, a draft-only intake, a recorded intake
-    with an amendment in progress, and access rows."""
-    path = tmp_path_factory.mktemp("template") / "triage.db"
+    with an amendment in progress, and access rows; on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "triage.db"
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        path = cluster.new_database()
+        request.addfinalizer(lambda: cluster.drop_database(path))
     with open_store(path) as store:
         store.record_assessment({"patient_id": "PT-1", "red_flag_major_trauma": "yes"}, _result(), user="alice")
         store.record_assessment({"patient_id": "PT-1", "red_flag_major_trauma": "no"},
@@ -42,16 +48,37 @@ def template(tmp_path_factory) -> Path:
     return path
 
 
-def _cells(path: Path) -> list[tuple[str, str, int]]:
-    raw = sqlite3.connect(path)
-    tables = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                            " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+@pytest.fixture
+def copy_of(request, tmp_path):
+    """``copy_of(template)``: a copy of the template store to change by hand (a file, or a database)."""
+    copies = []
+
+    def copy(template):
+        if isinstance(template, str):
+            cluster = request.getfixturevalue("postgres_cluster")
+            while copies:  # one copy at a time: the one before is done with
+                cluster.drop_database(copies.pop())
+            copies.append(url := cluster.copy_database(template))
+            return url
+        path = tmp_path / f"store-{len(copies)}.db"
+        shutil.copyfile(template, path)
+        copies.append(path)
+        return path
+
+    yield copy
+    for location in copies:
+        if isinstance(location, str):
+            request.getfixturevalue("postgres_cluster").drop_database(location)
+
+
+def _cells(location) -> list[tuple[str, str, str]]:
+    """Every (table, column, row) of the store. (PostgreSQL's triage_store row, its schema version,
+    is left out like SQLite's PRAGMA user_version.)"""
     cells = []
-    for table in tables:
-        columns = [row[1] for row in raw.execute(f"PRAGMA table_info({table})")]
-        for (rowid,) in raw.execute(f"SELECT rowid FROM {table} ORDER BY rowid"):
-            cells += [(table, column, rowid) for column in columns]
-    raw.close()
+    with Raw(location) as raw:
+        for table in raw.tables():
+            columns = raw.columns(table)
+            cells += [(table, column, key) for key in raw.row_keys(table) for column in columns]
     return cells
 
 
@@ -84,27 +111,25 @@ def test_the_template_has_every_table_the_views_read(template):
     assert {"intakes", "versions", "drafts", "audit", "audit_head"} <= tables
 
 
-def test_changing_any_stored_value_is_found_by_audit_verify(template, tmp_path):
+def test_changing_any_stored_value_is_found_by_audit_verify(template, copy_of):
     missed = []
     for table, column, rowid in _cells(template):
-        path = tmp_path / "store.db"
-        shutil.copyfile(template, path)
-        raw = sqlite3.connect(path, isolation_level=None)
-        for (trigger,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-            raw.execute(f"DROP TRIGGER {trigger}")
-        value = raw.execute(f"SELECT {column} FROM {table} WHERE rowid = ?", (rowid,)).fetchone()[0]
-        try:
-            raw.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (_changed(value), rowid))
-        except sqlite3.IntegrityError:  # a constraint refuses this change: it cannot be made this way
-            raw.close()
-            continue
-        raw.close()
+        path = copy_of(template)
+        with Raw(path) as raw:
+            raw.drop_guards()
+            value = raw.execute(f'SELECT "{column}" FROM {table} WHERE {raw.where_key()}', (rowid,)).fetchone()[0]
+            # An empty (NULL) cell gets text, or a number where the column's type refuses text.
+            for forged in ([_changed(value), 7] if value is None else [_changed(value)]):
+                try:
+                    raw.execute(f'UPDATE {table} SET "{column}" = ? WHERE {raw.where_key()}', (forged, rowid))
+                    break
+                except raw.integrity_error:  # a constraint or type refuses this change: not made this way
+                    continue
+            else:
+                continue
         verified = run_cli("audit", "verify", "--db", str(path))
         if verified.code != 7 or "error: audit:" not in verified.err:
-            missed.append(f"{table}.{column} (rowid {rowid}, {value!r}): exit {verified.code}")
-        path.unlink()
-        for side in ("-wal", "-shm"):
-            Path(str(path) + side).unlink(missing_ok=True)
+            missed.append(f"{table}.{column} (row {rowid}, {value!r}): exit {verified.code}")
     assert not missed, missed
 
 
@@ -126,14 +151,11 @@ def test_changing_any_stored_value_is_found_by_audit_verify(template, tmp_path):
      "red-flag alert 1 (intake 1): its acknowledgement does not match the audit log"),
     ("UPDATE alerts SET urgency = 'soon'", "red-flag alert 1 (intake 1): does not match the audit row that raised it"),
 ])
-def test_audit_verify_names_the_changed_row(template, tmp_path, statement, named):
-    path = tmp_path / "store.db"
-    shutil.copyfile(template, path)
-    raw = sqlite3.connect(path, isolation_level=None)
-    for (trigger,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        raw.execute(f"DROP TRIGGER {trigger}")
-    raw.execute(statement)
-    raw.close()
+def test_audit_verify_names_the_changed_row(template, copy_of, statement, named):
+    path = copy_of(template)
+    with Raw(path) as raw:
+        raw.drop_guards()
+        raw.execute(statement)
     verified = run_cli("audit", "verify", "--db", str(path))
     assert verified.code == 7
     assert f"error: audit: {named}" in verified.err, verified.err

@@ -91,7 +91,7 @@ def child(db: Path, mode: str, result: dict, count: int = 0) -> subprocess.Popen
 
 def assert_store_sound(db: Path, acknowledged: list[tuple[int, int]]) -> None:
     with open_store(db) as store:
-        assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store._backend.integrity_problems(store._db) == []  # SQLite: PRAGMA integrity_check
         for intake, version in acknowledged:
             record = store.get(intake, version)
             assert record.answers == ANSWERS
@@ -152,8 +152,8 @@ def run_together(db: Path, mode: str, result: dict, processes: int, count: int =
 
 
 @pytest.mark.parametrize("processes", [2, 8])
-def test_concurrent_writers_lose_nothing(tmp_path, result, processes):
-    db = tmp_path / "triage.db"
+def test_concurrent_writers_lose_nothing(store_location, result, processes):
+    db = store_location
     open_store(db).close()
     outputs = run_together(db, "create", result, processes, count=10)
     acks = [tuple(map(int, line.split()[1:])) for out, _ in outputs for line in out.splitlines()]
@@ -164,8 +164,8 @@ def test_concurrent_writers_lose_nothing(tmp_path, result, processes):
 
 
 @pytest.mark.parametrize("processes", [2, 8])
-def test_amending_the_same_version_at_once_reports_conflicts(tmp_path, result, processes):
-    db = tmp_path / "triage.db"
+def test_amending_the_same_version_at_once_reports_conflicts(store_location, result, processes):
+    db = store_location
     with open_store(db) as store:
         store.record_assessment(ANSWERS, result, user="first")
     outputs = run_together(db, "amend-once", result, processes)
@@ -177,8 +177,8 @@ def test_amending_the_same_version_at_once_reports_conflicts(tmp_path, result, p
 
 
 @pytest.mark.parametrize("processes", [2, 8])
-def test_read_modify_write_loops_never_overwrite(tmp_path, result, processes):
-    db = tmp_path / "triage.db"
+def test_read_modify_write_loops_never_overwrite(store_location, result, processes):
+    db = store_location
     with open_store(db) as store:
         store.record_assessment(ANSWERS, result, user="first")
     outputs = run_together(db, "amend-loop", result, processes, count=5)

@@ -4,11 +4,10 @@ when a version is recorded), its order, filters and pages, its migration from ol
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from conftest import run_cli
+from support.postgres import Raw
 from triage.store import open_store
 
 
@@ -22,9 +21,17 @@ def result(status: str, urgency: str = "routine", missing=(), va_to_do=None, mon
 
 
 @pytest.fixture
-def clinic(tmp_path):
-    """Intakes of every kind, recorded in an order unlike the worklist's."""
-    path = tmp_path / "triage.db"
+def clinic(store_location):
+    """Intakes of every kind, recorded in an order unlike the worklist's (on each backend)."""
+    return _fill(store_location)
+
+
+@pytest.fixture
+def sqlite_clinic(tmp_path):
+    return _fill(tmp_path / "triage.db")
+
+
+def _fill(path):
     with open_store(path) as store:
         store.record_assessment({"patient_id": "READY"}, result("ready_for_evaluation"), user="a")        # 1
         store.record_assessment({"patient_id": "SOON"}, result("urgent", "soon", ("current_mri",)), user="a")  # 2
@@ -91,16 +98,19 @@ def test_list_pages_and_filters_from_the_command_line(clinic):
 
 
 def test_list_reads_only_the_worklist_never_a_stored_result(clinic):
-    raw = sqlite3.connect(clinic, isolation_level=None)
-    raw.execute("DROP TRIGGER versions_no_update")
-    raw.execute("UPDATE versions SET result = 'not json'")  # every stored result unreadable
-    raw.close()
+    with Raw(clinic) as raw:
+        raw.drop_guards()
+        raw.execute("UPDATE versions SET result = 'not json'")  # every stored result unreadable
     listed = run_cli("list", "--db", str(clinic), "-f", "json")
     assert listed.code == 0 and listed.json["total"] == 7
     assert run_cli("audit", "verify", "--db", str(clinic)).code == 7  # and verify says what happened
 
 
-def test_a_schema_5_store_gets_its_worklist_on_opening(clinic):
+def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
+    """(SQLite: a PostgreSQL store begins at schema 6.)"""
+    import sqlite3
+
+    clinic = sqlite_clinic
     with open_store(clinic) as store:
         before = store.worklist()
     raw = sqlite3.connect(clinic, isolation_level=None)
@@ -128,18 +138,20 @@ def _lines(count: int, seed: int = 11) -> list[str]:
 
 
 def _recorded(db) -> tuple[int, int]:
-    raw = sqlite3.connect(db)
-    try:
-        versions, sources = raw.execute("SELECT count(*), count(DISTINCT source) FROM versions").fetchone()
-    except sqlite3.OperationalError:  # the store is still being created by the command
+    if not isinstance(db, str) and not db.exists():
         return 0, 0
-    finally:
-        raw.close()
+    with Raw(db) as raw:
+        try:
+            versions, sources = raw.execute("SELECT count(*), count(DISTINCT source) FROM versions").fetchone()
+        except Exception as error:  # the store is still being created by the command
+            if "no such table" in str(error) or "does not exist" in str(error):
+                return 0, 0
+            raise
     return versions, sources
 
 
-def test_batch_save_records_each_valid_line_once_even_when_run_again(tmp_path):
-    source, db = tmp_path / "in.jsonl", tmp_path / "triage.db"
+def test_batch_save_records_each_valid_line_once_even_when_run_again(tmp_path, store_location):
+    source, db = tmp_path / "in.jsonl", store_location
     source.write_text("".join(line + "\n" for line in _lines(300)), encoding="utf-8")
     first = run_cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--save", "--db", str(db),
                     "--workers", "1")
@@ -153,7 +165,7 @@ def test_batch_save_records_each_valid_line_once_even_when_run_again(tmp_path):
     assert run_cli("audit", "verify", "--db", str(db)).code == 0
 
 
-def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path):
+def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path, store_location):
     import signal
     import subprocess
     import sys
@@ -161,13 +173,13 @@ def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path):
 
     from conftest import ROOT
 
-    source, db, out = tmp_path / "in.jsonl", tmp_path / "triage.db", tmp_path / "out.jsonl"
+    source, db, out = tmp_path / "in.jsonl", store_location, tmp_path / "out.jsonl"
     source.write_text("".join(line + "\n" for line in _lines(3000)), encoding="utf-8")
     command = [sys.executable, str(ROOT / "cli.py"), "batch", str(source), "-o", str(out), "--save",
                "--db", str(db), "--workers", "2"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (db.exists() and _recorded(db)[0] > 0):  # the first chunk is committed
+    while not _recorded(db)[0]:  # the first chunk is committed
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
@@ -183,8 +195,8 @@ def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path):
     assert run_cli("audit", "verify", "--db", str(db)).code == 0
 
 
-def test_batch_save_by_patient_adds_versions_to_the_same_intake(tmp_path):
-    source, db = tmp_path / "in.jsonl", tmp_path / "triage.db"
+def test_batch_save_by_patient_adds_versions_to_the_same_intake(tmp_path, store_location):
+    source, db = tmp_path / "in.jsonl", store_location
     source.write_text('{"patient_id": "P-1", "pain_score": 3}\n{"patient_id": "P-2"}\n'
                       '{"patient_id": "P-1", "pain_score": 8}\n{"oops": 1}\n', encoding="utf-8")
     done = run_cli("batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--save", "--by-patient",

@@ -312,6 +312,11 @@ def test_the_same_intake_in_spanish_and_english_records_the_same_answers(app, db
     assert (recorded["en"].language, recorded["es"].language) == ("en", "es")
     with open_store(db) as store:
         assert store.verify_audit().ok
+    # what staff and the record get: show says it in English words, FHIR carries the language
+    show = run_cli("show", str(recorded["es"].intake_id), "--db", str(db), "--no-pager")
+    assert "Patient answered in: Spanish (es); the answers below are in English" in show.out and "No sé" not in show.out
+    fhir = run_cli("export", str(recorded["es"].intake_id), "--db", str(db), "-f", "fhir").json
+    assert fhir["language"] == "es"
 
 
 def test_staff_pages_stay_english_and_say_the_patient_answered_in_spanish(app, db):

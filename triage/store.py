@@ -395,7 +395,7 @@ def _append_audit(db: sqlite3.Connection, at: str, user: str, action: str, intak
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     text = canonical(detail)
     digest = audit_hash(seq, at, user, action, intake_id, version, text, prev)
-    db.execute("INSERT INTO audit (seq, at, user, action, intake_id, version, detail, prev_hash, hash)"
+    db.execute("INSERT INTO audit (seq, at, \"user\", action, intake_id, version, detail, prev_hash, hash)"
                " VALUES (?,?,?,?,?,?,?,?,?)", (seq, at, user, action, intake_id, version, text, prev, digest))
     db.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
                " ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
@@ -499,19 +499,104 @@ def _refresh_worklist(db, intake_id: int) -> None:
         _write_worklist(db, intake_id, entry)
 
 
+# -- backends ----------------------------------------------------------------------------------
+# One Store, two backends: the store's SQL is written once (``?`` placeholders, portable upserts and
+# subqueries) and a backend supplies what differs: how a write transaction serialises writers, how a
+# consistent snapshot is read, how a new row's id comes back, a JSON field, the engine's own
+# integrity check, and its errors as StoreError. SQLite (here) is the embedded default;
+# PostgreSQL (triage/store_postgresql.py, psycopg imported only for a postgresql:// store) serves a
+# network of clinics.
+
+class SQLiteBackend:
+    """The embedded store: one file, WAL, ``BEGIN IMMEDIATE`` so writers queue on the file's lock."""
+
+    name = "sqlite"
+
+    def __init__(self, connection: sqlite3.Connection, location: Path):
+        self.db = connection
+        self.location = location
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Every SQLite failure becomes one StoreError naming the file (SQLite's messages name
+        tables and columns, never bound values, so no answer can leak through them)."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise StoreError(f"{self.location}: the store is busy (another triage is writing); "
+                                 "try again") from None
+            raise StoreError(f"{self.location}: {error}") from None
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.location}: the store is damaged or not a triage store ({error})") from None
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so two writers
+        queue (busy timeout) instead of failing half-way with a stale read."""
+        with self.errors():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+            self.db.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same store (WAL: writers go on)."""
+        with self.errors():
+            self.db.execute("BEGIN")
+            try:
+                yield self.db
+            finally:
+                self.db.execute("ROLLBACK")
+
+    def stream(self, sql: str, params: tuple | list = ()) -> Iterator[tuple]:
+        """Rows one at a time (SQLite's cursor steps through the result)."""
+        return self.db.execute(sql, params)
+
+    def insert_id(self, db, sql: str, params: tuple | list) -> int | None:
+        """Run an INSERT into a table with an ``id`` key; the new id, or None if nothing was inserted
+        (``ON CONFLICT DO NOTHING``)."""
+        cursor = db.execute(sql, params)
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    @staticmethod
+    def json_text(column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
+    def integrity_problems(self, db) -> list[str]:
+        integrity = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+        return [] if integrity == ["ok"] else [f"database integrity check failed: {integrity[0]}"]
+
+
 class Store:
     """An open store. Use ``open_store(path)``; close it (or use ``with``) when done."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, clock: Callable[[], str] = utc_now):
-        self._db = connection
-        self.path = path
+    def __init__(self, backend: "SQLiteBackend", path: Path | str, clock: Callable[[], str] = utc_now):
+        self._backend = backend
+        self._db = backend.db
+        self.path = path  # the file, or a PostgreSQL URL without its password (for messages)
         self._clock = clock
         self.read_only = False  # opened by a reading command where the store cannot be written
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._backend.name
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._db.close()
+        self._backend.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -519,35 +604,15 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Every SQLite failure becomes one StoreError naming the file (SQLite's messages name
-        tables and columns, never bound values, so no answer can leak through them)."""
-        try:
-            yield
-        except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                raise StoreError(f"{self.path}: the store is busy (another triage is writing); "
-                                 "try again") from None
-            raise StoreError(f"{self.path}: {error}") from None
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path}: the store is damaged or not a triage store ({error})") from None
+    def _errors(self):
+        """Every failure of the database becomes one StoreError naming the store (never a bound
+        value, so no answer can leak through it)."""
+        return self._backend.errors()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so two writers
-        queue (busy timeout) instead of failing half-way with a stale read."""
-        with self._errors():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                try:
-                    self._db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                raise
-            self._db.execute("COMMIT")
+    def _write(self):
+        """One write transaction; writers are serialised, so each sees the latest versions and the
+        audit chain stays one line."""
+        return self._backend.write()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -770,11 +835,11 @@ class Store:
             return self._raise_alert(db, intake_id, question, urgency, self._clock())
 
     def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str) -> bool:
-        cursor = db.execute("INSERT OR IGNORE INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)",
-                            (intake_id, question, urgency, now))
-        if cursor.rowcount != 1:
+        alert_id = self._backend.insert_id(
+            db, "INSERT INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)"
+            " ON CONFLICT (intake_id, question) DO NOTHING", (intake_id, question, urgency, now))
+        if alert_id is None:
             return False
-        alert_id = cursor.lastrowid
         self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None,
                     {"alert": alert_id, "alert_sha256": alert_hash(alert_id, intake_id, question, urgency, now)})
         return True
@@ -787,7 +852,8 @@ class Store:
                 "SELECT a.intake_id, a.question, a.urgency, a.raised_at,"
                 " COALESCE((SELECT v.patient_id FROM versions v WHERE v.intake_id = a.intake_id"
                 "           ORDER BY v.version DESC LIMIT 1),"
-                "          (SELECT json_extract(d.answers, '$.patient_id') FROM drafts d WHERE d.intake_id = a.intake_id))"
+                f"          (SELECT {self._backend.json_text('d.answers', 'patient_id')} FROM drafts d"
+                "           WHERE d.intake_id = a.intake_id))"
                 " FROM alerts a WHERE a.acknowledged_at IS NULL ORDER BY a.raised_at DESC, a.id DESC").fetchall()
         return [Alert(*row) for row in rows]
 
@@ -825,7 +891,7 @@ class Store:
         return True
 
     def _new_intake(self, db: sqlite3.Connection, now: str, user: str) -> int:
-        return db.execute("INSERT INTO intakes (created_at, created_by) VALUES (?, ?)", (now, user)).lastrowid
+        return self._backend.insert_id(db, "INSERT INTO intakes (created_at, created_by) VALUES (?, ?)", (now, user))
 
     def _latest_version(self, db: sqlite3.Connection, intake_id: int) -> int:
         row = db.execute("SELECT (SELECT MAX(version) FROM versions WHERE intake_id = i.id) FROM intakes i"
@@ -965,13 +1031,9 @@ class Store:
         Streams: rows are read one at a time inside one read transaction (a consistent snapshot),
         so memory stays flat however large the store. ``on_progress(done, total)`` is called now
         and then with the rows checked so far."""
-        checker = _Verifier(on_progress)
-        with self._errors():
-            self._db.execute("BEGIN")  # one snapshot for every query below (WAL: writers go on)
-            try:
-                checker.run(self._db)
-            finally:
-                self._db.execute("ROLLBACK")
+        checker = _Verifier(on_progress, self._backend)
+        with self._backend.snapshot() as db:  # one snapshot for every query below; writers go on
+            checker.run(db)
         return checker.report()
 
 
@@ -980,7 +1042,9 @@ class _Verifier:
 
     PROGRESS_EVERY = 5000
 
-    def __init__(self, on_progress: Callable[[int, int], None] | None):
+    def __init__(self, on_progress: Callable[[int, int], None] | None, backend: SQLiteBackend):
+        self.backend = backend
+        self.stream = backend.stream  # the long queries, row by row (flat memory on either backend)
         self.problems: list[str] = []
         self.on_progress = on_progress
         self.done = self.total = 0
@@ -1011,14 +1075,12 @@ class _Verifier:
             self.on_progress(self.total, self.total)
 
     def integrity(self, db) -> None:
-        integrity = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
-        if integrity != ["ok"]:
-            self.problems.append(f"database integrity check failed: {integrity[0]}")
+        self.problems += self.backend.integrity_problems(db)
 
     def chain(self, db) -> None:
         expected_seq, prev, last_seq = 1, GENESIS, 0
-        for seq, at, user, action, intake_id, version, detail, prev_hash, digest in db.execute(
-                "SELECT seq, at, user, action, intake_id, version, detail, prev_hash, hash FROM audit ORDER BY seq"):
+        for seq, at, user, action, intake_id, version, detail, prev_hash, digest in self.stream(
+                "SELECT seq, at, \"user\", action, intake_id, version, detail, prev_hash, hash FROM audit ORDER BY seq"):
             self.tick()
             self.rows += 1
             if seq != expected_seq:
@@ -1039,7 +1101,7 @@ class _Verifier:
         beside the content (what `list`, `show` and the filters read) derived again from it; and,
         from each intake's latest version (read once, here), its worklist row."""
         latest: tuple | None = None  # (intake_id, version, answers, result, recorded_at); None content = unreadable
-        for row in db.execute(
+        for row in self.stream(
                 "SELECT v.intake_id, v.version, v.recorded_at, v.recorded_by, v.source, v.answers, v.result,"
                 " v.settings, v.content_sha256, v.status, v.patient_id, v.ruleset_name, v.ruleset_version,"
                 " v.language,"
@@ -1092,8 +1154,8 @@ class _Verifier:
     def intakes(self, db) -> None:
         """Each intake was created by the first audit row naming it (same time, same user); every
         intake the audit log names exists."""
-        for intake_id, created_at, created_by, at, user in db.execute(
-                "SELECT i.id, i.created_at, i.created_by, a.at, a.user FROM intakes i LEFT JOIN audit a"
+        for intake_id, created_at, created_by, at, user in self.stream(
+                "SELECT i.id, i.created_at, i.created_by, a.at, a.\"user\" FROM intakes i LEFT JOIN audit a"
                 " ON a.seq = (SELECT MIN(b.seq) FROM audit b WHERE b.intake_id = i.id) ORDER BY i.id"):
             self.tick()
             if at is None:
@@ -1109,7 +1171,7 @@ class _Verifier:
         """Each intake's worklist row (what `list` shows and filters by) equals the row its latest
         version, or its draft, gives; no row or item exists for an intake that is not there."""
         # Intakes with versions were checked with their latest version (``versions``); here, the rest.
-        for (intake_id,) in db.execute("SELECT i.id FROM intakes i WHERE NOT EXISTS"
+        for (intake_id,) in self.stream("SELECT i.id FROM intakes i WHERE NOT EXISTS"
                                        " (SELECT 1 FROM versions v WHERE v.intake_id = i.id) ORDER BY i.id"):
             self.tick()
             try:
@@ -1132,7 +1194,7 @@ class _Verifier:
         raised: dict[int, tuple[int, str]] = {}
         acknowledged: dict[int, tuple[int, str, str]] = {}
         for action, intake_id, at, user, detail in db.execute(
-                "SELECT action, intake_id, at, user, detail FROM audit WHERE action IN (?, ?) ORDER BY seq",
+                "SELECT action, intake_id, at, \"user\", detail FROM audit WHERE action IN (?, ?) ORDER BY seq",
                 (ALERT_RAISED, ACKNOWLEDGED)):
             try:
                 data = json.loads(detail)
@@ -1144,7 +1206,7 @@ class _Verifier:
             except (ValueError, TypeError, KeyError, AttributeError):
                 self.problems.append(f"audit row of {action} for intake {intake_id}: not readable (changed)")
         seen = set()
-        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by in db.execute(
+        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by in self.stream(
                 "SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by FROM alerts"
                 " ORDER BY id"):
             seen.add(alert_id)
@@ -1168,7 +1230,7 @@ class _Verifier:
     def drafts(self, db) -> None:
         """The last draft event of an intake decides: after a save (or a seal) its draft must be
         there with that hash; after a recording or a discard there must be none."""
-        for intake_id, action, detail, draft in db.execute(
+        for intake_id, action, detail, draft in self.stream(
                 "SELECT i.id, a.action, a.detail, d.intake_id FROM intakes i"
                 " LEFT JOIN audit a ON a.seq = (SELECT MAX(b.seq) FROM audit b WHERE b.intake_id = i.id"
                 "  AND b.action IN ('draft_saved', 'draft_sealed', 'draft_discarded', 'created', 'amended'))"
@@ -1216,6 +1278,11 @@ def _record(row: tuple) -> Record:
 
 # -- opening -------------------------------------------------------------------------------------
 
+def is_postgresql_url(location: Path | str | None) -> bool:
+    """A store given as ``postgresql://...`` (or ``postgres://...``) lives on a PostgreSQL server."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
 def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now,
                for_reading: bool = False) -> Store:
     """Open the store at ``path`` (default: the per-user store), creating it on first use with a
@@ -1225,6 +1292,13 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
     ``for_reading`` (list, show, export, audit verify): a store that exists but cannot be written
     (a read-only file system, a read-only copy) is opened read-only instead of refused; its
     ``read_only`` is then true and access is not recorded in its audit log."""
+    if is_postgresql_url(path):
+        try:
+            from triage.store_postgresql import open_postgresql_store
+        except ImportError:
+            raise StoreError("a PostgreSQL store needs the psycopg driver: pip install 'fbss-triage[postgresql]'"
+                             ) from None
+        return open_postgresql_store(str(path), clock=clock)
     path = Path(path) if path else default_path()
     if path.is_file() and not _writable(path):
         if for_reading:
@@ -1236,7 +1310,7 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     except sqlite3.Error as error:
         raise StoreError(f"{path}: cannot open the store ({error})") from None
-    store = Store(db, path, clock)
+    store = Store(SQLiteBackend(db, path), path, clock)
     try:
         _prepare(db, path)
     except BaseException:
@@ -1271,7 +1345,7 @@ def _open_read_only(path: Path, clock: Callable[[], str]) -> Store:
         except BaseException:
             db.close()
             raise
-        store = Store(db, path, clock)
+        store = Store(SQLiteBackend(db, path), path, clock)
         store.read_only = True
         return store
     raise StoreError(f"{path}: cannot open the read-only store ({last_error})")

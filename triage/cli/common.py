@@ -369,19 +369,21 @@ def add_language_option(parser, help: str, default: str | None = "en") -> None:
 
 STORE_HELP = """the store: --db PATH, else the TRIAGE_DB environment variable, else
 $XDG_DATA_HOME/fbss-triage/triage.db (default ~/.local/share/fbss-triage/triage.db); created on
-first use (folder 0700, file 0600).
+first use (folder 0700, file 0600). A PostgreSQL store for several machines: --db
+postgresql://USER@HOST/DATABASE?sslmode=verify-full (see the README).
 """
 
 
 def add_store_options(parser, *, who: bool = True, who_help: str = "who is doing this") -> None:
     """--db and --user for any command that uses the store (read them with store_path and user)."""
-    parser.add_argument("--db", metavar="PATH", help="the store file (default: TRIAGE_DB, else the per-user store)")
+    parser.add_argument("--db", metavar="PATH", help="the store file or postgresql:// URL (default: TRIAGE_DB, else the per-user store)")
     if who:
         parser.add_argument("--user", type=person_name, metavar="NAME", help=f"{who_help}, for the audit log (default: the OS user)")
 
 
-def store_path(args: argparse.Namespace) -> Path:
-    from triage.store import default_path
+def store_path(args: argparse.Namespace) -> Path | str:
+    """The store's file, or its PostgreSQL URL (``postgresql://...``) as given."""
+    from triage.store import default_path, is_postgresql_url
 
     value = getattr(args, "db", None)
     if value is None:
@@ -392,6 +394,8 @@ def store_path(args: argparse.Namespace) -> Path:
                                       f"the per-user store ({default_path()})")])
     elif not value.strip():
         raise UsageError([Problem("--db", "is empty; give a store path")])
+    if is_postgresql_url(value):
+        return value
     return Path(value) if value else default_path()
 
 

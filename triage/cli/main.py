@@ -13,13 +13,13 @@ import os
 import sys
 from typing import TextIO
 
-from triage.cli import assess, batch, catalogues, intake, records, users, web
+from triage.cli import assess, batch, catalogues, db, intake, records, users, web
 from triage.cli.common import IO, ExitCode, OutputError, Parser, UsageError, exit_codes_text, report
 from triage.errors import Problem, TriageError
 from triage.safe_text import for_terminal
 
 # One line per command module, in the order `triage --help` lists their commands.
-COMMANDS = (assess, batch, catalogues, intake, records, users, web)
+COMMANDS = (assess, batch, catalogues, intake, records, db, users, web)
 
 
 class _Version(argparse.Action):

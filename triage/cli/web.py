@@ -88,18 +88,22 @@ _days.__name__ = "number of days (1 to 90)"
 
 def run_serve(args, io: IO) -> int:
     common.load_settings(args)  # a broken settings file stops here (exit 3), not in the server
-    with common.open_store(args):  # so does a store that cannot be used (exit 5)
-        pass
+    with common.open_store(args) as store:  # so does a store that cannot be used (exit 5)
+        shown_store = store.path  # a PostgreSQL URL without its password
     listener = _listen(args.host, args.port)
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    io.note(f"serving on http://{shown}:{port}/intake/ (store {common.store_path(args)}); Ctrl-C stops")
+    io.note(f"serving on http://{shown}:{port}/intake/ (store {shown_store}); Ctrl-C stops")
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.behind_proxy:
         io.note("warning: not the loopback address and not --behind-proxy: pages travel unencrypted")
     io.err.flush()
     io.out.flush()
-    command = [sys.executable, "-m", "triage.web", "--fd", str(listener.fileno()), "--db", str(common.store_path(args)),
-               "--threads", str(args.threads)]
+    location = common.store_path(args)
+    command = [sys.executable, "-m", "triage.web", "--fd", str(listener.fileno()), "--threads", str(args.threads)]
+    if isinstance(location, str):  # a PostgreSQL URL: in the environment, never on a command line
+        os.environ["TRIAGE_DB"] = location
+    else:
+        command += ["--db", str(location)]
     settings = common.settings_path(args)
     if settings:
         command += ["--settings", str(settings)]

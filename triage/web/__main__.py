@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
@@ -20,12 +21,15 @@ EXIT_INVALID, EXIT_DEFINITION, EXIT_STORE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m triage.web", description=__doc__)
     parser.add_argument("--fd", type=int, required=True, help="the listening socket, bound by `triage serve`")
-    parser.add_argument("--db", required=True)
+    # A PostgreSQL URL comes in TRIAGE_DB, so that a password in it is not on the command line.
+    parser.add_argument("--db", default=os.environ.get("TRIAGE_DB"))
     parser.add_argument("--settings")
     parser.add_argument("--kiosk", action="store_true")
     parser.add_argument("--behind-proxy", action="store_true")
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
+    if not args.db:
+        parser.error("--db (or TRIAGE_DB) is required")
 
     from triage.errors import DefinitionError, StoreError, TriageError
 
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from triage.web.app import create_app
 
-        app = create_app(store_path=Path(args.db), settings_path=Path(args.settings) if args.settings else None,
+        app = create_app(store_path=args.db, settings_path=Path(args.settings) if args.settings else None,
                          kiosk=args.kiosk, secure_cookies=args.behind_proxy)
         listener = socket.socket(fileno=args.fd)
         proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},

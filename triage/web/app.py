@@ -23,7 +23,7 @@ from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, PatientLanguage, load_
 from triage.questionnaire import Questionnaire, load_definition
 from triage.ruleset import Ruleset, load_ruleset
 from triage.settings import Settings, load_settings
-from triage.store import Store, open_store
+from triage.store import Store, is_postgresql_url, open_store
 from triage.web import cds_hooks, security
 from triage.web.messages import WebMessages, load_all_messages
 from triage.web.sessions import ServerSessions
@@ -36,7 +36,7 @@ PURGE_EVERY_SECONDS = 60.0
 class Services:
     """What every request handler needs, built once per app."""
 
-    store_path: Path
+    store_path: Path | str  # a file, or a postgresql:// URL
     questionnaire: Questionnaire  # English, clinic settings filled in: staff pages and skip logic
     ruleset: Ruleset
     settings: Settings
@@ -90,7 +90,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     from triage.web import patient, staff
 
     settings = load_settings(settings_path)
-    store_path = Path(store_path)
+    store_path = store_path if is_postgresql_url(store_path) else Path(store_path)
     open_store(store_path).close()
     app = Flask(__name__, static_folder=str(PACKAGE / "static"), template_folder=str(PACKAGE / "templates"))
     app.config.update(
