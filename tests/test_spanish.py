@@ -101,7 +101,7 @@ def test_every_web_message_has_its_spanish_and_nothing_else_is_there():
     ('"Elija \\"{unknown}\\" sola', '"Elija \\"{desconocido}\\" sola',
      "error_unknown_alone: placeholders ['desconocido'] differ"),
     ('review_status = "pending_review"', 'review_status = "ok"', "translation.review_status"),
-    ('web_version = "1.1.0"', 'web_version = "1.0.0"', "translation.web_version: translates fbss-web 1.0.0"),
+    ('web_version = "1.2.0"', 'web_version = "1.0.0"', "translation.web_version: translates fbss-web 1.0.0"),
     ('service_name = "Antes de su cita"', 'service_name = ""', "service_name: must be a non-empty text"),
 ])
 def test_a_missing_extra_or_broken_web_text_is_a_load_error_naming_it(tmp_path, old, new, named):

@@ -197,6 +197,90 @@ def test_drafts_autosave_resume_and_become_a_version(store_at):
         assert store.verify_audit().ok
 
 
+def _traced(store) -> list[str]:
+    """The SQL statements the store's connection runs from now on (no bound values)."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    return statements
+
+
+def test_a_draft_saved_not_durable_commits_with_normal_and_everything_else_stays_full(db):
+    """The web's save at each Continue waits for the OS, not the disk (synchronous=NORMAL, WAL: it
+    survives the process dying; a power cut may lose it). Only that one transaction: the connection is
+    FULL again right after, recorded versions and durable drafts are FULL."""
+    with open_store(db) as store:
+        draft = store.save_draft({"patient_id": "PT-1"}, user="web")
+        statements = _traced(store)
+        quick = store.save_draft({"patient_id": "PT-1", "pain_score": 4}, user="web", intake_id=draft.intake_id,
+                                 expected_revision=1, durable=False)
+        assert statements[0] == "PRAGMA synchronous = NORMAL" and statements[1] == "BEGIN IMMEDIATE"
+        assert statements[-2:] == ["COMMIT", "PRAGMA synchronous = FULL"]
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+        statements.clear()
+        store.save_draft({"patient_id": "PT-1", "pain_score": 5}, user="web", intake_id=draft.intake_id,
+                         expected_revision=quick.revision)  # durable (the default)
+        store.record_assessment({"patient_id": "PT-1", "pain_score": 5}, result(), user="web",
+                                intake_id=draft.intake_id, base_version=0, source="web")
+        assert not any("synchronous" in statement for statement in statements)
+        # A failed save (a conflict) puts FULL back too, and writes nothing.
+        store.save_draft({"pain_score": 1}, user="web", intake_id=draft.intake_id)
+        with pytest.raises(Conflict):
+            store.save_draft({"pain_score": 2}, user="web", intake_id=draft.intake_id, expected_revision=9,
+                             durable=False)
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert store.load_draft(draft.intake_id).answers == {"pain_score": 1}
+    with open_store(db) as other:  # what the quick save wrote is there for every connection
+        assert other.verify_audit().ok
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["draft-only intake", "draft amending a version"])
+def test_the_usual_draft_save_is_one_write_without_reads_and_keeps_the_worklist_right(db, recorded):
+    with open_store(db) as store:
+        if recorded:
+            intake, _ = store.record_assessment(ANSWERS, result(), user="alice")
+            draft = store.save_draft(dict(ANSWERS), user="web", intake_id=intake)
+        else:
+            draft = store.save_draft({"patient_id": "PT-1"}, user="web")
+        revision = draft.revision
+        for score in range(4):
+            statements = _traced(store)
+            answers = {**draft.answers, "pain_score": score, "assessment_date": f"2026-11-2{score}"}
+            revision = store.save_draft(answers, user="web", intake_id=draft.intake_id, expected_revision=revision,
+                                        durable=False).revision
+            inside = statements[statements.index("BEGIN IMMEDIATE") + 1:statements.index("COMMIT")]
+            reads = [s for s in inside if s.lstrip().upper().startswith("SELECT") and "audit_head" not in s]
+            assert reads == [], reads  # only the audit chain's head is read while the write lock is held
+            assert inside[0].startswith("UPDATE drafts")
+            store._db.set_trace_callback(None)
+        assert revision == draft.revision + 4
+        row = store.worklist()[0]
+        assert (row.version, row.draft_pending) == ((1, True) if recorded else (0, True))
+        if not recorded:
+            assert row.assessment_date == "2026-11-23"  # the draft's own date, from the last save
+        assert store.verify_audit().ok  # the worklist row is what it must be, the chain holds
+
+
+def test_a_draft_saved_without_waiting_for_the_disk_is_a_draft_like_any_other(store_at):
+    """durable=False on each backend (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit=off):
+    the same draft, revisions, conflicts, worklist row and audit chain as a durable save."""
+    with open_store(store_at) as store:
+        draft = store.save_draft({"patient_id": "PT-1"}, user="web")
+        quick = store.save_draft({"patient_id": "PT-1", "pain_score": 4}, user="web", intake_id=draft.intake_id,
+                                 expected_revision=1, durable=False)
+        assert quick.revision == 2
+        with pytest.raises(Conflict):
+            store.save_draft({"pain_score": 9}, user="web", intake_id=draft.intake_id, expected_revision=1,
+                             durable=False)
+        with pytest.raises(IntakeNotFound):
+            store.save_draft({}, user="web", intake_id=999, expected_revision=1, durable=False)
+        store.save_draft({"patient_id": "PT-1", "pain_score": 5}, user="web", intake_id=draft.intake_id,
+                         expected_revision=2)  # durable again afterwards
+    with open_store(store_at) as other:
+        assert other.load_draft(draft.intake_id).answers == {"patient_id": "PT-1", "pain_score": 5}
+        assert [row.status for row in other.worklist()] == ["draft"]
+        assert other.verify_audit().ok
+
+
 def test_audit_records_who_did_what_without_answer_values(store_at):
     with open_store(store_at) as store:
         intake, _ = store.record_assessment(ANSWERS, result(), user="alice")

@@ -20,6 +20,7 @@ from triage.settings import load_settings  # noqa: E402
 from triage.drafts import StoreDraft  # noqa: E402
 from triage.store import open_store  # noqa: E402
 from support.web import TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
+from support import ROOT  # noqa: E402
 
 Q = load_questionnaire()
 
@@ -513,6 +514,30 @@ def test_save_and_come_back_later_with_nothing_chosen_saves_nothing_new(app, db)
         assert store.load_draft(intake_id).revision == 1
 
 
+def test_each_continue_saves_quickly_an_unchanged_answer_writes_nothing_and_leaving_saves_durably(app, db, monkeypatch):
+    """The draft save at each Continue does not wait for the disk (durable=False); Continue with the
+    answer already saved writes nothing (no new revision, no audit row); "Save and come back later",
+    which the patient leaves on, waits for the disk."""
+    from triage.store import Store
+
+    saves: list[bool] = []
+    real = Store.save_draft
+    monkeypatch.setattr(Store, "save_draft", lambda self, *a, **k: saves.append(k.get("durable", True)) or real(self, *a, **k))
+    visitor, intake_id, _ = started(app, db)
+    first_question(visitor).answer(month="3", year="2024")
+    assert saves == [False]
+    visitor.get("/intake/questions/fusion_date").answer(month="3", year="2024")  # back, Continue unchanged
+    assert visitor.question == "fused_levels" and saves == [False]
+    with open_store(db) as store:
+        assert store.load_draft(intake_id).revision == 2  # the invitation's 1, then one save
+    visitor.answer(answer=["L4-L5"], later="1")
+    assert visitor.path.startswith("/intake/saved") and saves == [False, True]
+    with open_store(db) as store:
+        draft = store.load_draft(intake_id)
+        assert (draft.revision, draft.answers) == (3, {"fusion_date": "2024-03", "fused_levels": ["L4-L5"]})
+        assert store.verify_audit().ok
+
+
 def test_an_idle_session_ends_and_the_answers_stay(app, db, clock):
     visitor, intake_id, code = started(app, db)
     first_question(visitor).answer(month="3", year="2024")
@@ -648,3 +673,29 @@ def test_each_tier_has_its_own_care_card_and_instruction(app, db, flag, tier):
     assert red_flag_instructions(tier, ruleset, load_settings()) in visitor.text
     with open_store(db) as store:
         assert [(a.question, a.urgency) for a in store.open_alerts() if a.intake_id == intake_id] == [(flag, tier)]
+
+
+def test_without_javascript_an_idle_page_is_covered_when_the_session_ends(db, clock, tmp_path):
+    """No script can warn, so the intro says the limit up front; pages with an open intake link a
+    stylesheet whose delay is the idle limit (it covers the page then: tested in a real browser)."""
+    settings = tmp_path / "clinic.toml"
+    settings.write_text((ROOT / "settings" / "default.toml").read_text().replace("patient_idle_minutes = 15",
+                                                                                 "patient_idle_minutes = 7"))
+    app = make_app(db, clock=clock, settings_path=settings)
+    start_page = patient(app).get("/intake/")
+    assert "idle.css" not in start_page.page and "idle-cover" not in start_page.page  # nothing open yet
+    visitor, _, _ = started(app, db)
+    assert "closes if you do nothing for 7 minutes" in visitor.text
+    for page in (visitor.page, first_question(visitor).page):
+        assert '<link rel="stylesheet" href="/intake/idle.css">' in page
+        assert 'id="idle-cover"' in page and "idle-hidden-after" in page
+    response = visitor.client.get("/intake/idle.css")
+    assert response.status_code == 200 and response.mimetype == "text/css"
+    css = response.get_data(as_text=True)
+    assert ".idle-cover { animation: idle-show 0s linear 420s forwards; }" in css
+    assert ".idle-hidden-after { animation: idle-hide 0s linear 420s forwards; }" in css
+    # Loading it is not activity: the idle time still counts from the last page.
+    clock.advance(6 * 60)
+    visitor.client.get("/intake/idle.css")
+    clock.advance(61 + 1)
+    assert visitor.get("/intake/questions/fusion_date").path == "/intake/ended"

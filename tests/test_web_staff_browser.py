@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from support.web_browser import Server, axe_violations, require_browser, screenshot
+from support.web_browser import ARTEFACTS, Server, axe_violations, require_browser, screenshot
 from support.web import PASSWORD, add_staff, make_app
 
 pytest.importorskip("flask")
@@ -128,5 +128,59 @@ def test_invite_red_flag_alert_summary_print_acknowledge(browser, tmp_path):
         check(coordinator, "staff-worklist")
         for page in (coordinator, clinician, patient):
             page.context.close()
+    finally:
+        server.stop()
+
+
+SCREEN = {"width": 1024, "height": 768}
+TYPICAL = {  # a whole web intake (support.web.FULL_INTAKE), as it is sent, with these answers changed
+    "complete": {},
+    "emergency": {"red_flag_bladder_bowel": {"answer": "yes"}},
+    "same-day": {"red_flag_fever_or_wound": {"answer": "yes"}},
+}
+
+
+def test_the_summary_of_a_typical_intake_fits_one_screen_at_1024_by_768(browser, tmp_path):
+    """Everything `triage show` has, on one 1024 x 768 screen for a whole intake as patients send it,
+    including an emergency and a same-day red flag with the alert still open and the clinician's
+    Acknowledge button. (An intake with records missing, unknown answers and a veteran's VA topic
+    runs longer: the page scrolls, nothing is cut.) Narrower windows get two columns, then one."""
+    from support.web import Patient, answer_all, invite
+
+    db = tmp_path / "store" / "triage.db"
+    add_staff(db, "clint", "clinician")
+    app = make_app(db)
+    intakes = {}
+    for name, changed in TYPICAL.items():
+        code, intake_id = invite(db, patient_id=f"P-{name.upper()}")
+        patient = Patient(app.test_client()).open_code(code)
+        patient.get(re.search(r'href="(/intake/questions/[a-z_]+)"', patient.page).group(1))
+        answer_all(patient, changed).post(data={})
+        assert patient.path == "/intake/done"
+        intakes[name] = intake_id
+    server = Server(make_app(db))
+    try:
+        context = browser.new_context(viewport=SCREEN, bypass_csp=True)  # test only: axe
+        page = context.new_page()
+        sign_in(page, server.url, "clint")
+        for name, intake_id in intakes.items():
+            page.goto(f"{server.url}/staff/intakes/{intake_id}")
+            height = page.evaluate("() => document.documentElement.scrollHeight")
+            assert height <= SCREEN["height"], f"{name}: {height}px tall"
+            assert page.locator("footer").bounding_box()["y"] + page.locator("footer").bounding_box()["height"] <= SCREEN["height"]
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= SCREEN["width"]
+            if name != "complete":
+                assert page.get_by_role("button", name="Acknowledge the red flag").is_visible()
+                assert page.locator(".tag--red").count() == 1  # its yes, among every red-flag answer
+            assert page.get_by_role("heading", name="Decision steps").is_visible()
+            for folded in ("Rules that fired, with sources", "Ruleset fbss-triage", "Version 1 of 1"):
+                assert page.locator("summary", has_text=folded).is_visible()  # folded, with the essential in view
+            violations = axe_violations(page)
+            assert violations == [], f"{name}: {violations}"
+            page.screenshot(path=str(ARTEFACTS / f"staff-summary-{name}-1024x768.png"))
+            screenshot(page, f"staff-summary-{name}")  # 320 and 1024 px, full page: never sideways
+        page.locator("summary", has_text="Rules that fired").click()  # unfolds: every rule with its source
+        assert page.locator(".details__text", has_text="Source:").first.is_visible()
+        context.close()
     finally:
         server.stop()

@@ -7,7 +7,6 @@ as "no".
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -248,6 +247,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def did_you_mean(key: str) -> str:
+    import difflib  # only for a mistyped key
+
     close = difflib.get_close_matches(key, QUESTION_IDS, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -6,7 +6,6 @@ same folders inside the package (see pyproject.toml), so the code looks in both 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +26,8 @@ def shipped(folder: str) -> Path:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a file is read (definitions kept between runs are not: triage.definition_cache)
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:

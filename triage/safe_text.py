@@ -20,7 +20,6 @@ Domain neutral: stdlib only.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import unicodedata
@@ -80,10 +79,14 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]!|~])")
 
 def for_markdown(text: Any) -> str:
     """A value as literal Markdown text: never a link, image, emphasis, heading or HTML tag."""
+    import html  # imported where used: most commands write no Markdown or HTML
+
     safe = html.escape(for_terminal(text), quote=False)
     safe = _MARKDOWN.sub(r"\\\1", safe)
     return safe.replace("\n", " ")
 
 
 def for_html(text: Any) -> str:
+    import html
+
     return html.escape(for_terminal(text), quote=True)

@@ -12,7 +12,9 @@ What it guarantees
 - Lost updates are refused: a change based on version N of an intake is only written while N is
   still the latest (optimistic concurrency); otherwise ``Conflict`` and nothing is written.
 - Crash safety: WAL, ``synchronous=FULL``, one ``BEGIN IMMEDIATE`` transaction per change, so a
-  change is either fully there after ``commit`` returns or not there at all.
+  change is either fully there after ``commit`` returns or not there at all. One exception, asked
+  for by the caller: a draft saved with ``durable=False`` (the web's save at each Continue) is
+  committed without waiting for the disk; see ``save_draft``.
 - Tamper evidence: each audit row carries the hash of the previous row; each version's content hash
   is also written into the audit row that recorded it (``verify_audit`` checks both).
 - Privacy: the database file is 0600 in a 0700 folder we create; errors and audit rows carry ids,
@@ -537,20 +539,28 @@ class SQLiteBackend:
             raise StoreError(f"{self.location}: the store is damaged or not a triage store ({error})") from None
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so two writers
-        queue (busy timeout) instead of failing half-way with a stale read."""
+        queue (busy timeout) instead of failing half-way with a stale read. ``durable=False``: this
+        one commit with ``synchronous=NORMAL`` (WAL: atomic, survives the process; not yet flushed
+        to disk), the connection FULL again right after, whatever happens."""
         with self.errors():
-            self.db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self.db.execute("PRAGMA synchronous = NORMAL")  # outside any transaction, as it must be
             try:
-                yield self.db
-            except BaseException:
+                self.db.execute("BEGIN IMMEDIATE")
                 try:
-                    self.db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                raise
-            self.db.execute("COMMIT")
+                    yield self.db
+                except BaseException:
+                    try:
+                        self.db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                    raise
+                self.db.execute("COMMIT")
+            finally:
+                if not durable:
+                    self.db.execute("PRAGMA synchronous = FULL")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -612,10 +622,11 @@ class Store:
         value, so no answer can leak through it)."""
         return self._backend.errors()
 
-    def _write(self):
+    def _write(self, durable: bool = True):
         """One write transaction; writers are serialised, so each sees the latest versions and the
-        audit chain stays one line."""
-        return self._backend.write()
+        audit chain stays one line. ``durable=False`` only for a draft (``save_draft``): its commit
+        does not wait for the disk."""
+        return self._backend.write(durable)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -712,13 +723,39 @@ class Store:
         return recorded, skipped
 
     def save_draft(self, answers: dict[str, Any], *, user: str, intake_id: int | None = None,
-                   expected_revision: int | None = None) -> Draft:
+                   expected_revision: int | None = None, durable: bool = True) -> Draft:
         """Autosave answers in progress. Without ``intake_id`` a new intake is started; with it,
         its draft is replaced (or a draft amending its latest version is started). A draft is saved
         in place: it is work in progress, not a record. ``expected_revision`` (the revision this
-        session last saved) guards against two sessions editing one draft: ``Conflict``."""
-        with self._write() as db:
+        session last saved) guards against two sessions editing one draft: ``Conflict``.
+
+        ``durable=False`` (the web questionnaire's save at each Continue) commits this one
+        transaction without waiting for the disk (SQLite: ``synchronous=NORMAL`` in WAL mode;
+        PostgreSQL: ``synchronous_commit=off``): it survives the process being killed or restarted
+        like any other, but a power cut or an operating-system crash (PostgreSQL: a server crash)
+        may lose it until the next durable commit on the store (any recorded version, alert, audit
+        row of staff, or draft saved with ``durable=True``) or checkpoint, which writes it to disk
+        with everything before it. Atomicity and the audit chain are unaffected (the draft and its
+        audit row are one transaction). Recorded versions always wait for the disk."""
+        text = json.dumps(answers, ensure_ascii=False)  # prepared before the write lock is taken
+        with self._write(durable) as db:
             now = self._clock()
+            if intake_id is not None and expected_revision:
+                # The usual autosave (a draft at the revision this session showed): one conditional
+                # write, no reads first. No row: no such intake, no draft or a conflict (below).
+                row = db.execute("UPDATE drafts SET answers = ?, revision = revision + 1, saved_at = ?, saved_by = ?"
+                                 " WHERE intake_id = ? AND revision = ? RETURNING revision, base_version",
+                                 (text, now, user, intake_id, expected_revision)).fetchone()
+                if row is not None:
+                    revision, base = row
+                    if base == 0:
+                        # An intake with only this draft: its worklist row is the draft's (a draft's
+                        # base is always the latest version: recording a version removes the draft).
+                        _write_worklist(db, intake_id, worklist_entry(0, answers, None, now, True))
+                    # Otherwise the row shows the latest version with a draft pending: unchanged.
+                    self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
+                        "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
+                    return Draft(intake_id, answers, revision, base, now, user)
             if intake_id is None:
                 intake_id = self._new_intake(db, now, user)
                 row = None
@@ -732,8 +769,7 @@ class Store:
                                    "by someone else; nothing was saved")
                 revision, base = 1, self._latest_version(db, intake_id)
                 db.execute("INSERT INTO drafts (intake_id, answers, revision, base_version, saved_at,"
-                           " saved_by) VALUES (?,?,?,?,?,?)",
-                           (intake_id, json.dumps(answers, ensure_ascii=False), revision, base, now, user))
+                           " saved_by) VALUES (?,?,?,?,?,?)", (intake_id, text, revision, base, now, user))
             else:
                 current, base = row
                 if expected_revision is not None and current != expected_revision:
@@ -741,8 +777,7 @@ class Store:
                                    f"{current}, this session had {expected_revision}); nothing was saved")
                 revision = current + 1
                 db.execute("UPDATE drafts SET answers = ?, revision = ?, saved_at = ?, saved_by = ?"
-                           " WHERE intake_id = ?",
-                           (json.dumps(answers, ensure_ascii=False), revision, now, user, intake_id))
+                           " WHERE intake_id = ?", (text, revision, now, user, intake_id))
             _refresh_worklist(db, intake_id)
             self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                 "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})

@@ -276,11 +276,13 @@ class PostgreSQLBackend:
             raise store_error(self.location, error) from None
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, durable: bool = True) -> Iterator[Connection]:
         with self.errors(), self.db.raw.transaction():
             # Every writer queues here, so the audit chain is one line and the versions read below
             # (READ COMMITTED: each statement sees what was committed before it) are the latest.
             self.db.execute("SELECT seq FROM audit_head WHERE one = 1 FOR UPDATE")
+            if not durable:  # a draft (Store.save_draft): this commit does not wait for the WAL flush
+                self.db.execute("SET LOCAL synchronous_commit = off")
             yield self.db
 
     @contextmanager

@@ -85,3 +85,81 @@ def screenshot(page, name: str, widths=(320, 1024)) -> list[Path]:
         paths.append(path)
     page.set_viewport_size(original)
     return paths
+
+
+class LargerText:
+    """Text at ``percent`` of the browser's default size, as a person sets it in the browser's settings
+    (chromium's default font sizes, through the DevTools protocol): pages in rem/em follow it. Create
+    before page.goto. Chromium drops the setting when Playwright takes a full-page screenshot of a
+    page taller than the window (and shoots it at the default size): ``screenshot`` makes the window
+    as tall as the page instead, and checks the text size held."""
+
+    def __init__(self, page, percent: int = 200):
+        self.page, self.percent = page, percent
+        self.session = page.context.new_cdp_session(page)  # kept: the setting lasts as long as its session
+        self.apply()
+
+    def apply(self) -> None:
+        self.session.send("Page.setFontSizes", {"fontSizes": {"standard": 16 * self.percent // 100,
+                                                              "fixed": 13 * self.percent // 100}})
+
+    def root_size(self) -> str:
+        return self.page.evaluate("() => getComputedStyle(document.documentElement).fontSize")
+
+    def screenshot(self, path: Path) -> None:
+        window = self.page.viewport_size
+        height = self.page.evaluate("() => document.documentElement.scrollHeight")
+        self.page.set_viewport_size({"width": window["width"], "height": max(height, window["height"])})
+        size = self.root_size()
+        self.page.screenshot(path=str(path))
+        self.page.set_viewport_size(window)
+        assert size == f"{16 * self.percent // 100}px", f"{path.name}: text at {size}"
+
+
+LAYOUT_PROBLEMS = """(scope) => {
+  const width = document.documentElement.clientWidth, problems = [];
+  const root = scope ? document.querySelector(scope) : document.body;
+  const skip = e => e.closest('.visually-hidden, [hidden], .table-wrap') || e.classList.contains('skip-link')
+    || getComputedStyle(e).visibility !== 'visible';  // not shown to anyone (the idle cover before its time)
+  const overflow = document.documentElement.scrollWidth - width;
+  if (overflow > 0) problems.push('the page scrolls sideways by ' + overflow + 'px');
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+    + ' "' + (e.textContent || e.value || '').trim().replace(/\\s+/g, ' ').slice(0, 30) + '"';
+  for (const e of root.querySelectorAll('*')) {
+    if (skip(e)) continue;
+    const box = e.getBoundingClientRect(), style = getComputedStyle(e);
+    if (box.width > 0 && (box.left < -0.5 || box.right > width + 0.5)) problems.push('outside the window: ' + name(e));
+    const clipsX = style.overflowX !== 'visible', clipsY = style.overflowY !== 'visible';
+    const scrolls = ['auto', 'scroll'].includes(style.overflowY) && e !== document.body && e !== document.documentElement;
+    if ((clipsX && e.scrollWidth > e.clientWidth + 1) || (clipsY && !scrolls && e.scrollHeight > e.clientHeight + 1))
+      problems.push('content cut off: ' + name(e));
+  }
+  const controls = Array.from(root.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary'))
+    .filter(e => !skip(e) && e.getClientRects().length);
+  const labelled = e => e.labels ? Array.from(e.labels) : [];
+  const boxes = controls.map(e => [e, e.getBoundingClientRect()]);
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, r] = boxes[i], [b, q] = boxes[j];
+    if (a.contains(b) || b.contains(a)) continue;
+    const x = Math.min(r.right, q.right) - Math.max(r.left, q.left), y = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+    if (x > 1 && y > 1) problems.push('controls overlap: ' + name(a) + ' and ' + name(b));
+  }
+  for (const e of controls) {
+    e.scrollIntoView({block: 'center', inline: 'nearest'});
+    const part = e.getClientRects()[0];
+    const x = part.left + Math.min(part.width / 2, 10), y = part.top + part.height / 2;
+    const hit = document.elementFromPoint(x, y);
+    const ok = hit && (hit === e || e.contains(hit) || labelled(e).some(l => l === hit || l.contains(hit)));
+    if (!ok) problems.push('cannot be reached (covered or off screen): ' + name(e) + (hit ? ' is under ' + name(hit) : ''));
+  }
+  window.scrollTo(0, 0);
+  return problems;
+}"""
+
+
+def layout_problems(page, scope: str | None = None) -> list[str]:
+    """What keeps a person from reading or using the page as laid out now: sideways scrolling, anything
+    outside the window, content cut off by a box, controls on top of each other, a control that cannot
+    be scrolled to and pressed (covered by another element). ``scope``: a CSS selector to check only
+    that part (e.g. a dialog on top of the page)."""
+    return page.evaluate(LAYOUT_PROBLEMS, scope)

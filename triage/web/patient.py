@@ -348,10 +348,15 @@ def answer(qid: str):
         answers.pop(item.id, None)
     else:
         answers[item.id] = value
-    try:
-        svc.store().save_draft(answers, user=PATIENT_USER, intake_id=intake.id, expected_revision=intake.revision)
-    except Conflict:
-        return _conflict()
+    if answers != intake.answers:  # an unchanged answer (Continue again, "I don't know" again) writes nothing
+        try:
+            # Each Continue's save waits for the operating system, not the disk (it survives a server
+            # crash or restart; a power cut may lose the last answers, as the README says); "Save and
+            # come back later", which the patient leaves on, waits for the disk.
+            svc.store().save_draft(answers, user=PATIENT_USER, intake_id=intake.id, expected_revision=intake.revision,
+                                   durable=later)
+        except Conflict:
+            return _conflict()
     marks = _unknown_marks() - {item.id}
     if parsed.unknown and value is None:
         marks.add(item.id)
@@ -539,3 +544,19 @@ def still_here():
     """The page script's answer to "Stay on this page": the session was touched by this request."""
     _require()
     return "", 204
+
+
+@blueprint.get("/idle.css")
+def idle_css():
+    """Without JavaScript nothing can warn before an idle session ends, but the page must not stay on
+    a shared tablet's screen with the answers on it. This small stylesheet (linked by pages with an
+    open intake) covers the page with the "we closed the questionnaire" notice when the session's idle
+    time is up: a CSS animation delay, no script and no timed refresh (which WCAG and axe's
+    meta-refresh rule forbid). With JavaScript the page script warns first and ends the session
+    itself, so it switches this off (class ``idle-script`` on the root element)."""
+    session.passive = True  # loaded by the page itself: not activity
+    seconds = services().settings.patient_idle_minutes * 60
+    css = (f".idle-cover {{ animation: idle-show 0s linear {seconds}s forwards; }}\n"
+           f".idle-hidden-after {{ animation: idle-hide 0s linear {seconds}s forwards; }}\n"
+           ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }\n")
+    return css, 200, {"Content-Type": "text/css; charset=utf-8"}

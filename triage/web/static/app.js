@@ -68,6 +68,8 @@
   var warn = parseInt(body.getAttribute("data-warn-seconds") || "0", 10);
   var warning = document.getElementById("idle-warning");
   if (idle > 0 && warning) {
+    // This script warns and ends the session itself: the no-script cover (idle.css) is not needed.
+    document.documentElement.classList.add("idle-script");
     var stay = document.getElementById("idle-stay");
     var leave = document.getElementById("idle-leave");
     var warnTimer, endTimer;

@@ -1,0 +1,97 @@
+"""An idle patient page in a real browser (Debian chromium through Playwright). Without JavaScript the
+server ends an idle session but cannot take the page off a shared tablet's screen; the page's idle
+stylesheet covers it with the "we closed the questionnaire" notice when the idle time is up (a CSS
+animation delay, no timed refresh). The test moves the page's animations to that moment with the Web
+Animations API instead of waiting 15 minutes. With JavaScript the page script warns and ends the
+session itself, and the cover is switched off."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from support.web import invite, make_app
+from support.web_browser import Server, axe_violations, layout_problems, require_browser, screenshot
+from test_web_browser import PLAN, answer_current, new_page
+
+pytest.importorskip("flask")
+
+IDLE_MS = 15 * 60 * 1000  # the default patient_idle_minutes
+
+
+@pytest.fixture(autouse=True)
+def _tools():
+    require_browser()
+
+
+@pytest.fixture
+def served(tmp_path):
+    db = tmp_path / "store" / "triage.db"
+    server = Server(make_app(db))
+    yield server, db
+    server.stop()
+
+
+def to_check_answers(page, base: str, code: str) -> None:
+    page.goto(f"{base}/intake/code/{code}")
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.get_by_role("link", name="Start now").click()
+    for _ in range(40):
+        if "/intake/warning/" in page.url:
+            page.get_by_role("button", name="Continue with the questions").click()
+        elif "/intake/questions/" in page.url:
+            answer_current(page, PLAN)
+        else:
+            break
+    assert page.url.endswith("/intake/check")
+    page.wait_for_load_state()  # its stylesheets too (a click waits only for the navigation to start)
+
+
+IDLE_ANIMATIONS = """() => document.getAnimations().filter(a => a.animationName && a.animationName.startsWith('idle-'))
+    .map(a => ({name: a.animationName, delay: a.effect.getTiming().delay}))"""
+
+
+def visible(page, selector: str) -> bool:
+    return page.evaluate("(s) => getComputedStyle(document.querySelector(s)).visibility === 'visible'", selector)
+
+
+def test_without_javascript_the_page_is_covered_when_the_idle_time_is_up(browser, served):
+    server, db = served
+    code, _ = invite(db, patient_id="PT-IDLE")
+    page = new_page(browser, width=320, javascript=False)
+    to_check_answers(page, server.url, code)
+    assert page.evaluate(IDLE_ANIMATIONS) == [{"name": "idle-hide", "delay": IDLE_MS},
+                                              {"name": "idle-show", "delay": IDLE_MS}]
+    # Before the time: the answers are there, the cover is not (nor is it read by a screen reader).
+    assert visible(page, "main") and not visible(page, "#idle-cover")
+    assert "Where is your pain now?" in page.inner_text("main")
+    assert page.get_by_role("heading", name="For your privacy, we closed the questionnaire").count() == 0
+
+    # The moment the server ends the session: the page's own content is hidden, the notice covers it.
+    page.evaluate(f"() => document.getAnimations().forEach(a => {{ a.currentTime = {IDLE_MS}; }})")
+    assert not visible(page, "main") and visible(page, "#idle-cover")
+    assert page.get_by_role("heading", name="For your privacy, we closed the questionnaire").is_visible()
+    assert page.get_by_role("button", name="Send answers").count() == 0  # not reachable, not even by keyboard
+    assert page.locator("dt", has_text="Where is your pain now?").is_hidden()
+    link = page.get_by_role("link", name="Enter your code")
+    assert link.get_attribute("href") == "/intake/"
+    assert layout_problems(page, "#idle-cover") == []
+    screenshot(page, "idle-cover-without-javascript")
+    page.context.close()
+
+
+def test_with_javascript_the_script_warns_and_the_cover_is_off(browser, served):
+    server, db = served
+    code, _ = invite(db)
+    page = new_page(browser, width=1024)
+    to_check_answers(page, server.url, code)
+    assert page.evaluate("() => document.documentElement.classList.contains('idle-script')")
+    assert page.evaluate(IDLE_ANIMATIONS) == []
+    assert re.search(r"data-idle-seconds=\"900\"", page.content())
+    # The covered page passes axe-core (which needs the script on): the cover put back by hand.
+    page.evaluate(f"""() => {{ document.documentElement.classList.remove('idle-script');
+        document.getAnimations().forEach(a => {{ a.currentTime = {IDLE_MS}; }}); }}""")
+    assert visible(page, "#idle-cover") and not visible(page, "main")
+    assert axe_violations(page) == []
+    page.context.close()
