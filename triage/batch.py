@@ -321,7 +321,7 @@ def run_batch(
                                    initargs=(config, line_function, os.getpid()))
     finished = False
     try:
-        exhausted = False
+        exhausted = broken = False
         while True:
             while not exhausted and len(pending) < window and not should_stop():
                 try:
@@ -329,8 +329,13 @@ def run_batch(
                 except StopIteration:
                     exhausted = True
                     break
-                pending.append(executor.submit(_work, first, lines))
+                try:
+                    pending.append(executor.submit(_work, first, lines))
+                except BrokenProcessPool:  # a worker died before this chunk went out: write what is done
+                    exhausted = broken = True
             if not pending:
+                if broken:
+                    return stop(STOP_WORKER_FAILED)
                 finished = True
                 return summary
             # Wait for the oldest chunk (output keeps input order), waking up to notice Ctrl-C.
