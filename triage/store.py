@@ -1,4 +1,7 @@
-"""The intake store: an embedded SQLite database of intakes, their versions and an audit log.
+"""The intake store: a database of intakes, their versions and an audit log. An embedded SQLite file by
+default; on a PostgreSQL server (``postgresql://...``, triage/store_postgresql.py) for a network of
+clinics. One ``Store`` and one set of SQL statements for both: a backend (``SQLiteBackend`` here)
+supplies the few things that differ.
 
 Domain core: stdlib only (sqlite3, json, hashlib); it never imports the engine, rich or the CLI and
 works on plain JSON dicts (the answers contract and the result contract).
