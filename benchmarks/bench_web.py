@@ -1,11 +1,13 @@
 """Figures for the web questionnaire (`triage serve`). Prints numbers; asserts nothing.
 
-    python benchmarks/bench_web.py [--patients 20] [--intakes 1000]
+    python benchmarks/bench_web.py [--patients 20] [--intakes 1000] [--think SECONDS]
 
 A server process (the app under waitress, as `triage serve` runs it) on 127.0.0.1:<free port>, and
 ``--patients`` simulated patients at once (threads with their own cookie jar), each completing whole
 intakes one after the other (code, intro, every question page and its answer with its draft save,
-check answers, send, confirmation) until ``--intakes`` are recorded; a prober thread asks GET /healthz all along: the baseline measured in the same run.
+check answers, send, confirmation) until ``--intakes`` are recorded; a prober thread asks GET /healthz
+all along: the baseline measured in the same run. ``--think``: each patient's mean pause before each
+page (seeded); without it the patients never pause and saturate the server (a stress figure).
 
 Printed: the server-side time per page kind (median and p95, from the access log's route pattern and
 time, so network and client threads are not counted), next to /healthz; the server's memory (RSS from
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -64,12 +67,15 @@ ANSWERS = {
 
 
 class Patient:
-    def __init__(self, base: str):
+    def __init__(self, base: str, think: float = 0.0, seed: int = 0):
         self.base = base
+        self.think, self.random = think, random.Random(seed)
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.page, self.url = "", ""
 
     def _open(self, request):
+        if self.think:  # a person reads and answers before the next page (seeded: the same pauses each run)
+            time.sleep(self.think * self.random.uniform(0.5, 1.5))
         try:
             response = self.opener.open(request, timeout=60)
         except urllib.error.HTTPError as error:
@@ -111,6 +117,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--intakes", type=int, default=1000)
+    parser.add_argument("--think", type=float, default=0.0, metavar="SECONDS",
+                        help="each patient's mean pause before each page (0, the default: none, so 20 "
+                             "patients saturate the server: a stress figure; about 1-2 s is a fast reader)")
     args = parser.parse_args()
 
     from triage import invites
@@ -138,8 +147,8 @@ def main() -> None:
                 failures: list[str] = []
                 stop = threading.Event()
 
-                def patient_loop() -> None:
-                    patient = Patient(base)
+                def patient_loop(number: int) -> None:
+                    patient = Patient(base, args.think, seed=number)
                     while True:
                         with lock:
                             if not codes:
@@ -164,7 +173,7 @@ def main() -> None:
                 started = time.perf_counter()
                 prober = threading.Thread(target=healthz_loop)
                 prober.start()
-                threads = [threading.Thread(target=patient_loop) for _ in range(args.patients)]
+                threads = [threading.Thread(target=patient_loop, args=(n,)) for n in range(args.patients)]
                 for thread in threads:
                     thread.start()
                 for thread in threads:
@@ -188,7 +197,7 @@ def main() -> None:
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
         return f"  {name:<44} {len(values):>7} {statistics.median(values):>9.1f} {p95:>8.1f}"
 
-    print(f"web questionnaire: {args.patients} patients at once, {done[0]} intakes in {elapsed:.1f} s "
+    print(f"web questionnaire: {args.patients} patients at once (pause before each page: {args.think:g} s on average), {done[0]} intakes in {elapsed:.1f} s "
           f"({done[0] / elapsed:.1f} intakes/s); {load()}")
     if failures:
         print(f"  FAILURES: {len(failures)}; first: {failures[0]}")
