@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from support.web_browser import Server, axe_violations, require_browser, screenshot
-from support.web import TODAY, invite, make_app
+from support.web_browser import axe_violations, require_browser, screenshot, serving
+from support.web import TODAY, invite
 
 pytest.importorskip("flask")
 
@@ -22,10 +22,8 @@ def _tools():
 
 @pytest.fixture
 def served(tmp_path):
-    db = tmp_path / "store" / "triage.db"
-    server = Server(make_app(db, kiosk=True))
-    yield server, db
-    server.stop()
+    with serving(tmp_path, kiosk=True) as both:
+        yield both
 
 
 def new_page(browser, *, width=320, javascript=True):

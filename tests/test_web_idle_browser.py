@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from support.web import invite, make_app
-from support.web_browser import Server, axe_violations, layout_problems, require_browser, screenshot
+from support.web import invite
+from support.web_browser import axe_violations, layout_problems, require_browser, screenshot, serving
 from test_web_browser import PLAN, answer_current, new_page
 
 pytest.importorskip("flask")
@@ -27,10 +27,8 @@ def _tools():
 
 @pytest.fixture
 def served(tmp_path):
-    db = tmp_path / "store" / "triage.db"
-    server = Server(make_app(db))
-    yield server, db
-    server.stop()
+    with serving(tmp_path) as both:
+        yield both
 
 
 def to_check_answers(page, base: str, code: str) -> None:

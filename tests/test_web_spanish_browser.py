@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from support.web import TODAY, make_app
-from support.web_browser import Server, axe_violations, require_browser, screenshot
+from support.web import TODAY
+from support.web_browser import axe_violations, require_browser, screenshot, serving
 
 pytest.importorskip("flask")
 
@@ -23,10 +23,8 @@ def _tools():
 
 @pytest.fixture
 def served(tmp_path):
-    db = tmp_path / "store" / "triage.db"
-    server = Server(make_app(db, kiosk=True))
-    yield server, db
-    server.stop()
+    with serving(tmp_path, kiosk=True) as both:
+        yield both
 
 
 def invite(db, language="es"):

@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from support.web import invite, make_app
-from support.web_browser import ARTEFACTS, Server, LargerText, layout_problems, require_browser
+from support.web import invite
+from support.web_browser import ARTEFACTS, LargerText, layout_problems, require_browser, serving
 from test_web_browser import PLAN, answer_current, choose, press_continue
 
 pytest.importorskip("flask")
@@ -27,10 +27,8 @@ def _tools():
 
 @pytest.fixture
 def served(tmp_path):
-    db = tmp_path / "store" / "triage.db"
-    server = Server(make_app(db, kiosk=True))
-    yield server, db
-    server.stop()
+    with serving(tmp_path, kiosk=True) as both:
+        yield both
 
 
 class Pages:

@@ -34,15 +34,20 @@ ReviewStatus = Literal["pending_review", "reviewed"]
 WORDED_SETTINGS = ("clinic_name", "clinic_phone")
 
 
-class TranslationInfo(BaseModel):
+class _Review(BaseModel):
+    """What every translation file's header says of itself: its language and its review."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     language: str = Field(pattern=r"^[a-z]{2}$")
-    questionnaire: str
-    questionnaire_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     review_status: ReviewStatus
     reviewed_by: str = ""
     reviewed_on: str = Field("", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+
+
+class TranslationInfo(_Review):
+    questionnaire: str
+    questionnaire_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
 
 
 class _Header(BaseModel):  # so that a problem is named translation.<field>
@@ -169,15 +174,9 @@ def check_texts(path: Path, language: str, english: dict[str, str], translated: 
 # each kind of field, notices. Checked exactly like the questionnaire's translation; the web layer
 # reads them (triage.web.messages), this module only checks them.
 
-class WebTranslationInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    language: str = Field(pattern=r"^[a-z]{2}$")
+class WebTranslationInfo(_Review):
     web: str
     web_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
-    review_status: ReviewStatus
-    reviewed_by: str = ""
-    reviewed_on: str = Field("", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
 
 
 class _WebHeader(BaseModel):

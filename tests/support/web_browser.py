@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,20 @@ class Server:
     def stop(self) -> None:
         self._server.close()
         self._thread.join(timeout=10)
+
+
+@contextmanager
+def serving(tmp_path: Path, **options) -> Iterator[tuple[Server, Path]]:
+    """The app (``make_app`` with ``options``) on a real server for one test, with a fresh store:
+    (server, store path); stopped afterwards."""
+    from support.web import make_app
+
+    db = tmp_path / "store" / "triage.db"
+    server = Server(make_app(db, **options))
+    try:
+        yield server, db
+    finally:
+        server.stop()
 
 
 def axe_violations(page) -> list[dict]:
