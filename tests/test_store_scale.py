@@ -87,6 +87,13 @@ def test_pages_partition_the_worklist(clinic):
     assert pages[0] + pages[1] + pages[2] == whole and pages[3] == []
 
 
+@pytest.mark.parametrize("option", ["--limit", "--offset"])
+def test_a_bad_page_option_is_one_line_naming_it(clinic, option):
+    listed = run_cli("list", "--db", str(clinic), option, "-1")
+    assert listed.code == 2 and option in listed.err and "not a number of intakes" in listed.err
+    assert len(listed.err.strip().splitlines()) == 1 and "Traceback" not in listed.err
+
+
 def test_list_pages_and_filters_from_the_command_line(clinic):
     listed = run_cli("list", "--db", str(clinic), "--limit", "2", "--offset", "2")
     assert listed.code == 0

@@ -324,6 +324,14 @@ def version_number(text: str) -> int:
     raise argparse.ArgumentTypeError(f"{text!r} is not a version number")
 
 
+def count(text: str) -> int:
+    """How many (``--limit``, ``--offset``): a whole number, 0 or more."""
+    number = _whole_number(text)
+    if number is not None:
+        return number
+    raise argparse.ArgumentTypeError(f"{text!r} is not a number of intakes (a whole number, 0 or more)")
+
+
 def person_name(text: str) -> str:
     """argparse type of --user: recorded in the audit log and shown by `show` and the exports."""
     from triage.safe_text import refuse_unsafe

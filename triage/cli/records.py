@@ -29,9 +29,9 @@ def register(commands) -> None:
                          help="only veterans with VA community-care paperwork to do, listed in the MISSING column")
     listing.add_argument("--missing", choices=MISSING_IDS, metavar="ITEM",
                          help=f"only intakes still missing ITEM ({', '.join(MISSING_IDS)})")
-    listing.add_argument("--limit", type=common.version_number, default=PAGE, metavar="N",
+    listing.add_argument("--limit", type=common.count, default=PAGE, metavar="N",
                          help=f"show at most N intakes (default {PAGE}; 0 = all)")
-    listing.add_argument("--offset", type=common.version_number, default=0, metavar="N",
+    listing.add_argument("--offset", type=common.count, default=0, metavar="N",
                          help="skip the first N intakes of the list (the next page: --offset 100)")
     common.add_format_option(listing, ("text", "json"), "text: a table for the terminal (default); json: for scripts")
     common.add_pager_option(listing)
