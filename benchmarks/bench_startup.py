@@ -51,7 +51,7 @@ class First(BaseModel):
     x: int = 0
 First(x=1); mark("a first trivial model (pydantic loads its schema code, scans plugins)")
 import triage.answers; mark("triage.answers (the Answers model, its validators' modules)")
-import triage.settings, triage.result, triage.facts, triage.ruleset; mark("definition and result model classes (validators deferred)")
+import triage.settings, triage.result_values, triage.facts, triage.ruleset; mark("definition model classes (validators deferred), the result's values")
 import triage.assess, triage.files, triage.cli.main; mark("triage.assess, files, the command modules")
 triage.cli.main.build_parser(only="assess"); mark("the assess command's options")
 ruleset = triage.ruleset.load_ruleset(); settings = triage.settings.load_settings(); mark("rules and settings (kept validated)")

@@ -98,10 +98,19 @@ def test_the_common_module_imports_no_command():
     assert not {n for n in imported("triage.cli.common") if in_package(n, "triage.cli")}
 
 
-def test_main_registers_every_command_module():
+def test_main_registers_every_command_module_and_knows_which_commands_each_has():
+    """`triage COMMAND` imports only the module main.COMMANDS names for it: the table must be true."""
+    import argparse
+    import importlib
+
     from triage.cli import main
 
-    assert sorted(module.__name__ for module in main.COMMANDS) == COMMAND_MODULES
+    assert sorted(f"triage.cli.{name}" for name in main.COMMANDS) == COMMAND_MODULES
+    for name, commands in main.COMMANDS.items():
+        parser = argparse.ArgumentParser()
+        subcommands = parser.add_subparsers()
+        importlib.import_module(f"triage.cli.{name}").register(subcommands)
+        assert tuple(subcommands.choices) == commands, name
 
 
 def test_python_dash_m_triage_is_the_command(tmp_path):

@@ -168,7 +168,7 @@ def test_the_code_digest_covers_every_module_the_definitions_are_made_with():
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     loaded = {name.removeprefix("triage.") for name in done.stdout.split()}
     assert loaded <= set(definition_cache.CODE)
-    assert {"ruleset", "settings", "facts", "answers", "result"} <= loaded
+    assert {"ruleset", "settings", "facts", "answers", "result_values"} <= loaded
 
 
 def test_settings_kept_are_the_settings_of_the_file(cache):

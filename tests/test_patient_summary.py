@@ -15,7 +15,7 @@ from triage.assess import assess
 from triage.patient_summary import patient_summary, red_flag_instructions, render_patient_summary
 from triage.questionnaire import load_questionnaire
 from triage.render.labels import BANNERS, STEP_MARKS
-from triage.result import Status, StepStatus
+from triage.result_values import Status, StepStatus
 from triage.ruleset import load_ruleset
 from triage.segments import SEGMENTS
 from triage.settings import load_settings

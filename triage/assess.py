@@ -15,7 +15,7 @@ import string
 from collections import defaultdict
 from collections.abc import Callable
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic_core import to_json
 
@@ -24,9 +24,12 @@ from triage.answers import QUESTION_IDS, RED_FLAGS, Answers
 from triage.answers import answer_as_json
 from triage.errors import EngineError
 from triage.facts import Derived, derive
-from triage.result import STATUS_ORDER, STEP_STATUS_ORDER, URGENCY_ORDER, Result, Status, VaCriterion, VaToDo
+from triage.result_values import STATUS_ORDER, STEP_STATUS_ORDER, URGENCY_ORDER, Status, VaCriterion, VaToDo
 from triage.ruleset import Rule, Ruleset
 from triage.settings import Settings
+
+if TYPE_CHECKING:
+    from triage.result import Result
 
 
 class _RuleParts(NamedTuple):
@@ -54,7 +57,10 @@ def _rule_parts(ruleset: Ruleset) -> dict[str, _RuleParts]:
 
 
 def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
-    """The result as the validated model every channel renders."""
+    """The result as the validated model every channel renders (imported here: JSON output never
+    builds the models)."""
+    from triage.result import Result
+
     return Result.model_validate(assess_data(answers, ruleset, settings))
 
 

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 from triage.errors import EngineError, InvalidInput, Problem
 from triage.files import MAX_ANSWERS_BYTES, move_into_place, remove_stale_temporaries, temporary_beside
-from triage.result import Status
+from triage.result_values import Status
 from triage.safe_text import json_text
 from triage.ruleset import Ruleset
 from triage.settings import Settings

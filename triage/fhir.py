@@ -38,7 +38,6 @@ are still read; a response to a newer version is refused with a message saying s
 
 from __future__ import annotations
 
-import html
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -273,6 +272,8 @@ def _condition(questionnaire: Questionnaire, question: str, eq: str) -> dict[str
 
 def _narrative(questionnaire: Questionnaire, items: list[Item], patient: bool) -> str:
     """Human-readable summary (the resource's ``text``): title, description, the questions by section."""
+    import html  # here: `triage assess` imports this module to recognise FHIR input, never to write it
+
     info = questionnaire.questionnaire
     parts = [f'<div xmlns="{XHTML}"><h1>{html.escape(info.title)}</h1><p>{html.escape(info.description)}</p>']
     if patient:

@@ -13,7 +13,8 @@ import textwrap
 from dataclasses import dataclass
 
 from triage.questionnaire import Questionnaire
-from triage.result import URGENCY_ORDER, Result
+from triage.result import Result
+from triage.result_values import URGENCY_ORDER
 from triage.ruleset import Ruleset
 from triage.settings import Settings
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from triage.answers import QUESTION_IDS, RED_FLAGS
 from triage.definitions import read_toml, shipped, validate
 from triage.facts import FACTS
-from triage.result import RED_FLAG_TIERS, DiscussionId, MissingId, Status, StepStatus, Urgency, VaCriterion, VaToDo
+from triage.result_values import RED_FLAG_TIERS, DiscussionId, MissingId, Status, StepStatus, Urgency, VaCriterion, VaToDo
 
 TEXT_PLACEHOLDERS = frozenset(
     {*QUESTION_IDS, "months_since_fusion", "healing_window_ends", "mri_currency_starts",

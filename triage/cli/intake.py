@@ -350,7 +350,7 @@ class Intake:
 
         # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb); patients get calm
         # words; coordinators the flag with its tier in words, and the words to tell the patient.
-        from triage.result import URGENCY_WORDS
+        from triage.result_values import URGENCY_WORDS
 
         if self.patient:
             title, text = self.wording.red_flag_title, self.emergency_text()

@@ -2,24 +2,35 @@
 typed error of the core into one line and its exit code. Nothing here decides anything clinical.
 
 To add a command: write a module in this package with ``register(commands)`` (see common.add_command)
-and add it to COMMANDS below.
+and add it, with the commands it registers, to COMMANDS below.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from typing import TextIO
 
-from triage.cli import assess, batch, catalogues, db, intake, records, users, web
 from triage.cli.common import IO, ExitCode, OutputError, Parser, UsageError, exit_codes_text, report
 from triage.errors import Problem, TriageError
 from triage.safe_text import for_terminal
 
-# One line per command module, in the order `triage --help` lists their commands.
-COMMANDS = (assess, batch, catalogues, intake, records, db, users, web)
+# Each command module (triage/cli/NAME.py) and the commands it registers, in the order `triage --help`
+# lists them. Starting a command imports its own module only: `triage assess` does not load the web's
+# or the store's command code (tests/test_architecture.py checks this table against the modules).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "assess": ("assess",),
+    "batch": ("batch",),
+    "catalogues": ("rules", "questions"),
+    "intake": ("intake",),
+    "records": ("list", "show", "export", "audit"),
+    "db": ("db",),
+    "users": ("users",),
+    "web": ("serve", "invite"),
+}
 
 
 class _Version(argparse.Action):
@@ -58,8 +69,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.commands = commands
     if only is not None:
         commands.wanted = only
-    for module in COMMANDS:
-        module.register(commands)
+    for module, names in COMMANDS.items():
+        if only is None or only in names:
+            importlib.import_module(f"triage.cli.{module}").register(commands)
     return parser
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
-from triage.result import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
+from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.safe_text import for_markdown, for_terminal, json_text
 
 def register(commands) -> None:

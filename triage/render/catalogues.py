@@ -11,7 +11,7 @@ from triage.facts import FACTS
 from triage.answers import RED_FLAGS
 from triage.languages import LANGUAGES
 from triage.questionnaire import Questionnaire
-from triage.result import URGENCY_WORDS
+from triage.result_values import URGENCY_WORDS
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, trimmed
 from triage.ruleset import Ruleset

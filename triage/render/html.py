@@ -22,7 +22,8 @@ from triage.render.labels import (
     banner_words,
     rules_by_conclusion,
 )
-from triage.result import Result, Status
+from triage.result import Result
+from triage.result_values import Status
 from triage.safe_text import for_html
 
 _CSS = """

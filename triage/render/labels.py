@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from triage.result import URGENCY_WORDS, Result, Status, StepStatus
+from triage.result import Result
+from triage.result_values import URGENCY_WORDS, Status, StepStatus
 
 BANNERS = {
     Status.urgent: ("!! URGENT: RED FLAG ANSWERED YES !!", "bold white on red"),

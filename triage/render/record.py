@@ -16,7 +16,8 @@ from triage.render.result import banner, body, footer, red_flags_list
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, trimmed
 from triage.render.terminal import section as section_title
-from triage.result import Result, Status
+from triage.result import Result
+from triage.result_values import Status
 from triage.store import Record, VersionInfo
 
 

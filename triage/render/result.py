@@ -33,7 +33,8 @@ from triage.render.labels import (
 )
 from triage.render.terminal import console as new_console
 from triage.render.terminal import hanging_list, section, trimmed
-from triage.result import Result, Status
+from triage.result import Result
+from triage.result_values import Status
 from triage.safe_text import for_markdown
 
 def _overview(result: Result, answers: dict, questionnaire: Questionnaire, shown=str) -> list[str]:

@@ -25,7 +25,8 @@ from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, IntakeNotFound, InvalidInput
 from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
-from triage.result import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES, Result
+from triage.result import Result
+from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
                           User)
 from triage.web.app import services
