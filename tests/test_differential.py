@@ -187,22 +187,44 @@ def test_the_differential_test_can_fail(monkeypatch):
 
 
 def test_the_compiled_evaluator_is_the_naive_walk():
-    """`reference.fired` (the conditions written out once as one function) = `reference.holds` (the
+    """`reference.compiled` (the conditions written out once as one function) = `reference.holds` (the
     condition tree walked), rule by rule, on every combination the differential tests use."""
-    cases = 0
+    cases, written_out = 0, reference.compiled(RULESET)
     for rule in RULESET.rules:
         for baseline in _baselines():
             for values in _combinations(rule.when.facts_used()):
                 fact = {**baseline, **values}
                 walked = [other.id for other in RULESET.rules if reference.holds(other.when, fact)]
-                assert reference.fired(RULESET, fact) == walked
+                assert written_out(fact) == walked
                 cases += 1
     assert cases > 2400
 
 
-def test_the_compiled_evaluator_reads_absent_facts_as_an_error_too():
+def test_fired_walks_a_new_ruleset_then_runs_it_written_out_with_the_same_answers(monkeypatch):
+    """A single `triage assess` walks the conditions (writing them out costs more than one walk);
+    from the WALKS_BEFORE_WRITING_OUT-th evaluation on, the written-out function answers, the same."""
+    monkeypatch.setattr(reference, "_walks", {})
+    monkeypatch.setattr(reference, "_compiled", {})
+    facts = [{**baseline, **values} for rule in RULESET.rules[:12] for baseline in _baselines()
+             for values in _combinations(rule.when.facts_used())]
+    assert len(facts) > 2 * reference.WALKS_BEFORE_WRITING_OUT
+    answers = []
+    for number, fact in enumerate(facts):
+        assert (RULESET.fingerprint in reference._compiled) == (number > reference.WALKS_BEFORE_WRITING_OUT)
+        answers.append(reference.fired(RULESET, fact))
+    assert answers == [[rule.id for rule in RULESET.rules if reference.holds(rule.when, fact)] for fact in facts]
+    assert len({tuple(found) for found in answers}) > 10  # the facts make different rules fire
+
+
+@pytest.mark.parametrize("form", ["walked", "written out"])
+def test_the_independent_evaluator_reads_absent_facts_as_an_error_in_both_forms(form, monkeypatch):
     fact = dict(_baselines()[0])
     fact.pop("mri_available")
+    if form == "walked":
+        monkeypatch.setattr(reference, "_walks", {})
+        monkeypatch.setattr(reference, "_compiled", {})
+    else:
+        reference.compiled(RULESET)
     with pytest.raises(KeyError):
         reference.fired(RULESET, fact)
 

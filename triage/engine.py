@@ -18,11 +18,9 @@ durable_rules 2.0.28 crashes the process when misused, so every call follows the
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from durable import engine as durable
@@ -68,13 +66,14 @@ def compile_ruleset(ruleset: Ruleset) -> tuple[str, dict[str, Any]]:
     return name, definition
 
 
-@dataclass
 class _Evaluation:
     """One evaluation in progress: the only session and thread whose actions count."""
 
-    sid: str
-    thread: int
-    fired: set[str] = field(default_factory=set)
+    __slots__ = ("sid", "thread", "fired")
+
+    def __init__(self, sid: str, thread: int) -> None:
+        self.sid, self.thread = sid, thread
+        self.fired: set[str] = set()
 
 
 class _Host(durable.Host):
@@ -131,9 +130,8 @@ def _ensure_registered(ruleset: Ruleset) -> str:
         _host = _Host()
     if name not in _registered:
         # Compile only on first use: recompiling every rule per evaluation cost ~40 us per intake.
-        _, definition = compile_ruleset(ruleset)
-        # set_rulesets mutates what it is given (it deletes "run").
-        _host.set_rulesets({name: copy.deepcopy(definition)})
+        # A fresh definition: set_rulesets mutates what it is given (it deletes "run").
+        _host.set_rulesets({name: compile_ruleset(ruleset)[1]})
         _registered.add(name)
     return name
 

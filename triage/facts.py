@@ -8,9 +8,8 @@ is computed from: that is how a rule's declared ``reads`` is checked and how the
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from triage.answers import PAIN_LOCATIONS, PAIN_QUALITIES, RED_FLAGS, UNKNOWN, VA_QUESTIONS, Answers
 from triage.dates import PartialDate, add_months, whole_months_between
@@ -22,8 +21,7 @@ NOT_CHECKED = "not_checked"
 YES_NO = ("yes", "no")
 
 
-@dataclass(frozen=True)
-class FactSpec:
+class FactSpec(NamedTuple):  # a named tuple: cheaper to create at start-up than a dataclass
     name: str
     values: tuple[str, ...]
     reads: tuple[str, ...]
@@ -93,15 +91,14 @@ FACTS: dict[str, FactSpec] = {
 }
 
 
-@dataclass(frozen=True)
-class Derived:
+class Derived(NamedTuple):
     """The engine fact plus the values a result reports but the engine never compares."""
 
     fact: dict[str, str]
     months_since_fusion: int | None
     adjacent_levels: list[str]
     unfused_tear_levels: list[str]
-    text_values: "TextValues" = field(default_factory=lambda: TextValues(None))  # placeholders for rule texts
+    text_values: TextValues  # placeholders for rule texts
 
 
 class TextValues(dict):

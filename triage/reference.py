@@ -11,7 +11,9 @@ Two forms of the same meaning, written out as PRODUCT.md and the module docstrin
 - ``fired`` (what every evaluation is checked with) runs the ruleset's conditions written out once,
   per ruleset fingerprint, as one plain-Python function (``source``): the same ``if``s taken at load
   instead of on every line, five times faster. tests/test_differential.py compares it with ``holds``
-  on every combination the differential tests make.
+  on every combination the differential tests make. Writing it out costs as much as ~150 walks, so
+  the first ``WALKS_BEFORE_WRITING_OUT`` evaluations of a ruleset walk it with ``holds``: a single
+  `triage assess` never pays for the function; a batch, the web app and CDS Hooks soon do.
 A fact absent from the fact object is an error in both (the engine would silently not match), so a
 derived fact that lost a field is caught too.
 """
@@ -103,6 +105,17 @@ def compiled(ruleset: Ruleset) -> Callable[[dict[str, str]], list[str]]:
     return function
 
 
+WALKS_BEFORE_WRITING_OUT = 100
+_walks: dict[str, int] = {}  # per ruleset fingerprint: evaluations walked so far
+
+
 def fired(ruleset: Ruleset, fact: dict[str, str]) -> list[str]:
     """The ids of the rules whose condition holds, in ruleset order (as ``engine.fire`` returns)."""
+    function = _compiled.get(ruleset.fingerprint)
+    if function is not None:
+        return function(fact)
+    walks = _walks.get(ruleset.fingerprint, 0)
+    if walks < WALKS_BEFORE_WRITING_OUT:
+        _walks[ruleset.fingerprint] = walks + 1
+        return [rule.id for rule in ruleset.rules if holds(rule.when, fact)]
     return compiled(ruleset)(fact)

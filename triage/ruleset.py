@@ -7,7 +7,8 @@ Facts are the vocabulary of ``triage.facts.FACTS``; every value a condition name
 can take, so a typo fails at load instead of silently never matching.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate every field's annotation text
+# when the module is imported (a millisecond of every command's start-up); Python does it for free.
 
 import hashlib
 import json

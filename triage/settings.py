@@ -1,6 +1,7 @@
 """Clinic settings: the clinical intervals, the VA access standards, and the clinic's words in messages."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate every field's annotation text
+# when the module is imported (a millisecond of every command's start-up); Python does it for free.
 
 from functools import cached_property
 from pathlib import Path
