@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from triage.answers import QUESTION_IDS, RED_FLAGS, VA_QUESTIONS, parse_answers
+from triage.answers import KINDS, QUESTION_IDS, RED_FLAGS, VA_QUESTIONS, parse_answers
 from triage.errors import InvalidInput
 
 TODAY = date(2026, 11, 24)
@@ -137,3 +139,51 @@ def test_dates_on_the_assessment_day_are_accepted():
 
 def test_not_an_object():
     assert problems([1, 2]) == [("answers", "must be a JSON object of question id -> answer")]
+
+
+# --- parse_answers builds the model from answers it checked; model_validate checks them itself ------
+
+_CANDIDATES = {  # per kind of answer: valid values as people write them, then invalid ones
+    "yes_no_unknown": ["yes", "No", " unknown ", True, False, "maybe", 1, ""],
+    "partial_date": ["2024-03", "2026-11", "2026-12", "2026-11-24", "2026-11-25", "unknown", "2024-02-30", "0224-01", 2024],
+    "date": ["2026-11-24", "2025-01-31", "2024-02-30", "24-11-2026", 20261124],
+    "segments": ["L4-5", ["L4-S1"], ["L5-S1", "L4-L5"], "unknown", ["L9-L10"], [1], "L4"],
+    "choice": ["back", "leg", "back_and_leg", "never_improved", "improved_then_returned", "sideways"],
+    "multi_choice": [["aching"], ["burning", "aching"], [], ["nope"], "aching"],
+    "integer": [0, 10, 3, 3.0, 3.5, -1, 11, True, "3"],
+    "text": ["P-1", "  Ana  ", "x" * 201, "P-1\u202e", 7],
+}
+
+
+@st.composite
+def _raw_answers(draw):
+    questions = draw(st.lists(st.sampled_from([*QUESTION_IDS, "colour"]), unique=True, max_size=10))
+    return {q: draw(st.sampled_from([None, *_CANDIDATES[KINDS[q]]] if q in KINDS else ["red"])) for q in questions}
+
+
+@settings(max_examples=400, deadline=None, database=None, derandomize=True)
+@given(_raw_answers())
+def test_parse_answers_and_model_validate_agree_on_every_answer_and_problem(raw):
+    """`parse_answers` checks each answer with the functions `Answers`' validators call, then builds the
+    model without a pydantic schema (start-up time): same model, same problems, as validating it."""
+    from pydantic import ValidationError
+
+    from triage.answers import Answers
+
+    known = {key: value for key, value in raw.items() if key != "colour" and value is not None}
+    known.setdefault("assessment_date", TODAY)
+    try:
+        expected = Answers.model_validate(known)
+        expected_problems = []
+    except InvalidInput as invalid:
+        expected, expected_problems = None, [(p.where, p.message) for p in invalid.problems]
+    except ValidationError as error:  # the model-level date check
+        field, _, message = error.errors()[0]["msg"].removeprefix("Value error, ").partition(": ")
+        expected, expected_problems = None, [(field, message)]
+    unknown = [("colour", "is not a question id")] if "colour" in raw else []
+    if expected is not None and not unknown:
+        answers = parse_answers(raw, today=TODAY)
+        assert answers == expected
+        assert answers.answered() == expected.answered()
+    else:
+        assert problems(raw) == unknown + expected_problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -181,5 +182,27 @@ def test_starting_a_command_builds_only_its_options_and_imports_no_definition_it
     done = subprocess.run([sys.executable, "-c", script, str(answers)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     loaded = done.stderr
-    for unused in ("triage.languages", "triage.questionnaire", "triage.store", "flask", "psycopg", "rich"):
+    for unused in ("triage.languages", "triage.questionnaire", "triage.store", "triage.result'", "triage.cli.web",
+                   "triage.cli.records", "flask", "psycopg", "rich"):
         assert f"'{unused}" not in loaded
+
+
+def test_json_output_builds_no_pydantic_schema_once_the_definitions_are_kept(tmp_path):
+    """Building pydantic's first schema costs ~25 ms: answers are checked by their own functions and
+    the model built from them; the definitions come validated from the cache."""
+    import subprocess
+
+    answers = tmp_path / "a.json"
+    answers.write_text('{"fusion_date": "2024-03", "fused_levels": ["L4-L5"], "pain_score": 4}', encoding="utf-8")
+    script = ("import sys; from triage.cli.main import main; code = main(['assess', sys.argv[1], '--format', 'json']); "
+              "from pydantic import BaseModel; "
+              "built = [c.__name__ for c in BaseModel.__subclasses__() + [s for c in BaseModel.__subclasses__() "
+              "for s in c.__subclasses__()] if c.__pydantic_complete__]; "
+              "print(built, file=sys.stderr); sys.exit(code)")
+    env = {**os.environ, "TRIAGE_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", script, str(answers)], cwd=ROOT, capture_output=True, text=True,
+                           env=env) for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    assert "Ruleset" in runs[0].stderr  # the first run validated the files (and kept them)
+    assert runs[1].stderr.strip() == "[]"

@@ -11,7 +11,7 @@ import reprlib
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from triage.dates import PartialDate, parse_full_date
 from triage.errors import InvalidInput, Problem
@@ -153,12 +153,16 @@ answer_as_json = _as_text  # one answer's value as ``answered()`` gives it
 
 class Answers(BaseModel):
     """Validated answers. ``None`` = not answered. Field names are the question ids; the kind of answer
-    each takes is ``KINDS``' to say, and ``_check_each_answer`` checks every answer given against it.
+    each takes is ``KINDS``' to say.
 
-    The fields are typed ``Any`` and checked by one validator rather than by a pydantic type each:
-    the same checks and messages, but the model costs a third of the start-up time (the speed issue)."""
+    Every answer is checked by its kind's function (``check_answers``), not by a pydantic type: the
+    same checks run whether the model is validated (``Answers.model_validate``) or built by
+    ``parse_answers`` from answers it has already checked. That second way never builds a pydantic
+    schema: building the first one costs ~25 ms (a seventh of `triage assess`'s start-up), and the
+    definitions kept validated (triage/definition_cache.py) need none. tests/test_answers.py checks
+    that both ways agree on every answer and every problem."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     patient_id: Any = None
     assessment_date: Any = None
@@ -194,32 +198,20 @@ class Answers(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _check_each_answer(cls, data: Any) -> Any:
-        """Every answer given, checked by its kind's check, in question order; all problems at once,
-        each naming its field (InvalidInput passes through pydantic untouched). A key that is not a
-        question is left to ``extra="forbid"``."""
+        """InvalidInput passes through pydantic untouched: every problem at once, each naming its
+        field. A key that is not a question is left to ``extra="forbid"``."""
         if not isinstance(data, dict):
             return data
-        checked, problems = dict(data), []
-        for question, check in _CHECKS.items():
-            value = data.get(question)
-            if value is None:
-                continue
-            try:
-                checked[question] = check(value)
-            except ValueError as error:
-                problems.append(Problem(question, str(error)))
+        checked, problems = check_answers(data)
         if problems:
             raise InvalidInput(problems)
-        return checked
+        return {**data, **checked}
 
     @model_validator(mode="after")
     def _dates_not_after_assessment(self) -> "Answers":
-        if self.assessment_date is None:
-            return self
-        for name in ("fusion_date", "mri_date"):
-            value = getattr(self, name)
-            if isinstance(value, PartialDate) and value.earliest > self.assessment_date:
-                raise ValueError(f"{name}: {value} is after the assessment date {self.assessment_date}")
+        problem = _date_after_assessment(self.__dict__)
+        if problem is not None:
+            raise ValueError(str(problem))
         return self
 
     def answered(self) -> dict[str, Any]:
@@ -272,6 +264,32 @@ _CHECKS = {
 }
 
 
+def check_answers(given: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Each answer given (``None`` = not answered) checked by its question's check, in question order:
+    (the answers as validated values, a problem per answer that is not valid). Other keys are ignored."""
+    checked, problems = {}, []
+    for question, check in _CHECKS.items():
+        value = given.get(question)
+        if value is None:
+            continue
+        try:
+            checked[question] = check(value)
+        except ValueError as error:
+            problems.append(Problem(question, str(error)))
+    return checked, problems
+
+
+def _date_after_assessment(values: dict[str, Any]) -> Problem | None:
+    assessed = values.get("assessment_date")
+    if assessed is None:
+        return None
+    for name in ("fusion_date", "mri_date"):
+        value = values.get(name)
+        if isinstance(value, PartialDate) and value.earliest > assessed:
+            return Problem(name, f"{value} is after the assessment date {assessed}")
+    return None
+
+
 def did_you_mean(key: str) -> str:
     import difflib  # only for a mistyped key
 
@@ -293,22 +311,13 @@ def parse_answers(raw: Any, *, today: date, as_of: date | None = None) -> Answer
     if as_of is not None:
         given["assessment_date"] = as_of
     given.setdefault("assessment_date", today)
-    try:
-        answers = Answers.model_validate(given)
-    except InvalidInput as invalid:
-        raise InvalidInput(problems + invalid.problems) from None
-    except ValidationError as error:
-        problems += [_problem(detail) for detail in error.errors()]
-        raise InvalidInput(problems) from None
+    checked, field_problems = check_answers(given)
+    if field_problems:
+        raise InvalidInput(problems + field_problems)
+    date_problem = _date_after_assessment(checked)
+    if date_problem is not None:
+        raise InvalidInput([*problems, date_problem])
     if problems:
         raise InvalidInput(problems)
-    return answers
-
-
-def _problem(detail: dict) -> Problem:
-    message = str(detail.get("msg", "is not valid")).removeprefix("Value error, ")
-    if detail.get("loc"):
-        return Problem(str(detail["loc"][0]), message)
-    # Model-level checks put the field name in front of their message.
-    field, _, rest = message.partition(": ")
-    return Problem(field, rest) if rest else Problem("answers", message)
+    # Checked above by the model's own checks (the validators of ``Answers`` call the same functions).
+    return Answers.model_construct(**checked)

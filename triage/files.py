@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -55,7 +54,13 @@ def _short_int(text: str) -> int | NotANumber:
     return int(text)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: only a surrogate code point cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -66,7 +71,7 @@ def _has_lone_surrogate(value: Any) -> bool:
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if not item.isascii() and not _encodable(item):
                 return True
         elif isinstance(item, dict):
             pending += [*item.keys(), *item.values()]

@@ -204,11 +204,14 @@ class Parser(argparse.ArgumentParser):
         raise UsageError([Problem(self.prog, _did_you_mean(message))])
 
     def format_help(self) -> str:
+        # The epilog may be a function: made only for --help (wrapping every exit code's meaning cost
+        # every command's start-up a millisecond).
         epilog, self.epilog = self.epilog, None
         try:
             text = super().format_help()
         finally:
             self.epilog = epilog
+        epilog = epilog() if callable(epilog) else epilog
         return text + ("\n" + epilog if epilog else "")
 
 
@@ -265,13 +268,18 @@ def add_command(commands, name: str, *, help: str, description: str, handler: Ha
     can return (from ExitCode), and the handler ``(args, io) -> int`` that runs it."""
     if commands is _SKIPPED or getattr(commands, "wanted", name) != name:
         return _SKIPPED
-    parts = []
-    if examples:
-        parts.append("examples:\n" + "".join(f"  {line}\n" for line in examples))
-    if notes:
-        parts.append(notes.rstrip("\n") + "\n")
-    parts.append(exit_codes_text([*ALWAYS, *exit_codes]))
-    parser = commands.add_parser(name, help=help, description=description, epilog="\n".join(parts))
+    examples, exit_codes = tuple(examples), tuple(exit_codes)  # read again at each --help
+
+    def epilog() -> str:
+        parts = []
+        if examples:
+            parts.append("examples:\n" + "".join(f"  {line}\n" for line in examples))
+        if notes:
+            parts.append(notes.rstrip("\n") + "\n")
+        parts.append(exit_codes_text([*ALWAYS, *exit_codes]))
+        return "\n".join(parts)
+
+    parser = commands.add_parser(name, help=help, description=description, epilog=epilog)
     parser.set_defaults(handler=handler)
     return parser
 

@@ -62,7 +62,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="triage",
         description="Pre-consultation triage after a failed lumbar fusion. Decision support only: "
         "it is not a diagnosis, and every result recommends a physician consult.",
-        epilog="`triage COMMAND --help` shows a command's options and examples.\n\n" + exit_codes_text(ExitCode),
+        epilog=lambda: "`triage COMMAND --help` shows a command's options and examples.\n\n" + exit_codes_text(ExitCode),
     )
     parser.add_argument("--version", action=_Version, help="print the program, ruleset and questionnaire versions")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
