@@ -184,6 +184,8 @@ def test_parse_answers_and_model_validate_agree_on_every_answer_and_problem(raw)
     if expected is not None and not unknown:
         answers = parse_answers(raw, today=TODAY)
         assert answers == expected
+        assert answers.model_fields_set == expected.model_fields_set
         assert answers.answered() == expected.answered()
+        assert repr(answers) == repr(expected)
     else:
         assert problems(raw) == unknown + expected_problems

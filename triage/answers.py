@@ -66,8 +66,9 @@ def _word(value: Any) -> str | None:
 def _yes_no_unknown(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if _word(value) in YES_NO_UNKNOWN:
-        return _word(value)
+    word = _word(value)
+    if word in YES_NO_UNKNOWN:
+        return word
     raise ValueError(f"{_shown(value)} is not an answer here (use yes, no or unknown; true/false also work)")
 
 
@@ -157,10 +158,10 @@ class Answers(BaseModel):
 
     Every answer is checked by its kind's function (``check_answers``), not by a pydantic type: the
     same checks run whether the model is validated (``Answers.model_validate``) or built by
-    ``parse_answers`` from answers it has already checked. That second way never builds a pydantic
-    schema: building the first one costs ~25 ms (a seventh of `triage assess`'s start-up), and the
-    definitions kept validated (triage/definition_cache.py) need none. tests/test_answers.py checks
-    that both ways agree on every answer and every problem."""
+    ``parse_answers`` from answers it has already checked (``Answers.checked``). That second way never
+    builds a pydantic schema: building the first one costs ~25 ms (a seventh of `triage assess`'s
+    start-up), and the definitions kept validated (triage/definition_cache.py) need none.
+    tests/test_answers.py checks that both ways agree on every answer and every problem."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -214,6 +215,18 @@ class Answers(BaseModel):
             raise ValueError(str(problem))
         return self
 
+    @classmethod
+    def checked(cls, values: dict[str, Any]) -> "Answers":
+        """The model of answers already checked by ``check_answers`` and the date check (what
+        ``parse_answers`` does): what ``model_construct`` makes, without its per-field loop (a fifth
+        of a batch line's validation). tests/test_answers.py shows it equal to ``model_validate``'s."""
+        answers = cls.__new__(cls)
+        object.__setattr__(answers, "__dict__", {**_UNANSWERED, **values})
+        object.__setattr__(answers, "__pydantic_fields_set__", set(values))
+        object.__setattr__(answers, "__pydantic_extra__", None)
+        object.__setattr__(answers, "__pydantic_private__", None)
+        return answers
+
     def answered(self) -> dict[str, Any]:
         """The answers-contract JSON object: answered fields only, in question order."""
         values = self.__dict__
@@ -228,6 +241,7 @@ QUESTION_IDS: tuple[str, ...] = tuple(Answers.model_fields)
 # For membership tests: reading ``Answers.model_fields`` goes through a pydantic descriptor each time
 # (5% of batch time when done per key).
 _QUESTION_SET = frozenset(QUESTION_IDS)
+_UNANSWERED = dict.fromkeys(QUESTION_IDS)
 assert RED_FLAGS == tuple(q for q in QUESTION_IDS if q.startswith("red_flag_")), "RED_FLAGS out of question order"
 
 # The kind of answer each question takes; the questionnaire definition must agree (checked at load).
@@ -319,5 +333,4 @@ def parse_answers(raw: Any, *, today: date, as_of: date | None = None) -> Answer
         raise InvalidInput([*problems, date_problem])
     if problems:
         raise InvalidInput(problems)
-    # Checked above by the model's own checks (the validators of ``Answers`` call the same functions).
-    return Answers.model_construct(**checked)
+    return Answers.checked(checked)
