@@ -1,9 +1,10 @@
-"""An idle patient page in a real browser (Debian chromium through Playwright). Without JavaScript the
-server ends an idle session but cannot take the page off a shared tablet's screen; the page's idle
-stylesheet covers it with the "we closed the questionnaire" notice when the idle time is up (a CSS
-animation delay, no timed refresh). The test moves the page's animations to that moment with the Web
-Animations API instead of waiting 15 minutes. With JavaScript the page script warns and ends the
-session itself, and the cover is switched off."""
+"""An idle page in a real browser (Debian chromium through Playwright). Without JavaScript the server
+ends an idle session but cannot take the page off the screen: a patient's page on a shared tablet, a
+staff page with patient information on a clinic workstation. The page's idle stylesheet covers it
+with a notice when the idle time is up (a CSS animation delay, no timed refresh). The tests move the
+page's animations to that moment with the Web Animations API instead of waiting 15 or 30 minutes.
+With JavaScript the page script handles the idle end itself (the patient page warns and ends the
+session; the staff page's alert poll reloads it to sign-in), and the cover is switched off."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import re
 
 import pytest
 
-from support.web import invite
-from support.web_browser import axe_violations, layout_problems, require_browser, screenshot, serving
+from support.web import PASSWORD, add_staff, invite, make_app
+from support.web_browser import Server, axe_violations, layout_problems, require_browser, screenshot, serving
 from test_web_browser import PLAN, answer_current, new_page
+from test_web_staff import patient_with_red_flag
 
 pytest.importorskip("flask")
 
 IDLE_MS = 15 * 60 * 1000  # the default patient_idle_minutes
+STAFF_IDLE_MS = 30 * 60 * 1000  # the default staff_idle_minutes
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +93,86 @@ def test_with_javascript_the_script_warns_and_the_cover_is_off(browser, served):
     # The covered page passes axe-core (which needs the script on): the cover put back by hand.
     page.evaluate(f"""() => {{ document.documentElement.classList.remove('idle-script');
         document.getAnimations().forEach(a => {{ a.currentTime = {IDLE_MS}; }}); }}""")
+    assert visible(page, "#idle-cover") and not visible(page, "main")
+    assert axe_violations(page) == []
+    page.context.close()
+
+
+# --- staff pages ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def staff_served(tmp_path):
+    """A server with a clinician and one sent intake (a red flag still open): (server, intake id)."""
+    db = tmp_path / "store" / "triage.db"
+    add_staff(db, "clint", "clinician")
+    app = make_app(db)
+    intake_id = patient_with_red_flag(app, db, patient_id="PT-STAFF-IDLE")
+    server = Server(app)
+    try:
+        yield server, intake_id
+    finally:
+        server.stop()
+
+
+def staff_summary(page, base: str, intake_id: int) -> str:
+    """Signed in as the clinician, on the intake's summary (through the sign-in page's next=)."""
+    path = f"/staff/intakes/{intake_id}"
+    page.goto(base + path)
+    page.get_by_label("User name").fill("clint")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + path)
+    page.wait_for_load_state()  # its stylesheets too
+    return path
+
+
+def move_to(page, ms: int) -> None:
+    page.evaluate(f"() => document.getAnimations().forEach(a => {{ a.currentTime = {ms}; }})")
+
+
+def test_without_javascript_a_staff_page_is_covered_when_the_idle_time_is_up(browser, staff_served):
+    server, intake_id = staff_served
+    page = new_page(browser, width=1024, javascript=False)
+    path = staff_summary(page, server.url, intake_id)
+    assert page.evaluate(IDLE_ANIMATIONS) == [{"name": "idle-hide", "delay": STAFF_IDLE_MS},
+                                              {"name": "idle-show", "delay": STAFF_IDLE_MS}]
+    # Before the time: the summary is there, the cover is not (nor is it read by a screen reader).
+    assert visible(page, "main") and not visible(page, "#idle-cover")
+    assert "PT-STAFF-IDLE" in page.inner_text("main")
+    assert page.get_by_role("heading", name="Page hidden after 30 idle minutes").count() == 0
+
+    # The moment the server ends the session: the summary is hidden, the notice covers the screen.
+    move_to(page, STAFF_IDLE_MS)
+    assert not visible(page, "main") and visible(page, "#idle-cover")
+    assert page.get_by_role("heading", name="Page hidden after 30 idle minutes").is_visible()
+    assert page.get_by_text("PT-STAFF-IDLE").is_hidden()
+    assert page.get_by_role("heading", name=f"Intake {intake_id}: PT-STAFF-IDLE").count() == 0  # not even read out
+    assert page.get_by_role("button", name="Acknowledge the red flag").count() == 0  # nor reachable by keyboard
+    link = page.get_by_role("link", name="Show this page again")
+    assert link.get_attribute("href") == path
+    assert layout_problems(page, "#idle-cover") == []
+    shots = screenshot(page, "staff-idle-cover-without-javascript")
+    assert len(shots) == 2
+
+    # The link shows the same page again (the session is still on in this test: no time passed).
+    link.click()
+    page.wait_for_url(server.url + path)
+    page.wait_for_load_state()
+    assert visible(page, "main") and not visible(page, "#idle-cover")
+    assert "PT-STAFF-IDLE" in page.inner_text("main")
+    page.context.close()
+
+
+def test_with_javascript_the_alert_poll_handles_a_staff_page_and_the_cover_is_off(browser, staff_served):
+    server, intake_id = staff_served
+    page = new_page(browser, width=1024)
+    staff_summary(page, server.url, intake_id)
+    assert page.evaluate("() => document.documentElement.classList.contains('idle-script')")
+    assert page.evaluate(IDLE_ANIMATIONS) == []
+    assert visible(page, "main") and not visible(page, "#idle-cover")
+    # The covered page passes axe-core (which needs the script on): the cover put back by hand.
+    page.evaluate("() => document.documentElement.classList.remove('idle-script')")
+    move_to(page, STAFF_IDLE_MS)
     assert visible(page, "#idle-cover") and not visible(page, "main")
     assert axe_violations(page) == []
     page.context.close()

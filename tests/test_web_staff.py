@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("flask")
 
-from conftest import run_cli  # noqa: E402
+from conftest import ROOT, run_cli  # noqa: E402
 from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, errors, hidden, invite, make_app,  # noqa: E402
                          sign_in)
 from triage.store import open_store  # noqa: E402
@@ -127,6 +127,56 @@ def test_sessions_end_after_the_idle_minutes_and_polling_is_not_activity(app, cl
     assert staff.get("/staff/").path.startswith("/staff/sign-in")
 
 
+def test_without_javascript_a_signed_in_page_is_covered_when_the_session_ends(db, clock, tmp_path):
+    """Staff pages show patient information: nothing but a stylesheet whose delay is the staff idle
+    limit takes them off an unattended screen without JavaScript (it covers the page then: tested in a
+    real browser, test_web_idle_browser.py). The sign-in page shows nothing to hide."""
+    settings = tmp_path / "clinic.toml"
+    settings.write_text((ROOT / "settings" / "default.toml").read_text().replace("staff_idle_minutes = 30",
+                                                                                 "staff_idle_minutes = 12"))
+    app = make_app(db, clock=clock, kiosk=True, settings_path=settings)
+    intake_id = patient_with_red_flag(app, db, patient_id="PT-STAFF-IDLE")
+    sign_in_page = Patient(app.test_client()).get("/staff/sign-in")
+    assert "idle.css" not in sign_in_page.page and "idle-cover" not in sign_in_page.page
+    assert "idle-hidden-after" not in sign_in_page.page
+    assert "Sessions end after 12 idle minutes." in sign_in_page.page
+    staff = sign_in(app.test_client(), "clint")
+    assert staff.path == "/staff/"
+    pages = {"/staff/": staff.page}
+    for path in (f"/staff/intakes/{intake_id}?version=1", "/staff/alerts"):
+        pages[path] = staff.get(path).page
+    assert "PT-STAFF-IDLE" in pages[f"/staff/intakes/{intake_id}?version=1"]
+    for path, page in pages.items():
+        assert '<link rel="stylesheet" href="/staff/idle.css">' in page, path
+        assert re.search(r'<div class="width idle-hidden-after[ "]', page), path  # the wrapper of <main>
+        cover = re.search(r'<section class="idle-cover" id="idle-cover".*?</section>', page, re.S).group(0)
+        assert "Page hidden after 12 idle minutes" in cover
+        assert "not left on an unattended screen" in cover
+        assert f'href="{path}"' in cover.replace("&amp;", "&"), path  # this very page again
+        assert "PT-STAFF-IDLE" not in cover
+    response = staff.client.get("/staff/idle.css")
+    assert response.status_code == 200 and response.mimetype == "text/css"
+    css = response.get_data(as_text=True)
+    assert ".idle-cover { animation: idle-show 0s linear 720s forwards; }" in css
+    assert ".idle-hidden-after { animation: idle-hide 0s linear 720s forwards; }" in css
+    assert ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }" in css
+    # Loading it is not activity: the idle time still counts from the last page.
+    clock.advance(11 * 60)
+    assert staff.client.get("/staff/idle.css").status_code == 200
+    clock.advance(60 + 1)
+    assert staff.get(f"/staff/intakes/{intake_id}").path.startswith("/staff/sign-in")
+
+
+def test_the_idle_cover_of_a_page_a_form_led_to_links_the_worklist(app, db):
+    """A page answering a form (a new invitation's code) is not shown again by a link: the cover
+    offers the worklist, as sign-in does after a form."""
+    staff = sign_in(app.test_client(), "cora").get("/staff/invite")
+    assert 'href="/staff/invite">Show this page again</a>' in staff.page
+    staff.post(expires_days="7")
+    assert "Invitation ready" in staff.page
+    assert 'href="/staff/">Show this page again</a>' in staff.page
+
+
 def test_a_disabled_account_is_signed_out_at_its_next_request(app, db):
     staff = sign_in(app.test_client(), "clint")
     assert run_cli("users", "disable", "clint", "--db", str(db)).code == 0
@@ -143,6 +193,8 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("GET", "/staff/intakes/{id}/print", {}, {"coordinator": 200, "clinician": 200}),
     ("GET", "/staff/alerts", {}, {"coordinator": 200, "clinician": 200}),
     ("GET", "/staff/alerts.json", {}, {"coordinator": 200, "clinician": 200}),
+    # Only the idle minutes (the sign-in page says them too): open, so a page's cover never misses it.
+    ("GET", "/staff/idle.css", {}, {"anonymous": 200, "patient": 200, "coordinator": 200, "clinician": 200}),
     ("GET", "/staff/invite", {}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/invite", {"expires_days": "7"}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),

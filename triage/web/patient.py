@@ -33,6 +33,7 @@ from triage.questionnaire import Item
 from triage.result import Result
 from triage.web import forms
 from triage.web.app import services
+from triage.web.sessions import idle_stylesheet
 
 blueprint = Blueprint("patient", __name__, url_prefix="/intake")
 
@@ -548,15 +549,7 @@ def still_here():
 
 @blueprint.get("/idle.css")
 def idle_css():
-    """Without JavaScript nothing can warn before an idle session ends, but the page must not stay on
-    a shared tablet's screen with the answers on it. This small stylesheet (linked by pages with an
-    open intake) covers the page with the "we closed the questionnaire" notice when the session's idle
-    time is up: a CSS animation delay, no script and no timed refresh (which WCAG and axe's
-    meta-refresh rule forbid). With JavaScript the page script warns first and ends the session
-    itself, so it switches this off (class ``idle-script`` on the root element)."""
-    session.passive = True  # loaded by the page itself: not activity
-    seconds = services().settings.patient_idle_minutes * 60
-    css = (f".idle-cover {{ animation: idle-show 0s linear {seconds}s forwards; }}\n"
-           f".idle-hidden-after {{ animation: idle-hide 0s linear {seconds}s forwards; }}\n"
-           ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }\n")
-    return css, 200, {"Content-Type": "text/css; charset=utf-8"}
+    """Covers a page with an open intake with the "we closed the questionnaire" notice when the
+    session's idle time is up, without JavaScript (see ``idle_stylesheet``). With JavaScript the page
+    script warns first and ends the session itself, so it switches this off."""
+    return idle_stylesheet(services().settings.patient_idle_minutes * 60)

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from flask import session as current_session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -42,6 +43,21 @@ class ServerSession(CallbackDict, SessionMixin):
     def end(self) -> None:
         self.clear()
         self.regenerate_requested = True
+
+
+def idle_stylesheet(idle_seconds: int):
+    """The idle stylesheet of a page that shows health information (patient pages with an open intake,
+    signed-in staff pages): without JavaScript nothing takes such a page off the screen when the
+    server ends its idle session, so this covers it (``.idle-cover`` shown, the page's wrapper
+    ``.idle-hidden-after`` hidden) when ``idle_seconds`` have passed since the page loaded. A CSS
+    animation delay: no script, and no timed refresh (which WCAG and axe's meta-refresh rule forbid).
+    A page whose script handles the idle end itself switches this off (class ``idle-script`` on the
+    root element). Loaded by the page itself, so it is not activity."""
+    current_session.passive = True
+    css = (f".idle-cover {{ animation: idle-show 0s linear {idle_seconds}s forwards; }}\n"
+           f".idle-hidden-after {{ animation: idle-hide 0s linear {idle_seconds}s forwards; }}\n"
+           ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }\n")
+    return css, 200, {"Content-Type": "text/css; charset=utf-8"}
 
 
 class ServerSessions(SessionInterface):

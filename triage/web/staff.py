@@ -30,11 +30,14 @@ from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WOR
 from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
                           User)
 from triage.web.app import services
+from triage.web.sessions import idle_stylesheet
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 
 PAGE_SIZE = 50
-OPEN = frozenset({"staff.sign_in", "staff.sign_in_post"})
+# The idle stylesheet is open too: it holds only the idle minutes (the sign-in page says them), and a
+# signed-in page must get it even if the session ended between the page and its stylesheet.
+OPEN = frozenset({"staff.sign_in", "staff.sign_in_post", "staff.idle_css"})
 URGENCY_ORDER = ("emergency", "same_day", "soon", "routine")
 
 
@@ -81,8 +84,10 @@ def _page(template: str, **context):
     svc = services()
     user = g.get("user")
     counts = svc.store().alert_counts() if user else {}
+    # The idle cover's link shows this page again (a page a form led to: the worklist, as at sign-in).
+    this_page = request.full_path.rstrip("?") if request.method == "GET" else url_for("staff.worklist")
     return render_template(template, user=user, alert_counts=counts, staff_idle=svc.settings.staff_idle_minutes,
-                           q=svc.questionnaire, **context)
+                           q=svc.questionnaire, this_page=this_page, **context)
 
 
 def _safe_next(target: str | None) -> str:
@@ -385,6 +390,14 @@ def acknowledge(intake_id: int):
         abort(404)
     return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("staff.alerts"),
                     code=303)
+
+
+@blueprint.get("/idle.css")
+def idle_css():
+    """Covers a signed-in staff page (worklists, summaries and alerts show patient information) when
+    the session's idle time is up, without JavaScript (see ``idle_stylesheet``). With JavaScript the
+    alert poll reloads the page when the session ends (to sign-in), so the script switches this off."""
+    return idle_stylesheet(services().settings.staff_idle_minutes * 60)
 
 
 @blueprint.get("/alerts.json")

@@ -3,7 +3,9 @@
    2. On a patient's page, warn before the idle session ends, let them stay, then close the page.
    3. Focus the error summary when a page shows one.
    4. The language switch carries what was ticked or typed on this page and not yet sent (without the
-      script it is a plain link: the page says to press Continue first). */
+      script it is a plain link: the page says to press Continue first).
+   5. On a staff page, the red-flag banner follows the store, and the page reloads (to sign-in) when
+      the poll finds the session ended. */
 (function () {
   "use strict";
 
@@ -28,6 +30,9 @@
   var banner = document.getElementById("alert-banner");
   var bannerText = document.getElementById("alert-banner-text");
   if (alertsUrl && banner && bannerText && window.fetch) {
+    // The poll takes the page off the screen when the session ends: the no-script cover (idle.css) is
+    // not needed, and must not hide a page kept open while its user works in another tab.
+    document.documentElement.classList.add("idle-script");
     var poll = function () {
       fetch(alertsUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) {
