@@ -158,7 +158,7 @@ class Answers(BaseModel):
 
     Every answer is checked by its kind's function (``check_answers``), not by a pydantic type: the
     same checks run whether the model is validated (``Answers.model_validate``) or built by
-    ``parse_answers`` from answers it has already checked (``Answers.checked``). That second way never
+    ``parse_answers`` from answers it has already checked (``Answers.from_checked``). That second way never
     builds a pydantic schema: building the first one costs ~25 ms (a seventh of `triage assess`'s
     start-up), and the definitions kept validated (triage/definition_cache.py) need none.
     tests/test_answers.py checks that both ways agree on every answer and every problem."""
@@ -216,7 +216,7 @@ class Answers(BaseModel):
         return self
 
     @classmethod
-    def checked(cls, values: dict[str, Any]) -> "Answers":
+    def from_checked(cls, values: dict[str, Any]) -> "Answers":
         """The model of answers already checked by ``check_answers`` and the date check (what
         ``parse_answers`` does): what ``model_construct`` makes, without its per-field loop (a fifth
         of a batch line's validation). tests/test_answers.py shows it equal to ``model_validate``'s."""
@@ -333,4 +333,4 @@ def parse_answers(raw: Any, *, today: date, as_of: date | None = None) -> Answer
         raise InvalidInput([*problems, date_problem])
     if problems:
         raise InvalidInput(problems)
-    return Answers.checked(checked)
+    return Answers.from_checked(checked)
