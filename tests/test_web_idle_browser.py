@@ -176,3 +176,69 @@ def test_with_javascript_the_alert_poll_handles_a_staff_page_and_the_cover_is_of
     assert visible(page, "#idle-cover") and not visible(page, "main")
     assert axe_violations(page) == []
     page.context.close()
+
+
+def print_view(page, base: str, intake_id: int) -> str:
+    """Signed in as the clinician, on the intake's print view: its path (with its query)."""
+    staff_summary(page, base, intake_id)
+    path = f"/staff/intakes/{intake_id}/print?version=1"
+    page.goto(base + path)
+    page.wait_for_load_state()
+    return path
+
+
+def test_the_print_view_is_covered_on_screen_when_the_idle_time_is_up_and_still_prints(browser, staff_served):
+    """The print view has no script and a policy of its own: its hashed style blocks cover it, on
+    screen only. The page's own policy applies here (no bypass), so a style it blocked would show."""
+    server, intake_id = staff_served
+    context = browser.new_context(viewport={"width": 1024, "height": 640}, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    refused = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    path = print_view(page, server.url, intake_id)
+    assert page.evaluate(IDLE_ANIMATIONS) == [{"name": "idle-hide", "delay": STAFF_IDLE_MS},
+                                              {"name": "idle-show", "delay": STAFF_IDLE_MS}]
+    assert visible(page, "main") and page.locator("#idle-cover").is_hidden()
+    assert "PT-STAFF-IDLE" in page.inner_text("main")
+
+    # The moment the server ends the session: the summary is hidden, the staff pages' notice covers it.
+    move_to(page, STAFF_IDLE_MS)
+    assert not visible(page, "main") and visible(page, "#idle-cover")
+    assert page.get_by_role("heading", name="Page hidden after 30 idle minutes").is_visible()
+    assert page.get_by_text("PT-STAFF-IDLE").is_hidden()
+    assert page.get_by_role("heading", name="Pre-consultation triage").count() == 0  # not even read out
+    link = page.get_by_role("link", name="Show this page again")
+    assert link.get_attribute("href") == path
+    assert layout_problems(page, "#idle-cover") == []
+    screenshot(page, "staff-print-idle-cover-without-javascript")
+
+    # Printed now, it is still the summary, never the notice (nor a blank page).
+    page.emulate_media(media="print")
+    assert page.evaluate(IDLE_ANIMATIONS) == []
+    assert visible(page, "main") and page.locator("main").is_visible() and page.locator("#idle-cover").is_hidden()
+    assert "PT-STAFF-IDLE" in page.inner_text("main")
+    assert page.get_by_role("heading", name="Page hidden after 30 idle minutes").count() == 0
+    page.emulate_media(media="screen")
+
+    # The link shows the same print view again (the session is still on in this test).
+    move_to(page, STAFF_IDLE_MS)
+    link.click()
+    page.wait_for_url(server.url + path)
+    page.wait_for_load_state()
+    assert visible(page, "main") and page.locator("#idle-cover").is_hidden()
+    assert "PT-STAFF-IDLE" in page.inner_text("main")
+    assert refused == []
+    context.close()
+
+
+def test_the_covered_print_view_passes_axe(browser, staff_served):
+    server, intake_id = staff_served
+    page = new_page(browser, width=1024)  # axe-core needs the script on (and the policy bypassed)
+    print_view(page, server.url, intake_id)
+    assert page.evaluate(IDLE_ANIMATIONS) != []  # no page script switches the cover off here
+    move_to(page, STAFF_IDLE_MS)
+    assert visible(page, "#idle-cover") and not visible(page, "main")
+    assert axe_violations(page) == []
+    page.context.close()

@@ -4,6 +4,8 @@ attaching a reference, red-flag alerts raised by a patient's answer, and the aud
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import sqlite3
@@ -297,15 +299,54 @@ def test_the_summary_holds_what_triage_show_holds(app, db):
     assert "version 1" in text
 
 
-def test_the_print_view_is_the_html_export_with_a_hash_only_style_policy(app, db):
-    intake_id = patient_with_red_flag(app, db)
+def test_the_print_view_is_the_html_export_with_the_idle_cover_and_a_hash_only_style_policy(db, clock, tmp_path):
+    """The print view shows patient information and has no script: like every signed-in page it is
+    covered on screen when the session's idle time is up (in a real browser: test_web_idle_browser.py),
+    with the same notice. Without the cover it is the HTML export byte for byte; the export has none."""
+    settings = tmp_path / "clinic.toml"
+    settings.write_text((ROOT / "settings" / "default.toml").read_text().replace("staff_idle_minutes = 30",
+                                                                                 "staff_idle_minutes = 12"))
+    app = make_app(db, clock=clock, settings_path=settings)
+    intake_id = patient_with_red_flag(app, db, patient_id="PT-PRINT-IDLE")
     staff = sign_in(app.test_client(), "cora")
-    response = staff.client.get(f"/staff/intakes/{intake_id}/print")
+    path = f"/staff/intakes/{intake_id}/print?version=1"
+    response = staff.client.get(path)
     assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "PT-PRINT-IDLE" in page
+
+    # The cover: a style block of its own, the class that hides <main>, the notice after <main>.
+    style = re.search(r"</style><style>(.*?)</style></head>", page, re.S).group(1)
+    assert page.count("<main") == 1 and '<body><main class="idle-hidden-after">' in page
+    cover = re.search(r"</main>(.*?)</body>", page, re.S).group(1)
+    assert re.fullmatch(r'\s*<section class="idle-cover" id="idle-cover" .*</section>\s*', cover, re.S)
+    assert "Page hidden after 12 idle minutes" in cover and "not left on an unattended screen" in cover
+    assert f'href="{path}">Show this page again</a>' in cover.replace("&amp;", "&")
+    assert "PT-PRINT-IDLE" not in cover
+    # idle.css's very rules (720 s: the settings file's 12 minutes), on screen only.
+    screen = style[style.index("@media screen {"):]
+    assert ".idle-cover { animation: idle-show 0s linear 720s forwards; }" in screen
+    assert ".idle-hidden-after { animation: idle-hide 0s linear 720s forwards; }" in screen
+    assert style.count("animation:") == screen.count("animation:") == 3  # none outside the screen
+    assert ".idle-cover { display: none; }" in style[:style.index("@media screen {")]  # never printed
+    assert staff.client.get("/staff/idle.css").get_data(as_text=True) in screen
+
+    # Without the cover it is the export (whose bytes the cover never touches).
     exported = run_cli("export", str(intake_id), "--format", "html", "--db", str(db)).out
-    assert response.get_data(as_text=True) == exported
-    policy = response.headers["Content-Security-Policy"]
-    assert "style-src 'sha256-" in policy and "unsafe-inline" not in policy and "script-src" not in policy
+    bare = (page.replace(f"<style>{style}</style>", "", 1).replace('<main class="idle-hidden-after">', "<main>", 1)
+            .replace(cover, "", 1))
+    assert bare == exported
+    assert "idle-cover" not in exported and "idle-hidden-after" not in exported
+
+    # The policy allows exactly the page's two style blocks, by their hashes, and nothing inline.
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    styles = re.findall(r"<style>(.*?)</style>", page, re.S)
+    assert len(styles) == 2
+    assert policy["style-src"] == " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'" for text in styles)
+    assert policy["default-src"] == "'none'" and "script-src" not in policy
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert "<script" not in page and "<link" not in page and " style=" not in page
 
 
 def test_a_draft_only_intake_shows_its_answers_so_far(app, db):

@@ -3,7 +3,7 @@ resources, every text escaped. No rich: the web layer uses it too."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from triage.questionnaire import Questionnaire
 from triage.render.labels import (
@@ -80,16 +80,26 @@ th, td { border: 1px solid #bbb; padding: .25rem .4rem; vertical-align: top; tex
 """
 
 
+class Cover(NamedTuple):
+    """A notice the web's print view lays over the page on screen (its idle cover; the exported file
+    has none): its own style block, and its markup, placed after <main>. <main> then has the class
+    ``idle-hidden-after``, which that style hides when the notice shows."""
+
+    style: str
+    html: str
+
+
 def _e(value: Any) -> str:
     return for_html(value)
 
 
 def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnaire,
-                sources: dict[str, tuple[str, str]] | None = None) -> str:
+                sources: dict[str, tuple[str, str]] | None = None, *, cover: Cover | None = None) -> str:
     """One printable page: inline CSS with print styles, no scripts or external resources, every
     text escaped. ``doc`` is an export document (triage/export.py), possibly de-identified; it holds
     what `triage show` holds. ``sources`` (key -> (title, reference), from the ruleset) lists the
-    sources the page cites at its end; each citation links to its entry there."""
+    sources the page cites at its end; each citation links to its entry there. ``cover``: see
+    ``Cover`` (the page is otherwise byte for byte the same)."""
     basis = rules_by_conclusion(result)
     cited_source = {entry.rule: entry.source for entry in result.trace}
     sources = sources or {}
@@ -124,12 +134,14 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         rows = [*answer_rows(questionnaire, answers, questions), *extra]
         return ['<dl class="answers">', *(f"<dt>{_e(label)}</dt><dd>{_e(text)}</dd>" for label, text in rows), "</dl>"]
 
+    cover_style = f"<style>{cover.style}</style>" if cover else ""
+    main_class = ' class="idle-hidden-after"' if cover else ""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Pre-consultation triage{'' if doc['deidentified'] else ' - intake ' + _e(doc['intake_id'])}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
+        f"<style>{_CSS}</style>{cover_style}</head><body><main{main_class}>",
         "<h1>Pre-consultation triage</h1>",
         f'<div class="banner {_e(result.status.value)}">{_e(words)}</div>',
         f'<p class="consult">Physician consult ({_e(urgency_words(consult.urgency))}): {_e(consult.message)}</p>',
@@ -176,7 +188,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
     parts += [
         f'<p class="meta">{_e(settings_line(result))} {_e(provenance(doc))}</p>',
         f'<p class="disclaimer">{_e(result.disclaimer)}</p>',
-        "</main></body></html>",
+        f"</main>{cover.html if cover else ''}</body></html>",
         "",
     ]
     return "\n".join(parts)

@@ -54,10 +54,15 @@ def idle_stylesheet(idle_seconds: int):
     A page whose script handles the idle end itself switches this off (class ``idle-script`` on the
     root element). Loaded by the page itself, so it is not activity."""
     current_session.passive = True
-    css = (f".idle-cover {{ animation: idle-show 0s linear {idle_seconds}s forwards; }}\n"
-           f".idle-hidden-after {{ animation: idle-hide 0s linear {idle_seconds}s forwards; }}\n"
-           ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }\n")
-    return css, 200, {"Content-Type": "text/css; charset=utf-8"}
+    return idle_rules(idle_seconds), 200, {"Content-Type": "text/css; charset=utf-8"}
+
+
+def idle_rules(idle_seconds: int) -> str:
+    """The rules of ``idle_stylesheet``, also inlined by the staff print view (whose policy allows no
+    stylesheet but its own hashed style blocks)."""
+    return (f".idle-cover {{ animation: idle-show 0s linear {idle_seconds}s forwards; }}\n"
+            f".idle-hidden-after {{ animation: idle-hide 0s linear {idle_seconds}s forwards; }}\n"
+            ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }\n")
 
 
 class ServerSessions(SessionInterface):

@@ -30,7 +30,7 @@ from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WOR
 from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
                           User)
 from triage.web.app import services
-from triage.web.sessions import idle_stylesheet
+from triage.web.sessions import idle_rules, idle_stylesheet
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -84,10 +84,14 @@ def _page(template: str, **context):
     svc = services()
     user = g.get("user")
     counts = svc.store().alert_counts() if user else {}
-    # The idle cover's link shows this page again (a page a form led to: the worklist, as at sign-in).
-    this_page = request.full_path.rstrip("?") if request.method == "GET" else url_for("staff.worklist")
     return render_template(template, user=user, alert_counts=counts, staff_idle=svc.settings.staff_idle_minutes,
-                           q=svc.questionnaire, this_page=this_page, **context)
+                           q=svc.questionnaire, this_page=_this_page(), **context)
+
+
+def _this_page() -> str:
+    """Where the idle cover's link goes: this page again (a page a form led to: the worklist, as at
+    sign-in)."""
+    return request.full_path.rstrip("?") if request.method == "GET" else url_for("staff.worklist")
 
 
 def _safe_next(target: str | None) -> str:
@@ -256,8 +260,9 @@ def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
 
 @blueprint.get("/intakes/<int:intake_id>/print")
 def print_view(intake_id: int):
-    """The printable page: the HTML export's renderer (one renderer for export and print). Its inline
-    style block is allowed by its hash only; it has no script."""
+    """The printable page: the HTML export's renderer (one renderer for export and print), with the
+    staff pages' idle cover on screen. Its inline style blocks are allowed by their hashes only; it
+    has no script."""
     from triage.export import document
     from triage.render.html import render_html
 
@@ -271,13 +276,43 @@ def print_view(intake_id: int):
                      detail={"format": "html", "to": "browser"})
     sources = {key: (source.title, source.reference) for key, source in services().ruleset.sources.items()}
     page = render_html(Result.model_validate(record.result), document(record, history, deidentify=False),
-                       services().questionnaire, sources)
+                       services().questionnaire, sources, cover=_print_cover())
     response = make_response(page)
     styles = re.findall(r"<style>(.*?)</style>", page, re.S)
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in styles)
     response.headers["Content-Security-Policy"] = (f"default-src 'none'; style-src {hashes}; img-src 'self'; "
                                                    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
     return response
+
+
+# The print view's own look for the staff pages' idle cover (its policy allows no site stylesheet). On
+# screen only: printed after the idle time, the page is still the summary, never the notice.
+_PRINT_COVER_CSS = """
+.idle-cover { display: none; }
+@keyframes idle-show { to { visibility: visible; } }
+@keyframes idle-hide { to { visibility: hidden; } }
+@media screen {
+.idle-cover { display: block; visibility: hidden; position: fixed; inset: 0; z-index: 30; overflow-y: auto;
+              background: #fff; border-top: 10px solid #1d70b8; padding: 1.5rem 1rem; }
+.idle-cover .width { max-width: 48rem; margin: 0 auto; }
+.idle-cover h1 { font-size: 1.6rem; line-height: 1.2; margin: 0 0 1rem; }
+.idle-cover .body { margin: 0 0 1.2rem; }
+.idle-cover .button { display: inline-block; padding: .5rem .8rem; background: #00703c; color: #fff;
+                      font-weight: 600; text-decoration: none; box-shadow: 0 2px 0 #002d18; }
+.idle-cover .button:focus { outline: 3px solid transparent; background: #fd0; color: #0b0c0c;
+                            box-shadow: 0 2px 0 #0b0c0c; }
+%s}
+"""
+
+
+def _print_cover():
+    """The staff pages' idle cover for the print view: the same notice and link, and the same rules
+    (``idle_rules``) inlined, as the page may load no stylesheet."""
+    from triage.render.html import Cover
+
+    minutes = services().settings.staff_idle_minutes
+    return Cover(style=_PRINT_COVER_CSS % idle_rules(minutes * 60),
+                 html=render_template("staff/idle_cover.html", staff_idle=minutes, this_page=_this_page()))
 
 
 # --- invite and attach (coordinators) -----------------------------------------------------------------
