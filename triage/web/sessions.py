@@ -62,7 +62,9 @@ def idle_rules(idle_seconds: int) -> str:
     stylesheet but its own hashed style blocks)."""
     return (f".idle-cover {{ animation: idle-show 0s linear {idle_seconds}s forwards; }}\n"
             f".idle-hidden-after {{ animation: idle-hide 0s linear {idle_seconds}s forwards; }}\n"
-            ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }\n")
+            ".idle-script .idle-cover, .idle-script .idle-hidden-after { animation: none; }\n"
+            "@keyframes idle-show { to { visibility: visible; } }\n"
+            "@keyframes idle-hide { to { visibility: hidden; } }\n")
 
 
 class ServerSessions(SessionInterface):

@@ -289,8 +289,6 @@ def print_view(intake_id: int):
 # screen only: printed after the idle time, the page is still the summary, never the notice.
 _PRINT_COVER_CSS = """
 .idle-cover { display: none; }
-@keyframes idle-show { to { visibility: visible; } }
-@keyframes idle-hide { to { visibility: hidden; } }
 @media screen {
 .idle-cover { display: block; visibility: hidden; position: fixed; inset: 0; z-index: 30; overflow-y: auto;
               background: #fff; border-top: 10px solid #1d70b8; padding: 1.5rem 1rem; }
