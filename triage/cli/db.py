@@ -12,8 +12,8 @@ from triage.cli.common import IO, ExitCode
 def register(commands) -> None:
     db = common.add_command(commands, "db", help="create or upgrade the store; PostgreSQL roles",
                             description="Store administration (one action so far: migrate).",
-                            examples=("triage db migrate --db postgresql://triage_owner@db.clinic.example/triage"
-                                      "?sslmode=verify-full --app-role triage_app",),
+                            examples=("triage db migrate --db 'postgresql://owner@db/triage?sslmode=verify-full'"
+                                      " --app-role triage_app",),
                             notes=common.STORE_HELP, handler=lambda args, io: _usage(db, io),
                             exit_codes=(ExitCode.STORE,))
     actions = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=common.Parser)
@@ -24,7 +24,7 @@ def register(commands) -> None:
         "intakes, versions and audit rows and read them, but never change or remove a version or an audit row.",
         notes=common.STORE_HELP, handler=run_migrate, exit_codes=(ExitCode.STORE,),
         examples=("triage db migrate --db /srv/clinic/triage.db",
-                  "triage db migrate --db 'postgresql://triage_owner@db.clinic.example/triage?sslmode=verify-full'"
+                  "triage db migrate --db 'postgresql://owner@db/triage?sslmode=verify-full'"
                   " --app-role triage_app"))
     migrate.add_argument("--app-role", metavar="ROLE", dest="app_role",
                          help="PostgreSQL: the role the clinics' machines connect as (created beforehand)")
