@@ -5,6 +5,7 @@ CI=true it must run, never skip)."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -180,3 +181,30 @@ def test_the_sqlite_copy_is_one_private_file_under_a_loose_umask(tmp_path):
     connection = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # no -wal file needed beside it
     connection.close()
+
+
+def test_a_backup_into_a_folder_is_named_by_its_utc_time(tmp_path):
+    from triage.backup import backup_name
+    import datetime
+
+    assert backup_name(False, datetime.datetime(2026, 12, 6, 2, 30, 5, tzinfo=datetime.timezone.utc)) == \
+        "triage-2026-12-06T023005Z.db"
+    assert backup_name(True).endswith(".dump")
+    db = tmp_path / "triage.db"
+    assert triage("assess", EXAMPLES[0], "--save", "--db", str(db), cwd=tmp_path).returncode == 0
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    run = triage("db", "backup", str(folder), "--db", str(db), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    (copy,) = folder.iterdir()
+    assert re.fullmatch(r"triage-\d{4}-\d\d-\d\dT\d{6}Z\.db", copy.name)
+    assert f"ok: backup written to {copy}:" in run.stdout
+    # A second copy within the same second gets its own name; the first is never overwritten.
+    from triage.backup import free_name
+
+    moment = datetime.datetime(2026, 12, 6, 2, 30, 5, tzinfo=datetime.timezone.utc)
+    assert free_name(folder, False, moment).name == "triage-2026-12-06T023005Z.db"
+    (folder / "triage-2026-12-06T023005Z.db").touch()
+    assert free_name(folder, False, moment).name == "triage-2026-12-06T023005Z-2.db"
+    (folder / "triage-2026-12-06T023005Z-2.db").touch()
+    assert free_name(folder, False, moment).name == "triage-2026-12-06T023005Z-3.db"

@@ -91,17 +91,38 @@ def test_the_unit_runs_the_installed_triage_as_a_dedicated_user_hardened():
     assert env["TRIAGE_BASE_URL"].startswith("https://")
 
 
-def test_systemd_analyze_verify_accepts_the_unit_without_a_warning(tmp_path):
+UNITS = [UNIT, DEPLOY / "fbss-triage-backup.service", DEPLOY / "fbss-triage-backup.timer"]
+
+
+def test_systemd_analyze_verify_accepts_the_units_without_a_warning(tmp_path):
     analyze = needed("systemd-analyze")
-    unit = tmp_path / "fbss-triage.service"
-    unit.write_text(substitute(UNIT.read_text(), [("/opt/fbss-triage/venv/bin/triage", TRIAGE[0]),
-                                                  ("/etc/fbss-triage/triage.env", str(ENV_FILE))]))
-    run = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=120)
+    copies = []
+    for shipped in UNITS:
+        copy = tmp_path / shipped.name
+        text = shipped.read_text()
+        if shipped.suffix == ".service":
+            text = substitute(text, [("/opt/fbss-triage/venv/bin/triage", TRIAGE[0]),
+                                     ("/etc/fbss-triage/triage.env", str(ENV_FILE))])
+        copy.write_text(text)
+        copies.append(str(copy))
+    run = subprocess.run([analyze, "verify", *copies], capture_output=True, text=True, timeout=120)
     assert (run.returncode, run.stdout + run.stderr) == (0, "")
     # It does complain, so the empty output means something: a misspelt option is reported.
+    unit = Path(copies[0])
     unit.write_text(unit.read_text().replace("NoNewPrivileges=yes", "NoNewPrivilege=yes"))
     run = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=120)
     assert "Unknown key 'NoNewPrivilege'" in run.stderr
+
+
+def test_the_backup_service_backs_up_the_services_store_into_its_folder():
+    service = unit_settings((DEPLOY / "fbss-triage-backup.service").read_text())
+    main = unit_settings(UNIT.read_text())
+    for key in ("User", "Group", "EnvironmentFile", "StateDirectory", "ProtectSystem", "NoNewPrivileges"):
+        assert service[key] == main[key], key
+    assert shlex.split(service["ExecStart"][0]) == ["/opt/fbss-triage/venv/bin/triage", "db", "backup",
+                                                    "/var/backups/fbss-triage"]
+    assert service["ReadWritePaths"] == ["/var/backups/fbss-triage"]
+    assert unit_settings((DEPLOY / "fbss-triage-backup.timer").read_text())["Persistent"] == ["true"]
 
 
 # -- nginx in front of triage serve, over https in Chromium --------------------------------------

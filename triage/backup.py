@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -99,8 +100,27 @@ def _existing_store(location: Path) -> Path:
     return location
 
 
+def backup_name(postgresql: bool, now: datetime | None = None, number: int = 1) -> str:
+    """The name of a copy made into a folder: its UTC time, so names sort by age; a second copy
+    within the same second gets ``-2`` (and so on)."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H%M%SZ")
+    return f"triage-{stamp}{f'-{number}' if number > 1 else ''}.{'dump' if postgresql else 'db'}"
+
+
+def free_name(folder: Path, postgresql: bool, now: datetime | None = None) -> Path:
+    """A name in ``folder`` for a copy made now that no file has yet."""
+    now = now or datetime.now(timezone.utc)
+    number = 1
+    while (folder / backup_name(postgresql, now, number)).exists():
+        number += 1
+    return folder / backup_name(postgresql, now, number)
+
+
 def backup(location: Path | str, target: Path) -> Outcome:
-    """Copy the store at ``location`` into the new file (or, for PostgreSQL, dump) ``target``."""
+    """Copy the store at ``location`` into the new file (or, for PostgreSQL, dump) ``target``; when
+    ``target`` is a folder, into a new file in it named by the time (``backup_name``)."""
+    if target.is_dir():
+        target = free_name(target, is_postgresql_url(location))
     _refuse_existing(target)
     if is_postgresql_url(location):
         return _pg_backup(str(location), target)

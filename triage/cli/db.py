@@ -41,9 +41,11 @@ def register(commands) -> None:
         "its head printed: note it with the backup; after a restore, triage audit verify prints the same head. "
         "The copy holds health information: keep it encrypted.",
         notes=common.STORE_HELP, handler=run_backup, exit_codes=(ExitCode.STORE, ExitCode.AUDIT),
-        examples=("triage db backup /var/backups/fbss-triage/triage-$(date +%F).db --db /var/lib/fbss-triage/triage.db",
+        examples=("triage db backup /var/backups/fbss-triage/ --db /var/lib/fbss-triage/triage.db",
                   "triage db backup triage.dump --db 'postgresql://triage_owner@db.clinic.example/triage'"))
-    backup.add_argument("path", metavar="PATH", type=Path, help="the new file to write the copy to")
+    backup.add_argument("path", metavar="PATH", type=Path,
+                        help="the new file to write the copy to, or a folder: then a new file in it named by the "
+                        "UTC time (triage-2026-12-06T023000Z.db; .dump for PostgreSQL)")
     common.add_store_options(backup, who=False)
 
     restore = common.add_command(
