@@ -208,3 +208,11 @@ def test_a_backup_into_a_folder_is_named_by_its_utc_time(tmp_path):
     assert free_name(folder, False, moment).name == "triage-2026-12-06T023005Z-2.db"
     (folder / "triage-2026-12-06T023005Z-2.db").touch()
     assert free_name(folder, False, moment).name == "triage-2026-12-06T023005Z-3.db"
+
+
+def test_a_folder_that_does_not_exist_is_not_taken_for_a_file_name(tmp_path):
+    db = tmp_path / "triage.db"
+    assert triage("assess", EXAMPLES[0], "--save", "--db", str(db), cwd=tmp_path).returncode == 0
+    run = triage("db", "backup", f"{tmp_path}/backups/", "--db", str(db), cwd=tmp_path)
+    assert (run.returncode, run.stderr) == (2, f"error: {tmp_path}/backups/: no such folder\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["triage.db"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
+from triage.errors import Problem
 
 
 def register(commands) -> None:
@@ -43,7 +44,7 @@ def register(commands) -> None:
         notes=common.STORE_HELP, handler=run_backup, exit_codes=(ExitCode.STORE, ExitCode.AUDIT),
         examples=("triage db backup /var/backups/fbss-triage/ --db /var/lib/fbss-triage/triage.db",
                   "triage db backup triage.dump --db 'postgresql://triage_owner@db.clinic.example/triage'"))
-    backup.add_argument("path", metavar="PATH", type=Path,
+    backup.add_argument("path", metavar="PATH",
                         help="the new file to write the copy to, or a folder: then a new file in it named by the "
                         "UTC time (triage-2026-12-06T023000Z.db; .dump for PostgreSQL)")
     common.add_store_options(backup, who=False)
@@ -103,9 +104,12 @@ def _outcome(io: IO, done: str, outcome) -> int:
 def run_backup(args, io: IO) -> int:
     from triage.backup import backup
 
-    outcome = backup(common.store_path(args), args.path)
+    target = Path(args.path)
+    if args.path.endswith("/") and not target.is_dir():  # meant a folder: never a file named like it
+        raise common.UsageError([Problem(args.path, "no such folder")])
+    outcome = backup(common.store_path(args), target)
     if not outcome.report.ok:
-        io.err.write(f"error: {args.path}: the copy was written, but the store it copies fails its audit "
+        io.err.write(f"error: {outcome.where}: the copy was written, but the store it copies fails its audit "
                      "check (below); keep both for investigation\n")
     return _outcome(io, "backup written to", outcome)
 
