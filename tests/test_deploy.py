@@ -182,7 +182,7 @@ class Deployment:
         self.folder = folder
         self.https, self.http = free_port(), free_port()
         self.base = f"https://{NAME}:{self.https}"
-        self.ca, cert, key = make_certificate(folder)
+        self.ca, self.cert, self.key = make_certificate(folder)
         state = folder / "var-lib-fbss-triage"
         state.mkdir(mode=0o700)
         settings = folder / "settings.toml"
@@ -192,6 +192,8 @@ class Deployment:
             ("https://triage.clinic.example", self.base)])))
         self.processes: list[subprocess.Popen] = []
 
+    def start(self) -> None:
+        folder = self.folder
         # triage serve exactly as the unit starts it, but on a port of its own choosing (printed).
         command = shlex.split(unit_settings(UNIT.read_text())["ExecStart"][0])
         command = [TRIAGE[0], *substitute(shlex.join(command[1:]), [("--port 8765", "--port 0")]).split()]
@@ -210,7 +212,7 @@ class Deployment:
             ("listen 443 ssl default_server;", f"listen 127.0.0.1:{self.https} ssl default_server;"),
             ("listen 443 ssl http2;", f"listen 127.0.0.1:{self.https} ssl http2;"),
             ("server_name triage.clinic.example;", f"server_name {NAME};"),
-            ("/etc/ssl/fbss-triage/fullchain.pem", str(cert)), ("/etc/ssl/fbss-triage/privkey.pem", str(key)),
+            ("/etc/ssl/fbss-triage/fullchain.pem", str(self.cert)), ("/etc/ssl/fbss-triage/privkey.pem", str(self.key)),
             ("server 127.0.0.1:8765;", f"server 127.0.0.1:{upstream};"),
             ("/var/log/nginx/", f"{logs}/")]))
         self.access_log = logs / "fbss-triage.access.log"
@@ -299,6 +301,7 @@ def deployment(tmp_path, browser):
     needed("nginx")
     running = Deployment(tmp_path)
     try:
+        running.start()
         yield running
     finally:
         log = running.stop()
