@@ -107,6 +107,12 @@ def test_systemd_analyze_verify_accepts_the_units_without_a_warning(tmp_path):
         copies.append(str(copy))
     run = subprocess.run([analyze, "verify", *copies], capture_output=True, text=True, timeout=120)
     assert (run.returncode, run.stdout + run.stderr) == (0, "")
+    # systemd's own exposure score (read from the files: no running systemd needed) stays "OK" (<= 2.0).
+    for service in copies[:2]:
+        run = subprocess.run([analyze, "security", "--offline=yes", "--threshold=20", service],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+        assert re.search(r"Overall exposure level for \S+: [0-1]\.\d OK", run.stdout), run.stdout[-300:]
     # It does complain, so the empty output means something: a misspelt option is reported.
     unit = Path(copies[0])
     unit.write_text(unit.read_text().replace("NoNewPrivileges=yes", "NoNewPrivilege=yes"))
