@@ -312,6 +312,8 @@ def deployment(tmp_path, browser):
     finally:
         log = running.stop()
         assert "Traceback" not in log
+        if hasattr(running, "serve"):  # systemd's stop (SIGTERM) is a clean end, not a failure to restart
+            assert running.serve.returncode == 0 and log.endswith("stopped\n"), log[-500:]
 
 
 def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, deployment):
