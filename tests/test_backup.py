@@ -216,3 +216,42 @@ def test_a_folder_that_does_not_exist_is_not_taken_for_a_file_name(tmp_path):
     run = triage("db", "backup", f"{tmp_path}/backups/", "--db", str(db), cwd=tmp_path)
     assert (run.returncode, run.stderr) == (2, f"error: {tmp_path}/backups/: no such folder\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["triage.db"]
+
+
+def test_a_store_that_fails_its_check_is_still_copied_and_says_so(tmp_path, store_location):
+    db = str(store_location)
+    for example in EXAMPLES:
+        assert triage("assess", example, "--save", "--db", db, cwd=tmp_path).returncode == 0
+    raw = Raw(db)
+    raw.drop_guards()
+    raw.execute("UPDATE versions SET status = 'ready_for_evaluation' WHERE intake_id = 1")
+    raw.close()
+    backup = tmp_path / "evidence.copy"
+    run = triage("db", "backup", str(backup), "--db", db, cwd=tmp_path)
+    assert run.returncode == 7 and run.stdout == ""
+    assert run.stderr.startswith(f"error: {backup}: the copy was written, but the store it copies fails its audit check")
+    assert "error: audit: " in run.stderr and backup.exists()  # kept for the investigation
+
+
+def test_a_tampered_dump_is_named_after_restoring_it(tmp_path, postgres_cluster):
+    """PostgreSQL: a dump's content is checked by restoring it; the restore says the result must not be used."""
+    cluster = postgres_cluster
+    source, scratch, target = cluster.new_database(), cluster.new_database(), cluster.new_database()
+    for example in EXAMPLES:
+        assert triage("assess", example, "--save", "--db", source, cwd=tmp_path).returncode == 0
+    good = tmp_path / "good.dump"
+    assert triage("db", "backup", str(good), "--db", source, cwd=tmp_path).returncode == 0
+    assert triage("db", "restore", str(good), "--db", scratch, cwd=tmp_path).returncode == 0
+    raw = Raw(scratch)
+    raw.drop_guards()
+    raw.execute("UPDATE versions SET status = 'ready_for_evaluation' WHERE intake_id = 1")
+    raw.close()
+    tampered = tmp_path / "tampered.dump"
+    from triage.backup import PG_DUMP_FLAGS
+
+    dumped = subprocess.run(["pg_dump", *PG_DUMP_FLAGS, f"--file={tampered}", f"--dbname={scratch}"],
+                            capture_output=True, text=True, env=installed_env())
+    assert dumped.returncode == 0, dumped.stderr
+    run = triage("db", "restore", str(tampered), "--db", target, cwd=tmp_path)
+    assert run.returncode == 7
+    assert "the restored store fails its audit check (the copy was damaged or altered): do not use it" in run.stderr

@@ -120,4 +120,7 @@ def run_restore(args, io: IO) -> int:
     outcome = restore(args.path, common.store_path(args), replace=args.force)
     if not outcome.report.ok and outcome.where == str(args.path):
         io.err.write(f"error: {args.path}: the copy fails its audit check; nothing was restored\n")
+    elif not outcome.report.ok:  # PostgreSQL: a dump's content can only be checked once restored
+        io.err.write(f"error: {outcome.where}: the restored store fails its audit check (the copy was damaged or "
+                     "altered): do not use it; restore another backup with --force\n")
     return _outcome(io, "restored into", outcome)
