@@ -474,7 +474,7 @@ def add_language_option(parser, help: str, default: str | None = "en") -> None:
 STORE_HELP = """the store: --db PATH, else the TRIAGE_DB environment variable, else
 $XDG_DATA_HOME/fbss-triage/triage.db (default: ~/.local/share/fbss-triage/triage.db);
 created on first use (folder 0700, file 0600). A PostgreSQL store for several machines:
---db postgresql://USER@HOST/DATABASE?sslmode=verify-full (see the README).
+--db postgresql://USER@HOST/DATABASE?sslmode=verify-full (see docs/store.md).
 """
 
 
