@@ -216,3 +216,11 @@ def test_invite_refuses_a_loopback_link_when_the_server_is_not_on_loopback(tmp_p
     assert "TRIAGE_BASE_URL" in run.err and not db.exists()
     run = run_cli("invite", "--db", str(db), "--base-url", "https://intake.clinic.example")
     assert run.code == ExitCode.OK and "link: https://intake.clinic.example/intake/code/" in run.out
+
+
+def test_a_store_url_differing_only_by_its_password_is_the_same_store():
+    from triage.config import same_store
+
+    assert same_store("postgresql://triage:pw@db.clinic/triage", "postgresql://triage@db.clinic/triage")
+    assert not same_store("postgresql://triage:pw@db.clinic/triage", "postgresql://triage@db.clinic/other")
+    assert not same_store("postgresql://triage@db.clinic/triage", "/var/lib/fbss-triage/triage.db")

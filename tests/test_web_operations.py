@@ -21,7 +21,7 @@ pytest.importorskip("flask")
 from flask import Blueprint, request  # noqa: E402
 
 from support.cli import TRIAGE, installed_env  # noqa: E402
-from support.web import Patient, add_staff, answer_all, invite, make_app, sign_in  # noqa: E402
+from support.web import PASSWORD, Patient, add_staff, answer_all, invite, make_app, sign_in  # noqa: E402
 from triage.errors import StoreError  # noqa: E402
 from triage.store import Store  # noqa: E402
 
@@ -216,12 +216,16 @@ def test_json_logs_of_a_whole_intake_hold_no_code_answer_reference_or_password(d
     answer_all(visitor)
     visitor.post()
     assert visitor.path == "/intake/done"
-    staff = sign_in(app.test_client(), "cora")
+    staff_client = app.test_client()
+    staff = sign_in(staff_client, "cora")
     staff.get("/staff/")
     response = app.test_client().get(f"/intake/code/{code}?lang=es")
     logged = json_log.getvalue()
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', visitor.page + staff.page))
+    cookies = {cookie.value for client in (visitor.client, staff_client) for cookie in client._cookies.values()}
+    assert tokens and cookies
     for secret in (code, code.replace("-", ""), "PT-SECRET", "2024-03", "L4-L5", "L5-S1", "back_and_leg",
-                   "improved_then_returned", "aching", "burning", "correct horse", "cora"):
+                   "improved_then_returned", "aching", "burning", PASSWORD, *tokens, *cookies):
         assert secret not in logged, secret
     lines = log_lines(json_log)
     access = [line for line in lines if line["logger"] == "triage.web.access"]
@@ -232,6 +236,41 @@ def test_json_logs_of_a_whole_intake_hold_no_code_answer_reference_or_password(d
     routes = {(line["method"], line["route"], line["status"]) for line in access}
     assert ("POST", "/intake/questions/<qid>", 303) in routes and ("GET", "/intake/code/<code>", 200) in routes
     assert access[-1]["request_id"] == response.headers["X-Request-Id"]
+
+
+def test_json_logs_of_cds_hooks_calls_hold_no_token_patient_or_answer(tmp_path, json_log):
+    import httpx
+    from flask import Flask
+
+    from support.cds_hooks_support import (BASE_URL, FHIR_SERVER, ISSUER, PATIENT_ID, SERVICE_URL, FakeEhr,
+                                           answers_for, hook_request, response_resource, searchset)
+    from triage.cds_hooks import CdsHooksConfig
+    from triage.web import observability
+    from triage.web.cds_hooks import init_app
+
+    ehr = FakeEhr("ES384")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(ehr.jwks()), encoding="utf-8")
+    app = Flask("cds")
+    observability.install(app)
+    init_app(app, CdsHooksConfig(base_url=BASE_URL, clients=[{"issuer": ISSUER, "jwks": str(jwks),
+                                                               "fhir_servers": [FHIR_SERVER]}]),
+             transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})))
+    client = app.test_client()
+    answers = answers_for("urgent")
+    body = hook_request(searchset(response_resource(answers)))
+    headers = ehr.authorization(SERVICE_URL)
+    assert client.post("/cds-services/fbss-preconsultation-summary", json=body, headers=headers).status_code == 200
+    replayed = client.post("/cds-services/fbss-preconsultation-summary", json=body, headers=headers)
+    assert replayed.status_code == 401
+    token = headers["Authorization"].split(" ", 1)[1]
+    logged = json_log.getvalue()
+    assert "cds-hooks" in logged and "/cds-services/<service_id>" in logged
+    # (not the as-of date: a log line's own time could hold it)
+    values = [value for key, value in answers.items() if isinstance(value, str) and len(value) > 3
+              and key != "assessment_date"]
+    for secret in (token, token.split(".")[2], PATIENT_ID, *values):
+        assert secret not in logged, secret
 
 
 def test_text_logs_are_utc_with_the_zone_and_the_request_id(db):

@@ -241,6 +241,15 @@ def mask_url(text: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def _without_password(url: str) -> str:
+    """A URL without its password: the same database whether the password is in the URL (the service's
+    TRIAGE_DB) or elsewhere (a coordinator's ~/.pgpass)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)).geturl()
+
+
 def find_file(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
     """The configuration file and how it was found: ``--config``, else TRIAGE_CONFIG, else the system
     file when it exists. A file that was named but does not exist is an error (exit 3)."""
@@ -364,5 +373,5 @@ def same_store(first: Path | str, second: Path | str) -> bool:
     their password)."""
     first_url, second_url = "://" in str(first), "://" in str(second)
     if first_url or second_url:
-        return first_url and second_url and mask_url(str(first)) == mask_url(str(second))
+        return first_url and second_url and _without_password(str(first)) == _without_password(str(second))
     return Path(first).expanduser().resolve() == Path(second).expanduser().resolve()

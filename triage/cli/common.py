@@ -449,7 +449,8 @@ def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading:
     from triage.store import open_store as open_
 
     location, chosen_by, configured = _store_choice(args)
-    if configured is not None and not same_store(location, configured[0]):
+    if configured is not None and not getattr(args, "store_warned", False) and not same_store(location, configured[0]):
+        args.store_warned = True  # once per command, however often it opens the store
         # The service and this command would not see the same intakes: say so, every time.
         from triage.safe_text import for_terminal
 
