@@ -360,8 +360,9 @@ def test_the_real_service_runs_from_a_configuration_file(tmp_path):
     server = subprocess.Popen([*TRIAGE, "serve"], cwd=scratch, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
-        url = re.search(r"serving on (http://127\.0\.0\.1:\d+)/intake/", server.stderr.readline()).group(1)
-        metrics_url = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", server.stderr.readline()).group(1)
+        first, second = json.loads(server.stderr.readline()), json.loads(server.stderr.readline())
+        url = re.search(r"serving on (http://127\.0\.0\.1:\d+)/intake/", first["message"]).group(1)
+        metrics_url = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", second["message"]).group(1)
         for _ in range(600):  # the socket listens before the hand-over; answers come once the app is built
             try:
                 status, body, headers = fetch(url + "/readyz")
@@ -384,7 +385,8 @@ def test_the_real_service_runs_from_a_configuration_file(tmp_path):
         _, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
     assert (scratch / "data" / "triage.db").is_file()  # the file's db, relative to the file
-    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in err.splitlines()]  # every line is JSON, to the last
+    assert lines[-1]["message"] == "stopped" and lines[-1]["time"].endswith("Z")
     access = [line for line in lines if line["logger"] == "triage.web.access"]
     assert any(line["request_id"] == request_id and line["route"] == "/readyz" for line in access)
     assert "Traceback" not in err

@@ -149,15 +149,16 @@ def run_serve(args, io: IO) -> int:
     metrics = _listen(cfg.metrics_host, cfg.metrics_port) if cfg.metrics else None
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    io.note(f"serving on http://{shown}:{port}/intake/ (store {shown_store}); Ctrl-C stops")
+    note = _json_note if cfg.log_format == "json" else io.note  # the log's own shape from the first line
+    note(f"serving on http://{shown}:{port}/intake/ (store {shown_store}); Ctrl-C stops")
     if metrics is not None:
         metrics_host, metrics_port = metrics.getsockname()[:2]
-        io.note(f"metrics on http://{f'[{metrics_host}]' if ':' in metrics_host else metrics_host}:{metrics_port}/metrics")
+        note(f"metrics on http://{f'[{metrics_host}]' if ':' in metrics_host else metrics_host}:{metrics_port}/metrics")
     if not config.is_loopback(cfg.host) and not args.behind_proxy and not cfg.trusted_proxies and not cfg.secure:
-        io.note("warning: not the loopback address and no proxy nor https base URL: pages travel unencrypted")
+        note("warning: not the loopback address and no proxy nor https base URL: pages travel unencrypted")
     if cfg.db is None and not config.is_loopback(cfg.host):
-        io.note(f"warning: the store is this account's own ({location}): set db in the configuration file so "
-                "that coordinators' commands open the same store (see docs/operations.md)")
+        note(f"warning: the store is this account's own ({location}): set db in the configuration file so "
+             "that coordinators' commands open the same store (see docs/operations.md)")
     io.err.flush()
     io.out.flush()
     command = [sys.executable, "-m", "triage.web", "--fd", str(listener.fileno()), "--threads", str(cfg.threads),
@@ -180,6 +181,20 @@ def run_serve(args, io: IO) -> int:
     command += ["--kiosk"] * bool(cfg.kiosk) + ["--behind-proxy"] * args.behind_proxy
     os.execv(sys.executable, command)  # the web layer takes over this process (and the socket)
     return ExitCode.INTERNAL  # not reached
+
+
+def _json_note(text: str) -> None:
+    """A start-up line as one JSON object, like the service's log lines (log_format = "json")."""
+    import json
+    import time
+
+    from triage.safe_text import for_terminal
+
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    level = "WARNING" if text.startswith("warning: ") else "INFO"
+    sys.stderr.write(json.dumps({"time": stamp, "level": level, "logger": "triage.serve",
+                                 "message": for_terminal(text.removeprefix("warning: "))}) + "\n")
 
 
 def _print_config(cfg, location, settings, args, io: IO) -> int:

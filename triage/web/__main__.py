@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from triage.errors import DefinitionError, StoreError, TriageError
 
     terminated: list[bool] = []
+    say = _line(args.log_format)
 
     try:
         from pathlib import Path
@@ -78,19 +79,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     except DefinitionError as error:
-        sys.stderr.write(f"error: definition: {error}\n")
+        say(f"error: definition: {error}")
         return EXIT_DEFINITION
     except StoreError as error:
-        sys.stderr.write(f"error: store: {error}\n")
+        say(f"error: store: {error}")
         return EXIT_STORE
     except TriageError as error:
-        sys.stderr.write(f"error: {error}\n")
+        say(f"error: {error}")
         return EXIT_INVALID
     except Exception as error:  # never a traceback for a user
-        sys.stderr.write(f"error: internal: {type(error).__name__} (please report)\n")
+        say(f"error: internal: {type(error).__name__} (please report)")
         return EXIT_INTERNAL
-    sys.stderr.write("stopped\n")
+    say("stopped")
     return 0 if terminated else EXIT_INTERRUPTED
+
+
+def _line(log_format: str):
+    """How the last words are written: a plain line, or (log_format json) one JSON object like the log's."""
+
+    def say(text: str) -> None:
+        if log_format == "json":
+            import json
+            import time
+
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+            level = "ERROR" if text.startswith("error: ") else "INFO"
+            text = json.dumps({"time": stamp, "level": level, "logger": "triage.serve", "message": text})
+        sys.stderr.write(text + "\n")
+
+    return say
 
 
 def _by_port(app, metrics_app, metrics_port: int):
