@@ -110,6 +110,7 @@ def test_a_missing_named_file_exits_3(tmp_path, monkeypatch):
     ("env", "log_format", "json", "yaml", "must be one of: text, json"),
     ("file", "base_url", '"https://a.example"', '"http://a.example"', "must start with https://"),
     ("env", "base_url", "http://127.0.0.1:8765", "ftp://a.example", "must be the address patients open"),
+    ("env", "base_url", "https://a.example/", "https://a.example/triage", "must be the scheme and host name only"),
     ("env", "trusted_proxies", "10.0.0.0/24,::1", "10.0.0.300", "is not an address or network"),
     ("file", "trusted_proxies", "2", "0", "must be a whole number from 1 to 10"),
     ("env", "allowed_hosts", "intake.example,10.1.2.3", "https://intake.example", "is not a host name"),

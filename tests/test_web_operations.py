@@ -125,6 +125,19 @@ def test_the_origin_check_follows_the_base_url_not_the_host_header(db):
     assert forged.status_code == 400
 
 
+def test_the_origin_check_reads_the_base_url_as_a_browser_writes_an_origin(db):
+    code, _ = invite(db)
+    client = behind_lb(db, base_url="https://Intake.Clinic.Example:443/").test_client()
+    page = via_lb(client, "/intake/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = via_lb(client, "/intake/", method="post", headers={"Origin": BASE},
+                      data={"csrf_token": token, "code": code})
+    assert response.status_code in (302, 303)
+    ipv6 = behind_lb(db, base_url="https://[2001:db8::7]:8443", allowed_hosts=None).test_client()
+    assert via_lb(ipv6, "/intake/", headers={"Host": "[2001:db8::7]:8443"}).status_code == 200
+    assert via_lb(ipv6, "/intake/", headers={"Host": "[2001:db8::8]:8443"}).status_code == 400
+
+
 def test_https_base_url_gives_hsts_and_secure_cookies(db):
     client = behind_lb(db).test_client()
     response = via_lb(client, "/intake/")

@@ -99,6 +99,8 @@ def _base_url(value: Any) -> str:
         raise ValueError("must be the address patients open, like https://intake.clinic.example")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError("must have no query, fragment or user name")
+    if parts.path not in ("", "/"):  # the pages' own links and redirects start at the root
+        raise ValueError("must be the scheme and host name only (the pages are served at the root, not under a path)")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError("must start with https:// (answers must travel encrypted); http:// only for a "
                          "loopback address")

@@ -35,7 +35,7 @@ class Network:
     def build(cls, *, base_url: str | None = None, allowed_hosts=None, trusted_proxies=None,
               secure_cookies: bool = False) -> "Network":
         base_url = base_url.rstrip("/") if base_url else None
-        hosts = tuple(h.lower() for h in allowed_hosts or ())
+        hosts = tuple(h.lower().strip("[]") for h in allowed_hosts or ())
         if not hosts and base_url:
             hosts = (urlsplit(base_url).hostname,)
         proxies = trusted_proxies if isinstance(trusted_proxies, int) else tuple(trusted_proxies or ())
@@ -73,7 +73,7 @@ class Network:
             return True
         name = host.lower()
         if name.startswith("["):  # [::1]:8765
-            name = name[:name.find("]") + 1]
+            name = name[1:name.find("]")]
         elif name.count(":") == 1:
             name = name.rsplit(":", 1)[0]
         return name.rstrip(".") in self.allowed_hosts
@@ -116,7 +116,10 @@ def expected_origin() -> str:
     base = network().base_url
     if base:
         parts = urlsplit(base)
-        return f"{parts.scheme}://{parts.netloc}"
+        default = {"https": 443, "http": 80}[parts.scheme]
+        port = f":{parts.port}" if parts.port and parts.port != default else ""
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        return f"{parts.scheme}://{host}{port}"  # as a browser sends it: no default port, lower case
     return request.host_url.rstrip("/")
 
 
