@@ -199,10 +199,17 @@ def test_invite_refuses_a_loopback_link_when_a_base_url_is_configured(tmp_path, 
     run = run_cli("invite", "--db", str(db), "--base-url", "http://127.0.0.1:8765")
     assert run.code == ExitCode.INVALID and run.out == "" and run.err.count("\n") == 1
     assert "--base-url: is a loopback address" in run.err and "leave --base-url out" in run.err
-    monkeypatch.setenv("TRIAGE_BASE_URL", "http://localhost:8765")  # configured, and itself loopback
-    run = run_cli("invite", "--db", str(db))
-    assert run.code == ExitCode.INVALID and "set base_url under [serve]" in run.err
     assert not db.exists()  # nothing was stored for a link nobody could open
+    # A base URL on loopback, configured on purpose for a server on loopback (a trial, a test of the TLS
+    # front): used; the same with the server on another address: refused.
+    monkeypatch.setenv("TRIAGE_BASE_URL", "https://localhost:8443")
+    run = run_cli("invite", "--db", str(db))
+    assert run.code == ExitCode.OK and "link: https://localhost:8443/intake/code/" in run.out
+    monkeypatch.setenv("TRIAGE_HOST", "0.0.0.0")
+    run = run_cli("invite", "--db", str(tmp_path / "other.db"))
+    assert run.code == ExitCode.INVALID and run.err.count("\n") == 1
+    assert "is a loopback address, which no patient's phone can open, and the server listens on 0.0.0.0" in run.err
+    assert "set base_url under [serve]" in run.err and not (tmp_path / "other.db").exists()
 
 
 def test_invite_refuses_a_loopback_link_when_the_server_is_not_on_loopback(tmp_path, monkeypatch):

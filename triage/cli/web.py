@@ -266,8 +266,10 @@ def run_invite(args, io: IO) -> int:
 
 def _link_base(given: str | None) -> str:
     """Where the invitation link points: --base-url, else the configured base URL (TRIAGE_BASE_URL,
-    else base_url in the configuration file), else the loopback address, but only for a server on
-    loopback with no base URL configured: a loopback link never opens on a patient's phone."""
+    else base_url in the configuration file), else the loopback address. A loopback link (which no
+    patient's phone opens) is refused when a base URL is configured and --base-url names another, and
+    whenever the configured server does not listen on loopback. A configured base URL on loopback with
+    a server on loopback is someone's deliberate trial (or a test of the TLS front): it is used."""
     from urllib.parse import urlsplit
 
     from triage import config
@@ -286,10 +288,11 @@ def _link_base(given: str | None) -> str:
         raise InvalidInput([Problem("--base-url", f"is a loopback address, which no patient's phone can open, and the "
                                     f"service's base URL is {configured.base_url} (from {configured.source('base_url')}): "
                                     "leave --base-url out")])
-    if configured.base_url is not None:
+    if configured.base_url is not None and not config.is_loopback(configured.host):
         raise InvalidInput([Problem("triage invite", f"the configured base URL {configured.base_url} (from "
                                     f"{configured.source('base_url')}) is a loopback address, which no patient's "
-                                    f"phone can open: {fix}")])
+                                    f"phone can open, and the server listens on {configured.host} (from "
+                                    f"{configured.source('host')}): {fix}")])
     if not config.is_loopback(configured.host):
         raise InvalidInput([Problem("triage invite", f"no base URL is configured and the server listens on "
                                     f"{configured.host} (from {configured.source('host')}), not on loopback: a "
