@@ -356,7 +356,7 @@ def person_name(text: str) -> str:
 
 def add_settings_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
-                        "else the shipped defaults)")
+                        "else settings in the service's configuration file, else the shipped defaults)")
 
 
 def settings_path(args: argparse.Namespace) -> Path | None:
@@ -400,7 +400,8 @@ postgresql://USER@HOST/DATABASE?sslmode=verify-full (see docs/operations.md).
 
 def add_store_options(parser, *, who: bool = True, who_help: str = "who is doing this") -> None:
     """--db and --user for any command that uses the store (read them with store_path and user)."""
-    parser.add_argument("--db", metavar="PATH", help="the store file or postgresql:// URL (default: TRIAGE_DB, else the per-user store)")
+    parser.add_argument("--db", metavar="PATH", help="the store file or postgresql:// URL (default: TRIAGE_DB, else db in the service's "
+                        "configuration file, else the per-user store)")
     if who:
         parser.add_argument("--user", type=person_name, metavar="NAME", help=f"{who_help}, for the audit log (default: the OS user)")
 

@@ -51,7 +51,7 @@ def register(commands) -> None:
                        help="behind a TLS reverse proxy on this machine: cookies are Secure, and unless "
                        "trusted_proxies says otherwise, the proxy's X-Forwarded-Proto and X-Forwarded-For are "
                        "trusted from 127.0.0.1 and ::1 only")
-    serve.add_argument("--threads", type=_threads, help="requests served at once (TRIAGE_THREADS; default 8)")
+    serve.add_argument("--threads", type=_threads, metavar="N", help="requests served at once (TRIAGE_THREADS; default 8)")
     serve.add_argument("--base-url", metavar="URL",
                        help="the address patients open, https://... (TRIAGE_BASE_URL): invitation links, the "
                        "Origin check, Secure cookies and HSTS follow it; only its host name is served")
@@ -61,10 +61,10 @@ def register(commands) -> None:
     serve.add_argument("--allowed-hosts", metavar="LIST",
                        help="host names a request may name, separated by commas (TRIAGE_ALLOWED_HOSTS; default: "
                        "the base URL's host name; without either, any)")
-    serve.add_argument("--log-format", help="text or json (TRIAGE_LOG_FORMAT; default text)")
-    serve.add_argument("--metrics", help="on or off: Prometheus metrics at /metrics on their own port "
+    serve.add_argument("--log-format", metavar="text|json", help="text or json (TRIAGE_LOG_FORMAT; default text)")
+    serve.add_argument("--metrics", metavar="on|off", help="on or off: Prometheus metrics at /metrics on their own port "
                        "(TRIAGE_METRICS; default off)")
-    serve.add_argument("--metrics-port", type=_port, help="the metrics port (TRIAGE_METRICS_PORT; default 9765)")
+    serve.add_argument("--metrics-port", type=_port, metavar="PORT", help="the metrics port (TRIAGE_METRICS_PORT; default 9765)")
     common.add_settings_option(serve)
     common.add_store_options(serve, who=False)
 
