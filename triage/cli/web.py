@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import sysconfig
 from pathlib import Path
 
+import triage
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
 from triage.errors import InvalidInput, Problem
@@ -161,8 +163,14 @@ def run_serve(args, io: IO) -> int:
              "that coordinators' commands open the same store (see docs/operations.md)")
     io.err.flush()
     io.out.flush()
-    command = [sys.executable, "-m", "triage.web", "--fd", str(listener.fileno()), "--threads", str(cfg.threads),
-               "--log-format", cfg.log_format]
+    # -P: the current folder is not put on sys.path, so a server started inside some checkout runs the
+    # same triage as this command (the installed one); run from a checkout, that folder is passed on.
+    command = [sys.executable, "-P", "-m", "triage.web", "--fd", str(listener.fileno()),
+               "--threads", str(cfg.threads), "--log-format", cfg.log_format]
+    own_parent = str(Path(triage.__file__).resolve().parent.parent)
+    installed = {str(Path(p).resolve()) for p in (sysconfig.get_path("purelib"), sysconfig.get_path("platlib"))}
+    if own_parent not in installed:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [own_parent, os.environ.get("PYTHONPATH")]))
     if isinstance(location, str):  # a PostgreSQL URL: in the environment, never on a command line
         os.environ["TRIAGE_DB"] = location
     else:
