@@ -193,6 +193,21 @@ def test_readyz_says_ready_only_while_the_store_answers(db, monkeypatch):
     assert client.get("/readyz").status_code == 200  # and back, on a fresh connection
 
 
+def test_readyz_follows_a_real_postgresql_store_going_away_and_coming_back(pg_url, postgres_cluster):
+    name = pg_url.split("/")[3].split("?")[0]
+    client = make_app(pg_url).test_client()
+    assert client.get("/readyz").status_code == 200
+    # The database refuses new connections and ours are cut, as in a restart that has not finished.
+    postgres_cluster.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    postgres_cluster.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    for _ in range(2):  # the cut connection, then a new one that cannot be opened
+        not_ready = client.get("/readyz")
+        assert (not_ready.status_code, not_ready.get_data(as_text=True)) == (503, "not ready: the store does not answer\n")
+    assert client.get("/healthz").status_code == 200
+    postgres_cluster.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert client.get("/readyz").status_code == 200  # back by itself, on a fresh connection
+
+
 # --- request ids and logs -------------------------------------------------------------------------
 
 @pytest.fixture
