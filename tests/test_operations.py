@@ -182,6 +182,14 @@ def test_store_commands_use_the_configured_store_and_warn_when_another_is_opened
     monkeypatch.setenv("TRIAGE_DB", str(configured))
     assert "warning" not in run_cli("list").err  # the same store, named another way: no warning
 
+    # The service started with another configuration file says so too, naming where its store came from.
+    own = write(tmp_path / "own.toml", f'[serve]\ndb = "{other}"\n')
+    monkeypatch.delenv("TRIAGE_DB")
+    run = run_cli("serve", "--config", str(own), "--check-config")
+    assert run.code == ExitCode.OK
+    assert run.err == (f"warning: the service's store ({other}, from {own}) is not the one the other triage "
+                       f"commands open ({configured}, in {conf})\n")
+
 
 # --- invitation links -----------------------------------------------------------------------------
 

@@ -442,22 +442,31 @@ def user(args: argparse.Namespace) -> str:
     return getattr(args, "user", None) or current_user()
 
 
+def store_warning(args: argparse.Namespace) -> str | None:
+    """The warning line when the store this command opens is not the one the service's configuration
+    file names (the service and this command would not see the same intakes); once per command."""
+    from triage.config import mask_url, same_store
+
+    location, chosen_by, configured = _store_choice(args)
+    if configured is None or getattr(args, "store_warned", False) or same_store(location, configured[0]):
+        return None
+    args.store_warned = True  # once per command, however often it opens the store
+    return (f"warning: this store ({mask_url(str(location))}, from {chosen_by}) is not the one configured for the "
+            f"service ({mask_url(configured[0])}, in {configured[1]})")
+
+
 def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading: bool = False):
     """The store of --db / TRIAGE_DB. Reading commands (``for_reading``) read a store they cannot
     write (a read-only file system or copy) instead of refusing it, and say that this access cannot
     be recorded in its audit log."""
-    from triage.config import mask_url, same_store
     from triage.store import open_store as open_
 
-    location, chosen_by, configured = _store_choice(args)
-    if configured is not None and not getattr(args, "store_warned", False) and not same_store(location, configured[0]):
-        args.store_warned = True  # once per command, however often it opens the store
-        # The service and this command would not see the same intakes: say so, every time.
+    warning = store_warning(args)
+    if warning:
         from triage.safe_text import for_terminal
 
-        (io.err if io is not None else sys.stderr).write(for_terminal(
-            f"warning: this store ({mask_url(str(location))}, from {chosen_by}) is not the one configured for the "
-            f"service ({mask_url(configured[0])}, in {configured[1]})") + "\n")
+        (io.err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")
+    location = _store_choice(args)[0]
     store = open_(location, for_reading=for_reading)
     if store.read_only and io is not None and getattr(args, "audit_command", None) != "verify":
         io.note(f"note: {store.path} is read-only: this access cannot be recorded in its audit log")

@@ -142,6 +142,12 @@ def run_serve(args, io: IO) -> int:
         location = Path(location)
     args.db = str(location)  # what common.open_store reads
     settings = Path(cfg.settings) if cfg.settings else None
+    note = _json_note if cfg.log_format == "json" and not args.check_config else io.note  # the log's shape
+    configured = config.configured_store()  # what coordinators' commands open (TRIAGE_CONFIG or the system file)
+    if configured is not None and not config.same_store(location, configured[0]):
+        note(f"warning: the service's store ({config.mask_url(str(location))}, from {cfg.source('db')}) is not the "
+             f"one the other triage commands open ({config.mask_url(configured[0])}, in {configured[1]})")
+    args.store_warned = True  # said here, in the service's words (common.open_store would say it again)
     if args.check_config:
         return _print_config(cfg, location, settings, args, io)
     load_settings(settings)  # a broken settings file stops here (exit 3), not in the server
@@ -151,7 +157,6 @@ def run_serve(args, io: IO) -> int:
     metrics = _listen(cfg.metrics_host, cfg.metrics_port) if cfg.metrics else None
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    note = _json_note if cfg.log_format == "json" else io.note  # the log's own shape from the first line
     note(f"serving on http://{shown}:{port}/intake/ (store {shown_store}); Ctrl-C stops")
     if metrics is not None:
         metrics_host, metrics_port = metrics.getsockname()[:2]
