@@ -29,10 +29,11 @@ def register(commands) -> None:
         commands, "serve", help="serve the questionnaire to patients in a web browser",
         description="Serve the web pages: the patient questionnaire under /intake/, staff pages under /staff/, "
         "GET /healthz (liveness) and GET /readyz (the store answers). It listens on the loopback address by "
-        "default; on a clinic network, put it behind a TLS reverse proxy and set base_url and trusted_proxies "
-        "(see docs/operations.md). Every option can also come from the configuration file ([serve] in "
-        "--config FILE, TRIAGE_CONFIG, or /etc/fbss-triage/triage.toml) and from TRIAGE_* environment "
-        "variables: the command line wins over the environment, which wins over the file. Ctrl-C stops it.",
+        "default; on a clinic network, put it behind a TLS reverse proxy (--behind-proxy on the same machine; "
+        "see docs/deployment.md), or set base_url and trusted_proxies (see docs/operations.md). Every option "
+        "can also come from the configuration file ([serve] in --config FILE, TRIAGE_CONFIG, or "
+        "/etc/fbss-triage/triage.toml) and from TRIAGE_* environment variables: the command line wins over "
+        "the environment, which wins over the file. Ctrl-C stops it.",
         notes=common.STORE_HELP, handler=run_serve, exit_codes=(ExitCode.DEFINITION, ExitCode.STORE),
         examples=("triage serve                      # http://127.0.0.1:8765/intake/",
                   "triage serve --kiosk              # a reception tablet: new questionnaires too",
