@@ -514,7 +514,7 @@ def run(args, io: IO) -> int:
     preset = {"patient_id": args.patient_id} if args.patient_id is not None else {}
     if not (args.resume or args.out):
         # The embedded store by default: a draft autosaved after every answer, resumable by id.
-        draft = StoreDraft(common.open_store(args), common.user(args), args.resume_intake,
+        draft = StoreDraft(common.open_store(args, io), common.user(args), args.resume_intake,
                            language=args.lang if args.mode == "patient" else None)
         interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
