@@ -352,7 +352,9 @@ def test_staff_invite_page_offers_the_language(app, db):
 # --- a broken translation never reaches a patient -------------------------------------------------------
 
 def test_a_broken_spanish_web_text_stops_the_app_naming_the_id(db, tmp_path, monkeypatch):
-    source = Path(load_messages.__code__.co_filename).parents[1] / "questionnaires" / "fbss-web.es.toml"
+    from triage.languages import web_translation_path
+
+    source = web_translation_path("es")  # the shipped file, wherever the package is
     broken = tmp_path / "fbss-web.es.toml"
     broken.write_text(source.read_text(encoding="utf-8").replace('done_title = "Respuestas enviadas"\n', ""),
                       encoding="utf-8")
