@@ -153,7 +153,7 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
     for number in range(24, 29):
         reply(child, f"Question {number} of 28", "3", prompt="Your answer: ")
     child.expect_exact("Your answers")
-    reply(child, "Have you served in the armed forces?", "23", prompt="Your answer: ")
+    reply(child, "Have you served in the U.S. armed forces?", "23", prompt="Your answer: ")
     reply(child, "Press Enter to keep your answer: Yes", "2", prompt="Your answer: ")
     reply(child, "Your answers", "", prompt="Your answer: ")
     child.expect_exact("Before your visit")
@@ -285,9 +285,14 @@ def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("Before your visit")
     assert "note: red flag answered yes (red_flag_cancer_or_weight_loss)" in run.stderr
-    # a within-days flag: call the clinic today, never the emergency department
+    # a within-days flag: call the clinic today, never the emergency room for this answer (911 only in
+    # the safety net that names the emergency signs), under the tier's own heading
     assert "Topic for" not in run.stdout and "within a few days" in run.stdout
-    assert "911" not in run.stdout and "emergency" not in run.stdout.lower()
+    flat = " ".join(line.strip("| ") for line in run.stdout.splitlines())
+    answer_part, safety_net = " ".join(flat.split()).split(" But if ")
+    assert "911" not in answer_part and "emergency" not in run.stdout.lower()
+    assert "Tell the clinic team today:" in answer_part and "Important" not in run.stdout
+    assert safety_net.startswith("you have new trouble passing urine")
 
 
 def test_patient_mode_carries_a_patient_reference(tmp_path):
@@ -398,7 +403,7 @@ def test_patient_words_at_80x24_review_pages_and_goes_back(tmp_path):
     child.expect_exact("Your answers")
     reply(child, "Press Enter to see more of your answers", "", prompt="Your answer: ")  # a screenful at a time
     reply(child, "Type the number of an answer to change it", "<", prompt="Your answer: ")
-    reply(child, "Have you served in the armed forces?", "1", prompt="Your answer: ")  # the last question again
+    reply(child, "Have you served in the U.S. armed forces?", "1", prompt="Your answer: ")  # the last question again
     for number in range(22, 27):  # veteran yes now: the five VA questions it opens are asked
         reply(child, f"Question {number} of 26", "3", prompt="Your answer: ")
     reply(child, "Your answers", "", prompt="Your answer: ")

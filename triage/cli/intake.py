@@ -372,9 +372,9 @@ class Intake:
             self.say(self.wording.red_flag_choice)
         while True:
             choice = self.lines.read(prompt).strip().lower()
-            if choice in ("c", "continue", "continuar"):  # the same letters in Spanish: c, s (salir)
+            if choice in ("c", "continue", "continuar"):  # Spanish: c (continuar), p (parar)
                 return
-            if choice in ("s", "stop", "salir"):
+            if choice in ("s", "stop", "p", "parar", "salir"):
                 raise StopIntake()
             self.say(self.wording.red_flag_choice_invalid if self.patient else "  ! type c or s", style="bold")
 
