@@ -160,7 +160,7 @@ def _filled(text: str) -> str:
     values = {**ES.values, "number": 5, "total": 19, "min": 0, "max": 10, "count": 3, "unknown_text": "No sé",
               "answer": "junio de 2024", "questions": "¿Cuándo le hicieron esa resonancia magnética?",
               "reason": "la fecha", "month_example": "06/2024 o junio de 2024", "day_example": "06/10/2024",
-              "day_order": "mes/día/año", "intake": 4, "version": 1,
+              "day_order": "mes/día/año", "intake": 4, "version": 1, "code": 4,
               "where": "archivo", "command": "archivo",  # a file name or a command is not prose
               "minutes": 15, "date": "4 de diciembre de 2026", "unknown": "No sé", "none": "Ninguno"}
     return text.format_map(values)
@@ -503,3 +503,22 @@ def test_a_recorded_language_is_sealed_by_the_version_hash(tmp_path):
         store._db.execute("UPDATE versions SET language = 'en' WHERE intake_id = 1")
         report = store.verify_audit()
     assert not report.ok and any("intake 1 version 1" in problem for problem in report.problems)
+
+
+def test_no_rendered_spanish_page_uses_a_non_glossary_variant():
+    """The glossary holds on the pages as a patient sees them (templates, the questionnaire's texts and
+    the web texts together), not only in the definition files."""
+    import html
+
+    from support.web_golden import render_all
+
+    pages = render_all()
+    assert len(pages) > 10
+    hits = []
+    for name, page in pages.items():
+        text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)))
+        for term in GLOSSARY:
+            for avoided in term.get("avoid", []):
+                if re.search(rf"\b{re.escape(avoided)}\b", text, re.IGNORECASE):
+                    hits.append((name, avoided))
+    assert not hits, hits

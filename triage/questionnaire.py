@@ -138,10 +138,7 @@ _WORDING_PLACEHOLDERS = {
     "year_alone": {"answer"},
     "date_in_future": {"answer"},
     "mri_before_fusion": {"answer"},
-    "saved_to": {"where"},
-    "saved_file": {"where"},
-    "saved_record": {"intake", "version", "where"},
-    "continue_later": {"command"},
+    "come_back_code": {"code"},
 }
 # What a patient reads when a typed answer cannot be used, by kind (interview.InputError.kind).
 PATIENT_ERRORS = {
@@ -196,10 +193,16 @@ class PatientWording(_Definition):
     tier_heading_same_day: str
     tier_heading_soon: str
     stopped: str
-    saved_to: str  # where the answers are saved (a kiosk's staff may need it)
-    saved_file: str
-    saved_record: str
-    continue_later: str
+    # Saving and coming back, in words: a patient never reads a file path or a command (coordinators
+    # get the exact command in coordinator mode, and staff find the intake with `triage list`).
+    saved_as_you_go: str
+    saved_done: str
+    come_back_code: str  # {code}: the intake's number, which the front desk resumes
+    come_back_desk: str  # an answers file: the front desk knows where it is
+    interrupted: str
+    input_ended: str
+    save_failed: str
+    changed_elsewhere: str
     year_alone: str
     date_in_future: str
     mri_before_fusion: str
