@@ -402,10 +402,7 @@ class Interview:
         """(question number, total). The total counts the questions asked now plus those that may
         still be asked (their deciding question is not answered yet), so it never grows as the
         person answers; it can shrink when an answer makes questions unnecessary."""
-        asked = {item.id for item in self.asked()}
-        total = sum(1 for item in self.items if item.id in asked
-                    or (item.ask_when is not None and item.ask_when.question not in self.answers))
-        return self.position + 1, total
+        return self.position + 1, progress_total(self.questionnaire, self.answers, self.mode)
 
     def resume_position(self) -> int:
         """Where a resumed intake continues: after the last question that has an answer. (Not at the
@@ -520,6 +517,15 @@ def check_answer(answers: dict[str, Any], item: Item, value: Any, *, today: date
         trial[item.id] = value
     canonical = parse_answers(trial, today=today).answered()
     return canonical.get(item.id) if value is not None else None
+
+
+def progress_total(questionnaire: Questionnaire, answers: dict[str, Any], mode: Audience) -> int:
+    """The M of "Question N of M", the same in the terminal and on the web: the questions asked now
+    plus those that may still be asked (their deciding question has no answer yet), so M never grows
+    as the person answers; it can shrink when an answer makes questions unnecessary."""
+    asked = {item.id for item in questionnaire.asked(answers, mode)}
+    return sum(1 for item in questionnaire.items if mode in item.audience and (
+        item.id in asked or (item.ask_when is not None and item.ask_when.question not in answers)))
 
 
 def hidden_answers(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[Item]:
