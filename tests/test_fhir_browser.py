@@ -287,10 +287,11 @@ def test_a_date_typed_in_another_format_is_flagged_and_triage_names_the_question
     render(page, questionnaire("patient"))
     option(page, "fusion_date", fhir.KNOWN).click()
     assert field(page, "fusion_date" + fhir.VALUE_SUFFIX).get_attribute("placeholder") == fhir.DATE_ENTRY_FORMAT
-    type_into(page, "fusion_date" + fhir.VALUE_SUFFIX, "03/2024")
+    type_into(page, "fusion_date" + fhir.VALUE_SUFFIX, "13/2024")  # not a month: the help names none such
     assert page.locator(".lhc-error-msg").count() == 1  # the renderer marks the field (its own wording)
     option(page, "veteran", "yes").click()
     (tmp_path / "response.json").write_text(json.dumps(exported(page)), encoding="utf-8")
     run = run_cli("assess", str(tmp_path / "response.json"))
     assert run.code == 2 and run.out == ""
-    assert run.err.splitlines() == ["error: fusion_date: '03/2024' is not a date in the form YYYY-MM-DD or YYYY-MM"]
+    assert run.err.splitlines() == ["error: fusion_date: '13/2024' is not a date (type it like 06/2024, June 2024, "
+                                    "2024 or 2024-06-10)"]
