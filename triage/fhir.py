@@ -299,10 +299,14 @@ def subject_reference(patient_id: str) -> dict[str, Any]:
 
 def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, authored: str | None = None,
                       resource_id: str | None = None, status: str = "completed",
-                      subject: str | None = None, language: str | None = None) -> dict[str, Any]:
+                      subject: str | None = None, language: str | None = None,
+                      deidentified: bool = False) -> dict[str, Any]:
     """An R4 QuestionnaireResponse to the full Questionnaire for an answers-contract object
     (answered questions only). ``subject`` (the patient reference) only on identified exports.
-    ``language``: the language the patient answered in (item texts stay the staff's English)."""
+    ``language``: the language the patient answered in (item texts stay the staff's English).
+    ``deidentified``: the dates are years (the date entry's pattern allows a year; the assessment date
+    is a FHIR date, which may be a year), and ``meta.security`` says so, so that `triage assess`
+    reads them as years, never as a patient's "year alone" (triage.deidentified)."""
     groups = []
     for section, members in _sections(questionnaire, list(questionnaire.items)):
         items = []
@@ -315,6 +319,8 @@ def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, 
     if resource_id:
         resource["id"] = resource_id
     resource["meta"] = {"profile": [SDC_RESPONSE]}
+    if deidentified:
+        resource["meta"]["security"] = [DEIDENTIFIED]
     if language:
         resource["language"] = language
     resource["questionnaire"] = canonical(questionnaire)
@@ -357,6 +363,18 @@ def _answer_items(questionnaire: Questionnaire, item: Item, value: Any) -> list[
     if kind == "multi_choice":  # [] says no more than "not answered": no item
         return [one(item.id, item.text, [coded(code) for code in value])] if value else []
     return [one(item.id, item.text, [coded(str(value))])]
+
+
+# The security label of a de-identified response (HL7 v3 ObservationValue "anonymized"): identifiers
+# removed, dates to the year.
+DEIDENTIFIED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "ANONYED",
+                "display": "anonymized"}
+
+
+def is_deidentified(raw: Any) -> bool:
+    security = raw.get("meta", {}).get("security", []) if isinstance(raw, dict) and isinstance(raw.get("meta"), dict) else []
+    return isinstance(security, list) and any(isinstance(label, dict) and label.get("system") == DEIDENTIFIED["system"]
+                                              and label.get("code") == DEIDENTIFIED["code"] for label in security)
 
 
 def is_response(raw: Any) -> bool:
@@ -407,7 +425,8 @@ def answers_from_response(raw: dict[str, Any], questionnaire: Questionnaire) -> 
             continue
         if value is not None:
             answers[item.id] = value
-    _read_typed_dates(questionnaire, asked, answers, problems)
+    if not is_deidentified(raw):  # de-identified years stay years (triage.deidentified reads them)
+        _read_typed_dates(questionnaire, asked, answers, problems)
     if problems:
         raise InvalidInput(problems)
     return answers
