@@ -303,6 +303,27 @@ def test_progress_total_never_grows_as_the_patient_answers(app, db, veteran):
         assert seen[-1] == (len(Q.items) - 2 - 5, len(Q.items) - 2)
 
 
+def test_a_year_alone_is_read_as_the_safer_month_and_the_next_page_says_so(app, db):
+    """Review row 15: the help says "If you only know the year, type the year"; the page takes it,
+    as the terminal does (the fusion as late as possible), and says what it will use."""
+    visitor, intake_id, _ = started(app, db)
+    first_question(visitor).answer(year="2024")
+    assert visitor.status == 200 and visitor.question == "fused_levels"
+    assert "You gave only the year, so we will use December 2024 to be safe." in visitor.page
+    with open_store(db) as store:
+        assert store.load_draft(intake_id).answers == {"fusion_date": "2024-12"}
+    visitor.answer(answer=["L4-L5"])
+    assert "You gave only the year" not in visitor.page  # said once
+
+
+def test_a_month_typed_by_name_as_the_help_writes_it_is_taken(app, db):
+    visitor, intake_id, _ = started(app, db)
+    first_question(visitor).answer(month="June", year="2024")
+    assert visitor.status == 200 and visitor.question == "fused_levels"
+    with open_store(db) as store:
+        assert store.load_draft(intake_id).answers == {"fusion_date": "2024-06"}
+
+
 @pytest.mark.parametrize("form, message", [
     ({}, 'Enter the month and year of your fusion surgery, or select "I don\'t know"'),
     ({"month": "13", "year": "2024"}, "Month must be a number from 1 to 12"),
