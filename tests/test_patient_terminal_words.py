@@ -108,13 +108,13 @@ def test_stopping_after_a_warning_sign_says_how_to_come_back(tmp_path, lang):
 FAILING_STORE = """
 import sys
 from triage import drafts
-from triage.errors import StoreError
+from triage.errors import Conflict, StoreError
 from triage.cli.main import main
 real, calls = drafts.StoreDraft.save, []
 def save(self, answers):
     calls.append(1)
     if len(calls) == 3:
-        raise StoreError("database disk image is malformed: /var/lib/triage/clinic.db")
+        raise {error}("database disk image is malformed: /var/lib/triage/clinic.db")
     return real(self, answers)
 drafts.StoreDraft.save = save
 sys.exit(main(sys.argv[1:]))
@@ -122,16 +122,21 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_a_store_that_fails_mid_intake_gets_a_plain_sentence(tmp_path, lang):
+@pytest.mark.parametrize("error, code, sentence", [("StoreError", 5, "save_failed"),
+                                                   ("Conflict", 6, "changed_elsewhere")])
+def test_a_store_that_fails_mid_intake_gets_a_plain_sentence(tmp_path, lang, error, code, sentence):
     env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
     python = str(Path(TRIAGE[0]).with_name("python"))
-    child = pexpect.spawn(python, ["-c", FAILING_STORE, "intake", "--mode", "patient", "--lang", lang,
-                                   "--db", str(tmp_path / "clinic.db")],
+    child = pexpect.spawn(python, ["-c", FAILING_STORE.format(error=error), "intake", "--mode", "patient",
+                                   "--lang", lang, "--db", str(tmp_path / "clinic.db")],
                           cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
     answer_up_to(child, lang, 2)
     child.sendline("u")
     text = screen(child)
-    assert child.exitstatus == 5
-    assert WORDING[lang].save_failed in text
+    assert child.exitstatus == code
+    assert getattr(WORDING[lang], sentence) in text
     assert "malformed" not in text
     assert_patient_words_only(text, tmp_path, lang)
+    if error == "Conflict":  # nothing lost: this session's answers are in a file staff can resume
+        rescued = list(tmp_path.glob("*.json"))
+        assert len(rescued) == 1 and "2024-05" in rescued[0].read_text(encoding="utf-8")
