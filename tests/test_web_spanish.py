@@ -219,7 +219,7 @@ def test_errors_notices_red_flags_check_and_confirmation_are_spanish(app, db):
     assert errors(visitor.page) == ["El mes tiene que ser un número del 1 al 12"]
     visitor.answer(month="3", year="2024")
     visitor.answer(answer=["L4-L5", "unknown"])
-    assert errors(visitor.page) == ['Elija "No sé" sola, o quítele la marca']
+    assert errors(visitor.page) == ['Marque solo «No sé» o quite esa marca']
     answer_all(visitor, {"red_flag_saddle_numbness": {"answer": "yes"}, "mri_available": {"answer": "no"}})
     # the red-flag page came and went in answer_all; look at it again
     visitor.get("/intake/warning/red_flag_saddle_numbness?next=/intake/check")
