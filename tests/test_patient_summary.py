@@ -129,7 +129,19 @@ def test_a_same_day_flag_says_call_the_surgeon_today_and_the_emergency_departmen
     text = _summary({"red_flag_fever_or_wound": "yes", "red_flag_immunosuppression": "yes"})
     assert "call your surgeon's office today" in text
     assert "If you cannot reach them, or if you feel very unwell, go to the nearest emergency department" in text
-    assert "now" not in text.split("Important:")[1].split(".")[0]
+    assert "now" not in text.split("Contact your surgeon's office today:")[1].split(".")[0]
+
+
+@pytest.mark.parametrize("flags, heading", [
+    (["red_flag_saddle_numbness"], "Get help now"),
+    (["red_flag_immunosuppression", "red_flag_saddle_numbness"], "Get help now"),  # the highest tier names it
+    (["red_flag_fever_or_wound"], "Contact your surgeon's office today"),
+    (["red_flag_immunosuppression"], "Tell the clinic team today"),
+])
+def test_the_end_box_is_headed_by_what_to_do_for_its_tier_not_a_vague_word(flags, heading):
+    text = _summary({flag: "yes" for flag in flags})
+    assert f"{heading}: " in text
+    assert "Important" not in text
 
 
 @pytest.mark.parametrize("answers, asked", [

@@ -189,6 +189,11 @@ class PatientWording(_Definition):
     bring_heading: str
     bring_nothing: str
     emergency_heading: str
+    # The end box's heading names the tier of the most urgent red flag answered yes (the web's care
+    # card headings, in the same words).
+    tier_heading_emergency: str
+    tier_heading_same_day: str
+    tier_heading_soon: str
     stopped: str
     saved_to: str  # where the answers are saved (a kiosk's staff may need it)
     saved_file: str
