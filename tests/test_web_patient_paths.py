@@ -268,3 +268,75 @@ def test_away_from_a_kiosk_the_limit_stays_per_address(app, db):
         visitor.post("/intake/", code="AAAAA-AAAAA")
     code, _ = invite(db)
     assert Patient(app.test_client()).open_code(code).status == 429
+
+
+# --- the property: any sequence of answers and changes -----------------------------------------------
+
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st  # noqa: E402
+
+from triage.patient_summary import most_urgent_tier  # noqa: E402
+from triage.questionnaire import load_questionnaire  # noqa: E402
+
+RED_FLAGS = [item.id for item in load_questionnaire().items if item.safety]
+# Every other answer a patient gives, as the store keeps it (the red flags start as "no").
+BASE_ANSWERS = {"fusion_date": "2024-03", "fused_levels": ["L4-L5"], "surgical_report_available": "yes",
+                "mri_available": "no", "pain_location": "back", "pain_quality": ["aching"],
+                "pain_pattern_since_surgery": "never_improved", "pain_score": 6, "hardware_problem_known": "no",
+                "mechanical_symptoms": "no", "veteran": "no", **{flag: "no" for flag in RED_FLAGS}}
+
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("answer"), st.sampled_from(RED_FLAGS), st.sampled_from(["yes", "no", "unknown"]),
+              st.sampled_from(["continue", "stop"])),
+    st.tuples(st.just("check")),
+), max_size=8)
+
+
+@hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                             HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_the_warning_check_and_done_pages_show_the_highest_tier_answered_yes_so_far(tmp_path_factory, steps):
+    """Whatever the patient answers and changes, in any order, every page that shows a care card
+    shows first the card of the most urgent tier among the red flags answered yes as the answers
+    stand (a yes changed to no is no longer an answer; its staff alert stays, in the store)."""
+    from triage import invites
+
+    db = tmp_path_factory.mktemp("property") / "triage.db"
+    code = invites.new_code()
+    with open_store(db) as store:
+        store.create_invite(invites.code_hash(code), expires_at=invites.expiry(7), user="coordinator",
+                            answers=dict(BASE_ANSWERS))
+    app = make_app(db, clock=Clock())
+    visitor = Patient(app.test_client()).open_code(code)
+    answers = dict(BASE_ANSWERS)
+
+    def top() -> str | None:
+        return most_urgent_tier([flag for flag in RED_FLAGS if answers[flag] == "yes"], RULESET)
+
+    def expect(page: str, where: str, added: str | None = None) -> None:
+        shown = cards(page)
+        tier = top()
+        assert shown[:1] == ([tier] if tier else []), (where, steps, shown)
+        if added is not None and added != tier:
+            assert shown == [tier, added], (where, steps, shown)
+
+    for step in steps:
+        if step[0] == "check":
+            expect(visitor.get("/intake/check").page, "check")
+            continue
+        _, flag, value, choice = step
+        was_yes = answers[flag] == "yes"
+        visitor.get(f"/intake/questions/{flag}?change=1").answer(answer=value)
+        answers[flag] = value
+        if value == "yes" and not was_yes:
+            assert visitor.path.startswith(f"/intake/warning/{flag}"), (steps, visitor.path)
+            expect(visitor.page, "warning", added=RULESET.red_flag_tier(flag))
+            visitor.post(choice=choice)
+            if choice == "stop":
+                assert visitor.path == "/intake/stopped"
+                expect(visitor.page, "stopped")
+        else:
+            assert visitor.path == "/intake/check", (steps, visitor.path)
+            expect(visitor.page, "check")
+    visitor.get("/intake/check").post()
+    assert visitor.path == "/intake/done", (steps, visitor.path)
+    expect(visitor.page, "done")
