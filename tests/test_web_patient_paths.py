@@ -136,6 +136,21 @@ def test_on_a_kiosk_the_emergency_card_says_tell_the_desk_and_the_alert_is_marke
         assert {(a.intake_id, a.kiosk) for a in store.open_alerts()} == {(intake_id, True), (phone_id, False)}
 
 
+def test_staff_see_that_a_kiosk_alerts_patient_is_in_the_clinic(db, clock):
+    from support.web import add_staff, sign_in
+
+    tablet = make_app(db, clock=clock, kiosk=True)
+    visitor = Patient(tablet.test_client()).get("/intake/").post("/intake/new")
+    visitor.get("/intake/start")
+    visitor.get(re.search(r'href="(/intake/questions/[a-z_]+)"', visitor.page).group(1))
+    answer_until(visitor, "red_flag_clot_signs").answer(answer="yes")
+    phone, _ = started(make_app(db, clock=clock), db)
+    answer_until(phone, "red_flag_clot_signs").answer(answer="yes")
+    add_staff(db, "cora", "coordinator")
+    staff = sign_in(make_app(db, clock=clock).test_client(), "cora").get("/staff/alerts")
+    assert staff.page.count("at the reception tablet: go to the patient") == 1
+
+
 def test_the_done_page_leads_with_the_care_card_and_says_sending_alerts_no_one(app, db):
     visitor, _ = started(app, db)
     answer_all(visitor, {"red_flag_clot_signs": {"answer": "yes"}})
