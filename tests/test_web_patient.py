@@ -498,7 +498,7 @@ def test_leave_and_return_with_the_code_continues_where_it_stopped(app, db):
     assert visitor.path.startswith("/intake/saved")
     assert code in visitor.page
     visitor.post("/intake/leave")
-    assert visitor.path == "/intake/ended"
+    assert visitor.path == "/intake/ended?left=1" and "You left the questionnaire" in visitor.page
     assert visitor.get("/intake/start").path == "/intake/"  # the session is gone
     back = patient(app).open_code(code)
     assert "Continue where you left off" in back.page
@@ -627,6 +627,8 @@ def test_every_web_message_id_used_exists_and_every_message_is_used():
     used |= {f"{prefix}{tier}" for prefix in ("tier_label_", "tier_heading_") for tier in ("emergency", "same_day", "soon")}
     used |= {f"date_{part}" for part in ("day", "month", "year")}
     used |= {"error_date_missing", "error_date_missing_fusion_date", "error_date_missing_mri_date"}
+    used |= {f"{key}_one" for key in ("too_many_text", "intro_idle", "idle_warning")}  # one minute, in the singular
+    used |= {"left_title", "left_text", "date_hint", "levels_hint"}  # (a hint is picked by the question's type)  # the ended page after the patient's own "Leave"
     assert sorted(used - set(messages)) == []
     assert sorted(set(messages) - used) == []
 

@@ -261,8 +261,8 @@ def test_save_leave_and_the_closed_page_stay_spanish(app, db):
     visitor.answer(month="3", year="2024", later="1")
     assert visitor.path.startswith("/intake/saved") and "Sus respuestas están guardadas" in visitor.text
     visitor.post("/intake/leave")
-    assert visitor.path == "/intake/ended" and '<html lang="es">' in visitor.page
-    assert "Para proteger sus datos, cerramos el cuestionario" in visitor.text and english_left_over(visitor) == []
+    assert visitor.path == "/intake/ended?left=1" and '<html lang="es">' in visitor.page
+    assert "Usted salió del cuestionario" in visitor.text and english_left_over(visitor) == []
 
 
 def test_an_idle_end_says_so_in_the_patients_language_and_opens_nothing(db):

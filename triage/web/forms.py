@@ -25,6 +25,7 @@ NONE_CHOICE = "none"  # "None" on a levels question that allows it (the answer [
 class FieldError:
     message_id: str
     field: str  # the id of the input the error summary links to
+    whole: bool = False  # about a whole date (every box is outlined), not one of its boxes
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,12 @@ def _parse_date(item: Item, form, today: date) -> Parsed | FieldError:
     day, month, year = (form.get(part, "").strip() for part in ("day", "month", "year"))
     unknown = form.get("answer") == UNKNOWN_CHOICE
     if unknown and (day or month or year):
-        return FieldError("error_date_and_unknown", f"{item.id}-month")
+        return FieldError("error_date_and_unknown", f"{item.id}-month", whole=True)
     if unknown:
         return Parsed(UNKNOWN, True)
     if not month and not year:
         specific = f"error_date_missing_{item.id}"
-        return FieldError(specific if specific in _DATE_MISSING else "error_date_missing", f"{item.id}-month")
+        return FieldError(specific if specific in _DATE_MISSING else "error_date_missing", f"{item.id}-month", whole=True)
     if not month.isdigit() or not 1 <= int(month) <= 12:
         return FieldError("error_date_month", f"{item.id}-month")
     if not (year.isdigit() and len(year) == 4):
@@ -119,10 +120,10 @@ def _parse_date(item: Item, form, today: date) -> Parsed | FieldError:
         if not day.isdigit() or not 1 <= int(day) <= calendar.monthrange(y, m)[1]:
             return FieldError("error_date_day", f"{item.id}-day")
         if date(y, m, int(day)) > today:
-            return FieldError("error_date_future", f"{item.id}-day")
+            return FieldError("error_date_future", f"{item.id}-day", whole=True)
         return Parsed(f"{y:04d}-{m:02d}-{int(day):02d}", False)
     if (y, m) > (today.year, today.month):
-        return FieldError("error_date_future", f"{item.id}-month")
+        return FieldError("error_date_future", f"{item.id}-month", whole=True)
     return Parsed(f"{y:04d}-{m:02d}", False)  # a month stays a month
 
 

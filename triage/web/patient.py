@@ -589,21 +589,31 @@ def saved():
     asked = {item.id for item in _asked(intake.answers)}
     came_from = request.args.get("from", "")
     back = url_for("patient.question", qid=came_from) if came_from in asked else url_for("patient.intro")
-    return _page("saved.html", code=session.get("code", ""), back=back)
+    return _page("saved.html", code=session.get("code", ""), back=back, expires=_code_expiry())
+
+
+def _code_expiry() -> str | None:
+    """When this browser's code stops working, in the patient's words ("3 December 2026")."""
+    code = session.get("code")
+    if not code:
+        return None
+    invite = services().store().find_invite(invites.code_hash(code))
+    return _spoken_moment(invite.expires_at) if invite is not None else None
 
 
 @blueprint.post("/leave")
 def leave():
     language = services().language()
+    left = request.form.get("reason") == "left"  # the patient's own "Leave", not the idle warning's timer
     session.end()
     if language != DEFAULT_LANGUAGE:  # "we closed it" in the language the patient was reading (a new session)
         _choose(language)
-    return _to("patient.ended")
+    return _to("patient.ended", **({"left": "1"} if left else {}))
 
 
 @blueprint.get("/ended")
 def ended():
-    return _page("ended.html")
+    return _page("ended.html", left=request.args.get("left") == "1")
 
 
 @blueprint.post("/still-here")
