@@ -318,7 +318,7 @@ def test_a_month_stays_a_month(app, db, form, stored):
 
 
 @pytest.mark.parametrize("picked, message", [
-    ([], 'Select at least one answer, or select "I don\'t know"'),
+    ([], 'Select the levels of your lower back that were fused, or select "I don\'t know"'),
     (["L4-L5", "unknown"], 'Select "I don\'t know" on its own, or untick it'),
     (["L4-L5", "T11-T12"], "That answer could not be used. Check it and try again"),
 ])
@@ -628,6 +628,10 @@ def test_every_web_message_id_used_exists_and_every_message_is_used():
     used |= {f"date_{part}" for part in ("day", "month", "year")}
     used |= {"error_date_missing", "error_date_missing_fusion_date", "error_date_missing_mri_date"}
     used |= {f"{key}_one" for key in ("too_many_text", "intro_idle", "idle_warning")}  # one minute, in the singular
+    from triage.web.forms import MISSING_IN_OWN_WORDS
+
+    used |= {f"error_missing_{qid}" for qid in MISSING_IN_OWN_WORDS}  # picked by question id
+    used |= {"error_select_many"}  # their fallback, for a checkbox question without words of its own
     used |= {"left_title", "left_text", "date_hint", "levels_hint"}  # (a hint is picked by the question's type)  # the ended page after the patient's own "Leave"
     assert sorted(used - set(messages)) == []
     assert sorted(set(messages) - used) == []

@@ -114,3 +114,38 @@ def test_the_done_page_says_thank_you_once(db):
     visitor.post()
     assert visitor.path == "/intake/done"
     assert visitor.text.count("Thank you") == 1
+
+
+def _every_question_unanswered(db, language: str) -> dict[str, str]:
+    """Each question a patient is asked, sent with nothing chosen: its error, as the summary says it."""
+    from support.web import errors
+    from triage.questionnaire import load_questionnaire
+
+    code = invites.new_code()
+    with open_store(db) as store:  # every question asked: a veteran with an MRI
+        store.create_invite(invites.code_hash(code), expires_at=invites.expiry(7), user="coordinator",
+                            answers={"veteran": "yes", "mri_available": "yes"})
+    visitor = Patient(make_app(db, clock=Clock()).test_client()).get(f"/intake/language/{language}?next=/intake/")
+    visitor.post("/intake/", code=code)
+    found = {}
+    for item in load_questionnaire().items:
+        if "patient" not in item.audience or item.type == "partial_date":
+            continue
+        visitor.get(f"/intake/questions/{item.id}").answer()
+        assert visitor.status == 400, item.id
+        found[item.id] = errors(visitor.page)[0]
+    return found
+
+
+@pytest.mark.parametrize("language, generic, drive", [
+    ("en", ("Select an answer", "Select at least one answer"), "more than 60 minutes"),
+    ("es", ("Elija una respuesta", "Elija al menos una respuesta"), "más de 60 minutos"),
+])
+def test_each_question_says_in_its_own_words_what_to_select(db, language, generic, drive):
+    found = _every_question_unanswered(db, language)
+    assert len(found) == 26
+    assert [qid for qid, text in found.items() if text.startswith(generic)] == []
+    assert len(set(found.values())) == len(found)  # no two questions share a sentence
+    assert drive in found["va_drive_time_over_standard"]  # the clinic's setting, filled in
+    yes = "Select yes if " if language == "en" else "Elija sí si "
+    assert all(text.startswith(yes) for qid, text in found.items() if qid.startswith(("red_flag_", "va_")))

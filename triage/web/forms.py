@@ -72,6 +72,8 @@ def parse(item: Item, form, *, today: date) -> Parsed | FieldError:
         return FieldError("error_answer_invalid", item.id)  # a forged form; say nothing more
     unknown = UNKNOWN_CHOICE in picked
     if not is_multiple(item):
+        if not picked:
+            return FieldError(_missing(item, "error_select_one"), item.id)
         if len(picked) != 1:
             return FieldError("error_select_one", item.id)
         if unknown:
@@ -80,7 +82,7 @@ def parse(item: Item, form, *, today: date) -> Parsed | FieldError:
             return Parsed(UNKNOWN if item.type == "yes_no_unknown" else None, True)
         return Parsed(int(picked[0]) if item.type == "integer" else picked[0], False)
     if not picked:
-        return FieldError("error_select_many", item.id)
+        return FieldError(_missing(item, "error_select_many"), item.id)
     if unknown:
         if len(picked) > 1:
             return FieldError("error_unknown_alone", item.id)
@@ -129,6 +131,21 @@ def _parse_date(item: Item, form, today: date) -> Parsed | FieldError:
 
 # Questions with a date error of their own wording ("Enter the month and year of your MRI").
 _DATE_MISSING = {"error_date_missing_fusion_date", "error_date_missing_mri_date"}
+
+# Questions whose "nothing chosen" error is in their own words (GOV.UK: "Select yes if you have served
+# in the armed forces"): ``error_missing_<id>`` in the web texts. Every question a patient is asked.
+MISSING_IN_OWN_WORDS = frozenset({
+    "fused_levels", "surgical_report_available", "mri_available", "annular_tear_levels", "pain_location",
+    "pain_quality", "pain_pattern_since_surgery", "pain_score", "hardware_problem_known", "mechanical_symptoms",
+    "red_flag_bladder_bowel", "red_flag_saddle_numbness", "red_flag_sexual_function", "red_flag_both_legs",
+    "red_flag_progressive_weakness", "red_flag_clot_signs", "red_flag_major_trauma", "red_flag_fever_or_wound",
+    "red_flag_cancer_or_weight_loss", "red_flag_immunosuppression", "veteran", "va_enrolled",
+    "va_drive_time_over_standard", "va_wait_over_standard", "va_no_full_service_facility", "va_referral",
+})
+
+
+def _missing(item: Item, generic: str) -> str:
+    return f"error_missing_{item.id}" if item.id in MISSING_IN_OWN_WORDS else generic
 
 
 def shown(item: Item, value: Any, unknown: bool) -> dict[str, Any]:

@@ -321,7 +321,8 @@ def _question_page(intake: Intake, item: Item, *, state: dict, error: forms.Fiel
     notice = session.pop("notice", None)
     if notice and notice.get("kind") == "hidden":  # by id: shown in the language of the page that shows it
         notice = {"kind": "hidden", "questions": [_q().item(qid).text for qid in notice["ids"]]}
-    error_text = services().text(error.message_id, **texts) if error else None
+    # The settings as the patient's language reads them too ("more than 60 minutes" in an error).
+    error_text = services().text(error.message_id, **{**services().patient().values, **texts}) if error else None
     return _page("question.html", item=item, number=number, total=len(asked), back=back, section=section,
                  choices=forms.choices(item, **texts), multiple=forms.is_multiple(item), state=state,
                  error=error, error_text=error_text, change=change, revision=intake.revision,
