@@ -125,3 +125,28 @@ def test_the_done_page_leads_with_the_card_and_check_asks_for_warning_signs_firs
         no_violations(page, "done-emergency")
         screenshot(page, "patient-done-emergency", widths=(320, 1024))
         page.context.close()
+
+
+def test_in_spanish_the_emergency_card_offers_the_call_first_too(browser, tmp_path):
+    from triage import invites
+    from triage.store import open_store
+
+    with serving(tmp_path, clock=Clock()) as (server, db):
+        code = invites.new_code()
+        with open_store(db) as store:
+            store.create_invite(invites.code_hash(code), expires_at=invites.expiry(7), user="coordinator",
+                                answers=BEFORE_FLAGS, language="es")
+        page = new_page(browser, 320)
+        page.goto(f"{server.url}/intake/code/{code}?lang=es")
+        page.get_by_role("button", name="Empezar", exact=False).click()
+        page.wait_for_url("**/intake/start")
+        page.goto(f"{server.url}/intake/questions/red_flag_both_legs")
+        page.get_by_label("Sí", exact=True).check()
+        page.get_by_role("button", name="Continuar", exact=True).click()
+        page.wait_for_url("**/intake/warning/red_flag_both_legs**")
+        call = page.get_by_role("link", name="Llame al 911")
+        box = call.bounding_box()
+        assert call.get_attribute("href") == "tel:911" and box["y"] + box["height"] <= 640
+        no_violations(page, "warning-es")
+        screenshot(page, "patient-emergency-es", widths=(320, 1024))
+        page.context.close()
