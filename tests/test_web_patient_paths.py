@@ -355,3 +355,15 @@ def test_the_warning_check_and_done_pages_show_the_highest_tier_answered_yes_so_
     visitor.get("/intake/check").post()
     assert visitor.path == "/intake/done", (steps, visitor.path)
     expect(visitor.page, "done")
+
+
+def test_a_kiosk_alert_is_kept_as_such_on_every_backend(store_location):
+    """The store API's optional field: an alert raised at the reception tablet says so, on SQLite and
+    PostgreSQL alike, and the audit chain still verifies."""
+    with open_store(store_location) as store:
+        tablet = store.save_draft({"red_flag_both_legs": "yes"}, user="patient-web").intake_id
+        phone = store.save_draft({"red_flag_both_legs": "yes"}, user="patient-web").intake_id
+        assert store.raise_alert(tablet, "red_flag_both_legs", "emergency", kiosk=True)
+        assert store.raise_alert(phone, "red_flag_both_legs", "emergency")
+        assert {(a.intake_id, a.kiosk) for a in store.open_alerts()} == {(tablet, True), (phone, False)}
+        assert store.verify_audit().ok
