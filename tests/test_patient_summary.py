@@ -147,6 +147,19 @@ def test_a_same_day_flag_says_call_the_surgeon_today_and_the_emergency_departmen
     assert "now" not in text.split("Call your surgeon's office today:")[1].split(".")[0]
 
 
+
+@pytest.mark.parametrize("flags, heading", [
+    (["red_flag_saddle_numbness"], "Get help now"),
+    (["red_flag_immunosuppression", "red_flag_saddle_numbness"], "Get help now"),  # the highest tier names it
+    (["red_flag_fever_or_wound"], "Call your surgeon's office today"),
+    (["red_flag_immunosuppression"], "Tell the clinic team today"),
+])
+def test_the_end_box_is_headed_by_what_to_do_for_its_tier_not_a_vague_word(flags, heading):
+    text = _summary({flag: "yes" for flag in flags})
+    assert f"{heading}: " in text
+    assert "Important" not in text
+
+
 @pytest.mark.parametrize("answers, asked", [
     ({"veteran": "yes", "va_referral": "yes"}, True),
     ({"veteran": "yes", "va_referral": "no"}, False),

@@ -205,6 +205,9 @@ def test_a_whole_intake_without_javascript(browser, served):
     assert "Select only" in page.inner_text(".error-summary")
     page.goto(f"{server.url}/intake/check")
     page.get_by_role("button", name="Send answers").click()
+    # Warning-sign questions after the stop are still unanswered: asked for first, sending anyway allowed.
+    assert "Please answer the questions about warning signs" in page.inner_text(".error-summary")
+    page.get_by_role("button", name="Send without answering them").click()
     assert page.url.endswith("/intake/done")
     page.context.close()
 

@@ -364,7 +364,7 @@ def test_a_month_stays_a_month(app, db, form, stored):
 
 
 @pytest.mark.parametrize("picked, message", [
-    ([], 'Select at least one answer, or select "I don\'t know"'),
+    ([], 'Select the levels of your lower back that were fused, or select "I don\'t know"'),
     (["L4-L5", "unknown"], 'Select only "I don\'t know", or uncheck it'),
     (["L4-L5", "T11-T12"], "That answer could not be used. Check it and try again"),
 ])
@@ -544,7 +544,7 @@ def test_leave_and_return_with_the_code_continues_where_it_stopped(app, db):
     assert visitor.path.startswith("/intake/saved")
     assert code in visitor.page
     visitor.post("/intake/leave")
-    assert visitor.path == "/intake/ended"
+    assert visitor.path == "/intake/ended?left=1" and "You left the questionnaire" in visitor.page
     assert visitor.get("/intake/start").path == "/intake/"  # the session is gone
     back = patient(app).open_code(code)
     assert "Continue where you left off" in back.page
@@ -673,6 +673,12 @@ def test_every_web_message_id_used_exists_and_every_message_is_used():
     used |= {f"{prefix}{tier}" for prefix in ("tier_label_", "tier_heading_") for tier in ("emergency", "same_day", "soon")}
     used |= {f"date_{part}" for part in ("day", "month", "year")}
     used |= {"error_date_missing", "error_date_missing_fusion_date", "error_date_missing_mri_date"}
+    used |= {f"{key}_one" for key in ("too_many_text", "intro_idle", "idle_warning")}  # one minute, in the singular
+    from triage.web.forms import MISSING_IN_OWN_WORDS
+
+    used |= {f"error_missing_{qid}" for qid in MISSING_IN_OWN_WORDS}  # picked by question id
+    used |= {"error_select_many"}  # their fallback, for a checkbox question without words of its own
+    used |= {"left_title", "left_text", "date_hint", "levels_hint"}  # (a hint is picked by the question's type)  # the ended page after the patient's own "Leave"
     assert sorted(used - set(messages)) == []
     assert sorted(set(messages) - used) == []
 

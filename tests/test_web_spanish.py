@@ -114,7 +114,8 @@ def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp
     db = tmp_path / "t.db"
     code, intake_id = invite(db, "es")
     raw = sqlite3.connect(db, isolation_level=None)
-    for statement in ("ALTER TABLE invites DROP COLUMN language", "PRAGMA user_version = 6"):
+    for statement in ("ALTER TABLE invites DROP COLUMN language", "ALTER TABLE alerts DROP COLUMN kiosk",
+                      "PRAGMA user_version = 6"):
         raw.execute(statement)
     raw.close()
     with open_store(db) as store:  # migration 7 adds the column: what was issued before opens in English
@@ -260,8 +261,8 @@ def test_save_leave_and_the_closed_page_stay_spanish(app, db):
     visitor.answer(month="3", year="2024", later="1")
     assert visitor.path.startswith("/intake/saved") and "Sus respuestas están guardadas" in visitor.text
     visitor.post("/intake/leave")
-    assert visitor.path == "/intake/ended" and '<html lang="es">' in visitor.page
-    assert "Para proteger sus datos, cerramos el cuestionario" in visitor.text and english_left_over(visitor) == []
+    assert visitor.path == "/intake/ended?left=1" and '<html lang="es">' in visitor.page
+    assert "Usted salió del cuestionario" in visitor.text and english_left_over(visitor) == []
 
 
 def test_an_idle_end_says_so_in_the_patients_language_and_opens_nothing(db):

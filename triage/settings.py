@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: pydantic would evaluate every field's annotation text
 # when the module is imported (a millisecond of every command's start-up); Python does it for free.
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,8 @@ US_STATES_AND_TERRITORIES: dict[str, str] = {
     "VI": "the U.S. Virgin Islands",
 }
 
+_PHONE_NUMBER = re.compile(r"\+?[0-9]([0-9 -]{0,18}[0-9])?")
+
 
 class Settings(BaseModel):
     # strict: `healing_window_months = true` must not be read as 1, nor "6" as 6 (a wrong type in a
@@ -46,7 +49,9 @@ class Settings(BaseModel):
     va_no_full_service_facility_states: tuple[str, ...] = ("AK", "HI", "NH", "GU", "AS", "MP", "VI")
     clinic_name: str = Field("the spine clinic", min_length=1)
     clinic_phone: str = Field("the number on your appointment letter", min_length=1)
-    emergency_number: str = Field("911", min_length=1)
+    # The number patients are told to call, and dial from the web's emergency card (a tel: link):
+    # digits, with spaces or dashes between them and a leading + allowed ("911", "112", "+1 555-0100").
+    emergency_number: str = "911"
     # How `triage intake` reads a typed date such as 6/10/2024 (month first, or day first). It changes
     # no result, so it is left out of the settings a result lists (exclude=True).
     date_order: Literal["MDY", "DMY"] = Field("MDY", exclude=True)
@@ -54,6 +59,14 @@ class Settings(BaseModel):
     # change no result either.
     patient_idle_minutes: int = Field(15, ge=2, le=240, exclude=True)
     staff_idle_minutes: int = Field(30, ge=2, le=720, exclude=True)
+
+    @field_validator("emergency_number")
+    @classmethod
+    def _dialable(cls, value: str) -> str:
+        if not _PHONE_NUMBER.fullmatch(value):
+            raise ValueError("must be a number a phone can dial, such as \"911\" (digits, with spaces or dashes"
+                             " between them and a leading + allowed)")
+        return value
 
     @field_validator("va_no_full_service_facility_states", mode="before")
     @classmethod
@@ -66,6 +79,11 @@ class Settings(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("lists a state or territory twice")
         return tuple(value)
+
+    @property
+    def emergency_tel(self) -> str:
+        """``emergency_number`` as a tel: link dials it (digits and a leading +)."""
+        return "".join(c for c in self.emergency_number if c.isdigit() or c == "+")
 
     # Settings are frozen, so what every result repeats is computed once per settings object.
     @cached_property

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -247,6 +247,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
     """,
+    # patientweb: 8: an alert raised at the reception tablet (`triage serve --kiosk`) says so, so that
+    # staff walk to the patient in the waiting room rather than phone them.
+    """
+    ALTER TABLE alerts ADD COLUMN kiosk INTEGER NOT NULL DEFAULT 0 CHECK (kiosk IN (0, 1));
+    """,
 )
 
 
@@ -348,6 +353,7 @@ class Alert:
     urgency: str
     raised_at: str
     patient_id: str | None
+    kiosk: bool = False  # answered on the reception tablet: the patient is in the clinic now
 
 
 @dataclass(frozen=True)
@@ -871,16 +877,17 @@ class Store:
 
     # -- red-flag alerts for staff -------------------------------------------------------------
 
-    def raise_alert(self, intake_id: int, question: str, urgency: str) -> bool:
+    def raise_alert(self, intake_id: int, question: str, urgency: str, *, kiosk: bool = False) -> bool:
         """A red-flag question of this intake was answered yes: staff must see it. Once per question
-        and intake (an acknowledged alert is not raised again by the same answer). True if new."""
+        and intake (an acknowledged alert is not raised again by the same answer). True if new.
+        ``kiosk``: answered on the reception tablet, so the patient is in the clinic now."""
         with self._write() as db:
-            return self._raise_alert(db, intake_id, question, urgency, self._clock())
+            return self._raise_alert(db, intake_id, question, urgency, self._clock(), kiosk=kiosk)
 
-    def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str) -> bool:
+    def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str, *, kiosk: bool = False) -> bool:
         alert_id = self._backend.insert_id(
-            db, "INSERT INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)"
-            " ON CONFLICT (intake_id, question) DO NOTHING", (intake_id, question, urgency, now))
+            db, "INSERT INTO alerts (intake_id, question, urgency, raised_at, kiosk) VALUES (?,?,?,?,?)"
+            " ON CONFLICT (intake_id, question) DO NOTHING", (intake_id, question, urgency, now, int(kiosk)))
         if alert_id is None:
             return False
         self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None,
@@ -896,9 +903,9 @@ class Store:
                 " COALESCE((SELECT v.patient_id FROM versions v WHERE v.intake_id = a.intake_id"
                 "           ORDER BY v.version DESC LIMIT 1),"
                 f"          (SELECT {self._backend.json_text('d.answers', 'patient_id')} FROM drafts d"
-                "           WHERE d.intake_id = a.intake_id))"
+                "           WHERE d.intake_id = a.intake_id)), a.kiosk"
                 " FROM alerts a WHERE a.acknowledged_at IS NULL ORDER BY a.raised_at DESC, a.id DESC").fetchall()
-        return [Alert(*row) for row in rows]
+        return [Alert(*row[:5], kiosk=bool(row[5])) for row in rows]
 
     def alert_counts(self) -> dict[str, int]:
         """Open alerts per urgency tier, for the staff pages' banner (counts only)."""

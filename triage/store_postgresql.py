@@ -187,6 +187,8 @@ INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICA
 # (whose SQLite statements they mirror). A change to the store's schema is appended to both.
 MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+    # patientweb: an alert raised at the reception tablet says so (staff walk to the patient).
+    7: "ALTER TABLE alerts ADD COLUMN kiosk INTEGER NOT NULL DEFAULT 0 CHECK (kiosk IN (0, 1))",
 }
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit

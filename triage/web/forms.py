@@ -26,6 +26,7 @@ NONE_CHOICE = "none"  # "None" on a levels question that allows it (the answer [
 class FieldError:
     message_id: str
     field: str  # the id of the input the error summary links to
+    whole: bool = False  # about a whole date (every box is outlined), not one of its boxes
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def parse(item: Item, form, *, today: date) -> Parsed | FieldError:
         return FieldError("error_answer_invalid", item.id)  # a forged form; say nothing more
     unknown = UNKNOWN_CHOICE in picked
     if not is_multiple(item):
+        if not picked:
+            return FieldError(_missing(item, "error_select_one"), item.id)
         if len(picked) != 1:
             return FieldError("error_select_one", item.id)
         if unknown:
@@ -81,7 +84,7 @@ def parse(item: Item, form, *, today: date) -> Parsed | FieldError:
             return Parsed(UNKNOWN if item.type == "yes_no_unknown" else None, True)
         return Parsed(int(picked[0]) if item.type == "integer" else picked[0], False)
     if not picked:
-        return FieldError("error_select_many", item.id)
+        return FieldError(_missing(item, "error_select_many"), item.id)
     if unknown:
         if len(picked) > 1:
             return FieldError("error_unknown_alone", item.id)
@@ -104,12 +107,12 @@ def _parse_date(item: Item, form, today: date) -> Parsed | FieldError:
     day, month, year = (form.get(part, "").strip() for part in ("day", "month", "year"))
     unknown = form.get("answer") == UNKNOWN_CHOICE
     if unknown and (day or month or year):
-        return FieldError("error_date_and_unknown", f"{item.id}-month")
+        return FieldError("error_date_and_unknown", f"{item.id}-month", whole=True)
     if unknown:
         return Parsed(UNKNOWN, True)
     if not month and not year:
         specific = f"error_date_missing_{item.id}"
-        return FieldError(specific if specific in _DATE_MISSING else "error_date_missing", f"{item.id}-month")
+        return FieldError(specific if specific in _DATE_MISSING else "error_date_missing", f"{item.id}-month", whole=True)
     if not month and not day and item.year_alone:
         # A year alone, as the help allows ("If you only know the year, type the year"): read as the
         # safer month of it, exactly as the terminal reads it, and the next page says so.
@@ -133,15 +136,30 @@ def _parse_date(item: Item, form, today: date) -> Parsed | FieldError:
         if not day.isdigit() or not 1 <= int(day) <= calendar.monthrange(y, m)[1]:
             return FieldError("error_date_day", f"{item.id}-day")
         if date(y, m, int(day)) > today:
-            return FieldError("error_date_future", f"{item.id}-day")
+            return FieldError("error_date_future", f"{item.id}-day", whole=True)
         return Parsed(f"{y:04d}-{m:02d}-{int(day):02d}", False)
     if (y, m) > (today.year, today.month):
-        return FieldError("error_date_future", f"{item.id}-month")
+        return FieldError("error_date_future", f"{item.id}-month", whole=True)
     return Parsed(f"{y:04d}-{m:02d}", False)  # a month stays a month
 
 
 # Questions with a date error of their own wording ("Enter the month and year of your MRI").
 _DATE_MISSING = {"error_date_missing_fusion_date", "error_date_missing_mri_date"}
+
+# Questions whose "nothing chosen" error is in their own words (GOV.UK: "Select yes if you have served
+# in the armed forces"): ``error_missing_<id>`` in the web texts. Every question a patient is asked.
+MISSING_IN_OWN_WORDS = frozenset({
+    "fused_levels", "surgical_report_available", "mri_available", "annular_tear_levels", "pain_location",
+    "pain_quality", "pain_pattern_since_surgery", "pain_score", "hardware_problem_known", "mechanical_symptoms",
+    "red_flag_bladder_bowel", "red_flag_saddle_numbness", "red_flag_sexual_function", "red_flag_both_legs",
+    "red_flag_progressive_weakness", "red_flag_clot_signs", "red_flag_major_trauma", "red_flag_fever_or_wound",
+    "red_flag_cancer_or_weight_loss", "red_flag_immunosuppression", "veteran", "va_enrolled",
+    "va_drive_time_over_standard", "va_wait_over_standard", "va_no_full_service_facility", "va_referral",
+})
+
+
+def _missing(item: Item, generic: str) -> str:
+    return f"error_missing_{item.id}" if item.id in MISSING_IN_OWN_WORDS else generic
 
 
 def shown(item: Item, value: Any, unknown: bool) -> dict[str, Any]:

@@ -38,6 +38,8 @@ from triage.web.sessions import idle_stylesheet
 blueprint = Blueprint("patient", __name__, url_prefix="/intake")
 
 PATIENT_USER = "patient-web"  # who saved a draft or recorded an intake from these pages, in the audit log
+# The source of a version the patient chose to send with warning-sign questions still unanswered.
+SENT_WITHOUT_WARNING_SIGNS = "web:sent-with-warning-signs-unanswered"
 MODE = "patient"
 
 
@@ -102,7 +104,16 @@ def _texts() -> dict[str, str]:
 def _page(template: str, **context):
     questionnaire = _q()
     return render_template(template, q=questionnaire, wording=questionnaire.patient_wording,
-                           idle=_idle_context(), languages=language_switch(), **context)
+                           idle=_idle_context(), languages=language_switch(), get_help=_get_help(), **context)
+
+
+def _get_help() -> dict[str, Any]:
+    """The emergency card's first action: on a phone or computer a link that dials the emergency
+    number; on the reception tablet, telling the desk (the patient is in the clinic, and the alert
+    says so)."""
+    settings = services().settings
+    return {"kiosk": bool(session.get("kiosk", services().kiosk)), "number": settings.emergency_number,
+            "tel": settings.emergency_tel}
 
 
 def language_switch() -> list[dict[str, Any]]:
@@ -145,10 +156,10 @@ def start_with_code(code: str):
 def open_code():
     svc = services()
     typed = request.form.get("code", "")[:40]
-    client = request.remote_addr or "-"
+    code = invites.normalise(typed)
+    client = _limit_key(code)
     if svc.code_limiter.blocked(client):
         return _page("too_many.html", minutes=svc.code_limiter.minutes), 429
-    code = invites.normalise(typed)
     if not typed.strip():
         error = "code_error_missing"
     elif code is None:
@@ -163,6 +174,17 @@ def open_code():
         svc.code_limiter.failed(client)
     return _page("start.html", code=typed[:20], error=forms.FieldError(error, "code"), error_text=svc.text(error),
                  kiosk=svc.kiosk), 400
+
+
+def _limit_key(code: str | None) -> str:
+    """Whose wrong codes count together. Elsewhere: each address. On the reception tablet every patient
+    shares one address, so the tablet's failures count per code typed (its first half): one patient's
+    mistyped code does not lock the tablet for the next, while each code still gets only a few tries
+    (and the limiter's total for all addresses still caps guessing)."""
+    client = request.remote_addr or "-"
+    if not services().kiosk:
+        return client
+    return f"{client} kiosk {(code or '-')[:5]}"
 
 
 def _now() -> str:
@@ -305,7 +327,8 @@ def _question_page(intake: Intake, item: Item, *, state: dict, error: forms.Fiel
         notice = {"kind": "year_alone", "text": _q().patient_wording.year_alone.format(answer=shown)}
     elif notice and notice.get("kind") == "year_alone":
         notice = None
-    error_text = services().text(error.message_id, **texts) if error else None
+    # The settings as the patient's language reads them too ("more than 60 minutes" in an error).
+    error_text = services().text(error.message_id, **{**services().patient().values, **texts}) if error else None
     # M counts the questions that may still be asked, as the terminal does: it never grows later.
     total = progress_total(_q(), intake.answers, MODE)
     return _page("question.html", item=item, number=number, total=total, back=back, section=section,
@@ -381,7 +404,9 @@ def answer(qid: str):
         session["notice"] = {"kind": "year_alone", "qid": item.id}
     position = next(n for n, i in enumerate(asked) if i.id == item.id)
     if change:
-        pending = [i for i in revealed if i.id not in answers]
+        # Every question the change opened (or any still unanswered) is asked, one after the other,
+        # before the check page: none is sent as "not answered" without being shown.
+        pending = _unanswered(asked, answers, marks)
         following = url_for("patient.question", qid=pending[0].id, change="1") if pending else url_for("patient.check")
     else:
         following = url_for("patient.question", qid=asked[position + 1].id) if position + 1 < len(asked) \
@@ -390,9 +415,14 @@ def answer(qid: str):
         following = url_for("patient.saved", **{"from": item.id})
     if item.safety and value == "yes" and not was_yes:
         # Staff see it at once (red-flag alerts on the staff pages), before the patient even sends.
-        svc.store().raise_alert(intake.id, item.id, red_flag_notice(item.id)[0])
+        svc.store().raise_alert(intake.id, item.id, red_flag_notice(item.id)[0], kiosk=bool(session.get("kiosk")))
         return redirect(url_for("patient.warning", qid=item.id) + "?" + urlencode({"next": following}), code=303)
     return redirect(following, code=303)
+
+
+def _unanswered(asked: list[Item], answers: dict[str, Any], marks: set[str]) -> list[Item]:
+    """Questions asked with these answers that have neither an answer nor "I don't know"."""
+    return [item for item in asked if item.id not in answers and item.id not in marks]
 
 
 def _revision(form) -> int | None:
@@ -418,6 +448,21 @@ def red_flag_notice(qid: str) -> tuple[str, str]:
     return tier, red_flag_instructions(tier, language.texts, svc.settings, language.values)
 
 
+def yes_flags(answers: dict[str, Any]) -> list[str]:
+    """The red-flag questions answered yes, among the questions these answers ask."""
+    return [item.id for item in _asked(answers) if item.safety and answers.get(item.id) == "yes"]
+
+
+def _care(answers: dict[str, Any]) -> dict[str, str] | None:
+    """The care card of the most urgent tier answered yes so far (None: no red flag answered yes)."""
+    svc = services()
+    tier = most_urgent_tier(yes_flags(answers), svc.ruleset)
+    if tier is None:
+        return None
+    language = svc.patient()
+    return {"urgency": tier, "instruction": red_flag_instructions(tier, language.texts, svc.settings, language.values)}
+
+
 def _safe_next(target: str | None) -> str:
     """Only our own question or check pages (no open redirect)."""
     if target and target.startswith("/intake/") and "//" not in target and "\\" not in target:
@@ -431,9 +476,16 @@ def warning(qid: str):
     item = _item(qid, intake)
     if not item.safety or intake.answers.get(qid) != "yes":
         return _to("patient.question", qid=qid)
-    urgency, instruction = red_flag_notice(qid)
-    return _page("warning.html", urgency=urgency, instruction=instruction,
-                 following=_safe_next(request.args.get("next")))
+    # The most urgent tier answered so far leads: a later, calmer answer never replaces an emergency
+    # card; it is added below it.
+    care = _care(intake.answers)
+    tier, instruction = red_flag_notice(qid)
+    added = {"urgency": tier, "instruction": instruction} if tier != care["urgency"] else None
+    following = _safe_next(request.args.get("next"))
+    changing = "change=1" in following or following == url_for("patient.check")
+    back = url_for("patient.question", qid=qid, **({"change": "1"} if changing else {}))
+    return _page("warning.html", urgency=care["urgency"], instruction=care["instruction"], added=added,
+                 following=following, back=back)
 
 
 @blueprint.post("/warning/<qid>")
@@ -454,7 +506,7 @@ def check():
     return _check_page(intake)
 
 
-def _check_page(intake: Intake, status: int = 200):
+def _check_page(intake: Intake, status: int = 200, flags_first: bool = False):
     questionnaire = _q()
     marks = _unknown_marks()
     rows = []
@@ -467,7 +519,15 @@ def _check_page(intake: Intake, status: int = 200):
         rows.append({"item": item, "text": shown_text,
                      "change": url_for("patient.question", qid=item.id, change="1")})
     hidden = bool(hidden_answers(questionnaire, intake.answers))
-    return _page("check.html", rows=rows, hidden=hidden, revision=intake.revision), status
+    asked = _asked(intake.answers)
+    unanswered = _unanswered(asked, intake.answers, marks)
+    for row in rows:
+        row["unanswered"] = row["item"] in unanswered
+    care = _care(intake.answers)
+    return _page("check.html", rows=rows, hidden=hidden, revision=intake.revision, care=care,
+                 urgency=care and care["urgency"], instruction=care and care["instruction"],
+                 unanswered=[row for row in rows if row["unanswered"]], flags_first=flags_first,
+                 back=url_for("patient.question", qid=asked[-1].id)), status
 
 
 @blueprint.post("/check")
@@ -478,11 +538,18 @@ def send():
         return _to("patient.done")
     if _revision(request.form) != intake.revision:
         return _conflict()
+    flags = [item for item in _unanswered(_asked(intake.answers), intake.answers, _unknown_marks()) if item.safety]
+    anyway = request.form.get("anyway") == "1"
+    if flags and not anyway:
+        # The warning-sign questions are the ones that cannot wait: ask for them first. Sending
+        # anyway stays possible, and the version records that it was sent so.
+        return _check_page(intake, flags_first=True)
     answers = parse_answers(without_hidden(svc.questionnaire, intake.answers), today=svc.today())
     result = assess(answers, svc.ruleset, svc.settings)
     try:
         svc.store().record_assessment(answers.answered(), result.to_json(), user=PATIENT_USER, intake_id=intake.id,
-                                      base_version=intake.base_version, source="web",
+                                      base_version=intake.base_version,
+                                      source=SENT_WITHOUT_WARNING_SIGNS if flags else "web",
                                       draft_revision=intake.revision, language=svc.language())
     except Conflict:
         return _conflict()
@@ -533,21 +600,31 @@ def saved():
     asked = {item.id for item in _asked(intake.answers)}
     came_from = request.args.get("from", "")
     back = url_for("patient.question", qid=came_from) if came_from in asked else url_for("patient.intro")
-    return _page("saved.html", code=session.get("code", ""), back=back)
+    return _page("saved.html", code=session.get("code", ""), back=back, expires=_code_expiry())
+
+
+def _code_expiry() -> str | None:
+    """When this browser's code stops working, in the patient's words ("3 December 2026")."""
+    code = session.get("code")
+    if not code:
+        return None
+    invite = services().store().find_invite(invites.code_hash(code))
+    return _spoken_moment(invite.expires_at) if invite is not None else None
 
 
 @blueprint.post("/leave")
 def leave():
     language = services().language()
+    left = request.form.get("reason") == "left"  # the patient's own "Leave", not the idle warning's timer
     session.end()
     if language != DEFAULT_LANGUAGE:  # "we closed it" in the language the patient was reading (a new session)
         _choose(language)
-    return _to("patient.ended")
+    return _to("patient.ended", **({"left": "1"} if left else {}))
 
 
 @blueprint.get("/ended")
 def ended():
-    return _page("ended.html")
+    return _page("ended.html", left=request.args.get("left") == "1")
 
 
 @blueprint.post("/still-here")

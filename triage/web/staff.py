@@ -403,8 +403,9 @@ def alerts():
     for alert in services().store().open_alerts():  # newest first
         entry = grouped.setdefault(alert.intake_id, {"intake_id": alert.intake_id, "patient_id": alert.patient_id,
                                                      "raised_at": alert.raised_at, "urgency": alert.urgency,
-                                                     "questions": []})
+                                                     "questions": [], "kiosk": False})
         entry["questions"].append(questionnaire.item(alert.question).label)
+        entry["kiosk"] = entry["kiosk"] or alert.kiosk  # answered at the reception tablet: in the clinic now
         if URGENCY_ORDER.index(alert.urgency) < URGENCY_ORDER.index(entry["urgency"]):
             entry["urgency"] = alert.urgency
     rows = sorted(grouped.values(), key=lambda e: (URGENCY_ORDER.index(e["urgency"]), _descending(e["raised_at"])))
