@@ -187,6 +187,24 @@ INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICA
 # (whose SQLite statements they mirror). A change to the store's schema is appended to both.
 MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+    # guard: rate-limit counters and staff members' known devices (see store.MIGRATIONS[7]).
+    7: """
+    CREATE TABLE rate_limits (
+        key TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        hits BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (key, window_start)
+    );
+    CREATE INDEX rate_limits_expiry ON rate_limits(expires_at);
+    CREATE TABLE known_devices (
+        token_sha256 TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name),
+        created_at TEXT NOT NULL,
+        last_used_at TEXT NOT NULL
+    );
+    CREATE INDEX known_devices_user ON known_devices(user_name);
+    """,
 }
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
@@ -203,6 +221,8 @@ PRIVILEGES: dict[str, str] = {
     "drafts": "SELECT, INSERT, UPDATE, DELETE",
     "worklist": "SELECT, INSERT, UPDATE, DELETE",
     "worklist_items": "SELECT, INSERT, UPDATE, DELETE",
+    "rate_limits": "SELECT, INSERT, UPDATE, DELETE",  # short-lived counters, never a record
+    "known_devices": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 

@@ -30,6 +30,10 @@ from triage.web.sessions import ServerSessions
 
 PACKAGE = Path(__file__).resolve().parent
 PURGE_EVERY_SECONDS = 60.0
+# `--kiosk` intakes: a reception tablet serves one patient at a time, each for minutes; a flood of
+# new intakes (a script, a stuck key) is refused past these.
+KIOSK_PER_ADDRESS_PER_MINUTE = 3
+KIOSK_PER_MINUTE = 20
 
 
 @dataclass
@@ -47,8 +51,13 @@ class Services:
     kiosk: bool
     today: Callable[[], date]
     sessions: ServerSessions
-    code_limiter: security.Limiter
+    code_limiter: security.Limiter  # wrong codes per address, and for everyone
+    # Sign-in (see triage.web.staff.sign_in_post): failures per address and for everyone from devices
+    # not known; per account from devices not known; per known device.
     sign_in_limiter: security.Limiter
+    account_limiter: security.Limiter
+    device_limiter: security.Limiter
+    kiosk_limiter: security.Limiter  # new kiosk intakes per address, and for everyone, per minute
     _local: threading.local = field(default_factory=threading.local)
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -82,10 +91,12 @@ def services() -> Services:
 
 def create_app(*, store_path: Path | str, settings_path: Path | None = None, kiosk: bool = False,
                secure_cookies: bool = False, today: Callable[[], date] = date.today,
-               clock: Callable[[], float] = time.monotonic,
+               clock: Callable[[], float] | None = None,
                blueprints: Iterable[Blueprint] = ()) -> Flask:
     """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy).
-    ``today`` and ``clock`` are injectable for tests. The store is opened (and created) here, so a
+    ``today`` and ``clock`` are injectable for tests (``clock``: seconds, for idle sessions and rate
+    limits; by default a monotonic clock for sessions and the wall clock for the limits, whose
+    counters every process shares in the store). The store is opened (and created) here, so a
     store that cannot be used stops `triage serve` before it listens."""
     from triage.web import patient, staff
 
@@ -107,7 +118,12 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         return minutes * 60.0
 
     # The patient's language outlives an idle end, so "we closed the questionnaire" is in their language.
-    sessions = ServerSessions(idle_seconds, clock=clock, kept_after_idle=("lang", "lang_chosen"))
+    sessions = ServerSessions(idle_seconds, clock=clock or time.monotonic, kept_after_idle=("lang", "lang_chosen"))
+    limit_clock = clock or time.time
+
+    def limiter(name: str, **limits: Any) -> security.Limiter:
+        return security.Limiter(name, store=lambda: app.extensions["triage"].store(), clock=limit_clock, **limits)
+
     app.session_interface = sessions
     definition, ruleset = load_definition(), load_ruleset()
     # Every language is loaded (and so checked) here: a broken translation stops `triage serve`
@@ -126,20 +142,24 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         kiosk=kiosk,
         today=today,
         sessions=sessions,
-        code_limiter=security.Limiter(limit=10, window=15 * 60, global_limit=300, clock=clock),
-        # Per client address and per user name (both are counted), 5 failures per 15 minutes.
-        sign_in_limiter=security.Limiter(limit=5, window=15 * 60, global_limit=100, clock=clock),
+        code_limiter=limiter("code", limit=10, window=15 * 60, global_limit=300),
+        sign_in_limiter=limiter("sign_in", limit=20, window=15 * 60, global_limit=100),
+        account_limiter=limiter("sign_in_account", limit=5, window=15 * 60),
+        device_limiter=limiter("sign_in_device", limit=5, window=15 * 60),
+        kiosk_limiter=limiter("kiosk", limit=KIOSK_PER_ADDRESS_PER_MINUTE, window=60,
+                              global_limit=KIOSK_PER_MINUTE),
     )
     security.install(app)
     app.jinja_env.autoescape = True
     app.jinja_env.globals["t"] = lambda message_id, **values: services().text(message_id, **values)
     app.jinja_env.globals["lang"] = lambda: services().language()
 
-    last_purge = [clock()]
+    session_clock = clock or time.monotonic
+    last_purge = [session_clock()]
 
     @app.before_request
     def _purge() -> None:
-        now = clock()
+        now = session_clock()
         if now - last_purge[0] > PURGE_EVERY_SECONDS:
             last_purge[0] = now
             sessions.purge_idle()

@@ -13,11 +13,12 @@ import base64
 import functools
 import hashlib
 import re
+import secrets
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, g, jsonify, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request, session, url_for
 
 from triage import accounts, invites
 from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
@@ -27,8 +28,8 @@ from triage.errors import Conflict, IntakeNotFound, InvalidInput
 from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
 from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
-from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
-                          User)
+from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_REHASHED, SIGN_IN_FAILED,
+                          SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, VIEWED, User)
 from triage.web.app import services
 from triage.web.sessions import idle_rules, idle_stylesheet
 
@@ -109,6 +110,39 @@ def sign_in():
     return _page("staff/sign_in.html", title="Sign in", error=None, name="", next=request.args.get("next", ""))
 
 
+# Guessing passwords is limited without letting anyone lock the clinic out (OWASP's "device cookies"):
+# a browser that has signed in to an account gets a device cookie; its attempts at that account are
+# counted for that device alone (5 failures per 15 minutes). Attempts from anywhere else are counted
+# per address (20), for everyone together (100) and per account name (5), each per 15 minutes. So
+# guessing from elsewhere can block an account only on devices it never signed in from, and the
+# right password from a known device lifts that block. Every count is taken before the password is
+# checked (atomically, in the store): concurrent guesses get exactly the allowed number checked.
+DEVICE_COOKIE = "triage_device"
+DEVICE_TOKENS_KEPT = 5  # accounts remembered per browser (a shared clinic computer)
+DEVICE_COOKIE_DAYS = 180
+THROTTLED_MESSAGE = ("Too many attempts. Wait 15 minutes, or sign in from a computer you have signed in "
+                     "from before, or ask an administrator.")
+
+
+def _device_tokens() -> list[str]:
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    return [token for token in raw.split(".") if re.fullmatch(r"[A-Za-z0-9_-]{32,64}", token)][:DEVICE_TOKENS_KEPT]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sign_in_limits(name: str, client: str, device: str | None):
+    """The counters an attempt is taken from: (limiter, key, limit, what it limits)."""
+    svc = services()
+    if device is not None:
+        return [(svc.device_limiter, device, svc.device_limiter.limit, "device")]
+    return [(svc.sign_in_limiter, client, svc.sign_in_limiter.limit, "address"),
+            (svc.sign_in_limiter, svc.sign_in_limiter.EVERYONE, svc.sign_in_limiter.global_limit, "everyone"),
+            (svc.account_limiter, name or "-", svc.account_limiter.limit, "account")]
+
+
 @blueprint.post("/sign-in")
 def sign_in_post():
     svc = services()
@@ -116,18 +150,39 @@ def sign_in_post():
     password = request.form.get("password", "")[:accounts.MAX_PASSWORD + 1]
     following = request.form.get("next", "")
     client = request.remote_addr or "-"
-    limiter = svc.sign_in_limiter
-    if limiter.blocked(client) or limiter.blocked(f"user:{name}"):
-        return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
-                     error="Too many attempts. Wait 15 minutes, or ask an administrator."), 429
     store = svc.store()
     user = store.get_user(name) if name else None
+    # Who was targeted: an account's name; a name that is no account is not kept (it may be a
+    # password typed in the wrong box).
+    detail = {"name": user.name if user else None, "address": client}
+    tokens = _device_tokens()
+    device = store.known_device(user.name, [_token_hash(t) for t in tokens]) if user else None
+    detail["known_device"] = device is not None
+    taken = []
+    for limiter, key, limit, what in _sign_in_limits(name, client, device):
+        if not limiter.take(key, limit):
+            for done, done_key, _, _ in taken:
+                done.give_back(done_key)
+            if limiter.first_in_window(key):
+                store.audit_event(SIGN_IN_THROTTLED, user=GUEST_USER, detail={**detail, "limit": what})
+            return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
+                         error=THROTTLED_MESSAGE), 429
+        taken.append((limiter, key, limit, what))
     ok = accounts.verify_password(user.password_hash, password) if user else accounts.verify_nobody(password)
     if not ok or user is None or user.disabled:
-        limiter.failed(client)
-        limiter.failed(f"user:{name}")
+        reason = "unknown_name" if user is None else "disabled" if ok else "wrong_password"
+        store.audit_event(SIGN_IN_FAILED, user=GUEST_USER, detail={**detail, "reason": reason})
+        for limiter, key, limit, what in taken:
+            if limiter.reached(key, limit):  # this failure used the last try: blocked from now on
+                store.audit_event(SIGN_IN_LOCKED, user=GUEST_USER, detail={**detail, "limit": what})
         return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
                      error="The user name or password is not right."), 400
+    for limiter, key, _, what in taken:  # the limits count failures: a right password is not one
+        if what == "account":
+            limiter.clear(key)
+        else:
+            limiter.give_back(key)
+    svc.account_limiter.clear(user.name)  # the right password lifts the block on other devices' tries
     if accounts.needs_rehash(user.password_hash):
         store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(password),
                           action=PASSWORD_REHASHED)
@@ -135,7 +190,16 @@ def sign_in_post():
     session.regenerate()  # a new session id at sign-in: no session fixation
     session["staff"], session["role"] = user.name, user.role
     store.log_access(SIGNED_IN, user=user.name)
-    return redirect(_safe_next(following), code=303)
+    response = redirect(_safe_next(following), code=303)
+    if device is None:
+        token = secrets.token_urlsafe(32)
+        store.add_known_device(_token_hash(token), user.name)
+        response.set_cookie(DEVICE_COOKIE, ".".join([token, *tokens][:DEVICE_TOKENS_KEPT]), path="/staff/",
+                            max_age=DEVICE_COOKIE_DAYS * 24 * 3600, secure=current_app.config["SESSION_COOKIE_SECURE"],
+                            httponly=True, samesite="Strict")
+    else:
+        store.add_known_device(device, user.name)  # last used
+    return response
 
 
 @blueprint.post("/sign-out")
