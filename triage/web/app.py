@@ -184,15 +184,32 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     return app
 
 
+# The staff pages' error pages, by the patient pages' title id (staff pages are in English).
+STAFF_ERRORS = {
+    "bad_request_title": ("The request could not be used",
+                          "Something in the page address or the form was not right, so nothing was done. "
+                          "Go back, reload the page and try again."),
+    "not_found_title": ("Page not found", "Check the address, or go to the worklist."),
+    "server_error_title": ("Sorry, something went wrong",
+                           "Try again in a moment. If it keeps happening, tell the clinic's IT contact."),
+}
+
+
 def _error_pages(app: Flask) -> None:
     """Plain pages for every error: never a traceback, never a framework page."""
 
     def page(code: int, title: str, text: str):
-        from flask import session
+        from flask import jsonify, session
 
         from triage.web.patient import language_switch
 
-        switch = [] if session.get("staff") or request.path.startswith("/staff") else language_switch()
+        if request.blueprint in security.TOKEN_AUTHENTICATED:  # an API: its clients read JSON
+            return jsonify({"error": STAFF_ERRORS[title][0].lower()}), code
+        if request.path.startswith("/staff"):  # staff wording on staff pages, whoever asks
+            heading, explanation = STAFF_ERRORS[title]
+            return render_template("staff/error.html", title=heading, text=explanation, user=None,
+                                   staff_idle=services().settings.staff_idle_minutes), code
+        switch = [] if session.get("staff") else language_switch()
         return render_template("error.html", title_id=title, text_id=text, languages=switch), code
 
     @app.errorhandler(400)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 import time
 from typing import Any, Callable
@@ -35,6 +36,19 @@ HEADERS = {
 }
 
 access_log = logging.getLogger("triage.web.access")
+# No parameter of any page holds a control character (nothing a person types in a one-line box, or
+# that a link of ours carries): one is a forged request (a line break in `next` would split a header).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control_characters() -> bool:
+    """The path, a query parameter or (for a form) a form field holds a control character."""
+    if CONTROL_CHARACTERS.search(request.path):
+        return True
+    pairs = list(request.args.items(multi=True))
+    if request.method == "POST" and request.blueprint not in TOKEN_AUTHENTICATED:
+        pairs += request.form.items(multi=True)
+    return any(CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value) for key, value in pairs)
 
 
 def csrf_token() -> str:
@@ -148,6 +162,9 @@ def install(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        # First of all, before any page acts: a refused request changes nothing.
+        if has_control_characters():
+            abort(400)
         if request.blueprint in TOKEN_AUTHENTICATED:
             request.max_content_length = TOKEN_BODY_BYTES
         elif request.method == "POST":

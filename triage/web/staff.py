@@ -30,6 +30,7 @@ from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_REHASHED, SIGN_IN_FAILED,
                           SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, VIEWED, User)
+from triage.web import security
 from triage.web.app import services
 from triage.web.sessions import idle_rules, idle_stylesheet
 
@@ -96,7 +97,8 @@ def _this_page() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
+    if (target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target
+            and not security.CONTROL_CHARACTERS.search(target)):
         return target
     return url_for("staff.worklist")
 
@@ -481,12 +483,13 @@ def _descending(stamp: str) -> str:
 @blueprint.post("/alerts/<int:intake_id>/acknowledge")
 @role(accounts.CLINICIAN)
 def acknowledge(intake_id: int):
+    # Where to go next is decided before anything is done: a request refused changes nothing.
+    target = _safe_next(request.form.get("next")) if request.form.get("next") else url_for("staff.alerts")
     try:
         services().store().acknowledge_alerts(intake_id, user=g.user.name)
     except IntakeNotFound:
         abort(404)
-    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("staff.alerts"),
-                    code=303)
+    return redirect(target, code=303)
 
 
 @blueprint.get("/idle.css")
