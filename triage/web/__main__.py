@@ -32,11 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--db (or TRIAGE_DB) is required")
 
     from triage.errors import DefinitionError, StoreError, TriageError
+    from triage.web import logs
 
     terminated: list[bool] = []
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logs.protect(handler)  # no URL with a patient id or a token from other libraries' loggers
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
