@@ -288,3 +288,66 @@ def test_counters_are_atomic_across_connections(store_location):
         assert store.hits("sign_in:203.0.113.1", (900, 1800)) == {900: 24}
         assert store.count_hit("sign_in:203.0.113.1", 2700, 3600) == 1  # a later window: the old one is gone
         assert store.hits("sign_in:203.0.113.1", (900,)) == {}
+
+
+# --- passwords: common ones refused, and each member changes their own ------------------------------
+
+@pytest.mark.parametrize("password, accepted", [
+    ("password1234", False), ("qwertyuiop123", False), ("coordinator1234", False), ("iloveyou2026!", False),
+    ("Password123456", False), ("abcdefghijkl", False), ("111111111111", False),
+    ("correct horse battery staple", True), ("mydogsnameisrex", True), ("lantern orbit cactus", True),
+])
+def test_new_passwords_are_checked_against_common_and_leaked_passwords(password, accepted):
+    from triage import accounts
+
+    problem = accounts.check_password(password, "dana")
+    assert (problem is None) == accepted, problem
+    if not accepted:
+        assert problem.startswith("this password is common or easy to guess")
+
+
+def test_users_add_refuses_a_common_password(tmp_path, monkeypatch):
+    import io
+
+    from conftest import run_cli
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("password1234\n"))
+    run = run_cli("users", "add", "dana", "--role", "clinician", "--password-stdin", "--db", str(tmp_path / "u.db"))
+    assert run.code == 2 and "password: this password is common or easy to guess" in run.err
+
+
+NEW_PASSWORD = "lantern orbit cactus meadow"
+
+
+def test_a_member_changes_their_own_password(app, db):
+    staff = sign_in(app.test_client(), "cora")
+    assert 'href="/staff/password"' in staff.page
+    staff.get("/staff/password")
+    for form, status, message in (
+            ({"current_password": WRONG, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}, 400,
+             "The current password is not right"),
+            ({"current_password": PASSWORD, "new_password": "password1234", "new_password_again": "password1234"},
+             400, "New password: this password is common or easy to guess"),
+            ({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD + "x"},
+             400, "Enter the same new password twice"),
+            ({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}, 200,
+             "Your password is changed.")):
+        staff.post("/staff/password", **form)
+        assert staff.status == status and message in staff.page, form
+    staff.post("/staff/sign-out")
+    assert sign_in(app.test_client(), "cora").path == "/staff/sign-in"  # the old password: no more
+    assert sign_in(app.test_client(), "cora", NEW_PASSWORD).path == "/staff/"
+    rows = audit_rows(db, "password_changed", "sign_in_failed")
+    assert [(user, action) for user, action, _ in rows] == [
+        ("cora", "sign_in_failed"), ("cora", "password_changed"), ("anonymous", "sign_in_failed")]
+    assert rows[0][2]["reason"] == "wrong_current_password"
+    assert NEW_PASSWORD.encode() not in Path(db).read_bytes()
+
+
+def test_guessing_the_current_password_from_an_open_session_is_limited(app, db, quick_passwords):
+    staff = sign_in(app.test_client(), "cora").get("/staff/password")
+    for _ in range(5):
+        assert staff.post("/staff/password", current_password=WRONG).status == 400
+    assert staff.post("/staff/password", current_password=PASSWORD, new_password=NEW_PASSWORD,
+                      new_password_again=NEW_PASSWORD).status == 429
+    assert len(quick_passwords) == 1 + 5

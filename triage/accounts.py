@@ -25,14 +25,31 @@ def check_name(name: str) -> str | None:
     return None
 
 
+# Words of this service a guesser would try first, beside the user name.
+SERVICE_WORDS = ("triage", "fbss", "fusion", "spine", "clinic", "staff", "coordinator", "clinician")
+MIN_STRENGTH = 3  # zxcvbn's score (0-4): 3 = about 10^8 guesses or more, "safely unguessable" online
+
+
 def check_password(password: str, name: str) -> str | None:
-    """Why ``password`` cannot be used, or None."""
+    """Why ``password`` cannot be used, or None: its length (ASVS 2.1.1, 2.1.2), the user name in it,
+    and whether it is common or easy to guess (ASVS 2.1.7). For the last, zxcvbn (Dropbox's
+    estimator): it ships its lists offline (the 30,000 most common passwords of leaked password
+    sets, English words, names, keyboard patterns) and scores a password by how many guesses its
+    parts would take, so "password1234" and "Summer2026" variants fail while a few unrelated words
+    pass; no composition rules (ASVS 2.1.9)."""
     if len(password) < MIN_PASSWORD:
         return f"use at least {MIN_PASSWORD} characters (a few words make a good one)"
     if len(password) > MAX_PASSWORD:
         return f"use at most {MAX_PASSWORD} characters"
     if name.lower() in password.lower():
         return "the password must not contain the user name"
+    from zxcvbn import zxcvbn
+
+    verdict = zxcvbn(password, user_inputs=[name, *SERVICE_WORDS])
+    if verdict["score"] < MIN_STRENGTH:
+        warning = (verdict["feedback"].get("warning") or "").rstrip(".")
+        why = f" ({warning[0].lower() + warning[1:]})" if warning else ""
+        return f"this password is common or easy to guess{why}: a few unrelated words make a good one"
     return None
 
 

@@ -57,6 +57,7 @@ INVITED = "invited"  # an invitation code was issued for an intake (the code its
 # Staff accounts of the web pages and what they did (never a password, never an answer value).
 USER_ADDED, USER_DISABLED, PASSWORD_RESET, PASSWORD_REHASHED = "user_added", "user_disabled", "password_reset", "password_rehashed"
 SIGNED_IN, SIGNED_OUT, ACKNOWLEDGED = "signed_in", "signed_out", "acknowledged"
+PASSWORD_CHANGED = "password_changed"  # by the account's own member, on the web (guard)
 # Guessing at the sign-in and code pages (guard): a checked attempt that failed, an attempt refused
 # because a limit was reached (once per limit and window), and the failure that reached a limit.
 # Their detail names the account targeted (when it exists) and the client address, never a password.

@@ -28,8 +28,8 @@ from triage.errors import Conflict, IntakeNotFound, InvalidInput
 from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
 from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
-from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_REHASHED, SIGN_IN_FAILED,
-                          SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, VIEWED, User)
+from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_CHANGED, PASSWORD_REHASHED,
+                          SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, VIEWED, User)
 from triage.web import security
 from triage.web.app import services
 from triage.web.sessions import idle_rules, idle_stylesheet
@@ -202,6 +202,61 @@ def sign_in_post():
     else:
         store.add_known_device(device, user.name)  # last used
     return response
+
+
+# --- the signed-in member's own password ------------------------------------------------------------
+
+PASSWORD_FIELDS = (
+    ("current_password", "Current password", None, "current-password"),
+    ("new_password", "New password", f"At least {accounts.MIN_PASSWORD} characters. A few unrelated words make a "
+     "good password; common ones are refused.", "new-password"),
+    ("new_password_again", "New password again", None, "new-password"),
+)
+
+
+def _password_page(error: tuple[str, str] | None = None, changed: bool = False, status: int = 200):
+    return _page("staff/password.html", title="Change your password", error=error, changed=changed,
+                 fields=PASSWORD_FIELDS), status
+
+
+@blueprint.get("/password")
+def password():
+    return _password_page()
+
+
+@blueprint.post("/password")
+def password_post():
+    """Change one's own password: the current one first (counted like sign-in attempts, so a
+    session left open cannot be used to guess it), then the new one as `triage users` checks it."""
+    svc = services()
+    store = svc.store()
+    user = g.user
+    current = request.form.get("current_password", "")[:accounts.MAX_PASSWORD + 1]
+    new = request.form.get("new_password", "")
+    again = request.form.get("new_password_again", "")
+    limiter, key = svc.account_limiter, f"change:{user.name}"
+    if not limiter.take(key):
+        if limiter.first_in_window(key):
+            store.audit_event(SIGN_IN_THROTTLED, user=user.name, detail={"name": user.name, "address":
+                                                                         request.remote_addr or "-",
+                                                                         "limit": "password_change"})
+        return _password_page(("current_password", THROTTLED_MESSAGE), status=429)
+    if not accounts.verify_password(user.password_hash, current):
+        store.audit_event(SIGN_IN_FAILED, user=user.name, detail={"name": user.name, "address":
+                                                                  request.remote_addr or "-",
+                                                                  "reason": "wrong_current_password"})
+        return _password_page(("current_password", "The current password is not right"), status=400)
+    limiter.give_back(key)
+    problem = accounts.check_password(new, user.name)
+    if problem:
+        return _password_page(("new_password", f"New password: {problem}"), status=400)
+    if new == current:
+        return _password_page(("new_password", "New password: use a password other than the current one"), status=400)
+    if again != new:
+        return _password_page(("new_password_again", "Enter the same new password twice"), status=400)
+    store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(new), action=PASSWORD_CHANGED)
+    session.regenerate()  # a new session id with the new password
+    return _password_page(changed=True)
 
 
 @blueprint.post("/sign-out")
