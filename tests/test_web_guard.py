@@ -14,7 +14,8 @@ import pytest
 
 pytest.importorskip("flask")
 
-from support.web import PASSWORD, Clock, Patient, add_staff, answer_all, invite, make_app, sign_in  # noqa: E402
+from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, invite, make_app,  # noqa: E402
+                         second_factor, sign_in)
 from triage.store import open_store  # noqa: E402
 
 WRONG = "wrong password here"
@@ -157,8 +158,8 @@ def test_guessing_from_many_addresses_does_not_lock_out_the_owners_known_device(
     assert elsewhere.post(name="cora", password=PASSWORD).status == 429  # a device cora never used
     assert sign_in(own, "cora").path == "/staff/"  # her own device: in
     # ...and her right password lifted the block for other devices too.
-    assert Patient(client_from(app, "203.0.113.99")).get("/staff/sign-in").post(
-        name="cora", password=PASSWORD).path == "/staff/"
+    assert second_factor(Patient(client_from(app, "203.0.113.99")).get("/staff/sign-in").post(
+        name="cora", password=PASSWORD), "cora").path == "/staff/"
 
 
 def test_the_limit_for_everyone_counts_each_failure_once_and_spares_known_devices(app, db, quick_passwords):
@@ -351,3 +352,104 @@ def test_guessing_the_current_password_from_an_open_session_is_limited(app, db, 
     assert staff.post("/staff/password", current_password=PASSWORD, new_password=NEW_PASSWORD,
                       new_password_again=NEW_PASSWORD).status == 429
     assert len(quick_passwords) == 1 + 5
+
+
+# --- the second factor: one-time codes (RFC 6238) with recovery codes --------------------------------
+
+def code_for(app, name: str, step_offset: int = 0) -> str:
+    from triage import accounts
+
+    services = app.extensions["triage"]
+    secret, _ = services.store().second_factor(name)
+    return accounts.totp_code(secret, accounts.totp_step(services.clock()) + step_offset)
+
+
+def test_the_first_sign_in_sets_up_a_second_factor_before_any_staff_page_opens(app, db):
+    import pyotp
+
+    staff = Patient(client_from(app, "192.168.1.40")).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert staff.path == "/staff/second-factor/setup" and "Set up your sign-in code" in staff.page
+    assert staff.client.get("/staff/").status_code == 303  # half-way: no staff page
+    assert staff.client.get_cookie("triage_device", path="/staff/") is None
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', staff.page).group(1)
+    assert "otpauth://totp/FBSS%20triage:cora?secret=" + secret in staff.page
+    assert staff.post(code="000000").status == 400 and "The code is not right" in staff.page
+    clock_now = app.extensions["triage"].clock()
+    staff.post(code=pyotp.TOTP(secret).at(clock_now))
+    assert staff.status == 200 and "Your recovery codes" in staff.page
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", staff.page)
+    assert len(codes) == 10 and len(set(codes)) == 10 and all(len(code) == 23 for code in codes)
+    assert staff.get("/staff/").path == "/staff/" and "Worklist" in staff.page
+    assert [action for _, action, _ in audit_rows(db, "second_factor_enrolled", "sign_in_failed", "signed_in")] == [
+        "sign_in_failed", "second_factor_enrolled", "signed_in"]
+    stored = Path(db).read_bytes()
+    assert not any(code.encode() in stored or code.replace("-", "").encode() in stored for code in codes)
+
+
+def test_later_sign_ins_ask_for_a_code_that_works_once(app, db, clock):
+    sign_in(app.test_client(), "cora")
+    clock.advance(60)
+    code = code_for(app, "cora")
+    first = Patient(app.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert first.path == "/staff/second-factor" and "Enter your code" in first.page
+    assert first.post(code=code).path == "/staff/"
+    again = Patient(app.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert again.post(code=code).status == 400  # the same code: refused (replay)
+    assert again.post(code=code_for(app, "cora", -2)).status == 400  # an old one too
+    assert again.post(code=code_for(app, "cora", +1)).path == "/staff/"  # the next one, a phone a little ahead
+
+
+def test_a_recovery_code_signs_in_once(app, db):
+    staff = Patient(app.test_client()).get("/staff/sign-in").post(name="clint", password=PASSWORD)
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', staff.page).group(1)
+    from support.web import totp_now
+
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>",
+                       staff.post(code=totp_now(app, "clint", secret)).page)
+    for attempt, expected in ((codes[3].upper().replace("-", " "), "/staff/"), (codes[3], None)):
+        person = Patient(app.test_client()).get("/staff/sign-in").post(name="clint", password=PASSWORD)
+        person.post(code=attempt)
+        assert (person.path if expected else person.status) == (expected or 400)
+    used = audit_rows(db, "recovery_code_used")
+    assert [(user, detail["left"]) for user, _, detail in used] == [("clint", 9)]
+
+
+def test_wrong_codes_are_limited_and_audited(app, db, clock):
+    sign_in(app.test_client(), "cora")
+    clock.advance(60)
+    person = Patient(client_from(app, "203.0.113.50")).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    for _ in range(5):
+        assert person.post(code="000000").status == 400
+    assert person.post(code=code_for(app, "cora")).status == 429
+    rows = audit_rows(db, "sign_in_failed", "sign_in_locked", "sign_in_throttled")
+    detail = {"name": "cora", "address": "203.0.113.50"}
+    assert rows == [("anonymous", "sign_in_failed", {**detail, "reason": "wrong_second_factor"})] * 5 + [
+        ("anonymous", "sign_in_locked", {**detail, "limit": "second_factor"}),
+        ("anonymous", "sign_in_throttled", {**detail, "limit": "second_factor"})]
+
+
+def test_with_the_setting_off_only_accounts_that_set_one_up_are_asked(db, clock, tmp_path):
+    from triage.settings import shipped
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text((shipped("settings") / "default.toml").read_text(encoding="utf-8").replace(
+        'staff_second_factor = "required"', 'staff_second_factor = "off"'), encoding="utf-8")
+    required = make_app(db, clock=clock)
+    sign_in(required.test_client(), "cora")  # sets one up
+    relaxed = make_app(db, clock=clock, settings_path=settings)
+    plain = Patient(relaxed.test_client()).get("/staff/sign-in").post(name="clint", password=PASSWORD)
+    assert plain.path == "/staff/"
+    asked = Patient(relaxed.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert asked.path == "/staff/second-factor"
+
+
+def test_an_administrator_resets_a_lost_second_factor(app, db):
+    from conftest import run_cli
+
+    sign_in(app.test_client(), "cora")
+    run = run_cli("users", "reset-second-factor", "cora", "--db", str(db))
+    assert run.code == 0 and "second factor reset: cora" in run.err
+    again = Patient(app.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert again.path == "/staff/second-factor/setup"
+    assert [action for _, action, _ in audit_rows(db, "second_factor_reset", "second_factor_enrolled")] == [
+        "second_factor_enrolled", "second_factor_reset"]

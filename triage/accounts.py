@@ -86,3 +86,75 @@ def verify_nobody(password: str) -> bool:
     """Spend the time a real check takes, for a name that does not exist (no user-name oracle)."""
     verify_password(_dummy_hash(), password)
     return False
+
+
+# --- the second factor: time-based one-time codes (RFC 6238) and recovery codes -------------------
+# pyotp (a well-kept implementation of RFC 4226/6238) computes the codes; the policy is ours: 6 digits,
+# 30-second steps, one step either side accepted (a phone's clock a little off), each step used once
+# (the store keeps the last), and 10 single-use recovery codes of 20 symbols (about 98 bits) kept as
+# hashes salted with the account's name.
+
+TOTP_PERIOD = 30
+TOTP_DIGITS = 6
+TOTP_ISSUER = "FBSS triage"
+RECOVERY_CODES = 10
+_RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstvwxyz"  # no 0/o, 1/l/i, u: read aloud or typed without doubt
+_RECOVERY_LENGTH = 20
+
+
+def new_totp_secret() -> str:
+    import pyotp
+
+    return pyotp.random_base32(32)  # 160 bits, as RFC 4226 recommends
+
+
+def totp_uri(secret: str, name: str) -> str:
+    """The otpauth:// link an authenticator app reads (typed, or from a QR code)."""
+    import pyotp
+
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_PERIOD).provisioning_uri(name=name, issuer_name=TOTP_ISSUER)
+
+
+def totp_code(secret: str, step: int) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_PERIOD).at(step * TOTP_PERIOD)
+
+
+def totp_step(now: float) -> int:
+    return int(now // TOTP_PERIOD)
+
+
+def totp_matches(secret: str, typed: str, now: float) -> int | None:
+    """The time step whose code ``typed`` is (this step, or one either side), or None."""
+    import hmac
+
+    typed = typed.replace(" ", "")
+    if len(typed) != TOTP_DIGITS or not typed.isdigit():
+        return None
+    current = totp_step(now)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp_code(secret, step), typed):
+            return step
+    return None
+
+
+def new_recovery_codes() -> list[str]:
+    import secrets
+
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        symbols = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
+        codes.append("-".join(symbols[i:i + 5] for i in range(0, _RECOVERY_LENGTH, 5)))
+    return codes
+
+
+def recovery_hash(name: str, typed: str) -> str | None:
+    """The stored form of a recovery code as typed (case, spaces and dashes do not matter), or None
+    when it cannot be one."""
+    import hashlib
+
+    symbols = "".join(ch for ch in typed.lower() if ch not in " -\t")
+    if len(symbols) != _RECOVERY_LENGTH or any(ch not in _RECOVERY_ALPHABET for ch in symbols):
+        return None
+    return hashlib.sha256(f"{name}:{symbols}".encode()).hexdigest()

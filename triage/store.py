@@ -58,6 +58,9 @@ INVITED = "invited"  # an invitation code was issued for an intake (the code its
 USER_ADDED, USER_DISABLED, PASSWORD_RESET, PASSWORD_REHASHED = "user_added", "user_disabled", "password_reset", "password_rehashed"
 SIGNED_IN, SIGNED_OUT, ACKNOWLEDGED = "signed_in", "signed_out", "acknowledged"
 PASSWORD_CHANGED = "password_changed"  # by the account's own member, on the web (guard)
+# The second factor (guard): enrolled at a first sign-in, a recovery code used, reset by an admin.
+SECOND_FACTOR_ENROLLED, RECOVERY_CODE_USED, SECOND_FACTOR_RESET = (
+    "second_factor_enrolled", "recovery_code_used", "second_factor_reset")
 # Guessing at the sign-in and code pages (guard): a checked attempt that failed, an attempt refused
 # because a limit was reached (once per limit and window), and the failure that reached a limit.
 # Their detail names the account targeted (when it exists) and the client address, never a password.
@@ -255,9 +258,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
     """,
     # guard: 8: rate-limit counters shared by every web process (sign-in and code guessing, kiosk
-    # intakes), one row per key and window, added to atomically (``Store.count_hit``); and the
-    # devices a staff member has signed in from (a hash of the device cookie's token), whose
-    # attempts are counted apart, so that guessing from elsewhere cannot lock the owner out.
+    # intakes), one row per key and window, added to atomically (``Store.count_hit``); the devices a
+    # staff member has signed in from (a hash of the device cookie's token), whose attempts are
+    # counted apart, so that guessing from elsewhere cannot lock the owner out; and each account's
+    # second factor: its TOTP secret (RFC 6238), the last time step used (a code works once), and
+    # the hashes of its one-time recovery codes.
     """
     CREATE TABLE rate_limits (
         key TEXT NOT NULL,
@@ -277,6 +282,16 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
 
     CREATE INDEX known_devices_user ON known_devices(user_name);
+
+    ALTER TABLE users ADD COLUMN totp_secret TEXT;
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+
+    CREATE TABLE recovery_codes (
+        user_name TEXT NOT NULL REFERENCES users(name),
+        code_sha256 TEXT NOT NULL,
+        used_at TEXT,
+        PRIMARY KEY (user_name, code_sha256)
+    ) STRICT;
     """,
 )
 
@@ -939,6 +954,61 @@ class Store:
             row = self._db.execute(f"SELECT token_sha256 FROM known_devices WHERE user_name = ? AND token_sha256 IN"
                                    f" ({marks}) ORDER BY token_sha256 LIMIT 1", (user, *token_hashes)).fetchone()
         return row[0] if row else None
+
+    def second_factor(self, name: str) -> tuple[str, int | None] | None:
+        """The account's TOTP secret (base32) and the last time step used, or None when it has no
+        second factor yet."""
+        with self._errors():
+            row = self._db.execute("SELECT totp_secret, totp_last_step FROM users WHERE name = ?", (name,)).fetchone()
+        return (row[0], row[1]) if row and row[0] else None
+
+    def enroll_second_factor(self, name: str, secret: str, step: int, recovery_sha256: list[str]) -> bool:
+        """Keep the account's TOTP secret (its first code, of time step ``step``, used) and its
+        recovery codes' hashes; audited. False if it has one already (two enrolments at once)."""
+        with self._write() as db:
+            now = self._clock()
+            done = db.execute("UPDATE users SET totp_secret = ?, totp_last_step = ?, changed_at = ? WHERE name = ?"
+                              " AND totp_secret IS NULL", (secret, step, now, name)).rowcount
+            if not done:
+                return False
+            db.execute("DELETE FROM recovery_codes WHERE user_name = ?", (name,))
+            db.executemany("INSERT INTO recovery_codes (user_name, code_sha256) VALUES (?, ?)",
+                           [(name, digest) for digest in recovery_sha256])
+            self._audit(db, now, name, SECOND_FACTOR_ENROLLED, None, None,
+                        {"name": name, "recovery_codes": len(recovery_sha256)})
+        return True
+
+    def use_totp_step(self, name: str, step: int) -> bool:
+        """Accept a code of time step ``step`` once: only a step later than the last one used (one
+        statement, so two requests with the same code cannot both pass)."""
+        with self._write(durable=False) as db:
+            return db.execute("UPDATE users SET totp_last_step = ? WHERE name = ? AND totp_secret IS NOT NULL"
+                              " AND (totp_last_step IS NULL OR totp_last_step < ?)", (step, name, step)).rowcount == 1
+
+    def use_recovery_code(self, name: str, code_sha256: str, *, detail: dict[str, Any]) -> int | None:
+        """Use one recovery code (once): the number left, or None if it is not one of the account's."""
+        with self._write() as db:
+            now = self._clock()
+            used = db.execute("UPDATE recovery_codes SET used_at = ? WHERE user_name = ? AND code_sha256 = ?"
+                              " AND used_at IS NULL", (now, name, code_sha256)).rowcount
+            if not used:
+                return None
+            left = db.execute("SELECT COUNT(*) FROM recovery_codes WHERE user_name = ? AND used_at IS NULL",
+                              (name,)).fetchone()[0]
+            self._audit(db, now, name, RECOVERY_CODE_USED, None, None, {**detail, "name": name, "left": left})
+        return int(left)
+
+    def reset_second_factor(self, name: str, *, by: str) -> None:
+        """Remove the account's second factor (a lost phone and codes): it enrols again at its next
+        sign-in. Audited."""
+        with self._write() as db:
+            now = self._clock()
+            if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise IntakeNotFound(name, "no user with this name")
+            db.execute("UPDATE users SET totp_secret = NULL, totp_last_step = NULL, changed_at = ? WHERE name = ?",
+                       (now, name))
+            db.execute("DELETE FROM recovery_codes WHERE user_name = ?", (name,))
+            self._audit(db, now, by, SECOND_FACTOR_RESET, None, None, {"name": name})
 
     def audit_event(self, action: str, *, user: str, detail: dict[str, Any]) -> None:
         """An audit row about an account rather than an intake (a failed sign-in, a throttle, a lock):

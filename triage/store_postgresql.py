@@ -187,7 +187,7 @@ INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICA
 # (whose SQLite statements they mirror). A change to the store's schema is appended to both.
 MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
-    # guard: rate-limit counters and staff members' known devices (see store.MIGRATIONS[7]).
+    # guard: rate-limit counters, staff members' known devices and second factors (see store.MIGRATIONS[7]).
     7: """
     CREATE TABLE rate_limits (
         key TEXT NOT NULL,
@@ -204,6 +204,14 @@ MIGRATIONS: dict[int, str] = {
         last_used_at TEXT NOT NULL
     );
     CREATE INDEX known_devices_user ON known_devices(user_name);
+    ALTER TABLE users ADD COLUMN totp_secret TEXT;
+    ALTER TABLE users ADD COLUMN totp_last_step BIGINT;
+    CREATE TABLE recovery_codes (
+        user_name TEXT NOT NULL REFERENCES users(name),
+        code_sha256 TEXT NOT NULL,
+        used_at TEXT,
+        PRIMARY KEY (user_name, code_sha256)
+    );
     """,
 }
 
@@ -223,6 +231,7 @@ PRIVILEGES: dict[str, str] = {
     "worklist_items": "SELECT, INSERT, UPDATE, DELETE",
     "rate_limits": "SELECT, INSERT, UPDATE, DELETE",  # short-lived counters, never a record
     "known_devices": "SELECT, INSERT, UPDATE, DELETE",
+    "recovery_codes": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 

@@ -58,6 +58,7 @@ class Services:
     account_limiter: security.Limiter
     device_limiter: security.Limiter
     kiosk_limiter: security.Limiter  # new kiosk intakes per address, and for everyone, per minute
+    clock: Callable[[], float] = time.time  # seconds: one-time codes' time steps (as the limits)
     _local: threading.local = field(default_factory=threading.local)
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -148,6 +149,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         device_limiter=limiter("sign_in_device", limit=5, window=15 * 60),
         kiosk_limiter=limiter("kiosk", limit=KIOSK_PER_ADDRESS_PER_MINUTE, window=60,
                               global_limit=KIOSK_PER_MINUTE),
+        clock=limit_clock,
     )
     security.install(app)
     app.jinja_env.autoescape = True

@@ -39,7 +39,8 @@ blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 PAGE_SIZE = 50
 # The idle stylesheet is open too: it holds only the idle minutes (the sign-in page says them), and a
 # signed-in page must get it even if the session ended between the page and its stylesheet.
-OPEN = frozenset({"staff.sign_in", "staff.sign_in_post", "staff.idle_css"})
+OPEN = frozenset({"staff.sign_in", "staff.sign_in_post", "staff.idle_css", "staff.second_factor",
+                  "staff.second_factor_post", "staff.second_factor_setup", "staff.second_factor_setup_post"})
 URGENCY_ORDER = ("emergency", "same_day", "soon", "routine")
 
 
@@ -179,29 +180,165 @@ def sign_in_post():
                 store.audit_event(SIGN_IN_LOCKED, user=GUEST_USER, detail={**detail, "limit": what})
         return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
                      error="The user name or password is not right."), 400
-    for limiter, key, _, what in taken:  # the limits count failures: a right password is not one
-        if what == "account":
-            limiter.clear(key)
-        else:
-            limiter.give_back(key)
-    svc.account_limiter.clear(user.name)  # the right password lifts the block on other devices' tries
+    for limiter, key, _, _ in taken:  # the limits count failures: a right password is not one
+        limiter.give_back(key)
     if accounts.needs_rehash(user.password_hash):
         store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(password),
                           action=PASSWORD_REHASHED)
+    factor = store.second_factor(user.name)
+    if factor is None and svc.settings.staff_second_factor == "off":
+        _complete_sign_in(user)
+        return _remember_device(redirect(_safe_next(following), code=303), user)
+    # The password was right: the second factor next (set up now if the account has none yet). The
+    # session knows only who is half-way; no staff page opens until the code is right.
+    session.clear()
+    session.regenerate()
+    session["pending_user"], session["pending_next"] = user.name, following
+    if factor is None:
+        session["pending_secret"] = accounts.new_totp_secret()  # server-side session: never in a cookie
+        return redirect(url_for("staff.second_factor_setup"), code=303)
+    return redirect(url_for("staff.second_factor"), code=303)
+
+
+def _complete_sign_in(user: User) -> None:
+    store = services().store()
+    services().account_limiter.clear(user.name)  # signed in: lifts the block on other devices' tries
     session.clear()
     session.regenerate()  # a new session id at sign-in: no session fixation
     session["staff"], session["role"] = user.name, user.role
     store.log_access(SIGNED_IN, user=user.name)
-    response = redirect(_safe_next(following), code=303)
-    if device is None:
-        token = secrets.token_urlsafe(32)
-        store.add_known_device(_token_hash(token), user.name)
-        response.set_cookie(DEVICE_COOKIE, ".".join([token, *tokens][:DEVICE_TOKENS_KEPT]), path="/staff/",
-                            max_age=DEVICE_COOKIE_DAYS * 24 * 3600, secure=current_app.config["SESSION_COOKIE_SECURE"],
-                            httponly=True, samesite="Strict")
-    else:
+
+
+def _remember_device(response, user: User):
+    """This browser is now a known device of ``user`` (see DEVICE_COOKIE)."""
+    store = services().store()
+    tokens = _device_tokens()
+    device = store.known_device(user.name, [_token_hash(t) for t in tokens])
+    if device is not None:
         store.add_known_device(device, user.name)  # last used
+        return response
+    token = secrets.token_urlsafe(32)
+    store.add_known_device(_token_hash(token), user.name)
+    response.set_cookie(DEVICE_COOKIE, ".".join([token, *tokens][:DEVICE_TOKENS_KEPT]), path="/staff/",
+                        max_age=DEVICE_COOKIE_DAYS * 24 * 3600, secure=current_app.config["SESSION_COOKIE_SECURE"],
+                        httponly=True, samesite="Strict")
     return response
+
+
+# --- the second factor: a one-time code from an authenticator app -----------------------------------
+
+def _pending() -> tuple[User, str] | None:
+    """Who passed the password step in this session (and is still allowed), and where they go next."""
+    name = session.get("pending_user")
+    user = services().store().get_user(name) if name else None
+    if user is None or user.disabled:
+        return None
+    return user, session.get("pending_next", "")
+
+
+def _drop_pending() -> None:
+    for key in ("pending_user", "pending_next", "pending_secret"):
+        session.pop(key, None)
+
+
+def _code_refused(user: User):
+    """Count this try at the account's codes (5 wrong per 15 minutes), or the refusal page."""
+    limiter, key = services().account_limiter, f"totp:{user.name}"
+    if limiter.take(key):
+        return None
+    if limiter.first_in_window(key):
+        services().store().audit_event(SIGN_IN_THROTTLED, user=GUEST_USER, detail={
+            "name": user.name, "address": request.remote_addr or "-", "limit": "second_factor"})
+    return THROTTLED_MESSAGE
+
+
+def _code_failed(user: User) -> None:
+    limiter, key = services().account_limiter, f"totp:{user.name}"
+    detail = {"name": user.name, "address": request.remote_addr or "-"}
+    store = services().store()
+    store.audit_event(SIGN_IN_FAILED, user=GUEST_USER, detail={**detail, "reason": "wrong_second_factor"})
+    if limiter.reached(key):
+        store.audit_event(SIGN_IN_LOCKED, user=GUEST_USER, detail={**detail, "limit": "second_factor"})
+
+
+@blueprint.get("/second-factor")
+def second_factor():
+    if _pending() is None:
+        return redirect(url_for("staff.sign_in"), code=303)
+    return _page("staff/second_factor.html", title="Enter your code", error=None)
+
+
+@blueprint.post("/second-factor")
+def second_factor_post():
+    pending = _pending()
+    factor = services().store().second_factor(pending[0].name) if pending else None
+    if pending is None or factor is None:
+        _drop_pending()
+        return redirect(url_for("staff.sign_in"), code=303)
+    user, following = pending
+    refused = _code_refused(user)
+    if refused:
+        return _page("staff/second_factor.html", title="Enter your code", error=refused), 429
+    store = services().store()
+    typed = request.form.get("code", "").strip()[:40]
+    step = accounts.totp_matches(factor[0], typed, services().clock())
+    ok = step is not None and store.use_totp_step(user.name, step)  # a code works once
+    left = None
+    if not ok and step is None:
+        digest = accounts.recovery_hash(user.name, typed)
+        left = store.use_recovery_code(user.name, digest, detail={"address": request.remote_addr or "-"}) \
+            if digest else None
+        ok = left is not None
+    if not ok:
+        _code_failed(user)
+        return _page("staff/second_factor.html", title="Enter your code",
+                     error="The code is not right. Enter the code your app shows now, or a recovery code."), 400
+    services().account_limiter.clear(f"totp:{user.name}")
+    _complete_sign_in(user)
+    return _remember_device(redirect(_safe_next(following), code=303), user)
+
+
+@blueprint.get("/second-factor/setup")
+def second_factor_setup():
+    pending = _pending()
+    if pending is None or not session.get("pending_secret"):
+        return redirect(url_for("staff.sign_in"), code=303)
+    return _setup_page(pending[0], None)
+
+
+def _setup_page(user: User, error: str | None, status: int = 200):
+    secret = session["pending_secret"]
+    return _page("staff/second_factor_setup.html", title="Set up your sign-in code", error=error, secret=secret,
+                 secret_groups=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                 uri=accounts.totp_uri(secret, user.name)), status
+
+
+@blueprint.post("/second-factor/setup")
+def second_factor_setup_post():
+    pending = _pending()
+    secret = session.get("pending_secret")
+    if pending is None or not secret:
+        _drop_pending()
+        return redirect(url_for("staff.sign_in"), code=303)
+    user, following = pending
+    refused = _code_refused(user)
+    if refused:
+        return _setup_page(user, refused, 429)
+    step = accounts.totp_matches(secret, request.form.get("code", "").strip()[:40], services().clock())
+    if step is None:
+        _code_failed(user)
+        return _setup_page(user, "The code is not right. Check the key you typed, then enter the code your app "
+                                 "shows now.", 400)
+    codes = accounts.new_recovery_codes()
+    if not services().store().enroll_second_factor(user.name, secret, step,
+                                                   [accounts.recovery_hash(user.name, code) for code in codes]):
+        _drop_pending()  # set up meanwhile in another browser: sign in again with that one
+        return redirect(url_for("staff.sign_in"), code=303)
+    services().account_limiter.clear(f"totp:{user.name}")
+    _complete_sign_in(user)
+    g.user = user
+    page = _page("staff/recovery_codes.html", title="Your recovery codes", codes=codes, following=_safe_next(following))
+    return _remember_device(make_response(page), user)
 
 
 # --- the signed-in member's own password ------------------------------------------------------------
