@@ -453,3 +453,35 @@ def test_an_administrator_resets_a_lost_second_factor(app, db):
     assert again.path == "/staff/second-factor/setup"
     assert [action for _, action, _ in audit_rows(db, "second_factor_reset", "second_factor_enrolled")] == [
         "second_factor_enrolled", "second_factor_reset"]
+
+
+def test_a_time_step_and_a_recovery_code_are_used_once_even_at_once(store_location):
+    from triage import accounts
+
+    with open_store(store_location) as store:
+        store.add_user("cora", "coordinator", "not-a-real-hash", by="admin")
+        codes = accounts.new_recovery_codes()
+        assert store.enroll_second_factor("cora", "JBSWY3DPEHPK3PXP", 100, [accounts.recovery_hash("cora", c)
+                                                                             for c in codes])
+        assert not store.enroll_second_factor("cora", "JBSWY3DPEHPK3PXQ", 100, [])  # one already
+    results: dict[str, list] = {"step": [], "recovery": []}
+    start = threading.Barrier(8)
+
+    def use() -> None:
+        with open_store(store_location) as store:
+            start.wait()
+            results["step"].append(store.use_totp_step("cora", 101))
+            results["recovery"].append(store.use_recovery_code("cora", accounts.recovery_hash("cora", codes[0]),
+                                                               detail={}))
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results["step"]) == [False] * 7 + [True]
+    assert sorted(results["recovery"], key=str) == [9] + [None] * 7
+    with open_store(store_location) as store:
+        assert not store.use_totp_step("cora", 101) and store.use_totp_step("cora", 102)
+        assert store.second_factor("cora") == ("JBSWY3DPEHPK3PXP", 102)
+        assert store.verify_audit().ok
