@@ -196,7 +196,8 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("GET", "/staff/alerts", {}, {"coordinator": 200, "clinician": 200}),
     ("GET", "/staff/alerts.json", {}, {"coordinator": 200, "clinician": 200}),
     # Only the idle minutes (the sign-in page says them too): open, so a page's cover never misses it.
-    ("GET", "/staff/idle.css", {}, {"anonymous": 200, "patient": 200, "coordinator": 200, "clinician": 200}),
+    ("GET", "/staff/idle.css", {}, {"anonymous": 200, "patient": 200, "coordinator": 200, "clinician": 200,
+                                    "pending": 200, "disabled": 200}),
     ("GET", "/staff/invite", {}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/invite", {"expires_days": "7"}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),
@@ -205,15 +206,17 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("GET", "/staff/password", {}, {"coordinator": 200, "clinician": 200}),
     # The second factor's pages are for a session half-way through signing in: anyone else is sent
     # to sign in (a signed-in member from there to the worklist).
-    ("GET", "/staff/second-factor", {}, {"coordinator": 303, "clinician": 303}),
-    ("POST", "/staff/second-factor", {"code": "123456"}, {"coordinator": 303, "clinician": 303}),
-    ("GET", "/staff/second-factor/setup", {}, {"coordinator": 303, "clinician": 303}),
-    ("POST", "/staff/second-factor/setup", {"code": "123456"}, {"coordinator": 303, "clinician": 303}),
+    # A session half-way (the password right, the code not yet given: "pending") gets only these.
+    ("GET", "/staff/second-factor", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
+    ("POST", "/staff/second-factor", {"code": "123456"}, {"coordinator": 303, "clinician": 303, "pending": 303}),
+    ("GET", "/staff/second-factor/setup", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
+    ("POST", "/staff/second-factor/setup", {"code": "123456"}, {"coordinator": 303, "clinician": 303,
+                                                               "pending": 400}),
     ("POST", "/staff/password", {"current_password": "not it"}, {"coordinator": 400, "clinician": 400}),
 ]
 
 
-@pytest.mark.parametrize("visitor", ["anonymous", "patient", "coordinator", "clinician"])
+@pytest.mark.parametrize("visitor", ["anonymous", "patient", "coordinator", "clinician", "pending", "disabled"])
 @pytest.mark.parametrize("method, path, form, allowed", ROUTES, ids=[f"{r[0]} {r[1]}" for r in ROUTES])
 def test_every_staff_route_for_every_kind_of_visitor(app, db, visitor, method, path, form, allowed):
     intake_id = patient_with_red_flag(app, db)
@@ -224,6 +227,13 @@ def test_every_staff_route_for_every_kind_of_visitor(app, db, visitor, method, p
     elif visitor == "patient":
         code, _ = invite(db)
         person.open_code(code)
+    elif visitor == "pending":  # the password given, the second factor not (yet) set up
+        person.get("/staff/sign-in").post(name="cora", password=PASSWORD)
+        assert person.path == "/staff/second-factor/setup"
+    elif visitor == "disabled":  # signed in, then the account was disabled
+        person = sign_in(client, "cora")
+        with open_store(db) as store:
+            store.update_user("cora", by="admin", disabled=True, action="user_disabled")
     else:
         person.get("/intake/")  # a session with a CSRF token, nothing more
     url = path.format(id=intake_id)
