@@ -119,6 +119,12 @@ def test_a_control_character_in_any_patient_parameter_is_a_patient_400_and_saves
     assert app.test_client().get("/intake/", query_string={"lang": f"en{character}"}).status_code == 400
 
 
+def test_a_code_pasted_with_a_tab_still_opens(app, db):
+    code, _ = invite(db)
+    visitor = Patient(app.test_client()).get("/intake/").post("/intake/", code=f"\t{code}\t")
+    assert visitor.path == "/intake/start"
+
+
 def test_an_ordinary_page_with_ordinary_parameters_is_not_refused(app):
     assert app.test_client().get("/intake/", query_string={"lang": "es"}).status_code == 200
     assert app.test_client().get("/staff/sign-in", query_string={"next": "/staff/alerts?x=1"}).status_code == 200

@@ -41,14 +41,20 @@ access_log = logging.getLogger("triage.web.access")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+FORM_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")  # a pasted tab is typing
+
+
 def has_control_characters() -> bool:
     """The path, a query parameter or (for a form) a form field holds a control character."""
     if CONTROL_CHARACTERS.search(request.path):
         return True
-    pairs = list(request.args.items(multi=True))
+    if any(CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value)
+           for key, value in request.args.items(multi=True)):
+        return True
     if request.method == "POST" and request.blueprint not in TOKEN_AUTHENTICATED:
-        pairs += request.form.items(multi=True)
-    return any(CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value) for key, value in pairs)
+        return any(FORM_CONTROL_CHARACTERS.search(key) or FORM_CONTROL_CHARACTERS.search(value)
+                   for key, value in request.form.items(multi=True))
+    return False
 
 
 def csrf_token() -> str:
