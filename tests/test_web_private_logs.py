@@ -1,5 +1,5 @@
 """Nothing private in the web process's log (issue 27): with the log set up as `python -m triage.web`
-sets it up (plus DEBUG, stricter than the service's INFO), a whole patient web intake, a staff
+sets it up (text and JSON; plus DEBUG, stricter than the service's INFO), a whole patient web intake, a staff
 session and CDS Hooks calls that fetch from a fake EHR write not one line holding the patient
 reference, the EHR's patient id, a code, an answer, a password or a token."""
 
@@ -39,19 +39,17 @@ class FakeEhrFhirServer:
         return httpx.Response(200, json=searchset(resource))
 
 
-@pytest.fixture
-def web_log():
-    """The web entry point's handler (triage.web.__main__), writing into a buffer."""
+@pytest.fixture(params=["text", "json"])
+def web_log(request):
+    """The web entry point's log (``python -m triage.web`` calls setup_logging), into a buffer."""
     from triage.web import logs
+    from triage.web.observability import setup_logging
 
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    logs.protect(handler)
     root = logging.getLogger()
     before = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    handler = setup_logging(request.param, stream=buffer)
+    root.setLevel(logging.DEBUG)  # stricter than the service's INFO
     try:
         yield buffer
     finally:
@@ -134,6 +132,6 @@ def test_other_libraries_urls_are_cut_to_the_host(web_log):
     logging.getLogger("somelib").warning("GET %s failed", f"https://ehr.example.org/fhir/Patient?subject={EHR_PATIENT}")
     logging.getLogger("httpx").info("HTTP Request: GET https://ehr.example.org/fhir/x?subject=%s", EHR_PATIENT)
     logged = web_log.getvalue()
-    assert "Exception while serving /intake/…" in logged
-    assert "GET https://ehr.example.org/… failed" in logged
+    assert "Exception while serving /intake/..." in logged
+    assert "GET https://ehr.example.org/... failed" in logged
     assert "ABCDE" not in logged and EHR_PATIENT not in logged

@@ -27,8 +27,8 @@ _PATH = re.compile(r"""(?<=[\s"'=(])(/[A-Za-z0-9._~-]*)(?:[/?#][^\s"'<>)]*)""")
 
 def redact(text: str) -> str:
     """``text`` with every URL cut to scheme and host and every path to its first segment."""
-    text = _URL.sub(lambda match: match.group(1) + ("/…" if match.group(2).strip("/") else match.group(2)), text)
-    return _PATH.sub(r"\1/…", text)
+    text = _URL.sub(lambda match: match.group(1) + ("/..." if match.group(2).strip("/") else match.group(2)), text)
+    return _PATH.sub(r"\1/...", text)
 
 
 class PrivateFilter(logging.Filter):
