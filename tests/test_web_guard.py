@@ -390,6 +390,10 @@ def test_the_first_sign_in_sets_up_a_second_factor_before_any_staff_page_opens(a
         "sign_in_failed", "second_factor_enrolled", "signed_in"]
     stored = Path(db).read_bytes()
     assert not any(code.encode() in stored or code.replace("-", "").encode() in stored for code in codes)
+    import hashlib
+
+    [(_, _, enrolled)] = audit_rows(db, "second_factor_enrolled")
+    assert enrolled["secret_sha256"] == hashlib.sha256(secret.encode()).hexdigest()  # for audit verify
 
 
 def test_later_sign_ins_ask_for_a_code_that_works_once(app, db, clock):

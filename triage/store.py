@@ -979,8 +979,10 @@ class Store:
             db.execute("DELETE FROM recovery_codes WHERE user_name = ?", (name,))
             db.executemany("INSERT INTO recovery_codes (user_name, code_sha256) VALUES (?, ?)",
                            [(name, digest) for digest in recovery_sha256])
+            # The secret's hash (never the secret), so that audit verify can tell a replaced one.
             self._audit(db, now, name, SECOND_FACTOR_ENROLLED, None, None,
-                        {"name": name, "recovery_codes": len(recovery_sha256)})
+                        {"name": name, "recovery_codes": len(recovery_sha256), "secret_sha256": sha256(secret),
+                         "recovery_sha256": sha256(canonical(sorted(recovery_sha256)))})
         return True
 
     def use_totp_step(self, name: str, step: int) -> bool:
