@@ -379,6 +379,10 @@ def test_the_first_sign_in_sets_up_a_second_factor_before_any_staff_page_opens(a
     assert staff.client.get_cookie("triage_device", path="/staff/") is None
     secret = re.search(r'data-secret="([A-Z2-7]+)"', staff.page).group(1)
     assert "otpauth://totp/FBSS%20triage:cora?secret=" + secret in staff.page
+    qr = staff.client.get("/staff/second-factor/setup/qr.svg")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<path" in qr.data
+    assert qr.headers["Cache-Control"] == "no-store"
+    assert app.test_client().get("/staff/second-factor/setup/qr.svg").status_code in (303, 404)  # others: none
     assert staff.post(code="000000").status == 400 and "The code is not right" in staff.page
     clock_now = app.extensions["triage"].clock()
     staff.post(code=pyotp.TOTP(secret).at(clock_now))

@@ -210,6 +210,8 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("GET", "/staff/second-factor", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
     ("POST", "/staff/second-factor", {"code": "123456"}, {"coordinator": 303, "clinician": 303, "pending": 303}),
     ("GET", "/staff/second-factor/setup", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
+    ("GET", "/staff/second-factor/setup/qr.svg", {}, {"anonymous": 404, "patient": 404, "coordinator": 404,
+                                                      "clinician": 404, "pending": 200, "disabled": 404}),
     ("POST", "/staff/second-factor/setup", {"code": "123456"}, {"coordinator": 303, "clinician": 303,
                                                                "pending": 400}),
     ("POST", "/staff/password", {"current_password": "not it"}, {"coordinator": 400, "clinician": 400}),

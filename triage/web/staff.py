@@ -41,7 +41,8 @@ PAGE_SIZE = 50
 # The idle stylesheet is open too: it holds only the idle minutes (the sign-in page says them), and a
 # signed-in page must get it even if the session ended between the page and its stylesheet.
 OPEN = frozenset({"staff.sign_in", "staff.sign_in_post", "staff.idle_css", "staff.second_factor",
-                  "staff.second_factor_post", "staff.second_factor_setup", "staff.second_factor_setup_post"})
+                  "staff.second_factor_post", "staff.second_factor_setup", "staff.second_factor_setup_post",
+                  "staff.second_factor_qr"})
 URGENCY_ORDER = ("emergency", "same_day", "soon", "routine")
 
 
@@ -312,6 +313,25 @@ def _setup_page(user: User, error: str | None, status: int = 200):
     return _page("staff/second_factor_setup.html", title="Set up your sign-in code", error=error, secret=secret,
                  secret_groups=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
                  uri=accounts.totp_uri(secret, user.name)), status
+
+
+@blueprint.get("/second-factor/setup/qr.svg")
+def second_factor_qr():
+    """The setup key's otpauth:// link as a QR code, for the phone's camera (only for the session
+    that is setting it up; never cached)."""
+    import io
+
+    import segno
+
+    pending = _pending()
+    secret = session.get("pending_secret")
+    if pending is None or not secret:
+        abort(404)
+    image = io.BytesIO()
+    segno.make(accounts.totp_uri(secret, pending[0].name), error="m").save(
+        image, kind="svg", scale=5, border=4, dark="#000", light="#fff", xmldecl=False,
+        title="QR code of the setup key")
+    return image.getvalue(), 200, {"Content-Type": "image/svg+xml"}
 
 
 @blueprint.post("/second-factor/setup")
