@@ -8,6 +8,7 @@ generates its own keys in the test; its FHIR server is an httpx MockTransport (n
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
@@ -554,15 +555,39 @@ def test_every_forgery_is_listed_with_its_reason():
 
 
 @pytest.mark.parametrize("forgery", FORGERIES)
-def test_forged_or_broken_tokens_get_401(client, ehr, forgery):
+def test_forged_or_broken_tokens_get_401_saying_only_that_and_the_reason_is_logged(client, ehr, forgery, caplog):
     header = dict(_forged_tokens(ehr))[forgery]
     headers = {"Authorization": header} if header else {}
-    response = client.post("/cds-services/fbss-preconsultation-summary",
-                           json=hook_request(searchset(response_resource(answers_for("urgent")))), headers=headers)
+    with caplog.at_level(logging.INFO, logger="triage.cds_hooks"):
+        response = client.post("/cds-services/fbss-preconsultation-summary",
+                               json=hook_request(searchset(response_resource(answers_for("urgent")))), headers=headers)
     assert response.status_code == 401, forgery
-    assert FORGERIES[forgery] in response.get_json()["error"]
+    assert response.get_json() == {"error": "the request is not authorized"}  # the same for every reason
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert "cards" not in response.get_json()
+    assert FORGERIES[forgery] in caplog.text
+
+
+class Tripwire(io.BytesIO):
+    """A request body that records whether anything read it."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.reads = 0
+
+    def read(self, *args):
+        self.reads += 1
+        return super().read(*args)
+
+
+@pytest.mark.parametrize("forgery", ["no header", "signed by another key", "expired"])
+def test_the_token_is_checked_before_the_body_is_read(client, ehr, forgery):
+    header = dict(_forged_tokens(ehr))[forgery]
+    headers = ({"Authorization": header} if header else {}) | {"Content-Type": "application/json"}
+    for data in (b"{not json", b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'):
+        body = Tripwire(data)
+        response = client.post("/cds-services/fbss-preconsultation-summary", input_stream=body, headers=headers,
+                               content_length=len(data))
+        assert (response.status_code, body.reads) == (401, 0), forgery
 
 
 def test_a_replayed_token_is_refused(client, ehr):
@@ -573,7 +598,6 @@ def test_a_replayed_token_is_refused(client, ehr):
     again = client.post("/cds-services/fbss-preconsultation-summary", json=body,
                         headers={"Authorization": f"Bearer {token}"})
     assert (first.status_code, again.status_code) == (200, 401)
-    assert "replayed" in again.get_json()["error"]
 
 
 def test_the_replay_cache_forgets_only_expired_tokens_and_refuses_when_full():

@@ -15,7 +15,7 @@ import pytest
 
 from support.cli import TRIAGE, installed_env
 from support.web import PASSWORD
-from support.web_browser import require_browser, screenshot
+from support.web_browser import answer_second_factor, require_browser, screenshot
 
 pytest.importorskip("flask")
 
@@ -71,6 +71,7 @@ def test_installed_server_serves_patient_and_staff_pages(browser, tmp_path):
         staff.get_by_label("User name").fill("cora")
         staff.get_by_label("Password").fill(PASSWORD)
         staff.get_by_role("button", name="Sign in").click()
+        answer_second_factor(staff, None, "cora")  # set up at this first sign-in
         assert "P-INSTALLED" in staff.inner_text("main")
         screenshot(staff, "installed-staff-worklist")
     finally:

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from support.web import PASSWORD, add_staff, invite, make_app
-from support.web_browser import Server, axe_violations, layout_problems, require_browser, screenshot, serving
+from support.web_browser import Server, answer_second_factor, axe_violations, layout_problems, require_browser, screenshot, serving
 from test_web_browser import PLAN, answer_current, new_page
 from test_web_staff import patient_with_red_flag
 
@@ -114,13 +114,15 @@ def staff_served(tmp_path):
         server.stop()
 
 
-def staff_summary(page, base: str, intake_id: int) -> str:
+def staff_summary(page, server, intake_id: int) -> str:
     """Signed in as the clinician, on the intake's summary (through the sign-in page's next=)."""
+    base = server.url
     path = f"/staff/intakes/{intake_id}"
     page.goto(base + path)
     page.get_by_label("User name").fill("clint")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    answer_second_factor(page, server.app, "clint")
     page.wait_for_url(base + path)
     page.wait_for_load_state()  # its stylesheets too
     return path
@@ -133,7 +135,7 @@ def move_to(page, ms: int) -> None:
 def test_without_javascript_a_staff_page_is_covered_when_the_idle_time_is_up(browser, staff_served):
     server, intake_id = staff_served
     page = new_page(browser, width=1024, javascript=False)
-    path = staff_summary(page, server.url, intake_id)
+    path = staff_summary(page, server, intake_id)
     assert page.evaluate(IDLE_ANIMATIONS) == [{"name": "idle-hide", "delay": STAFF_IDLE_MS},
                                               {"name": "idle-show", "delay": STAFF_IDLE_MS}]
     # Before the time: the summary is there, the cover is not (nor is it read by a screen reader).
@@ -166,7 +168,7 @@ def test_without_javascript_a_staff_page_is_covered_when_the_idle_time_is_up(bro
 def test_with_javascript_the_alert_poll_handles_a_staff_page_and_the_cover_is_off(browser, staff_served):
     server, intake_id = staff_served
     page = new_page(browser, width=1024)
-    staff_summary(page, server.url, intake_id)
+    staff_summary(page, server, intake_id)
     assert page.evaluate("() => document.documentElement.classList.contains('idle-script')")
     assert page.evaluate(IDLE_ANIMATIONS) == []
     assert visible(page, "main") and not visible(page, "#idle-cover")
@@ -178,9 +180,10 @@ def test_with_javascript_the_alert_poll_handles_a_staff_page_and_the_cover_is_of
     page.context.close()
 
 
-def print_view(page, base: str, intake_id: int) -> str:
+def print_view(page, server, intake_id: int) -> str:
     """Signed in as the clinician, on the intake's print view: its path (with its query)."""
-    staff_summary(page, base, intake_id)
+    base = server.url
+    staff_summary(page, server, intake_id)
     path = f"/staff/intakes/{intake_id}/print?version=1"
     page.goto(base + path)
     page.wait_for_load_state()
@@ -197,7 +200,7 @@ def test_the_print_view_is_covered_on_screen_when_the_idle_time_is_up_and_still_
     refused = []
     page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
             else None)
-    path = print_view(page, server.url, intake_id)
+    path = print_view(page, server, intake_id)
     assert page.evaluate(IDLE_ANIMATIONS) == [{"name": "idle-hide", "delay": STAFF_IDLE_MS},
                                               {"name": "idle-show", "delay": STAFF_IDLE_MS}]
     assert visible(page, "main") and page.locator("#idle-cover").is_hidden()
@@ -236,7 +239,7 @@ def test_the_print_view_is_covered_on_screen_when_the_idle_time_is_up_and_still_
 def test_the_covered_print_view_passes_axe(browser, staff_served):
     server, intake_id = staff_served
     page = new_page(browser, width=1024)  # axe-core needs the script on (and the policy bypassed)
-    print_view(page, server.url, intake_id)
+    print_view(page, server, intake_id)
     assert page.evaluate(IDLE_ANIMATIONS) != []  # no page script switches the cover off here
     move_to(page, STAFF_IDLE_MS)
     assert visible(page, "#idle-cover") and not visible(page, "main")

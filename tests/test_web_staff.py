@@ -17,7 +17,7 @@ pytest.importorskip("flask")
 
 from conftest import ROOT, run_cli  # noqa: E402
 from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, errors, hidden, invite, make_app,  # noqa: E402
-                         sign_in)
+                         second_factor, sign_in)
 from triage.store import open_store  # noqa: E402
 
 
@@ -73,17 +73,17 @@ def test_sign_in_then_sign_out(app, db):
     assert staff.path.startswith("/staff/sign-in") and "You are signed out." in staff.page
     assert staff.get("/staff/").path.startswith("/staff/sign-in")
     actions = [row[1] for row in audit(db) if row[0] == "cora"]
-    assert actions[:3] == ["signed_in", "listed", "signed_out"]
+    assert actions[:4] == ["second_factor_enrolled", "signed_in", "listed", "signed_out"]
 
 
 def test_sign_in_goes_to_the_page_asked_for_but_never_off_the_staff_pages(app, db):
     client = app.test_client()
     staff = Patient(client).get("/staff/alerts")
     assert staff.path.startswith("/staff/sign-in")
-    staff.post(name="cora", password=PASSWORD)
+    second_factor(staff.post(name="cora", password=PASSWORD), "cora")
     assert staff.path == "/staff/alerts"
     other = Patient(app.test_client()).get("/staff/sign-in?next=https://evil.example/")
-    other.post(name="cora", password=PASSWORD)
+    second_factor(other.post(name="cora", password=PASSWORD), "cora")
     assert other.path == "/staff/"
 
 
@@ -102,7 +102,7 @@ def test_sign_in_is_rate_limited_per_name_and_client(app, clock):
     staff.post(name="cora", password=PASSWORD)
     assert staff.status == 429 and "Too many attempts" in staff.page
     clock.advance(15 * 60 + 1)
-    staff.get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    second_factor(staff.get("/staff/sign-in").post(name="cora", password=PASSWORD), "cora")
     assert staff.path == "/staff/"
 
 
@@ -110,7 +110,7 @@ def test_a_new_session_id_at_sign_in(app):
     client = app.test_client()
     client.get("/staff/sign-in")
     before = client.get_cookie("triage_session").value
-    staff = Patient(client).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    staff = second_factor(Patient(client).get("/staff/sign-in").post(name="cora", password=PASSWORD), "cora")
     after = client.get_cookie("triage_session").value
     assert staff.path == "/staff/" and before != after
     # The old id opens nothing any more (session fixation).
@@ -196,16 +196,29 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("GET", "/staff/alerts", {}, {"coordinator": 200, "clinician": 200}),
     ("GET", "/staff/alerts.json", {}, {"coordinator": 200, "clinician": 200}),
     # Only the idle minutes (the sign-in page says them too): open, so a page's cover never misses it.
-    ("GET", "/staff/idle.css", {}, {"anonymous": 200, "patient": 200, "coordinator": 200, "clinician": 200}),
+    ("GET", "/staff/idle.css", {}, {"anonymous": 200, "patient": 200, "coordinator": 200, "clinician": 200,
+                                    "pending": 200, "disabled": 200}),
     ("GET", "/staff/invite", {}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/invite", {"expires_days": "7"}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),
     ("POST", "/staff/alerts/{id}/acknowledge", {}, {"coordinator": 403, "clinician": 303}),
     ("POST", "/staff/sign-out", {}, {"coordinator": 303, "clinician": 303}),
+    ("GET", "/staff/password", {}, {"coordinator": 200, "clinician": 200}),
+    # The second factor's pages are for a session half-way through signing in: anyone else is sent
+    # to sign in (a signed-in member from there to the worklist).
+    # A session half-way (the password right, the code not yet given: "pending") gets only these.
+    ("GET", "/staff/second-factor", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
+    ("POST", "/staff/second-factor", {"code": "123456"}, {"coordinator": 303, "clinician": 303, "pending": 303}),
+    ("GET", "/staff/second-factor/setup", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
+    ("GET", "/staff/second-factor/setup/qr.svg", {}, {"anonymous": 404, "patient": 404, "coordinator": 404,
+                                                      "clinician": 404, "pending": 200, "disabled": 404}),
+    ("POST", "/staff/second-factor/setup", {"code": "123456"}, {"coordinator": 303, "clinician": 303,
+                                                               "pending": 400}),
+    ("POST", "/staff/password", {"current_password": "not it"}, {"coordinator": 400, "clinician": 400}),
 ]
 
 
-@pytest.mark.parametrize("visitor", ["anonymous", "patient", "coordinator", "clinician"])
+@pytest.mark.parametrize("visitor", ["anonymous", "patient", "coordinator", "clinician", "pending", "disabled"])
 @pytest.mark.parametrize("method, path, form, allowed", ROUTES, ids=[f"{r[0]} {r[1]}" for r in ROUTES])
 def test_every_staff_route_for_every_kind_of_visitor(app, db, visitor, method, path, form, allowed):
     intake_id = patient_with_red_flag(app, db)
@@ -216,6 +229,13 @@ def test_every_staff_route_for_every_kind_of_visitor(app, db, visitor, method, p
     elif visitor == "patient":
         code, _ = invite(db)
         person.open_code(code)
+    elif visitor == "pending":  # the password given, the second factor not (yet) set up
+        person.get("/staff/sign-in").post(name="cora", password=PASSWORD)
+        assert person.path == "/staff/second-factor/setup"
+    elif visitor == "disabled":  # signed in, then the account was disabled
+        person = sign_in(client, "cora")
+        with open_store(db) as store:
+            store.update_user("cora", by="admin", disabled=True, action="user_disabled")
     else:
         person.get("/intake/")  # a session with a CSRF token, nothing more
     url = path.format(id=intake_id)
@@ -365,8 +385,9 @@ def test_views_prints_and_acknowledgements_are_audited_without_answer_values(app
     staff.client.get(f"/staff/intakes/{intake_id}/print")
     staff.get("/staff/alerts").post(f"/staff/alerts/{intake_id}/acknowledge")
     rows = [row for row in audit(db) if row[0] == "clint"]
-    assert [row[1] for row in rows] == ["signed_in", "listed", "viewed", "exported", "acknowledged"]
-    assert all(row[2] == intake_id for row in rows[2:])
+    assert [row[1] for row in rows] == ["second_factor_enrolled", "signed_in", "listed", "viewed", "exported",
+                                       "acknowledged"]
+    assert all(row[2] == intake_id for row in rows[3:])
     text = json.dumps(audit(db))
     for value in ("P-AUDIT", "2024-03", "L4-L5", "back_and_leg", "red_flag_bladder_bowel"):
         assert value not in text

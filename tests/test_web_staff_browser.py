@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from support.web_browser import ARTEFACTS, Server, axe_violations, require_browser, screenshot
+from support.web_browser import ARTEFACTS, Server, answer_second_factor, axe_violations, require_browser, screenshot
 from support.web import PASSWORD, add_staff, make_app
 
 pytest.importorskip("flask")
@@ -32,11 +32,12 @@ def check(page, name: str) -> None:
     screenshot(page, name)
 
 
-def sign_in(page, base: str, name: str) -> None:
-    page.goto(f"{base}/staff/")
+def sign_in(page, server, name: str, checked: bool = False) -> None:
+    page.goto(f"{server.url}/staff/")
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    answer_second_factor(page, server.app, name, check if checked else None)
 
 
 def pdf_pages(data: bytes) -> int:
@@ -53,7 +54,7 @@ def test_invite_red_flag_alert_summary_print_acknowledge(browser, tmp_path):
         coordinator = new_page(browser)
         coordinator.goto(f"{base}/staff/")
         check(coordinator, "staff-sign-in")
-        sign_in(coordinator, base, "cora")
+        sign_in(coordinator, server, "cora", checked=True)
         check(coordinator, "staff-worklist-empty")
         coordinator.get_by_role("link", name="Invite a patient").click()
         check(coordinator, "staff-invite")
@@ -63,7 +64,7 @@ def test_invite_red_flag_alert_summary_print_acknowledge(browser, tmp_path):
         link = coordinator.locator("main a[href*='/intake/code/']").get_attribute("href")
 
         clinician = new_page(browser)
-        sign_in(clinician, base, "clint")
+        sign_in(clinician, server, "clint")
         assert clinician.locator("#alert-banner").is_hidden()
         navigations = []
         clinician.on("framenavigated", lambda frame: navigations.append(frame.url))
@@ -162,7 +163,7 @@ def test_the_summary_of_a_typical_intake_fits_one_screen_at_1024_by_768(browser,
     try:
         context = browser.new_context(viewport=SCREEN, bypass_csp=True)  # test only: axe
         page = context.new_page()
-        sign_in(page, server.url, "clint")
+        sign_in(page, server, "clint")
         for name, intake_id in intakes.items():
             page.goto(f"{server.url}/staff/intakes/{intake_id}")
             height = page.evaluate("() => document.documentElement.scrollHeight")

@@ -731,10 +731,18 @@ class CdsHooksService:
         self.trust.verify(authorization, self.config.discovery_url)
         return discovery_document(self.questionnaire)
 
-    def call(self, service_id: str, authorization: str | None, body: Any) -> Outcome:
+    def authorize(self, service_id: str, authorization: str | None) -> dict[str, Any]:
+        """The verified claims of a call to ``service_id`` (Unauthorized, UnknownService): checked
+        before the request body is read, so an unsigned caller costs no parsing."""
         if service_id != SERVICE_ID:
             raise UnknownService(f"no CDS service {service_id!r}")
-        claims = self.trust.verify(authorization, self.config.service_url(service_id))
+        return self.trust.verify(authorization, self.config.service_url(service_id))
+
+    def call(self, service_id: str, authorization: str | None, body: Any) -> Outcome:
+        return self.answer(self.authorize(service_id, authorization), body)
+
+    def answer(self, claims: dict[str, Any], body: Any) -> Outcome:
+        """The cards for a call whose token ``authorize`` verified."""
         request = parse_request(body)
         response = self._response(request, self.config.client(claims["iss"]))
         if response is None:

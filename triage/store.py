@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -57,6 +57,16 @@ INVITED = "invited"  # an invitation code was issued for an intake (the code its
 # Staff accounts of the web pages and what they did (never a password, never an answer value).
 USER_ADDED, USER_DISABLED, PASSWORD_RESET, PASSWORD_REHASHED = "user_added", "user_disabled", "password_reset", "password_rehashed"
 SIGNED_IN, SIGNED_OUT, ACKNOWLEDGED = "signed_in", "signed_out", "acknowledged"
+PASSWORD_CHANGED = "password_changed"  # by the account's own member, on the web (guard)
+# The second factor (guard): enrolled at a first sign-in, a recovery code used, reset by an admin.
+SECOND_FACTOR_ENROLLED, RECOVERY_CODE_USED, SECOND_FACTOR_RESET = (
+    "second_factor_enrolled", "recovery_code_used", "second_factor_reset")
+# Guessing at the sign-in and code pages (guard): a checked attempt that failed, an attempt refused
+# because a limit was reached (once per limit and window), and the failure that reached a limit.
+# Their detail names the account targeted (when it exists) and the client address, never a password.
+SIGN_IN_FAILED, SIGN_IN_THROTTLED, SIGN_IN_LOCKED = "sign_in_failed", "sign_in_throttled", "sign_in_locked"
+CODE_THROTTLED, CODE_LOCKED = "code_throttled", "code_locked"
+GUEST_USER = "anonymous"  # who made an attempt that did not sign in
 ALERT_RAISED = "alert_raised"  # its detail holds the alert's hash, never the question (an answer value)
 SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
 
@@ -251,6 +261,42 @@ MIGRATIONS: tuple[str, ...] = (
     # staff walk to the patient in the waiting room rather than phone them.
     """
     ALTER TABLE alerts ADD COLUMN kiosk INTEGER NOT NULL DEFAULT 0 CHECK (kiosk IN (0, 1));
+    """,
+    # guard: 9: rate-limit counters shared by every web process (sign-in and code guessing, kiosk
+    # intakes), one row per key and window, added to atomically (``Store.count_hit``); the devices a
+    # staff member has signed in from (a hash of the device cookie's token), whose attempts are
+    # counted apart, so that guessing from elsewhere cannot lock the owner out; and each account's
+    # second factor: its TOTP secret (RFC 6238), the last time step used (a code works once), and
+    # the hashes of its one-time recovery codes.
+    """
+    CREATE TABLE rate_limits (
+        key TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        hits INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key, window_start)
+    ) STRICT;
+
+    CREATE INDEX rate_limits_expiry ON rate_limits(expires_at);
+
+    CREATE TABLE known_devices (
+        token_sha256 TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name),
+        created_at TEXT NOT NULL,
+        last_used_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE INDEX known_devices_user ON known_devices(user_name);
+
+    ALTER TABLE users ADD COLUMN totp_secret TEXT;
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+
+    CREATE TABLE recovery_codes (
+        user_name TEXT NOT NULL REFERENCES users(name),
+        code_sha256 TEXT NOT NULL,
+        used_at TEXT,
+        PRIMARY KEY (user_name, code_sha256)
+    ) STRICT;
     """,
 )
 
@@ -874,6 +920,114 @@ class Store:
             if disabled is not None:
                 db.execute("UPDATE users SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), now, name))
             self._audit(db, now, by, action, None, None, {"name": name})
+
+    # -- rate-limit counters and known devices (shared by every web process) ------------------
+
+    def count_hit(self, key: str, window_start: int, expires_at: int, *, by: int = 1) -> int:
+        """Add ``by`` to the counter of ``key`` in the window starting at ``window_start`` and return
+        its new value, in one statement (an upsert): two processes counting at once both count, and
+        each sees its own total. Counters past ``expires_at`` are removed on the way."""
+        with self._write(durable=False) as db:
+            db.execute("DELETE FROM rate_limits WHERE expires_at < ?", (window_start,))
+            row = db.execute(
+                "INSERT INTO rate_limits (key, window_start, hits, expires_at) VALUES (?,?,?,?)"
+                " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + ?"
+                " RETURNING hits", (key, window_start, max(by, 0), expires_at, by)).fetchone()
+        return int(row[0])
+
+    def hits(self, key: str, window_starts: tuple[int, ...]) -> dict[int, int]:
+        """The counters of ``key`` in these windows (absent: 0)."""
+        if not window_starts:
+            return {}
+        marks = ",".join("?" * len(window_starts))
+        with self._errors():
+            rows = self._db.execute(f"SELECT window_start, hits FROM rate_limits WHERE key = ? AND window_start IN"
+                                    f" ({marks})", (key, *window_starts)).fetchall()
+        return {int(start): int(count) for start, count in rows}
+
+    def clear_hits(self, key: str) -> None:
+        """Forget every counter of ``key`` (a right password from a known device lifts its lock)."""
+        with self._write(durable=False) as db:
+            db.execute("DELETE FROM rate_limits WHERE key = ?", (key,))
+
+    def add_known_device(self, token_sha256: str, user: str) -> None:
+        with self._write(durable=False) as db:
+            now = self._clock()
+            db.execute("INSERT INTO known_devices (token_sha256, user_name, created_at, last_used_at) VALUES (?,?,?,?)"
+                       " ON CONFLICT (token_sha256) DO UPDATE SET last_used_at = ?", (token_sha256, user, now, now, now))
+
+    def known_device(self, user: str, token_hashes: list[str]) -> str | None:
+        """Which of these device-cookie token hashes (if any) is a device ``user`` signed in from."""
+        if not token_hashes:
+            return None
+        marks = ",".join("?" * len(token_hashes))
+        with self._errors():
+            row = self._db.execute(f"SELECT token_sha256 FROM known_devices WHERE user_name = ? AND token_sha256 IN"
+                                   f" ({marks}) ORDER BY token_sha256 LIMIT 1", (user, *token_hashes)).fetchone()
+        return row[0] if row else None
+
+    def second_factor(self, name: str) -> tuple[str, int | None] | None:
+        """The account's TOTP secret (base32) and the last time step used, or None when it has no
+        second factor yet."""
+        with self._errors():
+            row = self._db.execute("SELECT totp_secret, totp_last_step FROM users WHERE name = ?", (name,)).fetchone()
+        return (row[0], row[1]) if row and row[0] else None
+
+    def enroll_second_factor(self, name: str, secret: str, step: int, recovery_sha256: list[str]) -> bool:
+        """Keep the account's TOTP secret (its first code, of time step ``step``, used) and its
+        recovery codes' hashes; audited. False if it has one already (two enrolments at once)."""
+        with self._write() as db:
+            now = self._clock()
+            done = db.execute("UPDATE users SET totp_secret = ?, totp_last_step = ?, changed_at = ? WHERE name = ?"
+                              " AND totp_secret IS NULL", (secret, step, now, name)).rowcount
+            if not done:
+                return False
+            db.execute("DELETE FROM recovery_codes WHERE user_name = ?", (name,))
+            db.executemany("INSERT INTO recovery_codes (user_name, code_sha256) VALUES (?, ?)",
+                           [(name, digest) for digest in recovery_sha256])
+            # The secret's hash (never the secret), so that audit verify can tell a replaced one.
+            self._audit(db, now, name, SECOND_FACTOR_ENROLLED, None, None,
+                        {"name": name, "recovery_codes": len(recovery_sha256), "secret_sha256": sha256(secret),
+                         "recovery_sha256": sha256(canonical(sorted(recovery_sha256)))})
+        return True
+
+    def use_totp_step(self, name: str, step: int) -> bool:
+        """Accept a code of time step ``step`` once: only a step later than the last one used (one
+        statement, so two requests with the same code cannot both pass)."""
+        with self._write(durable=False) as db:
+            return db.execute("UPDATE users SET totp_last_step = ? WHERE name = ? AND totp_secret IS NOT NULL"
+                              " AND (totp_last_step IS NULL OR totp_last_step < ?)", (step, name, step)).rowcount == 1
+
+    def use_recovery_code(self, name: str, code_sha256: str, *, detail: dict[str, Any]) -> int | None:
+        """Use one recovery code (once): the number left, or None if it is not one of the account's."""
+        with self._write() as db:
+            now = self._clock()
+            used = db.execute("UPDATE recovery_codes SET used_at = ? WHERE user_name = ? AND code_sha256 = ?"
+                              " AND used_at IS NULL", (now, name, code_sha256)).rowcount
+            if not used:
+                return None
+            left = db.execute("SELECT COUNT(*) FROM recovery_codes WHERE user_name = ? AND used_at IS NULL",
+                              (name,)).fetchone()[0]
+            self._audit(db, now, name, RECOVERY_CODE_USED, None, None, {**detail, "name": name, "left": left})
+        return int(left)
+
+    def reset_second_factor(self, name: str, *, by: str) -> None:
+        """Remove the account's second factor (a lost phone and codes): it enrols again at its next
+        sign-in. Audited."""
+        with self._write() as db:
+            now = self._clock()
+            if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise IntakeNotFound(name, "no user with this name")
+            db.execute("UPDATE users SET totp_secret = NULL, totp_last_step = NULL, changed_at = ? WHERE name = ?",
+                       (now, name))
+            db.execute("DELETE FROM recovery_codes WHERE user_name = ?", (name,))
+            self._audit(db, now, by, SECOND_FACTOR_RESET, None, None, {"name": name})
+
+    def audit_event(self, action: str, *, user: str, detail: dict[str, Any]) -> None:
+        """An audit row about an account rather than an intake (a failed sign-in, a throttle, a lock):
+        ``detail`` names who was targeted and from which address, never a password."""
+        with self._write() as db:
+            self._audit(db, self._clock(), user, action, None, None, detail)
 
     # -- red-flag alerts for staff -------------------------------------------------------------
 

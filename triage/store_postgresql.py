@@ -189,6 +189,32 @@ MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
     # patientweb: an alert raised at the reception tablet says so (staff walk to the patient).
     7: "ALTER TABLE alerts ADD COLUMN kiosk INTEGER NOT NULL DEFAULT 0 CHECK (kiosk IN (0, 1))",
+    # guard: rate-limit counters, staff members' known devices and second factors (see store.MIGRATIONS[8]).
+    8: """
+    CREATE TABLE rate_limits (
+        key TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        hits BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (key, window_start)
+    );
+    CREATE INDEX rate_limits_expiry ON rate_limits(expires_at);
+    CREATE TABLE known_devices (
+        token_sha256 TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name),
+        created_at TEXT NOT NULL,
+        last_used_at TEXT NOT NULL
+    );
+    CREATE INDEX known_devices_user ON known_devices(user_name);
+    ALTER TABLE users ADD COLUMN totp_secret TEXT;
+    ALTER TABLE users ADD COLUMN totp_last_step BIGINT;
+    CREATE TABLE recovery_codes (
+        user_name TEXT NOT NULL REFERENCES users(name),
+        code_sha256 TEXT NOT NULL,
+        used_at TEXT,
+        PRIMARY KEY (user_name, code_sha256)
+    );
+    """,
 }
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
@@ -205,6 +231,9 @@ PRIVILEGES: dict[str, str] = {
     "drafts": "SELECT, INSERT, UPDATE, DELETE",
     "worklist": "SELECT, INSERT, UPDATE, DELETE",
     "worklist_items": "SELECT, INSERT, UPDATE, DELETE",
+    "rate_limits": "SELECT, INSERT, UPDATE, DELETE",  # short-lived counters, never a record
+    "known_devices": "SELECT, INSERT, UPDATE, DELETE",
+    "recovery_codes": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 

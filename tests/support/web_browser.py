@@ -47,6 +47,7 @@ class Server:
     def __init__(self, app):
         from waitress.server import create_server
 
+        self.app = app
         self._server = create_server(app, host="127.0.0.1", port=0, threads=4, clear_untrusted_proxy_headers=True)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="waitress-test", daemon=True)
@@ -55,6 +56,34 @@ class Server:
     def stop(self) -> None:
         self._server.close()
         self._thread.join(timeout=10)
+
+
+def answer_second_factor(page, app, name: str, check=None) -> None:
+    """The second-factor step after the password, in the browser, as a member with an authenticator
+    app: at a first sign-in, set up from the key on the page (then on past the recovery codes);
+    later, the code of now. ``app``: the app served in this process (None: a server process, where
+    only a first sign-in's set-up can be answered, from the page and the real clock).
+    ``check(page, name)``, if given, runs on each of these pages."""
+    import time
+
+    from support.web import totp_now
+    from triage import accounts
+
+    page.wait_for_load_state()
+    label = "Code from your authenticator app"
+    if page.url.split("?")[0].endswith("/staff/second-factor/setup"):
+        check and check(page, "staff-second-factor-setup")
+        secret = page.locator("#secret").get_attribute("data-secret")
+        code = totp_now(app, name, secret) if app else accounts.totp_code(secret, accounts.totp_step(time.time()))
+        page.get_by_label(label).fill(code)
+        page.get_by_role("button", name="Continue").click()
+        check and check(page, "staff-recovery-codes")
+        page.get_by_role("link", name="Continue").click()
+    elif page.url.split("?")[0].endswith("/staff/second-factor"):
+        check and check(page, "staff-second-factor")
+        page.get_by_label(label).fill(totp_now(app, name))
+        page.get_by_role("button", name="Continue").click()
+    page.wait_for_load_state()
 
 
 @contextmanager

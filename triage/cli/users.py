@@ -1,4 +1,5 @@
-"""`triage users`: the staff accounts of the web pages (add, list, disable, reset-password).
+"""`triage users`: the staff accounts of the web pages (add, list, disable, reset-password,
+reset-second-factor).
 
 Passwords are typed at a prompt without echo (twice), or read from standard input with
 --password-stdin (one line; for scripts). Never on the command line, never in a file of ours, never
@@ -18,7 +19,8 @@ ROLES = ("coordinator", "clinician")
 
 def register(commands) -> None:
     users = common.add_command(commands, "users", help="staff accounts for the web pages",
-                               description="Add, list, disable staff accounts and reset their passwords. "
+                               description="Add, list, disable staff accounts and reset their passwords "
+                               "and sign-in codes. "
                                "Every change is an audit row (never a password).",
                                notes=common.STORE_HELP, handler=lambda args, io: _usage(users, io),
                                exit_codes=(ExitCode.STORE,),
@@ -56,6 +58,16 @@ def register(commands) -> None:
     reset.add_argument("name", metavar="NAME", help="the user name")
     reset.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     common.add_store_options(reset, who_help="who resets it")
+
+    factor = common.add_command(actions, "reset-second-factor",
+                                help="remove an account's sign-in code (it sets up a new one at its next sign-in)",
+                                description="For a member who lost the phone with the authenticator app and the "
+                                "recovery codes: the account's second factor and recovery codes are removed, and "
+                                "it sets up a new one at its next sign-in.",
+                                notes=common.STORE_HELP, handler=run_reset_second_factor,
+                                exit_codes=(ExitCode.STORE,), examples=("triage users reset-second-factor dr-lee",))
+    factor.add_argument("name", metavar="NAME", help="the user name")
+    common.add_store_options(factor, who_help="who resets it")
 
 
 def _usage(parser, io: IO) -> int:
@@ -126,4 +138,13 @@ def run_reset(args, io: IO) -> int:
         store.update_user(args.name, by=common.user(args), password_hash=accounts.hash_password(password),
                           disabled=False, action=PASSWORD_RESET)
     io.note(f"password reset: {args.name}")
+    return ExitCode.OK
+
+
+def run_reset_second_factor(args, io: IO) -> int:
+    with common.open_store(args) as store:
+        if store.get_user(args.name) is None:
+            raise InvalidInput([Problem("NAME", f"no user named {args.name!r}")])
+        store.reset_second_factor(args.name, by=common.user(args))
+    io.note(f"second factor reset: {args.name} (sets up a new one at the next sign-in)")
     return ExitCode.OK

@@ -30,6 +30,10 @@ from triage.web.sessions import ServerSessions
 
 PACKAGE = Path(__file__).resolve().parent
 PURGE_EVERY_SECONDS = 60.0
+# `--kiosk` intakes: a reception tablet serves one patient at a time, each for minutes; a flood of
+# new intakes (a script, a stuck key) is refused past these.
+KIOSK_PER_ADDRESS_PER_MINUTE = 3
+KIOSK_PER_MINUTE = 20
 
 
 @dataclass
@@ -47,8 +51,14 @@ class Services:
     kiosk: bool
     today: Callable[[], date]
     sessions: ServerSessions
-    code_limiter: security.Limiter
+    code_limiter: security.Limiter  # wrong codes per address, and for everyone
+    # Sign-in (see triage.web.staff.sign_in_post): failures per address and for everyone from devices
+    # not known; per account from devices not known; per known device.
     sign_in_limiter: security.Limiter
+    account_limiter: security.Limiter
+    device_limiter: security.Limiter
+    kiosk_limiter: security.Limiter  # new kiosk intakes per address, and for everyone, per minute
+    clock: Callable[[], float] = time.time  # seconds: one-time codes' time steps (as the limits)
     _local: threading.local = field(default_factory=threading.local)
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -92,7 +102,7 @@ def services() -> Services:
 
 def create_app(*, store_path: Path | str, settings_path: Path | None = None, kiosk: bool = False,
                secure_cookies: bool = False, today: Callable[[], date] = date.today,
-               clock: Callable[[], float] = time.monotonic,
+               clock: Callable[[], float] | None = None,
                blueprints: Iterable[Blueprint] = (), base_url: str | None = None,
                allowed_hosts: Iterable[str] | None = None, trusted_proxies: Iterable[str] | int | None = None,
                metrics: bool = False) -> Flask:
@@ -100,8 +110,10 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     https ``base_url`` does too). ``base_url``, ``allowed_hosts`` and ``trusted_proxies`` come from the
     configuration (triage.config; see triage.web.network). ``metrics``: Prometheus metrics, served by
     ``app.extensions["triage.metrics"].wsgi_app()`` on their own port. ``today`` and ``clock`` are
-    injectable for tests. The store is opened (and created) here, so a store that cannot be used stops
-    `triage serve` before it listens."""
+    injectable for tests (``clock``: seconds, for idle sessions and rate limits; by default a
+    monotonic clock for sessions and the wall clock for the limits, whose counters every process
+    shares in the store). The store is opened (and created) here, so a store that cannot be used
+    stops `triage serve` before it listens."""
     from triage.web import network, observability, patient, staff
 
     settings = load_settings(settings_path)
@@ -121,7 +133,12 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         return minutes * 60.0
 
     # The patient's language outlives an idle end, so "we closed the questionnaire" is in their language.
-    sessions = ServerSessions(idle_seconds, clock=clock, kept_after_idle=("lang", "lang_chosen"))
+    sessions = ServerSessions(idle_seconds, clock=clock or time.monotonic, kept_after_idle=("lang", "lang_chosen"))
+    limit_clock = clock or time.time
+
+    def limiter(name: str, **limits: Any) -> security.Limiter:
+        return security.Limiter(name, store=lambda: app.extensions["triage"].store(), clock=limit_clock, **limits)
+
     app.session_interface = sessions
     definition, ruleset = load_definition(), load_ruleset()
     # Every language is loaded (and so checked) here: a broken translation stops `triage serve`
@@ -140,9 +157,13 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         kiosk=kiosk,
         today=today,
         sessions=sessions,
-        code_limiter=security.Limiter(limit=10, window=15 * 60, global_limit=300, clock=clock),
-        # Per client address and per user name (both are counted), 5 failures per 15 minutes.
-        sign_in_limiter=security.Limiter(limit=5, window=15 * 60, global_limit=100, clock=clock),
+        code_limiter=limiter("code", limit=10, window=15 * 60, global_limit=300),
+        sign_in_limiter=limiter("sign_in", limit=20, window=15 * 60, global_limit=100),
+        account_limiter=limiter("sign_in_account", limit=5, window=15 * 60),
+        device_limiter=limiter("sign_in_device", limit=5, window=15 * 60),
+        kiosk_limiter=limiter("kiosk", limit=KIOSK_PER_ADDRESS_PER_MINUTE, window=60,
+                              global_limit=KIOSK_PER_MINUTE),
+        clock=limit_clock,
     )
     # Order matters: every request gets its id and its access-log line, then its host name is
     # checked, then the security checks run.
@@ -154,11 +175,12 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     app.jinja_env.globals["t"] = lambda message_id, **values: services().text(message_id, **values)
     app.jinja_env.globals["lang"] = lambda: services().language()
 
-    last_purge = [clock()]
+    session_clock = clock or time.monotonic
+    last_purge = [session_clock()]
 
     @app.before_request
     def _purge() -> None:
-        now = clock()
+        now = session_clock()
         if now - last_purge[0] > PURGE_EVERY_SECONDS:
             last_purge[0] = now
             sessions.purge_idle()
@@ -211,15 +233,32 @@ def _open_alerts(store_path: Path | str) -> Callable[[], int]:
     return count
 
 
+# The staff pages' error pages, by the patient pages' title id (staff pages are in English).
+STAFF_ERRORS = {
+    "bad_request_title": ("The request could not be used",
+                          "Something in the page address or the form was not right, so nothing was done. "
+                          "Go back, reload the page and try again."),
+    "not_found_title": ("Page not found", "Check the address, or go to the worklist."),
+    "server_error_title": ("Sorry, something went wrong",
+                           "Try again in a moment. If it keeps happening, tell the clinic's IT contact."),
+}
+
+
 def _error_pages(app: Flask) -> None:
     """Plain pages for every error: never a traceback, never a framework page."""
 
     def page(code: int, title: str, text: str):
-        from flask import session
+        from flask import jsonify, session
 
         from triage.web.patient import language_switch
 
-        switch = [] if session.get("staff") or request.path.startswith("/staff") else language_switch()
+        if request.blueprint in security.TOKEN_AUTHENTICATED:  # an API: its clients read JSON
+            return jsonify({"error": STAFF_ERRORS[title][0].lower()}), code
+        if request.path.startswith("/staff"):  # staff wording on staff pages, whoever asks
+            heading, explanation = STAFF_ERRORS[title]
+            return render_template("staff/error.html", title=heading, text=explanation, user=None,
+                                   staff_idle=services().settings.staff_idle_minutes), code
+        switch = [] if session.get("staff") else language_switch()
         return render_template("error.html", title_id=title, text_id=text, languages=switch), code
 
     @app.errorhandler(400)

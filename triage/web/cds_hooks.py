@@ -2,7 +2,9 @@
 
 Routes: `GET /cds-services` (discovery), `POST /cds-services/<id>` (the service) and `GET /rules`,
 the rule catalogue every card's `source.url` points to (public: rules, no patient data). Errors are JSON
-`{"error": ...}` with the status the core chose (400, 401, 404, 412, 413, 503). The log line of a
+`{"error": ...}` with the status the core chose (400, 401, 404, 412, 413, 503); a 401 says only that the
+request is not authorized (which check failed goes to the log). The JWT is verified before the body is
+read. The log line of a
 call holds the service id, status, outcome, card indicator, issuer and hookInstance: never the
 patient id, the body or a token.
 """
@@ -39,9 +41,12 @@ def create_blueprint(service: CdsHooksService) -> Blueprint:
 
     @blueprint.post("/cds-services/<service_id>")
     def call(service_id: str) -> Response:
+        body = None
         try:
+            # The token first: the body (up to 1 MiB) is read and parsed only for a verified caller.
+            claims = service.authorize(service_id, request.headers.get("Authorization"))
             body = _body()
-            outcome = service.call(service_id, request.headers.get("Authorization"), body)
+            outcome = service.answer(claims, body)
         except CdsHooksError as error:
             return _error(error, service_id)
         indicators = ",".join(card["indicator"] for card in outcome.cards) or "none"
@@ -112,12 +117,17 @@ def _json(document: Any, status: int) -> Response:
     return response
 
 
+UNAUTHORIZED = "the request is not authorized"  # every 401 says only this; the reason is logged
+
+
 def _error(error: CdsHooksError, where: str) -> Response:
     log.warning("cds-hooks %s %d %s", where, error.status, error.message)
-    response = _json({"error": error.message}, error.status)
     if error.status == 401:
+        # A caller without a valid token learns nothing about which check failed.
+        response = _json({"error": UNAUTHORIZED}, 401)
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    return response
+        return response
+    return _json({"error": error.message}, error.status)
 
 
 def init_app(app: Flask, config: CdsHooksConfig | str | Path | None = None, **service_options: Any) -> None:

@@ -158,8 +158,9 @@ def open_code():
     typed = request.form.get("code", "")[:40]
     code = invites.normalise(typed)
     client = _limit_key(code)
-    if svc.code_limiter.blocked(client):
-        return _page("too_many.html", minutes=svc.code_limiter.minutes), 429
+    refused = _code_attempt_refused(client)
+    if refused:
+        return refused
     if not typed.strip():
         error = "code_error_missing"
     elif code is None:
@@ -169,9 +170,10 @@ def open_code():
         if invite is None or invite.submitted or invite.expires_at <= _now():
             error = "code_error_wrong"  # one answer for unknown, expired and used: no oracle for guessers
         else:
+            svc.code_limiter.give_back(client)  # the limits count wrong codes: a right one is not one
             _open(invite.intake_id, code, svc.store().load_draft(invite.intake_id), language=invite.language)
             return _to("patient.intro")
-        svc.code_limiter.failed(client)
+    _code_failed(client)
     return _page("start.html", code=typed[:20], error=forms.FieldError(error, "code"), error_text=svc.text(error),
                  kiosk=svc.kiosk), 400
 
@@ -185,6 +187,42 @@ def _limit_key(code: str | None) -> str:
     if not services().kiosk:
         return client
     return f"{client} kiosk {(code or '-')[:5]}"
+
+
+def _code_attempt_refused(client: str):
+    """Count this address's try before the code is looked up (concurrent guesses get exactly the
+    allowed number: 10 wrong codes per address per 15 minutes), or the "too many tries" page.
+
+    The limit for everyone (300 wrong codes per 15 minutes) stops guessing spread over many
+    addresses, but it refuses only an address that has already typed a wrong code in this window:
+    so a patient with a valid code, from any other address, still gets in however much others
+    guess. A guesser with a fresh address gets one try per window; a code has 49 bits."""
+    from triage.store import CODE_THROTTLED, GUEST_USER
+
+    limiter = services().code_limiter
+    what = None
+    if not limiter.take(client):
+        what = "address"
+    elif limiter.everyone_reached() and limiter.estimate(client) > 1:
+        limiter.give_back(client)
+        what = "everyone"
+    if what is None:
+        return None
+    if limiter.first_in_window(f"{what}:{client}"):
+        services().store().audit_event(CODE_THROTTLED, user=GUEST_USER, detail={"address": request.remote_addr or "-", "limit": what})
+    return _page("too_many.html", minutes=limiter.minutes), 429
+
+
+def _code_failed(client: str) -> None:
+    """A wrong code (already counted for the address): counted for everyone; the try that reaches a
+    limit is an audit row (the address, never the code typed)."""
+    from triage.store import CODE_LOCKED, GUEST_USER
+
+    limiter, store = services().code_limiter, services().store()
+    if limiter.estimate(client) == limiter.limit:
+        store.audit_event(CODE_LOCKED, user=GUEST_USER, detail={"address": request.remote_addr or "-", "limit": "address"})
+    if limiter.add(limiter.EVERYONE) == limiter.global_limit:
+        store.audit_event(CODE_LOCKED, user=GUEST_USER, detail={"address": request.remote_addr or "-", "limit": "everyone"})
 
 
 def _now() -> str:
@@ -211,6 +249,14 @@ def new_intake():
     svc = services()
     if not svc.kiosk:
         abort(404)
+    # A few per minute from one address, and some more from everyone: a tablet serves one patient at
+    # a time; a script or a stuck key cannot fill the worklist.
+    limiter, client = svc.kiosk_limiter, request.remote_addr or "-"
+    if not limiter.take(client):
+        return _page("too_many.html", kiosk_busy=True), 429
+    if not limiter.take(limiter.EVERYONE, limiter.global_limit):
+        limiter.give_back(client)
+        return _page("too_many.html", kiosk_busy=True), 429
     code = invites.new_code()
     draft = svc.store().create_invite(invites.code_hash(code), expires_at=invites.expiry(invites.KIOSK_EXPIRY_DAYS),
                                       user=PATIENT_USER, language=svc.language())

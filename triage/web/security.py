@@ -5,11 +5,10 @@ access log: triage.web.observability.)"""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
-import threading
 import time
-from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Flask, abort, request, session
 
@@ -35,6 +34,25 @@ HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
+# No parameter of any page holds a control character (nothing a person types in a one-line box, or
+# that a link of ours carries): one is a forged request (a line break in `next` would split a header).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+FORM_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")  # a pasted tab is typing
+
+
+def has_control_characters() -> bool:
+    """The path, a query parameter or (for a form) a form field holds a control character."""
+    if CONTROL_CHARACTERS.search(request.path):
+        return True
+    if any(CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value)
+           for key, value in request.args.items(multi=True)):
+        return True
+    if request.method == "POST" and request.blueprint not in TOKEN_AUTHENTICATED:
+        return any(FORM_CONTROL_CHARACTERS.search(key) or FORM_CONTROL_CHARACTERS.search(value)
+                   for key, value in request.form.items(multi=True))
+    return False
 
 
 def csrf_token() -> str:
@@ -61,41 +79,80 @@ def check_csrf() -> None:
 
 
 class Limiter:
-    """At most ``limit`` failures per ``window`` seconds per key, and ``global_limit`` in all (so
-    that many addresses, or a proxy that hides them, cannot multiply the guesses)."""
+    """At most ``limit`` per ``window`` seconds per key, counted in the store so that every web process
+    (and a restart) sees the same counts, and added to atomically (``Store.count_hit``): two requests
+    at once never both slip under a limit. Fixed windows of the clock (a quarter hour: 10:00, 10:15...),
+    so a block ends by the next window at the latest, as the pages say; at a window's edge a guesser
+    can get up to twice the limit in a row, which the limits allow for.
 
-    def __init__(self, limit: int, window: float, global_limit: int,
-                 clock: Callable[[], float] = time.monotonic):
-        self.limit, self.window, self.global_limit = limit, window, global_limit
+    Two ways to use it. ``take(key)`` counts an attempt *before* it is made and says whether it may
+    be made (what the sign-in and code pages do: a burst of concurrent guesses gets exactly the
+    allowed number checked); ``give_back(key)`` uncounts it (a right password, a valid code).
+    ``blocked(key)`` / ``failed(key)`` look first and count a failure after (simple, but two requests
+    at once may both pass). ``global_limit`` counts every key together under ``EVERYONE``."""
+
+    EVERYONE = "*"
+
+    def __init__(self, name: str, *, limit: int, window: float, store: Callable[[], Any],
+                 global_limit: int | None = None, clock: Callable[[], float] = time.time):
+        self.name, self.limit, self.window, self.global_limit = name, limit, window, global_limit
+        self._store = store
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
-        self._lock = threading.Lock()
 
-    def _trim(self, times: deque[float], now: float) -> None:
-        while times and now - times[0] > self.window:
-            times.popleft()
+    def _key(self, key: str) -> str:
+        return f"{self.name}:{key}"
+
+    def _window(self) -> int:
+        width = int(self.window)
+        return int(self._clock() // width) * width
+
+    def _count(self, key: str, by: int) -> int:
+        start = self._window()
+        return self._store().count_hit(self._key(key), start, start + int(self.window), by=by)
+
+    def estimate(self, key: str) -> int:
+        """How many were counted for ``key`` in this window."""
+        start = self._window()
+        return self._store().hits(self._key(key), (start,)).get(start, 0)
+
+    def reached(self, key: str, limit: int | None = None) -> bool:
+        return self.estimate(key) >= (self.limit if limit is None else limit)
+
+    def take(self, key: str, limit: int | None = None) -> bool:
+        """Count one attempt for ``key`` now; False (and nothing counted) if it would pass the limit."""
+        if self._count(key, 1) > (self.limit if limit is None else limit):
+            self._count(key, -1)
+            return False
+        return True
+
+    def give_back(self, key: str) -> None:
+        self._count(key, -1)
+
+    def add(self, key: str) -> int:
+        """Count one for ``key`` whatever the limit; the new count."""
+        return self._count(key, 1)
+
+    def clear(self, key: str) -> None:
+        self._store().clear_hits(self._key(key))
+
+    def first_in_window(self, key: str) -> bool:
+        """True once per window for ``key`` (so that a refusal is audited once, however many follow:
+        an attacker cannot flood the audit log)."""
+        start = self._window()
+        return self._store().count_hit(self._key(f"once:{key}"), start, start + int(self.window)) == 1
+
+    def everyone_reached(self) -> bool:
+        return self.global_limit is not None and self.reached(self.EVERYONE, self.global_limit)
 
     def blocked(self, key: str) -> bool:
-        now = self._clock()
-        with self._lock:
-            self._trim(self._all, now)
-            times = self._failures.get(key)
-            if times is not None:
-                self._trim(times, now)
-                if not times:
-                    del self._failures[key]
-                    times = None
-            return len(self._all) >= self.global_limit or (times is not None and len(times) >= self.limit)
+        """``key``'s limit, or the limit for everyone, is reached."""
+        return self.reached(key) or self.everyone_reached()
 
     def failed(self, key: str) -> None:
-        now = self._clock()
-        with self._lock:
-            self._failures.setdefault(key, deque()).append(now)
-            self._all.append(now)
-            if len(self._failures) > 10_000:  # forget the oldest keys rather than grow without bound
-                for stale in list(self._failures)[:5_000]:
-                    del self._failures[stale]
+        """One failure for ``key`` (and for everyone)."""
+        self.add(key)
+        if self.global_limit is not None:
+            self.add(self.EVERYONE)
 
     @property
     def minutes(self) -> int:
@@ -111,6 +168,9 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
+        # First of all, before any page acts: a refused request changes nothing.
+        if has_control_characters():
+            abort(400)
         if request.blueprint in TOKEN_AUTHENTICATED:
             request.max_content_length = TOKEN_BODY_BYTES
         elif request.method == "POST":

@@ -13,11 +13,12 @@ import base64
 import functools
 import hashlib
 import re
+import secrets
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, g, jsonify, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request, session, url_for
 
 from triage import accounts, invites
 from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
@@ -27,8 +28,9 @@ from triage.errors import Conflict, IntakeNotFound, InvalidInput
 from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
 from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
-from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
-                          User)
+from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_CHANGED, PASSWORD_REHASHED,
+                          SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, VIEWED, User)
+from triage.web import security
 from triage.web.app import services
 from triage.web.network import public_url
 from triage.web.sessions import idle_rules, idle_stylesheet
@@ -38,7 +40,9 @@ blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 PAGE_SIZE = 50
 # The idle stylesheet is open too: it holds only the idle minutes (the sign-in page says them), and a
 # signed-in page must get it even if the session ended between the page and its stylesheet.
-OPEN = frozenset({"staff.sign_in", "staff.sign_in_post", "staff.idle_css"})
+OPEN = frozenset({"staff.sign_in", "staff.sign_in_post", "staff.idle_css", "staff.second_factor",
+                  "staff.second_factor_post", "staff.second_factor_setup", "staff.second_factor_setup_post",
+                  "staff.second_factor_qr"})
 URGENCY_ORDER = ("emergency", "same_day", "soon", "routine")
 
 
@@ -96,7 +100,8 @@ def _this_page() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
+    if (target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target
+            and not security.CONTROL_CHARACTERS.search(target)):
         return target
     return url_for("staff.worklist")
 
@@ -110,6 +115,39 @@ def sign_in():
     return _page("staff/sign_in.html", title="Sign in", error=None, name="", next=request.args.get("next", ""))
 
 
+# Guessing passwords is limited without letting anyone lock the clinic out (OWASP's "device cookies"):
+# a browser that has signed in to an account gets a device cookie; its attempts at that account are
+# counted for that device alone (5 failures per 15 minutes). Attempts from anywhere else are counted
+# per address (20), for everyone together (100) and per account name (5), each per 15 minutes. So
+# guessing from elsewhere can block an account only on devices it never signed in from, and the
+# right password from a known device lifts that block. Every count is taken before the password is
+# checked (atomically, in the store): concurrent guesses get exactly the allowed number checked.
+DEVICE_COOKIE = "triage_device"
+DEVICE_TOKENS_KEPT = 5  # accounts remembered per browser (a shared clinic computer)
+DEVICE_COOKIE_DAYS = 180
+THROTTLED_MESSAGE = ("Too many attempts. Wait 15 minutes, or sign in from a computer you have signed in "
+                     "from before, or ask an administrator.")
+
+
+def _device_tokens() -> list[str]:
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    return [token for token in raw.split(".") if re.fullmatch(r"[A-Za-z0-9_-]{32,64}", token)][:DEVICE_TOKENS_KEPT]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sign_in_limits(name: str, client: str, device: str | None):
+    """The counters an attempt is taken from: (limiter, key, limit, what it limits)."""
+    svc = services()
+    if device is not None:
+        return [(svc.device_limiter, device, svc.device_limiter.limit, "device")]
+    return [(svc.sign_in_limiter, client, svc.sign_in_limiter.limit, "address"),
+            (svc.sign_in_limiter, svc.sign_in_limiter.EVERYONE, svc.sign_in_limiter.global_limit, "everyone"),
+            (svc.account_limiter, name or "-", svc.account_limiter.limit, "account")]
+
+
 @blueprint.post("/sign-in")
 def sign_in_post():
     svc = services()
@@ -117,26 +155,266 @@ def sign_in_post():
     password = request.form.get("password", "")[:accounts.MAX_PASSWORD + 1]
     following = request.form.get("next", "")
     client = request.remote_addr or "-"
-    limiter = svc.sign_in_limiter
-    if limiter.blocked(client) or limiter.blocked(f"user:{name}"):
-        return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
-                     error="Too many attempts. Wait 15 minutes, or ask an administrator."), 429
     store = svc.store()
     user = store.get_user(name) if name else None
+    # Who was targeted: an account's name; a name that is no account is not kept (it may be a
+    # password typed in the wrong box).
+    detail = {"name": user.name if user else None, "address": client}
+    tokens = _device_tokens()
+    device = store.known_device(user.name, [_token_hash(t) for t in tokens]) if user else None
+    detail["known_device"] = device is not None
+    taken = []
+    for limiter, key, limit, what in _sign_in_limits(name, client, device):
+        if not limiter.take(key, limit):
+            for done, done_key, _, _ in taken:
+                done.give_back(done_key)
+            if limiter.first_in_window(key):
+                store.audit_event(SIGN_IN_THROTTLED, user=GUEST_USER, detail={**detail, "limit": what})
+            return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
+                         error=THROTTLED_MESSAGE), 429
+        taken.append((limiter, key, limit, what))
     ok = accounts.verify_password(user.password_hash, password) if user else accounts.verify_nobody(password)
     if not ok or user is None or user.disabled:
-        limiter.failed(client)
-        limiter.failed(f"user:{name}")
+        reason = "unknown_name" if user is None else "disabled" if ok else "wrong_password"
+        store.audit_event(SIGN_IN_FAILED, user=GUEST_USER, detail={**detail, "reason": reason})
+        for limiter, key, limit, what in taken:
+            if limiter.reached(key, limit):  # this failure used the last try: blocked from now on
+                store.audit_event(SIGN_IN_LOCKED, user=GUEST_USER, detail={**detail, "limit": what})
         return _page("staff/sign_in.html", title="Sign in", name=name, next=following,
                      error="The user name or password is not right."), 400
+    for limiter, key, _, _ in taken:  # the limits count failures: a right password is not one
+        limiter.give_back(key)
     if accounts.needs_rehash(user.password_hash):
         store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(password),
                           action=PASSWORD_REHASHED)
+    factor = store.second_factor(user.name)
+    if factor is None and svc.settings.staff_second_factor == "off":
+        _complete_sign_in(user)
+        return _remember_device(redirect(_safe_next(following), code=303), user)
+    # The password was right: the second factor next (set up now if the account has none yet). The
+    # session knows only who is half-way; no staff page opens until the code is right.
+    session.clear()
+    session.regenerate()
+    session["pending_user"], session["pending_next"] = user.name, following
+    if factor is None:
+        session["pending_secret"] = accounts.new_totp_secret()  # server-side session: never in a cookie
+        return redirect(url_for("staff.second_factor_setup"), code=303)
+    return redirect(url_for("staff.second_factor"), code=303)
+
+
+def _complete_sign_in(user: User) -> None:
+    store = services().store()
+    services().account_limiter.clear(user.name)  # signed in: lifts the block on other devices' tries
     session.clear()
     session.regenerate()  # a new session id at sign-in: no session fixation
     session["staff"], session["role"] = user.name, user.role
     store.log_access(SIGNED_IN, user=user.name)
-    return redirect(_safe_next(following), code=303)
+
+
+def _remember_device(response, user: User):
+    """This browser is now a known device of ``user`` (see DEVICE_COOKIE)."""
+    store = services().store()
+    tokens = _device_tokens()
+    device = store.known_device(user.name, [_token_hash(t) for t in tokens])
+    if device is not None:
+        store.add_known_device(device, user.name)  # last used
+        return response
+    token = secrets.token_urlsafe(32)
+    store.add_known_device(_token_hash(token), user.name)
+    response.set_cookie(DEVICE_COOKIE, ".".join([token, *tokens][:DEVICE_TOKENS_KEPT]), path="/staff/",
+                        max_age=DEVICE_COOKIE_DAYS * 24 * 3600, secure=current_app.config["SESSION_COOKIE_SECURE"],
+                        httponly=True, samesite="Strict")
+    return response
+
+
+# --- the second factor: a one-time code from an authenticator app -----------------------------------
+
+def _pending() -> tuple[User, str] | None:
+    """Who passed the password step in this session (and is still allowed), and where they go next."""
+    name = session.get("pending_user")
+    user = services().store().get_user(name) if name else None
+    if user is None or user.disabled:
+        return None
+    return user, session.get("pending_next", "")
+
+
+def _drop_pending() -> None:
+    for key in ("pending_user", "pending_next", "pending_secret"):
+        session.pop(key, None)
+
+
+def _code_refused(user: User):
+    """Count this try at the account's codes (5 wrong per 15 minutes), or the refusal page."""
+    limiter, key = services().account_limiter, f"totp:{user.name}"
+    if limiter.take(key):
+        return None
+    if limiter.first_in_window(key):
+        services().store().audit_event(SIGN_IN_THROTTLED, user=GUEST_USER, detail={
+            "name": user.name, "address": request.remote_addr or "-", "limit": "second_factor"})
+    return THROTTLED_MESSAGE
+
+
+def _code_failed(user: User) -> None:
+    limiter, key = services().account_limiter, f"totp:{user.name}"
+    detail = {"name": user.name, "address": request.remote_addr or "-"}
+    store = services().store()
+    store.audit_event(SIGN_IN_FAILED, user=GUEST_USER, detail={**detail, "reason": "wrong_second_factor"})
+    if limiter.reached(key):
+        store.audit_event(SIGN_IN_LOCKED, user=GUEST_USER, detail={**detail, "limit": "second_factor"})
+
+
+@blueprint.get("/second-factor")
+def second_factor():
+    if _pending() is None:
+        return redirect(url_for("staff.sign_in"), code=303)
+    return _page("staff/second_factor.html", title="Enter your code", error=None)
+
+
+@blueprint.post("/second-factor")
+def second_factor_post():
+    pending = _pending()
+    factor = services().store().second_factor(pending[0].name) if pending else None
+    if pending is None or factor is None:
+        _drop_pending()
+        return redirect(url_for("staff.sign_in"), code=303)
+    user, following = pending
+    refused = _code_refused(user)
+    if refused:
+        return _page("staff/second_factor.html", title="Enter your code", error=refused), 429
+    store = services().store()
+    typed = request.form.get("code", "").strip()[:40]
+    step = accounts.totp_matches(factor[0], typed, services().clock())
+    ok = step is not None and store.use_totp_step(user.name, step)  # a code works once
+    left = None
+    if not ok and step is None:
+        digest = accounts.recovery_hash(user.name, typed)
+        left = store.use_recovery_code(user.name, digest, detail={"address": request.remote_addr or "-"}) \
+            if digest else None
+        ok = left is not None
+    if not ok:
+        _code_failed(user)
+        return _page("staff/second_factor.html", title="Enter your code",
+                     error="The code is not right. Enter the code your app shows now, or a recovery code."), 400
+    services().account_limiter.clear(f"totp:{user.name}")
+    _complete_sign_in(user)
+    return _remember_device(redirect(_safe_next(following), code=303), user)
+
+
+@blueprint.get("/second-factor/setup")
+def second_factor_setup():
+    pending = _pending()
+    if pending is None or not session.get("pending_secret"):
+        return redirect(url_for("staff.sign_in"), code=303)
+    return _setup_page(pending[0], None)
+
+
+def _setup_page(user: User, error: str | None, status: int = 200):
+    secret = session["pending_secret"]
+    return _page("staff/second_factor_setup.html", title="Set up your sign-in code", error=error, secret=secret,
+                 secret_groups=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                 uri=accounts.totp_uri(secret, user.name)), status
+
+
+@blueprint.get("/second-factor/setup/qr.svg")
+def second_factor_qr():
+    """The setup key's otpauth:// link as a QR code, for the phone's camera (only for the session
+    that is setting it up; never cached)."""
+    import io
+
+    import segno
+
+    pending = _pending()
+    secret = session.get("pending_secret")
+    if pending is None or not secret:
+        abort(404)
+    image = io.BytesIO()
+    segno.make(accounts.totp_uri(secret, pending[0].name), error="M").save(
+        image, kind="svg", scale=5, border=4, dark="#000", light="#fff", xmldecl=False,
+        title="QR code of the setup key")
+    return image.getvalue(), 200, {"Content-Type": "image/svg+xml"}
+
+
+@blueprint.post("/second-factor/setup")
+def second_factor_setup_post():
+    pending = _pending()
+    secret = session.get("pending_secret")
+    if pending is None or not secret:
+        _drop_pending()
+        return redirect(url_for("staff.sign_in"), code=303)
+    user, following = pending
+    refused = _code_refused(user)
+    if refused:
+        return _setup_page(user, refused, 429)
+    step = accounts.totp_matches(secret, request.form.get("code", "").strip()[:40], services().clock())
+    if step is None:
+        _code_failed(user)
+        return _setup_page(user, "The code is not right. Check the key you typed, then enter the code your app "
+                                 "shows now.", 400)
+    codes = accounts.new_recovery_codes()
+    if not services().store().enroll_second_factor(user.name, secret, step,
+                                                   [accounts.recovery_hash(user.name, code) for code in codes]):
+        _drop_pending()  # set up meanwhile in another browser: sign in again with that one
+        return redirect(url_for("staff.sign_in"), code=303)
+    services().account_limiter.clear(f"totp:{user.name}")
+    _complete_sign_in(user)
+    g.user = user
+    page = _page("staff/recovery_codes.html", title="Your recovery codes", codes=codes, following=_safe_next(following))
+    return _remember_device(make_response(page), user)
+
+
+# --- the signed-in member's own password ------------------------------------------------------------
+
+PASSWORD_FIELDS = (
+    ("current_password", "Current password", None, "current-password"),
+    ("new_password", "New password", f"At least {accounts.MIN_PASSWORD} characters. A few unrelated words make a "
+     "good password; common ones are refused.", "new-password"),
+    ("new_password_again", "New password again", None, "new-password"),
+)
+
+
+def _password_page(error: tuple[str, str] | None = None, changed: bool = False, status: int = 200):
+    return _page("staff/password.html", title="Change your password", error=error, changed=changed,
+                 fields=PASSWORD_FIELDS), status
+
+
+@blueprint.get("/password")
+def password():
+    return _password_page()
+
+
+@blueprint.post("/password")
+def password_post():
+    """Change one's own password: the current one first (counted like sign-in attempts, so a
+    session left open cannot be used to guess it), then the new one as `triage users` checks it."""
+    svc = services()
+    store = svc.store()
+    user = g.user
+    current = request.form.get("current_password", "")[:accounts.MAX_PASSWORD + 1]
+    new = request.form.get("new_password", "")
+    again = request.form.get("new_password_again", "")
+    limiter, key = svc.account_limiter, f"change:{user.name}"
+    if not limiter.take(key):
+        if limiter.first_in_window(key):
+            store.audit_event(SIGN_IN_THROTTLED, user=user.name, detail={"name": user.name, "address":
+                                                                         request.remote_addr or "-",
+                                                                         "limit": "password_change"})
+        return _password_page(("current_password", THROTTLED_MESSAGE), status=429)
+    if not accounts.verify_password(user.password_hash, current):
+        store.audit_event(SIGN_IN_FAILED, user=user.name, detail={"name": user.name, "address":
+                                                                  request.remote_addr or "-",
+                                                                  "reason": "wrong_current_password"})
+        return _password_page(("current_password", "The current password is not right"), status=400)
+    limiter.give_back(key)
+    problem = accounts.check_password(new, user.name)
+    if problem:
+        return _password_page(("new_password", f"New password: {problem}"), status=400)
+    if new == current:
+        return _password_page(("new_password", "New password: use a password other than the current one"), status=400)
+    if again != new:
+        return _password_page(("new_password_again", "Enter the same new password twice"), status=400)
+    store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(new), action=PASSWORD_CHANGED)
+    session.regenerate()  # a new session id with the new password
+    return _password_page(changed=True)
 
 
 @blueprint.post("/sign-out")
@@ -419,12 +697,13 @@ def _descending(stamp: str) -> str:
 @blueprint.post("/alerts/<int:intake_id>/acknowledge")
 @role(accounts.CLINICIAN)
 def acknowledge(intake_id: int):
+    # Where to go next is decided before anything is done: a request refused changes nothing.
+    target = _safe_next(request.form.get("next")) if request.form.get("next") else url_for("staff.alerts")
     try:
         services().store().acknowledge_alerts(intake_id, user=g.user.name)
     except IntakeNotFound:
         abort(404)
-    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for("staff.alerts"),
-                    code=303)
+    return redirect(target, code=303)
 
 
 @blueprint.get("/idle.css")
