@@ -123,6 +123,8 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
     raw = sqlite3.connect(clinic, isolation_level=None)
     for statement in ("DROP TABLE worklist_items", "DROP TABLE worklist", "DROP INDEX versions_source",
                       "ALTER TABLE invites DROP COLUMN language",  # schema 7's, after the worklist's 6
+                      "DROP TABLE sessions", "DROP TABLE token_uses",  # schema 8's
+                      "ALTER TABLE users DROP COLUMN session_generation",
                       "PRAGMA user_version = 5"):
         raw.execute(statement)
     raw.close()

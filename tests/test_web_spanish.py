@@ -114,7 +114,9 @@ def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp
     db = tmp_path / "t.db"
     code, intake_id = invite(db, "es")
     raw = sqlite3.connect(db, isolation_level=None)
-    for statement in ("ALTER TABLE invites DROP COLUMN language", "PRAGMA user_version = 6"):
+    for statement in ("DROP TABLE sessions", "DROP TABLE token_uses",  # back to schema 7 (migration 8 undone)
+                      "ALTER TABLE users DROP COLUMN session_generation",
+                      "ALTER TABLE invites DROP COLUMN language", "PRAGMA user_version = 6"):
         raw.execute(statement)
     raw.close()
     with open_store(db) as store:  # migration 7 adds the column: what was issued before opens in English

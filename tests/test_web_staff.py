@@ -106,9 +106,12 @@ def test_sign_in_is_rate_limited_per_name_and_client(app, clock):
     assert staff.path == "/staff/"
 
 
-def test_a_new_session_id_at_sign_in(app):
+def test_a_new_session_id_at_sign_in(app, db):
     client = app.test_client()
     client.get("/staff/sign-in")
+    assert client.get_cookie("triage_session") is None  # no session before sign-in
+    # A session this browser had before (here a patient's: an attacker's own, planted) is not reused.
+    Patient(client).open_code(invite(db)[0])
     before = client.get_cookie("triage_session").value
     staff = Patient(client).get("/staff/sign-in").post(name="cora", password=PASSWORD)
     after = client.get_cookie("triage_session").value

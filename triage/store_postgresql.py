@@ -187,6 +187,34 @@ INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICA
 # (whose SQLite statements they mirror). A change to the store's schema is appended to both.
 MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+    # sessions: web sessions and CDS Hooks token uses in the store (store.MIGRATIONS[7] says why).
+    7: """
+    ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('patient', 'staff')),
+        user_name TEXT,
+        intake_id BIGINT,
+        generation INTEGER NOT NULL,
+        csrf TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        last_seen_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL,
+        device TEXT NOT NULL,
+        address TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_name);
+    CREATE INDEX sessions_expiry ON sessions(expires_at);
+    CREATE INDEX sessions_idle ON sessions(kind, last_seen_at);
+    CREATE TABLE token_uses (
+        issuer TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (issuer, jti)
+    );
+    CREATE INDEX token_uses_expiry ON token_uses(expires_at);
+    """,
 }
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
@@ -203,6 +231,8 @@ PRIVILEGES: dict[str, str] = {
     "drafts": "SELECT, INSERT, UPDATE, DELETE",
     "worklist": "SELECT, INSERT, UPDATE, DELETE",
     "worklist_items": "SELECT, INSERT, UPDATE, DELETE",
+    "sessions": "SELECT, INSERT, UPDATE, DELETE",
+    "token_uses": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 
@@ -282,6 +312,15 @@ class PostgreSQLBackend:
             # (READ COMMITTED: each statement sees what was committed before it) are the latest.
             self.db.execute("SELECT seq FROM audit_head WHERE one = 1 FOR UPDATE")
             if not durable:  # a draft (Store.save_draft): this commit does not wait for the WAL flush
+                self.db.execute("SET LOCAL synchronous_commit = off")
+            yield self.db
+
+    @contextmanager
+    def write_unchained(self, durable: bool = False) -> Iterator[Connection]:
+        """A write that adds no audit row (web sessions, token uses): it takes no lock on the audit
+        head, so page requests do not queue behind the writers of records."""
+        with self.errors(), self.db.raw.transaction():
+            if not durable:
                 self.db.execute("SET LOCAL synchronous_commit = off")
             yield self.db
 

@@ -30,6 +30,7 @@ from triage.web.sessions import ServerSessions
 
 PACKAGE = Path(__file__).resolve().parent
 PURGE_EVERY_SECONDS = 60.0
+UNSESSIONED = frozenset({"healthz", "readyz", "static"})  # answer without a session, even with the store down
 
 
 @dataclass
@@ -82,10 +83,11 @@ def services() -> Services:
 
 def create_app(*, store_path: Path | str, settings_path: Path | None = None, kiosk: bool = False,
                secure_cookies: bool = False, today: Callable[[], date] = date.today,
-               clock: Callable[[], float] = time.monotonic,
+               clock: Callable[[], float] = time.time,
                blueprints: Iterable[Blueprint] = ()) -> Flask:
     """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy).
-    ``today`` and ``clock`` are injectable for tests. The store is opened (and created) here, so a
+    ``today`` and ``clock`` (seconds since the epoch: sessions are shared with other processes) are
+    injectable for tests. The store is opened (and created) here, so a
     store that cannot be used stops `triage serve` before it listens."""
     from triage.web import patient, staff
 
@@ -102,12 +104,12 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     )
     app.debug = False  # never: a traceback page would show code and data
 
-    def idle_seconds(data: dict[str, Any]) -> float:
-        minutes = settings.staff_idle_minutes if data.get("staff") else settings.patient_idle_minutes
-        return minutes * 60.0
-
-    # The patient's language outlives an idle end, so "we closed the questionnaire" is in their language.
-    sessions = ServerSessions(idle_seconds, clock=clock, kept_after_idle=("lang", "lang_chosen"))
+    # Sessions live in the store (every process on it sees them). The patient's language outlives an
+    # idle end, so "we closed the questionnaire" is in their language.
+    sessions = ServerSessions(lambda: services().store(),
+                              {"patient": settings.patient_idle_minutes * 60.0, "staff": settings.staff_idle_minutes * 60.0},
+                              settings.session_lifetime_hours * 3600.0, clock=clock,
+                              kept_after_idle=("lang", "lang_chosen"))
     app.session_interface = sessions
     definition, ruleset = load_definition(), load_ruleset()
     # Every language is loaded (and so checked) here: a broken translation stops `triage serve`
@@ -138,11 +140,17 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     last_purge = [clock()]
 
     @app.before_request
-    def _purge() -> None:
+    def _sessions() -> None:
+        from flask import session
+
+        if getattr(session, "unavailable", False) and request.endpoint not in UNSESSIONED:
+            # The store holds the sessions: a page without its session would send the patient back
+            # to the start (their answers are safe in the store); a plain error page instead.
+            raise StoreError("sessions cannot be read from the store")
         now = clock()
         if now - last_purge[0] > PURGE_EVERY_SECONDS:
             last_purge[0] = now
-            sessions.purge_idle()
+            sessions.purge()
 
     @app.get("/healthz")
     def healthz():

@@ -27,8 +27,8 @@ from triage.errors import Conflict, IntakeNotFound, InvalidInput
 from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
 from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
-from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
-                          User)
+from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SESSIONS_ENDED, SIGNED_IN, SIGNED_OUT,
+                          VIEWED, User)
 from triage.web.app import services
 from triage.web.sessions import idle_rules, idle_stylesheet
 
@@ -134,15 +134,58 @@ def sign_in_post():
     session.clear()
     session.regenerate()  # a new session id at sign-in: no session fixation
     session["staff"], session["role"] = user.name, user.role
+    session["generation"] = user.session_generation  # a later reset, disable or role change ends it
     store.log_access(SIGNED_IN, user=user.name)
     return redirect(_safe_next(following), code=303)
 
 
 @blueprint.post("/sign-out")
 def sign_out():
+    """Ends this session only (the account's others go on: the sessions page ends them)."""
     services().store().log_access(SIGNED_OUT, user=g.user.name)
     session.end()
     return redirect(url_for("staff.sign_in", signed_out="1"), code=303)
+
+
+# --- your sessions ------------------------------------------------------------------------------------
+
+def _moment(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@blueprint.get("/sessions")
+def sessions():
+    """Where this account is signed in (device, address, started, last seen), this one first; the
+    others can be ended here (a lost phone, a shared computer left signed in)."""
+    svc = services()
+    here = session.id_sha256
+    rows = [{"id": record.id_sha256, "device": record.device, "address": record.address,
+             "started": _moment(record.created_at), "seen": _moment(record.last_seen_at),
+             "current": record.id_sha256 == here}
+            for record in svc.store().user_sessions(g.user.name) if svc.sessions.live(record, g.user.session_generation)]
+    rows.sort(key=lambda row: not row["current"])
+    ended = request.args.get("ended", "")
+    return _page("staff/sessions.html", title="Your sessions", rows=rows,
+                 ended=int(ended) if ended.isdigit() and len(ended) < 4 else None)
+
+
+@blueprint.post("/sessions/end")
+def end_sessions():
+    """End one other session of this account (``session``), or all the others (``others``); never
+    this one (sign out does that)."""
+    store = services().store()
+    chosen = request.form.get("session", "")
+    if request.form.get("others") == "1":
+        count = store.end_user_sessions(g.user.name, keep=session.id_sha256)
+    elif re.fullmatch(r"[0-9a-f]{64}", chosen):
+        count = store.end_user_sessions(g.user.name, keep=session.id_sha256, only=chosen)
+    else:
+        abort(400)
+    if count:
+        store.log_access(SESSIONS_ENDED, user=g.user.name, detail={"sessions": count})
+    return redirect(url_for("staff.sessions", ended=count), code=303)
 
 
 # --- worklist ---------------------------------------------------------------------------------------
