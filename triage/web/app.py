@@ -167,7 +167,10 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     # CDS Hooks for the clinic's EHR, only when configured (TRIAGE_CDS_HOOKS names its file).
-    cds_hooks.init_app(app, settings=settings, today=today)
+    # Its replay check is in the store, like the sessions: a token is accepted once by all processes.
+    from triage.cds_hooks import StoreReplays
+
+    cds_hooks.init_app(app, settings=settings, today=today, replays=StoreReplays(lambda: services().store()))
     _error_pages(app)
     return app
 
