@@ -135,8 +135,8 @@ def test_a_flood_of_anonymous_requests_writes_no_session_and_ends_none(location,
     flood = app.test_client(use_cookies=False)
     for _ in range(requests):
         assert flood.get("/intake/").status_code == 200
-    assert session_rows(location) == 1
     assert staff.get("/staff/alerts").path == "/staff/alerts"
+    assert session_rows(location) == 1
 
 
 def test_an_invitation_code_is_never_in_the_store_in_clear(apps, location):
