@@ -345,3 +345,22 @@ def db_audit():
             return [row[0] for row in store._db.execute("SELECT action FROM audit WHERE \"user\" = ? ORDER BY seq",
                                                         (user,)).fetchall()]
     return actions
+
+
+def test_a_replayed_cds_hooks_token_is_refused_by_the_other_process(location, tmp_path, monkeypatch):
+    from support.cds_hooks_support import BASE_URL, ISSUER, SERVICE_URL, FakeEhr, hook_request, searchset
+
+    ehr = FakeEhr("ES384")
+    (tmp_path / "ehr.json").write_text(__import__("json").dumps(ehr.jwks()), encoding="utf-8")
+    config = tmp_path / "cds.toml"
+    config.write_text(f'[cds_hooks]\nbase_url = "{BASE_URL}/"\n'
+                      f'[[cds_hooks.clients]]\nissuer = "{ISSUER}"\njwks = "{tmp_path / "ehr.json"}"\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("TRIAGE_CDS_HOOKS", str(config))
+    first, second = (make_app(location).test_client() for _ in range(2))
+    headers = ehr.authorization(SERVICE_URL)
+    body = hook_request(searchset())
+    answers = [client.post("/cds-services/fbss-preconsultation-summary", json=body, headers=headers)
+               for client in (first, second)]
+    assert [answer.status_code for answer in answers] == [200, 401]
+    assert "replayed" in answers[1].get_json()["error"]
