@@ -205,6 +205,8 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),
     ("POST", "/staff/alerts/{id}/acknowledge", {}, {"coordinator": 403, "clinician": 303}),
     ("POST", "/staff/sign-out", {}, {"coordinator": 303, "clinician": 303}),
+    ("GET", "/staff/sessions", {}, {"coordinator": 200, "clinician": 200}),
+    ("POST", "/staff/sessions/end", {"others": "1"}, {"coordinator": 303, "clinician": 303}),
 ]
 
 
