@@ -271,6 +271,13 @@ def end(person: Patient, **fields) -> str:
     return re.search(r'id="sessions-ended">([^<]*)<', person.page).group(1)
 
 
+def test_the_sessions_page_ignores_a_strange_count(apps):
+    staff = sign_in(apps[0].test_client(), "cora")
+    for value in ("\u00b2", "99999", "-1", "x"):
+        page = staff.get(f"/staff/sessions?ended={value}")
+        assert page.status == 200 and 'id="sessions-ended"' not in page.page
+
+
 def browser(app, user_agent: str):
     client = app.test_client()
     client.environ_base["HTTP_USER_AGENT"] = user_agent

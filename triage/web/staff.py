@@ -168,7 +168,7 @@ def sessions():
     rows.sort(key=lambda row: not row["current"])
     ended = request.args.get("ended", "")
     return _page("staff/sessions.html", title="Your sessions", rows=rows,
-                 ended=int(ended) if ended.isdigit() and len(ended) < 4 else None)
+                 ended=int(ended) if ended.isascii() and ended.isdigit() and len(ended) < 4 else None)
 
 
 @blueprint.post("/sessions/end")
