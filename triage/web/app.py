@@ -161,7 +161,9 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     def _sessions() -> None:
         from flask import session
 
-        if getattr(session, "unavailable", False) and request.endpoint not in UNSESSIONED:
+        if request.endpoint in UNSESSIONED:
+            return
+        if getattr(session, "unavailable", False):
             # The store holds the sessions: a page without its session would send the patient back
             # to the start (their answers are safe in the store); a plain error page instead.
             raise StoreError("sessions cannot be read from the store")

@@ -263,10 +263,9 @@ class ServerSessions(SessionInterface):
         if session.unavailable or session.untracked:
             return
         secure = bool(app.config.get("SESSION_COOKIE_SECURE", False))
-        store = self._store()
         established = any(key in session for key in ESTABLISHED)
         if session.record is not None and (session.regenerate_requested or not established):
-            store.end_session(session.record.id_sha256)
+            self._store().end_session(session.record.id_sha256)
             session.record, session.sid = None, None
         names = {"path": "/", "secure": secure, "httponly": True, "samesite": "Lax"}
         if not established:
@@ -281,6 +280,7 @@ class ServerSessions(SessionInterface):
                     response.delete_cookie(cookie_name(VISITOR_COOKIE, secure), **names)
             response.vary.add("Cookie")
             return
+        store = self._store()  # only now: a visitor's request never touches the store
         now = self._clock()
         data = dict(session)
         csrf = data.pop("csrf", None) or secrets.token_urlsafe(32)
