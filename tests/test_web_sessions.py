@@ -61,6 +61,12 @@ class Balanced:
         return self.clients[0].get_cookie(name)
 
 
+def opens(person: Patient, path: str) -> bool:
+    """The page itself is shown (not the sign-in page, not an error page)."""
+    person.get(path)
+    return (person.status, person.path) == (200, path)
+
+
 def session_rows(location) -> int:
     with open_store(location) as store:
         return store.count_sessions()
@@ -90,8 +96,8 @@ def test_a_patient_s_pages_and_forms_go_on_whichever_process_answers(apps, locat
 
 def test_a_staff_page_and_form_on_the_other_process(apps, location):
     staff = sign_in(Balanced(*apps), "clint")
-    assert staff.path == "/staff/"
-    assert staff.get("/staff/alerts").path == "/staff/alerts"
+    assert staff.path == "/staff/" and staff.status == 200
+    assert opens(staff, "/staff/alerts")
     staff.post("/staff/sign-out")  # a form of one app, with its CSRF token, posted to the other
     assert staff.status == 200 and "You are signed out." in staff.page
 
@@ -135,7 +141,7 @@ def test_a_flood_of_anonymous_requests_writes_no_session_and_ends_none(location,
     flood = app.test_client(use_cookies=False)
     for _ in range(requests):
         assert flood.get("/intake/").status_code == 200
-    assert staff.get("/staff/alerts").path == "/staff/alerts"
+    assert opens(staff, "/staff/alerts")
     assert session_rows(location) == 1
 
 
@@ -191,7 +197,7 @@ def test_the_store_api_ends_the_sessions_of_a_changed_account_only(apps, locatio
     with open_store(location) as store:
         store.update_user("clint", by="admin", **change)
     assert staff.get("/staff/").path.startswith("/staff/sign-in")
-    assert other.get("/staff/").path == "/staff/"
+    assert opens(other, "/staff/")
 
 
 def test_a_session_signed_in_under_an_older_generation_is_refused(apps, location):
@@ -246,11 +252,11 @@ def test_staff_see_their_sessions_and_end_the_others_and_sign_out_ends_only_this
     # End one other session (the form of that row), then the account's remaining others.
     first_other = re.findall(r'name="session" value="([0-9a-f]{64})"', page.page)[0]
     assert end(desk, session=first_other) == "1 other session ended."
-    alive = [client for client in (mobile, third) if client.get("/staff/").path == "/staff/"]
+    alive = [client for client in (mobile, third) if opens(client, "/staff/")]
     assert len(alive) == 1
     assert end(desk, others="1") == "1 other session ended."
     assert alive[0].get("/staff/").path.startswith("/staff/sign-in")
-    assert desk.get("/staff/").path == "/staff/" and someone.get("/staff/").path == "/staff/"
+    assert opens(desk, "/staff/") and opens(someone, "/staff/")
     # Another account's session cannot be ended from here.
     clint_id = re.findall(r'name="session" value="([0-9a-f]{64})"', someone.get("/staff/sessions").page)
     assert clint_id == []  # clint has only this session: nothing to end
@@ -258,7 +264,7 @@ def test_staff_see_their_sessions_and_end_the_others_and_sign_out_ends_only_this
     again = sign_in(apps[0].test_client(), "cora")
     desk.post("/staff/sign-out")
     assert desk.get("/staff/").path.startswith("/staff/sign-in")
-    assert again.get("/staff/").path == "/staff/"
+    assert opens(again, "/staff/")
     assert "sessions_ended" in db_audit(location, "cora")
 
 
@@ -290,7 +296,7 @@ def test_a_session_of_another_account_is_not_ended_by_its_id(apps, location):
     with open_store(location) as store:
         [theirs] = store.user_sessions("clint")
     assert end(cora.get("/staff/sessions"), session=theirs.id_sha256) == "0 other sessions ended."
-    assert clint.get("/staff/").path == "/staff/"
+    assert opens(clint, "/staff/")
 
 
 def test_idle_sessions_are_purged_a_batch_at_a_time(location, clock):
@@ -371,3 +377,16 @@ def test_a_replayed_cds_hooks_token_is_refused_by_the_other_process(location, tm
                for client in (first, second)]
     assert [answer.status_code for answer in answers] == [200, 401]
     assert "replayed" in answers[1].get_json()["error"]
+
+
+def test_after_a_database_restart_the_session_is_still_there(pg_url, postgres_cluster):
+    """Connections cut (as by a PostgreSQL restart): the request that finds its connection dead gets a
+    plain error page, never the sign-in page; the next opens a new connection and the session goes on."""
+    add_staff(pg_url, "clint", "clinician")
+    staff = sign_in(make_app(pg_url, clock=Clock()).test_client(), "clint")
+    name = pg_url.split("/")[3].split("?")[0]
+    postgres_cluster.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    cut = staff.client.get("/staff/alerts")
+    assert cut.status_code == 500 and "/staff/sign-in" not in cut.headers.get("Location", "")
+    again = staff.get("/staff/alerts")
+    assert (again.status, again.path) == (200, "/staff/alerts")

@@ -122,7 +122,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     sessions = ServerSessions(lambda: services().store(),
                               {"patient": settings.patient_idle_minutes * 60.0, "staff": settings.staff_idle_minutes * 60.0},
                               settings.session_lifetime_hours * 3600.0, clock=clock,
-                              kept_after_idle=("lang", "lang_chosen"))
+                              kept_after_idle=("lang", "lang_chosen"), forget_store=lambda: services().forget_store())
     app.session_interface = sessions
     definition, ruleset = load_definition(), load_ruleset()
     # Every language is loaded (and so checked) here: a broken translation stops `triage serve`

@@ -191,8 +191,10 @@ class ServerSessions(SessionInterface):
     is still readable."""
 
     def __init__(self, store: Callable[[], Store], idle_seconds: dict[str, float], lifetime_seconds: float,
-                 clock: Callable[[], float] = time.time, kept_after_idle: tuple[str, ...] = ()):
+                 clock: Callable[[], float] = time.time, kept_after_idle: tuple[str, ...] = (),
+                 forget_store: Callable[[], None] = lambda: None):
         self._store = store
+        self._forget_store = forget_store  # drop this thread's connection after it failed
         self.idle_seconds = idle_seconds
         self.lifetime_seconds = lifetime_seconds
         self._clock = clock
@@ -238,6 +240,7 @@ class ServerSessions(SessionInterface):
                 why = None
         except StoreError as error:
             log.error("sessions: the store cannot be read: %s", error)
+            self._forget_store()  # the next request opens a new connection (a database restart)
             session = ServerSession(data=visitor)
             session.unavailable = True
             return session
