@@ -6,6 +6,7 @@ no session and end no one's. Each on SQLite and PostgreSQL (``store_location``).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 
@@ -198,6 +199,22 @@ def test_the_store_api_ends_the_sessions_of_a_changed_account_only(apps, locatio
         store.update_user("clint", by="admin", **change)
     assert staff.get("/staff/").path.startswith("/staff/sign-in")
     assert opens(other, "/staff/")
+
+
+def test_a_user_changing_their_own_password_keeps_this_session_and_ends_the_others(apps, location):
+    here = sign_in(apps[0].test_client(), "clint")
+    elsewhere = sign_in(apps[1].test_client(), "clint")
+    with open_store(location) as store:
+        [kept] = [s.id_sha256 for s in store.user_sessions("clint") if s.id_sha256 == hashlib.sha256(
+            here.client.get_cookie("triage_session").value.encode()).hexdigest()]
+        store.update_user("clint", by="clint", password_hash="y", action=PASSWORD_RESET, keep_session=kept)
+    assert opens(here, "/staff/alerts")
+    assert here.client.get("/staff/").status_code == 200
+    assert elsewhere.get("/staff/").path.startswith("/staff/sign-in")
+    with open_store(location) as store:  # disabling ends even the one asking
+        store.update_user("clint", by="admin", disabled=True, action=USER_DISABLED, keep_session=kept)
+        assert store.user_sessions("clint") == []
+    assert here.get("/staff/").path.startswith("/staff/sign-in")
 
 
 def test_a_session_signed_in_under_an_older_generation_is_refused(apps, location):

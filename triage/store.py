@@ -928,11 +928,14 @@ class Store:
         return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def update_user(self, name: str, *, by: str, password_hash: str | None = None,
-                    disabled: bool | None = None, role: str | None = None, action: str) -> None:
+                    disabled: bool | None = None, role: str | None = None, action: str,
+                    keep_session: str | None = None) -> None:
         """Change a password (reset, change, or a re-hash at sign-in), a role, or disable an account;
         audited. Every change but a re-hash (the same password, stored anew) ends every session of
         the account in the same transaction: its generation goes up (a session signed in under an
-        older one is refused at its next request) and its session rows go."""
+        older one is refused at its next request) and its session rows go. ``keep_session``: the id
+        hash of the session making the change (a user changing their own password) goes on, under
+        the new generation."""
         with self._write() as db:
             now = self._clock()
             if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
@@ -945,7 +948,11 @@ class Store:
                 db.execute("UPDATE users SET role = ?, changed_at = ? WHERE name = ?", (role, now, name))
             if action != PASSWORD_REHASHED and (password_hash, disabled, role) != (None, None, None):
                 db.execute("UPDATE users SET session_generation = session_generation + 1 WHERE name = ?", (name,))
-                db.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+                keep = keep_session if disabled is not True else None  # a disabled account keeps none
+                db.execute("DELETE FROM sessions WHERE user_name = ? AND id_sha256 <> ?", (name, keep or ""))
+                if keep:
+                    db.execute("UPDATE sessions SET generation = (SELECT session_generation FROM users WHERE name = ?)"
+                               " WHERE id_sha256 = ? AND user_name = ?", (name, keep, name))
             self._audit(db, now, by, action, None, None, {"name": name, **({"role": role} if role else {})})
 
     # -- web sessions (triage/web/sessions.py) ---------------------------------------------------
