@@ -125,6 +125,10 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
     for statement in ("DROP TABLE worklist_items", "DROP TABLE worklist", "DROP INDEX versions_source",
                       "ALTER TABLE invites DROP COLUMN language",  # schema 7's, after the worklist's 6
                       "ALTER TABLE alerts DROP COLUMN kiosk",  # schema 8's
+                      "DROP TABLE rate_limits", "DROP TABLE known_devices", "DROP TABLE recovery_codes",  # 9's
+                      "ALTER TABLE users DROP COLUMN totp_secret", "ALTER TABLE users DROP COLUMN totp_last_step",
+                      "DROP TABLE sessions", "DROP TABLE token_uses",  # schema 10's
+                      "ALTER TABLE users DROP COLUMN session_generation",
                       "PRAGMA user_version = 5"):
         raw.execute(statement)
     raw.close()

@@ -114,7 +114,8 @@ def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp
     db = tmp_path / "t.db"
     code, intake_id = invite(db, "es")
     raw = sqlite3.connect(db, isolation_level=None)
-    for statement in ("ALTER TABLE invites DROP COLUMN language", "ALTER TABLE alerts DROP COLUMN kiosk",
+    for statement in ("DROP TABLE sessions", "DROP TABLE token_uses", "ALTER TABLE users DROP COLUMN session_generation",
+                      "ALTER TABLE invites DROP COLUMN language", "ALTER TABLE alerts DROP COLUMN kiosk",
                       "DROP TABLE rate_limits", "DROP TABLE known_devices",
                       "DROP TABLE recovery_codes", "ALTER TABLE users DROP COLUMN totp_secret",
                       "ALTER TABLE users DROP COLUMN totp_last_step",

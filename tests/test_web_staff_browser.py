@@ -185,3 +185,31 @@ def test_the_summary_of_a_typical_intake_fits_one_screen_at_1024_by_768(browser,
         context.close()
     finally:
         server.stop()
+
+
+def test_staff_see_their_sessions_and_end_another_in_a_browser(browser, tmp_path):
+    """Two processes on one store behind no balancer: signed in on one, the other browser's session
+    (served by the other process) is listed and ended from the sessions page; axe finds nothing."""
+    db = tmp_path / "store" / "triage.db"
+    add_staff(db, "cora", "coordinator")
+    first, second = Server(make_app(db)), Server(make_app(db))
+    try:
+        desk, laptop = new_page(browser), new_page(browser)
+        sign_in(desk, first.url, "cora")
+        sign_in(laptop, second.url, "cora")
+        desk.get_by_role("link", name="cora (coordinator)").click()
+        assert desk.url.endswith("/staff/sessions")
+        assert desk.locator("#sessions-table tbody tr").count() == 2
+        check(desk, "staff-sessions")
+        desk.get_by_role("button", name=re.compile(r"^End the session on")).click()
+        assert desk.locator("#sessions-ended").inner_text() == "1 other session ended."
+        assert desk.locator("#sessions-table tbody tr").count() == 1
+        laptop.reload()
+        assert "/staff/sign-in" in laptop.url
+        desk.goto(f"{first.url}/staff/")
+        assert desk.url.endswith("/staff/")
+        for page in (desk, laptop):
+            page.context.close()
+    finally:
+        first.stop()
+        second.stop()

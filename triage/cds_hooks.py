@@ -267,6 +267,25 @@ class ReplayCache:
         return len(self._seen)
 
 
+class StoreReplays:
+    """The replay check in the store (``Store.use_token``): every `triage serve` process on the store
+    sees each `jti`, so a token is accepted once however many processes a balancer sends it to.
+    ``store``: this thread's store."""
+
+    def __init__(self, store: Callable[[], Any]):
+        self._store = store
+
+    def remember(self, issuer: str, jti: str, expires: float, now: float) -> None:
+        from triage.errors import StoreError
+
+        try:
+            first = self._store().use_token(issuer, jti, expires, now)
+        except StoreError:
+            raise Unavailable("the replay check cannot reach the store; try again shortly") from None
+        if not first:
+            raise Unauthorized("token already used (jti replayed)")
+
+
 class JwksSource:
     """The public keys of one trusted client, from its file or URL, cached and re-read (at most once
     per refresh interval) when a token names a key id not yet known (key rotation)."""
@@ -325,10 +344,12 @@ class JwksSource:
 class ClientTrust:
     """Checks the `Authorization: Bearer <JWT>` of each call (specification, "Trusting CDS Clients")."""
 
-    def __init__(self, config: CdsHooksConfig, *, clock: Callable[[], float] = time.time, transport: Any = None):
+    def __init__(self, config: CdsHooksConfig, *, clock: Callable[[], float] = time.time, transport: Any = None,
+                 replays: ReplayCache | StoreReplays | None = None):
         self.config = config
         self.clock = clock
-        self.replays = ReplayCache(config.replay_cache_size)
+        # In memory for one process; ``StoreReplays`` when processes share a store (`triage serve`).
+        self.replays = replays or ReplayCache(config.replay_cache_size)
         self.sources = {
             client.issuer: JwksSource(client, refresh_seconds=config.jwks_refresh_seconds,
                                       timeout=config.jwks_timeout_seconds, clock=clock, transport=transport)
@@ -396,8 +417,8 @@ class ClientTrust:
         if expires - now > self.config.max_token_lifetime_seconds + skew:
             raise Unauthorized(f"JWT is valid for too long (at most {self.config.max_token_lifetime_seconds} s)")
         jti = claims["jti"]
-        if not isinstance(jti, str) or not jti:
-            raise Unauthorized("JWT jti must be a non-empty string")
+        if not isinstance(jti, str) or not jti or len(jti) > 256:
+            raise Unauthorized("JWT jti must be a non-empty string of at most 256 characters")
         self.replays.remember(client.issuer, jti, expires + skew, now)
         return claims
 
@@ -709,7 +730,7 @@ class CdsHooksService:
 
     def __init__(self, config: CdsHooksConfig, settings: Settings | None = None, *,
                  clock: Callable[[], float] = time.time, today: Callable[[], date] = date.today,
-                 transport: Any = None):
+                 transport: Any = None, replays: ReplayCache | StoreReplays | None = None):
         from triage.questionnaire import load_questionnaire
         from triage.ruleset import load_ruleset
         from triage.settings import load_settings
@@ -719,7 +740,7 @@ class CdsHooksService:
         self.questionnaire = load_questionnaire()
         self.ruleset = load_ruleset()
         self.today = today
-        self.trust = ClientTrust(config, clock=clock, transport=transport)
+        self.trust = ClientTrust(config, clock=clock, transport=transport, replays=replays)
         self.fetcher = FhirFetcher(config.fhir_timeout_seconds, transport=transport)
 
     @property

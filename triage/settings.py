@@ -59,6 +59,10 @@ class Settings(BaseModel):
     # change no result either.
     patient_idle_minutes: int = Field(15, ge=2, le=240, exclude=True)
     staff_idle_minutes: int = Field(30, ge=2, le=720, exclude=True)
+    # However active, a web session ends this long after it started (sign in again, or the patient's
+    # code again). Changes no result.
+    session_lifetime_hours: int = Field(12, ge=1, le=168, exclude=True)
+
     # Staff sign-in's second factor (time-based one-time codes, RFC 6238): "required" asks every
     # account to enrol at its next sign-in; "off" asks only accounts that have one. No result changes.
     staff_second_factor: Literal["required", "off"] = Field("required", exclude=True)

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -67,6 +67,9 @@ SECOND_FACTOR_ENROLLED, RECOVERY_CODE_USED, SECOND_FACTOR_RESET = (
 SIGN_IN_FAILED, SIGN_IN_THROTTLED, SIGN_IN_LOCKED = "sign_in_failed", "sign_in_throttled", "sign_in_locked"
 CODE_THROTTLED, CODE_LOCKED = "code_throttled", "code_locked"
 GUEST_USER = "anonymous"  # who made an attempt that did not sign in
+ROLE_CHANGED = "role_changed"
+SESSIONS_ENDED = "sessions_ended"  # a signed-in user ended their other sessions (the staff sessions page)
+SESSION_KINDS = ("patient", "staff")
 ALERT_RAISED = "alert_raised"  # its detail holds the alert's hash, never the question (an answer value)
 SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
 
@@ -298,6 +301,44 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_name, code_sha256)
     ) STRICT;
     """,
+    # sessions: 10: the web pages' sessions, shared by every `triage serve` process on the store and
+    # kept across restarts (triage/web/sessions.py): only the SHA-256 of a session id is kept, so the
+    # store never holds a cookie that opens a session. Times are seconds since the epoch (idle and
+    # lifetime arithmetic). ``users.session_generation`` goes up when an account is disabled, its
+    # password or role changes: a staff session signed in under an older generation is over.
+    # ``token_uses``: each CDS Hooks token id (jti) until the token expires, so a token is accepted
+    # once by every process.
+    """
+    ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('patient', 'staff')),
+        user_name TEXT,
+        intake_id INTEGER,
+        generation INTEGER NOT NULL,
+        csrf TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        device TEXT NOT NULL,
+        address TEXT NOT NULL
+    ) STRICT;
+
+    CREATE INDEX sessions_user ON sessions(user_name);
+    CREATE INDEX sessions_expiry ON sessions(expires_at);
+    CREATE INDEX sessions_idle ON sessions(kind, last_seen_at);
+
+    CREATE TABLE token_uses (
+        issuer TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (issuer, jti)
+    ) STRICT;
+
+    CREATE INDEX token_uses_expiry ON token_uses(expires_at);
+    """,
 )
 
 
@@ -388,6 +429,29 @@ class User:
     disabled: bool
     created_at: str
     changed_at: str
+    session_generation: int = 0  # goes up when the account is disabled, its password or role changes
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A web session as the store keeps it (triage/web/sessions.py): never the session id itself,
+    only its SHA-256. ``data``: what the pages keep in it (the CSRF token and, for staff, the account
+    generation are columns). ``account_generation``: the account's generation now (None: no such
+    account, or disabled); filled in by ``get_session`` only."""
+
+    id_sha256: str
+    kind: str  # "patient" or "staff"
+    user: str | None  # the staff account
+    intake_id: int | None  # the patient's intake
+    generation: int  # the account's generation at sign-in (0 for a patient)
+    csrf: str
+    data: dict[str, Any]
+    created_at: float  # seconds since the epoch
+    last_seen_at: float
+    expires_at: float  # the absolute end, whatever the activity
+    device: str  # a summary of the browser's user agent ("Firefox on Linux")
+    address: str
+    account_generation: int | None = None
 
 
 @dataclass(frozen=True)
@@ -613,6 +677,13 @@ class SQLiteBackend:
             finally:
                 if not durable:
                     self.db.execute("PRAGMA synchronous = FULL")
+
+    @contextmanager
+    def write_unchained(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write that adds no audit row (web sessions, token uses); by default not waiting for
+        the disk (a session's last activity may be lost in a power cut, never a record)."""
+        with self.write(durable=durable) as db:
+            yield db
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -898,19 +969,25 @@ class Store:
 
     def get_user(self, name: str) -> User | None:
         with self._errors():
-            row = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at FROM users"
-                                   " WHERE name = ?", (name,)).fetchone()
-        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5]) if row else None
+            row = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at,"
+                                   " session_generation FROM users WHERE name = ?", (name,)).fetchone()
+        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
 
     def users(self) -> list[User]:
         with self._errors():
-            rows = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at FROM users"
-                                    " ORDER BY name").fetchall()
-        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+            rows = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at,"
+                                    " session_generation FROM users ORDER BY name").fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def update_user(self, name: str, *, by: str, password_hash: str | None = None,
-                    disabled: bool | None = None, action: str) -> None:
-        """Change a password (reset, or a re-hash at sign-in) or disable an account; audited."""
+                    disabled: bool | None = None, role: str | None = None, action: str,
+                    keep_session: str | None = None) -> None:
+        """Change a password (reset, change, or a re-hash at sign-in), a role, or disable an account;
+        audited. Every change but a re-hash (the same password, stored anew) ends every session of
+        the account in the same transaction: its generation goes up (a session signed in under an
+        older one is refused at its next request) and its session rows go. ``keep_session``: the id
+        hash of the session making the change (a user changing their own password) goes on, under
+        the new generation."""
         with self._write() as db:
             now = self._clock()
             if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
@@ -919,7 +996,101 @@ class Store:
                 db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
             if disabled is not None:
                 db.execute("UPDATE users SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), now, name))
-            self._audit(db, now, by, action, None, None, {"name": name})
+            if role is not None:
+                db.execute("UPDATE users SET role = ?, changed_at = ? WHERE name = ?", (role, now, name))
+            if action != PASSWORD_REHASHED and (password_hash, disabled, role) != (None, None, None):
+                db.execute("UPDATE users SET session_generation = session_generation + 1 WHERE name = ?", (name,))
+                keep = keep_session if disabled is not True else None  # a disabled account keeps none
+                db.execute("DELETE FROM sessions WHERE user_name = ? AND id_sha256 <> ?", (name, keep or ""))
+                if keep:
+                    db.execute("UPDATE sessions SET generation = (SELECT session_generation FROM users WHERE name = ?)"
+                               " WHERE id_sha256 = ? AND user_name = ?", (name, keep, name))
+            self._audit(db, now, by, action, None, None, {"name": name, **({"role": role} if role else {})})
+
+    # -- web sessions (triage/web/sessions.py) ---------------------------------------------------
+    # Not audited rows: a session is who is using the pages now, not a record (sign-in, sign-out and
+    # ending sessions are audit rows, written by the pages). Written outside the audit chain's lock.
+
+    _SESSION_COLUMNS = ("id_sha256, kind, user_name, intake_id, generation, csrf, data, created_at, last_seen_at,"
+                        " expires_at, device, address")
+
+    def create_session(self, session: WebSession) -> None:
+        with self._backend.write_unchained() as db:
+            db.execute(f"INSERT INTO sessions ({self._SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (session.id_sha256, session.kind, session.user, session.intake_id, session.generation,
+                        session.csrf, json.dumps(session.data, ensure_ascii=False), session.created_at,
+                        session.last_seen_at, session.expires_at, session.device[:80], session.address[:64]))
+
+    def get_session(self, id_sha256: str) -> WebSession | None:
+        """The session with this id hash, with its account's generation now (one query: this runs
+        on every request)."""
+        columns = ", ".join(f"s.{c.strip()}" for c in self._SESSION_COLUMNS.split(","))
+        with self._errors():
+            row = self._db.execute(
+                f"SELECT {columns}, CASE WHEN u.disabled = 0 THEN u.session_generation END"
+                " FROM sessions s LEFT JOIN users u ON u.name = s.user_name WHERE s.id_sha256 = ?",
+                (id_sha256,)).fetchone()
+        return _web_session(row) if row else None
+
+    def update_session(self, id_sha256: str, *, last_seen_at: float, csrf: str | None = None,
+                       data: dict[str, Any] | None = None, intake_id: int | None = None) -> None:
+        """Mark the session seen now; with ``data``, also keep what the pages changed in it."""
+        with self._backend.write_unchained() as db:
+            if data is None:
+                db.execute("UPDATE sessions SET last_seen_at = ? WHERE id_sha256 = ?", (last_seen_at, id_sha256))
+            else:
+                db.execute("UPDATE sessions SET last_seen_at = ?, csrf = ?, data = ?, intake_id = ? WHERE id_sha256 = ?",
+                           (last_seen_at, csrf, json.dumps(data, ensure_ascii=False), intake_id, id_sha256))
+
+    def end_session(self, id_sha256: str) -> bool:
+        with self._backend.write_unchained() as db:
+            return db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (id_sha256,)).rowcount > 0
+
+    def end_user_sessions(self, user: str, *, keep: str | None = None, only: str | None = None) -> int:
+        """End the sessions of this staff account: all of them, all but ``keep`` (an id hash: the
+        session asking), or just ``only``. How many ended."""
+        with self._backend.write_unchained() as db:
+            if only is not None:
+                return db.execute("DELETE FROM sessions WHERE user_name = ? AND id_sha256 = ? AND id_sha256 <> ?",
+                                  (user, only, keep or "")).rowcount
+            return db.execute("DELETE FROM sessions WHERE user_name = ? AND id_sha256 <> ?",
+                              (user, keep or "")).rowcount
+
+    def user_sessions(self, user: str) -> list[WebSession]:
+        """The sessions of this staff account, most recently seen first (idle or expired ones too,
+        until purged: the caller judges with its clock)."""
+        with self._errors():
+            rows = self._db.execute(f"SELECT {self._SESSION_COLUMNS}, NULL FROM sessions WHERE user_name = ?"
+                                    " ORDER BY last_seen_at DESC", (user,)).fetchall()
+        return [_web_session(row) for row in rows]
+
+    def purge_sessions(self, now: float, idle_seconds: dict[str, float], limit: int = 500) -> int:
+        """Remove up to ``limit`` sessions that are over (past their lifetime, or idle longer than
+        their kind allows); called now and then, so the work per call is bounded."""
+        with self._backend.write_unchained() as db:
+            return db.execute(
+                "DELETE FROM sessions WHERE id_sha256 IN (SELECT id_sha256 FROM sessions WHERE expires_at <= ?"
+                " OR (kind = 'patient' AND last_seen_at < ?) OR (kind = 'staff' AND last_seen_at < ?) LIMIT ?)",
+                (now, now - idle_seconds["patient"], now - idle_seconds["staff"], limit)).rowcount
+
+    def count_sessions(self) -> int:
+        with self._errors():
+            return self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+
+    # -- CDS Hooks tokens used (triage/cds_hooks.py) ----------------------------------------------
+
+    def use_token(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
+        """Record that the token ``jti`` of ``issuer`` was used; False if it was used before and
+        has not expired (a replay). Atomic across processes (the key is unique). Expired entries
+        are removed a few at a time. Waits for the disk: a use forgotten in a power cut would let the
+        token be replayed."""
+        with self._backend.write_unchained(durable=True) as db:
+            db.execute("DELETE FROM token_uses WHERE (issuer, jti) IN (SELECT issuer, jti FROM token_uses"
+                       " WHERE expires_at < ? LIMIT 20)", (now,))
+            return db.execute(
+                "INSERT INTO token_uses (issuer, jti, expires_at) VALUES (?,?,?) ON CONFLICT (issuer, jti)"
+                " DO UPDATE SET expires_at = excluded.expires_at WHERE token_uses.expires_at < ?",
+                (issuer, jti, expires_at, now)).rowcount == 1
 
     # -- rate-limit counters and known devices (shared by every web process) ------------------
 
@@ -1505,6 +1676,11 @@ def stored_columns(answers: dict[str, Any], result: dict[str, Any]) -> dict[str,
         "ruleset_name": str(ruleset.get("name", "")),
         "ruleset_version": str(ruleset.get("version", "")),
     }
+
+
+def _web_session(row: tuple) -> WebSession:
+    return WebSession(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9],
+                      row[10], row[11], row[12])
 
 
 def _record(row: tuple) -> Record:

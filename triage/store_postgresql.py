@@ -215,6 +215,34 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (user_name, code_sha256)
     );
     """,
+    # sessions: web sessions and CDS Hooks token uses in the store (store.MIGRATIONS[9] says why).
+    9: """
+    ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('patient', 'staff')),
+        user_name TEXT,
+        intake_id BIGINT,
+        generation INTEGER NOT NULL,
+        csrf TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        last_seen_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL,
+        device TEXT NOT NULL,
+        address TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_name);
+    CREATE INDEX sessions_expiry ON sessions(expires_at);
+    CREATE INDEX sessions_idle ON sessions(kind, last_seen_at);
+    CREATE TABLE token_uses (
+        issuer TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (issuer, jti)
+    );
+    CREATE INDEX token_uses_expiry ON token_uses(expires_at);
+    """,
 }
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
@@ -234,6 +262,8 @@ PRIVILEGES: dict[str, str] = {
     "rate_limits": "SELECT, INSERT, UPDATE, DELETE",  # short-lived counters, never a record
     "known_devices": "SELECT, INSERT, UPDATE, DELETE",
     "recovery_codes": "SELECT, INSERT, UPDATE, DELETE",
+    "sessions": "SELECT, INSERT, UPDATE, DELETE",
+    "token_uses": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 
@@ -313,6 +343,15 @@ class PostgreSQLBackend:
             # (READ COMMITTED: each statement sees what was committed before it) are the latest.
             self.db.execute("SELECT seq FROM audit_head WHERE one = 1 FOR UPDATE")
             if not durable:  # a draft (Store.save_draft): this commit does not wait for the WAL flush
+                self.db.execute("SET LOCAL synchronous_commit = off")
+            yield self.db
+
+    @contextmanager
+    def write_unchained(self, durable: bool = False) -> Iterator[Connection]:
+        """A write that adds no audit row (web sessions, token uses): it takes no lock on the audit
+        head, so page requests do not queue behind the writers of records."""
+        with self.errors(), self.db.raw.transaction():
+            if not durable:
                 self.db.execute("SET LOCAL synchronous_commit = off")
             yield self.db
 

@@ -1,5 +1,5 @@
 """`triage users`: the staff accounts of the web pages (add, list, disable, reset-password,
-reset-second-factor).
+reset-second-factor, set-role).
 
 Passwords are typed at a prompt without echo (twice), or read from standard input with
 --password-stdin (one line; for scripts). Never on the command line, never in a file of ours, never
@@ -45,7 +45,7 @@ def register(commands) -> None:
     common.add_store_options(listing, who=False)
 
     disable = common.add_command(actions, "disable", help="disable an account (it can no longer sign in)",
-                                 description="Disable an account: its sessions end at their next request.",
+                                 description="Disable an account: its sessions end at once.",
                                  notes=common.STORE_HELP, handler=run_disable, exit_codes=(ExitCode.STORE,),
                                  examples=("triage users disable anna",))
     disable.add_argument("name", metavar="NAME", help="the user name")
@@ -68,6 +68,14 @@ def register(commands) -> None:
                                 exit_codes=(ExitCode.STORE,), examples=("triage users reset-second-factor dr-lee",))
     factor.add_argument("name", metavar="NAME", help="the user name")
     common.add_store_options(factor, who_help="who resets it")
+    set_role = common.add_command(actions, "set-role", help="give an account another role",
+                                  description="Change an account's role; its sessions end at once (it signs in "
+                                  "again with the new role).",
+                                  notes=common.STORE_HELP, handler=run_set_role, exit_codes=(ExitCode.STORE,),
+                                  examples=("triage users set-role anna clinician",))
+    set_role.add_argument("name", metavar="NAME", help="the user name")
+    set_role.add_argument("role", metavar="ROLE", choices=ROLES, help="coordinator or clinician")
+    common.add_store_options(set_role, who_help="who changes it")
 
 
 def _usage(parser, io: IO) -> int:
@@ -115,6 +123,21 @@ def run_list(args, io: IO) -> int:
     for user in users:
         io.out.write(f"{user.name:<24} {user.role:<12} {'disabled' if user.disabled else 'active':<9} "
                      f"changed {user.changed_at}\n")
+    return ExitCode.OK
+
+
+def run_set_role(args, io: IO) -> int:
+    from triage.store import ROLE_CHANGED
+
+    with common.open_store(args) as store:
+        user = store.get_user(args.name)
+        if user is None:
+            raise InvalidInput([Problem("NAME", f"no user named {args.name!r}")])
+        if user.role == args.role:
+            io.note(f"{args.name} is a {args.role} already")
+            return ExitCode.OK
+        store.update_user(args.name, by=common.user(args), role=args.role, action=ROLE_CHANGED)
+    io.note(f"role changed: {args.name} is now a {args.role}")
     return ExitCode.OK
 
 

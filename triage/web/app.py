@@ -35,6 +35,8 @@ PURGE_EVERY_SECONDS = 60.0
 KIOSK_PER_ADDRESS_PER_MINUTE = 3
 KIOSK_PER_MINUTE = 20
 
+UNSESSIONED = frozenset({"healthz", "readyz", "static"})  # answer without a session, even with the store down
+
 
 @dataclass
 class Services:
@@ -102,18 +104,17 @@ def services() -> Services:
 
 def create_app(*, store_path: Path | str, settings_path: Path | None = None, kiosk: bool = False,
                secure_cookies: bool = False, today: Callable[[], date] = date.today,
-               clock: Callable[[], float] | None = None,
+               clock: Callable[[], float] = time.time,
                blueprints: Iterable[Blueprint] = (), base_url: str | None = None,
                allowed_hosts: Iterable[str] | None = None, trusted_proxies: Iterable[str] | int | None = None,
                metrics: bool = False) -> Flask:
     """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy; an
     https ``base_url`` does too). ``base_url``, ``allowed_hosts`` and ``trusted_proxies`` come from the
     configuration (triage.config; see triage.web.network). ``metrics``: Prometheus metrics, served by
-    ``app.extensions["triage.metrics"].wsgi_app()`` on their own port. ``today`` and ``clock`` are
-    injectable for tests (``clock``: seconds, for idle sessions and rate limits; by default a
-    monotonic clock for sessions and the wall clock for the limits, whose counters every process
-    shares in the store). The store is opened (and created) here, so a store that cannot be used
-    stops `triage serve` before it listens."""
+    ``app.extensions["triage.metrics"].wsgi_app()`` on their own port. ``today`` and ``clock`` (seconds
+    since the epoch: sessions and rate-limit counters are shared with other processes in the store) are
+    injectable for tests. The store is opened (and created) here, so a store that cannot be used stops
+    `triage serve` before it listens."""
     from triage.web import network, observability, patient, staff
 
     settings = load_settings(settings_path)
@@ -128,16 +129,15 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     )
     app.debug = False  # never: a traceback page would show code and data
 
-    def idle_seconds(data: dict[str, Any]) -> float:
-        minutes = settings.staff_idle_minutes if data.get("staff") else settings.patient_idle_minutes
-        return minutes * 60.0
-
-    # The patient's language outlives an idle end, so "we closed the questionnaire" is in their language.
-    sessions = ServerSessions(idle_seconds, clock=clock or time.monotonic, kept_after_idle=("lang", "lang_chosen"))
-    limit_clock = clock or time.time
+    # Sessions live in the store (every process on it sees them). The patient's language outlives an
+    # idle end, so "we closed the questionnaire" is in their language.
+    sessions = ServerSessions(lambda: services().store(),
+                              {"patient": settings.patient_idle_minutes * 60.0, "staff": settings.staff_idle_minutes * 60.0},
+                              settings.session_lifetime_hours * 3600.0, clock=clock,
+                              kept_after_idle=("lang", "lang_chosen"), forget_store=lambda: services().forget_store())
 
     def limiter(name: str, **limits: Any) -> security.Limiter:
-        return security.Limiter(name, store=lambda: app.extensions["triage"].store(), clock=limit_clock, **limits)
+        return security.Limiter(name, store=lambda: app.extensions["triage"].store(), clock=clock, **limits)
 
     app.session_interface = sessions
     definition, ruleset = load_definition(), load_ruleset()
@@ -163,7 +163,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         device_limiter=limiter("sign_in_device", limit=5, window=15 * 60),
         kiosk_limiter=limiter("kiosk", limit=KIOSK_PER_ADDRESS_PER_MINUTE, window=60,
                               global_limit=KIOSK_PER_MINUTE),
-        clock=limit_clock,
+        clock=clock,
     )
     # Order matters: every request gets its id and its access-log line, then its host name is
     # checked, then the security checks run.
@@ -175,15 +175,22 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     app.jinja_env.globals["t"] = lambda message_id, **values: services().text(message_id, **values)
     app.jinja_env.globals["lang"] = lambda: services().language()
 
-    session_clock = clock or time.monotonic
-    last_purge = [session_clock()]
+    last_purge = [clock()]
 
     @app.before_request
-    def _purge() -> None:
-        now = session_clock()
+    def _sessions() -> None:
+        from flask import session
+
+        if request.endpoint in UNSESSIONED:
+            return
+        if getattr(session, "unavailable", False):
+            # The store holds the sessions: a page without its session would send the patient back
+            # to the start (their answers are safe in the store); a plain error page instead.
+            raise StoreError("sessions cannot be read from the store")
+        now = clock()
         if now - last_purge[0] > PURGE_EVERY_SECONDS:
             last_purge[0] = now
-            sessions.purge_idle()
+            sessions.purge()
 
     @app.get("/healthz")
     def healthz():  # liveness: the process answers (the store is /readyz's business)
@@ -217,7 +224,10 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     # CDS Hooks for the clinic's EHR, only when configured (TRIAGE_CDS_HOOKS names its file).
-    cds_hooks.init_app(app, settings=settings, today=today)
+    # Its replay check is in the store, like the sessions: a token is accepted once by all processes.
+    from triage.cds_hooks import StoreReplays
+
+    cds_hooks.init_app(app, settings=settings, today=today, replays=StoreReplays(lambda: services().store()))
     _error_pages(app)
     return app
 

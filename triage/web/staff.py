@@ -29,7 +29,8 @@ from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
 from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_CHANGED, PASSWORD_REHASHED,
-                          SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, VIEWED, User)
+                          SESSIONS_ENDED, SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT,
+                          VIEWED, User)
 from triage.web import security
 from triage.web.app import services
 from triage.web.network import public_url
@@ -208,6 +209,7 @@ def _complete_sign_in(user: User) -> None:
     session.clear()
     session.regenerate()  # a new session id at sign-in: no session fixation
     session["staff"], session["role"] = user.name, user.role
+    session["generation"] = user.session_generation  # a later reset, disable or role change ends it
     store.log_access(SIGNED_IN, user=user.name)
 
 
@@ -412,16 +414,61 @@ def password_post():
         return _password_page(("new_password", "New password: use a password other than the current one"), status=400)
     if again != new:
         return _password_page(("new_password_again", "Enter the same new password twice"), status=400)
-    store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(new), action=PASSWORD_CHANGED)
-    session.regenerate()  # a new session id with the new password
+    # The account's other sessions end (its generation goes up); this one goes on under a new id.
+    store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(new), action=PASSWORD_CHANGED,
+                      keep_session=session.id_sha256)
+    session["generation"] = store.get_user(user.name).session_generation
+    session.regenerate()
     return _password_page(changed=True)
 
 
 @blueprint.post("/sign-out")
 def sign_out():
+    """Ends this session only (the account's others go on: the sessions page ends them)."""
     services().store().log_access(SIGNED_OUT, user=g.user.name)
     session.end()
     return redirect(url_for("staff.sign_in", signed_out="1"), code=303)
+
+
+# --- your sessions ------------------------------------------------------------------------------------
+
+def _moment(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@blueprint.get("/sessions")
+def sessions():
+    """Where this account is signed in (device, address, started, last seen), this one first; the
+    others can be ended here (a lost phone, a shared computer left signed in)."""
+    svc = services()
+    here = session.id_sha256
+    rows = [{"id": record.id_sha256, "device": record.device, "address": record.address,
+             "started": _moment(record.created_at), "seen": _moment(record.last_seen_at),
+             "current": record.id_sha256 == here}
+            for record in svc.store().user_sessions(g.user.name) if svc.sessions.live(record, g.user.session_generation)]
+    rows.sort(key=lambda row: not row["current"])
+    ended = request.args.get("ended", "")
+    return _page("staff/sessions.html", title="Your sessions", rows=rows,
+                 ended=int(ended) if ended.isascii() and ended.isdigit() and len(ended) < 4 else None)
+
+
+@blueprint.post("/sessions/end")
+def end_sessions():
+    """End one other session of this account (``session``), or all the others (``others``); never
+    this one (sign out does that)."""
+    store = services().store()
+    chosen = request.form.get("session", "")
+    if request.form.get("others") == "1":
+        count = store.end_user_sessions(g.user.name, keep=session.id_sha256)
+    elif re.fullmatch(r"[0-9a-f]{64}", chosen):
+        count = store.end_user_sessions(g.user.name, keep=session.id_sha256, only=chosen)
+    else:
+        abort(400)
+    if count:
+        store.log_access(SESSIONS_ENDED, user=g.user.name, detail={"sessions": count})
+    return redirect(url_for("staff.sessions", ended=count), code=303)
 
 
 # --- worklist ---------------------------------------------------------------------------------------
