@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -58,6 +58,8 @@ INVITED = "invited"  # an invitation code was issued for an intake (the code its
 USER_ADDED, USER_DISABLED, PASSWORD_RESET, PASSWORD_REHASHED = "user_added", "user_disabled", "password_reset", "password_rehashed"
 SIGNED_IN, SIGNED_OUT, ACKNOWLEDGED = "signed_in", "signed_out", "acknowledged"
 ALERT_RAISED = "alert_raised"  # its detail holds the alert's hash, never the question (an answer value)
+# Schema 8 migration: accounts and invitations found in the store, sealed with their hashes as found.
+ACCOUNT_SEALED, INVITE_SEALED = "account_sealed", "invite_sealed"
 SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
 
 
@@ -247,6 +249,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
     """,
+    # verify: 8: audit verify checks who can sign in and where a code leads: every audit row about an
+    # account carries the hash of the account's state after it (``account_hash``), every invitation's
+    # audit row the invitation's hash (``invite_hash``). No new column; accounts and invitations
+    # already in the store are sealed as found (``_seal_accounts_and_invites``).
+    """
+    -- (no schema change: a Python step only)
+    """,
 )
 
 
@@ -388,6 +397,53 @@ def alert_hash(alert_id: int, intake_id: int, question: str, urgency: str, raise
                              "urgency": urgency, "raised_at": raised_at}))
 
 
+# What audit verify checks of a staff account: the columns of ``users`` that decide who signs in, as
+# what, with which password and second factor, each with the value that leaves it out of the hash.
+# A column added by a later migration is listed here once, with the value it is added with, so that
+# accounts hashed before it still verify; a column not in the store (yet) is skipped. Left out on
+# purpose: a column that changes without an audit row (the last TOTP step used, at each sign-in).
+REQUIRED = object()  # always hashed
+ACCOUNT_COLUMNS: dict[str, Any] = {
+    "name": REQUIRED, "role": REQUIRED, "password_hash": REQUIRED, "disabled": REQUIRED,
+    "created_at": REQUIRED, "created_by": REQUIRED, "changed_at": REQUIRED,
+    "totp_secret": None,  # the second factor's secret (guard): NULL until enrolled
+    "session_generation": 0,  # goes up when an account's sessions must end (sessions)
+}
+
+
+def account_state(db, name: str) -> dict[str, Any] | None:
+    """The hashed state of one account as stored now (None: no such account)."""
+    cursor = db.execute("SELECT * FROM users WHERE name = ?", (name,))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return account_columns(dict(zip([column[0] for column in cursor.description], row)))
+
+
+def account_columns(row: dict[str, Any]) -> dict[str, Any]:
+    return {column: row[column] for column, omitted in ACCOUNT_COLUMNS.items()
+            if column in row and (omitted is REQUIRED or row[column] != omitted)}
+
+
+def account_hash(state: dict[str, Any]) -> str:
+    """An account row is changed in place (a reset, a disable, a second factor), so every audit row
+    about it carries this hash of its state right after, and `audit verify` checks the row against
+    the last one."""
+    return sha256(canonical({"account": state}))
+
+
+def invite_hash(code_sha256: str, intake_id: int, base_version: int, created_at: str, created_by: str,
+                expires_at: str, language: str) -> str:
+    """The audit row that issued an invitation carries this hash of it: where its code leads, from
+    which version, until when (the code itself is never kept)."""
+    return sha256(canonical({"invite": code_sha256, "intake_id": intake_id, "base_version": base_version,
+                             "created_at": created_at, "created_by": created_by, "expires_at": expires_at,
+                             "language": language}))
+
+
+INVITE_COLUMNS = "code_sha256, intake_id, base_version, created_at, created_by, expires_at, language"
+
+
 def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None, version: int | None,
                detail: str, prev_hash: str) -> str:
     return sha256(canonical([seq, at, user, action, intake_id, version, detail, prev_hash]))
@@ -395,7 +451,15 @@ def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None,
 
 def _append_audit(db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
                   version: int | None, detail: dict[str, Any]) -> None:
-    """Append one row to the audit chain and move its head (inside the caller's transaction)."""
+    """Append one row to the audit chain and move its head (inside the caller's transaction). A row
+    about an account (no intake, ``name`` in its detail) carries the hash of the account's state as
+    the transaction leaves it, whoever wrote the row: `audit verify` compares the last one with the
+    account."""
+    name = detail.get("name") if intake_id is None else None
+    if isinstance(name, str):
+        state = account_state(db, name)
+        if state is not None:
+            detail = {**detail, "account_sha256": account_hash(state)}
     head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     text = canonical(detail)
@@ -808,9 +872,11 @@ class Store:
                 self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                     "revision": 1, "draft_sha256": draft_hash(intake_id, start or {}, 1, base, now, user)})
             _refresh_worklist(db, intake_id)
-            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at,"
-                       " language) VALUES (?,?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at, language))
-            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at, "language": language})
+            db.execute(f"INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                       (code_sha256, intake_id, base, now, user, expires_at, language))
+            self._audit(db, now, user, INVITED, intake_id, None, {
+                "expires_at": expires_at, "language": language,
+                "invite_sha256": invite_hash(code_sha256, intake_id, base, now, user, expires_at, language)})
             draft = db.execute("SELECT intake_id, answers, revision, base_version, saved_at, saved_by FROM drafts"
                                " WHERE intake_id = ?", (intake_id,)).fetchone()
         return Draft(draft[0], json.loads(draft[1]), draft[2], draft[3], draft[4], draft[5])
@@ -1088,6 +1154,10 @@ class _Verifier:
         self.done = self.total = 0
         self.rows = 0
         self.head_hash = GENESIS
+        # Gathered from the audit rows as the chain is read (one pass): each account's last hash, and
+        # the hashes of the invitations issued (a count each: two identical rows are two invitations).
+        self.account_hashes: dict[str, str] = {}
+        self.invite_hashes: dict[str, list[int | None]] = {}
 
     def report(self) -> AuditReport:
         return AuditReport(self.rows, self.head_hash, self.problems)
@@ -1109,6 +1179,8 @@ class _Verifier:
         self.drafts(db)
         self.worklist(db)
         self.alerts(db)
+        self.accounts(db)
+        self.invites(db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
 
@@ -1127,6 +1199,8 @@ class _Verifier:
                 self.problems.append(f"audit row {seq}: does not follow row {seq - 1} (a row before it was changed or removed)")
             elif audit_hash(seq, at, user, action, intake_id, version, detail, prev_hash) != digest:
                 self.problems.append(f"audit row {seq}: its contents were changed after it was written")
+            if '"account_sha256"' in detail or '"invite_sha256"' in detail:
+                self.gather(seq, intake_id, detail)
             expected_seq, prev, last_seq = seq + 1, digest, seq
         head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
         if (head[0] if head else 0) != last_seq or (head[1] if head else GENESIS) != prev:
@@ -1264,6 +1338,52 @@ class _Verifier:
             if alert_id not in seen:
                 self.problems.append(f"red-flag alert {alert_id} (intake {intake_id}): raised in the audit log "
                                      "but missing from the store (removed)")
+
+    def gather(self, seq: int, intake_id: int | None, detail: str) -> None:
+        try:
+            data = json.loads(detail)
+            if "account_sha256" in data:
+                self.account_hashes[str(data["name"])] = str(data["account_sha256"])
+            if "invite_sha256" in data:
+                self.invite_hashes.setdefault(str(data["invite_sha256"]), []).append(intake_id)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            self.problems.append(f"audit row {seq}: not readable (changed)")
+
+    def accounts(self, db) -> None:
+        """Each staff account as the last audit row about it left it (``account_hash``): its role,
+        whether it is enabled, its password hash, its second factor; no account that no audit row
+        added; no audited account missing. Accounts are few: their hashes are held here."""
+        seen = set()
+        cursor = db.execute("SELECT * FROM users ORDER BY name")
+        names = [column[0] for column in cursor.description]
+        for row in cursor.fetchall():
+            state = account_columns(dict(zip(names, row)))
+            name = str(state["name"])
+            seen.add(name)
+            audited = self.account_hashes.get(name)
+            if audited is None:
+                self.problems.append(f"staff account {name}: no audit row added it (added by hand)")
+            elif audited != account_hash(state):
+                self.problems.append(f"staff account {name}: its role, status, password or second factor does not "
+                                     "match the audit log (changed)")
+        for name in sorted(set(self.account_hashes) - seen):
+            self.problems.append(f"staff account {name}: in the audit log but missing from the store (removed)")
+
+    def invites(self, db) -> None:
+        """Each invitation (where its code leads, from which version, until when) was issued by an
+        audit row holding its hash; none that was issued is missing."""
+        left = {digest: list(intakes) for digest, intakes in self.invite_hashes.items()}
+        for row in self.stream(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY intake_id, created_at, code_sha256"):
+            intakes = left.get(invite_hash(*row))
+            if intakes:
+                intakes.pop()
+            else:
+                self.problems.append(f"invitation to intake {row[1]} (issued {row[3]}): does not match an audit row "
+                                     "that issued it (changed or added by hand)")
+        for intakes in left.values():
+            for intake_id in intakes:
+                self.problems.append(f"invitation to intake {intake_id}: issued in the audit log but missing from "
+                                     "the store (removed)")
 
     def drafts(self, db) -> None:
         """The last draft event of an intake decides: after a save (or a seal) its draft must be
@@ -1501,7 +1621,18 @@ def _fill_worklist(db: sqlite3.Connection) -> None:
         _refresh_worklist(db, intake_id)
 
 
-_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _seal_drafts, 6: _fill_worklist}
+def _seal_accounts_and_invites(db) -> None:
+    """Schema 8 (either backend): each account and invitation found in the store gets an audit row
+    with its hash, so that from now on a change to it is found (what happened before cannot be)."""
+    now = utc_now()
+    for (name,) in db.execute("SELECT name FROM users ORDER BY name").fetchall():
+        _append_audit(db, now, MIGRATION_USER, ACCOUNT_SEALED, None, None, {"name": name})  # hash added there
+    for row in db.execute(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY created_at, code_sha256").fetchall():
+        _append_audit(db, now, MIGRATION_USER, INVITE_SEALED, row[1], None, {"invite_sha256": invite_hash(*row)})
+
+
+_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    2: _seal_drafts, 6: _fill_worklist, 8: _seal_accounts_and_invites}
 
 
 def _statements(script: str) -> list[str]:

@@ -34,7 +34,7 @@ import psycopg
 from psycopg import errors as pg_errors, sql as pg_sql
 
 from triage.errors import StoreError
-from triage.store import GENESIS, SCHEMA_VERSION, Store, utc_now
+from triage.store import GENESIS, SCHEMA_VERSION, Store, _seal_accounts_and_invites, utc_now
 
 APPLICATION = "fbss-triage"
 LOCK_TIMEOUT = "60s"  # how long a writer waits for another's transaction before "busy"
@@ -187,7 +187,11 @@ INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICA
 # (whose SQLite statements they mirror). A change to the store's schema is appended to both.
 MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+    7: "SELECT 1",  # verify: accounts and invitations sealed as found (a Python step, below)
 }
+# Python steps that a migration needs besides its SQL, by the schema version they bring a store to
+# (the same functions as SQLite's ``store._MIGRATION_STEPS``, over the same portable SQL).
+MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {8: _seal_accounts_and_invites}
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
 # rows: add and read, never change or remove.
@@ -400,6 +404,8 @@ def _migrate(backend: PostgreSQLBackend) -> None:
                 schema = BASE_SCHEMA
             for step in range(schema, SCHEMA_VERSION):
                 backend.db.execute(MIGRATIONS[step])
+                if step + 1 in MIGRATION_STEPS:
+                    MIGRATION_STEPS[step + 1](backend.db)
                 backend.db.execute(f"UPDATE triage_store SET schema_version = {step + 1}")
     except pg_errors.InsufficientPrivilege:
         raise StoreError(f"{location}: the store needs its schema created or upgraded to {SCHEMA_VERSION}, and "
