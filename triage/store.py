@@ -364,6 +364,8 @@ class AuditReport:
     rows: int
     head_hash: str
     problems: list[str] = field(default_factory=list)  # the first is the first broken place
+    retriaged: int = 0  # versions whose answers were assessed again and gave their recorded decisions
+    not_retriaged: int = 0  # versions recorded under a ruleset that is not the one installed
 
     @property
     def ok(self) -> bool:
@@ -1124,7 +1126,8 @@ class Store:
 
     # -- audit -------------------------------------------------------------------------------
 
-    def verify_audit(self, on_progress: Callable[[int, int], None] | None = None) -> AuditReport:
+    def verify_audit(self, on_progress: Callable[[int, int], None] | None = None, *,
+                     retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None) -> AuditReport:
         """Check the store's integrity: the audit hash chain and its head; every recorded version
         against the content hash its audit row holds, and every column stored beside that content
         (status, patient reference, ruleset) against the content itself; each intake against the
@@ -1134,8 +1137,13 @@ class Store:
 
         Streams: rows are read one at a time inside one read transaction (a consistent snapshot),
         so memory stays flat however large the store. ``on_progress(done, total)`` is called now
-        and then with the rows checked so far."""
-        checker = _Verifier(on_progress, self._backend)
+        and then with the rows checked so far.
+
+        ``retriage(answers, result, settings)`` (triage.retriage.Retriage; the store never imports
+        the engine): each version's answers are assessed again and a stored result that differs is
+        named, even when its hash, audit row, chain and head were all recomputed. It returns
+        (re-triaged?, what differs or None)."""
+        checker = _Verifier(on_progress, self._backend, retriage)
         with self._backend.snapshot() as db:  # one snapshot for every query below; writers go on
             checker.run(db)
         return checker.report()
@@ -1146,8 +1154,11 @@ class _Verifier:
 
     PROGRESS_EVERY = 5000
 
-    def __init__(self, on_progress: Callable[[int, int], None] | None, backend: SQLiteBackend):
+    def __init__(self, on_progress: Callable[[int, int], None] | None, backend: SQLiteBackend,
+                 retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None):
         self.backend = backend
+        self.retriage = retriage
+        self.retriaged = self.not_retriaged = 0
         self.stream = backend.stream  # the long queries, row by row (flat memory on either backend)
         self.problems: list[str] = []
         self.on_progress = on_progress
@@ -1160,7 +1171,7 @@ class _Verifier:
         self.invite_hashes: dict[str, list[int | None]] = {}
 
     def report(self) -> AuditReport:
-        return AuditReport(self.rows, self.head_hash, self.problems)
+        return AuditReport(self.rows, self.head_hash, self.problems, self.retriaged, self.not_retriaged)
 
     def tick(self) -> None:
         self.done += 1
@@ -1239,6 +1250,8 @@ class _Verifier:
                 self.problems.append(f"{where}: its contents do not match the hash recorded in the audit log (changed)")
                 continue
             latest = (intake_id, version, answers, result, at)
+            if self.retriage is not None:
+                self.retriage_version(where, answers, result, settings_text)
             columns = stored_columns(answers, result)
             for name, value in (("status", status), ("patient_id", patient_id), ("ruleset_name", ruleset_name),
                                 ("ruleset_version", ruleset_version)):
@@ -1246,6 +1259,22 @@ class _Verifier:
                     self.problems.append(f"{where}: its {name} column does not match its recorded content (changed)")
         if latest is not None:
             self.worklist_row(db, latest)
+
+    def retriage_version(self, where: str, answers: dict, result: dict, settings_text: str) -> None:
+        try:
+            settings = json.loads(settings_text)
+        except ValueError:
+            settings = None
+        if not isinstance(settings, dict) or not isinstance(result, dict) or not isinstance(answers, dict):
+            done, differs = True, "its recorded answers, result or settings cannot be read"
+        else:
+            done, differs = self.retriage(answers, result, settings)
+        if not done:
+            self.not_retriaged += 1
+            return
+        self.retriaged += 1
+        if differs:
+            self.problems.append(f"{where}: {differs} (changed)")
 
     def worklist_row(self, db, latest: tuple) -> None:
         intake_id, version, answers, result, at = latest

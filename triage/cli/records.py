@@ -264,14 +264,19 @@ def _verify_progress(err):
 
 
 def run_audit_verify(args, io: IO) -> int:
+    from triage.retriage import Retriage
+
     progress = _verify_progress(io.err) if io.err.isatty() else None
     with common.open_store(args, io, for_reading=True) as store:
-        report = store.verify_audit(on_progress=progress)
+        report = store.verify_audit(on_progress=progress, retriage=Retriage())
     if progress:
         io.err.write("\r\x1b[K")  # the progress line is replaced by the outcome
     if report.ok:
         io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
-                     f"head: {report.head_hash}\n")
+                     f"head: {report.head_hash}\n"
+                     f"re-triaged: {report.retriaged} versions give their recorded results"
+                     + (f"; {report.not_retriaged} recorded under another ruleset were not re-triaged\n"
+                        if report.not_retriaged else "\n"))
         return ExitCode.OK
     for problem in report.problems:
         io.err.write(for_terminal(f"error: audit: {problem}") + "\n")
