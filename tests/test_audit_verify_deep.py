@@ -74,3 +74,123 @@ def test_words_corrected_without_a_new_ruleset_version_are_not_a_difference(stor
     with open_store(store_location) as store:
         store.record_assessment(RED_FLAG, reworded, user="alice")
     assert _verify(store_location).code == 0
+
+
+# -- the chain anchored outside the store ------------------------------------------------------------
+
+def _head(location) -> str:
+    verified = _verify(location)
+    assert verified.code == 0, verified.err
+    return next(line.split(": ", 1)[1] for line in verified.out.splitlines() if line.startswith("head: "))
+
+
+def _rechain(location, keyed_prefix: str = "") -> None:
+    """What someone holding only the database does after changing an audit row: recompute every hash
+    of the chain, and the head, so that a plain verify passes. (A keyed row's MAC they cannot
+    recompute: they write the plain SHA-256, or keep the key id with a SHA-256 in its place.)"""
+    from triage import store as store_module
+
+    with Raw(location) as raw:
+        raw.drop_guards()
+        raw.execute("UPDATE audit SET detail = ? WHERE action = 'listed'", ('{"rows":0}',))
+        prev = store_module.GENESIS
+        rows = raw.execute("SELECT seq, at, \"user\", action, intake_id, version, detail FROM audit ORDER BY seq").fetchall()
+        for seq, at, user, action, intake_id, version, detail in rows:
+            digest = keyed_prefix + store_module.audit_hash(seq, at, user, action, intake_id, version, detail, prev)
+            raw.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, seq))
+            prev = digest
+        raw.execute("UPDATE audit_head SET hash = ?", (prev,))
+
+
+def _fill(location) -> None:
+    with open_store(location) as store:
+        store.record_assessment(RED_FLAG, _assessed(RED_FLAG), user="alice")
+        store.log_access("listed", user="alice", detail={"rows": 1})
+
+
+def test_a_head_noted_earlier_is_checked_and_a_rechained_store_fails_it(store_location):
+    _fill(store_location)
+    noted = _head(store_location)
+    assert len(noted) == 64
+    with open_store(store_location) as store:  # the chain grows: the noted head is still in it
+        store.log_access("listed", user="bob", detail={"rows": 1})
+    assert _verify(store_location, "--expect-head", noted).code == 0
+    assert _verify(store_location, "--expect-head", "0" * 63 + "1").code == 7
+    _rechain(store_location)
+    assert _verify(store_location).code == 0  # the forgery a plain verify cannot see
+    verified = _verify(store_location, "--expect-head", noted)
+    assert verified.code == 7 and "error: audit: no audit row has the head given by --expect-head" in verified.err
+
+
+def test_expect_head_refuses_what_is_not_a_head(tmp_path):
+    run = _verify(tmp_path / "t.db", "--expect-head", "abc")
+    assert run.code == 2 and "--expect-head" in run.err
+
+
+KEY_1, KEY_2 = "1f" * 32, "2e" * 32
+
+
+@pytest.fixture
+def key_file(tmp_path, monkeypatch):
+    path = tmp_path / "keys" / "audit.key"
+    path.parent.mkdir(mode=0o700)
+    path.write_text(f"# audit key, oldest first\n{KEY_1}\n", encoding="ascii")
+    path.chmod(0o600)
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(path))
+    return path
+
+
+def test_with_a_key_file_the_chain_is_a_mac_that_the_database_alone_cannot_recompute(store_location, key_file,
+                                                                                      monkeypatch):
+    _fill(store_location)
+    verified = _verify(store_location)
+    assert verified.code == 0, verified.err
+    head = next(line for line in verified.out.splitlines() if line.startswith("head: "))
+    assert head.startswith("head: k") and head.count(":") == 2
+    monkeypatch.delenv("TRIAGE_AUDIT_KEY_FILE")
+    unkeyed = _verify(store_location)  # without the key: the links are checked, the MACs are not (said so)
+    assert unkeyed.code == 0 and "audit rows are keyed: give the key file" in unkeyed.err
+    for prefix, named in (("", "the last row is not keyed, but a key file was given"),
+                          (head.split(": ")[1].split(":")[0] + ":", "audit row 1: its contents were changed")):
+        _rechain(store_location, prefix)  # plain hashes, or the key id kept before a plain hash
+        forged = _verify(store_location, "--key-file", str(key_file))
+        assert forged.code == 7 and named in forged.err, forged.err
+
+
+def test_a_keyed_chain_is_never_continued_without_its_key(store_location, key_file, monkeypatch):
+    _fill(store_location)
+    monkeypatch.delenv("TRIAGE_AUDIT_KEY_FILE")
+    run = run_cli("assess", "--save", "--db", str(store_location), str(_answers_file(key_file.parent.parent)))
+    assert run.code == 5 and "audit log is keyed" in run.err and "TRIAGE_AUDIT_KEY_FILE" in run.err
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file))
+    assert _verify(store_location).code == 0
+
+
+def _answers_file(folder):
+    path = folder / "answers.json"
+    path.write_text(json.dumps(RED_FLAG), encoding="utf-8")
+    return path
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path, key_file):
+    key_file.chmod(0o644)
+    run = _verify(tmp_path / "t.db")
+    assert run.code == 5 and "audit.key: the audit key file can be read by others" in run.err
+
+
+def test_rotating_the_key_keeps_every_row_verifiable(store_location, key_file):
+    from triage.store import AuditKeys
+
+    _fill(store_location)
+    with open_store(store_location) as running:  # a process that read the file before the rotation
+        key_file.write_text(f"{KEY_1}\n{KEY_2}\n", encoding="ascii")
+        with open_store(store_location) as restarted:  # reads both keys: signs with the newest
+            restarted.log_access("listed", user="bob", detail={"rows": 1})
+        running.log_access("listed", user="carol", detail={"rows": 1})  # finds KEY_2 in the chain: reads the file again
+    assert _verify(store_location).code == 0
+    with Raw(store_location) as raw:
+        ids = [row[0].split(":")[0] for row in raw.execute("SELECT hash FROM audit ORDER BY seq").fetchall()]
+    newest = "k" + AuditKeys.load(key_file).keys[1][0]
+    assert ids[-2:] == [newest, newest] and ids[0] != newest
+    key_file.write_text(f"{KEY_2}\n", encoding="ascii")  # the old key dropped: its rows cannot be checked
+    assert _verify(store_location).code == 7

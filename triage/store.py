@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 import os
 import sqlite3
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -366,6 +368,7 @@ class AuditReport:
     problems: list[str] = field(default_factory=list)  # the first is the first broken place
     retriaged: int = 0  # versions whose answers were assessed again and gave their recorded decisions
     not_retriaged: int = 0  # versions recorded under a ruleset that is not the one installed
+    unchecked_keyed: int = 0  # keyed rows whose MAC was not checked (no key file given)
 
     @property
     def ok(self) -> bool:
@@ -451,8 +454,111 @@ def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None,
     return sha256(canonical([seq, at, user, action, intake_id, version, detail, prev_hash]))
 
 
+# -- the keyed chain ------------------------------------------------------------------------------
+# With a key file outside the database (TRIAGE_AUDIT_KEY_FILE, or ``audit verify --key-file``), each
+# audit row's hash is an HMAC-SHA256 under a key the database never holds, written as
+# ``k<key id>:<hex>``: someone who holds only the database can still change rows, but can no longer
+# recompute a chain that verifies. Once a row is keyed, every later row must be (a writer without
+# the key refuses to write). The file lists keys oldest first; writers use the newest, and one that
+# finds the chain keyed with a key it does not hold reads the file again (a rotation: docs/security.md).
+AUDIT_KEY_FILE_VARIABLE = "TRIAGE_AUDIT_KEY_FILE"
+KEYED_PREFIX = "k"
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    path: Path
+    keys: tuple[tuple[str, bytes], ...]  # (key id, key), oldest first
+
+    @classmethod
+    def load(cls, path: Path | str) -> "AuditKeys":
+        path = Path(path)
+        try:
+            info = path.stat()
+            text = path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            raise StoreError(f"{path}: no audit key file here") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise StoreError(f"{path}: cannot read the audit key file ({type(error).__name__})") from None
+        if info.st_mode & 0o077:
+            raise StoreError(f"{path}: the audit key file can be read by others; make it the owner's only "
+                             "(chmod 600)")
+        keys = []
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                key = bytes.fromhex(line)
+            except ValueError:
+                key = b""
+            if len(key) < 32:
+                raise StoreError(f"{path}: line {number} is not a key (64 or more hex digits: "
+                                 "python3 -c 'import secrets; print(secrets.token_hex(32))')")
+            keys.append((key_id(key), key))
+        if not keys:
+            raise StoreError(f"{path}: the audit key file holds no key")
+        return cls(path, tuple(keys))
+
+    @property
+    def newest(self) -> tuple[str, bytes]:
+        return self.keys[-1]
+
+    def get(self, ident: str) -> bytes | None:
+        return next((key for known, key in self.keys if known == ident), None)
+
+    def order(self, ident: str) -> int:
+        return next((number for number, (known, _) in enumerate(self.keys) if known == ident), -1)
+
+
+def key_id(key: bytes) -> str:
+    """Names a key in the rows it signed without revealing it."""
+    return hashlib.sha256(b"fbss-triage audit key id\0" + key).hexdigest()[:12]
+
+
+def keyed_audit_hash(ident: str, key: bytes, seq: int, at: str, user: str, action: str, intake_id: int | None,
+                     version: int | None, detail: str, prev_hash: str) -> str:
+    message = canonical([ident, seq, at, user, action, intake_id, version, detail, prev_hash])
+    return f"{KEYED_PREFIX}{ident}:{hmac.new(key, message.encode('utf-8'), hashlib.sha256).hexdigest()}"
+
+
+def keyed_by(digest: str) -> str | None:
+    """The key id of a keyed row's hash; None for a plain SHA-256."""
+    if digest.startswith(KEYED_PREFIX) and ":" in digest:
+        return digest[len(KEYED_PREFIX):digest.index(":")]
+    return None
+
+
+def audit_keys_from_environment() -> AuditKeys | None:
+    path = os.environ.get(AUDIT_KEY_FILE_VARIABLE, "").strip()
+    return AuditKeys.load(path) if path else None
+
+
+# The key file of the store being migrated (its migrations write audit rows, like any writer).
+_MIGRATION_KEYS: ContextVar[AuditKeys | None] = ContextVar("triage_migration_keys", default=None)
+
+
+def _row_hash(keys: AuditKeys | None, prev: str, seq: int, at: str, user: str, action: str, intake_id: int | None,
+              version: int | None, text: str) -> str:
+    """The hash of a new row: keyed when a key file is given; a chain that is keyed already is never
+    continued without its key."""
+    keyed = keyed_by(prev)
+    if keys is not None and keyed is not None and keys.get(keyed) is None:
+        keys = AuditKeys.load(keys.path)  # rotated since this process read it?
+        if keys.get(keyed) is None:
+            raise StoreError(f"{keys.path}: the store's audit log is keyed with a key this file does not hold "
+                             f"(key id {keyed}); give the current key file; nothing was saved")
+    if keys is None:
+        if keyed is not None:
+            raise StoreError(f"the store's audit log is keyed (key id {keyed}): give its key file "
+                             f"({AUDIT_KEY_FILE_VARIABLE}); nothing was saved")
+        return audit_hash(seq, at, user, action, intake_id, version, text, prev)
+    ident, key = keys.newest
+    return keyed_audit_hash(ident, key, seq, at, user, action, intake_id, version, text, prev)
+
+
 def _append_audit(db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
-                  version: int | None, detail: dict[str, Any]) -> None:
+                  version: int | None, detail: dict[str, Any], keys: AuditKeys | None = None) -> None:
     """Append one row to the audit chain and move its head (inside the caller's transaction). A row
     about an account (no intake, ``name`` in its detail) carries the hash of the account's state as
     the transaction leaves it, whoever wrote the row: `audit verify` compares the last one with the
@@ -465,7 +571,7 @@ def _append_audit(db: sqlite3.Connection, at: str, user: str, action: str, intak
     head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     text = canonical(detail)
-    digest = audit_hash(seq, at, user, action, intake_id, version, text, prev)
+    digest = _row_hash(keys or _MIGRATION_KEYS.get(), prev, seq, at, user, action, intake_id, version, text)
     db.execute("INSERT INTO audit (seq, at, \"user\", action, intake_id, version, detail, prev_hash, hash)"
                " VALUES (?,?,?,?,?,?,?,?,?)", (seq, at, user, action, intake_id, version, text, prev, digest))
     db.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
@@ -666,6 +772,7 @@ class Store:
         self.path = path  # the file, or a PostgreSQL URL without its password (for messages)
         self._clock = clock
         self.read_only = False  # opened by a reading command where the store cannot be written
+        self.audit_keys: AuditKeys | None = None  # the key file that keys its audit chain, when given
 
     @property
     def backend(self) -> str:
@@ -1008,7 +1115,7 @@ class Store:
 
     def _audit(self, db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
                version: int | None, detail: dict[str, Any]) -> None:
-        _append_audit(db, at, user, action, intake_id, version, detail)
+        _append_audit(db, at, user, action, intake_id, version, detail, self.audit_keys)
 
 
     # -- reading -----------------------------------------------------------------------------
@@ -1127,7 +1234,8 @@ class Store:
     # -- audit -------------------------------------------------------------------------------
 
     def verify_audit(self, on_progress: Callable[[int, int], None] | None = None, *,
-                     retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None) -> AuditReport:
+                     retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None,
+                     keys: AuditKeys | None = None, expect_head: str | None = None) -> AuditReport:
         """Check the store's integrity: the audit hash chain and its head; every recorded version
         against the content hash its audit row holds, and every column stored beside that content
         (status, patient reference, ruleset) against the content itself; each intake against the
@@ -1142,8 +1250,13 @@ class Store:
         ``retriage(answers, result, settings)`` (triage.retriage.Retriage; the store never imports
         the engine): each version's answers are assessed again and a stored result that differs is
         named, even when its hash, audit row, chain and head were all recomputed. It returns
-        (re-triaged?, what differs or None)."""
-        checker = _Verifier(on_progress, self._backend, retriage)
+        (re-triaged?, what differs or None).
+
+        ``keys`` (the key file): each keyed row's MAC is checked, and the chain must end keyed, so
+        that a chain recomputed without the key is found. ``expect_head``: a head noted earlier
+        (printed by verify, kept outside the store) must still be in the chain: its row, or the
+        head, has that hash."""
+        checker = _Verifier(on_progress, self._backend, retriage, keys, expect_head)
         with self._backend.snapshot() as db:  # one snapshot for every query below; writers go on
             checker.run(db)
         return checker.report()
@@ -1155,8 +1268,12 @@ class _Verifier:
     PROGRESS_EVERY = 5000
 
     def __init__(self, on_progress: Callable[[int, int], None] | None, backend: SQLiteBackend,
-                 retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None):
+                 retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None,
+                 keys: AuditKeys | None = None, expect_head: str | None = None):
         self.backend = backend
+        self.keys = keys
+        self.expect_head = expect_head
+        self.keyed_rows = 0  # rows whose MAC could not be checked: keyed, and no key file given
         self.retriage = retriage
         self.retriaged = self.not_retriaged = 0
         self.stream = backend.stream  # the long queries, row by row (flat memory on either backend)
@@ -1171,7 +1288,8 @@ class _Verifier:
         self.invite_hashes: dict[str, list[int | None]] = {}
 
     def report(self) -> AuditReport:
-        return AuditReport(self.rows, self.head_hash, self.problems, self.retriaged, self.not_retriaged)
+        return AuditReport(self.rows, self.head_hash, self.problems, self.retriaged, self.not_retriaged,
+                           self.keyed_rows)
 
     def tick(self) -> None:
         self.done += 1
@@ -1208,8 +1326,10 @@ class _Verifier:
                 self.problems.append(f"audit row {expected_seq}: missing (deleted); the chain jumps to row {seq}")
             elif prev_hash != prev:
                 self.problems.append(f"audit row {seq}: does not follow row {seq - 1} (a row before it was changed or removed)")
-            elif audit_hash(seq, at, user, action, intake_id, version, detail, prev_hash) != digest:
+            elif not self.row_hash_matches(seq, at, user, action, intake_id, version, detail, prev_hash, digest):
                 self.problems.append(f"audit row {seq}: its contents were changed after it was written")
+            if self.expect_head is not None and digest == self.expect_head:
+                self.expect_head = None  # found: the chain still passes through the head noted earlier
             if '"account_sha256"' in detail or '"invite_sha256"' in detail:
                 self.gather(seq, intake_id, detail)
             expected_seq, prev, last_seq = seq + 1, digest, seq
@@ -1218,6 +1338,33 @@ class _Verifier:
             self.problems.append(f"audit log ends at row {last_seq}, but row {head[0] if head else 0} was the last "
                                  "written (rows at the end were removed)")
         self.head_hash = prev
+        if self.expect_head is not None and self.expect_head != GENESIS:
+            self.problems.append("no audit row has the head given by --expect-head (the chain was rewritten or cut "
+                                 "since that head was noted)")
+        if self.keys is not None and last_seq and keyed_by(prev) is None:
+            self.problems.append(f"audit row {last_seq}: the last row is not keyed, but a key file was given (the "
+                                 "chain was written or rewritten without the key)")
+
+    def row_hash_matches(self, seq, at, user, action, intake_id, version, detail, prev_hash, digest) -> bool:
+        """A plain row: its SHA-256. A keyed row: its MAC under the key it names (none given: only
+        its place in the chain is checked, and counted). With a key file, no plain row may follow a
+        keyed one, and keys are used in the file's order."""
+        ident, before = keyed_by(digest), keyed_by(prev_hash)
+        if ident is None:
+            if before is not None and self.keys is not None:
+                self.problems.append(f"audit row {seq}: not keyed, after a keyed row (written without the key)")
+            return audit_hash(seq, at, user, action, intake_id, version, detail, prev_hash) == digest
+        if self.keys is None:
+            self.keyed_rows += 1
+            return True
+        key = self.keys.get(ident)
+        if key is None:
+            self.problems.append(f"audit row {seq}: keyed with a key the key file does not hold (key id {ident})")
+            return True
+        if before is not None and self.keys.order(before) > self.keys.order(ident):
+            self.problems.append(f"audit row {seq}: keyed with an older key than the row before it")
+        return hmac.compare_digest(
+            keyed_audit_hash(ident, key, seq, at, user, action, intake_id, version, detail, prev_hash), digest)
 
     def versions(self, db) -> None:
         """Each version: its content hash, the audit row that recorded it, and the columns stored
@@ -1471,14 +1618,28 @@ def is_postgresql_url(location: Path | str | None) -> bool:
 
 
 def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now,
-               for_reading: bool = False) -> Store:
+               for_reading: bool = False, audit_keys: AuditKeys | None = None) -> Store:
     """Open the store at ``path`` (default: the per-user store), creating it on first use with a
     0700 folder and a 0600 file. Refuses a file that is not a triage store, is damaged, or was
     written by a newer schema.
 
     ``for_reading`` (list, show, export, audit verify): a store that exists but cannot be written
     (a read-only file system, a read-only copy) is opened read-only instead of refused; its
-    ``read_only`` is then true and access is not recorded in its audit log."""
+    ``read_only`` is then true and access is not recorded in its audit log.
+
+    ``audit_keys``: the key file that keys the audit chain (default: TRIAGE_AUDIT_KEY_FILE, if set)."""
+    if audit_keys is None:
+        audit_keys = audit_keys_from_environment()
+    token = _MIGRATION_KEYS.set(audit_keys)  # a migration's audit rows are keyed like any other
+    try:
+        store = _open_store(path, clock=clock, for_reading=for_reading)
+    finally:
+        _MIGRATION_KEYS.reset(token)
+    store.audit_keys = audit_keys
+    return store
+
+
+def _open_store(path: Path | str | None, *, clock: Callable[[], str], for_reading: bool) -> Store:
     if is_postgresql_url(path):
         try:
             from triage.store_postgresql import open_postgresql_store
