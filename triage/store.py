@@ -779,6 +779,11 @@ class Store:
         """"sqlite" or "postgresql"."""
         return self._backend.name
 
+    def ping(self) -> None:
+        """A query that touches the schema (GET /readyz): StoreError when the database does not answer."""
+        with self._errors():
+            self._db.execute("SELECT COUNT(*) FROM audit_head").fetchone()
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -1256,10 +1261,45 @@ class Store:
         that a chain recomputed without the key is found. ``expect_head``: a head noted earlier
         (printed by verify, kept outside the store) must still be in the chain: its row, or the
         head, has that hash."""
-        checker = _Verifier(on_progress, self._backend, retriage, keys, expect_head)
+        checker = _Verifier(on_progress, self._backend, retriage, keys or self.audit_keys, expect_head)
         with self._backend.snapshot() as db:  # one snapshot for every query below; writers go on
             checker.run(db)
         return checker.report()
+
+    # -- backup (SQLite; PostgreSQL backups are pg_dump's: triage/backup.py) ----------------
+
+    def _sqlite_only(self, what: str) -> None:
+        if self.backend != "sqlite":
+            raise StoreError(f"{self.path}: {what} of a PostgreSQL store is pg_dump's and pg_restore's "
+                             "(see triage db backup --help)")
+
+    def copy_into(self, file: Path) -> None:
+        """Write a consistent copy of the whole store into ``file`` (an empty file the caller
+        created). SQLite's online backup API in one step: it reads one snapshot while writers go on
+        (WAL), so the copy is the store as of one moment, its audit chain whole. The copy is one
+        self-contained file (rollback journal, not WAL)."""
+        self._sqlite_only("a backup")
+        with self._errors():
+            copy = sqlite3.connect(file, isolation_level=None)
+            try:
+                self._db.backup(copy)  # pages=-1: every page in one step, so one snapshot
+                copy.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                copy.close()
+
+    def replace_with(self, source: "Store") -> None:
+        """Replace this store's whole content with ``source``'s (a checked copy), through SQLite's
+        backup API, so the file keeps its permissions and its locks hold for anyone who has it open."""
+        self._sqlite_only("a restore")
+        with self._errors():
+            source._db.backup(self._db)
+            self._db.execute("PRAGMA journal_mode = WAL")
+
+    def holds_anything(self) -> bool:
+        """Has anything ever been recorded here (an intake, a staff account, an audit row)?"""
+        with self._backend.snapshot() as db:
+            return any(db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                       for table in ("audit", "intakes", "users"))
 
 
 class _Verifier:
@@ -1697,6 +1737,13 @@ def _open_read_only(path: Path, clock: Callable[[], str]) -> Store:
         store.read_only = True
         return store
     raise StoreError(f"{path}: cannot open the read-only store ({last_error})")
+
+
+def open_copy(path: Path, clock: Callable[[], str] = utc_now) -> Store:
+    """Open a backup copy read-only, to check it without changing a byte of it."""
+    if not path.is_file():
+        raise StoreError(f"{path}: no such file")
+    return _open_read_only(path, clock)
 
 
 def _tighten(path: Path) -> None:
