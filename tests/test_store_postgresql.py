@@ -262,3 +262,41 @@ def test_eight_processes_of_every_kind_on_one_store_lose_and_duplicate_nothing(p
         assert len(rows) == 1 + 3 + valid
         report = store.verify_audit()
         assert report.ok, report.problems
+
+
+# -- transport: a TCP store verifies the server's certificate (issue 27.7) -------------------------
+
+@pytest.mark.parametrize("url", [
+    "postgresql://app@127.0.0.1:9/triage", "postgresql://app@db.example/triage?sslmode=require",
+    "postgresql://app@db.example/triage?sslmode=prefer", "postgresql:///triage?host=db.example&sslmode=disable",
+    "postgresql://app@/triage?hostaddr=127.0.0.1",
+])
+def test_a_tcp_store_without_a_verified_certificate_is_refused(url, monkeypatch):
+    monkeypatch.delenv("TRIAGE_INSECURE_TRANSPORT", raising=False)
+    run = run_cli("list", "--db", url)
+    assert run.code == 5 and "must verify the server's certificate: add sslmode=verify-full" in run.err, run.err
+
+
+@pytest.mark.parametrize("url", ["postgresql://app@127.0.0.1:9/triage?sslmode=verify-full",
+                                 "postgresql://app@127.0.0.1:9/triage?sslmode=verify-ca"])
+def test_a_tcp_store_with_a_verified_certificate_is_tried(url, monkeypatch):
+    monkeypatch.delenv("TRIAGE_INSECURE_TRANSPORT", raising=False)
+    run = run_cli("list", "--db", url)  # nothing listens on port 9: the connection itself fails
+    assert run.code == 5 and "cannot connect to the PostgreSQL server" in run.err, run.err
+
+
+def test_insecure_transport_is_allowed_when_asked_and_said_at_every_start(monkeypatch, caplog):
+    from triage.store_postgresql import _warned
+
+    monkeypatch.setenv("TRIAGE_INSECURE_TRANSPORT", "0")  # the option sets it to 1; put back after the test
+    _warned.clear()
+    run = run_cli("list", "--db", "postgresql://app@127.0.0.1:9/triage", "--insecure-transport")
+    assert run.code == 5 and "cannot connect to the PostgreSQL server" in run.err, run.err
+    assert "reached over TCP without a verified TLS certificate (sslmode=prefer)" in caplog.text
+    import os
+
+    assert os.environ.get("TRIAGE_INSECURE_TRANSPORT") == "1"  # what serve's processes inherit
+
+
+def test_the_unix_socket_of_the_tests_needs_no_tls(pg_url):
+    assert "sslmode" not in pg_url and run_cli("list", "--db", pg_url).code == 0

@@ -334,8 +334,48 @@ def store_error(location: str, error: psycopg.Error) -> StoreError:
     return StoreError(f"{location}: {primary or type(error).__name__}")
 
 
+INSECURE_TRANSPORT_VARIABLE = "TRIAGE_INSECURE_TRANSPORT"
+VERIFIED_TLS = ("verify-full", "verify-ca")
+_warned: set[str] = set()
+
+
+def check_transport(url: str) -> None:
+    """A store reached over TCP carries health information and passwords: it must use TLS with the
+    server's certificate verified (``sslmode=verify-full`` or ``verify-ca``), unless the operator says
+    otherwise (TRIAGE_INSECURE_TRANSPORT=1, `--insecure-transport`), which is logged at every start.
+    A Unix socket (``host=/path``, or no host) never leaves the machine."""
+    import logging
+    import os
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    location = redact(url)
+    try:
+        options = conninfo_to_dict(url)
+    except Exception as error:  # a URL libpq cannot read: connect says so
+        raise StoreError(f"{location}: not a usable PostgreSQL URL ({type(error).__name__})") from None
+    hosts = str(options.get("host") or os.environ.get("PGHOST") or "").split(",")
+    tcp = bool(options.get("hostaddr") or os.environ.get("PGHOSTADDR")) or any(
+        host and not host.startswith("/") and not host.startswith("@") for host in hosts)
+    mode = str(options.get("sslmode") or os.environ.get("PGSSLMODE") or "prefer")
+    if not tcp or mode in VERIFIED_TLS:
+        return
+    if os.environ.get(INSECURE_TRANSPORT_VARIABLE, "").strip() == "1":
+        if location not in _warned:  # once per process and store: each start says it
+            _warned.add(location)
+            logging.getLogger("triage.store").warning(
+                "warning: %s is reached over TCP without a verified TLS certificate (sslmode=%s), as "
+                "%s=1 allows: health information and passwords cross the network unprotected",
+                location, mode, INSECURE_TRANSPORT_VARIABLE)
+        return
+    raise StoreError(f"{location}: a store reached over TCP must verify the server's certificate: add "
+                     f"sslmode=verify-full (or verify-ca) and sslrootcert to the URL, or connect by a Unix socket "
+                     f"(host=/path); --insecure-transport or {INSECURE_TRANSPORT_VARIABLE}=1 allows it anyway")
+
+
 def connect(url: str) -> psycopg.Connection:
     location = redact(url)
+    check_transport(url)
     try:
         connection = psycopg.connect(url, autocommit=True)
     except psycopg.Error as error:
