@@ -758,6 +758,10 @@ class SQLiteBackend:
     def json_text(column: str, key: str) -> str:
         return f"json_extract({column}, '$.{key}')"
 
+    @staticmethod
+    def replace_password(db, name: str, password_hash: str, now: str) -> None:
+        db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
+
     def integrity_problems(self, db) -> list[str]:
         integrity = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
         return [] if integrity == ["ok"] else [f"database integrity check failed: {integrity[0]}"]
@@ -1039,7 +1043,7 @@ class Store:
             if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise IntakeNotFound(name, "no user with this name")
             if password_hash is not None:
-                db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
+                self._backend.replace_password(db, name, password_hash, now)  # PostgreSQL: the narrow path
             if disabled is not None:
                 db.execute("UPDATE users SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), now, name))
             self._audit(db, now, by, action, None, None, {"name": name})

@@ -187,7 +187,18 @@ INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICA
 # (whose SQLite statements they mirror). A change to the store's schema is appended to both.
 MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
-    7: "SELECT 1",  # verify: accounts and invitations sealed as found (a Python step, below)
+    # verify: accounts and invitations sealed as found (a Python step, below); and the one narrow way
+    # the application role may change a password hash (a re-hash at sign-in, a member's own change):
+    # only the hash, only while it is still the one the caller read, never a role or a disable. Any
+    # change it makes without the store's audit row beside it is found by audit verify.
+    7: """
+CREATE FUNCTION triage_replace_password(account TEXT, current_hash TEXT, new_hash TEXT, at TEXT) RETURNS BOOLEAN
+    LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    UPDATE users SET password_hash = new_hash, changed_at = at
+        WHERE name = account AND password_hash = current_hash RETURNING true
+$$;
+REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBLIC;
+""",
 }
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
 # (the same functions as SQLite's ``store._MIGRATION_STEPS``, over the same portable SQL).
@@ -200,14 +211,24 @@ PRIVILEGES: dict[str, str] = {
     "intakes": "SELECT, INSERT",
     "versions": "SELECT, INSERT",
     "audit": "SELECT, INSERT",
-    "audit_head": "SELECT, INSERT, UPDATE",
+    "audit_head": "SELECT, INSERT, UPDATE",  # the head moves with every row (verify checks it)
     "invites": "SELECT, INSERT",
-    "users": "SELECT, INSERT, UPDATE",
-    "alerts": "SELECT, INSERT, UPDATE",
+    "users": "SELECT",  # accounts: the admin role's (ADMIN_PRIVILEGES); a password only by triage_replace_password
+    "alerts": "SELECT, INSERT",  # acknowledged: two columns (COLUMN_PRIVILEGES)
     "drafts": "SELECT, INSERT, UPDATE, DELETE",
     "worklist": "SELECT, INSERT, UPDATE, DELETE",
     "worklist_items": "SELECT, INSERT, UPDATE, DELETE",
 }
+# Columns the application role may UPDATE in a table it may otherwise only read and add to (a column
+# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard).
+COLUMN_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "alerts": ("acknowledged_at", "acknowledged_by"),
+    "users": ("totp_last_step",),
+}
+# The role `triage users ...` connects as (``--admin-role``): the application role's privileges, and
+# accounts: add them, change their role, disable them, reset their passwords. Never delete one.
+ADMIN_PRIVILEGES: dict[str, str] = {"users": "SELECT, INSERT, UPDATE"}
+NARROW_FUNCTIONS = ("triage_replace_password(TEXT, TEXT, TEXT, TEXT)",)
 
 
 def redact(url: str) -> str:
@@ -312,6 +333,12 @@ class PostgreSQLBackend:
     @staticmethod
     def json_text(column: str, key: str) -> str:
         return f"(({column})::jsonb ->> '{key}')"
+
+    @staticmethod
+    def replace_password(db, name: str, password_hash: str, now: str) -> None:
+        """Through the one narrow path the application role has (``triage_replace_password``)."""
+        current = db.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()[0]
+        db.execute("SELECT triage_replace_password(?, ?, ?, ?)", (name, current, password_hash, now))
 
     def integrity_problems(self, db) -> list[str]:
         # No cheap whole-database check like SQLite's integrity_check; the server checksums pages
@@ -454,23 +481,37 @@ def _migrate(backend: PostgreSQLBackend) -> None:
         raise store_error(location, error) from None
 
 
-def grant_application_role(store: Store, role: str) -> None:
-    """Least privilege for the role the clinics' machines connect as: read and add rows; change
-    only what is work in progress (drafts, the worklist, accounts, alert acknowledgements, the
-    audit head); never UPDATE or DELETE a version or an audit row."""
+def grant_application_role(store: Store, role: str, admin_role: str | None = None) -> None:
+    """Least privilege for the role the clinics' machines connect as: read and add rows; change only
+    what is work in progress (drafts, the worklist, the audit head), an alert's acknowledgement and a
+    password hash through ``triage_replace_password``; never UPDATE or DELETE a version or an audit
+    row, never change an account's role or whether it is enabled. ``admin_role``: the role account
+    administration connects as, with the same and accounts besides."""
     backend = store._backend
     if not isinstance(backend, PostgreSQLBackend):
         raise StoreError(f"{store.path}: roles are a PostgreSQL store's; an SQLite store is one file")
-    name = pg_sql.Identifier(role)
     with backend.errors(), backend.db.raw.transaction():
         raw = backend.db.raw
-        raw.execute(pg_sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
-            pg_sql.Identifier(raw.execute("SELECT current_schema()").fetchone()[0]), name))
-        for table, privileges in PRIVILEGES.items():
-            raw.execute(pg_sql.SQL("REVOKE ALL ON {} FROM {}").format(pg_sql.Identifier(table), name))
-            raw.execute(pg_sql.SQL("GRANT " + privileges + " ON {} TO {}").format(pg_sql.Identifier(table), name))
-        raw.execute(pg_sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(  # new ids
-            pg_sql.Identifier(raw.execute("SELECT current_schema()").fetchone()[0]), name))
+        schema = pg_sql.Identifier(raw.execute("SELECT current_schema()").fetchone()[0])
+        columns = {(table, column) for table, column in raw.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()")}
+        for name, extra in ((role, {}), *(((admin_role, ADMIN_PRIVILEGES),) if admin_role else ())):
+            grantee = pg_sql.Identifier(name)
+            raw.execute(pg_sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, grantee))
+            for table, privileges in PRIVILEGES.items():
+                table_name = pg_sql.Identifier(table)
+                raw.execute(pg_sql.SQL("REVOKE ALL ON {} FROM {}").format(table_name, grantee))
+                raw.execute(pg_sql.SQL("GRANT " + extra.get(table, privileges) + " ON {} TO {}").format(
+                    table_name, grantee))
+                if table in extra:
+                    continue
+                for column in COLUMN_PRIVILEGES.get(table, ()):
+                    if (table, column) in columns:
+                        raw.execute(pg_sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                            pg_sql.Identifier(column), table_name, grantee))
+            for function in NARROW_FUNCTIONS:
+                raw.execute(pg_sql.SQL("GRANT EXECUTE ON FUNCTION " + function + " TO {}").format(grantee))
+            raw.execute(pg_sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, grantee))  # new ids
 
 
 def verify_in_exported_snapshot(store: Store, run: Callable[[str], None]) -> AuditReport:
