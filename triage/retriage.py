@@ -56,14 +56,16 @@ class Retriage:
     def __call__(self, answers: dict[str, Any], result: dict[str, Any],
                  settings: dict[str, Any]) -> tuple[bool, str | None]:
         from triage.answers import parse_answers
-        from triage.assess import assess_data
+        from triage.assess import assess_record
 
         recorded = result.get("ruleset") or {}
         if (recorded.get("name"), recorded.get("version")) != (self.ruleset.ruleset.name, self.ruleset.ruleset.version):
             return False, None
         try:
             parsed = parse_answers(answers, today=_assessed(result, answers))
-            fresh = assess_data(parsed, self.ruleset, self._validated(settings))
+            # The batch's path: the result's JSON from kept templates (the same bytes as the full
+            # result; tests/test_speed.py), read back as data.
+            fresh = json.loads(assess_record(parsed, self.ruleset, self._validated(settings))[1])
         except InvalidInput:
             return True, "its answers are not a valid answers object"
         except EngineError:
