@@ -243,3 +243,23 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
         raw.execute("UPDATE users SET role = 'clinician'")
     verified = run_cli("audit", "verify", "--db", str(store_location))
     assert verified.code == 7 and "staff account coord1: its role, status" in verified.err
+
+
+def test_a_recovery_code_added_by_hand_is_found(store_location):
+    """An account's one-time recovery codes (the second factor's, when the store has that table) are
+    hashed with it: a code's hash inserted by hand would open the account without its phone."""
+    with open_store(store_location) as store:
+        store.add_user("clin1", "clinician", PASSWORD_HASH, by="admin")
+    with Raw(store_location) as raw:  # the table as the second factor's migration makes it
+        raw.execute("CREATE TABLE recovery_codes (user_name TEXT NOT NULL REFERENCES users(name),"
+                    " code_sha256 TEXT NOT NULL, used_at TEXT, PRIMARY KEY (user_name, code_sha256))")
+    assert run_cli("audit", "verify", "--db", str(store_location)).code == 0  # no codes: the same hash
+    with Raw(store_location) as raw:  # codes issued by the store, with an audit row about the account
+        raw.execute("INSERT INTO recovery_codes VALUES ('clin1', 'a1', NULL)")
+    with open_store(store_location) as store:
+        store.update_user("clin1", by="admin", password_hash=PASSWORD_HASH, action="password_reset")
+    assert run_cli("audit", "verify", "--db", str(store_location)).code == 0
+    with Raw(store_location) as raw:
+        raw.execute("INSERT INTO recovery_codes VALUES ('clin1', 'f0rged', NULL)")
+    verified = run_cli("audit", "verify", "--db", str(store_location))
+    assert verified.code == 7 and "staff account clin1: its role, status, password or second factor" in verified.err

@@ -416,18 +416,39 @@ ACCOUNT_COLUMNS: dict[str, Any] = {
 }
 
 
+# Rows of other tables that belong to an account and decide how it signs in, hashed with it when the
+# table is in the store: table -> (the column naming the account, the columns hashed). The one-time
+# recovery codes of the second factor (guard): a code's hash inserted by hand would open the account.
+ACCOUNT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "recovery_codes": ("user_name", ("code_sha256", "used_at")),
+}
+
+
 def account_state(db, name: str) -> dict[str, Any] | None:
     """The hashed state of one account as stored now (None: no such account)."""
     cursor = db.execute("SELECT * FROM users WHERE name = ?", (name,))
     row = cursor.fetchone()
     if row is None:
         return None
-    return account_columns(dict(zip([column[0] for column in cursor.description], row)))
+    return account_columns(dict(zip([column[0] for column in cursor.description], row)), db)
 
 
-def account_columns(row: dict[str, Any]) -> dict[str, Any]:
-    return {column: row[column] for column, omitted in ACCOUNT_COLUMNS.items()
-            if column in row and (omitted is REQUIRED or row[column] != omitted)}
+def account_columns(row: dict[str, Any], db=None) -> dict[str, Any]:
+    state = {column: row[column] for column, omitted in ACCOUNT_COLUMNS.items()
+             if column in row and (omitted is REQUIRED or row[column] != omitted)}
+    for table, (owner, columns) in ACCOUNT_TABLES.items():
+        if db is not None and _table_exists(db, table):
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {owner} = ? ORDER BY {columns[0]}",
+                              (row["name"],)).fetchall()
+            if rows:  # none: left out, so accounts hashed before the table existed still verify
+                state[table] = [list(found) for found in rows]
+    return state
+
+
+def _table_exists(db, table: str) -> bool:
+    if isinstance(db, sqlite3.Connection):
+        return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+    return bool(db.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0])
 
 
 def account_hash(state: dict[str, Any]) -> str:
@@ -1577,7 +1598,7 @@ class _Verifier:
         cursor = db.execute("SELECT * FROM users ORDER BY name")
         names = [column[0] for column in cursor.description]
         for row in cursor.fetchall():
-            state = account_columns(dict(zip(names, row)))
+            state = account_columns(dict(zip(names, row)), db)
             name = str(state["name"])
             seen.add(name)
             audited = self.account_hashes.get(name)
