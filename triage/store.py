@@ -16,7 +16,9 @@ What it guarantees
   for by the caller: a draft saved with ``durable=False`` (the web's save at each Continue) is
   committed without waiting for the disk; see ``save_draft``.
 - Tamper evidence: each audit row carries the hash of the previous row; each version's content hash
-  is also written into the audit row that recorded it (``verify_audit`` checks both).
+  is also written into the audit row that recorded it, each account's and invitation's hash into the
+  rows about it (``verify_audit`` checks all of them, and re-triages each version's answers); with a
+  key file outside the database the chain is a keyed MAC (``AuditKeys``, docs/security.md).
 - Privacy: the database file is 0600 in a 0700 folder we create; errors and audit rows carry ids,
   versions and hashes, never an answer value.
 
