@@ -105,6 +105,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
         for statement in ("DROP TABLE sessions", "DROP TABLE token_uses",  # schema 8's (sessions)
                           "ALTER TABLE users DROP COLUMN session_generation"):
             raw.execute(statement)
+        raw.execute("DROP FUNCTION triage_replace_password")  # verify (schema 11)
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
@@ -139,16 +140,25 @@ def test_two_processes_creating_one_store_at_once_create_it_once(pg_url):
 # -- roles of least privilege ------------------------------------------------------------------
 
 @pytest.fixture
-def app_url(pg_url, postgres_cluster):
-    """The store created by its owner (`triage db migrate`) with an application role granted."""
+def roles(pg_url, postgres_cluster):
+    """The store created by its owner (`triage db migrate`) with an application role and an admin role
+    granted: (application URL, admin URL)."""
     role = "triage_app_" + pg_url.split("/")[3].split("?")[0]
+    admin = "triage_admin_" + pg_url.split("/")[3].split("?")[0]
     postgres_cluster.admin(f'CREATE ROLE "{role}" LOGIN')
-    migrated = run_cli("db", "migrate", "--db", pg_url, "--app-role", role)
+    postgres_cluster.admin(f'CREATE ROLE "{admin}" LOGIN')
+    migrated = run_cli("db", "migrate", "--db", pg_url, "--app-role", role, "--admin-role", admin)
     assert migrated.code == 0, migrated.err
-    assert f"role {role} may read and add" in migrated.out
-    yield pg_url.replace("triage@", f"{role}@")
+    assert f"role {role} may read and add" in migrated.out and f"role {admin} may manage accounts" in migrated.out
+    yield pg_url.replace("triage@", f"{role}@"), pg_url.replace("triage@", f"{admin}@")
     postgres_cluster.drop_database(pg_url)
     postgres_cluster.admin(f'DROP ROLE "{role}"')
+    postgres_cluster.admin(f'DROP ROLE "{admin}"')
+
+
+@pytest.fixture
+def app_url(roles):
+    return roles[0]
 
 
 def test_the_application_role_cannot_change_or_remove_audit_rows_or_versions(app_url, answers_file):
@@ -158,7 +168,6 @@ def test_the_application_role_cannot_change_or_remove_audit_rows_or_versions(app
         intake = store.save_draft({"patient_id": "P-2"}, user="nurse").intake_id
         store.record_assessment({"patient_id": "P-2"}, RESULT, user="nurse", intake_id=intake, base_version=0)
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", intake_id=1)
-        store.add_user("dr-who", "clinician", "hash", by="admin")
         store.acknowledge_alerts(1, user="dr-who")
         store.log_access("listed", user="nurse")
     with Raw(app_url) as raw:
@@ -268,3 +277,127 @@ def test_eight_processes_of_every_kind_on_one_store_lose_and_duplicate_nothing(p
         assert len(rows) == 1 + 3 + valid
         report = store.verify_audit()
         assert report.ok, report.problems
+
+
+# -- transport: a TCP store verifies the server's certificate (issue 27.7) -------------------------
+
+@pytest.mark.parametrize("url", [
+    "postgresql://app@127.0.0.1:9/triage", "postgresql://app@db.example/triage?sslmode=require",
+    "postgresql://app@db.example/triage?sslmode=prefer", "postgresql:///triage?host=db.example&sslmode=disable",
+    "postgresql://app@/triage?hostaddr=127.0.0.1",
+])
+def test_a_tcp_store_without_a_verified_certificate_is_refused(url, monkeypatch):
+    monkeypatch.delenv("TRIAGE_INSECURE_TRANSPORT", raising=False)
+    run = run_cli("list", "--db", url)
+    assert run.code == 5 and "must verify the server's certificate: add sslmode=verify-full" in run.err, run.err
+
+
+@pytest.mark.parametrize("url", ["postgresql://app@127.0.0.1:9/triage?sslmode=verify-full",
+                                 "postgresql://app@127.0.0.1:9/triage?sslmode=verify-ca"])
+def test_a_tcp_store_with_a_verified_certificate_is_tried(url, monkeypatch):
+    monkeypatch.delenv("TRIAGE_INSECURE_TRANSPORT", raising=False)
+    run = run_cli("list", "--db", url)  # nothing listens on port 9: the connection itself fails
+    assert run.code == 5 and "cannot connect to the PostgreSQL server" in run.err, run.err
+
+
+def test_insecure_transport_is_allowed_when_asked_and_said_at_every_start(monkeypatch, caplog):
+    from triage.store_postgresql import _warned
+
+    monkeypatch.setenv("TRIAGE_INSECURE_TRANSPORT", "0")  # the option sets it to 1; put back after the test
+    _warned.clear()
+    run = run_cli("list", "--db", "postgresql://app@127.0.0.1:9/triage", "--insecure-transport")
+    assert run.code == 5 and "cannot connect to the PostgreSQL server" in run.err, run.err
+    assert "reached over TCP without a verified TLS certificate (sslmode=prefer)" in caplog.text
+    import os
+
+    assert os.environ.get("TRIAGE_INSECURE_TRANSPORT") == "1"  # what serve's processes inherit
+
+
+def test_the_unix_socket_of_the_tests_needs_no_tls(pg_url):
+    assert "sslmode" not in pg_url and run_cli("list", "--db", pg_url).code == 0
+
+
+# -- accounts: the application role cannot say who signs in, or as what (issue 27.7) ---------------
+
+def _refused(raw, statement: str) -> bool:
+    """Try a statement and undo it whatever happens (a try must not change what the next one meets)."""
+    raw.execute("BEGIN")
+    try:
+        raw.execute(statement)
+    except Exception as error:  # psycopg's InsufficientPrivilege, or the append-only trigger
+        assert type(error).__name__ in ("InsufficientPrivilege", "RaiseException"), (statement, error)
+        return True
+    finally:
+        raw.execute("ROLLBACK")
+    return False
+
+
+# What the application role may change or remove, table by table; everything else is refused.
+APP_MAY = {("drafts", "UPDATE"), ("drafts", "DELETE"), ("worklist", "UPDATE"), ("worklist", "DELETE"),
+           ("worklist_items", "UPDATE"), ("worklist_items", "DELETE"), ("audit_head", "UPDATE"),
+           # Short-lived state the web processes share, never a record: sessions, CDS Hooks token uses,
+           # rate-limit counters, known devices; and recovery codes (marked used; audited by verify).
+           *((table, verb) for table in ("sessions", "token_uses", "rate_limits", "known_devices", "recovery_codes")
+             for verb in ("UPDATE", "DELETE"))}
+
+
+def test_the_application_role_tried_against_every_table(roles):
+    app_url, admin_url = roles
+    with open_store(admin_url) as store:  # accounts are the admin role's
+        store.add_user("coord1", "coordinator", "hash-1", by="admin")
+        store.add_user("clin2", "clinician", "hash-2", by="admin")
+        store.update_user("clin2", by="admin", disabled=True, action="user_disabled")
+    with open_store(app_url) as store:  # what the clinics' machines do, all of it allowed
+        store.save_draft({"patient_id": "P-2"}, user="nurse")
+        store.record_assessment({"patient_id": "P-1", "red_flag_major_trauma": "yes"}, RESULT, user="nurse")
+        store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", intake_id=1)
+        store.acknowledge_alerts(2, user="dr-who")
+        store.update_user("coord1", by="coord1", password_hash="rehashed", action="password_rehashed")  # narrow path
+        with pytest.raises(StoreError, match="may not"):
+            store.add_user("mallory", "clinician", "hash", by="mallory")
+        with pytest.raises(StoreError, match="may not"):
+            store.update_user("clin2", by="mallory", disabled=False, action="user_disabled")
+    missed = []
+    with Raw(app_url) as raw:
+        for table in raw.tables():
+            column = raw.columns(table)[0]
+            for verb, statement in (("UPDATE", f'UPDATE {table} SET "{column}" = "{column}"'),
+                                    ("DELETE", f"DELETE FROM {table}"), ("TRUNCATE", f"TRUNCATE {table} CASCADE")):
+                if _refused(raw, statement) != ((table, verb) not in APP_MAY):
+                    missed.append((table, verb))
+        for statement in ("UPDATE users SET role = 'clinician' WHERE name = 'coord1'",
+                          "UPDATE users SET disabled = 0 WHERE name = 'clin2'",
+                          "UPDATE users SET password_hash = 'known' WHERE name = 'coord1'",
+                          "INSERT INTO users VALUES ('mallory', 'clinician', 'h', 0, 'x', 'x', 'x')",
+                          "UPDATE alerts SET urgency = 'soon'", "UPDATE alerts SET question = 'x'",
+                          "UPDATE invites SET intake_id = 1", "UPDATE triage_store SET schema_version = 1"):
+            if not _refused(raw, statement):
+                missed.append(statement)
+    assert not missed, missed
+    with Raw(admin_url) as raw:  # the admin role manages accounts, but never audit rows or versions
+        assert not _refused(raw, "UPDATE users SET role = role")
+        assert _refused(raw, "DELETE FROM users") and _refused(raw, "UPDATE audit SET detail = detail")
+    assert run_cli("audit", "verify", "--db", app_url).code == 0
+
+
+def test_the_narrow_password_path_changes_only_a_hash_still_current(roles):
+    app_url, admin_url = roles
+    with open_store(admin_url) as store:
+        store.add_user("coord1", "coordinator", "hash-1", by="admin")
+    with Raw(app_url) as raw:
+        assert raw.execute("SELECT triage_replace_password('coord1', 'not-the-hash', 'known', 'x')").fetchone()[0] is None
+        assert raw.execute("SELECT role, password_hash FROM users").fetchone() == ("coordinator", "hash-1")
+        raw.execute("SELECT triage_replace_password('coord1', 'hash-1', 'known', 'x')")  # unaudited, by hand:
+    verified = run_cli("audit", "verify", "--db", app_url)
+    assert verified.code == 7 and "staff account coord1: its role, status, password" in verified.err
+
+
+def test_every_table_has_its_privileges():
+    """A table added by a migration needs its line in PRIVILEGES, or the application role cannot use it."""
+    import re
+
+    from triage import store as store_module, store_postgresql
+
+    created = set(re.findall(r"CREATE TABLE (\w+)", store_postgresql.SCHEMA + "".join(
+        store_postgresql.MIGRATIONS.values()) + "".join(store_module.MIGRATIONS)))
+    assert created - {"triage_store"} <= set(store_postgresql.PRIVILEGES), created - set(store_postgresql.PRIVILEGES)

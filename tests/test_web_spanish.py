@@ -125,7 +125,10 @@ def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp
     with open_store(db) as store:  # migration 7 adds the column: what was issued before opens in English
         found = store.find_invite(invites.code_hash(code))
         assert found.language == "en" and found.intake_id == intake_id
-        assert store.verify_audit().ok
+        # The chain holds; only the invitation differs from its hash, which this code recorded when it
+        # issued it in Spanish (a real schema 6 store has no such hash: schema 11 seals them as found).
+        problems = store.verify_audit().problems
+        assert problems and all(problem.startswith("invitation to intake") for problem in problems), problems
 
 
 # --- the switch -------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ What it guarantees
   for by the caller: a draft saved with ``durable=False`` (the web's save at each Continue) is
   committed without waiting for the disk; see ``save_draft``.
 - Tamper evidence: each audit row carries the hash of the previous row; each version's content hash
-  is also written into the audit row that recorded it (``verify_audit`` checks both).
+  is also written into the audit row that recorded it, each account's and invitation's hash into the
+  rows about it (``verify_audit`` checks all of them, and re-triages each version's answers); with a
+  key file outside the database the chain is a keyed MAC (``AuditKeys``, docs/security.md).
 - Privacy: the database file is 0600 in a 0700 folder we create; errors and audit rows carry ids,
   versions and hashes, never an answer value.
 
@@ -28,10 +30,12 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 import os
 import sqlite3
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,7 +43,7 @@ from typing import Any, Callable, Iterator
 
 from triage.errors import Conflict, IntakeNotFound, StoreError
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -71,6 +75,8 @@ ROLE_CHANGED = "role_changed"
 SESSIONS_ENDED = "sessions_ended"  # a signed-in user ended their other sessions (the staff sessions page)
 SESSION_KINDS = ("patient", "staff")
 ALERT_RAISED = "alert_raised"  # its detail holds the alert's hash, never the question (an answer value)
+# Schema 8 migration: accounts and invitations found in the store, sealed with their hashes as found.
+ACCOUNT_SEALED, INVITE_SEALED = "account_sealed", "invite_sealed"
 SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
 
 
@@ -339,6 +345,13 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE INDEX token_uses_expiry ON token_uses(expires_at);
     """,
+    # verify: 11: audit verify checks who can sign in and where a code leads: every audit row about an
+    # account carries the hash of the account's state after it (``account_hash``), every invitation's
+    # audit row the invitation's hash (``invite_hash``). No new column; accounts and invitations
+    # already in the store are sealed as found (``_seal_accounts_and_invites``).
+    """
+    -- (no schema change: a Python step only)
+    """,
 )
 
 
@@ -471,6 +484,9 @@ class AuditReport:
     rows: int
     head_hash: str
     problems: list[str] = field(default_factory=list)  # the first is the first broken place
+    retriaged: int = 0  # versions whose answers were assessed again and gave their recorded decisions
+    not_retriaged: int = 0  # versions recorded under a ruleset that is not the one installed
+    unchecked_keyed: int = 0  # keyed rows whose MAC was not checked (no key file given)
 
     @property
     def ok(self) -> bool:
@@ -504,18 +520,197 @@ def alert_hash(alert_id: int, intake_id: int, question: str, urgency: str, raise
                              "urgency": urgency, "raised_at": raised_at}))
 
 
+# What audit verify checks of a staff account: the columns of ``users`` that decide who signs in, as
+# what, with which password and second factor, each with the value that leaves it out of the hash.
+# A column added by a later migration is listed here once, with the value it is added with, so that
+# accounts hashed before it still verify; a column not in the store (yet) is skipped. Left out on
+# purpose: a column that changes without an audit row (the last TOTP step used, at each sign-in).
+REQUIRED = object()  # always hashed
+ACCOUNT_COLUMNS: dict[str, Any] = {
+    "name": REQUIRED, "role": REQUIRED, "password_hash": REQUIRED, "disabled": REQUIRED,
+    "created_at": REQUIRED, "created_by": REQUIRED, "changed_at": REQUIRED,
+    "totp_secret": None,  # the second factor's secret (guard): NULL until enrolled
+    "session_generation": 0,  # goes up when an account's sessions must end (sessions)
+}
+
+
+# Rows of other tables that belong to an account and decide how it signs in, hashed with it when the
+# table is in the store: table -> (the column naming the account, the columns hashed). The one-time
+# recovery codes of the second factor (guard): a code's hash inserted by hand would open the account.
+ACCOUNT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "recovery_codes": ("user_name", ("code_sha256", "used_at")),
+}
+
+
+def account_state(db, name: str) -> dict[str, Any] | None:
+    """The hashed state of one account as stored now (None: no such account)."""
+    cursor = db.execute("SELECT * FROM users WHERE name = ?", (name,))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return account_columns(dict(zip([column[0] for column in cursor.description], row)), db)
+
+
+def account_columns(row: dict[str, Any], db=None) -> dict[str, Any]:
+    state = {column: row[column] for column, omitted in ACCOUNT_COLUMNS.items()
+             if column in row and (omitted is REQUIRED or row[column] != omitted)}
+    for table, (owner, columns) in ACCOUNT_TABLES.items():
+        if db is not None and _table_exists(db, table):
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {owner} = ? ORDER BY {columns[0]}",
+                              (row["name"],)).fetchall()
+            if rows:  # none: left out, so accounts hashed before the table existed still verify
+                state[table] = [list(found) for found in rows]
+    return state
+
+
+def _table_exists(db, table: str) -> bool:
+    if isinstance(db, sqlite3.Connection):
+        return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+    return bool(db.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0])
+
+
+def account_hash(state: dict[str, Any]) -> str:
+    """An account row is changed in place (a reset, a disable, a second factor), so every audit row
+    about it carries this hash of its state right after, and `audit verify` checks the row against
+    the last one."""
+    return sha256(canonical({"account": state}))
+
+
+def invite_hash(code_sha256: str, intake_id: int, base_version: int, created_at: str, created_by: str,
+                expires_at: str, language: str) -> str:
+    """The audit row that issued an invitation carries this hash of it: where its code leads, from
+    which version, until when (the code itself is never kept)."""
+    return sha256(canonical({"invite": code_sha256, "intake_id": intake_id, "base_version": base_version,
+                             "created_at": created_at, "created_by": created_by, "expires_at": expires_at,
+                             "language": language}))
+
+
+INVITE_COLUMNS = "code_sha256, intake_id, base_version, created_at, created_by, expires_at, language"
+
+
 def audit_hash(seq: int, at: str, user: str, action: str, intake_id: int | None, version: int | None,
                detail: str, prev_hash: str) -> str:
     return sha256(canonical([seq, at, user, action, intake_id, version, detail, prev_hash]))
 
 
+# -- the keyed chain ------------------------------------------------------------------------------
+# With a key file outside the database (TRIAGE_AUDIT_KEY_FILE, or ``audit verify --key-file``), each
+# audit row's hash is an HMAC-SHA256 under a key the database never holds, written as
+# ``k<key id>:<hex>``: someone who holds only the database can still change rows, but can no longer
+# recompute a chain that verifies. Once a row is keyed, every later row must be (a writer without
+# the key refuses to write). The file lists keys oldest first; writers use the newest, and one that
+# finds the chain keyed with a key it does not hold reads the file again (a rotation: docs/security.md).
+AUDIT_KEY_FILE_VARIABLE = "TRIAGE_AUDIT_KEY_FILE"
+KEYED_PREFIX = "k"
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    path: Path
+    keys: tuple[tuple[str, bytes], ...]  # (key id, key), oldest first
+
+    @classmethod
+    def load(cls, path: Path | str) -> "AuditKeys":
+        path = Path(path)
+        try:
+            info = path.stat()
+            text = path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            raise StoreError(f"{path}: no audit key file here") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise StoreError(f"{path}: cannot read the audit key file ({type(error).__name__})") from None
+        if info.st_mode & 0o077:
+            raise StoreError(f"{path}: the audit key file can be read by others; make it the owner's only "
+                             "(chmod 600)")
+        keys = []
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                key = bytes.fromhex(line)
+            except ValueError:
+                key = b""
+            if len(key) < 32:
+                raise StoreError(f"{path}: line {number} is not a key (64 or more hex digits: "
+                                 "python3 -c 'import secrets; print(secrets.token_hex(32))')")
+            keys.append((key_id(key), key))
+        if not keys:
+            raise StoreError(f"{path}: the audit key file holds no key")
+        return cls(path, tuple(keys))
+
+    @property
+    def newest(self) -> tuple[str, bytes]:
+        return self.keys[-1]
+
+    def get(self, ident: str) -> bytes | None:
+        return next((key for known, key in self.keys if known == ident), None)
+
+    def order(self, ident: str) -> int:
+        return next((number for number, (known, _) in enumerate(self.keys) if known == ident), -1)
+
+
+def key_id(key: bytes) -> str:
+    """Names a key in the rows it signed without revealing it."""
+    return hashlib.sha256(b"fbss-triage audit key id\0" + key).hexdigest()[:12]
+
+
+def keyed_audit_hash(ident: str, key: bytes, seq: int, at: str, user: str, action: str, intake_id: int | None,
+                     version: int | None, detail: str, prev_hash: str) -> str:
+    message = canonical([ident, seq, at, user, action, intake_id, version, detail, prev_hash])
+    return f"{KEYED_PREFIX}{ident}:{hmac.new(key, message.encode('utf-8'), hashlib.sha256).hexdigest()}"
+
+
+def keyed_by(digest: str) -> str | None:
+    """The key id of a keyed row's hash; None for a plain SHA-256."""
+    if digest.startswith(KEYED_PREFIX) and ":" in digest:
+        return digest[len(KEYED_PREFIX):digest.index(":")]
+    return None
+
+
+def audit_keys_from_environment() -> AuditKeys | None:
+    path = os.environ.get(AUDIT_KEY_FILE_VARIABLE, "").strip()
+    return AuditKeys.load(path) if path else None
+
+
+# The key file of the store being migrated (its migrations write audit rows, like any writer).
+_MIGRATION_KEYS: ContextVar[AuditKeys | None] = ContextVar("triage_migration_keys", default=None)
+
+
+def _row_hash(keys: AuditKeys | None, prev: str, seq: int, at: str, user: str, action: str, intake_id: int | None,
+              version: int | None, text: str) -> str:
+    """The hash of a new row: keyed when a key file is given; a chain that is keyed already is never
+    continued without its key."""
+    keyed = keyed_by(prev)
+    if keys is not None and keyed is not None and keys.get(keyed) is None:
+        keys = AuditKeys.load(keys.path)  # rotated since this process read it?
+        if keys.get(keyed) is None:
+            raise StoreError(f"{keys.path}: the store's audit log is keyed with a key this file does not hold "
+                             f"(key id {keyed}); give the current key file; nothing was saved")
+    if keys is None:
+        if keyed is not None:
+            raise StoreError(f"the store's audit log is keyed (key id {keyed}): give its key file "
+                             f"({AUDIT_KEY_FILE_VARIABLE}); nothing was saved")
+        return audit_hash(seq, at, user, action, intake_id, version, text, prev)
+    ident, key = keys.newest
+    return keyed_audit_hash(ident, key, seq, at, user, action, intake_id, version, text, prev)
+
+
 def _append_audit(db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
-                  version: int | None, detail: dict[str, Any]) -> None:
-    """Append one row to the audit chain and move its head (inside the caller's transaction)."""
+                  version: int | None, detail: dict[str, Any], keys: AuditKeys | None = None) -> None:
+    """Append one row to the audit chain and move its head (inside the caller's transaction). A row
+    about an account (no intake, ``name`` in its detail) carries the hash of the account's state as
+    the transaction leaves it, whoever wrote the row: `audit verify` compares the last one with the
+    account."""
+    name = detail.get("name") if intake_id is None else None
+    if isinstance(name, str):
+        state = account_state(db, name)
+        if state is not None:
+            detail = {**detail, "account_sha256": account_hash(state)}
     head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     text = canonical(detail)
-    digest = audit_hash(seq, at, user, action, intake_id, version, text, prev)
+    digest = _row_hash(keys or _MIGRATION_KEYS.get(), prev, seq, at, user, action, intake_id, version, text)
     db.execute("INSERT INTO audit (seq, at, \"user\", action, intake_id, version, detail, prev_hash, hash)"
                " VALUES (?,?,?,?,?,?,?,?,?)", (seq, at, user, action, intake_id, version, text, prev, digest))
     db.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?)"
@@ -709,6 +904,10 @@ class SQLiteBackend:
     def json_text(column: str, key: str) -> str:
         return f"json_extract({column}, '$.{key}')"
 
+    @staticmethod
+    def replace_password(db, name: str, password_hash: str, now: str) -> None:
+        db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
+
     def integrity_problems(self, db) -> list[str]:
         integrity = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
         return [] if integrity == ["ok"] else [f"database integrity check failed: {integrity[0]}"]
@@ -723,6 +922,7 @@ class Store:
         self.path = path  # the file, or a PostgreSQL URL without its password (for messages)
         self._clock = clock
         self.read_only = False  # opened by a reading command where the store cannot be written
+        self.audit_keys: AuditKeys | None = None  # the key file that keys its audit chain, when given
 
     @property
     def backend(self) -> str:
@@ -936,9 +1136,11 @@ class Store:
                 self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                     "revision": 1, "draft_sha256": draft_hash(intake_id, start or {}, 1, base, now, user)})
             _refresh_worklist(db, intake_id)
-            db.execute("INSERT INTO invites (code_sha256, intake_id, base_version, created_at, created_by, expires_at,"
-                       " language) VALUES (?,?,?,?,?,?,?)", (code_sha256, intake_id, base, now, user, expires_at, language))
-            self._audit(db, now, user, INVITED, intake_id, None, {"expires_at": expires_at, "language": language})
+            db.execute(f"INSERT INTO invites ({INVITE_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                       (code_sha256, intake_id, base, now, user, expires_at, language))
+            self._audit(db, now, user, INVITED, intake_id, None, {
+                "expires_at": expires_at, "language": language,
+                "invite_sha256": invite_hash(code_sha256, intake_id, base, now, user, expires_at, language)})
             draft = db.execute("SELECT intake_id, answers, revision, base_version, saved_at, saved_by FROM drafts"
                                " WHERE intake_id = ?", (intake_id,)).fetchone()
         return Draft(draft[0], json.loads(draft[1]), draft[2], draft[3], draft[4], draft[5])
@@ -993,7 +1195,7 @@ class Store:
             if not db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise IntakeNotFound(name, "no user with this name")
             if password_hash is not None:
-                db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
+                self._backend.replace_password(db, name, password_hash, now)  # PostgreSQL: the narrow path
             if disabled is not None:
                 db.execute("UPDATE users SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), now, name))
             if role is not None:
@@ -1277,7 +1479,7 @@ class Store:
 
     def _audit(self, db: sqlite3.Connection, at: str, user: str, action: str, intake_id: int | None,
                version: int | None, detail: dict[str, Any]) -> None:
-        _append_audit(db, at, user, action, intake_id, version, detail)
+        _append_audit(db, at, user, action, intake_id, version, detail, self.audit_keys)
 
 
     # -- reading -----------------------------------------------------------------------------
@@ -1395,7 +1597,9 @@ class Store:
 
     # -- audit -------------------------------------------------------------------------------
 
-    def verify_audit(self, on_progress: Callable[[int, int], None] | None = None) -> AuditReport:
+    def verify_audit(self, on_progress: Callable[[int, int], None] | None = None, *,
+                     retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None,
+                     keys: AuditKeys | None = None, expect_head: str | None = None) -> AuditReport:
         """Check the store's integrity: the audit hash chain and its head; every recorded version
         against the content hash its audit row holds, and every column stored beside that content
         (status, patient reference, ruleset) against the content itself; each intake against the
@@ -1405,8 +1609,18 @@ class Store:
 
         Streams: rows are read one at a time inside one read transaction (a consistent snapshot),
         so memory stays flat however large the store. ``on_progress(done, total)`` is called now
-        and then with the rows checked so far."""
-        checker = _Verifier(on_progress, self._backend)
+        and then with the rows checked so far.
+
+        ``retriage(answers, result, settings)`` (triage.retriage.Retriage; the store never imports
+        the engine): each version's answers are assessed again and a stored result that differs is
+        named, even when its hash, audit row, chain and head were all recomputed. It returns
+        (re-triaged?, what differs or None).
+
+        ``keys`` (the key file): each keyed row's MAC is checked, and the chain must end keyed, so
+        that a chain recomputed without the key is found. ``expect_head``: a head noted earlier
+        (printed by verify, kept outside the store) must still be in the chain: its row, or the
+        head, has that hash."""
+        checker = _Verifier(on_progress, self._backend, retriage, keys or self.audit_keys, expect_head)
         with self._backend.snapshot() as db:  # one snapshot for every query below; writers go on
             checker.run(db)
         return checker.report()
@@ -1452,17 +1666,29 @@ class _Verifier:
 
     PROGRESS_EVERY = 5000
 
-    def __init__(self, on_progress: Callable[[int, int], None] | None, backend: SQLiteBackend):
+    def __init__(self, on_progress: Callable[[int, int], None] | None, backend: SQLiteBackend,
+                 retriage: Callable[[dict, dict, dict], tuple[bool, str | None]] | None = None,
+                 keys: AuditKeys | None = None, expect_head: str | None = None):
         self.backend = backend
+        self.keys = keys
+        self.expect_head = expect_head
+        self.keyed_rows = 0  # rows whose MAC could not be checked: keyed, and no key file given
+        self.retriage = retriage
+        self.retriaged = self.not_retriaged = 0
         self.stream = backend.stream  # the long queries, row by row (flat memory on either backend)
         self.problems: list[str] = []
         self.on_progress = on_progress
         self.done = self.total = 0
         self.rows = 0
         self.head_hash = GENESIS
+        # Gathered from the audit rows as the chain is read (one pass): each account's last hash, and
+        # the hashes of the invitations issued (a count each: two identical rows are two invitations).
+        self.account_hashes: dict[str, str] = {}
+        self.invite_hashes: dict[str, list[int | None]] = {}
 
     def report(self) -> AuditReport:
-        return AuditReport(self.rows, self.head_hash, self.problems)
+        return AuditReport(self.rows, self.head_hash, self.problems, self.retriaged, self.not_retriaged,
+                           self.keyed_rows)
 
     def tick(self) -> None:
         self.done += 1
@@ -1481,6 +1707,8 @@ class _Verifier:
         self.drafts(db)
         self.worklist(db)
         self.alerts(db)
+        self.accounts(db)
+        self.invites(db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
 
@@ -1497,14 +1725,45 @@ class _Verifier:
                 self.problems.append(f"audit row {expected_seq}: missing (deleted); the chain jumps to row {seq}")
             elif prev_hash != prev:
                 self.problems.append(f"audit row {seq}: does not follow row {seq - 1} (a row before it was changed or removed)")
-            elif audit_hash(seq, at, user, action, intake_id, version, detail, prev_hash) != digest:
+            elif not self.row_hash_matches(seq, at, user, action, intake_id, version, detail, prev_hash, digest):
                 self.problems.append(f"audit row {seq}: its contents were changed after it was written")
+            if self.expect_head is not None and digest == self.expect_head:
+                self.expect_head = None  # found: the chain still passes through the head noted earlier
+            if '"account_sha256"' in detail or '"invite_sha256"' in detail:
+                self.gather(seq, intake_id, detail)
             expected_seq, prev, last_seq = seq + 1, digest, seq
         head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
         if (head[0] if head else 0) != last_seq or (head[1] if head else GENESIS) != prev:
             self.problems.append(f"audit log ends at row {last_seq}, but row {head[0] if head else 0} was the last "
                                  "written (rows at the end were removed)")
         self.head_hash = prev
+        if self.expect_head is not None and self.expect_head != GENESIS:
+            self.problems.append("no audit row has the head given by --expect-head (the chain was rewritten or cut "
+                                 "since that head was noted)")
+        if self.keys is not None and last_seq and keyed_by(prev) is None:
+            self.problems.append(f"audit row {last_seq}: the last row is not keyed, but a key file was given (the "
+                                 "chain was written or rewritten without the key)")
+
+    def row_hash_matches(self, seq, at, user, action, intake_id, version, detail, prev_hash, digest) -> bool:
+        """A plain row: its SHA-256. A keyed row: its MAC under the key it names (none given: only
+        its place in the chain is checked, and counted). With a key file, no plain row may follow a
+        keyed one, and keys are used in the file's order."""
+        ident, before = keyed_by(digest), keyed_by(prev_hash)
+        if ident is None:
+            if before is not None and self.keys is not None:
+                self.problems.append(f"audit row {seq}: not keyed, after a keyed row (written without the key)")
+            return audit_hash(seq, at, user, action, intake_id, version, detail, prev_hash) == digest
+        if self.keys is None:
+            self.keyed_rows += 1
+            return True
+        key = self.keys.get(ident)
+        if key is None:
+            self.problems.append(f"audit row {seq}: keyed with a key the key file does not hold (key id {ident})")
+            return True
+        if before is not None and self.keys.order(before) > self.keys.order(ident):
+            self.problems.append(f"audit row {seq}: keyed with an older key than the row before it")
+        return hmac.compare_digest(
+            keyed_audit_hash(ident, key, seq, at, user, action, intake_id, version, detail, prev_hash), digest)
 
     def versions(self, db) -> None:
         """Each version: its content hash, the audit row that recorded it, and the columns stored
@@ -1537,6 +1796,8 @@ class _Verifier:
                 self.problems.append(f"{where}: its contents do not match the hash recorded in the audit log (changed)")
                 continue
             latest = (intake_id, version, answers, result, at)
+            if self.retriage is not None:
+                self.retriage_version(where, answers, result, settings_text)
             columns = stored_columns(answers, result)
             for name, value in (("status", status), ("patient_id", patient_id), ("ruleset_name", ruleset_name),
                                 ("ruleset_version", ruleset_version)):
@@ -1544,6 +1805,22 @@ class _Verifier:
                     self.problems.append(f"{where}: its {name} column does not match its recorded content (changed)")
         if latest is not None:
             self.worklist_row(db, latest)
+
+    def retriage_version(self, where: str, answers: dict, result: dict, settings_text: str) -> None:
+        try:
+            settings = json.loads(settings_text)
+        except ValueError:
+            settings = None
+        if not isinstance(settings, dict) or not isinstance(result, dict) or not isinstance(answers, dict):
+            done, differs = True, "its recorded answers, result or settings cannot be read"
+        else:
+            done, differs = self.retriage(answers, result, settings)
+        if not done:
+            self.not_retriaged += 1
+            return
+        self.retriaged += 1
+        if differs:
+            self.problems.append(f"{where}: {differs} (changed)")
 
     def worklist_row(self, db, latest: tuple) -> None:
         intake_id, version, answers, result, at = latest
@@ -1637,6 +1914,52 @@ class _Verifier:
                 self.problems.append(f"red-flag alert {alert_id} (intake {intake_id}): raised in the audit log "
                                      "but missing from the store (removed)")
 
+    def gather(self, seq: int, intake_id: int | None, detail: str) -> None:
+        try:
+            data = json.loads(detail)
+            if "account_sha256" in data:
+                self.account_hashes[str(data["name"])] = str(data["account_sha256"])
+            if "invite_sha256" in data:
+                self.invite_hashes.setdefault(str(data["invite_sha256"]), []).append(intake_id)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            self.problems.append(f"audit row {seq}: not readable (changed)")
+
+    def accounts(self, db) -> None:
+        """Each staff account as the last audit row about it left it (``account_hash``): its role,
+        whether it is enabled, its password hash, its second factor; no account that no audit row
+        added; no audited account missing. Accounts are few: their hashes are held here."""
+        seen = set()
+        cursor = db.execute("SELECT * FROM users ORDER BY name")
+        names = [column[0] for column in cursor.description]
+        for row in cursor.fetchall():
+            state = account_columns(dict(zip(names, row)), db)
+            name = str(state["name"])
+            seen.add(name)
+            audited = self.account_hashes.get(name)
+            if audited is None:
+                self.problems.append(f"staff account {name}: no audit row added it (added by hand)")
+            elif audited != account_hash(state):
+                self.problems.append(f"staff account {name}: its role, status, password or second factor does not "
+                                     "match the audit log (changed)")
+        for name in sorted(set(self.account_hashes) - seen):
+            self.problems.append(f"staff account {name}: in the audit log but missing from the store (removed)")
+
+    def invites(self, db) -> None:
+        """Each invitation (where its code leads, from which version, until when) was issued by an
+        audit row holding its hash; none that was issued is missing."""
+        left = {digest: list(intakes) for digest, intakes in self.invite_hashes.items()}
+        for row in self.stream(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY intake_id, created_at, code_sha256"):
+            intakes = left.get(invite_hash(*row))
+            if intakes:
+                intakes.pop()
+            else:
+                self.problems.append(f"invitation to intake {row[1]} (issued {row[3]}): does not match an audit row "
+                                     "that issued it (changed or added by hand)")
+        for intakes in left.values():
+            for intake_id in intakes:
+                self.problems.append(f"invitation to intake {intake_id}: issued in the audit log but missing from "
+                                     "the store (removed)")
+
     def drafts(self, db) -> None:
         """The last draft event of an intake decides: after a save (or a seal) its draft must be
         there with that hash; after a recording or a discard there must be none."""
@@ -1699,14 +2022,28 @@ def is_postgresql_url(location: Path | str | None) -> bool:
 
 
 def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now,
-               for_reading: bool = False) -> Store:
+               for_reading: bool = False, audit_keys: AuditKeys | None = None) -> Store:
     """Open the store at ``path`` (default: the per-user store), creating it on first use with a
     0700 folder and a 0600 file. Refuses a file that is not a triage store, is damaged, or was
     written by a newer schema.
 
     ``for_reading`` (list, show, export, audit verify): a store that exists but cannot be written
     (a read-only file system, a read-only copy) is opened read-only instead of refused; its
-    ``read_only`` is then true and access is not recorded in its audit log."""
+    ``read_only`` is then true and access is not recorded in its audit log.
+
+    ``audit_keys``: the key file that keys the audit chain (default: TRIAGE_AUDIT_KEY_FILE, if set)."""
+    if audit_keys is None:
+        audit_keys = audit_keys_from_environment()
+    token = _MIGRATION_KEYS.set(audit_keys)  # a migration's audit rows are keyed like any other
+    try:
+        store = _open_store(path, clock=clock, for_reading=for_reading)
+    finally:
+        _MIGRATION_KEYS.reset(token)
+    store.audit_keys = audit_keys
+    return store
+
+
+def _open_store(path: Path | str | None, *, clock: Callable[[], str], for_reading: bool) -> Store:
     if is_postgresql_url(path):
         try:
             from triage.store_postgresql import open_postgresql_store
@@ -1885,7 +2222,18 @@ def _fill_worklist(db: sqlite3.Connection) -> None:
         _refresh_worklist(db, intake_id)
 
 
-_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _seal_drafts, 6: _fill_worklist}
+def _seal_accounts_and_invites(db) -> None:
+    """Schema 8 (either backend): each account and invitation found in the store gets an audit row
+    with its hash, so that from now on a change to it is found (what happened before cannot be)."""
+    now = utc_now()
+    for (name,) in db.execute("SELECT name FROM users ORDER BY name").fetchall():
+        _append_audit(db, now, MIGRATION_USER, ACCOUNT_SEALED, None, None, {"name": name})  # hash added there
+    for row in db.execute(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY created_at, code_sha256").fetchall():
+        _append_audit(db, now, MIGRATION_USER, INVITE_SEALED, row[1], None, {"invite_sha256": invite_hash(*row)})
+
+
+_MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    2: _seal_drafts, 6: _fill_worklist, 11: _seal_accounts_and_invites}
 
 
 def _statements(script: str) -> list[str]:

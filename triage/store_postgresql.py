@@ -34,7 +34,7 @@ import psycopg
 from psycopg import errors as pg_errors, sql as pg_sql
 
 from triage.errors import StoreError
-from triage.store import GENESIS, SCHEMA_VERSION, AuditReport, Store, utc_now
+from triage.store import GENESIS, SCHEMA_VERSION, AuditReport, Store, _seal_accounts_and_invites, utc_now
 
 APPLICATION = "fbss-triage"
 LOCK_TIMEOUT = "60s"  # how long a writer waits for another's transaction before "busy"
@@ -243,7 +243,22 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX token_uses_expiry ON token_uses(expires_at);
     """,
+    # verify: accounts and invitations sealed as found (a Python step, below); and the one narrow way
+    # the application role may change a password hash (a re-hash at sign-in, a member's own change):
+    # only the hash, only while it is still the one the caller read, never a role or a disable. Any
+    # change it makes without the store's audit row beside it is found by audit verify.
+    10: """
+CREATE FUNCTION triage_replace_password(account TEXT, current_hash TEXT, new_hash TEXT, at TEXT) RETURNS BOOLEAN
+    LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    UPDATE users SET password_hash = new_hash, changed_at = at
+        WHERE name = account AND password_hash = current_hash RETURNING true
+$$;
+REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBLIC;
+""",
 }
+# Python steps that a migration needs besides its SQL, by the schema version they bring a store to
+# (the same functions as SQLite's ``store._MIGRATION_STEPS``, over the same portable SQL).
+MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {11: _seal_accounts_and_invites}
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
 # rows: add and read, never change or remove.
@@ -252,10 +267,10 @@ PRIVILEGES: dict[str, str] = {
     "intakes": "SELECT, INSERT",
     "versions": "SELECT, INSERT",
     "audit": "SELECT, INSERT",
-    "audit_head": "SELECT, INSERT, UPDATE",
+    "audit_head": "SELECT, INSERT, UPDATE",  # the head moves with every row (verify checks it)
     "invites": "SELECT, INSERT",
-    "users": "SELECT, INSERT, UPDATE",
-    "alerts": "SELECT, INSERT, UPDATE",
+    "users": "SELECT",  # accounts: the admin role's (ADMIN_PRIVILEGES); a password only by triage_replace_password
+    "alerts": "SELECT, INSERT",  # acknowledged: two columns (COLUMN_PRIVILEGES)
     "drafts": "SELECT, INSERT, UPDATE, DELETE",
     "worklist": "SELECT, INSERT, UPDATE, DELETE",
     "worklist_items": "SELECT, INSERT, UPDATE, DELETE",
@@ -265,6 +280,16 @@ PRIVILEGES: dict[str, str] = {
     "sessions": "SELECT, INSERT, UPDATE, DELETE",
     "token_uses": "SELECT, INSERT, UPDATE, DELETE",
 }
+# Columns the application role may UPDATE in a table it may otherwise only read and add to (a column
+# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard).
+COLUMN_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "alerts": ("acknowledged_at", "acknowledged_by"),
+    "users": ("totp_last_step",),
+}
+# The role `triage users ...` connects as (``--admin-role``): the application role's privileges, and
+# accounts: add them, change their role, disable them, reset their passwords. Never delete one.
+ADMIN_PRIVILEGES: dict[str, str] = {"users": "SELECT, INSERT, UPDATE"}
+NARROW_FUNCTIONS = ("triage_replace_password(TEXT, TEXT, TEXT, TEXT)",)
 
 
 def redact(url: str) -> str:
@@ -379,6 +404,12 @@ class PostgreSQLBackend:
     def json_text(column: str, key: str) -> str:
         return f"(({column})::jsonb ->> '{key}')"
 
+    @staticmethod
+    def replace_password(db, name: str, password_hash: str, now: str) -> None:
+        """Through the one narrow path the application role has (``triage_replace_password``)."""
+        current = db.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()[0]
+        db.execute("SELECT triage_replace_password(?, ?, ?, ?)", (name, current, password_hash, now))
+
     def integrity_problems(self, db) -> list[str]:
         # No cheap whole-database check like SQLite's integrity_check; the server checksums pages
         # when the cluster was created with --data-checksums (pg_amcheck checks indexes).
@@ -400,8 +431,48 @@ def store_error(location: str, error: psycopg.Error) -> StoreError:
     return StoreError(f"{location}: {primary or type(error).__name__}")
 
 
+INSECURE_TRANSPORT_VARIABLE = "TRIAGE_INSECURE_TRANSPORT"
+VERIFIED_TLS = ("verify-full", "verify-ca")
+_warned: set[str] = set()
+
+
+def check_transport(url: str) -> None:
+    """A store reached over TCP carries health information and passwords: it must use TLS with the
+    server's certificate verified (``sslmode=verify-full`` or ``verify-ca``), unless the operator says
+    otherwise (TRIAGE_INSECURE_TRANSPORT=1, `--insecure-transport`), which is logged at every start.
+    A Unix socket (``host=/path``, or no host) never leaves the machine."""
+    import logging
+    import os
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    location = redact(url)
+    try:
+        options = conninfo_to_dict(url)
+    except Exception as error:  # a URL libpq cannot read: connect says so
+        raise StoreError(f"{location}: not a usable PostgreSQL URL ({type(error).__name__})") from None
+    hosts = str(options.get("host") or os.environ.get("PGHOST") or "").split(",")
+    tcp = bool(options.get("hostaddr") or os.environ.get("PGHOSTADDR")) or any(
+        host and not host.startswith("/") and not host.startswith("@") for host in hosts)
+    mode = str(options.get("sslmode") or os.environ.get("PGSSLMODE") or "prefer")
+    if not tcp or mode in VERIFIED_TLS:
+        return
+    if os.environ.get(INSECURE_TRANSPORT_VARIABLE, "").strip() == "1":
+        if location not in _warned:  # once per process and store: each start says it
+            _warned.add(location)
+            logging.getLogger("triage.store").warning(
+                "warning: %s is reached over TCP without a verified TLS certificate (sslmode=%s), as "
+                "%s=1 allows: health information and passwords cross the network unprotected",
+                location, mode, INSECURE_TRANSPORT_VARIABLE)
+        return
+    raise StoreError(f"{location}: a store reached over TCP must verify the server's certificate: add "
+                     f"sslmode=verify-full (or verify-ca) and sslrootcert to the URL, or connect by a Unix socket "
+                     f"(host=/path); --insecure-transport or {INSECURE_TRANSPORT_VARIABLE}=1 allows it anyway")
+
+
 def connect(url: str) -> psycopg.Connection:
     location = redact(url)
+    check_transport(url)
     try:
         connection = psycopg.connect(url, autocommit=True)
     except psycopg.Error as error:
@@ -470,6 +541,8 @@ def _migrate(backend: PostgreSQLBackend) -> None:
                 schema = BASE_SCHEMA
             for step in range(schema, SCHEMA_VERSION):
                 backend.db.execute(MIGRATIONS[step])
+                if step + 1 in MIGRATION_STEPS:
+                    MIGRATION_STEPS[step + 1](backend.db)
                 backend.db.execute(f"UPDATE triage_store SET schema_version = {step + 1}")
     except pg_errors.InsufficientPrivilege:
         raise StoreError(f"{location}: the store needs its schema created or upgraded to {SCHEMA_VERSION}, and "
@@ -478,23 +551,37 @@ def _migrate(backend: PostgreSQLBackend) -> None:
         raise store_error(location, error) from None
 
 
-def grant_application_role(store: Store, role: str) -> None:
-    """Least privilege for the role the clinics' machines connect as: read and add rows; change
-    only what is work in progress (drafts, the worklist, accounts, alert acknowledgements, the
-    audit head); never UPDATE or DELETE a version or an audit row."""
+def grant_application_role(store: Store, role: str, admin_role: str | None = None) -> None:
+    """Least privilege for the role the clinics' machines connect as: read and add rows; change only
+    what is work in progress (drafts, the worklist, the audit head), an alert's acknowledgement and a
+    password hash through ``triage_replace_password``; never UPDATE or DELETE a version or an audit
+    row, never change an account's role or whether it is enabled. ``admin_role``: the role account
+    administration connects as, with the same and accounts besides."""
     backend = store._backend
     if not isinstance(backend, PostgreSQLBackend):
         raise StoreError(f"{store.path}: roles are a PostgreSQL store's; an SQLite store is one file")
-    name = pg_sql.Identifier(role)
     with backend.errors(), backend.db.raw.transaction():
         raw = backend.db.raw
-        raw.execute(pg_sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
-            pg_sql.Identifier(raw.execute("SELECT current_schema()").fetchone()[0]), name))
-        for table, privileges in PRIVILEGES.items():
-            raw.execute(pg_sql.SQL("REVOKE ALL ON {} FROM {}").format(pg_sql.Identifier(table), name))
-            raw.execute(pg_sql.SQL("GRANT " + privileges + " ON {} TO {}").format(pg_sql.Identifier(table), name))
-        raw.execute(pg_sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(  # new ids
-            pg_sql.Identifier(raw.execute("SELECT current_schema()").fetchone()[0]), name))
+        schema = pg_sql.Identifier(raw.execute("SELECT current_schema()").fetchone()[0])
+        columns = {(table, column) for table, column in raw.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()")}
+        for name, extra in ((role, {}), *(((admin_role, ADMIN_PRIVILEGES),) if admin_role else ())):
+            grantee = pg_sql.Identifier(name)
+            raw.execute(pg_sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, grantee))
+            for table, privileges in PRIVILEGES.items():
+                table_name = pg_sql.Identifier(table)
+                raw.execute(pg_sql.SQL("REVOKE ALL ON {} FROM {}").format(table_name, grantee))
+                raw.execute(pg_sql.SQL("GRANT " + extra.get(table, privileges) + " ON {} TO {}").format(
+                    table_name, grantee))
+                if table in extra:
+                    continue
+                for column in COLUMN_PRIVILEGES.get(table, ()):
+                    if (table, column) in columns:
+                        raw.execute(pg_sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                            pg_sql.Identifier(column), table_name, grantee))
+            for function in NARROW_FUNCTIONS:
+                raw.execute(pg_sql.SQL("GRANT EXECUTE ON FUNCTION " + function + " TO {}").format(grantee))
+            raw.execute(pg_sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, grantee))  # new ids
 
 
 def verify_in_exported_snapshot(store: Store, run: Callable[[str], None]) -> AuditReport:
@@ -504,7 +591,7 @@ def verify_in_exported_snapshot(store: Store, run: Callable[[str], None]) -> Aud
     from triage.store import _Verifier
 
     backend = store._backend
-    checker = _Verifier(None, backend)
+    checker = _Verifier(None, backend, keys=store.audit_keys)
     with backend.snapshot() as db:
         snapshot = db.execute("SELECT pg_export_snapshot()").fetchone()[0]
         run(snapshot)

@@ -492,6 +492,8 @@ def add_store_options(parser, *, who: bool = True, who_help: str = "who is doing
     """--db and --user for any command that uses the store (read them with store_path and user)."""
     parser.add_argument("--db", metavar="PATH", help="the store file or postgresql:// URL (default: TRIAGE_DB, else db in the service's "
                         "configuration file, else the per-user store)")
+    parser.add_argument("--insecure-transport", action="store_true", dest="insecure_transport",
+                        help="allow a postgresql:// store over TCP without a verified certificate (logged)")
     if who:
         parser.add_argument("--user", type=person_name, metavar="NAME", help=f"{who_help}, for the audit log (default: the OS user)")
 
@@ -557,6 +559,8 @@ def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading:
 
         (io.err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")
     location = _store_choice(args)[0]
+    if getattr(args, "insecure_transport", False):  # as TRIAGE_INSECURE_TRANSPORT=1 (processes started inherit it)
+        os.environ["TRIAGE_INSECURE_TRANSPORT"] = "1"
     store = open_(location, for_reading=for_reading)
     if store.read_only and io is not None and getattr(args, "audit_command", None) != "verify":
         io.note(f"note: {store.path} is read-only: this access cannot be recorded in its audit log")

@@ -25,13 +25,16 @@ def register(commands) -> None:
         actions, "migrate", help="create or upgrade the store's schema (as the database owner)",
         description="Creates the store, or upgrades it to this version's schema, in one transaction. With "
         "--app-role (PostgreSQL), grants that role what the clinics' machines need and no more: it can add "
-        "intakes, versions and audit rows and read them, but never change or remove a version or an audit row.",
+        "intakes, versions and audit rows and read them, but never change or remove a version or an audit row, nor "
+        "an account's role or status. With --admin-role, the role that `triage users` connects as (docs/security.md).",
         notes=common.STORE_HELP, handler=run_migrate, exit_codes=(ExitCode.STORE,),
         examples=("triage db migrate --db /srv/clinic/triage.db",
                   "triage db migrate --db 'postgresql://owner@db/triage?sslmode=verify-full'"
-                  " --app-role triage_app"))
+                  " --app-role triage_app --admin-role triage_admin"))
     migrate.add_argument("--app-role", metavar="ROLE", dest="app_role",
                          help="PostgreSQL: the role the clinics' machines connect as (created beforehand)")
+    migrate.add_argument("--admin-role", metavar="ROLE", dest="admin_role",
+                         help="PostgreSQL: the role `triage users` connects as to manage accounts (with --app-role)")
     common.add_store_options(migrate, who=False)
 
     backup = common.add_command(
@@ -75,16 +78,20 @@ def run_migrate(args, io: IO) -> int:
     from triage.store import SCHEMA_VERSION
 
     with common.open_store(args, io) as store:  # opening creates or upgrades the schema
+        if args.admin_role and not args.app_role:
+            raise StoreError(f"{store.path}: --admin-role goes with --app-role (the admin role has the application "
+                             "role's privileges and accounts besides)")
         if args.app_role and store.backend != "postgresql":
             raise StoreError(f"{store.path}: --app-role is for a PostgreSQL store (an SQLite store is one file, "
                              "protected by its permissions)")
         if args.app_role:
             from triage.store_postgresql import grant_application_role
 
-            grant_application_role(store, args.app_role)
+            grant_application_role(store, args.app_role, args.admin_role)
         io.out.write(f"ok: {store.path} is at store schema {SCHEMA_VERSION}"
-                     + (f"; role {args.app_role} may read and add, never change audit rows or versions\n"
-                        if args.app_role else "\n"))
+                     + (f"; role {args.app_role} may read and add, never change audit rows, versions or accounts"
+                        if args.app_role else "")
+                     + (f"; role {args.admin_role} may manage accounts" if args.admin_role else "") + "\n")
     return ExitCode.OK
 
 

@@ -83,8 +83,24 @@ def register(commands) -> None:
         description="Checks the database's integrity, that no audit row was changed or removed (hash chain), "
         "and that every recorded version matches the hash its audit row holds; names the first broken row.",
         notes=common.STORE_HELP, handler=run_audit_verify, exit_codes=(ExitCode.STORE, ExitCode.AUDIT),
-        examples=("triage audit verify", "triage audit verify --db /srv/clinic/triage.db"))
+        examples=("triage audit verify", "triage audit verify --db /srv/clinic/triage.db",
+                  "triage audit verify --expect-head HASH --key-file /etc/triage/audit.key"))
+    verify.add_argument("--expect-head", metavar="HASH", dest="expect_head", type=_head_hash,
+                        help="a head printed by an earlier verify and kept outside the store: exit 7 unless "
+                        "the chain still passes through it")
+    verify.add_argument("--key-file", metavar="PATH", dest="key_file",
+                        help="the audit key file (0600, outside the database) that keys the chain; default: "
+                        "TRIAGE_AUDIT_KEY_FILE")
     common.add_store_options(verify, who=False)
+
+
+def _head_hash(text: str) -> str:
+    import re
+
+    text = text.strip().lower()
+    if not re.fullmatch(r"(k[0-9a-f]{12}:)?[0-9a-f]{64}", text):
+        raise argparse.ArgumentTypeError("give a head as audit verify prints it (64 hex digits, or k...:... when keyed)")
+    return text
 
 
 def _usage(parser: argparse.ArgumentParser, io: IO) -> int:
@@ -265,14 +281,24 @@ def _verify_progress(err):
 
 
 def run_audit_verify(args, io: IO) -> int:
+    from triage.retriage import Retriage
+    from triage.store import AuditKeys
+
     progress = _verify_progress(io.err) if io.err.isatty() else None
     with common.open_store(args, io, for_reading=True) as store:
-        report = store.verify_audit(on_progress=progress)
+        keys = AuditKeys.load(args.key_file) if args.key_file else store.audit_keys
+        report = store.verify_audit(on_progress=progress, retriage=Retriage(), keys=keys, expect_head=args.expect_head)
     if progress:
         io.err.write("\r\x1b[K")  # the progress line is replaced by the outcome
     if report.ok:
         io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
-                     f"head: {report.head_hash}\n")
+                     f"head: {report.head_hash}\n"
+                     f"re-triaged: {report.retriaged} versions give their recorded results"
+                     + (f"; {report.not_retriaged} recorded under another ruleset were not re-triaged\n"
+                        if report.not_retriaged else "\n"))
+        if report.unchecked_keyed:
+            io.note(f"note: {report.unchecked_keyed} audit rows are keyed: give the key file (--key-file or "
+                    "TRIAGE_AUDIT_KEY_FILE) to check them")
         return ExitCode.OK
     for problem in report.problems:
         io.err.write(for_terminal(f"error: audit: {problem}") + "\n")
