@@ -114,7 +114,8 @@ def test_show_explains_every_line_with_rule_id_and_source(clinic):
 
 def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):
     intake = str(clinic["records-missing"])
-    amended = run_cli("assess", str(EXAMPLES / "adjacent-tear.json"), "--amend", intake, "--base-version", "1")
+    amended = run_cli("assess", str(EXAMPLES / "adjacent-tear.json"), "--amend", intake, "--base-version", "1",
+                      "--change-patient")  # another example's answers: another patient reference, on purpose
     assert amended.code == 0 and f"saved: intake {intake} version 2" in amended.err
     latest = run_cli("show", intake, "--format", "json").json
     assert latest["version"] == 2 and [v["version"] for v in latest["versions"]] == [1, 2]
@@ -127,10 +128,11 @@ def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):
 
 def test_conflicting_amendment_exits_6_and_saves_nothing(clinic, answers_file):
     intake = str(clinic["red-flag"])
-    first = run_cli("assess", answers_file({"patient_id": SECRET}), "--amend", intake, "--base-version", "1")
+    first = run_cli("assess", answers_file({"patient_id": SECRET}), "--amend", intake, "--base-version", "1",
+                    "--change-patient")
     assert first.code == 0
     second = run_cli("assess", answers_file({"patient_id": SECRET, "pain_score": 9}), "--amend", intake,
-                     "--base-version", "1", "--format", "json")
+                     "--base-version", "1", "--format", "json", "--change-patient")
     assert second.code == 6 and second.out == ""
     assert second.err.startswith("error: conflict: intake 3: version 2 was recorded since version 1")
     assert SECRET not in second.err

@@ -149,6 +149,6 @@ class StoreDraft:
         intake_id, version = self._store.record_assessment(answers, result, user=self._user,
                                                            intake_id=self.intake_id,
                                                            base_version=self.base_version, source="intake",
-                                                           language=self.language)
+                                                           draft_revision=self._revision, language=self.language)
         self._revision = None
         return Recorded(intake_id, version, self._store.path)

@@ -187,6 +187,10 @@ INSERT INTO triage_store (one, application, schema_version) VALUES (1, '{APPLICA
 # (whose SQLite statements they mirror). A change to the store's schema is appended to both.
 MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+    # redflag: alerts raised from every channel (store.MIGRATIONS 8, with ``_raise_stored_red_flags``)
+    7: "ALTER TABLE alerts ADD COLUMN answer_changed_at TEXT;"
+       " ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;"
+       " CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id)",
 }
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
@@ -400,6 +404,10 @@ def _migrate(backend: PostgreSQLBackend) -> None:
                 schema = BASE_SCHEMA
             for step in range(schema, SCHEMA_VERSION):
                 backend.db.execute(MIGRATIONS[step])
+                if step + 1 == 8:
+                    from triage.store import _raise_stored_red_flags
+
+                    _raise_stored_red_flags(backend.db, backend.insert_id)
                 backend.db.execute(f"UPDATE triage_store SET schema_version = {step + 1}")
     except pg_errors.InsufficientPrivilege:
         raise StoreError(f"{location}: the store needs its schema created or upgraded to {SCHEMA_VERSION}, and "

@@ -379,8 +379,8 @@ def answer(qid: str):
     if later:
         following = url_for("patient.saved", **{"from": item.id})
     if item.safety and value == "yes" and not was_yes:
-        # Staff see it at once (red-flag alerts on the staff pages), before the patient even sends.
-        svc.store().raise_alert(intake.id, item.id, red_flag_notice(item.id)[0])
+        # Staff see it at once: saving the answer above raised its alert (the store does, whatever the
+        # channel), before the patient even sends.
         return redirect(url_for("patient.warning", qid=item.id) + "?" + urlencode({"next": following}), code=303)
     return redirect(following, code=303)
 
