@@ -151,7 +151,8 @@ def test_the_application_role_cannot_change_or_remove_audit_rows_or_versions(app
                    "--db", app_url).code == 0
     with open_store(app_url) as store:  # everything the clinics' machines do
         intake = store.save_draft({"patient_id": "P-2"}, user="nurse").intake_id
-        store.record_assessment({"patient_id": "P-2"}, RESULT, user="nurse", intake_id=intake, base_version=0)
+        store.record_assessment({"patient_id": "P-2"}, RESULT, user="nurse", intake_id=intake, base_version=0,
+                                draft_revision=1)
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", intake_id=1)
         store.add_user("dr-who", "clinician", "hash", by="admin")
         store.acknowledge_alerts(1, user="dr-who")
