@@ -26,7 +26,6 @@ place at each answer (``save_draft``), resumable by intake id, removed when the 
 
 from __future__ import annotations
 
-import functools
 import getpass
 import hashlib
 import json
@@ -88,15 +87,12 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@functools.cache
 def shipped_red_flag_tiers() -> dict[str, str]:
     """Each red-flag question's urgency tier, from the shipped rules file (loaded on the first red
     flag answered yes: a store that never sees one never reads it)."""
-    from triage.answers import RED_FLAGS
-    from triage.ruleset import load_ruleset
+    from triage.ruleset import shipped_red_flag_tiers as tiers
 
-    ruleset = load_ruleset()
-    return {question: ruleset.red_flag_tier(question) for question in RED_FLAGS}
+    return tiers()
 
 
 def canonical(value: Any) -> str:
@@ -999,7 +995,8 @@ class Store:
                                     " WHERE acknowledged_at IS NULL GROUP BY urgency").fetchall()
             intakes = self._db.execute("SELECT COUNT(DISTINCT intake_id) FROM alerts"
                                        " WHERE acknowledged_at IS NULL").fetchone()[0]
-        return {"intakes": intakes, **{urgency: count for urgency, count in rows}}
+            latest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0]
+        return {"intakes": intakes, **{urgency: count for urgency, count in rows}, "latest": latest}
 
     def acknowledge_alerts(self, intake_id: int, *, user: str) -> int:
         """A clinician has seen this intake's open red-flag alerts: who and when are recorded."""

@@ -24,6 +24,7 @@ from triage.render.labels import (
     answered_no_text,
     banner_words,
     basis_text,
+    ASK_NOW_MARK,
     red_flag_rows,
     red_flag_tiers,
     rules_by_conclusion,
@@ -92,7 +93,8 @@ def red_flags_list(console: Console, questionnaire: Questionnaire, answers: dict
     """Every red-flag answer that is not a plain "no" on its own line (with the rule that flagged a
     yes); the "no"s share one line, so a negative screen reads as one."""
     rows, answered_no, total = red_flag_rows(questionnaire, answers, tiers)
-    lines = [(marker if marker == "!!" else "? ", f"{text}{cite(basis[('red_flag', flag)])}")
+    lines = [(marker if marker != "?" else "? ",
+              Text(text, style="bold") if marker == ASK_NOW_MARK else f"{text}{cite(basis[('red_flag', flag)])}")
              for marker, flag, text in rows]
     if answered_no:
         lines.append(("", answered_no_text(answered_no, total)))
@@ -139,7 +141,8 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
               [*answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS), *va_rows(questionnaire, answers)]]
     lines += ["", "## Red flags", ""]
     rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))
-    lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!" else f"- ? {text}")
+    lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!"
+               else f"- **{marker} {text}**" if marker == ASK_NOW_MARK else f"- ? {text}")
               for marker, flag, text in rows]
     lines += [f"- {answered_no_text(answered_no, total)}"] if answered_no else []
     lines.append("")
