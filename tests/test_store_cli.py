@@ -109,7 +109,7 @@ def test_show_explains_every_line_with_rule_id_and_source(clinic):
         assert expected in " ".join(out.split()) or expected in out, expected
     urgent = run_cli("show", str(clinic["red-flag"])).out
     assert re.search(r"!! .*: yes  \[RF-01 cauda-equina#bladder-bowel\]", urgent)
-    assert re.search(r"\? +RF: new saddle numbness: unknown", urgent)  # unknown is never shown as no
+    assert re.search(r"!\? +RF: new saddle numbness: NOT ANSWERED - ask now \(answered unknown\)", urgent)  # never like no
 
 
 def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):

@@ -16,6 +16,7 @@ from triage.render.labels import (
     answered_no_text,
     provenance,
     ASK_NOW_MARK,
+    in_words,
     red_flag_rows,
     red_flag_tiers,
     settings_line,
@@ -163,7 +164,7 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         if answered_no else []
     parts.append("</ul>")
     parts.append("<h2>Missing before evaluation</h2><ul>")
-    parts += [f"<li><strong>{_e(item.label)}</strong>: {_e(item.reason)}{cite(basis[('missing', item.id)])}</li>"
+    parts += [f"<li><strong>{_e(item.label)}</strong>: {_e(in_words(item.reason, questionnaire))}{cite(basis[('missing', item.id)])}</li>"
               for item in result.missing_items] or ["<li>nothing missing</li>"]
     parts.append("</ul>")
     parts.append("<h2>Decision steps</h2><table><thead><tr><th>Step</th><th>Status</th><th>Why</th>"

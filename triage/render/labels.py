@@ -129,6 +129,19 @@ def red_flag_rows(questionnaire, answers: dict[str, Any],
     return rows, answered_no, len(flags)
 
 
+def in_words(text: str, questionnaire) -> str:
+    """A recorded reason with the red-flag question ids it names (the open red-flag screen: "Still open
+    (ask again): red_flag_saddle_numbness unknown") in words: each id becomes its question's label."""
+    import re
+
+    def label(match) -> str:
+        try:
+            return f"{questionnaire.item(match.group(1)).label}:"
+        except (KeyError, StopIteration, ValueError):
+            return match.group(1)
+    return re.sub(r"\b(red_flag_[a-z_]+)\b(?=\s)", label, text)
+
+
 ASK_NOW_MARK = "!?"  # an emergency or same-day question answered unknown or not answered
 ASK_NOW = "NOT ANSWERED - ask now"
 

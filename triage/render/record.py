@@ -76,7 +76,7 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
     section("Red flags")
     red_flags_list(console, questionnaire, answers, cite, basis, red_flag_tiers(result))
 
-    body(console, result, cite)
+    body(console, result, cite, questionnaire)
 
     section("Versions")
     hanging_list(console, [("*" if info.version == record.version else " ",

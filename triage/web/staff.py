@@ -24,7 +24,7 @@ from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, IntakeNotFound, InvalidInput
-from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
+from triage.render.labels import BANNERS, STEP_MARKS, in_words, rules_by_conclusion
 from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
@@ -294,7 +294,8 @@ def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
         "timeline": group(["fusion_date", "fused_levels"]),
         "red_flag_rows": red_flags,
         "step_rows": steps,
-        "missing_rows": [(item, basis.get(("missing", item.id), [])) for item in result.missing_items],
+        "missing_rows": [(item, basis.get(("missing", item.id), []), in_words(item.reason, questionnaire))
+                         for item in result.missing_items],
         "topic_rows": [(point, basis.get(("discussion", point.id), [])) for point in result.discussion_points],
         "rules": [sources[rule] for rule in dict.fromkeys(entry.rule for entry in result.trace)],
         "veteran": said("veteran") if "veteran" in answers else None,
