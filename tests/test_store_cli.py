@@ -279,15 +279,19 @@ def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
     assert "..." in worklist_text(rows, 2, {}, width=80, ascii_only=True)
 
 
-def test_show_on_a_draft_names_the_resume_command(tmp_path):
+def test_show_on_a_draft_shows_its_answers_and_the_resume_command(tmp_path):
     db = tmp_path / "t.db"
     done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--db", str(db)], input="P-1\n",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2  # piped input ended early; the draft is kept
     run = run_cli("show", "1", "--db", str(db))
-    assert run.code == 2
-    assert run.err == "error: intake 1 has no recorded assessment yet, only a draft in progress (continue it: " \
-                      "triage intake --resume-intake 1)\n"
+    assert run.code == 0 and run.err == ""  # a draft is shown as it stands, not refused (issue 25)
+    assert "NOT SENT YET: a draft in progress" in run.out and "Patient reference: P-1" in run.out
+    assert "Continue it: triage intake --resume-intake 1" in run.out
+    shown = run_cli("show", "1", "--db", str(db), "--format", "json").json
+    assert shown["draft"]["answers"]["patient_id"] == "P-1" and shown["versions"] == [] and shown["open_alerts"] == []
+    export = run_cli("export", "1", "--format", "json", "--db", str(db))  # an export is of a recorded version
+    assert export.code == 2 and "only a draft in progress" in export.err
 
 
 @pytest.mark.parametrize("extra, paged", [((), True), (("--no-pager",), False)])
