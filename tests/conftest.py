@@ -7,7 +7,9 @@ import atexit
 import json
 import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,27 @@ from support.cli import Run, run_cli
 from support.postgres import start_cluster
 
 __all__ = ["ROOT", "Run", "run_cli"]
+
+# The suite tests what ships: the package installed from the wheel, never the checkout's triage/
+# (which once hid a wheel without the staff templates). TRIAGE_TEST_SOURCE=1 allows an editable
+# install for a quick loop on a developer machine; CI never sets it.
+SOURCE = (ROOT / "triage").resolve()
+
+
+def checkout_modules() -> list[str]:
+    """The triage modules this process loaded from the checkout instead of the installed package."""
+    return sorted(name for name, module in list(sys.modules.items())
+                  if (name == "triage" or name.startswith("triage.")) and getattr(module, "__file__", None)
+                  and Path(module.__file__).resolve().is_relative_to(SOURCE))
+
+
+def pytest_sessionstart(session):
+    import triage  # noqa: F401
+
+    if checkout_modules() and os.environ.get("TRIAGE_TEST_SOURCE") != "1":
+        pytest.exit(f"the tests import triage from the checkout ({SOURCE}), not the installed package: install "
+                    "it (pip install '.[test]') and run .venv/bin/pytest, not python -m pytest (which puts the "
+                    "current folder first); TRIAGE_TEST_SOURCE=1 allows an editable install", returncode=4)
 
 # Definitions kept validated between runs (triage/definition_cache.py) go to a folder of this test
 # session, never the developer's own cache; commands the tests start inherit it.

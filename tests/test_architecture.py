@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from support.cli import SCRATCH
 
 PACKAGE = ROOT / "triage"
 OUTER_PACKAGES = ("cli", "render", "web")
@@ -114,7 +115,7 @@ def test_main_registers_every_command_module_and_knows_which_commands_each_has()
 
 
 def test_python_dash_m_triage_is_the_command(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "triage", "rules", "--format", "json"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "triage", "rules", "--format", "json"], cwd=SCRATCH,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert '"rules"' in done.stdout

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import SCRATCH, TRIAGE
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate  # noqa: E402
@@ -233,8 +234,8 @@ def _start_big_batch(tmp_path):
     out = tmp_path / "out.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "cli.py"), "batch", str(source), "--out", str(out), "--workers", "2"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [*TRIAGE, "batch", str(source), "--out", str(out), "--workers", "2"],
+        cwd=SCRATCH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     # Press Ctrl-C once the first records are written (the output grows beside its final name).
     deadline = time.monotonic() + 60
@@ -315,7 +316,7 @@ def test_a_worker_that_dies_ends_the_output_with_a_stop_record(generated):
 def test_workers_are_never_forked_from_a_process_running_the_engine(tmp_path):
     """durable's timer threads make fork unsafe: once the engine runs here, workers are spawned."""
     fresh = subprocess.run([sys.executable, "-c", "from triage import batch; print(batch._context().get_start_method())"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+                           cwd=SCRATCH, capture_output=True, text=True, timeout=60)
     assert fresh.stdout.strip() == "fork"
     run_cli("assess", str(ROOT / "examples" / "red-flag.json"), "--format", "json")  # the engine is running now
     assert batch._context().get_start_method() == "spawn"

@@ -37,6 +37,7 @@ from support.cds_hooks_support import (
     valid_response,
 )
 from conftest import ROOT, run_cli
+from support.cli import SCRATCH
 from triage import cds_hooks
 from triage.cds_hooks import CdsHooksConfig, load_config
 from triage.errors import DefinitionError
@@ -781,11 +782,11 @@ def test_triage_assess_never_imports_the_web_stack(tmp_path):
     script = (
         "import sys, io\n"
         "from triage.cli.main import main\n"
-        "code = main(['assess', 'examples/red-flag.json', '--format', 'json'], out=io.StringIO(), err=io.StringIO())\n"
+        f"code = main(['assess', {str(ROOT / 'examples' / 'red-flag.json')!r}, '--format', 'json'], out=io.StringIO(), err=io.StringIO())\n"
         "loaded = sorted(m for m in ('flask', 'jwt', 'httpx', 'werkzeug', 'cryptography') if m in sys.modules)\n"
         "print(code, loaded)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=SCRATCH, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0 []"
 
 

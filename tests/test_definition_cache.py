@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from support.cli import SCRATCH
 from triage import definition_cache
 from triage.definitions import read_toml
 from triage.errors import DefinitionError
@@ -165,7 +166,7 @@ def test_the_code_digest_covers_every_module_the_definitions_are_made_with():
     module that shapes them changes the key."""
     script = ("import sys; import triage.ruleset, triage.settings; "
               "print(' '.join(sorted(m for m in sys.modules if m.startswith('triage.'))))")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=SCRATCH, capture_output=True, text=True, check=True)
     loaded = {name.removeprefix("triage.") for name in done.stdout.split()}
     assert loaded <= set(definition_cache.CODE)
     assert {"ruleset", "settings", "facts", "answers", "result_values"} <= loaded

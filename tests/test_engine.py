@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from conftest import ROOT
+from support.cli import SCRATCH
 from triage import engine
 from triage.answers import parse_answers
 from triage.assess import assess
@@ -89,7 +90,7 @@ threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
 [t.start() for t in threads]; [t.join() for t in threads]
 print("mismatches", len(bad))
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], cwd=SCRATCH, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "mismatches 0"
 
@@ -225,7 +226,7 @@ def test_a_ruleset_is_compiled_once_per_object(monkeypatch):
 def test_started_tells_whether_durable_threads_run_in_this_process():
     """Forking callers (batch) rely on this: false in a fresh process, true once the engine ran."""
     fresh = subprocess.run([sys.executable, "-c", "from triage import engine; print(engine.started())"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+                           cwd=SCRATCH, capture_output=True, text=True, timeout=60)
     assert fresh.stdout.strip() == "False"
     engine.fire(RULESET, {"veteran": "yes"})
     assert engine.started() is True

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import SCRATCH, TRIAGE
 
 ESC = "\x1b[2J\x1b]0;owned\x07"
 RLO = "\u202e"
@@ -192,7 +193,7 @@ def test_reading_commands_read_a_store_on_a_read_only_file_system(tmp_path, answ
     assert run_cli("assess", answers_file({"patient_id": "PT-RO"}), "--save", "--db", str(store)).code == 0
     script = (f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && '
               f'for c in "list" "show 1" "audit verify" "export 1 --format json"; do '
-              f'"{sys.executable}" "{ROOT / "cli.py"}" $c --db "{store}" >/dev/null 2>>"{tmp_path}/err" '
+              f'"{TRIAGE[0]}" $c --db "{store}" >/dev/null 2>>"{tmp_path}/err" '
               f'|| echo "failed: $c $?"; done; '
               f'echo "{{}}" | "{sys.executable}" "{ROOT / "cli.py"}" assess - --save --db "{store}" '
               f'>/dev/null 2>"{tmp_path}/save-err"; echo "save: $?"')
@@ -206,8 +207,8 @@ def test_reading_commands_read_a_store_on_a_read_only_file_system(tmp_path, answ
 # --- 6. exit codes after a successful save ------------------------------------------------------
 
 def _assess_save(tmp_path, answers: str, store: Path, **streams) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "assess", answers, "--save", "--db", str(store)],
-                          cwd=ROOT, **streams)
+    return subprocess.run([*TRIAGE, "assess", answers, "--save", "--db", str(store)],
+                          cwd=SCRATCH, **streams)
 
 
 def _intakes(store: Path) -> int:
@@ -242,7 +243,7 @@ def test_a_save_with_standard_error_closed_still_exits_0(tmp_path, answers_file)
 
 
 def test_output_that_cannot_be_written_without_a_save_is_its_own_exit_code(tmp_path, answers_file):
-    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "assess", answers_file({})], cwd=ROOT,
+    done = subprocess.run([*TRIAGE, "assess", answers_file({})], cwd=SCRATCH,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1))
     assert done.returncode == 74 and done.stderr.startswith("error: output: standard output cannot be written")
 
@@ -288,8 +289,8 @@ def test_kill_9_of_a_batch_ends_its_workers_and_the_next_run_removes_its_leftove
 
     small = tmp_path / "small.jsonl"
     small.write_text('{"pain_score": 1}\n', encoding="utf-8")
-    again = subprocess.run([sys.executable, str(ROOT / "cli.py"), "batch", str(small), "--out", str(out),
-                            "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = subprocess.run([*TRIAGE, "batch", str(small), "--out", str(out),
+                            "--workers", "1"], cwd=SCRATCH, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert f"note: removed {leftover[0]}, left by an earlier run that was killed" in again.stderr
     assert not list(tmp_path.glob(".out.jsonl.*.tmp"))

@@ -14,8 +14,8 @@ import pexpect
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import TRIAGE
 
-CLI = str(ROOT / "cli.py")
 TODAY = date.today().isoformat()
 
 
@@ -26,7 +26,7 @@ def _env() -> dict[str, str]:
 
 
 def spawn(tmp_path, *args: str) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, [CLI, "intake", *args], cwd=str(tmp_path), env=_env(),
+    return pexpect.spawn(TRIAGE[0], ["intake", *args], cwd=str(tmp_path), env=_env(),
                          encoding="utf-8", timeout=15, dimensions=(50, 80))
 
 
@@ -201,8 +201,8 @@ def test_ctrl_c_then_resume_loses_nothing(tmp_path):
     child.expect_exact(" 5/30 Operative report available")
     child.expect_exact(": ")
     child.sendintr()
-    child.expect_exact(f"Interrupted. Answers saved to r.json. Resume with: python {CLI} intake --mode "
-                       f"coordinator --resume r.json")
+    child.expect_exact("Interrupted. Answers saved to r.json. Resume with: triage intake --mode "
+                       "coordinator --resume r.json")
     code, _ = finished(child)
     assert code == 130
     assert saved(out) == {"patient_id": "P-5", "assessment_date": TODAY, "fusion_date": "2024-01",
@@ -262,7 +262,7 @@ PIPED = ["P-2", "2026-11-24", "2024-03", "L4-S1", "y", "y", "09/2025", "L3-4", "
 
 
 def pipe(tmp_path, lines: list[str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, CLI, "intake", *args], input="".join(f"{line}\n" for line in lines),
+    return subprocess.run([*TRIAGE, "intake", *args], input="".join(f"{line}\n" for line in lines),
                           capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=30)
 
 
@@ -379,7 +379,7 @@ def test_patient_words_at_80x24_review_pages_and_goes_back(tmp_path):
     """What a patient hit: developer wording in errors, "I don't know" with other numbers, a review
     longer than the screen, and < refused at the review."""
     out = tmp_path / "p.json"
-    child = pexpect.spawn(sys.executable, [CLI, "intake", "--mode", "patient", "--out", out.name], cwd=str(tmp_path),
+    child = pexpect.spawn(TRIAGE[0], ["intake", "--mode", "patient", "--out", out.name], cwd=str(tmp_path),
                           env=_env(), encoding="utf-8", timeout=15, dimensions=(24, 80))
     reply(child, "Question 1 of 28", "12/2099", prompt="Your answer: ")
     child.expect_exact("That date is in the future. Please check it.")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import TRIAGE, installed_env
 
 CORPUS = Path(__file__).parent / "data" / "malformed"
 EXPECTED: dict[str, list[list[str]]] = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
@@ -45,9 +46,9 @@ def check_rejected(code: int, out: str, err: str, expected: list[list[str]], whe
 
 def run_subprocess(*args: str, **options) -> subprocess.CompletedProcess:
     options.setdefault("stdin", subprocess.DEVNULL)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = installed_env()
     env.pop("TRIAGE_DEBUG", None)
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "assess", *args], capture_output=True,
+    return subprocess.run([*TRIAGE, "assess", *args], capture_output=True,
                           text=True, env=env, timeout=60, **options)
 
 

@@ -16,6 +16,7 @@ import tomllib
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import TRIAGE
 from support import DATA
 from support.intake_golden import CASES, TRANSCRIPTS, golden_path, render, transcript
 from triage.errors import DefinitionError
@@ -304,7 +305,7 @@ def test_a_spanish_intake_records_exactly_the_answers_of_the_same_intake_in_engl
     saved = {}
     for lang in LANGUAGES:
         out = tmp_path / f"{lang}.json"
-        done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--mode", "patient", "--lang", lang,
+        done = subprocess.run([*TRIAGE, "intake", "--mode", "patient", "--lang", lang,
                                "-o", str(out)], input="\n".join(lines) + "\n", capture_output=True, text=True,
                               env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"}, timeout=60)
         assert done.returncode == 0, done.stderr
@@ -406,7 +407,7 @@ def test_a_questionnaire_response_names_the_language_the_patient_answered_in():
 
 def _piped_intake(tmp_path, *args: str) -> subprocess.CompletedProcess:
     lines = ["06/2024", "L4-5 L5-S1", "1", "3", "1", "2 3", "1", "7", "2", "2", "1", *["2"] * 9, "2"]
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--db", str(tmp_path / "t.db"), *args],
+    return subprocess.run([*TRIAGE, "intake", "--db", str(tmp_path / "t.db"), *args],
                           input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", "HOME": str(tmp_path)})
 
@@ -431,7 +432,7 @@ def test_the_language_is_recorded_with_the_intake_and_shown_to_staff_in_english(
 
 def test_a_coordinators_intake_records_no_patient_language(tmp_path):
     lines = ["P-1", "", "06/2024", "L4-5 L5-S1", "y", "u", "3", "2 3", "1", "7", "n", "n", *["n"] * 10, "n"]
-    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--db", str(tmp_path / "t.db")],
+    done = subprocess.run([*TRIAGE, "intake", "--db", str(tmp_path / "t.db")],
                           input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", "HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr

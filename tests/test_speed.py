@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from support.cli import SCRATCH
 from triage import batch
 from triage.answers import parse_answers
 from triage.assess import assess, assess_json
@@ -179,7 +180,7 @@ def test_starting_a_command_builds_only_its_options_and_imports_no_definition_it
     script = ("import sys; from triage.cli.main import main; code = main(['assess', sys.argv[1], '--format', 'json']); "
               "print(sorted(m for m in sys.modules if m.startswith(('triage.', 'flask', 'psycopg', 'rich'))), "
               "file=sys.stderr); sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", script, str(answers)], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", script, str(answers)], cwd=SCRATCH, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     loaded = done.stderr
     for unused in ("triage.languages", "triage.questionnaire", "triage.store", "triage.result'", "triage.cli.web",
@@ -200,7 +201,7 @@ def test_json_output_builds_no_pydantic_schema_once_the_definitions_are_kept(tmp
               "for s in c.__subclasses__()] if c.__pydantic_complete__]; "
               "print(built, file=sys.stderr); sys.exit(code)")
     env = {**os.environ, "TRIAGE_CACHE_DIR": str(tmp_path / "cache")}
-    runs = [subprocess.run([sys.executable, "-c", script, str(answers)], cwd=ROOT, capture_output=True, text=True,
+    runs = [subprocess.run([sys.executable, "-c", script, str(answers)], cwd=SCRATCH, capture_output=True, text=True,
                            env=env) for _ in range(2)]
     assert [run.returncode for run in runs] == [0, 0], runs[0].stderr
     assert runs[0].stdout == runs[1].stdout

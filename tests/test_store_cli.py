@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import TRIAGE
 from support.postgres import Raw
 
 EXAMPLES = ROOT / "examples"
@@ -281,7 +282,7 @@ def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
 
 def test_show_on_a_draft_shows_its_answers_and_the_resume_command(tmp_path):
     db = tmp_path / "t.db"
-    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "intake", "--db", str(db)], input="P-1\n",
+    done = subprocess.run([*TRIAGE, "intake", "--db", str(db)], input="P-1\n",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2  # piped input ended early; the draft is kept
     run = run_cli("show", "1", "--db", str(db))
@@ -299,11 +300,11 @@ def test_pager_only_on_a_terminal_for_tall_output(tmp_path, extra, paged):
     import pexpect
 
     env = {**os.environ, "PAGER": "sed s/^/PAGED:/", "TERM": "dumb", "COLUMNS": "80", "LINES": "24"}
-    child = pexpect.spawn(sys.executable, [str(ROOT / "cli.py"), "rules", *extra], env=env, encoding="utf-8",
+    child = pexpect.spawn(TRIAGE[0], ["rules", *extra], env=env, encoding="utf-8",
                           dimensions=(24, 80), timeout=60)
     child.expect(pexpect.EOF)
     assert ("PAGED:" in child.before) is paged
-    piped = subprocess.run([sys.executable, str(ROOT / "cli.py"), "rules"], env=env, capture_output=True, text=True,
+    piped = subprocess.run([*TRIAGE, "rules"], env=env, capture_output=True, text=True,
                            timeout=60)
     assert "PAGED:" not in piped.stdout and piped.returncode == 0
 

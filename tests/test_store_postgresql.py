@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import SCRATCH
 from support.postgres import Raw
 from triage.errors import StoreError
 from triage.store import open_store
@@ -45,7 +46,7 @@ def test_assess_and_list_on_sqlite_do_not_load_psycopg(tmp_path):
              f"['assess', {str(answers)!r}, '--save', '--db', {str(tmp_path / 't.db')!r}],"
              f"['list', '--db', {str(tmp_path / 't.db')!r}])]; "
              "print(codes, sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))")
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=SCRATCH, check=True)
     assert loaded.stdout.strip() == "[0, 0] []", loaded.stderr
 
 

@@ -33,7 +33,6 @@ VALUES = (SECRET, "2019-07", "L4-L5")  # answer values that must never leak
 
 CHILD = r"""
 import json, sys
-sys.path.insert(0, sys.argv[1])
 from triage.store import open_store
 from triage.errors import Conflict
 db, mode, answers, result = sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
@@ -85,7 +84,7 @@ def result() -> dict:
 
 def child(db: Path, mode: str, result: dict, count: int = 0) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(ROOT), str(db), mode, json.dumps(ANSWERS), json.dumps(result), str(count)],
+        [sys.executable, "-c", CHILD, "store-child", str(db), mode, json.dumps(ANSWERS), json.dumps(result), str(count)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_cli
+from support.cli import SCRATCH, TRIAGE
 from support.postgres import Raw
 from triage.store import open_store
 
@@ -182,9 +183,9 @@ def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path, store_loca
 
     source, db, out = tmp_path / "in.jsonl", store_location, tmp_path / "out.jsonl"
     source.write_text("".join(line + "\n" for line in _lines(3000)), encoding="utf-8")
-    command = [sys.executable, str(ROOT / "cli.py"), "batch", str(source), "-o", str(out), "--save",
+    command = [*TRIAGE, "batch", str(source), "-o", str(out), "--save",
                "--db", str(db), "--workers", "2"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=SCRATCH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not _recorded(db)[0]:  # the first chunk is committed
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -193,7 +194,7 @@ def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path, store_loca
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode in (0, 130), stderr
     partial = _recorded(db)[0]
-    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(command, cwd=SCRATCH, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     valid = sum(1 for line in out.read_text().splitlines() if '"error"' not in line)
     assert _recorded(db) == (valid, valid)  # every valid line once, none twice

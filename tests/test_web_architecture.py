@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from support.cli import SCRATCH
 
 PACKAGE = ROOT / "triage"
 WEB = sorted((PACKAGE / "web").glob("*.py"))
@@ -60,5 +61,5 @@ def test_triage_assess_does_not_load_the_web_stack(tmp_path):
     probe = ("import sys, io; from triage.cli.main import main; "
              "code = main(['assess', %r, '--format', 'json'], out=io.StringIO(), err=io.StringIO()); "
              "print(code, sorted(m for m in sys.modules if m.split('.')[0] in %r))" % (str(answers), NOT_FOR_ASSESS))
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=SCRATCH, check=True).stdout
     assert loaded.strip() == "0 []"

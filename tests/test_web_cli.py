@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, run_cli
+from support.cli import installed_env
 from triage import invites
 from triage.cli.common import ExitCode
 from triage.store import open_store
@@ -97,9 +98,9 @@ def test_serve_refuses_an_address_in_use(tmp_path):
 
 def test_serve_runs_a_server_until_ctrl_c(tmp_path):
     db = tmp_path / "t.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = installed_env()
     server = subprocess.Popen([sys.executable, "-m", "triage", "serve", "--db", str(db), "--port", "0"],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = server.stderr.readline()
         url = re.search(r"serving on (http://127\.0\.0\.1:\d+)/intake/", first).group(1)

@@ -352,7 +352,7 @@ def test_staff_invite_page_offers_the_language(app, db):
 # --- a broken translation never reaches a patient -------------------------------------------------------
 
 def test_a_broken_spanish_web_text_stops_the_app_naming_the_id(db, tmp_path, monkeypatch):
-    source = Path(load_messages.__code__.co_filename).parents[2] / "questionnaires" / "fbss-web.es.toml"
+    source = Path(load_messages.__code__.co_filename).parents[1] / "questionnaires" / "fbss-web.es.toml"
     broken = tmp_path / "fbss-web.es.toml"
     broken.write_text(source.read_text(encoding="utf-8").replace('done_title = "Respuestas enviadas"\n', ""),
                       encoding="utf-8")

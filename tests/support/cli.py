@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from triage.cli.main import main
 # The console script pip installed with the package: starts like a clinic's `triage`, and (unlike
 # `python -m triage` or `python cli.py`) never puts the current folder on sys.path.
 TRIAGE = [str(Path(sys.executable).parent / "triage")]
+
+# An empty folder to start processes in when a test has no tmp_path: never the checkout, whose
+# triage/ `python -c` or `python -m` would put first on sys.path.
+SCRATCH = Path(tempfile.mkdtemp(prefix="triage-test-cwd-"))
 
 
 def installed_env(**extra: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from support import DATA, ROOT
+from support.cli import TRIAGE
 
 GOLDEN = DATA / "golden" / "intake"
 TODAY = date(2026, 11, 24)  # fixed, so the goldens do not change with the calendar
@@ -96,7 +97,7 @@ def transcript(name: str, folder: "Path") -> tuple[str, dict]:
     env = {**os.environ, "TERM": "dumb", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
     env.pop("TRIAGE_SETTINGS", None)
     screen = io.StringIO()
-    child = pexpect.spawn(sys.executable, [str(ROOT / "cli.py"), "intake", "--mode", "patient", "--lang", language,
+    child = pexpect.spawn(TRIAGE[0], ["intake", "--mode", "patient", "--lang", language,
                                            "-o", "visit.json"], cwd=str(folder), env=env, encoding="utf-8",
                           timeout=20, dimensions=(50, 80))
     child.logfile_read = screen

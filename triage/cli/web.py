@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import sysconfig
+from pathlib import Path
 
+import triage
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
 from triage.errors import Problem
@@ -99,7 +102,14 @@ def run_serve(args, io: IO) -> int:
     io.err.flush()
     io.out.flush()
     location = common.store_path(args)
-    command = [sys.executable, "-m", "triage.web", "--fd", str(listener.fileno()), "--threads", str(args.threads)]
+    # -P: the current folder is not put on sys.path, so a server started inside some checkout runs the
+    # same triage as this command (the installed one); run from a checkout, that folder is passed on.
+    command = [sys.executable, "-P", "-m", "triage.web", "--fd", str(listener.fileno()),
+               "--threads", str(args.threads)]
+    own_parent = str(Path(triage.__file__).resolve().parent.parent)
+    installed = {str(Path(p).resolve()) for p in (sysconfig.get_path("purelib"), sysconfig.get_path("platlib"))}
+    if own_parent not in installed:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [own_parent, os.environ.get("PYTHONPATH")]))
     if isinstance(location, str):  # a PostgreSQL URL: in the environment, never on a command line
         os.environ["TRIAGE_DB"] = location
     else:
