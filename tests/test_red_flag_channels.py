@@ -82,7 +82,7 @@ def newest(db) -> int:
 
 def staff_see(db, intake_id: int, tier: str, flag: str) -> None:
     with open_store(db) as store:
-        alerts = [(a.question, a.urgency) for a in store.open_alerts(intake_id)]
+        alerts = [(a.question, a.urgency) for a in store.open_alerts() if a.intake_id == intake_id]
     assert (flag, tier) in alerts, alerts
 
     listed = run_cli("list", "--db", str(db), "--format", "json").json["intakes"]
@@ -96,10 +96,12 @@ def staff_see(db, intake_id: int, tier: str, flag: str) -> None:
     shown = run_cli("show", str(intake_id), "--db", str(db))
     assert shown.code == 0, shown.err
     assert LABELS[flag] in shown.out and WORDS[tier] in shown.out
+    assert re.search(rf"OPEN RED-FLAG ALERT[^\n]*\n(  !! [^\n]*\n(     [^\n]*\n)*)*  !! {WORDS[tier]} +{re.escape(LABELS[flag])}", shown.out), shown.out
 
     staff = sign_in(make_app(db).test_client(), "clint")
     for query in (f"?urgency={tier}", "?status=urgent", ""):
         staff.get(f"/staff/{query}")
+        assert re.search(r"<title>\(\d+ red flags?\) Worklist", staff.page)  # seen from another tab too
         first = re.search(r'href="/staff/intakes/(\d+)"', staff.page)
         assert first and int(first.group(1)) == intake_id, (query, staff.text)
     staff.get(f"/staff/intakes/{intake_id}")
@@ -269,3 +271,123 @@ def test_batch_save(db, tmp_path, tier):
     run = run_cli("batch", str(path), "-o", str(tmp_path / "out.jsonl"), "--workers", "1", "--save", "--db", str(db))
     assert run.code == 0, run.err
     staff_see(db, newest(db), tier, FLAGS[tier])
+
+
+# --- no silent overwrite: amend over a draft, another patient's answers ----------------------------------
+
+def test_amend_over_a_draft_in_progress_is_a_conflict_unless_discarded(db, tmp_path):
+    """The issue's case: a web draft with an emergency yes, then `assess --amend` of the same intake."""
+    visitor, intake_id = web_visitor(db, kiosk=False)
+    answer_until_yes(visitor, FLAGS["emergency"])
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(answers("soon", patient_id="P-WEB")))
+    with open_store(db) as store:  # the web intake's first version, so that --amend has one to amend
+        before = store.load_draft(intake_id)
+    refused = run_cli("assess", str(path), "--amend", str(intake_id), "--db", str(db))
+    assert refused.code == 6 and "has a draft in progress" in refused.err and "--discard-draft" in refused.err
+    with open_store(db) as store:
+        assert store.load_draft(intake_id) == before  # kept, untouched
+    done = run_cli("assess", str(path), "--amend", str(intake_id), "--discard-draft", "--db", str(db))
+    assert done.code == 0, done.err
+    with open_store(db) as store:
+        assert store.load_draft(intake_id) is None
+        # The draft's emergency alert stays (answer changed: the recorded answer is no) until acknowledged.
+        [alert] = [a for a in store.open_alerts(intake_id) if a.question == FLAGS["emergency"]]
+        assert alert.urgency == "emergency" and alert.answer_changed_at is not None
+    staff_see(db, intake_id, "emergency", FLAGS["emergency"])
+    assert "answer changed" in run_cli("show", str(intake_id), "--db", str(db)).out
+
+
+def test_discard_draft_and_change_patient_go_with_amend_only(db, tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text("{}")
+    for option in ("--discard-draft", "--change-patient"):
+        run = run_cli("assess", str(path), "--save", option, "--db", str(db))
+        assert run.code == 2 and f"{option}: only goes with --amend ID" in run.err
+
+
+def test_answers_about_another_patient_are_refused_unless_asked_for(db, tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(answers("soon", patient_id="SOMEONE-ELSE")))
+    refused = run_cli("assess", str(path), "--amend", "1", "--db", str(db))  # intake 1 is EXAMPLE-001
+    assert refused.code == 2 and "another patient reference" in refused.err and "--change-patient" in refused.err
+    assert "SOMEONE-ELSE" not in refused.err and "EXAMPLE-001" not in refused.err  # no identifier in messages
+    assert len(run_cli("show", "1", "--db", str(db), "--format", "json").json["versions"]) == 1
+    path.write_text(json.dumps(answers("soon", patient_id="EXAMPLE-001")))
+    assert run_cli("assess", str(path), "--amend", "1", "--db", str(db)).code == 0  # the same patient: fine
+    path.write_text(json.dumps(answers("soon", patient_id="SOMEONE-ELSE")))
+    assert run_cli("assess", str(path), "--amend", "1", "--change-patient", "--db", str(db)).code == 0
+    shown = run_cli("show", "1", "--db", str(db)).out
+    assert re.search(r"v3 .*PATIENT REFERENCE CHANGED", shown) and not re.search(r"v2 .*CHANGED", shown)
+    staff = sign_in(make_app(db).test_client(), "clint").get("/staff/intakes/1")
+    assert "patient reference changed" in staff.text
+
+
+def test_batch_by_patient_never_writes_a_version_over_a_draft(db, tmp_path):
+    with open_store(db) as store:
+        draft = store.save_draft({"patient_id": "EXAMPLE-001"}, user="nurse", intake_id=1)
+    path = tmp_path / "batch.jsonl"
+    path.write_text(json.dumps(answers("soon", patient_id="EXAMPLE-001")) + "\n")
+    run = run_cli("batch", str(path), "-o", str(tmp_path / "out.jsonl"), "--workers", "1", "--save", "--by-patient",
+                  "--db", str(db))
+    assert run.code == 6 and "has a draft in progress" in run.err, run.err
+    with open_store(db) as store:
+        assert store.load_draft(1) == draft and len(store.history(1)) == 1
+
+
+# --- an answer changed back to no: the alert stays, marked ---------------------------------------------------
+
+@pytest.mark.parametrize("store_at", ["sqlite", "postgresql"])
+def test_a_yes_changed_to_no_keeps_its_alert_marked_until_acknowledged(request, tmp_path, store_at):
+    location = tmp_path / "t.db" if store_at == "sqlite" else request.getfixturevalue("pg_url")
+    flag = FLAGS["same_day"]
+    with open_store(location) as store:
+        draft = store.save_draft({"patient_id": "P-1", flag: "yes"}, user="web")
+        again = store.save_draft({"patient_id": "P-1", flag: "no"}, user="web", intake_id=draft.intake_id,
+                                 expected_revision=draft.revision, durable=False)
+        [alert] = store.open_alerts(draft.intake_id)
+        assert (alert.question, alert.urgency) == (flag, "same_day") and alert.answer_changed_at
+        assert [row.intake_id for row in store.worklist(urgency="same_day")] == [draft.intake_id]
+        back = store.save_draft({"patient_id": "P-1", flag: "yes"}, user="web", intake_id=draft.intake_id,
+                                expected_revision=again.revision)
+        assert store.open_alerts(draft.intake_id)[0].answer_changed_at is None  # yes again: unmarked
+        store.save_draft({"patient_id": "P-1", flag: "unknown"}, user="web", intake_id=draft.intake_id,
+                         expected_revision=back.revision)
+        assert store.verify_audit().ok
+        assert store.acknowledge_alerts(draft.intake_id, user="dr-who") == 1
+        assert store.open_alerts() == [] and store.worklist(urgency="same_day") == []
+        assert store.worklist()[0].status == "draft"  # back with the drafts once acknowledged
+        assert store.verify_audit().ok
+
+
+def test_the_answer_changed_mark_is_checked_by_audit_verify(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "t.db"
+    with open_store(path) as store:
+        draft = store.save_draft({FLAGS["emergency"]: "yes"}, user="web")
+        store.save_draft({FLAGS["emergency"]: "no"}, user="web", intake_id=draft.intake_id, expected_revision=1)
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE alerts SET answer_changed_at = NULL")  # someone hides that it changed
+    connection.commit()
+    connection.close()
+    with open_store(path) as store:
+        assert any("answer changed" in problem for problem in store.verify_audit().problems)
+
+
+def test_drafts_saved_before_schema_8_raise_their_alerts_on_upgrade(tmp_path):
+    """A terminal draft with an emergency yes, saved by an older triage (no alert): the upgrade raises it."""
+    import sqlite3
+
+    path = tmp_path / "t.db"
+    with open_store(path) as store:
+        store.red_flag_tiers = {}  # as before: a draft raised nothing
+        draft = store.save_draft({"patient_id": "OLD", FLAGS["emergency"]: "yes"}, user="nurse")
+    connection = sqlite3.connect(path)
+    connection.executescript("DROP INDEX worklist_alert; ALTER TABLE worklist DROP COLUMN alert_urgency;"
+                             " ALTER TABLE alerts DROP COLUMN answer_changed_at; PRAGMA user_version = 7;")
+    connection.close()
+    with open_store(path) as store:
+        assert [(a.intake_id, a.urgency) for a in store.open_alerts()] == [(draft.intake_id, "emergency")]
+        assert store.worklist(urgency="emergency")[0].intake_id == draft.intake_id
+        assert store.verify_audit().ok

@@ -296,6 +296,9 @@ class VersionInfo:
     recorded_by: str
     source: str
     status: str
+    # This version names another patient reference than the one before it (``--change-patient``): the
+    # history says so (a flag, never the references, so that a de-identified export holds none).
+    patient_changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -1064,9 +1067,10 @@ class Store:
     def history(self, intake_id: int) -> list[VersionInfo]:
         with self._errors():
             self._latest_version(self._db, intake_id)
-            rows = self._db.execute("SELECT version, recorded_at, recorded_by, source, status FROM versions"
+            rows = self._db.execute("SELECT version, recorded_at, recorded_by, source, status, patient_id FROM versions"
                                     " WHERE intake_id = ? ORDER BY version", (intake_id,)).fetchall()
-        return [VersionInfo(*row) for row in rows]
+        return [VersionInfo(*row[:5], patient_changed=index > 0 and row[5] != rows[index - 1][5])
+                for index, row in enumerate(rows)]
 
     def load_draft(self, intake_id: int) -> Draft | None:
         with self._errors():

@@ -80,7 +80,8 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
 
     section("Versions")
     hanging_list(console, [("*" if info.version == record.version else " ",
-                     f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})")
+                     f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})"
+                     + ("  PATIENT REFERENCE CHANGED from the version before" if info.patient_changed else ""))
                     for info in history])
     footer(console, result)
     return trimmed(out.getvalue())
@@ -91,8 +92,10 @@ def alert_lines(alerts, questionnaire: Questionnaire) -> list[str]:
     answer is no longer yes (it stays open until a clinician acknowledges it)."""
     from triage.render.labels import urgency_words
 
+    from triage.store import worklist_rank
+
     lines = []
-    for alert in alerts:
+    for alert in sorted(alerts, key=lambda alert: worklist_rank("urgent", alert.urgency, [])):  # most urgent first
         line = f"{urgency_words(alert.urgency)}  {questionnaire.item(alert.question).label}: raised {alert.raised_at}"
         if alert.answer_changed_at:
             line += f"; answer changed {alert.answer_changed_at} (no longer yes)"
