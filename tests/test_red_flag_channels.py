@@ -391,3 +391,38 @@ def test_drafts_saved_before_schema_8_raise_their_alerts_on_upgrade(tmp_path):
         assert [(a.intake_id, a.urgency) for a in store.open_alerts()] == [(draft.intake_id, "emergency")]
         assert store.worklist(urgency="emergency")[0].intake_id == draft.intake_id
         assert store.verify_audit().ok
+
+
+# --- an answers file (`intake -o FILE`): its red flag reaches staff through the store -----------------------
+
+@pytest.mark.parametrize("tier", FLAGS)
+@pytest.mark.parametrize("mode", ["coordinator", "patient"])
+def test_an_answers_file_red_flag_is_kept_in_the_store_too(monkeypatch, db, tmp_path, mode, tier):
+    flag = FLAGS[tier]
+    before = COORDINATOR_BEFORE if mode == "coordinator" else PATIENT_BEFORE
+    out = tmp_path / "visit.json"
+    run = intake_cli(monkeypatch, db, before + flag_lines(flag, upto=True), "--mode", mode, "-o", str(out))
+    assert run.code == 2  # input ended at the red flag (interrupted): the file has every answer
+    assert json.loads(out.read_text())[flag] == "yes"
+    intake_id = newest(db)
+    assert f"also kept as intake {intake_id} in {db}" in run.err
+    with open_store(db) as store:
+        assert store.load_draft(intake_id).answers == json.loads(out.read_text())
+    staff_see(db, intake_id, tier, flag)
+
+
+def test_an_answers_file_without_a_red_flag_stays_out_of_the_store(monkeypatch, db, tmp_path):
+    before = run_cli("list", "--db", str(db), "--format", "json").json["total"]
+    run = intake_cli(monkeypatch, db, PATIENT_BEFORE + ["n"] * 11, "--mode", "patient", "-o", str(tmp_path / "v.json"))
+    assert run.code == 0, run.err
+    assert run_cli("list", "--db", str(db), "--format", "json").json["total"] == before
+
+
+def test_an_answers_file_red_flag_with_no_store_says_staff_are_not_alerted(monkeypatch, db, tmp_path):
+    (tmp_path / "ro").mkdir()
+    blocked = tmp_path / "ro" / "file-not-folder"
+    blocked.write_text("not a store")
+    run = intake_cli(monkeypatch, blocked, PATIENT_BEFORE + flag_lines(FLAGS["emergency"], upto=True), "--mode",
+                     "patient", "-o", str(tmp_path / "v.json"))
+    assert run.code == 2 and "staff are NOT alerted; tell them now" in run.err
+    assert json.loads((tmp_path / "v.json").read_text())[FLAGS["emergency"]] == "yes"  # nothing lost
