@@ -17,7 +17,8 @@ def register(commands) -> None:
         description="One line per intake (its latest version): status, months since fusion at the assessment, "
         "what is still missing. Urgent first, by tier (EMERGENCY, SAME DAY, WITHIN DAYS), then too early, "
         "records needed, ready, drafts; an open red-flag screen before other missing items. Counts per "
-        "status at the bottom.",
+        "status at the bottom. An intake with an open red-flag alert is urgent at the alert's tier, sent or not "
+        "(\"not sent yet\"), until a clinician acknowledges it.",
         notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,),
         examples=("triage list", "triage list --status urgent", "triage list --urgency emergency",
                   "triage list --missing surgical_report", "triage list --va-to-do",
@@ -40,7 +41,8 @@ def register(commands) -> None:
     show = common.add_command(
         commands, "show", help="the clinician's summary of one intake",
         description="Timeline, records, symptom pattern, red flags, the four steps with reasons, discussion "
-        "points; each line names its rule and source. Viewing is recorded in the audit log.",
+        "points; each line names its rule and source; open red-flag alerts first. An intake with only a draft "
+        "shows its answers so far. Viewing is recorded in the audit log.",
         notes=common.STORE_HELP, handler=run_show, exit_codes=(ExitCode.STORE,),
         examples=("triage show 4", "triage show 4 --intake-version 1", "triage show 4 -f json"))
     show.add_argument("id", type=common.intake_id, metavar="ID", help="the intake's id, as `triage list` shows it")
