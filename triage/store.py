@@ -716,9 +716,14 @@ class Store:
                 raise Conflict(f"intake {intake_id} has a draft in progress (saved {row[1]} by {row[2]}); nothing was "
                                f"saved and the draft is kept. Finish it (triage intake --resume-intake {intake_id}) "
                                "or give --discard-draft to replace it")
-            if latest and not change_patient:
-                before = db.execute("SELECT patient_id FROM versions WHERE intake_id = ? AND version = ?",
-                                    (intake_id, latest)).fetchone()[0]
+            if not change_patient:
+                # The intake's reference: its latest version's, else (only a draft so far) its draft's.
+                if latest:
+                    before = db.execute("SELECT patient_id FROM versions WHERE intake_id = ? AND version = ?",
+                                        (intake_id, latest)).fetchone()[0]
+                else:
+                    before = json.loads(db.execute("SELECT answers FROM drafts WHERE intake_id = ?",
+                                                   (intake_id,)).fetchone()[0]).get("patient_id") if row else None
                 if before is not None and answers.get("patient_id") != before:
                     raise PatientChanged(intake_id)
             version = latest + 1
