@@ -96,7 +96,9 @@ def test_every_schema_change_has_its_postgresql_migration():
 def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
     from triage import store_postgresql
 
-    open_store(pg_url).close()
+    with open_store(pg_url) as store:  # a terminal draft with a yes, saved before drafts raised alerts
+        store.red_flag_tiers = {}
+        old_draft = store.save_draft({"red_flag_saddle_numbness": "yes"}, user="nurse")
     with Raw(pg_url) as raw:  # back to the schema a PostgreSQL store starts from
         raw.execute("ALTER TABLE invites DROP COLUMN language")
         raw.execute("ALTER TABLE alerts DROP COLUMN answer_changed_at")
@@ -104,6 +106,9 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
+        # schema 8 raised the old draft's alert and sorts it with the emergencies
+        assert [(a.intake_id, a.urgency) for a in store.open_alerts()] == [(old_draft.intake_id, "emergency")]
+        assert store.worklist(urgency="emergency")[0].intake_id == old_draft.intake_id
         assert store.verify_audit().ok
     with Raw(pg_url) as raw:
         assert raw.execute("SELECT schema_version FROM triage_store").fetchone()[0] == store_postgresql.SCHEMA_VERSION
