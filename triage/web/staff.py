@@ -84,7 +84,9 @@ def _page(template: str, **context):
     svc = services()
     user = g.get("user")
     counts = svc.store().alert_counts() if user else {}
-    return render_template(template, user=user, alert_counts=counts, staff_idle=svc.settings.staff_idle_minutes,
+    from triage.render.labels import ASK_NOW
+
+    return render_template(template, user=user, alert_counts=counts, ask_now=ASK_NOW, staff_idle=svc.settings.staff_idle_minutes,
                            q=svc.questionnaire, this_page=_this_page(), **context)
 
 
@@ -248,8 +250,8 @@ def _open_alerts(intake_id: int) -> list:
     return services().store().open_alerts(intake_id)
 
 
-def _red_flag_rows(answers: dict[str, Any], basis) -> list[tuple[str, str, list[str], str]]:
-    """(label, answer, rule ids, kind) of every red-flag question: kind "yes", "ask" (an emergency or
+def _red_flag_rows(answers: dict[str, Any], basis) -> list[tuple[str, str, list[str], str, str]]:
+    """(label, answer in words, rule ids, kind, the answer as given) of every red-flag question: kind "yes", "ask" (an emergency or
     same-day question answered unknown or not answered: "NOT ANSWERED - ask now", never like a no),
     or "" (the rest)."""
     from triage.render.labels import ask_now_text, asks_now
@@ -261,7 +263,7 @@ def _red_flag_rows(answers: dict[str, Any], basis) -> list[tuple[str, str, list[
         value = answers.get(question)
         kind = "yes" if value == "yes" else "" if value == "no" or not asks_now(question) else "ask"
         rows.append((questionnaire.item(question).label, ask_now_text(said) if kind == "ask" else said,
-                     basis.get(("red_flag", question), []), kind))
+                     basis.get(("red_flag", question), []), kind, said))
     return rows
 
 
