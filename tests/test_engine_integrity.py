@@ -194,7 +194,7 @@ def test_batch_records_a_disagreement_as_an_engine_error_and_keeps_the_answers(m
 
 
 def test_the_stress_script_runs_and_counts_nothing_wrong(capsys, monkeypatch):
-    """The stress evidence script itself (tiny sizes here; its full run is in the README)."""
+    """The stress evidence script itself (tiny sizes here; its full run is in docs/verification.md)."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # its spawned workers import it by name
     import stress_engine as stress
 

@@ -1,4 +1,4 @@
-"""Render a CDS Hooks card the way an EHR shows one, for the README: `python tools/render_card.py`.
+"""Render a CDS Hooks card the way an EHR shows one, for docs/cds-hooks.md: `python tools/render_card.py`.
 
 Builds the card of an example patient (an emergency-tier red flag, a record missing, a tear at an
 unfused level, a veteran) with the service's own code, renders its Markdown `detail` with

@@ -1186,6 +1186,41 @@ class Store:
             checker.run(db)
         return checker.report()
 
+    # -- backup (SQLite; PostgreSQL backups are pg_dump's: triage/backup.py) ----------------
+
+    def _sqlite_only(self, what: str) -> None:
+        if self.backend != "sqlite":
+            raise StoreError(f"{self.path}: {what} of a PostgreSQL store is pg_dump's and pg_restore's "
+                             "(see triage db backup --help)")
+
+    def copy_into(self, file: Path) -> None:
+        """Write a consistent copy of the whole store into ``file`` (an empty file the caller
+        created). SQLite's online backup API in one step: it reads one snapshot while writers go on
+        (WAL), so the copy is the store as of one moment, its audit chain whole. The copy is one
+        self-contained file (rollback journal, not WAL)."""
+        self._sqlite_only("a backup")
+        with self._errors():
+            copy = sqlite3.connect(file, isolation_level=None)
+            try:
+                self._db.backup(copy)  # pages=-1: every page in one step, so one snapshot
+                copy.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                copy.close()
+
+    def replace_with(self, source: "Store") -> None:
+        """Replace this store's whole content with ``source``'s (a checked copy), through SQLite's
+        backup API, so the file keeps its permissions and its locks hold for anyone who has it open."""
+        self._sqlite_only("a restore")
+        with self._errors():
+            source._db.backup(self._db)
+            self._db.execute("PRAGMA journal_mode = WAL")
+
+    def holds_anything(self) -> bool:
+        """Has anything ever been recorded here (an intake, a staff account, an audit row)?"""
+        with self._backend.snapshot() as db:
+            return any(db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                       for table in ("audit", "intakes", "users"))
+
 
 class _Verifier:
     """The checks of ``Store.verify_audit``, one streamed query at a time (portable SQL)."""
@@ -1506,6 +1541,13 @@ def _open_read_only(path: Path, clock: Callable[[], str]) -> Store:
         store.read_only = True
         return store
     raise StoreError(f"{path}: cannot open the read-only store ({last_error})")
+
+
+def open_copy(path: Path, clock: Callable[[], str] = utc_now) -> Store:
+    """Open a backup copy read-only, to check it without changing a byte of it."""
+    if not path.is_file():
+        raise StoreError(f"{path}: no such file")
+    return _open_read_only(path, clock)
 
 
 def _tighten(path: Path) -> None:

@@ -34,7 +34,7 @@ import psycopg
 from psycopg import errors as pg_errors, sql as pg_sql
 
 from triage.errors import StoreError
-from triage.store import GENESIS, SCHEMA_VERSION, Store, utc_now
+from triage.store import GENESIS, SCHEMA_VERSION, AuditReport, Store, utc_now
 
 APPLICATION = "fbss-triage"
 LOCK_TIMEOUT = "60s"  # how long a writer waits for another's transaction before "busy"
@@ -433,3 +433,18 @@ def grant_application_role(store: Store, role: str) -> None:
             raw.execute(pg_sql.SQL("GRANT " + privileges + " ON {} TO {}").format(pg_sql.Identifier(table), name))
         raw.execute(pg_sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(  # new ids
             pg_sql.Identifier(raw.execute("SELECT current_schema()").fetchone()[0]), name))
+
+
+def verify_in_exported_snapshot(store: Store, run: Callable[[str], None]) -> AuditReport:
+    """Export this transaction's snapshot, hand its id to ``run`` (pg_dump --snapshot=ID dumps exactly
+    what this transaction sees), then verify the store in that same snapshot: the head reported is the
+    head of the dump."""
+    from triage.store import _Verifier
+
+    backend = store._backend
+    checker = _Verifier(None, backend)
+    with backend.snapshot() as db:
+        snapshot = db.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        run(snapshot)
+        checker.run(db)
+    return checker.report()

@@ -19,7 +19,7 @@ def register(commands) -> None:
         "markdown), or the results form a JSON array of {file, result} or {file, errors}; a file with "
         "problems is reported and the others are still triaged.",
         handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT,
-                                 ExitCode.SAVED_NOT_SHOWN),
+                                 ExitCode.SAVED_NOT_SHOWN, ExitCode.OUTPUT),
         examples=("triage assess examples/red-flag.json",
                   "triage assess visit.json -f markdown > visit.md",
                   "triage assess a.json b.json --save          # record each as a new intake",

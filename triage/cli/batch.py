@@ -54,6 +54,8 @@ def register(commands) -> None:
         "input), one record per line of OUT, in the same order. Invalid lines get error records and\n"
         "the batch goes on. OUT is written beside its name and renamed into place at the end.",
         notes=BATCH_NOTES, handler=run, exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE),
+        exit_words={ExitCode.OK: "every line has its record (invalid lines have error records)",
+                    ExitCode.INTERRUPTED: "interrupted (Ctrl-C): the output ends with a stop record"},
         examples=("triage batch intakes.jsonl -o results.jsonl",
                   "triage batch backlog.jsonl -o results.jsonl --save   # also record each valid line",
                   "triage batch - -o results.jsonl --workers 1 < intakes.jsonl",

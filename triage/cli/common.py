@@ -89,17 +89,97 @@ class OutputError(TriageError):
 # Codes any command can end with; each command adds its own (add_command's ``exit_codes``).
 ALWAYS = (ExitCode.OK, ExitCode.INVALID, ExitCode.INTERNAL, ExitCode.OUTPUT, ExitCode.INTERRUPTED)
 
+# What the codes every command can return mean for a command that keeps nothing typed at a prompt (the
+# README's table gives their widest meaning, which is intake's); a command gives its own words with
+# add_command's ``exit_words``.
+PLAIN_WORDS = {
+    ExitCode.OK: "success",
+    ExitCode.INVALID: "invalid command line or input: one line per problem on standard error, naming the "
+                      "option, file or field",
+    ExitCode.OUTPUT: "standard output cannot be written (closed, disk full)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
 
-def exit_codes_text(codes: Iterable[ExitCode], width: int = 78) -> str:
-    """The ``exit codes:`` section of a --help epilog: the given codes, with their meanings."""
-    return "\n".join(["exit codes:", *(_code_lines(code, width) for code in sorted(set(codes)))]) + "\n"
+
+def exit_codes_text(codes: Iterable[ExitCode], width: int = 78, words: dict | None = None) -> str:
+    """The ``exit codes:`` section of a --help epilog: the given codes, with their meanings (``words``
+    replaces the table's meaning of some codes)."""
+    words = words or {}
+    return "\n".join(["exit codes:", *(_code_lines(code, width, words.get(code, code.meaning))
+                                        for code in sorted(set(codes)))]) + "\n"
 
 
 @functools.cache
-def _code_lines(code: ExitCode, width: int) -> str:
+def _code_lines(code: ExitCode, width: int, meaning: str) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(code.meaning, width, initial_indent=f"  {int(code):<5}", subsequent_indent=" " * 7))
+    return "\n".join(textwrap.wrap(meaning, width, initial_indent=f"  {int(code):<5}", subsequent_indent=" " * 7))
+
+
+def _wrap_block(text: str, width: int) -> str:
+    """A --help notes block refilled to ``width``. Unindented lines form paragraphs. An indented line
+    starts a block that takes in the lines after it with the same indent (its paragraph) or a deeper
+    one (a hanging continuation, as under ``coordinator: ...``), refilled under that indent; a table
+    row (two spaces inside, as in ``Enter       keep the answer``) hangs under its second column."""
+    import re
+    import textwrap
+
+    def indent_of(line: str) -> int:
+        return len(line) - len(line.lstrip())
+
+    def fill(words: str, first: int, rest: int) -> list[str]:
+        return textwrap.wrap(words, width, initial_indent=" " * first, subsequent_indent=" " * rest,
+                             break_on_hyphens=False, break_long_words=False) or [""]
+
+    lines, out, number = text.rstrip("\n").split("\n"), [], 0
+    while number < len(lines):
+        line = lines[number]
+        if not line.strip():
+            out.append("")
+            number += 1
+            continue
+        first = indent_of(line)
+        row = re.search(r"\S {2,}(?=\S)", line[first:]) if first else None
+        block, rest, number = [line.strip()], first + 2 if not first else first, number + 1
+        if row:
+            rest = first + row.end()
+        while number < len(lines) and lines[number].strip():
+            follow = lines[number]
+            deeper = first > 0 and indent_of(follow) > first  # an unindented paragraph takes unindented lines
+            same = indent_of(follow) == first and not row and not (first and re.search(r"\S {2,}\S", follow.strip())) \
+                and not (first == 0 and block[-1].endswith(":"))  # a heading such as "output:" stands alone
+            if not (deeper or same):
+                break
+            if deeper and not row:
+                rest = indent_of(follow)
+            block.append(follow.strip())
+            number += 1
+        out.extend(fill(" ".join(block), first, rest if first else 0))
+    return "\n".join(out) + "\n"
+
+
+def _examples_text(examples: tuple[str, ...], width: int) -> str:
+    """The examples, their ``# comments`` in one column when that fits the width; a comment that
+    does not fit goes on the line after its command, and a long command is broken with ``\\``."""
+    split = [(command.rstrip(), comment.strip()) for command, _, comment in
+             (example.partition(" #") if " #" in example else (example, "", "") for example in examples)]
+    column = max((len(command) for command, comment in split if comment), default=0) + 4
+    lines = []
+    for command, comment in split:
+        if comment and column + len(comment) + 2 <= width + 2:
+            lines.append(f"  {command.ljust(column - 2)}# {comment}")
+            continue
+        current = "  "
+        for word in command.split(" "):
+            if current.strip() and len(current) + 1 + len(word) + 2 > width:
+                lines.append(current + " \\")
+                current = "      " + word
+            else:
+                current = current + (" " if current.strip() else "") + word
+        lines.append(current)
+        if comment:
+            lines.append(f"      # {comment}")
+    return "examples:\n" + "".join(line + "\n" for line in lines)
 
 
 def exit_codes_markdown() -> str:
@@ -263,20 +343,26 @@ _SKIPPED = _Skipped()
 
 
 def add_command(commands, name: str, *, help: str, description: str, handler: Handler,
-                exit_codes: Iterable[ExitCode] = (), examples: Iterable[str] = (), notes: str = "") -> Parser:
+                exit_codes: Iterable[ExitCode] = (), examples: Iterable[str] = (), notes: str = "",
+                exit_words: dict[ExitCode, str] | None = None) -> Parser:
     """One subcommand: its parser, whose --help ends with EXAMPLES, ``notes`` and the exit codes it
-    can return (from ExitCode), and the handler ``(args, io) -> int`` that runs it."""
+    can return (from ExitCode; the codes every command shares in PLAIN_WORDS, unless ``exit_words``
+    or ``exit_codes`` names them: then in those words, or the table's), and the handler
+    ``(args, io) -> int`` that runs it. The epilog is wrapped to the terminal."""
     if commands is _SKIPPED or getattr(commands, "wanted", name) != name:
         return _SKIPPED
     examples, exit_codes = tuple(examples), tuple(exit_codes)  # read again at each --help
 
     def epilog() -> str:
+        width = _help_width()
+        words = {code: meaning for code, meaning in PLAIN_WORDS.items() if code not in exit_codes}
+        words.update(exit_words or {})
         parts = []
         if examples:
-            parts.append("examples:\n" + "".join(f"  {line}\n" for line in examples))
+            parts.append(_examples_text(examples, width))
         if notes:
-            parts.append(notes.rstrip("\n") + "\n")
-        parts.append(exit_codes_text([*ALWAYS, *exit_codes]))
+            parts.append(_wrap_block(notes, width))
+        parts.append(exit_codes_text([*ALWAYS, *exit_codes], width=width - 2, words=words))
         return "\n".join(parts)
 
     parser = commands.add_parser(name, help=help, description=description, epilog=epilog)
@@ -292,8 +378,10 @@ def add_pager_option(parser) -> None:
 
 def add_format_option(parser, choices: tuple[str, ...], help: str, default: str | None = "text",
                       required: bool = False) -> None:
+    # FORMAT in the usage line, the choices in the help: `{text,json,markdown,fhir}` twice overflowed
+    # a 60-column terminal.
     parser.add_argument("-f", "--format", choices=choices, default=None if required else default,
-                        required=required, help=help)
+                        required=required, metavar="FORMAT", help=f"{', '.join(choices)}: {help}")
 
 
 # --- options several commands share ---------------------------------------------------------------
@@ -384,9 +472,9 @@ def add_language_option(parser, help: str, default: str | None = "en") -> None:
 
 
 STORE_HELP = """the store: --db PATH, else the TRIAGE_DB environment variable, else
-$XDG_DATA_HOME/fbss-triage/triage.db (default ~/.local/share/fbss-triage/triage.db); created on
-first use (folder 0700, file 0600). A PostgreSQL store for several machines: --db
-postgresql://USER@HOST/DATABASE?sslmode=verify-full (see the README).
+$XDG_DATA_HOME/fbss-triage/triage.db (default: ~/.local/share/fbss-triage/triage.db);
+created on first use (folder 0700, file 0600). A PostgreSQL store for several machines:
+--db postgresql://USER@HOST/DATABASE?sslmode=verify-full (see docs/store.md).
 """
 
 

@@ -1,19 +1,23 @@
 """`triage db migrate`: create or upgrade a store's schema explicitly, and on PostgreSQL grant the
 application role least privilege. (Opening a store does the same upgrade when it may; on PostgreSQL
 the clinics' machines connect as a role that may not, so the database's owner runs this once per
-upgrade.)"""
+upgrade.) `triage db backup` and `triage db restore`: a checked copy of the store taken while it is
+being written, and putting one back (triage/backup.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
+from triage.errors import Problem
 
 
 def register(commands) -> None:
     db = common.add_command(commands, "db", help="create or upgrade the store; PostgreSQL roles",
-                            description="Store administration (one action so far: migrate).",
-                            examples=("triage db migrate --db postgresql://triage_owner@db.clinic.example/triage"
-                                      "?sslmode=verify-full --app-role triage_app",),
+                            description="Store administration: migrate, backup, restore.",
+                            examples=("triage db migrate --db 'postgresql://owner@db/triage?sslmode=verify-full'"
+                                      " --app-role triage_app",),
                             notes=common.STORE_HELP, handler=lambda args, io: _usage(db, io),
                             exit_codes=(ExitCode.STORE,))
     actions = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=common.Parser)
@@ -24,11 +28,41 @@ def register(commands) -> None:
         "intakes, versions and audit rows and read them, but never change or remove a version or an audit row.",
         notes=common.STORE_HELP, handler=run_migrate, exit_codes=(ExitCode.STORE,),
         examples=("triage db migrate --db /srv/clinic/triage.db",
-                  "triage db migrate --db 'postgresql://triage_owner@db.clinic.example/triage?sslmode=verify-full'"
+                  "triage db migrate --db 'postgresql://owner@db/triage?sslmode=verify-full'"
                   " --app-role triage_app"))
     migrate.add_argument("--app-role", metavar="ROLE", dest="app_role",
                          help="PostgreSQL: the role the clinics' machines connect as (created beforehand)")
     common.add_store_options(migrate, who=False)
+
+    backup = common.add_command(
+        actions, "backup", help="copy the store, consistently, while it is in use; print the audit head it covers",
+        description="Writes a consistent copy of the whole store to PATH, a new file (0600; an existing file is "
+        "never overwritten), while intakes go on being written: SQLite's online backup API, or for a PostgreSQL "
+        "store pg_dump --format=custom in the snapshot the check reads. The copy's audit chain is verified and "
+        "its head printed: note it with the backup; after a restore, triage audit verify prints the same head. "
+        "The copy holds health information: keep it encrypted.",
+        notes=common.STORE_HELP, handler=run_backup, exit_codes=(ExitCode.STORE, ExitCode.AUDIT),
+        examples=("triage db backup /var/backups/fbss-triage/ --db /var/lib/fbss-triage/triage.db",
+                  "triage db backup triage.dump --db 'postgresql://triage_owner@db.clinic.example/triage'"))
+    backup.add_argument("path", metavar="PATH",
+                        help="the new file to write the copy to, or a folder: then a new file in it named by the "
+                        "UTC time (triage-2026-12-06T023000Z.db; .dump for PostgreSQL)")
+    common.add_store_options(backup, who=False)
+
+    restore = common.add_command(
+        actions, "restore", help="check a backup copy, then put it in place as the store of --db",
+        description="Checks the copy (its audit chain and every version's hash) before anything is touched, then "
+        "makes the store of --db hold exactly the copy, and verifies the result (the same head as the copy). A "
+        "store that already holds intakes or staff accounts is replaced only with --force; stop triage serve "
+        "first. On PostgreSQL it runs pg_restore into the database of the URL (then give the application "
+        "role its grants again: triage db migrate --app-role ROLE).",
+        notes=common.STORE_HELP, handler=run_restore, exit_codes=(ExitCode.STORE, ExitCode.AUDIT),
+        examples=("triage db restore /var/backups/fbss-triage/triage-2026-12-01.db --db /var/lib/fbss-triage/triage.db",
+                  "triage db restore triage.dump --db 'postgresql://owner@/triage?host=/run/postgresql'"))
+    restore.add_argument("path", metavar="PATH", type=Path, help="the backup copy (a file triage db backup wrote)")
+    restore.add_argument("--force", action="store_true",
+                         help="replace the whole content of a store that already holds intakes or accounts")
+    common.add_store_options(restore, who=False)
 
 
 def _usage(parser, io: IO) -> int:
@@ -52,3 +86,41 @@ def run_migrate(args, io: IO) -> int:
                      + (f"; role {args.app_role} may read and add, never change audit rows or versions\n"
                         if args.app_role else "\n"))
     return ExitCode.OK
+
+
+def _outcome(io: IO, done: str, outcome) -> int:
+    from triage.safe_text import for_terminal
+
+    report = outcome.report
+    if not report.ok:
+        for problem in report.problems:
+            io.err.write(for_terminal(f"error: audit: {problem}") + "\n")
+        return ExitCode.AUDIT
+    io.out.write(for_terminal(f"ok: {done} {outcome.where}: {report.rows} audit rows, chain intact, every "
+                              "version matches its hash") + f"\nhead: {report.head_hash}\n")
+    return ExitCode.OK
+
+
+def run_backup(args, io: IO) -> int:
+    from triage.backup import backup
+
+    target = Path(args.path)
+    if args.path.endswith("/") and not target.is_dir():  # meant a folder: never a file named like it
+        raise common.UsageError([Problem(args.path, "no such folder")])
+    outcome = backup(common.store_path(args), target)
+    if not outcome.report.ok:
+        io.err.write(f"error: {outcome.where}: the copy was written, but the store it copies fails its audit "
+                     "check (below); keep both for investigation\n")
+    return _outcome(io, "backup written to", outcome)
+
+
+def run_restore(args, io: IO) -> int:
+    from triage.backup import restore
+
+    outcome = restore(args.path, common.store_path(args), replace=args.force)
+    if not outcome.report.ok and outcome.where == str(args.path):
+        io.err.write(f"error: {args.path}: the copy fails its audit check; nothing was restored\n")
+    elif not outcome.report.ok:  # PostgreSQL: a dump's content can only be checked once restored
+        io.err.write(f"error: {outcome.where}: the restored store fails its audit check (the copy was damaged or "
+                     "altered): do not use it; restore another backup with --force\n")
+    return _outcome(io, "restored into", outcome)

@@ -47,7 +47,7 @@ def register(commands) -> None:
                   "triage intake --mode patient --lang es         # a patient who reads Spanish",
                   "triage intake --resume visit.json"),
         exit_codes=(ExitCode.DEFINITION, ExitCode.ENGINE, ExitCode.STORE, ExitCode.CONFLICT, ExitCode.HANGUP,
-                    ExitCode.SAVED_NOT_SHOWN),
+                    ExitCode.SAVED_NOT_SHOWN, ExitCode.OUTPUT, ExitCode.INTERRUPTED),
     )
     intake.add_argument("--mode", choices=("coordinator", "patient"), default="coordinator",
                         help="coordinator: compact keyboard entry, ends with the full result (default); "

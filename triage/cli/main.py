@@ -172,7 +172,11 @@ def _run(argv: list[str] | None, io: IO) -> int:
         if extra:  # name the command they were given to, not just `triage`
             words = " ".join(word for word in ("triage", getattr(args, "command", None),
                                                 getattr(args, "audit_command", None)) if word)
-            raise UsageError([Problem(words, f"unrecognized arguments: {' '.join(extra)}")])
+            raise UsageError([Problem(words, f"unrecognized arguments: {' '.join(extra)}"
+                                             f"{_option_hint(parser, args, extra)}")])
+        if not argv:  # bare `triage`: the commands on one screen, and how to learn more
+            io.err.write(_short_usage(parser))
+            return ExitCode.INVALID
         if not getattr(args, "handler", None):
             parser.print_help(io.out)
             return ExitCode.INVALID
@@ -196,6 +200,38 @@ def _run(argv: list[str] | None, io: IO) -> int:
         io.err.write(for_terminal(f"error: internal: {type(error).__name__}: {error} (please report; "
                                   "TRIAGE_DEBUG=1 shows details)") + "\n")
         return ExitCode.INTERNAL
+
+
+def _short_usage(parser: argparse.ArgumentParser) -> str:
+    """What bare `triage` prints: every command with its one-line help, then where to read more."""
+    rows = [(action.dest, action.help or "") for action in parser.commands._choices_actions]
+    width = max(len(name) for name, _ in rows) + 2
+    lines = ["usage: triage COMMAND [OPTIONS]", "", "commands:",
+             *(f"  {name.ljust(width)}{help}" for name, help in rows), "",
+             "`triage COMMAND --help` shows a command's options and examples;",
+             "`triage --help` shows this list with the exit codes."]
+    return "\n".join(lines) + "\n"
+
+
+def _option_hint(parser: argparse.ArgumentParser, args, extra: list[str]) -> str:
+    """`` (did you mean --status?)`` for a mistyped option of the command that was run."""
+    import difflib
+
+    command = parser
+    for key in ("command", "audit_command", "db_command", "users_command"):
+        name = getattr(args, key, None)
+        choices = getattr(command, "_subparsers", None) and next(
+            (action.choices for action in command._actions if isinstance(action, argparse._SubParsersAction)), {})
+        if name and choices and name in choices:
+            command = choices[name]
+    options = [option for action in command._actions for option in action.option_strings if option.startswith("--")]
+    hints = []
+    for word in extra:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.7)
+            if close:
+                hints.append(f"{word.split('=', 1)[0]}: did you mean {close[0]}?")
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 def run() -> None:

@@ -23,7 +23,8 @@ def register(commands) -> None:
         examples=("triage list", "triage list --status urgent", "triage list --urgency emergency",
                   "triage list --missing surgical_report", "triage list --va-to-do",
                   "triage list -f json | jq '.intakes[].intake_id'"))
-    listing.add_argument("--status", choices=WORKLIST_STATUSES, help="only intakes with this status")
+    listing.add_argument("--status", choices=WORKLIST_STATUSES, metavar="STATUS",
+                         help=f"only intakes with this status ({', '.join(WORKLIST_STATUSES)})")
     listing.add_argument("--urgency", choices=RED_FLAG_TIERS, metavar="TIER",
                          help=f"only urgent intakes of this red-flag tier ({', '.join(RED_FLAG_TIERS)})")
     listing.add_argument("--va-to-do", action="store_true", dest="va_to_do",

@@ -29,7 +29,7 @@ def register(commands) -> None:
         commands, "serve", help="serve the questionnaire to patients in a web browser",
         description="Serve the web pages: the patient questionnaire under /intake/ (and GET /healthz). It listens "
         "on the loopback address by default; on a clinic network, put it behind a TLS reverse proxy on the same "
-        "machine and use --behind-proxy (see the README). Ctrl-C stops it.",
+        "machine and use --behind-proxy (see docs/deployment.md). Ctrl-C stops it.",
         notes=common.STORE_HELP, handler=run_serve, exit_codes=(ExitCode.DEFINITION, ExitCode.STORE),
         examples=("triage serve                      # http://127.0.0.1:8765/intake/",
                   "triage serve --kiosk              # a reception tablet: new questionnaires too",
