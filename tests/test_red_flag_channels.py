@@ -358,6 +358,21 @@ def test_a_yes_changed_to_no_keeps_its_alert_marked_until_acknowledged(request, 
         assert store.open_alerts() == [] and store.worklist(urgency="same_day") == []
         assert store.worklist()[0].status == "draft"  # back with the drafts once acknowledged
         assert store.verify_audit().ok
+        # A yes given again after the acknowledged alert's answer had changed: a new alert.
+        revision = store.load_draft(draft.intake_id).revision
+        again = store.save_draft({"patient_id": "P-1", flag: "yes"}, user="web", intake_id=draft.intake_id,
+                                 expected_revision=revision)
+        [new] = store.open_alerts()
+        assert (new.question, new.answer_changed_at) == (flag, None)
+        store.save_draft({"patient_id": "P-1", flag: "yes", "pain_score": 3}, user="web", intake_id=draft.intake_id,
+                         expected_revision=again.revision)
+        assert len(store.open_alerts()) == 1
+        assert store.acknowledge_alerts(draft.intake_id, user="dr-who") == 1
+        # The same yes, saved again after it was acknowledged: nothing new to see.
+        store.save_draft({"patient_id": "P-1", flag: "yes", "pain_score": 4}, user="web", intake_id=draft.intake_id,
+                         expected_revision=again.revision + 1)
+        assert store.open_alerts() == []
+        assert store.verify_audit().ok
 
 
 def test_the_answer_changed_mark_is_checked_by_audit_verify(tmp_path):

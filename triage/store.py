@@ -259,11 +259,30 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
     """,
     # redflag: 8: a red flag answered yes raises its alert when the answer is saved, whatever the
-    # channel (drafts too); an alert whose answer was changed from yes stays open, marked; the
-    # worklist sorts and filters an intake with an open alert by the alert's tier (``alert_urgency``),
-    # sent or not. ``_raise_stored_red_flags`` raises the alerts of drafts saved before this.
+    # channel (drafts too); an alert whose answer was changed from yes stays, marked (acknowledged or
+    # not); one OPEN alert per question and intake (a partial unique index instead of the table-wide
+    # UNIQUE, so that a yes given again after an acknowledged change raises a new one: the table is
+    # rebuilt, ids and rows kept); the worklist sorts and filters an intake with an open alert by the
+    # alert's tier (``alert_urgency``), sent or not. ``_raise_stored_red_flags`` raises the alerts of
+    # drafts saved before this.
     """
-    ALTER TABLE alerts ADD COLUMN answer_changed_at TEXT;
+    CREATE TABLE alerts_8 (
+        id INTEGER PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        question TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        acknowledged_by TEXT,
+        answer_changed_at TEXT
+    ) STRICT;
+    INSERT INTO alerts_8 (id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by)
+        SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_8 RENAME TO alerts;
+    CREATE INDEX alerts_open ON alerts(acknowledged_at, raised_at);
+    CREATE UNIQUE INDEX alerts_one_open ON alerts(intake_id, question) WHERE acknowledged_at IS NULL;
+    CREATE INDEX alerts_intake ON alerts(intake_id, question);
     ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
     CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
     """,
@@ -943,27 +962,36 @@ class Store:
         return tiers.get(question)
 
     def _sync_alerts(self, db, intake_id: int, answers: dict[str, Any], now: str) -> tuple[bool, str | None]:
-        """Make the intake's alerts follow answers just saved: each red-flag question answered yes
-        raises its alert (at its own tier; once per question and intake); an open alert whose answer
-        is no longer yes stays open, marked "answer changed" (unmarked if it becomes yes again).
-        Returns (whether an alert was raised, the most urgent tier of its open alerts): one indexed
-        read of the intake's open alerts, so the usual autosave stays one write and this read."""
-        yes = [question for question, value in answers.items()
-               if question.startswith("red_flag_") and value in ("yes", True)]
-        raised = False
-        for question in yes:
-            tier = self._tier(question)
-            if tier is not None:
-                raised = self._raise_alert(db, intake_id, question, tier, now) or raised
-        changed, restored, tiers = [], [], []
-        for alert_id, question, marked, tier in db.execute(
-                "SELECT id, question, answer_changed_at, urgency FROM alerts WHERE intake_id = ?"
-                " AND acknowledged_at IS NULL ORDER BY id", (intake_id,)).fetchall():
-            tiers.append(tier)
-            if question in yes and marked is not None:
-                restored.append(alert_id)
-            elif question not in yes and marked is None:
-                changed.append(alert_id)
+        """Make the intake's alerts follow answers just saved. A red-flag question answered yes raises
+        its alert (at its own tier) unless its alert is open, or was acknowledged with this same yes;
+        an alert whose answer is no longer yes stays (open until acknowledged), marked "answer
+        changed" (unmarked if it becomes yes again while open); a yes given again after an
+        acknowledged alert's answer changed raises a new alert. Returns (whether an alert was raised,
+        the most urgent tier of the open alerts): one indexed read of the intake's alerts, so the
+        usual autosave stays one write and this read."""
+        yes = {question for question, value in answers.items()
+               if question.startswith("red_flag_") and value in ("yes", True)}
+        latest: dict[str, tuple] = {}  # question -> (id, answer_changed_at, urgency, acknowledged_at)
+        for alert_id, question, marked, tier, acknowledged in db.execute(
+                "SELECT id, question, answer_changed_at, urgency, acknowledged_at FROM alerts WHERE intake_id = ?"
+                " ORDER BY id", (intake_id,)).fetchall():
+            latest[question] = (alert_id, marked, tier, acknowledged)
+        raised, changed, restored, tiers = False, [], [], []
+        for question in sorted(yes | set(latest)):
+            alert = latest.get(question)
+            if question in yes:
+                if alert is None or (alert[3] is not None and alert[1] is not None):
+                    tier = self._tier(question)
+                    if tier is not None and self._raise_alert(db, intake_id, question, tier, now):
+                        raised = True
+                        tiers.append(tier)
+                    continue
+                if alert[3] is None and alert[1] is not None:
+                    restored.append(alert[0])
+            elif alert[1] is None:
+                changed.append(alert[0])
+            if alert[3] is None:
+                tiers.append(alert[2])
         for ids, value, flag in ((changed, now, True), (restored, None, False)):
             if ids:
                 db.execute(f"UPDATE alerts SET answer_changed_at = ? WHERE id IN ({', '.join('?' * len(ids))})",
@@ -975,7 +1003,8 @@ class Store:
     def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str) -> bool:
         alert_id = self._backend.insert_id(
             db, "INSERT INTO alerts (intake_id, question, urgency, raised_at) VALUES (?,?,?,?)"
-            " ON CONFLICT (intake_id, question) DO NOTHING", (intake_id, question, urgency, now))
+            " ON CONFLICT (intake_id, question) WHERE acknowledged_at IS NULL DO NOTHING",
+            (intake_id, question, urgency, now))
         if alert_id is None:
             return False
         self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None,

@@ -189,6 +189,9 @@ MIGRATIONS: dict[int, str] = {
     6: "ALTER TABLE invites ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
     # redflag: alerts raised from every channel (store.MIGRATIONS 8, with ``_raise_stored_red_flags``)
     7: "ALTER TABLE alerts ADD COLUMN answer_changed_at TEXT;"
+       " ALTER TABLE alerts DROP CONSTRAINT alerts_intake_id_question_key;"
+       " CREATE UNIQUE INDEX alerts_one_open ON alerts(intake_id, question) WHERE acknowledged_at IS NULL;"
+       " CREATE INDEX alerts_intake ON alerts(intake_id, question);"
        " ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;"
        " CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id)",
 }
