@@ -102,6 +102,9 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
     with Raw(pg_url) as raw:  # back to the schema a PostgreSQL store starts from
         raw.execute("ALTER TABLE invites DROP COLUMN language")
         raw.execute("ALTER TABLE alerts DROP COLUMN answer_changed_at")
+        raw.execute("DROP INDEX alerts_one_open")
+        raw.execute("DROP INDEX alerts_intake")
+        raw.execute("ALTER TABLE alerts ADD CONSTRAINT alerts_intake_id_question_key UNIQUE (intake_id, question)")
         raw.execute("ALTER TABLE worklist DROP COLUMN alert_urgency")  # its index goes with it
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
