@@ -441,3 +441,16 @@ def test_an_answers_file_red_flag_with_no_store_says_staff_are_not_alerted(monke
                      "patient", "-o", str(tmp_path / "v.json"))
     assert run.code == 2 and "staff are NOT alerted; tell them now" in run.err
     assert json.loads((tmp_path / "v.json").read_text())[FLAGS["emergency"]] == "yes"  # nothing lost
+
+
+def test_the_staff_page_of_a_draft_marks_what_was_not_answered(db):
+    with open_store(db) as store:
+        draft = store.save_draft({"patient_id": "P-D", "red_flag_saddle_numbness": "yes",
+                                  "red_flag_bladder_bowel": "unknown", "red_flag_immunosuppression": "no"}, user="nurse")
+    staff = sign_in(make_app(db).test_client(), "clint").get(f"/staff/intakes/{draft.intake_id}")
+    # 8 emergency and same-day questions: one yes, one unknown, six not answered; never like a no
+    assert staff.text.count("NOT ANSWERED - ask now") == 7
+    assert re.search(r"RF: new bladder/bowel problem\s+NOT ANSWERED - ask now\s+\(unknown\)", staff.text)
+    assert staff.text.count("RF: new bladder/bowel problem") == 1  # once: not again among the other answers
+    assert "not sent yet" in staff.text and "Red-flag alert not yet acknowledged" in staff.text
+    assert 'class="tag tag--red">yes<' in staff.page

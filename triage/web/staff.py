@@ -233,7 +233,7 @@ def summary(intake_id: int):
         store.log_access(VIEWED, user=g.user.name, intake_id=intake_id, detail={"draft": True, "channel": "web"})
         answers = draft.answers if draft else {}
         return _page("staff/draft.html", title=f"Intake {intake_id}", intake_id=intake_id, draft=draft,
-                     rows=_answer_rows({k: v for k, v in answers.items() if not k.startswith("red_flag_")}),
+                     rows=_answer_rows(answers, red_flags=False),
                      red_flag_rows=_red_flag_rows(answers, {}), open_alerts=_open_alerts(intake_id))
     try:
         record = store.get(intake_id, _version_arg())
@@ -267,9 +267,12 @@ def _red_flag_rows(answers: dict[str, Any], basis) -> list[tuple[str, str, list[
     return rows
 
 
-def _answer_rows(answers: dict[str, Any]) -> list[tuple[str, str]]:
+def _answer_rows(answers: dict[str, Any], *, red_flags: bool = True) -> list[tuple[str, str]]:
+    """(label, answer) of every question; ``red_flags=False``: without the red-flag questions (shown on
+    their own, marked)."""
     questionnaire = services().questionnaire
-    return [(item.label, questionnaire.answer_text(item.id, answers.get(item.id))) for item in questionnaire.items]
+    return [(item.label, questionnaire.answer_text(item.id, answers.get(item.id))) for item in questionnaire.items
+            if red_flags or not item.safety]
 
 
 def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
