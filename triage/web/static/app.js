@@ -26,8 +26,8 @@
   });
 
   // Staff pages: the red-flag banner follows the store without a reload (every 5 seconds).
-  var body0 = document.body;
-  var alertsUrl = body0.getAttribute("data-alerts-url");
+  var staffPage = document.body;
+  var alertsUrl = staffPage.getAttribute("data-alerts-url");
   var banner = document.getElementById("alert-banner");
   var bannerText = document.getElementById("alert-banner-text");
   if (alertsUrl && banner && bannerText && window.fetch) {
@@ -37,7 +37,7 @@
     // On the worklist, a new alert's row appears without a reload: the same page is fetched again
     // (the server sorts it: open red flags first) and its rows replace these.
     var rows = document.getElementById("worklist-rows");
-    var latest = body0.getAttribute("data-alerts-latest") || "0";
+    var latest = staffPage.getAttribute("data-alerts-latest") || "0";
     var refreshRows = function () {
       fetch(window.location.href, { credentials: "same-origin", headers: { "X-Triage-Refresh": "rows" } })
         .then(function (response) { return response.ok ? response.text() : null; })
