@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +36,23 @@ def reply(child: pexpect.spawn, shown: str, typed: str, prompt: str = ": ") -> N
     child.expect_exact(shown)
     child.expect_exact(prompt)
     child.sendline(typed)
+
+
+def page_through(child: pexpect.spawn, last: str, rows: int, prompt: str = "Your answer: ") -> int:
+    """Press Enter on each page of a review until its ``last`` page's instruction shows; every page,
+    with its instruction and prompt, must fit ``rows`` lines. Returns the number of pages."""
+    pages = 0
+    while True:
+        index = child.expect_exact(["Press Enter to see more of your answers", "Oprima Enter para ver más", last])
+        page = child.before + child.after
+        child.expect_exact(prompt)
+        page += child.before + child.after
+        pages += 1
+        shown = page.replace("\r\n", "\n").removeprefix("\n").split("\n")  # the Enter that asked for it
+        assert len(shown) <= rows, f"a review page of {len(shown)} lines: {page}"
+        if index == 2:
+            return pages
+        child.sendline("")
 
 
 def finished(child: pexpect.spawn) -> tuple[int, str]:
@@ -91,12 +109,14 @@ def test_coordinator_full_intake(tmp_path):
     reply(child, "MRI since fusion available (y/n/u) [yes]", "n")
     child.expect_exact("Now not asked (skip logic): MRI date; Annular tear levels (MRI report).")
     child.expect_exact("-- Review: 28 questions")
-    child.expect_exact(" 9. Pain location")  # numbers do not shift when questions 7 and 8 go
-    reply(child, "", "", prompt="Number to change, < back, Enter to finish: ")
+    child.expect_exact(" 7. Pain location")  # numbered as asked: 7 and 8 went, the ones after moved up
+    reply(child, "", "", prompt="Number to change, < back, Enter to finish: ")  # 50 rows: one page
     child.expect_exact("URGENT")
     code, rest = finished(child)
     assert code == 0
     assert "Topics the physician may want to discuss" in rest  # the full coordinator result
+    # taller than the 50-row screen: the URGENT banner is said again in the last lines
+    assert "URGENT - EMERGENCY" in "\n".join(rest.strip().splitlines()[-12:])
     assert saved(out) == {
         "patient_id": "P-9", "assessment_date": TODAY, "fusion_date": "2024-03",
         "fused_levels": ["L4-L5", "L5-S1"], "surgical_report_available": "yes", "mri_available": "no",
@@ -153,9 +173,12 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
     for number in range(24, 29):
         reply(child, f"Question {number} of 28", "3", prompt="Your answer: ")
     child.expect_exact("Your answers")
+    reply(child, "Press Enter to see more of your answers", "", prompt="Your answer: ")  # page 2 holds 23
     reply(child, "Have you served in the armed forces?", "23", prompt="Your answer: ")
     reply(child, "Press Enter to keep your answer: Yes", "2", prompt="Your answer: ")
-    reply(child, "Your answers", "", prompt="Your answer: ")
+    child.expect_exact("Your answers")
+    page_through(child, "Type the number of an answer to change it", 50)
+    child.sendline("")
     child.expect_exact("Before your visit")
     code, summary = finished(child)
     assert code == 0
@@ -396,13 +419,14 @@ def test_patient_words_at_80x24_review_pages_and_goes_back(tmp_path):
     for number in range(7, 22):
         reply(child, f"Question {number} of 26", "u" if number == 8 else "2", prompt="Your answer: ")
     child.expect_exact("Your answers")
-    reply(child, "Press Enter to see more of your answers", "", prompt="Your answer: ")  # a screenful at a time
-    reply(child, "Type the number of an answer to change it", "<", prompt="Your answer: ")
+    page_through(child, "Type the number of an answer to change it", 24)  # a screenful at a time
+    child.sendline("<")
     reply(child, "Have you served in the armed forces?", "1", prompt="Your answer: ")  # the last question again
     for number in range(22, 27):  # veteran yes now: the five VA questions it opens are asked
         reply(child, f"Question {number} of 26", "3", prompt="Your answer: ")
-    reply(child, "Your answers", "", prompt="Your answer: ")
-    reply(child, "Type the number of an answer to change it", "", prompt="Your answer: ")
+    child.expect_exact("Your answers")
+    page_through(child, "Type the number of an answer to change it", 24)
+    child.sendline("")
     code, summary = finished(child)
     assert code == 0 and "Before your visit" in summary
     assert saved(out)["veteran"] == "yes" and saved(out)["fusion_date"] == "2024-03"
@@ -413,3 +437,58 @@ def test_piped_b_is_never_a_silent_step_back(tmp_path):
     assert run.returncode == 2
     assert "error: hardware_problem_known: 'b' is not an answer here; type y, n or u (standard input line 13)" \
         in run.stderr
+
+
+# --- the review at 80x24 (issue 29) ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("mode", "lang", "last"), [
+    ("patient", "en", "Type the number of an answer to change it"),
+    ("patient", "es", "Escriba el número de una respuesta para cambiarla"),
+    ("coordinator", "en", "Enter to finish: "),
+])
+def test_review_pages_fit_80x24_with_one_column_layout(tmp_path, mode, lang, last):
+    """Every page of the review, with its instruction and prompt, fits 24 rows (a kiosk has no
+    scrollback), no line is wider than 80, and the answers sit in the same column on every page."""
+    answers = json.loads((ROOT / "examples" / "adjacent-tear.json").read_text(encoding="utf-8"))
+    if mode == "patient":
+        answers = {key: value for key, value in answers.items() if key not in ("patient_id", "assessment_date")}
+    (tmp_path / "all.json").write_text(json.dumps(answers), encoding="utf-8")
+    child = pexpect.spawn(TRIAGE[0], ["intake", "--mode", mode, "--lang", lang, "--resume", "all.json"],
+                          cwd=str(tmp_path), env=_env(), encoding="utf-8", timeout=15, dimensions=(24, 80))
+    prompt = "Su respuesta: " if lang == "es" else "Your answer: "
+    if mode == "coordinator":
+        child.expect_exact("-- Review: 30 questions --")
+        pages, text = 0, ""
+        while True:
+            index = child.expect_exact(["Enter for more: ", "Enter to finish: "])
+            page = child.before + child.after
+            text += page
+            pages += 1
+            assert len(page.replace("\r\n", "\n").split("\n")) <= 24, page
+            if index == 1:
+                break
+            child.sendline("")
+    else:
+        child.expect_exact("Sus respuestas" if lang == "es" else "Your answers")  # what came before has scrolled
+        pages = page_through(child, last, 23, prompt=prompt)  # 23: the heading's line is above
+        text = ""
+    assert pages >= 2
+    child.sendline("")
+    code, rest = finished(child)
+    assert code == 0
+    if mode == "coordinator":
+        lines = [line for line in text.replace("\r\n", "\n").split("\n") if re.match(r"\s*\d+\. ", line)]
+        assert len(lines) == 30 and max(map(len, lines)) <= 80
+        # one layout on every page: the answer column starts where it starts on the first page
+        starts = {line.index("yes", 40) for line in lines if re.search(r"\. (Operative report|MRI since fusion|"
+                                                                          r"VA: enrolled)", line)}
+        assert len(starts) == 1, starts
+
+
+def test_back_at_the_first_question_says_there_is_nothing_before_it(tmp_path):
+    child = spawn(tmp_path, "--mode", "patient", "--out", "f.json")
+    reply(child, "Question 1 of 28", "<", prompt="Your answer: ")
+    child.expect_exact("This is the first question. There is no question before it.")
+    reply(child, "Question 1 of 28", "u", prompt="Your answer: ")
+    child.sendintr()
+    finished(child)

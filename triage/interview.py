@@ -471,11 +471,10 @@ class Interview:
         self.position = len(self.asked())
 
     def review(self) -> list[tuple[int, Item, Any]]:
-        """(number, question, answer or None) for every question asked. A question keeps its number
-        whatever skip logic does (numbers of questions not asked are left out), so a number read on
-        the screen still means the same question after a change."""
-        number = {item.id: n for n, item in enumerate(self.items, start=1)}
-        return [(number[item.id], item, self.answers.get(item.id)) for item in self.asked()]
+        """(number, question, answer or None) for every question asked, numbered as the progress
+        counted them ("Question 26 of 26" is the review's 26): a change that hides or opens questions
+        renumbers the ones after it, and the screen says which questions it hid or opened."""
+        return [(number, item, self.answers.get(item.id)) for number, item in enumerate(self.asked(), start=1)]
 
     def red_flags_yes(self) -> list[Item]:
         return [item for item in self.asked() if item.safety and self.answers.get(item.id) == "yes"]

@@ -185,6 +185,7 @@ class PatientWording(_Definition):
     review_prompt: str
     review_not_a_number: str
     review_more: str
+    first_question: str  # `<` typed at the first question
     summary_title: str
     bring_heading: str
     bring_nothing: str

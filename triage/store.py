@@ -668,6 +668,11 @@ class Store:
         """"sqlite" or "postgresql"."""
         return self._backend.name
 
+    def ping(self) -> None:
+        """A query that touches the schema (GET /readyz): StoreError when the database does not answer."""
+        with self._errors():
+            self._db.execute("SELECT COUNT(*) FROM audit_head").fetchone()
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -78,8 +78,8 @@ TRANSCRIPTS = {
         "1", "c",  # fever or wound: yes (same day), then continue
         "2", "sí", "c",  # "sí" typed as a word: a second flag (within days); the same-day words stay
         "1", "1", "2", "3", "2", "1",  # veteran: yes opens the five VA questions
-        "8", "1",  # at the review: change the pain location
-        "",  # finish
+        "6", "1",  # at the review: change what the pain feels like (6: without an MRI its two questions went)
+        "", "",  # the review's two pages at 50 rows: Enter for the rest, then Enter to finish
     ]),
 }
 

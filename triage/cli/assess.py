@@ -144,7 +144,7 @@ def _questionnaire():
 def _save(args, io: IO, answers: dict, result: dict, source: str) -> None:
     """Record the assessment before anything is printed: a failed save prints no result, and the
     answers file is untouched, so nothing is lost."""
-    with common.open_store(args) as store:
+    with common.open_store(args, io) as store:
         intake, version = store.record_assessment(answers, result, user=common.user(args), intake_id=args.amend,
                                                   base_version=args.base_version, source=source,
                                                   discard_draft=args.discard_draft, change_patient=args.change_patient)

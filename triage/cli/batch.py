@@ -242,7 +242,7 @@ def run(args, io: IO) -> int:
     source, size = batch.open_input(args.file)
     try:
         if args.save:
-            common.open_store(args).close()  # an unusable store stops the run now (exit 5), not mid-way
+            common.open_store(args, io).close()  # an unusable store stops the run now (exit 5), not mid-way
         output = batch.Output(args.out, args.file)
     except BaseException:
         if source is not sys.stdin.buffer:

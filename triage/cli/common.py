@@ -200,14 +200,16 @@ class IO:
     saved: list[tuple[int, int]] = field(default_factory=list)
 
     def width(self, stream: TextIO | None = None) -> int:
-        """The terminal's width for ``stream`` (default: out); 100 when it is not a terminal."""
+        """The width to write ``stream`` (default: out) at: the terminal's, else COLUMNS (a pipe into
+        `less` in an 80-column terminal must not be 100 wide: words broke mid-word there), else 80."""
         stream = stream or self.out
         if stream.isatty():
             try:
                 return os.get_terminal_size(stream.fileno()).columns
             except OSError:
                 pass
-        return 100
+        columns = os.environ.get("COLUMNS", "")
+        return int(columns) if columns.isascii() and columns.isdigit() and 20 <= int(columns) <= 1000 else 80
 
     def color(self, stream: TextIO | None = None) -> bool:
         stream = stream or self.out
@@ -444,15 +446,21 @@ def person_name(text: str) -> str:
 
 def add_settings_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", metavar="FILE", help="clinic settings TOML (default: TRIAGE_SETTINGS, "
-                        "else the shipped defaults)")
+                        "else settings in the service's configuration file, else the shipped defaults)")
 
 
 def settings_path(args: argparse.Namespace) -> Path | None:
+    """--settings, else TRIAGE_SETTINGS, else the service's configuration file's (triage.config),
+    else None (the shipped defaults)."""
     value, where = getattr(args, "settings", None), "--settings"
     if value is None:
         value, where = os.environ.get("TRIAGE_SETTINGS"), "TRIAGE_SETTINGS"
     if value is not None and not value.strip():  # set but empty: a mistake, not "use the defaults"
         raise UsageError([Problem(where, "is empty; give a settings file, or leave it out for the shipped defaults")])
+    if value is None:
+        from triage.config import configured_settings
+
+        value = configured_settings()
     return Path(value) if value else None
 
 
@@ -471,36 +479,51 @@ def add_language_option(parser, help: str, default: str | None = "en") -> None:
                         + f"; default {default or 'en'})")
 
 
-STORE_HELP = """the store: --db PATH, else the TRIAGE_DB environment variable, else
-$XDG_DATA_HOME/fbss-triage/triage.db (default: ~/.local/share/fbss-triage/triage.db);
-created on first use (folder 0700, file 0600). A PostgreSQL store for several machines:
+STORE_HELP = """the store: --db PATH, else the TRIAGE_DB environment variable, else db in the
+service's configuration file (TRIAGE_CONFIG, else /etc/fbss-triage/triage.toml when it exists),
+else $XDG_DATA_HOME/fbss-triage/triage.db (default: ~/.local/share/fbss-triage/triage.db);
+created on first use (folder 0700, file 0600). A warning says when the store opened is not the
+configured one (see docs/operations.md). A PostgreSQL store for several machines:
 --db postgresql://USER@HOST/DATABASE?sslmode=verify-full (see docs/store.md).
 """
 
 
 def add_store_options(parser, *, who: bool = True, who_help: str = "who is doing this") -> None:
     """--db and --user for any command that uses the store (read them with store_path and user)."""
-    parser.add_argument("--db", metavar="PATH", help="the store file or postgresql:// URL (default: TRIAGE_DB, else the per-user store)")
+    parser.add_argument("--db", metavar="PATH", help="the store file or postgresql:// URL (default: TRIAGE_DB, else db in the service's "
+                        "configuration file, else the per-user store)")
     if who:
         parser.add_argument("--user", type=person_name, metavar="NAME", help=f"{who_help}, for the audit log (default: the OS user)")
 
 
 def store_path(args: argparse.Namespace) -> Path | str:
     """The store's file, or its PostgreSQL URL (``postgresql://...``) as given."""
+    return _store_choice(args)[0]
+
+
+def _store_choice(args: argparse.Namespace) -> tuple[Path | str, str, "tuple[str, Path] | None"]:
+    """The store (--db, else TRIAGE_DB, else the configuration file's db, else the per-user store),
+    what chose it, and the store the service's configuration file names (with the file), if any."""
+    from triage.config import configured_store
     from triage.store import default_path, is_postgresql_url
 
-    value = getattr(args, "db", None)
+    configured = configured_store()
+    value, chosen_by = getattr(args, "db", None), "--db"
     if value is None:
-        value = os.environ.get("TRIAGE_DB")
+        value, chosen_by = os.environ.get("TRIAGE_DB"), "TRIAGE_DB"
         if value is not None and not value.strip():
             # Set but empty is a mistake (a typo in a script), not a wish for the per-user store.
             raise UsageError([Problem("TRIAGE_DB", "is set but empty; give a store path, or unset it to use "
                                       f"the per-user store ({default_path()})")])
     elif not value.strip():
         raise UsageError([Problem("--db", "is empty; give a store path")])
+    if value is None and configured is not None:
+        value, chosen_by = configured[0], str(configured[1])
+    if value is None:
+        return default_path(), "default", configured
     if is_postgresql_url(value):
-        return value
-    return Path(value) if value else default_path()
+        return value, chosen_by, configured
+    return Path(value), chosen_by, configured
 
 
 def user(args: argparse.Namespace) -> str:
@@ -509,13 +532,32 @@ def user(args: argparse.Namespace) -> str:
     return getattr(args, "user", None) or current_user()
 
 
+def store_warning(args: argparse.Namespace) -> str | None:
+    """The warning line when the store this command opens is not the one the service's configuration
+    file names (the service and this command would not see the same intakes); once per command."""
+    from triage.config import mask_url, same_store
+
+    location, chosen_by, configured = _store_choice(args)
+    if configured is None or getattr(args, "store_warned", False) or same_store(location, configured[0]):
+        return None
+    args.store_warned = True  # once per command, however often it opens the store
+    return (f"warning: this store ({mask_url(str(location))}, from {chosen_by}) is not the one configured for the "
+            f"service ({mask_url(configured[0])}, in {configured[1]})")
+
+
 def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading: bool = False):
     """The store of --db / TRIAGE_DB. Reading commands (``for_reading``) read a store they cannot
     write (a read-only file system or copy) instead of refusing it, and say that this access cannot
     be recorded in its audit log."""
     from triage.store import open_store as open_
 
-    store = open_(store_path(args), for_reading=for_reading)
+    warning = store_warning(args)
+    if warning:
+        from triage.safe_text import for_terminal
+
+        (io.err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")
+    location = _store_choice(args)[0]
+    store = open_(location, for_reading=for_reading)
     if store.read_only and io is not None and getattr(args, "audit_command", None) != "verify":
         io.note(f"note: {store.path} is read-only: this access cannot be recorded in its audit log")
     return store

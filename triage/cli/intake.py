@@ -196,8 +196,9 @@ class Intake:
                 outcome = self.ask(item)
             except StopIntake:
                 return True
-            if outcome == "back":
-                self.interview.back()
+            if outcome == "back" and not self.interview.back():
+                self.say(self.wording.first_question if self.patient else
+                         "  ! this is the first question; there is nothing before it", style="bold")
 
     def start(self) -> None:
         from triage.interview import date_forms
@@ -381,40 +382,68 @@ class Intake:
 
     # --- review -------------------------------------------------------------------------------------
     def review(self):
-        """Show every answer with its number, a screenful at a time; returns the item to change,
-        "back" (the last question again), or None to finish."""
+        """Show every answer with its number, a screenful at a time (pages measured in the lines they
+        take at this width, all with the same columns); returns the item to change, "back" (the last
+        question again), or None to finish."""
+        import textwrap
+
         from rich.table import Table
         from rich.text import Text
 
         rows = self.interview.review()
         numbers = {number: item for number, item, _ in rows}
-        self.say()
-        if self.patient:
-            self.say(self.wording.review_title, style="bold")
-            self.say(self.wording.review_intro)
-        else:
-            self.say(f"-- Review: {len(rows)} questions (numbers stay the same when skip logic changes) --",
-                     style="bold")
-        page = max(self.height - (8 if self.patient else 5), 5)
-        prompt = self.wording.prompt if self.patient else "Number to change, < back, Enter to finish: "
-        for start in range(0, len(rows), page):
-            grid = Table.grid(padding=(0, 1))
-            grid.add_column(justify="right", no_wrap=True)
-            grid.add_column(ratio=3 if self.patient else 2)
-            grid.add_column(ratio=2, overflow="fold")
-            for number, item, value in rows[start:start + page]:
+        width = self.console.width
+        number_width = len(str(max(numbers, default=1))) + 1
+        room = max(width - number_width - 2, 20)  # two one-space gaps between the three columns
+        question_width = room * 3 // 5 if self.patient else room // 2
+
+        def grid(chunk) -> Table:
+            table = Table.grid(padding=(0, 1))
+            table.add_column(justify="right", no_wrap=True, width=number_width)
+            table.add_column(width=question_width)
+            table.add_column(width=room - question_width, overflow="fold")
+            for number, item, value in chunk:
                 answer = self.q.answer_text(item.id, value, audience=self.mode)
                 if not self.patient and item.safety and value == "yes":
                     answer += "  !! RED FLAG"
-                grid.add_row(Text(f"{number}."), Text(item.text if self.patient else item.label), Text(answer))
-            self.console.print(grid)
-            last = start + page >= len(rows)
+                table.add_row(Text(f"{number}."), Text(item.text if self.patient else item.label), Text(answer))
+            return table
+
+        def lines(text: str) -> int:
+            return len(textwrap.wrap(text, width)) or 1
+
+        if self.patient:
+            heading = [self.wording.review_title, self.wording.review_intro]
+            more, done = self.wording.review_more, self.wording.review_prompt
+            prompts = {False: self.wording.prompt, True: self.wording.prompt}
+        else:
+            heading = [f"-- Review: {len(rows)} questions --"]
+            more = done = ""
+            prompts = {False: "Number to change, < back, Enter for more: ",
+                       True: "Number to change, < back, Enter to finish: "}
+        # Each page ends with its instruction, the prompt line and a line for a "type a number" note.
+        footer = max(lines(more), lines(done)) * bool(more) + 2
+        heights = [len(self.console.render_lines(grid([row]), self.console.options.update(width=width)))
+                   for row in rows]
+        pages, used = [[]], 0
+        budget = self.height - footer - 1 - sum(lines(text) for text in heading)  # the first page has the heading
+        for row, height in zip(rows, heights):
+            if pages[-1] and used + height > budget:
+                pages.append([])
+                used, budget = 0, self.height - footer
+            pages[-1].append(row)
+            used += height
+
+        self.say()
+        for number, text in enumerate(heading):
+            self.say(text, style="bold" if number == 0 else "")
+        for index, chunk in enumerate(pages):
+            self.console.print(grid(chunk))
+            last = index == len(pages) - 1
             if self.patient:  # on its own line: a long prompt would wrap at 80 columns
-                self.say(self.wording.review_prompt if last else self.wording.review_more)
-            elif not last:
-                self.say("Enter shows the rest; or type a number to change it.", style="dim")
+                self.say(done if last else more)
             while True:
-                typed = self.lines.read(prompt).strip()
+                typed = self.lines.read(prompts[last]).strip()
                 if not typed and not last:
                     break  # the next screenful
                 if not typed:
@@ -486,7 +515,7 @@ def run(args, io: IO) -> int:
     preset = {"patient_id": args.patient_id} if args.patient_id is not None else {}
     if not (args.resume or args.out):
         # The embedded store by default: a draft autosaved after every answer, resumable by id.
-        draft = StoreDraft(common.open_store(args), common.user(args), args.resume_intake,
+        draft = StoreDraft(common.open_store(args, io), common.user(args), args.resume_intake,
                            language=args.lang if args.mode == "patient" else None)
         interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
@@ -616,10 +645,15 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
                                   values=session.patient_values)
         io.out.write(render_patient_summary(summary, session.q, width=width))
     else:
-        from triage.render.result import render_text
+        from triage.render.result import render_banner, render_text
 
-        io.out.write(render_text(result, answers.answered(), session.q, width=width, color=color,
-                                 ascii_only=session.ascii_only))
+        text = render_text(result, answers.answered(), session.q, width=width, color=color,
+                           ascii_only=session.ascii_only)
+        io.out.write(text)
+        if not session.scripted and text.count("\n") > session.height - 2:
+            # Taller than the screen: the banner (URGENT, its tier) has scrolled away; it is said again
+            # last, where the coordinator's eyes are when the intake ends.
+            io.out.write(render_banner(result, width=width, color=color, ascii_only=session.ascii_only))
     io.out.flush()
     saved = (f"recorded as intake {recorded.intake_id} version {recorded.version} in {recorded.path}" if recorded
              else f"answers saved to {draft.where}")

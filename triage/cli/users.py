@@ -86,7 +86,7 @@ def run_add(args, io: IO) -> int:
     problem = accounts.check_name(args.name)
     if problem:
         raise InvalidInput([Problem("NAME", problem)])
-    with common.open_store(args) as store:
+    with common.open_store(args, io) as store:
         if store.get_user(args.name) is not None:
             raise InvalidInput([Problem("NAME", f"a user named {args.name!r} exists already")])
         password = _password(args, io, args.name)
@@ -96,7 +96,7 @@ def run_add(args, io: IO) -> int:
 
 
 def run_list(args, io: IO) -> int:
-    with common.open_store(args) as store:
+    with common.open_store(args, io) as store:
         users = store.users()
     if not users:
         io.note("no accounts yet: add one with `triage users add NAME --role coordinator|clinician`")
@@ -109,7 +109,7 @@ def run_list(args, io: IO) -> int:
 def run_disable(args, io: IO) -> int:
     from triage.store import USER_DISABLED
 
-    with common.open_store(args) as store:
+    with common.open_store(args, io) as store:
         store.update_user(args.name, by=common.user(args), disabled=True, action=USER_DISABLED)
     io.note(f"disabled: {args.name}")
     return ExitCode.OK
@@ -119,7 +119,7 @@ def run_reset(args, io: IO) -> int:
     from triage import accounts
     from triage.store import PASSWORD_RESET
 
-    with common.open_store(args) as store:
+    with common.open_store(args, io) as store:
         if store.get_user(args.name) is None:
             raise InvalidInput([Problem("NAME", f"no user named {args.name!r}")])
         password = _password(args, io, args.name)

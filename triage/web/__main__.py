@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kiosk", action="store_true")
     parser.add_argument("--behind-proxy", action="store_true")
     parser.add_argument("--threads", type=int, default=8)
+    # The rest of the configuration, as `triage serve` resolved it (triage.config).
+    parser.add_argument("--base-url")
+    parser.add_argument("--allowed-hosts", default="", help="comma-separated")
+    parser.add_argument("--trusted-proxies", default="", help="comma-separated addresses/networks, or a count")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--metrics-fd", type=int, help="the metrics socket, bound by `triage serve`")
     args = parser.parse_args(argv)
     if not args.db:
         parser.error("--db (or TRIAGE_DB) is required")
@@ -34,48 +40,89 @@ def main(argv: list[str] | None = None) -> int:
     from triage.errors import DefinitionError, StoreError, TriageError
 
     terminated: list[bool] = []
+    say = _line(args.log_format)
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
     try:
         from pathlib import Path
 
         import waitress
 
         from triage.web.app import create_app
+        from triage.web.network import LOOPBACK_PROXIES
+        from triage.web.observability import setup_logging
 
+        setup_logging(args.log_format)
+        proxies = [part for part in args.trusted_proxies.split(",") if part]
+        trusted = int(proxies[0]) if len(proxies) == 1 and proxies[0].isdigit() else proxies
+        if args.behind_proxy and not trusted:  # --behind-proxy alone: a proxy on this machine
+            trusted = list(LOOPBACK_PROXIES)
         app = create_app(store_path=args.db, settings_path=Path(args.settings) if args.settings else None,
-                         kiosk=args.kiosk, secure_cookies=args.behind_proxy)
+                         kiosk=args.kiosk, secure_cookies=args.behind_proxy, base_url=args.base_url,
+                         allowed_hosts=[part for part in args.allowed_hosts.split(",") if part],
+                         trusted_proxies=trusted, metrics=args.metrics_fd is not None)
         listener = socket.socket(fileno=args.fd)
-        proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
-                 "trusted_proxy_count": 1} if args.behind_proxy else {}
+        sockets, served = [listener], app
+        if args.metrics_fd is not None:
+            # One waitress, two sockets: a request that came in on the metrics port gets the metrics.
+            metrics_socket = socket.socket(fileno=args.metrics_fd)
+            sockets.append(metrics_socket)
+            served = _by_port(app, app.extensions["triage.metrics"].wsgi_app(), metrics_socket.getsockname()[1])
         def on_terminate(*_):  # a service manager's stop: end as on Ctrl-C, but it is not a failure
             terminated.append(True)
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, on_terminate)
         # waitress returns (instead of raising) when Ctrl-C stops it.
-        waitress.serve(app, sockets=[listener], threads=args.threads, ident="", clear_untrusted_proxy_headers=True,
-                       max_request_body_size=4 * 1024 * 1024, **proxy)
+        # Forwarding headers are judged by triage.web.network (trusted proxies from the configuration).
+        waitress.serve(served, sockets=sockets, threads=args.threads, ident="",
+                       max_request_body_size=4 * 1024 * 1024)
     except KeyboardInterrupt:
         pass
     except DefinitionError as error:
-        sys.stderr.write(f"error: definition: {error}\n")
+        say(f"error: definition: {error}")
         return EXIT_DEFINITION
     except StoreError as error:
-        sys.stderr.write(f"error: store: {error}\n")
+        say(f"error: store: {error}")
         return EXIT_STORE
     except TriageError as error:
-        sys.stderr.write(f"error: {error}\n")
+        say(f"error: {error}")
         return EXIT_INVALID
     except Exception as error:  # never a traceback for a user
-        sys.stderr.write(f"error: internal: {type(error).__name__} (please report)\n")
+        say(f"error: internal: {type(error).__name__} (please report)")
         return EXIT_INTERNAL
-    sys.stderr.write("stopped\n")
+    say("stopped")
     return 0 if terminated else EXIT_INTERRUPTED
+
+
+def _line(log_format: str):
+    """How the last words are written: a plain line, or (log_format json) one JSON object like the log's."""
+
+    def say(text: str) -> None:
+        if log_format == "json":
+            import json
+            import time
+
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+            level = "ERROR" if text.startswith("error: ") else "INFO"
+            text = json.dumps({"time": stamp, "level": level, "logger": "triage.serve", "message": text})
+        sys.stderr.write(text + "\n")
+
+    return say
+
+
+def _by_port(app, metrics_app, metrics_port: int):
+    port = str(metrics_port)
+
+    def dispatch(environ, start_response):
+        if environ.get("SERVER_PORT") == port:
+            if environ.get("PATH_INFO") != "/metrics":
+                start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"not found: the metrics are at /metrics\n"]
+            return metrics_app(environ, start_response)
+        return app(environ, start_response)
+
+    return dispatch
 
 
 if __name__ == "__main__":

@@ -59,6 +59,16 @@ class Services:
             store = self._local.store = open_store(self.store_path)
         return store
 
+    def forget_store(self) -> None:
+        """Close and drop this thread's connection (it failed): the next use opens a new one."""
+        store = getattr(self._local, "store", None)
+        self._local.store = None
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # already broken; nothing more to do with it
+                pass
+
     def language(self) -> str:
         """The language of this request's patient pages: the one chosen in the patient's session
         (its invitation's, or the switch's); English on staff sessions and without a choice."""
@@ -83,18 +93,22 @@ def services() -> Services:
 def create_app(*, store_path: Path | str, settings_path: Path | None = None, kiosk: bool = False,
                secure_cookies: bool = False, today: Callable[[], date] = date.today,
                clock: Callable[[], float] = time.monotonic,
-               blueprints: Iterable[Blueprint] = ()) -> Flask:
-    """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy).
-    ``today`` and ``clock`` are injectable for tests. The store is opened (and created) here, so a
-    store that cannot be used stops `triage serve` before it listens."""
-    from triage.web import patient, staff
+               blueprints: Iterable[Blueprint] = (), base_url: str | None = None,
+               allowed_hosts: Iterable[str] | None = None, trusted_proxies: Iterable[str] | int | None = None,
+               metrics: bool = False) -> Flask:
+    """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy; an
+    https ``base_url`` does too). ``base_url``, ``allowed_hosts`` and ``trusted_proxies`` come from the
+    configuration (triage.config; see triage.web.network). ``metrics``: Prometheus metrics, served by
+    ``app.extensions["triage.metrics"].wsgi_app()`` on their own port. ``today`` and ``clock`` are
+    injectable for tests. The store is opened (and created) here, so a store that cannot be used stops
+    `triage serve` before it listens."""
+    from triage.web import network, observability, patient, staff
 
     settings = load_settings(settings_path)
     store_path = store_path if is_postgresql_url(store_path) else Path(store_path)
     open_store(store_path).close()
     app = Flask(__name__, static_folder=str(PACKAGE / "static"), template_folder=str(PACKAGE / "templates"))
     app.config.update(
-        SESSION_COOKIE_SECURE=secure_cookies,
         TRAP_HTTP_EXCEPTIONS=False,
         PROPAGATE_EXCEPTIONS=False,
         TEMPLATES_AUTO_RELOAD=False,
@@ -130,6 +144,11 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         # Per client address and per user name (both are counted), 5 failures per 15 minutes.
         sign_in_limiter=security.Limiter(limit=5, window=15 * 60, global_limit=100, clock=clock),
     )
+    # Order matters: every request gets its id and its access-log line, then its host name is
+    # checked, then the security checks run.
+    observability.install(app, observability.Metrics(_open_alerts(store_path)) if metrics else None)
+    network.install(app, network.Network.build(base_url=base_url, allowed_hosts=allowed_hosts,
+                                               trusted_proxies=trusted_proxies, secure_cookies=secure_cookies))
     security.install(app)
     app.jinja_env.autoescape = True
     app.jinja_env.globals["t"] = lambda message_id, **values: services().text(message_id, **values)
@@ -145,8 +164,25 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
             sessions.purge_idle()
 
     @app.get("/healthz")
-    def healthz():
+    def healthz():  # liveness: the process answers (the store is /readyz's business)
         return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.get("/readyz")
+    def readyz():
+        """Ready for traffic: the definitions are loaded and the store answers a query (503 otherwise,
+        and this thread's connection is dropped, so the next request opens a fresh one)."""
+        svc = services()
+        plain = {"Content-Type": "text/plain; charset=utf-8"}
+        if not (svc.questionnaire and svc.ruleset and svc.languages):
+            return "not ready: definitions not loaded\n", 503, plain
+        try:
+            svc.store().ping()
+        except Exception as error:  # StoreError, or a driver error from a connection gone bad
+            svc.forget_store()
+            observability.store_failed()
+            app.logger.warning("not ready: the store does not answer (%s)", type(error).__name__)
+            return "not ready: the store does not answer\n", 503, plain
+        return "ready\n", 200, plain
 
     @app.get("/")
     def root():
@@ -162,6 +198,17 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     cds_hooks.init_app(app, settings=settings, today=today)
     _error_pages(app)
     return app
+
+
+def _open_alerts(store_path: Path | str) -> Callable[[], int]:
+    """How many intakes have an open alert, read on each metrics scrape (its own connection, opened
+    per scrape: scrapes are rare and come from another thread)."""
+
+    def count() -> int:
+        with open_store(store_path) as store:
+            return store.alert_counts()["intakes"]
+
+    return count
 
 
 def _error_pages(app: Flask) -> None:
@@ -197,6 +244,10 @@ def _error_pages(app: Flask) -> None:
 
         if isinstance(error, HTTPException) and error.code and error.code < 500:
             return page(error.code, "bad_request_title", "bad_request_text")
+        if isinstance(error, StoreError):
+            from triage.web.observability import store_failed
+
+            store_failed()
         app.logger.error("internal error on %s: %s", request.url_rule.rule if request.url_rule else "(no route)",
                          type(error).__name__)
         return page(500, "server_error_title", "server_error_text")

@@ -1,18 +1,17 @@
 """What every page gets: CSRF tokens on forms, security headers, request size limits, a limiter
-for wrong codes (and, for staff, wrong passwords), and an access log that never holds a code, an
-answer or a patient reference (it logs the route pattern, never the path or the query)."""
+for wrong codes (and, for staff, wrong passwords). (HSTS and host names: triage.web.network; the
+access log: triage.web.observability.)"""
 
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 import threading
 import time
 from collections import deque
 from typing import Callable
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, request, session
 
 CSRF_FIELD = "csrf_token"
 # Blueprints whose every request carries its own credential (a signed bearer token, never a cookie):
@@ -36,7 +35,6 @@ HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
-access_log = logging.getLogger("triage.web.access")
 
 
 def csrf_token() -> str:
@@ -50,8 +48,11 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     """Refuse a state-changing request whose token is missing or not this session's (400), and one
     that says it comes from another site (the Origin header, when the browser sends it)."""
+    from triage.web.network import expected_origin
+
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and origin.rstrip("/") != request.host_url.rstrip("/"):
+    # The configured base URL's origin (not the Host header's) when there is one.
+    if origin and origin != "null" and origin.rstrip("/") != expected_origin():
         abort(400)
     expected = session.get("csrf")
     given = request.form.get(CSRF_FIELD, "")
@@ -110,7 +111,6 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
-        g.started = time.perf_counter()
         if request.blueprint in TOKEN_AUTHENTICATED:
             request.max_content_length = TOKEN_BODY_BYTES
         elif request.method == "POST":
@@ -120,22 +120,7 @@ def install(app: Flask) -> None:
     def _headers(response):
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if not request.path.startswith("/static/"):
             # Pages may show health information: never kept by the browser or a proxy.
             response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @app.teardown_request
-    def _log(error=None) -> None:
-        # The route pattern (/intake/code/<code>), never the path itself: a code, an answer or a
-        # patient reference can never reach the log.
-        rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
-        elapsed = (time.perf_counter() - g.started) * 1000 if "started" in g else 0.0
-        access_log.info("%s %s %s %.1fms", request.method, rule, g.get("status", "-"), elapsed)
-
-    @app.after_request
-    def _status(response):
-        g.status = response.status_code
         return response

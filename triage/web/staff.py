@@ -30,6 +30,7 @@ from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WOR
 from triage.store import (ACKNOWLEDGED, EXPORTED, LISTED, PASSWORD_REHASHED, SIGNED_IN, SIGNED_OUT, VIEWED,
                           User)
 from triage.web.app import services
+from triage.web.network import public_url
 from triage.web.sessions import idle_rules, idle_stylesheet
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
@@ -395,7 +396,7 @@ def invite_post():
     expires = invites.expiry(int(days))
     draft = services().store().create_invite(invites.code_hash(code), expires_at=expires, user=g.user.name,
                                              answers=answers, language=language)
-    link = request.host_url.rstrip("/") + url_for("patient.start_with_code", code=code,
+    link = public_url() + url_for("patient.start_with_code", code=code,
                                                   **({"lang": language} if language != DEFAULT_LANGUAGE else {}))
     return _page("staff/invite.html", title="Invitation ready", error=None, patient_id="", days="7",
                  issued={"code": code, "link": link, "intake_id": draft.intake_id, "language": LANGUAGES[language],
