@@ -110,7 +110,7 @@ def render_alerts(alerts, questionnaire: Questionnaire, *, draft=None, width: in
     console = new_console(out, width, color)
     if alerts:
         console.print(Text(f"OPEN RED-FLAG ALERT{'S' if len(alerts) > 1 else ''} (not yet acknowledged by a "
-                           "clinician; acknowledge on the staff pages)", style="bold red"))
+                           "clinician)", style="bold red"))
         hanging_list(console, [("!!", line) for line in alert_lines(alerts, questionnaire)])
     if draft is not None:
         console.print(Text(f"A new version is in progress (draft revision {draft.revision}, saved {draft.saved_at} "
