@@ -19,7 +19,8 @@ from datetime import date
 
 from _measure import ROOT, load
 
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":  # run from a checkout, it measures that code; imported by the tests, the installed one
+    sys.path.insert(0, str(ROOT))
 
 import generate  # noqa: E402
 from triage import engine  # noqa: E402

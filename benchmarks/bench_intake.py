@@ -21,7 +21,8 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":  # run from a checkout, it measures that code; imported by the tests, the installed one
+    sys.path.insert(0, str(ROOT))
 LINES = ["P-1", "2026-11-24", "2024-03", "L4-5 L5-S1", "y", "y", "09/2025", "L3-4", "3", "2 3", "1", "7",
          "n", "n", *["n"] * 10, "y", "y", "n", "u", "n", "y"]
 

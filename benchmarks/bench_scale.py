@@ -31,7 +31,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":  # run from a checkout, it measures that code; imported by the tests, the installed one
+    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 COMMANDS = {
@@ -46,7 +47,8 @@ COMMANDS = {
 # A child runs one command in-process and reports its peak memory (KiB on Linux) on the last line.
 CHILD = """
 import resource, sys, io
-sys.path.insert(0, sys.argv[1])
+if sys.argv[1]:
+    sys.path.insert(0, sys.argv[1])
 from triage.cli.main import main
 code = main(sys.argv[2:], out=io.StringIO(), err=io.StringIO())
 print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -91,8 +93,11 @@ def measure(db: Path | str, command: list[str], runs: int = 3) -> tuple[float, i
     times, peaks = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), *command, "--db", str(db)],
-                              capture_output=True, text=True, check=True)
+        # The child measures the checkout's code when this runs as a script, the installed package when
+        # a test imports it (started outside the checkout, which `python -c` would put first).
+        code_root = str(ROOT) if __name__ == "__main__" else ""
+        done = subprocess.run([sys.executable, "-c", CHILD, code_root, *command, "--db", str(db)],
+                              capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
         times.append(time.perf_counter() - started)
         code, peak = done.stdout.split()[-2:]
         if code != "0":

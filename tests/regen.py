@@ -7,6 +7,7 @@ files change only when a rendering or a rule was meant to change, and are never 
     python tests/regen.py web      # tests/data/golden/web/es/*.html: each kind of patient web page in Spanish
     python tests/regen.py rules    # tests/data/review/rules.json: run only after the rules were reviewed
     python tests/regen.py batch    # tests/data/speed/batch-sample.sha256: batch records of generated intakes
+    python tests/regen.py wording  # tests/data/review/wording-<version>.md: changed patient texts side by side
 """
 
 from __future__ import annotations
@@ -74,7 +75,13 @@ def batch() -> list[Path]:
     return [write()]
 
 
-KINDS = {"golden": golden, "intake": intake, "web": web, "rules": rules, "batch": batch}
+def wording() -> list[Path]:
+    from support.wording_review import write_record
+
+    return [write_record()]
+
+
+KINDS = {"golden": golden, "intake": intake, "web": web, "rules": rules, "batch": batch, "wording": wording}
 
 
 def main(argv: list[str]) -> int:

@@ -25,7 +25,7 @@ def test_json_is_the_result_contract():
     assert list(result)[:9] == ["status", "physician_consult", "red_flags", "missing_items", "steps",
                                 "discussion_points", "adjacent_levels", "months_since_fusion", "assessment_date"]
     assert {"ruleset", "trace", "disclaimer", "settings"} <= set(result)
-    assert result["ruleset"] == {"name": "fbss-triage", "version": "2.0.0"}
+    assert result["ruleset"] == {"name": "fbss-triage", "version": "2.1.0"}
     assert [step["step"] for step in result["steps"]] == [1, 2, 3, 4]
     assert "levels" not in {k for p in result["discussion_points"] if p["id"] != "regenerative_care" for k in p}
     assert all({"rule", "version", "source", "concluded", "inputs", "reason"} <= set(t) for t in result["trace"])

@@ -113,14 +113,16 @@ def test_dates_are_asked_so_that_a_month_and_unknown_can_be_entered(resource, qu
             continue
         gate, value = items[item.id][0], items[item.id + fhir.VALUE_SUFFIX][0]
         assert gate["type"] == "choice" and codes(gate) == ["known", "unknown"]
-        assert value["type"] == "string" and value["maxLength"] == 10
+        assert value["type"] == "string" and value["maxLength"] == fhir.DATE_ENTRY_MAX_LENGTH
         assert value["enableWhen"][0]["question"] == item.id and value["enableWhen"][0]["answerCoding"]["code"] == "known"
         extensions = {ext["url"]: ext["valueString"] for ext in value["extension"]}
         pattern = re.compile(extensions[fhir.REGEX])
-        assert extensions[fhir.ENTRY_FORMAT] == "YYYY-MM or YYYY-MM-DD"
-        assert all(pattern.fullmatch(text) for text in ("2024-03", "2024-03-05", "1999-12-31"))
-        assert not any(pattern.fullmatch(text) for text in ("03/2024", "2024", "2024-13", "2024-3", "2024-03-32",
-                                                             "2024-00", "2024-03-1", "unknown"))
+        assert extensions[fhir.ENTRY_FORMAT] == "MM/YYYY"
+        # what the help says to type (tests/test_date_vocabulary.py takes every example of every help)
+        assert all(pattern.fullmatch(text) for text in ("2024-03", "2024-03-05", "1999-12-31", "03/2024", "3/2024",
+                                                        "2024", "June 2024", "junio de 2024", "septiembre de 2025"))
+        assert not any(pattern.fullmatch(text) for text in ("13/2024", "2024-13", "2024-3", "2024-03-32", "24",
+                                                             "2024-00", "2024-03-1", "unknown", "06/10/2024"))
 
 
 def test_levels_are_asked_so_that_none_and_unknown_cannot_be_combined_with_a_level(resource, questionnaire):
@@ -209,10 +211,10 @@ def test_exported_response_validates_and_assess_reads_it_back(tmp_path, monkeypa
         exported = run_cli("export", "1", "--format", "fhir", *deidentify)
         assert exported.code == 0, exported.err
         FhirResponse.model_validate(exported.json)
-        if deidentify:  # dates are reduced to the year: no longer answers the date questions' format
-            assert "subject" not in exported.json
+        assert_matches_questionnaire(exported.json, resource)  # de-identified too: the date entry allows a year
+        if deidentify:
+            assert "subject" not in exported.json and fhir.DEIDENTIFIED in exported.json["meta"]["security"]
         else:
-            assert_matches_questionnaire(exported.json, resource)
             assert exported.json["subject"] == {"identifier": {"value": "EXAMPLE-001"}}
     response_file = tmp_path / "response.json"
     response_file.write_text(run_cli("export", "1", "--format", "fhir").out)
@@ -292,8 +294,8 @@ def _coded(code: str) -> dict:
                {"linkId": "fusion_date.value", "answer": [{"valueString": "2024-03"}]}]},
      "error: fusion_date: answered \"I don't know\" and also gave a date; only one can be true"),
     ({"item": [{"linkId": "fusion_date", "answer": [_coded("known")]},
-               {"linkId": "fusion_date.value", "answer": [{"valueString": "03/2024"}]}]},
-     "error: fusion_date: '03/2024' is not a date in the form YYYY-MM-DD or YYYY-MM"),
+               {"linkId": "fusion_date.value", "answer": [{"valueString": "spring 2024"}]}]},
+     "error: fusion_date: 'spring 2024' is not a date (type it like 06/2024, June 2024, 2024 or 2024-06-10)"),
     ({"item": [{"linkId": "fused_levels", "answer": [_coded("unknown")]},
                {"linkId": "fused_levels.value", "answer": [_coded("L4-L5")]}]},
      "error: fused_levels: \"I don't know\" cannot be combined with levels or another answer"),

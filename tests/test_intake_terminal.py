@@ -174,7 +174,7 @@ def test_patient_full_intake_ends_with_a_patient_safe_summary(tmp_path):
         reply(child, f"Question {number} of 28", "3", prompt="Your answer: ")
     child.expect_exact("Your answers")
     reply(child, "Press Enter to see more of your answers", "", prompt="Your answer: ")  # page 2 holds 23
-    reply(child, "Have you served in the armed forces?", "23", prompt="Your answer: ")
+    reply(child, "Have you served in the U.S. armed forces?", "23", prompt="Your answer: ")
     reply(child, "Press Enter to keep your answer: Yes", "2", prompt="Your answer: ")
     child.expect_exact("Your answers")
     page_through(child, "Type the number of an answer to change it", 50)
@@ -209,7 +209,8 @@ def test_red_flag_then_stop_keeps_everything(tmp_path):
     child.expect_exact("You stopped before the last question.")
     code, rest = finished(child)
     assert code == 0
-    assert "--resume" in rest
+    # how to come back, in words: never a path or a command for a patient
+    assert "ask the front desk" in rest and "--resume" not in rest and "p.json" not in rest
     assert saved(out)["red_flag_bladder_bowel"] == "yes"
     assert saved(out)["fusion_date"] == "2024-05"
 
@@ -308,9 +309,14 @@ def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("Before your visit")
     assert "note: red flag answered yes (red_flag_cancer_or_weight_loss)" in run.stderr
-    # a within-days flag: call the clinic today, never the emergency department
+    # a within-days flag: call the clinic today, never the emergency room for this answer (911 only in
+    # the safety net that names the emergency signs), under the tier's own heading
     assert "Topic for" not in run.stdout and "within a few days" in run.stdout
-    assert "911" not in run.stdout and "emergency" not in run.stdout.lower()
+    flat = " ".join(line.strip("| ") for line in run.stdout.splitlines())
+    answer_part, safety_net = " ".join(flat.split()).split(" But if ")
+    assert "911" not in answer_part and "emergency" not in run.stdout.lower()
+    assert "Tell the clinic team today:" in answer_part and "Important" not in run.stdout
+    assert safety_net.startswith("you have new trouble passing urine")
 
 
 def test_patient_mode_carries_a_patient_reference(tmp_path):
@@ -421,7 +427,7 @@ def test_patient_words_at_80x24_review_pages_and_goes_back(tmp_path):
     child.expect_exact("Your answers")
     page_through(child, "Type the number of an answer to change it", 24)  # a screenful at a time
     child.sendline("<")
-    reply(child, "Have you served in the armed forces?", "1", prompt="Your answer: ")  # the last question again
+    reply(child, "Have you served in the U.S. armed forces?", "1", prompt="Your answer: ")  # the last question again
     for number in range(22, 27):  # veteran yes now: the five VA questions it opens are asked
         reply(child, f"Question {number} of 26", "3", prompt="Your answer: ")
     child.expect_exact("Your answers")
@@ -469,8 +475,9 @@ def test_review_pages_fit_80x24_with_one_column_layout(tmp_path, mode, lang, las
                 break
             child.sendline("")
     else:
-        child.expect_exact("Sus respuestas" if lang == "es" else "Your answers")  # what came before has scrolled
-        pages = page_through(child, last, 23, prompt=prompt)  # 23: the heading's line is above
+        # what came before has scrolled ("Your answers are saved ..." is said at the start: match the intro)
+        child.expect_exact("Por favor, revise sus respuestas." if lang == "es" else "Please check your answers.")
+        pages = page_through(child, last, 22, prompt=prompt)  # 22: the heading and intro lines are above
         text = ""
     assert pages >= 2
     child.sendline("")

@@ -345,7 +345,7 @@ def test_unanswered_by_choice_counts_as_passed_not_as_an_answer():
 
 @pytest.mark.parametrize("question, value, mode, shown", [
     ("fusion_date", "2024-06", "patient", "June 2024"),
-    ("fusion_date", "2024-06-10", "patient", "10 June 2024"),
+    ("fusion_date", "2024-06-10", "patient", "June 10, 2024"),
     ("fusion_date", "2024-06-10", "coordinator", "2024-06-10"),
     ("fusion_date", "unknown", "patient", "I don't know"),
     ("veteran", "yes", "patient", "Yes"),

@@ -48,7 +48,10 @@ def test_the_suite_imports_the_installed_package_not_the_checkout():
 def test_the_installed_package_holds_every_runtime_file():
     if FROM_SOURCE:
         pytest.skip("TRIAGE_TEST_SOURCE=1: an editable install has no file list to compare")
-    installed = {str(path) for path in metadata.files("fbss-triage") or []}
+    # The record beside the imported package (a checkout's own fbss_triage.egg-info, left by pip's
+    # in-tree build, must not stand in for it if the checkout comes onto sys.path).
+    (info,) = Path(triage.__file__).resolve().parent.parent.glob("fbss_triage-*.dist-info")
+    installed = {str(path) for path in metadata.Distribution.at(info).files or []}
     missing = sorted(shipped_files() - installed)
     assert missing == [], f"in the checkout but not installed: {missing}"
     assert "triage/web/templates/staff/sign_in.html" in installed  # the file that was once left out

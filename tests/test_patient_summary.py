@@ -114,22 +114,37 @@ def _summary(answers: dict) -> str:
 @pytest.mark.parametrize("flag", [f for f in RED_FLAGS if RULESET.red_flag_tier(f) == "soon"])
 def test_a_within_days_flag_never_sends_the_patient_to_the_emergency_department(flag):
     text = _summary({flag: "yes"}).lower()
-    assert "emergency" not in text and SETTINGS.emergency_number not in text
-    assert "within a few days" in text and "today" in text
+    # This answer itself: the clinic today, reviewed within days; 911 only in the closing safety net,
+    # for the emergency signs it names (review of December 2026, row 7).
+    answer_part, safety_net = text.split(" but if ")
+    assert "emergency" not in text and SETTINGS.emergency_number not in answer_part
+    assert "within a few days" in answer_part and "today" in answer_part
+    assert "passing urine" in safety_net and "numbness" in safety_net and "legs get weak" in safety_net
+    assert f"call {SETTINGS.emergency_number} right away" in safety_net
 
 
 @pytest.mark.parametrize("flag", [f for f in RED_FLAGS if RULESET.red_flag_tier(f) == "emergency"])
 def test_an_emergency_flag_sends_the_patient_to_the_emergency_department_now(flag):
     text = _summary({flag: "yes", "red_flag_cancer_or_weight_loss": "yes"})  # mixed: the highest wins
-    assert "emergency department now" in text and f"Call {SETTINGS.emergency_number}" in text
+    assert "emergency room (ER) now" in text and f"Call {SETTINGS.emergency_number}" in text
     assert "within a few days" not in text
+
+
+@pytest.mark.parametrize("answers, heading", [
+    ({"red_flag_bladder_bowel": "yes", "red_flag_immunosuppression": "yes"}, "Get help now:"),
+    ({"red_flag_fever_or_wound": "yes"}, "Call your surgeon's office today:"),
+    ({"red_flag_cancer_or_weight_loss": "yes"}, "Tell the clinic team today:"),
+])
+def test_the_end_box_names_the_most_urgent_tier_never_just_important(answers, heading):
+    text = _summary(answers)
+    assert re.search(r"-\+ " + re.escape(heading), text) and "Important" not in text  # first in the box
 
 
 def test_a_same_day_flag_says_call_the_surgeon_today_and_the_emergency_department_only_as_fallback():
     text = _summary({"red_flag_fever_or_wound": "yes", "red_flag_immunosuppression": "yes"})
     assert "call your surgeon's office today" in text
-    assert "If you cannot reach them, or if you feel very unwell, go to the nearest emergency department" in text
-    assert "now" not in text.split("Important:")[1].split(".")[0]
+    assert "If you cannot reach them, or if you feel very unwell, go to the nearest emergency room (ER)" in text
+    assert "now" not in text.split("Call your surgeon's office today:")[1].split(".")[0]
 
 
 @pytest.mark.parametrize("answers, asked", [

@@ -107,11 +107,11 @@ def test_show_explains_every_line_with_rule_id_and_source(clinic, monkeypatch):
     for expected in ("Intake 1 - version 1 of 1", "Patient reference: EXAMPLE-001", "Fusion date: 2024-03 (31 months",
                      "Fused levels: L4-L5, L5-S1", "Adjacent levels: L3-L4", "Operative report available: yes",
                      "MRI date: 2026-08-14", "Pain quality: aching, shooting", "Red flags",
-                     "[TEAR-01 article#step-4]", "[CONSULT-01 article#step-2]", "Ruleset fbss-triage 2.0.0",
+                     "[TEAR-01 article#step-4]", "[CONSULT-01 article#step-2]", "Ruleset fbss-triage 2.1.0",
                      "answered no: 10 of 10", "v1  "):
         assert expected in " ".join(out.split()) or expected in out, expected
     urgent = run_cli("show", str(clinic["red-flag"])).out
-    assert re.search(r"!! .*: yes  \[RF-01 cauda-equina#bladder-bowel\]", urgent)
+    assert re.search(r"!! .*: yes  \[RF-01 ces-card#bladder-bowel\]", urgent)
     assert re.search(r"!\? +RF: new saddle numbness: NOT ANSWERED - ask now \(answered unknown\)", urgent)  # never like no
 
 

@@ -202,7 +202,7 @@ def test_a_whole_intake_without_javascript(browser, served):
     page.goto(f"{server.url}/intake/questions/annular_tear_levels")
     choose(page, "None")
     press_continue(page)
-    assert "on its own" in page.inner_text(".error-summary")
+    assert "Select only" in page.inner_text(".error-summary")
     page.goto(f"{server.url}/intake/check")
     page.get_by_role("button", name="Send answers").click()
     assert page.url.endswith("/intake/done")

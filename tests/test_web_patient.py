@@ -19,7 +19,7 @@ from triage.ruleset import load_ruleset  # noqa: E402
 from triage.settings import load_settings  # noqa: E402
 from triage.drafts import StoreDraft  # noqa: E402
 from triage.store import open_store  # noqa: E402
-from support.web import TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
+from support.web import FULL_INTAKE, TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
 from support import ROOT  # noqa: E402
 
 Q = load_questionnaire()
@@ -256,8 +256,7 @@ def test_question_page_shape_progress_help_back_and_unknown(app, db):
     visitor, _, _ = started(app, db)
     first_question(visitor)
     page = visitor.page
-    asked = Q.asked({}, "patient")
-    assert f"Question 1 of {len(asked)}" in page
+    assert f"Question 1 of {len(Q.items) - 2}" in page  # every question a patient may be asked
     assert "<fieldset" in page and "<legend" in page and f"<h1 class=\"fieldset__heading\">{Q.item('fusion_date').text}" in page
     assert "<details" in page and Q.item("fusion_date").help in page
     assert 'href="/intake/start"' in page  # back link
@@ -269,13 +268,60 @@ def test_question_page_shape_progress_help_back_and_unknown(app, db):
 def test_progress_counts_follow_skip_logic(app, db):
     visitor, _, _ = started(app, db)
     first_question(visitor)
-    total_with_mri = len(Q.asked({"mri_available": "yes"}, "patient"))
-    total_without = len(Q.asked({"mri_available": "no"}, "patient"))
-    answer_all(visitor, {"mri_available": {"answer": "no"}})
+    answer_all(visitor, {"mri_available": {"answer": "no"}, "veteran": {"answer": "no"}})
     visitor.get("/intake/questions/pain_location")
-    number = [i.id for i in Q.asked({"mri_available": "no"}, "patient")].index("pain_location") + 1
-    assert f"Question {number} of {total_without}" in visitor.page
-    assert total_without == total_with_mri - 2
+    asked = Q.asked({"mri_available": "no", "veteran": "no"}, "patient")
+    number = [i.id for i in asked].index("pain_location") + 1
+    assert f"Question {number} of {len(asked)}" in visitor.page  # both follow-ups ruled out: 28 - 2 - 5
+    assert len(asked) == len(Q.items) - 2 - 2 - 5
+
+
+@pytest.mark.parametrize("veteran", ["yes", "no"])
+def test_progress_total_never_grows_as_the_patient_answers(app, db, veteran):
+    """Review row 28: "Question 23 of 23", then "Question 24 of 28". M counts the questions that may
+    still be asked, as the terminal does: it can only shrink when an answer rules questions out."""
+    visitor, _, _ = started(app, db)
+    first_question(visitor)
+    seen = []
+    overrides = {"mri_available": {"answer": "yes"}, "veteran": {"answer": veteran}}
+    for _ in range(40):
+        if visitor.question is None:
+            if "/intake/warning/" in visitor.path:
+                visitor.post(choice="continue")
+                continue
+            break
+        number, total = map(int, re.search(r"Question (\d+) of (\d+)", visitor.page).groups())
+        seen.append((number, total))
+        planned = overrides.get(visitor.question) or dict(FULL_INTAKE).get(visitor.question) or {"answer": "no"}
+        visitor.answer(**planned)
+    totals = [total for _, total in seen]
+    assert totals == sorted(totals, reverse=True), seen  # never grows
+    assert [number for number, _ in seen] == list(range(1, len(seen) + 1))
+    if veteran == "yes":
+        assert seen[-1][0] == seen[-1][1] == len(Q.items) - 2  # the last question is "N of N"
+    else:  # the veteran question comes last; its five follow-ups could still be asked while it shows
+        assert seen[-1] == (len(Q.items) - 2 - 5, len(Q.items) - 2)
+
+
+def test_a_year_alone_is_read_as_the_safer_month_and_the_next_page_says_so(app, db):
+    """Review row 15: the help says "If you only know the year, type the year"; the page takes it,
+    as the terminal does (the fusion as late as possible), and says what it will use."""
+    visitor, intake_id, _ = started(app, db)
+    first_question(visitor).answer(year="2024")
+    assert visitor.status == 200 and visitor.question == "fused_levels"
+    assert "You gave only the year, so we will use December 2024 to be safe." in visitor.page
+    with open_store(db) as store:
+        assert store.load_draft(intake_id).answers == {"fusion_date": "2024-12"}
+    visitor.answer(answer=["L4-L5"])
+    assert "You gave only the year" not in visitor.page  # said once
+
+
+def test_a_month_typed_by_name_as_the_help_writes_it_is_taken(app, db):
+    visitor, intake_id, _ = started(app, db)
+    first_question(visitor).answer(month="June", year="2024")
+    assert visitor.status == 200 and visitor.question == "fused_levels"
+    with open_store(db) as store:
+        assert store.load_draft(intake_id).answers == {"fusion_date": "2024-06"}
 
 
 @pytest.mark.parametrize("form, message", [
@@ -319,7 +365,7 @@ def test_a_month_stays_a_month(app, db, form, stored):
 
 @pytest.mark.parametrize("picked, message", [
     ([], 'Select at least one answer, or select "I don\'t know"'),
-    (["L4-L5", "unknown"], 'Select "I don\'t know" on its own, or untick it'),
+    (["L4-L5", "unknown"], 'Select only "I don\'t know", or uncheck it'),
     (["L4-L5", "T11-T12"], "That answer could not be used. Check it and try again"),
 ])
 def test_levels_checkboxes_are_checked_on_the_server(app, db, picked, message):
@@ -336,7 +382,7 @@ def test_none_excludes_the_other_levels(app, db):
         assert store.load_draft(intake_id).answers["annular_tear_levels"] == []
     visitor.get("/intake/questions/annular_tear_levels")
     visitor.answer(answer=["none", "L3-L4"])
-    assert errors(visitor.page) == ['Select "None" on its own, or untick it']
+    assert errors(visitor.page) == ['Select only "None", or uncheck it']
 
 
 def test_i_dont_know_on_a_choice_is_not_answered_and_shown_as_such(app, db):

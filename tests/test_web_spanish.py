@@ -219,7 +219,7 @@ def test_errors_notices_red_flags_check_and_confirmation_are_spanish(app, db):
     assert errors(visitor.page) == ["El mes tiene que ser un número del 1 al 12"]
     visitor.answer(month="3", year="2024")
     visitor.answer(answer=["L4-L5", "unknown"])
-    assert errors(visitor.page) == ['Elija "No sé" sola, o quítele la marca']
+    assert errors(visitor.page) == ['Marque solo «No sé» o quite esa marca']
     answer_all(visitor, {"red_flag_saddle_numbness": {"answer": "yes"}, "mri_available": {"answer": "no"}})
     # the red-flag page came and went in answer_all; look at it again
     visitor.get("/intake/warning/red_flag_saddle_numbness?next=/intake/check")
@@ -352,7 +352,9 @@ def test_staff_invite_page_offers_the_language(app, db):
 # --- a broken translation never reaches a patient -------------------------------------------------------
 
 def test_a_broken_spanish_web_text_stops_the_app_naming_the_id(db, tmp_path, monkeypatch):
-    source = Path(load_messages.__code__.co_filename).parents[1] / "questionnaires" / "fbss-web.es.toml"
+    from triage.languages import web_translation_path
+
+    source = web_translation_path("es")  # the shipped file, wherever the package is
     broken = tmp_path / "fbss-web.es.toml"
     broken.write_text(source.read_text(encoding="utf-8").replace('done_title = "Respuestas enviadas"\n', ""),
                       encoding="utf-8")

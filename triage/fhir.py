@@ -71,10 +71,16 @@ VALUE_SUFFIX = ".value"
 HELP_SUFFIX = ".help"
 SECTION_PREFIX = "section."
 INTRO = "intro"
-# YYYY-MM or YYYY-MM-DD with a real month and a day of at most 31 (impossible days such as
-# 2024-02-30 are refused by `triage assess`, naming the question).
-PARTIAL_DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"
-DATE_ENTRY_FORMAT = "YYYY-MM or YYYY-MM-DD"
+# What the date questions' help tells a patient to type, in both languages, and nothing else: a month
+# and year (06/2024, June 2024, junio de 2024), a year alone (2024, read as the safer month of it, as
+# the terminal and the web read it), or the full date YYYY-MM-DD; also YYYY-MM, the contract's own
+# form. Month names are checked on import (`triage assess` names the question when one is not a
+# month); impossible days such as 2024-02-30 are refused there too.
+PARTIAL_DATE_PATTERN = (r"^([0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?"
+                        r"|(0?[1-9]|1[0-2])/[0-9]{4}"
+                        r"|[A-Za-zÁÉÍÓÚáéíóúñ]{3,10}\.? (de |del )?[0-9]{4})$")
+DATE_ENTRY_FORMAT = "MM/YYYY"
+DATE_ENTRY_MAX_LENGTH = 20  # "septiembre de 2025"
 TWO_PARTS = ("partial_date", "segments")
 
 ITEM_TYPES = {
@@ -246,7 +252,7 @@ def _question_items(questionnaire: Questionnaire, item: Item) -> list[dict[str, 
         value: dict[str, Any] = {"linkId": item.id + VALUE_SUFFIX, "required": False,
                                  "enableWhen": [_condition(questionnaire, item.id, KNOWN)]}
         if kind == "partial_date":
-            value.update({"text": wording.date_entry, "type": "string", "maxLength": 10,
+            value.update({"text": wording.date_entry, "type": "string", "maxLength": DATE_ENTRY_MAX_LENGTH,
                           "extension": [{"url": REGEX, "valueString": PARTIAL_DATE_PATTERN},
                                         {"url": ENTRY_FORMAT, "valueString": DATE_ENTRY_FORMAT}]})
         else:
@@ -293,10 +299,14 @@ def subject_reference(patient_id: str) -> dict[str, Any]:
 
 def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, authored: str | None = None,
                       resource_id: str | None = None, status: str = "completed",
-                      subject: str | None = None, language: str | None = None) -> dict[str, Any]:
+                      subject: str | None = None, language: str | None = None,
+                      deidentified: bool = False) -> dict[str, Any]:
     """An R4 QuestionnaireResponse to the full Questionnaire for an answers-contract object
     (answered questions only). ``subject`` (the patient reference) only on identified exports.
-    ``language``: the language the patient answered in (item texts stay the staff's English)."""
+    ``language``: the language the patient answered in (item texts stay the staff's English).
+    ``deidentified``: the dates are years (the date entry's pattern allows a year; the assessment date
+    is a FHIR date, which may be a year), and ``meta.security`` says so, so that `triage assess`
+    reads them as years, never as a patient's "year alone" (triage.deidentified)."""
     groups = []
     for section, members in _sections(questionnaire, list(questionnaire.items)):
         items = []
@@ -309,6 +319,8 @@ def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, 
     if resource_id:
         resource["id"] = resource_id
     resource["meta"] = {"profile": [SDC_RESPONSE]}
+    if deidentified:
+        resource["meta"]["security"] = [DEIDENTIFIED]
     if language:
         resource["language"] = language
     resource["questionnaire"] = canonical(questionnaire)
@@ -351,6 +363,18 @@ def _answer_items(questionnaire: Questionnaire, item: Item, value: Any) -> list[
     if kind == "multi_choice":  # [] says no more than "not answered": no item
         return [one(item.id, item.text, [coded(code) for code in value])] if value else []
     return [one(item.id, item.text, [coded(str(value))])]
+
+
+# The security label of a de-identified response (HL7 v3 ObservationValue "anonymized"): identifiers
+# removed, dates to the year.
+DEIDENTIFIED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "ANONYED",
+                "display": "anonymized"}
+
+
+def is_deidentified(raw: Any) -> bool:
+    security = raw.get("meta", {}).get("security", []) if isinstance(raw, dict) and isinstance(raw.get("meta"), dict) else []
+    return isinstance(security, list) and any(isinstance(label, dict) and label.get("system") == DEIDENTIFIED["system"]
+                                              and label.get("code") == DEIDENTIFIED["code"] for label in security)
 
 
 def is_response(raw: Any) -> bool:
@@ -401,9 +425,40 @@ def answers_from_response(raw: dict[str, Any], questionnaire: Questionnaire) -> 
             continue
         if value is not None:
             answers[item.id] = value
+    if not is_deidentified(raw):  # de-identified years stay years (triage.deidentified reads them)
+        _read_typed_dates(questionnaire, asked, answers, problems)
     if problems:
         raise InvalidInput(problems)
     return answers
+
+
+_CONTRACT_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}(-[0-9]{2})?$")
+
+
+def _read_typed_dates(questionnaire: Questionnaire, asked: list[Item], answers: dict[str, Any],
+                      problems: list[Problem]) -> None:
+    """A date typed in a form renderer as the help says (06/2024, June 2024, junio de 2024, 2024) ->
+    the contract's form, read exactly as the terminal reads it (a year alone: the safer month, never
+    after the assessment date)."""
+    from datetime import date
+
+    from triage.interview import InputError, read_patient_date
+
+    assessed = answers.get("assessment_date")
+    try:
+        not_after = date.fromisoformat(assessed) if isinstance(assessed, str) else date.today()
+    except ValueError:
+        not_after = date.today()  # the assessment date's own problem is named by parse_answers
+    for item in asked:
+        value = answers.get(item.id)
+        if KINDS[item.id] != "partial_date" or not isinstance(value, str) or value == UNKNOWN \
+                or _CONTRACT_DATE.match(value):
+            continue
+        try:
+            answers[item.id] = read_patient_date(item, value, not_after=not_after).value
+        except InputError:
+            problems.append(Problem(item.id, f"{value!r} is not a date (type it like 06/2024, June 2024, "
+                                             "2024 or 2024-06-10)"))
 
 
 def _collect(questionnaire: Questionnaire, asked: list[Item], items: list[Any],

@@ -321,17 +321,32 @@ def read_typed_date(text: str, *, partial: bool, date_order: DateOrder = "MDY") 
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
-def _read_date(item: Item, text: str, reading: _Reading) -> str | Answer:
+def year_alone_month(item: Item, year: int, not_after: date | None) -> str:
+    """A year typed alone, read as the one month of it that is the safer reading for the rules
+    (``item.year_alone``): the fusion as late as possible (December, or the assessment's month in
+    the assessment's year), an MRI as early as possible (January). The terminal, the web and FHIR
+    import all read a year this way, and the terminal and web say so to the patient."""
+    month = 1
+    if item.year_alone == "last_month":  # as late as possible, but never after the assessment
+        month = 12
+        if not_after is not None and year == not_after.year:
+            month = not_after.month
+    return f"{year:04d}-{month:02d}"
+
+
+def read_patient_date(item: Item, text: str, *, date_order: DateOrder = "MDY",
+                      not_after: date | None = None) -> Answer:
+    """A date as a patient may type it wherever the help text is shown (terminal, FHIR forms): ISO,
+    slashed, month names in English or Spanish ("June 2024", "junio de 2024"), or a year alone
+    where the question allows it (``Answer.year_alone``)."""
     partial = item.type == "partial_date"
     if partial and item.year_alone and (match := _YEAR.match(text.strip())):
-        year = int(match.group(1))
-        month = 1
-        if item.year_alone == "last_month":  # as late as possible, but never after the assessment
-            month = 12
-            if reading.not_after is not None and year == reading.not_after.year:
-                month = reading.not_after.month
-        return Answer(f"{year:04d}-{month:02d}", year_alone=True)
-    return read_typed_date(text, partial=partial, date_order=reading.date_order)
+        return Answer(year_alone_month(item, int(match.group(1)), not_after), year_alone=True)
+    return Answer(read_typed_date(text, partial=partial, date_order=date_order))
+
+
+def _read_date(item: Item, text: str, reading: _Reading) -> Answer:
+    return read_patient_date(item, text, date_order=reading.date_order, not_after=reading.not_after)
 
 
 _READERS = {
@@ -402,10 +417,7 @@ class Interview:
         """(question number, total). The total counts the questions asked now plus those that may
         still be asked (their deciding question is not answered yet), so it never grows as the
         person answers; it can shrink when an answer makes questions unnecessary."""
-        asked = {item.id for item in self.asked()}
-        total = sum(1 for item in self.items if item.id in asked
-                    or (item.ask_when is not None and item.ask_when.question not in self.answers))
-        return self.position + 1, total
+        return self.position + 1, progress_total(self.questionnaire, self.answers, self.mode)
 
     def resume_position(self) -> int:
         """Where a resumed intake continues: after the last question that has an answer. (Not at the
@@ -519,6 +531,15 @@ def check_answer(answers: dict[str, Any], item: Item, value: Any, *, today: date
         trial[item.id] = value
     canonical = parse_answers(trial, today=today).answered()
     return canonical.get(item.id) if value is not None else None
+
+
+def progress_total(questionnaire: Questionnaire, answers: dict[str, Any], mode: Audience) -> int:
+    """The M of "Question N of M", the same in the terminal and on the web: the questions asked now
+    plus those that may still be asked (their deciding question has no answer yet), so M never grows
+    as the person answers; it can shrink when an answer makes questions unnecessary."""
+    asked = {item.id for item in questionnaire.asked(answers, mode)}
+    return sum(1 for item in questionnaire.items if mode in item.audience and (
+        item.id in asked or (item.ask_when is not None and item.ask_when.question not in answers)))
 
 
 def hidden_answers(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[Item]:

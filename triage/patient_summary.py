@@ -74,7 +74,7 @@ def render_patient_summary(summary: PatientSummary, questionnaire: Questionnaire
     if summary.instructions:  # a plain box: unmistakable on any terminal, with or without colour
         inner = width - 4
         lines.append("+" + "-" * (inner + 2) + "+")
-        for line in textwrap.wrap(f"{wording.emergency_heading}: {summary.instructions}", inner):
+        for line in textwrap.wrap(f"{wording.tier_heading(summary.tier)}: {summary.instructions}", inner):
             lines.append(f"| {line:<{inner}} |")
         lines += ["+" + "-" * (inner + 2) + "+", ""]
     if summary.stopped_early:

@@ -60,6 +60,9 @@ class Item(_Definition):
     # safer reading for the rules (the fusion as late as possible, an MRI as early as possible).
     year_alone: Literal["last_month", "first_month"] | None = None
     ask_when: AskWhen | None = None
+    # The published wording a question follows (the cauda equina questions: the NHS warning card), for
+    # reviewers; patients never see it.
+    source: str = ""
 
     @model_validator(mode="after")
     def _matches_contract(self) -> "Item":
@@ -135,10 +138,7 @@ _WORDING_PLACEHOLDERS = {
     "year_alone": {"answer"},
     "date_in_future": {"answer"},
     "mri_before_fusion": {"answer"},
-    "saved_to": {"where"},
-    "saved_file": {"where"},
-    "saved_record": {"intake", "version", "where"},
-    "continue_later": {"command"},
+    "come_back_code": {"code"},
 }
 # What a patient reads when a typed answer cannot be used, by kind (interview.InputError.kind).
 PATIENT_ERRORS = {
@@ -189,12 +189,21 @@ class PatientWording(_Definition):
     summary_title: str
     bring_heading: str
     bring_nothing: str
-    emergency_heading: str
+    # The closing instruction's heading names its urgency tier ("Get help now"), never just "Important".
+    tier_heading_emergency: str
+    tier_heading_same_day: str
+    tier_heading_soon: str
     stopped: str
-    saved_to: str  # where the answers are saved (a kiosk's staff may need it)
-    saved_file: str
-    saved_record: str
-    continue_later: str
+    # Saving and coming back, in words: a patient never reads a file path or a command (coordinators
+    # get the exact command in coordinator mode, and staff find the intake with `triage list`).
+    saved_as_you_go: str
+    saved_done: str
+    come_back_code: str  # {code}: the intake's number, which the front desk resumes
+    come_back_desk: str  # an answers file: the front desk knows where it is
+    interrupted: str
+    input_ended: str
+    save_failed: str
+    changed_elsewhere: str
     year_alone: str
     date_in_future: str
     mri_before_fusion: str
@@ -216,6 +225,10 @@ class PatientWording(_Definition):
                 if field is not None and field not in allowed:
                     raise ValueError(f"{name}: unknown placeholder {{{field}}}")
         return self
+
+    def tier_heading(self, tier: str) -> str:
+        return {"emergency": self.tier_heading_emergency, "same_day": self.tier_heading_same_day,
+                "soon": self.tier_heading_soon}[tier]
 
 
 class Questionnaire(_Definition):
@@ -310,15 +323,15 @@ MONTH_NAMES: dict[str, tuple[str, ...]] = {
 
 
 def spoken_date(iso: str, language: str = "en") -> str:
-    """``2024-06`` -> ``June 2024`` / ``junio de 2024``; ``2024-06-10`` -> ``10 June 2024`` /
-    ``10 de junio de 2024`` (no order to misread)."""
+    """``2024-06`` -> ``June 2024`` / ``junio de 2024``; ``2024-06-10`` -> ``June 10, 2024`` (US usage) /
+    ``10 de junio de 2024`` (the month in words: no order to misread)."""
     parts = [int(part) for part in iso.split("-")]
     if len(parts) == 1:  # a year alone (de-identified)
         return str(parts[0])
     month = MONTH_NAMES[language][parts[1] - 1]
     if language == "es":
         return f"{parts[2]} de {month} de {parts[0]}" if len(parts) == 3 else f"{month} de {parts[0]}"
-    return f"{parts[2]} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
+    return f"{month} {parts[2]}, {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
 
 
 DEFAULT_QUESTIONNAIRE = "fbss-intake.toml"

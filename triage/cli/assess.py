@@ -112,6 +112,8 @@ def _assess(args, io: IO, path: str, ruleset, settings):
 
     raw = read_answers_file(path)
     source = "file"
+    if fhir.is_response(raw) and fhir.is_deidentified(raw):  # dates are years: every reading of them
+        return _assess_years(args, io, path, fhir.answers_from_response(raw, _questionnaire()), ruleset, settings)
     if fhir.is_response(raw):  # a FHIR QuestionnaireResponse for our questionnaire
         raw, source = fhir.answers_from_response(raw, _questionnaire()), "fhir"
     answers = parse_answers(raw, today=date.today(), as_of=args.as_of)
@@ -119,6 +121,34 @@ def _assess(args, io: IO, path: str, ruleset, settings):
     if args.save or args.amend:
         _save(args, io, answers.answered(), result, source)
     return result, answers
+
+
+class _Given:
+    """Answers as given (de-identified: years), for the renderers' ``answered()``."""
+
+    def __init__(self, answers: dict):
+        self._answers = answers
+
+    def answered(self) -> dict:
+        return dict(self._answers)
+
+
+def _assess_years(args, io: IO, path: str, raw: dict, ruleset, settings):
+    """A de-identified response: the same status and tier as the original when the years decide it;
+    otherwise the most cautious reading, and a note naming what the years could not decide."""
+    from triage.deidentified import assess_years
+    from triage.errors import InvalidInput, Problem
+
+    if args.save or args.amend or args.as_of:
+        option = "--save" if args.save else "--amend" if args.amend else "--as-of"
+        raise InvalidInput([Problem(option, "a de-identified response (dates to the year) cannot be recorded "
+                                            "or re-dated; assess it without this option")])
+    assessed = assess_years(raw, ruleset, settings, today=date.today())
+    io.note(f"{path}: de-identified answers (dates to the year)" + (
+        "; the years decide every interval" if not assessed.undecided else
+        "; could not be computed from years alone: " + "; ".join(assessed.undecided)
+        + "; the result is the most cautious reading"))
+    return assessed.result, _Given(assessed.answers)
 
 
 def _print(args, io: IO, data, answers) -> None:

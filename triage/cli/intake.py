@@ -214,7 +214,7 @@ class Intake:
             self.say(f"Keys: y/n/u, a number for a choice (several: 1 3), Enter keeps [shown], "
                      f"? help, < back, t today, Ctrl-C pauses. Dates {order}: "
                      f"{date_forms('partial_date', self.settings.date_order)}, or a month name (March 2024).")
-        self.say(self.wording.saved_to.format(where=self.draft.where) if self.patient
+        self.say(self.wording.saved_as_you_go if self.patient
                  else f"Answers are saved to {self.draft.where} after every answer.", style="dim")
         flags = self.interview.red_flags_yes()
         if flags and not self.scripted:
@@ -374,9 +374,9 @@ class Intake:
             self.say(self.wording.red_flag_choice)
         while True:
             choice = self.lines.read(prompt).strip().lower()
-            if choice in ("c", "continue", "continuar"):  # the same letters in Spanish: c, s (salir)
+            if choice in ("c", "continue", "continuar"):  # Spanish: c (continuar), p (parar)
                 return
-            if choice in ("s", "stop", "salir"):
+            if choice in ("s", "stop", "p", "parar", "salir"):
                 raise StopIntake()
             self.say(self.wording.red_flag_choice_invalid if self.patient else "  ! type c or s", style="bold")
 
@@ -472,6 +472,13 @@ class Intake:
         self.interview.to_review()
 
 
+def come_back(draft, wording) -> str:
+    """How a patient comes back, in words: the intake's number for the front desk (a store draft), or
+    just "ask the front desk" (an answers file the staff chose). Never a path or a command."""
+    code = getattr(draft, "intake_id", None)
+    return wording.come_back_code.format(code=code) if code else wording.come_back_desk
+
+
 def resume_command(draft, mode: str, language: str = "en") -> str:
     """The exact command to continue, spelled as this one was started (`triage` or `python cli.py`),
     in the same language."""
@@ -485,7 +492,7 @@ def resume_command(draft, mode: str, language: str = "en") -> str:
 
 def run(args, io: IO) -> int:
     from triage.drafts import FileDraft, StoreDraft, default_answers_path
-    from triage.errors import Conflict, InvalidInput, Problem
+    from triage.errors import Conflict, InvalidInput, Problem, StoreError
     from triage.interview import Interview
     from triage.languages import DEFAULT_LANGUAGE, load_language
     from triage.questionnaire import load_definition
@@ -565,8 +572,18 @@ def run(args, io: IO) -> int:
         # Someone else changed this intake meanwhile: keep this session's answers in a file, lose nothing.
         rescue = FileDraft(default_answers_path(datetime.now()))
         rescue.save(interview.final_answers())
+        if session.patient and not session.scripted:  # words for the patient; staff find the file by its name
+            io.err.write(f"\n{session.wording.changed_elsewhere}\n")
+            return ExitCode.CONFLICT
         raise Conflict(f"intake {getattr(draft, 'intake_id', '')} was changed by another session; this "
                        f"session's answers are kept in {rescue.where} (triage intake --resume {rescue.where})") from None
+    except StoreError:
+        # The store failed mid-intake (disk full, database gone): a patient reads a plain sentence in
+        # their language; a coordinator (and a script) gets the store's own one-line error.
+        if session.patient and not session.scripted:
+            io.err.write(f"\n{session.wording.save_failed}\n")
+            return ExitCode.STORE
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGHUP, previous)
@@ -610,10 +627,12 @@ def _converse(session, interview, draft, lines, args, io: IO, interactive: bool)
             raise InvalidInput([Problem("standard input", f"ended before question {item.id if item else 'review'}"
                                         f"; answers so far saved to {draft.where} (continue with: "
                                         f"{resume_command(draft, args.mode, args.lang)})")]) from None
-        io.err.write(f"\nInput ended. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
+        io.err.write(f"\n{session.wording.input_ended} {come_back(draft, session.wording)}\n" if session.patient else
+                     f"\nInput ended. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
         return None
     except KeyboardInterrupt:
-        io.err.write(f"\nInterrupted. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
+        io.err.write(f"\n{session.wording.interrupted} {come_back(draft, session.wording)}\n" if session.patient else
+                     f"\nInterrupted. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
         return None
     except TerminalClosed:
         # Nobody can read anything now; writing to the closed terminal would only raise EIO.
@@ -662,12 +681,9 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
         return
     session.say()
     if session.patient:
-        wording = session.wording
-        session.say(wording.saved_record.format(intake=recorded.intake_id, version=recorded.version,
-                                                where=recorded.path) if recorded
-                    else wording.saved_file.format(where=draft.where), style="dim")
+        session.say(session.wording.saved_done, style="dim")
         if stopped_early:
-            session.say(wording.continue_later.format(command=resume_command(draft, session.mode, session.q.language)), style="dim")
+            session.say(come_back(draft, session.wording), style="dim")
         return
     session.say(f"{saved[0].upper()}{saved[1:]}.", style="dim")
     if stopped_early:

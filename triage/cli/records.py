@@ -278,7 +278,8 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
         resource = response_resource(
             questionnaire, doc["answers"], authored=doc["recorded_year"] if deidentify else record.recorded_at,
             resource_id=None if deidentify else f"intake-{record.intake_id}-v{record.version}",
-            subject=None if deidentify else doc["answers"].get("patient_id"), language=record.language)
+            subject=None if deidentify else doc["answers"].get("patient_id"), language=record.language,
+            deidentified=deidentify)
         return json_text(resource, indent=2) + "\n"
     from triage.render.labels import provenance
     from triage.result import Result

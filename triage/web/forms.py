@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from triage.answers import EARLIEST_YEAR, UNKNOWN
+from triage.interview import MONTH_NAMES, year_alone_month
 from triage.questionnaire import Item
 from triage.segments import SEGMENTS
 
@@ -31,6 +32,7 @@ class FieldError:
 class Parsed:
     value: Any  # contract value; None = not answered
     unknown: bool  # the patient chose "I don't know"
+    year_alone: bool = False  # a year given alone, read as one month of it (the patient is told)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,18 @@ def _parse_date(item: Item, form, today: date) -> Parsed | FieldError:
     if not month and not year:
         specific = f"error_date_missing_{item.id}"
         return FieldError(specific if specific in _DATE_MISSING else "error_date_missing", f"{item.id}-month")
+    if not month and not day and item.year_alone:
+        # A year alone, as the help allows ("If you only know the year, type the year"): read as the
+        # safer month of it, exactly as the terminal reads it, and the next page says so.
+        if not (year.isdigit() and len(year) == 4):
+            return FieldError("error_date_year", f"{item.id}-year")
+        if int(year) < EARLIEST_YEAR:
+            return FieldError("error_date_year_range", f"{item.id}-year")
+        if int(year) > today.year:
+            return FieldError("error_date_future", f"{item.id}-year")
+        return Parsed(year_alone_month(item, int(year), today), False, year_alone=True)
+    # The month as a number, or its name as the help writes it ("June 2024", "junio de 2024").
+    month = str(MONTH_NAMES[month.lower().rstrip(".")]) if month.lower().rstrip(".") in MONTH_NAMES else month
     if not month.isdigit() or not 1 <= int(month) <= 12:
         return FieldError("error_date_month", f"{item.id}-month")
     if not (year.isdigit() and len(year) == 4):

@@ -26,7 +26,7 @@ from triage import invites
 from triage.answers import parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, InvalidInput
-from triage.interview import check_answer, hidden_answers, without_hidden
+from triage.interview import check_answer, hidden_answers, progress_total, without_hidden
 from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
 from triage.patient_summary import most_urgent_tier, patient_summary, red_flag_instructions
 from triage.questionnaire import Item
@@ -299,8 +299,16 @@ def _question_page(intake: Intake, item: Item, *, state: dict, error: forms.Fiel
     notice = session.pop("notice", None)
     if notice and notice.get("kind") == "hidden":  # by id: shown in the language of the page that shows it
         notice = {"kind": "hidden", "questions": [_q().item(qid).text for qid in notice["ids"]]}
+    elif notice and notice.get("kind") == "year_alone" and notice.get("qid") in intake.answers:
+        # The terminal's own sentence ("You gave only the year, so we will use December 2024 ...").
+        shown = _q().answer_text(notice["qid"], intake.answers[notice["qid"]], audience="patient")
+        notice = {"kind": "year_alone", "text": _q().patient_wording.year_alone.format(answer=shown)}
+    elif notice and notice.get("kind") == "year_alone":
+        notice = None
     error_text = services().text(error.message_id, **texts) if error else None
-    return _page("question.html", item=item, number=number, total=len(asked), back=back, section=section,
+    # M counts the questions that may still be asked, as the terminal does: it never grows later.
+    total = progress_total(_q(), intake.answers, MODE)
+    return _page("question.html", item=item, number=number, total=total, back=back, section=section,
                  choices=forms.choices(item, **texts), multiple=forms.is_multiple(item), state=state,
                  error=error, error_text=error_text, change=change, revision=intake.revision,
                  notice=notice), status
@@ -369,6 +377,8 @@ def answer(qid: str):
         session["notice"] = {"kind": "hidden", "ids": [i.id for i in hidden_now]}
     elif revealed:
         session["notice"] = {"kind": "revealed"}
+    elif parsed.year_alone:
+        session["notice"] = {"kind": "year_alone", "qid": item.id}
     position = next(n for n, i in enumerate(asked) if i.id == item.id)
     if change:
         pending = [i for i in revealed if i.id not in answers]

@@ -1,0 +1,142 @@
+"""What a patient reads in the terminal when an intake ends early comes from the language files, in
+the patient's language, and never shows a file path or a shell command: Ctrl-C and Ctrl-D at several
+steps, stopping after a warning sign, and a store that fails mid-intake. Coordinators still get the
+exact resume command (tests/test_intake_terminal.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from support.cli import TRIAGE, installed_env
+from triage.languages import load_language
+from triage.questionnaire import load_definition
+from triage.ruleset import load_ruleset
+from triage.settings import load_settings
+
+WORDING = {lang: load_language(lang, questionnaire=load_definition(), ruleset=load_ruleset(),
+                               settings=load_settings()).questionnaire.patient_wording for lang in ("en", "es")}
+PROMPT = {"en": "Your answer: ", "es": "Su respuesta: "}
+PROGRESS = {"en": "Question {n} of ", "es": "Pregunta {n} de "}
+# Words of the coordinator's English lines: none may reach a Spanish patient.
+ENGLISH = re.compile(r"\b(Interrupted|Input ended|Answers saved|Resume with|intake \d+ in|saved to|"
+                     r"recorded as|error)\b", re.IGNORECASE)
+COMMANDS = re.compile(r"(--\w|\btriage\b|cli\.py|python|\.db\b|\.json\b|/)")
+
+
+def spawn(tmp_path, lang: str, *args: str) -> pexpect.spawn:
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    env.pop("TRIAGE_SETTINGS", None)
+    return pexpect.spawn(TRIAGE[0], ["intake", "--mode", "patient", "--lang", lang, *args], cwd=str(tmp_path),
+                         env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
+
+
+LAST = 21  # "I don't know" to the MRI and to the veteran question leaves their 2 and 5 follow-ups out
+
+
+def answer_up_to(child, lang: str, step: int) -> None:
+    """Answer "I don't know" (or a date) until question ``step`` (past the last: the review) is on
+    screen and waiting."""
+    for number in range(1, min(step, LAST + 1)):
+        child.expect_exact(PROGRESS[lang].format(n=number))
+        child.expect_exact(PROMPT[lang])
+        child.sendline("2024-05" if number == 1 else "ns" if lang == "es" else "u")
+    child.expect_exact(PROGRESS[lang].format(n=step) if step <= LAST else WORDING[lang].review_title)
+    child.expect_exact(PROMPT[lang])
+
+
+def screen(child) -> str:
+    child.expect(pexpect.EOF)
+    child.close()
+    return " ".join(child.before.replace("\r\n", "\n").split())
+
+
+def assert_patient_words_only(text: str, tmp_path, lang: str) -> None:
+    assert str(tmp_path) not in text
+    assert not COMMANDS.search(text), COMMANDS.search(text).group(0)
+    if lang == "es":
+        assert not ENGLISH.search(text), ENGLISH.search(text).group(0)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("step", [1, 2, 11, LAST, LAST + 1])
+def test_ctrl_c_at_any_step_says_saved_and_how_to_come_back_in_words(tmp_path, lang, step):
+    child = spawn(tmp_path, lang, "--db", str(tmp_path / "clinic.db"))
+    answer_up_to(child, lang, step)
+    child.sendintr()
+    text = screen(child)
+    assert child.exitstatus == 130
+    wording = WORDING[lang]
+    assert wording.interrupted in text and wording.come_back_code.format(code=1) in text
+    assert_patient_words_only(text, tmp_path, lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_ctrl_d_says_saved_and_ask_the_front_desk(tmp_path, lang):
+    child = spawn(tmp_path, lang, "--out", "answers.json")
+    answer_up_to(child, lang, 3)
+    child.sendeof()
+    text = screen(child)
+    assert child.exitstatus == 130
+    wording = WORDING[lang]
+    assert wording.input_ended in text and wording.come_back_desk in text
+    assert_patient_words_only(text, tmp_path, lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_stopping_after_a_warning_sign_says_how_to_come_back(tmp_path, lang):
+    child = spawn(tmp_path, lang, "--db", str(tmp_path / "clinic.db"))
+    answer_up_to(child, lang, 11)
+    child.sendline("1")  # bladder / bowel: yes
+    child.expect_exact(WORDING[lang].red_flag_choice[:20])  # (the line wraps)
+    child.expect_exact(PROMPT[lang])
+    child.sendline("p" if lang == "es" else "s")
+    text = screen(child)
+    assert child.exitstatus == 0
+    wording = WORDING[lang]
+    assert wording.stopped in text and wording.saved_done in text
+    assert wording.come_back_code.format(code=1) in text
+    assert wording.tier_heading_emergency in text
+    assert_patient_words_only(text, tmp_path, lang)
+
+
+# The store fails on the third save (the draft is saved once before the first question): the intake
+# runs as installed, with StoreDraft.save replaced in that process only.
+FAILING_STORE = """
+import sys
+from triage import drafts
+from triage.errors import Conflict, StoreError
+from triage.cli.main import main
+real, calls = drafts.StoreDraft.save, []
+def save(self, answers):
+    calls.append(1)
+    if len(calls) == 3:
+        raise {error}("database disk image is malformed: /var/lib/triage/clinic.db")
+    return real(self, answers)
+drafts.StoreDraft.save = save
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("error, code, sentence", [("StoreError", 5, "save_failed"),
+                                                   ("Conflict", 6, "changed_elsewhere")])
+def test_a_store_that_fails_mid_intake_gets_a_plain_sentence(tmp_path, lang, error, code, sentence):
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    python = str(Path(TRIAGE[0]).with_name("python"))
+    child = pexpect.spawn(python, ["-c", FAILING_STORE.format(error=error), "intake", "--mode", "patient",
+                                   "--lang", lang, "--db", str(tmp_path / "clinic.db")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
+    answer_up_to(child, lang, 2)
+    child.sendline("u")
+    text = screen(child)
+    assert child.exitstatus == code
+    assert getattr(WORDING[lang], sentence) in text
+    assert "malformed" not in text
+    assert_patient_words_only(text, tmp_path, lang)
+    if error == "Conflict":  # nothing lost: this session's answers are in a file staff can resume
+        rescued = list(tmp_path.glob("*.json"))
+        assert len(rescued) == 1 and "2024-05" in rescued[0].read_text(encoding="utf-8")
