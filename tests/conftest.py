@@ -41,6 +41,11 @@ def pytest_sessionstart(session):
                     "it (pip install '.[test]') and run .venv/bin/pytest, not python -m pytest (which puts the "
                     "current folder first); TRIAGE_TEST_SOURCE=1 allows an editable install", returncode=4)
 
+# The per-user store (triage.store.default_path) of this test session, never the developer's own: a
+# command without --db (an answers file's red flag is also kept in the store) writes here.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="triage-test-data-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
+
 # Output is as wide as COLUMNS says when not at a terminal: the tests' output must not depend on the
 # shell that started them (tests that need a width set it).
 for name in ("COLUMNS", "LINES"):

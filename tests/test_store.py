@@ -188,7 +188,7 @@ def test_drafts_autosave_resume_and_become_a_version(store_at):
         with pytest.raises(IntakeNotFound):
             store.get(draft.intake_id)  # only a draft: nothing recorded yet
         store.record_assessment(resumed.answers, result(), user="alice", intake_id=draft.intake_id,
-                                base_version=resumed.base_version, source="intake")
+                                base_version=resumed.base_version, source="intake", draft_revision=resumed.revision)
         assert store.load_draft(draft.intake_id) is None
         assert store.get(draft.intake_id).source == "intake"
         amending = store.save_draft({"pain_score": 2}, user="bob", intake_id=draft.intake_id)
@@ -220,7 +220,7 @@ def test_a_draft_saved_not_durable_commits_with_normal_and_everything_else_stays
         store.save_draft({"patient_id": "PT-1", "pain_score": 5}, user="web", intake_id=draft.intake_id,
                          expected_revision=quick.revision)  # durable (the default)
         store.record_assessment({"patient_id": "PT-1", "pain_score": 5}, result(), user="web",
-                                intake_id=draft.intake_id, base_version=0, source="web")
+                                intake_id=draft.intake_id, base_version=0, source="web", draft_revision=quick.revision + 1)
         assert not any("synchronous" in statement for statement in statements)
         # A failed save (a conflict) puts FULL back too, and writes nothing.
         store.save_draft({"pain_score": 1}, user="web", intake_id=draft.intake_id)
@@ -249,7 +249,9 @@ def test_the_usual_draft_save_is_one_write_without_reads_and_keeps_the_worklist_
                                         durable=False).revision
             inside = statements[statements.index("BEGIN IMMEDIATE") + 1:statements.index("COMMIT")]
             reads = [s for s in inside if s.lstrip().upper().startswith("SELECT") and "audit_head" not in s]
-            assert reads == [], reads  # only the audit chain's head is read while the write lock is held
+            # While the write lock is held, only the audit chain's head and the intake's open red-flag
+            # alerts (one indexed read: an answer changed from yes marks its alert) are read.
+            assert len(reads) == 1 and "FROM alerts WHERE intake_id" in reads[0], reads
             assert inside[0].startswith("UPDATE drafts")
             store._db.set_trace_callback(None)
         assert revision == draft.revision + 4

@@ -112,12 +112,13 @@ def test_show_explains_every_line_with_rule_id_and_source(clinic, monkeypatch):
         assert expected in " ".join(out.split()) or expected in out, expected
     urgent = run_cli("show", str(clinic["red-flag"])).out
     assert re.search(r"!! .*: yes  \[RF-01 ces-card#bladder-bowel\]", urgent)
-    assert re.search(r"\? +RF: new saddle numbness: unknown", urgent)  # unknown is never shown as no
+    assert re.search(r"!\? +RF: new saddle numbness: NOT ANSWERED - ask now \(answered unknown\)", urgent)  # never like no
 
 
 def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):
     intake = str(clinic["records-missing"])
-    amended = run_cli("assess", str(EXAMPLES / "adjacent-tear.json"), "--amend", intake, "--base-version", "1")
+    amended = run_cli("assess", str(EXAMPLES / "adjacent-tear.json"), "--amend", intake, "--base-version", "1",
+                      "--change-patient")  # another example's answers: another patient reference, on purpose
     assert amended.code == 0 and f"saved: intake {intake} version 2" in amended.err
     latest = run_cli("show", intake, "--format", "json").json
     assert latest["version"] == 2 and [v["version"] for v in latest["versions"]] == [1, 2]
@@ -130,10 +131,11 @@ def test_show_lists_earlier_versions_and_shows_any_of_them(clinic):
 
 def test_conflicting_amendment_exits_6_and_saves_nothing(clinic, answers_file):
     intake = str(clinic["red-flag"])
-    first = run_cli("assess", answers_file({"patient_id": SECRET}), "--amend", intake, "--base-version", "1")
+    first = run_cli("assess", answers_file({"patient_id": SECRET}), "--amend", intake, "--base-version", "1",
+                    "--change-patient")
     assert first.code == 0
     second = run_cli("assess", answers_file({"patient_id": SECRET, "pain_score": 9}), "--amend", intake,
-                     "--base-version", "1", "--format", "json")
+                     "--base-version", "1", "--format", "json", "--change-patient")
     assert second.code == 6 and second.out == ""
     assert second.err.startswith("error: conflict: intake 3: version 2 was recorded since version 1")
     assert SECRET not in second.err
@@ -280,15 +282,19 @@ def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
     assert "..." in worklist_text(rows, 2, {}, width=80, ascii_only=True)
 
 
-def test_show_on_a_draft_names_the_resume_command(tmp_path):
+def test_show_on_a_draft_shows_its_answers_and_the_resume_command(tmp_path):
     db = tmp_path / "t.db"
     done = subprocess.run([*TRIAGE, "intake", "--db", str(db)], input="P-1\n",
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2  # piped input ended early; the draft is kept
     run = run_cli("show", "1", "--db", str(db))
-    assert run.code == 2
-    assert run.err == "error: intake 1 has no recorded assessment yet, only a draft in progress (continue it: " \
-                      "triage intake --resume-intake 1)\n"
+    assert run.code == 0 and run.err == ""  # a draft is shown as it stands, not refused (issue 25)
+    assert "NOT SENT YET: a draft in progress" in run.out and "Patient reference: P-1" in run.out
+    assert "Continue it: triage intake --resume-intake 1" in run.out
+    shown = run_cli("show", "1", "--db", str(db), "--format", "json").json
+    assert shown["draft"]["answers"]["patient_id"] == "P-1" and shown["versions"] == [] and shown["open_alerts"] == []
+    export = run_cli("export", "1", "--format", "json", "--db", str(db))  # an export is of a recorded version
+    assert export.code == 2 and "only a draft in progress" in export.err
 
 
 @pytest.mark.parametrize("extra, paged", [((), True), (("--no-pager",), False)])

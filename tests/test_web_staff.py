@@ -444,7 +444,8 @@ def test_attach_a_reference_to_a_kiosk_intake_draft_and_record(app, db):
 def test_a_patients_yes_raises_an_alert_before_the_intake_is_sent(app, db):
     intake_id = patient_with_red_flag(app, db, "red_flag_major_trauma", send=False)
     staff = sign_in(app.test_client(), "cora")
-    assert staff.client.get("/staff/alerts.json").json == {"signed_in": True, "intakes": 1, "emergency": 1}
+    assert staff.client.get("/staff/alerts.json").json == {"signed_in": True, "intakes": 1, "emergency": 1,
+                                                          "latest": 1}
     assert "1 intake with a red flag not yet acknowledged (1 emergency)" in staff.page  # the banner
     staff.get("/staff/alerts")
     assert f'href="/staff/intakes/{intake_id}"' in staff.page

@@ -56,10 +56,12 @@ class Draft(Protocol):
 
 
 class FileDraft:
-    """An answers-contract JSON file, rewritten atomically (write_atomic) after every answer."""
+    """An answers-contract JSON file, rewritten atomically (write_atomic) after every answer.
+    ``store_copy``: where its red flags reach staff (``StoreCopy``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, store_copy: "StoreCopy | None" = None):
         self.path = Path(path)
+        self.store_copy = store_copy
 
     @property
     def where(self) -> str:
@@ -75,12 +77,55 @@ class FileDraft:
         except OSError as error:
             reason = os.strerror(error.errno) if error.errno else str(error)
             raise InvalidInput([Problem(str(self.path), f"cannot be saved ({reason.lower()})")]) from None
+        if self.store_copy is not None:
+            self.store_copy.save(answers)
 
     def resume_option(self) -> str:
         return f"--resume {shlex.quote(str(self.path))}"
 
     def submit(self, answers: dict[str, Any], result: dict[str, Any]) -> None:
         return None
+
+
+class StoreCopy:
+    """How a file draft's red flag reaches staff: an answers file is read by nobody until someone runs
+    `triage assess` on it, so from the first red flag answered yes the answers are also kept as a draft
+    in the store (a new intake; updated after every answer from then on), where saving it raises the
+    alert at once, as in every channel. The file stays the record of the intake.
+
+    ``open_store()`` gives the store; ``copied(intake_id, where)`` is told once the copy exists;
+    ``failed(message)`` once if the store cannot be used (the intake goes on: the file has everything)."""
+
+    def __init__(self, open_store, user: str, copied, failed):
+        self._open, self._user, self._copied, self._failed = open_store, user, copied, failed
+        self._store = None
+        self.intake_id: int | None = None
+        self._revision: int | None = None
+        self._broken = False
+
+    def save(self, answers: dict[str, Any]) -> None:
+        from triage.errors import TriageError
+
+        if self._broken or (self.intake_id is None and not any(
+                key.startswith("red_flag_") and value in ("yes", True) for key, value in answers.items())):
+            return
+        try:
+            if self._store is None:
+                self._store = self._open()
+            draft = self._store.save_draft(answers, user=self._user, intake_id=self.intake_id,
+                                           expected_revision=self._revision)
+        except TriageError as error:  # the store cannot be used, or someone changed the copy
+            self._broken = True
+            self._failed(str(error))
+            return
+        first = self.intake_id is None
+        self.intake_id, self._revision = draft.intake_id, draft.revision
+        if first:
+            self._copied(draft.intake_id, self._store.path)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
 
 def default_answers_path(now: datetime, folder: Path = Path(".")) -> Path:
@@ -149,6 +194,6 @@ class StoreDraft:
         intake_id, version = self._store.record_assessment(answers, result, user=self._user,
                                                            intake_id=self.intake_id,
                                                            base_version=self.base_version, source="intake",
-                                                           language=self.language)
+                                                           draft_revision=self._revision, language=self.language)
         self._revision = None
         return Recorded(intake_id, version, self._store.path)

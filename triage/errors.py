@@ -54,3 +54,15 @@ class IntakeNotFound(InvalidInput):
 class Conflict(StoreError):
     """Someone else recorded a newer version of the intake since the version this change was based
     on; nothing was written. Reload, check, and amend again."""
+
+
+class PatientChanged(InvalidInput):
+    """A new version of an intake names another patient reference than the intake's: refused (exit 2)
+    unless asked for (``--change-patient``), so that no intake takes another patient's answers silently.
+    The message never holds a reference (an identifier): it says where to see them."""
+
+    def __init__(self, intake_id: int):
+        self.intake_id = intake_id
+        super().__init__([Problem("", f"intake {intake_id}: these answers name another patient reference than "
+                                  f"the intake's (triage show {intake_id}); nothing was saved. If this is right, "
+                                  "give --change-patient")])

@@ -92,5 +92,5 @@ def document(record: Record, history: list[VersionInfo], *, deidentify: bool) ->
         **({"language": record.language} if record.language else {}),
         "answers": record.answers,
         "result": record.result,
-        "versions": [vars(info) for info in history],
+        "versions": [{key: value for key, value in vars(info).items() if key != "patient_changed"} for info in history],
     }

@@ -10,6 +10,7 @@ can take, so a typo fails at load instead of silently never matching.
 # No `from __future__ import annotations`: pydantic would evaluate every field's annotation text
 # when the module is imported (a millisecond of every command's start-up); Python does it for free.
 
+import functools
 import hashlib
 import json
 import string
@@ -301,3 +302,11 @@ def load_ruleset(path: Path | None = None) -> Ruleset:
 
     path = path or shipped("rules") / DEFAULT_RULESET
     return definition_cache.load(Ruleset, path, lambda: validate(Ruleset, read_toml(path), path))
+
+
+@functools.cache
+def shipped_red_flag_tiers() -> dict[str, str]:
+    """Each red-flag question's urgency tier in the shipped rules file (for a question not answered
+    yes, whose tier no result names: the store's alerts, "NOT ANSWERED - ask now")."""
+    ruleset = load_ruleset()
+    return {question: ruleset.red_flag_tier(question) for question in RED_FLAGS}

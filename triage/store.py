@@ -41,9 +41,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from triage.errors import Conflict, IntakeNotFound, StoreError
+from triage.errors import Conflict, IntakeNotFound, PatientChanged, StoreError
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 BUSY_TIMEOUT_SECONDS = 10.0
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -77,6 +77,9 @@ SESSION_KINDS = ("patient", "staff")
 ALERT_RAISED = "alert_raised"  # its detail holds the alert's hash, never the question (an answer value)
 # Schema 8 migration: accounts and invitations found in the store, sealed with their hashes as found.
 ACCOUNT_SEALED, INVITE_SEALED = "account_sealed", "invite_sealed"
+# An open alert's answer was changed from yes (or back to yes): the alert stays open for a clinician,
+# marked "answer changed". Detail: the alert ids and "changed" true/false, never the answer.
+ALERT_ANSWER_CHANGED = "alert_answer_changed"
 SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
 
 
@@ -101,6 +104,14 @@ def current_user() -> str:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shipped_red_flag_tiers() -> dict[str, str]:
+    """Each red-flag question's urgency tier, from the shipped rules file (loaded on the first red
+    flag answered yes: a store that never sees one never reads it)."""
+    from triage.ruleset import shipped_red_flag_tiers as tiers
+
+    return tiers()
 
 
 def canonical(value: Any) -> str:
@@ -352,6 +363,35 @@ MIGRATIONS: tuple[str, ...] = (
     """
     -- (no schema change: a Python step only)
     """,
+    # redflag: 12: a red flag answered yes raises its alert when the answer is saved, whatever the
+    # channel (drafts too); an alert whose answer was changed from yes stays, marked (acknowledged or
+    # not); one OPEN alert per question and intake (a partial unique index instead of the table-wide
+    # UNIQUE, so that a yes given again after an acknowledged change raises a new one: the table is
+    # rebuilt, ids and rows kept); the worklist sorts and filters an intake with an open alert by the
+    # alert's tier (``alert_urgency``), sent or not. ``_raise_stored_red_flags`` raises the alerts of
+    # drafts saved before this.
+    """
+    CREATE TABLE alerts_12 (
+        id INTEGER PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        question TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        acknowledged_by TEXT,
+        answer_changed_at TEXT,
+        kiosk INTEGER NOT NULL DEFAULT 0 CHECK (kiosk IN (0, 1))
+    ) STRICT;
+    INSERT INTO alerts_12 (id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by, kiosk)
+        SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by, kiosk FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_12 RENAME TO alerts;
+    CREATE INDEX alerts_open ON alerts(acknowledged_at, raised_at);
+    CREATE UNIQUE INDEX alerts_one_open ON alerts(intake_id, question) WHERE acknowledged_at IS NULL;
+    CREATE INDEX alerts_intake ON alerts(intake_id, question);
+    ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
+    CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
+    """,
 )
 
 
@@ -381,6 +421,9 @@ class VersionInfo:
     recorded_by: str
     source: str
     status: str
+    # This version names another patient reference than the one before it (``--change-patient``): the
+    # history says so (a flag, never the references, so that a de-identified export holds none).
+    patient_changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -408,6 +451,7 @@ class WorklistRow:
     draft_pending: bool  # an unsubmitted draft exists (new intake or amendment in progress)
     urgency: str | None = None  # the consult's urgency tier (None for a draft)
     va_to_do: list[str] = field(default_factory=list)  # the VA community-care to-do, when a veteran
+    alert_urgency: str | None = None  # the most urgent tier of its open red-flag alerts (None: none)
 
 
 @dataclass(frozen=True)
@@ -477,6 +521,7 @@ class Alert:
     raised_at: str
     patient_id: str | None
     kiosk: bool = False  # answered on the reception tablet: the patient is in the clinic now
+    answer_changed_at: str | None = None  # the answer is no longer yes (since then); still open
 
 
 @dataclass(frozen=True)
@@ -728,21 +773,37 @@ _STATUS_RANK = {"too_early": 3, "records_needed": 4, "ready_for_evaluation": 5, 
 WORKLIST_KINDS = ("missing", "va_to_do")
 
 
-def worklist_rank(status: str, urgency: str | None, missing: list[str]) -> int:
+def worklist_rank(status: str, urgency: str | None, missing: list[str], alert_urgency: str | None = None) -> int:
     """The worklist's order: urgent first, by urgency tier (emergency, same day, soon), then too
     early, records needed, ready for evaluation, and intakes that only have a draft; within each,
-    an open red-flag screen before the rest."""
+    an open red-flag screen before the rest. An intake with an open red-flag alert sorts by the
+    alert's tier among the urgent ones, whatever its status (a draft not sent yet included)."""
+    tiers = []
     if status == "urgent":
-        tier = _URGENCY_RANK.get(urgency or "", 0)  # an unknown tier sorts with the most urgent
-    else:
-        tier = _STATUS_RANK.get(status, 7)
+        tiers.append(_URGENCY_RANK.get(urgency or "", 0))  # an unknown tier sorts with the most urgent
+    if alert_urgency is not None:
+        tiers.append(_URGENCY_RANK.get(alert_urgency, 0))
+    tier = min(tiers) if tiers else _STATUS_RANK.get(status, 7)
     return tier * 2 + (0 if "red_flag_screen" in missing else 1)
 
 
+def most_urgent(tiers) -> str | None:
+    """The most urgent of these tiers (None: none)."""
+    ranked = sorted((tier for tier in tiers if tier), key=lambda tier: _URGENCY_RANK.get(tier, 0))
+    return ranked[0] if ranked else None
+
+
+def open_alert_tier(db, intake_id: int) -> str | None:
+    """The most urgent tier of an intake's open (unacknowledged) red-flag alerts; None: none."""
+    return most_urgent(row[0] for row in db.execute(
+        "SELECT urgency FROM alerts WHERE intake_id = ? AND acknowledged_at IS NULL", (intake_id,)).fetchall())
+
+
 def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any] | None, recorded_at: str,
-                   draft_pending: bool) -> dict[str, Any]:
+                   draft_pending: bool, alert_urgency: str | None = None) -> dict[str, Any]:
     """The worklist row of an intake: from its latest version's answers and result, or (version 0,
-    result None) from the answers of its draft."""
+    result None) from the answers of its draft; ``alert_urgency``: the most urgent tier of its open
+    red-flag alerts (``open_alert_tier``)."""
     if result is None:
         status, urgency, months, assessed = "draft", None, None, answers.get("assessment_date")
         items: dict[str, list[str]] = {kind: [] for kind in WORKLIST_KINDS}
@@ -755,8 +816,8 @@ def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any]
         items = {"missing": [str(item.get("id")) for item in result.get("missing_items") or []],
                  "va_to_do": [str(step) for step in va.get("to_do") or []]}
     return {
-        "version": version, "rank": worklist_rank(status, urgency, items["missing"]), "status": status,
-        "urgency": urgency,
+        "version": version, "rank": worklist_rank(status, urgency, items["missing"], alert_urgency),
+        "status": status, "urgency": urgency, "alert_urgency": alert_urgency,
         "patient_id": answers.get("patient_id"), "months_since_fusion": months,
         "assessment_date": None if assessed is None else str(assessed), "recorded_at": recorded_at,
         "draft_pending": int(bool(draft_pending)), "items": items,
@@ -764,7 +825,7 @@ def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any]
 
 
 _WORKLIST_COLUMNS = ("version", "rank", "status", "urgency", "patient_id", "months_since_fusion",
-                     "assessment_date", "recorded_at", "draft_pending")
+                     "assessment_date", "recorded_at", "draft_pending", "alert_urgency")
 
 
 def _write_worklist(db, intake_id: int, entry: dict[str, Any]) -> None:
@@ -784,10 +845,12 @@ def expected_worklist(db, intake_id: int) -> dict[str, Any] | None:
     latest = db.execute("SELECT version, answers, result, recorded_at FROM versions WHERE intake_id = ?"
                         " ORDER BY version DESC LIMIT 1", (intake_id,)).fetchone()
     draft = db.execute("SELECT answers, saved_at FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
+    alert = open_alert_tier(db, intake_id)
     if latest is not None:
-        return worklist_entry(latest[0], json.loads(latest[1]), json.loads(latest[2]), latest[3], draft is not None)
+        return worklist_entry(latest[0], json.loads(latest[1]), json.loads(latest[2]), latest[3], draft is not None,
+                              alert)
     if draft is not None:
-        return worklist_entry(0, json.loads(draft[0]), None, draft[1], True)
+        return worklist_entry(0, json.loads(draft[0]), None, draft[1], True, alert)
     return None
 
 
@@ -961,7 +1024,8 @@ class Store:
     def record_assessment(self, answers: dict[str, Any], result: dict[str, Any], *, user: str,
                           intake_id: int | None = None, base_version: int | None = None,
                           source: str = "file", draft_revision: int | None = None,
-                          language: str | None = None) -> tuple[int, int]:
+                          language: str | None = None, discard_draft: bool = False,
+                          change_patient: bool = False) -> tuple[int, int]:
         """Record an assessment: a new intake (``intake_id=None``) or a new version of one.
         ``language``: the language the patient read while answering (None: not a patient's intake).
 
@@ -971,7 +1035,10 @@ class Store:
         and nothing is written. None = amend whatever is latest. A pending draft of the intake is
         removed (it has become this version). ``draft_revision``: the draft revision the person
         checked; if the draft was saved elsewhere since, ``Conflict`` and nothing is written.
-        Returns (intake_id, version)."""
+        Without ``draft_revision``, a draft in progress is never overwritten silently: ``Conflict``
+        unless ``discard_draft`` (its alerts stay). A new version whose patient reference differs
+        from the intake's (its latest version's) is refused (``PatientChanged``) unless
+        ``change_patient``. Returns (intake_id, version)."""
         settings = result.get("settings", {})
         with self._write() as db:
             now = self._clock()
@@ -987,11 +1054,26 @@ class Store:
                         f"intake {intake_id}: version {latest} was recorded since version "
                         f"{base_version}, which this change is based on; nothing was saved. "
                         f"Check `triage show {intake_id}` and amend again")
+            row = db.execute("SELECT revision, saved_at, saved_by FROM drafts WHERE intake_id = ?",
+                             (intake_id,)).fetchone()
             if draft_revision is not None:
-                row = db.execute("SELECT revision FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
                 if row is None or row[0] != draft_revision:
                     raise Conflict(f"intake {intake_id}: the draft was changed elsewhere since revision "
                                    f"{draft_revision}, which this change is based on; nothing was saved")
+            elif row is not None and not discard_draft:
+                raise Conflict(f"intake {intake_id} has a draft in progress (saved {row[1]} by {row[2]}); nothing was "
+                               f"saved and the draft is kept. Finish it (triage intake --resume-intake {intake_id}) "
+                               "or give --discard-draft to replace it")
+            if not change_patient:
+                # The intake's reference: its latest version's, else (only a draft so far) its draft's.
+                if latest:
+                    before = db.execute("SELECT patient_id FROM versions WHERE intake_id = ? AND version = ?",
+                                        (intake_id, latest)).fetchone()[0]
+                else:
+                    before = json.loads(db.execute("SELECT answers FROM drafts WHERE intake_id = ?",
+                                                   (intake_id,)).fetchone()[0]).get("patient_id") if row else None
+                if before is not None and answers.get("patient_id") != before:
+                    raise PatientChanged(intake_id)
             version = latest + 1
             self._insert_version(db, now, user, intake_id, version, source, answers, result, language)
         return intake_id, version
@@ -1013,14 +1095,10 @@ class Store:
              json.dumps(settings, ensure_ascii=False), digest, language),
         )
         db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
-        _write_worklist(db, intake_id, worklist_entry(version, answers, result, now, False))
         self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
                     {"source": source, "content_sha256": digest})
-        # Any channel: a recorded red flag answered yes is an alert for staff until acknowledged
-        # (at the result's urgency; the web raises each one earlier, as it is answered, at its tier).
-        urgency = str(result.get("physician_consult", {}).get("urgency", "emergency"))
-        for question in result.get("red_flags", []):
-            self._raise_alert(db, intake_id, question, urgency, now)
+        alert_tier = self._sync_alerts(db, intake_id, answers, now)[1]
+        _write_worklist(db, intake_id, worklist_entry(version, answers, result, now, False, alert_tier))
 
     def record_batch(self, entries: list[tuple[str, dict[str, Any], dict[str, Any]]], *, user: str,
                      by_patient: bool = False) -> tuple[int, int]:
@@ -1046,12 +1124,18 @@ class Store:
                     intake_id, latest = self._new_intake(db, now, user), 0
                 else:
                     latest = self._latest_version(db, intake_id)
+                    if db.execute("SELECT 1 FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone():
+                        # Never a version over a draft in progress (it would be removed): nothing of
+                        # this chunk is written; finish or discard the draft, then run again.
+                        raise Conflict(f"{source}: intake {intake_id} (the same patient reference) has a draft in "
+                                       "progress; nothing of this chunk was saved and the draft is kept. Finish it "
+                                       f"(triage intake --resume-intake {intake_id}), then run the batch again")
                 self._insert_version(db, now, user, intake_id, latest + 1, source, answers, result)
                 recorded += 1
         return recorded, skipped
 
     def save_draft(self, answers: dict[str, Any], *, user: str, intake_id: int | None = None,
-                   expected_revision: int | None = None, durable: bool = True) -> Draft:
+                   expected_revision: int | None = None, durable: bool = True, kiosk: bool = False) -> Draft:
         """Autosave answers in progress. Without ``intake_id`` a new intake is started; with it,
         its draft is replaced (or a draft amending its latest version is started). A draft is saved
         in place: it is work in progress, not a record. ``expected_revision`` (the revision this
@@ -1076,13 +1160,15 @@ class Store:
                                  (text, now, user, intake_id, expected_revision)).fetchone()
                 if row is not None:
                     revision, base = row
+                    self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
+                        "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
+                    raised, alert_tier = self._sync_alerts(db, intake_id, answers, now, kiosk=kiosk)
                     if base == 0:
                         # An intake with only this draft: its worklist row is the draft's (a draft's
                         # base is always the latest version: recording a version removes the draft).
-                        _write_worklist(db, intake_id, worklist_entry(0, answers, None, now, True))
-                    # Otherwise the row shows the latest version with a draft pending: unchanged.
-                    self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
-                        "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
+                        _write_worklist(db, intake_id, worklist_entry(0, answers, None, now, True, alert_tier))
+                    elif raised:  # the latest version's row, now with this draft's new alert
+                        _refresh_worklist(db, intake_id)
                     return Draft(intake_id, answers, revision, base, now, user)
             if intake_id is None:
                 intake_id = self._new_intake(db, now, user)
@@ -1106,9 +1192,10 @@ class Store:
                 revision = current + 1
                 db.execute("UPDATE drafts SET answers = ?, revision = ?, saved_at = ?, saved_by = ?"
                            " WHERE intake_id = ?", (text, revision, now, user, intake_id))
-            _refresh_worklist(db, intake_id)
             self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                 "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
+            self._sync_alerts(db, intake_id, answers, now, kiosk=kiosk)
+            _refresh_worklist(db, intake_id)
         return Draft(intake_id, answers, revision, base, now, user)
 
     def create_invite(self, code_sha256: str, *, expires_at: str, user: str,
@@ -1404,35 +1491,79 @@ class Store:
 
     # -- red-flag alerts for staff -------------------------------------------------------------
 
-    def raise_alert(self, intake_id: int, question: str, urgency: str, *, kiosk: bool = False) -> bool:
-        """A red-flag question of this intake was answered yes: staff must see it. Once per question
-        and intake (an acknowledged alert is not raised again by the same answer). True if new.
-        ``kiosk``: answered on the reception tablet, so the patient is in the clinic now."""
-        with self._write() as db:
-            return self._raise_alert(db, intake_id, question, urgency, self._clock(), kiosk=kiosk)
+    # Alerts are raised here only, by every write that saves answers (``save_draft``, ``_insert_version``
+    # for ``record_assessment`` and ``record_batch``), whatever the channel: ``_sync_alerts``.
+
+    red_flag_tiers: dict[str, str] | None = None  # question -> tier; None: the shipped rules file's
+
+    def _tier(self, question: str) -> str | None:
+        tiers = self.red_flag_tiers if self.red_flag_tiers is not None else shipped_red_flag_tiers()
+        return tiers.get(question)
+
+    def _sync_alerts(self, db, intake_id: int, answers: dict[str, Any], now: str, *,
+                     kiosk: bool = False) -> tuple[bool, str | None]:
+        """Make the intake's alerts follow answers just saved. A red-flag question answered yes raises
+        its alert (at its own tier) unless its alert is open, or was acknowledged with this same yes;
+        an alert whose answer is no longer yes stays (open until acknowledged), marked "answer
+        changed" (unmarked if it becomes yes again while open); a yes given again after an
+        acknowledged alert's answer changed raises a new alert. Returns (whether an alert was raised,
+        the most urgent tier of the open alerts): one indexed read of the intake's alerts, so the
+        usual autosave stays one write and this read."""
+        yes = {question for question, value in answers.items()
+               if question.startswith("red_flag_") and value in ("yes", True)}
+        latest: dict[str, tuple] = {}  # question -> (id, answer_changed_at, urgency, acknowledged_at)
+        for alert_id, question, marked, tier, acknowledged in db.execute(
+                "SELECT id, question, answer_changed_at, urgency, acknowledged_at FROM alerts WHERE intake_id = ?"
+                " ORDER BY id", (intake_id,)).fetchall():
+            latest[question] = (alert_id, marked, tier, acknowledged)
+        raised, changed, restored, tiers = False, [], [], []
+        for question in sorted(yes | set(latest)):
+            alert = latest.get(question)
+            if question in yes:
+                if alert is None or (alert[3] is not None and alert[1] is not None):
+                    tier = self._tier(question)
+                    if tier is not None and self._raise_alert(db, intake_id, question, tier, now, kiosk=kiosk):
+                        raised = True
+                        tiers.append(tier)
+                    continue
+                if alert[3] is None and alert[1] is not None:
+                    restored.append(alert[0])
+            elif alert[1] is None:
+                changed.append(alert[0])
+            if alert[3] is None:
+                tiers.append(alert[2])
+        for ids, value, flag in ((changed, now, True), (restored, None, False)):
+            if ids:
+                db.execute(f"UPDATE alerts SET answer_changed_at = ? WHERE id IN ({', '.join('?' * len(ids))})",
+                           (value, *ids))
+                self._audit(db, now, SYSTEM_USER, ALERT_ANSWER_CHANGED, intake_id, None,
+                            {"ids": ids, "changed": flag, "at": value})
+        return raised, most_urgent(tiers)
 
     def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str, *, kiosk: bool = False) -> bool:
         alert_id = self._backend.insert_id(
             db, "INSERT INTO alerts (intake_id, question, urgency, raised_at, kiosk) VALUES (?,?,?,?,?)"
-            " ON CONFLICT (intake_id, question) DO NOTHING", (intake_id, question, urgency, now, int(kiosk)))
+            " ON CONFLICT (intake_id, question) WHERE acknowledged_at IS NULL DO NOTHING",
+            (intake_id, question, urgency, now, int(kiosk)))
         if alert_id is None:
             return False
         self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None,
                     {"alert": alert_id, "alert_sha256": alert_hash(alert_id, intake_id, question, urgency, now)})
         return True
 
-    def open_alerts(self) -> list[Alert]:
-        """Alerts nobody has acknowledged, with the intake's patient reference (latest version, else
-        draft)."""
+    def open_alerts(self, intake_id: int | None = None) -> list[Alert]:
+        """Alerts nobody has acknowledged (of one intake, or all), newest first, with the intake's
+        patient reference (latest version, else draft)."""
         with self._errors():
             rows = self._db.execute(
                 "SELECT a.intake_id, a.question, a.urgency, a.raised_at,"
                 " COALESCE((SELECT v.patient_id FROM versions v WHERE v.intake_id = a.intake_id"
                 "           ORDER BY v.version DESC LIMIT 1),"
                 f"          (SELECT {self._backend.json_text('d.answers', 'patient_id')} FROM drafts d"
-                "           WHERE d.intake_id = a.intake_id)), a.kiosk"
-                " FROM alerts a WHERE a.acknowledged_at IS NULL ORDER BY a.raised_at DESC, a.id DESC").fetchall()
-        return [Alert(*row[:5], kiosk=bool(row[5])) for row in rows]
+                "           WHERE d.intake_id = a.intake_id)), a.answer_changed_at, a.kiosk"
+                " FROM alerts a WHERE a.acknowledged_at IS NULL" + ("" if intake_id is None else " AND a.intake_id = ?")
+                + " ORDER BY a.raised_at DESC, a.id DESC", () if intake_id is None else (intake_id,)).fetchall()
+        return [Alert(*row[:5], answer_changed_at=row[5], kiosk=bool(row[6])) for row in rows]
 
     def alert_counts(self) -> dict[str, int]:
         """Open alerts per urgency tier, for the staff pages' banner (counts only)."""
@@ -1441,7 +1572,8 @@ class Store:
                                     " WHERE acknowledged_at IS NULL GROUP BY urgency").fetchall()
             intakes = self._db.execute("SELECT COUNT(DISTINCT intake_id) FROM alerts"
                                        " WHERE acknowledged_at IS NULL").fetchone()[0]
-        return {"intakes": intakes, **{urgency: count for urgency, count in rows}}
+            latest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0]
+        return {"intakes": intakes, **{urgency: count for urgency, count in rows}, "latest": latest}
 
     def acknowledge_alerts(self, intake_id: int, *, user: str) -> int:
         """A clinician has seen this intake's open red-flag alerts: who and when are recorded."""
@@ -1454,6 +1586,7 @@ class Store:
                                " AND acknowledged_at IS NULL", (now, user, intake_id)).rowcount
             if count:
                 self._audit(db, now, user, ACKNOWLEDGED, intake_id, None, {"alerts": count, "ids": ids})
+                _refresh_worklist(db, intake_id)  # no longer sorted and filtered by the alert's tier
         return count
 
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
@@ -1508,9 +1641,10 @@ class Store:
     def history(self, intake_id: int) -> list[VersionInfo]:
         with self._errors():
             self._latest_version(self._db, intake_id)
-            rows = self._db.execute("SELECT version, recorded_at, recorded_by, source, status FROM versions"
+            rows = self._db.execute("SELECT version, recorded_at, recorded_by, source, status, patient_id FROM versions"
                                     " WHERE intake_id = ? ORDER BY version", (intake_id,)).fetchall()
-        return [VersionInfo(*row) for row in rows]
+        return [VersionInfo(*row[:5], patient_changed=index > 0 and row[5] != rows[index - 1][5])
+                for index, row in enumerate(rows)]
 
     def load_draft(self, intake_id: int) -> Draft | None:
         with self._errors():
@@ -1531,7 +1665,7 @@ class Store:
         with self._errors():
             rows = self._db.execute(
                 "SELECT w.intake_id, w.version, w.status, w.patient_id, w.months_since_fusion, w.assessment_date,"
-                " w.recorded_at, w.draft_pending, w.urgency FROM worklist w" + where
+                " w.recorded_at, w.draft_pending, w.urgency, w.alert_urgency FROM worklist w" + where
                 + " ORDER BY w.rank, w.intake_id" + page, params).fetchall()
             items: dict[int, dict[str, list[str]]] = {}
             if rows:
@@ -1544,8 +1678,9 @@ class Store:
                         items.setdefault(intake_id, {}).setdefault(kind, []).append(item)
         return [WorklistRow(intake_id, version, status_, patient_id, months, assessed,
                             items.get(intake_id, {}).get("missing", []), recorded_at, bool(pending), urgency_,
-                            items.get(intake_id, {}).get("va_to_do", []))
-                for intake_id, version, status_, patient_id, months, assessed, recorded_at, pending, urgency_ in rows]
+                            items.get(intake_id, {}).get("va_to_do", []), alert)
+                for intake_id, version, status_, patient_id, months, assessed, recorded_at, pending, urgency_, alert
+                in rows]
 
     def worklist_page(self, *, status: str | None = None, missing: str | None = None, urgency: str | None = None,
                       va_to_do: str | bool | None = None, limit: int | None = None,
@@ -1556,7 +1691,11 @@ class Store:
         with self._errors():
             shown = self._db.execute(*self._worklist_count(status, missing, urgency, va_to_do)).fetchone()[0]
             counts = dict(self._db.execute("SELECT status, count(*) FROM worklist GROUP BY status").fetchall())
-        return WorklistPage(rows, shown, sum(counts.values()), counts)
+            total = sum(counts.values())
+            # Urgent counts the intakes the urgent filter shows: open red-flag alerts too, sent or not.
+            counts["urgent"] = self._db.execute("SELECT count(*) FROM worklist WHERE status = 'urgent'"
+                                                " OR alert_urgency IS NOT NULL").fetchone()[0]
+        return WorklistPage(rows, shown, total, counts)
 
     @classmethod
     def _worklist_count(cls, status, missing, urgency, va_to_do) -> tuple[str, list]:
@@ -1579,12 +1718,15 @@ class Store:
     @staticmethod
     def _worklist_filter(status, missing, urgency, va_to_do) -> tuple[str, list]:
         clauses, params = [], []
-        if status is not None:
+        # An open red-flag alert makes an intake urgent at the alert's tier, sent or not.
+        if status == "urgent":
+            clauses.append("(w.status = 'urgent' OR w.alert_urgency IS NOT NULL)")
+        elif status is not None:
             clauses.append("w.status = ?")
             params.append(status)
-        if urgency is not None:  # the red-flag tier of an urgent intake
-            clauses.append("w.status = 'urgent' AND w.urgency = ?")
-            params.append(urgency)
+        if urgency is not None:  # the red-flag tier of an urgent intake, or of an open alert
+            clauses.append("((w.status = 'urgent' AND w.urgency = ?) OR w.alert_urgency = ?)")
+            params += [urgency, urgency]
         for kind, item in (("missing", missing), ("va_to_do", va_to_do)):
             if item is True:  # any item of this kind (e.g. any VA paperwork to do)
                 clauses.append("EXISTS (SELECT 1 FROM worklist_items i WHERE i.kind = ? AND i.intake_id = w.intake_id)")
@@ -1827,7 +1969,8 @@ class _Verifier:
         if answers is None:
             return  # its latest version is unreadable or changed: reported above
         pending = db.execute("SELECT 1 FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone() is not None
-        if stored_worklist(db, intake_id) != worklist_entry(version, answers, result, at, pending):
+        if stored_worklist(db, intake_id) != worklist_entry(version, answers, result, at, pending,
+                                                            open_alert_tier(db, intake_id)):
             self.problems.append(f"intake {intake_id}: its worklist row does not match its recorded content (changed)")
 
     def audited_versions_exist(self, db) -> None:
@@ -1880,22 +2023,26 @@ class _Verifier:
         missing. Alerts are few (one per red flag answered yes), so their audit rows are held here."""
         raised: dict[int, tuple[int, str]] = {}
         acknowledged: dict[int, tuple[int, str, str]] = {}
+        answer_changed: dict[int, str | None] = {}  # the last change of each alert's mark
         for action, intake_id, at, user, detail in db.execute(
-                "SELECT action, intake_id, at, \"user\", detail FROM audit WHERE action IN (?, ?) ORDER BY seq",
-                (ALERT_RAISED, ACKNOWLEDGED)):
+                "SELECT action, intake_id, at, \"user\", detail FROM audit WHERE action IN (?, ?, ?) ORDER BY seq",
+                (ALERT_RAISED, ACKNOWLEDGED, ALERT_ANSWER_CHANGED)):
             try:
                 data = json.loads(detail)
                 if action == ALERT_RAISED:
                     raised[int(data["alert"])] = (intake_id, str(data["alert_sha256"]))
+                elif action == ALERT_ANSWER_CHANGED:
+                    for alert_id in data["ids"]:
+                        answer_changed[int(alert_id)] = data["at"]
                 else:
                     for alert_id in data.get("ids", []):
                         acknowledged[int(alert_id)] = (intake_id, at, user)
             except (ValueError, TypeError, KeyError, AttributeError):
                 self.problems.append(f"audit row of {action} for intake {intake_id}: not readable (changed)")
         seen = set()
-        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by in self.stream(
-                "SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by FROM alerts"
-                " ORDER BY id"):
+        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by, changed_at in self.stream(
+                "SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by,"
+                " answer_changed_at FROM alerts ORDER BY id"):
             seen.add(alert_id)
             where = f"red-flag alert {alert_id} (intake {intake_id})"
             audited = raised.get(alert_id)
@@ -1909,6 +2056,8 @@ class _Verifier:
                     self.problems.append(f"{where}: its acknowledgement was removed")
             elif expected != (intake_id, acked_at, acked_by):
                 self.problems.append(f"{where}: its acknowledgement does not match the audit log (changed)")
+            if changed_at != answer_changed.get(alert_id):
+                self.problems.append(f"{where}: its \"answer changed\" mark does not match the audit log (changed)")
         for alert_id, (intake_id, _) in raised.items():
             if alert_id not in seen:
                 self.problems.append(f"red-flag alert {alert_id} (intake {intake_id}): raised in the audit log "
@@ -2193,8 +2342,10 @@ def _migrate(db: sqlite3.Connection) -> None:
         for step in range(schema, SCHEMA_VERSION):
             for statement in _statements(MIGRATIONS[step]):
                 db.execute(statement)
-            if step + 1 in _MIGRATION_STEPS:
-                _MIGRATION_STEPS[step + 1](db)
+        # The Python steps after all the SQL: they run today's code, which writes today's tables.
+        for step in range(schema + 1, SCHEMA_VERSION + 1):
+            if step in _MIGRATION_STEPS:
+                _MIGRATION_STEPS[step](db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     except BaseException:
@@ -2232,8 +2383,43 @@ def _seal_accounts_and_invites(db) -> None:
         _append_audit(db, now, MIGRATION_USER, INVITE_SEALED, row[1], None, {"invite_sha256": invite_hash(*row)})
 
 
+
+
+def _raise_stored_red_flags(db, insert_id: Callable | None = None) -> None:
+    """Schema 12: alerts are raised when answers are saved, drafts included; a draft saved before with
+    a red flag answered yes (a terminal intake, stopped or interrupted) raises its alert now, and
+    every intake with an open alert gets its worklist row again (sorted by the alert's tier)."""
+    now = utc_now()
+    store = Store.__new__(Store)  # only its alert methods, on this connection (inside the migration)
+    store._backend = _MigrationBackend(insert_id)
+    store._clock = lambda: now
+    store.red_flag_tiers = None
+    store.audit_keys = _MIGRATION_KEYS.get()  # its audit rows are keyed like the migration's others
+    for intake_id, answers in db.execute("SELECT intake_id, answers FROM drafts ORDER BY intake_id").fetchall():
+        try:
+            parsed = json.loads(answers)
+        except ValueError:
+            continue  # a damaged draft: audit verify names it
+        if isinstance(parsed, dict):
+            store._sync_alerts(db, intake_id, parsed, now)
+    for (intake_id,) in db.execute("SELECT DISTINCT intake_id FROM alerts ORDER BY intake_id").fetchall():
+        _refresh_worklist(db, intake_id)
+
+
+class _MigrationBackend:
+    """What ``Store._raise_alert`` needs of a backend during a migration: a new alert's id."""
+
+    def __init__(self, insert_id: Callable | None):
+        self._insert_id = insert_id  # the PostgreSQL backend's; None: SQLite's
+
+    def insert_id(self, db, sql: str, params: tuple | list) -> int | None:
+        if self._insert_id is not None:
+            return self._insert_id(db, sql, params)
+        return SQLiteBackend.insert_id(self, db, sql, params)  # type: ignore[arg-type]
+
+
 _MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    2: _seal_drafts, 6: _fill_worklist, 11: _seal_accounts_and_invites}
+    2: _seal_drafts, 6: _fill_worklist, 11: _seal_accounts_and_invites, 12: _raise_stored_red_flags}
 
 
 def _statements(script: str) -> list[str]:

@@ -255,10 +255,18 @@ CREATE FUNCTION triage_replace_password(account TEXT, current_hash TEXT, new_has
 $$;
 REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBLIC;
 """,
+    # redflag: alerts raised from every channel (store.MIGRATIONS 11, with ``_raise_stored_red_flags``)
+    11: "ALTER TABLE alerts ADD COLUMN answer_changed_at TEXT;"
+       " ALTER TABLE alerts DROP CONSTRAINT alerts_intake_id_question_key;"
+       " CREATE UNIQUE INDEX alerts_one_open ON alerts(intake_id, question) WHERE acknowledged_at IS NULL;"
+       " CREATE INDEX alerts_intake ON alerts(intake_id, question);"
+       " ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;"
+       " CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id)",
 }
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
 # (the same functions as SQLite's ``store._MIGRATION_STEPS``, over the same portable SQL).
 MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {11: _seal_accounts_and_invites}
+SCHEMA_RAISES_STORED_FLAGS = 12  # redflag's: drafts' red flags raised (``store._raise_stored_red_flags``)
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
 # rows: add and read, never change or remove.
@@ -543,6 +551,10 @@ def _migrate(backend: PostgreSQLBackend) -> None:
                 backend.db.execute(MIGRATIONS[step])
                 if step + 1 in MIGRATION_STEPS:
                     MIGRATION_STEPS[step + 1](backend.db)
+                if step + 1 == SCHEMA_RAISES_STORED_FLAGS:
+                    from triage.store import _raise_stored_red_flags
+
+                    _raise_stored_red_flags(backend.db, backend.insert_id)
                 backend.db.execute(f"UPDATE triage_store SET schema_version = {step + 1}")
     except pg_errors.InsufficientPrivilege:
         raise StoreError(f"{location}: the store needs its schema created or upgraded to {SCHEMA_VERSION}, and "

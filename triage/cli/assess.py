@@ -43,14 +43,22 @@ def register(commands) -> None:
     group.add_argument("--base-version", type=common.version_number, metavar="N",
                        help="with --amend: the version you checked; if another was recorded since, nothing is "
                        "saved and the exit code is 6 (default: amend the latest)")
+    group.add_argument("--discard-draft", action="store_true", dest="discard_draft",
+                       help="with --amend: replace the intake's draft in progress (without it, an intake with a "
+                       "draft is a conflict, exit 6, and the draft is kept; its red-flag alerts stay either way)")
+    group.add_argument("--change-patient", action="store_true", dest="change_patient",
+                       help="with --amend: the answers name another patient reference than the intake's, on "
+                       "purpose (without it they are refused, exit 2); the version history shows the change")
     common.add_store_options(group, who_help="who records it")
 
 
 def run(args, io: IO) -> int:
     from triage.ruleset import load_ruleset
 
-    if args.base_version is not None and args.amend is None:
-        raise UsageError([Problem("--base-version", "only goes with --amend ID")])
+    for option, given in (("--base-version", args.base_version is not None), ("--discard-draft", args.discard_draft),
+                          ("--change-patient", args.change_patient)):
+        if given and args.amend is None:
+            raise UsageError([Problem(option, "only goes with --amend ID")])
     if args.amend is not None and len(args.file) > 1:
         raise UsageError([Problem("--amend", "amends one intake: give one FILE")])
     if args.file.count("-") > 1:
@@ -168,6 +176,7 @@ def _save(args, io: IO, answers: dict, result: dict, source: str) -> None:
     answers file is untouched, so nothing is lost."""
     with common.open_store(args, io) as store:
         intake, version = store.record_assessment(answers, result, user=common.user(args), intake_id=args.amend,
-                                                  base_version=args.base_version, source=source)
+                                                  base_version=args.base_version, source=source,
+                                                  discard_draft=args.discard_draft, change_patient=args.change_patient)
     io.saved.append((intake, version))  # committed: from here on the exit code must say so (cli/main.py)
     io.note(f"saved: intake {intake} version {version} (triage show {intake})")

@@ -54,7 +54,8 @@ def register(commands) -> None:
                         "patient: plain wording, ends with a patient-safe summary")
     intake.add_argument("-o", "--out", metavar="FILE",
                         help="keep the answers in this answers file instead of the store (it must not exist "
-                        "yet); `triage assess FILE` reads it")
+                        "yet); `triage assess FILE` reads it. From a red flag answered yes they are also kept "
+                        "in the store (--db), so that staff see it at once")
     intake.add_argument("--resume", metavar="FILE",
                         help="continue the intake saved in answers file FILE (saved back to FILE)")
     intake.add_argument("--resume-intake", metavar="ID", type=common.intake_id,
@@ -525,7 +526,7 @@ def run(args, io: IO) -> int:
                            language=args.lang if args.mode == "patient" else None)
         interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
-        draft = FileDraft(Path(args.resume))
+        draft = FileDraft(Path(args.resume), _store_copy(args, io))
         raw = draft.load()
         if not isinstance(raw, dict):
             raise InvalidInput([Problem(args.resume, "must be a JSON object of question id -> answer")])
@@ -535,7 +536,7 @@ def run(args, io: IO) -> int:
         if path.exists():
             raise InvalidInput([Problem(str(path), f"already exists; continue it with --resume {path}, "
                                         "or choose another --out")])
-        draft = FileDraft(path)
+        draft = FileDraft(path, _store_copy(args, io))
         interview = Interview(questionnaire, args.mode, today=today, answers=preset)
     if args.mode == "patient" and "assessment_date" not in interview.answers:
         # Patients are not asked the date; the intake day is recorded so the file gives the same
@@ -586,6 +587,24 @@ def run(args, io: IO) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGHUP, previous)
+        if getattr(draft, "store_copy", None) is not None:
+            draft.store_copy.close()
+
+
+def _store_copy(args, io: IO):
+    """An answers file's red flags reach staff: its answers are also kept in the store from the first
+    red flag answered yes (triage.drafts.StoreCopy); said once, on standard error."""
+    from triage.drafts import StoreCopy
+
+    def copied(intake_id: int, where) -> None:
+        io.note(f"note: a red flag was answered yes: these answers are also kept as intake {intake_id} in {where}, "
+                f"so that staff see it now (triage show {intake_id})")
+
+    def failed(message: str) -> None:
+        io.note(f"warning: a red flag was answered yes, and the store cannot be reached ({message}): staff are "
+                "NOT alerted; tell them now")
+
+    return StoreCopy(lambda: common.open_store(args), common.user(args), copied, failed)
 
 
 def _converse(session, interview, draft, lines, args, io: IO, interactive: bool):

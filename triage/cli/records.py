@@ -17,7 +17,8 @@ def register(commands) -> None:
         description="One line per intake (its latest version): status, months since fusion at the assessment, "
         "what is still missing. Urgent first, by tier (EMERGENCY, SAME DAY, WITHIN DAYS), then too early, "
         "records needed, ready, drafts; an open red-flag screen before other missing items. Counts per "
-        "status at the bottom.",
+        "status at the bottom. An intake with an open red-flag alert is urgent at the alert's tier, sent or not "
+        "(\"not sent yet\"), until a clinician acknowledges it.",
         notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,),
         examples=("triage list", "triage list --status urgent", "triage list --urgency emergency",
                   "triage list --missing surgical_report", "triage list --va-to-do",
@@ -41,7 +42,8 @@ def register(commands) -> None:
     show = common.add_command(
         commands, "show", help="the clinician's summary of one intake",
         description="Timeline, records, symptom pattern, red flags, the four steps with reasons, discussion "
-        "points; each line names its rule and source. Viewing is recorded in the audit log.",
+        "points; each line names its rule and source; open red-flag alerts first. An intake with only a draft "
+        "shows its answers so far. Viewing is recorded in the audit log.",
         notes=common.STORE_HELP, handler=run_show, exit_codes=(ExitCode.STORE,),
         examples=("triage show 4", "triage show 4 --intake-version 1", "triage show 4 -f json"))
     show.add_argument("id", type=common.intake_id, metavar="ID", help="the intake's id, as `triage list` shows it")
@@ -131,10 +133,19 @@ PAGE = 100  # intakes per page of `triage list` (a screenful or two; --limit 0 l
 
 
 def status_words(row) -> str:
-    """An urgent intake's status names its tier, in words that need no colour."""
-    if row.status == "urgent":
-        return f"urgent {URGENCY_WORDS.get(row.urgency or '', 'EMERGENCY')}"
-    return row.status
+    """An urgent intake's status names its tier, in words that need no colour. An open red-flag alert
+    makes an intake urgent at the alert's tier, sent or not: "not sent yet" when only a draft has it."""
+    from triage.store import most_urgent
+
+    alert = getattr(row, "alert_urgency", None)
+    recorded = row.urgency if row.status == "urgent" else None
+    tier = most_urgent([recorded, alert])
+    if tier is None:
+        return row.status
+    words = f"urgent {URGENCY_WORDS.get(tier, 'EMERGENCY')}"
+    if alert is not None and tier != recorded:  # the alert, not a recorded result, makes it urgent
+        words += " (not sent yet)" if row.draft_pending else " (alert open)"
+    return words
 
 
 PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints them whole
@@ -197,19 +208,50 @@ def run_show(args, io: IO) -> int:
     from triage.store import VIEWED
 
     with common.open_store(args, io, for_reading=True) as store:
-        record = store.get(args.id, args.intake_version)
         history = store.history(args.id)
+        alerts = store.open_alerts(args.id)
+        draft = store.load_draft(args.id)
+        if not history and args.intake_version is None:
+            # Only a draft so far (never sent): its answers and any red flag are shown, not an error.
+            store.log_access(VIEWED, user=common.user(args), intake_id=args.id, detail={"draft": True})
+            return _show_draft(args, io, draft, alerts)
+        record = store.get(args.id, args.intake_version)
         store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
     if args.format == "json":
         from triage.export import document
 
-        io.write_json(document(record, history, deidentify=False))
+        io.write_json({**document(record, history, deidentify=False), "open_alerts": _alerts_json(alerts),
+                       "draft_pending": draft is not None})
         return ExitCode.OK
     from triage.questionnaire import load_questionnaire
-    from triage.render.record import render_show
+    from triage.render.record import render_alerts, render_show
 
-    io.page(render_show(record, history, load_questionnaire(), width=io.width(), color=io.color(),
-                        ascii_only=not io.unicode()), pager=args.pager)
+    questionnaire = load_questionnaire()
+    text = render_show(record, history, questionnaire, width=io.width(), color=io.color(), ascii_only=not io.unicode())
+    if alerts or draft is not None:
+        text = render_alerts(alerts, questionnaire, draft=draft, width=io.width(), color=io.color()) + "\n" + text
+    io.page(text, pager=args.pager)
+    return ExitCode.OK
+
+
+def _alerts_json(alerts) -> list[dict]:
+    return [{"question": a.question, "urgency": a.urgency, "raised_at": a.raised_at,
+             "answer_changed_at": a.answer_changed_at} for a in alerts]
+
+
+def _show_draft(args, io: IO, draft, alerts) -> int:
+    """`triage show` of an intake with only a draft: the answers so far and its open red flags."""
+    answers = draft.answers if draft is not None else {}
+    if args.format == "json":
+        io.write_json({"intake_id": args.id, "draft": None if draft is None else {
+            "answers": answers, "revision": draft.revision, "saved_at": draft.saved_at, "saved_by": draft.saved_by},
+            "open_alerts": _alerts_json(alerts), "versions": []})
+        return ExitCode.OK
+    from triage.questionnaire import load_questionnaire
+    from triage.render.record import render_draft
+
+    io.page(render_draft(args.id, draft, alerts, load_questionnaire(), width=io.width(), color=io.color(),
+                         ascii_only=not io.unicode()), pager=args.pager)
     return ExitCode.OK
 
 

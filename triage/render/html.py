@@ -15,6 +15,8 @@ from triage.render.labels import (
     answer_rows,
     answered_no_text,
     provenance,
+    ASK_NOW_MARK,
+    in_words,
     red_flag_rows,
     red_flag_tiers,
     settings_line,
@@ -51,6 +53,7 @@ ul.flags { list-style: none; padding-left: 0; }
                border: 1px solid #555; border-radius: .25rem; padding: 0 .3em; margin-right: .3em; }
 .flag-yes .mark { background: #b00020; color: #fff; border-color: #b00020; }
 .flag-open .mark { background: #fff3c4; }
+.flag-ask .mark { background: #fff; color: #b00020; border: 2px solid #b00020; font-weight: 700; }
 .step.done { background: #d8f0d8; }
 .step.attention { background: #fff3c4; border-color: #8a6d00; }
 .step.not_applicable { color: #555; border-style: dashed; }
@@ -153,14 +156,15 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         "<h2>Red flags</h2><ul class='flags'>",
     ]
     rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))
-    parts += [f"<li class='{'flag-yes' if marker == '!!' else 'flag-open'}'><span class='mark'>"
-              f"{'yes' if marker == '!!' else 'open'}</span> {_e(text)}{cite(basis[('red_flag', flag)])}</li>"
-              for marker, flag, text in rows]
+    kinds = {"!!": ("flag-yes", "yes"), ASK_NOW_MARK: ("flag-ask", "ask now"), "?": ("flag-open", "open")}
+    parts += [f"<li class='{kinds[marker][0]}'><span class='mark'>{kinds[marker][1]}</span> "
+              f"{'<strong>' if marker == ASK_NOW_MARK else ''}{_e(text)}{'</strong>' if marker == ASK_NOW_MARK else ''}"
+              f"{cite(basis[('red_flag', flag)])}</li>" for marker, flag, text in rows]
     parts += [f"<li class='flag-no'><span class='mark'>no</span> {_e(answered_no_text(answered_no, total))}</li>"] \
         if answered_no else []
     parts.append("</ul>")
     parts.append("<h2>Missing before evaluation</h2><ul>")
-    parts += [f"<li><strong>{_e(item.label)}</strong>: {_e(item.reason)}{cite(basis[('missing', item.id)])}</li>"
+    parts += [f"<li><strong>{_e(item.label)}</strong>: {_e(in_words(item.reason, questionnaire))}{cite(basis[('missing', item.id)])}</li>"
               for item in result.missing_items] or ["<li>nothing missing</li>"]
     parts.append("</ul>")
     parts.append("<h2>Decision steps</h2><table><thead><tr><th>Step</th><th>Status</th><th>Why</th>"

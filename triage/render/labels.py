@@ -119,10 +119,44 @@ def red_flag_rows(questionnaire, answers: dict[str, Any],
         said = questionnaire.answer_text(item.id, answers.get(item.id))
         if answers.get(item.id) == "no":
             answered_no.append(item.label)
-        else:
+        elif answers.get(item.id) == "yes":
             tier = f"{urgency_words(tiers.get(item.id)):<{TIER_WIDTH}}  " if tiers and item.id in tiers else ""
-            rows.append(("!!" if answers.get(item.id) == "yes" else "?", item.id, f"{tier}{item.label}: {said}"))
+            rows.append(("!!", item.id, f"{tier}{item.label}: yes"))
+        elif asks_now(item.id):
+            rows.append((ASK_NOW_MARK, item.id, f"{item.label}: {ask_now_text(said)}"))
+        else:
+            rows.append(("?", item.id, f"{item.label}: {said}"))
     return rows, answered_no, len(flags)
+
+
+def in_words(text: str, questionnaire) -> str:
+    """A recorded reason with the red-flag question ids it names (the open red-flag screen: "Still open
+    (ask again): red_flag_saddle_numbness unknown") in words: each id becomes its question's label."""
+    import re
+
+    def label(match) -> str:
+        try:
+            return f"{questionnaire.item(match.group(1)).label}:"
+        except (KeyError, StopIteration, ValueError):
+            return match.group(1)
+    return re.sub(r"\b(red_flag_[a-z_]+)\b(?=\s)", label, text)
+
+
+ASK_NOW_MARK = "!?"  # an emergency or same-day question answered unknown or not answered
+ASK_NOW = "NOT ANSWERED - ask now"
+
+
+def asks_now(question: str) -> bool:
+    """An emergency or same-day red-flag question (shipped rules) that was not answered yes or no
+    must be asked now: it is marked so, never shown like a "no"."""
+    from triage.ruleset import shipped_red_flag_tiers
+
+    return shipped_red_flag_tiers().get(question) in ("emergency", "same_day")
+
+
+def ask_now_text(said: str) -> str:
+    """"NOT ANSWERED - ask now", with "unknown" when that was the answer."""
+    return ASK_NOW if said == "not answered" else f"{ASK_NOW} (answered {said})"
 
 
 def answered_no_text(answered_no: list[str], total: int) -> str:

@@ -76,11 +76,82 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
     section("Red flags")
     red_flags_list(console, questionnaire, answers, cite, basis, red_flag_tiers(result))
 
-    body(console, result, cite)
+    body(console, result, cite, questionnaire)
 
     section("Versions")
     hanging_list(console, [("*" if info.version == record.version else " ",
-                     f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})")
+                     f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})"
+                     + ("  PATIENT REFERENCE CHANGED from the version before" if info.patient_changed else ""))
                     for info in history])
     footer(console, result)
     return trimmed(out.getvalue())
+
+
+def alert_lines(alerts, questionnaire: Questionnaire) -> list[str]:
+    """Each open red-flag alert in words: tier, question, when raised, and "answer changed" when the
+    answer is no longer yes (it stays open until a clinician acknowledges it)."""
+    from triage.render.labels import urgency_words
+
+    from triage.store import worklist_rank
+
+    lines = []
+    for alert in sorted(alerts, key=lambda alert: worklist_rank("urgent", alert.urgency, [])):  # most urgent first
+        line = f"{urgency_words(alert.urgency)}  {questionnaire.item(alert.question).label}: raised {alert.raised_at}"
+        if alert.answer_changed_at:
+            line += f"; answer changed {alert.answer_changed_at} (no longer yes)"
+        lines.append(line)
+    return lines
+
+
+def render_alerts(alerts, questionnaire: Questionnaire, *, draft=None, width: int = 100, color: bool = False) -> str:
+    """Above `triage show`'s summary: the intake's open red-flag alerts (not yet acknowledged by a
+    clinician) and a new version in progress."""
+    out = io.StringIO()
+    console = new_console(out, width, color)
+    if alerts:
+        console.print(Text(f"OPEN RED-FLAG ALERT{'S' if len(alerts) > 1 else ''} (not yet acknowledged by a "
+                           "clinician)", style="bold red"))
+        hanging_list(console, [("!!", line) for line in alert_lines(alerts, questionnaire)])
+    if draft is not None:
+        console.print(Text(f"A new version is in progress (draft revision {draft.revision}, saved {draft.saved_at} "
+                           f"by {draft.saved_by}), not sent yet.", style="bold"))
+    return trimmed(out.getvalue())
+
+
+def render_draft(intake_id: int, draft, alerts, questionnaire: Questionnaire, *, width: int = 100,
+                 color: bool = False, ascii_only: bool = False) -> str:
+    """`triage show` of an intake that has only a draft (never sent): its open red flags first, then
+    the answers so far. Nothing is assessed yet, so there is no status, step or topic."""
+    from rich import box
+    from rich.panel import Panel
+
+    from triage.ruleset import shipped_red_flag_tiers
+
+    answers = draft.answers if draft is not None else {}
+    out = io.StringIO()
+    console = new_console(out, width, color)
+    flagged = bool(alerts) or any(answers.get(q) == "yes" for q in shipped_red_flag_tiers())
+    saved = f"revision {draft.revision}, saved {draft.saved_at} by {draft.saved_by}" if draft else "no answers"
+    console.print(Panel(Text(f"NOT SENT YET: a draft in progress ({saved}). Nothing is assessed yet: the answers "
+                             "so far are below.", style="bold red" if flagged else "bold"),
+                        title=f"Intake {intake_id} - draft", box=box.ASCII2 if ascii_only else box.HEAVY))
+    if alerts:
+        console.print(Text(f"\nOPEN RED-FLAG ALERT{'S' if len(alerts) > 1 else ''} (not yet acknowledged by a "
+                           "clinician)", style="bold red"))
+        hanging_list(console, [("!!", line) for line in alert_lines(alerts, questionnaire)])
+    section_title(console, "Red flags")
+    red_flags_list(console, questionnaire, answers, lambda ids: "", _NoBasis(),
+                   {q: t for q, t in shipped_red_flag_tiers().items() if answers.get(q) == "yes"})
+    section_title(console, "Answers so far")
+    hanging_list(console, [("", f"{item.label}: {questionnaire.answer_text(item.id, answers.get(item.id))}")
+                           for item in questionnaire.items if not item.safety and item.id in answers]
+                 or [("", "none yet")])
+    console.print(Text(f"\nContinue it: triage intake --resume-intake {intake_id}", style="dim"))
+    return trimmed(out.getvalue())
+
+
+class _NoBasis(dict):
+    """A draft has no result, so no rule to cite."""
+
+    def __missing__(self, key):
+        return []

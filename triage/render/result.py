@@ -24,6 +24,8 @@ from triage.render.labels import (
     answered_no_text,
     banner_words,
     basis_text,
+    ASK_NOW_MARK,
+    in_words,
     red_flag_rows,
     red_flag_tiers,
     rules_by_conclusion,
@@ -65,11 +67,15 @@ def banner(console: Console, result: Result, title: str, *, ascii_only: bool = F
                         box=box.ASCII2 if ascii_only else box.HEAVY if result.status == Status.urgent else box.ROUNDED))
 
 
-def body(console: Console, result: Result, cite) -> None:
+def body(console: Console, result: Result, cite, questionnaire: Questionnaire | None = None) -> None:
     """Missing items, the four steps and the discussion points, each line citing its rules."""
     basis = rules_by_conclusion(result)
+
+    def reason(item) -> str:
+        return in_words(item.reason, questionnaire) if questionnaire is not None else item.reason
+
     section(console, "Missing before evaluation")
-    hanging_list(console, [("[ ]", f"{item.label}: {item.reason}{cite(basis[('missing', item.id)])}")
+    hanging_list(console, [("[ ]", f"{item.label}: {reason(item)}{cite(basis[('missing', item.id)])}")
                     for item in result.missing_items] or [("", "nothing missing")])
     section(console, "Decision steps")
     for step in result.steps:
@@ -92,7 +98,8 @@ def red_flags_list(console: Console, questionnaire: Questionnaire, answers: dict
     """Every red-flag answer that is not a plain "no" on its own line (with the rule that flagged a
     yes); the "no"s share one line, so a negative screen reads as one."""
     rows, answered_no, total = red_flag_rows(questionnaire, answers, tiers)
-    lines = [(marker if marker == "!!" else "? ", f"{text}{cite(basis[('red_flag', flag)])}")
+    lines = [(marker if marker != "?" else "? ",
+              Text(text, style="bold") if marker == ASK_NOW_MARK else f"{text}{cite(basis[('red_flag', flag)])}")
              for marker, flag, text in rows]
     if answered_no:
         lines.append(("", answered_no_text(answered_no, total)))
@@ -111,7 +118,7 @@ def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, 
     section(console, "Red flags")
     red_flags_list(console, questionnaire, answers, lambda ids: f"  {basis_text(ids)}" if ids else "", basis,
                    red_flag_tiers(result))
-    body(console, result, lambda ids: f"  {basis_text(ids)}" if ids else "")
+    body(console, result, lambda ids: f"  {basis_text(ids)}" if ids else "", questionnaire)
     footer(console, result)
     return trimmed(out.getvalue())
 
@@ -148,12 +155,13 @@ def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire)
               [*answer_rows(questionnaire, answers, SYMPTOM_QUESTIONS), *va_rows(questionnaire, answers)]]
     lines += ["", "## Red flags", ""]
     rows, answered_no, total = red_flag_rows(questionnaire, answers, red_flag_tiers(result))
-    lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!" else f"- ? {text}")
+    lines += [(f"- **!! {text}** {basis_text(basis[('red_flag', flag)])}" if marker == "!!"
+               else f"- **{marker} {text}**" if marker == ASK_NOW_MARK else f"- ? {text}")
               for marker, flag, text in rows]
     lines += [f"- {answered_no_text(answered_no, total)}"] if answered_no else []
     lines.append("")
     lines += ["## Missing before evaluation", ""]
-    lines += [f"- [ ] **{m.label}**: {m.reason} {basis_text(basis[('missing', m.id)])}" for m in result.missing_items]
+    lines += [f"- [ ] **{m.label}**: {in_words(m.reason, questionnaire)} {basis_text(basis[('missing', m.id)])}" for m in result.missing_items]
     lines += ["- nothing missing"] if not result.missing_items else []
     lines += ["", "## Decision steps", "", "| Step | Status | Why | Rules |", "|---|---|---|---|"]
     for step in result.steps:

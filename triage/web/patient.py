@@ -432,7 +432,7 @@ def answer(qid: str):
             # crash or restart; a power cut may lose the last answers, as the README says); "Save and
             # come back later", which the patient leaves on, waits for the disk.
             svc.store().save_draft(answers, user=PATIENT_USER, intake_id=intake.id, expected_revision=intake.revision,
-                                   durable=later)
+                                   durable=later, kiosk=bool(session.get("kiosk")))  # a yes on the tablet: in the clinic
         except Conflict:
             return _conflict()
     marks = _unknown_marks() - {item.id}
@@ -460,8 +460,8 @@ def answer(qid: str):
     if later:
         following = url_for("patient.saved", **{"from": item.id})
     if item.safety and value == "yes" and not was_yes:
-        # Staff see it at once (red-flag alerts on the staff pages), before the patient even sends.
-        svc.store().raise_alert(intake.id, item.id, red_flag_notice(item.id)[0], kiosk=bool(session.get("kiosk")))
+        # Staff see it at once: saving the answer above raised its alert (the store does, whatever the
+        # channel), before the patient even sends.
         return redirect(url_for("patient.warning", qid=item.id) + "?" + urlencode({"next": following}), code=303)
     return redirect(following, code=303)
 

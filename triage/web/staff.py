@@ -25,7 +25,7 @@ from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
 from triage.errors import Conflict, IntakeNotFound, InvalidInput
-from triage.render.labels import BANNERS, STEP_MARKS, rules_by_conclusion
+from triage.render.labels import BANNERS, STEP_MARKS, in_words, rules_by_conclusion
 from triage.result import Result
 from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
 from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_CHANGED, PASSWORD_REHASHED,
@@ -90,7 +90,9 @@ def _page(template: str, **context):
     svc = services()
     user = g.get("user")
     counts = svc.store().alert_counts() if user else {}
-    return render_template(template, user=user, alert_counts=counts, staff_idle=svc.settings.staff_idle_minutes,
+    from triage.render.labels import ASK_NOW
+
+    return render_template(template, user=user, alert_counts=counts, ask_now=ASK_NOW, staff_idle=svc.settings.staff_idle_minutes,
                            q=svc.questionnaire, this_page=_this_page(), **context)
 
 
@@ -494,6 +496,8 @@ def worklist():
         page = pages
         shown = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=PAGE_SIZE,
                                     offset=(page - 1) * PAGE_SIZE)
+    if request.headers.get("X-Triage-Refresh") == "rows":
+        session.passive = True  # the page's script after a new alert: not activity, the idle time still runs
     store.log_access(LISTED, user=g.user.name, detail={"rows": len(shown.rows), "channel": "web"})
     alerts = {alert.intake_id for alert in store.open_alerts()}
     counts = {s: shown.counts.get(s, 0) for s in WORKLIST_STATUSES}
@@ -506,7 +510,29 @@ def worklist():
     return _page("staff/worklist.html", title="Worklist", rows=shown.rows, total=shown.shown, page=page,
                  pages=pages, link=link, status=status, missing=missing, urgency=urgency,
                  statuses=WORKLIST_STATUSES, missing_ids=MISSING_IDS, tiers=RED_FLAG_TIERS,
-                 urgency_words=URGENCY_WORDS, counts=counts, alerts=alerts)
+                 urgency_words=URGENCY_WORDS, counts=counts, alerts=alerts, status_cell=_status_cell)
+
+
+_TAGS = {"urgent": "tag--red", "too_early": "tag--yellow", "records_needed": "tag--orange",
+         "ready_for_evaluation": "tag--green"}
+_TIER_TAGS = {"emergency": "tag--red", "same_day": "tag--orange", "soon": "tag--yellow"}
+
+
+def _status_cell(row) -> tuple[str, str, str]:
+    """(words, tag style, note) of a worklist row's status: an open red-flag alert makes it urgent at
+    the alert's tier, sent or not ("not sent yet" when only a draft has it), as in `triage list`."""
+    from triage.store import most_urgent
+
+    recorded = row.urgency if row.status == "urgent" else None
+    tier = most_urgent([recorded, row.alert_urgency])
+    if tier is None:
+        return row.status, _TAGS.get(row.status, "tag--grey"), "draft open" if row.draft_pending and row.version else ""
+    note = ""
+    if row.alert_urgency is not None and tier != recorded:
+        note = "not sent yet" if row.draft_pending else "alert open"
+    elif row.draft_pending and row.version:
+        note = "draft open"
+    return f"urgent {URGENCY_WORDS.get(tier, 'EMERGENCY')}", _TIER_TAGS.get(tier, "tag--red"), note
 
 
 # --- summary and print view -------------------------------------------------------------------------
@@ -531,8 +557,10 @@ def summary(intake_id: int):
     draft = store.load_draft(intake_id)
     if not history:
         store.log_access(VIEWED, user=g.user.name, intake_id=intake_id, detail={"draft": True, "channel": "web"})
+        answers = draft.answers if draft else {}
         return _page("staff/draft.html", title=f"Intake {intake_id}", intake_id=intake_id, draft=draft,
-                     rows=_answer_rows(draft.answers if draft else {}), open_alerts=_open_alerts(intake_id))
+                     rows=_answer_rows(answers, red_flags=False),
+                     red_flag_rows=_red_flag_rows(answers, {}), open_alerts=_open_alerts(intake_id))
     try:
         record = store.get(intake_id, _version_arg())
     except IntakeNotFound:
@@ -545,12 +573,32 @@ def summary(intake_id: int):
 
 
 def _open_alerts(intake_id: int) -> list:
-    return [alert for alert in services().store().open_alerts() if alert.intake_id == intake_id]
+    return services().store().open_alerts(intake_id)
 
 
-def _answer_rows(answers: dict[str, Any]) -> list[tuple[str, str]]:
+def _red_flag_rows(answers: dict[str, Any], basis) -> list[tuple[str, str, list[str], str, str]]:
+    """(label, answer in words, rule ids, kind, the answer as given) of every red-flag question: kind "yes", "ask" (an emergency or
+    same-day question answered unknown or not answered: "NOT ANSWERED - ask now", never like a no),
+    or "" (the rest)."""
+    from triage.render.labels import ask_now_text, asks_now
+
     questionnaire = services().questionnaire
-    return [(item.label, questionnaire.answer_text(item.id, answers.get(item.id))) for item in questionnaire.items]
+    rows = []
+    for question in RED_FLAGS:
+        said = questionnaire.answer_text(question, answers.get(question))
+        value = answers.get(question)
+        kind = "yes" if value == "yes" else "" if value == "no" or not asks_now(question) else "ask"
+        rows.append((questionnaire.item(question).label, ask_now_text(said) if kind == "ask" else said,
+                     basis.get(("red_flag", question), []), kind, said))
+    return rows
+
+
+def _answer_rows(answers: dict[str, Any], *, red_flags: bool = True) -> list[tuple[str, str]]:
+    """(label, answer) of every question; ``red_flags=False``: without the red-flag questions (shown on
+    their own, marked)."""
+    questionnaire = services().questionnaire
+    return [(item.label, questionnaire.answer_text(item.id, answers.get(item.id))) for item in questionnaire.items
+            if red_flags or not item.safety]
 
 
 def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
@@ -565,7 +613,7 @@ def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
     def group(ids: list[str]) -> list[tuple[str, str]]:
         return [(questionnaire.item(q).label, said(q)) for q in ids]
 
-    red_flags = [(questionnaire.item(q).label, said(q), basis.get(("red_flag", q), [])) for q in RED_FLAGS]
+    red_flags = _red_flag_rows(answers, basis)
     steps = [(step, STEP_MARKS[step.status], basis.get(("step_status", f"{step.step}:{step.status.value}"), []))
              for step in result.steps]
     return {
@@ -577,7 +625,8 @@ def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
         "timeline": group(["fusion_date", "fused_levels"]),
         "red_flag_rows": red_flags,
         "step_rows": steps,
-        "missing_rows": [(item, basis.get(("missing", item.id), [])) for item in result.missing_items],
+        "missing_rows": [(item, basis.get(("missing", item.id), []), in_words(item.reason, questionnaire))
+                         for item in result.missing_items],
         "topic_rows": [(point, basis.get(("discussion", point.id), [])) for point in result.discussion_points],
         "rules": [sources[rule] for rule in dict.fromkeys(entry.rule for entry in result.trace)],
         "veteran": said("veteran") if "veteran" in answers else None,
@@ -729,7 +778,8 @@ def alerts():
         entry = grouped.setdefault(alert.intake_id, {"intake_id": alert.intake_id, "patient_id": alert.patient_id,
                                                      "raised_at": alert.raised_at, "urgency": alert.urgency,
                                                      "questions": [], "kiosk": False})
-        entry["questions"].append(questionnaire.item(alert.question).label)
+        entry["questions"].append(questionnaire.item(alert.question).label
+                                  + (" (answer changed: no longer yes)" if alert.answer_changed_at else ""))
         entry["kiosk"] = entry["kiosk"] or alert.kiosk  # answered at the reception tablet: in the clinic now
         if URGENCY_ORDER.index(alert.urgency) < URGENCY_ORDER.index(entry["urgency"]):
             entry["urgency"] = alert.urgency
@@ -766,6 +816,8 @@ def alert_counts():
     """The banner's poll (every few seconds with JavaScript): counts only, never who or what."""
     session.passive = True  # the page asks by itself: this is not activity, the idle timeout still runs
     counts = services().store().alert_counts()
+    # "latest": the newest alert's number, so that the worklist knows a new alert came (counts alone
+    # can stay the same when one is acknowledged and another raised between two polls).
     response = jsonify({"signed_in": True, "intakes": counts.get("intakes", 0),
-                        "emergency": counts.get("emergency", 0)})
+                        "emergency": counts.get("emergency", 0), "latest": counts.get("latest", 0)})
     return response

@@ -4,8 +4,8 @@
    3. Focus the error summary when a page shows one.
    4. The language switch carries what was ticked or typed on this page and not yet sent (without the
       script it is a plain link: the page says to press Continue first).
-   5. On a staff page, the red-flag banner follows the store, and the page reloads (to sign-in) when
-      the poll finds the session ended. */
+   5. On a staff page, the red-flag banner and the title's count follow the store, a new alert's row
+      appears in the worklist, and the page reloads (to sign-in) when the poll finds the session ended. */
 (function () {
   "use strict";
 
@@ -26,13 +26,28 @@
   });
 
   // Staff pages: the red-flag banner follows the store without a reload (every 5 seconds).
-  var alertsUrl = document.body.getAttribute("data-alerts-url");
+  var staffPage = document.body;
+  var alertsUrl = staffPage.getAttribute("data-alerts-url");
   var banner = document.getElementById("alert-banner");
   var bannerText = document.getElementById("alert-banner-text");
   if (alertsUrl && banner && bannerText && window.fetch) {
     // The poll takes the page off the screen when the session ends: the no-script cover (idle.css) is
     // not needed, and must not hide a page kept open while its user works in another tab.
     document.documentElement.classList.add("idle-script");
+    // On the worklist, a new alert's row appears without a reload: the same page is fetched again
+    // (the server sorts it: open red flags first) and its rows replace these.
+    var rows = document.getElementById("worklist-rows");
+    var latest = staffPage.getAttribute("data-alerts-latest") || "0";
+    var refreshRows = function () {
+      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Triage-Refresh": "rows" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("worklist-rows");
+          if (fresh) { rows.innerHTML = fresh.innerHTML; }
+        })
+        .catch(function () { /* the next new alert tries again */ });
+    };
     var poll = function () {
       fetch(alertsUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) {
@@ -41,6 +56,11 @@
         })
         .then(function (data) {
           if (!data) { return; }
+          // The title carries the open-alert count (seen from another tab), as the server writes it.
+          var title = document.title.replace(/^\(\d+ red flags?\) /, "");
+          document.title = (data.intakes > 0 ? "(" + data.intakes + " red flag" + (data.intakes === 1 ? "" : "s") + ") " : "") + title;
+          if (rows && String(data.latest) !== latest) { refreshRows(); }
+          latest = String(data.latest);
           if (data.intakes > 0) {
             var text = data.intakes + (data.intakes === 1 ? " intake" : " intakes") +
               " with a red flag not yet acknowledged" + (data.emergency ? " (" + data.emergency + " emergency)" : "");
