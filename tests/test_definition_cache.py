@@ -76,7 +76,7 @@ def test_an_edited_file_is_read_again(cache, tmp_path, reads):
     rules.write_text(RULES.read_text(encoding="utf-8").replace('version = "2.1.0"', 'version = "2.1.1"', 1),
                      encoding="utf-8")
     after = load_ruleset(rules)
-    assert len(reads) == 2 and after.ruleset.version == "2.0.1" != before.ruleset.version
+    assert len(reads) == 2 and after.ruleset.version == "2.1.1" != before.ruleset.version
     assert after.fingerprint != before.fingerprint and len(_entries(cache)) == 2
 
 

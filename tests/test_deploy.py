@@ -343,6 +343,9 @@ def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, 
         page.get_by_role("button", name="Continue", exact=True).click()
     page.goto(f"{d.base}/intake/check")
     page.get_by_role("button", name="Send answers").click()
+    # the warning-sign questions are not answered yet: the page asks for them first (issue 25);
+    # sending anyway stays possible, and is one more form post through the proxy
+    page.get_by_role("button", name="Send without answering them").click()
     assert page.url == f"{d.base}/intake/done"
 
     page.goto(f"{d.base}/staff/")

@@ -526,7 +526,7 @@ def run(args, io: IO) -> int:
                            language=args.lang if args.mode == "patient" else None)
         interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
-        draft = FileDraft(Path(args.resume), _store_copy(args, io))
+        draft = FileDraft(Path(args.resume), _store_copy(args, io, questionnaire, interactive))
         raw = draft.load()
         if not isinstance(raw, dict):
             raise InvalidInput([Problem(args.resume, "must be a JSON object of question id -> answer")])
@@ -536,7 +536,7 @@ def run(args, io: IO) -> int:
         if path.exists():
             raise InvalidInput([Problem(str(path), f"already exists; continue it with --resume {path}, "
                                         "or choose another --out")])
-        draft = FileDraft(path, _store_copy(args, io))
+        draft = FileDraft(path, _store_copy(args, io, questionnaire, interactive))
         interview = Interview(questionnaire, args.mode, today=today, answers=preset)
     if args.mode == "patient" and "assessment_date" not in interview.answers:
         # Patients are not asked the date; the intake day is recorded so the file gives the same
@@ -591,16 +591,24 @@ def run(args, io: IO) -> int:
             draft.store_copy.close()
 
 
-def _store_copy(args, io: IO):
+def _store_copy(args, io: IO, questionnaire, interactive: bool):
     """An answers file's red flags reach staff: its answers are also kept in the store from the first
-    red flag answered yes (triage.drafts.StoreCopy); said once, on standard error."""
+    red flag answered yes (triage.drafts.StoreCopy); said once, on standard error: to a coordinator
+    (or a script) with the intake and the store; a patient at the terminal reads no path or command,
+    only, if the store cannot be reached, their language's plea to ask the front desk."""
     from triage.drafts import StoreCopy
 
+    patient = args.mode == "patient" and interactive
+
     def copied(intake_id: int, where) -> None:
-        io.note(f"note: a red flag was answered yes: these answers are also kept as intake {intake_id} in {where}, "
-                f"so that staff see it now (triage show {intake_id})")
+        if not patient:
+            io.note(f"note: a red flag was answered yes: these answers are also kept as intake {intake_id} in "
+                    f"{where}, so that staff see it now (triage show {intake_id})")
 
     def failed(message: str) -> None:
+        if patient:
+            io.note(questionnaire.patient_wording.save_failed)
+            return
         io.note(f"warning: a red flag was answered yes, and the store cannot be reached ({message}): staff are "
                 "NOT alerted; tell them now")
 
