@@ -32,7 +32,7 @@ def test_a_new_alerts_row_appears_in_the_worklist_without_reload(browser, tmp_pa
     server = Server(make_app(db))
     try:
         page = new_page(browser)
-        sign_in(page, server.url, "clint")
+        sign_in(page, server, "clint")
         assert re.match(r"Worklist - ", page.title())  # no open alert: no count
         navigations = []
         page.on("framenavigated", lambda frame: navigations.append(frame.url))

@@ -195,8 +195,8 @@ def test_staff_see_their_sessions_and_end_another_in_a_browser(browser, tmp_path
     first, second = Server(make_app(db)), Server(make_app(db))
     try:
         desk, laptop = new_page(browser), new_page(browser)
-        sign_in(desk, first.url, "cora")
-        sign_in(laptop, second.url, "cora")
+        sign_in(desk, first, "cora")
+        sign_in(laptop, second, "cora")
         desk.get_by_role("link", name="cora (coordinator)").click()
         assert desk.url.endswith("/staff/sessions")
         assert desk.locator("#sessions-table tbody tr").count() == 2
