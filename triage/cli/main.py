@@ -218,12 +218,10 @@ def _option_hint(parser: argparse.ArgumentParser, args, extra: list[str]) -> str
     import difflib
 
     command = parser
-    for key in ("command", "audit_command", "db_command", "users_command"):
-        name = getattr(args, key, None)
-        choices = getattr(command, "_subparsers", None) and next(
-            (action.choices for action in command._actions if isinstance(action, argparse._SubParsersAction)), {})
-        if name and choices and name in choices:
-            command = choices[name]
+    for key in ("command", "audit_command", "db_command", "users_command"):  # down to the action that ran
+        choices = next((action.choices for action in command._actions
+                        if isinstance(action, argparse._SubParsersAction)), {})
+        command = choices.get(getattr(args, key, None), command)
     options = [option for action in command._actions for option in action.option_strings if option.startswith("--")]
     hints = []
     for word in extra:
