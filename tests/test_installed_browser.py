@@ -56,12 +56,14 @@ def test_installed_server_serves_patient_and_staff_pages(browser, tmp_path):
         patient.set_default_timeout(15_000)
         patient.goto(f"{base}/intake/code/{code}")
         patient.get_by_role("button", name="Start", exact=True).click()
-        patient.get_by_role("link", name="Start now").click()
+        with patient.expect_navigation():  # wait for the question page itself, not the click
+            patient.get_by_role("link", name="Start now").click()
         first = patient.url
         assert "/intake/questions/" in first
         assert patient.evaluate("getComputedStyle(document.body).fontFamily") != ""  # style.css was served
         patient.get_by_label("I don't know", exact=True).check()
-        patient.get_by_role("button", name="Continue", exact=True).click()
+        with patient.expect_navigation():
+            patient.get_by_role("button", name="Continue", exact=True).click()
         assert patient.url != first and "/intake/questions/" in patient.url
         screenshot(patient, "installed-patient-second-question")
 

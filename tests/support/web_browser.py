@@ -115,6 +115,9 @@ def screenshot(page, name: str, widths=(320, 1024)) -> list[Path]:
     """Full-page screenshots at each width (kept under test-artefacts/ for people to look at); the
     viewport is put back afterwards. Also checks the page never scrolls sideways at that width."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    # A click's navigation may still be committing when the caller's next line runs: measure the
+    # page that arrived, not the gap between two documents (documentElement is null there).
+    page.wait_for_load_state("load")
     original = page.viewport_size
     paths = []
     for width in widths:
