@@ -41,6 +41,11 @@ def pytest_sessionstart(session):
                     "it (pip install '.[test]') and run .venv/bin/pytest, not python -m pytest (which puts the "
                     "current folder first); TRIAGE_TEST_SOURCE=1 allows an editable install", returncode=4)
 
+# Output is as wide as COLUMNS says when not at a terminal: the tests' output must not depend on the
+# shell that started them (tests that need a width set it).
+for name in ("COLUMNS", "LINES"):
+    os.environ.pop(name, None)
+
 # Definitions kept validated between runs (triage/definition_cache.py) go to a folder of this test
 # session, never the developer's own cache; commands the tests start inherit it.
 if "TRIAGE_CACHE_DIR" not in os.environ:

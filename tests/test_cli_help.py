@@ -4,9 +4,12 @@ option gets a did-you-mean like a mistyped command."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
+from support.cli import TRIAGE, installed_env
 from triage.cli import common
 from triage.cli.main import COMMANDS
 
@@ -82,3 +85,19 @@ def test_a_mistyped_option_gets_did_you_mean(words, hint):
     run = run_cli(*words)
     assert run.code == 2
     assert run.err.startswith(f"error: triage {words[0]}") and hint in run.err and run.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("columns", "width"), [(None, 80), ("60", 60), ("120", 120)])
+def test_piped_output_is_as_wide_as_columns_else_80_and_breaks_no_word(tmp_path, columns, width):
+    """`triage assess FILE | less` in an 80-column terminal: 100-column lines broke the emergency
+    banner mid-word ("The patient shou" / "ld not wait")."""
+    env = installed_env(**({"COLUMNS": columns} if columns else {}))
+    env.pop("COLUMNS", None) if columns is None else None
+    done = subprocess.run([*TRIAGE, "assess", str(ROOT / "examples" / "red-flag.json")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(map(len, lines)) <= width
+    assert max(map(len, lines)) > width - 15  # it uses the width it has
+    words = set(done.stdout.split())
+    assert {"should", "not", "wait", "emergency"} <= words

@@ -115,6 +115,8 @@ def test_coordinator_full_intake(tmp_path):
     code, rest = finished(child)
     assert code == 0
     assert "Topics the physician may want to discuss" in rest  # the full coordinator result
+    # taller than the 50-row screen: the URGENT banner is said again in the last lines
+    assert "URGENT - EMERGENCY" in "\n".join(rest.strip().splitlines()[-12:])
     assert saved(out) == {
         "patient_id": "P-9", "assessment_date": TODAY, "fusion_date": "2024-03",
         "fused_levels": ["L4-L5", "L5-S1"], "surgical_report_available": "yes", "mri_available": "no",

@@ -56,7 +56,8 @@ def clinic(db):
     return {name: save(str(EXAMPLES / f"{name}.json")) for name in ("adjacent-tear", "records-missing", "red-flag")}
 
 
-def test_list_shows_status_months_and_missing_with_counts(clinic):
+def test_list_shows_status_months_and_missing_with_counts(clinic, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")  # a wide terminal: one line per row or item
     run = run_cli("list", "--format", "json")
     assert run.code == 0, run.err
     rows = {row["intake_id"]: row for row in run.json["intakes"]}
@@ -98,7 +99,8 @@ def test_db_option_wins_over_the_environment(db, tmp_path, answers_file):
     assert run_cli("list", "--db", str(other), "--format", "json").json["total"] == 1
 
 
-def test_show_explains_every_line_with_rule_id_and_source(clinic):
+def test_show_explains_every_line_with_rule_id_and_source(clinic, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")  # a wide terminal: one line per row or item
     run = run_cli("show", str(clinic["adjacent-tear"]))
     assert run.code == 0, run.err
     out = run.out

@@ -200,14 +200,16 @@ class IO:
     saved: list[tuple[int, int]] = field(default_factory=list)
 
     def width(self, stream: TextIO | None = None) -> int:
-        """The terminal's width for ``stream`` (default: out); 100 when it is not a terminal."""
+        """The width to write ``stream`` (default: out) at: the terminal's, else COLUMNS (a pipe into
+        `less` in an 80-column terminal must not be 100 wide: words broke mid-word there), else 80."""
         stream = stream or self.out
         if stream.isatty():
             try:
                 return os.get_terminal_size(stream.fileno()).columns
             except OSError:
                 pass
-        return 100
+        columns = os.environ.get("COLUMNS", "")
+        return int(columns) if columns.isascii() and columns.isdigit() and 20 <= int(columns) <= 1000 else 80
 
     def color(self, stream: TextIO | None = None) -> bool:
         stream = stream or self.out

@@ -626,10 +626,15 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
                                   values=session.patient_values)
         io.out.write(render_patient_summary(summary, session.q, width=width))
     else:
-        from triage.render.result import render_text
+        from triage.render.result import render_banner, render_text
 
-        io.out.write(render_text(result, answers.answered(), session.q, width=width, color=color,
-                                 ascii_only=session.ascii_only))
+        text = render_text(result, answers.answered(), session.q, width=width, color=color,
+                           ascii_only=session.ascii_only)
+        io.out.write(text)
+        if not session.scripted and text.count("\n") > session.height - 2:
+            # Taller than the screen: the banner (URGENT, its tier) has scrolled away; it is said again
+            # last, where the coordinator's eyes are when the intake ends.
+            io.out.write(render_banner(result, width=width, color=color, ascii_only=session.ascii_only))
     io.out.flush()
     saved = (f"recorded as intake {recorded.intake_id} version {recorded.version} in {recorded.path}" if recorded
              else f"answers saved to {draft.where}")

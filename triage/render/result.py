@@ -116,6 +116,15 @@ def render_text(result: Result, answers: dict, questionnaire: Questionnaire, *, 
     return trimmed(out.getvalue())
 
 
+def render_banner(result: Result, *, width: int = 100, color: bool = False, ascii_only: bool = False,
+                  title: str = "Pre-consultation triage (again, from the top)") -> str:
+    """The status banner alone: the last lines of a result taller than the screen, whose top (and
+    its URGENT banner) has scrolled away."""
+    out = io.StringIO()
+    banner(new_console(out, width, color), result, title, ascii_only=ascii_only)
+    return trimmed(out.getvalue())
+
+
 def render_markdown(result: Result, answers: dict, questionnaire: Questionnaire) -> str:
     """The same summary as Markdown, for the record or a printout."""
     basis = rules_by_conclusion(result)
