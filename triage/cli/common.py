@@ -198,6 +198,17 @@ class IO:
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     # (intake, version) once a command has committed one: from then on the exit code must say so.
     saved: list[tuple[int, int]] = field(default_factory=list)
+    # A patient at the terminal (`triage intake --mode patient`): their language's wording. Lines for
+    # staff (an error naming a file, the exit-8 line) then go to ``staff_err``, never to their screen.
+    patient: Any = None
+
+    @property
+    def staff_err(self) -> TextIO:
+        """Where a line for staff goes: standard error, unless a patient reads it (a terminal while
+        ``patient`` is set); a kiosk that sends standard error to a log (``2>>kiosk.log``) keeps them."""
+        if self.patient is not None and self.err.isatty():
+            return _Discard()
+        return self.err
 
     def width(self, stream: TextIO | None = None) -> int:
         """The width to write ``stream`` (default: out) at: the terminal's, else COLUMNS (a pipe into
@@ -265,6 +276,16 @@ class IO:
         from triage.safe_text import json_text
 
         self.out.write(json_text(data, indent=2) + "\n")
+
+
+class _Discard:
+    """A stream that keeps nothing (see IO.staff_err)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 Handler = Callable[[argparse.Namespace, IO], int]
@@ -557,7 +578,7 @@ def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading:
     if warning:
         from triage.safe_text import for_terminal
 
-        (io.err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")
+        (io.staff_err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")  # paths: staff only
     location = _store_choice(args)[0]
     if getattr(args, "insecure_transport", False):  # as TRIAGE_INSECURE_TRANSPORT=1 (processes started inherit it)
         os.environ["TRIAGE_INSECURE_TRANSPORT"] = "1"

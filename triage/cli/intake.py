@@ -511,6 +511,8 @@ def run(args, io: IO) -> int:
     questionnaire = language.questionnaire
     today = date.today()
     interactive = io.stdin.isatty()
+    if args.mode == "patient" and interactive:
+        io.patient = questionnaire.patient_wording  # lines for staff stay off the patient's screen
 
     if args.resume == "-" or args.out == "-":
         raise InvalidInput([Problem("--resume" if args.resume == "-" else "--out",
@@ -522,8 +524,11 @@ def run(args, io: IO) -> int:
     preset = {"patient_id": args.patient_id} if args.patient_id is not None else {}
     if not (args.resume or args.out):
         # The embedded store by default: a draft autosaved after every answer, resumable by id.
-        draft = StoreDraft(common.open_store(args, io), common.user(args), args.resume_intake,
-                           language=args.lang if args.mode == "patient" else None)
+        try:
+            draft = StoreDraft(common.open_store(args, io), common.user(args), args.resume_intake,
+                               language=args.lang if args.mode == "patient" else None)
+        except StoreError as error:
+            return _store_unavailable(error, io)
         interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
         draft = FileDraft(Path(args.resume), _store_copy(args, io, questionnaire, interactive))
@@ -542,7 +547,10 @@ def run(args, io: IO) -> int:
         # Patients are not asked the date; the intake day is recorded so the file gives the same
         # result later (`triage assess` would otherwise measure to the day it is run).
         interview.answers["assessment_date"] = today.isoformat()
-    draft.save(interview.final_answers())  # the file exists from the start, so the resume hint always works
+    try:
+        draft.save(interview.final_answers())  # the file exists from the start, so the resume hint always works
+    except StoreError as error:  # (an answers file's save raises InvalidInput: staff chose the file)
+        return _store_unavailable(error, io)
 
     width = min(io.width(), 100)
     color = io.color()
@@ -589,6 +597,17 @@ def run(args, io: IO) -> int:
             signal.signal(signal.SIGHUP, previous)
         if getattr(draft, "store_copy", None) is not None:
             draft.store_copy.close()
+
+
+def _store_unavailable(error, io: IO) -> int:
+    """The store cannot be opened (or written) as the intake starts. A patient at the terminal reads
+    their language's sentence (no path, no reason they could act on); the store's one-line error goes
+    to staff (standard error when it is not the patient's screen, see IO.staff_err). Anyone else gets
+    the error itself."""
+    if io.patient is None:
+        raise error
+    io.err.write(f"{io.patient.store_unavailable}\n")
+    return common.report(error, io.staff_err)
 
 
 def _store_copy(args, io: IO, questionnaire, interactive: bool):

@@ -152,9 +152,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     code = _run(argv, io)
     if io.saved and code != ExitCode.OK:
         # An intake is committed: an exit code that says "failed" would make someone save it twice.
+        if io.patient is not None:  # a patient reads that it is saved and their number, in their language
+            wording = io.patient
+            io.err.write(f"\n{wording.saved_not_shown} {wording.come_back_code.format(code=io.saved[-1][0])}\n")
         saved = ", ".join(f"intake {intake} version {version}" for intake, version in io.saved)
-        io.err.write(f"error: saved: {saved} WAS saved, but the command could not finish (exit {int(code)}); "
-                     f"do not save it again: see it with `triage show {io.saved[-1][0]}`\n")
+        io.staff_err.write(f"error: saved: {saved} WAS saved, but the command could not finish (exit {int(code)}); "
+                           f"do not save it again: see it with `triage show {io.saved[-1][0]}`\n")
         return ExitCode.SAVED_NOT_SHOWN
     return code
 
@@ -183,8 +186,8 @@ def _run(argv: list[str] | None, io: IO) -> int:
         code = int(args.handler(args, io))
         io.out.flush()  # a full disk shows here, while it can still be reported
         return code
-    except TriageError as error:
-        return int(report(error, io.err))
+    except TriageError as error:  # once saved, a patient reads main's sentence instead
+        return int(report(error, io.staff_err if io.saved else io.err))
     except KeyboardInterrupt:
         io.err.write("interrupted\n")
         return ExitCode.INTERRUPTED
