@@ -54,7 +54,7 @@ def test_a_result_rewritten_with_every_hash_recomputed_is_caught_by_its_answers(
         store.record_assessment(RED_FLAG, _forged(_assessed(RED_FLAG)), user="alice")
     verified = _verify(store_location)
     assert verified.code == 7
-    assert ("error: audit: intake 1 version 1: its recorded result is not what its answers give under ruleset "
+    assert ("error: triage audit verify: audit: intake 1 version 1: its recorded result is not what its answers give under ruleset "
             "fbss-triage") in verified.err
     assert "status, urgency, red_flags" in verified.err and "bladder" not in verified.err  # no answer value
 
@@ -119,7 +119,7 @@ def test_a_head_noted_earlier_is_checked_and_a_rechained_store_fails_it(store_lo
     _rechain(store_location)
     assert _verify(store_location).code == 0  # the forgery a plain verify cannot see
     verified = _verify(store_location, "--expect-head", noted)
-    assert verified.code == 7 and "error: audit: no audit row has the head given by --expect-head" in verified.err
+    assert verified.code == 7 and "error: triage audit verify: audit: no audit row has the head given by --expect-head" in verified.err
 
 
 def test_expect_head_refuses_what_is_not_a_head(tmp_path):

@@ -164,7 +164,7 @@ def test_unreadable_input_exits_2_and_writes_nothing(tmp_path, make):
     run = run_cli("batch", str(source), "--out", str(out))
     assert run.code == 2
     expected = "is a folder, not a JSONL file of answers" if make == "folder" else "cannot be read (no such file or directory)"
-    assert run.err == f"error: {source}: {expected}\n"
+    assert run.err == f"error: triage batch: {source}: {expected}\n"
     assert not out.exists() and list(tmp_path.iterdir()) == ([source] if make == "folder" else [])
 
 
@@ -176,7 +176,7 @@ def test_out_cannot_be_the_input_or_a_folder(generated, tmp_path):
     run = run_cli("batch", str(generated), "--out", str(tmp_path))
     assert run.code == 2 and "is a folder" in run.err
     run = run_cli("batch", str(generated), "--out", "-")
-    assert run.code == 2 and run.err.startswith("error: --out: needs a file name")
+    assert run.code == 2 and run.err.startswith("error: triage batch: --out: needs a file name")
     assert not Path("-").exists()
 
 

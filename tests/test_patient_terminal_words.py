@@ -206,4 +206,4 @@ def test_a_kiosk_that_logs_standard_error_keeps_the_store_error_for_staff(tmp_pa
     assert child.exitstatus == 5
     log = (tmp_path / "kiosk.log").read_text(encoding="utf-8")
     assert WORDING["en"].store_unavailable in log
-    assert f"error: store: {store}: is not a triage store" in log
+    assert f"error: triage intake: store: {store}: is not a triage store" in log

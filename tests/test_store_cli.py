@@ -137,16 +137,16 @@ def test_conflicting_amendment_exits_6_and_saves_nothing(clinic, answers_file):
     second = run_cli("assess", answers_file({"patient_id": SECRET, "pain_score": 9}), "--amend", intake,
                      "--base-version", "1", "--format", "json", "--change-patient")
     assert second.code == 6 and second.out == ""
-    assert second.err.startswith("error: conflict: intake 3: version 2 was recorded since version 1")
+    assert second.err.startswith("error: triage assess: conflict: intake 3: version 2 was recorded since version 1")
     assert SECRET not in second.err
     assert len(run_cli("show", intake, "--format", "json").json["versions"]) == 2
 
 
 @pytest.mark.parametrize("args, where", [
-    (("show", "42"), "error: intake 42 does not exist in "),
+    (("show", "42"), "error: triage show: intake 42 does not exist in "),
     (("show", "abc"), "is not an intake id"),
     (("export", "1", "--format", "pdf"), "--format"),
-    (("show", "1", "--intake-version", "9"), "error: intake 1 has no version 9 (the latest is 1)"),
+    (("show", "1", "--intake-version", "9"), "error: triage show: intake 1 has no version 9 (the latest is 1)"),
 ])
 def test_bad_ids_and_options_exit_2_in_one_line(clinic, args, where):
     run = run_cli(*args)
@@ -167,7 +167,7 @@ def test_unusable_store_exits_5_in_one_line(tmp_path, answers_file, content, mes
     for args in (("list",), ("assess", answers_file({"patient_id": SECRET}), "--save")):
         run = run_cli(*args, "--db", str(bad))
         assert run.code == 5 and run.out == ""
-        assert run.err == f"error: store: {bad}: {message} (not an SQLite database, or damaged)\n"
+        assert run.err == f"error: triage {args[0]}: store: {bad}: {message} (not an SQLite database, or damaged)\n"
 
 
 def test_newer_store_exits_5(sqlite_db):
@@ -250,7 +250,7 @@ def test_audit_verify_passes_then_catches_a_hand_edited_row(clinic, db):
         raw.execute("UPDATE audit SET \"user\" = 'someone-else' WHERE seq = 4")
     broken = run_cli("audit", "verify")
     assert broken.code == 7
-    assert broken.err.splitlines()[0] == "error: audit: audit row 4: its contents were changed after it was written"
+    assert broken.err.splitlines()[0] == "error: triage audit verify: audit: audit row 4: its contents were changed after it was written"
 
 
 def test_list_records_its_access_in_the_audit_log(clinic, db):

@@ -146,7 +146,7 @@ def test_changing_any_stored_value_is_found_by_audit_verify(template, copy_of):
             else:
                 continue
         verified = run_cli("audit", "verify", "--db", str(path))
-        if verified.code != 7 or "error: audit:" not in verified.err:
+        if verified.code != 7 or "error: triage audit verify: audit:" not in verified.err:
             missed.append(f"{table}.{column} (row {rowid}, {value!r}): exit {verified.code}")
     assert not missed, missed
 
@@ -188,7 +188,7 @@ def test_audit_verify_names_the_changed_row(template, copy_of, statement, named)
         raw.execute(statement)
     verified = run_cli("audit", "verify", "--db", str(path))
     assert verified.code == 7
-    assert f"error: audit: {named}" in verified.err, verified.err
+    assert f"error: triage audit verify: audit: {named}" in verified.err, verified.err
 
 
 def _schema_1_store_with_a_draft(path: Path) -> None:

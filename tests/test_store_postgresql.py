@@ -65,7 +65,7 @@ def test_an_unreachable_server_is_one_line_without_the_password(tmp_path):
     url = f"postgresql://app:s3cret@/triage?host={tmp_path}&connect_timeout=2"
     run = run_cli("list", "--db", url)
     assert run.code == 5 and run.out == "" and len(run.err.splitlines()) == 1
-    assert run.err.startswith("error: store: postgresql://app:***@/triage?host=") and "cannot connect" in run.err
+    assert run.err.startswith("error: triage list: store: postgresql://app:***@/triage?host=") and "cannot connect" in run.err
     assert "s3cret" not in run.err
 
 

@@ -294,7 +294,7 @@ def run(args, io: IO) -> int:
     if summary.stop_reason == batch.STOP_INTERRUPTED:
         return ExitCode.INTERRUPTED
     if summary.stop_reason == batch.STOP_WORKER_FAILED:
-        err.write("error: engine: a worker process died; the output stops where it did (please report this)\n")
+        io.error("engine: a worker process died; the output stops where it did (please report this)")
         return ExitCode.ENGINE
     if summary.counts.get(batch.INTERNAL):
         return ExitCode.INTERNAL

@@ -60,22 +60,36 @@ def _error_table():
     )
 
 
-def report(error: Exception, err: TextIO, subject: str = "") -> ExitCode:
-    """Write a typed core error as one line per problem (``error: [subject: ]...``) and return its
-    exit code. ``subject`` names the file when a command handles several."""
+def report(error: Exception, err: TextIO, subject: str = "", command: str = "") -> ExitCode:
+    """Write a typed core error as one line per problem (``error: [command: ][subject: ]...``) and
+    return its exit code. ``command`` names the command that was run (``triage show``, as IO.command);
+    ``subject`` names the file when a command handles several."""
     from triage.safe_text import for_terminal
 
     # An error line can quote what someone typed (a key, a file name, a linkId): neutralised here,
     # the one place error lines are written (triage/safe_text.py).
-    prefix = f"error: {subject}: " if subject else "error: "
+    named = f"error: {command}: " if command else "error: "
+    prefix = f"{named}{subject}: " if subject else named
     if isinstance(error, InvalidInput):
-        for problem in error.problems:  # a problem that names the file already says which one
-            err.write(for_terminal(f"{'error: ' if problem.where == subject else prefix}{problem}") + "\n")
+        for problem in error.problems:  # a problem that names the file (or the command) already says so
+            head = "error: " if _names_command(problem.where) else named if problem.where == subject else prefix
+            err.write(for_terminal(f"{head}{problem}") + "\n")
         return ExitCode.INVALID
     kind, code, note = next(entry for entry in _error_table() if isinstance(error, entry[0]))
     label = f"{kind.__name__.removesuffix('Error').lower()}: " if code != ExitCode.INVALID else ""
     err.write(for_terminal(f"{prefix}{label}{error}{note}") + "\n")
     return code
+
+
+def _names_command(where: str) -> bool:
+    """A command-line problem from argparse names its command itself (``triage show``)."""
+    return where == "triage" or where.startswith("triage ")
+
+
+def command_words(args: argparse.Namespace) -> str:
+    """``triage show``, ``triage audit verify``: the command that was run, as error lines name it."""
+    words = [getattr(args, key, None) for key in ("command", "audit_command", "db_command", "users_command")]
+    return " ".join(["triage", *(word for word in words if word)])
 
 
 class OutputError(TriageError):
@@ -201,6 +215,8 @@ class IO:
     # A patient at the terminal (`triage intake --mode patient`): their language's wording. Lines for
     # staff (an error naming a file, the exit-8 line) then go to ``staff_err``, never to their screen.
     patient: Any = None
+    # The command that was run (``triage show``): every error line names it (see ``error``).
+    command: str = "triage"
 
     @property
     def staff_err(self) -> TextIO:
@@ -271,6 +287,12 @@ class IO:
         from triage.safe_text import for_terminal
 
         self.err.write(for_terminal(text) + "\n")  # notes can name files and people: neutralised
+
+    def error(self, text: str) -> None:
+        """One error line naming the command: ``error: triage db backup: ...`` (neutralised)."""
+        from triage.safe_text import for_terminal
+
+        self.err.write(for_terminal(f"error: {self.command}: {text}") + "\n")
 
     def write_json(self, data: Any) -> None:
         from triage.safe_text import json_text

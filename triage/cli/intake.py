@@ -607,7 +607,7 @@ def _store_unavailable(error, io: IO) -> int:
     if io.patient is None:
         raise error
     io.err.write(f"{io.patient.store_unavailable}\n")
-    return common.report(error, io.staff_err)
+    return common.report(error, io.staff_err, command=io.command)
 
 
 def _store_copy(args, io: IO, questionnaire, interactive: bool):

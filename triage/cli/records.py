@@ -343,5 +343,5 @@ def run_audit_verify(args, io: IO) -> int:
                     "TRIAGE_AUDIT_KEY_FILE) to check them")
         return ExitCode.OK
     for problem in report.problems:
-        io.err.write(for_terminal(f"error: audit: {problem}") + "\n")
+        io.error(f"audit: {problem}")
     return ExitCode.AUDIT
