@@ -282,6 +282,56 @@ def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
     assert "..." in worklist_text(rows, 2, {}, width=80, ascii_only=True)
 
 
+def _worklist_rows():
+    from triage.store import WorklistRow
+
+    return [WorklistRow(3, 1, "urgent", "EXAMPLE-002", 2, "2026-11-24", ["current_mri", "surgical_report",
+                        "red_flag_screen"], "2026-11-24T08:00:00Z", False, urgency="emergency"),
+            WorklistRow(5, 1, "ready_for_evaluation", "MRN-00012345678-JOHNSON", 31, "2026-11-24", [],
+                        "2026-11-24T08:00:00Z", False),
+            WorklistRow(7, 1, "records_needed", "P-7", 42, "2026-11-24", ["fused_levels", "current_mri"],
+                        "2026-11-24T08:00:00Z", True, alert_urgency="same_day"),
+            WorklistRow(9, 0, "draft", "P-9", 31, "2026-11-24", [], "2026-11-24T08:00:00Z", True)]
+
+
+@pytest.mark.parametrize("width", [100, 80, 72, 60, 50, 40])
+def test_the_worklist_never_breaks_a_word_and_keeps_id_patient_and_status(width):
+    from triage.cli.records import status_words, worklist_text
+
+    rows = _worklist_rows()
+    text = worklist_text(rows, 4, {"urgent": 1}, width=width)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width, text
+    words = set(text.split())
+    for item in ("current_mri", "surgical_report", "red_flag_screen", "fused_levels", "ready_for_evaluation"):
+        assert item in words or f"{item}," in words, (item, text)  # whole, never MISSI / NG
+    for row in rows:  # each row's line starts with its ID, its patient (cut at most) and its status
+        line = next(line for line in lines if line.split()[:1] == [str(row.intake_id)])
+        assert line.split()[1] == row.patient_id or line.split()[1].endswith("\u2026")
+        if width >= 50:
+            assert status_words(row) in line
+        else:  # a long status wraps between its words, under its column
+            assert status_words(row).split()[0] in line.split()
+    assert all(status_words(row) in " ".join(text.split()) for row in rows[:2])
+    if width >= 100:
+        assert "ASSESSED" in lines[0] and "MISSING" in lines[0] and "Too narrow" not in text
+    if width == 60:  # months since fusion stay; the assessment date goes, and the summary says so
+        assert lines[0].split() == ["ID", "PATIENT", "STATUS", "FUSION"] and "31 mo" in text
+        assert "Too narrow for ASSESSED" in " ".join(text.split())
+        assert "missing: red_flag_screen, current_mri, surgical_report" in text
+
+
+def test_a_drafts_row_shows_the_months_its_answers_give(tmp_path):
+    db = tmp_path / "t.db"
+    done = subprocess.run([*TRIAGE, "intake", "--db", str(db)], input="P-1\n2026-11-24\n2024-03\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2  # piped input ended early; the draft is kept
+    listed = run_cli("list", "--db", str(db), "--format", "json").json["intakes"]
+    assert [(row["status"], row["months_since_fusion"]) for row in listed] == [("draft", 31)]
+    line = run_cli("list", "--db", str(db)).out.splitlines()[1]
+    assert line.split()[:6] == ["1", "P-1", "draft", "31", "mo", "2026-11-24"]
+
+
 def test_show_on_a_draft_shows_its_answers_and_the_resume_command(tmp_path):
     db = tmp_path / "t.db"
     done = subprocess.run([*TRIAGE, "intake", "--db", str(db)], input="P-1\n",

@@ -117,16 +117,40 @@ def run_list(args, io: IO) -> int:
         # Reads only the worklist table (indexed, one page): fast however many intakes there are.
         page = store.worklist_page(status=args.status, missing=args.missing, urgency=args.urgency,
                                    va_to_do=args.va_to_do or None, limit=args.limit or None, offset=args.offset)
-        store.log_access(LISTED, user=common.user(args), detail={"rows": len(page.rows)})
+        rows = [_with_draft_months(store, row) for row in page.rows]
+        store.log_access(LISTED, user=common.user(args), detail={"rows": len(rows)})
     counts = {status: page.counts.get(status, 0) for status in WORKLIST_STATUSES}
     if args.format == "json":
-        io.write_json({"intakes": [vars(row) for row in page.rows], "counts": counts, "shown": len(page.rows),
+        io.write_json({"intakes": [vars(row) for row in rows], "counts": counts, "shown": len(rows),
                        "matching": page.shown, "offset": args.offset, "total": page.total})
         return ExitCode.OK
-    io.page(worklist_text(page.rows, page.total, counts, width=io.width(), ascii_only=not io.unicode(),
+    io.page(worklist_text(rows, page.total, counts, width=io.width(), ascii_only=not io.unicode(),
                           va_to_do=args.va_to_do, matching=page.shown, offset=args.offset),
             pager=args.pager)
     return ExitCode.OK
+
+
+def _with_draft_months(store, row):
+    """A draft's row with the months from its fusion date to its assessment date, when both are
+    answered (the worklist keeps months only from an assessed result; a draft's answers have them too).
+    A date that cannot be read leaves "-": the draft is checked when it is assessed."""
+    import dataclasses
+
+    if row.version or row.months_since_fusion is not None:
+        return row
+    draft = store.load_draft(row.intake_id)
+    answers = draft.answers if draft is not None else {}
+    fusion, assessed = answers.get("fusion_date"), answers.get("assessment_date") or row.assessment_date
+    if not (isinstance(fusion, str) and isinstance(assessed, str)):
+        return row
+    from triage.dates import PartialDate, parse_full_date, whole_months_between
+
+    try:
+        day = parse_full_date(assessed)
+        months = whole_months_between(PartialDate.parse(fusion).latest(not_after=day), day)
+    except ValueError:
+        return row
+    return dataclasses.replace(row, months_since_fusion=months) if months >= 0 else row
 
 
 PAGE = 100  # intakes per page of `triage list` (a screenful or two; --limit 0 lists all)
@@ -153,8 +177,11 @@ PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints 
 
 def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False,
                   va_to_do: bool = False, matching: int | None = None, offset: int = 0) -> str:
-    """The worklist as a table that fits ``width``: a long patient reference is cut with an
-    ellipsis and the MISSING cell wraps at item boundaries under its own column."""
+    """The worklist as a table that fits ``width`` without breaking a word: a long patient reference
+    is cut with an ellipsis (`show` prints it whole) and the MISSING cell wraps at item boundaries
+    under its own column. Narrower, ASSESSED is left out (said under the table), then MISSING goes on
+    the lines under its row, and FUSION goes only when it cannot sit beside the status; ID, PATIENT
+    and STATUS always stay."""
     import textwrap
 
     ellipsis = "..." if ascii_only else "\u2026"
@@ -180,16 +207,36 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
                                                      months, row.assessment_date or "-", missing)])
     header = ["ID", "PATIENT", "STATUS", "FUSION", "ASSESSED", "MISSING"]
     widths = [max([len(header[c]), *(len(r[c]) for r in rows)]) for c in range(5)]
-    widths[1] = min(widths[1], PATIENT_WIDTH)
-    indent = sum(widths) + 2 * 5
-    room = max(width - indent, 16)  # the longest item id fits; narrower, the terminal wraps
+    # ID, PATIENT and STATUS always stay; the patient reference gives up room first (down to 8), then
+    # a long status wraps between its words ("urgent SAME DAY" / "(alert open)").
+    widths[1] = max(min(widths[1], PATIENT_WIDTH, width - widths[0] - widths[2] - 4), min(widths[1], 8))
+    widths[2] = max(min(widths[2], width - widths[0] - widths[1] - 4),
+                    max(len(word) for r in [header, *rows] for word in r[2].split()))
+    longest_word = max([len("MISSING"), *(len(word) for r in rows for word in r[5].split())])
+    columns = [0, 1, 2, 3, 4]
+    if sum(widths[c] + 2 for c in columns) + longest_word > width:  # MISSING would break a word
+        columns.remove(4)  # ASSESSED (a date `show` gives) first
+    beside = sum(widths[c] + 2 for c in columns) + longest_word <= width  # else MISSING under its row
+    if not beside and sum(widths[c] + 2 for c in columns) - 2 > width:
+        columns.remove(3)  # FUSION, only when it cannot even sit beside the status
+    indent = sum(widths[c] + 2 for c in columns)
+
+    def wrap(text: str, room: int, **options) -> list[str]:
+        return textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False, **options) or [""]
+
     lines = []
-    for cells in [header, *rows]:
-        cells = [cells[0].rjust(widths[0]), cut(cells[1], widths[1]).ljust(widths[1]),
-                 *(cell.ljust(w) for cell, w in zip(cells[2:5], widths[2:5])), cells[5]]
-        wrapped = textwrap.wrap(cells[5], room, break_long_words=False, break_on_hyphens=False) or [""]
-        lines.append("  ".join(cells[:5]) + "  " + wrapped[0])
-        lines += [" " * indent + more for more in wrapped[1:]]
+    for number, cells in enumerate([header, *rows]):
+        shaped = {0: [cells[0]], 1: [cut(cells[1], widths[1])], 2: wrap(cells[2], widths[2]),
+                  3: [cells[3]], 4: [cells[4]], 5: wrap(cells[5], width - indent) if beside else []}
+        shown_columns = [*columns, 5] if beside else columns
+        for line in range(max(len(shaped[c]) for c in shown_columns)):
+            parts = [(shaped[c][line] if line < len(shaped[c]) else "") for c in shown_columns]
+            parts = [part.rjust(widths[c]) if c == 0 else part if c == 5 else part.ljust(widths[c])
+                     for c, part in zip(shown_columns, parts)]
+            lines.append("  ".join(parts))
+        if number and not beside:  # the header's MISSING is said on each row's own lines
+            under = " " * (widths[0] + 2)
+            lines += wrap(f"missing: {cells[5]}", width, initial_indent=under, subsequent_indent=under + "  ")
     if not shown:
         lines.append("(no intakes match)" if total else "(the store has no intakes yet)")
     every = "All intakes: " + ", ".join(f"{status} {count}" for status, count in counts.items())
@@ -200,7 +247,11 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
                    f" ({total} in all){more}.")
     else:
         summary = f"{len(shown)} of {total} intakes shown."
-    lines += ["", summary, *textwrap.wrap(every, max(width, 40))]
+    left_out = [header[c] for c in (3, 4) if c not in columns]
+    if left_out:
+        summary += (f" Too narrow for {' and '.join(left_out)}: a wider terminal or -f json shows "
+                    f"{'them' if len(left_out) > 1 else 'it'}.")
+    lines += ["", *wrap(summary, width), *wrap(every, width)]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
