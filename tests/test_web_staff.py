@@ -485,7 +485,7 @@ def test_users_add_list_disable_reset(tmp_path, monkeypatch):
     run = run_cli("users", "add", "dana", "--role", "clinician", "--password-stdin", "--db", str(db))
     assert run.code == 0 and run.err == "added: dana (clinician)\n"
     listing = run_cli("users", "list", "--db", str(db))
-    assert re.match(r"dana\s+clinician\s+active", listing.out)
+    assert re.search(r"^dana\s+clinician\s+active", listing.out, re.MULTILINE)
     assert PASSWORD not in listing.out and PASSWORD.encode() not in db.read_bytes()
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     run = run_cli("users", "reset-password", "dana", "--password-stdin", "--db", str(db))
