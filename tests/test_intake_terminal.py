@@ -315,7 +315,7 @@ def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
     flat = " ".join(line.strip("| ") for line in run.stdout.splitlines())
     answer_part, safety_net = " ".join(flat.split()).split(" But if ")
     assert "911" not in answer_part and "emergency" not in run.stdout.lower()
-    assert "Tell the clinic team today:" in answer_part and "Important" not in run.stdout
+    assert "- Tell the clinic team today -" in run.stdout and "Important" not in run.stdout  # the frame's title
     assert safety_net.startswith("you have new trouble passing urine")
 
 

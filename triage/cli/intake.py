@@ -350,7 +350,8 @@ class Intake:
         from rich.panel import Panel
         from rich.text import Text
 
-        # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb); patients get calm
+        # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb; the patient's closing
+        # instruction has the same frame: triage.patient_summary.framed); patients get calm
         # words; coordinators the flag with its tier in words, and the words to tell the patient.
         from triage.result_values import URGENCY_WORDS
 
@@ -689,7 +690,7 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
 
         summary = patient_summary(result, session.patient_texts, session.settings, stopped_early=stopped_early,
                                   values=session.patient_values)
-        io.out.write(render_patient_summary(summary, session.q, width=width))
+        io.out.write(render_patient_summary(summary, session.q, width=width, ascii_only=session.ascii_only))
     else:
         from triage.render.result import render_banner, render_text
 
