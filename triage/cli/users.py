@@ -98,14 +98,20 @@ def _password(args, io: IO, name: str) -> str:
         raise InvalidInput([Problem("password", "standard input is not a terminal: use --password-stdin")])
     # At a terminal: the rules are checked before the repeat is asked, and a mistake asks again
     # (a few times), so that nobody types the whole command again.
+    import textwrap
+
+    def say(text: str) -> None:  # wrapped to the terminal: a word is never cut at its edge
+        io.err.write("\n".join(textwrap.wrap(text, io.width(io.err) - 1, initial_indent="  ",
+                                             subsequent_indent="  ")) + "\n")
+
     for _ in range(PASSWORD_TRIES):
         password = getpass.getpass(f"New password for {name}: ")
         problem = accounts.check_password(password, name)
         if problem:
-            io.err.write(f"  {problem[0].upper()}{problem[1:]}. Type another.\n")
+            say(f"{problem[0].upper()}{problem[1:]}. Type another.")
             continue
         if getpass.getpass("The same password again: ") != password:
-            io.err.write("  The two passwords differ. Type the new password again.\n")
+            say("The two passwords differ. Type the new password again.")
             continue
         return password
     raise InvalidInput([Problem("password", f"no usable password after {PASSWORD_TRIES} tries; nothing was changed")])
