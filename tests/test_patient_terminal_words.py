@@ -195,15 +195,31 @@ def test_a_store_that_cannot_be_opened_at_the_start_gets_a_plain_sentence(tmp_pa
 
 
 def test_a_kiosk_that_logs_standard_error_keeps_the_store_error_for_staff(tmp_path):
-    """Standard error sent to a log (not the patient's screen): the store's own line is kept there."""
+    """Standard error sent to a log (not the patient's screen): the store's own line is kept there,
+    and the patient still reads their sentence on the screen."""
     store = tmp_path / "clinic.db"
     store.write_text("not a database, just text\n" * 200, encoding="utf-8")
     env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
-    child = pexpect.spawn("sh", ["-c", f'"{TRIAGE[0]}" intake --mode patient --db "{store}" 2>kiosk.log'],
+    child = pexpect.spawn("sh", ["-c", f'"{TRIAGE[0]}" intake --mode patient --db "{store}" 2>>kiosk.log'],
                           cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20)
+    screen_text = screen(child)
+    assert child.exitstatus == 5
+    assert WORDING["en"].store_unavailable in screen_text
+    assert_patient_words_only(screen_text, tmp_path, "en")
+    log = (tmp_path / "kiosk.log").read_text(encoding="utf-8")
+    assert log == f"error: triage intake: store: {store}: is not a triage store (not an SQLite database, or damaged)\n"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_patients_sentence_is_wrapped_to_a_narrow_screen(tmp_path, lang):
+    store = tmp_path / "clinic.db"
+    store.write_text("not a database, just text\n" * 200, encoding="utf-8")
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    env.pop("COLUMNS", None)
+    child = pexpect.spawn(TRIAGE[0], ["intake", "--mode", "patient", "--lang", lang, "--db", str(store)],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(24, 40))
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 5
-    log = (tmp_path / "kiosk.log").read_text(encoding="utf-8")
-    assert WORDING["en"].store_unavailable in log
-    assert f"error: triage intake: store: {store}: is not a triage store" in log
+    lines = child.before.replace("\r\n", "\n").strip("\n").split("\n")
+    assert len(lines) > 1 and all(len(line) < 40 for line in lines), lines  # never cut by the terminal
+    assert " ".join(lines) == WORDING[lang].store_unavailable

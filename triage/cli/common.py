@@ -288,6 +288,29 @@ class IO:
 
         self.err.write(for_terminal(text) + "\n")  # notes can name files and people: neutralised
 
+    def tell_patient(self, text: str, *, blank_before: bool = False) -> None:
+        """A sentence for the patient at the terminal (their language's words, never a path), wrapped
+        to the screen so that no word is cut at its edge. On standard error, like every other line
+        about how the intake went; on standard output when only that is the screen (a kiosk that
+        logs standard error), or when standard output cannot be written."""
+        import textwrap
+
+        streams = [self.err]
+        try:
+            if not self.err.isatty() and self.out.isatty():
+                streams.insert(0, self.out)
+        except (OSError, ValueError):
+            pass
+        for stream in streams:
+            try:
+                lines = textwrap.wrap(text, max(self.width(stream) - 1, 20), break_long_words=False,
+                                      break_on_hyphens=False)
+                stream.write(("\n" if blank_before else "") + "\n".join(lines) + "\n")
+                stream.flush()
+                return
+            except (OSError, ValueError, OutputError):
+                continue
+
     def error(self, text: str) -> None:
         """One error line naming the command: ``error: triage db backup: ...`` (neutralised)."""
         from triage.safe_text import for_terminal

@@ -582,7 +582,7 @@ def run(args, io: IO) -> int:
         rescue = FileDraft(default_answers_path(datetime.now()))
         rescue.save(interview.final_answers())
         if session.patient and not session.scripted:  # words for the patient; staff find the file by its name
-            io.err.write(f"\n{session.wording.changed_elsewhere}\n")
+            io.tell_patient(session.wording.changed_elsewhere, blank_before=True)
             return ExitCode.CONFLICT
         raise Conflict(f"intake {getattr(draft, 'intake_id', '')} was changed by another session; this "
                        f"session's answers are kept in {rescue.where} (triage intake --resume {rescue.where})") from None
@@ -590,7 +590,7 @@ def run(args, io: IO) -> int:
         # The store failed mid-intake (disk full, database gone): a patient reads a plain sentence in
         # their language; a coordinator (and a script) gets the store's own one-line error.
         if session.patient and not session.scripted:
-            io.err.write(f"\n{session.wording.save_failed}\n")
+            io.tell_patient(session.wording.save_failed, blank_before=True)
             return ExitCode.STORE
         raise
     finally:
@@ -607,7 +607,7 @@ def _store_unavailable(error, io: IO) -> int:
     the error itself."""
     if io.patient is None:
         raise error
-    io.err.write(f"{io.patient.store_unavailable}\n")
+    io.tell_patient(io.patient.store_unavailable)
     return common.report(error, io.staff_err, command=io.command)
 
 
@@ -627,7 +627,7 @@ def _store_copy(args, io: IO, questionnaire, interactive: bool):
 
     def failed(message: str) -> None:
         if patient:
-            io.note(questionnaire.patient_wording.save_failed)
+            io.tell_patient(questionnaire.patient_wording.save_failed)
             return
         io.note(f"warning: a red flag was answered yes, and the store cannot be reached ({message}): staff are "
                 "NOT alerted; tell them now")
@@ -655,12 +655,18 @@ def _converse(session, interview, draft, lines, args, io: IO, interactive: bool)
             raise InvalidInput([Problem("standard input", f"ended before question {item.id if item else 'review'}"
                                         f"; answers so far saved to {draft.where} (continue with: "
                                         f"{resume_command(draft, args.mode, args.lang)})")]) from None
-        io.err.write(f"\n{session.wording.input_ended} {come_back(draft, session.wording)}\n" if session.patient else
-                     f"\nInput ended. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
+        if session.patient:
+            io.tell_patient(f"{session.wording.input_ended} {come_back(draft, session.wording)}", blank_before=True)
+        else:
+            io.err.write(f"\nInput ended. Answers saved to {draft.where}. Resume with: "
+                         f"{resume_command(draft, args.mode, args.lang)}\n")
         return None
     except KeyboardInterrupt:
-        io.err.write(f"\n{session.wording.interrupted} {come_back(draft, session.wording)}\n" if session.patient else
-                     f"\nInterrupted. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
+        if session.patient:
+            io.tell_patient(f"{session.wording.interrupted} {come_back(draft, session.wording)}", blank_before=True)
+        else:
+            io.err.write(f"\nInterrupted. Answers saved to {draft.where}. Resume with: "
+                         f"{resume_command(draft, args.mode, args.lang)}\n")
         return None
     except TerminalClosed:
         # Nobody can read anything now; writing to the closed terminal would only raise EIO.

@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         # An intake is committed: an exit code that says "failed" would make someone save it twice.
         if io.patient is not None:  # a patient reads that it is saved and their number, in their language
             wording = io.patient
-            io.err.write(f"\n{wording.saved_not_shown} {wording.come_back_code.format(code=io.saved[-1][0])}\n")
+            io.tell_patient(f"{wording.saved_not_shown} {wording.come_back_code.format(code=io.saved[-1][0])}",
+                            blank_before=True)
         saved = ", ".join(f"intake {intake} version {version}" for intake, version in io.saved)
         io.staff_err.write(f"error: {io.command}: saved: {saved} WAS saved, but the command could not finish (exit {int(code)}); "
                            f"do not save it again: see it with `triage show {io.saved[-1][0]}`\n")
