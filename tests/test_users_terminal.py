@@ -70,3 +70,8 @@ def test_users_list_has_a_header_over_its_columns(tmp_path, monkeypatch):
     assert re.match(r"dana\s+clinician\s+disabled\s+\d{4}-\d\d-\d\d", lines[1]) or \
         re.match(r"dana\s+clinician\s+disabled\s+\d{4}-\d\d-\d\d", lines[2])
     assert max(len(line) for line in lines) <= 60
+
+
+def test_disabling_an_account_that_does_not_exist_says_so(tmp_path):
+    run = run_cli("users", "disable", "nobody", "--db", str(tmp_path / "u.db"))
+    assert (run.code, run.err) == (2, "error: triage users disable: NAME: no user named 'nobody'\n")

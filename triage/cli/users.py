@@ -168,6 +168,8 @@ def run_disable(args, io: IO) -> int:
     from triage.store import USER_DISABLED
 
     with common.open_store(args, io) as store:
+        if store.get_user(args.name) is None:  # (the store's own message names an intake)
+            raise InvalidInput([Problem("NAME", f"no user named {args.name!r}")])
         store.update_user(args.name, by=common.user(args), disabled=True, action=USER_DISABLED)
     io.note(f"disabled: {args.name}")
     return ExitCode.OK
