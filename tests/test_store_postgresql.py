@@ -35,7 +35,7 @@ def test_only_the_postgresql_backend_imports_psycopg():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             if any(name.split(".")[0] == "psycopg" for name in names):
                 importers.append(path.relative_to(ROOT).as_posix())
-    assert sorted(set(importers)) == ["triage/store_postgresql.py"]
+    assert sorted(set(importers)) == ["triage/store/postgresql.py"]
 
 
 def test_assess_and_list_on_sqlite_do_not_load_psycopg(tmp_path):
@@ -53,7 +53,7 @@ def test_assess_and_list_on_sqlite_do_not_load_psycopg(tmp_path):
 # -- URLs: passwords never shown, options passed through -------------------------------------------
 
 def test_a_password_in_the_url_is_never_shown():
-    from triage.store_postgresql import redact
+    from triage.store.postgresql import redact
 
     assert redact("postgresql://app:s3cret@db.example:5433/triage?sslmode=verify-full&sslrootcert=/etc/ca.pem") == \
         "postgresql://app:***@db.example:5433/triage?sslmode=verify-full&sslrootcert=/etc/ca.pem"
@@ -87,14 +87,14 @@ def test_the_environment_names_a_postgresql_store(pg_url, monkeypatch, answers_f
 def test_every_schema_change_has_its_postgresql_migration():
     """A migration added to store.MIGRATIONS (SQLite) needs its PostgreSQL twin, or new stores and
     upgraded ones would differ from SQLite's."""
-    from triage import store_postgresql
+    from triage.store import postgresql as store_postgresql
     from triage.store import SCHEMA_VERSION
 
     assert sorted(store_postgresql.MIGRATIONS) == list(range(store_postgresql.BASE_SCHEMA, SCHEMA_VERSION))
 
 
 def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
-    from triage import store_postgresql
+    from triage.store import postgresql as store_postgresql
 
     with open_store(pg_url) as store:  # a terminal draft with a yes, saved before drafts raised alerts
         store.red_flag_tiers = {}
@@ -113,6 +113,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
                           "ALTER TABLE users DROP COLUMN session_generation"):
             raw.execute(statement)
         raw.execute("DROP FUNCTION triage_replace_password")  # verify (schema 11)
+        raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # lead (13)
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
@@ -312,7 +313,7 @@ def test_a_tcp_store_with_a_verified_certificate_is_tried(url, monkeypatch):
 
 
 def test_insecure_transport_is_allowed_when_asked_and_said_at_every_start(monkeypatch, caplog):
-    from triage.store_postgresql import _warned
+    from triage.store.postgresql import _warned
 
     monkeypatch.setenv("TRIAGE_INSECURE_TRANSPORT", "0")  # the option sets it to 1; put back after the test
     _warned.clear()
@@ -391,6 +392,32 @@ def test_the_application_role_tried_against_every_table(roles):
     assert run_cli("audit", "verify", "--db", app_url).code == 0
 
 
+def test_the_web_changes_its_own_account_as_the_application_role(roles):
+    """What the staff pages do to the signed-in member's own account, as the role they connect as:
+    set up a second factor, use a code, change their own password (which ends their other sessions
+    and keeps the one asking). Each goes through a narrow function, never a column grant."""
+    from triage.store import PASSWORD_CHANGED, WebSession
+
+    app_url, admin_url = roles
+    with open_store(admin_url) as store:
+        store.add_user("coord1", "coordinator", "hash-1", by="admin")
+    with open_store(app_url) as store:
+        assert store.enroll_second_factor("coord1", "JBSWY3DPEHPK3PXP", 100, ["r" * 64])
+        assert not store.enroll_second_factor("coord1", "ANOTHERSECRET234", 101, [])  # only while it has none
+        assert store.second_factor("coord1") == ("JBSWY3DPEHPK3PXP", 100)
+        assert store.use_totp_step("coord1", 101) and not store.use_totp_step("coord1", 101)
+        for ident in ("a" * 64, "b" * 64):
+            store.create_session(WebSession(ident, "staff", "coord1", None, 0, "csrf", {}, 1.0, 1.0, 9e9, "d", "a"))
+        store.update_user("coord1", by="coord1", password_hash="hash-2", action=PASSWORD_CHANGED, keep_session="a" * 64)
+        assert [s.id_sha256 for s in store.user_sessions("coord1")] == ["a" * 64]
+        kept = store.get_session("a" * 64)
+        assert kept.generation == kept.account_generation == 1
+    with Raw(app_url) as raw:  # and no more than that
+        assert _refused(raw, "UPDATE users SET totp_secret = NULL")
+        assert _refused(raw, "UPDATE users SET session_generation = 0")
+    assert run_cli("audit", "verify", "--db", app_url).code == 0
+
+
 def test_the_narrow_password_path_changes_only_a_hash_still_current(roles):
     app_url, admin_url = roles
     with open_store(admin_url) as store:
@@ -407,7 +434,8 @@ def test_every_table_has_its_privileges():
     """A table added by a migration needs its line in PRIVILEGES, or the application role cannot use it."""
     import re
 
-    from triage import store as store_module, store_postgresql
+    from triage import store as store_module
+    from triage.store import postgresql as store_postgresql
 
     created = set(re.findall(r"CREATE TABLE (\w+)", store_postgresql.SCHEMA + "".join(
         store_postgresql.MIGRATIONS.values()) + "".join(store_module.MIGRATIONS)))
