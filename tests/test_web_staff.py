@@ -290,6 +290,16 @@ def test_the_worklist_has_the_rows_and_order_of_triage_list(app, db):
     assert "urgent EMERGENCY" in sign_in(app.test_client(), "cora").page
 
 
+def test_a_drafts_row_shows_the_months_its_answers_give_as_in_triage_list(app, db):
+    with open_store(db) as store:
+        store.save_draft({"patient_id": "P-MONTHS", "assessment_date": "2026-11-24", "fusion_date": "2024-03"},
+                         user="kiosk")
+    staff = sign_in(app.test_client(), "cora")
+    row = next(row for row in staff.page.split("<tr") if "P-MONTHS" in row)
+    assert "<td>31</td>" in row, row
+    assert run_cli("list", "--db", str(db), "--format", "json").json["intakes"][0]["months_since_fusion"] == 31
+
+
 def test_the_worklist_pages(app, db):
     with open_store(db) as store:
         for n in range(120):

@@ -111,13 +111,14 @@ def _usage(parser: argparse.ArgumentParser, io: IO) -> int:
 
 
 def run_list(args, io: IO) -> int:
+    from triage.drafts import with_draft_months
     from triage.store import LISTED
 
     with common.open_store(args, io, for_reading=True) as store:
         # Reads only the worklist table (indexed, one page): fast however many intakes there are.
         page = store.worklist_page(status=args.status, missing=args.missing, urgency=args.urgency,
                                    va_to_do=args.va_to_do or None, limit=args.limit or None, offset=args.offset)
-        rows = [_with_draft_months(store, row) for row in page.rows]
+        rows = with_draft_months(store, page.rows)  # a draft's months from its answers
         store.log_access(LISTED, user=common.user(args), detail={"rows": len(rows)})
     counts = {status: page.counts.get(status, 0) for status in WORKLIST_STATUSES}
     if args.format == "json":
@@ -128,29 +129,6 @@ def run_list(args, io: IO) -> int:
                           va_to_do=args.va_to_do, matching=page.shown, offset=args.offset),
             pager=args.pager)
     return ExitCode.OK
-
-
-def _with_draft_months(store, row):
-    """A draft's row with the months from its fusion date to its assessment date, when both are
-    answered (the worklist keeps months only from an assessed result; a draft's answers have them too).
-    A date that cannot be read leaves "-": the draft is checked when it is assessed."""
-    import dataclasses
-
-    if row.version or row.months_since_fusion is not None:
-        return row
-    draft = store.load_draft(row.intake_id)
-    answers = draft.answers if draft is not None else {}
-    fusion, assessed = answers.get("fusion_date"), answers.get("assessment_date") or row.assessment_date
-    if not (isinstance(fusion, str) and isinstance(assessed, str)):
-        return row
-    from triage.dates import PartialDate, parse_full_date, whole_months_between
-
-    try:
-        day = parse_full_date(assessed)
-        months = whole_months_between(PartialDate.parse(fusion).latest(not_after=day), day)
-    except ValueError:
-        return row
-    return dataclasses.replace(row, months_since_fusion=months) if months >= 0 else row
 
 
 PAGE = 100  # intakes per page of `triage list` (a screenful or two; --limit 0 lists all)

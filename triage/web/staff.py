@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request, session, url_for
 
 from triage import accounts, invites
+from triage.drafts import with_draft_months
 from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
@@ -507,7 +508,8 @@ def worklist():
                                    ("page", number)) if v}
         return url_for("staff.worklist") + ("?" + urlencode(query) if query else "")
 
-    return _page("staff/worklist.html", title="Worklist", rows=shown.rows, total=shown.shown, page=page,
+    return _page("staff/worklist.html", title="Worklist", rows=with_draft_months(store, shown.rows),
+                 total=shown.shown, page=page,
                  pages=pages, link=link, status=status, missing=missing, urgency=urgency,
                  statuses=WORKLIST_STATUSES, missing_ids=MISSING_IDS, tiers=RED_FLAG_TIERS,
                  urgency_words=URGENCY_WORDS, counts=counts, alerts=alerts, status_cell=_status_cell)
