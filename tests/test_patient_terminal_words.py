@@ -223,3 +223,19 @@ def test_a_patients_sentence_is_wrapped_to_a_narrow_screen(tmp_path, lang):
     lines = child.before.replace("\r\n", "\n").strip("\n").split("\n")
     assert len(lines) > 1 and all(len(line) < 40 for line in lines), lines  # never cut by the terminal
     assert " ".join(lines) == WORDING[lang].store_unavailable
+
+
+def test_the_not_the_configured_store_warning_is_for_staff_not_the_patient(tmp_path):
+    """The warning that this store is not the service's names two stores and a file: kept off the
+    patient's screen (a coordinator's intake still shows it, tests/test_operations.py)."""
+    conf = tmp_path / "triage.toml"
+    conf.write_text('[serve]\ndb = "configured.db"\n', encoding="utf-8")
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8", TRIAGE_CONFIG=str(conf))
+    env.pop("TRIAGE_SETTINGS", None)
+    child = pexpect.spawn(TRIAGE[0], ["intake", "--mode", "patient", "--db", str(tmp_path / "kiosk.db")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
+    answer_up_to(child, "en", 2)
+    child.sendintr()
+    text = screen(child)
+    assert child.exitstatus == 130 and "warning" not in text
+    assert_patient_words_only(text, tmp_path, "en")
