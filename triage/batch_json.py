@@ -1,10 +1,21 @@
-"""From validated answers to a result: derived facts, the engine, then the result contract.
+"""A batch line's result as JSON, from templates kept between lines: the bytes of the plain result
+(triage/result_builder.py) serialised whole, at batch speed.
 
-The engine decides; this module only collects what the fired rules concluded, in a fixed order, and
-refuses to give a result that breaks a safety invariant (fail closed rather than show a wrong one).
-Every decision is checked before it is used: a second evaluator of the same rule data, in plain Python
-and sharing no code with the engine adapter (``triage.reference``), must find exactly the same fired
-rules, or the result is refused. A disagreement is never retried: a retry would hide the fault.
+Used by ``triage batch`` and by the re-triage of a whole store (triage/retriage.py); every other
+channel builds its result with triage/assess.py. The decisions are the same: the engine's checked
+fired rules (``assess.checked_fire``) and the safety invariants (``assess.check_invariants``), checked
+on every line before any JSON is made. What is kept is only how the result is written out.
+
+Everything in a result except its words and four reported values follows from the rules that fired,
+the facts they read, the ruleset and the settings: the status, the urgency, the red flags, which
+items are missing, the steps and their statuses, the discussion points, the trace. That part is the
+result's *shape*: the head (everything but the trace) is made from the fired rules (``_shape``), each
+trace entry from its rule and the values of the facts it read (``_trace_shape``), both from the
+plain builder's conclusions. Its holes are the texts, each still a template (``_Words``), and the
+line's own values (``_Value``, ``_Inputs``); ``_Line`` fills them in. ``_Template`` keeps a shape as
+JSON text around its holes, so that a batch line serialises only what is its own. A template is kept
+only once the bytes it gives for the line that made it are those of the plain builder's result for
+that line (``_Template.check``).
 """
 
 from __future__ import annotations
@@ -12,24 +23,38 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections import defaultdict
 from collections.abc import Callable
 from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
-from triage import decisions, engine, reference
-from triage.answers import QUESTION_IDS, RED_FLAGS, Answers
-from triage.answers import answer_as_json
-from triage.errors import EngineError
+from triage import assess, result_builder
+from triage.answers import QUESTION_IDS, Answers, answer_as_json
 from triage.facts import Derived, derive
-from triage.result_values import STATUS_ORDER, STEP_STATUS_ORDER, URGENCY_ORDER, Status, VaCriterion, VaToDo
+from triage.result_values import STATUS_ORDER, URGENCY_ORDER
 from triage.ruleset import Rule, Ruleset
 from triage.settings import Settings
 
-if TYPE_CHECKING:
-    from triage.result import Result
+
+def assess_record(answers: Answers, ruleset: Ruleset, settings: Settings) -> tuple[str, str]:
+    """(status, the result as compact JSON): what a batch line needs. The JSON between the line's own
+    words and values is kept from earlier lines (``_Template``); only those are serialised."""
+    derived = derive(answers, settings)
+    fired = assess.checked_fire(ruleset, derived.fact)
+    kept = _kept(ruleset, settings)
+    combination = kept.combination(fired)
+    # ``checked`` holds every field the invariants read; only words and reported values are left to fill in.
+    assess.check_invariants(answers, combination.checked, ruleset)
+    line, head = _Line(answers, derived, combination), combination.head
+    template = head.template or kept.json_template(head, line)
+    return head.status, template.fill(line).decode()
+
+
+def assess_json(answers: Answers, ruleset: Ruleset, settings: Settings) -> str:
+    """The same result as compact JSON: the bytes of ``assess(...).model_dump_json()``
+    (tests/test_batch_json.py compares them)."""
+    return assess_record(answers, ruleset, settings)[1]
 
 
 class _RuleParts(NamedTuple):
@@ -54,82 +79,6 @@ def _rule_parts(ruleset: Ruleset) -> dict[str, _RuleParts]:
         }
         _parts_by_ruleset[ruleset.fingerprint] = parts
     return parts
-
-
-def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
-    """The result as the validated model every channel renders (imported here: JSON output never
-    builds the models)."""
-    from triage.result import Result
-
-    return Result.model_validate(assess_data(answers, ruleset, settings))
-
-
-def assess_data(answers: Answers, ruleset: Ruleset, settings: Settings) -> dict[str, Any]:
-    """The result contract as plain JSON data, checked against the safety invariants."""
-    derived, fired, combination = _planned(answers, ruleset, settings)
-    return combination.head.data(_Line(answers, derived, combination), fired, ruleset, settings)
-
-
-def assess_json(answers: Answers, ruleset: Ruleset, settings: Settings) -> str:
-    """The same result as compact JSON, without building the models: the bytes of
-    ``assess(...).model_dump_json()`` (tests/test_speed.py compares them)."""
-    return assess_record(answers, ruleset, settings)[1]
-
-
-def assess_record(answers: Answers, ruleset: Ruleset, settings: Settings) -> tuple[str, str]:
-    """(status, the result as compact JSON): what a batch line needs. The JSON between the line's own
-    words and values is kept from earlier lines (``_Template``); only those are serialised."""
-    derived, fired, combination = _planned(answers, ruleset, settings)
-    line, head = _Line(answers, derived, combination), combination.head
-    template = head.template or _kept(ruleset, settings).json_template(head, line)
-    return head.status, template.fill(line).decode()
-
-
-def _planned(answers: Answers, ruleset: Ruleset, settings: Settings) -> tuple[Derived, list[str], "_Combination"]:
-    """Derived facts, the checked engine decisions, and what the result of those fired rules is made
-    of, after the safety invariants were checked on it against these answers (``_Combination.checked``
-    holds every field the invariants read; only words and reported values are left to fill in)."""
-    derived = derive(answers, settings)
-    fired = checked_fire(ruleset, derived.fact)
-    combination = _kept(ruleset, settings).combination(fired)
-    _check_invariants(answers, combination.checked, ruleset)
-    return derived, fired, combination
-
-
-def checked_fire(ruleset: Ruleset, fact: dict[str, str], *, recall: bool = True) -> list[str]:
-    """The rules that fire for ``fact``: durable's decisions (made now, or recalled from an earlier
-    checked evaluation of the same combination: ``triage.decisions``), once the independent evaluator
-    has found the same ones. ``recall=False`` asks durable afresh (the stress evidence does)."""
-    try:
-        expected = reference.fired(ruleset, fact)
-    except KeyError as missing:  # the derived fact lacks a field a rule reads
-        raise EngineError(f"the independent check cannot read fact {missing}; refusing to give a result") from None
-    kept = decisions.for_ruleset(ruleset)
-    fired = kept.recall(fact) if recall else None
-    fresh = fired is None
-    if fresh:
-        fired = engine.fire(ruleset, fact)
-    if fired != expected:
-        differing = sorted(set(fired) ^ set(expected))
-        raise EngineError(
-            f"the rules engine and the independent check disagree on {', '.join(differing)}; "
-            "refusing to give a result"
-        )
-    if fresh:
-        kept.keep(fact, fired)  # only decisions the check agreed with are ever reused
-    return fired
-
-
-# --- the result's shape, and its words ----------------------------------------------------------
-#
-# Everything in a result except its words and four reported values follows from the rules that fired,
-# the facts they read, the ruleset and the settings: the status, the urgency, the red flags, which
-# items are missing, the steps and their statuses, the discussion points, the trace. That part is the
-# result's *shape*: the head (everything but the trace) is made from the fired rules (``_shape``), each
-# trace entry from its rule and the values of the facts it read (``_trace_shape``). Its holes are the
-# texts, each still a template (``_Words``), and the line's own values (``_Value``, ``_Inputs``);
-# ``_Line`` fills them in. ``_Template`` keeps a shape as JSON text around its holes, so that a batch
-# line serialises only what is its own.
 
 
 class _Hole:
@@ -165,54 +114,12 @@ class _Trace(_Hole):
 _TRACE = _Trace(None)
 
 
-def _shape(fired: list[Rule], ruleset: Ruleset, settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
-    """The result's head, keys in the order of the ``Result`` model's fields, and the templates of the
-    values its texts may name beyond the derived ones (``va_criteria``, ``va_to_do``)."""
-    # The veterans' pre-screen: criteria that may apply and paperwork, in the contract's order.
-    concluded_va = {rule.then.va_criterion for rule in fired} | {rule.then.va_to_do for rule in fired}
-    va_criteria = [c for c in VaCriterion.__args__ if c in concluded_va]
-    va_to_do = [t for t in VaToDo.__args__ if t in concluded_va]
-    # Joining templates and then filling them in gives the same text as joining the filled-in texts.
-    named = {
-        "va_criteria": "; ".join(ruleset.va_criteria[c] for c in va_criteria) or "none known from the answers",
-        "va_to_do": "; ".join(ruleset.va_to_do[t] for t in va_to_do) or "none",
-    }
-
-    statuses = {rule.then.status for rule in fired if rule.then.status}
-    urgencies = {rule.then.consult for rule in fired if rule.then.consult}
-    if not statuses or not urgencies:
-        raise EngineError("no rule concluded a status and a consult; refusing to give a result")
-    status = next(s for s in STATUS_ORDER if s in statuses)
-    urgency = next(u for u in URGENCY_ORDER if u in urgencies)  # the highest tier that fired
-
-    missing_reasons: dict[str, list[str]] = defaultdict(list)
-    step_conclusions: dict[int, list[tuple[Any, str]]] = defaultdict(list)
-    discussion_ids: set[str] = set()
-    for rule in fired:
-        if rule.then.missing:
-            missing_reasons[rule.then.missing].append(rule.then.reason)
-        if rule.then.step_status:
-            step_conclusions[rule.step].append((rule.then.step_status, rule.then.reason))
-        if rule.then.discussion:
-            discussion_ids.add(rule.then.discussion)
-
-    steps = []
-    for number in range(1, 5):
-        concluded = step_conclusions.get(number)
-        if not concluded:
-            raise EngineError(f"no rule concluded step {number}; refusing to give a result")
-        chosen = next(s for s in STEP_STATUS_ORDER if any(c == s for c, _ in concluded))
-        steps.append({
-            "step": number,
-            "title": ruleset.steps[str(number)].title,
-            "status": chosen.value,
-            "reasons": [_Words(reason) for c, reason in concluded if c == chosen],
-        })
-
+def _shape(fired: list[Rule], ruleset: Ruleset, settings: Settings) -> dict[str, Any]:
+    """The result's head as ``result_builder.build_result`` makes it, with holes for its texts and the
+    line's own values."""
     discussion_points = []
-    for key, text in ruleset.discussion_points.items():
-        if key not in discussion_ids:
-            continue
+    va_criteria, va_to_do = result_builder.va_conclusions(fired)
+    for key, text in result_builder.raised_discussion_points(fired, ruleset):
         point: dict[str, Any] = {"id": key}
         if key == "va_community_care":
             point["criteria"], point["to_do"] = va_criteria, va_to_do
@@ -220,19 +127,19 @@ def _shape(fired: list[Rule], ruleset: Ruleset, settings: Settings) -> tuple[dic
             point["levels"] = _Value(text.levels_from)
         point["text"] = _Words(text.text)
         discussion_points.append(point)
-
-    shape = {
-        "status": status.value,
+    urgency = result_builder.consult_urgency(fired)
+    return {
+        "status": result_builder.result_status(fired).value,
         "physician_consult": {"recommended": True, "urgency": urgency,
                               "message": _Words(ruleset.messages.consult(urgency))},
         "red_flags": _Value("red_flags"),  # the combination's (``_Combination``): heads are shared
         "missing_items": [
             # One reason per rule, joined by spaces: joined templates fill in as the joined texts.
-            {"id": key, "label": text.label, "reason": _Words(" ".join(missing_reasons[key]))}
-            for key, text in ruleset.missing_items.items()
-            if key in missing_reasons
+            {"id": key, "label": label, "reason": _Words(" ".join(reasons))}
+            for key, label, reasons in result_builder.missing_items(fired, ruleset)
         ],
-        "steps": steps,
+        "steps": [{"step": number, "title": title, "status": status.value, "reasons": [_Words(r) for r in reasons]}
+                  for number, title, status, reasons in result_builder.steps(fired, ruleset)],
         "discussion_points": discussion_points,
         "adjacent_levels": _Value("adjacent_levels"),
         "months_since_fusion": _Value("months_since_fusion"),
@@ -242,7 +149,6 @@ def _shape(fired: list[Rule], ruleset: Ruleset, settings: Settings) -> tuple[dic
         "trace": _TRACE,
         "disclaimer": _Words(ruleset.messages.disclaimer),
     }
-    return shape, named
 
 
 def _trace_shape(parts: _RuleParts, fact: dict[str, str], settings: Settings) -> dict[str, Any]:
@@ -268,22 +174,17 @@ def _plain(value: Any) -> Any:
 class _Line:
     """One line's answers and derived facts, as the holes of a shape take them."""
 
-    __slots__ = ("answers", "derived", "combination", "_named", "_values")
+    __slots__ = ("answers", "derived", "combination", "_values")
 
     def __init__(self, answers: Answers, derived: Derived, combination: "_Combination") -> None:
         self.answers, self.derived, self.combination = answers, derived, combination
-        self._named = combination.head.named
         self._values: dict[str, Any] | None = None
 
     def values(self) -> dict[str, Any]:
-        """The placeholders of the line's texts: the derived ones, the answers (put in words when a
-        text names one), ``levels``, ``va_criteria`` and ``va_to_do``."""
+        """The placeholders of the line's texts (``result_builder.text_values``), made once asked."""
         if self._values is None:
-            derived = self.derived
-            values = derived.text_values.with_values(levels=", ".join(derived.unfused_tear_levels))
-            for name, template in self._named.items():
-                values[name] = template.format_map(values)
-            self._values = values
+            head = self.combination.head
+            self._values = result_builder.text_values(self.derived, head.va_criteria, head.va_to_do, head.ruleset)
         return self._values
 
     def value(self, hole: _Hole) -> Any:
@@ -300,17 +201,20 @@ class _Line:
         value = getattr(self.derived, hole.key)
         return list(value) if isinstance(value, (list, tuple)) else value
 
-    def fill(self, node: Any, trace: Any = None) -> Any:
-        """A shape with every hole filled in: plain JSON data (new lists and dicts)."""
-        if isinstance(node, dict):
-            return {key: self.fill(value, trace) for key, value in node.items()}
-        if isinstance(node, list):
-            return [self.fill(value, trace) for value in node]
-        if node is _TRACE:
-            return trace
-        if isinstance(node, _Hole):
-            return self.value(node)
-        return node
+    def rules(self) -> list[Rule]:
+        return [rule.parts.rule for rule in self.combination.rules]
+
+    def plain_head(self) -> bytes:
+        """The plain builder's result for this line, without its trace: what a head's template must give."""
+        head = self.combination.head
+        result = result_builder.build_result(self.answers, self.derived, self.rules(), head.ruleset, head.settings)
+        result["trace"] = []
+        return to_json(result)
+
+    def plain_entry(self, rule: Rule) -> bytes:
+        """The plain builder's trace entry of ``rule`` for this line: what its template must give."""
+        head = self.combination.head
+        return to_json(result_builder.trace_entry(rule, self.answers, self.derived.fact, head.settings, self.values()))
 
 
 # The placeholders whose value is the same for every line with the same settings (the clinic's words and
@@ -378,13 +282,13 @@ class _Template:
             pieces[position] = encoded[hole]
         return b"".join(pieces)
 
-    def check(self, line: _Line, shape: dict[str, Any]) -> None:
-        """Before a template is kept: the bytes it gives for the line that made it must be those of its
-        shape filled in and serialised whole (a head's trace is checked entry by entry, as each entry's
-        template is made). A template that would give other bytes is never used."""
+    def check(self, line: _Line, plain: bytes, name: str) -> None:
+        """Before a template is kept: the bytes it gives for the line that made it must be ``plain``,
+        those of the plain builder's result for that line (a head's trace is checked entry by entry, as
+        each entry's template is made). A template that would give other bytes is never used."""
         encoded = [b"[]" if hole is _TRACE else encode(line) for hole, encode in zip(self.holes, self.encoders)]
-        if self._join(encoded) != to_json(line.fill(shape, [])):
-            raise AssertionError(f"the kept JSON of {shape.get('rule') or shape.get('status')} differs from the result's data")
+        if self._join(encoded) != plain:
+            raise AssertionError(f"the kept JSON of {name} differs from the result's data")
 
 
 class _Head:
@@ -392,14 +296,11 @@ class _Head:
     rules with the same ``_head_key``."""
 
     def __init__(self, fired: list[Rule], ruleset: Ruleset, settings: Settings) -> None:
-        self.shape, self.named = _shape(fired, ruleset, settings)
+        self.ruleset, self.settings = ruleset, settings
+        self.shape = _shape(fired, ruleset, settings)
+        self.va_criteria, self.va_to_do = result_builder.va_conclusions(fired)  # named by texts
         self.status: str = self.shape["status"]
         self.template: _Template | None = None  # made for the first JSON (``_Kept.json_template``)
-
-    def data(self, line: _Line, fired: list[str], ruleset: Ruleset, settings: Settings) -> dict[str, Any]:
-        parts, fact = _rule_parts(ruleset), line.derived.fact
-        trace = [line.fill(_trace_shape(parts[rule_id], fact, settings)) for rule_id in fired]
-        return line.fill(self.shape, trace)
 
 
 # Bounds what a pathological input stream could make us hold (100,000 generated intakes make about
@@ -461,7 +362,7 @@ class _KeptRule:
             shape = _trace_shape(self.parts, line.derived.fact, settings)
             template = _Template(shape, settings)
             template.encoders = [kept.encoder(hole) for hole in template.holes]
-            kept.checked(template, line, shape)
+            kept.checked(template, line, line.plain_entry(self.parts.rule), self.parts.rule.id)
             self.templates[fact_key] = template
             if self.filled is None and not self.templates.keys() - {fact_key}:
                 reads = set(self.parts.rule.reads)
@@ -526,21 +427,20 @@ class _Kept:
             head = self.heads.get(head_key)
             if head is None:
                 head = self.heads[head_key] = _Head(rules, self.ruleset, self.settings)
-            concluded = {rule.then.red_flag for rule in rules}
             combination = self.combinations[key] = _Combination(
-                head, [q for q in RED_FLAGS if q in concluded], [self._rule(rule_id) for rule_id in fired])
+                head, result_builder.red_flags(rules), [self._rule(rule_id) for rule_id in fired])
         return combination
 
     def json_template(self, head: _Head, line: _Line) -> _Template:
         """The head's JSON around its holes, made when a line first asks for its JSON."""
         template = _Template(head.shape, self.settings)
         template.encoders = [self.encoder(hole) for hole in template.holes]
-        head.template = self.checked(template, line, head.shape)
+        head.template = self.checked(template, line, line.plain_head(), head.status)
         return template
 
-    def checked(self, template: _Template, line: _Line, shape: dict[str, Any]) -> _Template:
+    def checked(self, template: _Template, line: _Line, plain: bytes, name: str) -> _Template:
         try:
-            template.check(line, shape)
+            template.check(line, plain, name)
         except AssertionError:
             self.forget()  # nothing made alongside it is kept either
             raise
@@ -622,58 +522,3 @@ def _kept(ruleset: Ruleset, settings: Settings) -> _Kept:
     if kept is None:
         kept = _kept_by_definitions[key] = _Kept(ruleset, settings)
     return kept
-
-
-def _build(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Ruleset,
-           settings: Settings) -> dict[str, Any]:
-    """The result as JSON data for these fired rules (the differential tests build it from the
-    reference evaluator's rules)."""
-    concluded = {rule.then.red_flag for rule in fired}
-    combination = _Combination(_Head(fired, ruleset, settings), [q for q in RED_FLAGS if q in concluded], [])
-    return combination.head.data(_Line(answers, derived, combination), [rule.id for rule in fired], ruleset, settings)
-
-
-_RED_FLAG_ANSWERS = attrgetter(*RED_FLAGS)
-
-
-def _check_invariants(answers: Answers, result: dict[str, Any], ruleset: Ruleset) -> None:
-    """Safety principles checked on every result, independently of the rules that produced it: they
-    are recomputed from the answers and PRODUCT.md's wording (the tiers are the rules file's data)."""
-    if result["physician_consult"]["recommended"] is not True:  # PRODUCT.md: every result recommends it
-        raise EngineError("the result does not recommend a physician consult")
-    flags = _RED_FLAG_ANSWERS(answers)
-    said_yes = [q for q, answer in zip(RED_FLAGS, flags) if answer == "yes"]
-    if result["red_flags"] != said_yes:
-        raise EngineError(f"red flags {result['red_flags']} do not match the answers {said_yes}")
-    # Any yes -> urgent, with the highest tier among the yes answers; no yes -> routine, never urgent.
-    tiers = {_red_flag_tiers(ruleset)[q] for q in said_yes}
-    expected_urgency = next((u for u in ("emergency", "same_day", "soon") if u in tiers), "routine")
-    if (result["status"] == Status.urgent.value) != bool(said_yes) or result["physician_consult"]["urgency"] != expected_urgency:
-        raise EngineError(f"red flags {said_yes} need urgency {expected_urgency}, but the result is "
-                          f"{result['status']} / {result['physician_consult']['urgency']}")
-    screen_open = None in flags or "unknown" in flags
-    if screen_open != any(item["id"] == "red_flag_screen" for item in result["missing_items"]):
-        raise EngineError("the red-flag screen is incomplete but the result does not say so")
-    va = [point for point in result["discussion_points"] if point["id"] == "va_community_care"]
-    if answers.veteran != "yes":
-        if va:
-            raise EngineError("VA community care is raised although veteran is not yes")
-        return
-    criteria = [c for c, q in (("drive_time", "va_drive_time_over_standard"), ("wait_time", "va_wait_over_standard"),
-                               ("no_full_service_facility", "va_no_full_service_facility"))
-                if getattr(answers, q) == "yes"]
-    to_do = [t for t, q in (("confirm_enrollment", "va_enrolled"), ("request_va_referral", "va_referral"))
-             if getattr(answers, q) != "yes"] + ["authorization_before_visit"]
-    if len(va) != 1 or va[0]["criteria"] != criteria or va[0]["to_do"] != to_do:
-        raise EngineError(f"veteran: VA community care needs criteria {criteria} and to-do {to_do}")
-
-
-_tiers_by_ruleset: dict[str, dict[str, str]] = {}
-
-
-def _red_flag_tiers(ruleset: Ruleset) -> dict[str, str]:
-    """Each red-flag question's tier (``Ruleset.red_flag_tier``), looked up once per ruleset."""
-    tiers = _tiers_by_ruleset.get(ruleset.fingerprint)
-    if tiers is None:
-        tiers = _tiers_by_ruleset[ruleset.fingerprint] = {q: ruleset.red_flag_tier(q) for q in RED_FLAGS}
-    return tiers
