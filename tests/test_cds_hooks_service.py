@@ -717,7 +717,7 @@ def test_the_card_shown_in_the_readme_is_what_the_service_gives_today():
     valid_response(shown)
 
 
-@pytest.mark.parametrize("path", [ROOT / "triage" / "cds_hooks.py", ROOT / "triage" / "web" / "cds_hooks.py"],
+@pytest.mark.parametrize("path", [*sorted((ROOT / "triage" / "cds_hooks").glob("*.py")), ROOT / "triage" / "web" / "cds_hooks.py"],
                          ids=lambda p: p.parent.name + "/" + p.name)
 def test_no_forbidden_phrasing_in_cds_hooks_strings(path):
     from support.wording import code_strings, forbidden_in
