@@ -1,7 +1,9 @@
 """The layering the design fixes, checked on the source by package:
 
-- the core (the modules directly in triage/) never imports an outer layer (rich, triage.render,
-  triage.cli, triage.web);
+- the core (triage/ but its outer packages: the modules directly in triage/ and its core packages,
+  such as triage/cds_hooks/) never imports an outer layer (rich, triage.render, triage.cli, triage.web);
+- inside triage/cds_hooks/, each concern imports only those below it (protocol, config, then trust,
+  prefetch and cards, then the service) and none imports the package's face;
 - only the adapter (triage/engine.py) imports durable;
 - triage.render (renderings shared by the terminal and the web) imports only the core;
 - the terminal layer (triage.cli) and the web layer (triage.web) never import each other;
@@ -32,8 +34,8 @@ def module_name(path: Path) -> str:
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 # triage/__main__.py is the entry point (`python -m triage`), not the core.
-CORE = sorted(name for name, path in MODULES.items()
-              if path.parent == PACKAGE and name not in ("triage", "triage.__main__"))
+CORE = sorted(name for name in MODULES
+              if name not in ("triage", "triage.__main__") and name.split(".")[1] not in OUTER_PACKAGES)
 
 
 def imported(module: str) -> set[str]:
@@ -57,7 +59,30 @@ def in_package(name: str, package: str) -> bool:
 
 def test_the_packages_exist():
     assert {"triage.cli.main", "triage.cli.common", "triage.render.result", "triage.render.html"} <= set(MODULES)
-    assert "triage.engine" in CORE and "triage.assess" in CORE
+    assert "triage.engine" in CORE and "triage.assess" in CORE and "triage.result_builder" in CORE
+    assert {"triage.cds_hooks.trust", "triage.cds_hooks.service"} <= set(CORE)
+
+
+# Each CDS Hooks concern and the concerns it may import (triage/cds_hooks/__init__.py only re-exports).
+CDS_HOOKS_LAYERS = {
+    "protocol": set(),
+    "config": {"protocol"},
+    "trust": {"protocol", "config"},
+    "prefetch": {"protocol", "config"},
+    "cards": {"protocol", "config"},
+    "service": {"protocol", "config", "trust", "prefetch", "cards"},
+}
+
+
+def test_the_cds_hooks_package_has_one_module_per_concern():
+    assert {name for name in MODULES if in_package(name, "triage.cds_hooks")} == \
+        {"triage.cds_hooks", *(f"triage.cds_hooks.{concern}" for concern in CDS_HOOKS_LAYERS)}
+
+
+@pytest.mark.parametrize("concern", CDS_HOOKS_LAYERS)
+def test_a_cds_hooks_concern_imports_only_those_below_it(concern):
+    inside = {n for n in imported(f"triage.cds_hooks.{concern}") if in_package(n, "triage.cds_hooks")}
+    assert inside <= {f"triage.cds_hooks.{below}" for below in CDS_HOOKS_LAYERS[concern]}
 
 
 def test_only_the_adapter_imports_durable():
