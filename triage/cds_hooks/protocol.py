@@ -65,6 +65,8 @@ def _is_local(url: str) -> bool:
 
 
 def https_url(value: str, field: str) -> str:
+    """A URL that the configuration or a request names (``field``): absolute and https (plain http
+    only for localhost), without a trailing slash."""
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ValueError(f"{field} must be an absolute https URL")
