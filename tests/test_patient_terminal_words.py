@@ -242,3 +242,35 @@ def test_the_not_the_configured_store_warning_is_for_staff_not_the_patient(tmp_p
     assert child.exitstatus == 130
     text = " ".join(everything.getvalue().split())
     assert "warning" not in text and "configured" not in text and str(tmp_path) not in text
+
+
+
+# Anything else that fails once the questions have started (here the rules engine, at the end): the
+# patient reads that their answers so far are saved, in their language; never "error: ... engine".
+ENGINE_FAILS = """
+import sys
+from triage import assess
+from triage.errors import EngineError
+from triage.cli.main import main
+def broken(*args, **kwargs):
+    raise EngineError("safety invariant broken: rule STEP-9 in /srv/rules/fbss.toml")
+assess.assess = broken
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_any_other_failure_after_the_start_says_the_answers_are_saved_in_words(tmp_path, lang):
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    python = str(Path(TRIAGE[0]).with_name("python"))
+    child = pexpect.spawn(python, ["-c", ENGINE_FAILS, "intake", "--mode", "patient", "--lang", lang,
+                                   "--db", str(tmp_path / "clinic.db")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
+    answer_up_to(child, lang, LAST + 1)
+    finish_review(child, lang)
+    text = " ".join(child.before.replace("\r\n", "\n").split())
+    child.close()
+    assert child.exitstatus == 4  # the exit code still says what happened
+    assert WORDING[lang].went_wrong in text
+    assert "STEP-9" not in text and "engine" not in text
+    assert_patient_words_only(text, tmp_path, lang)

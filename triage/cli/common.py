@@ -215,6 +215,9 @@ class IO:
     # A patient at the terminal (`triage intake --mode patient`): their language's wording. Lines for
     # staff (an error naming a file, the exit-8 line) then go to ``staff_err``, never to their screen.
     patient: Any = None
+    # Set once a patient's first answers are saved: from then on any failure tells them, in their
+    # words, that their answers so far are saved (the error line itself is for staff).
+    patient_started: bool = False
     # The command that was run (``triage show``): every error line names it (see ``error``).
     command: str = "triage"
 

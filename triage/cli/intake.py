@@ -552,6 +552,7 @@ def run(args, io: IO) -> int:
         draft.save(interview.final_answers())  # the file exists from the start, so the resume hint always works
     except StoreError as error:  # (an answers file's save raises InvalidInput: staff chose the file)
         return _store_unavailable(error, io)
+    io.patient_started = io.patient is not None
 
     width = min(io.width(), 100)
     color = io.color()

@@ -187,9 +187,15 @@ def _run(argv: list[str] | None, io: IO) -> int:
         io.out.flush()  # a full disk shows here, while it can still be reported
         return code
     except TriageError as error:  # once saved, a patient reads main's sentence instead
-        return int(report(error, io.staff_err if io.saved else io.err, command=io.command))
-    except KeyboardInterrupt:
-        io.err.write("interrupted\n")
+        if io.patient_started and not io.saved:
+            io.tell_patient(io.patient.went_wrong, blank_before=True)
+        staff = io.staff_err if io.saved or io.patient_started else io.err
+        return int(report(error, staff, command=io.command))
+    except KeyboardInterrupt:  # (an intake's questions say it themselves; this is Ctrl-C at any other time)
+        if io.patient_started and not io.saved:
+            io.tell_patient(io.patient.interrupted, blank_before=True)
+        else:
+            io.err.write("interrupted\n")
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); silence the interpreter's own flush error.
@@ -200,8 +206,11 @@ def _run(argv: list[str] | None, io: IO) -> int:
     except Exception as error:  # never a traceback for a user; keep it one line
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        io.err.write(for_terminal(f"error: {io.command}: internal: {type(error).__name__}: {error} (please report; "
-                                  "TRIAGE_DEBUG=1 shows details)") + "\n")
+        if io.patient_started and not io.saved:
+            io.tell_patient(io.patient.went_wrong, blank_before=True)
+        (io.staff_err if io.patient_started else io.err).write(
+            for_terminal(f"error: {io.command}: internal: {type(error).__name__}: {error} (please report; "
+                         "TRIAGE_DEBUG=1 shows details)") + "\n")
         return ExitCode.INTERNAL
 
 
