@@ -308,12 +308,12 @@ def test_the_worklist_never_breaks_a_word_and_keeps_id_patient_and_status(width)
     for row in rows:  # each row's line starts with its ID, its patient (cut at most) and its status
         line = next(line for line in lines if line.split()[:1] == [str(row.intake_id)])
         assert line.split()[1] == row.patient_id or line.split()[1].endswith("\u2026")
-        if width >= 50:
+        if width >= 50 and "(" not in status_words(row):
             assert status_words(row) in line
         else:  # a long status wraps between its words, under its column
             assert status_words(row).split()[0] in line.split()
     assert all(status_words(row) in " ".join(text.split()) for row in rows[:2])
-    if width >= 100:
+    if width >= 80:  # an alert's long status wraps in its cell before a column is left out
         assert "ASSESSED" in lines[0] and "MISSING" in lines[0] and "Too narrow" not in text
     if width == 60:  # months since fusion stay; the assessment date goes, and the summary says so
         assert lines[0].split() == ["ID", "PATIENT", "STATUS", "FUSION"] and "31 mo" in text

@@ -192,6 +192,12 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
                     max(len(word) for r in [header, *rows] for word in r[2].split()))
     longest_word = max([len("MISSING"), *(len(word) for r in rows for word in r[5].split())])
     columns = [0, 1, 2, 3, 4]
+    # An alert's note ("urgent SAME DAY (not sent yet)") wraps in its cell before a column is left out;
+    # a plain status ("ready_for_evaluation") stays on one line.
+    plain = max([len(r[2]) for r in [header, *rows] if "(" not in r[2]], default=len(header[2]))
+    over = sum(widths[c] + 2 for c in columns) + longest_word - width
+    if over > 0:
+        widths[2] = max(widths[2] - over, plain, max(len(word) for r in rows for word in r[2].split()) if rows else 0)
     if sum(widths[c] + 2 for c in columns) + longest_word > width:  # MISSING would break a word
         columns.remove(4)  # ASSESSED (a date `show` gives) first
     beside = sum(widths[c] + 2 for c in columns) + longest_word <= width  # else MISSING under its row
