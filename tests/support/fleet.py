@@ -193,10 +193,11 @@ backend apps
         wait_until(lambda: self.balancer.poll() is not None or status(self.url + "/healthz") == 200, "HAProxy")
         assert self.balancer.poll() is None, self.balancer_log.read_text()
 
-    def statuses(self) -> list[int]:
-        """Every status HAProxy logged (the field after the timers in its httplog line)."""
+    def responses(self) -> list[tuple[int, str]]:
+        """Every answer HAProxy logged: (status, request line), from its httplog lines."""
         text = self.balancer_log.read_text(encoding="utf-8", errors="replace") if self.balancer_log else ""
-        return [int(code) for code in re.findall(r" \d+/\d+/\d+/\d+/\d+ (\d{3}) ", text)]
+        return [(int(code), request) for code, request in
+                re.findall(r' -?\d+/-?\d+/-?\d+/-?\d+/-?\d+ (\d{3}) .*?"([^"]*)"', text)]
 
     # -- the database ----------------------------------------------------------------------------
 
