@@ -18,7 +18,7 @@ import pytest
 from support.cds_hooks_support import BASE_URL, DISCOVERY_URL, ISSUER, FakeEhr
 from support.fleet import HAPROXY, start_fleet, status, wait_until
 from support.web import PASSWORD
-from support.web_browser import answer_second_factor, require_browser
+from support.web_browser import answer_second_factor, require_browser, screenshot
 
 pytest.importorskip("flask")
 
@@ -145,7 +145,11 @@ def test_a_fleet_behind_a_balancer_survives_a_killed_process_and_a_database_rest
             response = patient.reload()
             assert response.status == 503, response.status
             assert "Traceback" not in patient.content()
-            assert patient.locator("h1").count() == 1
+            assert patient.locator("h1").inner_text() == "Sorry, the service is not working just now"
+        screenshot(patient, "fleet-patient-unavailable", widths=(320,))
+        response = staff.reload()
+        assert response.status == 503 and staff.locator("h1").inner_text() == "The service is not available just now"
+        screenshot(staff, "fleet-staff-unavailable", widths=(1024,))
     finally:
         fleet.start_database()
     for app in (app1, app3):  # back by themselves, no restart
@@ -189,7 +193,9 @@ def test_a_fleet_behind_a_balancer_survives_a_killed_process_and_a_database_rest
     # if it asked then.
     unavailable = [line for code, line in responses if code == 503]
     assert unavailable.count(f"GET {_path(waiting)} HTTP/1.1") == 2, responses
-    assert set(unavailable) <= {f"GET {_path(waiting)} HTTP/1.1", "GET /staff/alerts.json HTTP/1.1"}, responses
+    assert unavailable.count("GET /staff/ HTTP/1.1") == 1, responses
+    assert set(unavailable) <= {f"GET {_path(waiting)} HTTP/1.1", "GET /staff/ HTTP/1.1",
+                                "GET /staff/alerts.json HTTP/1.1"}, responses
     logs = fleet.logs()
     assert " 500 " not in logs and "Traceback" not in logs, logs
 
