@@ -5,8 +5,9 @@ Definitions (questionnaire, rules, settings, web texts) are loaded once. On SQLi
 keeps its own store connection (SQLite connections belong to one thread); on PostgreSQL each request
 borrows one from the process's pool (triage.store). While the database cannot be reached, every
 page answers 503 with a plain page and /readyz says not ready; nothing needs restarting after. The
-rules engine is serialised by its own lock (triage.engine), so threads are safe. Another component adds its routes with one
-line: ``app.register_blueprint(blueprint)`` (or ``create_app(..., blueprints=[blueprint])``).
+rules engine is serialised by its own lock (triage.engine), so threads are safe. Another component
+adds its routes with one line: ``app.register_blueprint(blueprint)`` (or ``create_app(...,
+blueprints=[blueprint])``).
 """
 
 from __future__ import annotations
