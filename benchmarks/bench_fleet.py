@@ -1,17 +1,19 @@
 """Page times through a load balancer: one `triage serve` process against three, in the same run.
 Prints numbers; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_fleet.py [--patients 20] [--intakes 2] [--think 0.3]
+    .venv/bin/python benchmarks/bench_fleet.py [--patients 20] [--intakes 2] [--think 0.3] [--rounds 2]
 
 A throwaway PostgreSQL, HAProxy (round robin, no stickiness) and N installed `triage serve` processes
 on one store (tests/support/fleet.py: the same set-up as tests/test_fleet.py), for N = 1, then 3.
 ``--patients`` simulated patients at once (threads, each with its own cookie jar), each completing
 ``--intakes`` whole intakes (code, intro, every question page with its answer and draft save, check,
 send), pausing ``--think`` seconds on average (seeded) before each page. Every request is timed at
-the client, through the balancer (what a patient waits for: network, HAProxy, the app, the store).
+the client, through the balancer (what a patient waits for: network, HAProxy, the app, the store),
+after one untimed intake on each process (its one-time costs: templates, the engine's first run).
 
-Printed per fleet size: pages, p50 and p95 of all pages and of the answers (POST with the draft
-save), errors; then the ratio 3 processes / 1 process. Run with the test venv's Python: the servers
+Printed per fleet size (``--rounds`` of each, in ABBA order, pages of all rounds together): pages,
+p50 and p95 of all pages and of the answers (POST with the draft save), errors, each round's p95;
+then the ratio 3 processes / 1 process. Run with the test venv's Python: the servers
 are the installed package (`triage` beside that Python), as in the tests.
 """
 
@@ -101,11 +103,15 @@ def run(processes: int, args) -> dict:
     try:
         codes = []
         with open_store(fleet.db) as store:
-            for _ in range(args.patients * args.intakes):
+            for _ in range(args.patients * args.intakes + processes):
                 code = invites.new_code()
                 store.create_invite(invites.code_hash(code), expires_at=invites.expiry(1), user="bench",
                                     answers=dict(KNOWN))
                 codes.append(code)
+        # Each process's first intake pays its one-time costs (templates compiled, the rules engine's
+        # first run): one untimed intake on each, straight to it, so the figure is the steady state.
+        for app in fleet.apps:
+            Patient(app.url, 0.0, 0, []).intake(codes.pop())
         timings: list[tuple[str, float]] = []
         failures: list[str] = []
         lock = threading.Lock()
@@ -133,11 +139,18 @@ def run(processes: int, args) -> dict:
     finally:
         fleet.stop()
         fleet.remove()
-    every = [ms for _, ms in timings]
-    answers = [ms for kind, ms in timings if kind == "POST"]
-    return {"processes": processes, "pages": len(every), "seconds": elapsed, "failures": failures,
+    return {"processes": processes, "timings": timings, "seconds": elapsed, "failures": failures}
+
+
+def summary(results: list[dict]) -> dict:
+    """One fleet size over its rounds: every page's time together."""
+    every = [ms for result in results for _, ms in result["timings"]]
+    answers = [ms for result in results for kind, ms in result["timings"] if kind == "POST"]
+    return {"pages": len(every), "seconds": sum(result["seconds"] for result in results),
+            "failures": [failure for result in results for failure in result["failures"]],
             "p50": statistics.median(every), "p95": p(every, 0.95),
-            "answer_p50": statistics.median(answers), "answer_p95": p(answers, 0.95)}
+            "answer_p50": statistics.median(answers), "answer_p95": p(answers, 0.95),
+            "round_p95": [p([ms for _, ms in result["timings"]], 0.95) for result in results]}
 
 
 def main() -> None:
@@ -146,6 +159,7 @@ def main() -> None:
     parser.add_argument("--intakes", type=int, default=2, help="whole intakes per patient")
     parser.add_argument("--think", type=float, default=0.3, metavar="SECONDS",
                         help="each patient's mean pause before each page (0: none, a stress figure)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of both sizes, in ABBA order")
     args = parser.parse_args()
     one, _ = os.getloadavg()[:2]
     print(f"fleet: {args.patients} patients at once, {args.intakes} intakes each, pause {args.think:g} s "
@@ -153,12 +167,18 @@ def main() -> None:
           f"load average {one:.2f} on {os.cpu_count()} CPUs")
     print(f"  {'processes':>9} {'pages':>6} {'seconds':>8} {'p50 ms':>8} {'p95 ms':>8} {'answer p50':>11} "
           f"{'answer p95':>11} {'errors':>7}")
+    # ABBA order (1, 3, 3, 1, ...): a machine whose load drifts during the run weighs on both sizes alike.
+    order = [size for round_ in range(args.rounds) for size in ((1, 3) if round_ % 2 == 0 else (3, 1))]
+    runs: dict[int, list[dict]] = {1: [], 3: []}
+    for processes in order:
+        runs[processes].append(run(processes, args))
     results = {}
     for processes in (1, 3):
-        result = results[processes] = run(processes, args)
+        result = results[processes] = summary(runs[processes])
         print(f"  {processes:>9} {result['pages']:>6} {result['seconds']:>8.1f} {result['p50']:>8.1f} "
               f"{result['p95']:>8.1f} {result['answer_p50']:>11.1f} {result['answer_p95']:>11.1f} "
-              f"{len(result['failures']):>7}")
+              f"{len(result['failures']):>7}   p95 by round: "
+              + ", ".join(f"{value:.1f}" for value in result["round_p95"]))
         for failure in result["failures"][:5]:
             print(f"    {failure}")
     print(f"  ratio 3 / 1 processes: page p95 {results[3]['p95'] / results[1]['p95']:.2f}, "

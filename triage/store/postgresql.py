@@ -526,7 +526,9 @@ def connect(url: str) -> psycopg.Connection:
 # out (a server restarted since it was last used: a new one instead), renews every connection after
 # its maximum lifetime (a failover, a changed password or TLS certificate are picked up), and while
 # the server is down a request waits at most POOL_WAIT_SECONDS, then gets StoreUnavailable (a 503).
-POOL_MIN_SIZE = 1
+# Opened together when the pool starts, so a first burst of requests does not queue behind the pool's
+# one-at-a-time growth.
+POOL_MIN_SIZE = 4
 POOL_MAX_SIZE = 16  # more than `triage serve`'s default 8 threads: a thread never waits for another
 POOL_WAIT_SECONDS = 2.0
 POOL_MAX_LIFETIME_SECONDS = 30 * 60.0
