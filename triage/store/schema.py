@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -279,6 +279,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX alerts_intake ON alerts(intake_id, question);
     ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
     CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
+    """,
+    # lead: nothing for SQLite (one file, one owner). PostgreSQL's 12 -> 13 gives the application role
+    # the narrow functions for the staff pages' own account changes (postgresql.MIGRATIONS[12]).
+    """
+    -- no change
     """,
 )
 
