@@ -558,7 +558,9 @@ def connect(url: str) -> psycopg.Connection:
 # Opened together when the pool starts, so a first burst of requests does not queue behind the pool's
 # one-at-a-time growth.
 POOL_MIN_SIZE = 4
-POOL_MAX_SIZE = 16  # more than `triage serve`'s default 8 threads: a thread never waits for another
+# The most threads `triage serve` may have: the pool grows only as far as the requests being served at
+# once need (at most its threads), so a thread never waits for another's connection.
+POOL_MAX_SIZE = 64
 POOL_WAIT_SECONDS = 2.0
 POOL_MAX_LIFETIME_SECONDS = 30 * 60.0
 POOL_MAX_IDLE_SECONDS = 5 * 60.0
