@@ -585,9 +585,21 @@ def _pool(url: str):
             from psycopg_pool import ConnectionPool
 
             check_transport(url)
+
+            def check(connection: psycopg.Connection) -> None:
+                try:
+                    ConnectionPool.check_connection(connection)
+                except Exception:
+                    # One idle connection found dead almost always means the server restarted and
+                    # every idle one is dead: drop them all now (new ones are made meanwhile), or the
+                    # request would meet the next dead one after the pool's back-off (1 s, then 2 s:
+                    # past POOL_WAIT_SECONDS, so a 503 with the server up).
+                    pool.check()
+                    raise
+
             pool = ConnectionPool(url, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE, open=False,
                                   kwargs={"autocommit": True}, configure=_configure,
-                                  check=ConnectionPool.check_connection, timeout=POOL_WAIT_SECONDS,
+                                  check=check, timeout=POOL_WAIT_SECONDS,
                                   max_lifetime=POOL_MAX_LIFETIME_SECONDS, max_idle=POOL_MAX_IDLE_SECONDS,
                                   reconnect_timeout=POOL_RECONNECT_SECONDS, name="triage-store")
             pool.open(wait=False)
