@@ -17,15 +17,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from triage.errors import InvalidInput, Problem, RecordNotMissing
 
-RECORD_ITEMS_FILE = "record-items.toml"  # in the shipped rules/ folder
 # How a record was requested (the `--via` of `triage records request`).
 VIA = ("fax", "phone", "portal", "mail", "in-person")
 # A request's state: open, or closed one of two ways.
@@ -35,74 +30,12 @@ RECORDS_SOURCE = "records"  # the channel (source) of a version made from a rece
 LONGEST_TEXT = 200  # from whom, a reason, a note: a line, not a letter
 
 
-class FormField(BaseModel):
-    """One line of the receive form: the answer it sets, fixed (``value``) or read from the record."""
+def load_record_items():
+    """The shipped record items (triage.record_items: pydantic is imported only when they are read,
+    not by the store, which imports this module for RecordRequest)."""
+    from triage.record_items import load_record_items as load
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    label: str = Field(min_length=1)
-    answer: str
-    value: str | None = None  # fixed: set whenever the record is received
-    required: bool = False  # read from the record: must be given when receiving
-
-    @model_validator(mode="after")
-    def _fixed_or_read(self) -> "FormField":
-        if self.value is not None and self.required:
-            raise ValueError("a field with a fixed value is not also entered (drop `required`)")
-        return self
-
-
-class Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    title: str = Field(min_length=1)
-    fields: tuple[FormField, ...] = Field(min_length=1)
-
-    @property
-    def entered(self) -> tuple[FormField, ...]:
-        """The fields staff read from the record (the form's inputs)."""
-        return tuple(field for field in self.fields if field.value is None)
-
-
-class Header(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
-    source: str
-
-
-class RecordItems(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    record_items: Header
-    items: dict[str, Item]
-
-    @model_validator(mode="after")
-    def _known(self) -> "RecordItems":
-        from triage.answers import QUESTION_IDS
-        from triage.result_values import MISSING_IDS
-
-        for item_id, item in self.items.items():
-            if item_id not in MISSING_IDS:
-                raise ValueError(f"items.{item_id}: not a missing-item id of the result ({', '.join(MISSING_IDS)})")
-            for field in item.fields:
-                if field.answer not in QUESTION_IDS:
-                    raise ValueError(f"items.{item_id}.fields ({field.id}): {field.answer!r} is not a question id")
-            ids = [field.id for field in item.fields]
-            if len(set(ids)) != len(ids):
-                raise ValueError(f"items.{item_id}.fields: an id is used twice")
-        return self
-
-
-@cache
-def load_record_items(path: Path | None = None) -> RecordItems:
-    """The shipped record items (validated like every definition: a failure names the file and field)."""
-    from triage.definitions import read_toml, shipped, validate
-
-    path = path or shipped("rules") / RECORD_ITEMS_FILE
-    return validate(RecordItems, read_toml(path), path)
+    return load()
 
 
 def record_item_ids() -> tuple[str, ...]:
@@ -281,6 +214,59 @@ def receive(store, intake_id: int, item: str, given: dict[str, Any], *, by: str,
     changes = received_answers(item, given)
     answers = answers_with_record(record.answers, changes, today)
     result = assess_data(answers, ruleset, settings)
-    request, version = store.receive_record(intake_id, item, by=by, note=note, answers=answers.answered(),
-                                            result=result, base_version=record.version)
-    return Received(request, version, result["status"], changed_answers(record.answers, answers.answered()))
+    request = store.receive_record(intake_id, item, by=by, note=note, answers=answers.answered(), result=result,
+                                   base_version=record.version)
+    return Received(request, request.received_version, result["status"],
+                    changed_answers(record.answers, answers.answered()))
+
+
+def request_text(request: RecordRequest) -> str:
+    """One request in words, with its dates (the staff summary, `triage show`, exports)."""
+    title = load_record_items().items[request.item].title if request.item in record_item_ids() else request.item
+    title = title[0].upper() + title[1:]
+    parts = []
+    if request.requested_at:
+        parts.append(f"requested {request.requested_at[:10]} from {request.source}"
+                     + (f" by {request.via}" if request.via else "") + f" ({request.requested_by})")
+    if request.state == RECEIVED:
+        parts.append(f"received {request.closed_at[:10]} ({request.closed_by})"
+                     + (f", version {request.received_version}" if request.received_version else "")
+                     + (f": {request.reason}" if request.reason else ""))
+    elif request.state == UNOBTAINABLE:
+        parts.append(f"not obtainable {request.closed_at[:10]} ({request.closed_by}): {request.reason}")
+    else:
+        parts.append("waiting")
+    return f"{title}: {'; '.join(parts)}"
+
+
+def received_changes(get, requests: list[RecordRequest]) -> dict[int, list[dict[str, Any]]]:
+    """For each version a received record made: which answers it changed ({answer, before, after}).
+    ``get(version)`` reads a recorded version's answers."""
+    changes: dict[int, list[dict[str, Any]]] = {}
+    for request in requests:
+        version = request.received_version
+        if request.state == RECEIVED and version and version > 1:
+            changes[version] = changed_answers(get(version - 1), get(version))
+    return changes
+
+
+def shown_value(value: Any) -> str:
+    """An answer in a change line: levels listed ("none" for []), "not answered" for None."""
+    if value is None:
+        return "not answered"
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return str(value)
+
+
+def change_text(change: dict[str, Any]) -> str:
+    return f"{change['answer']}: {shown_value(change['before'])} -> {shown_value(change['after'])}"
+
+
+def changes_text(changes: list[dict[str, Any]]) -> str:
+    return "; ".join(change_text(change) for change in changes)
+
+
+def requests_json(requests: list[RecordRequest], changes: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [{**request.as_json(), **({"changed": changes[request.received_version]}
+                                     if request.received_version in changes else {})} for request in requests]

@@ -71,6 +71,8 @@ def register(commands) -> None:
     receive.add_argument("--file", action="append", default=[], metavar="PATH", dest="files",
                          help="a copy of the record to keep with the intake (PDF, JPEG, PNG; repeat for each)")
     receive.add_argument("--note", metavar="TEXT", help="a short note on the receipt")
+    receive.add_argument("--as-of", type=common.as_of_date, metavar="DATE", dest="as_of",
+                         help="the new version's assessment date YYYY-MM-DD (default: today)")
     receive.add_argument("--base-version", type=common.version_number, metavar="N", dest="base_version",
                          help="the version you checked; if another was recorded since, nothing is saved (exit 6)")
     common.add_store_options(receive, who_help="who receives it")
@@ -143,7 +145,7 @@ def run_unobtainable(args, io: IO) -> int:
 
 
 def run_receive(args, io: IO) -> int:
-    from triage.records import receive
+    from triage.records import change_text, receive
     from triage.ruleset import load_ruleset
 
     given = _given(args)
@@ -154,24 +156,16 @@ def run_receive(args, io: IO) -> int:
             raise UsageError([Problem("--file", "keeping a copy of the record is not in this version yet; "
                                       "receive it without --file")])
         done = receive(store, args.id, args.item, given, by=common.user(args), ruleset=ruleset, settings=settings,
-                       today=date.today(), note=args.note, base_version=args.base_version)
-        io.saved.append((args.id, done.version))
+                       today=args.as_of or date.today(), note=args.note, base_version=args.base_version)
+        io.saved.append((args.id, done.version))  # committed: from here on the exit code must say so
         for name, media_type, data, pages in files:
             store.add_record_file(args.id, args.item, filename=name, media_type=media_type, data=data, pages=pages,
                                   by=common.user(args), channel="staff")
     io.note(f"received: intake {args.id} {args.item}; version {done.version} is {done.status} "
             f"(triage show {args.id})")
     for change in done.changed:
-        io.note(f"  {change['answer']}: {_shown(change['before'])} -> {_shown(change['after'])}")
+        io.note(f"  {change_text(change)}")
     return ExitCode.OK
-
-
-def _shown(value) -> str:
-    if value is None:
-        return "not answered"
-    if isinstance(value, list):
-        return ", ".join(value) or "none"
-    return str(value)
 
 
 def _given(args) -> dict:

@@ -216,22 +216,32 @@ def run_show(args, io: IO) -> int:
             store.log_access(VIEWED, user=common.user(args), intake_id=args.id, detail={"draft": True})
             return _show_draft(args, io, draft, alerts)
         record = store.get(args.id, args.intake_version)
+        requests, changes = record_requests(store, args.id)
         store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
     if args.format == "json":
         from triage.export import document
 
-        io.write_json({**document(record, history, deidentify=False), "open_alerts": _alerts_json(alerts),
-                       "draft_pending": draft is not None})
+        io.write_json({**document(record, history, deidentify=False, requests=requests, changes=changes),
+                       "open_alerts": _alerts_json(alerts), "draft_pending": draft is not None})
         return ExitCode.OK
     from triage.questionnaire import load_questionnaire
     from triage.render.record import render_alerts, render_show
 
     questionnaire = load_questionnaire()
-    text = render_show(record, history, questionnaire, width=io.width(), color=io.color(), ascii_only=not io.unicode())
+    text = render_show(record, history, questionnaire, width=io.width(), color=io.color(), ascii_only=not io.unicode(),
+                       requests=requests, changes=changes)
     if alerts or draft is not None:
         text = render_alerts(alerts, questionnaire, draft=draft, width=io.width(), color=io.color()) + "\n" + text
     io.page(text, pager=args.pager)
     return ExitCode.OK
+
+
+def record_requests(store, intake_id: int):
+    """The intake's record requests, and the answers each received record changed (triage.records)."""
+    from triage.records import received_changes
+
+    requests = store.record_requests(intake_id)
+    return requests, received_changes(lambda version: store.get(intake_id, version).answers, requests)
 
 
 def _alerts_json(alerts) -> list[dict]:
@@ -264,7 +274,9 @@ def run_export(args, io: IO) -> int:
     with common.open_store(args, io, for_reading=True) as store:
         record = store.get(args.id, args.intake_version)
         history = store.history(args.id)
-        text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify)
+        requests, changes = ((), {}) if args.deidentify else record_requests(store, args.id)
+        text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify,
+                             requests=requests, changes=changes)
         store.log_access(EXPORTED, user=common.user(args), intake_id=record.intake_id, version=record.version,
                          detail={"format": args.format, "deidentified": args.deidentify,
                                  "to": "file" if args.out else "stdout"})
@@ -282,10 +294,10 @@ def run_export(args, io: IO) -> int:
     return ExitCode.OK
 
 
-def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool) -> str:
+def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool, requests=(), changes=None) -> str:
     from triage.export import document
 
-    doc = document(record, history, deidentify=deidentify)
+    doc = document(record, history, deidentify=deidentify, requests=requests, changes=changes)
     if fmt == "json":
         return json_text(doc, indent=2) + "\n"
     if fmt == "fhir":
@@ -304,12 +316,22 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
     if fmt == "markdown":
         from triage.render.result import render_markdown
 
-        return render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc, shown=for_markdown)}\n"
+        return (render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc, shown=for_markdown)}\n"
+                + _requests_markdown(requests))
     from triage.render.html import render_html
     from triage.ruleset import load_ruleset
 
     sources = {key: (source.title, source.reference) for key, source in load_ruleset().sources.items()}
     return render_html(result, doc, questionnaire, sources)
+
+
+def _requests_markdown(requests) -> str:
+    """The record requests under a Markdown export, with their dates (never in a de-identified one)."""
+    from triage.records import request_text
+
+    if not requests:
+        return ""
+    return "\n## Record requests\n\n" + "".join(f"- {for_markdown(request_text(r))}\n" for r in requests)
 
 
 def _verify_progress(err):
