@@ -94,9 +94,9 @@ def test_the_form_sets_only_its_own_answers_and_needs_its_required_fields():
 def test_overdue_is_after_the_setting_the_day_itself_within():
     from triage.records import is_overdue
 
-    asked = "2026-11-01T09:00:00.000000Z"
-    assert not is_overdue(asked, "2026-11-08T09:00:00.000000Z", 7)
-    assert is_overdue(asked, "2026-11-08T09:00:01.000000Z", 7)
+    asked = "2026-11-01T09:00:00Z"
+    assert not is_overdue(asked, "2026-11-08T09:00:00Z", 7)
+    assert is_overdue(asked, "2026-11-08T09:00:01Z", 7)
 
 
 def test_the_overdue_setting_defaults_to_seven_days_and_is_checked(tmp_path):
@@ -232,7 +232,7 @@ def test_a_draft_in_progress_is_a_conflict_and_nothing_is_saved(sqlite_db):
 
     intake = save()
     with open_store(sqlite_db) as store:
-        store.save_draft({"pain_score": 4}, user="pat", intake_id=intake, base_version=1)
+        store.save_draft({"pain_score": 4}, user="pat", intake_id=intake)
     run = records("receive", str(intake), "surgical_report")
     assert run.code == 6 and "draft in progress" in run.err
     assert records("list", "-f", "json").json["requests"] == []
@@ -242,16 +242,16 @@ def test_list_puts_overdue_first_and_filters_them(sqlite_db):
     from triage.store import open_store
 
     intake = save()
-    clock = iter(["2026-11-01T09:00:00.000000Z", "2026-11-01T09:00:00.000000Z",
-                  "2026-11-05T09:00:00.000000Z", "2026-11-05T09:00:00.000000Z"])
-    with open_store(sqlite_db, clock=lambda: next(clock)) as store:
+    now = ["2026-11-01T09:00:00Z"]
+    with open_store(sqlite_db, clock=lambda: now[0]) as store:
         store.request_record(intake, "current_mri", source="City Imaging", via="portal", by="cora")
+        now[0] = "2026-11-05T09:00:00Z"
         store.request_record(intake, "surgical_report", source="Dr Lee", via="fax", by="cora")
-    with open_store(sqlite_db, clock=lambda: "2026-11-08T09:00:01.000000Z") as store:
+        now[0] = "2026-11-08T09:00:01Z"
         overdue = store.record_requests(overdue_after_days=7)
         assert [r.item for r in overdue] == ["current_mri"]
         assert [r.item for r in store.record_requests()] == ["current_mri", "surgical_report"]
-    with open_store(sqlite_db, clock=lambda: "2026-11-08T09:00:00.000000Z") as store:
+        now[0] = "2026-11-08T09:00:00Z"
         assert store.record_requests(overdue_after_days=7) == []  # exactly 7 days: not yet
 
 
@@ -259,7 +259,7 @@ def test_list_text_says_overdue_in_words(sqlite_db, monkeypatch):
     from triage.store import open_store
 
     intake = save()
-    with open_store(sqlite_db, clock=lambda: "2020-01-01T09:00:00.000000Z") as store:
+    with open_store(sqlite_db, clock=lambda: "2020-01-01T09:00:00Z") as store:
         store.request_record(intake, "current_mri", source="City Imaging", via="portal", by="cora")
     run = records("list", "--overdue")
     assert run.code == 0, run.err

@@ -104,7 +104,7 @@ def is_overdue(requested_at: str, now: str, days: int) -> bool:
 
 def overdue_before(now: str, days: int) -> str:
     """The instant (store text) before which an open request is overdue."""
-    return (_instant(now) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (_instant(now) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")  # as the store writes times
 
 
 def _instant(text: str) -> datetime:
