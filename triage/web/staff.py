@@ -858,7 +858,7 @@ def record_action(intake_id: int, item: str, action: str):
                 elif field.required and _levels(field.answer):  # the box says "none: leave empty"
                     given[field.id] = []
             records.receive(store, intake_id, item, given, by=g.user.name, ruleset=svc.ruleset, settings=svc.settings,
-                            today=date.today(), note=form["note"], base_version=int(base))
+                            today=svc.today(), note=form["note"], base_version=int(base))
     except IntakeNotFound:
         abort(404)
     except Conflict:
