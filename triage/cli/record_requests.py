@@ -149,8 +149,8 @@ def run_receive(args, io: IO) -> int:
     from triage.ruleset import load_ruleset
 
     given = _given(args)
-    files = _read_files(args.files)  # every file is read and checked before anything is written
     ruleset, settings = load_ruleset(), common.load_settings(args)
+    files = _read_files(args.files, settings)  # every file is read and checked before anything is written
     with common.open_store(args, io) as store:
         if files and not hasattr(store, "add_record_file"):
             raise UsageError([Problem("--file", "keeping a copy of the record is not in this version yet; "
@@ -158,9 +158,11 @@ def run_receive(args, io: IO) -> int:
         done = receive(store, args.id, args.item, given, by=common.user(args), ruleset=ruleset, settings=settings,
                        today=args.as_of or date.today(), note=args.note, base_version=args.base_version)
         io.saved.append((args.id, done.version))  # committed: from here on the exit code must say so
-        for name, media_type, data, pages in files:
-            store.add_record_file(args.id, args.item, filename=name, media_type=media_type, data=data, pages=pages,
-                                  by=common.user(args), channel="staff")
+        # Then the copies (already checked above, so only the store can refuse one now): a refused
+        # receipt (not missing, a conflict) keeps no file.
+        for file in files:
+            store.add_record_file(args.id, args.item, filename=file.filename, media_type=file.media_type,
+                                  data=file.data, pages=file.pages, by=common.user(args), channel="staff")
     io.note(f"received: intake {args.id} {args.item}; version {done.version} is {done.status} "
             f"(triage show {args.id})")
     for change in done.changed:
@@ -190,24 +192,28 @@ def _given(args) -> dict:
     return given
 
 
-def _read_files(paths: list[str]) -> list[tuple[str, str, bytes, int]]:
-    """(name, media type, bytes, pages) of each --file, checked by content (the uploads' checks)."""
+def _read_files(paths: list[str], settings) -> list:
+    """Each --file checked by its content as a patient's upload is (triage.uploads: PDF, JPEG or PNG;
+    images re-encoded without their metadata), all before anything is written."""
     if not paths:
         return []
-    try:
-        from triage.uploads import check_upload  # the uploads half of the records contract
+    try:  # the uploads half of the records contract
+        from triage.uploads import UploadLimits, check_upload
     except ImportError:
         raise UsageError([Problem("--file", "keeping a copy of the record is not in this version yet; "
                                   "receive it without --file")]) from None
     from pathlib import Path
 
-    files = []
+    limits, files = UploadLimits.from_settings(settings), []
     for path in paths:
         try:
             data = Path(path).read_bytes()
         except OSError as error:
             raise InvalidInput([Problem(path, f"cannot be read ({(error.strerror or str(error)).lower()})")]) from None
-        files.append(check_upload(Path(path).name, data))
+        try:
+            files.append(check_upload(data, Path(path).name, limits))
+        except TriageError as refused:
+            raise InvalidInput([Problem(path, f"is not kept: {refused}")]) from None
     return files
 
 
