@@ -280,3 +280,64 @@ def test_audit_verify_catches_a_request_changed_or_removed_by_hand(sqlite_db):
         raw.execute("DELETE FROM record_requests")
     run = run_cli("audit", "verify")
     assert run.code == 7 and "record request 1" in run.err and "removed" in run.err
+
+
+# -- FHIR ---------------------------------------------------------------------------------------------------
+
+def test_record_files_are_document_references_linked_to_the_response_in_one_bundle():
+    import base64
+    import hashlib
+    from types import SimpleNamespace
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    from triage.fhir import records_bundle, response_resource
+    from triage.questionnaire import load_questionnaire
+
+    answers = json.loads((EXAMPLES / "records-missing.json").read_text(encoding="utf-8"))
+    response = response_resource(load_questionnaire(), answers, authored="2026-12-06T04:00:00Z",
+                                 resource_id="intake-1-v2", subject="EXAMPLE-003")
+    data = b"%PDF-1.4 the operative report"
+    file = SimpleNamespace(id=7, intake_id=1, item="surgical_report", filename="op-report.pdf",
+                           media_type="application/pdf", size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                           pages=2, added_at="2026-12-05T10:00:00Z", added_by="cora", channel="staff")
+    sha1 = base64.b64encode(hashlib.sha1(data).digest()).decode()
+    bundle = records_bundle(response, [(file, None)], titles={"surgical_report": "operative report"},
+                            data_sha1={7: sha1})
+    Bundle.model_validate(bundle)  # a valid R4(B) Bundle of a response and a DocumentReference
+    (first, second) = bundle["entry"]
+    assert first["resource"] is response
+    document = second["resource"]
+    assert document["context"]["related"] == [{"reference": first["fullUrl"]}]
+    assert document["content"] == [{"attachment": {"contentType": "application/pdf", "size": len(data), "hash": sha1,
+                                                   "title": "op-report.pdf", "creation": "2026-12-05T10:00:00Z"}}]
+    assert document["subject"] == response["subject"]
+    assert document["identifier"][0]["value"].startswith("ni:///sha-256;")
+    with_data = records_bundle(response, [(file, data)], titles={}, data_sha1={7: sha1})
+    assert base64.b64decode(with_data["entry"][1]["resource"]["content"][0]["attachment"]["data"]) == data
+    Bundle.model_validate(with_data)
+
+
+def test_export_records_goes_with_fhir_only_and_never_deidentified(sqlite_db):
+    intake = save()
+    run = run_cli("export", str(intake), "-f", "fhir", "--records", "--deidentify")
+    assert run.code == 2 and "--records: goes with -f fhir, never with --deidentify" in run.err
+    run = run_cli("export", str(intake), "-f", "json", "--records")
+    assert run.code == 2
+    run = run_cli("export", str(intake), "-f", "fhir", "--record-data")
+    assert run.code == 2 and "--record-data: only goes with --records" in run.err
+
+
+def test_exports_list_the_requests_with_their_dates_but_a_deidentified_one_never(sqlite_db):
+    intake = save()
+    assert records("request", str(intake), "surgical_report", "--from", "Dr Lee", "--via", "fax").code == 0
+    exported = run_cli("export", str(intake), "-f", "json").json
+    (request,) = exported["record_requests"]
+    assert (request["item"], request["source"], request["state"]) == ("surgical_report", "Dr Lee", "requested")
+    assert request["requested_at"]
+    assert "record_requests" not in run_cli("export", str(intake), "-f", "json", "--deidentify").json
+    markdown = run_cli("export", str(intake), "-f", "markdown").out
+    assert "## Record requests" in markdown and "- Operative report: requested " in markdown
+    assert "Dr Lee" not in run_cli("export", str(intake), "-f", "markdown", "--deidentify").out
+    text = run_cli("show", str(intake), "--no-pager").out
+    assert "Operative report: requested " in text and "from Dr Lee by fax (cora); waiting" in text
