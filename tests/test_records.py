@@ -341,3 +341,12 @@ def test_exports_list_the_requests_with_their_dates_but_a_deidentified_one_never
     assert "Dr Lee" not in run_cli("export", str(intake), "-f", "markdown", "--deidentify").out
     text = run_cli("show", str(intake), "--no-pager").out
     assert "Operative report: requested " in text and "from Dr Lee by fax (cora); waiting" in text
+
+
+def test_the_printable_export_lists_the_requests(sqlite_db):
+    intake = save()
+    assert records("unobtainable", str(intake), "surgical_report", "--reason", "hospital closed").code == 0
+    page = run_cli("export", str(intake), "-f", "html").out
+    assert "<h3>Record requests</h3>" in page and "Operative report: not obtainable " in page
+    assert "(cora): hospital closed</li>" in page
+    assert "Record requests" not in run_cli("export", str(intake), "-f", "html", "--deidentify").out

@@ -669,7 +669,9 @@ def print_view(intake_id: int):
     store.log_access(EXPORTED, user=g.user.name, intake_id=intake_id, version=record.version,
                      detail={"format": "html", "to": "browser"})
     sources = {key: (source.title, source.reference) for key, source in services().ruleset.sources.items()}
-    page = render_html(Result.model_validate(record.result), document(record, history, deidentify=False),
+    requests = store.record_requests(intake_id)
+    page = render_html(Result.model_validate(record.result), document(record, history, deidentify=False,
+                                                                      requests=requests),
                        services().questionnaire, sources, cover=_print_cover())
     response = make_response(page)
     styles = re.findall(r"<style>(.*?)</style>", page, re.S)
