@@ -350,3 +350,24 @@ def test_the_printable_export_lists_the_requests(sqlite_db):
     assert "<h3>Record requests</h3>" in page and "Operative report: not obtainable " in page
     assert "(cora): hospital closed</li>" in page
     assert "Record requests" not in run_cli("export", str(intake), "-f", "html", "--deidentify").out
+
+
+def test_the_cds_hooks_card_says_which_records_are_on_file():
+    from datetime import date
+
+    from triage.answers import parse_answers
+    from triage.assess import assess
+    from triage.cds_hooks import card_detail
+    from triage.questionnaire import load_questionnaire
+    from triage.ruleset import load_ruleset
+    from triage.settings import load_settings
+
+    def detail(name: str, **changed) -> str:
+        raw = {**json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8")), **changed}
+        result = assess(parse_answers(raw, today=date(2026, 12, 1)), load_ruleset(), load_settings())
+        text = card_detail(result, load_questionnaire())
+        return text[text.index("**Records on file**"):text.index("**Steps**")]
+
+    assert detail("adjacent-tear") == "**Records on file**\n\n- Operative report\n- MRI report\n\n"
+    assert detail("records-missing") == "**Records on file**\n\n- none\n\n"
+    assert detail("records-missing", mri_date="2026-11") == "**Records on file**\n\n- MRI report\n\n"

@@ -661,6 +661,7 @@ def card_detail(result: Result, questionnaire: Questionnaire, *, response_status
         lines.append("")
     lines += ["**Missing before evaluation**", ""]
     lines += [f"- {md(item.label)}: {md(item.reason)}" for item in result.missing_items] or ["- nothing"]
+    lines += ["", "**Records on file**", ""] + (_records_on_file(result) or ["- none"])
     lines += ["", "**Steps**", ""]
     for step in result.steps:
         status = STEP_STATUS_WORDS.get(step.status.value, step.status.value)
@@ -672,6 +673,15 @@ def card_detail(result: Result, questionnaire: Questionnaire, *, response_status
               f"Assessed as of {md(result.assessment_date)} by ruleset {md(result.ruleset.name)} "
               f"{md(result.ruleset.version)}. {md(result.disclaimer)}"]
     return "\n".join(lines)
+
+
+def _records_on_file(result: Result) -> list[str]:
+    """The record items (triage.records) the rules no longer list as missing: on file."""
+    from triage.records import load_record_items
+
+    missing = {item.id for item in result.missing_items}
+    return [f"- {md(item.title[:1].upper() + item.title[1:])}" for item_id, item in load_record_items().items.items()
+            if item_id not in missing]
 
 
 def card_for_result(result: Result, questionnaire: Questionnaire, config: CdsHooksConfig, *,
