@@ -42,6 +42,7 @@ def register(commands) -> None:
         description="Record a request for ITEM of intake ID: from whom, how, and (now) when. A request open "
         "longer than the setting record_request_overdue_days (default 7) is overdue.",
         notes=NOTES, handler=_handled(run_request), exit_codes=(ExitCode.STORE,),
+        exit_words={ExitCode.OK: "the request is recorded"},
         examples=("triage records request 4 surgical_report --from 'Dr Lee, surgeon' --via fax",
                   "triage records request 4 current_mri --from 'City Imaging' --via portal"))
     _id_and_item(request)
@@ -58,8 +59,8 @@ def register(commands) -> None:
         "intake (channel records), triaged again as of today; the rules decide its status.",
         notes=ITEM_NOTE + "\n\n" + FIELDS_NOTE + "\n\n" + common.STORE_HELP,
         handler=_handled(run_receive), exit_codes=(ExitCode.STORE, ExitCode.CONFLICT),
-        exit_words={ExitCode.CONFLICT: "the intake changed since --base-version, or has a draft in progress; "
-                    "nothing was saved"},
+        exit_words={ExitCode.OK: "the record is marked received and the new version saved (its status on "
+                    "standard error)"},
         examples=("triage records receive 4 surgical_report",
                   "triage records receive 4 current_mri --set mri_date=2026-11-02 --set annular_tear_levels=L3-L4",
                   "triage records receive 4 current_mri --answers mri.json --file mri-report.pdf"))
@@ -82,6 +83,7 @@ def register(commands) -> None:
         description="Mark ITEM of intake ID as not obtainable, with the reason. The item stays missing in "
         "the triage (the rules decide that); the worklist no longer counts it as waiting on a request.",
         notes=NOTES, handler=_handled(run_unobtainable), exit_codes=(ExitCode.STORE,),
+        exit_words={ExitCode.OK: "the record is marked not obtainable"},
         examples=("triage records unobtainable 4 surgical_report --reason 'hospital closed, records lost'",))
     _id_and_item(unobtainable)
     unobtainable.add_argument("--reason", required=True, metavar="TEXT", help="why it cannot be had")
