@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -280,7 +280,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
     CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
     """,
-    # records: 13: the coordinator's record requests (issue 30; triage.records): a missing record item
+    # lead: nothing for SQLite (one file, one owner). PostgreSQL's 12 -> 13 gives the application role
+    # the narrow functions for the staff pages' own account changes (postgresql.MIGRATIONS[12]).
+    """
+    -- no change
+    """,
+    # records: 14: the coordinator's record requests (issue 30; triage.records): a missing record item
     # requested (from whom, how, when), then received (naming the version its answers made) or not
     # obtainable (why). A row is changed in place when it is closed, so every audit row about it carries
     # the hash of its state after (``request_hash``) and `audit verify` checks each row against the last.
