@@ -371,3 +371,15 @@ def test_the_cds_hooks_card_says_which_records_are_on_file():
     assert detail("adjacent-tear") == "**Records on file**\n\n- Operative report\n- MRI report\n\n"
     assert detail("records-missing") == "**Records on file**\n\n- none\n\n"
     assert detail("records-missing", mri_date="2026-11") == "**Records on file**\n\n- MRI report\n\n"
+
+
+def test_a_record_received_already_says_when_and_by_whom(sqlite_db):
+    intake = save()
+    assert records("receive", str(intake), "surgical_report", "--as-of", "2026-12-01").code == 0
+    run = records("receive", str(intake), "surgical_report", "--as-of", "2026-12-01")
+    assert run.code == 2
+    assert re.fullmatch(rf"error: triage records receive: intake {intake}: surgical_report was already received "
+                        rf"\d{{4}}-\d\d-\d\d by cora \(version 2\) and is not missing in version 2 \(triage show "
+                        rf"{intake}\); nothing to request, receive or mark\n", run.err), run.err
+    run = records("request", str(intake), "surgical_report", "--from", "Dr Lee")
+    assert run.code == 2 and "was already received" in run.err

@@ -118,10 +118,21 @@ def missing_records(result: dict[str, Any]) -> list[str]:
     return [item for item in record_item_ids() if item in missing]
 
 
-def require_missing(intake_id: int, item: str, result: dict[str, Any], version: int) -> None:
+def require_missing(intake_id: int, item: str, result: dict[str, Any], version: int,
+                    received: "RecordRequest | None" = None) -> None:
+    """RecordNotMissing unless the item is missing in the intake's latest version (``version``, its
+    ``result``); ``received``: the item's last receipt, which the message names (already received)."""
     if item not in missing_records(result):
-        raise RecordNotMissing(intake_id, item, f"is not missing in version {version} (triage show {intake_id}); "
-                               "nothing to request, receive or mark")
+        why = (f"was already received {received.closed_at[:10]} by {received.closed_by}"
+               + (f" (version {received.received_version})" if received.received_version else "")
+               + f" and is not missing in version {version}") if received is not None and received.closed_at else \
+            f"is not missing in version {version}"
+        raise RecordNotMissing(intake_id, item, f"{why} (triage show {intake_id}); nothing to request, receive or mark")
+
+
+def last_received(requests: list["RecordRequest"], item: str) -> "RecordRequest | None":
+    received = [r for r in requests if r.item == item and r.state == RECEIVED]
+    return max(received, key=lambda r: (r.closed_at or "", r.id)) if received else None
 
 
 def received_answers(item: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +221,9 @@ def receive(store, intake_id: int, item: str, given: dict[str, Any], *, by: str,
         raise Conflict(f"intake {intake_id}: version {record.version} was recorded since version {base_version}, "
                        f"which this change is based on; nothing was saved. Check `triage show {intake_id}` and "
                        "receive it again")
-    require_missing(intake_id, item, record.result, record.version)
+    if item not in missing_records(record.result):
+        require_missing(intake_id, item, record.result, record.version,
+                        last_received(store.record_requests(intake_id), item))
     changes = received_answers(item, given)
     answers = answers_with_record(record.answers, changes, today)
     result = assess_data(answers, ruleset, settings)

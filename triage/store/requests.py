@@ -26,6 +26,14 @@ def request_hash(request: RecordRequest) -> str:
 class RecordRequests:
     """The requests half of the records store contract (the files half: helper uploads')."""
 
+    def _require_missing(self, db, intake_id: int, item: str, result: dict[str, Any], version: int) -> None:
+        """RecordNotMissing (naming an earlier receipt, if any) unless ``item`` is missing in ``result``."""
+        from triage.records import last_received, missing_records, require_missing
+
+        if item not in missing_records(result):
+            require_missing(intake_id, item, result, version,
+                            last_received(self._request_rows(db, "intake_id = ?", (intake_id,)), item))
+
     def _record_result(self, db, intake_id: int) -> tuple[int, dict[str, Any]]:
         """(latest version, its result) of an intake that has one; IntakeNotFound otherwise."""
         latest = self._latest_version(db, intake_id)
@@ -48,14 +56,14 @@ class RecordRequests:
     def request_record(self, intake_id: int, item: str, *, source: str, via: str | None, by: str) -> RecordRequest:
         """Record that a missing record item was requested (from whom, how; now). Refused when the item
         is not missing in the intake's latest version (RecordNotMissing)."""
-        from triage.records import check_item, check_text, check_via, require_missing
+        from triage.records import check_item, check_text, check_via
 
         item, source = check_item(item), check_text("from", source)
         via = None if via is None else check_via(via)
         with self._write() as db:
             now = self._clock()
             latest, result = self._record_result(db, intake_id)
-            require_missing(intake_id, item, result, latest)
+            self._require_missing(db, intake_id, item, result, latest)
             request_id = self._backend.insert_id(
                 db, "INSERT INTO record_requests (intake_id, item, state, source, via, requested_at, requested_by)"
                 " VALUES (?,?,?,?,?,?,?)", (intake_id, item, REQUESTED, source, via, now, by))
@@ -89,7 +97,7 @@ class RecordRequests:
         the latest answers plus what the record says, triaged again), the same transaction records them
         as a new version, channel ``records``, and the request names that version; nothing is written
         when another version was recorded since ``base_version`` or a draft is in progress (Conflict)."""
-        from triage.records import RECORDS_SOURCE, check_item, require_missing
+        from triage.records import RECORDS_SOURCE, check_item
 
         item = check_item(item)
         with self._write() as db:
@@ -99,7 +107,7 @@ class RecordRequests:
                 raise Conflict(f"intake {intake_id}: version {latest} was recorded since version {base_version}, "
                                f"which this change is based on; nothing was saved. Check `triage show {intake_id}` "
                                "and receive it again")
-            require_missing(intake_id, item, current, latest)
+            self._require_missing(db, intake_id, item, current, latest)
             version = None
             if answers is not None and result is not None:
                 draft = db.execute("SELECT saved_at, saved_by FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
@@ -113,13 +121,13 @@ class RecordRequests:
     def record_unobtainable(self, intake_id: int, item: str, *, reason: str, by: str) -> RecordRequest:
         """Mark a missing record item as not obtainable, with the reason. The triage is unchanged (the item
         stays missing: the rules decide); refused when already marked so with no request since."""
-        from triage.records import check_item, check_text, require_missing
+        from triage.records import check_item, check_text
 
         item, reason = check_item(item), check_text("reason", reason)
         with self._write() as db:
             now = self._clock()
             latest, result = self._record_result(db, intake_id)
-            require_missing(intake_id, item, result, latest)
+            self._require_missing(db, intake_id, item, result, latest)
             last = db.execute("SELECT state, closed_at FROM record_requests WHERE intake_id = ? AND item = ?"
                               " ORDER BY id DESC LIMIT 1", (intake_id, item)).fetchone()
             if last is not None and last[0] == UNOBTAINABLE:
