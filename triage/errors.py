@@ -42,6 +42,11 @@ class StoreError(TriageError):
     writable, busy for too long). Messages name the file, never an answer value."""
 
 
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached just now (down, restarting, failing over): nothing was
+    done, and the same request can succeed once it is back. The web pages answer 503, not 500."""
+
+
 class IntakeNotFound(InvalidInput):
     """No intake (or no such version of it) in the store: bad input naming the id, exit 2.
     ``message`` follows "intake N", e.g. ``does not exist``."""
@@ -66,3 +71,21 @@ class PatientChanged(InvalidInput):
         super().__init__([Problem("", f"intake {intake_id}: these answers name another patient reference than "
                                   f"the intake's (triage show {intake_id}); nothing was saved. If this is right, "
                                   "give --change-patient")])
+
+
+class RecordError(InvalidInput):
+    """A record request, receipt or "not obtainable" that cannot be recorded (triage.records): bad
+    input naming the intake and the item, exit 2; nothing was written."""
+
+    def __init__(self, intake_id: int, item: str, message: str):
+        self.intake_id, self.item = intake_id, item
+        super().__init__([Problem("", f"intake {intake_id}: {item} {message}")])
+
+
+class RecordNotMissing(RecordError):
+    """The item is not missing in the intake's latest version: there is nothing to request, receive or
+    give up on (it was received already, or was never missing)."""
+
+
+class RecordRequestClosed(RecordError):
+    """The item's request was already closed that way (received, or marked not obtainable)."""
