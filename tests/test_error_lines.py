@@ -40,6 +40,12 @@ CASES = {
     "triage users reset-password": (["nurse", "--db", "{bad}"], 5, "is not a triage store"),
     "triage users reset-second-factor": (["nurse", "--db", "{bad}"], 5, "is not a triage store"),
     "triage users set-role": (["nurse", "clinician", "--db", "{bad}"], 5, "is not a triage store"),
+    "triage records list": (["--db", "{bad}"], 5, "is not a triage store"),
+    "triage records request": (["1", "current_mri", "--from", "the imaging center", "--db", "{bad}"], 5,
+                               "is not a triage store"),
+    "triage records receive": (["1", "current_mri", "--db", "{bad}"], 5, "is not a triage store"),
+    "triage records unobtainable": (["1", "current_mri", "--reason", "closed", "--db", "{bad}"], 5,
+                                    "is not a triage store"),
     "triage serve": ([], 2, "TRIAGE_PORT: must be a whole number"),  # TRIAGE_PORT=abc (below)
     "triage invite": (["--db", "{bad}"], 5, "is not a triage store"),
 }

@@ -87,9 +87,11 @@ def _names_command(where: str) -> bool:
 
 
 def command_words(args: argparse.Namespace) -> str:
-    """``triage show``, ``triage audit verify``: the command that was run, as error lines name it."""
-    words = [getattr(args, key, None) for key in ("command", "audit_command", "db_command", "users_command")]
-    return " ".join(["triage", *(word for word in words if word)])
+    """``triage show``, ``triage audit verify``: the command that was run, as error lines name it (an
+    action of a command is kept in ``<command>_command``: audit_command, db_command, records_command)."""
+    command = getattr(args, "command", None)
+    action = getattr(args, f"{command}_command", None) if command else None
+    return " ".join(word for word in ("triage", command, action) if word)
 
 
 class OutputError(TriageError):
