@@ -209,6 +209,13 @@ def answer_questions(page, flag: str | None) -> None:
     assert page.url.split("?")[0].endswith("/intake/check"), page.url
 
 
+def audited_actions(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return {row[0] for row in connection.execute("SELECT DISTINCT action FROM audit").fetchall()}
+
+
 # --- the clinic's day ---------------------------------------------------------------------------------
 
 def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
@@ -227,8 +234,10 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
 
         # The coordinator's first sign-in: the second factor is set up, then an invitation made.
         coordinator = new_page(browser)
+        sign_in(coordinator, base, "cora", "not the password at all")  # a typo first: counted, audited
+        assert "The user name or password is not right." in main_text(coordinator)
         sign_in(coordinator, base, "cora")
-        set_up_second_factor(coordinator)
+        _, _, desk_codes = set_up_second_factor(coordinator)
         assert coordinator.url.split("?")[0].endswith("/staff/"), coordinator.url
         coordinator.goto(f"{base}/staff/invite")
         coordinator.get_by_label("Patient reference").fill(PATIENT_ID)
@@ -288,11 +297,14 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
         # computer's sessions page ends the other session each time.
         elsewhere = new_page(browser)
         sign_in(elsewhere, base, "clint")
+        enter_code(elsewhere, "000000")  # mistyped: counted, audited
+        assert "The code is not right" in main_text(elsewhere)
         enter_code(elsewhere, recovery[0])
         assert elsewhere.url.split("?")[0].endswith("/staff/"), elsewhere.url
         clinician.goto(f"{base}/staff/sessions")
         assert clinician.locator("#sessions-table tbody tr").count() == 2
-        click(clinician, "button", "End all other sessions")
+        with clinician.expect_navigation():  # that one session's End button
+            clinician.locator("#sessions-table tbody button").click()
         assert clinician.locator("#sessions-ended").inner_text() == "1 other session ended."
         assert signed_out(elsewhere, base)
         sign_in(elsewhere, base, "clint")
@@ -316,6 +328,15 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
         sign_in(clinician, base, "clint", NEW_PASSWORD)
         enter_code(clinician, recovery[1])
         assert clinician.url.split("?")[0].endswith("/staff/"), clinician.url
+        # The coordinator, also signed in at the front desk (a recovery code), ends all the others.
+        desk = new_page(browser)
+        sign_in(desk, base, "cora")
+        enter_code(desk, desk_codes[0])
+        assert not signed_out(desk, base)
+        coordinator.goto(f"{base}/staff/sessions")
+        click(coordinator, "button", "End all other sessions")
+        assert coordinator.locator("#sessions-ended").inner_text() == "1 other session ended."
+        assert signed_out(desk, base)
         click(coordinator, "button", "Sign out")
         assert signed_out(coordinator, base)
 
@@ -330,5 +351,20 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
             context.close()
         logs = web.text() + kiosk.text()
     assert not re.search(r" 5\d\d [\d.]+ms", logs) and "Traceback" not in logs and "ERROR" not in logs, logs
+    # What the pages call that a day's clicks do not reach, as the same role: a password re-hashed at
+    # sign-in (after an upgrade raises the hashing cost), and the purge of sessions that are over.
+    from triage import accounts
+    from triage.store import PASSWORD_REHASHED, open_store
+
+    with open_store(app_url) as store:
+        store.update_user("clint", by="clint", password_hash=accounts.hash_password(NEW_PASSWORD),
+                          action=PASSWORD_REHASHED)
+        assert accounts.verify_password(store.get_user("clint").password_hash, NEW_PASSWORD)
+        assert store.purge_sessions(time.time() + 10 ** 7, {"patient": 60, "staff": 60}) > 0
+        assert store.count_sessions() == 0
+    done = audited_actions(app_url)
+    assert {"password_rehashed", "invited", "created", "draft_saved", "alert_raised", "acknowledged", "listed", "viewed", "exported",
+            "sign_in_failed", "signed_in", "signed_out", "second_factor_enrolled", "recovery_code_used",
+            "sessions_ended", "password_changed"} <= done, done
     verified = triage(folder, env, "audit", "verify", "--db", app_url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
