@@ -79,6 +79,13 @@ def clinic(postgres_cluster, tmp_path):
 class Served:
     def __init__(self, base: str, log: Path):
         self.base, self.log = base, log
+        found = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", self.text())
+        self.metrics = found.group(1) if found else None
+
+    def open_alerts(self) -> float:
+        """The metrics scrape's count of intakes with an open alert (its own store connection)."""
+        scraped = urllib.request.urlopen(self.metrics, timeout=30).read().decode()
+        return float(re.search(r"^triage_open_alerts (\S+)$", scraped, re.M).group(1))
 
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -229,7 +236,7 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
                                      f'issuer = "{ISSUER}"\njwks = "{folder / "ehr.json"}"\n', encoding="utf-8")
     env = {**env, "TRIAGE_CDS_HOOKS": str(folder / "cds.toml")}
 
-    with serve(folder, env, app_url) as web, serve(folder, env, app_url, "--kiosk") as kiosk:
+    with serve(folder, env, app_url, "--metrics", "on", "--metrics-port", "0") as web, serve(folder, env, app_url, "--kiosk") as kiosk:
         base = web.base
 
         # The coordinator's first sign-in: the second factor is set up, then an invitation made.
@@ -289,9 +296,9 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
 
         # The alert: listed, then acknowledged from the alerts page.
         clinician.goto(f"{base}/staff/alerts")
-        assert PATIENT_ID in main_text(clinician)
+        assert PATIENT_ID in main_text(clinician) and web.open_alerts() == 1
         click(clinician, "button", f"Acknowledge intake {intake}")
-        assert PATIENT_ID not in main_text(clinician)
+        assert PATIENT_ID not in main_text(clinician) and web.open_alerts() == 0
 
         # Signed in on a second computer with a recovery code, then with a code of the app; the first
         # computer's sessions page ends the other session each time.
