@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,7 +50,7 @@ def triage(folder: Path, env: dict, *args: str, stdin: str | None = None) -> sub
 @pytest.fixture
 def clinic(postgres_cluster, tmp_path):
     """A store migrated by its owner with an application and an admin role, two staff accounts added
-    by the admin role: (scratch folder, environment, application URL)."""
+    by the admin role: (scratch folder, environment, application URL, admin URL)."""
     owner_url = postgres_cluster.new_database()
     database = owner_url.split("/")[3].split("?")[0]
     app_role, admin_role = f"app_{database}", f"admin_{database}"
@@ -69,7 +70,7 @@ def clinic(postgres_cluster, tmp_path):
             added = triage(folder, env, "users", "add", name, "--role", role, "--password-stdin", "--db", admin_url,
                            stdin=PASSWORD + "\n")
             assert added.returncode == 0, added.stderr
-        yield folder, env, owner_url.replace("triage@", f"{app_role}@")
+        yield folder, env, owner_url.replace("triage@", f"{app_role}@"), admin_url
     finally:
         postgres_cluster.drop_database(owner_url)
         for role in (app_role, admin_role):
@@ -229,7 +230,7 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
     from support.cds_hooks_support import BASE_URL, ISSUER, SERVICE_URL, FakeEhr, hook_request, response_resource, \
         answers_for
 
-    folder, env, app_url = clinic
+    folder, env, app_url, admin_url = clinic
     ehr = FakeEhr("ES384")
     (folder / "ehr.json").write_text(json.dumps(ehr.jwks()), encoding="utf-8")
     (folder / "cds.toml").write_text(f'[cds_hooks]\nbase_url = "{BASE_URL}/"\n[[cds_hooks.clients]]\n'
@@ -335,6 +336,11 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
         sign_in(clinician, base, "clint", NEW_PASSWORD)
         enter_code(clinician, recovery[1])
         assert clinician.url.split("?")[0].endswith("/staff/"), clinician.url
+
+        # The administrator (the admin role, at a terminal) disables the account: its session ends at once.
+        disabled = triage(folder, env, "users", "disable", "clint", "--db", admin_url, "--user", "it-admin")
+        assert disabled.returncode == 0, disabled.stderr
+        assert signed_out(clinician, base)
         # The coordinator, also signed in at the front desk (a recovery code), ends all the others.
         desk = new_page(browser)
         sign_in(desk, base, "cora")
@@ -353,6 +359,9 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
                                       headers={"Content-Type": "application/json", **ehr.authorization(SERVICE_URL)})
         with urllib.request.urlopen(call, timeout=30) as answer:
             assert answer.status == 200 and json.load(answer)["cards"]
+        with pytest.raises(urllib.error.HTTPError) as replayed:  # the same token again: refused
+            urllib.request.urlopen(call, timeout=30)
+        assert replayed.value.code == 401
 
         for context in browser.contexts:
             context.close()
