@@ -366,7 +366,9 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
         for context in browser.contexts:
             context.close()
         logs = web.text() + kiosk.text()
-    assert not re.search(r" 5\d\d [\d.]+ms", logs) and "Traceback" not in logs and "ERROR" not in logs, logs
+    # (A 503 of /readyz while the server's pool opens is what a readiness probe is for: the loop waits it out.)
+    served = "\n".join(line for line in logs.splitlines() if "/readyz 503" not in line)
+    assert not re.search(r" 5\d\d [\d.]+ms", served) and "Traceback" not in logs and "ERROR" not in logs, logs
     # What the pages call that a day's clicks do not reach, as the same role: a password re-hashed at
     # sign-in (after an upgrade raises the hashing cost), and the purge of sessions that are over.
     from triage import accounts
