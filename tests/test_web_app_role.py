@@ -194,10 +194,10 @@ def signed_out(page, base: str) -> bool:
     return "/staff/sign-in" in page.url
 
 
-def answer_questions(page, flag: str | None) -> None:
-    """Every question shown until the check page: the plan of a full intake, red flags no but
-    ``flag`` yes (and on past its warning page)."""
-    planned = dict(FULL_INTAKE)
+def answer_questions(page, flag: str | None, **overrides: dict) -> None:
+    """Every question shown until the check page: the plan of a full intake (``overrides`` by
+    question), red flags no but ``flag`` yes (and on past its warning page)."""
+    planned = dict(FULL_INTAKE) | overrides
     for _ in range(80):
         if "/intake/warning/" in page.url:
             assert page.get_by_role("link", name="Call 911").is_visible()  # the emergency card
@@ -261,11 +261,30 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
         patient.goto(f"{base}/intake/code/{code}")
         click(patient, "button", "Start")
         click(patient, "link", "Start now")
-        answer_questions(patient, FLAG)
+        answer_questions(patient, FLAG, surgical_report_available={"answer": "no"}, mri_available={"answer": "no"})
         click(patient, "button", "Send answers")
         assert patient.url.endswith("/intake/done"), patient.url
         headings = patient.locator("main h1, main h2").all_inner_texts()
         assert headings[0].endswith("Get help now") and "Answers sent" in headings[1], headings
+
+        # Records (issue 30): the MRI report cannot be had; the operative report is requested, then
+        # received (a new version, triaged again).
+        records = f"{base}/staff/intakes/{intake}/records"
+        coordinator.goto(f"{records}/current_mri")
+        coordinator.get_by_label("Why it cannot be had").fill("The imaging center closed")
+        click(coordinator, "button", "Mark not obtainable")
+        coordinator.goto(f"{records}/surgical_report")
+        assert "Missing in version 1" in main_text(coordinator)
+        coordinator.get_by_label("From whom").fill("The surgeon's office")
+        click(coordinator, "button", "Record the request")
+        coordinator.goto(f"{records}/surgical_report")
+        assert "None yet." not in coordinator.locator("#requests").inner_text()
+        click(coordinator, "button", "Mark received and triage again")
+        coordinator.goto(f"{records}/surgical_report")
+        assert "Not missing in version 2" in main_text(coordinator), main_text(coordinator)
+        coordinator.goto(f"{records}/current_mri")
+        assert "Missing in version 2" in main_text(coordinator)
+        assert "None yet." not in coordinator.locator("#requests").inner_text()
 
         # The reception tablet: a new intake, one answer, saved for later; the desk attaches a reference.
         tablet = new_page(browser)
@@ -387,6 +406,7 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
     done = audited_actions(app_url)
     assert {"password_rehashed", "invited", "created", "draft_saved", "alert_raised", "acknowledged", "listed", "viewed", "exported",
             "sign_in_failed", "signed_in", "signed_out", "second_factor_enrolled", "recovery_code_used",
-            "sessions_ended", "password_changed"} <= done, done
+            "sessions_ended", "password_changed", "record_requested", "record_received", "record_unobtainable",
+            "amended"} <= done, done
     verified = triage(folder, env, "audit", "verify", "--db", app_url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
