@@ -22,6 +22,7 @@ from triage.errors import IntakeNotFound, InvalidInput, Problem
 
 RECORD_FILE_ADDED = "record_file_added"
 RECORD_FILE_REMOVED = "record_file_removed"
+RECORD_FILE_DOWNLOADED = "record_file_downloaded"  # staff downloaded a file (an access row, like "viewed")
 RECORD_ITEMS = ("surgical_report", "current_mri")
 MEDIA_TYPES = ("application/pdf", "image/jpeg", "image/png")
 

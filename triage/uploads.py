@@ -249,12 +249,26 @@ def _check_pdf_value(value: Any, seen: set[int]) -> None:
 def safe_filename(name: str, media_type: str) -> str:
     """A label staff can read and save under: the last path part only, no control or direction
     characters, at most ``MAX_NAME_LENGTH`` characters, ending in the extension of the type found."""
+    extension = MEDIA_TYPES[media_type]
+    stem = _stem(name)
+    stem = stem[:MAX_NAME_LENGTH - len(extension)].strip(" .") or "file"
+    return stem + extension
+
+
+def shown_name(name: str) -> str:
+    """The name the patient chose, cleaned the same way, extension kept (to name a refused file)."""
+    cleaned = _clean(name)
+    return cleaned[:MAX_NAME_LENGTH].strip(" .") or "file"
+
+
+def _clean(name: str) -> str:
     name = unicodedata.normalize("NFC", name or "")
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(" " if unicodedata.category(ch) in ("Zs",) or ch == "\t" else ch for ch in name
                    if unicodedata.category(ch) not in _NAME_DROPPED_CATEGORIES and ch not in _NAME_RESERVED)
-    name = re.sub(r"\s+", " ", name).strip(" .")
-    stem = name.rsplit(".", 1)[0].strip(" .") if "." in name else name
-    extension = MEDIA_TYPES[media_type]
-    stem = stem[:MAX_NAME_LENGTH - len(extension)].strip(" .") or "file"
-    return stem + extension
+    return re.sub(r"\s+", " ", name).strip(" .")
+
+
+def _stem(name: str) -> str:
+    name = _clean(name)
+    return name.rsplit(".", 1)[0].strip(" .") if "." in name else name

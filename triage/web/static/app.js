@@ -9,6 +9,14 @@
 (function () {
   "use strict";
 
+  // Records upload forms: one press sends once (a slow phone upload invites a second press).
+  document.querySelectorAll("form[data-upload]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+      form.setAttribute("aria-busy", "true");
+    });
+  });
+
   document.querySelectorAll("input[type=checkbox][name=answer]").forEach(function (box) {
     box.addEventListener("change", function () {
       if (!box.checked) { return; }
