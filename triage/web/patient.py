@@ -32,7 +32,7 @@ from triage.patient_summary import most_urgent_tier, patient_summary, red_flag_i
 from triage.questionnaire import Item
 from triage.result import Result
 from triage.web import forms
-from triage.web.app import services
+from triage.web.services import services
 from triage.web.sessions import idle_stylesheet
 
 blueprint = Blueprint("patient", __name__, url_prefix="/intake")
@@ -848,7 +848,7 @@ UPLOAD_THROTTLED = "upload_throttled"
 def remove_upload():
     """Remove a file this intake's patient sent (before staff marked its record received). The file
     is named by a form field and looked up among this session's intake's files only."""
-    from triage.store_files import RecordReceived
+    from triage.store import RecordReceived
 
     svc = services()
     intake = _require()
