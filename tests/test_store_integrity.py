@@ -250,6 +250,7 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
         if raw.postgresql:
             raw.execute("DROP TABLE record_files")  # schema 13's (uploads)
             raw.execute("DROP FUNCTION triage_replace_password")  # schema 11's, like the sealing
+            raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # 13
             for statement in ("ALTER TABLE alerts DROP COLUMN answer_changed_at", "DROP INDEX alerts_one_open",
                               "DROP INDEX alerts_intake", "ALTER TABLE alerts ADD CONSTRAINT"
                               " alerts_intake_id_question_key UNIQUE (intake_id, question)",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -280,7 +280,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
     CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
     """,
-    # uploads: 13: pages of a patient's records (photos, PDFs; issue 30) kept in the store, each added
+    # lead: nothing for SQLite (one file, one owner). PostgreSQL's 12 -> 13 gives the application role
+    # the narrow functions for the staff pages' own account changes (postgresql.MIGRATIONS[12]).
+    """
+    -- no change
+    """,
+    # uploads: 14: pages of a patient's records (photos, PDFs; issue 30) kept in the store, each added
     # in one transaction with the audit row holding its SHA-256 (triage/store/files.py); a removed
     # file keeps its row and loses its bytes.
     """
