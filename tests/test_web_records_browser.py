@@ -140,3 +140,50 @@ def test_the_checklist_prints_on_one_a4_and_one_letter_page(browser, tmp_path):
             text = page.inner_text("main")
             assert ("surgeon" in text) if language == "en" else ("cirujano" in text)
             page.close()
+
+
+def test_staff_download_a_sent_file_from_the_summary_and_the_browser_saves_it(browser, tmp_path):
+    """The summary's link downloads the file (an attachment under a sandboxing policy: the browser
+    saves it, never shows it from our origin); axe-core on the summary with its files."""
+    from support.web import PASSWORD, add_staff
+    from support.web_browser import answer_second_factor
+    from triage import invites
+    from triage.store import open_store
+
+    with serving(tmp_path, clock=Clock()) as (server, db):
+        code = invite_ready_to_send(db, "en")
+        page = new_page(browser, javascript=True)
+        page.goto(f"{server.url}/intake/code/{code}")
+        page.get_by_role("button", name="Start", exact=True).click()
+        page.wait_for_url("**/intake/start")
+        page.goto(f"{server.url}/intake/check")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Send answers", exact=True).click()
+        page.goto(f"{server.url}/intake/records")
+        sent = files.pdf(2)
+        choose(page, "file-current_mri", (sent, "mri report.pdf", "application/pdf"))
+        with page.expect_navigation():
+            page.locator("#item-current_mri button[type=submit]").last.click()
+        page.close()
+        with open_store(db) as store:
+            intake_id = store.find_invite(invites.code_hash(code)).intake_id
+
+        add_staff(db, "clint", "clinician")
+        staff = browser.new_context(viewport={"width": 1024, "height": 800}, bypass_csp=True,
+                                    accept_downloads=True).new_page()
+        staff.set_default_timeout(10_000)
+        staff.goto(f"{server.url}/staff/")
+        staff.get_by_label("User name").fill("clint")
+        staff.get_by_label("Password").fill(PASSWORD)
+        staff.get_by_role("button", name="Sign in").click()
+        answer_second_factor(staff, server.app, "clint")
+        staff.goto(f"{server.url}/staff/intakes/{intake_id}")
+        assert axe_violations(staff) == []
+        screenshot(staff, "records-staff-summary", widths=(1024,))
+        with staff.expect_download() as download:
+            staff.get_by_role("link", name="mri report.pdf").click()
+        saved = tmp_path / "saved.pdf"
+        download.value.save_as(saved)
+        assert download.value.suggested_filename == "mri report.pdf"
+        assert saved.read_bytes() == sent
+        assert staff.url.endswith(f"/staff/intakes/{intake_id}")  # still on the summary: nothing was shown
