@@ -129,3 +129,20 @@ def test_a_deidentified_export_never_includes_a_file(store_location, answers_fil
         assert exported.code == 0, exported.err
         assert "Smith" not in exported.out and added.sha256 not in exported.out
         assert "operative report.jpg" not in exported.out
+
+
+def test_removal_reads_the_requests_half_for_a_received_record(store_with_intake, monkeypatch):
+    """The files half asks the requests half (``Store.record_requests``) whether the item was received:
+    a stand-in of that method here, until both halves are in one build (the test above, then)."""
+    from types import SimpleNamespace
+
+    from triage.store import Store
+
+    with open_store(store_with_intake) as store:
+        kept_file = _add(store)
+        other = _add(store, item="current_mri")
+        monkeypatch.setattr(Store, "record_requests", lambda self, intake_id=None, **_: [
+            SimpleNamespace(intake_id=1, item="surgical_report", state="received")], raising=False)
+        with pytest.raises(InvalidInput, match="the surgical report was marked received"):
+            store.remove_record_file(kept_file.id, by="patient-web")
+        assert store.remove_record_file(other.id, by="patient-web").removed_at  # another item: still removable

@@ -319,3 +319,21 @@ def test_staff_download_a_file_as_an_attachment_that_nothing_can_run(app, db):
     assert staff.client.get(f"/staff/intakes/{intake_id + 1}/files/{stored.id}").status_code == 404
     patient_get = visitor.client.get(link)
     assert patient_get.status_code == 303 and "/staff/sign-in" in patient_get.headers["Location"]
+
+
+def test_once_staff_received_the_record_the_patient_cannot_remove_its_files(app, db, monkeypatch):
+    from types import SimpleNamespace
+
+    from triage.store import Store
+
+    visitor, _, intake_id = sent(app, db)
+    upload(visitor, "surgical_report", (files.jpeg(), "op.jpg"))
+    monkeypatch.setattr(Store, "record_requests", lambda self, intake_id=None, **_: [
+        SimpleNamespace(intake_id=intake_id, item="surgical_report", state="received")], raising=False)
+    visitor.get("/intake/records")
+    assert "The clinic team has this report now." in visitor.text
+    assert 'action="/intake/records/remove"' not in visitor.page  # no Remove button
+    forged = visitor.post("/intake/records/remove", {"file": str(kept(db, intake_id)[0].id)})
+    assert forged.status == 409 and errors(forged.page) == [
+        "The clinic team has this report now, so op.jpg cannot be removed. To change it, call the clinic"]
+    assert len(kept(db, intake_id)) == 1
