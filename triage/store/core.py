@@ -421,7 +421,7 @@ class Store(RecordFiles):
         with self._errors():
             return self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
 
-    # -- CDS Hooks tokens used (triage/cds_hooks.py) ----------------------------------------------
+    # -- CDS Hooks tokens used (triage/cds_hooks/trust.py) ---------------------------------------
 
     def use_token(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
         """Record that the token ``jti`` of ``issuer`` was used; False if it was used before and
