@@ -152,7 +152,8 @@ def test_an_expired_code_stops_working_and_a_sent_intake_s_code_opens_only_the_r
     # Coming back with the code after sending (issue 30): adding photos of records, nothing else.
     again = patient(app).open_code(code)
     assert again.path == "/intake/records" and again.status == 200
-    for elsewhere in ("/intake/start", "/intake/check", "/intake/done", "/intake/questions/fusion_date"):
+    for elsewhere in ("/intake/start", "/intake/check", "/intake/done", "/intake/questions/fusion_date",
+                      "/intake/warning/red_flag_bladder_bowel", "/intake/stopped"):
         assert again.get(elsewhere).path == "/intake/records", elsewhere
     assert "2024" not in again.page  # no answer is shown
 
