@@ -337,3 +337,21 @@ def test_once_staff_received_the_record_the_patient_cannot_remove_its_files(app,
     assert forged.status == 409 and errors(forged.page) == [
         "The clinic team has this report now, so op.jpg cannot be removed. To change it, call the clinic"]
     assert len(kept(db, intake_id)) == 1
+
+
+def test_a_sent_photo_and_pdf_are_kept_and_removed_on_each_backend(store_location, clock):
+    """The same pages on an SQLite file and on a PostgreSQL store (BLOB / bytea)."""
+    app = make_app(store_location, clock=clock)
+    visitor, _, intake_id = sent(app, store_location)
+    photo, report = files.jpeg(gps=True), files.pdf(2)
+    upload(visitor, "surgical_report", (photo, "op.jpg"))
+    upload(visitor, "current_mri", (report, "mri.pdf"))
+    assert listed(visitor.page) == ["op.jpg 1 page", "mri.pdf 2 pages"]
+    stored = kept(store_location, intake_id)
+    with open_store(store_location) as store:
+        assert store.record_file_data(stored[1].id) == report
+        assert b"PhoneMaker" not in store.record_file_data(stored[0].id)
+    visitor.post("/intake/records/remove", {"file": str(stored[0].id)})
+    assert listed(visitor.page) == ["mri.pdf 2 pages"]
+    with open_store(store_location) as store:
+        assert store.verify_audit().ok
