@@ -287,6 +287,7 @@ def test_the_checklist_page_lists_only_the_records_still_missing(app, db):
     visitor, _, _ = opened(app, db)
     visitor.get("/intake/checklist")
     assert "The report from your fusion surgery" in visitor.text and "The report of an MRI" in visitor.text
+    assert "data-print hidden" in visitor.page  # without the script, no button that would do nothing
     visitor, _, _ = sent(app, db)
     assert visitor.get("/intake/checklist").status == 200
     assert "Print this list" in sent(app, db)[0].text

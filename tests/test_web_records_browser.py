@@ -127,6 +127,7 @@ def test_the_checklist_prints_on_one_a4_and_one_letter_page(browser, tmp_path):
             page.get_by_role("button", name=WORDS[language]["start"], exact=True).click()
             page.wait_for_url("**/intake/start")
             page.goto(f"{server.url}/intake/checklist")
+            assert page.locator("button[data-print]").is_visible()  # the script shows its Print button
             assert axe_violations(page) == []
             page.emulate_media(media="print")
             for paper in ("A4", "Letter"):

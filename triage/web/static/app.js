@@ -9,6 +9,12 @@
 (function () {
   "use strict";
 
+  // The records checklist: a Print button (hidden without this script: the browser's Print works).
+  document.querySelectorAll("button[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+
   // Records upload forms: one press sends once (a slow phone upload invites a second press).
   document.querySelectorAll("form[data-upload]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
