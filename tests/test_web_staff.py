@@ -265,6 +265,22 @@ def test_a_staff_form_without_its_token_is_refused(app, db):
     assert staff.client.post("/staff/invite", data={"expires_days": "7"}).status_code == 400
 
 
+def test_a_staff_post_saying_origin_null_is_refused_and_changes_nothing(app, db):
+    """Our pages send their real origin (Referrer-Policy: same-origin); "null" is a page elsewhere
+    hiding where it is. A patient's page still accepts it (see triage.web.security.ORIGIN_REQUIRED)."""
+    staff = sign_in(app.test_client(), "cora")
+    token = hidden(staff.page, "csrf_token")
+    for origin, status in (("null", 400), ("http://elsewhere.example", 400), ("http://localhost", 303)):
+        response = staff.client.post("/staff/sessions/end", headers={"Origin": origin},
+                                     data={"csrf_token": token, "others": "1"})
+        assert response.status_code == status, origin
+    assert staff.client.get("/staff/").status_code == 200  # still signed in: nothing was done
+    visitor = Patient(app.test_client()).get("/intake/")
+    response = visitor.client.post("/intake/new", headers={"Origin": "null"},
+                                   data={"csrf_token": hidden(visitor.page, "csrf_token")})
+    assert response.status_code == 303 and response.headers["Location"] == "/intake/your-code"
+
+
 # --- worklist, summary, print ------------------------------------------------------------------------
 
 def test_the_worklist_has_the_rows_and_order_of_triage_list(app, db):
