@@ -113,6 +113,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
                           "ALTER TABLE users DROP COLUMN session_generation"):
             raw.execute(statement)
         raw.execute("DROP FUNCTION triage_replace_password")  # verify (schema 11)
+        raw.execute("ALTER TABLE users DROP COLUMN alert_sound")  # alertsound (schema 13)
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
@@ -364,6 +365,8 @@ def test_the_application_role_tried_against_every_table(roles):
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", intake_id=1)
         store.acknowledge_alerts(2, user="dr-who")
         store.update_user("coord1", by="coord1", password_hash="rehashed", action="password_rehashed")  # narrow path
+        store.set_alert_sound("coord1", True)  # a member's own preference: one column
+        assert store.get_user("coord1").alert_sound is True
         with pytest.raises(StoreError, match="may not"):
             store.add_user("mallory", "clinician", "hash", by="mallory")
         with pytest.raises(StoreError, match="may not"):

@@ -267,6 +267,8 @@ REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBL
        " CREATE INDEX alerts_intake ON alerts(intake_id, question);"
        " ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;"
        " CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id)",
+    # alertsound: a staff member's own choice of a tone for new red flags (schema.MIGRATIONS 12)
+    12: "ALTER TABLE users ADD COLUMN alert_sound INTEGER NOT NULL DEFAULT 0 CHECK (alert_sound IN (0, 1))",
 }
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
 # (the same functions as SQLite's ``sqlite._MIGRATION_STEPS``, over the same portable SQL).
@@ -294,10 +296,11 @@ PRIVILEGES: dict[str, str] = {
     "token_uses": "SELECT, INSERT, UPDATE, DELETE",
 }
 # Columns the application role may UPDATE in a table it may otherwise only read and add to (a column
-# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard).
+# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard);
+# a member's own alert-sound setting (alertsound: never a role, a password or who may sign in).
 COLUMN_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "alerts": ("acknowledged_at", "acknowledged_by"),
-    "users": ("totp_last_step",),
+    "users": ("totp_last_step", "alert_sound"),
 }
 # The role `triage users ...` connects as (``--admin-role``): the application role's privileges, and
 # accounts: add them, change their role, disable them, reset their passwords. Never delete one.

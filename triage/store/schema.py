@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -279,6 +279,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX alerts_intake ON alerts(intake_id, question);
     ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
     CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
+    """,
+    # alertsound: 12 -> 13: a staff member's own choice of a tone for new red flags (off by default).
+    # Kept with the account so it follows the person; not hashed by audit verify (ACCOUNT_COLUMNS):
+    # it decides nothing about who signs in or sees what.
+    """
+    ALTER TABLE users ADD COLUMN alert_sound INTEGER NOT NULL DEFAULT 0 CHECK (alert_sound IN (0, 1));
     """,
 )
 

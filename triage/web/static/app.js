@@ -45,8 +45,13 @@
         .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (html) {
           if (!html) { return; }
-          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("worklist-rows");
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.getElementById("worklist-rows");
           if (fresh) { rows.innerHTML = fresh.innerHTML; }
+          // The caption counts the rows ("2 intakes; urgent first"): it follows them.
+          var caption = document.getElementById("table-caption");
+          var freshCaption = doc.getElementById("table-caption");
+          if (caption && freshCaption) { caption.textContent = freshCaption.textContent; }
         })
         .catch(function () { /* the next new alert tries again */ });
     };
