@@ -401,7 +401,7 @@ def test_drafts_saved_before_schema_8_raise_their_alerts_on_upgrade(tmp_path):
     connection = sqlite3.connect(path)
     connection.executescript("DROP INDEX worklist_alert; ALTER TABLE worklist DROP COLUMN alert_urgency;"
                              " ALTER TABLE alerts DROP COLUMN answer_changed_at; ALTER TABLE users DROP COLUMN alert_sound;"
-                             " PRAGMA user_version = 11;")  # before schema 12 (and alertsound's 13)
+                             " PRAGMA user_version = 11;")  # before schema 12 (and alertsound's 14)
     connection.close()
     with open_store(path) as store:
         assert [(a.intake_id, a.urgency) for a in store.open_alerts()] == [(draft.intake_id, "emergency")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -280,7 +280,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
     CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
     """,
-    # alertsound: 12 -> 13: a staff member's own choice of a tone for new red flags (off by default).
+    # lead: nothing for SQLite (one file, one owner). PostgreSQL's 12 -> 13 gives the application role
+    # the narrow functions for the staff pages' own account changes (postgresql.MIGRATIONS[12]).
+    """
+    -- no change
+    """,
+    # alertsound: 13 -> 14: a staff member's own choice of a tone for new red flags (off by default).
     # Kept with the account so it follows the person; not hashed by audit verify (ACCOUNT_COLUMNS):
     # it decides nothing about who signs in or sees what.
     """

@@ -115,6 +115,15 @@ class SQLiteBackend:
     def replace_password(db, name: str, password_hash: str, now: str) -> None:
         db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
 
+    @staticmethod
+    def raise_session_generation(db, name: str) -> None:
+        db.execute("UPDATE users SET session_generation = session_generation + 1 WHERE name = ?", (name,))
+
+    @staticmethod
+    def set_second_factor(db, name: str, secret: str, step: int, now: str) -> bool:
+        return db.execute("UPDATE users SET totp_secret = ?, totp_last_step = ?, changed_at = ? WHERE name = ?"
+                          " AND totp_secret IS NULL", (secret, step, now, name)).rowcount == 1
+
     def integrity_problems(self, db) -> list[str]:
         integrity = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
         return [] if integrity == ["ok"] else [f"database integrity check failed: {integrity[0]}"]
