@@ -259,7 +259,7 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("POST", "/staff/invite", {"expires_days": "7"}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),
     ("POST", "/staff/alerts/{id}/acknowledge", {}, {"coordinator": 403, "clinician": 303}),
-    ("GET", "/staff/intakes/{id}/records/surgical_report", {}, {"coordinator": 200, "clinician": 403}),
+    ("GET", "/staff/intakes/{id}/records/current_mri", {}, {"coordinator": 200, "clinician": 403}),
     # (this intake's operative report is on file: the coordinator's request comes back refused, 400)
     ("POST", "/staff/intakes/{id}/records/surgical_report/request", {"source": "Dr Lee"},
      {"coordinator": 400, "clinician": 403}),
@@ -324,6 +324,8 @@ PUBLIC_ROUTES = [  # (method, path, form, expected: {visitor kind or "*": status
 def _as_rule(path: str) -> str:
     """The url_map rule a matrix path stands for."""
     path = re.sub(r"\{id\}", "<int:intake_id>", path)
+    path = re.sub(r"/records/[a-z_]+/[a-z]+$", "/records/<item>/<action>", path)
+    path = re.sub(r"/records/[a-z_]+$", "/records/<item>", path)
     path = re.sub(r"^/intake/(questions|warning)/[a-z_]+$", r"/intake/\1/<qid>", path)
     path = re.sub(r"^/intake/(code|language)/[A-Za-z-]+$", r"/intake/\1/<code>", path)
     return re.sub(r"^/static/.+$", "/static/<path:filename>", path)
