@@ -401,7 +401,8 @@ def test_drafts_saved_before_schema_8_raise_their_alerts_on_upgrade(tmp_path):
     connection = sqlite3.connect(path)
     connection.executescript("DROP TABLE record_files; DROP TABLE record_requests;"  # schema 13's (records)
                              " DROP INDEX worklist_alert; ALTER TABLE worklist DROP COLUMN alert_urgency;"
-                             " ALTER TABLE alerts DROP COLUMN answer_changed_at; PRAGMA user_version = 11;")  # before schema 12
+                             " ALTER TABLE alerts DROP COLUMN answer_changed_at; ALTER TABLE users DROP COLUMN alert_sound;"
+                             " PRAGMA user_version = 11;")  # before schema 12 (and alertsound's 15)
     connection.close()
     with open_store(path) as store:
         assert [(a.intake_id, a.urgency) for a in store.open_alerts()] == [(draft.intake_id, "emergency")]

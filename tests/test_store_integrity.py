@@ -255,14 +255,16 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
             for statement in ("ALTER TABLE alerts DROP COLUMN answer_changed_at", "DROP INDEX alerts_one_open",
                               "DROP INDEX alerts_intake", "ALTER TABLE alerts ADD CONSTRAINT"
                               " alerts_intake_id_question_key UNIQUE (intake_id, question)",
-                              "ALTER TABLE worklist DROP COLUMN alert_urgency"):  # and schema 12's
+                              "ALTER TABLE worklist DROP COLUMN alert_urgency",  # and schema 12's
+                              "ALTER TABLE users DROP COLUMN alert_sound"):  # and 16's
                 raw.execute(statement)
             raw.execute("UPDATE triage_store SET schema_version = 10")  # the schema before the sealing's
         else:
             for statement in ("DROP INDEX worklist_alert", "ALTER TABLE worklist DROP COLUMN alert_urgency",
                               "ALTER TABLE alerts DROP COLUMN answer_changed_at",  # schema 12's
                               "DROP TABLE record_requests",  # and 14's (records)
-                              "DROP TABLE record_files"):  # and 15's (uploads)
+                              "DROP TABLE record_files",  # and 15's (uploads)
+                              "ALTER TABLE users DROP COLUMN alert_sound"):  # and 16's (alertsound)
                 raw.execute(statement)
             raw.execute("PRAGMA user_version = 10")
     assert run_cli("audit", "verify", "--db", str(store_location)).code == 0  # upgraded on opening, then checked

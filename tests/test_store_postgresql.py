@@ -116,6 +116,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
         raw.execute("DROP FUNCTION triage_replace_password")  # verify (schema 11)
         raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # lead (13)
         raw.execute("DROP TABLE record_requests")  # records (schema 14)
+        raw.execute("ALTER TABLE users DROP COLUMN alert_sound")  # alertsound (schema 16)
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
@@ -371,6 +372,8 @@ def test_the_application_role_tried_against_every_table(roles):
         store.request_record(3, "current_mri", source="City Imaging", via="portal", by="nurse")
         store.record_unobtainable(3, "current_mri", reason="closed", by="nurse")  # closes it: its own columns
         store.update_user("coord1", by="coord1", password_hash="rehashed", action="password_rehashed")  # narrow path
+        store.set_alert_sound("coord1", True)  # a member's own preference: one column
+        assert store.get_user("coord1").alert_sound is True
         with pytest.raises(StoreError, match="may not"):
             store.add_user("mallory", "clinician", "hash", by="mallory")
         with pytest.raises(StoreError, match="may not"):

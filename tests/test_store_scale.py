@@ -131,6 +131,7 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
                       "DROP TABLE sessions", "DROP TABLE token_uses",  # schema 10's
                       "DROP TABLE record_requests",  # schema 13's (records)
                       "ALTER TABLE users DROP COLUMN session_generation",
+                      "ALTER TABLE users DROP COLUMN alert_sound",  # schema 16's (alertsound)
                       "PRAGMA user_version = 5"):
         raw.execute(statement)
     raw.close()

@@ -121,7 +121,7 @@ def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp
                       "ALTER TABLE invites DROP COLUMN language", "ALTER TABLE alerts DROP COLUMN kiosk",
                       "DROP TABLE rate_limits", "DROP TABLE known_devices",
                       "DROP TABLE recovery_codes", "ALTER TABLE users DROP COLUMN totp_secret",
-                      "ALTER TABLE users DROP COLUMN totp_last_step",
+                      "ALTER TABLE users DROP COLUMN totp_last_step", "ALTER TABLE users DROP COLUMN alert_sound",
                       "PRAGMA user_version = 6"):  # (what later schemas added, gone too)
         raw.execute(statement)
     raw.close()

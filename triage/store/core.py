@@ -315,14 +315,23 @@ class Store(RecordRequests, RecordFiles):
     def get_user(self, name: str) -> User | None:
         with self._errors():
             row = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at,"
-                                   " session_generation FROM users WHERE name = ?", (name,)).fetchone()
-        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
+                                   " session_generation, alert_sound FROM users WHERE name = ?", (name,)).fetchone()
+        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], bool(row[7])) if row else None
 
     def users(self) -> list[User]:
         with self._errors():
             rows = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at,"
-                                    " session_generation FROM users ORDER BY name").fetchall()
-        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+                                    " session_generation, alert_sound FROM users ORDER BY name").fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7])) for r in rows]
+
+    def set_alert_sound(self, name: str, on: bool) -> None:
+        """A member's own choice of a tone for new red flags on the staff pages. Not audited, and not
+        in ``ACCOUNT_COLUMNS``: a preference decides nothing about who signs in or sees what, and
+        the banner and the title's count show every red flag with or without it. Written outside the
+        audit chain's lock, like a session."""
+        with self._backend.write_unchained() as db:
+            if db.execute("UPDATE users SET alert_sound = ? WHERE name = ?", (int(on), name)).rowcount != 1:
+                raise IntakeNotFound(name, "no user with this name")
 
     def update_user(self, name: str, *, by: str, password_hash: str | None = None,
                     disabled: bool | None = None, role: str | None = None, action: str,

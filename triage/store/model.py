@@ -164,6 +164,7 @@ class User:
     created_at: str
     changed_at: str
     session_generation: int = 0  # goes up when the account is disabled, its password or role changes
+    alert_sound: bool = False  # the member's own choice: a tone on staff pages for each new red flag
 
 
 @dataclass(frozen=True)

@@ -326,6 +326,8 @@ CREATE INDEX record_requests_open ON record_requests(state, requested_at);
     );
     CREATE INDEX record_files_intake ON record_files (intake_id, item);
     """,
+    # alertsound: a staff member's own choice of a tone for new red flags (schema.MIGRATIONS 15)
+    15: "ALTER TABLE users ADD COLUMN alert_sound INTEGER NOT NULL DEFAULT 0 CHECK (alert_sound IN (0, 1))",
 }
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
 # (the same functions as SQLite's ``sqlite._MIGRATION_STEPS``, over the same portable SQL).
@@ -355,10 +357,11 @@ PRIVILEGES: dict[str, str] = {
     "record_files": "SELECT, INSERT",  # a removal: three columns (COLUMN_PRIVILEGES); never a DELETE
 }
 # Columns the application role may UPDATE in a table it may otherwise only read and add to (a column
-# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard).
+# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard);
+# a member's own alert-sound setting (alertsound: never a role, a password or who may sign in).
 COLUMN_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "alerts": ("acknowledged_at", "acknowledged_by"),
-    "users": ("totp_last_step",),
+    "users": ("totp_last_step", "alert_sound"),
     # a record request is closed (received, not obtainable); who asked whom and when never change
     "record_requests": ("state", "closed_at", "closed_by", "reason", "received_version"),
     "record_files": ("removed_at", "removed_by", "data"),

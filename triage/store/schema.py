@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -330,6 +330,12 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK ((removed_at IS NULL) = (data IS NOT NULL))
     ) STRICT;
     CREATE INDEX record_files_intake ON record_files (intake_id, item);
+    """,
+    # alertsound: 15 -> 16: a staff member's own choice of a tone for new red flags (off by default).
+    # Kept with the account so it follows the person; not hashed by audit verify (ACCOUNT_COLUMNS):
+    # it decides nothing about who signs in or sees what.
+    """
+    ALTER TABLE users ADD COLUMN alert_sound INTEGER NOT NULL DEFAULT 0 CHECK (alert_sound IN (0, 1));
     """,
 )
 

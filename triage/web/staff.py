@@ -433,6 +433,32 @@ def sign_out():
     return redirect(url_for("staff.sign_in", signed_out="1"), code=303)
 
 
+# --- your settings: the alert sound ---------------------------------------------------------------
+
+# A staff member's own choice, kept with the account in the store so that it follows the person to
+# any computer. Off until they turn it on: the banner and the title's count show every new red flag
+# anyway, and an unasked-for sound on a shared ward computer would startle patients nearby.
+ALERT_SOUND_CHOICES = {"off": False, "on": True}
+
+
+@blueprint.get("/settings")
+def settings():
+    saved = request.args.get("saved")
+    return _page("staff/settings.html", title="Your settings", sound=g.user.alert_sound,
+                 saved=saved if saved in ALERT_SOUND_CHOICES else None)
+
+
+@blueprint.post("/settings")
+def settings_post():
+    choice = request.form.get("alert_sound", "")
+    if choice not in ALERT_SOUND_CHOICES:
+        abort(400)  # only the two radios send this: anything else is a forged form
+    # No audit row: a preference changes what this person's own browser plays, never what anyone may
+    # see or do, nor any record; the banner and the title's count are there with or without it.
+    services().store().set_alert_sound(g.user.name, ALERT_SOUND_CHOICES[choice])
+    return redirect(url_for("staff.settings", saved=choice), code=303)
+
+
 # --- your sessions ------------------------------------------------------------------------------------
 
 def _moment(seconds: float) -> str:
