@@ -204,7 +204,7 @@ def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path, store_loca
     valid = sum(1 for line in out.read_text().splitlines() if '"error"' not in line)
     assert _recorded(db) == (valid, valid)  # every valid line once, none twice
     assert partial < valid  # the interruption did stop it part-way
-    assert f"{partial:,} already recorded by an earlier run" in rerun.stdout
+    assert f"{partial:,} already recorded (skipped)" in rerun.stdout
     assert run_cli("audit", "verify", "--db", str(db)).code == 0
 
 
@@ -221,6 +221,80 @@ def test_batch_save_by_patient_adds_versions_to_the_same_intake(tmp_path, store_
         assert store.get(1).answers["pain_score"] == 8
 
 
-def test_batch_save_needs_a_file_and_by_patient_needs_save(tmp_path):
-    assert run_cli("batch", "-", "-o", str(tmp_path / "o.jsonl"), "--save").code == 2
+def test_batch_by_patient_needs_save(tmp_path):
     assert run_cli("batch", "x.jsonl", "-o", str(tmp_path / "o.jsonl"), "--by-patient").code == 2
+
+
+def _save(source, db, out, *extra: str):
+    done = run_cli("batch", str(source), "-o", str(out), "--save", "--db", str(db), "--workers", "1", *extra)
+    assert done.code == 0, done.err
+    return done
+
+
+def test_the_same_backlog_split_in_two_and_recorded_twice_records_each_line_once(tmp_path, store_location):
+    """Deduplication is by each line's content (answers, assessment date, ruleset, settings), not by
+    file and line number: the halves of a backlog recorded after the whole, the whole after its
+    halves, a merged and re-ordered file, or the same answers written with other key order and
+    spellings, record nothing twice."""
+    db, out = store_location, tmp_path / "out.jsonl"
+    lines = _lines(200)
+    whole, first, second = tmp_path / "whole.jsonl", tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    whole.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    first.write_text("".join(line + "\n" for line in lines[:90]), encoding="utf-8")
+    second.write_text("".join(line + "\n" for line in lines[90:]), encoding="utf-8")
+    _save(first, db, out)
+    recorded_first = _recorded(db)[0]
+    _save(second, db, out)
+    valid = sum(1 for line in out.read_text().splitlines() if '"error"' not in line) + recorded_first
+    assert _recorded(db) == (valid, valid) and 0 < recorded_first < valid
+    again = _save(whole, db, out)
+    assert f"store: 0 lines recorded as intakes; {valid:,} already recorded (skipped)" in again.out
+    merged = tmp_path / "merged.jsonl"  # both halves again, other order, other spelling of the same answers
+    import json
+
+    respelled = [json.dumps(dict(reversed(list(json.loads(line).items())))) if line.startswith("{") else line
+                 for line in lines]
+    merged.write_text("".join(line + "\n" for line in reversed(respelled)), encoding="utf-8")
+    _save(merged, db, out)
+    assert _recorded(db) == (valid, valid)
+    assert run_cli("audit", "verify", "--db", str(db)).code == 0
+
+
+def test_the_key_holds_the_date_and_a_line_twice_or_from_standard_input_is_recorded_once(tmp_path, store_location):
+    """The key holds what changes the result: the same answers assessed to another date are another
+    assessment (recorded); the same line twice in one file, or from standard input, is one."""
+    db, out = store_location, tmp_path / "out.jsonl"
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"patient_id": "P-1", "pain_score": 3}\n' * 2, encoding="utf-8")
+    first = _save(source, db, out, "--as-of", "2026-11-24")
+    assert "store: 1 lines recorded as intakes; 1 already recorded (skipped)" in first.out
+    other_day = _save(source, db, out, "--as-of", "2026-11-25")
+    assert "store: 1 lines recorded as intakes; 1 already recorded (skipped)" in other_day.out
+    import sys
+
+    saved = sys.stdin
+    try:
+        import io
+
+        sys.stdin = io.TextIOWrapper(io.BytesIO(source.read_bytes()))
+        piped = run_cli("batch", "-", "-o", str(out), "--save", "--db", str(db), "--workers", "1",
+                        "--as-of", "2026-11-24")
+    finally:
+        sys.stdin = saved
+    assert piped.code == 0, piped.err
+    assert "store: 0 lines recorded as intakes; 2 already recorded (skipped)" in piped.out
+    assert _recorded(db) == (2, 2)
+
+
+def test_shards_recorded_on_two_machines_record_the_whole_backlog_once(tmp_path, store_location):
+    db = store_location
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(line + "\n" for line in _lines(160)), encoding="utf-8")
+    _save(source, db, tmp_path / "part1.jsonl", "--shard", "1/2")
+    part = _recorded(db)[0]
+    _save(source, db, tmp_path / "part2.jsonl", "--shard", "2/2")
+    valid = sum(1 for name in ("part1", "part2") for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()
+                if '"error"' not in line)
+    assert 0 < part < valid and _recorded(db) == (valid, valid)
+    whole = _save(source, db, tmp_path / "whole.jsonl")
+    assert f"store: 0 lines recorded as intakes; {valid:,} already recorded (skipped)" in whole.out
