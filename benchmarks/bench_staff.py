@@ -121,6 +121,13 @@ def build(location: Path | str, intakes: int, pairs: list[tuple[dict, dict]]) ->
                 db.executemany("INSERT INTO worklist_items (intake_id, kind, position, item) VALUES (?,?,?,?)", items)
                 db.executemany("INSERT INTO alerts (id, intake_id, question, urgency, raised_at) VALUES (?,?,?,?,?)",
                                alerts)
+        try:  # the counts kept with the worklist, when this code keeps them (staff pages read them)
+            from triage import worklist_counts
+        except ImportError:
+            worklist_counts = None
+        if worklist_counts is not None:
+            with store._write() as db:
+                worklist_counts.recount(db)
         if store.backend == "postgresql":
             with store._write() as db:
                 for table in ("intakes", "alerts"):

@@ -88,6 +88,47 @@ def test_pages_partition_the_worklist(clinic):
     assert pages[0] + pages[1] + pages[2] == whole and pages[3] == []
 
 
+def test_keyset_pages_partition_the_worklist_forwards_and_backwards(clinic):
+    with open_store(clinic) as store:
+        whole = store.worklist()
+        pages, after = [], None
+        while True:
+            page = store.worklist_page(limit=3, after=after)
+            pages.append([row.intake_id for row in page.rows])
+            if not page.more_after:
+                break
+            after = (page.rows[-1].rank, page.rows[-1].intake_id)
+        assert sum(pages, []) == [row.intake_id for row in whole] and [len(p) for p in pages] == [3, 3, 1]
+        last = store.worklist_page(limit=3, after=after)
+        back = store.worklist_page(limit=3, before=(last.rows[0].rank, last.rows[0].intake_id))
+        assert [row.intake_id for row in back.rows] == pages[1] and back.more_before and back.more_after
+        first = store.worklist_page(limit=3, before=(back.rows[0].rank, back.rows[0].intake_id))
+        assert [row.intake_id for row in first.rows] == pages[0] and not first.more_before
+        # A filter pages the same way.
+        urgent = store.worklist_page(status="urgent", limit=2)
+        rest = store.worklist_page(status="urgent", limit=2, after=(urgent.rows[-1].rank, urgent.rows[-1].intake_id))
+        assert [r.patient_id for r in urgent.rows + rest.rows] == ["EMERGENCY", "SAMEDAY", "SOON"]
+        assert urgent.more_after and not rest.more_after and urgent.shown == rest.shown == 3
+
+
+def test_counts_kept_with_the_worklist_equal_a_recount_and_verify_names_a_changed_one(clinic):
+    from triage import worklist_counts
+
+    with open_store(clinic) as store:
+        store.save_draft({"patient_id": "SOON", "red_flag_bladder_bowel": "yes"}, user="a", intake_id=2)
+        store.acknowledge_alerts(2, user="doc")
+        with store._backend.snapshot() as db:
+            assert worklist_counts.stored_counts(db) == worklist_counts.expected_counts(db)
+        assert store.worklist_page(missing="current_mri").shown == 2
+        assert store.worklist_page(missing="current_mri", status="urgent").shown == 1  # counted, bounded
+        assert store.verify_audit().ok
+    with Raw(clinic) as raw:
+        raw.execute("UPDATE worklist_counts SET intakes = intakes + 1 WHERE key = 'status:urgent'")
+    with open_store(clinic) as store:
+        report = store.verify_audit()
+    assert not report.ok and any("worklist count status:urgent" in problem for problem in report.problems)
+
+
 @pytest.mark.parametrize("option", ["--limit", "--offset"])
 def test_a_bad_page_option_is_one_line_naming_it(clinic, option):
     listed = run_cli("list", "--db", str(clinic), option, "-1")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import sqlite3
@@ -290,14 +291,53 @@ def test_the_worklist_has_the_rows_and_order_of_triage_list(app, db):
     assert "urgent EMERGENCY" in sign_in(app.test_client(), "cora").page
 
 
-def test_the_worklist_pages(app, db):
+def _shown_ids(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'href="/staff/intakes/(\d+)"', page)]
+
+
+def _page_link(page: str, words: str) -> str | None:
+    found = re.search(r'<a class="link" href="([^"]+)"[^>]*>' + words + "</a>", page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_the_worklist_pages_from_where_the_last_one_ended(app, db):
+    """Keyset pages: each page starts after the last row of the one before (no offset to count
+    through at 100,000 intakes); next, previous and first links; the pages together are the list."""
     with open_store(db) as store:
         for n in range(120):
             store.save_draft({"patient_id": f"P-{n}"}, user="t")
+        whole = [row.intake_id for row in store.worklist()]
     staff = sign_in(app.test_client(), "clint")
-    assert "page 1 of 3" in staff.page and "Next page" in staff.page
-    staff.get("/staff/?page=3")
-    assert len(re.findall(r'href="/staff/intakes/(\d+)"', staff.page)) == 20 and "Previous page" in staff.page
+    assert "120 intakes, 50 on this page" in staff.page
+    assert _page_link(staff.page, "Previous page") is None and _page_link(staff.page, "First page") is None
+    pages = [_shown_ids(staff.page)]
+    while (following := _page_link(staff.page, "Next page")) is not None:
+        staff.get(following)
+        pages.append(_shown_ids(staff.page))
+    assert [len(page) for page in pages] == [50, 50, 20]
+    assert sum(pages, []) == whole
+    assert _page_link(staff.page, "First page") == "/staff/"
+    staff.get(_page_link(staff.page, "Previous page"))  # back from the last page: the middle one again
+    assert _shown_ids(staff.page) == pages[1] and _page_link(staff.page, "Next page")
+    staff.get(_page_link(staff.page, "Previous page"))
+    assert _shown_ids(staff.page) == pages[0] and _page_link(staff.page, "Previous page") is None
+    for bad in ("x", "1.2.3", "-1.5", "1." + "9" * 30):
+        assert staff.client.get(f"/staff/?after={bad}").status_code == 400
+    assert staff.client.get("/staff/?after=1.1&before=1.2").status_code == 400
+    past = staff.client.get("/staff/?after=99.999999")  # past the end (the list shrank): the first page
+    assert past.status_code == 303 and past.headers["Location"].endswith("/staff/")
+
+
+@pytest.mark.parametrize("count, pages", [(50, 1), (51, 2)])
+def test_a_next_page_link_only_when_rows_follow(app, db, count, pages):
+    with open_store(db) as store:
+        for n in range(count):
+            store.save_draft({"patient_id": f"P-{n}"}, user="t")
+    staff = sign_in(app.test_client(), "clint")
+    assert (_page_link(staff.page, "Next page") is not None) == (pages > 1)
+    if pages > 1:
+        staff.get(_page_link(staff.page, "Next page"))
+        assert len(_shown_ids(staff.page)) == 1 and _page_link(staff.page, "Next page") is None
 
 
 def test_the_summary_holds_what_triage_show_holds(app, db):

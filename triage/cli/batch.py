@@ -40,6 +40,19 @@ def _workers(text: str) -> int:
     return value
 
 
+RECENT_DAYS = 14  # a backlog's red flags older than this are not live news (docs/red-flags.md)
+
+
+def _recent_days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 0 <= value <= 3650:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 to 3650 days")
+    return value
+
+
 def _shard(text: str):
     from triage.batch import Shard
 
@@ -87,6 +100,10 @@ def register(commands) -> None:
                        help="also record each valid line as an intake, one transaction per chunk of lines; a "
                        "line whose answers, date, ruleset and settings are already recorded by a batch is "
                        "skipped, so a rerun, a split or a merged file records nothing twice")
+    group.add_argument("--recent-days", type=_recent_days, default=RECENT_DAYS, metavar="DAYS",
+                       help="with --save: a red flag in a line assessed within DAYS days before today raises a "
+                       "live alert; an older line's is a backlog alert, listed apart for staff (default "
+                       f"{RECENT_DAYS}; docs/red-flags.md)")
     group.add_argument("--by-patient", action="store_true",
                        help="with --save: a line whose patient_id is already in the store becomes a new version "
                        "of that intake instead of a new intake")
@@ -216,8 +233,12 @@ class _Saver:
     from this input or any other, is skipped. The store is opened at the first chunk, after the
     workers were forked: a database connection must not be carried into a forked process."""
 
-    def __init__(self, args):
+    def __init__(self, args, today):
+        from datetime import timedelta
+
         self.args, self.user, self.store = args, common.user(args), None
+        # Lines assessed before this day raise their red-flag alerts as a backlog's, apart from the live ones.
+        self.backlog_before = (today - timedelta(days=args.recent_days)).isoformat()
 
     def __call__(self, kept, summary) -> None:
         import json
@@ -232,7 +253,8 @@ class _Saver:
             return
         if self.store is None:
             self.store = common.open_store(self.args)
-        recorded, skipped = self.store.record_batch(entries, user=self.user, by_patient=self.args.by_patient)
+        recorded, skipped = self.store.record_batch(entries, user=self.user, by_patient=self.args.by_patient,
+                                                    backlog_before=self.backlog_before)
         summary.saved += recorded
         summary.already_saved += skipped
 
@@ -265,7 +287,7 @@ def run(args, io: IO) -> int:
         if source is not sys.stdin.buffer:
             source.close()
         raise
-    saver = _Saver(args) if args.save else None
+    saver = _Saver(args, config.today) if args.save else None
 
     for leftover in output.removed_leftovers:
         io.note(f"note: removed {leftover}, left by an earlier run that was killed")
