@@ -1,7 +1,10 @@
 """The layering the design fixes, checked on the source by package:
 
-- the core (the modules directly in triage/) never imports an outer layer (rich, triage.render,
-  triage.cli, triage.web);
+- the core (the modules directly in triage/, and the store package triage/store/) never imports an
+  outer layer (rich, triage.render, triage.cli, triage.web);
+- inside the store, the backends never import each other: only the opener imports the PostgreSQL
+  backend (so psycopg is loaded for a postgresql:// store alone, and neither backend needs the other);
+- no import circle anywhere in triage/ (imports inside functions count: they only postpone one);
 - only the adapter (triage/engine.py) imports durable;
 - triage.render (renderings shared by the terminal and the web) imports only the core;
 - the terminal layer (triage.cli) and the web layer (triage.web) never import each other;
@@ -25,15 +28,20 @@ PACKAGE = ROOT / "triage"
 OUTER_PACKAGES = ("cli", "render", "web")
 
 
+def in_package(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
-# triage/__main__.py is the entry point (`python -m triage`), not the core.
+# triage/__main__.py is the entry point (`python -m triage`), not the core; the store package is.
 CORE = sorted(name for name, path in MODULES.items()
-              if path.parent == PACKAGE and name not in ("triage", "triage.__main__"))
+              if (path.parent == PACKAGE and name not in ("triage", "triage.__main__")) or in_package(name, "triage.store"))
+STORE = sorted(name for name in MODULES if in_package(name, "triage.store"))
 
 
 def imported(module: str) -> set[str]:
@@ -51,13 +59,12 @@ def imported(module: str) -> set[str]:
     return names
 
 
-def in_package(name: str, package: str) -> bool:
-    return name == package or name.startswith(package + ".")
 
 
 def test_the_packages_exist():
     assert {"triage.cli.main", "triage.cli.common", "triage.render.result", "triage.render.html"} <= set(MODULES)
     assert "triage.engine" in CORE and "triage.assess" in CORE
+    assert {"triage.store", "triage.store.core", "triage.store.sqlite", "triage.store.postgresql"} <= set(CORE)
 
 
 def test_only_the_adapter_imports_durable():
@@ -70,6 +77,62 @@ def test_core_never_imports_an_outer_layer(module):
     outer = {n for n in imported(module)
              if n.split(".")[0] == "rich" or any(in_package(n, f"triage.{p}") for p in OUTER_PACKAGES)}
     assert not outer
+
+
+BACKENDS = {"triage.store.sqlite", "triage.store.postgresql"}
+
+
+@pytest.mark.parametrize("module", STORE)
+def test_the_backends_never_import_each_other_and_only_the_opener_picks_one(module):
+    """The backends import the shared modules (model, audit, schema, migrations, verify, core), never
+    each other; triage.store.opener picks one (the package's face re-exports the SQLite file helpers:
+    open_copy)."""
+    allowed = {"triage.store.opener": BACKENDS, "triage.store": {"triage.store.sqlite"}}.get(module, set())
+    assert (imported(module) & BACKENDS) - {module} <= allowed
+
+
+def test_a_store_module_never_imports_the_package_face():
+    """triage/store/__init__.py imports every store module: one of them importing it back is a circle."""
+    assert not {name for name in STORE if name != "triage.store" and "triage.store" in imported(name)}
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return circles
+
+
+def test_import_circles_are_found():
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circle_in_triage():
+    graph = {name: {other for other in imported(name) if other in MODULES and other != name} for name in MODULES}
+    assert import_circles(graph) == []
 
 
 @pytest.mark.parametrize("module", [name for name in MODULES if in_package(name, "triage.render")])

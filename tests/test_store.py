@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from triage import store as store_module
+from triage.store import sqlite as store_sqlite
 from triage.drafts import Recorded, StoreDraft
 from triage.errors import Conflict, IntakeNotFound, StoreError
 from triage.store import SCHEMA_VERSION, open_store
@@ -345,7 +346,7 @@ def test_rewritten_row_with_a_recomputed_hash_breaks_the_next_link(audited):
 
 def test_busy_store_is_a_clear_error(db, monkeypatch):
     open_store(db).close()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.1)
+    monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_SECONDS", 0.1)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

@@ -35,7 +35,7 @@ def test_only_the_postgresql_backend_imports_psycopg():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             if any(name.split(".")[0] == "psycopg" for name in names):
                 importers.append(path.relative_to(ROOT).as_posix())
-    assert sorted(set(importers)) == ["triage/store_postgresql.py"]
+    assert sorted(set(importers)) == ["triage/store/postgresql.py"]
 
 
 def test_assess_and_list_on_sqlite_do_not_load_psycopg(tmp_path):
@@ -53,7 +53,7 @@ def test_assess_and_list_on_sqlite_do_not_load_psycopg(tmp_path):
 # -- URLs: passwords never shown, options passed through -------------------------------------------
 
 def test_a_password_in_the_url_is_never_shown():
-    from triage.store_postgresql import redact
+    from triage.store.postgresql import redact
 
     assert redact("postgresql://app:s3cret@db.example:5433/triage?sslmode=verify-full&sslrootcert=/etc/ca.pem") == \
         "postgresql://app:***@db.example:5433/triage?sslmode=verify-full&sslrootcert=/etc/ca.pem"
@@ -87,14 +87,14 @@ def test_the_environment_names_a_postgresql_store(pg_url, monkeypatch, answers_f
 def test_every_schema_change_has_its_postgresql_migration():
     """A migration added to store.MIGRATIONS (SQLite) needs its PostgreSQL twin, or new stores and
     upgraded ones would differ from SQLite's."""
-    from triage import store_postgresql
+    from triage.store import postgresql as store_postgresql
     from triage.store import SCHEMA_VERSION
 
     assert sorted(store_postgresql.MIGRATIONS) == list(range(store_postgresql.BASE_SCHEMA, SCHEMA_VERSION))
 
 
 def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
-    from triage import store_postgresql
+    from triage.store import postgresql as store_postgresql
 
     with open_store(pg_url) as store:  # a terminal draft with a yes, saved before drafts raised alerts
         store.red_flag_tiers = {}
@@ -312,7 +312,7 @@ def test_a_tcp_store_with_a_verified_certificate_is_tried(url, monkeypatch):
 
 
 def test_insecure_transport_is_allowed_when_asked_and_said_at_every_start(monkeypatch, caplog):
-    from triage.store_postgresql import _warned
+    from triage.store.postgresql import _warned
 
     monkeypatch.setenv("TRIAGE_INSECURE_TRANSPORT", "0")  # the option sets it to 1; put back after the test
     _warned.clear()
@@ -407,7 +407,8 @@ def test_every_table_has_its_privileges():
     """A table added by a migration needs its line in PRIVILEGES, or the application role cannot use it."""
     import re
 
-    from triage import store as store_module, store_postgresql
+    from triage import store as store_module
+    from triage.store import postgresql as store_postgresql
 
     created = set(re.findall(r"CREATE TABLE (\w+)", store_postgresql.SCHEMA + "".join(
         store_postgresql.MIGRATIONS.values()) + "".join(store_module.MIGRATIONS)))

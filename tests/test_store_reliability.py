@@ -23,6 +23,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 from triage import store as store_module
+from triage.store import sqlite as store_sqlite
 from triage.errors import Conflict, IntakeNotFound, StoreError
 from triage.store import open_store
 
@@ -209,7 +210,7 @@ def test_no_answer_value_in_any_store_error(tmp_path, monkeypatch, result, answe
                 attempt()
             messages.append(str(caught.value))
     # Busy, damaged and newer stores, through the CLI as a user sees them.
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(store_sqlite, "BUSY_TIMEOUT_SECONDS", 0.05)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

@@ -63,3 +63,22 @@ def test_triage_assess_does_not_load_the_web_stack(tmp_path):
              "print(code, sorted(m for m in sys.modules if m.split('.')[0] in %r))" % (str(answers), NOT_FOR_ASSESS))
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=SCRATCH, check=True).stdout
     assert loaded.strip() == "0 []"
+
+
+BLUEPRINTS = sorted(path for path in WEB if "Blueprint(" in path.read_text(encoding="utf-8"))
+
+
+def test_the_blueprints_are_found():
+    assert {path.name for path in BLUEPRINTS} >= {"patient.py", "staff.py", "cds_hooks.py"}
+
+
+@pytest.mark.parametrize("path", BLUEPRINTS, ids=lambda p: p.name)
+def test_a_blueprint_never_imports_the_app(path):
+    """The app registers its blueprints; a blueprint takes what it needs from triage.web.services
+    (the per-app services), never from the app that imports it (an import circle)."""
+    assert "triage.web.app" not in imported(path)
+
+
+def test_only_the_entry_point_builds_the_app():
+    importers = {path.name for path in WEB if path.name != "app.py" and "triage.web.app" in imported(path)}
+    assert importers == {"__main__.py"}

@@ -209,13 +209,13 @@ def _run(command: list[str], url: str, what: str) -> None:
                           stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        from triage.store_postgresql import redact
+        from triage.store.postgresql import redact
 
         raise StoreError(f"{redact(url)}: {what} failed ({lines[0] if lines else f'exit {done.returncode}'})")
 
 
 def _pg_backup(url: str, target: Path) -> Outcome:
-    from triage.store_postgresql import verify_in_exported_snapshot
+    from triage.store.postgresql import verify_in_exported_snapshot
 
     pg_dump = _tool("pg_dump")
     scratch = _new_private_file(target, "backup")
@@ -232,7 +232,7 @@ def _pg_backup(url: str, target: Path) -> Outcome:
 
 
 def _pg_restore(dump: Path, url: str, *, replace: bool) -> Outcome:
-    from triage.store_postgresql import connect, redact
+    from triage.store.postgresql import connect, redact
 
     pg_restore = _tool("pg_restore")
     listed = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True,

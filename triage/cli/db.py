@@ -85,7 +85,7 @@ def run_migrate(args, io: IO) -> int:
             raise StoreError(f"{store.path}: --app-role is for a PostgreSQL store (an SQLite store is one file, "
                              "protected by its permissions)")
         if args.app_role:
-            from triage.store_postgresql import grant_application_role
+            from triage.store.postgresql import grant_application_role
 
             grant_application_role(store, args.app_role, args.admin_role)
         io.out.write(f"ok: {store.path} is at store schema {SCHEMA_VERSION}"

@@ -1,4 +1,4 @@
-"""A recorded intake (triage/store.py) for the clinician: `triage show`'s one-screen summary, and the
+"""A recorded intake (triage/store/) for the clinician: `triage show`'s one-screen summary, and the
 provenance line of exports."""
 
 from __future__ import annotations

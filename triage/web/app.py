@@ -9,23 +9,22 @@ line: ``app.register_blueprint(blueprint)`` (or ``create_app(..., blueprints=[bl
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, render_template, request
 
 from triage.errors import StoreError, TriageError
-from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, PatientLanguage, load_language
-from triage.questionnaire import Questionnaire, load_definition
-from triage.ruleset import Ruleset, load_ruleset
-from triage.settings import Settings, load_settings
-from triage.store import Store, is_postgresql_url, open_store
+from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
+from triage.questionnaire import load_definition
+from triage.ruleset import load_ruleset
+from triage.settings import load_settings
+from triage.store import is_postgresql_url, open_store
 from triage.web import cds_hooks, security
-from triage.web.messages import WebMessages, load_all_messages
+from triage.web.messages import load_all_messages
+from triage.web.services import Services, services
 from triage.web.sessions import ServerSessions
 
 PACKAGE = Path(__file__).resolve().parent
@@ -36,70 +35,6 @@ KIOSK_PER_ADDRESS_PER_MINUTE = 3
 KIOSK_PER_MINUTE = 20
 
 UNSESSIONED = frozenset({"healthz", "readyz", "static"})  # answer without a session, even with the store down
-
-
-@dataclass
-class Services:
-    """What every request handler needs, built once per app."""
-
-    store_path: Path | str  # a file, or a postgresql:// URL
-    questionnaire: Questionnaire  # English, clinic settings filled in: staff pages and skip logic
-    ruleset: Ruleset
-    settings: Settings
-    messages: WebMessages  # English
-    # What a patient reads, by language: the questionnaire and rules' patient texts, and the pages' words.
-    languages: dict[str, PatientLanguage]
-    all_messages: dict[str, WebMessages]
-    kiosk: bool
-    today: Callable[[], date]
-    sessions: ServerSessions
-    code_limiter: security.Limiter  # wrong codes per address, and for everyone
-    # Sign-in (see triage.web.staff.sign_in_post): failures per address and for everyone from devices
-    # not known; per account from devices not known; per known device.
-    sign_in_limiter: security.Limiter
-    account_limiter: security.Limiter
-    device_limiter: security.Limiter
-    kiosk_limiter: security.Limiter  # new kiosk intakes per address, and for everyone, per minute
-    clock: Callable[[], float] = time.time  # seconds: one-time codes' time steps (as the limits)
-    _local: threading.local = field(default_factory=threading.local)
-    _memo: dict[str, Any] = field(default_factory=dict)
-
-    def store(self) -> Store:
-        """This thread's store connection (opened on first use, kept for the thread's life)."""
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = open_store(self.store_path)
-        return store
-
-    def forget_store(self) -> None:
-        """Close and drop this thread's connection (it failed): the next use opens a new one."""
-        store = getattr(self._local, "store", None)
-        self._local.store = None
-        if store is not None:
-            try:
-                store.close()
-            except Exception:  # already broken; nothing more to do with it
-                pass
-
-    def language(self) -> str:
-        """The language of this request's patient pages: the one chosen in the patient's session
-        (its invitation's, or the switch's); English on staff sessions and without a choice."""
-        from flask import has_request_context, session
-
-        if not has_request_context() or session.get("staff"):
-            return DEFAULT_LANGUAGE
-        chosen = session.get("lang")
-        return chosen if chosen in self.languages else DEFAULT_LANGUAGE
-
-    def patient(self) -> PatientLanguage:
-        return self.languages[self.language()]
-
-    def text(self, message_id: str, **values: object) -> str:
-        return self.all_messages[self.language()].text(message_id, **values)
-
-
-def services() -> Services:
-    return current_app.extensions["triage"]
 
 
 def create_app(*, store_path: Path | str, settings_path: Path | None = None, kiosk: bool = False,

@@ -32,7 +32,7 @@ from triage.patient_summary import most_urgent_tier, patient_summary, red_flag_i
 from triage.questionnaire import Item
 from triage.result import Result
 from triage.web import forms
-from triage.web.app import services
+from triage.web.services import services
 from triage.web.sessions import idle_stylesheet
 
 blueprint = Blueprint("patient", __name__, url_prefix="/intake")

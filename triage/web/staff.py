@@ -32,7 +32,7 @@ from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_C
                           SESSIONS_ENDED, SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT,
                           VIEWED, User)
 from triage.web import security
-from triage.web.app import services
+from triage.web.services import services
 from triage.web.network import public_url
 from triage.web.sessions import idle_rules, idle_stylesheet
 

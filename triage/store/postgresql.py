@@ -2,8 +2,8 @@
 
 Imported only when a store is given as ``postgresql://...`` (``--db`` or ``TRIAGE_DB``): psycopg is an
 optional extra (``pip install '.[postgresql]'``), and `triage assess`/`list` on an SQLite store never
-load it. The Store (triage/store.py) and its SQL are the same for both backends; this module supplies
-what differs (see ``SQLiteBackend`` there):
+load it. The Store (triage/store/core.py) and its SQL are the same for both backends; this module
+supplies what differs (triage/store/backend.py; ``SQLiteBackend`` in triage/store/sqlite.py):
 
 - Writers are serialised by locking the audit head row (``SELECT ... FOR UPDATE``) first in every
   write transaction, so the hash chain stays one line and, at READ COMMITTED, every later statement
@@ -34,7 +34,12 @@ import psycopg
 from psycopg import errors as pg_errors, sql as pg_sql
 
 from triage.errors import StoreError
-from triage.store import GENESIS, SCHEMA_VERSION, AuditReport, Store, _seal_accounts_and_invites, utc_now
+from triage.store.audit import GENESIS
+from triage.store.core import Store
+from triage.store.migrations import _raise_stored_red_flags, _seal_accounts_and_invites
+from triage.store.model import AuditReport, utc_now
+from triage.store.schema import SCHEMA_VERSION
+from triage.store.verify import _Verifier
 
 APPLICATION = "fbss-triage"
 LOCK_TIMEOUT = "60s"  # how long a writer waits for another's transaction before "busy"
@@ -255,7 +260,7 @@ CREATE FUNCTION triage_replace_password(account TEXT, current_hash TEXT, new_has
 $$;
 REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBLIC;
 """,
-    # redflag: alerts raised from every channel (store.MIGRATIONS 11, with ``_raise_stored_red_flags``)
+    # redflag: alerts raised from every channel (schema.MIGRATIONS 11, with ``_raise_stored_red_flags``)
     11: "ALTER TABLE alerts ADD COLUMN answer_changed_at TEXT;"
        " ALTER TABLE alerts DROP CONSTRAINT alerts_intake_id_question_key;"
        " CREATE UNIQUE INDEX alerts_one_open ON alerts(intake_id, question) WHERE acknowledged_at IS NULL;"
@@ -264,9 +269,9 @@ REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBL
        " CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id)",
 }
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
-# (the same functions as SQLite's ``store._MIGRATION_STEPS``, over the same portable SQL).
+# (the same functions as SQLite's ``sqlite._MIGRATION_STEPS``, over the same portable SQL).
 MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {11: _seal_accounts_and_invites}
-SCHEMA_RAISES_STORED_FLAGS = 12  # redflag's: drafts' red flags raised (``store._raise_stored_red_flags``)
+SCHEMA_RAISES_STORED_FLAGS = 12  # redflag's: drafts' red flags raised (``migrations._raise_stored_red_flags``)
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
 # rows: add and read, never change or remove.
@@ -552,8 +557,6 @@ def _migrate(backend: PostgreSQLBackend) -> None:
                 if step + 1 in MIGRATION_STEPS:
                     MIGRATION_STEPS[step + 1](backend.db)
                 if step + 1 == SCHEMA_RAISES_STORED_FLAGS:
-                    from triage.store import _raise_stored_red_flags
-
                     _raise_stored_red_flags(backend.db, backend.insert_id)
                 backend.db.execute(f"UPDATE triage_store SET schema_version = {step + 1}")
     except pg_errors.InsufficientPrivilege:
@@ -600,8 +603,6 @@ def verify_in_exported_snapshot(store: Store, run: Callable[[str], None]) -> Aud
     """Export this transaction's snapshot, hand its id to ``run`` (pg_dump --snapshot=ID dumps exactly
     what this transaction sees), then verify the store in that same snapshot: the head reported is the
     head of the dump."""
-    from triage.store import _Verifier
-
     backend = store._backend
     checker = _Verifier(None, backend, keys=store.audit_keys)
     with backend.snapshot() as db:
