@@ -122,7 +122,7 @@ def build(location: Path | str, intakes: int, pairs: list[tuple[dict, dict]]) ->
                 db.executemany("INSERT INTO alerts (id, intake_id, question, urgency, raised_at) VALUES (?,?,?,?,?)",
                                alerts)
         try:  # the counts kept with the worklist, when this code keeps them (staff pages read them)
-            from triage import worklist_counts
+            from triage.store import counts as worklist_counts
         except ImportError:
             worklist_counts = None
         if worklist_counts is not None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from triage.store.audit import _row_hash, canonical
+
 GENESIS = "0" * 64
 
 
@@ -22,8 +24,6 @@ def append(db, at: str, user: str, action: str, intake_id: int | None, version: 
            detail: dict[str, Any], keys) -> None:
     """One row at the end of the access log, its head moved (inside the caller's transaction, which
     holds the access log's lock: ``write_access``)."""
-    from triage.store import _row_hash, canonical
-
     head = db.execute("SELECT seq, hash FROM access_head WHERE one = 1").fetchone()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     text = canonical(detail)
