@@ -155,7 +155,7 @@ class Store:
         db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
         self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
                     {"source": source, "content_sha256": digest})
-        _, alert_tier, alert_backlog = self._sync_alerts(db, intake_id, answers, now, backlog=backlog)
+        _, alert_tier, alert_backlog, _ = self._sync_alerts(db, intake_id, answers, now, backlog=backlog)
         _write_worklist(db, intake_id, worklist_entry(version, answers, result, now, False, alert_tier, alert_backlog))
 
     def record_batch(self, entries: list[tuple[str, dict[str, Any], dict[str, Any]]], *, user: str,
@@ -224,12 +224,15 @@ class Store:
                     revision, base = row
                     self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                         "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
-                    raised, alert_tier, alert_backlog = self._sync_alerts(db, intake_id, answers, now, kiosk=kiosk)
+                    raised, alert_tier, alert_backlog, was = self._sync_alerts(db, intake_id, answers, now,
+                                                                               kiosk=kiosk)
                     if base == 0:
                         # An intake with only this draft: its worklist row is the draft's (a draft's
-                        # base is always the latest version: recording a version removes the draft).
+                        # base is always the latest version: recording a version removes the draft),
+                        # and the row it replaces was the draft's too, with the alerts found before.
                         _write_worklist(db, intake_id, worklist_entry(0, answers, None, now, True, alert_tier,
-                                                                      alert_backlog))
+                                                                      alert_backlog),
+                                        before=worklist_entry(0, {}, None, now, True, *was))
                     elif raised:  # the latest version's row, now with this draft's new alert
                         _refresh_worklist(db, intake_id)
                     return Draft(intake_id, answers, revision, base, now, user)
@@ -565,15 +568,15 @@ class Store:
         return tiers.get(question)
 
     def _sync_alerts(self, db, intake_id: int, answers: dict[str, Any], now: str, *,
-                     kiosk: bool = False, backlog: bool = False) -> tuple[bool, str | None, bool]:
+                     kiosk: bool = False, backlog: bool = False) -> tuple[bool, str | None, bool, tuple]:
         """Make the intake's alerts follow answers just saved. A red-flag question answered yes raises
         its alert (at its own tier) unless its alert is open, or was acknowledged with this same yes;
         an alert whose answer is no longer yes stays (open until acknowledged), marked "answer
         changed" (unmarked if it becomes yes again while open); a yes given again after an
         acknowledged alert's answer changed raises a new alert. ``backlog``: alerts raised now are a
         backlog's (``record_batch``). Returns (whether an alert was raised, the most urgent tier of the
-        open alerts, whether all of them are a backlog's): one indexed read of the intake's alerts, so
-        the usual autosave stays one write and this read."""
+        open alerts, whether all of them are a backlog's, and those two before this save): one indexed
+        read of the intake's alerts, so the usual autosave stays one write and this read."""
         yes = {question for question, value in answers.items()
                if question.startswith("red_flag_") and value in ("yes", True)}
         latest: dict[str, tuple] = {}  # question -> (id, answer_changed_at, urgency, acknowledged_at, backlog)
@@ -582,6 +585,8 @@ class Store:
                 " ORDER BY id", (intake_id,)).fetchall():
             latest[question] = (alert_id, marked, tier, acknowledged, was_backlog)
         raised, changed, restored, tiers, kinds = False, [], [], [], []
+        was_open = [(alert[2], bool(alert[4])) for alert in latest.values() if alert[3] is None]
+        before = (most_urgent(tier for tier, _ in was_open), bool(was_open) and all(kind for _, kind in was_open))
         for question in sorted(yes | set(latest)):
             alert = latest.get(question)
             if question in yes:
@@ -606,7 +611,7 @@ class Store:
                            (value, *ids))
                 self._audit(db, now, SYSTEM_USER, ALERT_ANSWER_CHANGED, intake_id, None,
                             {"ids": ids, "changed": flag, "at": value})
-        return raised, most_urgent(tiers), bool(kinds) and all(kinds)
+        return raised, most_urgent(tiers), bool(kinds) and all(kinds), before
 
     def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str, *, kiosk: bool = False,
                      backlog: bool = False) -> bool:
@@ -647,7 +652,7 @@ class Store:
         """One page of the staff alerts list (live, or a backlog's): at most ``limit`` intakes, the most
         urgent first, then newest first, each with all its open alerts; ``after``: the position the
         previous page gave (``AlertPage.next``; ValueError for anything else). Reads one page through
-        an index of the open alerts, however many there are (triage/alert_pages.py)."""
+        an index of the open alerts, however many there are (triage/store/alert_pages.py)."""
         with self._errors(), self._backend.snapshot() as db:
             intakes, following = alert_pages.page_heads(db, backlog=backlog, after=after, limit=limit)
             alerts: list[Alert] = []
@@ -828,7 +833,7 @@ class Store:
                       before: tuple[int, int] | None = None) -> WorklistPage:
         """A page of the worklist (``worklist``; ``after``/``before`` for the next or previous page)
         with the number of matching intakes and the counts per status, from the counts kept with the
-        worklist (triage/worklist_counts.py), never by counting it: a filter of one criterion has its
+        worklist (triage/store/counts.py), never by counting it: a filter of one criterion has its
         count; several at once are counted up to ``COUNT_AT_MOST`` (``shown_at_least``)."""
         fetch = None if limit is None else limit + 1  # one more: whether another page follows
         rows = self.worklist(status=status, missing=missing, urgency=urgency, va_to_do=va_to_do,

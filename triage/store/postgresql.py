@@ -424,7 +424,7 @@ class PostgreSQLBackend:
 
     @contextmanager
     def write_access(self) -> Iterator[Connection]:
-        """A write of the access log (triage/access_log.py): it queues on the access log's head, not
+        """A write of the access log (triage/store/access_log.py): it queues on the access log's head, not
         the audit chain's, so page views and the writers of records do not wait for each other."""
         with self.errors(), self.db.raw.transaction():
             self.db.execute("SELECT seq FROM access_head WHERE one = 1 FOR UPDATE")

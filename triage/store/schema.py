@@ -296,7 +296,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX alerts_open_page ON alerts(backlog, urgency, raised_at, id) WHERE acknowledged_at IS NULL;
     CREATE INDEX alerts_latest ON alerts(backlog, id);
 
-    -- Who viewed, listed, exported, signed in or out (triage/access_log.py): its own hash chain and
+    -- Who viewed, listed, exported, signed in or out (triage/store/access_log.py): its own hash chain and
     -- head, so that a page view does not take the audit chain's lock.
     CREATE TABLE access_log (
         seq INTEGER PRIMARY KEY,

@@ -70,7 +70,7 @@ class _Verifier:
             self.on_progress(self.total, self.total)
 
     def access_log(self, db) -> None:
-        """The access log's own chain (triage/access_log.py), checked like the audit chain."""
+        """The access log's own chain (triage/store/access_log.py), checked like the audit chain."""
         self.problems += access_log.check(db, self.stream, self.row_hash_matches, self.tick)
 
     def integrity(self, db) -> None:
@@ -238,7 +238,7 @@ class _Verifier:
         # The counts kept with the worklist (staff pages show them): recounted from the rows.
         expected, stored = counts.expected_counts(db), counts.stored_counts(db)
         for key in sorted(set(expected) | set(stored)):
-            if expected.get(key, 0) != stored.get(key, 0):
+            if expected.get(key) != stored.get(key):
                 self.problems.append(f"worklist count {key}: {stored.get(key, 0)} kept, {expected.get(key, 0)} "
                                      "counted (changed)")
 

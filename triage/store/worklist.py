@@ -82,10 +82,12 @@ _WORKLIST_COLUMNS = ("version", "rank", "status", "urgency", "patient_id", "mont
                      "assessment_date", "recorded_at", "draft_pending", "alert_urgency", "alert_backlog")
 
 
-def _write_worklist(db, intake_id: int, entry: dict[str, Any]) -> None:
+def _write_worklist(db, intake_id: int, entry: dict[str, Any], before: dict[str, Any] | None = None) -> None:
     """Write an intake's worklist row, and move the counts kept with the worklist from what the old
-    row counted to what the new one does (triage/worklist_counts.py), in the caller's transaction."""
-    counts.move(db, counts.count_keys(stored_worklist(db, intake_id)), counts.count_keys(entry))
+    row counted to what the new one does (triage/store/counts.py), in the caller's transaction.
+    ``before``: the old row when the caller knows it (an autosave: no read)."""
+    old = before if before is not None else stored_worklist(db, intake_id)
+    counts.move(db, counts.count_keys(old), counts.count_keys(entry))
     values = [entry[column] for column in _WORKLIST_COLUMNS]
     db.execute(f"INSERT INTO worklist (intake_id, {', '.join(_WORKLIST_COLUMNS)}) VALUES (?{', ?' * len(values)})"
                f" ON CONFLICT(intake_id) DO UPDATE SET "
