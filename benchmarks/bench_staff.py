@@ -311,6 +311,7 @@ def main() -> None:
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-staff-"))
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)  # the PostgreSQL server (as root: user postgres) reaches its folder inside
     try:
         for backend in args.backend:
             cluster = Cluster(folder / "pg") if backend == "postgresql" else None

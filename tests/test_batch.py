@@ -286,6 +286,8 @@ def test_benchmark_scripts_run_with_tiny_sizes(tmp_path):
         ["generate.py", "5", "--broken-every", "2", "--out", str(tmp_path / "five.jsonl")],
         ["bench_intake.py", "1"],
         ["bench_store.py", "--intakes", "20", "--large", "200", "--small", "20"],
+        ["bench_staff.py", "--intakes", "120", "--small", "60", "--runs", "1", "--backend", "sqlite"],
+        ["bench_writes.py", "--seconds", "0.3", "--backend", "sqlite"],
     ]
     for script, *args in scripts:
         done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,

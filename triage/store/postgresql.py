@@ -300,6 +300,9 @@ REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBL
         FOR EACH ROW EXECUTE FUNCTION triage_append_only();
     CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON access_log
         FOR EACH STATEMENT EXECUTE FUNCTION triage_append_only();
+    -- Statistics for the new indexes now: without them the planner read every open alert for a page.
+    ANALYZE alerts;
+    ANALYZE worklist;
     """,
 }
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
