@@ -34,15 +34,18 @@ def append(db, at: str, user: str, action: str, intake_id: int | None, version: 
                " ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
 
 
-def check(db, stream: Callable, matches: Callable, tick: Callable[[], None]) -> list[str]:
-    """The problems found in the access log: each row's hash and link, the numbering, the head.
+def check(db, stream: Callable, matches: Callable, tick: Callable[[], None]) -> tuple[list[str], int]:
+    """The problems found in the access log (each row's hash and link, the numbering, the head) and
+    its rows.
     ``matches(seq, at, user, action, intake_id, version, detail, prev, digest)``: whether a row's hash
     is right (the verifier's, which knows the audit keys)."""
     problems: list[str] = []
+    rows = 0
     expected_prev, expected_seq = GENESIS, 1
     for seq, at, user, action, intake_id, version, detail, prev, digest in stream(
             "SELECT seq, at, \"user\", action, intake_id, version, detail, prev_hash, hash FROM access_log ORDER BY seq"):
         tick()
+        rows += 1
         where = f"access log row {seq}"
         if seq != expected_seq:
             problems.append(f"access log rows {expected_seq}-{seq - 1}: missing (removed)")
@@ -55,4 +58,4 @@ def check(db, stream: Callable, matches: Callable, tick: Callable[[], None]) -> 
     if (head[0], head[1]) != (expected_seq - 1, expected_prev):
         problems.append(f"access log head: row {head[0]} expected, the log ends at row {expected_seq - 1} "
                         "(rows cut from the end, or the head changed)")
-    return problems
+    return problems, rows

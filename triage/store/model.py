@@ -228,6 +228,7 @@ class AuditReport:
     retriaged: int = 0  # versions whose answers were assessed again and gave their recorded decisions
     not_retriaged: int = 0  # versions recorded under a ruleset that is not the one installed
     unchecked_keyed: int = 0  # keyed rows whose MAC was not checked (no key file given)
+    access_rows: int = 0  # rows of the access log (who viewed, listed, exported), checked by its own chain
 
     @property
     def ok(self) -> bool:

@@ -36,6 +36,7 @@ class _Verifier:
         self.on_progress = on_progress
         self.done = self.total = 0
         self.rows = 0
+        self.access_rows = 0
         self.head_hash = GENESIS
         # Gathered from the audit rows as the chain is read (one pass): each account's last hash, and
         # the hashes of the invitations issued (a count each: two identical rows are two invitations).
@@ -44,7 +45,7 @@ class _Verifier:
 
     def report(self) -> AuditReport:
         return AuditReport(self.rows, self.head_hash, self.problems, self.retriaged, self.not_retriaged,
-                           self.keyed_rows)
+                           self.keyed_rows, self.access_rows)
 
     def tick(self) -> None:
         self.done += 1
@@ -71,7 +72,8 @@ class _Verifier:
 
     def access_log(self, db) -> None:
         """The access log's own chain (triage/store/access_log.py), checked like the audit chain."""
-        self.problems += access_log.check(db, self.stream, self.row_hash_matches, self.tick)
+        problems, self.access_rows = access_log.check(db, self.stream, self.row_hash_matches, self.tick)
+        self.problems += problems
 
     def integrity(self, db) -> None:
         self.problems += self.backend.integrity_problems(db)
