@@ -89,8 +89,8 @@ _GROUPS = {
     "independent evaluator (reference.fired)": ("triage/reference.py", "fired"),
     "recalling durable's checked decisions (decisions.recall)": ("triage/decisions.py", "recall"),
     "durable_rules (engine.fire)": ("triage/engine.py", "fire"),
-    "safety checks (assess._check_invariants)": ("triage/assess.py", "_check_invariants"),
-    "the result's JSON: kept templates filled in": ("triage/assess.py", "fill"),
+    "safety checks (assess.check_invariants)": ("triage/assess.py", "check_invariants"),
+    "the result's JSON: kept templates filled in": ("triage/batch_json.py", "fill"),
     "the record's line and patient_id (batch._dumps)": ("triage/batch.py", "_dumps"),
 }
 

@@ -61,12 +61,12 @@ if "TRIAGE_CACHE_DIR" not in os.environ:
 @pytest.fixture(autouse=True)
 def no_kept_decisions():
     """Every test starts with no engine decision kept for reuse (triage.decisions) and no result JSON
-    kept (triage.assess), so what a test sees never depends on which tests ran before it, and a test
-    that breaks the engine reaches it."""
-    from triage import assess, decisions
+    kept (triage.batch_json), so what a test sees never depends on which tests ran before it, and a
+    test that breaks the engine reaches it."""
+    from triage import batch_json, decisions
 
     decisions.forget()
-    assess.forget()
+    batch_json.forget()
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
 """The layering the design fixes, checked on the source by package:
 
-- the core (the modules directly in triage/, and the store package triage/store/) never imports an
-  outer layer (rich, triage.render, triage.cli, triage.web);
+- the core (triage/ but its outer packages: the modules directly in triage/ and its core packages,
+  the store triage/store/ and CDS Hooks triage/cds_hooks/) never imports an outer layer (rich,
+  triage.render, triage.cli, triage.web);
 - inside the store, the backends never import each other: only the opener imports the PostgreSQL
   backend (so psycopg is loaded for a postgresql:// store alone, and neither backend needs the other);
+- inside triage/cds_hooks/, each concern imports only those below it (protocol, config, then trust,
+  prefetch and cards, then the service) and none imports the package's face;
 - no import circle anywhere in triage/ (imports inside functions count: they only postpone one);
 - only the adapter (triage/engine.py) imports durable;
 - triage.render (renderings shared by the terminal and the web) imports only the core;
@@ -38,9 +41,9 @@ def module_name(path: Path) -> str:
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
-# triage/__main__.py is the entry point (`python -m triage`), not the core; the store package is.
-CORE = sorted(name for name, path in MODULES.items()
-              if (path.parent == PACKAGE and name not in ("triage", "triage.__main__")) or in_package(name, "triage.store"))
+# triage/__main__.py is the entry point (`python -m triage`), not the core; the core packages are.
+CORE = sorted(name for name in MODULES
+              if name not in ("triage", "triage.__main__") and name.split(".")[1] not in OUTER_PACKAGES)
 STORE = sorted(name for name in MODULES if in_package(name, "triage.store"))
 
 
@@ -63,8 +66,31 @@ def imported(module: str) -> set[str]:
 
 def test_the_packages_exist():
     assert {"triage.cli.main", "triage.cli.common", "triage.render.result", "triage.render.html"} <= set(MODULES)
-    assert "triage.engine" in CORE and "triage.assess" in CORE
+    assert "triage.engine" in CORE and "triage.assess" in CORE and "triage.result_builder" in CORE
     assert {"triage.store", "triage.store.core", "triage.store.sqlite", "triage.store.postgresql"} <= set(CORE)
+    assert {"triage.cds_hooks.trust", "triage.cds_hooks.service"} <= set(CORE)
+
+
+# Each CDS Hooks concern and the concerns it may import (triage/cds_hooks/__init__.py only re-exports).
+CDS_HOOKS_LAYERS = {
+    "protocol": set(),
+    "config": {"protocol"},
+    "trust": {"protocol", "config"},
+    "prefetch": {"protocol", "config"},
+    "cards": {"protocol", "config"},
+    "service": {"protocol", "config", "trust", "prefetch", "cards"},
+}
+
+
+def test_the_cds_hooks_package_has_one_module_per_concern():
+    assert {name for name in MODULES if in_package(name, "triage.cds_hooks")} == \
+        {"triage.cds_hooks", *(f"triage.cds_hooks.{concern}" for concern in CDS_HOOKS_LAYERS)}
+
+
+@pytest.mark.parametrize("concern", CDS_HOOKS_LAYERS)
+def test_a_cds_hooks_concern_imports_only_those_below_it(concern):
+    inside = {n for n in imported(f"triage.cds_hooks.{concern}") if in_package(n, "triage.cds_hooks")}
+    assert inside <= {f"triage.cds_hooks.{below}" for below in CDS_HOOKS_LAYERS[concern]}
 
 
 def test_only_the_adapter_imports_durable():

@@ -190,16 +190,16 @@ def test_broken_settings_exit_3_before_writing(generated, tmp_path):
 
 
 def test_engine_failure_on_a_line_is_recorded_and_exits_4(tmp_path, monkeypatch):
-    import triage.assess
+    import triage.batch_json
 
-    real = triage.assess.assess_record
+    real = triage.batch_json.assess_record
 
     def failing(answers, ruleset, settings):
         if answers.patient_id == "BAD":
             raise EngineError("a red flag was answered yes but the result is not urgent")
         return real(answers, ruleset, settings)
 
-    monkeypatch.setattr(triage.assess, "assess_record", failing)
+    monkeypatch.setattr(triage.batch_json, "assess_record", failing)
     source = write_lines(tmp_path / "in.jsonl", ['{"patient_id": "A"}', '{"patient_id": "BAD"}', '{}'])
     out = tmp_path / "out.jsonl"
     run = run_cli("batch", source, "--out", str(out), "--workers", "1")

@@ -29,7 +29,8 @@ from support.strategies import answers, answers_with_records, facts
 from triage import reference
 from triage import engine
 from triage.answers import RED_FLAGS, parse_answers
-from triage.assess import _build, assess
+from triage.assess import assess
+from triage.result_builder import build_result
 from triage.result import Result
 from triage.facts import FACTS, derive
 from triage.ruleset import load_ruleset
@@ -95,7 +96,7 @@ def test_engine_agrees_with_the_reference_on_generated_answers():
         fired_ids = agree(derived.fact)
         # The whole result, not only the ids: assess() through the engine equals the result built
         # from the reference's rules.
-        expected = _build(parsed, derived, [RULESET.rule(i) for i in fired_ids], RULESET, SETTINGS)
+        expected = build_result(parsed, derived, [RULESET.rule(i) for i in fired_ids], RULESET, SETTINGS)
         assert assess(parsed, RULESET, SETTINGS).to_json() == Result.model_validate(expected).to_json()
         coverage.add(fired_ids)
 

@@ -161,9 +161,9 @@ def test_an_escalated_consult_without_a_red_flag_fails_closed():
 def test_a_mixed_tier_result_other_than_the_highest_fails_closed(monkeypatch, answers):
     """Any yes red flag -> urgent, with the highest tier among the yes answers (PRODUCT.md). If the
     result's aggregation took the lowest instead, the independent check refuses it."""
-    import triage.assess
+    import triage.result_builder
 
-    monkeypatch.setattr(triage.assess, "URGENCY_ORDER", ("soon", "same_day", "emergency", "routine"))
+    monkeypatch.setattr(triage.result_builder, "URGENCY_ORDER", ("soon", "same_day", "emergency", "routine"))
     with pytest.raises(EngineError, match="urgency"):
         assess(parse_answers(answers, today=TODAY), RULESET, SETTINGS)
 

@@ -12,7 +12,8 @@ from conftest import ROOT
 from support.cli import SCRATCH
 from triage import batch
 from triage.answers import parse_answers
-from triage.assess import assess, assess_json
+from triage.assess import assess
+from triage.batch_json import assess_json
 from triage.facts import derive
 from triage.ruleset import load_ruleset
 from triage.settings import load_settings
@@ -69,96 +70,6 @@ def test_one_answer_as_json_is_what_answered_gives():
         assert all(answers.as_json(q) is None for q in QUESTION_IDS if q not in given)
 
 
-# --- the kept JSON of heads, trace entries and texts (triage/assess.py) ------------------------------
-
-from support import batch_sample  # noqa: E402
-from triage import assess as assess_module  # noqa: E402
-from triage.settings import Settings  # noqa: E402
-
-
-@pytest.fixture
-def fresh_kept(monkeypatch):
-    """Nothing kept from other tests: each test makes its own heads, entries and texts."""
-    monkeypatch.setattr(assess_module, "_kept_by_definitions", {})
-
-
-def test_batch_records_of_the_sample_are_those_of_the_code_before_the_fast_paths(fresh_kept):
-    """1,200 generated lines (a dozen broken), under the shipped settings and under clinic settings that
-    change every interval and word: each record has the digest the code before the fast paths gave."""
-    expected = {}
-    for row in batch_sample.DIGESTS.read_text(encoding="utf-8").splitlines():
-        name, number, digest = row.split()
-        expected[(name, int(number))] = digest
-    made = batch_sample.records()
-    assert len(made) == len(expected) == 2 * batch_sample.LINES
-    differing = [(name, number, record) for name, number, record in made
-                 if batch_sample.digest(record) != expected[(name, number)]]
-    assert not differing, f"{len(differing)} records changed; the first: {differing[0]}"
-
-
-def test_clinic_settings_give_the_bytes_of_the_validated_model(fresh_kept):
-    settings = batch_sample.configurations()["clinic"].settings
-    for line in LINES[:150]:
-        answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
-        assert assess_json(answers, RULESET, settings) == assess(answers, RULESET, settings).model_dump_json()
-
-
-def test_results_under_two_settings_never_share_what_was_kept(fresh_kept):
-    other = SETTINGS.model_copy(update={"clinic_name": "Northside Spine", "healing_window_months": 3})
-    assert other.fingerprint != SETTINGS.fingerprint and other.text_data["clinic_name"] == "Northside Spine"
-    for line in LINES[:40]:
-        answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
-        for settings in (SETTINGS, other, SETTINGS):
-            assert assess_json(answers, RULESET, settings) == assess(answers, RULESET, settings).model_dump_json()
-
-
-def test_texts_and_entries_that_vary_too_much_are_filled_in_on_every_line(fresh_kept, monkeypatch):
-    """A text, trace entry or answer seen with more values than MAX_FILLED is no longer kept; results
-    do not change."""
-    monkeypatch.setattr(assess_module, "MAX_FILLED", 2)
-    for line in LINES[:120]:
-        answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
-        assert assess_json(answers, RULESET, SETTINGS) == assess(answers, RULESET, SETTINGS).model_dump_json()
-    kept = assess_module._kept(RULESET, SETTINGS)
-    assert any(rule.filled is None for rule in kept.rules.values())
-    assert all(len(known) <= 2 for known in kept._answer_json.values())
-
-
-def test_kept_json_is_bounded(fresh_kept, monkeypatch):
-    monkeypatch.setattr(assess_module, "MAX_KEPT", 3)
-    for line in LINES[:60]:
-        answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
-        assert assess_json(answers, RULESET, SETTINGS) == assess(answers, RULESET, SETTINGS).model_dump_json()
-    kept = assess_module._kept(RULESET, SETTINGS)
-    assert len(kept.heads) <= 3 and all(len(rule.templates) <= 3 for rule in kept.rules.values())
-
-
-def test_a_kept_template_that_would_give_other_bytes_is_refused(fresh_kept, monkeypatch):
-    """The line that makes a head or trace entry compares its JSON with the whole result serialised;
-    a difference is a bug: the line fails (an `internal` record in a batch) and nothing is kept."""
-    real = assess_module._Template.__init__
-
-    def wrong_title(self, shape, settings):
-        real(self, shape, settings)
-        self._pieces = [piece.replace(b"Current MRI and prior", b"An MRI and prior") for piece in self._pieces]
-
-    monkeypatch.setattr(assess_module._Template, "__init__", wrong_title)
-    answers = parse_answers(json.loads(LINES[0]), today=generate.ASSESSMENT_DATE)
-    with pytest.raises(AssertionError, match="differs from the result's data"):
-        assess_json(answers, RULESET, SETTINGS)
-    assert not assess_module._kept(RULESET, SETTINGS).heads
-    config = batch.BatchConfig(RULESET, SETTINGS, generate.ASSESSMENT_DATE)
-    outcome, record = batch.triage_line(1, LINES[0].encode(), config)
-    assert outcome == batch.INTERNAL and "differs from the result's data" in record
-
-
-def test_a_rule_text_naming_only_clinic_settings_is_put_in_words_once():
-    template = assess_module._Template({"text": assess_module._Words("Call {emergency_number} now, {clinic_name}."),
-                                        "own": assess_module._Words("Fusion {fusion_date}.")}, SETTINGS)
-    assert [hole.key for hole in template.holes] == ["Fusion {fusion_date}."]
-    assert f"Call {SETTINGS.emergency_number} now".encode() in template._pieces[0]
-
-
 def test_the_data_json_output_prints_is_the_validated_models_json():
     """`triage assess --format json` prints the result's data without building the result models."""
     from triage.assess import assess_data
@@ -184,6 +95,7 @@ def test_starting_a_command_builds_only_its_options_and_imports_no_definition_it
     assert done.returncode == 0, done.stderr
     loaded = done.stderr
     for unused in ("triage.languages", "triage.questionnaire", "triage.store", "triage.result'", "triage.cli.web",
+                   "triage.batch_json",
                    "triage.cli.records", "flask", "psycopg", "rich"):
         assert f"'{unused}" not in loaded
 

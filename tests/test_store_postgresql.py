@@ -100,7 +100,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
         store.red_flag_tiers = {}
         old_draft = store.save_draft({"red_flag_saddle_numbness": "yes"}, user="nurse")
     with Raw(pg_url) as raw:  # back to the schema a PostgreSQL store starts from
-        raw.undo_schema_13()
+        raw.undo_scale_schema()
         raw.execute("ALTER TABLE invites DROP COLUMN language")
         raw.execute("ALTER TABLE alerts DROP COLUMN answer_changed_at")
         raw.execute("DROP INDEX alerts_one_open")
@@ -114,6 +114,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
                           "ALTER TABLE users DROP COLUMN session_generation"):
             raw.execute(statement)
         raw.execute("DROP FUNCTION triage_replace_password")  # verify (schema 11)
+        raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # lead (13)
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
@@ -347,6 +348,8 @@ def _refused(raw, statement: str) -> bool:
 # What the application role may change or remove, table by table; everything else is refused.
 APP_MAY = {("drafts", "UPDATE"), ("drafts", "DELETE"), ("worklist", "UPDATE"), ("worklist", "DELETE"),
            ("worklist_items", "UPDATE"), ("worklist_items", "DELETE"), ("audit_head", "UPDATE"),
+           # the worklist's counts (derived, recounted by audit verify) and the access log's head.
+           ("worklist_counts", "UPDATE"), ("worklist_counts", "DELETE"), ("access_head", "UPDATE"),
            # Short-lived state the web processes share, never a record: sessions, CDS Hooks token uses,
            # rate-limit counters, known devices; and recovery codes (marked used; audited by verify).
            *((table, verb) for table in ("sessions", "token_uses", "rate_limits", "known_devices", "recovery_codes")
@@ -389,6 +392,32 @@ def test_the_application_role_tried_against_every_table(roles):
     with Raw(admin_url) as raw:  # the admin role manages accounts, but never audit rows or versions
         assert not _refused(raw, "UPDATE users SET role = role")
         assert _refused(raw, "DELETE FROM users") and _refused(raw, "UPDATE audit SET detail = detail")
+    assert run_cli("audit", "verify", "--db", app_url).code == 0
+
+
+def test_the_web_changes_its_own_account_as_the_application_role(roles):
+    """What the staff pages do to the signed-in member's own account, as the role they connect as:
+    set up a second factor, use a code, change their own password (which ends their other sessions
+    and keeps the one asking). Each goes through a narrow function, never a column grant."""
+    from triage.store import PASSWORD_CHANGED, WebSession
+
+    app_url, admin_url = roles
+    with open_store(admin_url) as store:
+        store.add_user("coord1", "coordinator", "hash-1", by="admin")
+    with open_store(app_url) as store:
+        assert store.enroll_second_factor("coord1", "JBSWY3DPEHPK3PXP", 100, ["r" * 64])
+        assert not store.enroll_second_factor("coord1", "ANOTHERSECRET234", 101, [])  # only while it has none
+        assert store.second_factor("coord1") == ("JBSWY3DPEHPK3PXP", 100)
+        assert store.use_totp_step("coord1", 101) and not store.use_totp_step("coord1", 101)
+        for ident in ("a" * 64, "b" * 64):
+            store.create_session(WebSession(ident, "staff", "coord1", None, 0, "csrf", {}, 1.0, 1.0, 9e9, "d", "a"))
+        store.update_user("coord1", by="coord1", password_hash="hash-2", action=PASSWORD_CHANGED, keep_session="a" * 64)
+        assert [s.id_sha256 for s in store.user_sessions("coord1")] == ["a" * 64]
+        kept = store.get_session("a" * 64)
+        assert kept.generation == kept.account_generation == 1
+    with Raw(app_url) as raw:  # and no more than that
+        assert _refused(raw, "UPDATE users SET totp_secret = NULL")
+        assert _refused(raw, "UPDATE users SET session_generation = 0")
     assert run_cli("audit", "verify", "--db", app_url).code == 0
 
 

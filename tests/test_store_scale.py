@@ -163,7 +163,7 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
     with open_store(clinic) as store:
         before = store.worklist()
     raw = sqlite3.connect(clinic, isolation_level=None)
-    for statement in ("DROP TABLE worklist_counts", "DROP TABLE access_log", "DROP TABLE access_head",  # scale's (13)
+    for statement in ("DROP TABLE worklist_counts", "DROP TABLE access_log", "DROP TABLE access_head",  # scale's (14)
                       "DROP INDEX alerts_open_page", "DROP INDEX alerts_latest", "ALTER TABLE alerts DROP COLUMN backlog",
                       "DROP TABLE worklist_items", "DROP TABLE worklist", "DROP INDEX versions_source",
                       "ALTER TABLE invites DROP COLUMN language",  # schema 7's, after the worklist's 6

@@ -104,7 +104,7 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
 
     ``data`` is None when the line was longer than an answers object can be (it was not kept)."""
     from triage.answers import parse_answers
-    from triage.assess import assess_record
+    from triage.batch_json import assess_record
     from triage.files import parse_json
 
     if data is None:
@@ -123,7 +123,7 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
         problem = Problem("internal", f"{type(error).__name__}: {error}")
         return INTERNAL, error_record(number, INTERNAL, [problem], _patient_id(raw))
     # The result's JSON: the bytes of ``assess(...).model_dump_json()`` without building the models
-    # (tests/test_speed.py). Splice in the record's two leading keys (the body is a JSON object, so it
+    # (tests/test_batch_json.py). Splice in the record's two leading keys (the body is a JSON object, so it
     # starts with "{").
     record = f'{{"line":{number},"patient_id":{_dumps(answers.patient_id)},{body[1:]}'
     if config.keep:  # the parent records it: the answers contract and the result contract

@@ -56,7 +56,7 @@ class Retriage:
     def __call__(self, answers: dict[str, Any], result: dict[str, Any],
                  settings: dict[str, Any]) -> tuple[bool, str | None]:
         from triage.answers import parse_answers
-        from triage.assess import assess_record
+        from triage.batch_json import assess_record
 
         recorded = result.get("ruleset") or {}
         if (recorded.get("name"), recorded.get("version")) != (self.ruleset.ruleset.name, self.ruleset.ruleset.version):

@@ -1,19 +1,31 @@
 """Test support for CDS Hooks: a fake EHR with its own keys, the card and discovery schemas of the
-CDS Hooks 2.0.1 specification as pydantic models (extra="forbid"), and requests shaped like the
-specification's examples."""
+CDS Hooks 2.0.1 specification as pydantic models (extra="forbid"), requests shaped like the
+specification's examples, and the fixtures the tests/test_cds_hooks_*.py modules share (an app with
+the CDS Hooks routes trusting the fake EHR, whose FHIR server is an httpx MockTransport: no network).
+A test module imports the fixtures it uses by name (``client``, ``ehr``, ``make_client``)."""
 
 from __future__ import annotations
 
 import copy
+import json
 import time
 import uuid
+from datetime import date
 from typing import Any, Literal
 
+import httpx
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from flask import Flask
 from pydantic import BaseModel, ConfigDict, Field
 
+from support import ROOT
+from triage import cds_hooks
 from triage.answers import RED_FLAGS
+from triage.cds_hooks import CdsHooksConfig
+from triage.questionnaire import load_questionnaire
+from triage.web.cds_hooks import init_app
 
 ISSUER = "https://ehr.example.org/"
 BASE_URL = "https://triage.clinic.example"
@@ -231,3 +243,74 @@ def hook_request(questionnaire_response: Any = None, *, without: tuple[str, ...]
         request.pop(field, None)
     request.update(changes)
     return request
+
+
+# --- shared by the tests/test_cds_hooks_*.py modules ----------------------------------------------
+
+# Every canonical URL a response of ours may name (the full questionnaire, and the patient form where
+# there is one), as one comma-separated search value.
+QUESTIONNAIRES = ",".join(cds_hooks.questionnaire_urls(load_questionnaire()))
+STATUSES = ("urgent", "too_early", "records_needed", "ready_for_evaluation")
+URGENCIES = ("emergency", "same_day", "soon", "routine")
+
+
+class FakeFhirServer:
+    """The EHR's FHIR server: answers the QuestionnaireResponse search, remembers what was asked."""
+
+    def __init__(self, bundle=None, *, status=200, fail=None, jwks=None):
+        self.bundle, self.status, self.fail, self.jwks = bundle, status, fail, jwks
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.jwks is not None and request.url.path == "/jwks.json":
+            return httpx.Response(200, json=self.jwks)
+        if self.fail:
+            raise self.fail
+        return httpx.Response(self.status, json=self.bundle if self.bundle is not None else {})
+
+
+@pytest.fixture
+def ehr():
+    return FakeEhr("ES384")
+
+
+@pytest.fixture
+def make_client(tmp_path, ehr):
+    """A test client of an app with the CDS Hooks routes, trusting ``ehr`` (its JWKS in a file)."""
+    def make(*, fhir: FakeFhirServer | None = None, clock=time.time, **config):
+        jwks_file = tmp_path / "ehr-jwks.json"
+        jwks_file.write_text(json.dumps(ehr.jwks()), encoding="utf-8")
+        config.setdefault("clients", [{"issuer": ISSUER, "jwks": str(jwks_file), "fhir_servers": [FHIR_SERVER]}])
+        app = Flask("test")
+        init_app(app, CdsHooksConfig(base_url=BASE_URL, **config), today=lambda: date(2026, 11, 24), clock=clock,
+                 transport=httpx.MockTransport(fhir or FakeFhirServer()))
+        return app.test_client()
+    return make
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
+
+
+def call(client, ehr, body, **claims):
+    return client.post("/cds-services/fbss-preconsultation-summary", json=body,
+                       headers=ehr.authorization(SERVICE_URL, **claims))
+
+
+def card_of(response):
+    assert response.status_code == 200, response.get_json()
+    cards = valid_response(response.get_json()).cards
+    assert len(cards) == 1
+    return cards[0]
+
+
+def load_tool(name: str):
+    """A script of tools/ as a module (tools/ is no package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -152,8 +152,8 @@ class Raw:
             cursor.execute(statement)
         return cursor
 
-    def undo_schema_13(self) -> None:
-        """What schema 13 (scale: counts kept with the worklist, backlog alerts, the access log) added:
+    def undo_scale_schema(self) -> None:
+        """What schema 14 (scale: counts kept with the worklist, backlog alerts, the access log) added:
         for a test that fakes an older store (its migrations must be able to run again)."""
         for statement in ("DROP TABLE worklist_counts", "DROP TABLE access_log", "DROP TABLE access_head",
                           "DROP INDEX alerts_open_page", "DROP INDEX alerts_latest",

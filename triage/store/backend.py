@@ -42,4 +42,10 @@ class Backend(Protocol):
 
     def replace_password(self, db: Any, name: str, password_hash: str, now: str) -> None: ...
 
+    def raise_session_generation(self, db: Any, name: str) -> None:
+        """End every session of the account signed in under its current generation."""
+
+    def set_second_factor(self, db: Any, name: str, secret: str, step: int, now: str) -> bool:
+        """Keep the account's TOTP secret, only while it has none; whether it was kept."""
+
     def integrity_problems(self, db: Any) -> list[str]: ...

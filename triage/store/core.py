@@ -354,7 +354,7 @@ class Store:
             if role is not None:
                 db.execute("UPDATE users SET role = ?, changed_at = ? WHERE name = ?", (role, now, name))
             if action != PASSWORD_REHASHED and (password_hash, disabled, role) != (None, None, None):
-                db.execute("UPDATE users SET session_generation = session_generation + 1 WHERE name = ?", (name,))
+                self._backend.raise_session_generation(db, name)  # PostgreSQL: a narrow function
                 keep = keep_session if disabled is not True else None  # a disabled account keeps none
                 db.execute("DELETE FROM sessions WHERE user_name = ? AND id_sha256 <> ?", (name, keep or ""))
                 if keep:
@@ -432,7 +432,7 @@ class Store:
         with self._errors():
             return self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
 
-    # -- CDS Hooks tokens used (triage/cds_hooks.py) ----------------------------------------------
+    # -- CDS Hooks tokens used (triage/cds_hooks/trust.py) ---------------------------------------
 
     def use_token(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
         """Record that the token ``jti`` of ``issuer`` was used; False if it was used before and
@@ -505,9 +505,7 @@ class Store:
         recovery codes' hashes; audited. False if it has one already (two enrolments at once)."""
         with self._write() as db:
             now = self._clock()
-            done = db.execute("UPDATE users SET totp_secret = ?, totp_last_step = ?, changed_at = ? WHERE name = ?"
-                              " AND totp_secret IS NULL", (secret, step, now, name)).rowcount
-            if not done:
+            if not self._backend.set_second_factor(db, name, secret, step, now):  # PostgreSQL: a narrow function
                 return False
             db.execute("DELETE FROM recovery_codes WHERE user_name = ?", (name,))
             db.executemany("INSERT INTO recovery_codes (user_name, code_sha256) VALUES (?, ?)",

@@ -267,9 +267,27 @@ REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBL
        " CREATE INDEX alerts_intake ON alerts(intake_id, question);"
        " ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;"
        " CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id)",
+    # lead: what the staff pages do to the signed-in member's own account, for the application role,
+    # which may not UPDATE users: set up a second factor (only while the account has none: a
+    # replaced one is the admin's `users reset-second-factor`), and end an account's sessions (the
+    # generation only goes up; a password change ends the other sessions). audit verify finds a
+    # secret set without its audit row (the account's hash covers it).
+    12: """
+CREATE FUNCTION triage_enroll_second_factor(account TEXT, secret TEXT, step BIGINT, at TEXT) RETURNS BOOLEAN
+    LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    UPDATE users SET totp_secret = secret, totp_last_step = step, changed_at = at
+        WHERE name = account AND totp_secret IS NULL RETURNING true
+$$;
+REVOKE ALL ON FUNCTION triage_enroll_second_factor(TEXT, TEXT, BIGINT, TEXT) FROM PUBLIC;
+CREATE FUNCTION triage_end_account_sessions(account TEXT) RETURNS BIGINT
+    LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    UPDATE users SET session_generation = session_generation + 1 WHERE name = account RETURNING session_generation
+$$;
+REVOKE ALL ON FUNCTION triage_end_account_sessions(TEXT) FROM PUBLIC;
+""",
     # scale: counts kept with the worklist, a backlog's alerts apart, the alerts page's indexes, the
-    # access log (schema.MIGRATIONS[12] says why; ``migrations._recount`` fills the counts).
-    12: f"""
+    # access log (schema.MIGRATIONS[13] says why; ``migrations._recount`` fills the counts).
+    13: f"""
     ALTER TABLE alerts ADD COLUMN backlog INTEGER NOT NULL DEFAULT 0 CHECK (backlog IN (0, 1));
     ALTER TABLE worklist ADD COLUMN alert_backlog INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE worklist_counts (
@@ -308,7 +326,7 @@ REVOKE ALL ON FUNCTION triage_replace_password(TEXT, TEXT, TEXT, TEXT) FROM PUBL
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
 # (the same functions as SQLite's ``sqlite._MIGRATION_STEPS``, over the same portable SQL). They run
 # after all the SQL, as in SQLite: they run today's code, which writes today's tables.
-MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {11: _seal_accounts_and_invites, 13: _recount}
+MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {11: _seal_accounts_and_invites, 14: _recount}
 SCHEMA_RAISES_STORED_FLAGS = 12  # redflag's: drafts' red flags raised (``migrations._raise_stored_red_flags``)
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
@@ -343,7 +361,8 @@ COLUMN_PRIVILEGES: dict[str, tuple[str, ...]] = {
 # The role `triage users ...` connects as (``--admin-role``): the application role's privileges, and
 # accounts: add them, change their role, disable them, reset their passwords. Never delete one.
 ADMIN_PRIVILEGES: dict[str, str] = {"users": "SELECT, INSERT, UPDATE"}
-NARROW_FUNCTIONS = ("triage_replace_password(TEXT, TEXT, TEXT, TEXT)",)
+NARROW_FUNCTIONS = ("triage_replace_password(TEXT, TEXT, TEXT, TEXT)",
+                    "triage_enroll_second_factor(TEXT, TEXT, BIGINT, TEXT)", "triage_end_account_sessions(TEXT)")
 
 
 def redact(url: str) -> str:
@@ -471,6 +490,16 @@ class PostgreSQLBackend:
         """Through the one narrow path the application role has (``triage_replace_password``)."""
         current = db.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()[0]
         db.execute("SELECT triage_replace_password(?, ?, ?, ?)", (name, current, password_hash, now))
+
+    @staticmethod
+    def raise_session_generation(db, name: str) -> None:
+        """Through ``triage_end_account_sessions``: the application role may not UPDATE users."""
+        db.execute("SELECT triage_end_account_sessions(?)", (name,))
+
+    @staticmethod
+    def set_second_factor(db, name: str, secret: str, step: int, now: str) -> bool:
+        """Through ``triage_enroll_second_factor`` (only while the account has none)."""
+        return db.execute("SELECT triage_enroll_second_factor(?, ?, ?, ?)", (name, secret, step, now)).fetchone()[0] is True
 
     def integrity_problems(self, db) -> list[str]:
         # No cheap whole-database check like SQLite's integrity_check; the server checksums pages

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -280,7 +280,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE worklist ADD COLUMN alert_urgency TEXT;
     CREATE INDEX worklist_alert ON worklist(alert_urgency, rank, intake_id);
     """,
-    # scale: 13: staff pages bounded at 100,000 intakes (docs/red-flags.md): counts kept with the
+    # lead: nothing for SQLite (one file, one owner). PostgreSQL's 12 -> 13 gives the application role
+    # the narrow functions for the staff pages' own account changes (postgresql.MIGRATIONS[12]).
+    """
+    -- no change
+    """,
+    # scale: 14: staff pages bounded at 100,000 intakes (docs/red-flags.md): counts kept with the
     # worklist (``worklist_counts``, filled by ``_recount``) instead of counting it on every page; a
     # backlog's alerts (``alerts.backlog``, raised by `batch --save` for lines assessed before its
     # recent window) apart from the live ones, and ``worklist.alert_backlog`` when an intake has only

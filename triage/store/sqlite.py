@@ -122,6 +122,15 @@ class SQLiteBackend:
     def replace_password(db, name: str, password_hash: str, now: str) -> None:
         db.execute("UPDATE users SET password_hash = ?, changed_at = ? WHERE name = ?", (password_hash, now, name))
 
+    @staticmethod
+    def raise_session_generation(db, name: str) -> None:
+        db.execute("UPDATE users SET session_generation = session_generation + 1 WHERE name = ?", (name,))
+
+    @staticmethod
+    def set_second_factor(db, name: str, secret: str, step: int, now: str) -> bool:
+        return db.execute("UPDATE users SET totp_secret = ?, totp_last_step = ?, changed_at = ? WHERE name = ?"
+                          " AND totp_secret IS NULL", (secret, step, now, name)).rowcount == 1
+
     def integrity_problems(self, db) -> list[str]:
         integrity = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
         return [] if integrity == ["ok"] else [f"database integrity check failed: {integrity[0]}"]
@@ -285,4 +294,4 @@ def _migrate(db: sqlite3.Connection) -> None:
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to.
 _MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _seal_drafts, 6: _fill_worklist, 11: _seal_accounts_and_invites,
-    12: partial(_raise_stored_red_flags, insert_id=SQLiteBackend.insert_id), 13: _recount}
+    12: partial(_raise_stored_red_flags, insert_id=SQLiteBackend.insert_id), 14: _recount}
