@@ -402,13 +402,13 @@ def test_a_replayed_cds_hooks_token_is_refused_by_the_other_process(location, tm
 
 
 def test_after_a_database_restart_the_session_is_still_there(pg_url, postgres_cluster):
-    """Connections cut (as by a PostgreSQL restart): the request that finds its connection dead gets a
-    plain error page, never the sign-in page; the next opens a new connection and the session goes on."""
+    """Connections cut (as by a PostgreSQL restart): the pool checks a connection before lending it, so
+    even the first request after the cut is served, and the session goes on (before the pool, that
+    request was a 500 and, with one connection per thread, a dead thread's every later one too)."""
     add_staff(pg_url, "clint", "clinician")
     staff = sign_in(make_app(pg_url, clock=Clock()).test_client(), "clint")
     name = pg_url.split("/")[3].split("?")[0]
     postgres_cluster.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-    cut = staff.client.get("/staff/alerts")
-    assert cut.status_code == 500 and "/staff/sign-in" not in cut.headers.get("Location", "")
-    again = staff.get("/staff/alerts")
-    assert (again.status, again.path) == (200, "/staff/alerts")
+    for _ in range(3):
+        again = staff.get("/staff/alerts")
+        assert (again.status, again.path) == (200, "/staff/alerts")

@@ -42,6 +42,11 @@ class StoreError(TriageError):
     writable, busy for too long). Messages name the file, never an answer value."""
 
 
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached just now (down, restarting, failing over): nothing was
+    done, and the same request can succeed once it is back. The web pages answer 503, not 500."""
+
+
 class IntakeNotFound(InvalidInput):
     """No intake (or no such version of it) in the store: bad input naming the id, exit 2.
     ``message`` follows "intake N", e.g. ``does not exist``."""

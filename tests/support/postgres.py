@@ -57,17 +57,24 @@ class Cluster:
         data = self.folder / "data"
         self._run(str(self.binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", SUPERUSER, "--no-sync",
                   "-E", "UTF8", "--locale=C")
-        # A scratch cluster: no TCP, the socket in our folder; fsync off because nothing in it
-        # outlives the session (durability is PostgreSQL's own, not what these tests check).
-        options = f"-k {self.folder} -c listen_addresses= -c fsync=off -c full_page_writes=off -c max_connections=60"
-        self._run(str(self.binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "log"),
-                  "-w", "-t", "60", "start")
+        self.start_server()
 
     def stop(self) -> None:
         try:
             self._run(str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+    def stop_server(self) -> None:
+        """The server down (fast: sessions are ended, as a restart or failover ends them), the data kept."""
+        self._run(str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
+        # A scratch cluster: no TCP, the socket in our folder; fsync off because nothing in it
+        # outlives the session (durability is PostgreSQL's own, not what these tests check).
+        options = f"-k {self.folder} -c listen_addresses= -c fsync=off -c full_page_writes=off -c max_connections=60"
+        self._run(str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"), "-o", options, "-l",
+                  str(self.folder / "log"), "-w", "-t", "60", "start")
 
     def url(self, database: str = "postgres", user: str = SUPERUSER) -> str:
         return f"postgresql://{user}@/{database}?host={self.folder}"

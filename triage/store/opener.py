@@ -19,7 +19,7 @@ def is_postgresql_url(location: Path | str | None) -> bool:
 
 
 def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc_now,
-               for_reading: bool = False, audit_keys: AuditKeys | None = None) -> Store:
+               for_reading: bool = False, audit_keys: AuditKeys | None = None, pooled: bool = False) -> Store:
     """Open the store at ``path`` (default: the per-user store), creating it on first use with a
     0700 folder and a 0600 file. Refuses a file that is not a triage store, is damaged, or was
     written by a newer schema.
@@ -28,9 +28,19 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
     (a read-only file system, a read-only copy) is opened read-only instead of refused; its
     ``read_only`` is then true and access is not recorded in its audit log.
 
-    ``audit_keys``: the key file that keys the audit chain (default: TRIAGE_AUDIT_KEY_FILE, if set)."""
+    ``audit_keys``: the key file that keys the audit chain (default: TRIAGE_AUDIT_KEY_FILE, if set).
+
+    ``pooled`` (a long-running process: the web server): on PostgreSQL the connection is borrowed from
+    this process's pool (checked before it is handed out) and ``close()`` gives it back; the server
+    not reachable within seconds is StoreUnavailable. On SQLite it changes nothing."""
     if audit_keys is None:
         audit_keys = audit_keys_from_environment()
+    if pooled and is_postgresql_url(path):
+        from triage.store.postgresql import open_pooled_store
+
+        store = open_pooled_store(str(path), clock=clock)
+        store.audit_keys = audit_keys
+        return store
     token = _MIGRATION_KEYS.set(audit_keys)  # a migration's audit rows are keyed like any other
     try:
         store = _open_store(path, clock=clock, for_reading=for_reading)

@@ -25,6 +25,7 @@ to libpq untouched in the URL; a password is best kept out of it (``PGPASSWORD``
 from __future__ import annotations
 
 import itertools
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Callable, Iterator
@@ -33,7 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors as pg_errors, sql as pg_sql
 
-from triage.errors import StoreError
+from triage.errors import StoreError, StoreUnavailable
 from triage.store.audit import GENESIS
 from triage.store.core import Store
 from triage.store.migrations import _raise_stored_red_flags, _recount, _seal_accounts_and_invites
@@ -419,13 +420,18 @@ class Connection:
 class PostgreSQLBackend:
     name = "postgresql"
 
-    def __init__(self, connection: psycopg.Connection, location: str):
+    def __init__(self, connection: psycopg.Connection, location: str, pool=None):
         self.db = Connection(connection)
         self.location = location
+        self.pool = pool  # the connection is borrowed from this pool: closing gives it back
         self._names = itertools.count(1)
 
     def close(self) -> None:
-        self.db.close()
+        if self.pool is None:
+            self.db.close()
+        else:  # the pool discards it if it broke, and renews it after its maximum lifetime
+            pool, self.pool = self.pool, None
+            pool.putconn(self.db.raw)
 
     @contextmanager
     def errors(self) -> Iterator[None]:
@@ -516,10 +522,23 @@ def store_error(location: str, error: psycopg.Error) -> StoreError:
         return StoreError(f"{location}: the store is busy (another triage is writing); try again")
     if isinstance(error, pg_errors.InsufficientPrivilege):
         return StoreError(f"{location}: this database role may not do that ({primary})")
-    if isinstance(error, psycopg.OperationalError) and not primary:
-        first = (str(error).strip().splitlines() or ["no answer"])[0]
-        return StoreError(f"{location}: cannot reach the PostgreSQL server ({first})")
+    if unreachable(error):
+        first = primary or (str(error).strip().splitlines() or ["no answer"])[0]
+        return StoreUnavailable(f"{location}: cannot reach the PostgreSQL server ({first})")
     return StoreError(f"{location}: {primary or type(error).__name__}")
+
+
+# The server went away or is not taking connections yet: a connection exception (class 08), or the
+# server shutting down or starting up (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+# cannot_connect_now), or out of connection slots (53300). The same request can succeed once it is back.
+UNREACHABLE_STATES = ("57P01", "57P02", "57P03", "53300")
+
+
+def unreachable(error: psycopg.Error) -> bool:
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = getattr(error, "sqlstate", None) or ""
+    return not state or state.startswith("08") or state in UNREACHABLE_STATES
 
 
 INSECURE_TRANSPORT_VARIABLE = "TRIAGE_INSECURE_TRANSPORT"
@@ -568,7 +587,8 @@ def connect(url: str) -> psycopg.Connection:
         connection = psycopg.connect(url, autocommit=True)
     except psycopg.Error as error:
         first = (str(error).strip().splitlines() or ["no answer"])[0]
-        raise StoreError(f"{location}: cannot connect to the PostgreSQL server ({first})") from None
+        kind = StoreUnavailable if unreachable(error) else StoreError
+        raise kind(f"{location}: cannot connect to the PostgreSQL server ({first})") from None
     except Exception as error:  # a URL libpq cannot read
         raise StoreError(f"{location}: not a usable PostgreSQL URL ({type(error).__name__})") from None
     try:
@@ -577,6 +597,79 @@ def connect(url: str) -> psycopg.Connection:
         connection.close()
         raise store_error(location, error) from None
     return connection
+
+
+# -- a pool of connections for a long-running process (the web server) -----------------------------
+# Each request borrows a connection and gives it back. The pool checks a connection before handing it
+# out (a server restarted since it was last used: a new one instead), renews every connection after
+# its maximum lifetime (a failover, a changed password or TLS certificate are picked up), and while
+# the server is down a request waits at most POOL_WAIT_SECONDS, then gets StoreUnavailable (a 503).
+# Opened together when the pool starts, so a first burst of requests does not queue behind the pool's
+# one-at-a-time growth.
+POOL_MIN_SIZE = 4
+# The most threads `triage serve` may have: the pool grows only as far as the requests being served at
+# once need (at most its threads), so a thread never waits for another's connection.
+POOL_MAX_SIZE = 64
+POOL_WAIT_SECONDS = 2.0
+POOL_MAX_LIFETIME_SECONDS = 30 * 60.0
+POOL_MAX_IDLE_SECONDS = 5 * 60.0
+# A failing reconnection is retried, backing off, this long, then given up and tried afresh on the next
+# request: a server back after a long outage is found within seconds, not after a long back-off.
+POOL_RECONNECT_SECONDS = 5.0
+
+_pools: dict[str, Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _configure(connection: psycopg.Connection) -> None:
+    connection.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+
+
+def _pool(url: str):
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            import atexit
+
+            from psycopg_pool import ConnectionPool
+
+            check_transport(url)
+
+            def check(connection: psycopg.Connection) -> None:
+                try:
+                    ConnectionPool.check_connection(connection)
+                except Exception:
+                    # One idle connection found dead almost always means the server restarted and
+                    # every idle one is dead: drop them all now (new ones are made meanwhile), or the
+                    # request would meet the next dead one after the pool's back-off (1 s, then 2 s:
+                    # past POOL_WAIT_SECONDS, so a 503 with the server up).
+                    pool.check()
+                    raise
+
+            pool = ConnectionPool(url, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE, open=False,
+                                  kwargs={"autocommit": True}, configure=_configure,
+                                  check=check, timeout=POOL_WAIT_SECONDS,
+                                  max_lifetime=POOL_MAX_LIFETIME_SECONDS, max_idle=POOL_MAX_IDLE_SECONDS,
+                                  reconnect_timeout=POOL_RECONNECT_SECONDS, name="triage-store")
+            pool.open(wait=False)
+            atexit.register(pool.close, 2.0)
+            _pools[url] = pool
+        return pool
+
+
+def open_pooled_store(url: str, *, clock: Callable[[], str] = utc_now) -> Store:
+    """The store on a connection borrowed from this process's pool for ``url`` (its schema was checked
+    when the process first opened it with ``open_postgresql_store``); ``close()`` gives it back."""
+    from psycopg_pool import PoolTimeout
+
+    location = redact(url)
+    pool = _pool(url)
+    try:
+        connection = pool.getconn()
+    except PoolTimeout:
+        raise StoreUnavailable(f"{location}: cannot reach the PostgreSQL server (no connection within "
+                               f"{POOL_WAIT_SECONDS:g} s)") from None
+    return Store(PostgreSQLBackend(connection, location, pool=pool), location, clock)
 
 
 def open_postgresql_store(url: str, *, clock: Callable[[], str] = utc_now, migrate: bool = True) -> Store:

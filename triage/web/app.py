@@ -1,10 +1,13 @@
 """The web application: ``create_app(...)`` builds it; `triage serve` runs it under waitress. Patient
 pages under /intake/ (triage.web.patient), staff pages under /staff/ (triage.web.staff).
 
-Definitions (questionnaire, rules, settings, web texts) are loaded once. Each server thread keeps
-its own store connection (SQLite connections belong to one thread). The rules engine is serialised
-by its own lock (triage.engine), so threads are safe. Another component adds its routes with one
-line: ``app.register_blueprint(blueprint)`` (or ``create_app(..., blueprints=[blueprint])``).
+Definitions (questionnaire, rules, settings, web texts) are loaded once. On SQLite each server thread
+keeps its own store connection (SQLite connections belong to one thread); on PostgreSQL each request
+borrows one from the process's pool (triage.store). While the database cannot be reached, every
+page answers 503 with a plain page and /readyz says not ready; nothing needs restarting after. The
+rules engine is serialised by its own lock (triage.engine), so threads are safe. Another component
+adds its routes with one line: ``app.register_blueprint(blueprint)`` (or ``create_app(...,
+blueprints=[blueprint])``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from flask import Blueprint, Flask, render_template, request
 
-from triage.errors import StoreError, TriageError
+from triage.errors import StoreError, StoreUnavailable, TriageError
 from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
 from triage.questionnaire import load_definition
 from triage.ruleset import load_ruleset
@@ -99,12 +102,29 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         kiosk_limiter=limiter("kiosk", limit=KIOSK_PER_ADDRESS_PER_MINUTE, window=60,
                               global_limit=KIOSK_PER_MINUTE),
         clock=clock,
+        pooled=is_postgresql_url(store_path),
     )
+    # After every request, the session saved and the response made: its pooled connection goes back.
+    app.teardown_request(lambda _error: services().release_store())
     # Order matters: every request gets its id and its access-log line, then its host name is
     # checked, then the security checks run.
     observability.install(app, observability.Metrics(_open_alerts(store_path)) if metrics else None)
     network.install(app, network.Network.build(base_url=base_url, allowed_hosts=allowed_hosts,
                                                trusted_proxies=trusted_proxies, secure_cookies=secure_cookies))
+
+    @app.before_request
+    def _session_readable() -> None:
+        """Before the security checks (a form's CSRF token is in the session): a session that could not
+        be read from the store ends the request here. A page without its session would send the patient
+        back to the start (their answers are safe in the store): a plain error page instead, 503 while
+        the database cannot be reached (the same page works again once it is back)."""
+        from flask import session
+
+        failure = getattr(session, "unavailable", None)
+        if failure and request.endpoint not in UNSESSIONED:
+            raise (StoreUnavailable if isinstance(failure, StoreUnavailable) else StoreError)(
+                "sessions cannot be read from the store")
+
     security.install(app)
     app.jinja_env.autoescape = True
     app.jinja_env.globals["t"] = lambda message_id, **values: services().text(message_id, **values)
@@ -118,10 +138,6 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
 
         if request.endpoint in UNSESSIONED:
             return
-        if getattr(session, "unavailable", False):
-            # The store holds the sessions: a page without its session would send the patient back
-            # to the start (their answers are safe in the store); a plain error page instead.
-            raise StoreError("sessions cannot be read from the store")
         now = clock()
         if now - last_purge[0] > PURGE_EVERY_SECONDS:
             last_purge[0] = now
@@ -186,7 +202,13 @@ STAFF_ERRORS = {
     "not_found_title": ("Page not found", "Check the address, or go to the worklist."),
     "server_error_title": ("Sorry, something went wrong",
                            "Try again in a moment. If it keeps happening, tell the clinic's IT contact."),
+    "unavailable_title": ("The service is not available just now",
+                          "The database cannot be reached, so nothing was shown or saved by this request; what "
+                          "was saved before is kept. Try again in a minute. If it keeps happening, tell the "
+                          "clinic's IT contact."),
 }
+# How long a client is asked to wait after a 503 (the database away): a restart takes seconds.
+RETRY_AFTER_SECONDS = 10
 
 
 def _error_pages(app: Flask) -> None:
@@ -203,7 +225,9 @@ def _error_pages(app: Flask) -> None:
             heading, explanation = STAFF_ERRORS[title]
             return render_template("staff/error.html", title=heading, text=explanation, user=None,
                                    staff_idle=services().settings.staff_idle_minutes), code
-        switch = [] if session.get("staff") else language_switch()
+        # Without the store (a 503) the session could not be read: no language switch (its links
+        # would need the session), the page in the language the visitor cookie still names.
+        switch = [] if session.get("staff") or code == 503 else language_switch()
         return render_template("error.html", title_id=title, text_id=text, languages=switch), code
 
     @app.errorhandler(400)
@@ -219,6 +243,22 @@ def _error_pages(app: Flask) -> None:
     def too_large(_):
         return page(413, "bad_request_title", "bad_request_text")
 
+    def unavailable(error):
+        """The database cannot be reached: 503, a plain page, and nothing done by this request (a write
+        was refused or rolled back; the patient's saved answers are in their draft)."""
+        from triage.web.observability import store_failed
+
+        store_failed()
+        services().forget_store()  # a connection that failed is not used again
+        app.logger.warning("unavailable on %s: the store cannot be reached (%s)",
+                           request.url_rule.rule if request.url_rule else "(no route)", error)
+        response = page(503, "unavailable_title", "unavailable_text")
+        response = app.make_response(response)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    app.register_error_handler(StoreUnavailable, unavailable)
+
     @app.errorhandler(StoreError)
     @app.errorhandler(TriageError)
     @app.errorhandler(500)
@@ -228,6 +268,9 @@ def _error_pages(app: Flask) -> None:
 
         if isinstance(error, HTTPException) and error.code and error.code < 500:
             return page(error.code, "bad_request_title", "bad_request_text")
+        # Failing after the page was made (saving the session): Flask hands us a 500 wrapping it.
+        if isinstance(getattr(error, "original_exception", None), StoreUnavailable):
+            return unavailable(error.original_exception)
         if isinstance(error, StoreError):
             from triage.web.observability import store_failed
 

@@ -46,25 +46,47 @@ class Services:
     device_limiter: security.Limiter
     kiosk_limiter: security.Limiter  # new kiosk intakes per address, and for everyone, per minute
     clock: Callable[[], float] = time.time  # seconds: one-time codes' time steps (as the limits)
+    pooled: bool = False  # a PostgreSQL store: connections from a pool, one per request
     _local: threading.local = field(default_factory=threading.local)
     _memo: dict[str, Any] = field(default_factory=dict)
 
     def store(self) -> Store:
-        """This thread's store connection (opened on first use, kept for the thread's life)."""
+        """The store for this request. PostgreSQL: a connection borrowed from the process's pool on
+        first use in the request (checked before it is handed out) and given back when the request
+        ends (``release_store``), so a database restart costs no request after it. SQLite: this
+        thread's connection (opened on first use, kept for the thread's life)."""
+        from flask import g, has_request_context
+
+        if self.pooled and has_request_context():
+            store = g.get("triage_store")
+            if store is None:
+                store = g.triage_store = open_store(self.store_path, pooled=True)
+            return store
         store = getattr(self._local, "store", None)
         if store is None:
             store = self._local.store = open_store(self.store_path)
         return store
 
+    def release_store(self) -> None:
+        """The end of a request: a borrowed connection goes back to the pool."""
+        from flask import g
+
+        store = g.pop("triage_store", None)
+        if store is not None:
+            _close(store)
+
     def forget_store(self) -> None:
-        """Close and drop this thread's connection (it failed): the next use opens a new one."""
+        """Close and drop this request's or thread's connection (it failed): the next use gets a new
+        one (a pool discards a connection that is broken when it comes back)."""
+        from flask import has_request_context
+
+        if self.pooled and has_request_context():
+            self.release_store()
+            return
         store = getattr(self._local, "store", None)
         self._local.store = None
         if store is not None:
-            try:
-                store.close()
-            except Exception:  # already broken; nothing more to do with it
-                pass
+            _close(store)
 
     def language(self) -> str:
         """The language of this request's patient pages: the one chosen in the patient's session
@@ -81,6 +103,13 @@ class Services:
 
     def text(self, message_id: str, **values: object) -> str:
         return self.all_messages[self.language()].text(message_id, **values)
+
+
+def _close(store: Store) -> None:
+    try:
+        store.close()
+    except Exception:  # already broken; nothing more to do with it
+        pass
 
 
 def services() -> Services:

@@ -119,7 +119,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.regenerate_requested = False
         self.ended_by_idle = False  # ended by idleness or its lifetime at this request
         self.passive = False  # a request the page makes by itself (a poll): not activity
-        self.unavailable = False  # the store could not be read: nothing is written back
+        self.unavailable: StoreError | None = None  # the store could not be read (why): nothing is written back
         self.untracked = False  # a static file: no session is read or written
         self.stale_cookie = False  # a session cookie came that opens nothing: it is removed
         self.visitor_in: dict[str, Any] = {}
@@ -246,7 +246,7 @@ class ServerSessions(SessionInterface):
             log.error("sessions: the store cannot be read: %s", error)
             self._forget_store()  # the next request opens a new connection (a database restart)
             session = ServerSession(data=visitor)
-            session.unavailable = True
+            session.unavailable = error
             return session
         if record is not None and why is None:
             data = dict(record.data)
@@ -258,7 +258,9 @@ class ServerSessions(SessionInterface):
                 code = unseal(sid, sealed)
                 if code is not None:
                     data["code"] = code
-            return ServerSession(sid, data, record)
+            session = ServerSession(sid, data, record)
+            session.visitor_in = dict(visitor)
+            return session
         kept = {key: record.data[key] for key in self._kept if key in record.data} if record else {}
         session = ServerSession(data={**visitor, **kept})
         session.visitor_in = dict(visitor)
@@ -305,8 +307,6 @@ class ServerSessions(SessionInterface):
             session.sid, session.record = sid, record
             session["csrf"] = csrf
             response.set_cookie(cookie_name(COOKIE, secure), sid, **names)  # no max_age: the server decides
-            if session.visitor_in:
-                response.delete_cookie(cookie_name(VISITOR_COOKIE, secure), **names)
         else:
             if code:
                 data["code_sealed"] = seal(session.sid, code)
@@ -315,6 +315,14 @@ class ServerSessions(SessionInterface):
                                      if session.passive else now, csrf=csrf, data=data, intake_id=data.get("intake"))
             elif not session.passive and now != session.record.last_seen_at:
                 store.update_session(session.record.id_sha256, last_seen_at=now)
+        # A patient's visitor cookie keeps only their language: a page made while the store cannot be
+        # read (503) is still in it. Nothing else of a session leaves the server.
+        language = {"lang": session["lang"]} if session.get("lang") and "staff" not in session else {}
+        if language != session.visitor_in:
+            if language:
+                response.set_cookie(cookie_name(VISITOR_COOKIE, secure), _write_visitor(language), **names)
+            else:
+                response.delete_cookie(cookie_name(VISITOR_COOKIE, secure), **names)
         response.vary.add("Cookie")
 
     def purge(self) -> int:
