@@ -189,7 +189,7 @@ def test_version_prints_program_ruleset_and_questionnaire():
 
 @pytest.mark.parametrize("args, expected", [
     (("asses",), "error: triage: 'asses' is not a command (did you mean 'assess'?)"),
-    (("frobnicate",), "error: triage: 'frobnicate' is not a command (one of: assess, batch, rules, questions, intake, list, show, export, audit, db, users, serve, invite)"),
+    (("frobnicate",), "error: triage: 'frobnicate' is not a command (one of: assess, batch, rules, questions, intake, list, show, export, audit, records, db, users, serve, invite)"),
     (("assess", EXAMPLE, "-f", "jsn"), "error: triage assess: argument -f/--format: invalid choice: 'jsn' (did you mean 'json'?)"),
     (("assess", EXAMPLE, "--bogus"), "error: triage assess: unrecognized arguments: --bogus"),
     (("audit", "verify", "--bogus"), "error: triage audit verify: unrecognized arguments: --bogus"),

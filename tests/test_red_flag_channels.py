@@ -401,8 +401,9 @@ def test_drafts_saved_before_schema_8_raise_their_alerts_on_upgrade(tmp_path):
     connection = sqlite3.connect(path)
     connection.executescript("DROP TABLE worklist_counts; DROP TABLE access_log; DROP TABLE access_head; DROP INDEX alerts_open_page;"
                              " DROP INDEX alerts_latest; ALTER TABLE alerts DROP COLUMN backlog;"
-                             " ALTER TABLE worklist DROP COLUMN alert_backlog; "  # schema 14's (scale)
-                             "DROP INDEX worklist_alert; ALTER TABLE worklist DROP COLUMN alert_urgency;"
+                             " ALTER TABLE worklist DROP COLUMN alert_backlog;"  # schema 15's (scale)
+                             " DROP TABLE record_requests;"  # schema 14's (records)
+                             " DROP INDEX worklist_alert; ALTER TABLE worklist DROP COLUMN alert_urgency;"
                              " ALTER TABLE alerts DROP COLUMN answer_changed_at; PRAGMA user_version = 11;")  # before schema 12
     connection.close()
     with open_store(path) as store:

@@ -242,6 +242,7 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
         if raw.postgresql:
             raw.execute("DROP FUNCTION triage_replace_password")  # schema 11's, like the sealing
             raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # 13
+            raw.execute("DROP TABLE record_requests")  # and the records' (schema 14)
             for statement in ("ALTER TABLE alerts DROP COLUMN answer_changed_at", "DROP INDEX alerts_one_open",
                               "DROP INDEX alerts_intake", "ALTER TABLE alerts ADD CONSTRAINT"
                               " alerts_intake_id_question_key UNIQUE (intake_id, question)",
@@ -250,7 +251,8 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
             raw.execute("UPDATE triage_store SET schema_version = 10")  # the schema before the sealing's
         else:
             for statement in ("DROP INDEX worklist_alert", "ALTER TABLE worklist DROP COLUMN alert_urgency",
-                              "ALTER TABLE alerts DROP COLUMN answer_changed_at"):  # schema 12's
+                              "ALTER TABLE alerts DROP COLUMN answer_changed_at",  # schema 12's
+                              "DROP TABLE record_requests"):  # and 14's (records)
                 raw.execute(statement)
             raw.execute("PRAGMA user_version = 10")
     assert run_cli("audit", "verify", "--db", str(store_location)).code == 0  # upgraded on opening, then checked

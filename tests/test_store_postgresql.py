@@ -115,6 +115,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
             raw.execute(statement)
         raw.execute("DROP FUNCTION triage_replace_password")  # verify (schema 11)
         raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # lead (13)
+        raw.execute("DROP TABLE record_requests")  # records (schema 14)
         raw.execute(f"UPDATE triage_store SET schema_version = {store_postgresql.BASE_SCHEMA}")
     with open_store(pg_url) as store:
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", answers={})
@@ -367,6 +368,10 @@ def test_the_application_role_tried_against_every_table(roles):
         store.record_assessment({"patient_id": "P-1", "red_flag_major_trauma": "yes"}, RESULT, user="nurse")
         store.create_invite("c" * 64, expires_at="2099-01-01T00:00:00Z", user="nurse", intake_id=1)
         store.acknowledge_alerts(2, user="dr-who")
+        store.record_assessment({"patient_id": "P-3"}, {**RESULT, "status": "records_needed", "red_flags": [],
+                                                        "missing_items": [{"id": "current_mri"}]}, user="nurse")
+        store.request_record(3, "current_mri", source="City Imaging", via="portal", by="nurse")
+        store.record_unobtainable(3, "current_mri", reason="closed", by="nurse")  # closes it: its own columns
         store.update_user("coord1", by="coord1", password_hash="rehashed", action="password_rehashed")  # narrow path
         with pytest.raises(StoreError, match="may not"):
             store.add_user("mallory", "clinician", "hash", by="mallory")
@@ -385,7 +390,8 @@ def test_the_application_role_tried_against_every_table(roles):
                           "UPDATE users SET password_hash = 'known' WHERE name = 'coord1'",
                           "INSERT INTO users VALUES ('mallory', 'clinician', 'h', 0, 'x', 'x', 'x')",
                           "UPDATE alerts SET urgency = 'soon'", "UPDATE alerts SET question = 'x'",
-                          "UPDATE invites SET intake_id = 1", "UPDATE triage_store SET schema_version = 1"):
+                          "UPDATE invites SET intake_id = 1", "UPDATE triage_store SET schema_version = 1",
+                          "UPDATE record_requests SET source = 'x'", "UPDATE record_requests SET intake_id = 1"):
             if not _refused(raw, statement):
                 missed.append(statement)
     assert not missed, missed

@@ -208,6 +208,10 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("POST", "/staff/invite", {"expires_days": "7"}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),
     ("POST", "/staff/alerts/{id}/acknowledge", {}, {"coordinator": 403, "clinician": 303}),
+    ("GET", "/staff/intakes/{id}/records/surgical_report", {}, {"coordinator": 200, "clinician": 403}),
+    # (this intake's operative report is on file: the coordinator's request comes back refused, 400)
+    ("POST", "/staff/intakes/{id}/records/surgical_report/request", {"source": "Dr Lee"},
+     {"coordinator": 400, "clinician": 403}),
     ("POST", "/staff/sign-out", {}, {"coordinator": 303, "clinician": 303}),
     ("GET", "/staff/password", {}, {"coordinator": 200, "clinician": 200}),
     # The second factor's pages are for a session half-way through signing in: anyone else is sent

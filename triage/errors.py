@@ -71,3 +71,21 @@ class PatientChanged(InvalidInput):
         super().__init__([Problem("", f"intake {intake_id}: these answers name another patient reference than "
                                   f"the intake's (triage show {intake_id}); nothing was saved. If this is right, "
                                   "give --change-patient")])
+
+
+class RecordError(InvalidInput):
+    """A record request, receipt or "not obtainable" that cannot be recorded (triage.records): bad
+    input naming the intake and the item, exit 2; nothing was written."""
+
+    def __init__(self, intake_id: int, item: str, message: str):
+        self.intake_id, self.item = intake_id, item
+        super().__init__([Problem("", f"intake {intake_id}: {item} {message}")])
+
+
+class RecordNotMissing(RecordError):
+    """The item is not missing in the intake's latest version: there is nothing to request, receive or
+    give up on (it was received already, or was never missing)."""
+
+
+class RecordRequestClosed(RecordError):
+    """The item's request was already closed that way (received, or marked not obtainable)."""

@@ -68,8 +68,11 @@ def deidentify_result(result: dict[str, Any]) -> dict[str, Any]:
     return _years_in_text(result)
 
 
-def document(record: Record, history: list[VersionInfo], *, deidentify: bool) -> dict[str, Any]:
-    """The json export: the recorded version with its answers, result and provenance."""
+def document(record: Record, history: list[VersionInfo], *, deidentify: bool, requests=(),
+             changes: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The json export: the recorded version with its answers, result and provenance, and the intake's
+    record requests with their dates (triage.records; never in a de-identified export: they name people
+    and days)."""
     if deidentify:
         return {
             "deidentified": True,
@@ -93,4 +96,11 @@ def document(record: Record, history: list[VersionInfo], *, deidentify: bool) ->
         "answers": record.answers,
         "result": record.result,
         "versions": [{key: value for key, value in vars(info).items() if key != "patient_changed"} for info in history],
+        **({"record_requests": _requests(requests, changes or {})} if requests else {}),
     }
+
+
+def _requests(requests, changes: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    from triage.records import requests_json
+
+    return requests_json(list(requests), changes)

@@ -598,3 +598,56 @@ def _absent_unknown(extension_holder: Any) -> bool:
         return False
     return any(isinstance(ext, dict) and ext.get("url") == DATA_ABSENT_REASON and ext.get("valueCode") == UNKNOWN
                for ext in extension_holder.get("extension", []))
+
+
+# --- records as DocumentReference (issue 30) ------------------------------------------------------------
+
+# The record items as LOINC document types (the item's title stays the resource's text).
+RECORD_DOCUMENT_TYPES = {
+    "surgical_report": {"system": "http://loinc.org", "code": "11504-8", "display": "Surgical operation note"},
+    "current_mri": {"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"},
+}
+
+
+def records_bundle(response: dict[str, Any], files: list[tuple[Any, bytes | None]], *, titles: dict[str, str],
+                   data_sha1: dict[int, str]) -> dict[str, Any]:
+    """An R4 Bundle (collection) of the QuestionnaireResponse and one DocumentReference per record file
+    kept for the intake (``files``: (RecordFile, its bytes or None)), each linked to the response
+    (``context.related``). An attachment names its content type, size, title and hash (R4's
+    ``Attachment.hash`` is SHA-1, ``data_sha1`` by file id, base64); the store's SHA-256 is the
+    resource's identifier (RFC 6920 ``ni:`` URI); the data itself only when given (``--record-data``)."""
+    import base64
+
+    response_url = f"urn:uuid:{_uuid('response', response.get('id') or '')}"
+    entries = [{"fullUrl": response_url, "resource": response}]
+    for file, data in files:
+        digest = base64.urlsafe_b64encode(bytes.fromhex(file.sha256)).decode().rstrip("=")
+        attachment: dict[str, Any] = {"contentType": file.media_type, "size": file.size,
+                                      "hash": data_sha1[file.id], "title": file.filename,
+                                      "creation": file.added_at}
+        if data is not None:
+            attachment["data"] = base64.b64encode(data).decode()
+        document: dict[str, Any] = {
+            "resourceType": "DocumentReference",
+            "id": f"intake-{file.intake_id}-record-file-{file.id}",
+            "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"ni:///sha-256;{digest}"}],
+            "status": "current",
+            "type": {"coding": [RECORD_DOCUMENT_TYPES[file.item]] if file.item in RECORD_DOCUMENT_TYPES else [],
+                     "text": titles.get(file.item, file.item)},
+            "date": file.added_at,  # the store's UTC time is a FHIR instant
+            "description": f"{titles.get(file.item, file.item)}: {file.filename} ({file.pages} "
+                           f"page{'s' if file.pages != 1 else ''}; added by {file.added_by}, {file.channel})",
+            "content": [{"attachment": attachment}],
+            "context": {"related": [{"reference": response_url}]},
+        }
+        if "subject" in response:
+            document["subject"] = response["subject"]
+        entries.append({"fullUrl": f"urn:uuid:{_uuid('file', str(file.id), file.sha256)}", "resource": document})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _uuid(*parts: str) -> str:
+    """A stable UUID for a bundle entry (the same export gives the same bundle)."""
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "fbss-triage:" + ":".join(parts)))

@@ -67,6 +67,10 @@ class Settings(BaseModel):
     # account to enrol at its next sign-in; "off" asks only accounts that have one. No result changes.
     staff_second_factor: Literal["required", "off"] = Field("required", exclude=True)
 
+    # A record request (`triage records request`) not received nor marked not obtainable after this many
+    # days is overdue: listed first, and flagged on the worklist. Changes no result.
+    record_request_overdue_days: int = Field(7, ge=1, le=365, exclude=True)
+
     @field_validator("emergency_number")
     @classmethod
     def _dialable(cls, value: str) -> str:

@@ -69,6 +69,15 @@ def _source(result: Result, config: CdsHooksConfig) -> dict[str, str]:
     return {"label": f"{result.ruleset.name} {result.ruleset.version}", "url": config.catalogue_url}
 
 
+def _records_on_file(result: Result) -> list[str]:
+    """The record items (triage.records) the rules no longer list as missing: on file."""
+    from triage.records import load_record_items
+
+    missing = {item.id for item in result.missing_items}
+    return [f"- {md(item.title[:1].upper() + item.title[1:])}" for item_id, item in load_record_items().items.items()
+            if item_id not in missing]
+
+
 def card_detail(result: Result, questionnaire: Questionnaire, *, response_status: str | None = None) -> str:
     """The card's Markdown detail: consult, red flags, missing items, the four steps with reasons,
     topics, and the rules behind them."""
@@ -87,6 +96,7 @@ def card_detail(result: Result, questionnaire: Questionnaire, *, response_status
         lines.append("")
     lines += ["**Missing before evaluation**", ""]
     lines += [f"- {md(item.label)}: {md(item.reason)}" for item in result.missing_items] or ["- nothing"]
+    lines += ["", "**Records on file**", ""] + (_records_on_file(result) or ["- none"])
     lines += ["", "**Steps**", ""]
     for step in result.steps:
         status = STEP_STATUS_WORDS.get(step.status.value, step.status.value)

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "catalogues": ("rules", "questions"),
     "intake": ("intake",),
     "records": ("list", "show", "export", "audit"),
+    "record_requests": ("records",),
     "db": ("db",),
     "users": ("users",),
     "web": ("serve", "invite"),
@@ -218,7 +219,7 @@ def _option_hint(parser: argparse.ArgumentParser, args, extra: list[str]) -> str
     import difflib
 
     command = parser
-    for key in ("command", "audit_command", "db_command", "users_command"):  # down to the action that ran
+    for key in ("command", "audit_command", "db_command", "users_command", "records_command"):  # down to the action that ran
         choices = next((action.choices for action in command._actions
                         if isinstance(action, argparse._SubParsersAction)), {})
         command = choices.get(getattr(args, key, None), command)

@@ -71,6 +71,11 @@ def register(commands) -> None:
     export.add_argument("--deidentify", action="store_true", help="remove identifiers; dates to the year")
     export.add_argument("--intake-version", type=common.version_number, metavar="N", dest="intake_version",
                         help="an earlier recorded version of the intake (default: the latest)")
+    export.add_argument("--records", action="store_true",
+                        help="with -f fhir: a Bundle with the response and a DocumentReference for each record "
+                        "file kept (type, size, hash, title)")
+    export.add_argument("--record-data", action="store_true", dest="record_data",
+                        help="with --records: the files' contents too (base64)")
     export.add_argument("-o", "--out", metavar="FILE", help="write to FILE (default: standard output)")
     common.add_store_options(export)
 
@@ -216,22 +221,32 @@ def run_show(args, io: IO) -> int:
             store.log_access(VIEWED, user=common.user(args), intake_id=args.id, detail={"draft": True})
             return _show_draft(args, io, draft, alerts)
         record = store.get(args.id, args.intake_version)
+        requests, changes = record_requests(store, args.id)
         store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
     if args.format == "json":
         from triage.export import document
 
-        io.write_json({**document(record, history, deidentify=False), "open_alerts": _alerts_json(alerts),
-                       "draft_pending": draft is not None})
+        io.write_json({**document(record, history, deidentify=False, requests=requests, changes=changes),
+                       "open_alerts": _alerts_json(alerts), "draft_pending": draft is not None})
         return ExitCode.OK
     from triage.questionnaire import load_questionnaire
     from triage.render.record import render_alerts, render_show
 
     questionnaire = load_questionnaire()
-    text = render_show(record, history, questionnaire, width=io.width(), color=io.color(), ascii_only=not io.unicode())
+    text = render_show(record, history, questionnaire, width=io.width(), color=io.color(), ascii_only=not io.unicode(),
+                       requests=requests, changes=changes)
     if alerts or draft is not None:
         text = render_alerts(alerts, questionnaire, draft=draft, width=io.width(), color=io.color()) + "\n" + text
     io.page(text, pager=args.pager)
     return ExitCode.OK
+
+
+def record_requests(store, intake_id: int):
+    """The intake's record requests, and the answers each received record changed (triage.records)."""
+    from triage.records import received_changes
+
+    requests = store.record_requests(intake_id)
+    return requests, received_changes(lambda version: store.get(intake_id, version).answers, requests)
 
 
 def _alerts_json(alerts) -> list[dict]:
@@ -260,14 +275,26 @@ def run_export(args, io: IO) -> int:
     from triage.questionnaire import load_questionnaire
     from triage.store import EXPORTED
 
+    from triage.errors import InvalidInput, Problem
+
+    if args.record_data and not args.records:
+        raise InvalidInput([Problem("--record-data", "only goes with --records")])
+    if args.records and (args.format != "fhir" or args.deidentify):
+        raise InvalidInput([Problem("--records", "goes with -f fhir, never with --deidentify (a de-identified "
+                                    "export holds no record file)")])
     questionnaire = load_questionnaire()
     with common.open_store(args, io, for_reading=True) as store:
         record = store.get(args.id, args.intake_version)
         history = store.history(args.id)
-        text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify)
+        requests, changes = ((), {}) if args.deidentify else record_requests(store, args.id)
+        text = render_export(args.format, record, history, questionnaire, deidentify=args.deidentify,
+                             requests=requests, changes=changes,
+                             files=_record_files(store, args.id, args.record_data) if args.records else None)
         store.log_access(EXPORTED, user=common.user(args), intake_id=record.intake_id, version=record.version,
                          detail={"format": args.format, "deidentified": args.deidentify,
-                                 "to": "file" if args.out else "stdout"})
+                                 "to": "file" if args.out else "stdout",
+                                 **({"records": "with data" if args.record_data else "metadata"}
+                                    if args.records else {})})
     if not args.out:
         io.out.write(text)
         return ExitCode.OK
@@ -282,10 +309,28 @@ def run_export(args, io: IO) -> int:
     return ExitCode.OK
 
 
-def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool) -> str:
+def _record_files(store, intake_id: int, with_data: bool) -> list:
+    """(file, its bytes or None, its SHA-1 for FHIR's Attachment.hash) of each record file kept (not removed)."""
+    import base64
+    import hashlib
+
+    if not hasattr(store, "record_files"):  # the uploads half of the records contract
+        from triage.errors import InvalidInput, Problem
+
+        raise InvalidInput([Problem("--records", "record files are not kept by this version yet")])
+    files = []
+    for file in store.record_files(intake_id):
+        if file.removed_at is None:
+            data = store.record_file_data(file.id)
+            files.append((file, data if with_data else None, base64.b64encode(hashlib.sha1(data).digest()).decode()))
+    return files
+
+
+def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool, requests=(), changes=None,
+                  files=None) -> str:
     from triage.export import document
 
-    doc = document(record, history, deidentify=deidentify)
+    doc = document(record, history, deidentify=deidentify, requests=requests, changes=changes)
     if fmt == "json":
         return json_text(doc, indent=2) + "\n"
     if fmt == "fhir":
@@ -296,6 +341,13 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
             resource_id=None if deidentify else f"intake-{record.intake_id}-v{record.version}",
             subject=None if deidentify else doc["answers"].get("patient_id"), language=record.language,
             deidentified=deidentify)
+        if files is not None and not deidentify:
+            from triage.fhir import records_bundle
+            from triage.records import load_record_items
+
+            titles = {item: definition.title for item, definition in load_record_items().items.items()}
+            resource = records_bundle(resource, [(file, data) for file, data, _ in files], titles=titles,
+                                      data_sha1={file.id: sha1 for file, _, sha1 in files})
         return json_text(resource, indent=2) + "\n"
     from triage.render.labels import provenance
     from triage.result import Result
@@ -304,12 +356,22 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool)
     if fmt == "markdown":
         from triage.render.result import render_markdown
 
-        return render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc, shown=for_markdown)}\n"
+        return (render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc, shown=for_markdown)}\n"
+                + _requests_markdown(requests))
     from triage.render.html import render_html
     from triage.ruleset import load_ruleset
 
     sources = {key: (source.title, source.reference) for key, source in load_ruleset().sources.items()}
     return render_html(result, doc, questionnaire, sources)
+
+
+def _requests_markdown(requests) -> str:
+    """The record requests under a Markdown export, with their dates (never in a de-identified one)."""
+    from triage.records import request_text
+
+    if not requests:
+        return ""
+    return "\n## Record requests\n\n" + "".join(f"- {for_markdown(request_text(r))}\n" for r in requests)
 
 
 def _verify_progress(err):

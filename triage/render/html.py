@@ -96,6 +96,17 @@ def _e(value: Any) -> str:
     return for_html(value)
 
 
+def _requests_html(requests: list[dict[str, Any]]) -> list[str]:
+    """The record requests with their dates (an identified export's ``record_requests``)."""
+    from triage.records import RecordRequest, request_text
+
+    if not requests:
+        return []
+    fields = RecordRequest.__dataclass_fields__
+    lines = [request_text(RecordRequest(**{k: v for k, v in r.items() if k in fields})) for r in requests]
+    return ["<h3>Record requests</h3><ul>", *(f"<li>{_e(line)}</li>" for line in lines), "</ul>"]
+
+
 def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnaire,
                 sources: dict[str, tuple[str, str]] | None = None, *, cover: Cover | None = None) -> str:
     """One printable page: inline CSS with print styles, no scripts or external resources, every
@@ -151,7 +162,8 @@ def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnair
         '<dl class="overview">',
         *(f"<dt>{_e(label)}</dt><dd>{_e(value)}{basis_html}</dd>" for label, value, basis_html in overview),
         "</dl>",
-        "<div class='columns'><section><h2>Records</h2>", *answer_list(RECORD_QUESTIONS), "</section>",
+        "<div class='columns'><section><h2>Records</h2>", *answer_list(RECORD_QUESTIONS),
+        *_requests_html(doc.get("record_requests") or []), "</section>",
         "<section><h2>Symptom pattern</h2>", *answer_list(SYMPTOM_QUESTIONS, va_rows(questionnaire, answers)), "</section></div>",
         "<h2>Red flags</h2><ul class='flags'>",
     ]

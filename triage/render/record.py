@@ -22,9 +22,15 @@ from triage.store import Record, VersionInfo
 
 
 def render_show(record: Record, history: list[VersionInfo], questionnaire: Questionnaire, *,
-                width: int = 100, color: bool = False, ascii_only: bool = False) -> str:
+                width: int = 100, color: bool = False, ascii_only: bool = False,
+                requests: tuple = (), changes: dict[int, list[dict[str, Any]]] | None = None) -> str:
     """`triage show`: the clinician's one-screen summary of a recorded version. Every line of the
-    result names its rule and that rule's source; answers are shown as given, with their labels."""
+    result names its rule and that rule's source; answers are shown as given, with their labels.
+    ``requests``: the intake's record requests (triage.records), listed under Records with their dates;
+    ``changes``: for each version a received record made, the answers it changed (under Versions)."""
+    from triage.records import changes_text, request_text
+
+    changes = changes or {}
     result = Result.model_validate(record.result)
     answers = record.answers
     out = io.StringIO()
@@ -64,7 +70,8 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
         return ";  ".join(f"{label}: {text}" for label, text in answer_rows(questionnaire, answers, questions))
 
     section("Records")
-    hanging_list(console, [("", answers_line(RECORD_QUESTIONS[:3])), ("", answers_line(RECORD_QUESTIONS[3:]))])
+    hanging_list(console, [("", answers_line(RECORD_QUESTIONS[:3])), ("", answers_line(RECORD_QUESTIONS[3:])),
+                           *(("", request_text(request)) for request in requests)])
 
     section("Symptom pattern")
     hanging_list(console, [("", answers_line(SYMPTOM_QUESTIONS[:4])), ("", answers_line(SYMPTOM_QUESTIONS[4:]))])
@@ -81,7 +88,8 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
     section("Versions")
     hanging_list(console, [("*" if info.version == record.version else " ",
                      f"v{info.version}  {info.recorded_at}  {info.status}  by {info.recorded_by} ({info.source})"
-                     + ("  PATIENT REFERENCE CHANGED from the version before" if info.patient_changed else ""))
+                     + ("  PATIENT REFERENCE CHANGED from the version before" if info.patient_changed else "")
+                     + (f"; from the record: {changes_text(changes[info.version])}" if info.version in changes else ""))
                     for info in history])
     footer(console, result)
     return trimmed(out.getvalue())

@@ -57,6 +57,8 @@ from triage.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, BULK_ACKNOWLEDGED,
                                 VersionInfo, WebSession, WorklistPage, WorklistRow, current_user, default_path,
                                 stored_columns, utc_now)
 from triage.store.opener import is_postgresql_url, open_store
+from triage.store.requests import (RECORD_RECEIVED, RECORD_REQUESTED, RECORD_UNOBTAINABLE, REQUEST_COLUMNS, RecordRequest,
+                                   request_hash)
 from triage.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, _statements
 from triage.store.sqlite import SQLiteBackend, open_copy
 from triage.store.worklist import (WORKLIST_KINDS, expected_worklist, most_urgent, open_alert_tier, stored_worklist,

@@ -73,5 +73,5 @@ class _MigrationBackend:
 
 
 def _recount(db) -> None:
-    """Schema 14 (either backend): the counts kept with the worklist, counted from it once."""
+    """Schema 15 (either backend): the counts kept with the worklist, counted from it once."""
     counts.recount(db)

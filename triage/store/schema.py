@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -285,7 +285,30 @@ MIGRATIONS: tuple[str, ...] = (
     """
     -- no change
     """,
-    # scale: 14: staff pages bounded at 100,000 intakes (docs/red-flags.md): counts kept with the
+    # records: 14: the coordinator's record requests (issue 30; triage.records): a missing record item
+    # requested (from whom, how, when), then received (naming the version its answers made) or not
+    # obtainable (why). A row is changed in place when it is closed, so every audit row about it carries
+    # the hash of its state after (``request_hash``) and `audit verify` checks each row against the last.
+    """
+    CREATE TABLE record_requests (
+        id INTEGER PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        item TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('requested', 'received', 'unobtainable')),
+        source TEXT,
+        via TEXT,
+        requested_at TEXT,
+        requested_by TEXT,
+        closed_at TEXT,
+        closed_by TEXT,
+        reason TEXT,
+        received_version INTEGER
+    ) STRICT;
+
+    CREATE INDEX record_requests_intake ON record_requests(intake_id, item);
+    CREATE INDEX record_requests_open ON record_requests(state, requested_at);
+    """,
+    # scale: 15: staff pages bounded at 100,000 intakes (docs/red-flags.md): counts kept with the
     # worklist (``worklist_counts``, filled by ``_recount``) instead of counting it on every page; a
     # backlog's alerts (``alerts.backlog``, raised by `batch --save` for lines assessed before its
     # recent window) apart from the live ones, and ``worklist.alert_backlog`` when an intake has only

@@ -294,4 +294,4 @@ def _migrate(db: sqlite3.Connection) -> None:
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to.
 _MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _seal_drafts, 6: _fill_worklist, 11: _seal_accounts_and_invites,
-    12: partial(_raise_stored_red_flags, insert_id=SQLiteBackend.insert_id), 14: _recount}
+    12: partial(_raise_stored_red_flags, insert_id=SQLiteBackend.insert_id), 15: _recount}

@@ -14,6 +14,7 @@ from triage.store.audit import (GENESIS, INVITE_COLUMNS, AuditKeys, account_colu
 from triage.store.backend import Backend
 from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, DRAFT_SAVED, DRAFT_SEALED,
                                 AuditReport, stored_columns)
+from triage.store.requests import verify_record_requests
 from triage.store.worklist import expected_worklist, open_alert_state, stored_worklist, worklist_entry
 
 
@@ -42,6 +43,7 @@ class _Verifier:
         # the hashes of the invitations issued (a count each: two identical rows are two invitations).
         self.account_hashes: dict[str, str] = {}
         self.invite_hashes: dict[str, list[int | None]] = {}
+        self.request_hashes: dict[int, str] = {}  # each record request's last hash (issue 30)
 
     def report(self) -> AuditReport:
         return AuditReport(self.rows, self.head_hash, self.problems, self.retriaged, self.not_retriaged,
@@ -66,6 +68,7 @@ class _Verifier:
         self.alerts(db)
         self.accounts(db)
         self.invites(db)
+        verify_record_requests(self, db)
         self.access_log(db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
@@ -92,7 +95,7 @@ class _Verifier:
                 self.problems.append(f"audit row {seq}: its contents were changed after it was written")
             if self.expect_head is not None and digest == self.expect_head:
                 self.expect_head = None  # found: the chain still passes through the head noted earlier
-            if '"account_sha256"' in detail or '"invite_sha256"' in detail:
+            if '"account_sha256"' in detail or '"invite_sha256"' in detail or '"request_sha256"' in detail:
                 self.gather(seq, intake_id, detail)
             expected_seq, prev, last_seq = seq + 1, digest, seq
         head = db.execute("SELECT seq, hash FROM audit_head").fetchone()
@@ -302,6 +305,8 @@ class _Verifier:
                 self.account_hashes[str(data["name"])] = str(data["account_sha256"])
             if "invite_sha256" in data:
                 self.invite_hashes.setdefault(str(data["invite_sha256"]), []).append(intake_id)
+            if "request_sha256" in data:
+                self.request_hashes[int(data["request"])] = str(data["request_sha256"])
         except (ValueError, TypeError, KeyError, AttributeError):
             self.problems.append(f"audit row {seq}: not readable (changed)")
 

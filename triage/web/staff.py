@@ -511,6 +511,7 @@ def worklist():
     if request.headers.get("X-Triage-Refresh") == "rows":
         session.passive = True  # the page's script after a new alert: not activity, the idle time still runs
     store.log_access(LISTED, user=g.user.name, detail={"rows": len(shown.rows), "channel": "web"})
+    overdue = _overdue_requests()
     counts = {s: shown.counts.get(s, 0) for s in WORKLIST_STATUSES}
     first, last = (shown.rows[0], shown.rows[-1]) if shown.rows else (None, None)
     pages = {
@@ -523,7 +524,9 @@ def worklist():
     return _page("staff/worklist.html", title="Worklist", rows=shown.rows, total=shown.shown,
                  total_at_least=shown.shown_at_least, pages=pages, status=status, missing=missing, urgency=urgency,
                  statuses=WORKLIST_STATUSES, missing_ids=MISSING_IDS, tiers=RED_FLAG_TIERS,
-                 urgency_words=URGENCY_WORDS, counts=counts, status_cell=_status_cell)
+                 urgency_words=URGENCY_WORDS, counts=counts, status_cell=_status_cell,
+                 overdue=overdue, overdue_intakes={r.intake_id for r, _ in overdue},
+                 overdue_days=services().settings.record_request_overdue_days)
 
 
 def _worklist_link(status, missing, urgency, **cursor: str) -> str:
@@ -587,7 +590,23 @@ def summary(intake_id: int):
     result = Result.model_validate(record.result)
     return _page("staff/summary.html", title=f"Intake {intake_id}", record=record, result=result, history=history,
                  draft=draft, open_alerts=_open_alerts(intake_id), **_summary_parts(result, record.answers),
-                 answered_in=LANGUAGES.get(record.language or "", record.language))
+                 answered_in=LANGUAGES.get(record.language or "", record.language),
+                 **_record_parts(intake_id, record, history))
+
+
+def _record_parts(intake_id: int, record, history) -> dict[str, Any]:
+    """The summary's record requests (with their dates), the missing records a coordinator can act on
+    (those of the latest version), and which answers each received record changed, by version."""
+    from triage.records import changes_text, load_record_items, missing_records, received_changes, request_text
+
+    store = services().store()
+    requests = store.record_requests(intake_id)
+    changes = received_changes(lambda version: store.get(intake_id, version).answers, requests)
+    latest = record if record.version == history[-1].version else store.get(intake_id)
+    items = load_record_items().items
+    return {"request_lines": [request_text(r) for r in requests],
+            "record_links": [(item, items[item].title) for item in missing_records(latest.result)],
+            "record_changes": {version: changes_text(changed) for version, changed in changes.items()}}
 
 
 def _open_alerts(intake_id: int) -> list:
@@ -668,7 +687,9 @@ def print_view(intake_id: int):
     store.log_access(EXPORTED, user=g.user.name, intake_id=intake_id, version=record.version,
                      detail={"format": "html", "to": "browser"})
     sources = {key: (source.title, source.reference) for key, source in services().ruleset.sources.items()}
-    page = render_html(Result.model_validate(record.result), document(record, history, deidentify=False),
+    requests = store.record_requests(intake_id)
+    page = render_html(Result.model_validate(record.result), document(record, history, deidentify=False,
+                                                                      requests=requests),
                        services().questionnaire, sources, cover=_print_cover())
     response = make_response(page)
     styles = re.findall(r"<style>(.*?)</style>", page, re.S)
@@ -784,6 +805,114 @@ def attach(intake_id: int):
     except Conflict:
         return _page("staff/conflict.html", title="Changed meanwhile", intake_id=intake_id), 409
     return redirect(url_for("staff.summary", intake_id=intake_id), code=303)
+
+
+# --- record requests (coordinators; triage.records) -------------------------------------------------
+
+def _record_item(item: str):
+    """The item's definition (the receive form), or 404 for an id that is not a record item."""
+    from triage.records import load_record_items
+
+    definition = load_record_items().items.get(item)
+    if definition is None:
+        abort(404)
+    return definition
+
+
+def _records_page(intake_id: int, item: str, *, error: tuple[str, str] | None = None, form=None, status: int = 200):
+    """The record's page: its requests with their dates, and the forms to request it, mark it received
+    (with what the triage needs from it) or not obtainable. Errors come back on this page, with what
+    was typed kept."""
+    from triage.records import VIA, missing_records, request_text
+
+    definition = _record_item(item)
+    store = services().store()
+    try:
+        record = store.get(intake_id)
+    except IntakeNotFound:
+        abort(404)
+    requests = [r for r in store.record_requests(intake_id) if r.item == item]
+    return _page("staff/records.html", title=f"Intake {intake_id}: {definition.title}", record=record, item=item,
+                 definition=definition, missing=item in missing_records(record.result), error=error,
+                 form=form or {}, via_choices=VIA, request_lines=[request_text(r) for r in requests]), status
+
+
+@blueprint.get("/intakes/<int:intake_id>/records/<item>")
+@role(accounts.COORDINATOR)
+def record_item(intake_id: int, item: str):
+    return _records_page(intake_id, item)
+
+
+@blueprint.post("/intakes/<int:intake_id>/records/<item>/<action>")
+@role(accounts.COORDINATOR)
+def record_action(intake_id: int, item: str, action: str):
+    """Request, receive or mark not obtainable: each an audit row; receiving makes a new version of the
+    intake (channel records) that the rules triage (triage.records.receive)."""
+    from triage import records
+    from triage.errors import RecordError
+
+    definition = _record_item(item)
+    if action not in ("request", "receive", "unobtainable"):
+        abort(404)
+    svc = services()
+    store = svc.store()
+    form = {key: request.form.get(key, "") for key in ("source", "via", "reason", "note", "base_version",
+                                                      *(field.id for field in definition.entered))}
+    try:
+        if action == "request":
+            if form["via"] and form["via"] not in records.VIA:
+                abort(400)
+            store.request_record(intake_id, item, source=records.check_text("source", form["source"]),
+                                 via=form["via"] or None, by=g.user.name)
+        elif action == "unobtainable":
+            store.record_unobtainable(intake_id, item, reason=records.check_text("reason", form["reason"]),
+                                      by=g.user.name)
+        else:
+            base = form["base_version"]
+            if not base.isdigit():
+                abort(400)
+            given = {}
+            for field in definition.entered:
+                if form[field.id].strip():
+                    given[field.id] = records.form_value(field.answer, form[field.id])
+                elif field.required and _levels(field.answer):  # the box says "none: leave empty"
+                    given[field.id] = []
+            records.receive(store, intake_id, item, given, by=g.user.name, ruleset=svc.ruleset, settings=svc.settings,
+                            today=svc.today(), note=form["note"], base_version=int(base))
+    except IntakeNotFound:
+        abort(404)
+    except Conflict:
+        return _page("staff/conflict.html", title="Changed meanwhile", intake_id=intake_id), 409
+    except RecordError as problem:
+        return _records_page(intake_id, item, error=("record", problem.problems[0].message), form=form, status=400)
+    except InvalidInput as problem:
+        first = problem.problems[0]
+        where = _FORM_FIELDS.get(first.where, first.where)
+        labels = {field.id: field.label for field in definition.entered} | {
+            "source": "From whom", "reason": "Why it cannot be had", "note": "Note"}
+        text = f"{labels.get(where, where)}: {first.message}" if where in labels else str(first)
+        return _records_page(intake_id, item, error=(where if where in labels else "record", text), form=form,
+                             status=400)
+    return redirect(url_for("staff.summary", intake_id=intake_id), code=303)
+
+
+# A problem's field as the core names it -> the form field it came from (an answer id, or the CLI's option).
+_FORM_FIELDS = {"from": "source", "--from": "source", "--reason": "reason", "surgical_report_available": "record",
+                "mri_available": "record"}
+
+
+def _levels(answer: str) -> bool:
+    """An empty levels box means "no level named" ([]); an empty date box means not given."""
+    from triage.answers import KINDS
+
+    return KINDS.get(answer) == "segments"
+
+
+def _overdue_requests() -> list:
+    from triage.records import request_text
+
+    days = services().settings.record_request_overdue_days
+    return [(r, request_text(r)) for r in services().store().record_requests(overdue_after_days=days)]
 
 
 # --- red-flag alerts --------------------------------------------------------------------------------
