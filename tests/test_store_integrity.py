@@ -247,6 +247,7 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
                     " '2026-01-01T00:00:00Z')", (PASSWORD_HASH,))
         raw.execute("INSERT INTO invites VALUES (?, 1, 0, '2026-01-01T00:00:00Z', 'alice', '2026-12-31T00:00:00Z',"
                     " 'en')", ("c0de" * 16,))
+        raw.undo_scale_schema()
         if raw.postgresql:
             raw.execute("DROP TABLE record_files")  # uploads (schema 15)
             raw.execute("DROP FUNCTION triage_replace_password")  # schema 11's, like the sealing

@@ -100,6 +100,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
         store.red_flag_tiers = {}
         old_draft = store.save_draft({"red_flag_saddle_numbness": "yes"}, user="nurse")
     with Raw(pg_url) as raw:  # back to the schema a PostgreSQL store starts from
+        raw.undo_scale_schema()
         raw.execute("DROP TABLE record_files")  # uploads (PostgreSQL 14)
         raw.execute("ALTER TABLE invites DROP COLUMN language")
         raw.execute("ALTER TABLE alerts DROP COLUMN answer_changed_at")
@@ -350,6 +351,8 @@ def _refused(raw, statement: str) -> bool:
 # What the application role may change or remove, table by table; everything else is refused.
 APP_MAY = {("drafts", "UPDATE"), ("drafts", "DELETE"), ("worklist", "UPDATE"), ("worklist", "DELETE"),
            ("worklist_items", "UPDATE"), ("worklist_items", "DELETE"), ("audit_head", "UPDATE"),
+           # the worklist's counts (derived, recounted by audit verify) and the access log's head.
+           ("worklist_counts", "UPDATE"), ("worklist_counts", "DELETE"), ("access_head", "UPDATE"),
            # Short-lived state the web processes share, never a record: sessions, CDS Hooks token uses,
            # rate-limit counters, known devices; and recovery codes (marked used; audited by verify).
            *((table, verb) for table in ("sessions", "token_uses", "rate_limits", "known_devices", "recovery_codes")

@@ -431,6 +431,7 @@ def run_audit_verify(args, io: IO) -> int:
         io.err.write("\r\x1b[K")  # the progress line is replaced by the outcome
     if report.ok:
         io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
+                     f"access log: {report.access_rows} rows (who viewed, listed, exported), chain intact\n"
                      f"head: {report.head_hash}\n"
                      f"re-triaged: {report.retriaged} versions give their recorded results"
                      + (f"; {report.not_retriaged} recorded under another ruleset were not re-triaged\n"
