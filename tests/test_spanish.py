@@ -103,7 +103,7 @@ def test_every_web_message_has_its_spanish_and_nothing_else_is_there():
     ('"Marque solo «{unknown}»', '"Marque solo «{desconocido}»',
      "error_unknown_alone: placeholders ['desconocido'] differ"),
     ('review_status = "pending_review"', 'review_status = "ok"', "translation.review_status"),
-    ('web_version = "1.3.0"', 'web_version = "1.0.0"', "translation.web_version: translates fbss-web 1.0.0"),
+    ('web_version = "1.4.0"', 'web_version = "1.0.0"', "translation.web_version: translates fbss-web 1.0.0"),
     ('service_name = "Antes de su cita"', 'service_name = ""', "service_name: must be a non-empty text"),
 ])
 def test_a_missing_extra_or_broken_web_text_is_a_load_error_naming_it(tmp_path, old, new, named):
@@ -163,7 +163,8 @@ def _filled(text: str) -> str:
               "reason": "la fecha", "month_example": "06/2024 o junio de 2024", "day_example": "06/10/2024",
               "day_order": "mes/día/año", "intake": 4, "version": 1, "code": 4,
               "where": "archivo", "command": "archivo",  # a file name or a command is not prose
-              "minutes": 15, "date": "4 de diciembre de 2026", "unknown": "No sé", "none": "Ninguno"}
+              "minutes": 15, "date": "4 de diciembre de 2026", "unknown": "No sé", "none": "Ninguno",
+              "name": "foto.jpg", "megabytes": 10, "pages": 50, "files": 10}  # records (issue 30)
     return text.format_map(values)
 
 

@@ -55,6 +55,13 @@ def template(request, tmp_path_factory):
         store.add_user("clin2", "clinician", PASSWORD_HASH, by="admin")
         store.update_user("clin2", by="admin", disabled=True, action="user_disabled")
         store.create_invite("c0de" * 16, expires_at="2026-12-31T00:00:00Z", user="alice", intake_id=2)
+        # A patient's uploaded page, and one removed (issue 30): every cell of record_files is checked.
+        kept = b"%PDF-1.7 kept page"
+        store.add_record_file(1, "surgical_report", filename="op.pdf", media_type="application/pdf", data=kept,
+                              pages=1, by="patient-web", channel="web")
+        removed = store.add_record_file(1, "current_mri", filename="wrong.jpg", media_type="image/jpeg",
+                                        data=b"\xff\xd8 wrong photo", pages=1, by="patient-web", channel="web")
+        store.remove_record_file(removed.id, by="patient-web")
     assert run_cli("audit", "verify", "--db", str(path)).code == 0
     return path
 
@@ -103,6 +110,8 @@ def _changed(value):
     valid JSON; a status becomes another real status)."""
     if value is None:
         return "PT-FORGED"
+    if isinstance(value, (bytes, memoryview)):  # a file's bytes (record_files.data)
+        return bytes(value) + b"forged"
     if isinstance(value, int):
         return value + 1000
     if value == "urgent":
@@ -124,7 +133,7 @@ def _changed(value):
 
 def test_the_template_has_every_table_the_views_read(template):
     tables = {table for table, _, _ in _cells(template)}
-    assert {"intakes", "versions", "drafts", "audit", "audit_head"} <= tables
+    assert {"intakes", "versions", "drafts", "audit", "audit_head", "record_files"} <= tables
 
 
 def test_changing_any_stored_value_is_found_by_audit_verify(template, copy_of):
@@ -239,6 +248,7 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
         raw.execute("INSERT INTO invites VALUES (?, 1, 0, '2026-01-01T00:00:00Z', 'alice', '2026-12-31T00:00:00Z',"
                     " 'en')", ("c0de" * 16,))
         if raw.postgresql:
+            raw.execute("DROP TABLE record_files")  # schema 13's (uploads)
             raw.execute("DROP FUNCTION triage_replace_password")  # schema 11's, like the sealing
             raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # 13
             raw.execute("DROP TABLE record_requests")  # and the records' (schema 14)
@@ -249,7 +259,8 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
                 raw.execute(statement)
             raw.execute("UPDATE triage_store SET schema_version = 10")  # the schema before the sealing's
         else:
-            for statement in ("DROP INDEX worklist_alert", "ALTER TABLE worklist DROP COLUMN alert_urgency",
+            for statement in ("DROP TABLE record_files",  # schema 15's (uploads)
+                              "DROP INDEX worklist_alert", "ALTER TABLE worklist DROP COLUMN alert_urgency",
                               "ALTER TABLE alerts DROP COLUMN answer_changed_at",  # schema 12's
                               "DROP TABLE record_requests"):  # and 14's (records)
                 raw.execute(statement)

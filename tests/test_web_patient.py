@@ -142,15 +142,20 @@ def test_codes_are_read_without_case_spaces_or_dashes(app, db):
     assert visitor.path == "/intake/start"
 
 
-def test_an_expired_code_and_a_submitted_intake_code_stop_working(app, db):
+def test_an_expired_code_stops_working_and_a_sent_intake_s_code_opens_only_the_records_page(app, db):
     expired, _ = invite(db, days=-1)
     assert errors(patient(app).open_code(expired).page) == ["This code does not work. Check it, or ask the clinic for a new one"]
     visitor, _, code = started(app, db)
     answer_all(first_question(visitor))
     visitor.post()  # send
     assert visitor.path == "/intake/done"
+    # Coming back with the code after sending (issue 30): adding photos of records, nothing else.
     again = patient(app).open_code(code)
-    assert again.status == 400 and "This code does not work" in errors(again.page)[0]
+    assert again.path == "/intake/records" and again.status == 200
+    for elsewhere in ("/intake/start", "/intake/check", "/intake/done", "/intake/questions/fusion_date",
+                      "/intake/warning/red_flag_bladder_bowel", "/intake/stopped"):
+        assert again.get(elsewhere).path == "/intake/records", elsewhere
+    assert "2024" not in again.page  # no answer is shown
 
 
 def test_wrong_codes_are_rate_limited_per_client_then_released(app, db, clock):
@@ -679,6 +684,14 @@ def test_every_web_message_id_used_exists_and_every_message_is_used():
     used |= {f"error_missing_{qid}" for qid in MISSING_IN_OWN_WORDS}  # picked by question id
     used |= {"error_select_many"}  # their fallback, for a checkbox question without words of its own
     used |= {"left_title", "left_text", "date_hint", "levels_hint"}  # (a hint is picked by the question's type)  # the ended page after the patient's own "Leave"
+    # Records (issue 30): picked by record item and by the reason a file was refused.
+    from triage.errors import UploadRefused
+    from triage.uploads import RECORD_ITEMS
+
+    used |= {f"{prefix}{item}{suffix}" for item in RECORD_ITEMS
+             for prefix, suffix in (("records_item_", ""), ("records_item_", "_hint"), ("checklist_", ""),
+                                    ("checklist_", "_how"))}
+    used |= {f"records_error_{reason}" for reason in UploadRefused.REASONS} | {"records_added_one"}
     assert sorted(used - set(messages)) == []
     assert sorted(set(messages) - used) == []
 

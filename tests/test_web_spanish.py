@@ -114,7 +114,7 @@ def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp
     db = tmp_path / "t.db"
     code, intake_id = invite(db, "es")
     raw = sqlite3.connect(db, isolation_level=None)
-    for statement in ("DROP TABLE record_requests", "DROP INDEX worklist_alert",
+    for statement in ("DROP TABLE record_files", "DROP TABLE record_requests", "DROP INDEX worklist_alert",
                       "ALTER TABLE worklist DROP COLUMN alert_urgency",
                       "ALTER TABLE alerts DROP COLUMN answer_changed_at",
                       "DROP TABLE sessions", "DROP TABLE token_uses", "ALTER TABLE users DROP COLUMN session_generation",

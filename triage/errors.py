@@ -89,3 +89,20 @@ class RecordNotMissing(RecordError):
 
 class RecordRequestClosed(RecordError):
     """The item's request was already closed that way (received, or marked not obtainable)."""
+
+
+class UploadRefused(TriageError):
+    """An uploaded file is not taken (triage.uploads); nothing was stored. ``reason`` is an id the
+    edge turns into one plain sentence in the reader's language: ``empty``, ``too_large``,
+    ``wrong_type`` (not a PDF, JPEG or PNG by its content, or two files in one), ``unreadable``,
+    ``too_many_pixels``, ``too_many_pages``, ``pdf_active`` (scripts or actions), ``pdf_locked``
+    (a password), ``too_many_files``."""
+
+    REASONS = ("empty", "too_large", "wrong_type", "unreadable", "too_many_pixels", "too_many_pages",
+               "pdf_active", "pdf_locked", "too_many_files")
+
+    def __init__(self, reason: str):
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown upload refusal {reason!r}")
+        self.reason = reason
+        super().__init__(f"upload refused: {reason.replace('_', ' ')}")

@@ -71,6 +71,15 @@ class Settings(BaseModel):
     # days is overdue: listed first, and flagged on the worklist. Changes no result.
     record_request_overdue_days: int = Field(7, ge=1, le=365, exclude=True)
 
+    # Files a patient uploads (photos or PDFs of their records; triage.uploads): the largest file, how
+    # many files each record (the operative report, the MRI report) may hold, the largest image (a
+    # phone photo is 12 to 50 megapixels; more is refused before it is decoded) and the longest PDF.
+    # They change no result.
+    upload_max_file_megabytes: int = Field(10, ge=1, le=50, exclude=True)
+    upload_max_files_per_record: int = Field(10, ge=1, le=50, exclude=True)
+    upload_max_image_megapixels: int = Field(50, ge=1, le=150, exclude=True)
+    upload_max_pdf_pages: int = Field(50, ge=1, le=500, exclude=True)
+
     @field_validator("emergency_number")
     @classmethod
     def _dialable(cls, value: str) -> str:

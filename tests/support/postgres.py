@@ -197,7 +197,8 @@ class Raw:
         if self.postgresql:
             import psycopg
 
-            return (psycopg.IntegrityError, psycopg.DataError)
+            # DatatypeMismatch: a number where the column holds bytes (bytea) is refused before it is stored.
+            return (psycopg.IntegrityError, psycopg.DataError, psycopg.errors.DatatypeMismatch)
         import sqlite3
 
         return (sqlite3.IntegrityError,)

@@ -7,6 +7,7 @@ open_store, Store, Record``). Its modules, each importing only those listed befo
   model.py       the action names, dataclasses (Record, Draft, Alert...), the clock and paths
   audit.py       the hashes, the audit chain and its keys (AuditKeys)
   worklist.py    the derived worklist rows and their rank
+  files.py       the pages of a patient's records (RecordFiles, mixed into Store; issue 30)
   schema.py      the SQLite schema: MIGRATIONS (SQL), SCHEMA_VERSION
   backend.py     what a backend supplies (the Backend protocol)
   verify.py      `audit verify` (the checks of Store.verify_audit)
@@ -46,6 +47,8 @@ from triage.store.audit import (ACCOUNT_COLUMNS, ACCOUNT_TABLES, AUDIT_KEY_FILE_
                                 alert_hash, audit_hash, audit_keys_from_environment, canonical, content_hash,
                                 draft_hash, invite_hash, key_id, keyed_audit_hash, keyed_by, sha256)
 from triage.store.core import Store, shipped_red_flag_tiers
+from triage.store.files import (RECORD_FILE_ADDED, RECORD_FILE_DOWNLOADED, RECORD_FILE_REMOVED, RECORD_ITEMS,
+                                FileNotFound, RecordFile, RecordReceived, record_file_hash)
 from triage.store.migrations import _fill_worklist
 from triage.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, APP_FOLDER,
                                 CODE_LOCKED, CODE_THROTTLED, CREATED, DB_NAME, DRAFT_SAVED, DRAFT_SEALED, EXPORTED,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -307,6 +307,29 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE INDEX record_requests_intake ON record_requests(intake_id, item);
     CREATE INDEX record_requests_open ON record_requests(state, requested_at);
+    """,
+    # uploads: 15: pages of a patient's records (photos, PDFs; issue 30) kept in the store, each added
+    # in one transaction with the audit row holding its SHA-256 (triage/store/files.py); a removed
+    # file keeps its row and loses its bytes.
+    """
+    CREATE TABLE record_files (
+        id INTEGER PRIMARY KEY,
+        intake_id INTEGER NOT NULL REFERENCES intakes(id),
+        item TEXT NOT NULL CHECK (item IN ('surgical_report', 'current_mri')),
+        filename TEXT NOT NULL,
+        media_type TEXT NOT NULL CHECK (media_type IN ('application/pdf', 'image/jpeg', 'image/png')),
+        size INTEGER NOT NULL CHECK (size > 0),
+        sha256 TEXT NOT NULL,
+        pages INTEGER NOT NULL CHECK (pages >= 1),
+        added_at TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        removed_at TEXT,
+        removed_by TEXT,
+        data BLOB,
+        CHECK ((removed_at IS NULL) = (data IS NOT NULL))
+    ) STRICT;
+    CREATE INDEX record_files_intake ON record_files (intake_id, item);
     """,
 )
 

@@ -10,6 +10,7 @@ from typing import Callable
 from triage.store.audit import (GENESIS, INVITE_COLUMNS, AuditKeys, account_columns, account_hash, alert_hash,
                                 audit_hash, content_hash, draft_hash, invite_hash, keyed_audit_hash, keyed_by)
 from triage.store.backend import Backend
+from triage.store.files import verify_record_files
 from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, DRAFT_SAVED, DRAFT_SEALED,
                                 AuditReport, stored_columns)
 from triage.store.requests import verify_record_requests
@@ -66,6 +67,7 @@ class _Verifier:
         self.accounts(db)
         self.invites(db)
         verify_record_requests(self, db)
+        verify_record_files(self, db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
 

@@ -101,6 +101,8 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         device_limiter=limiter("sign_in_device", limit=5, window=15 * 60),
         kiosk_limiter=limiter("kiosk", limit=KIOSK_PER_ADDRESS_PER_MINUTE, window=60,
                               global_limit=KIOSK_PER_MINUTE),
+        # Files a patient uploads (triage.web.patient.upload): per intake and per address, 15 minutes.
+        upload_limiter=limiter("upload", limit=30, window=15 * 60),
         clock=clock,
         pooled=is_postgresql_url(store_path),
     )
@@ -111,6 +113,9 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     observability.install(app, observability.Metrics(_open_alerts(store_path)) if metrics else None)
     network.install(app, network.Network.build(base_url=base_url, allowed_hosts=allowed_hosts,
                                                trusted_proxies=trusted_proxies, secure_cookies=secure_cookies))
+    # An upload's request may be as big as the files a record may hold (each file is checked again).
+    app.config["TRIAGE_UPLOAD_BODY_BYTES"] = (settings.upload_max_file_megabytes * settings.upload_max_files_per_record
+                                              + 1) * 1024 * 1024
 
     @app.before_request
     def _session_readable() -> None:
@@ -241,6 +246,10 @@ def _error_pages(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(_):
+        if request.endpoint == "patient.upload":  # the upload page again, saying so
+            from triage.web.patient import too_large_upload
+
+            return too_large_upload()
         return page(413, "bad_request_title", "bad_request_text")
 
     def unavailable(error):

@@ -61,6 +61,11 @@ def _current() -> Intake | None:
     if intake_id is None:
         return None
     store = services().store()
+    if session.get("records_only"):
+        # Opened with a code after the answers were sent: only the records pages, never a draft
+        # (the clinic may have one open on this intake by now).
+        history = store.history(intake_id)
+        return Intake(intake_id, {}, 0, history[-1].version if history else 0, True)
     draft = store.load_draft(intake_id)
     if draft is None:
         history = store.history(intake_id)
@@ -167,8 +172,15 @@ def open_code():
         error = "code_error_form"
     else:
         invite = svc.store().find_invite(invites.code_hash(code))
-        if invite is None or invite.submitted or invite.expires_at <= _now():
-            error = "code_error_wrong"  # one answer for unknown, expired and used: no oracle for guessers
+        if invite is None or invite.expires_at <= _now() or (invite.submitted and svc.kiosk):
+            error = "code_error_wrong"  # one answer for unknown and expired: no oracle for guessers
+        elif invite.submitted:
+            # The answers were sent: the code, until it expires, opens only the page for adding
+            # photos or PDFs of records (never the answers again, nor a draft the clinic opened).
+            svc.code_limiter.give_back(client)
+            _open(invite.intake_id, code, None, language=invite.language)
+            session["records_only"] = True
+            return _to("patient.records")
         else:
             svc.code_limiter.give_back(client)  # the limits count wrong codes: a right one is not one
             _open(invite.intake_id, code, svc.store().load_draft(invite.intake_id), language=invite.language)
@@ -619,9 +631,12 @@ def done():
     intake = _require()
     if not intake.submitted:
         return _to("patient.check")
+    if session.get("records_only"):
+        return _to("patient.records")
     urgency, summary = _summary(False, intake)
     kiosk = session.get("kiosk", False)
-    page = _page("done.html", summary=summary, urgency=urgency, stopped=False, kiosk=kiosk)
+    page = _page("done.html", summary=summary, urgency=urgency, stopped=False, kiosk=kiosk,
+                 checklist=_checklist_items(intake))
     if kiosk:
         session.end()  # a shared tablet: the next person cannot come back to this intake's pages
     return page
@@ -646,7 +661,8 @@ def saved():
     asked = {item.id for item in _asked(intake.answers)}
     came_from = request.args.get("from", "")
     back = url_for("patient.question", qid=came_from) if came_from in asked else url_for("patient.intro")
-    return _page("saved.html", code=session.get("code", ""), back=back, expires=_code_expiry())
+    return _page("saved.html", code=session.get("code", ""), back=back, expires=_code_expiry(),
+                 offer_records=not session.get("kiosk"))
 
 
 def _code_expiry() -> str | None:
@@ -686,3 +702,205 @@ def idle_css():
     session's idle time is up, without JavaScript (see ``idle_stylesheet``). With JavaScript the page
     script warns first and ends the session itself, so it switches this off."""
     return idle_stylesheet(services().settings.patient_idle_minutes * 60)
+
+
+# --- records the patient has: photos or PDFs of the operative report and the MRI report -------------
+# Offered after sending (the done page), when coming back with the code after sending, and on the
+# saved page. Files are checked by their content (triage.uploads) and kept in the store; the patient
+# sees only what they sent (names and pages), never the files themselves; staff download them.
+
+def _upload_limits():
+    from triage.uploads import UploadLimits
+
+    return UploadLimits.from_settings(services().settings)
+
+
+def _record_items() -> list[dict[str, Any]]:
+    """Each record item with the files this intake holds of it (removed ones left out)."""
+    from triage.uploads import RECORD_ITEMS
+
+    intake = _require()
+    store = services().store()
+    kept = [f for f in store.record_files(intake.id) if f.removed_at is None]
+    received = _received_items(intake.id)
+    return [{"id": item, "files": [f for f in kept if f.item == item], "received": item in received}
+            for item in RECORD_ITEMS]
+
+
+def _received_items(intake_id: int) -> set[str]:
+    """Record items staff marked received (a file of one can no longer be removed)."""
+    requests = getattr(services().store(), "record_requests", None)
+    if requests is None:
+        return set()
+    return {r.item for r in requests(intake_id) if getattr(r, "state", None) == "received"}
+
+
+def _records_page(*, errors: list[dict[str, str]] | None = None, notice: str | None = None, status: int = 200):
+    intake = _require()
+    limits = _upload_limits()
+    if intake.submitted and session.get("records_only"):
+        back = None  # came back with the code only to add records: the page offers leaving
+    elif intake.submitted:
+        back = url_for("patient.done")
+    else:
+        back = url_for("patient.intro")
+    return _page("records.html", items=_record_items(), errors=errors or [], error=bool(errors), notice=notice,
+                 back=back, megabytes=limits.max_bytes // (1024 * 1024), max_files=limits.max_files,
+                 submitted=intake.submitted), status
+
+
+@blueprint.get("/records")
+def records():
+    _require()
+    if session.get("kiosk"):
+        abort(404)  # a shared tablet: records are added from the patient's own phone, with their code
+    notice = session.pop("records_notice", None)
+    return _records_page(notice=_notice_text(notice))
+
+
+def _notice_text(notice: dict | None) -> str | None:
+    if not notice:
+        return None
+    svc = services()
+    if notice["kind"] == "added":
+        count = notice["count"]
+        return svc.text("records_added" + ("_one" if count == 1 else ""), count=count)
+    return svc.text("records_removed", name=notice["name"])
+
+
+def _refusal(reason: str, name: str) -> str:
+    limits = _upload_limits()
+    return services().text(f"records_error_{reason}", name=name, megabytes=limits.max_bytes // (1024 * 1024),
+                           pages=limits.max_pdf_pages, files=limits.max_files)
+
+
+@blueprint.post("/records/<item>")
+def upload(item: str):
+    """Add one or more files to a record item: each checked by its content and kept in its own
+    transaction (what was taken stays, whatever is refused). Refused files are named with a plain
+    sentence each; nothing of them is stored."""
+    from triage.errors import UploadRefused
+    from triage.uploads import RECORD_ITEMS, check_count, check_upload, shown_name
+
+    svc = services()
+    intake = _require()
+    if item not in RECORD_ITEMS or session.get("kiosk"):
+        abort(404)
+    sent = [f for f in request.files.getlist("file") if f and (f.filename or f.content_length)]
+    if not sent:
+        return _records_page(errors=[{"field": f"file-{item}", "text": svc.text("records_error_no_file")}], status=400)
+    store = svc.store()
+    limits = _upload_limits()
+    errors, added = [], 0
+    for storage in sent:
+        shown = shown_name(storage.filename or "")
+        if not _upload_allowed(intake.id):
+            errors.append({"field": f"file-{item}", "text": svc.text("records_error_too_many_tries",
+                                                                     minutes=svc.upload_limiter.minutes)})
+            break
+        try:
+            check_count(sum(1 for f in store.record_files(intake.id) if f.item == item and f.removed_at is None), limits)
+            # Read at most one byte more than the limit: a bigger file is refused without reading it all.
+            data = storage.stream.read(limits.max_bytes + 1)
+            checked = check_upload(data, storage.filename or "", limits)
+        except UploadRefused as refused:
+            errors.append({"field": f"file-{item}", "text": _refusal(refused.reason, shown)})
+            if refused.reason == "too_many_files":
+                break
+            continue
+        store.add_record_file(intake.id, item, filename=checked.filename, media_type=checked.media_type,
+                              data=checked.data, pages=checked.pages, by=PATIENT_USER, channel="web")
+        added += 1
+    if errors:
+        notice = _notice_text({"kind": "added", "count": added}) if added else None
+        return _records_page(errors=errors, notice=notice, status=400)
+    session["records_notice"] = {"kind": "added", "count": added}
+    return redirect(url_for("patient.records") + f"#item-{item}", code=303)
+
+
+UPLOADS_PER_INTAKE = 30  # files tried per intake per window (a report has a few pages; a flood is not one)
+UPLOADS_PER_ADDRESS = 60  # files tried per address per window (a family's phones behind one router)
+
+
+def _upload_allowed(intake_id: int) -> bool:
+    """Count one file tried, for the intake and for the address (in the store, shared by every
+    process); False past either limit. The first refusal of a window is an audit row."""
+    from triage.store import GUEST_USER
+
+    limiter, address = services().upload_limiter, request.remote_addr or "-"
+    if not limiter.take(f"intake:{intake_id}", UPLOADS_PER_INTAKE):
+        what = "intake"
+    elif not limiter.take(f"address:{address}", UPLOADS_PER_ADDRESS):
+        limiter.give_back(f"intake:{intake_id}")
+        what = "address"
+    else:
+        return True
+    if limiter.first_in_window(f"{what}:{intake_id}:{address}"):
+        services().store().audit_event(UPLOAD_THROTTLED, user=GUEST_USER,
+                                       detail={"address": address, "intake": intake_id, "limit": what})
+    return False
+
+
+UPLOAD_THROTTLED = "upload_throttled"
+
+
+@blueprint.post("/records/remove")
+def remove_upload():
+    """Remove a file this intake's patient sent (before staff marked its record received). The file
+    is named by a form field and looked up among this session's intake's files only."""
+    from triage.store import RecordReceived
+
+    svc = services()
+    intake = _require()
+    store = svc.store()
+    try:
+        file_id = int(request.form.get("file", ""))
+    except ValueError:
+        abort(400)
+    found = next((f for f in store.record_files(intake.id) if f.id == file_id and f.removed_at is None), None)
+    if found is None:
+        abort(404)  # another intake's file, or removed already
+    try:
+        store.remove_record_file(file_id, by=PATIENT_USER)
+    except RecordReceived:
+        return _records_page(errors=[{"field": f"item-{found.item}", "text": svc.text("records_error_received",
+                                                                                      name=found.filename)}],
+                             status=409)
+    session["records_notice"] = {"kind": "removed", "name": found.filename}
+    return redirect(url_for("patient.records") + f"#item-{found.item}", code=303)
+
+
+def too_large_upload():
+    """An upload bigger than the settings allow in one request (413): the page again, saying so."""
+    svc = services()
+    if _current() is None:
+        return _page("error.html", title_id="bad_request_title", text_id="bad_request_text"), 413
+    item = (request.view_args or {}).get("item", "")
+    limits = _upload_limits()
+    text = svc.text("records_error_request_too_large", megabytes=limits.max_bytes // (1024 * 1024))
+    return _records_page(errors=[{"field": f"file-{item}", "text": text}], status=413)
+
+
+def _checklist_items(intake: Intake) -> list[str]:
+    """The record items still missing, by the latest result (sent), or by the answers so far."""
+    from triage.uploads import RECORD_ITEMS
+
+    svc = services()
+    if intake.submitted:
+        result = Result.model_validate(svc.store().get(intake.id).result)
+    else:
+        answers = parse_answers(without_hidden(svc.questionnaire, intake.answers), today=svc.today())
+        result = assess(answers, svc.ruleset, svc.settings)
+    missing = {item.id for item in result.missing_items}
+    return [item for item in RECORD_ITEMS if item in missing]
+
+
+@blueprint.get("/checklist")
+def checklist():
+    """The records to get, on a page of its own to print (one A4 or Letter sheet)."""
+    intake = _require()
+    if intake.submitted and session.get("records_only"):
+        back = url_for("patient.records")
+    else:
+        back = url_for("patient.done") if intake.submitted else url_for("patient.saved")
+    return _page("checklist.html", checklist=_checklist_items(intake), code=session.get("code", ""), back=back)

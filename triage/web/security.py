@@ -16,6 +16,8 @@ CSRF_FIELD = "csrf_token"
 # Blueprints whose every request carries its own credential (a signed bearer token, never a cookie):
 # a forged cross-site request cannot borrow it, so CSRF tokens do not apply; they set their own body limit.
 TOKEN_AUTHENTICATED = frozenset({"cds_hooks"})
+# The pages that take files (multipart forms): their body limit is the upload settings' (create_app).
+UPLOAD_ENDPOINTS = frozenset({"patient.upload"})
 MAX_BODY_BYTES = 64 * 1024  # the largest form is a few hundred bytes; anything bigger is refused (413)
 TOKEN_BODY_BYTES = 2 * 1024 * 1024  # an upper bound for token-authenticated APIs (they enforce their own)
 
@@ -168,6 +170,9 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
+        if request.endpoint in UPLOAD_ENDPOINTS and request.method == "POST":
+            # Files: the body limit the settings allow, set before anything reads the form.
+            request.max_content_length = app.config.get("TRIAGE_UPLOAD_BODY_BYTES", MAX_BODY_BYTES)
         # First of all, before any page acts: a refused request changes nothing.
         if has_control_characters():
             abort(400)

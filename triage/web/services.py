@@ -45,6 +45,7 @@ class Services:
     account_limiter: security.Limiter
     device_limiter: security.Limiter
     kiosk_limiter: security.Limiter  # new kiosk intakes per address, and for everyone, per minute
+    upload_limiter: security.Limiter  # files a patient uploads, per intake and per address
     clock: Callable[[], float] = time.time  # seconds: one-time codes' time steps (as the limits)
     pooled: bool = False  # a PostgreSQL store: connections from a pool, one per request
     _local: threading.local = field(default_factory=threading.local)

@@ -563,7 +563,8 @@ def summary(intake_id: int):
         answers = draft.answers if draft else {}
         return _page("staff/draft.html", title=f"Intake {intake_id}", intake_id=intake_id, draft=draft,
                      rows=_answer_rows(answers, red_flags=False),
-                     red_flag_rows=_red_flag_rows(answers, {}), open_alerts=_open_alerts(intake_id))
+                     red_flag_rows=_red_flag_rows(answers, {}), open_alerts=_open_alerts(intake_id),
+                     files=store.record_files(intake_id))
     try:
         record = store.get(intake_id, _version_arg())
     except IntakeNotFound:
@@ -573,6 +574,7 @@ def summary(intake_id: int):
     return _page("staff/summary.html", title=f"Intake {intake_id}", record=record, result=result, history=history,
                  draft=draft, open_alerts=_open_alerts(intake_id), **_summary_parts(result, record.answers),
                  answered_in=LANGUAGES.get(record.language or "", record.language),
+                 files=store.record_files(intake_id),
                  **_record_parts(intake_id, record, history))
 
 
@@ -650,6 +652,37 @@ def _summary_parts(result: Result, answers: dict[str, Any]) -> dict[str, Any]:
         "rules": [sources[rule] for rule in dict.fromkeys(entry.rule for entry in result.trace)],
         "veteran": said("veteran") if "veteran" in answers else None,
     }
+
+
+# A file a patient sent is never shown by this site: it is downloaded (an attachment), with no type
+# sniffing, and a policy that would run nothing even if a browser opened it here.
+FILE_POLICY = "default-src 'none'; sandbox; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
+
+
+@blueprint.get("/intakes/<int:intake_id>/files/<int:file_id>")
+def record_file(intake_id: int, file_id: int):
+    """Download one file of an intake's records (signed-in staff only; an audit row each)."""
+    import io
+
+    from flask import send_file
+
+    from triage.store import RECORD_FILE_DOWNLOADED
+
+    store = services().store()
+    try:
+        found = store.record_file(file_id)
+    except InvalidInput:
+        abort(404)
+    if found.intake_id != intake_id or found.removed_at is not None:
+        abort(404)
+    store.log_access(RECORD_FILE_DOWNLOADED, user=g.user.name, intake_id=intake_id,
+                     detail={"file": file_id, "sha256": found.sha256, "channel": "web"})
+    response = send_file(io.BytesIO(store.record_file_data(file_id)), mimetype=found.media_type, as_attachment=True,
+                         download_name=found.filename, etag=False, last_modified=None, max_age=0)
+    response.headers["Content-Security-Policy"] = FILE_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
 
 
 @blueprint.get("/intakes/<int:intake_id>/print")

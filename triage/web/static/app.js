@@ -9,6 +9,20 @@
 (function () {
   "use strict";
 
+  // The records checklist: a Print button (hidden without this script: the browser's Print works).
+  document.querySelectorAll("button[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+
+  // Records upload forms: one press sends once (a slow phone upload invites a second press).
+  document.querySelectorAll("form[data-upload]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+      form.setAttribute("aria-busy", "true");
+    });
+  });
+
   document.querySelectorAll("input[type=checkbox][name=answer]").forEach(function (box) {
     box.addEventListener("change", function () {
       if (!box.checked) { return; }
