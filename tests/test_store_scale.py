@@ -122,14 +122,14 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
     with open_store(clinic) as store:
         before = store.worklist()
     raw = sqlite3.connect(clinic, isolation_level=None)
-    for statement in ("DROP TABLE record_files",  # schema 13's (uploads)
+    for statement in ("DROP TABLE record_files",  # schema 15's (uploads)
                       "DROP TABLE worklist_items", "DROP TABLE worklist", "DROP INDEX versions_source",
                       "ALTER TABLE invites DROP COLUMN language",  # schema 7's, after the worklist's 6
                       "ALTER TABLE alerts DROP COLUMN kiosk",  # schema 8's
                       "DROP TABLE rate_limits", "DROP TABLE known_devices", "DROP TABLE recovery_codes",  # 9's
                       "ALTER TABLE users DROP COLUMN totp_secret", "ALTER TABLE users DROP COLUMN totp_last_step",
                       "DROP TABLE sessions", "DROP TABLE token_uses",  # schema 10's
-                      "DROP TABLE record_requests",  # schema 13's (records)
+                      "DROP TABLE record_requests",  # schema 14's (records)
                       "ALTER TABLE users DROP COLUMN session_generation",
                       "PRAGMA user_version = 5"):
         raw.execute(statement)

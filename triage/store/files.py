@@ -9,7 +9,7 @@ bytes: a patient who sent the wrong photo by mistake wants it gone. Removal is r
 marked the record item received (the requests half of the contract).
 
 ``RecordFiles`` is mixed into ``Store`` (core.py); the SQL is the same for both backends. The table is
-SQLite migration 13 (schema.py) and PostgreSQL migration 12 (postgresql.py); ``verify_record_files`` is
+SQLite schema 15 (schema.MIGRATIONS[14]) and PostgreSQL MIGRATIONS[14] (postgresql.py); ``verify_record_files`` is
 one of `audit verify`'s checks (verify.py).
 """
 
