@@ -76,17 +76,17 @@ def test_a_file_for_another_item_or_intake_or_unchecked_is_refused(store_with_in
         assert store.record_files(1) == []
 
 
-def test_removal_is_refused_once_the_record_is_received(store_with_intake):
-    with open_store(store_with_intake) as store:
-        if not hasattr(store, "receive_record"):
-            pytest.skip("the requests half of the records contract is not in this build yet")
-        # The draft's intake is sent, its result listing the operative report missing; then received.
-        store.record_assessment({"patient_id": "PT-1"}, RESULT, user="patient-web", intake_id=1, discard_draft=True)
-        added = _add(store)
+def test_removal_is_refused_once_the_record_is_received(store_location, answers_file):
+    assert run_cli("assess", answers_file({"patient_id": "PT-1", "surgical_report_available": "no",
+                                           "mri_available": "no"}), "--save", "--db", str(store_location)).code == 0
+    with open_store(store_location) as store:
+        received, other = _add(store), _add(store, item="current_mri")
         store.receive_record(1, "surgical_report", by="coord1")
-        with pytest.raises(InvalidInput, match="marked received"):
-            store.remove_record_file(added.id, by="patient-web")
-        assert store.record_file_data(added.id)
+        with pytest.raises(InvalidInput, match="the surgical report was marked received"):
+            store.remove_record_file(received.id, by="patient-web")
+        assert store.record_file_data(received.id)
+        assert store.remove_record_file(other.id, by="patient-web").removed_at  # not received: removable
+    assert run_cli("audit", "verify", "--db", str(store_location)).code == 0
 
 
 @pytest.mark.parametrize("statement, named", [
@@ -131,20 +131,3 @@ def test_a_deidentified_export_never_includes_a_file(store_location, answers_fil
         assert exported.code == 0, exported.err
         assert "Smith" not in exported.out and added.sha256 not in exported.out
         assert "operative report.jpg" not in exported.out
-
-
-def test_removal_reads_the_requests_half_for_a_received_record(store_with_intake, monkeypatch):
-    """The files half asks the requests half (``Store.record_requests``) whether the item was received:
-    a stand-in of that method here, until both halves are in one build (the test above, then)."""
-    from types import SimpleNamespace
-
-    from triage.store import Store
-
-    with open_store(store_with_intake) as store:
-        kept_file = _add(store)
-        other = _add(store, item="current_mri")
-        monkeypatch.setattr(Store, "record_requests", lambda self, intake_id=None, **_: [
-            SimpleNamespace(intake_id=1, item="surgical_report", state="received")], raising=False)
-        with pytest.raises(InvalidInput, match="the surgical report was marked received"):
-            store.remove_record_file(kept_file.id, by="patient-web")
-        assert store.remove_record_file(other.id, by="patient-web").removed_at  # another item: still removable

@@ -399,7 +399,7 @@ def test_drafts_saved_before_schema_8_raise_their_alerts_on_upgrade(tmp_path):
         store.red_flag_tiers = {}  # as before: a draft raised nothing
         draft = store.save_draft({"patient_id": "OLD", FLAGS["emergency"]: "yes"}, user="nurse")
     connection = sqlite3.connect(path)
-    connection.executescript("DROP TABLE record_files; DROP TABLE record_requests;"  # schema 15's, 14's (uploads, records)
+    connection.executescript("DROP TABLE record_files; DROP TABLE record_requests;"  # schema 13's (records)
                              " DROP INDEX worklist_alert; ALTER TABLE worklist DROP COLUMN alert_urgency;"
                              " ALTER TABLE alerts DROP COLUMN answer_changed_at; PRAGMA user_version = 11;")  # before schema 12
     connection.close()

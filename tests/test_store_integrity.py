@@ -248,7 +248,7 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
         raw.execute("INSERT INTO invites VALUES (?, 1, 0, '2026-01-01T00:00:00Z', 'alice', '2026-12-31T00:00:00Z',"
                     " 'en')", ("c0de" * 16,))
         if raw.postgresql:
-            raw.execute("DROP TABLE record_files")  # schema 13's (uploads)
+            raw.execute("DROP TABLE record_files")  # uploads (schema 15)
             raw.execute("DROP FUNCTION triage_replace_password")  # schema 11's, like the sealing
             raw.execute("DROP FUNCTION triage_enroll_second_factor; DROP FUNCTION triage_end_account_sessions")  # 13
             raw.execute("DROP TABLE record_requests")  # and the records' (schema 14)
@@ -259,10 +259,10 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
                 raw.execute(statement)
             raw.execute("UPDATE triage_store SET schema_version = 10")  # the schema before the sealing's
         else:
-            for statement in ("DROP TABLE record_files",  # schema 15's (uploads)
-                              "DROP INDEX worklist_alert", "ALTER TABLE worklist DROP COLUMN alert_urgency",
+            for statement in ("DROP INDEX worklist_alert", "ALTER TABLE worklist DROP COLUMN alert_urgency",
                               "ALTER TABLE alerts DROP COLUMN answer_changed_at",  # schema 12's
-                              "DROP TABLE record_requests"):  # and 14's (records)
+                              "DROP TABLE record_requests",  # and 14's (records)
+                              "DROP TABLE record_files"):  # and 15's (uploads)
                 raw.execute(statement)
             raw.execute("PRAGMA user_version = 10")
     assert run_cli("audit", "verify", "--db", str(store_location)).code == 0  # upgraded on opening, then checked

@@ -100,7 +100,7 @@ def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
         store.red_flag_tiers = {}
         old_draft = store.save_draft({"red_flag_saddle_numbness": "yes"}, user="nurse")
     with Raw(pg_url) as raw:  # back to the schema a PostgreSQL store starts from
-        raw.execute("DROP TABLE record_files")  # uploads (schema 15)
+        raw.execute("DROP TABLE record_files")  # uploads (PostgreSQL 14)
         raw.execute("ALTER TABLE invites DROP COLUMN language")
         raw.execute("ALTER TABLE alerts DROP COLUMN answer_changed_at")
         raw.execute("DROP INDEX alerts_one_open")

@@ -18,8 +18,8 @@ from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED
                                 SECOND_FACTOR_RESET, SYSTEM_USER, USER_ADDED, Alert, AuditReport, Draft, Invite, Record,
                                 User, VersionInfo, WebSession, WorklistPage, WorklistRow, stored_columns, utc_now,
                                 _record, _web_session)
-from triage.store.files import RecordFiles
 from triage.store.requests import RecordRequests
+from triage.store.files import RecordFiles
 from triage.store.verify import _Verifier
 from triage.store.worklist import most_urgent, worklist_entry, _refresh_worklist, _write_worklist
 

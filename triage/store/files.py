@@ -157,12 +157,13 @@ class RecordFiles:
         return RecordFile(*row[:-1], now)
 
     def _record_item_received(self, db, intake_id: int, item: str) -> bool:
-        """Staff marked ``item`` received (the requests half of the contract: ``record_requests``)."""
-        requests = getattr(self, "record_requests", None)
-        if requests is None:  # a store without the requests half (never in a released build)
-            return False
-        return any(getattr(r, "item", None) == item and getattr(r, "state", None) == "received"
-                   for r in requests(intake_id))
+        """Staff marked ``item`` received (the requests half of the contract, triage/store/requests.py),
+        read inside this write transaction."""
+        from triage.records import RECEIVED
+
+        row = db.execute("SELECT 1 FROM record_requests WHERE intake_id = ? AND item = ? AND state = ? LIMIT 1",
+                         (intake_id, item, RECEIVED)).fetchone()
+        return row is not None
 
 
 def verify_record_files(verifier: Any, db) -> None:

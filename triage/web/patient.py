@@ -729,10 +729,9 @@ def _record_items() -> list[dict[str, Any]]:
 
 def _received_items(intake_id: int) -> set[str]:
     """Record items staff marked received (a file of one can no longer be removed)."""
-    requests = getattr(services().store(), "record_requests", None)
-    if requests is None:
-        return set()
-    return {r.item for r in requests(intake_id) if getattr(r, "state", None) == "received"}
+    from triage.records import RECEIVED
+
+    return {r.item for r in services().store().record_requests(intake_id) if r.state == RECEIVED}
 
 
 def _records_page(*, errors: list[dict[str, str]] | None = None, notice: str | None = None, status: int = 200):

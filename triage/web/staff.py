@@ -573,8 +573,8 @@ def summary(intake_id: int):
     result = Result.model_validate(record.result)
     return _page("staff/summary.html", title=f"Intake {intake_id}", record=record, result=result, history=history,
                  draft=draft, open_alerts=_open_alerts(intake_id), **_summary_parts(result, record.answers),
-                 answered_in=LANGUAGES.get(record.language or "", record.language),
                  files=store.record_files(intake_id),
+                 answered_in=LANGUAGES.get(record.language or "", record.language),
                  **_record_parts(intake_id, record, history))
 
 

@@ -322,15 +322,11 @@ def test_staff_download_a_file_as_an_attachment_that_nothing_can_run(app, db):
     assert patient_get.status_code == 303 and "/staff/sign-in" in patient_get.headers["Location"]
 
 
-def test_once_staff_received_the_record_the_patient_cannot_remove_its_files(app, db, monkeypatch):
-    from types import SimpleNamespace
-
-    from triage.store import Store
-
+def test_once_staff_received_the_record_the_patient_cannot_remove_its_files(app, db):
     visitor, _, intake_id = sent(app, db)
     upload(visitor, "surgical_report", (files.jpeg(), "op.jpg"))
-    monkeypatch.setattr(Store, "record_requests", lambda self, intake_id=None, **_: [
-        SimpleNamespace(intake_id=intake_id, item="surgical_report", state="received")], raising=False)
+    with open_store(db) as store:
+        store.receive_record(intake_id, "surgical_report", by="cora")
     visitor.get("/intake/records")
     assert "The clinic team has this report now." in visitor.text
     assert 'action="/intake/records/remove"' not in visitor.page  # no Remove button

@@ -2,7 +2,7 @@
 at 320 px, with and without JavaScript, in English and Spanish, a patient sends a photo and a PDF,
 sees them listed, gets a plain error for an SVG, removes a wrong file; axe-core on each page; the
 checklist prints on one A4 and one Letter page. Screenshots and the printed pages (as PNG) are kept
-in test-artefacts/screenshots/ (records-*.png, checklist-*.png)."""
+in test-artefacts/screenshots/ (records-*.png, checklist-*.png: the patient's records pages)."""
 
 from __future__ import annotations
 
