@@ -140,3 +140,17 @@ def test_after_a_restart_every_server_thread_serves_again(cluster):
             assert set(wrong_codes(12)) <= {400, 429}
     finally:
         server.stop()
+
+
+def test_a_server_without_its_connection_pool_says_so_at_start(cluster, monkeypatch):
+    """Upgraded with --no-deps, psycopg_pool missing: one line before listening (it served 503 forever)."""
+    import sys
+
+    from triage.errors import StoreError
+    from triage.store import postgresql
+
+    db = cluster.new_database()
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # import psycopg_pool now raises ImportError
+    monkeypatch.setattr(postgresql, "_pools", {})
+    with pytest.raises(StoreError, match=r"needs psycopg_pool: pip install 'fbss-triage\[postgresql\]'"):
+        make_app(db)

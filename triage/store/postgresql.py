@@ -627,7 +627,11 @@ def _pool(url: str):
         if pool is None:
             import atexit
 
-            from psycopg_pool import ConnectionPool
+            try:
+                from psycopg_pool import ConnectionPool
+            except ImportError:  # an upgrade with --no-deps: say so at start, not 503 at every request
+                raise StoreError("the web server on a PostgreSQL store needs psycopg_pool: "
+                                 "pip install 'fbss-triage[postgresql]'") from None
 
             check_transport(url)
 
@@ -656,10 +660,10 @@ def _pool(url: str):
 def open_pooled_store(url: str, *, clock: Callable[[], str] = utc_now) -> Store:
     """The store on a connection borrowed from this process's pool for ``url`` (its schema was checked
     when the process first opened it with ``open_postgresql_store``); ``close()`` gives it back."""
-    from psycopg_pool import PoolTimeout
-
     location = redact(url)
     pool = _pool(url)
+    from psycopg_pool import PoolTimeout  # after _pool, which says in one line if it is missing
+
     try:
         connection = pool.getconn()
     except PoolTimeout:

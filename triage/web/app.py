@@ -58,6 +58,8 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
     settings = load_settings(settings_path)
     store_path = store_path if is_postgresql_url(store_path) else Path(store_path)
     open_store(store_path).close()
+    if is_postgresql_url(store_path):
+        open_store(store_path, pooled=True).close()  # the pool too: what it lacks is one line at start
     app = Flask(__name__, static_folder=str(PACKAGE / "static"), template_folder=str(PACKAGE / "templates"))
     app.config.update(
         TRAP_HTTP_EXCEPTIONS=False,
