@@ -206,3 +206,25 @@ def test_the_records_bundle_passes_the_second_fhir_validator(sqlite_db, tmp_path
     assert run.returncode == 0, run.stderr
     (result,) = json.loads(run.stdout)
     assert result["ok"], result["issues"]
+
+
+def test_the_receipt_and_its_files_are_one_transaction_in_the_store(db):
+    """A file the store itself refuses (after the receipt's version and request rows are written in the
+    same transaction) leaves no receipt, no version and no other file behind, on both backends."""
+    from types import SimpleNamespace
+
+    from triage.errors import InvalidInput
+    from triage.store import open_store
+
+    intake = save()
+    good = SimpleNamespace(filename="mri.pdf", media_type="application/pdf", data=hostile_files.pdf(), pages=1)
+    bad = SimpleNamespace(filename="mri.svg", media_type="image/svg+xml", data=b"<svg/>", pages=1)
+    with open_store(db) as store:
+        with pytest.raises(InvalidInput, match="checked PDF"):
+            store.receive_record(intake, "current_mri", by="cora", files=[good, bad])
+        assert store.record_files(intake) == [] and store.record_requests(intake) == []
+        assert [v.version for v in store.history(intake)] == [1]
+        store.receive_record(intake, "current_mri", by="cora", files=[good])
+        (kept,) = store.record_files(intake)
+        assert (kept.filename, kept.channel, kept.added_by) == ("mri.pdf", "records", "cora")
+    assert run_cli("audit", "verify").code == 0
