@@ -228,3 +228,20 @@ def test_the_receipt_and_its_files_are_one_transaction_in_the_store(db):
         (kept,) = store.record_files(intake)
         assert (kept.filename, kept.channel, kept.added_by) == ("mri.pdf", "records", "cora")
     assert run_cli("audit", "verify").code == 0
+
+
+def test_the_fhir_export_holds_the_patients_uploads_but_not_a_removed_one(sqlite_db):
+    from triage.store import open_store
+
+    intake = save()
+    with open_store(sqlite_db) as store:
+        wrong = store.add_record_file(intake, "surgical_report", filename="wrong.jpg", media_type="image/jpeg",
+                                      data=hostile_files.jpeg(), pages=1, by="patient", channel="web")
+        kept = store.add_record_file(intake, "surgical_report", filename="op-report.pdf",
+                                     media_type="application/pdf", data=hostile_files.pdf(2), pages=2,
+                                     by="patient", channel="web")
+        store.remove_record_file(wrong.id, by="patient")
+    documents = [entry["resource"] for entry in _bundle(intake, "--record-data")["entry"][1:]]
+    assert [d["id"] for d in documents] == [f"intake-{intake}-record-file-{kept.id}"]
+    assert documents[0]["content"][0]["attachment"]["title"] == "op-report.pdf"
+    assert "2 pages" in documents[0]["description"] and "web" in documents[0]["description"]
