@@ -245,3 +245,17 @@ def test_the_fhir_export_holds_the_patients_uploads_but_not_a_removed_one(sqlite
     assert [d["id"] for d in documents] == [f"intake-{intake}-record-file-{kept.id}"]
     assert documents[0]["content"][0]["attachment"]["title"] == "op-report.pdf"
     assert "2 pages" in documents[0]["description"] and "web" in documents[0]["description"]
+
+
+def test_a_file_over_the_size_setting_is_refused_without_reading_it_whole(sqlite_db, tmp_path, monkeypatch):
+    intake = save()
+    settings = tmp_path / "settings.toml"
+    settings.write_text("upload_max_file_megabytes = 1\n", encoding="utf-8")
+    monkeypatch.setenv("TRIAGE_SETTINGS", str(settings))
+    report = hostile_files.pdf()
+    (tmp_path / "big.pdf").write_bytes(report + b"\n" * (1024 * 1024 + 1 - len(report)))  # one byte over
+    run = receive_mri(intake, tmp_path / "big.pdf")
+    assert run.code == 2 and "big.pdf: is larger than 1 MB (setting upload_max_file_megabytes)" in run.err
+    run = receive_mri(intake, "/dev/zero")  # endless: read up to the limit, then refused
+    assert run.code == 2 and "/dev/zero: is larger than 1 MB" in run.err
+    nothing_saved(intake)

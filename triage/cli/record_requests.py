@@ -216,8 +216,9 @@ def _read_files(paths: list[str], settings) -> list:
 
     limits, files = UploadLimits.from_settings(settings), []
     for path in paths:
-        try:
-            data = Path(path).read_bytes()
+        try:  # at most one byte over the limit: a huge file (or /dev/zero) is never read whole
+            with open(path, "rb") as stream:
+                data = stream.read(limits.max_bytes + 1)
         except OSError as error:
             raise InvalidInput([Problem(path, f"cannot be read ({(error.strerror or str(error)).lower()})")]) from None
         try:
