@@ -54,7 +54,7 @@ def test_a_result_rewritten_with_every_hash_recomputed_is_caught_by_its_answers(
         store.record_assessment(RED_FLAG, _forged(_assessed(RED_FLAG)), user="alice")
     verified = _verify(store_location)
     assert verified.code == 7
-    assert ("error: audit: intake 1 version 1: its recorded result is not what its answers give under ruleset "
+    assert ("error: triage audit verify: audit: intake 1 version 1: its recorded result is not what its answers give under ruleset "
             "fbss-triage") in verified.err
     assert "status, urgency, red_flags" in verified.err and "bladder" not in verified.err  # no answer value
 
@@ -92,7 +92,7 @@ def _rechain(location, keyed_prefix: str = "") -> None:
 
     with Raw(location) as raw:
         raw.drop_guards()
-        raw.execute("UPDATE audit SET detail = ? WHERE action = 'listed'", ('{"rows":0}',))
+        raw.execute("UPDATE audit SET detail = ? WHERE action = 'sign_in_failed'", ('{"address":"10.0.0.1"}',))
         prev = store_module.GENESIS
         rows = raw.execute("SELECT seq, at, \"user\", action, intake_id, version, detail FROM audit ORDER BY seq").fetchall()
         for seq, at, user, action, intake_id, version, detail in rows:
@@ -105,7 +105,7 @@ def _rechain(location, keyed_prefix: str = "") -> None:
 def _fill(location) -> None:
     with open_store(location) as store:
         store.record_assessment(RED_FLAG, _assessed(RED_FLAG), user="alice")
-        store.log_access("listed", user="alice", detail={"rows": 1})
+        store.audit_event("sign_in_failed", user="alice", detail={"address": "127.0.0.1"})
 
 
 def test_a_head_noted_earlier_is_checked_and_a_rechained_store_fails_it(store_location):
@@ -113,13 +113,13 @@ def test_a_head_noted_earlier_is_checked_and_a_rechained_store_fails_it(store_lo
     noted = _head(store_location)
     assert len(noted) == 64
     with open_store(store_location) as store:  # the chain grows: the noted head is still in it
-        store.log_access("listed", user="bob", detail={"rows": 1})
+        store.audit_event("sign_in_failed", user="bob", detail={"address": "127.0.0.1"})
     assert _verify(store_location, "--expect-head", noted).code == 0
     assert _verify(store_location, "--expect-head", "0" * 63 + "1").code == 7
     _rechain(store_location)
     assert _verify(store_location).code == 0  # the forgery a plain verify cannot see
     verified = _verify(store_location, "--expect-head", noted)
-    assert verified.code == 7 and "error: audit: no audit row has the head given by --expect-head" in verified.err
+    assert verified.code == 7 and "error: triage audit verify: audit: no audit row has the head given by --expect-head" in verified.err
 
 
 def test_expect_head_refuses_what_is_not_a_head(tmp_path):
@@ -185,8 +185,8 @@ def test_rotating_the_key_keeps_every_row_verifiable(store_location, key_file):
     with open_store(store_location) as running:  # a process that read the file before the rotation
         key_file.write_text(f"{KEY_1}\n{KEY_2}\n", encoding="ascii")
         with open_store(store_location) as restarted:  # reads both keys: signs with the newest
-            restarted.log_access("listed", user="bob", detail={"rows": 1})
-        running.log_access("listed", user="carol", detail={"rows": 1})  # finds KEY_2 in the chain: reads the file again
+            restarted.audit_event("sign_in_failed", user="bob", detail={"address": "127.0.0.1"})
+        running.audit_event("sign_in_failed", user="carol", detail={"address": "127.0.0.1"})  # finds KEY_2 in the chain: reads the file again
     assert _verify(store_location).code == 0
     with Raw(store_location) as raw:
         ids = [row[0].split(":")[0] for row in raw.execute("SELECT hash FROM audit ORDER BY seq").fetchall()]

@@ -106,7 +106,7 @@ def test_a_backup_never_overwrites_a_file(tmp_path, store_location):
     existing.write_text("last week's backup")
     run = triage("db", "backup", str(existing), "--db", str(store_location), cwd=tmp_path)
     assert run.returncode == 2 and run.stdout == ""
-    assert run.stderr == f"error: {existing}: exists; a backup never overwrites a file: give a new file name\n"
+    assert run.stderr == f"error: triage db backup: {existing}: exists; a backup never overwrites a file: give a new file name\n"
     assert existing.read_text() == "last week's backup"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no scratch file left
 
@@ -128,12 +128,12 @@ def test_restore_checks_the_copy_before_touching_anything(tmp_path, store_locati
     run = triage("db", "restore", str(backup), "--db", str(restore_target), cwd=tmp_path)
     if isinstance(store_location, Path):
         assert run.returncode == 7, run.stderr
-        assert "error: audit: " in run.stderr and f"error: {backup}: the copy fails its audit check; nothing was restored" in run.stderr
+        assert "error: triage db restore: audit: " in run.stderr and f"error: triage db restore: {backup}: the copy fails its audit check; nothing was restored" in run.stderr
         assert not Path(restore_target).exists()  # nothing was created
         assert sorted(p.name for p in Path(restore_target).parent.glob(".*")) == []
     else:
         assert run.returncode == 2, run.stderr
-        assert run.stderr == f"error: {backup}: is not a triage backup made by pg_dump --format=custom\n"
+        assert run.stderr == f"error: triage db restore: {backup}: is not a triage backup made by pg_dump --format=custom\n"
         assert Raw(str(restore_target)).tables() == []
 
 
@@ -162,7 +162,7 @@ def test_restore_replaces_a_store_that_holds_anything_only_when_told(tmp_path, s
 def test_backup_of_no_store_creates_nothing(tmp_path):
     run = triage("db", "backup", str(tmp_path / "copy.db"), "--db", str(tmp_path / "typo.db"), cwd=tmp_path)
     assert run.returncode == 5
-    assert run.stderr == f"error: store: {tmp_path / 'typo.db'}: no store there (check --db or TRIAGE_DB)\n"
+    assert run.stderr == f"error: triage db backup: store: {tmp_path / 'typo.db'}: no store there (check --db or TRIAGE_DB)\n"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -214,7 +214,7 @@ def test_a_folder_that_does_not_exist_is_not_taken_for_a_file_name(tmp_path):
     db = tmp_path / "triage.db"
     assert triage("assess", EXAMPLES[0], "--save", "--db", str(db), cwd=tmp_path).returncode == 0
     run = triage("db", "backup", f"{tmp_path}/backups/", "--db", str(db), cwd=tmp_path)
-    assert (run.returncode, run.stderr) == (2, f"error: {tmp_path}/backups/: no such folder\n")
+    assert (run.returncode, run.stderr) == (2, f"error: triage db backup: {tmp_path}/backups/: no such folder\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["triage.db"]
 
 
@@ -229,8 +229,8 @@ def test_a_store_that_fails_its_check_is_still_copied_and_says_so(tmp_path, stor
     backup = tmp_path / "evidence.copy"
     run = triage("db", "backup", str(backup), "--db", db, cwd=tmp_path)
     assert run.returncode == 7 and run.stdout == ""
-    assert run.stderr.startswith(f"error: {backup}: the copy was written, but the store it copies fails its audit check")
-    assert "error: audit: " in run.stderr and backup.exists()  # kept for the investigation
+    assert run.stderr.startswith(f"error: triage db backup: {backup}: the copy was written, but the store it copies fails its audit check")
+    assert "error: triage db backup: audit: " in run.stderr and backup.exists()  # kept for the investigation
 
 
 def test_a_tampered_dump_is_named_after_restoring_it(tmp_path, postgres_cluster):

@@ -164,7 +164,7 @@ def test_unreadable_input_exits_2_and_writes_nothing(tmp_path, make):
     run = run_cli("batch", str(source), "--out", str(out))
     assert run.code == 2
     expected = "is a folder, not a JSONL file of answers" if make == "folder" else "cannot be read (no such file or directory)"
-    assert run.err == f"error: {source}: {expected}\n"
+    assert run.err == f"error: triage batch: {source}: {expected}\n"
     assert not out.exists() and list(tmp_path.iterdir()) == ([source] if make == "folder" else [])
 
 
@@ -176,7 +176,7 @@ def test_out_cannot_be_the_input_or_a_folder(generated, tmp_path):
     run = run_cli("batch", str(generated), "--out", str(tmp_path))
     assert run.code == 2 and "is a folder" in run.err
     run = run_cli("batch", str(generated), "--out", "-")
-    assert run.code == 2 and run.err.startswith("error: --out: needs a file name")
+    assert run.code == 2 and run.err.startswith("error: triage batch: --out: needs a file name")
     assert not Path("-").exists()
 
 
@@ -286,6 +286,8 @@ def test_benchmark_scripts_run_with_tiny_sizes(tmp_path):
         ["generate.py", "5", "--broken-every", "2", "--out", str(tmp_path / "five.jsonl")],
         ["bench_intake.py", "1"],
         ["bench_store.py", "--intakes", "20", "--large", "200", "--small", "20"],
+        ["bench_staff.py", "--intakes", "120", "--small", "60", "--runs", "1", "--backend", "sqlite"],
+        ["bench_writes.py", "--seconds", "0.3", "--backend", "sqlite"],
     ]
     for script, *args in scripts:
         done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,
@@ -320,3 +322,75 @@ def test_workers_are_never_forked_from_a_process_running_the_engine(tmp_path):
     assert fresh.stdout.strip() == "fork"
     run_cli("assess", str(ROOT / "examples" / "red-flag.json"), "--format", "json")  # the engine is running now
     assert batch._context().get_start_method() == "spawn"
+
+
+# --- `--shard I/N`: one part of a file on each machine -------------------------------------------
+
+def _merge_by_line(*outputs: Path) -> bytes:
+    """What docs/terminal.md tells people to do with the parts' outputs: merge them by line number."""
+    import heapq
+
+    streams = [output.read_bytes().splitlines(keepends=True) for output in outputs]
+    return b"".join(heapq.merge(*streams, key=lambda record: json.loads(record)["line"]))
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_shards_of_a_file_are_disjoint_and_merge_into_the_whole_output(generated, tmp_path, parts):
+    whole = tmp_path / "whole.jsonl"
+    assert run_cli("batch", str(generated), "-o", str(whole), "--workers", "1").code == 0
+    outputs = []
+    for index in range(1, parts + 1):
+        out = tmp_path / f"part{index}.jsonl"
+        done = run_cli("batch", str(generated), "-o", str(out), "--workers", "2", "--shard", f"{index}/{parts}")
+        assert done.code == 0, done.err
+        outputs.append(out)
+    numbers = [[record["line"] for record in read_records(out)] for out in outputs]
+    assert all(numbers), "every part takes some lines"
+    assert all(part == sorted(part) for part in numbers)  # each part in input order
+    count = len(generated.read_bytes().splitlines())
+    assert sorted(n for part in numbers for n in part) == list(range(1, count + 1))  # each line in one part
+    assert _merge_by_line(*outputs) == whole.read_bytes()
+
+
+def test_a_line_goes_to_the_same_shard_wherever_it_is_in_the_file(generated, tmp_path):
+    """The part is chosen by the line's content: a file re-ordered (or copied later, with lines
+    added in front) gives each line the same part, so no line falls between the machines."""
+    lines = generated.read_text(encoding="utf-8").splitlines()
+    turned = tmp_path / "turned.jsonl"
+    write_lines(turned, ['{"patient_id": "NEW"}', *reversed(lines)])
+    taken = {}
+    for name, path in (("original", generated), ("turned", turned)):
+        out = tmp_path / f"{name}-part1.jsonl"
+        assert run_cli("batch", str(path), "-o", str(out), "--workers", "1", "--shard", "1/2").code == 0
+        source = path.read_text(encoding="utf-8").splitlines()
+        taken[name] = {source[record["line"] - 1].strip() for record in read_records(out)} - {'{"patient_id": "NEW"}'}
+    assert taken["original"] == taken["turned"]
+
+
+@pytest.mark.parametrize("value", ["0/2", "3/2", "1/0", "2", "a/b", "", "1/2/3", "1/x"])
+def test_a_bad_shard_value_gives_one_clear_line_and_exit_2(tmp_path, value):
+    source = write_lines(tmp_path / "in.jsonl", ['{"patient_id": "A"}'])
+    done = run_cli("batch", source, "-o", str(tmp_path / "out.jsonl"), "--shard", value)
+    assert done.code == 2
+    assert done.err.count("\n") == 1 and "--shard" in done.err and ("I/N" in done.err or "must be" in done.err)
+    assert "Traceback" not in done.err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_stopped_shard_says_which_input_line_it_stopped_at(generated):
+    lines = generated.read_bytes()
+    source, sink = io.BytesIO(lines), io.BytesIO()
+    config = batch.BatchConfig(load_ruleset(), load_settings(), date(2026, 11, 24))
+    calls = []
+
+    def stop_after_first_chunk() -> bool:
+        calls.append(1)
+        return len(calls) > 1
+
+    shard = batch.Shard.parse("2/2")
+    summary = batch.run_batch(source, sink, config, workers=1, chunk_lines=10, should_stop=stop_after_first_chunk,
+                              shard=shard)
+    records = [json.loads(line) for line in sink.getvalue().splitlines()]
+    done, stop = records[:-1], records[-1]
+    assert len(done) == 10 and stop["lines_done"] == 10
+    assert stop["stopped_at_line"] == done[-1]["line"] + 1 == summary.stopped_at_line

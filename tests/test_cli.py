@@ -42,11 +42,11 @@ def test_stdin_and_as_of(monkeypatch):
 
 @pytest.mark.parametrize("args, content, expected", [
     (["--as-of", "2026-02-30"], "{}", "error: triage assess: argument --as-of: '2026-02-30' is not a real calendar date"),
-    ([], "{\"fusion_date\": \"2026-02-30\"}", "error: fusion_date: '2026-02-30' is not a real calendar date"),
-    ([], "{\"fusion_dat\": \"2026-01\"}", "error: fusion_dat: is not a question id (did you mean 'fusion_date'?)"),
+    ([], "{\"fusion_date\": \"2026-02-30\"}", "error: triage assess: fusion_date: '2026-02-30' is not a real calendar date"),
+    ([], "{\"fusion_dat\": \"2026-01\"}", "error: triage assess: fusion_dat: is not a question id (did you mean 'fusion_date'?)"),
     ([], "{\"a\": 1,}", "is not valid JSON"),
     ([], "", "is empty; expected a JSON object of answers"),
-    ([], "[]", "error: answers: must be a JSON object"),
+    ([], "[]", "error: triage assess: answers: must be a JSON object"),
     ([], "{\"veteran\": \"yes\", \"veteran\": \"no\"}", "key 'veteran' appears twice"),
     ([], "{\"pain_score\": NaN}", "pain_score: NaN is not a whole number from 0 to 10"),
     (["--format", "pdf"], "{}", "argument -f/--format: invalid choice"),
@@ -61,7 +61,7 @@ def test_bad_input_is_one_line_naming_the_problem_exit_2(tmp_path, args, content
 
 
 def test_missing_file_and_folder(tmp_path):
-    assert "error: " + str(tmp_path / "nope.json") + ": cannot be read (no such file or directory)" in run_cli("assess", str(tmp_path / "nope.json")).err
+    assert "error: triage assess: " + str(tmp_path / "nope.json") + ": cannot be read (no such file or directory)" in run_cli("assess", str(tmp_path / "nope.json")).err
     run = run_cli("assess", str(tmp_path))
     assert run.code == 2 and "is a folder" in run.err
 
@@ -69,7 +69,9 @@ def test_missing_file_and_folder(tmp_path):
 def test_several_problems_one_line_each(answers_file):
     run = run_cli("assess", answers_file({"pain_score": 12, "fused_levels": ["L6-L7"], "colour": 1}))
     assert run.code == 2
-    assert sorted(line.split(":")[1].strip() for line in run.err.splitlines()) == ["colour", "fused_levels", "pain_score"]
+    lines = run.err.splitlines()
+    assert all(line.startswith("error: triage assess: ") for line in lines)
+    assert sorted(line.split(":")[2].strip() for line in lines) == ["colour", "fused_levels", "pain_score"]
 
 
 def test_internal_error_is_one_line_exit_70(monkeypatch, answers_file):
@@ -217,11 +219,11 @@ def test_several_files_one_result_each_clearly_separated(tmp_path, answers_file)
     assert text.code == 2  # the worst of the files
     assert text.out.count("==> ") == 3 and f"==> {broken} <==\n(no result" in text.out
     assert text.out.count("Pre-consultation triage") == 2
-    assert text.err.startswith(f"error: {broken}: pain_score: ") and len(text.err.splitlines()) == 1
+    assert text.err.startswith(f"error: triage assess: {broken}: pain_score: ") and len(text.err.splitlines()) == 1
     listed = run_cli("assess", red, broken, "-f", "json")
     assert [("result" in d, "errors" in d) for d in listed.json] == [(True, False), (False, True)]
     assert listed.json[0]["file"] == red and listed.json[1]["errors"][0]["field"] == "pain_score"
     db = str(tmp_path / "t.db")
     saved = run_cli("assess", red, EXAMPLE, "--save", "--db", db, "-f", "json")
     assert saved.code == 0 and saved.err.count("saved: intake") == 2
-    assert run_cli("assess", red, EXAMPLE, "--amend", "1", "--db", db).err.startswith("error: --amend:")
+    assert run_cli("assess", red, EXAMPLE, "--amend", "1", "--db", db).err.startswith("error: triage assess: --amend:")

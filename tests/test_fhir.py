@@ -277,34 +277,34 @@ def _coded(code: str) -> dict:
 
 @pytest.mark.parametrize("changes, expected", [
     ({"questionnaire": "http://example.org/Questionnaire/phq-9|1.0"},
-     "error: questionnaire: 'http://example.org/Questionnaire/phq-9|1.0' is not this tool's questionnaire"),
+     "error: triage assess: questionnaire: 'http://example.org/Questionnaire/phq-9|1.0' is not this tool's questionnaire"),
     ({"questionnaire": "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake|9.0.0"},
-     "error: questionnaire: answers version 9.0.0 of the questionnaire, newer than this tool's version"),
+     "error: triage assess: questionnaire: answers version 9.0.0 of the questionnaire, newer than this tool's version"),
     ({"item": [{"linkId": "shoe_size", "answer": [{"valueInteger": 9}]}]},
-     "error: shoe_size: is not a question of questionnaire fbss-intake"),
+     "error: triage assess: shoe_size: is not a question of questionnaire fbss-intake"),
     ({"questionnaire": "https://fbss-triage.example.org/fhir/Questionnaire/fbss-intake-patient",
       "item": [{"linkId": "patient_id", "answer": [{"valueString": "P-1"}]}]},
-     "error: patient_id: is not a question of the patient form of questionnaire fbss-intake"),
+     "error: triage assess: patient_id: is not a question of the patient form of questionnaire fbss-intake"),
     ({"item": [{"linkId": "veteran", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": "LA33-6"}}]}]},
-     "error: veteran: code system 'http://loinc.org' is not this questionnaire's"),
+     "error: triage assess: veteran: code system 'http://loinc.org' is not this questionnaire's"),
     ({"item": [{"linkId": "pain_score", "answer": [{"valueString": "7"}]}]},
-     "error: pain_score: the answer must be a valueInteger"),
-    ({"item": [{"linkId": "pain_score", "answer": [{"valueInteger": 12}]}]}, "error: pain_score: 12 is outside 0 to 10"),
+     "error: triage assess: pain_score: the answer must be a valueInteger"),
+    ({"item": [{"linkId": "pain_score", "answer": [{"valueInteger": 12}]}]}, "error: triage assess: pain_score: 12 is outside 0 to 10"),
     ({"item": [{"linkId": "fusion_date", "answer": [_coded("unknown")]},
                {"linkId": "fusion_date.value", "answer": [{"valueString": "2024-03"}]}]},
-     "error: fusion_date: answered \"I don't know\" and also gave a date; only one can be true"),
+     "error: triage assess: fusion_date: answered \"I don't know\" and also gave a date; only one can be true"),
     ({"item": [{"linkId": "fusion_date", "answer": [_coded("known")]},
                {"linkId": "fusion_date.value", "answer": [{"valueString": "spring 2024"}]}]},
-     "error: fusion_date: 'spring 2024' is not a date (type it like 06/2024, June 2024, 2024 or 2024-06-10)"),
+     "error: triage assess: fusion_date: 'spring 2024' is not a date (type it like 06/2024, June 2024, 2024 or 2024-06-10)"),
     ({"item": [{"linkId": "fused_levels", "answer": [_coded("unknown")]},
                {"linkId": "fused_levels.value", "answer": [_coded("L4-L5")]}]},
-     "error: fused_levels: \"I don't know\" cannot be combined with levels or another answer"),
+     "error: triage assess: fused_levels: \"I don't know\" cannot be combined with levels or another answer"),
     ({"item": [{"linkId": "annular_tear_levels", "answer": [_coded("none"), _coded("L4-L5")]}]},  # as in 1.0.0
-     "error: annular_tear_levels: 'None' cannot be combined with levels or another answer"),
+     "error: triage assess: annular_tear_levels: 'None' cannot be combined with levels or another answer"),
     ({"item": [{"linkId": "fused_levels.value", "answer": [_coded("unknown")]}]},
-     "error: fused_levels: code 'unknown' is not an answer option of this question"),
-    ({"status": "entered-in-error"}, "error: status: 'entered-in-error' cannot be assessed"),
-    ({"resourceType": "Patient"}, "error: resourceType: 'Patient' is not a QuestionnaireResponse"),
+     "error: triage assess: fused_levels: code 'unknown' is not an answer option of this question"),
+    ({"status": "entered-in-error"}, "error: triage assess: status: 'entered-in-error' cannot be assessed"),
+    ({"resourceType": "Patient"}, "error: triage assess: resourceType: 'Patient' is not a QuestionnaireResponse"),
 ])
 def test_foreign_or_wrong_responses_exit_2_naming_the_problem(tmp_path, questionnaire, changes, expected):
     run = run_cli("assess", _response_file(tmp_path, questionnaire, changes))
@@ -314,7 +314,7 @@ def test_foreign_or_wrong_responses_exit_2_naming_the_problem(tmp_path, question
 
 def test_questions_audience_applies_to_fhir_only():
     run = run_cli("questions", "--audience", "patient")
-    assert run.code == 2 and run.err.startswith("error: --audience: applies to --format fhir only")
+    assert run.code == 2 and run.err.startswith("error: triage questions: --audience: applies to --format fhir only")
 
 
 NEW_RED_FLAGS = ("red_flag_sexual_function", "red_flag_both_legs", "red_flag_clot_signs", "red_flag_immunosuppression")

@@ -294,7 +294,7 @@ def test_a_date_typed_in_another_format_is_flagged_and_triage_names_the_question
     run = run_cli("assess", str(tmp_path / "response.json"))
     assert run.code == 2 and run.out == ""
     # (the renderer may hand it on as typed or reordered, 2024-13: either way not a month)
-    assert len(run.err.splitlines()) == 1 and run.err.startswith("error: fusion_date: ")
+    assert len(run.err.splitlines()) == 1 and run.err.startswith("error: triage assess: fusion_date: ")
     assert "13" in run.err
 
 

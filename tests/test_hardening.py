@@ -65,7 +65,7 @@ def test_user_names_with_control_or_bidi_characters_are_refused(db, answers_file
 @pytest.mark.parametrize("reference", [f"PT{RLO}1-TP", f"PT\u2066x", "PT\u200fx"])
 def test_patient_references_with_bidi_characters_are_refused_naming_the_field(answers_file, reference):
     run = run_cli("assess", answers_file({"patient_id": reference}))
-    assert run.code == 2 and run.err.startswith("error: patient_id: contains an invisible formatting character")
+    assert run.code == 2 and run.err.startswith("error: triage assess: patient_id: contains an invisible formatting character")
 
 
 def _forge(db: str, column: str, value: str) -> None:
@@ -137,7 +137,7 @@ def test_a_setting_of_the_wrong_type_exits_3_naming_the_key(answers_file, tmp_pa
 ])
 def test_dates_and_levels_accept_ascii_digits_only(answers_file, field, value):
     run = run_cli("assess", answers_file({field: value}))
-    assert run.code == 2 and run.err.startswith(f"error: {field}: "), run.err
+    assert run.code == 2 and run.err.startswith(f"error: triage assess: {field}: "), run.err
 
 
 def test_as_of_accepts_ascii_digits_only(answers_file):
@@ -162,7 +162,7 @@ def test_an_empty_triage_db_is_refused_not_replaced_by_the_per_user_store(monkey
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TRIAGE_DB", "")
     run = run_cli("list")
-    assert run.code == 2 and run.err.startswith("error: TRIAGE_DB: is set but empty")
+    assert run.code == 2 and run.err.startswith("error: triage list: TRIAGE_DB: is set but empty")
     assert not (tmp_path / "home").exists()
     assert run_cli("list", "--db", "").code == 2
 
@@ -170,7 +170,7 @@ def test_an_empty_triage_db_is_refused_not_replaced_by_the_per_user_store(monkey
 def test_an_empty_triage_settings_is_refused(monkeypatch, answers_file):
     monkeypatch.setenv("TRIAGE_SETTINGS", "")
     run = run_cli("assess", answers_file({}))
-    assert run.code == 2 and run.err.startswith("error: TRIAGE_SETTINGS: is empty")
+    assert run.code == 2 and run.err.startswith("error: triage assess: TRIAGE_SETTINGS: is empty")
 
 
 # --- 7. a store on a read-only file system ------------------------------------------------------
@@ -245,7 +245,7 @@ def test_a_save_with_standard_error_closed_still_exits_0(tmp_path, answers_file)
 def test_output_that_cannot_be_written_without_a_save_is_its_own_exit_code(tmp_path, answers_file):
     done = subprocess.run([*TRIAGE, "assess", answers_file({})], cwd=SCRATCH,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1))
-    assert done.returncode == 74 and done.stderr.startswith("error: output: standard output cannot be written")
+    assert done.returncode == 74 and done.stderr.startswith("error: triage assess: output: standard output cannot be written")
 
 
 # --- 5. kill -9 of a batch ----------------------------------------------------------------------

@@ -315,7 +315,7 @@ def test_piped_patient_mode_prints_the_patient_summary(tmp_path):
     flat = " ".join(line.strip("| ") for line in run.stdout.splitlines())
     answer_part, safety_net = " ".join(flat.split()).split(" But if ")
     assert "911" not in answer_part and "emergency" not in run.stdout.lower()
-    assert "Tell the clinic team today:" in answer_part and "Important" not in run.stdout
+    assert "- Tell the clinic team today -" in run.stdout and "Important" not in run.stdout  # the frame's title
     assert safety_net.startswith("you have new trouble passing urine")
 
 
@@ -327,10 +327,10 @@ def test_patient_mode_carries_a_patient_reference(tmp_path):
 
 
 @pytest.mark.parametrize("lines, message", [
-    (PIPED[:2] + ["2025-02-30"] + PIPED[3:], "error: fusion_date: '2025-02-30' is not a real calendar date "
+    (PIPED[:2] + ["2025-02-30"] + PIPED[3:], "error: triage intake: fusion_date: '2025-02-30' is not a real calendar date "
                                             "(standard input line 3)"),
-    (PIPED[:5], "error: standard input: ended before question mri_available"),
-    (PIPED + ["extra"], "error: standard input: line 31 ('extra') comes after the last question"),
+    (PIPED[:5], "error: triage intake: standard input: ended before question mri_available"),
+    (PIPED + ["extra"], "error: triage intake: standard input: line 31 ('extra') comes after the last question"),
 ])
 def test_piped_input_errors_exit_2_and_keep_the_answers(tmp_path, lines, message):
     out = tmp_path / "bad.json"
@@ -346,14 +346,14 @@ def test_piped_input_errors_exit_2_and_keep_the_answers(tmp_path, lines, message
 def test_resume_refuses_a_bad_file(answers_file):
     run = run_cli("intake", "--resume", answers_file({"fusion_date": "2025-02-30", "mri_availble": "yes"}))
     assert run.code == 2
-    assert "error: mri_availble: is not a question id (did you mean 'mri_available'?)" in run.err
-    assert "error: fusion_date: '2025-02-30' is not a real calendar date" in run.err
+    assert "error: triage intake: mri_availble: is not a question id (did you mean 'mri_available'?)" in run.err
+    assert "error: triage intake: fusion_date: '2025-02-30' is not a real calendar date" in run.err
 
 
 def test_resume_refuses_a_missing_or_broken_file(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{", encoding="utf-8")
-    assert run_cli("intake", "--resume", str(broken)).err.startswith(f"error: {broken}: is not valid JSON")
+    assert run_cli("intake", "--resume", str(broken)).err.startswith(f"error: triage intake: {broken}: is not valid JSON")
     missing = run_cli("intake", "--resume", str(tmp_path / "nope.json"))
     assert missing.code == 2 and "cannot be read" in missing.err
 
@@ -399,8 +399,8 @@ def test_store_draft_survives_ctrl_c_and_resumes_by_id(tmp_path):
 def test_answers_file_that_cannot_be_written_is_named(tmp_path):
     run = pipe(tmp_path, PIPED, "--out", "no-such-folder/a.json")
     assert run.returncode == 2
-    assert run.stderr == "error: no-such-folder/a.json: cannot be saved (no such file or directory)\n"
-    assert run_cli("intake", "--resume", "-").err == "error: --resume: needs a file name: the answers are saved " \
+    assert run.stderr == "error: triage intake: no-such-folder/a.json: cannot be saved (no such file or directory)\n"
+    assert run_cli("intake", "--resume", "-").err == "error: triage intake: --resume: needs a file name: the answers are saved " \
         "back to it after every answer\n"
 
 
@@ -441,7 +441,7 @@ def test_patient_words_at_80x24_review_pages_and_goes_back(tmp_path):
 def test_piped_b_is_never_a_silent_step_back(tmp_path):
     run = pipe(tmp_path, PIPED[:12] + ["b"] + PIPED[13:], "--out", "b.json")
     assert run.returncode == 2
-    assert "error: hardware_problem_known: 'b' is not an answer here; type y, n or u (standard input line 13)" \
+    assert "error: triage intake: hardware_problem_known: 'b' is not an answer here; type y, n or u (standard input line 13)" \
         in run.stderr
 
 

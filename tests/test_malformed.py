@@ -41,7 +41,7 @@ def check_rejected(code: int, out: str, err: str, expected: list[list[str]], whe
     assert len(lines) == len(expected), f"one line per problem expected, got:\n{err}"
     for field, message in expected:
         field = where if field == "FILE" else field
-        assert any(line.startswith(f"error: {field}: ") and message in line for line in lines), (field, message, err)
+        assert any(line.startswith(f"error: triage assess: {field}: ") and message in line for line in lines), (field, message, err)
 
 
 def run_subprocess(*args: str, **options) -> subprocess.CompletedProcess:

@@ -86,7 +86,7 @@ def answer_sets(draw):
 def test_patient_summary_never_shows_coordinator_content(answers, stopped, width):
     result = assess(parse_answers(answers, today=TODAY), RULESET, SETTINGS)
     text = render_patient_summary(patient_summary(result, RULESET, SETTINGS, stopped_early=stopped), Q, width=width)
-    unboxed = [line[2:-2] if line.startswith("| ") and line.endswith(" |") else line for line in text.splitlines()]
+    unboxed = [unframe(line) for line in text.splitlines()]
     flat = " ".join(" ".join(unboxed).split())  # undo wrapping and the emergency box
     tiers = {RULESET.red_flag_tier(flag) for flag in RED_FLAGS if answers.get(flag) == "yes"}
     highest = next((tier for tier in ("emergency", "same_day", "soon") if tier in tiers), None)
@@ -104,10 +104,15 @@ def test_patient_summary_never_shows_coordinator_content(answers, stopped, width
     assert all(len(line) <= max(40, width) for line in text.splitlines())
 
 
+def unframe(line: str) -> str:
+    """A line of the framed instruction without its side lines; a border line without its lines."""
+    return line.strip("|\u2503").strip() if line[:1] in "|\u2503" else line.strip("+-\u2501\u250f\u2513\u2517\u251b")
+
+
 def _summary(answers: dict) -> str:
     result = assess(parse_answers({"assessment_date": TODAY.isoformat(), **answers}, today=TODAY), RULESET, SETTINGS)
     text = render_patient_summary(patient_summary(result, RULESET, SETTINGS), Q, width=100)
-    unboxed = [line[2:-2] if line.startswith("| ") and line.endswith(" |") else line for line in text.splitlines()]
+    unboxed = [unframe(line) for line in text.splitlines()]
     return " ".join(" ".join(unboxed).split())
 
 
@@ -136,15 +141,14 @@ def test_an_emergency_flag_sends_the_patient_to_the_emergency_department_now(fla
     ({"red_flag_cancer_or_weight_loss": "yes"}, "Tell the clinic team today:"),
 ])
 def test_the_end_box_names_the_most_urgent_tier_never_just_important(answers, heading):
-    text = _summary(answers)
-    assert re.search(r"-\+ " + re.escape(heading), text) and "Important" not in text  # first in the box
+    assert _box_title(answers) == heading.rstrip(":") and "Important" not in _summary(answers)
 
 
 def test_a_same_day_flag_says_call_the_surgeon_today_and_the_emergency_department_only_as_fallback():
     text = _summary({"red_flag_fever_or_wound": "yes", "red_flag_immunosuppression": "yes"})
     assert "call your surgeon's office today" in text
     assert "If you cannot reach them, or if you feel very unwell, go to the nearest emergency room (ER)" in text
-    assert "now" not in text.split("Call your surgeon's office today:")[1].split(".")[0]
+    assert "now" not in text.split("Call your surgeon's office today")[1].split(".")[0]
 
 
 
@@ -155,9 +159,38 @@ def test_a_same_day_flag_says_call_the_surgeon_today_and_the_emergency_departmen
     (["red_flag_immunosuppression"], "Tell the clinic team today"),
 ])
 def test_the_end_box_is_headed_by_what_to_do_for_its_tier_not_a_vague_word(flags, heading):
-    text = _summary({flag: "yes" for flag in flags})
-    assert f"{heading}: " in text
-    assert "Important" not in text
+    answers = {flag: "yes" for flag in flags}
+    assert _box_title(answers) == heading
+    assert "Important" not in _summary(answers)
+
+
+def _box_title(answers: dict, ascii_only: bool = False) -> str:
+    """The title in the top border of the closing instruction's frame."""
+    result = assess(parse_answers({"assessment_date": TODAY.isoformat(), **answers}, today=TODAY), RULESET, SETTINGS)
+    text = render_patient_summary(patient_summary(result, RULESET, SETTINGS), Q, width=80, ascii_only=ascii_only)
+    top = next(line for line in text.splitlines() if line.startswith("+-" if ascii_only else "\u250f"))
+    return top.strip("+-\u2501\u250f\u2513").strip()
+
+
+@pytest.mark.parametrize("ascii_only", [False, True])
+def test_the_closing_instruction_has_the_live_warnings_frame(ascii_only):
+    """One frame style: the live red-flag warning (rich's Panel, heavy, or ASCII2 on TERM=dumb) and
+    the closing instruction draw the same borders, title in the top border, padding inside."""
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from triage.patient_summary import framed
+
+    words = "Call 911 or go to the nearest emergency room now. " * 4
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    console.print(Panel(Text(words), title="Get help now", box=box.ASCII2 if ascii_only else box.HEAVY, padding=(1, 2)))
+    live = console.file.getvalue().splitlines()
+    assert framed("Get help now", words, 80, ascii_only=ascii_only) == live
+    assert _box_title({"red_flag_saddle_numbness": "yes"}, ascii_only) == "Get help now"
 
 
 @pytest.mark.parametrize("answers, asked", [

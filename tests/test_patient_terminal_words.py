@@ -5,6 +5,7 @@ exact resume command (tests/test_intake_terminal.py)."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -140,3 +141,136 @@ def test_a_store_that_fails_mid_intake_gets_a_plain_sentence(tmp_path, lang, err
     if error == "Conflict":  # nothing lost: this session's answers are in a file staff can resume
         rescued = list(tmp_path.glob("*.json"))
         assert len(rescued) == 1 and "2024-05" in rescued[0].read_text(encoding="utf-8")
+
+
+# The intake is recorded, then the end cannot be shown (standard output full): exit 8. The patient
+# reads, in their language, that the answers are saved and their number, never "WAS saved", an exit
+# code or `triage show`.
+UNSHOWABLE_END = """
+import sys
+from triage import patient_summary
+from triage.cli.common import OutputError
+from triage.cli.main import main
+def render(*args, **kwargs):
+    raise OutputError(OSError(28, "No space left on device"))
+patient_summary.render_patient_summary = render
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def finish_review(child, lang: str) -> None:
+    """Press Enter through the review's pages until the intake ends."""
+    while True:
+        child.sendline("")
+        if child.expect_exact([PROMPT[lang], pexpect.EOF]) == 1:
+            return
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_saved_but_the_end_cannot_be_shown_says_saved_in_words(tmp_path, lang):
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    python = str(Path(TRIAGE[0]).with_name("python"))
+    child = pexpect.spawn(python, ["-c", UNSHOWABLE_END, "intake", "--mode", "patient", "--lang", lang,
+                                   "--db", str(tmp_path / "clinic.db")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
+    answer_up_to(child, lang, LAST + 1)
+    finish_review(child, lang)
+    text = " ".join(child.before.replace("\r\n", "\n").split())
+    child.close()
+    assert child.exitstatus == 8
+    wording = WORDING[lang]
+    assert wording.saved_not_shown in text and wording.come_back_code.format(code=1) in text
+    assert "WAS saved" not in text and "space" not in text
+    assert_patient_words_only(text, tmp_path, lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_store_that_cannot_be_opened_at_the_start_gets_a_plain_sentence(tmp_path, lang):
+    store = tmp_path / "clinic.db"
+    store.write_text("not a database, just text\n" * 200, encoding="utf-8")
+    child = spawn(tmp_path, lang, "--db", str(store))
+    text = screen(child)
+    assert child.exitstatus == 5
+    assert WORDING[lang].store_unavailable in text
+    assert_patient_words_only(text, tmp_path, lang)
+
+
+def test_a_kiosk_that_logs_standard_error_keeps_the_store_error_for_staff(tmp_path):
+    """Standard error sent to a log (not the patient's screen): the store's own line is kept there,
+    and the patient still reads their sentence on the screen."""
+    store = tmp_path / "clinic.db"
+    store.write_text("not a database, just text\n" * 200, encoding="utf-8")
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    child = pexpect.spawn("sh", ["-c", f'"{TRIAGE[0]}" intake --mode patient --db "{store}" 2>>kiosk.log'],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20)
+    screen_text = screen(child)
+    assert child.exitstatus == 5
+    assert WORDING["en"].store_unavailable in screen_text
+    assert_patient_words_only(screen_text, tmp_path, "en")
+    log = (tmp_path / "kiosk.log").read_text(encoding="utf-8")
+    assert log == f"error: triage intake: store: {store}: is not a triage store (not an SQLite database, or damaged)\n"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_patients_sentence_is_wrapped_to_a_narrow_screen(tmp_path, lang):
+    store = tmp_path / "clinic.db"
+    store.write_text("not a database, just text\n" * 200, encoding="utf-8")
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    env.pop("COLUMNS", None)
+    child = pexpect.spawn(TRIAGE[0], ["intake", "--mode", "patient", "--lang", lang, "--db", str(store)],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(24, 40))
+    child.expect(pexpect.EOF)
+    child.close()
+    lines = child.before.replace("\r\n", "\n").strip("\n").split("\n")
+    assert len(lines) > 1 and all(len(line) < 40 for line in lines), lines  # never cut by the terminal
+    assert " ".join(lines) == WORDING[lang].store_unavailable
+
+
+def test_the_not_the_configured_store_warning_is_for_staff_not_the_patient(tmp_path):
+    """The warning that this store is not the service's names two stores and a file: kept off the
+    patient's screen (a coordinator's intake still shows it, tests/test_operations.py)."""
+    conf = tmp_path / "triage.toml"
+    conf.write_text('[serve]\ndb = "configured.db"\n', encoding="utf-8")
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8", TRIAGE_CONFIG=str(conf))
+    env.pop("TRIAGE_SETTINGS", None)
+    child = pexpect.spawn(TRIAGE[0], ["intake", "--mode", "patient", "--db", str(tmp_path / "kiosk.db")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
+    child.logfile_read = everything = io.StringIO()  # the whole screen, from the first line
+    answer_up_to(child, "en", 2)
+    child.sendintr()
+    screen(child)
+    assert child.exitstatus == 130
+    text = " ".join(everything.getvalue().split())
+    assert "warning" not in text and "configured" not in text and str(tmp_path) not in text
+
+
+
+# Anything else that fails once the questions have started (here the rules engine, at the end): the
+# patient reads that their answers so far are saved, in their language; never "error: ... engine".
+ENGINE_FAILS = """
+import sys
+from triage import assess
+from triage.errors import EngineError
+from triage.cli.main import main
+def broken(*args, **kwargs):
+    raise EngineError("safety invariant broken: rule STEP-9 in /srv/rules/fbss.toml")
+assess.assess = broken
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_any_other_failure_after_the_start_says_the_answers_are_saved_in_words(tmp_path, lang):
+    env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8")
+    python = str(Path(TRIAGE[0]).with_name("python"))
+    child = pexpect.spawn(python, ["-c", ENGINE_FAILS, "intake", "--mode", "patient", "--lang", lang,
+                                   "--db", str(tmp_path / "clinic.db")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=20, dimensions=(50, 100))
+    answer_up_to(child, lang, LAST + 1)
+    finish_review(child, lang)
+    text = " ".join(child.before.replace("\r\n", "\n").split())
+    child.close()
+    assert child.exitstatus == 4  # the exit code still says what happened
+    assert WORDING[lang].went_wrong in text
+    assert "STEP-9" not in text and "engine" not in text
+    assert_patient_words_only(text, tmp_path, lang)

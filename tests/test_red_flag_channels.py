@@ -399,9 +399,14 @@ def test_drafts_saved_before_schema_8_raise_their_alerts_on_upgrade(tmp_path):
         store.red_flag_tiers = {}  # as before: a draft raised nothing
         draft = store.save_draft({"patient_id": "OLD", FLAGS["emergency"]: "yes"}, user="nurse")
     connection = sqlite3.connect(path)
-    connection.executescript("DROP TABLE record_files; DROP TABLE record_requests;"  # schema 13's (records)
+    connection.executescript("DROP TABLE worklist_counts; DROP TABLE access_log; DROP TABLE access_head; DROP INDEX alerts_open_page;"
+                             " DROP INDEX alerts_latest; ALTER TABLE alerts DROP COLUMN backlog;"
+                             " ALTER TABLE worklist DROP COLUMN alert_backlog;"  # schema 17's (scale)
+                             " DROP TABLE record_files;"  # schema 15's (uploads)
+                             " DROP TABLE record_requests;"  # schema 14's (records)
                              " DROP INDEX worklist_alert; ALTER TABLE worklist DROP COLUMN alert_urgency;"
-                             " ALTER TABLE alerts DROP COLUMN answer_changed_at; PRAGMA user_version = 11;")  # before schema 12
+                             " ALTER TABLE alerts DROP COLUMN answer_changed_at; ALTER TABLE users DROP COLUMN alert_sound;"
+                             " PRAGMA user_version = 11;")  # before schema 12 (and alertsound's 15)
     connection.close()
     with open_store(path) as store:
         assert [(a.intake_id, a.urgency) for a in store.open_alerts()] == [(draft.intake_id, "emergency")]

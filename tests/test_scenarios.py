@@ -53,7 +53,7 @@ def test_invalid_scenario(case, answers_file):
     assert run.code == 2
     assert run.out == ""
     lines = run.err.splitlines()
-    assert lines and all(line.startswith("error: ") for line in lines)
+    assert lines and all(line.startswith("error: triage assess: ") for line in lines)
     assert "Traceback" not in run.err
     for field in case["expected"]["error_fields"]:
-        assert any(f"error: {field}:" in line for line in lines), (field, run.err)
+        assert any(f"error: triage assess: {field}:" in line for line in lines), (field, run.err)

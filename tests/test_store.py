@@ -292,9 +292,12 @@ def test_audit_records_who_did_what_without_answer_values(store_at):
         store.log_access(store_module.EXPORTED, user="dave", intake_id=intake, version=2, detail={"format": "fhir"})
     with Raw(store_at) as raw:
         rows = raw.execute("SELECT seq, \"user\", action, intake_id, version, detail FROM audit ORDER BY seq").fetchall()
-    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
-        ("alice", "created", 1, 1), ("bob", "amended", 1, 2), ("carol", "viewed", 1, 2), ("dave", "exported", 1, 2)]
-    dumped = json.dumps(rows)
+        accesses = raw.execute("SELECT seq, \"user\", action, intake_id, version, detail FROM access_log"
+                               " ORDER BY seq").fetchall()
+    # What changes the record is in the audit chain; who looked at it, in the access log (its own chain).
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("alice", "created", 1, 1), ("bob", "amended", 1, 2)]
+    assert [(r[1], r[2], r[3], r[4]) for r in accesses] == [("carol", "viewed", 1, 2), ("dave", "exported", 1, 2)]
+    dumped = json.dumps(rows + accesses)
     for value in ("PT-SECRET-4711", "2024-03"):
         assert value not in dumped
 
@@ -312,9 +315,22 @@ def audited(store_at) -> Path:
     with open_store(store_at) as store:
         for number in range(3):
             intake, _ = store.record_assessment(ANSWERS, result(), user="alice")
+            store.audit_event(store_module.SIGN_IN_FAILED, user="bob", detail={"address": "127.0.0.1"})
             store.log_access(store_module.VIEWED, user="bob", intake_id=intake, version=1)
         assert store.verify_audit().ok
     return store_at
+
+
+@pytest.mark.parametrize("statements, problem", [
+    (["UPDATE access_log SET \"user\" = 'mallory' WHERE seq = 2"], "access log row 2: its content does not match"),
+    (["DELETE FROM access_log WHERE seq = 2"], "access log rows 2-2: missing"),
+    (["DELETE FROM access_log WHERE seq = 3"], "access log head: row 3 expected"),
+])
+def test_audit_verify_checks_the_access_log_by_its_own_chain(audited, statements, problem):
+    _tamper(audited, *statements)
+    with open_store(audited) as store:
+        report = store.verify_audit()
+    assert not report.ok and any(found.startswith(problem) for found in report.problems), report.problems
 
 
 @pytest.mark.parametrize("statements, first_problem", [

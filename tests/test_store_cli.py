@@ -137,16 +137,16 @@ def test_conflicting_amendment_exits_6_and_saves_nothing(clinic, answers_file):
     second = run_cli("assess", answers_file({"patient_id": SECRET, "pain_score": 9}), "--amend", intake,
                      "--base-version", "1", "--format", "json", "--change-patient")
     assert second.code == 6 and second.out == ""
-    assert second.err.startswith("error: conflict: intake 3: version 2 was recorded since version 1")
+    assert second.err.startswith("error: triage assess: conflict: intake 3: version 2 was recorded since version 1")
     assert SECRET not in second.err
     assert len(run_cli("show", intake, "--format", "json").json["versions"]) == 2
 
 
 @pytest.mark.parametrize("args, where", [
-    (("show", "42"), "error: intake 42 does not exist in "),
+    (("show", "42"), "error: triage show: intake 42 does not exist in "),
     (("show", "abc"), "is not an intake id"),
     (("export", "1", "--format", "pdf"), "--format"),
-    (("show", "1", "--intake-version", "9"), "error: intake 1 has no version 9 (the latest is 1)"),
+    (("show", "1", "--intake-version", "9"), "error: triage show: intake 1 has no version 9 (the latest is 1)"),
 ])
 def test_bad_ids_and_options_exit_2_in_one_line(clinic, args, where):
     run = run_cli(*args)
@@ -167,7 +167,7 @@ def test_unusable_store_exits_5_in_one_line(tmp_path, answers_file, content, mes
     for args in (("list",), ("assess", answers_file({"patient_id": SECRET}), "--save")):
         run = run_cli(*args, "--db", str(bad))
         assert run.code == 5 and run.out == ""
-        assert run.err == f"error: store: {bad}: {message} (not an SQLite database, or damaged)\n"
+        assert run.err == f"error: triage {args[0]}: store: {bad}: {message} (not an SQLite database, or damaged)\n"
 
 
 def test_newer_store_exits_5(sqlite_db):
@@ -240,23 +240,24 @@ def test_audit_verify_passes_then_catches_a_hand_edited_row(clinic, db):
     run_cli("show", "1")
     run_cli("export", "2", "--format", "fhir")
     ok = run_cli("audit", "verify")
-    assert ok.code == 0 and ok.out.startswith("ok: 6 audit rows")
+    assert ok.code == 0 and ok.out.startswith("ok: 4 audit rows") and "access log: 2 rows" in ok.out
     with Raw(db) as raw:
         actions = [row[0] for row in raw.execute("SELECT action FROM audit ORDER BY seq")]
         # the red-flag intake raises an alert for staff, audited by its hash
-        assert sorted(actions[:4]) == ["alert_raised", "created", "created", "created"]
-        assert actions[4:] == ["viewed", "exported"]
+        assert sorted(actions) == ["alert_raised", "created", "created", "created"]
+        # who looked: the access log, its own chain
+        assert [row[0] for row in raw.execute("SELECT action FROM access_log ORDER BY seq")] == ["viewed", "exported"]
         raw.drop_guards()
         raw.execute("UPDATE audit SET \"user\" = 'someone-else' WHERE seq = 4")
     broken = run_cli("audit", "verify")
     assert broken.code == 7
-    assert broken.err.splitlines()[0] == "error: audit: audit row 4: its contents were changed after it was written"
+    assert broken.err.splitlines()[0] == "error: triage audit verify: audit: audit row 4: its contents were changed after it was written"
 
 
-def test_list_records_its_access_in_the_audit_log(clinic, db):
+def test_list_records_its_access_in_the_access_log(clinic, db):
     run_cli("list", "--user", "coordinator-1")
     with Raw(db) as raw:
-        assert tuple(raw.execute("SELECT \"user\", action FROM audit ORDER BY seq DESC LIMIT 1").fetchone()) \
+        assert tuple(raw.execute("SELECT \"user\", action FROM access_log ORDER BY seq DESC LIMIT 1").fetchone()) \
             == ("coordinator-1", "listed")
 
 
@@ -280,6 +281,56 @@ def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
     draft = next(line for line in text.splitlines() if line.lstrip().startswith("13"))
     assert "not assessed yet" in draft and draft.split()[2] == "draft"
     assert "..." in worklist_text(rows, 2, {}, width=80, ascii_only=True)
+
+
+def _worklist_rows():
+    from triage.store import WorklistRow
+
+    return [WorklistRow(3, 1, "urgent", "EXAMPLE-002", 2, "2026-11-24", ["current_mri", "surgical_report",
+                        "red_flag_screen"], "2026-11-24T08:00:00Z", False, urgency="emergency"),
+            WorklistRow(5, 1, "ready_for_evaluation", "MRN-00012345678-JOHNSON", 31, "2026-11-24", [],
+                        "2026-11-24T08:00:00Z", False),
+            WorklistRow(7, 1, "records_needed", "P-7", 42, "2026-11-24", ["fused_levels", "current_mri"],
+                        "2026-11-24T08:00:00Z", True, alert_urgency="same_day"),
+            WorklistRow(9, 0, "draft", "P-9", 31, "2026-11-24", [], "2026-11-24T08:00:00Z", True)]
+
+
+@pytest.mark.parametrize("width", [100, 80, 72, 60, 50, 40])
+def test_the_worklist_never_breaks_a_word_and_keeps_id_patient_and_status(width):
+    from triage.cli.records import status_words, worklist_text
+
+    rows = _worklist_rows()
+    text = worklist_text(rows, 4, {"urgent": 1}, width=width)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width, text
+    words = set(text.split())
+    for item in ("current_mri", "surgical_report", "red_flag_screen", "fused_levels", "ready_for_evaluation"):
+        assert item in words or f"{item}," in words, (item, text)  # whole, never MISSI / NG
+    for row in rows:  # each row's line starts with its ID, its patient (cut at most) and its status
+        line = next(line for line in lines if line.split()[:1] == [str(row.intake_id)])
+        assert line.split()[1] == row.patient_id or line.split()[1].endswith("\u2026")
+        if width >= 50 and "(" not in status_words(row):
+            assert status_words(row) in line
+        else:  # a long status wraps between its words, under its column
+            assert status_words(row).split()[0] in line.split()
+    assert all(status_words(row) in " ".join(text.split()) for row in rows[:2])
+    if width >= 80:  # an alert's long status wraps in its cell before a column is left out
+        assert "ASSESSED" in lines[0] and "MISSING" in lines[0] and "Too narrow" not in text
+    if width == 60:  # months since fusion stay; the assessment date goes, and the summary says so
+        assert lines[0].split() == ["ID", "PATIENT", "STATUS", "FUSION"] and "31 mo" in text
+        assert "Too narrow for ASSESSED" in " ".join(text.split())
+        assert "missing: red_flag_screen, current_mri, surgical_report" in text
+
+
+def test_a_drafts_row_shows_the_months_its_answers_give(tmp_path):
+    db = tmp_path / "t.db"
+    done = subprocess.run([*TRIAGE, "intake", "--db", str(db)], input="P-1\n2026-11-24\n2024-03\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2  # piped input ended early; the draft is kept
+    listed = run_cli("list", "--db", str(db), "--format", "json").json["intakes"]
+    assert [(row["status"], row["months_since_fusion"]) for row in listed] == [("draft", 31)]
+    line = run_cli("list", "--db", str(db)).out.splitlines()[1]
+    assert line.split()[:6] == ["1", "P-1", "draft", "31", "mo", "2026-11-24"]
 
 
 def test_show_on_a_draft_shows_its_answers_and_the_resume_command(tmp_path):

@@ -155,7 +155,7 @@ def test_changing_any_stored_value_is_found_by_audit_verify(template, copy_of):
             else:
                 continue
         verified = run_cli("audit", "verify", "--db", str(path))
-        if verified.code != 7 or "error: audit:" not in verified.err:
+        if verified.code != 7 or "error: triage audit verify: audit:" not in verified.err:
             missed.append(f"{table}.{column} (row {rowid}, {value!r}): exit {verified.code}")
     assert not missed, missed
 
@@ -197,7 +197,7 @@ def test_audit_verify_names_the_changed_row(template, copy_of, statement, named)
         raw.execute(statement)
     verified = run_cli("audit", "verify", "--db", str(path))
     assert verified.code == 7
-    assert f"error: audit: {named}" in verified.err, verified.err
+    assert f"error: triage audit verify: audit: {named}" in verified.err, verified.err
 
 
 def _schema_1_store_with_a_draft(path: Path) -> None:
@@ -247,6 +247,7 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
                     " '2026-01-01T00:00:00Z')", (PASSWORD_HASH,))
         raw.execute("INSERT INTO invites VALUES (?, 1, 0, '2026-01-01T00:00:00Z', 'alice', '2026-12-31T00:00:00Z',"
                     " 'en')", ("c0de" * 16,))
+        raw.undo_scale_schema()
         if raw.postgresql:
             raw.execute("DROP TABLE record_files")  # uploads (schema 15)
             raw.execute("DROP FUNCTION triage_replace_password")  # schema 11's, like the sealing
@@ -255,14 +256,16 @@ def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_
             for statement in ("ALTER TABLE alerts DROP COLUMN answer_changed_at", "DROP INDEX alerts_one_open",
                               "DROP INDEX alerts_intake", "ALTER TABLE alerts ADD CONSTRAINT"
                               " alerts_intake_id_question_key UNIQUE (intake_id, question)",
-                              "ALTER TABLE worklist DROP COLUMN alert_urgency"):  # and schema 12's
+                              "ALTER TABLE worklist DROP COLUMN alert_urgency",  # and schema 12's
+                              "ALTER TABLE users DROP COLUMN alert_sound"):  # and 16's
                 raw.execute(statement)
             raw.execute("UPDATE triage_store SET schema_version = 10")  # the schema before the sealing's
         else:
             for statement in ("DROP INDEX worklist_alert", "ALTER TABLE worklist DROP COLUMN alert_urgency",
                               "ALTER TABLE alerts DROP COLUMN answer_changed_at",  # schema 12's
                               "DROP TABLE record_requests",  # and 14's (records)
-                              "DROP TABLE record_files"):  # and 15's (uploads)
+                              "DROP TABLE record_files",  # and 15's (uploads)
+                              "ALTER TABLE users DROP COLUMN alert_sound"):  # and 16's (alertsound)
                 raw.execute(statement)
             raw.execute("PRAGMA user_version = 10")
     assert run_cli("audit", "verify", "--db", str(store_location)).code == 0  # upgraded on opening, then checked

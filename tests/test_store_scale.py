@@ -88,6 +88,47 @@ def test_pages_partition_the_worklist(clinic):
     assert pages[0] + pages[1] + pages[2] == whole and pages[3] == []
 
 
+def test_keyset_pages_partition_the_worklist_forwards_and_backwards(clinic):
+    with open_store(clinic) as store:
+        whole = store.worklist()
+        pages, after = [], None
+        while True:
+            page = store.worklist_page(limit=3, after=after)
+            pages.append([row.intake_id for row in page.rows])
+            if not page.more_after:
+                break
+            after = (page.rows[-1].rank, page.rows[-1].intake_id)
+        assert sum(pages, []) == [row.intake_id for row in whole] and [len(p) for p in pages] == [3, 3, 1]
+        last = store.worklist_page(limit=3, after=after)
+        back = store.worklist_page(limit=3, before=(last.rows[0].rank, last.rows[0].intake_id))
+        assert [row.intake_id for row in back.rows] == pages[1] and back.more_before and back.more_after
+        first = store.worklist_page(limit=3, before=(back.rows[0].rank, back.rows[0].intake_id))
+        assert [row.intake_id for row in first.rows] == pages[0] and not first.more_before
+        # A filter pages the same way.
+        urgent = store.worklist_page(status="urgent", limit=2)
+        rest = store.worklist_page(status="urgent", limit=2, after=(urgent.rows[-1].rank, urgent.rows[-1].intake_id))
+        assert [r.patient_id for r in urgent.rows + rest.rows] == ["EMERGENCY", "SAMEDAY", "SOON"]
+        assert urgent.more_after and not rest.more_after and urgent.shown == rest.shown == 3
+
+
+def test_counts_kept_with_the_worklist_equal_a_recount_and_verify_names_a_changed_one(clinic):
+    from triage.store import counts as worklist_counts
+
+    with open_store(clinic) as store:
+        store.save_draft({"patient_id": "SOON", "red_flag_bladder_bowel": "yes"}, user="a", intake_id=2)
+        store.acknowledge_alerts(2, user="doc")
+        with store._backend.snapshot() as db:
+            assert worklist_counts.stored_counts(db) == worklist_counts.expected_counts(db)
+        assert store.worklist_page(missing="current_mri").shown == 2
+        assert store.worklist_page(missing="current_mri", status="urgent").shown == 1  # counted, bounded
+        assert store.verify_audit().ok
+    with Raw(clinic) as raw:
+        raw.execute("UPDATE worklist_counts SET intakes = intakes + 1 WHERE key = 'status:urgent'")
+    with open_store(clinic) as store:
+        report = store.verify_audit()
+    assert not report.ok and any("worklist count status:urgent" in problem for problem in report.problems)
+
+
 @pytest.mark.parametrize("option", ["--limit", "--offset"])
 def test_a_bad_page_option_is_one_line_naming_it(clinic, option):
     listed = run_cli("list", "--db", str(clinic), option, "-1")
@@ -122,7 +163,9 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
     with open_store(clinic) as store:
         before = store.worklist()
     raw = sqlite3.connect(clinic, isolation_level=None)
-    for statement in ("DROP TABLE record_files",  # schema 15's (uploads)
+    for statement in ("DROP TABLE worklist_counts", "DROP TABLE access_log", "DROP TABLE access_head",  # scale's (17)
+                      "DROP INDEX alerts_open_page", "DROP INDEX alerts_latest", "ALTER TABLE alerts DROP COLUMN backlog",
+                      "DROP TABLE record_files",  # schema 15's (uploads)
                       "DROP TABLE worklist_items", "DROP TABLE worklist", "DROP INDEX versions_source",
                       "ALTER TABLE invites DROP COLUMN language",  # schema 7's, after the worklist's 6
                       "ALTER TABLE alerts DROP COLUMN kiosk",  # schema 8's
@@ -131,6 +174,7 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
                       "DROP TABLE sessions", "DROP TABLE token_uses",  # schema 10's
                       "DROP TABLE record_requests",  # schema 14's (records)
                       "ALTER TABLE users DROP COLUMN session_generation",
+                      "ALTER TABLE users DROP COLUMN alert_sound",  # schema 16's (alertsound)
                       "PRAGMA user_version = 5"):
         raw.execute(statement)
     raw.close()
@@ -206,7 +250,7 @@ def test_batch_save_resumes_after_ctrl_c_without_duplicates(tmp_path, store_loca
     valid = sum(1 for line in out.read_text().splitlines() if '"error"' not in line)
     assert _recorded(db) == (valid, valid)  # every valid line once, none twice
     assert partial < valid  # the interruption did stop it part-way
-    assert f"{partial:,} already recorded by an earlier run" in rerun.stdout
+    assert f"{partial:,} already recorded (skipped)" in rerun.stdout
     assert run_cli("audit", "verify", "--db", str(db)).code == 0
 
 
@@ -223,6 +267,80 @@ def test_batch_save_by_patient_adds_versions_to_the_same_intake(tmp_path, store_
         assert store.get(1).answers["pain_score"] == 8
 
 
-def test_batch_save_needs_a_file_and_by_patient_needs_save(tmp_path):
-    assert run_cli("batch", "-", "-o", str(tmp_path / "o.jsonl"), "--save").code == 2
+def test_batch_by_patient_needs_save(tmp_path):
     assert run_cli("batch", "x.jsonl", "-o", str(tmp_path / "o.jsonl"), "--by-patient").code == 2
+
+
+def _save(source, db, out, *extra: str):
+    done = run_cli("batch", str(source), "-o", str(out), "--save", "--db", str(db), "--workers", "1", *extra)
+    assert done.code == 0, done.err
+    return done
+
+
+def test_the_same_backlog_split_in_two_and_recorded_twice_records_each_line_once(tmp_path, store_location):
+    """Deduplication is by each line's content (answers, assessment date, ruleset, settings), not by
+    file and line number: the halves of a backlog recorded after the whole, the whole after its
+    halves, a merged and re-ordered file, or the same answers written with other key order and
+    spellings, record nothing twice."""
+    db, out = store_location, tmp_path / "out.jsonl"
+    lines = _lines(200)
+    whole, first, second = tmp_path / "whole.jsonl", tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    whole.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    first.write_text("".join(line + "\n" for line in lines[:90]), encoding="utf-8")
+    second.write_text("".join(line + "\n" for line in lines[90:]), encoding="utf-8")
+    _save(first, db, out)
+    recorded_first = _recorded(db)[0]
+    _save(second, db, out)
+    valid = sum(1 for line in out.read_text().splitlines() if '"error"' not in line) + recorded_first
+    assert _recorded(db) == (valid, valid) and 0 < recorded_first < valid
+    again = _save(whole, db, out)
+    assert f"store: 0 lines recorded as intakes; {valid:,} already recorded (skipped)" in again.out
+    merged = tmp_path / "merged.jsonl"  # both halves again, other order, other spelling of the same answers
+    import json
+
+    respelled = [json.dumps(dict(reversed(list(json.loads(line).items())))) if line.startswith("{") else line
+                 for line in lines]
+    merged.write_text("".join(line + "\n" for line in reversed(respelled)), encoding="utf-8")
+    _save(merged, db, out)
+    assert _recorded(db) == (valid, valid)
+    assert run_cli("audit", "verify", "--db", str(db)).code == 0
+
+
+def test_the_key_holds_the_date_and_a_line_twice_or_from_standard_input_is_recorded_once(tmp_path, store_location):
+    """The key holds what changes the result: the same answers assessed to another date are another
+    assessment (recorded); the same line twice in one file, or from standard input, is one."""
+    db, out = store_location, tmp_path / "out.jsonl"
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"patient_id": "P-1", "pain_score": 3}\n' * 2, encoding="utf-8")
+    first = _save(source, db, out, "--as-of", "2026-11-24")
+    assert "store: 1 lines recorded as intakes; 1 already recorded (skipped)" in first.out
+    other_day = _save(source, db, out, "--as-of", "2026-11-25")
+    assert "store: 1 lines recorded as intakes; 1 already recorded (skipped)" in other_day.out
+    import sys
+
+    saved = sys.stdin
+    try:
+        import io
+
+        sys.stdin = io.TextIOWrapper(io.BytesIO(source.read_bytes()))
+        piped = run_cli("batch", "-", "-o", str(out), "--save", "--db", str(db), "--workers", "1",
+                        "--as-of", "2026-11-24")
+    finally:
+        sys.stdin = saved
+    assert piped.code == 0, piped.err
+    assert "store: 0 lines recorded as intakes; 2 already recorded (skipped)" in piped.out
+    assert _recorded(db) == (2, 2)
+
+
+def test_shards_recorded_on_two_machines_record_the_whole_backlog_once(tmp_path, store_location):
+    db = store_location
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(line + "\n" for line in _lines(160)), encoding="utf-8")
+    _save(source, db, tmp_path / "part1.jsonl", "--shard", "1/2")
+    part = _recorded(db)[0]
+    _save(source, db, tmp_path / "part2.jsonl", "--shard", "2/2")
+    valid = sum(1 for name in ("part1", "part2") for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()
+                if '"error"' not in line)
+    assert 0 < part < valid and _recorded(db) == (valid, valid)
+    whole = _save(source, db, tmp_path / "whole.jsonl")
+    assert f"store: 0 lines recorded as intakes; {valid:,} already recorded (skipped)" in whole.out

@@ -114,14 +114,17 @@ def test_invitations_of_a_schema_6_store_open_in_english_after_the_migration(tmp
     db = tmp_path / "t.db"
     code, intake_id = invite(db, "es")
     raw = sqlite3.connect(db, isolation_level=None)
-    for statement in ("DROP TABLE record_files", "DROP TABLE record_requests", "DROP INDEX worklist_alert",
+    for statement in ("DROP TABLE worklist_counts", "DROP TABLE access_log", "DROP TABLE access_head",  # schema 17's (scale)
+                      "DROP INDEX alerts_open_page", "DROP INDEX alerts_latest", "ALTER TABLE alerts DROP COLUMN backlog",
+                      "ALTER TABLE worklist DROP COLUMN alert_backlog", "DROP TABLE record_files",
+                      "DROP TABLE record_requests", "DROP INDEX worklist_alert",
                       "ALTER TABLE worklist DROP COLUMN alert_urgency",
                       "ALTER TABLE alerts DROP COLUMN answer_changed_at",
                       "DROP TABLE sessions", "DROP TABLE token_uses", "ALTER TABLE users DROP COLUMN session_generation",
                       "ALTER TABLE invites DROP COLUMN language", "ALTER TABLE alerts DROP COLUMN kiosk",
                       "DROP TABLE rate_limits", "DROP TABLE known_devices",
                       "DROP TABLE recovery_codes", "ALTER TABLE users DROP COLUMN totp_secret",
-                      "ALTER TABLE users DROP COLUMN totp_last_step",
+                      "ALTER TABLE users DROP COLUMN totp_last_step", "ALTER TABLE users DROP COLUMN alert_sound",
                       "PRAGMA user_version = 6"):  # (what later schemas added, gone too)
         raw.execute(statement)
     raw.close()

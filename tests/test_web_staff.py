@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import sqlite3
@@ -50,10 +51,11 @@ def patient_with_red_flag(app, db, flag: str = "red_flag_bladder_bowel", send: b
     return intake_id
 
 
-def audit(db: Path) -> list[tuple]:
+def audit(db: Path, table: str = "audit") -> list[tuple]:
+    """The audit chain's rows (what changed the record), or the access log's (who viewed what)."""
     connection = sqlite3.connect(db)
     try:
-        return connection.execute("SELECT user, action, intake_id, version, detail FROM audit ORDER BY seq").fetchall()
+        return connection.execute(f"SELECT user, action, intake_id, version, detail FROM {table} ORDER BY seq").fetchall()
     finally:
         connection.close()
 
@@ -72,8 +74,9 @@ def test_sign_in_then_sign_out(app, db):
     staff.post("/staff/sign-out")
     assert staff.path.startswith("/staff/sign-in") and "You are signed out." in staff.page
     assert staff.get("/staff/").path.startswith("/staff/sign-in")
-    actions = [row[1] for row in audit(db) if row[0] == "cora"]
-    assert actions[:4] == ["second_factor_enrolled", "signed_in", "listed", "signed_out"]
+    assert [row[1] for row in audit(db) if row[0] == "cora"] == ["second_factor_enrolled"]
+    actions = [row[1] for row in audit(db, "access_log") if row[0] == "cora"]
+    assert actions[:3] == ["signed_in", "listed", "signed_out"]
 
 
 def test_sign_in_goes_to_the_page_asked_for_but_never_off_the_staff_pages(app, db):
@@ -190,7 +193,62 @@ def test_a_disabled_account_is_signed_out_at_its_next_request(app, db):
     assert again.status == 400
 
 
+# --- your settings: the alert sound ---------------------------------------------------------------------
+
+def test_the_alert_sound_is_off_until_the_member_turns_it_on_and_follows_them(app, db):
+    staff = sign_in(app.test_client(), "clint").get("/staff/settings")
+    assert staff.status == 200
+    assert re.search(r'value="off" checked', staff.page) and not re.search(r'value="on" checked', staff.page)
+    assert "data-alert-sound" not in staff.page
+    before = len(audit(db))
+    staff.post(alert_sound="on")
+    assert staff.path == "/staff/settings?saved=on" and "Saved: the alert sound is on." in staff.page
+    assert re.search(r'value="on" checked', staff.page) and 'data-alert-sound="on"' in staff.page
+    with open_store(db) as store:
+        assert store.get_user("clint").alert_sound is True
+        assert store.get_user("cora").alert_sound is False  # one person's choice
+    # Kept with the account: another browser signed in as the same member plays it too.
+    elsewhere = sign_in(app.test_client(), "clint")
+    assert 'data-alert-sound="on"' in elsewhere.page and 'id="alert-sound-blocked"' in elsewhere.page
+    assert "Sound when a new red flag comes in: on" in elsewhere.get("/staff/alerts").page
+    staff.get("/staff/settings").post(alert_sound="off")
+    with open_store(db) as store:
+        assert store.get_user("clint").alert_sound is False
+    # A preference, not a record: no audit row (sign-in and the worklist views are the only new ones).
+    assert {row[1] for row in audit(db)[before:]} <= {"signed_in", "listed"}
+
+
+@pytest.mark.parametrize("form", [{}, {"alert_sound": "loud"}, {"alert_sound": "ON"}])
+def test_a_forged_sound_choice_is_refused_and_changes_nothing(app, db, form):
+    staff = sign_in(app.test_client(), "clint").get("/staff/settings")
+    staff.post(data={**form}, follow=False)
+    assert staff.status == 400
+    with open_store(db) as store:
+        assert store.get_user("clint").alert_sound is False
+
+
+def test_the_sound_choice_needs_the_forms_token(app, db):
+    staff = sign_in(app.test_client(), "clint")
+    assert staff.client.post("/staff/settings", data={"alert_sound": "on"}).status_code == 400
+    with open_store(db) as store:
+        assert store.get_user("clint").alert_sound is False
+
+
 # --- the authorization matrix -------------------------------------------------------------------------
+# Every route of the app (as `triage serve --kiosk` builds it; Flask's url_map is enumerated, so a new
+# route without a row fails test_every_route_has_a_row_in_the_matrix) x every kind of visitor:
+#   anonymous    a browser with a session (a CSRF token) and nothing more
+#   patient      a patient who opened an invitation code (at the start of their questions)
+#   coordinator, clinician   signed-in staff of each role (second factor done)
+#   pending      a member half-way: the password right, the second factor not yet set up
+#   disabled     signed in, then the account was disabled (`triage users disable`)
+#   reset        signed in, then the account's password was reset (`triage users reset-password`)
+# CDS Hooks routes exist only when configured and take a bearer token, never a cookie: see
+# tests/test_cds_hooks.py (every forged or missing token is 401).
+
+VISITORS = ("anonymous", "patient", "coordinator", "clinician", "pending", "disabled", "reset")
+SIGNED_IN = ("coordinator", "clinician")  # the only ones a staff page opens for
+ENDED = ("disabled", "reset")  # their session ended at the account's change, on the server
 
 ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("GET", "/staff/", {}, {"coordinator": 200, "clinician": 200}),
@@ -199,74 +257,186 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("GET", "/staff/alerts", {}, {"coordinator": 200, "clinician": 200}),
     ("GET", "/staff/alerts.json", {}, {"coordinator": 200, "clinician": 200}),
     # Only the idle minutes (the sign-in page says them too): open, so a page's cover never misses it.
-    ("GET", "/staff/idle.css", {}, {"anonymous": 200, "patient": 200, "coordinator": 200, "clinician": 200,
-                                    "pending": 200, "disabled": 200}),
+    ("GET", "/staff/idle.css", {}, {kind: 200 for kind in VISITORS}),
     ("GET", "/staff/invite", {}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/invite", {"expires_days": "7"}, {"coordinator": 200, "clinician": 403}),
     ("POST", "/staff/intakes/{id}/patient-reference", {"patient_id": "P-ATTACHED"}, {"coordinator": 303, "clinician": 403}),
     ("POST", "/staff/alerts/{id}/acknowledge", {}, {"coordinator": 403, "clinician": 303}),
-    ("GET", "/staff/intakes/{id}/records/surgical_report", {}, {"coordinator": 200, "clinician": 403}),
+    ("GET", "/staff/intakes/{id}/records/current_mri", {}, {"coordinator": 200, "clinician": 403}),
     # (this intake's operative report is on file: the coordinator's request comes back refused, 400)
     ("POST", "/staff/intakes/{id}/records/surgical_report/request", {"source": "Dr Lee"},
      {"coordinator": 400, "clinician": 403}),
     ("POST", "/staff/sign-out", {}, {"coordinator": 303, "clinician": 303}),
     ("GET", "/staff/password", {}, {"coordinator": 200, "clinician": 200}),
+    # The sign-in page: open (a signed-in member is sent on to the worklist).
+    ("GET", "/staff/sign-in", {}, {**{kind: 200 for kind in VISITORS}, "coordinator": 303, "clinician": 303}),
+    # A wrong password is the same plain refusal for everyone (a signed-in member trying it too).
+    ("POST", "/staff/sign-in", {"name": "cora", "password": "not the password"}, {kind: 400 for kind in VISITORS}),
     # The second factor's pages are for a session half-way through signing in: anyone else is sent
     # to sign in (a signed-in member from there to the worklist).
     # A session half-way (the password right, the code not yet given: "pending") gets only these.
     ("GET", "/staff/second-factor", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
     ("POST", "/staff/second-factor", {"code": "123456"}, {"coordinator": 303, "clinician": 303, "pending": 303}),
     ("GET", "/staff/second-factor/setup", {}, {"coordinator": 303, "clinician": 303, "pending": 200}),
-    ("GET", "/staff/second-factor/setup/qr.svg", {}, {"anonymous": 404, "patient": 404, "coordinator": 404,
-                                                      "clinician": 404, "pending": 200, "disabled": 404}),
+    ("GET", "/staff/second-factor/setup/qr.svg", {}, {**{kind: 404 for kind in VISITORS}, "pending": 200}),
     ("POST", "/staff/second-factor/setup", {"code": "123456"}, {"coordinator": 303, "clinician": 303,
                                                                "pending": 400}),
     ("POST", "/staff/password", {"current_password": "not it"}, {"coordinator": 400, "clinician": 400}),
     ("GET", "/staff/sessions", {}, {"coordinator": 200, "clinician": 200}),
     ("POST", "/staff/sessions/end", {"others": "1"}, {"coordinator": 303, "clinician": 303}),
+    ("GET", "/staff/settings", {}, {"coordinator": 200, "clinician": 200}),
+    ("POST", "/staff/settings", {"alert_sound": "on"}, {"coordinator": 303, "clinician": 303}),
+]
+
+# The patient's pages and the rest: "*" is every visitor not named. A staff session is no patient's:
+# the patient's pages send it to the code page (/intake/) like anyone without an intake. `--kiosk`:
+# anyone at the tablet may begin an intake (POST /intake/new). {revision}: the patient's draft's.
+TO_START = (303, "/intake/")
+PUBLIC_ROUTES = [  # (method, path, form, expected: {visitor kind or "*": status or (status, Location)})
+    ("GET", "/", {}, {"*": (302, "/intake/")}),
+    ("GET", "/healthz", {}, {"*": 200}),
+    ("GET", "/readyz", {}, {"*": 200}),
+    ("GET", "/static/app.js", {}, {"*": 200}),
+    ("GET", "/intake/", {}, {"*": 200, "patient": (303, "/intake/start")}),
+    ("POST", "/intake/", {"code": "NOT-A-CODE"}, {"*": 400}),
+    ("GET", "/intake/code/NOT-A-CODE", {}, {"*": 200}),
+    ("GET", "/intake/start", {}, {"*": TO_START, "patient": 200}),
+    ("GET", "/intake/your-code", {}, {"*": TO_START, "patient": 200}),
+    ("GET", "/intake/questions/red_flag_bladder_bowel", {}, {"*": TO_START, "patient": 200}),
+    ("POST", "/intake/questions/red_flag_bladder_bowel", {"answer": "no", "revision": "{revision}"},
+     {"*": TO_START, "patient": (303, "/intake/questions/")}),
+    ("GET", "/intake/warning/red_flag_bladder_bowel", {}, {"*": TO_START, "patient": (303, "/intake/questions/")}),
+    ("POST", "/intake/warning/red_flag_bladder_bowel", {"choice": "continue"}, {"*": TO_START,
+                                                                               "patient": (303, "/intake/check")}),
+    ("GET", "/intake/check", {}, {"*": TO_START, "patient": 200}),
+    ("POST", "/intake/check", {"revision": "{revision}", "anyway": "1"}, {"*": TO_START,
+                                                                         "patient": (303, "/intake/done")}),
+    ("GET", "/intake/done", {}, {"*": TO_START, "patient": (303, "/intake/check")}),
+    ("GET", "/intake/saved", {}, {"*": TO_START, "patient": 200}),
+    ("GET", "/intake/stopped", {}, {"*": TO_START, "patient": 200}),
+    ("POST", "/intake/still-here", {}, {"*": TO_START, "patient": 204}),
+    ("GET", "/intake/language/es", {}, {"*": 303}),
+    ("POST", "/intake/language/es", {}, {"*": 303}),
+    ("POST", "/intake/leave", {}, {"*": (303, "/intake/ended")}),
+    ("GET", "/intake/ended", {}, {"*": 200}),
+    ("GET", "/intake/idle.css", {}, {"*": 200}),
+    ("POST", "/intake/new", {}, {"*": (303, "/intake/your-code")}),
 ]
 
 
-@pytest.mark.parametrize("visitor", ["anonymous", "patient", "coordinator", "clinician", "pending", "disabled"])
-@pytest.mark.parametrize("method, path, form, allowed", ROUTES, ids=[f"{r[0]} {r[1]}" for r in ROUTES])
-def test_every_staff_route_for_every_kind_of_visitor(app, db, visitor, method, path, form, allowed):
-    intake_id = patient_with_red_flag(app, db)
+def _as_rule(path: str) -> str:
+    """The url_map rule a matrix path stands for."""
+    path = re.sub(r"\{id\}", "<int:intake_id>", path)
+    path = re.sub(r"/records/[a-z_]+/[a-z]+$", "/records/<item>/<action>", path)
+    path = re.sub(r"/records/[a-z_]+$", "/records/<item>", path)
+    path = re.sub(r"^/intake/(questions|warning)/[a-z_]+$", r"/intake/\1/<qid>", path)
+    path = re.sub(r"^/intake/(code|language)/[A-Za-z-]+$", r"/intake/\1/<code>", path)
+    return re.sub(r"^/static/.+$", "/static/<path:filename>", path)
+
+
+def test_every_route_has_a_row_in_the_matrix(app):
+    served = {(method, rule.rule) for rule in app.url_map.iter_rules()
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    rows = {(method, _as_rule(path)) for method, path, _, _ in ROUTES + PUBLIC_ROUTES}
+    assert served - rows == set(), "routes with no row in the authorization matrix"
+    assert rows - served == set(), "matrix rows for routes that are not served"
+
+
+def _visitor(app, db, visitor: str):
+    """A client as ``visitor`` (see above), and the page it holds (its CSRF token)."""
     client = app.test_client()
     person = Patient(client)
-    if visitor in ("coordinator", "clinician"):
+    if visitor in SIGNED_IN:
         person = sign_in(client, "cora" if visitor == "coordinator" else "clint")
     elif visitor == "patient":
         code, _ = invite(db)
         person.open_code(code)
+        person.get("/intake/check")  # the draft's revision is on it
     elif visitor == "pending":  # the password given, the second factor not (yet) set up
         person.get("/staff/sign-in").post(name="cora", password=PASSWORD)
         assert person.path == "/staff/second-factor/setup"
-    elif visitor == "disabled":  # signed in, then the account was disabled
+    elif visitor in ENDED:
         person = sign_in(client, "cora")
         with open_store(db) as store:
-            store.update_user("cora", by="admin", disabled=True, action="user_disabled")
+            if visitor == "disabled":
+                store.update_user("cora", by="admin", disabled=True, action="user_disabled")
+            else:  # as `triage users reset-password` does: every session of the account ends
+                store.update_user("cora", by="admin", password_hash=store.get_user("clint").password_hash,
+                                  action="password_reset")
     else:
         person.get("/intake/")  # a session with a CSRF token, nothing more
-    url = path.format(id=intake_id)
+    return client, person
+
+
+def _request(client, person, method: str, url: str, form: dict):
     if method == "GET":
-        response = client.get(url)
-    else:
-        response = client.post(url, data={"csrf_token": hidden(person.page, "csrf_token"), **form})
+        return client.get(url)
+    fields = {key: (hidden(person.page, "revision") or "") if value == "{revision}" else value
+              for key, value in form.items()}
+    return client.post(url, data={"csrf_token": hidden(person.page, "csrf_token"), **fields})
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+@pytest.mark.parametrize("method, path, form, allowed", ROUTES, ids=[f"{r[0]} {r[1]}" for r in ROUTES])
+def test_every_staff_route_for_every_kind_of_visitor(app, db, visitor, method, path, form, allowed):
+    intake_id = patient_with_red_flag(app, db)
+    client, person = _visitor(app, db, visitor)
+    url = path.format(id=intake_id)
+    response = _request(client, person, method, url, form)
     expected = allowed.get(visitor)
     if expected is None:  # not signed in as staff: the sign-in page (or 401 for the poll)
-        # A disabled account's session is gone at once, so its form's token is no one's: refused (400)
-        refused = (303, 401, 400) if visitor == "disabled" and method == "POST" else (303, 401)
+        # A disabled or reset account's session is gone at once, so its form's token is no one's:
+        # refused (400) before the page acts.
+        refused = (400,) if visitor in ENDED and method == "POST" else (303, 401)
         assert response.status_code in refused, (visitor, url, response.status_code)
         if response.status_code == 303:
             assert response.headers["Location"].startswith("/staff/sign-in")
         assert "intake" not in response.get_data(as_text=True).lower() or response.status_code == 303
     else:
         assert response.status_code == expected, (visitor, url, response.status_code)
+    if visitor not in SIGNED_IN:  # nothing was done for a visitor who is not signed in
+        with open_store(db) as store:
+            assert store.get_user("cora").alert_sound is False
+            assert store.open_alerts(intake_id), "an alert was acknowledged"
+            assert store.load_draft(intake_id) is None or not store.load_draft(intake_id).answers.get("patient_id")
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+@pytest.mark.parametrize("method, path, form, expected", PUBLIC_ROUTES, ids=[f"{r[0]} {r[1]}" for r in PUBLIC_ROUTES])
+def test_every_other_route_for_every_kind_of_visitor(app, db, visitor, method, path, form, expected):
+    client, person = _visitor(app, db, visitor)
+    response = _request(client, person, method, path, form)
+    want = expected.get(visitor, expected["*"])
+    if visitor in ENDED and method == "POST":
+        want = 400  # the session ended with the account's change: its page's token is no one's
+    status, location = want if isinstance(want, tuple) else (want, None)
+    assert response.status_code == status, (visitor, path, response.status_code, response.headers.get("Location"))
+    if location is not None:
+        assert response.headers["Location"].startswith(location), (visitor, path, response.headers["Location"])
+    if visitor != "patient":  # no one else gets a patient's questions or answers
+        body = response.get_data(as_text=True)
+        assert 'name="answer"' not in body and "Check your answers" not in body, (visitor, path)
 
 
 def test_a_staff_form_without_its_token_is_refused(app, db):
     staff = sign_in(app.test_client(), "cora")
     assert staff.client.post("/staff/invite", data={"expires_days": "7"}).status_code == 400
+
+
+def test_a_staff_post_saying_origin_null_is_refused_and_changes_nothing(app, db):
+    """Our pages send their real origin (Referrer-Policy: same-origin); "null" is a page elsewhere
+    hiding where it is. A patient's page still accepts it (see triage.web.security.ORIGIN_REQUIRED)."""
+    staff = sign_in(app.test_client(), "cora")
+    token = hidden(staff.page, "csrf_token")
+    for origin, status in (("null", 400), ("http://elsewhere.example", 400), ("http://localhost", 303)):
+        response = staff.client.post("/staff/sessions/end", headers={"Origin": origin},
+                                     data={"csrf_token": token, "others": "1"})
+        assert response.status_code == status, origin
+    assert staff.client.get("/staff/").status_code == 200  # still signed in: nothing was done
+    visitor = Patient(app.test_client()).get("/intake/")
+    response = visitor.client.post("/intake/new", headers={"Origin": "null"},
+                                   data={"csrf_token": hidden(visitor.page, "csrf_token")})
+    assert response.status_code == 303 and response.headers["Location"] == "/intake/your-code"
 
 
 # --- worklist, summary, print ------------------------------------------------------------------------
@@ -294,14 +464,63 @@ def test_the_worklist_has_the_rows_and_order_of_triage_list(app, db):
     assert "urgent EMERGENCY" in sign_in(app.test_client(), "cora").page
 
 
-def test_the_worklist_pages(app, db):
+def test_a_drafts_row_shows_the_months_its_answers_give_as_in_triage_list(app, db):
+    with open_store(db) as store:
+        store.save_draft({"patient_id": "P-MONTHS", "assessment_date": "2026-11-24", "fusion_date": "2024-03"},
+                         user="kiosk")
+    staff = sign_in(app.test_client(), "cora")
+    row = next(row for row in staff.page.split("<tr") if "P-MONTHS" in row)
+    assert "<td>31</td>" in row, row
+    assert run_cli("list", "--db", str(db), "--format", "json").json["intakes"][0]["months_since_fusion"] == 31
+
+
+def _shown_ids(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'href="/staff/intakes/(\d+)"', page)]
+
+
+def _page_link(page: str, words: str) -> str | None:
+    found = re.search(r'<a class="link" href="([^"]+)"[^>]*>' + words + "</a>", page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_the_worklist_pages_from_where_the_last_one_ended(app, db):
+    """Keyset pages: each page starts after the last row of the one before (no offset to count
+    through at 100,000 intakes); next, previous and first links; the pages together are the list."""
     with open_store(db) as store:
         for n in range(120):
             store.save_draft({"patient_id": f"P-{n}"}, user="t")
+        whole = [row.intake_id for row in store.worklist()]
     staff = sign_in(app.test_client(), "clint")
-    assert "page 1 of 3" in staff.page and "Next page" in staff.page
-    staff.get("/staff/?page=3")
-    assert len(re.findall(r'href="/staff/intakes/(\d+)"', staff.page)) == 20 and "Previous page" in staff.page
+    assert "120 intakes, 50 on this page" in staff.page
+    assert _page_link(staff.page, "Previous page") is None and _page_link(staff.page, "First page") is None
+    pages = [_shown_ids(staff.page)]
+    while (following := _page_link(staff.page, "Next page")) is not None:
+        staff.get(following)
+        pages.append(_shown_ids(staff.page))
+    assert [len(page) for page in pages] == [50, 50, 20]
+    assert sum(pages, []) == whole
+    assert _page_link(staff.page, "First page") == "/staff/"
+    staff.get(_page_link(staff.page, "Previous page"))  # back from the last page: the middle one again
+    assert _shown_ids(staff.page) == pages[1] and _page_link(staff.page, "Next page")
+    staff.get(_page_link(staff.page, "Previous page"))
+    assert _shown_ids(staff.page) == pages[0] and _page_link(staff.page, "Previous page") is None
+    for bad in ("x", "1.2.3", "-1.5", "1." + "9" * 30):
+        assert staff.client.get(f"/staff/?after={bad}").status_code == 400
+    assert staff.client.get("/staff/?after=1.1&before=1.2").status_code == 400
+    past = staff.client.get("/staff/?after=99.999999")  # past the end (the list shrank): the first page
+    assert past.status_code == 303 and past.headers["Location"].endswith("/staff/")
+
+
+@pytest.mark.parametrize("count, pages", [(50, 1), (51, 2)])
+def test_a_next_page_link_only_when_rows_follow(app, db, count, pages):
+    with open_store(db) as store:
+        for n in range(count):
+            store.save_draft({"patient_id": f"P-{n}"}, user="t")
+    staff = sign_in(app.test_client(), "clint")
+    assert (_page_link(staff.page, "Next page") is not None) == (pages > 1)
+    if pages > 1:
+        staff.get(_page_link(staff.page, "Next page"))
+        assert len(_shown_ids(staff.page)) == 1 and _page_link(staff.page, "Next page") is None
 
 
 def test_the_summary_holds_what_triage_show_holds(app, db):
@@ -396,10 +615,11 @@ def test_views_prints_and_acknowledgements_are_audited_without_answer_values(app
     staff.client.get(f"/staff/intakes/{intake_id}/print")
     staff.get("/staff/alerts").post(f"/staff/alerts/{intake_id}/acknowledge")
     rows = [row for row in audit(db) if row[0] == "clint"]
-    assert [row[1] for row in rows] == ["second_factor_enrolled", "signed_in", "listed", "viewed", "exported",
-                                       "acknowledged"]
-    assert all(row[2] == intake_id for row in rows[3:])
-    text = json.dumps(audit(db))
+    assert [row[1] for row in rows] == ["second_factor_enrolled", "acknowledged"] and rows[1][2] == intake_id
+    accesses = [row for row in audit(db, "access_log") if row[0] == "clint"]
+    assert [row[1] for row in accesses] == ["signed_in", "listed", "viewed", "exported"]
+    assert all(row[2] == intake_id for row in accesses[2:])
+    text = json.dumps(audit(db) + audit(db, "access_log"))
     for value in ("P-AUDIT", "2024-03", "L4-L5", "back_and_leg", "red_flag_bladder_bowel"):
         assert value not in text
 
@@ -489,7 +709,7 @@ def test_users_add_list_disable_reset(tmp_path, monkeypatch):
     run = run_cli("users", "add", "dana", "--role", "clinician", "--password-stdin", "--db", str(db))
     assert run.code == 0 and run.err == "added: dana (clinician)\n"
     listing = run_cli("users", "list", "--db", str(db))
-    assert re.match(r"dana\s+clinician\s+active", listing.out)
+    assert re.search(r"^dana\s+clinician\s+active", listing.out, re.MULTILINE)
     assert PASSWORD not in listing.out and PASSWORD.encode() not in db.read_bytes()
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     run = run_cli("users", "reset-password", "dana", "--password-stdin", "--db", str(db))

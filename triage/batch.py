@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -73,7 +73,8 @@ class Summary:
     stopped_at_line: int | None = None
     stop_reason: str | None = None
     saved: int = 0  # lines recorded in the store (`--save`)
-    already_saved: int = 0  # lines a previous run of the same input had recorded (skipped)
+    already_saved: int = 0  # lines with the same content recorded before (skipped)
+    next_line: int = 1  # the input line after the last one written
 
 
 # --- one line -------------------------------------------------------------------------------
@@ -136,14 +137,15 @@ LineFunction = Callable[[int, "bytes | None", BatchConfig], "tuple"]
 
 
 def triage_chunk(
-    first: int, lines: list[bytes | None], config: BatchConfig, line_function: LineFunction = triage_line
+    numbers: Sequence[int], lines: list[bytes | None], config: BatchConfig, line_function: LineFunction = triage_line
 ) -> tuple[list[str], bytes, list[Kept]]:
-    """A chunk of lines -> (outcome of each line, their records as UTF-8 JSONL, the valid lines'
-    answers and results when ``config.keep``). One bytes object per chunk keeps the parent's share
-    of the work (unpickle, write) small."""
+    """A chunk of lines (``numbers``: their line numbers in the input, a ``range`` unless a shard
+    skipped some) -> (outcome of each line, their records as UTF-8 JSONL, the valid lines' answers
+    and results when ``config.keep``). One bytes object per chunk keeps the parent's share of the
+    work (unpickle, write) small."""
     outcomes, records, kept = [], [], []
-    for offset, data in enumerate(lines):
-        outcome, record, *keep = line_function(first + offset, data, config)
+    for number, data in zip(numbers, lines):
+        outcome, record, *keep = line_function(number, data, config)
         outcomes.append(outcome)
         records.append(record)
         kept += keep
@@ -185,9 +187,9 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _work(first: int, lines: list[bytes | None]) -> tuple[list[str], bytes, list[Kept]]:
+def _work(numbers: Sequence[int], lines: list[bytes | None]) -> tuple[list[str], bytes, list[Kept]]:
     config, line_function = _worker
-    return triage_chunk(first, lines, config, line_function)
+    return triage_chunk(numbers, lines, config, line_function)
 
 
 STOP_GRACE_SECONDS = 10.0  # a chunk takes well under a second; longer means a worker is stuck
@@ -240,37 +242,94 @@ def read_lines(stream: BinaryIO, counter: Summary) -> Iterator[bytes | None]:
         yield line.rstrip(b"\n").rstrip(b"\r")
 
 
-def _chunks(lines: Iterator[bytes | None], size: int) -> Iterator[tuple[int, list[bytes | None]]]:
-    first, chunk = 1, []
-    for data in lines:
+def _chunks(lines: Iterator[bytes | None], size: int,
+            shard: "Shard | None" = None) -> Iterator[tuple[Sequence[int], list[bytes | None]]]:
+    """Chunks of ``size`` lines with their line numbers: a ``range`` (cheap to send to a worker), or
+    the numbers of the lines a shard takes."""
+    if shard is None:
+        first, chunk = 1, []
+        for data in lines:
+            chunk.append(data)
+            if len(chunk) == size:
+                yield range(first, first + size), chunk
+                first, chunk = first + size, []
+        if chunk:
+            yield range(first, first + len(chunk)), chunk
+        return
+    numbers: list[int] = []
+    chunk = []
+    for number, data in enumerate(lines, 1):
+        if not shard.takes(number, data):
+            continue
+        numbers.append(number)
         chunk.append(data)
         if len(chunk) == size:
-            yield first, chunk
-            first, chunk = first + size, []
+            yield numbers, chunk
+            numbers, chunk = [], []
     if chunk:
-        yield first, chunk
+        yield numbers, chunk
+
+
+# --- shards and the key of a recorded line ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Shard:
+    """``--shard I/N``: this run takes the lines whose content falls in part I of N. The part is
+    chosen by the SHA-256 of the line's bytes (surrounding white space aside), not by its number:
+    a line goes to the same part whatever comes before it, so a file copied to N machines at
+    different times, re-ordered or appended to, never leaves a line in no part. A line too long to
+    read (an error record) goes by its number."""
+
+    index: int  # 1..count
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        """``I/N`` with 1 <= I <= N; ValueError with a one-line reason otherwise."""
+        part, slash, whole = text.partition("/")
+        if not slash or not part.strip().isdigit() or not whole.strip().isdigit():
+            raise ValueError(f"{text!r} is not I/N (for example 1/4: the first of four parts)")
+        index, count = int(part), int(whole)
+        if count < 1 or count > 1024:
+            raise ValueError(f"{text!r}: N must be 1 to 1024")
+        if not 1 <= index <= count:
+            raise ValueError(f"{text!r}: I must be 1 to {count}")
+        return cls(index, count)
+
+    def takes(self, number: int, data: bytes | None) -> bool:
+        if self.count == 1:
+            return True
+        if data is None:
+            return (number - 1) % self.count == self.index - 1
+        import hashlib
+
+        digest = hashlib.sha256(data.strip()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def line_key(answers: dict[str, Any], result: dict[str, Any]) -> str:
+    """What makes a recorded batch line the same as another (``batch:KEY`` in the store): its
+    answers (the contract's normalised form, so key order, spelling of segments or true/yes do
+    not matter), the date they were assessed to, and the ruleset and settings that assessed them.
+    The same line in another file, a split or merged file, or a rerun, has the same key; the same
+    answers assessed under a new ruleset version or other settings do not."""
+    import hashlib
+
+    content = {"answers": answers, "assessment_date": result.get("assessment_date"),
+               "ruleset": result.get("ruleset"), "settings": result.get("settings")}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "batch:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --- the run --------------------------------------------------------------------------------
 
-def input_key(path: str) -> str:
-    """What names an input in the store (``batch:KEY:LINE``): the start of the SHA-256 of its bytes,
-    so that a rerun of the same file recognises its lines, and a changed file is a new batch."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as error:
-        reason = os.strerror(error.errno) if error.errno else str(error)
-        raise InvalidInput([Problem(path, f"cannot be read ({reason.lower()})")]) from None
-    return digest.hexdigest()[:16]
-
-
-def stop_record(stopped_at_line: int, reason: str) -> str:
-    return _dumps({"stopped_at_line": stopped_at_line, "reason": reason, "lines_done": stopped_at_line - 1})
+def stop_record(stopped_at_line: int, reason: str, lines_done: int | None = None) -> str:
+    """``lines_done``: the records before it (with a shard, fewer than ``stopped_at_line - 1``)."""
+    done = stopped_at_line - 1 if lines_done is None else lines_done
+    return _dumps({"stopped_at_line": stopped_at_line, "reason": reason, "lines_done": done})
 
 
 def run_batch(
@@ -284,38 +343,41 @@ def run_batch(
     chunk_lines: int = CHUNK_LINES,
     line_function: LineFunction = triage_line,
     on_chunk: Callable[[list[Kept], Summary], None] | None = None,
+    shard: Shard | None = None,
 ) -> Summary:
     """Triage every line of ``source`` into ``sink`` (binary; UTF-8 JSONL), in order. Stops between
     chunks once ``should_stop()`` is true, keeping every record finished in order, then a stop record.
     With ``workers`` <= 1 everything runs in this process; otherwise in that many worker processes.
     ``line_function`` exists for the benchmarks' floor pipeline (same reading, workers and writing,
-    no rules); the command always uses ``triage_line``."""
+    no rules); the command always uses ``triage_line``. ``shard``: only the lines of that part (each
+    record keeps its line number in the whole input)."""
     summary = Summary()
-    chunks = _chunks(read_lines(source, summary), chunk_lines)
+    chunks = _chunks(read_lines(source, summary), chunk_lines, shard)
 
-    def write(done: tuple[list[str], bytes, list[Kept]]) -> None:
+    def write(numbers: Sequence[int], done: tuple[list[str], bytes, list[Kept]]) -> None:
         outcomes, blob, kept = done
         if on_chunk is not None:  # `--save`: the chunk is recorded (one transaction) before it is written
             on_chunk(kept, summary)
         sink.write(blob)
         summary.counts.update(outcomes)
         summary.lines += len(outcomes)
+        summary.next_line = numbers[-1] + 1
         on_progress(summary)
 
     def stop(reason: str) -> Summary:
-        summary.stopped_at_line, summary.stop_reason = summary.lines + 1, reason
-        sink.write((stop_record(summary.stopped_at_line, reason) + "\n").encode("utf-8"))
+        summary.stopped_at_line, summary.stop_reason = summary.next_line, reason
+        sink.write((stop_record(summary.stopped_at_line, reason, summary.lines) + "\n").encode("utf-8"))
         return summary
 
     if workers <= 1:
-        for first, lines in chunks:
+        for numbers, lines in chunks:
             if should_stop():
                 return stop(STOP_INTERRUPTED)
-            write(triage_chunk(first, lines, config, line_function))
+            write(numbers, triage_chunk(numbers, lines, config, line_function))
         return summary
 
     window = workers * CHUNKS_IN_FLIGHT_PER_WORKER
-    pending: deque[Future] = deque()
+    pending: deque[tuple[Sequence[int], Future]] = deque()
     others = set(multiprocessing.active_children())
     executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
                                    initargs=(config, line_function, os.getpid()))
@@ -325,12 +387,12 @@ def run_batch(
         while True:
             while not exhausted and len(pending) < window and not should_stop():
                 try:
-                    first, lines = next(chunks)
+                    numbers, lines = next(chunks)
                 except StopIteration:
                     exhausted = True
                     break
                 try:
-                    pending.append(executor.submit(_work, first, lines))
+                    pending.append((numbers, executor.submit(_work, numbers, lines)))
                 except BrokenProcessPool:  # a worker died before this chunk went out: write what is done
                     exhausted = broken = True
             if not pending:
@@ -339,19 +401,21 @@ def run_batch(
                 finished = True
                 return summary
             # Wait for the oldest chunk (output keeps input order), waking up to notice Ctrl-C.
-            while not pending[0].done() and not should_stop():
-                wait([pending[0]], timeout=_POLL_SECONDS)
+            while not pending[0][1].done() and not should_stop():
+                wait([pending[0][1]], timeout=_POLL_SECONDS)
                 on_progress(summary)
             if should_stop():
-                while pending and pending[0].done() and not pending[0].exception():
-                    write(pending.popleft().result())  # finished in order: keep it
+                while pending and pending[0][1].done() and not pending[0][1].exception():
+                    numbers, future = pending.popleft()
+                    write(numbers, future.result())  # finished in order: keep it
                 return stop(STOP_INTERRUPTED)
             try:
-                write(pending.popleft().result())
+                numbers, future = pending.popleft()
+                write(numbers, future.result())
             except BrokenProcessPool:  # a worker died (durable can segfault); keep what is done
                 return stop(STOP_WORKER_FAILED)
     finally:
-        for future in pending:
+        for _numbers, future in pending:
             future.cancel()
         if finished:
             executor.shutdown(wait=True)

@@ -197,3 +197,33 @@ class StoreDraft:
                                                            draft_revision=self._revision, language=self.language)
         self._revision = None
         return Recorded(intake_id, version, self._store.path)
+
+
+def with_draft_months(store, rows: list) -> list:
+    """Worklist rows, each draft's with the months from its answered fusion date to its assessment
+    date (the worklist table keeps months only from an assessed result, and `audit verify` checks it
+    as stored; a draft's answers have them too). Read with ``Store.load_draft``, one query per draft
+    on the page; a date that cannot be read leaves the row as it is (it is checked when assessed).
+    `triage list` and the staff worklist page both show rows through this."""
+    import dataclasses
+
+    from triage.dates import PartialDate, parse_full_date, whole_months_between
+
+    shown = []
+    for row in rows:
+        if row.version or row.months_since_fusion is not None:
+            shown.append(row)
+            continue
+        draft = store.load_draft(row.intake_id)
+        answers = draft.answers if draft is not None else {}
+        fusion, assessed = answers.get("fusion_date"), answers.get("assessment_date") or row.assessment_date
+        months = None
+        if isinstance(fusion, str) and isinstance(assessed, str):
+            try:
+                day = parse_full_date(assessed)
+                months = whole_months_between(PartialDate.parse(fusion).latest(not_after=day), day)
+            except ValueError:
+                pass
+        shown.append(dataclasses.replace(row, months_since_fusion=months) if months is not None and months >= 0
+                     else row)
+    return shown

@@ -59,9 +59,26 @@ def patient_summary(result: Result, ruleset: Ruleset, settings: Settings, *,
     )
 
 
-def render_patient_summary(summary: PatientSummary, questionnaire: Questionnaire, *, width: int = 80) -> str:
-    """The closing screen for a patient. The red-flag instruction comes first, framed so that it is
-    unmistakable without colour."""
+def framed(title: str, text: str, width: int, *, ascii_only: bool = False) -> list[str]:
+    """``text`` in the frame of the live red-flag warning (the terminal's rich Panel: heavy lines, or
+    plain ASCII on TERM=dumb; the title centred in the top border; a blank line and two spaces inside):
+    the warning and the closing instruction look the same, so a patient knows them for one thing."""
+    h, v, corners = ("-", "|", "++++") if ascii_only else ("\u2501", "\u2503", "\u250f\u2513\u2517\u251b")
+    inner = width - 2  # between the two side lines
+    label = f" {title} "
+    body = textwrap.wrap(text, inner - 4)
+    if len(label) > inner - 2:  # a title longer than the frame: its first line inside instead
+        label, body = "", [*textwrap.wrap(title, inner - 4), *body]
+    left = (inner - len(label)) // 2
+    blank = v + " " * inner + v
+    return [corners[0] + h * left + label + h * (inner - left - len(label)) + corners[1], blank,
+            *(f"{v}  {line:<{inner - 4}}  {v}" for line in body), blank, corners[2] + h * inner + corners[3]]
+
+
+def render_patient_summary(summary: PatientSummary, questionnaire: Questionnaire, *, width: int = 80,
+                           ascii_only: bool = False) -> str:
+    """The closing screen for a patient. The red-flag instruction comes first, in the live warning's
+    frame (its tier's heading as the title), unmistakable without colour."""
     wording = questionnaire.patient_wording
     width = max(40, width)
     lines: list[str] = []
@@ -71,12 +88,8 @@ def render_patient_summary(summary: PatientSummary, questionnaire: Questionnaire
                                    subsequent_indent=indent) or [""])
 
     lines += [wording.summary_title, "=" * len(wording.summary_title), ""]
-    if summary.instructions:  # a plain box: unmistakable on any terminal, with or without colour
-        inner = width - 4
-        lines.append("+" + "-" * (inner + 2) + "+")
-        for line in textwrap.wrap(f"{wording.tier_heading(summary.tier)}: {summary.instructions}", inner):
-            lines.append(f"| {line:<{inner}} |")
-        lines += ["+" + "-" * (inner + 2) + "+", ""]
+    if summary.instructions:
+        lines += [*framed(wording.tier_heading(summary.tier), summary.instructions, width, ascii_only=ascii_only), ""]
     if summary.stopped_early:
         para(wording.stopped)
         lines.append("")

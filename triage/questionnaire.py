@@ -204,6 +204,9 @@ class PatientWording(_Definition):
     input_ended: str
     save_failed: str
     changed_elsewhere: str
+    saved_not_shown: str  # recorded, but the end could not be shown (exit 8); come_back_code follows
+    store_unavailable: str  # the store cannot be opened as the intake starts (exit 5)
+    went_wrong: str  # any other failure once the questions have started (the answers so far are saved)
     year_alone: str
     date_in_future: str
     mri_before_fusion: str

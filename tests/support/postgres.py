@@ -159,11 +159,20 @@ class Raw:
             cursor.execute(statement)
         return cursor
 
+    def undo_scale_schema(self) -> None:
+        """What schema 14 (scale: counts kept with the worklist, backlog alerts, the access log) added:
+        for a test that fakes an older store (its migrations must be able to run again)."""
+        for statement in ("DROP TABLE worklist_counts", "DROP TABLE access_log", "DROP TABLE access_head",
+                          "DROP INDEX alerts_open_page", "DROP INDEX alerts_latest",
+                          "ALTER TABLE alerts DROP COLUMN backlog", "ALTER TABLE worklist DROP COLUMN alert_backlog"):
+            self.execute(statement)
+
     def drop_guards(self) -> None:
         """What an administrator could do: remove the append-only triggers, then edit."""
         if self.postgresql:
-            for table in ("versions", "audit"):
-                self.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            for table in ("versions", "audit", "access_log"):
+                if self.execute("SELECT to_regclass(?)", (table,)).fetchone()[0] is not None:
+                    self.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         else:
             for (trigger,) in self.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
                 self.execute(f"DROP TRIGGER {trigger}")

@@ -74,7 +74,7 @@ def run(args, io: IO) -> int:
         try:
             result = _assess(args, io, path, ruleset, settings)
         except TriageError as error:
-            codes.append(common.report(error, io.err, subject=path))
+            codes.append(common.report(error, io.err, subject=path, command=io.command))
             if args.format == "json":
                 problems = getattr(error, "problems", None) or [Problem("", str(error))]
                 documents.append({"file": path, "errors": [{"field": p.where, "message": p.message}

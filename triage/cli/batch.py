@@ -40,6 +40,28 @@ def _workers(text: str) -> int:
     return value
 
 
+RECENT_DAYS = 14  # a backlog's red flags older than this are not live news (docs/red-flags.md)
+
+
+def _recent_days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 0 <= value <= 3650:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 to 3650 days")
+    return value
+
+
+def _shard(text: str):
+    from triage.batch import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -68,11 +90,20 @@ def register(commands) -> None:
     batch.add_argument("--as-of", type=common.as_of_date, metavar="DATE",
                        help="assessment date YYYY-MM-DD for every line (overrides each line's "
                        "assessment_date, as in assess; default: the line's, else today at the start)")
+    batch.add_argument("--shard", type=_shard, metavar="I/N",
+                       help="only part I of N of IN (each line's part is set by its content), to run "
+                       "one part on each machine; records keep IN's line numbers, so the parts' "
+                       "outputs merge in order by line (see docs/terminal.md)")
     common.add_settings_option(batch)
     group = batch.add_argument_group("store", common.STORE_HELP)
     group.add_argument("--save", action="store_true",
-                       help="also record each valid line as an intake, one transaction per chunk of lines; run "
-                       "it again on the same IN after an interruption: lines already recorded are skipped")
+                       help="also record each valid line as an intake, one transaction per chunk of lines; a "
+                       "line whose answers, date, ruleset and settings are already recorded by a batch is "
+                       "skipped, so a rerun, a split or a merged file records nothing twice")
+    group.add_argument("--recent-days", type=_recent_days, default=RECENT_DAYS, metavar="DAYS",
+                       help="with --save: a red flag in a line assessed within DAYS days before today raises a "
+                       "live alert; an older line's is a backlog alert, listed apart for staff (default "
+                       f"{RECENT_DAYS}; docs/red-flags.md)")
     group.add_argument("--by-patient", action="store_true",
                        help="with --save: a line whose patient_id is already in the store becomes a new version "
                        "of that intake instead of a new intake")
@@ -163,7 +194,7 @@ class _Progress:
             self.bar.stop()
 
 
-def _print_summary(io: IO, summary, path: str, seconds: float) -> None:
+def _print_summary(io: IO, summary, path: str, seconds: float, shard=None) -> None:
     from rich.table import Table
 
     from triage.batch import ENGINE, INTERNAL, OUTCOMES
@@ -187,32 +218,43 @@ def _print_summary(io: IO, summary, path: str, seconds: float) -> None:
     if summary.stopped_at_line is None:
         console.print(f"wrote {path}: {summary.lines:,} lines in {seconds:.1f} s ({rate:,.0f} lines/s)")
     else:
+        part = f" of part {shard}" if shard else ""
         console.print(f"stopped at line {summary.stopped_at_line:,} ({summary.stop_reason}): {path} holds "
-                      f"lines 1-{summary.stopped_at_line - 1:,} and a last stop record")
+                      f"lines 1-{summary.stopped_at_line - 1:,}{part} and a last stop record")
     if summary.saved or summary.already_saved:
         console.print(f"store: {summary.saved:,} lines recorded as intakes"
-                      + (f"; {summary.already_saved:,} already recorded by an earlier run (skipped)"
+                      + (f"; {summary.already_saved:,} already recorded (skipped)"
                          if summary.already_saved else ""))
 
 
 class _Saver:
-    """`--save`: each chunk's valid lines in one transaction, each named by its input and line
-    (``batch:KEY:LINE``), so that running the same input again skips what is already recorded. The
-    store is opened at the first chunk, after the workers were forked: a database connection must
-    not be carried into a forked process."""
+    """`--save`: each chunk's valid lines in one transaction, each named by its content
+    (``batch.line_key``: answers, assessment date, ruleset, settings), so that a line recorded before,
+    from this input or any other, is skipped. The store is opened at the first chunk, after the
+    workers were forked: a database connection must not be carried into a forked process."""
 
-    def __init__(self, args, key: str):
-        self.args, self.key, self.user, self.store = args, key, common.user(args), None
+    def __init__(self, args, today):
+        from datetime import timedelta
+
+        self.args, self.user, self.store = args, common.user(args), None
+        # Lines assessed before this day raise their red-flag alerts as a backlog's, apart from the live ones.
+        self.backlog_before = (today - timedelta(days=args.recent_days)).isoformat()
 
     def __call__(self, kept, summary) -> None:
         import json
 
-        entries = [(f"batch:{self.key}:{line}", answers, json.loads(result)) for line, answers, result in kept]
+        from triage.batch import line_key
+
+        entries = []
+        for _line, answers, result in kept:
+            result = json.loads(result)
+            entries.append((line_key(answers, result), answers, result))
         if not entries:
             return
         if self.store is None:
             self.store = common.open_store(self.args)
-        recorded, skipped = self.store.record_batch(entries, user=self.user, by_patient=self.args.by_patient)
+        recorded, skipped = self.store.record_batch(entries, user=self.user, by_patient=self.args.by_patient,
+                                                    backlog_before=self.backlog_before)
         summary.saved += recorded
         summary.already_saved += skipped
 
@@ -230,9 +272,6 @@ def run(args, io: IO) -> int:
     err = io.err
     if args.by_patient and not args.save:
         raise common.UsageError([Problem("--by-patient", "only goes with --save")])
-    if args.save and args.file == "-":
-        raise common.UsageError([Problem("--save", "needs IN as a file (a rerun must recognise the lines "
-                                         "it already recorded), not standard input")])
     # Definitions first: a broken one exits 3 before any file is touched.
     config = batch.BatchConfig(load_ruleset(), common.load_settings(args), date.today(), args.as_of,
                                keep=args.save)
@@ -248,7 +287,7 @@ def run(args, io: IO) -> int:
         if source is not sys.stdin.buffer:
             source.close()
         raise
-    saver = _Saver(args, batch.input_key(args.file)) if args.save else None
+    saver = _Saver(args, config.today) if args.save else None
 
     for leftover in output.removed_leftovers:
         io.note(f"note: removed {leftover}, left by an earlier run that was killed")
@@ -279,7 +318,8 @@ def run(args, io: IO) -> int:
                 progress = _Progress(err, size)
                 try:
                     summary = batch.run_batch(source, output.stream, config, workers=workers,
-                                              should_stop=stop, on_progress=progress, on_chunk=saver)
+                                              should_stop=stop, on_progress=progress, on_chunk=saver,
+                                              shard=args.shard)
                 finally:
                     progress.close()
             output.commit()
@@ -290,11 +330,11 @@ def run(args, io: IO) -> int:
         finally:
             if saver is not None:
                 saver.close()
-        _print_summary(io, summary, args.out, time.monotonic() - started)
+        _print_summary(io, summary, args.out, time.monotonic() - started, args.shard)
     if summary.stop_reason == batch.STOP_INTERRUPTED:
         return ExitCode.INTERRUPTED
     if summary.stop_reason == batch.STOP_WORKER_FAILED:
-        err.write("error: engine: a worker process died; the output stops where it did (please report this)\n")
+        io.error("engine: a worker process died; the output stops where it did (please report this)")
         return ExitCode.ENGINE
     if summary.counts.get(batch.INTERNAL):
         return ExitCode.INTERNAL

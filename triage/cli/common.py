@@ -60,22 +60,38 @@ def _error_table():
     )
 
 
-def report(error: Exception, err: TextIO, subject: str = "") -> ExitCode:
-    """Write a typed core error as one line per problem (``error: [subject: ]...``) and return its
-    exit code. ``subject`` names the file when a command handles several."""
+def report(error: Exception, err: TextIO, subject: str = "", command: str = "") -> ExitCode:
+    """Write a typed core error as one line per problem (``error: [command: ][subject: ]...``) and
+    return its exit code. ``command`` names the command that was run (``triage show``, as IO.command);
+    ``subject`` names the file when a command handles several."""
     from triage.safe_text import for_terminal
 
     # An error line can quote what someone typed (a key, a file name, a linkId): neutralised here,
     # the one place error lines are written (triage/safe_text.py).
-    prefix = f"error: {subject}: " if subject else "error: "
+    named = f"error: {command}: " if command else "error: "
+    prefix = f"{named}{subject}: " if subject else named
     if isinstance(error, InvalidInput):
-        for problem in error.problems:  # a problem that names the file already says which one
-            err.write(for_terminal(f"{'error: ' if problem.where == subject else prefix}{problem}") + "\n")
+        for problem in error.problems:  # a problem that names the file (or the command) already says so
+            head = "error: " if _names_command(problem.where) else named if problem.where == subject else prefix
+            err.write(for_terminal(f"{head}{problem}") + "\n")
         return ExitCode.INVALID
     kind, code, note = next(entry for entry in _error_table() if isinstance(error, entry[0]))
     label = f"{kind.__name__.removesuffix('Error').lower()}: " if code != ExitCode.INVALID else ""
     err.write(for_terminal(f"{prefix}{label}{error}{note}") + "\n")
     return code
+
+
+def _names_command(where: str) -> bool:
+    """A command-line problem from argparse names its command itself (``triage show``)."""
+    return where == "triage" or where.startswith("triage ")
+
+
+def command_words(args: argparse.Namespace) -> str:
+    """``triage show``, ``triage audit verify``: the command that was run, as error lines name it (an
+    action of a command is kept in ``<command>_command``: audit_command, db_command, records_command)."""
+    command = getattr(args, "command", None)
+    action = getattr(args, f"{command}_command", None) if command else None
+    return " ".join(word for word in ("triage", command, action) if word)
 
 
 class OutputError(TriageError):
@@ -198,6 +214,22 @@ class IO:
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     # (intake, version) once a command has committed one: from then on the exit code must say so.
     saved: list[tuple[int, int]] = field(default_factory=list)
+    # A patient at the terminal (`triage intake --mode patient`): their language's wording. Lines for
+    # staff (an error naming a file, the exit-8 line) then go to ``staff_err``, never to their screen.
+    patient: Any = None
+    # Set once a patient's first answers are saved: from then on any failure tells them, in their
+    # words, that their answers so far are saved (the error line itself is for staff).
+    patient_started: bool = False
+    # The command that was run (``triage show``): every error line names it (see ``error``).
+    command: str = "triage"
+
+    @property
+    def staff_err(self) -> TextIO:
+        """Where a line for staff goes: standard error, unless a patient reads it (a terminal while
+        ``patient`` is set); a kiosk that sends standard error to a log (``2>>kiosk.log``) keeps them."""
+        if self.patient is not None and self.err.isatty():
+            return _Discard()
+        return self.err
 
     def width(self, stream: TextIO | None = None) -> int:
         """The width to write ``stream`` (default: out) at: the terminal's, else COLUMNS (a pipe into
@@ -261,10 +293,49 @@ class IO:
 
         self.err.write(for_terminal(text) + "\n")  # notes can name files and people: neutralised
 
+    def tell_patient(self, text: str, *, blank_before: bool = False) -> None:
+        """A sentence for the patient at the terminal (their language's words, never a path), wrapped
+        to the screen so that no word is cut at its edge. On standard error, like every other line
+        about how the intake went; on standard output when only that is the screen (a kiosk that
+        logs standard error), or when standard output cannot be written."""
+        import textwrap
+
+        streams = [self.err]
+        try:
+            if not self.err.isatty() and self.out.isatty():
+                streams.insert(0, self.out)
+        except (OSError, ValueError):
+            pass
+        for stream in streams:
+            try:
+                lines = textwrap.wrap(text, max(self.width(stream) - 1, 20), break_long_words=False,
+                                      break_on_hyphens=False)
+                stream.write(("\n" if blank_before else "") + "\n".join(lines) + "\n")
+                stream.flush()
+                return
+            except (OSError, ValueError, OutputError):
+                continue
+
+    def error(self, text: str) -> None:
+        """One error line naming the command: ``error: triage db backup: ...`` (neutralised)."""
+        from triage.safe_text import for_terminal
+
+        self.err.write(for_terminal(f"error: {self.command}: {text}") + "\n")
+
     def write_json(self, data: Any) -> None:
         from triage.safe_text import json_text
 
         self.out.write(json_text(data, indent=2) + "\n")
+
+
+class _Discard:
+    """A stream that keeps nothing (see IO.staff_err)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 Handler = Callable[[argparse.Namespace, IO], int]
@@ -557,7 +628,7 @@ def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading:
     if warning:
         from triage.safe_text import for_terminal
 
-        (io.err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")
+        (io.staff_err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")  # paths: staff only
     location = _store_choice(args)[0]
     if getattr(args, "insecure_transport", False):  # as TRIAGE_INSECURE_TRANSPORT=1 (processes started inherit it)
         os.environ["TRIAGE_INSECURE_TRANSPORT"] = "1"

@@ -101,7 +101,7 @@ def _outcome(io: IO, done: str, outcome) -> int:
     report = outcome.report
     if not report.ok:
         for problem in report.problems:
-            io.err.write(for_terminal(f"error: audit: {problem}") + "\n")
+            io.error(f"audit: {problem}")
         return ExitCode.AUDIT
     io.out.write(for_terminal(f"ok: {done} {outcome.where}: {report.rows} audit rows, chain intact, every "
                               "version matches its hash") + f"\nhead: {report.head_hash}\n")
@@ -116,8 +116,8 @@ def run_backup(args, io: IO) -> int:
         raise common.UsageError([Problem(args.path, "no such folder")])
     outcome = backup(common.store_path(args), target)
     if not outcome.report.ok:
-        io.err.write(f"error: {outcome.where}: the copy was written, but the store it copies fails its audit "
-                     "check (below); keep both for investigation\n")
+        io.error(f"{outcome.where}: the copy was written, but the store it copies fails its audit "
+                 "check (below); keep both for investigation")
     return _outcome(io, "backup written to", outcome)
 
 
@@ -126,8 +126,8 @@ def run_restore(args, io: IO) -> int:
 
     outcome = restore(args.path, common.store_path(args), replace=args.force)
     if not outcome.report.ok and outcome.where == str(args.path):
-        io.err.write(f"error: {args.path}: the copy fails its audit check; nothing was restored\n")
+        io.error(f"{args.path}: the copy fails its audit check; nothing was restored")
     elif not outcome.report.ok:  # PostgreSQL: a dump's content can only be checked once restored
-        io.err.write(f"error: {outcome.where}: the restored store fails its audit check (the copy was damaged or "
-                     "altered): do not use it; restore another backup with --force\n")
+        io.error(f"{outcome.where}: the restored store fails its audit check (the copy was damaged or "
+                 "altered): do not use it; restore another backup with --force")
     return _outcome(io, "restored into", outcome)

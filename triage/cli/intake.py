@@ -350,7 +350,8 @@ class Intake:
         from rich.panel import Panel
         from rich.text import Text
 
-        # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb); patients get calm
+        # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb; the patient's closing
+        # instruction has the same frame: triage.patient_summary.framed); patients get calm
         # words; coordinators the flag with its tier in words, and the words to tell the patient.
         from triage.result_values import URGENCY_WORDS
 
@@ -511,6 +512,8 @@ def run(args, io: IO) -> int:
     questionnaire = language.questionnaire
     today = date.today()
     interactive = io.stdin.isatty()
+    if args.mode == "patient" and interactive:
+        io.patient = questionnaire.patient_wording  # lines for staff stay off the patient's screen
 
     if args.resume == "-" or args.out == "-":
         raise InvalidInput([Problem("--resume" if args.resume == "-" else "--out",
@@ -522,8 +525,11 @@ def run(args, io: IO) -> int:
     preset = {"patient_id": args.patient_id} if args.patient_id is not None else {}
     if not (args.resume or args.out):
         # The embedded store by default: a draft autosaved after every answer, resumable by id.
-        draft = StoreDraft(common.open_store(args, io), common.user(args), args.resume_intake,
-                           language=args.lang if args.mode == "patient" else None)
+        try:
+            draft = StoreDraft(common.open_store(args, io), common.user(args), args.resume_intake,
+                               language=args.lang if args.mode == "patient" else None)
+        except StoreError as error:
+            return _store_unavailable(error, io)
         interview = Interview(questionnaire, args.mode, today=today, answers={**draft.load(), **preset})
     elif args.resume:
         draft = FileDraft(Path(args.resume), _store_copy(args, io, questionnaire, interactive))
@@ -542,7 +548,11 @@ def run(args, io: IO) -> int:
         # Patients are not asked the date; the intake day is recorded so the file gives the same
         # result later (`triage assess` would otherwise measure to the day it is run).
         interview.answers["assessment_date"] = today.isoformat()
-    draft.save(interview.final_answers())  # the file exists from the start, so the resume hint always works
+    try:
+        draft.save(interview.final_answers())  # the file exists from the start, so the resume hint always works
+    except StoreError as error:  # (an answers file's save raises InvalidInput: staff chose the file)
+        return _store_unavailable(error, io)
+    io.patient_started = io.patient is not None
 
     width = min(io.width(), 100)
     color = io.color()
@@ -573,7 +583,7 @@ def run(args, io: IO) -> int:
         rescue = FileDraft(default_answers_path(datetime.now()))
         rescue.save(interview.final_answers())
         if session.patient and not session.scripted:  # words for the patient; staff find the file by its name
-            io.err.write(f"\n{session.wording.changed_elsewhere}\n")
+            io.tell_patient(session.wording.changed_elsewhere, blank_before=True)
             return ExitCode.CONFLICT
         raise Conflict(f"intake {getattr(draft, 'intake_id', '')} was changed by another session; this "
                        f"session's answers are kept in {rescue.where} (triage intake --resume {rescue.where})") from None
@@ -581,7 +591,7 @@ def run(args, io: IO) -> int:
         # The store failed mid-intake (disk full, database gone): a patient reads a plain sentence in
         # their language; a coordinator (and a script) gets the store's own one-line error.
         if session.patient and not session.scripted:
-            io.err.write(f"\n{session.wording.save_failed}\n")
+            io.tell_patient(session.wording.save_failed, blank_before=True)
             return ExitCode.STORE
         raise
     finally:
@@ -589,6 +599,17 @@ def run(args, io: IO) -> int:
             signal.signal(signal.SIGHUP, previous)
         if getattr(draft, "store_copy", None) is not None:
             draft.store_copy.close()
+
+
+def _store_unavailable(error, io: IO) -> int:
+    """The store cannot be opened (or written) as the intake starts. A patient at the terminal reads
+    their language's sentence (no path, no reason they could act on); the store's one-line error goes
+    to staff (standard error when it is not the patient's screen, see IO.staff_err). Anyone else gets
+    the error itself."""
+    if io.patient is None:
+        raise error
+    io.tell_patient(io.patient.store_unavailable)
+    return common.report(error, io.staff_err, command=io.command)
 
 
 def _store_copy(args, io: IO, questionnaire, interactive: bool):
@@ -607,7 +628,7 @@ def _store_copy(args, io: IO, questionnaire, interactive: bool):
 
     def failed(message: str) -> None:
         if patient:
-            io.note(questionnaire.patient_wording.save_failed)
+            io.tell_patient(questionnaire.patient_wording.save_failed)
             return
         io.note(f"warning: a red flag was answered yes, and the store cannot be reached ({message}): staff are "
                 "NOT alerted; tell them now")
@@ -635,12 +656,18 @@ def _converse(session, interview, draft, lines, args, io: IO, interactive: bool)
             raise InvalidInput([Problem("standard input", f"ended before question {item.id if item else 'review'}"
                                         f"; answers so far saved to {draft.where} (continue with: "
                                         f"{resume_command(draft, args.mode, args.lang)})")]) from None
-        io.err.write(f"\n{session.wording.input_ended} {come_back(draft, session.wording)}\n" if session.patient else
-                     f"\nInput ended. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
+        if session.patient:
+            io.tell_patient(f"{session.wording.input_ended} {come_back(draft, session.wording)}", blank_before=True)
+        else:
+            io.err.write(f"\nInput ended. Answers saved to {draft.where}. Resume with: "
+                         f"{resume_command(draft, args.mode, args.lang)}\n")
         return None
     except KeyboardInterrupt:
-        io.err.write(f"\n{session.wording.interrupted} {come_back(draft, session.wording)}\n" if session.patient else
-                     f"\nInterrupted. Answers saved to {draft.where}. Resume with: {resume_command(draft, args.mode, args.lang)}\n")
+        if session.patient:
+            io.tell_patient(f"{session.wording.interrupted} {come_back(draft, session.wording)}", blank_before=True)
+        else:
+            io.err.write(f"\nInterrupted. Answers saved to {draft.where}. Resume with: "
+                         f"{resume_command(draft, args.mode, args.lang)}\n")
         return None
     except TerminalClosed:
         # Nobody can read anything now; writing to the closed terminal would only raise EIO.
@@ -670,7 +697,7 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
 
         summary = patient_summary(result, session.patient_texts, session.settings, stopped_early=stopped_early,
                                   values=session.patient_values)
-        io.out.write(render_patient_summary(summary, session.q, width=width))
+        io.out.write(render_patient_summary(summary, session.q, width=width, ascii_only=session.ascii_only))
     else:
         from triage.render.result import render_banner, render_text
 

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TextIO
 
-from triage.cli.common import IO, ExitCode, OutputError, Parser, UsageError, exit_codes_text, report
+from triage.cli.common import IO, ExitCode, OutputError, Parser, UsageError, command_words, exit_codes_text, report
 from triage.errors import Problem, TriageError
 from triage.safe_text import for_terminal
 
@@ -153,9 +153,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     code = _run(argv, io)
     if io.saved and code != ExitCode.OK:
         # An intake is committed: an exit code that says "failed" would make someone save it twice.
+        if io.patient is not None:  # a patient reads that it is saved and their number, in their language
+            wording = io.patient
+            io.tell_patient(f"{wording.saved_not_shown} {wording.come_back_code.format(code=io.saved[-1][0])}",
+                            blank_before=True)
         saved = ", ".join(f"intake {intake} version {version}" for intake, version in io.saved)
-        io.err.write(f"error: saved: {saved} WAS saved, but the command could not finish (exit {int(code)}); "
-                     f"do not save it again: see it with `triage show {io.saved[-1][0]}`\n")
+        io.staff_err.write(f"error: {io.command}: saved: {saved} WAS saved, but the command could not finish (exit {int(code)}); "
+                           f"do not save it again: see it with `triage show {io.saved[-1][0]}`\n")
         return ExitCode.SAVED_NOT_SHOWN
     return code
 
@@ -170,10 +174,9 @@ def _run(argv: list[str] | None, io: IO) -> int:
             if parser is None or argv[0] not in parser.commands.choices:
                 parser = build_parser()
             args, extra = parser.parse_known_args(argv)
+        io.command = command_words(args)
         if extra:  # name the command they were given to, not just `triage`
-            words = " ".join(word for word in ("triage", getattr(args, "command", None),
-                                                getattr(args, "audit_command", None)) if word)
-            raise UsageError([Problem(words, f"unrecognized arguments: {' '.join(extra)}"
+            raise UsageError([Problem(io.command, f"unrecognized arguments: {' '.join(extra)}"
                                              f"{_option_hint(parser, args, extra)}")])
         if not argv:  # bare `triage`: the commands on one screen, and how to learn more
             io.err.write(_short_usage(parser))
@@ -184,10 +187,16 @@ def _run(argv: list[str] | None, io: IO) -> int:
         code = int(args.handler(args, io))
         io.out.flush()  # a full disk shows here, while it can still be reported
         return code
-    except TriageError as error:
-        return int(report(error, io.err))
-    except KeyboardInterrupt:
-        io.err.write("interrupted\n")
+    except TriageError as error:  # once saved, a patient reads main's sentence instead
+        if io.patient_started and not io.saved:
+            io.tell_patient(io.patient.went_wrong, blank_before=True)
+        staff = io.staff_err if io.saved or io.patient_started else io.err
+        return int(report(error, staff, command=io.command))
+    except KeyboardInterrupt:  # (an intake's questions say it themselves; this is Ctrl-C at any other time)
+        if io.patient_started and not io.saved:
+            io.tell_patient(io.patient.interrupted, blank_before=True)
+        else:
+            io.err.write("interrupted\n")
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); silence the interpreter's own flush error.
@@ -198,8 +207,11 @@ def _run(argv: list[str] | None, io: IO) -> int:
     except Exception as error:  # never a traceback for a user; keep it one line
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        io.err.write(for_terminal(f"error: internal: {type(error).__name__}: {error} (please report; "
-                                  "TRIAGE_DEBUG=1 shows details)") + "\n")
+        if io.patient_started and not io.saved:
+            io.tell_patient(io.patient.went_wrong, blank_before=True)
+        (io.staff_err if io.patient_started else io.err).write(
+            for_terminal(f"error: {io.command}: internal: {type(error).__name__}: {error} (please report; "
+                         "TRIAGE_DEBUG=1 shows details)") + "\n")
         return ExitCode.INTERNAL
 
 

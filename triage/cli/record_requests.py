@@ -8,7 +8,6 @@ holds the store's reading commands, `list`, `show`, `export`, `audit`.)
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 
 from triage.cli import common
@@ -41,7 +40,7 @@ def register(commands) -> None:
         actions, "request", help="record that a missing record was requested",
         description="Record a request for ITEM of intake ID: from whom, how, and (now) when. A request open "
         "longer than the setting record_request_overdue_days (default 7) is overdue.",
-        notes=NOTES, handler=_handled(run_request), exit_codes=(ExitCode.STORE,),
+        notes=NOTES, handler=run_request, exit_codes=(ExitCode.STORE,),
         exit_words={ExitCode.OK: "the request is recorded"},
         examples=("triage records request 4 surgical_report --from 'Dr Lee, surgeon' --via fax",
                   "triage records request 4 current_mri --from 'City Imaging' --via portal"))
@@ -58,7 +57,7 @@ def register(commands) -> None:
         "date and the levels where its report names an annular tear. That makes a new version of the "
         "intake (channel records), triaged again as of today; the rules decide its status.",
         notes=ITEM_NOTE + "\n\n" + FIELDS_NOTE + "\n\n" + common.STORE_HELP,
-        handler=_handled(run_receive), exit_codes=(ExitCode.STORE, ExitCode.CONFLICT),
+        handler=run_receive, exit_codes=(ExitCode.STORE, ExitCode.CONFLICT),
         exit_words={ExitCode.OK: "the record is marked received and the new version saved (its status on "
                     "standard error)"},
         examples=("triage records receive 4 surgical_report",
@@ -82,7 +81,7 @@ def register(commands) -> None:
         actions, "unobtainable", help="mark a missing record as not obtainable",
         description="Mark ITEM of intake ID as not obtainable, with the reason. The item stays missing in "
         "the triage (the rules decide that); the worklist no longer counts it as waiting on a request.",
-        notes=NOTES, handler=_handled(run_unobtainable), exit_codes=(ExitCode.STORE,),
+        notes=NOTES, handler=run_unobtainable, exit_codes=(ExitCode.STORE,),
         exit_words={ExitCode.OK: "the record is marked not obtainable"},
         examples=("triage records unobtainable 4 surgical_report --reason 'hospital closed, records lost'",))
     _id_and_item(unobtainable)
@@ -93,7 +92,7 @@ def register(commands) -> None:
         actions, "list", help="the record requests, overdue first",
         description="Every record request: overdue first (oldest first), then open ones, then closed ones "
         "(most recent first), each with its dates and who did what.",
-        notes=common.STORE_HELP, handler=_handled(run_list), exit_codes=(ExitCode.STORE,),
+        notes=common.STORE_HELP, handler=run_list, exit_codes=(ExitCode.STORE,),
         examples=("triage records list --overdue", "triage records list --intake 4 -f json"))
     listing.add_argument("--overdue", action="store_true", help="only open requests past the overdue setting")
     listing.add_argument("--intake", type=common.intake_id, metavar="ID", help="only the requests of intake ID")
@@ -110,19 +109,6 @@ def _id_and_item(parser) -> None:
 def _usage(parser, io: IO) -> int:
     parser.print_help(io.out)
     return ExitCode.INVALID
-
-
-def _handled(run):
-    """Errors name the command (``error: triage records receive: ...``)."""
-
-    @functools.wraps(run)
-    def handler(args, io: IO) -> int:
-        try:
-            return run(args, io)
-        except TriageError as error:
-            return int(common.report(error, io.err, subject=f"triage records {args.records_command}"))
-
-    return handler
 
 
 def run_request(args, io: IO) -> int:

@@ -116,19 +116,21 @@ def _usage(parser: argparse.ArgumentParser, io: IO) -> int:
 
 
 def run_list(args, io: IO) -> int:
+    from triage.drafts import with_draft_months
     from triage.store import LISTED
 
     with common.open_store(args, io, for_reading=True) as store:
         # Reads only the worklist table (indexed, one page): fast however many intakes there are.
         page = store.worklist_page(status=args.status, missing=args.missing, urgency=args.urgency,
                                    va_to_do=args.va_to_do or None, limit=args.limit or None, offset=args.offset)
-        store.log_access(LISTED, user=common.user(args), detail={"rows": len(page.rows)})
+        rows = with_draft_months(store, page.rows)  # a draft's months from its answers
+        store.log_access(LISTED, user=common.user(args), detail={"rows": len(rows)})
     counts = {status: page.counts.get(status, 0) for status in WORKLIST_STATUSES}
     if args.format == "json":
-        io.write_json({"intakes": [vars(row) for row in page.rows], "counts": counts, "shown": len(page.rows),
+        io.write_json({"intakes": [vars(row) for row in rows], "counts": counts, "shown": len(rows),
                        "matching": page.shown, "offset": args.offset, "total": page.total})
         return ExitCode.OK
-    io.page(worklist_text(page.rows, page.total, counts, width=io.width(), ascii_only=not io.unicode(),
+    io.page(worklist_text(rows, page.total, counts, width=io.width(), ascii_only=not io.unicode(),
                           va_to_do=args.va_to_do, matching=page.shown, offset=args.offset),
             pager=args.pager)
     return ExitCode.OK
@@ -158,8 +160,11 @@ PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints 
 
 def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False,
                   va_to_do: bool = False, matching: int | None = None, offset: int = 0) -> str:
-    """The worklist as a table that fits ``width``: a long patient reference is cut with an
-    ellipsis and the MISSING cell wraps at item boundaries under its own column."""
+    """The worklist as a table that fits ``width`` without breaking a word: a long patient reference
+    is cut with an ellipsis (`show` prints it whole) and the MISSING cell wraps at item boundaries
+    under its own column. Narrower, ASSESSED is left out (said under the table), then MISSING goes on
+    the lines under its row, and FUSION goes only when it cannot sit beside the status; ID, PATIENT
+    and STATUS always stay."""
     import textwrap
 
     ellipsis = "..." if ascii_only else "\u2026"
@@ -185,16 +190,42 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
                                                      months, row.assessment_date or "-", missing)])
     header = ["ID", "PATIENT", "STATUS", "FUSION", "ASSESSED", "MISSING"]
     widths = [max([len(header[c]), *(len(r[c]) for r in rows)]) for c in range(5)]
-    widths[1] = min(widths[1], PATIENT_WIDTH)
-    indent = sum(widths) + 2 * 5
-    room = max(width - indent, 16)  # the longest item id fits; narrower, the terminal wraps
+    # ID, PATIENT and STATUS always stay; the patient reference gives up room first (down to 8), then
+    # a long status wraps between its words ("urgent SAME DAY" / "(alert open)").
+    widths[1] = max(min(widths[1], PATIENT_WIDTH, width - widths[0] - widths[2] - 4), min(widths[1], 8))
+    widths[2] = max(min(widths[2], width - widths[0] - widths[1] - 4),
+                    max(len(word) for r in [header, *rows] for word in r[2].split()))
+    longest_word = max([len("MISSING"), *(len(word) for r in rows for word in r[5].split())])
+    columns = [0, 1, 2, 3, 4]
+    # An alert's note ("urgent SAME DAY (not sent yet)") wraps in its cell before a column is left out;
+    # a plain status ("ready_for_evaluation") stays on one line.
+    plain = max([len(r[2]) for r in [header, *rows] if "(" not in r[2]], default=len(header[2]))
+    over = sum(widths[c] + 2 for c in columns) + longest_word - width
+    if over > 0:
+        widths[2] = max(widths[2] - over, plain, max(len(word) for r in rows for word in r[2].split()) if rows else 0)
+    if sum(widths[c] + 2 for c in columns) + longest_word > width:  # MISSING would break a word
+        columns.remove(4)  # ASSESSED (a date `show` gives) first
+    beside = sum(widths[c] + 2 for c in columns) + longest_word <= width  # else MISSING under its row
+    if not beside and sum(widths[c] + 2 for c in columns) - 2 > width:
+        columns.remove(3)  # FUSION, only when it cannot even sit beside the status
+    indent = sum(widths[c] + 2 for c in columns)
+
+    def wrap(text: str, room: int, **options) -> list[str]:
+        return textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False, **options) or [""]
+
     lines = []
-    for cells in [header, *rows]:
-        cells = [cells[0].rjust(widths[0]), cut(cells[1], widths[1]).ljust(widths[1]),
-                 *(cell.ljust(w) for cell, w in zip(cells[2:5], widths[2:5])), cells[5]]
-        wrapped = textwrap.wrap(cells[5], room, break_long_words=False, break_on_hyphens=False) or [""]
-        lines.append("  ".join(cells[:5]) + "  " + wrapped[0])
-        lines += [" " * indent + more for more in wrapped[1:]]
+    for number, cells in enumerate([header, *rows]):
+        shaped = {0: [cells[0]], 1: [cut(cells[1], widths[1])], 2: wrap(cells[2], widths[2]),
+                  3: [cells[3]], 4: [cells[4]], 5: wrap(cells[5], width - indent) if beside else []}
+        shown_columns = [*columns, 5] if beside else columns
+        for line in range(max(len(shaped[c]) for c in shown_columns)):
+            parts = [(shaped[c][line] if line < len(shaped[c]) else "") for c in shown_columns]
+            parts = [part.rjust(widths[c]) if c == 0 else part if c == 5 else part.ljust(widths[c])
+                     for c, part in zip(shown_columns, parts)]
+            lines.append("  ".join(parts))
+        if number and not beside:  # the header's MISSING is said on each row's own lines
+            under = " " * (widths[0] + 2)
+            lines += wrap(f"missing: {cells[5]}", width, initial_indent=under, subsequent_indent=under + "  ")
     if not shown:
         lines.append("(no intakes match)" if total else "(the store has no intakes yet)")
     every = "All intakes: " + ", ".join(f"{status} {count}" for status, count in counts.items())
@@ -205,7 +236,11 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
                    f" ({total} in all){more}.")
     else:
         summary = f"{len(shown)} of {total} intakes shown."
-    lines += ["", summary, *textwrap.wrap(every, max(width, 40))]
+    left_out = [header[c] for c in (3, 4) if c not in columns]
+    if left_out:
+        summary += (f" Too narrow for {' and '.join(left_out)}: a wider terminal or -f json shows "
+                    f"{'them' if len(left_out) > 1 else 'it'}.")
+    lines += ["", *wrap(summary, width), *wrap(every, width)]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
@@ -393,6 +428,7 @@ def run_audit_verify(args, io: IO) -> int:
         io.err.write("\r\x1b[K")  # the progress line is replaced by the outcome
     if report.ok:
         io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
+                     f"access log: {report.access_rows} rows (who viewed, listed, exported), chain intact\n"
                      f"head: {report.head_hash}\n"
                      f"re-triaged: {report.retriaged} versions give their recorded results"
                      + (f"; {report.not_retriaged} recorded under another ruleset were not re-triaged\n"
@@ -402,5 +438,5 @@ def run_audit_verify(args, io: IO) -> int:
                     "TRIAGE_AUDIT_KEY_FILE) to check them")
         return ExitCode.OK
     for problem in report.problems:
-        io.err.write(for_terminal(f"error: audit: {problem}") + "\n")
+        io.error(f"audit: {problem}")
     return ExitCode.AUDIT

@@ -13,8 +13,10 @@ import getpass
 from triage.cli import common
 from triage.cli.common import IO, ExitCode
 from triage.errors import InvalidInput, Problem
+from triage.safe_text import for_terminal
 
 ROLES = ("coordinator", "clinician")
+PASSWORD_TRIES = 3  # at a terminal: a password refused (or typed differently twice) is asked again
 
 
 def register(commands) -> None:
@@ -88,16 +90,31 @@ def _password(args, io: IO, name: str) -> str:
 
     if args.password_stdin:
         password = io.stdin.readline().rstrip("\r\n")
-    else:
-        if not io.stdin.isatty():
-            raise InvalidInput([Problem("password", "standard input is not a terminal: use --password-stdin")])
+        problem = accounts.check_password(password, name)
+        if problem:
+            raise InvalidInput([Problem("password", problem)])
+        return password
+    if not io.stdin.isatty():
+        raise InvalidInput([Problem("password", "standard input is not a terminal: use --password-stdin")])
+    # At a terminal: the rules are checked before the repeat is asked, and a mistake asks again
+    # (a few times), so that nobody types the whole command again.
+    import textwrap
+
+    def say(text: str) -> None:  # wrapped to the terminal: a word is never cut at its edge
+        io.err.write("\n".join(textwrap.wrap(text, io.width(io.err) - 1, initial_indent="  ",
+                                             subsequent_indent="  ")) + "\n")
+
+    for _ in range(PASSWORD_TRIES):
         password = getpass.getpass(f"New password for {name}: ")
+        problem = accounts.check_password(password, name)
+        if problem:
+            say(f"{problem[0].upper()}{problem[1:]}. Type another.")
+            continue
         if getpass.getpass("The same password again: ") != password:
-            raise InvalidInput([Problem("password", "the two passwords differ; nothing was changed")])
-    problem = accounts.check_password(password, name)
-    if problem:
-        raise InvalidInput([Problem("password", problem)])
-    return password
+            say("The two passwords differ. Type the new password again.")
+            continue
+        return password
+    raise InvalidInput([Problem("password", f"no usable password after {PASSWORD_TRIES} tries; nothing was changed")])
 
 
 def run_add(args, io: IO) -> int:
@@ -120,10 +137,16 @@ def run_list(args, io: IO) -> int:
         users = store.users()
     if not users:
         io.note("no accounts yet: add one with `triage users add NAME --role coordinator|clinician`")
-    for user in users:
-        io.out.write(f"{user.name:<24} {user.role:<12} {'disabled' if user.disabled else 'active':<9} "
-                     f"changed {user.changed_at}\n")
+        return ExitCode.OK
+    rows = [(for_terminal(user.name), user.role, "disabled" if user.disabled else "active", str(user.changed_at))
+            for user in users]
+    widths = [max(len(row[column]) for row in [USERS_HEADER, *rows]) for column in range(3)]
+    for row in [USERS_HEADER, *rows]:
+        io.out.write("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[3]]).rstrip() + "\n")
     return ExitCode.OK
+
+
+USERS_HEADER = ("NAME", "ROLE", "STATE", "CHANGED (UTC)")
 
 
 def run_set_role(args, io: IO) -> int:
@@ -145,6 +168,8 @@ def run_disable(args, io: IO) -> int:
     from triage.store import USER_DISABLED
 
     with common.open_store(args, io) as store:
+        if store.get_user(args.name) is None:  # (the store's own message names an intake)
+            raise InvalidInput([Problem("NAME", f"no user named {args.name!r}")])
         store.update_user(args.name, by=common.user(args), disabled=True, action=USER_DISABLED)
     io.note(f"disabled: {args.name}")
     return ExitCode.OK

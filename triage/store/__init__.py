@@ -50,13 +50,13 @@ from triage.store.core import Store, shipped_red_flag_tiers
 from triage.store.files import (RECORD_FILE_ADDED, RECORD_FILE_DOWNLOADED, RECORD_FILE_REMOVED, RECORD_ITEMS,
                                 FileNotFound, RecordFile, RecordReceived, record_file_hash)
 from triage.store.migrations import _fill_worklist
-from triage.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, APP_FOLDER,
+from triage.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, BULK_ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, APP_FOLDER,
                                 CODE_LOCKED, CODE_THROTTLED, CREATED, DB_NAME, DRAFT_SAVED, DRAFT_SEALED, EXPORTED,
                                 GUEST_USER, INVITE_SEALED, INVITED, LISTED, MIGRATION_USER, PASSWORD_CHANGED,
                                 PASSWORD_REHASHED, PASSWORD_RESET, RECOVERY_CODE_USED, ROLE_CHANGED,
                                 SECOND_FACTOR_ENROLLED, SECOND_FACTOR_RESET, SESSION_KINDS, SESSIONS_ENDED,
                                 SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, SYSTEM_USER,
-                                USER_ADDED, USER_DISABLED, VIEWED, Alert, AuditReport, Draft, Invite, Record, User,
+                                USER_ADDED, USER_DISABLED, VIEWED, Alert, AlertPage, AuditReport, Draft, Invite, Record, User,
                                 VersionInfo, WebSession, WorklistPage, WorklistRow, current_user, default_path,
                                 stored_columns, utc_now)
 from triage.store.opener import is_postgresql_url, open_store

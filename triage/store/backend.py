@@ -25,6 +25,9 @@ class Backend(Protocol):
     def write_unchained(self, durable: bool = False) -> AbstractContextManager[Any]:
         """A write that adds no audit row (web sessions, token uses)."""
 
+    def write_access(self) -> AbstractContextManager[Any]:
+        """A write of the access log (triage/store/access_log.py): queues behind its writers only."""
+
     def snapshot(self) -> AbstractContextManager[Any]:
         """One read transaction: every query inside sees the same store."""
 

@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from triage.errors import Conflict, IntakeNotFound, PatientChanged, StoreError
+import triage.store.access_log as access_log
+import triage.store.alert_pages as alert_pages
+import triage.store.counts as counts
 from triage.store.audit import (INVITE_COLUMNS, AuditKeys, alert_hash, canonical, content_hash, draft_hash, invite_hash,
                                 sha256, _append_audit)
 from triage.store.backend import Backend
-from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, CREATED, DRAFT_SAVED,
-                                INVITED, PASSWORD_REHASHED, RECOVERY_CODE_USED, SECOND_FACTOR_ENROLLED,
-                                SECOND_FACTOR_RESET, SYSTEM_USER, USER_ADDED, Alert, AuditReport, Draft, Invite, Record,
+from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, BULK_ACKNOWLEDGED, CREATED,
+                                DRAFT_SAVED,                                INVITED, PASSWORD_REHASHED, RECOVERY_CODE_USED, SECOND_FACTOR_ENROLLED,
+                                SECOND_FACTOR_RESET, SYSTEM_USER, USER_ADDED, Alert, AlertPage, AuditReport, Draft, Invite, Record,
                                 User, VersionInfo, WebSession, WorklistPage, WorklistRow, stored_columns, utc_now,
                                 _record, _web_session)
 from triage.store.requests import RecordRequests
@@ -118,7 +121,7 @@ class Store(RecordRequests, RecordFiles):
                                    f"{draft_revision}, which this change is based on; nothing was saved")
             elif row is not None and not discard_draft:
                 raise Conflict(f"intake {intake_id} has a draft in progress (saved {row[1]} by {row[2]}); nothing was "
-                               f"saved and the draft is kept. Finish it (triage intake --resume-intake {intake_id}) "
+                               f"saved and the draft is counts. Finish it (triage intake --resume-intake {intake_id}) "
                                "or give --discard-draft to replace it")
             if not change_patient:
                 # The intake's reference: its latest version's, else (only a draft so far) its draft's.
@@ -135,7 +138,8 @@ class Store(RecordRequests, RecordFiles):
         return intake_id, version
 
     def _insert_version(self, db, now: str, user: str, intake_id: int, version: int, source: str,
-                        answers: dict[str, Any], result: dict[str, Any], language: str | None = None) -> None:
+                        answers: dict[str, Any], result: dict[str, Any], language: str | None = None, *,
+                        backlog: bool = False) -> None:
         """Write one version, its worklist row, its audit row and its red-flag alerts (inside the
         caller's transaction)."""
         settings = result.get("settings", {})
@@ -153,17 +157,19 @@ class Store(RecordRequests, RecordFiles):
         db.execute("DELETE FROM drafts WHERE intake_id = ?", (intake_id,))
         self._audit(db, now, user, CREATED if version == 1 else AMENDED, intake_id, version,
                     {"source": source, "content_sha256": digest})
-        alert_tier = self._sync_alerts(db, intake_id, answers, now)[1]
-        _write_worklist(db, intake_id, worklist_entry(version, answers, result, now, False, alert_tier))
+        _, alert_tier, alert_backlog, _ = self._sync_alerts(db, intake_id, answers, now, backlog=backlog)
+        _write_worklist(db, intake_id, worklist_entry(version, answers, result, now, False, alert_tier, alert_backlog))
 
     def record_batch(self, entries: list[tuple[str, dict[str, Any], dict[str, Any]]], *, user: str,
-                     by_patient: bool = False) -> tuple[int, int]:
+                     by_patient: bool = False, backlog_before: str | None = None) -> tuple[int, int]:
         """Record many assessments in one transaction (a chunk of `triage batch --save`). Each entry
-        is (source, answers, result); ``source`` names the line it came from (``batch:INPUT:LINE``),
-        and an entry whose source is already recorded is skipped, so a run stopped half-way and
-        started again records each line once. ``by_patient``: a line whose patient reference is
-        already in the store becomes a new version of that intake (the latest one with it) instead
-        of a new intake. Returns (recorded, skipped)."""
+        is (source, answers, result); ``source`` names the line's content (``batch:KEY``,
+        ``triage.batch.line_key``), and an entry whose source is already recorded is skipped, so a
+        rerun, a split or a merged input records each line once. ``by_patient``: a line whose patient
+        reference is already in the store becomes a new version of that intake (the latest one with
+        it) instead of a new intake. ``backlog_before`` (an ISO date): a line assessed before it
+        raises its red-flag alerts as a backlog's, listed apart from the live ones (the intake is
+        urgent at the top of the worklist either way). Returns (recorded, skipped)."""
         recorded = skipped = 0
         with self._write() as db:
             now = self._clock()
@@ -184,9 +190,11 @@ class Store(RecordRequests, RecordFiles):
                         # Never a version over a draft in progress (it would be removed): nothing of
                         # this chunk is written; finish or discard the draft, then run again.
                         raise Conflict(f"{source}: intake {intake_id} (the same patient reference) has a draft in "
-                                       "progress; nothing of this chunk was saved and the draft is kept. Finish it "
+                                       "progress; nothing of this chunk was saved and the draft is counts. Finish it "
                                        f"(triage intake --resume-intake {intake_id}), then run the batch again")
-                self._insert_version(db, now, user, intake_id, latest + 1, source, answers, result)
+                assessed = str(result.get("assessment_date") or answers.get("assessment_date") or "")
+                backlog = backlog_before is not None and bool(assessed) and assessed < backlog_before
+                self._insert_version(db, now, user, intake_id, latest + 1, source, answers, result, backlog=backlog)
                 recorded += 1
         return recorded, skipped
 
@@ -218,11 +226,15 @@ class Store(RecordRequests, RecordFiles):
                     revision, base = row
                     self._audit(db, now, user, DRAFT_SAVED, intake_id, None, {
                         "revision": revision, "draft_sha256": draft_hash(intake_id, answers, revision, base, now, user)})
-                    raised, alert_tier = self._sync_alerts(db, intake_id, answers, now, kiosk=kiosk)
+                    raised, alert_tier, alert_backlog, was = self._sync_alerts(db, intake_id, answers, now,
+                                                                               kiosk=kiosk)
                     if base == 0:
                         # An intake with only this draft: its worklist row is the draft's (a draft's
-                        # base is always the latest version: recording a version removes the draft).
-                        _write_worklist(db, intake_id, worklist_entry(0, answers, None, now, True, alert_tier))
+                        # base is always the latest version: recording a version removes the draft),
+                        # and the row it replaces was the draft's too, with the alerts found before.
+                        _write_worklist(db, intake_id, worklist_entry(0, answers, None, now, True, alert_tier,
+                                                                      alert_backlog),
+                                        before=worklist_entry(0, {}, None, now, True, *was))
                     elif raised:  # the latest version's row, now with this draft's new alert
                         _refresh_worklist(db, intake_id)
                     return Draft(intake_id, answers, revision, base, now, user)
@@ -315,14 +327,23 @@ class Store(RecordRequests, RecordFiles):
     def get_user(self, name: str) -> User | None:
         with self._errors():
             row = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at,"
-                                   " session_generation FROM users WHERE name = ?", (name,)).fetchone()
-        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6]) if row else None
+                                   " session_generation, alert_sound FROM users WHERE name = ?", (name,)).fetchone()
+        return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], bool(row[7])) if row else None
 
     def users(self) -> list[User]:
         with self._errors():
             rows = self._db.execute("SELECT name, role, password_hash, disabled, created_at, changed_at,"
-                                    " session_generation FROM users ORDER BY name").fetchall()
-        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+                                    " session_generation, alert_sound FROM users ORDER BY name").fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7])) for r in rows]
+
+    def set_alert_sound(self, name: str, on: bool) -> None:
+        """A member's own choice of a tone for new red flags on the staff pages. Not audited, and not
+        in ``ACCOUNT_COLUMNS``: a preference decides nothing about who signs in or sees what, and
+        the banner and the title's count show every red flag with or without it. Written outside the
+        audit chain's lock, like a session."""
+        with self._backend.write_unchained() as db:
+            if db.execute("UPDATE users SET alert_sound = ? WHERE name = ?", (int(on), name)).rowcount != 1:
+                raise IntakeNotFound(name, "no user with this name")
 
     def update_user(self, name: str, *, by: str, password_hash: str | None = None,
                     disabled: bool | None = None, role: str | None = None, action: str,
@@ -442,8 +463,9 @@ class Store(RecordRequests, RecordFiles):
     def count_hit(self, key: str, window_start: int, expires_at: int, *, by: int = 1) -> int:
         """Add ``by`` to the counter of ``key`` in the window starting at ``window_start`` and return
         its new value, in one statement (an upsert): two processes counting at once both count, and
-        each sees its own total. Counters past ``expires_at`` are removed on the way."""
-        with self._write(durable=False) as db:
+        each sees its own total. Counters past ``expires_at`` are removed on the way. No audit row, so
+        no wait behind the writers of records (on PostgreSQL, no lock on the audit chain's head)."""
+        with self._backend.write_unchained(durable=False) as db:
             db.execute("DELETE FROM rate_limits WHERE expires_at < ?", (window_start,))
             row = db.execute(
                 "INSERT INTO rate_limits (key, window_start, hits, expires_at) VALUES (?,?,?,?)"
@@ -555,30 +577,35 @@ class Store(RecordRequests, RecordFiles):
         return tiers.get(question)
 
     def _sync_alerts(self, db, intake_id: int, answers: dict[str, Any], now: str, *,
-                     kiosk: bool = False) -> tuple[bool, str | None]:
+                     kiosk: bool = False, backlog: bool = False) -> tuple[bool, str | None, bool, tuple]:
         """Make the intake's alerts follow answers just saved. A red-flag question answered yes raises
         its alert (at its own tier) unless its alert is open, or was acknowledged with this same yes;
         an alert whose answer is no longer yes stays (open until acknowledged), marked "answer
         changed" (unmarked if it becomes yes again while open); a yes given again after an
-        acknowledged alert's answer changed raises a new alert. Returns (whether an alert was raised,
-        the most urgent tier of the open alerts): one indexed read of the intake's alerts, so the
-        usual autosave stays one write and this read."""
+        acknowledged alert's answer changed raises a new alert. ``backlog``: alerts raised now are a
+        backlog's (``record_batch``). Returns (whether an alert was raised, the most urgent tier of the
+        open alerts, whether all of them are a backlog's, and those two before this save): one indexed
+        read of the intake's alerts, so the usual autosave stays one write and this read."""
         yes = {question for question, value in answers.items()
                if question.startswith("red_flag_") and value in ("yes", True)}
-        latest: dict[str, tuple] = {}  # question -> (id, answer_changed_at, urgency, acknowledged_at)
-        for alert_id, question, marked, tier, acknowledged in db.execute(
-                "SELECT id, question, answer_changed_at, urgency, acknowledged_at FROM alerts WHERE intake_id = ?"
+        latest: dict[str, tuple] = {}  # question -> (id, answer_changed_at, urgency, acknowledged_at, backlog)
+        for alert_id, question, marked, tier, acknowledged, was_backlog in db.execute(
+                "SELECT id, question, answer_changed_at, urgency, acknowledged_at, backlog FROM alerts WHERE intake_id = ?"
                 " ORDER BY id", (intake_id,)).fetchall():
-            latest[question] = (alert_id, marked, tier, acknowledged)
-        raised, changed, restored, tiers = False, [], [], []
+            latest[question] = (alert_id, marked, tier, acknowledged, was_backlog)
+        raised, changed, restored, tiers, kinds = False, [], [], [], []
+        was_open = [(alert[2], bool(alert[4])) for alert in latest.values() if alert[3] is None]
+        before = (most_urgent(tier for tier, _ in was_open), bool(was_open) and all(kind for _, kind in was_open))
         for question in sorted(yes | set(latest)):
             alert = latest.get(question)
             if question in yes:
                 if alert is None or (alert[3] is not None and alert[1] is not None):
                     tier = self._tier(question)
-                    if tier is not None and self._raise_alert(db, intake_id, question, tier, now, kiosk=kiosk):
+                    if tier is not None and self._raise_alert(db, intake_id, question, tier, now, kiosk=kiosk,
+                                                              backlog=backlog):
                         raised = True
                         tiers.append(tier)
+                        kinds.append(backlog)
                     continue
                 if alert[3] is None and alert[1] is not None:
                     restored.append(alert[0])
@@ -586,48 +613,78 @@ class Store(RecordRequests, RecordFiles):
                 changed.append(alert[0])
             if alert[3] is None:
                 tiers.append(alert[2])
+                kinds.append(bool(alert[4]))
         for ids, value, flag in ((changed, now, True), (restored, None, False)):
             if ids:
                 db.execute(f"UPDATE alerts SET answer_changed_at = ? WHERE id IN ({', '.join('?' * len(ids))})",
                            (value, *ids))
                 self._audit(db, now, SYSTEM_USER, ALERT_ANSWER_CHANGED, intake_id, None,
                             {"ids": ids, "changed": flag, "at": value})
-        return raised, most_urgent(tiers)
+        return raised, most_urgent(tiers), bool(kinds) and all(kinds), before
 
-    def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str, *, kiosk: bool = False) -> bool:
+    def _raise_alert(self, db, intake_id: int, question: str, urgency: str, now: str, *, kiosk: bool = False,
+                     backlog: bool = False) -> bool:
         alert_id = self._backend.insert_id(
-            db, "INSERT INTO alerts (intake_id, question, urgency, raised_at, kiosk) VALUES (?,?,?,?,?)"
+            db, "INSERT INTO alerts (intake_id, question, urgency, raised_at, kiosk, backlog) VALUES (?,?,?,?,?,?)"
             " ON CONFLICT (intake_id, question) WHERE acknowledged_at IS NULL DO NOTHING",
-            (intake_id, question, urgency, now, int(kiosk)))
+            (intake_id, question, urgency, now, int(kiosk), int(backlog)))
         if alert_id is None:
             return False
-        self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None,
-                    {"alert": alert_id, "alert_sha256": alert_hash(alert_id, intake_id, question, urgency, now)})
+        detail: dict[str, Any] = {"alert": alert_id,
+                                  "alert_sha256": alert_hash(alert_id, intake_id, question, urgency, now)}
+        if backlog:
+            detail["backlog"] = True
+        self._audit(db, now, SYSTEM_USER, ALERT_RAISED, intake_id, None, detail)
         return True
 
     def open_alerts(self, intake_id: int | None = None) -> list[Alert]:
-        """Alerts nobody has acknowledged (of one intake, or all), newest first, with the intake's
-        patient reference (latest version, else draft)."""
+        """Alerts nobody has acknowledged (of one intake, or all: for the terminal and tests; the
+        staff pages read ``open_alert_page``), newest first, with the intake's patient reference
+        (latest version, else draft)."""
         with self._errors():
-            rows = self._db.execute(
-                "SELECT a.intake_id, a.question, a.urgency, a.raised_at,"
-                " COALESCE((SELECT v.patient_id FROM versions v WHERE v.intake_id = a.intake_id"
-                "           ORDER BY v.version DESC LIMIT 1),"
-                f"          (SELECT {self._backend.json_text('d.answers', 'patient_id')} FROM drafts d"
-                "           WHERE d.intake_id = a.intake_id)), a.answer_changed_at, a.kiosk"
-                " FROM alerts a WHERE a.acknowledged_at IS NULL" + ("" if intake_id is None else " AND a.intake_id = ?")
-                + " ORDER BY a.raised_at DESC, a.id DESC", () if intake_id is None else (intake_id,)).fetchall()
-        return [Alert(*row[:5], answer_changed_at=row[5], kiosk=bool(row[6])) for row in rows]
+            return self._open_alerts(" AND a.intake_id = ?" if intake_id is not None else "",
+                                     () if intake_id is None else (intake_id,))
+
+    def _open_alerts(self, where: str, params: tuple | list) -> list[Alert]:
+        rows = self._db.execute(
+            "SELECT a.intake_id, a.question, a.urgency, a.raised_at,"
+            " COALESCE((SELECT v.patient_id FROM versions v WHERE v.intake_id = a.intake_id"
+            "           ORDER BY v.version DESC LIMIT 1),"
+            f"          (SELECT {self._backend.json_text('d.answers', 'patient_id')} FROM drafts d"
+            "           WHERE d.intake_id = a.intake_id)), a.answer_changed_at, a.kiosk, a.backlog, a.id"
+            " FROM alerts a WHERE a.acknowledged_at IS NULL" + where + " ORDER BY a.raised_at DESC, a.id DESC",
+            params).fetchall()
+        return [Alert(*row[:5], answer_changed_at=row[5], kiosk=bool(row[6]), backlog=bool(row[7]), id=row[8])
+                for row in rows]
+
+    def open_alert_page(self, *, backlog: bool = False, after: str | None = None, limit: int = 50) -> AlertPage:
+        """One page of the staff alerts list (live, or a backlog's): at most ``limit`` intakes, the most
+        urgent first, then newest first, each with all its open alerts; ``after``: the position the
+        previous page gave (``AlertPage.next``; ValueError for anything else). Reads one page through
+        an index of the open alerts, however many there are (triage/store/alert_pages.py)."""
+        with self._errors(), self._backend.snapshot() as db:
+            intakes, following = alert_pages.page_heads(db, backlog=backlog, after=after, limit=limit)
+            alerts: list[Alert] = []
+            if intakes:
+                found = self._open_alerts(f" AND a.intake_id IN ({', '.join('?' * len(intakes))})", intakes)
+                order = {intake_id: place for place, intake_id in enumerate(intakes)}
+                alerts = sorted(found, key=lambda alert: order[alert.intake_id])  # stable: newest first within
+        return AlertPage(alerts, following)
 
     def alert_counts(self) -> dict[str, int]:
-        """Open alerts per urgency tier, for the staff pages' banner (counts only)."""
-        with self._errors():
-            rows = self._db.execute("SELECT urgency, COUNT(DISTINCT intake_id) FROM alerts"
-                                    " WHERE acknowledged_at IS NULL GROUP BY urgency").fetchall()
-            intakes = self._db.execute("SELECT COUNT(DISTINCT intake_id) FROM alerts"
-                                       " WHERE acknowledged_at IS NULL").fetchone()[0]
-            latest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0]
-        return {"intakes": intakes, **{urgency: count for urgency, count in rows}, "latest": latest}
+        """For the staff pages' banner and title (counts only), from the counts kept with the worklist:
+        intakes with a live open alert ("intakes"), of them by their most urgent tier, intakes whose
+        open alerts are all a backlog's ("backlog"), the newest live alert's id ("latest": the poll
+        tells a new one by it) and the newest backlog alert's ("backlog_latest")."""
+        with self._errors(), self._backend.snapshot() as db:
+            kept = counts.read(db, counts.ALERTS, *(f"{counts.ALERTS}:{tier}" for tier in counts.TIERS),
+                               counts.BACKLOG)
+            latest = db.execute("SELECT COALESCE(MAX(id), 0) FROM alerts WHERE backlog = 0").fetchone()[0]
+            backlog_latest = db.execute("SELECT COALESCE(MAX(id), 0) FROM alerts WHERE backlog = 1"
+                                        " AND acknowledged_at IS NULL").fetchone()[0]
+        return {"intakes": kept[counts.ALERTS],
+                **{tier: kept[f"{counts.ALERTS}:{tier}"] for tier in counts.TIERS if kept[f"{counts.ALERTS}:{tier}"]},
+                "backlog": kept[counts.BACKLOG], "latest": latest, "backlog_latest": backlog_latest}
 
     def acknowledge_alerts(self, intake_id: int, *, user: str) -> int:
         """A clinician has seen this intake's open red-flag alerts: who and when are recorded."""
@@ -643,6 +700,32 @@ class Store(RecordRequests, RecordFiles):
                 _refresh_worklist(db, intake_id)  # no longer sorted and filtered by the alert's tier
         return count
 
+    def acknowledge_backlog(self, *, user: str, reason: str, up_to: int) -> int:
+        """A clinician acknowledges a backlog's open alerts together (the staff alerts page), giving a
+        reason: those of intakes whose open alerts are all a backlog's, with ids up to ``up_to`` (the
+        newest the page showed: one recorded since is not acknowledged unseen). Each intake gets its
+        own ACKNOWLEDGED audit row (who, when, the reason), as a single acknowledgement does, and one
+        BULK_ACKNOWLEDGED row holds the count and the reason. Returns the intakes acknowledged."""
+        with self._write() as db:
+            now = self._clock()
+            by_intake: dict[int, list[int]] = {}
+            for alert_id, intake_id in db.execute(
+                    "SELECT a.id, a.intake_id FROM alerts a JOIN worklist w ON w.intake_id = a.intake_id"
+                    " WHERE a.acknowledged_at IS NULL AND a.backlog = 1 AND a.id <= ? AND w.alert_backlog = 1"
+                    " ORDER BY a.intake_id, a.id", (up_to,)).fetchall():
+                by_intake.setdefault(intake_id, []).append(alert_id)
+            for intake_id, ids in by_intake.items():
+                db.execute(f"UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id IN"
+                           f" ({', '.join('?' * len(ids))})", (now, user, *ids))
+                self._audit(db, now, user, ACKNOWLEDGED, intake_id, None,
+                            {"alerts": len(ids), "ids": ids, "bulk": True, "reason": reason})
+                _refresh_worklist(db, intake_id)
+            if by_intake:
+                self._audit(db, now, user, BULK_ACKNOWLEDGED, None, None,
+                            {"intakes": len(by_intake), "alerts": sum(map(len, by_intake.values())),
+                             "up_to": up_to, "reason": reason})
+        return len(by_intake)
+
     def log_access(self, action: str, *, user: str, intake_id: int | None = None,
                    version: int | None = None, detail: dict[str, Any] | None = None) -> bool:
         """Record that someone viewed, exported or listed intakes (done before showing anything:
@@ -650,8 +733,9 @@ class Store(RecordRequests, RecordFiles):
         command says so."""
         if self.read_only:
             return False
-        with self._write() as db:
-            self._audit(db, self._clock(), user, action, intake_id, version, detail or {})
+        # The access log, not the audit chain: a page view queues only behind page views.
+        with self._backend.write_access() as db:
+            access_log.append(db, self._clock(), user, action, intake_id, version, detail or {}, self.audit_keys)
         return True
 
     def _new_intake(self, db: sqlite3.Connection, now: str, user: str) -> int:
@@ -711,16 +795,30 @@ class Store(RecordRequests, RecordFiles):
 
     def worklist(self, *, status: str | None = None, missing: str | None = None, urgency: str | None = None,
                  va_to_do: str | bool | None = None, limit: int | None = None,
-                 offset: int = 0) -> list[WorklistRow]:
+                 offset: int = 0, after: tuple[int, int] | None = None,
+                 before: tuple[int, int] | None = None) -> list[WorklistRow]:
         """The worklist in its order (``worklist_rank``, then intake id): one row per intake, from the
-        worklist table only (indexed; no stored result is parsed), filtered and paged."""
+        worklist table only (indexed; no stored result is parsed), filtered and paged. ``after`` /
+        ``before``: the (rank, intake id) of a row; only rows after it (or before it, still in the
+        worklist's order): a page that starts where the last ended, found through the index however
+        deep it is (an offset counts through every row before it)."""
         where, params = self._worklist_filter(status, missing, urgency, va_to_do)
+        order = " ORDER BY w.rank, w.intake_id"
+        for position, comparison in ((after, ">"), (before, "<")):
+            if position is not None:
+                where += (" AND " if where else " WHERE ") + (f"(w.rank {comparison} ? OR (w.rank = ?"
+                                                              f" AND w.intake_id {comparison} ?))")
+                params = [*params, position[0], position[0], position[1]]
+        if before is not None:
+            order = " ORDER BY w.rank DESC, w.intake_id DESC"
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
         with self._errors():
             rows = self._db.execute(
                 "SELECT w.intake_id, w.version, w.status, w.patient_id, w.months_since_fusion, w.assessment_date,"
-                " w.recorded_at, w.draft_pending, w.urgency, w.alert_urgency FROM worklist w" + where
-                + " ORDER BY w.rank, w.intake_id" + page, params).fetchall()
+                " w.recorded_at, w.draft_pending, w.urgency, w.alert_urgency, w.rank, w.alert_backlog FROM worklist w"
+                + where + order + page, params).fetchall()
+            if before is not None:
+                rows.reverse()
             items: dict[int, dict[str, list[str]]] = {}
             if rows:
                 ids = [row[0] for row in rows]
@@ -732,24 +830,46 @@ class Store(RecordRequests, RecordFiles):
                         items.setdefault(intake_id, {}).setdefault(kind, []).append(item)
         return [WorklistRow(intake_id, version, status_, patient_id, months, assessed,
                             items.get(intake_id, {}).get("missing", []), recorded_at, bool(pending), urgency_,
-                            items.get(intake_id, {}).get("va_to_do", []), alert)
-                for intake_id, version, status_, patient_id, months, assessed, recorded_at, pending, urgency_, alert
-                in rows]
+                            items.get(intake_id, {}).get("va_to_do", []), alert, rank, bool(backlog))
+                for (intake_id, version, status_, patient_id, months, assessed, recorded_at, pending, urgency_, alert,
+                     rank, backlog) in rows]
+
+    COUNT_AT_MOST = 10_000  # several filters at once: counted up to this many ("more than ...")
 
     def worklist_page(self, *, status: str | None = None, missing: str | None = None, urgency: str | None = None,
                       va_to_do: str | bool | None = None, limit: int | None = None,
-                      offset: int = 0) -> WorklistPage:
-        """A page of the worklist with the number of matching intakes and the counts per status."""
+                      offset: int = 0, after: tuple[int, int] | None = None,
+                      before: tuple[int, int] | None = None) -> WorklistPage:
+        """A page of the worklist (``worklist``; ``after``/``before`` for the next or previous page)
+        with the number of matching intakes and the counts per status, from the counts kept with the
+        worklist (triage/store/counts.py), never by counting it: a filter of one criterion has its
+        count; several at once are counted up to ``COUNT_AT_MOST`` (``shown_at_least``)."""
+        fetch = None if limit is None else limit + 1  # one more: whether another page follows
         rows = self.worklist(status=status, missing=missing, urgency=urgency, va_to_do=va_to_do,
-                             limit=limit, offset=offset)
-        with self._errors():
-            shown = self._db.execute(*self._worklist_count(status, missing, urgency, va_to_do)).fetchone()[0]
-            counts = dict(self._db.execute("SELECT status, count(*) FROM worklist GROUP BY status").fetchall())
-            total = sum(counts.values())
-            # Urgent counts the intakes the urgent filter shows: open red-flag alerts too, sent or not.
-            counts["urgent"] = self._db.execute("SELECT count(*) FROM worklist WHERE status = 'urgent'"
-                                                " OR alert_urgency IS NOT NULL").fetchone()[0]
-        return WorklistPage(rows, shown, total, counts)
+                             limit=fetch, offset=offset, after=after, before=before)
+        more = limit is not None and len(rows) > limit
+        if more:
+            rows = rows[1:] if before is not None else rows[:limit]
+        more_after, more_before = (True, more) if before is not None else (more, after is not None or offset > 0)
+        key = counts.filter_key(status, missing, urgency, va_to_do)
+        with self._errors(), self._backend.snapshot() as db:
+            statuses = [f"status:{name}" for name in ("too_early", "records_needed", "ready_for_evaluation",
+                                                      "draft", "urgent")]
+            numbers = counts.read(db, counts.ALL, counts.URGENT, *statuses, *([key] if key else []))
+            at_least = False
+            if key is not None:
+                shown = numbers[key]
+            else:
+                sql, params = self._worklist_count(status, missing, urgency, va_to_do)
+                sql = sql.replace("SELECT count(*) FROM", "SELECT count(*) FROM (SELECT 1 FROM", 1) \
+                    + f" LIMIT {self.COUNT_AT_MOST + 1}) bounded"
+                shown = db.execute(sql, params).fetchone()[0]
+                if shown > self.COUNT_AT_MOST:
+                    shown, at_least = self.COUNT_AT_MOST, True
+        per_status = {name.split(":", 1)[1]: numbers[name] for name in statuses if numbers[name]}
+        # Urgent counts the intakes the urgent filter shows: open red-flag alerts too, sent or not.
+        per_status["urgent"] = numbers[counts.URGENT]
+        return WorklistPage(rows, shown, numbers[counts.ALL], per_status, more_after, more_before, at_least)
 
     @classmethod
     def _worklist_count(cls, status, missing, urgency, va_to_do) -> tuple[str, list]:

@@ -8,6 +8,7 @@ import json
 import sqlite3
 from typing import Callable
 
+import triage.store.counts as counts
 from triage.store.audit import INVITE_COLUMNS, draft_hash, invite_hash, _MIGRATION_KEYS, _append_audit
 from triage.store.core import Store
 from triage.store.model import ACCOUNT_SEALED, DRAFT_SEALED, INVITE_SEALED, MIGRATION_USER, utc_now
@@ -69,3 +70,8 @@ class _MigrationBackend:
 
     def __init__(self, insert_id: Callable):
         self.insert_id = insert_id
+
+
+def _recount(db) -> None:
+    """Schema 17 (either backend): the counts kept with the worklist, counted from it once."""
+    counts.recount(db)

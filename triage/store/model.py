@@ -47,6 +47,9 @@ ACCOUNT_SEALED, INVITE_SEALED = "account_sealed", "invite_sealed"
 # marked "answer changed". Detail: the alert ids and "changed" true/false, never the answer.
 ALERT_ANSWER_CHANGED = "alert_answer_changed"
 SYSTEM_USER = "triage"  # who raises an alert: the tool, on an answer
+# A clinician acknowledged a backlog's alerts together (the staff alerts page): detail holds the
+# count, the reason and the highest alert id; each intake also gets its own ACKNOWLEDGED row.
+BULK_ACKNOWLEDGED = "alerts_bulk_acknowledged"
 
 
 def default_path() -> Path:
@@ -129,6 +132,8 @@ class WorklistRow:
     urgency: str | None = None  # the consult's urgency tier (None for a draft)
     va_to_do: list[str] = field(default_factory=list)  # the VA community-care to-do, when a veteran
     alert_urgency: str | None = None  # the most urgent tier of its open red-flag alerts (None: none)
+    rank: int = 0  # its place in the worklist's order (``worklist_rank``): with the intake id, a page's position
+    alert_backlog: bool = False  # every open alert it has came from a batch backlog (docs/red-flags.md)
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,12 @@ class WorklistPage:
     """A page of the worklist with the counts the coordinator sees under it."""
 
     rows: list[WorklistRow]
-    shown: int  # intakes matching the filters (all pages)
+    shown: int  # intakes matching the filters (all pages), or a lower bound (``shown_at_least``)
     total: int  # intakes in the store
     counts: dict[str, int]  # intakes per status, whatever the filters
+    more_after: bool = False  # rows follow this page
+    more_before: bool = False  # rows come before this page
+    shown_at_least: bool = False  # several filters at once: counted up to ``shown`` only
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,7 @@ class User:
     created_at: str
     changed_at: str
     session_generation: int = 0  # goes up when the account is disabled, its password or role changes
+    alert_sound: bool = False  # the member's own choice: a tone on staff pages for each new red flag
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,17 @@ class Alert:
     patient_id: str | None
     kiosk: bool = False  # answered on the reception tablet: the patient is in the clinic now
     answer_changed_at: str | None = None  # the answer is no longer yes (since then); still open
+    backlog: bool = False  # raised by `batch --save` for a line assessed before its recent window
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """One page of the staff alerts list: every open alert of the page's intakes, in page order, and
+    the position the next page starts after (None: this is the last)."""
+
+    alerts: list[Alert]
+    next: str | None
 
 
 @dataclass(frozen=True)
@@ -209,6 +229,7 @@ class AuditReport:
     retriaged: int = 0  # versions whose answers were assessed again and gave their recorded decisions
     not_retriaged: int = 0  # versions recorded under a ruleset that is not the one installed
     unchecked_keyed: int = 0  # keyed rows whose MAC was not checked (no key file given)
+    access_rows: int = 0  # rows of the access log (who viewed, listed, exported), checked by its own chain
 
     @property
     def ok(self) -> bool:

@@ -37,7 +37,7 @@ from psycopg import errors as pg_errors, sql as pg_sql
 from triage.errors import StoreError, StoreUnavailable
 from triage.store.audit import GENESIS
 from triage.store.core import Store
-from triage.store.migrations import _raise_stored_red_flags, _seal_accounts_and_invites
+from triage.store.migrations import _raise_stored_red_flags, _recount, _seal_accounts_and_invites
 from triage.store.model import AuditReport, utc_now
 from triage.store.schema import SCHEMA_VERSION
 from triage.store.verify import _Verifier
@@ -326,10 +326,50 @@ CREATE INDEX record_requests_open ON record_requests(state, requested_at);
     );
     CREATE INDEX record_files_intake ON record_files (intake_id, item);
     """,
+    # alertsound: a staff member's own choice of a tone for new red flags (schema.MIGRATIONS 15)
+    15: "ALTER TABLE users ADD COLUMN alert_sound INTEGER NOT NULL DEFAULT 0 CHECK (alert_sound IN (0, 1))",
+    # scale: counts kept with the worklist, a backlog's alerts apart, the alerts page's indexes, the
+    # access log (schema.MIGRATIONS[16] says why; ``migrations._recount`` fills the counts).
+    16: f"""
+    ALTER TABLE alerts ADD COLUMN backlog INTEGER NOT NULL DEFAULT 0 CHECK (backlog IN (0, 1));
+    ALTER TABLE worklist ADD COLUMN alert_backlog INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE worklist_counts (
+        key TEXT PRIMARY KEY,
+        intakes BIGINT NOT NULL
+    );
+    CREATE INDEX alerts_open_page ON alerts(backlog, urgency, raised_at, id) WHERE acknowledged_at IS NULL;
+    CREATE INDEX alerts_latest ON alerts(backlog, id);
+    CREATE TABLE access_log (
+        seq BIGINT PRIMARY KEY,
+        at TEXT NOT NULL,
+        "user" TEXT NOT NULL,
+        action TEXT NOT NULL,
+        intake_id BIGINT,
+        version INTEGER,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE access_head (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    INSERT INTO access_head (one, seq, hash) VALUES (1, 0, '{GENESIS}');
+    CREATE INDEX access_log_intake ON access_log(intake_id);
+    CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON access_log
+        FOR EACH ROW EXECUTE FUNCTION triage_append_only();
+    CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON access_log
+        FOR EACH STATEMENT EXECUTE FUNCTION triage_append_only();
+    -- Statistics for the new indexes now: without them the planner read every open alert for a page.
+    ANALYZE alerts;
+    ANALYZE worklist;
+    """,
 }
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to
-# (the same functions as SQLite's ``sqlite._MIGRATION_STEPS``, over the same portable SQL).
-MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {11: _seal_accounts_and_invites}
+# (the same functions as SQLite's ``sqlite._MIGRATION_STEPS``, over the same portable SQL). They run
+# after all the SQL, as in SQLite: they run today's code, which writes today's tables.
+MIGRATION_STEPS: dict[int, Callable[[Any], None]] = {11: _seal_accounts_and_invites, 17: _recount}
 SCHEMA_RAISES_STORED_FLAGS = 12  # redflag's: drafts' red flags raised (``migrations._raise_stored_red_flags``)
 
 # What the application role may do, table by table (``grant_application_role``). Versions and audit
@@ -346,6 +386,9 @@ PRIVILEGES: dict[str, str] = {
     "drafts": "SELECT, INSERT, UPDATE, DELETE",
     "worklist": "SELECT, INSERT, UPDATE, DELETE",
     "worklist_items": "SELECT, INSERT, UPDATE, DELETE",
+    "worklist_counts": "SELECT, INSERT, UPDATE, DELETE",  # derived from the worklist (verify recounts them)
+    "access_log": "SELECT, INSERT",
+    "access_head": "SELECT, INSERT, UPDATE",  # the access log's head moves with every row (verify checks it)
     "rate_limits": "SELECT, INSERT, UPDATE, DELETE",  # short-lived counters, never a record
     "known_devices": "SELECT, INSERT, UPDATE, DELETE",
     "recovery_codes": "SELECT, INSERT, UPDATE, DELETE",
@@ -355,10 +398,11 @@ PRIVILEGES: dict[str, str] = {
     "record_files": "SELECT, INSERT",  # a removal: three columns (COLUMN_PRIVILEGES); never a DELETE
 }
 # Columns the application role may UPDATE in a table it may otherwise only read and add to (a column
-# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard).
+# not in the store yet is skipped): who acknowledged an alert and when; the last TOTP step used (guard);
+# a member's own alert-sound setting (alertsound: never a role, a password or who may sign in).
 COLUMN_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "alerts": ("acknowledged_at", "acknowledged_by"),
-    "users": ("totp_last_step",),
+    "users": ("totp_last_step", "alert_sound"),
     # a record request is closed (received, not obtainable); who asked whom and when never change
     "record_requests": ("state", "closed_at", "closed_by", "reason", "received_version"),
     "record_files": ("removed_at", "removed_by", "data"),
@@ -452,6 +496,14 @@ class PostgreSQLBackend:
             self.db.execute("SELECT seq FROM audit_head WHERE one = 1 FOR UPDATE")
             if not durable:  # a draft (Store.save_draft): this commit does not wait for the WAL flush
                 self.db.execute("SET LOCAL synchronous_commit = off")
+            yield self.db
+
+    @contextmanager
+    def write_access(self) -> Iterator[Connection]:
+        """A write of the access log (triage/store/access_log.py): it queues on the access log's head, not
+        the audit chain's, so page views and the writers of records do not wait for each other."""
+        with self.errors(), self.db.raw.transaction():
+            self.db.execute("SELECT seq FROM access_head WHERE one = 1 FOR UPDATE")
             yield self.db
 
     @contextmanager
@@ -725,11 +777,12 @@ def _migrate(backend: PostgreSQLBackend) -> None:
                 schema = BASE_SCHEMA
             for step in range(schema, SCHEMA_VERSION):
                 backend.db.execute(MIGRATIONS[step])
-                if step + 1 in MIGRATION_STEPS:
-                    MIGRATION_STEPS[step + 1](backend.db)
-                if step + 1 == SCHEMA_RAISES_STORED_FLAGS:
+            for step in range(schema + 1, SCHEMA_VERSION + 1):
+                if step in MIGRATION_STEPS:
+                    MIGRATION_STEPS[step](backend.db)
+                if step == SCHEMA_RAISES_STORED_FLAGS:
                     _raise_stored_red_flags(backend.db, backend.insert_id)
-                backend.db.execute(f"UPDATE triage_store SET schema_version = {step + 1}")
+            backend.db.execute(f"UPDATE triage_store SET schema_version = {SCHEMA_VERSION}")
     except pg_errors.InsufficientPrivilege:
         raise StoreError(f"{location}: the store needs its schema created or upgraded to {SCHEMA_VERSION}, and "
                          "this database role may not; run `triage db migrate` as the database's owner") from None

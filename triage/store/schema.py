@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 17
 APPLICATION_ID = 0x46425354  # "FBST": marks the file as a triage store (PRAGMA application_id)
 
 
@@ -330,6 +330,52 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK ((removed_at IS NULL) = (data IS NOT NULL))
     ) STRICT;
     CREATE INDEX record_files_intake ON record_files (intake_id, item);
+    """,
+    # alertsound: 15 -> 16: a staff member's own choice of a tone for new red flags (off by default).
+    # Kept with the account so it follows the person; not hashed by audit verify (ACCOUNT_COLUMNS):
+    # it decides nothing about who signs in or sees what.
+    """
+    ALTER TABLE users ADD COLUMN alert_sound INTEGER NOT NULL DEFAULT 0 CHECK (alert_sound IN (0, 1));
+    """,
+    # scale: 16 -> 17: staff pages bounded at 100,000 intakes (docs/red-flags.md): counts kept with the
+    # worklist (``worklist_counts``, filled by ``_recount``) instead of counting it on every page; a
+    # backlog's alerts (``alerts.backlog``, raised by `batch --save` for lines assessed before its
+    # recent window) apart from the live ones, and ``worklist.alert_backlog`` when an intake has only
+    # those; a partial index of the open alerts in the alerts page's order, and one for the newest
+    # live alert (the banner's poll).
+    """
+    ALTER TABLE alerts ADD COLUMN backlog INTEGER NOT NULL DEFAULT 0 CHECK (backlog IN (0, 1));
+    ALTER TABLE worklist ADD COLUMN alert_backlog INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE worklist_counts (
+        key TEXT PRIMARY KEY,
+        intakes INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX alerts_open_page ON alerts(backlog, urgency, raised_at, id) WHERE acknowledged_at IS NULL;
+    CREATE INDEX alerts_latest ON alerts(backlog, id);
+
+    -- Who viewed, listed, exported, signed in or out (triage/store/access_log.py): its own hash chain and
+    -- head, so that a page view does not take the audit chain's lock.
+    CREATE TABLE access_log (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        intake_id INTEGER,
+        version INTEGER,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE access_head (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX access_log_intake ON access_log(intake_id);
+    CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
+        BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
+    CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+        BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
     """,
 )
 

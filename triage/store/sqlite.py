@@ -13,7 +13,8 @@ from typing import Callable, Iterator
 
 from triage.errors import StoreError
 from triage.store.core import Store
-from triage.store.migrations import _fill_worklist, _raise_stored_red_flags, _seal_accounts_and_invites, _seal_drafts
+from triage.store.migrations import (_fill_worklist, _raise_stored_red_flags, _recount, _seal_accounts_and_invites,
+                                     _seal_drafts)
 from triage.store.model import DB_NAME, utc_now
 from triage.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, _statements
 
@@ -78,6 +79,12 @@ class SQLiteBackend:
             finally:
                 if not durable:
                     self.db.execute("PRAGMA synchronous = FULL")
+
+    @contextmanager
+    def write_access(self) -> Iterator[sqlite3.Connection]:
+        """A write of the access log (one file: writers queue on its lock as for any write)."""
+        with self.write() as db:
+            yield db
 
     @contextmanager
     def write_unchained(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -287,4 +294,4 @@ def _migrate(db: sqlite3.Connection) -> None:
 # Python steps that a migration needs besides its SQL, by the schema version they bring a store to.
 _MIGRATION_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _seal_drafts, 6: _fill_worklist, 11: _seal_accounts_and_invites,
-    12: partial(_raise_stored_red_flags, insert_id=SQLiteBackend.insert_id)}
+    12: partial(_raise_stored_red_flags, insert_id=SQLiteBackend.insert_id), 17: _recount}

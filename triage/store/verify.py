@@ -7,6 +7,8 @@ import hmac
 import json
 from typing import Callable
 
+import triage.store.access_log as access_log
+import triage.store.counts as counts
 from triage.store.audit import (GENESIS, INVITE_COLUMNS, AuditKeys, account_columns, account_hash, alert_hash,
                                 audit_hash, content_hash, draft_hash, invite_hash, keyed_audit_hash, keyed_by)
 from triage.store.backend import Backend
@@ -14,7 +16,7 @@ from triage.store.files import verify_record_files
 from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, DRAFT_SAVED, DRAFT_SEALED,
                                 AuditReport, stored_columns)
 from triage.store.requests import verify_record_requests
-from triage.store.worklist import expected_worklist, open_alert_tier, stored_worklist, worklist_entry
+from triage.store.worklist import expected_worklist, open_alert_state, stored_worklist, worklist_entry
 
 
 class _Verifier:
@@ -36,6 +38,7 @@ class _Verifier:
         self.on_progress = on_progress
         self.done = self.total = 0
         self.rows = 0
+        self.access_rows = 0
         self.head_hash = GENESIS
         # Gathered from the audit rows as the chain is read (one pass): each account's last hash, and
         # the hashes of the invitations issued (a count each: two identical rows are two invitations).
@@ -45,7 +48,7 @@ class _Verifier:
 
     def report(self) -> AuditReport:
         return AuditReport(self.rows, self.head_hash, self.problems, self.retriaged, self.not_retriaged,
-                           self.keyed_rows)
+                           self.keyed_rows, self.access_rows)
 
     def tick(self) -> None:
         self.done += 1
@@ -68,8 +71,14 @@ class _Verifier:
         self.invites(db)
         verify_record_requests(self, db)
         verify_record_files(self, db)
+        self.access_log(db)
         if self.on_progress:
             self.on_progress(self.total, self.total)
+
+    def access_log(self, db) -> None:
+        """The access log's own chain (triage/store/access_log.py), checked like the audit chain."""
+        problems, self.access_rows = access_log.check(db, self.stream, self.row_hash_matches, self.tick)
+        self.problems += problems
 
     def integrity(self, db) -> None:
         self.problems += self.backend.integrity_problems(db)
@@ -187,7 +196,7 @@ class _Verifier:
             return  # its latest version is unreadable or changed: reported above
         pending = db.execute("SELECT 1 FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone() is not None
         if stored_worklist(db, intake_id) != worklist_entry(version, answers, result, at, pending,
-                                                            open_alert_tier(db, intake_id)):
+                                                            *open_alert_state(db, intake_id)):
             self.problems.append(f"intake {intake_id}: its worklist row does not match its recorded content (changed)")
 
     def audited_versions_exist(self, db) -> None:
@@ -233,12 +242,19 @@ class _Verifier:
                 " UNION SELECT intake_id FROM worklist_items t WHERE NOT EXISTS"
                 " (SELECT 1 FROM worklist w WHERE w.intake_id = t.intake_id) ORDER BY 1"):
             self.problems.append(f"intake {intake_id}: has a worklist row or item but no intake (added by hand)")
+        # The counts kept with the worklist (staff pages show them): recounted from the rows.
+        expected, stored = counts.expected_counts(db), counts.stored_counts(db)
+        for key in sorted(set(expected) | set(stored)):
+            if expected.get(key) != stored.get(key):
+                self.problems.append(f"worklist count {key}: {stored.get(key, 0)} kept, {expected.get(key, 0)} "
+                                     "counted (changed)")
 
     def alerts(self, db) -> None:
         """Each red-flag alert staff see: raised by an audit row that holds its hash, and, once
         acknowledged, acknowledged by the audit row naming it (who and when); no audited alert is
         missing. Alerts are few (one per red flag answered yes), so their audit rows are held here."""
         raised: dict[int, tuple[int, str]] = {}
+        backlogs: set[int] = set()  # alerts raised as a backlog's (their audit row says so)
         acknowledged: dict[int, tuple[int, str, str]] = {}
         answer_changed: dict[int, str | None] = {}  # the last change of each alert's mark
         for action, intake_id, at, user, detail in db.execute(
@@ -248,6 +264,8 @@ class _Verifier:
                 data = json.loads(detail)
                 if action == ALERT_RAISED:
                     raised[int(data["alert"])] = (intake_id, str(data["alert_sha256"]))
+                    if data.get("backlog"):
+                        backlogs.add(int(data["alert"]))
                 elif action == ALERT_ANSWER_CHANGED:
                     for alert_id in data["ids"]:
                         answer_changed[int(alert_id)] = data["at"]
@@ -257,9 +275,9 @@ class _Verifier:
             except (ValueError, TypeError, KeyError, AttributeError):
                 self.problems.append(f"audit row of {action} for intake {intake_id}: not readable (changed)")
         seen = set()
-        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by, changed_at in self.stream(
+        for alert_id, intake_id, question, urgency, raised_at, acked_at, acked_by, changed_at, backlog in self.stream(
                 "SELECT id, intake_id, question, urgency, raised_at, acknowledged_at, acknowledged_by,"
-                " answer_changed_at FROM alerts ORDER BY id"):
+                " answer_changed_at, backlog FROM alerts ORDER BY id"):
             seen.add(alert_id)
             where = f"red-flag alert {alert_id} (intake {intake_id})"
             audited = raised.get(alert_id)
@@ -267,6 +285,8 @@ class _Verifier:
                 self.problems.append(f"{where}: no audit row raised it (added or changed by hand)")
             elif audited != (intake_id, alert_hash(alert_id, intake_id, question, urgency, raised_at)):
                 self.problems.append(f"{where}: does not match the audit row that raised it (changed)")
+            elif bool(backlog) != (alert_id in backlogs):
+                self.problems.append(f"{where}: its backlog mark does not match the audit row that raised it (changed)")
             expected = acknowledged.get(alert_id)
             if (acked_at, acked_by) == (None, None):
                 if expected is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import triage.store.counts as counts
+
 
 # -- the worklist -----------------------------------------------------------------------------
 # One row per intake: what `list` shows and filters by, so that listing never parses a stored
@@ -40,12 +42,18 @@ def most_urgent(tiers) -> str | None:
 
 def open_alert_tier(db, intake_id: int) -> str | None:
     """The most urgent tier of an intake's open (unacknowledged) red-flag alerts; None: none."""
-    return most_urgent(row[0] for row in db.execute(
-        "SELECT urgency FROM alerts WHERE intake_id = ? AND acknowledged_at IS NULL", (intake_id,)).fetchall())
+    return open_alert_state(db, intake_id)[0]
+
+
+def open_alert_state(db, intake_id: int) -> tuple[str | None, bool]:
+    """(the most urgent tier of an intake's open alerts, whether every one of them is a backlog's)."""
+    rows = db.execute("SELECT urgency, backlog FROM alerts WHERE intake_id = ? AND acknowledged_at IS NULL",
+                      (intake_id,)).fetchall()
+    return most_urgent(row[0] for row in rows), bool(rows) and all(row[1] for row in rows)
 
 
 def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any] | None, recorded_at: str,
-                   draft_pending: bool, alert_urgency: str | None = None) -> dict[str, Any]:
+                   draft_pending: bool, alert_urgency: str | None = None, alert_backlog: bool = False) -> dict[str, Any]:
     """The worklist row of an intake: from its latest version's answers and result, or (version 0,
     result None) from the answers of its draft; ``alert_urgency``: the most urgent tier of its open
     red-flag alerts (``open_alert_tier``)."""
@@ -66,14 +74,20 @@ def worklist_entry(version: int, answers: dict[str, Any], result: dict[str, Any]
         "patient_id": answers.get("patient_id"), "months_since_fusion": months,
         "assessment_date": None if assessed is None else str(assessed), "recorded_at": recorded_at,
         "draft_pending": int(bool(draft_pending)), "items": items,
+        "alert_backlog": int(bool(alert_backlog and alert_urgency is not None)),
     }
 
 
 _WORKLIST_COLUMNS = ("version", "rank", "status", "urgency", "patient_id", "months_since_fusion",
-                     "assessment_date", "recorded_at", "draft_pending", "alert_urgency")
+                     "assessment_date", "recorded_at", "draft_pending", "alert_urgency", "alert_backlog")
 
 
-def _write_worklist(db, intake_id: int, entry: dict[str, Any]) -> None:
+def _write_worklist(db, intake_id: int, entry: dict[str, Any], before: dict[str, Any] | None = None) -> None:
+    """Write an intake's worklist row, and move the counts kept with the worklist from what the old
+    row counted to what the new one does (triage/store/counts.py), in the caller's transaction.
+    ``before``: the old row when the caller knows it (an autosave: no read)."""
+    old = before if before is not None else stored_worklist(db, intake_id)
+    counts.move(db, counts.count_keys(old), counts.count_keys(entry))
     values = [entry[column] for column in _WORKLIST_COLUMNS]
     db.execute(f"INSERT INTO worklist (intake_id, {', '.join(_WORKLIST_COLUMNS)}) VALUES (?{', ?' * len(values)})"
                f" ON CONFLICT(intake_id) DO UPDATE SET "
@@ -90,12 +104,12 @@ def expected_worklist(db, intake_id: int) -> dict[str, Any] | None:
     latest = db.execute("SELECT version, answers, result, recorded_at FROM versions WHERE intake_id = ?"
                         " ORDER BY version DESC LIMIT 1", (intake_id,)).fetchone()
     draft = db.execute("SELECT answers, saved_at FROM drafts WHERE intake_id = ?", (intake_id,)).fetchone()
-    alert = open_alert_tier(db, intake_id)
+    alert, backlog = open_alert_state(db, intake_id)
     if latest is not None:
         return worklist_entry(latest[0], json.loads(latest[1]), json.loads(latest[2]), latest[3], draft is not None,
-                              alert)
+                              alert, backlog)
     if draft is not None:
-        return worklist_entry(0, json.loads(draft[0]), None, draft[1], True, alert)
+        return worklist_entry(0, json.loads(draft[0]), None, draft[1], True, alert, backlog)
     return None
 
 

@@ -79,16 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     except DefinitionError as error:
-        say(f"error: definition: {error}")
+        say(f"error: triage serve: definition: {error}")
         return EXIT_DEFINITION
     except StoreError as error:
-        say(f"error: store: {error}")
+        say(f"error: triage serve: store: {error}")
         return EXIT_STORE
     except TriageError as error:
-        say(f"error: {error}")
+        say(f"error: triage serve: {error}")
         return EXIT_INVALID
     except Exception as error:  # never a traceback for a user
-        say(f"error: internal: {type(error).__name__} (please report)")
+        say(f"error: triage serve: internal: {type(error).__name__} (please report)")
         return EXIT_INTERNAL
     say("stopped")
     return 0 if terminated else EXIT_INTERRUPTED

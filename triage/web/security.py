@@ -28,7 +28,11 @@ CONTENT_SECURITY_POLICY = (
 )
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on our own form
+    # posts, and a check that must let null through checks nothing (any page elsewhere can send null
+    # by choosing no-referrer for itself). The Referer goes only to this server (never to another
+    # site), and neither the access log nor the shipped nginx log format records it.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
@@ -65,14 +69,26 @@ def csrf_token() -> str:
     return token
 
 
+# Blueprints whose posts must name our origin: "Origin: null" is refused there. Our own pages send the
+# real origin (Referrer-Policy: same-origin), so null comes from a page elsewhere that hides where it
+# is (its own no-referrer policy, a sandboxed frame, a data: URL). The patient's pages still accept
+# null: a kiosk or phone browser with unusual privacy settings must not lock a patient out, and there
+# is no account to take over (the token and the SameSite cookie protect an intake).
+ORIGIN_REQUIRED = frozenset({"staff"})
+
+
 def check_csrf() -> None:
     """Refuse a state-changing request whose token is missing or not this session's (400), and one
-    that says it comes from another site (the Origin header, when the browser sends it)."""
+    that says it comes from another site (the Origin header, when the browser sends it; on staff
+    pages "null" too)."""
     from triage.web.network import expected_origin
 
     origin = request.headers.get("Origin")
     # The configured base URL's origin (not the Host header's) when there is one.
-    if origin and origin != "null" and origin.rstrip("/") != expected_origin():
+    if origin == "null":
+        if request.blueprint in ORIGIN_REQUIRED:
+            abort(400)
+    elif origin and origin.rstrip("/") != expected_origin():
         abort(400)
     expected = session.get("csrf")
     given = request.form.get(CSRF_FIELD, "")

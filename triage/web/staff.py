@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request, session, url_for
 
 from triage import accounts, invites
+from triage.drafts import with_draft_months
 from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
 from triage.answers import RED_FLAGS, parse_answers
 from triage.assess import assess
@@ -432,6 +433,32 @@ def sign_out():
     return redirect(url_for("staff.sign_in", signed_out="1"), code=303)
 
 
+# --- your settings: the alert sound ---------------------------------------------------------------
+
+# A staff member's own choice, kept with the account in the store so that it follows the person to
+# any computer. Off until they turn it on: the banner and the title's count show every new red flag
+# anyway, and an unasked-for sound on a shared ward computer would startle patients nearby.
+ALERT_SOUND_CHOICES = {"off": False, "on": True}
+
+
+@blueprint.get("/settings")
+def settings():
+    saved = request.args.get("saved")
+    return _page("staff/settings.html", title="Your settings", sound=g.user.alert_sound,
+                 saved=saved if saved in ALERT_SOUND_CHOICES else None)
+
+
+@blueprint.post("/settings")
+def settings_post():
+    choice = request.form.get("alert_sound", "")
+    if choice not in ALERT_SOUND_CHOICES:
+        abort(400)  # only the two radios send this: anything else is a forged form
+    # No audit row: a preference changes what this person's own browser plays, never what anyone may
+    # see or do, nor any record; the banner and the title's count are there with or without it.
+    services().store().set_alert_sound(g.user.name, ALERT_SOUND_CHOICES[choice])
+    return redirect(url_for("staff.settings", saved=choice), code=303)
+
+
 # --- your sessions ------------------------------------------------------------------------------------
 
 def _moment(seconds: float) -> str:
@@ -475,6 +502,20 @@ def end_sessions():
 
 # --- worklist ---------------------------------------------------------------------------------------
 
+_CURSOR = re.compile(r"(\d{1,4})\.(\d{1,18})")
+
+
+def _cursor(name: str) -> tuple[int, int] | None:
+    """A worklist position ("RANK.INTAKE", the last row shown) from the query string; 400 if malformed."""
+    value = request.args.get(name)
+    if not value:
+        return None
+    match = _CURSOR.fullmatch(value)
+    if match is None:
+        abort(400)
+    return int(match.group(1)), int(match.group(2))
+
+
 @blueprint.get("/")
 def worklist():
     store = services().store()
@@ -484,36 +525,40 @@ def worklist():
     if (status not in (None, *WORKLIST_STATUSES) or missing not in (None, *MISSING_IDS)
             or urgency not in (None, *RED_FLAG_TIERS)):
         abort(400)
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
+    after, before = _cursor("after"), _cursor("before")
+    if after and before:
         abort(400)
-    # One indexed page of the worklist table, in `triage list`'s order: fast however many intakes.
+    # One indexed page of the worklist table, in `triage list`'s order, from the position of the row
+    # before it (keyset: no offset to count through) and counts kept with the table: as fast at
+    # 100,000 intakes as at 1,000.
     shown = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=PAGE_SIZE,
-                                offset=(page - 1) * PAGE_SIZE)
-    pages = max(1, -(-shown.shown // PAGE_SIZE))
-    if page > pages:  # past the end (the list shrank, or a typed number): the last page
-        page = pages
-        shown = store.worklist_page(status=status, missing=missing, urgency=urgency, limit=PAGE_SIZE,
-                                    offset=(page - 1) * PAGE_SIZE)
+                                after=after, before=before)
+    if not shown.rows and (after or before):  # past the end (the list shrank): the first page
+        return redirect(_worklist_link(status, missing, urgency), code=303)
     if request.headers.get("X-Triage-Refresh") == "rows":
         session.passive = True  # the page's script after a new alert: not activity, the idle time still runs
     store.log_access(LISTED, user=g.user.name, detail={"rows": len(shown.rows), "channel": "web"})
-    alerts = {alert.intake_id for alert in store.open_alerts()}
     overdue = _overdue_requests()
     counts = {s: shown.counts.get(s, 0) for s in WORKLIST_STATUSES}
-
-    def link(number: int) -> str:
-        query = {k: v for k, v in (("status", status), ("missing", missing), ("urgency", urgency),
-                                   ("page", number)) if v}
-        return url_for("staff.worklist") + ("?" + urlencode(query) if query else "")
-
-    return _page("staff/worklist.html", title="Worklist", rows=shown.rows, total=shown.shown, page=page,
-                 pages=pages, link=link, status=status, missing=missing, urgency=urgency,
+    first, last = (shown.rows[0], shown.rows[-1]) if shown.rows else (None, None)
+    pages = {
+        "first": _worklist_link(status, missing, urgency) if shown.more_before else None,
+        "previous": (_worklist_link(status, missing, urgency, before=f"{first.rank}.{first.intake_id}")
+                     if shown.more_before else None),
+        "next": (_worklist_link(status, missing, urgency, after=f"{last.rank}.{last.intake_id}")
+                 if shown.more_after else None),
+    }
+    return _page("staff/worklist.html", title="Worklist", rows=with_draft_months(store, shown.rows), total=shown.shown,
+                 total_at_least=shown.shown_at_least, pages=pages, status=status, missing=missing, urgency=urgency,
                  statuses=WORKLIST_STATUSES, missing_ids=MISSING_IDS, tiers=RED_FLAG_TIERS,
-                 urgency_words=URGENCY_WORDS, counts=counts, alerts=alerts, status_cell=_status_cell,
+                 urgency_words=URGENCY_WORDS, counts=counts, status_cell=_status_cell,
                  overdue=overdue, overdue_intakes={r.intake_id for r, _ in overdue},
                  overdue_days=services().settings.record_request_overdue_days)
+
+
+def _worklist_link(status, missing, urgency, **cursor: str) -> str:
+    query = {k: v for k, v in (("status", status), ("missing", missing), ("urgency", urgency), *cursor.items()) if v}
+    return url_for("staff.worklist") + ("?" + urlencode(query) if query else "")
 
 
 _TAGS = {"urgent": "tag--red", "too_early": "tag--yellow", "records_needed": "tag--orange",
@@ -932,25 +977,71 @@ def _overdue_requests() -> list:
 
 # --- red-flag alerts --------------------------------------------------------------------------------
 
+_ALERT_LISTS = ("live", "backlog")
+
+
 @blueprint.get("/alerts")
 def alerts():
+    """The open red-flag alerts, one row per intake, a page at a time: the live list (raised as
+    answers came in), or the backlog list (raised by `triage batch --save` for intakes assessed
+    before its recent window: docs/red-flags.md), where a clinician may acknowledge them together."""
+    store = services().store()
+    which = request.args.get("list", "live")
+    if which not in _ALERT_LISTS:
+        abort(400)
+    after = request.args.get("after")
+    try:
+        page = store.open_alert_page(backlog=which == "backlog", after=after, limit=PAGE_SIZE)
+    except ValueError:  # a position that is not one this page wrote
+        abort(400)
+    acknowledged = request.args.get("acknowledged", "")
+    return _alerts_page(which, page, first=bool(after), acknowledged=int(acknowledged) if acknowledged.isdigit() else None)
+
+
+def _alerts_page(which: str, page, *, first: bool = False, acknowledged: int | None = None,
+                 error: str | None = None, status: int = 200):
+    counts = services().store().alert_counts()
+    return _page("staff/alerts.html", title="Red-flag alerts", rows=_rows_of(page.alerts), which=which,
+                 live=counts.get("intakes", 0), backlog=counts.get("backlog", 0),
+                 backlog_latest=counts.get("backlog_latest", 0),
+                 next_link=url_for("staff.alerts", list=which, after=page.next) if page.next else None,
+                 first_link=url_for("staff.alerts", list=which) if first else None,
+                 acknowledged=acknowledged, error=error), status
+
+
+@blueprint.post("/alerts/backlog/acknowledge")
+@role(accounts.CLINICIAN)
+def acknowledge_backlog():
+    """A clinician acknowledges the backlog's open alerts together, saying why (recorded with who and
+    when, one audit row per intake). Only alerts up to the newest one the page showed: a backlog
+    recorded since is not acknowledged unseen. The intakes stay urgent rows of their tier."""
+    store = services().store()
+    reason = " ".join((request.form.get("reason") or "").split())
+    up_to = request.form.get("up_to", "")
+    if not up_to.isdigit():
+        abort(400)
+    if not 10 <= len(reason) <= 500:
+        return _alerts_page("backlog", store.open_alert_page(backlog=True, limit=PAGE_SIZE), status=400,
+                            error="Say why these alerts need no action now, in 10 to 500 characters (for example, "
+                            "who reviewed them and where).")
+    count = store.acknowledge_backlog(user=g.user.name, reason=reason, up_to=int(up_to))
+    return redirect(url_for("staff.alerts", list="backlog", acknowledged=count), code=303)
+
+
+def _rows_of(open_alerts) -> list[dict[str, Any]]:
     questionnaire = services().questionnaire
     grouped: dict[int, dict[str, Any]] = {}
-    for alert in services().store().open_alerts():  # newest first
+    for alert in open_alerts:
         entry = grouped.setdefault(alert.intake_id, {"intake_id": alert.intake_id, "patient_id": alert.patient_id,
                                                      "raised_at": alert.raised_at, "urgency": alert.urgency,
                                                      "questions": [], "kiosk": False})
         entry["questions"].append(questionnaire.item(alert.question).label
                                   + (" (answer changed: no longer yes)" if alert.answer_changed_at else ""))
-        entry["kiosk"] = entry["kiosk"] or alert.kiosk  # answered at the reception tablet: in the clinic now
+        entry["kiosk"] = entry["kiosk"] or alert.kiosk
         if URGENCY_ORDER.index(alert.urgency) < URGENCY_ORDER.index(entry["urgency"]):
             entry["urgency"] = alert.urgency
-    rows = sorted(grouped.values(), key=lambda e: (URGENCY_ORDER.index(e["urgency"]), _descending(e["raised_at"])))
-    return _page("staff/alerts.html", title="Red-flag alerts", rows=rows)
-
-
-def _descending(stamp: str) -> str:
-    return "".join(chr(0x10FFFF - ord(ch)) for ch in stamp)
+        entry["raised_at"] = max(entry["raised_at"], alert.raised_at)
+    return list(grouped.values())
 
 
 @blueprint.post("/alerts/<int:intake_id>/acknowledge")

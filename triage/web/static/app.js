@@ -5,7 +5,9 @@
    4. The language switch carries what was ticked or typed on this page and not yet sent (without the
       script it is a plain link: the page says to press Continue first).
    5. On a staff page, the red-flag banner and the title's count follow the store, a new alert's row
-      appears in the worklist, and the page reloads (to sign-in) when the poll finds the session ended. */
+      appears in the worklist, and the page reloads (to sign-in) when the poll finds the session ended.
+   6. On a staff page of a member who turned the alert sound on (their setting, off by default), a
+      short tone when the poll finds a new red-flag alert. */
 (function () {
   "use strict";
 
@@ -57,11 +59,68 @@
         .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (html) {
           if (!html) { return; }
-          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("worklist-rows");
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.getElementById("worklist-rows");
           if (fresh) { rows.innerHTML = fresh.innerHTML; }
+          // The caption counts the rows ("2 intakes; urgent first"): it follows them.
+          var caption = document.getElementById("table-caption");
+          var freshCaption = doc.getElementById("table-caption");
+          if (caption && freshCaption) { caption.textContent = freshCaption.textContent; }
         })
         .catch(function () { /* the next new alert tries again */ });
     };
+    // The alert sound: a tone made here with the Web Audio API (no file to load). Browsers start an
+    // AudioContext only after a click or key press on the page, so the first one unlocks it; a new alert
+    // before that shows a line in the banner asking for that click instead.
+    var soundOn = staffPage.getAttribute("data-alert-sound") === "on";
+    var blocked = document.getElementById("alert-sound-blocked");
+    var audio = null;
+    var audioContext = function () {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) { return null; }
+      if (!audio) { audio = new Context(); }
+      if (audio.state === "suspended" && audio.resume) { audio.resume(); }
+      return audio;
+    };
+    var unlock = function () {
+      if (audioContext() && blocked) { blocked.hidden = true; }
+    };
+    var beep = function (context) {
+      var start = context.currentTime;
+      [0, 0.3].forEach(function (offset) {  // two short beeps, 880 Hz, soft edges (no click)
+        var tone = context.createOscillator();
+        var gain = context.createGain();
+        tone.type = "sine";
+        tone.frequency.value = 880;
+        gain.gain.setValueAtTime(0.0001, start + offset);
+        gain.gain.exponentialRampToValueAtTime(0.3, start + offset + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.2);
+        tone.connect(gain);
+        gain.connect(context.destination);
+        tone.start(start + offset);
+        tone.stop(start + offset + 0.22);
+      });
+    };
+    var playTone = function (clicked) {
+      var context = audioContext();
+      if (!context) { return; }
+      if (context.state === "running") {
+        beep(context);
+      } else if (clicked === true) {
+        context.resume().then(function () { beep(context); });  // this click lets it start
+      } else if (blocked) {
+        blocked.hidden = false;  // it would play late, at the next click: the banner says so instead
+      }
+    };
+    if (soundOn) {
+      document.addEventListener("pointerdown", unlock, { once: true });
+      document.addEventListener("keydown", unlock, { once: true });
+    }
+    var tryButton = document.getElementById("alert-sound-try");
+    if (tryButton) {
+      tryButton.hidden = false;
+      tryButton.addEventListener("click", function () { playTone(true); });
+    }
     var poll = function () {
       fetch(alertsUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) {
@@ -74,6 +133,9 @@
           var title = document.title.replace(/^\(\d+ red flags?\) /, "");
           document.title = (data.intakes > 0 ? "(" + data.intakes + " red flag" + (data.intakes === 1 ? "" : "s") + ") " : "") + title;
           if (rows && String(data.latest) !== latest) { refreshRows(); }
+          // "latest" only grows (the newest alert's number): a higher one is a new alert, and with an
+          // open one the sound plays once for it (the next poll sees the same number).
+          if (soundOn && Number(data.latest) > Number(latest) && data.intakes > 0) { playTone(); }
           latest = String(data.latest);
           if (data.intakes > 0) {
             var text = data.intakes + (data.intakes === 1 ? " intake" : " intakes") +
