@@ -142,3 +142,20 @@ def test_the_worklist_lists_overdue_requests_first_and_tags_their_rows(app, db):
     assert re.search(r"Intake 1</a>: MRI report: requested 2026-11-01 from City Imaging by portal \(cora\); waiting",
                      staff.page)
     assert "request overdue" in staff.page
+
+
+@pytest.mark.parametrize("overdue", [10, 11])
+def test_the_worklist_lists_at_most_ten_overdue_requests_and_counts_them_all(app, db, overdue):
+    """A bounded read whatever the backlog: the ten most overdue, the count of all, and where the rest are."""
+    for _ in range(overdue - 1):
+        assert run_cli("assess", str(EXAMPLE), "--save", "--db", str(db), "--user", "alice").code == 0
+    with open_store(db, clock=lambda: "2026-11-01T09:00:00Z") as store:
+        for intake_id in range(1, overdue + 1):
+            store.request_record(intake_id, "current_mri", source="City Imaging", via="portal", by="cora")
+    staff = sign_in(app.test_client(), "cora")
+    staff.get("/staff/")
+    assert f"Record requests overdue ({overdue}): requested over 7 days ago" in staff.page
+    listed = re.search(r'<ul class="list" id="overdue-requests">(.*?)</ul>', staff.page, re.S).group(1)
+    assert listed.count("<li>") == 10
+    assert ("The 10 most overdue are listed" in staff.page) == (overdue > 10)
+    assert staff.page.count("request overdue") == overdue  # every row shown is tagged, listed or not

@@ -144,17 +144,21 @@ class RecordRequests:
                                           "request it again first if it can be had after all")
             return self._close_requests(db, now, by, intake_id, item, UNOBTAINABLE, RECORD_UNOBTAINABLE, reason, None)
 
-    def record_requests(self, intake_id: int | None = None, *,
-                        overdue_after_days: int | None = None) -> list[RecordRequest]:
-        """Record requests (of one intake, or all): open ones first, oldest request first (so the most
-        overdue lead), then closed ones, most recently closed first. ``overdue_after_days``: only open
-        requests older than that."""
+    def record_requests(self, intake_id: int | None = None, *, overdue_after_days: int | None = None,
+                        intake_ids: list[int] | None = None, limit: int | None = None) -> list[RecordRequest]:
+        """Record requests (of one intake, of ``intake_ids``, or all): open ones first, oldest request
+        first (so the most overdue lead), then closed ones, most recently closed first.
+        ``overdue_after_days``: only open requests older than that. ``limit``: at most that many (a
+        staff page reads a page's worth, whatever the backlog)."""
         from triage.records import overdue_before
 
         where, params = ["1 = 1"], []
         if intake_id is not None:
             where.append("intake_id = ?")
             params.append(intake_id)
+        if intake_ids is not None:
+            where.append(f"intake_id IN ({', '.join('?' * len(intake_ids)) or 'NULL'})")
+            params += list(intake_ids)
         if overdue_after_days is not None:
             where.append("state = ? AND requested_at < ?")
             params += [REQUESTED, overdue_before(self._clock(), overdue_after_days)]
@@ -165,9 +169,17 @@ class RecordRequests:
                 f"SELECT {REQUEST_COLUMNS} FROM record_requests WHERE {' AND '.join(where)}"
                 " ORDER BY CASE WHEN state = 'requested' THEN 0 ELSE 1 END,"
                 " CASE WHEN state = 'requested' THEN requested_at END, CASE WHEN state = 'requested' THEN id END,"
-                " closed_at DESC, id DESC",
+                " closed_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit is not None else ""),
                 tuple(params)).fetchall()
         return [RecordRequest(*row) for row in rows]
+
+    def count_overdue_requests(self, overdue_after_days: int) -> int:
+        """How many open requests are older than ``overdue_after_days`` (the open requests' index)."""
+        from triage.records import overdue_before
+
+        with self._errors():
+            return int(self._db.execute("SELECT COUNT(*) FROM record_requests WHERE state = ? AND requested_at < ?",
+                                        (REQUESTED, overdue_before(self._clock(), overdue_after_days))).fetchone()[0])
 
 
 def verify_record_requests(verifier: Any, db) -> None:

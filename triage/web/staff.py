@@ -538,7 +538,7 @@ def worklist():
     if request.headers.get("X-Triage-Refresh") == "rows":
         session.passive = True  # the page's script after a new alert: not activity, the idle time still runs
     store.log_access(LISTED, user=g.user.name, detail={"rows": len(shown.rows), "channel": "web"})
-    overdue = _overdue_requests()
+    overdue, overdue_total, overdue_intakes = _overdue_requests([row.intake_id for row in shown.rows])
     counts = {s: shown.counts.get(s, 0) for s in WORKLIST_STATUSES}
     first, last = (shown.rows[0], shown.rows[-1]) if shown.rows else (None, None)
     pages = {
@@ -552,7 +552,7 @@ def worklist():
                  total_at_least=shown.shown_at_least, pages=pages, status=status, missing=missing, urgency=urgency,
                  statuses=WORKLIST_STATUSES, missing_ids=MISSING_IDS, tiers=RED_FLAG_TIERS,
                  urgency_words=URGENCY_WORDS, counts=counts, status_cell=_status_cell,
-                 overdue=overdue, overdue_intakes={r.intake_id for r, _ in overdue},
+                 overdue=overdue, overdue_total=overdue_total, overdue_intakes=overdue_intakes,
                  overdue_days=services().settings.record_request_overdue_days)
 
 
@@ -968,11 +968,20 @@ def _levels(answer: str) -> bool:
     return KINDS.get(answer) == "segments"
 
 
-def _overdue_requests() -> list:
+OVERDUE_SHOWN = 10  # above the worklist: the most overdue; the rest are in `triage records list --overdue`
+
+
+def _overdue_requests(intake_ids: list[int]) -> tuple[list, int, set[int]]:
+    """The most overdue record requests (at most OVERDUE_SHOWN), how many are overdue in all, and
+    which of ``intake_ids`` (the rows shown) have one: bounded reads, whatever the backlog."""
     from triage.records import request_text
 
     days = services().settings.record_request_overdue_days
-    return [(r, request_text(r)) for r in services().store().record_requests(overdue_after_days=days)]
+    store = services().store()
+    shown = [(r, request_text(r)) for r in store.record_requests(overdue_after_days=days, limit=OVERDUE_SHOWN)]
+    total = store.count_overdue_requests(days) if len(shown) == OVERDUE_SHOWN else len(shown)
+    on_page = {r.intake_id for r in store.record_requests(overdue_after_days=days, intake_ids=intake_ids)}
+    return shown, total, on_page
 
 
 # --- red-flag alerts --------------------------------------------------------------------------------
