@@ -172,7 +172,7 @@ def test_a_schema_5_store_gets_its_worklist_on_opening(sqlite_clinic):
                       "DROP TABLE rate_limits", "DROP TABLE known_devices", "DROP TABLE recovery_codes",  # 9's
                       "ALTER TABLE users DROP COLUMN totp_secret", "ALTER TABLE users DROP COLUMN totp_last_step",
                       "DROP TABLE sessions", "DROP TABLE token_uses",  # schema 10's
-                      "DROP TABLE record_requests",  # schema 13's (records)
+                      "DROP TABLE record_requests",  # schema 14's (records)
                       "ALTER TABLE users DROP COLUMN session_generation",
                       "ALTER TABLE users DROP COLUMN alert_sound",  # schema 16's (alertsound)
                       "PRAGMA user_version = 5"):

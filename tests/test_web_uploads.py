@@ -314,7 +314,7 @@ def test_staff_download_a_file_as_an_attachment_that_nothing_can_run(app, db):
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
     with open_store(db) as store:
-        rows = store._db.execute("SELECT user, intake_id FROM audit WHERE action = 'record_file_downloaded'").fetchall()
+        rows = store._db.execute("SELECT \"user\", intake_id FROM access_log WHERE action = 'record_file_downloaded'").fetchall()
     assert rows == [("clin1", intake_id)]
     # Another intake's path, and a patient's session, get nothing.
     assert staff.client.get(f"/staff/intakes/{intake_id + 1}/files/{stored.id}").status_code == 404

@@ -69,10 +69,11 @@ def deidentify_result(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def document(record: Record, history: list[VersionInfo], *, deidentify: bool, requests=(),
-             changes: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+             changes: dict[int, list[dict[str, Any]]] | None = None, files=()) -> dict[str, Any]:
     """The json export: the recorded version with its answers, result and provenance, and the intake's
     record requests with their dates (triage.records; never in a de-identified export: they name people
-    and days)."""
+    and days), and the record files kept (``files``: their names, sizes and hashes; never the bytes, and
+    never in a de-identified export)."""
     if deidentify:
         return {
             "deidentified": True,
@@ -97,7 +98,14 @@ def document(record: Record, history: list[VersionInfo], *, deidentify: bool, re
         "result": record.result,
         "versions": [{key: value for key, value in vars(info).items() if key != "patient_changed"} for info in history],
         **({"record_requests": _requests(requests, changes or {})} if requests else {}),
+        **({"record_files": [file_json(file) for file in files]} if files else {}),
     }
+
+
+def file_json(file) -> dict[str, Any]:
+    """A kept record file (triage.store.RecordFile) without its bytes."""
+    return {key: getattr(file, key) for key in ("id", "item", "filename", "media_type", "size", "sha256", "pages",
+                                                 "added_at", "added_by", "channel")}
 
 
 def _requests(requests, changes: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -204,12 +204,14 @@ class Received:
 
 
 def receive(store, intake_id: int, item: str, given: dict[str, Any], *, by: str, ruleset, settings,
-            today: date, note: str | None = None, base_version: int | None = None) -> Received:
+            today: date, note: str | None = None, base_version: int | None = None, files=(),
+            channel: str = "records") -> Received:
     """Mark ``item`` received for the intake and triage again with what staff read from the record:
     the latest version's answers plus the form's (``received_answers``), assessed as of ``today``
     through the same path as any amendment (``assess_data``, then one store transaction that records
     the version, channel ``records``, closes the request and writes the audit rows). ``base_version``:
-    the version the person looked at; another recorded since is a Conflict (nothing is written)."""
+    the version the person looked at; another recorded since is a Conflict (nothing is written).
+    ``files``: checked copies of the record (triage.uploads.check_upload), kept in that transaction."""
     from triage.assess import assess_data
 
     item = check_item(item)
@@ -228,9 +230,18 @@ def receive(store, intake_id: int, item: str, given: dict[str, Any], *, by: str,
     answers = answers_with_record(record.answers, changes, today)
     result = assess_data(answers, ruleset, settings)
     request = store.receive_record(intake_id, item, by=by, note=note, answers=answers.answered(), result=result,
-                                   base_version=record.version)
+                                   base_version=record.version, files=files, channel=channel)
     return Received(request, request.received_version, result["status"],
                     changed_answers(record.answers, answers.answered()))
+
+
+def file_text(file) -> str:
+    """One kept record file in words (`triage show`): what it is, its pages and size, who added it how."""
+    title = load_record_items().items[file.item].title if file.item in record_item_ids() else file.item
+    kind = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}.get(file.media_type, file.media_type)
+    pages = f"{file.pages} page{'s' if file.pages != 1 else ''}"
+    return (f"File {file.id}: {file.filename} ({title}; {kind}, {pages}, {file.size:,} bytes; added "
+            f"{file.added_at[:10]} by {file.added_by} via {file.channel}; sha256 {file.sha256[:12]})")
 
 
 def request_text(request: RecordRequest) -> str:

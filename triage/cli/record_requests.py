@@ -140,17 +140,14 @@ def run_receive(args, io: IO) -> int:
     ruleset, settings = load_ruleset(), common.load_settings(args)
     files = _read_files(args.files, settings)  # every file is read and checked before anything is written
     with common.open_store(args, io) as store:
-        if files and not hasattr(store, "add_record_file"):
-            raise UsageError([Problem("--file", "keeping a copy of the record is not in this version yet; "
-                                      "receive it without --file")])
+        if files:
+            _check_count(store, args, len(files), settings)
+        # One transaction: the new version, the request closed and the copies kept (channel records), so
+        # a refused receipt (not missing, a conflict) keeps no file and no file is kept without it.
         done = receive(store, args.id, args.item, given, by=common.user(args), ruleset=ruleset, settings=settings,
-                       today=args.as_of or date.today(), note=args.note, base_version=args.base_version)
+                       today=args.as_of or date.today(), note=args.note, base_version=args.base_version,
+                       files=files)
         io.saved.append((args.id, done.version))  # committed: from here on the exit code must say so
-        # Then the copies (already checked above, so only the store can refuse one now): a refused
-        # receipt (not missing, a conflict) keeps no file.
-        for file in files:
-            store.add_record_file(args.id, args.item, filename=file.filename, media_type=file.media_type,
-                                  data=file.data, pages=file.pages, by=common.user(args), channel="staff")
     io.note(f"received: intake {args.id} {args.item}; version {done.version} is {done.status} "
             f"(triage show {args.id})")
     for change in done.changed:
@@ -180,29 +177,53 @@ def _given(args) -> dict:
     return given
 
 
+# --file refusals (triage.errors.UploadRefused reasons) in words: the same rules as a patient's upload.
+_REFUSED = {
+    "empty": "is empty",
+    "too_large": "is larger than {megabytes} MB (setting upload_max_file_megabytes)",
+    "wrong_type": "is not a PDF, JPEG or PNG file by its content (whatever its name says)",
+    "unreadable": "cannot be read as the PDF, JPEG or PNG file it starts as (damaged or cut short)",
+    "too_many_pixels": "is a picture larger than {megapixels} megapixels (setting upload_max_image_megapixels)",
+    "too_many_pages": "has more than {pages} pages (setting upload_max_pdf_pages)",
+    "pdf_active": "is a PDF with scripts, actions or attached files; print it to a new PDF or scan it",
+    "pdf_locked": "is a PDF locked with a password; save a copy without the password",
+}
+
+
 def _read_files(paths: list[str], settings) -> list:
     """Each --file checked by its content as a patient's upload is (triage.uploads: PDF, JPEG or PNG;
-    images re-encoded without their metadata), all before anything is written."""
+    images re-encoded without their metadata; the same size limits), all before anything is written."""
     if not paths:
         return []
-    try:  # the uploads half of the records contract
-        from triage.uploads import UploadLimits, check_upload
-    except ImportError:
-        raise UsageError([Problem("--file", "keeping a copy of the record is not in this version yet; "
-                                  "receive it without --file")]) from None
     from pathlib import Path
+
+    from triage.errors import UploadRefused
+    from triage.uploads import UploadLimits, check_upload
 
     limits, files = UploadLimits.from_settings(settings), []
     for path in paths:
-        try:
-            data = Path(path).read_bytes()
+        try:  # at most one byte over the limit: a huge file (or /dev/zero) is never read whole
+            with open(path, "rb") as stream:
+                data = stream.read(limits.max_bytes + 1)
         except OSError as error:
             raise InvalidInput([Problem(path, f"cannot be read ({(error.strerror or str(error)).lower()})")]) from None
         try:
             files.append(check_upload(data, Path(path).name, limits))
-        except TriageError as refused:
-            raise InvalidInput([Problem(path, f"is not kept: {refused}")]) from None
+        except UploadRefused as refused:
+            sentence = _REFUSED.get(refused.reason, str(refused)).format(
+                megabytes=settings.upload_max_file_megabytes, megapixels=settings.upload_max_image_megapixels,
+                pages=settings.upload_max_pdf_pages)
+            raise InvalidInput([Problem(path, f"{sentence}; nothing was saved")]) from None
     return files
+
+
+def _check_count(store, args, adding: int, settings) -> None:
+    """A record item holds at most upload_max_files_per_record kept files, however they came."""
+    kept = sum(1 for file in store.record_files(args.id) if file.item == args.item and file.removed_at is None)
+    if kept + adding > settings.upload_max_files_per_record:
+        raise InvalidInput([Problem("--file", f"intake {args.id} {args.item} would hold {kept + adding} files, more "
+                                    f"than {settings.upload_max_files_per_record} (setting "
+                                    "upload_max_files_per_record); nothing was saved")])
 
 
 def run_list(args, io: IO) -> int:

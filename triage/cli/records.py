@@ -257,11 +257,12 @@ def run_show(args, io: IO) -> int:
             return _show_draft(args, io, draft, alerts)
         record = store.get(args.id, args.intake_version)
         requests, changes = record_requests(store, args.id)
+        files = tuple(file for file in store.record_files(args.id) if file.removed_at is None)
         store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
     if args.format == "json":
         from triage.export import document
 
-        io.write_json({**document(record, history, deidentify=False, requests=requests, changes=changes),
+        io.write_json({**document(record, history, deidentify=False, requests=requests, changes=changes, files=files),
                        "open_alerts": _alerts_json(alerts), "draft_pending": draft is not None})
         return ExitCode.OK
     from triage.questionnaire import load_questionnaire
@@ -269,7 +270,7 @@ def run_show(args, io: IO) -> int:
 
     questionnaire = load_questionnaire()
     text = render_show(record, history, questionnaire, width=io.width(), color=io.color(), ascii_only=not io.unicode(),
-                       requests=requests, changes=changes)
+                       requests=requests, changes=changes, files=files)
     if alerts or draft is not None:
         text = render_alerts(alerts, questionnaire, draft=draft, width=io.width(), color=io.color()) + "\n" + text
     io.page(text, pager=args.pager)
@@ -349,10 +350,6 @@ def _record_files(store, intake_id: int, with_data: bool) -> list:
     import base64
     import hashlib
 
-    if not hasattr(store, "record_files"):  # the uploads half of the records contract
-        from triage.errors import InvalidInput, Problem
-
-        raise InvalidInput([Problem("--records", "record files are not kept by this version yet")])
     files = []
     for file in store.record_files(intake_id):
         if file.removed_at is None:

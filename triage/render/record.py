@@ -23,12 +23,14 @@ from triage.store import Record, VersionInfo
 
 def render_show(record: Record, history: list[VersionInfo], questionnaire: Questionnaire, *,
                 width: int = 100, color: bool = False, ascii_only: bool = False,
-                requests: tuple = (), changes: dict[int, list[dict[str, Any]]] | None = None) -> str:
+                requests: tuple = (), changes: dict[int, list[dict[str, Any]]] | None = None,
+                files: tuple = ()) -> str:
     """`triage show`: the clinician's one-screen summary of a recorded version. Every line of the
     result names its rule and that rule's source; answers are shown as given, with their labels.
     ``requests``: the intake's record requests (triage.records), listed under Records with their dates;
-    ``changes``: for each version a received record made, the answers it changed (under Versions)."""
-    from triage.records import changes_text, request_text
+    ``changes``: for each version a received record made, the answers it changed (under Versions);
+    ``files``: the record files kept (not removed), under Records."""
+    from triage.records import changes_text, file_text, request_text
 
     changes = changes or {}
     result = Result.model_validate(record.result)
@@ -71,7 +73,8 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
 
     section("Records")
     hanging_list(console, [("", answers_line(RECORD_QUESTIONS[:3])), ("", answers_line(RECORD_QUESTIONS[3:])),
-                           *(("", request_text(request)) for request in requests)])
+                           *(("", request_text(request)) for request in requests),
+                           *(("", file_text(file)) for file in files)])
 
     section("Symptom pattern")
     hanging_list(console, [("", answers_line(SYMPTOM_QUESTIONS[:4])), ("", answers_line(SYMPTOM_QUESTIONS[4:]))])

@@ -9,7 +9,7 @@ bytes: a patient who sent the wrong photo by mistake wants it gone. Removal is r
 marked the record item received (the requests half of the contract).
 
 ``RecordFiles`` is mixed into ``Store`` (core.py); the SQL is the same for both backends. The table is
-SQLite migration 13 (schema.py) and PostgreSQL migration 12 (postgresql.py); ``verify_record_files`` is
+SQLite schema 15 (schema.MIGRATIONS[14]) and PostgreSQL MIGRATIONS[14] (postgresql.py); ``verify_record_files`` is
 one of `audit verify`'s checks (verify.py).
 """
 
@@ -83,24 +83,31 @@ class RecordFiles:
                         pages: int, by: str, channel: str) -> RecordFile:
         """Keep one checked file (triage.uploads.check_upload) of ``item`` for the intake: the row and
         its audit row in one transaction (a crash leaves the file whole or absent)."""
+        with self._write() as db:
+            now = self._clock()
+            if db.execute("SELECT 1 FROM intakes WHERE id = ?", (intake_id,)).fetchone() is None:
+                raise IntakeNotFound(intake_id, f"does not exist in {self.path}")
+            return self._insert_record_file(db, now, intake_id, item, filename=filename, media_type=media_type,
+                                            data=data, pages=pages, by=by, channel=channel)
+
+    def _insert_record_file(self, db, now: str, intake_id: int, item: str, *, filename: str, media_type: str,
+                            data: bytes, pages: int, by: str, channel: str) -> RecordFile:
+        """The row and its audit row, inside the caller's transaction (``add_record_file``, and
+        ``receive_record`` keeping the scanned record with its receipt)."""
         if item not in RECORD_ITEMS:
             raise InvalidInput([Problem("item", f"{item!r} is not a record item ({', '.join(RECORD_ITEMS)})")])
         if media_type not in MEDIA_TYPES or not data or pages < 1:
             raise InvalidInput([Problem("file", "only a checked PDF, JPEG or PNG file can be kept")])
         digest = hashlib.sha256(data).hexdigest()
-        with self._write() as db:
-            now = self._clock()
-            if db.execute("SELECT 1 FROM intakes WHERE id = ?", (intake_id,)).fetchone() is None:
-                raise IntakeNotFound(intake_id, f"does not exist in {self.path}")
-            file_id = self._backend.insert_id(
-                db, "INSERT INTO record_files (intake_id, item, filename, media_type, size, sha256, pages, added_at,"
-                    " added_by, channel, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (intake_id, item, filename, media_type, len(data), digest, pages, now, by, channel, data))
-            self._audit(db, now, by, RECORD_FILE_ADDED, intake_id, None, {
-                "file": file_id, "item": item, "sha256": digest, "size": len(data), "pages": pages,
-                "channel": channel,
-                "record_file_sha256": record_file_hash(file_id, intake_id, item, filename, media_type, len(data),
-                                                       digest, pages, now, by, channel)})
+        file_id = self._backend.insert_id(
+            db, "INSERT INTO record_files (intake_id, item, filename, media_type, size, sha256, pages, added_at,"
+                " added_by, channel, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (intake_id, item, filename, media_type, len(data), digest, pages, now, by, channel, data))
+        self._audit(db, now, by, RECORD_FILE_ADDED, intake_id, None, {
+            "file": file_id, "item": item, "sha256": digest, "size": len(data), "pages": pages,
+            "channel": channel,
+            "record_file_sha256": record_file_hash(file_id, intake_id, item, filename, media_type, len(data),
+                                                   digest, pages, now, by, channel)})
         return RecordFile(file_id, intake_id, item, filename, media_type, len(data), digest, pages, now, by, channel)
 
     def record_files(self, intake_id: int) -> list[RecordFile]:

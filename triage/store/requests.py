@@ -6,7 +6,7 @@ Mixed into ``Store``; portable SQL. Each change is an audit row carrying the req
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from triage.errors import Conflict, IntakeNotFound, RecordRequestClosed
 from triage.records import RECEIVED, REQUESTED, UNOBTAINABLE, RecordRequest
@@ -92,11 +92,15 @@ class RecordRequests:
 
     def receive_record(self, intake_id: int, item: str, *, by: str, note: str | None = None,
                        answers: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
-                       base_version: int | None = None) -> RecordRequest:
+                       base_version: int | None = None, files: Sequence[Any] = (),
+                       channel: str = "records") -> RecordRequest:
         """Mark a missing record item received. With ``answers`` and ``result`` (triage.records.receive:
         the latest answers plus what the record says, triaged again), the same transaction records them
         as a new version, channel ``records``, and the request names that version; nothing is written
-        when another version was recorded since ``base_version`` or a draft is in progress (Conflict)."""
+        when another version was recorded since ``base_version`` or a draft is in progress (Conflict).
+        ``files``: copies of the record (triage.uploads.CheckedFile: filename, media_type, data, pages),
+        kept (``channel``) in the same transaction, so a refused receipt keeps none and a kept file is
+        never left without its receipt."""
         from triage.records import RECORDS_SOURCE, check_item
 
         item = check_item(item)
@@ -116,7 +120,12 @@ class RecordRequests:
                                    "nothing was saved. Finish it or discard it, then receive the record")
                 version = latest + 1
                 self._insert_version(db, now, by, intake_id, version, RECORDS_SOURCE, answers, result)
-            return self._close_requests(db, now, by, intake_id, item, RECEIVED, RECORD_RECEIVED, note, version)
+            closed = self._close_requests(db, now, by, intake_id, item, RECEIVED, RECORD_RECEIVED, note, version)
+            for file in files:
+                self._insert_record_file(db, now, intake_id, item, filename=file.filename,
+                                         media_type=file.media_type, data=file.data, pages=file.pages, by=by,
+                                         channel=channel)
+            return closed
 
     def record_unobtainable(self, intake_id: int, item: str, *, reason: str, by: str) -> RecordRequest:
         """Mark a missing record item as not obtainable, with the reason. The triage is unchanged (the item
