@@ -29,9 +29,9 @@ if __name__ == "__main__":  # run from a checkout, it measures that code; import
 
 import floor_batch  # noqa: E402
 import generate  # noqa: E402
-from triage import batch  # noqa: E402
-from triage.ruleset import load_ruleset  # noqa: E402
-from triage.settings import load_settings  # noqa: E402
+from triage.channels import batch  # noqa: E402
+from triage.core.ruleset import load_ruleset  # noqa: E402
+from triage.core.settings import load_settings  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

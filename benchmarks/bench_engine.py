@@ -5,7 +5,7 @@ median of `--repeat` passes (CPU time, less sensitive to other processes than wa
 
     python benchmarks/bench_engine.py [--intakes 3000] [--repeat 5] [--profile]
 
---profile adds a cProfile of what one batch worker does per line (triage.batch.triage_line: JSON,
+--profile adds a cProfile of what one batch worker does per line (triage.channels.batch.triage_line: JSON,
 validation, assessment, serialisation), grouped by where the time goes.
 """
 
@@ -23,12 +23,12 @@ if __name__ == "__main__":  # run from a checkout, it measures that code; import
     sys.path.insert(0, str(ROOT))
 
 import generate  # noqa: E402
-from triage import engine  # noqa: E402
-from triage.answers import parse_answers  # noqa: E402
-from triage.assess import assess  # noqa: E402
-from triage.facts import derive  # noqa: E402
-from triage.ruleset import load_ruleset  # noqa: E402
-from triage.settings import load_settings  # noqa: E402
+from triage.decision import engine  # noqa: E402
+from triage.core.answers import parse_answers  # noqa: E402
+from triage.decision.assess import assess  # noqa: E402
+from triage.core.facts import derive  # noqa: E402
+from triage.core.ruleset import load_ruleset  # noqa: E402
+from triage.core.settings import load_settings  # noqa: E402
 
 
 def _per_item_us(function, items, repeat: int) -> float:
@@ -83,15 +83,15 @@ def main(argv: list[str] | None = None) -> dict:
 
 # Where a batch line's time goes: each group is the cumulative time of the named functions.
 _GROUPS = {
-    "JSON parsing of the line (files.parse_json)": ("triage/files.py", "parse_json"),
-    "answers validation (parse_answers)": ("triage/answers.py", "parse_answers"),
-    "derived facts (derive)": ("triage/facts.py", "derive"),
-    "independent evaluator (reference.fired)": ("triage/reference.py", "fired"),
-    "recalling durable's checked decisions (decisions.recall)": ("triage/decisions.py", "recall"),
-    "durable_rules (engine.fire)": ("triage/engine.py", "fire"),
-    "safety checks (assess.check_invariants)": ("triage/assess.py", "check_invariants"),
-    "the result's JSON: kept templates filled in": ("triage/batch_json.py", "fill"),
-    "the record's line and patient_id (batch._dumps)": ("triage/batch.py", "_dumps"),
+    "JSON parsing of the line (files.parse_json)": ("triage/core/files.py", "parse_json"),
+    "answers validation (parse_answers)": ("triage/core/answers.py", "parse_answers"),
+    "derived facts (derive)": ("triage/core/facts.py", "derive"),
+    "independent evaluator (reference.fired)": ("triage/decision/reference.py", "fired"),
+    "recalling durable's checked decisions (decisions.recall)": ("triage/decision/decisions.py", "recall"),
+    "durable_rules (engine.fire)": ("triage/decision/engine.py", "fire"),
+    "safety checks (assess.check_invariants)": ("triage/decision/assess.py", "check_invariants"),
+    "the result's JSON: kept templates filled in": ("triage/decision/batch_json.py", "fill"),
+    "the record's line and patient_id (batch._dumps)": ("triage/channels/batch.py", "_dumps"),
 }
 
 
@@ -99,7 +99,7 @@ def _profile(intakes: int) -> None:
     import cProfile
     import pstats
 
-    from triage.batch import BatchConfig, triage_line
+    from triage.channels.batch import BatchConfig, triage_line
 
     config = BatchConfig(load_ruleset(), load_settings(), date(2026, 11, 24))
     lines = [line.encode() for line in generate.lines(intakes, seed=3)]

@@ -4,7 +4,7 @@ Prints numbers; asserts nothing.
     .venv/bin/python benchmarks/bench_fleet.py [--patients 20] [--intakes 2] [--think 0.3] [--rounds 2]
 
 A throwaway PostgreSQL, HAProxy (round robin, no stickiness) and N installed `triage serve` processes
-on one store (tests/support/fleet.py: the same set-up as tests/test_fleet.py), for N = 1, then 3.
+on one store (tests/support/fleet.py: the same set-up as tests/whole/test_fleet.py), for N = 1, then 3.
 ``--patients`` simulated patients at once (threads, each with its own cookie jar), each completing
 ``--intakes`` whole intakes (code, intro, every question page with its answer and draft save, check,
 send), pausing ``--think`` seconds on average (seeded) before each page. Every request is timed at
@@ -34,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # tests/support: the fleet set-up, shared with tests/test_fleet.py
+sys.path.insert(0, str(ROOT / "tests"))  # tests/support: the fleet set-up, shared with tests/whole/test_fleet.py
 
 KNOWN = {"fusion_date": "2024-03", "fused_levels": ["L4-L5"], "surgical_report_available": "yes",
          "mri_available": "no", "pain_location": "back"}  # the rest is answered on the pages
@@ -96,8 +96,8 @@ def p(values: list[float], q: float) -> float:
 
 def run(processes: int, args) -> dict:
     from support.fleet import start_fleet
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     fleet = start_fleet(processes)
     try:

@@ -59,9 +59,9 @@ def main() -> None:
             child.expect(pexpect.EOF)
             child.close()
 
-        from triage.drafts import FileDraft
-        from triage.interview import Interview, interpret
-        from triage.questionnaire import load_questionnaire
+        from triage.records.drafts import FileDraft
+        from triage.core.interview import Interview, interpret
+        from triage.core.questionnaire import load_questionnaire
 
         questionnaire = load_questionnaire()
         answer_times, save_times = [], []

@@ -49,7 +49,7 @@ CHILD = """
 import resource, sys, io
 if sys.argv[1]:
     sys.path.insert(0, sys.argv[1])
-from triage.cli.main import main
+from triage.channels.cli.main import main
 code = main(sys.argv[2:], out=io.StringIO(), err=io.StringIO())
 print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -59,11 +59,11 @@ def results(count: int) -> list[tuple[dict, dict]]:
     """Real (answers, result) pairs from the engine, on seeded synthetic answers."""
     import generate
 
-    from triage.answers import parse_answers
-    from triage.assess import assess
-    from triage.files import parse_json
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess
+    from triage.core.files import parse_json
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
 
     ruleset, settings, pairs = load_ruleset(), load_settings(), []
     for line in generate.lines(count * 2, seed=5):
@@ -78,7 +78,7 @@ def results(count: int) -> list[tuple[dict, dict]]:
 
 
 def build(path: Path | str, intakes: int, pairs: list[tuple[dict, dict]]) -> float:
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     started = time.perf_counter()
     with open_store(path) as store:
@@ -136,7 +136,7 @@ def postgresql_stores(url: str):
 def store_size(location: Path | str) -> int:
     if isinstance(location, Path):
         return location.stat().st_size
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(location) as store:
         return store._db.execute("SELECT pg_database_size(current_database())").fetchone()[0]

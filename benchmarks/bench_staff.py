@@ -52,10 +52,10 @@ FLAGS = {"emergency": ["red_flag_bladder_bowel", "red_flag_major_trauma", "red_f
 
 def samples(count: int = 300) -> list[tuple[dict, dict]]:
     """(answers, result) pairs from the engine; a third answer one or two red flags yes."""
-    from triage.answers import parse_answers
-    from triage.assess import assess
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
 
     ruleset, settings, rng, pairs = load_ruleset(), load_settings(), random.Random(20261127), []
     every = [question for questions in FLAGS.values() for question in questions]
@@ -75,8 +75,8 @@ def samples(count: int = 300) -> list[tuple[dict, dict]]:
 
 def build(location: Path | str, intakes: int, pairs: list[tuple[dict, dict]]) -> float:
     """Fill an empty store with ``intakes`` intakes in bulk; seconds taken."""
-    from triage import accounts
-    from triage.store import content_hash, open_store, shipped_red_flag_tiers, worklist_entry
+    from triage.records import accounts
+    from triage.records.store import content_hash, open_store, shipped_red_flag_tiers, worklist_entry
 
     tiers = shipped_red_flag_tiers()
     started = time.perf_counter()
@@ -102,7 +102,7 @@ def build(location: Path | str, intakes: int, pairs: list[tuple[dict, dict]]) ->
                 for question in yes:
                     alert_id += 1
                     alerts.append((alert_id, intake, question, tiers[question], at))
-                from triage.store import most_urgent
+                from triage.records.store import most_urgent
 
                 entry = worklist_entry(1, answers, result, at, False, most_urgent(open_tiers))
                 worklist.append((intake, *(entry[c] for c in ("version", "rank", "status", "urgency", "patient_id",
@@ -122,7 +122,7 @@ def build(location: Path | str, intakes: int, pairs: list[tuple[dict, dict]]) ->
                 db.executemany("INSERT INTO alerts (id, intake_id, question, urgency, raised_at) VALUES (?,?,?,?,?)",
                                alerts)
         try:  # the counts kept with the worklist, when this code keeps them (staff pages read them)
-            from triage.store import counts as worklist_counts
+            from triage.records.store import counts as worklist_counts
         except ImportError:
             worklist_counts = None
         if worklist_counts is not None:
@@ -201,10 +201,10 @@ def median_ms(action, runs: int) -> float:
 
 def figures(location: str, runs: int) -> dict[str, float]:
     """Time each staff page on one store (in this process); the last entry is the peak RSS in MiB."""
-    from triage.web.app import create_app
+    from triage.channels.web.app import create_app
 
     store_path = location if location.startswith("postgresql://") else Path(location)
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(store_path) as store, store._write() as db:  # a code works once: each round signs in afresh
         db.execute("UPDATE users SET totp_last_step = 0 WHERE name = 'clint'")
@@ -214,7 +214,7 @@ def figures(location: str, runs: int) -> dict[str, float]:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     signed = client.post("/staff/sign-in", data={"csrf_token": token, "name": "clint", "password": PASSWORD})
     assert signed.status_code in (302, 303), signed.status_code
-    from triage import accounts
+    from triage.records import accounts
 
     page = client.get("/staff/second-factor").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -271,7 +271,7 @@ def stores(backend: str, sizes: tuple[int, int], folder: Path, pairs_of, cluster
         else:
             location, reused = cluster.database(f"staff_{size}")
             if reused:  # a database left by a build that did not finish is built again
-                from triage.store import open_store
+                from triage.records.store import open_store
 
                 with open_store(location) as store:
                     reused = store._db.execute("SELECT count(*) FROM intakes").fetchone()[0] == size

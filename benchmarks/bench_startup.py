@@ -7,10 +7,10 @@ one after the other; the median of the rounds' CPU times (user + system of the c
 wall time on a shared machine) and of their ratios is printed. Target (reported, never asserted):
 `triage assess FILE --format json` within 1.15x of the floor.
 
-The definitions kept validated between runs (triage/definition_cache.py) are used as an installed
+The definitions kept validated between runs (triage/core/definition_cache.py) are used as an installed
 tool uses them: a warm-up run keeps them first (a cold start, as after an upgrade, is also shown).
 With them kept, `assess --format json` builds no pydantic schema at all (the answers are checked by
-their own functions and the model is built from them, triage/answers.py), so it does not pay the
+their own functions and the model is built from them, triage/core/answers.py), so it does not pay the
 ~25 ms the floor pays for building its first schema: that is most of why it comes close to the floor.
 
     python benchmarks/bench_startup.py [--runs 21] [--breakdown]
@@ -49,14 +49,14 @@ import argparse, dataclasses, pathlib, datetime; mark("stdlib used by the CLI")
 import pydantic; mark("import pydantic (lazy: builds nothing)")
 from pydantic import BaseModel; mark("pydantic BaseModel machinery")
 import durable.engine; mark("durable_rules")
-import triage.answers; mark("triage.answers (the first pydantic class loads pydantic's model code; no schema is built)")
-import triage.settings, triage.result_values, triage.facts, triage.ruleset; mark("definition model classes (validators deferred), the result's values")
-import triage.assess, triage.files, triage.cli.main; mark("triage.assess, files, the command modules")
-triage.cli.main.build_parser(only="assess"); mark("the assess command's options")
-ruleset = triage.ruleset.load_ruleset(); settings = triage.settings.load_settings(); mark("rules and settings (kept validated)")
-raw = triage.files.read_answers_file(sys.argv[1])
-answers = triage.answers.parse_answers(raw, today=datetime.date.today()); mark("read and check the answers")
-result = triage.assess.assess_data(answers, ruleset, settings); mark("assess (engine host, register rules, first call)")
+import triage.core.answers; mark("triage.core.answers (the first pydantic class loads pydantic's model code; no schema is built)")
+import triage.core.settings, triage.core.result_values, triage.core.facts, triage.core.ruleset; mark("definition model classes (validators deferred), the result's values")
+import triage.decision.assess, triage.core.files, triage.channels.cli.main; mark("triage.decision.assess, files, the command modules")
+triage.channels.cli.main.build_parser(only="assess"); mark("the assess command's options")
+ruleset = triage.core.ruleset.load_ruleset(); settings = triage.core.settings.load_settings(); mark("rules and settings (kept validated)")
+raw = triage.core.files.read_answers_file(sys.argv[1])
+answers = triage.core.answers.parse_answers(raw, today=datetime.date.today()); mark("read and check the answers")
+result = triage.decision.assess.assess_data(answers, ruleset, settings); mark("assess (engine host, register rules, first call)")
 json.dumps(result, indent=2); mark("result to JSON")
 print(json.dumps([(name, (t - marks[i][1]) * 1000) for i, (name, t) in enumerate(marks[1:])]))
 """

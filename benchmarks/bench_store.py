@@ -27,7 +27,7 @@ if __name__ == "__main__":  # run from a checkout, it measures that code; import
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from triage.store import open_store  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 
 
 def timed(action, repeat: int = 1) -> float:

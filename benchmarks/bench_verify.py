@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 CHILD = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from triage.store import open_store
+from triage.records.store import open_store
 retriage = None
 if sys.argv[3] == "retriage":
-    from triage.retriage import Retriage
+    from triage.decision.retriage import Retriage
     retriage = Retriage()
 with open_store(sys.argv[2], for_reading=True) as store:
     report = store.verify_audit(retriage=retriage)

@@ -40,7 +40,7 @@ from _measure import load  # noqa: E402
 
 SERVER = r"""
 import logging, sys
-from triage.web.app import create_app
+from triage.channels.web.app import create_app
 from waitress.server import create_server
 handler = logging.StreamHandler(sys.stderr)
 handler.setFormatter(logging.Formatter("%(message)s"))
@@ -122,8 +122,8 @@ def main() -> None:
                              "patients saturate the server: a stress figure; about 1-2 s is a fast reader)")
     args = parser.parse_args()
 
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.db"

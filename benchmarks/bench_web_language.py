@@ -29,13 +29,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from support.web import FULL_INTAKE, Clock, Patient, make_app
-    from triage import invites
-    from triage.languages import load_language
-    from triage.questionnaire import load_definition
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
-    from triage.store import open_store
-    from triage.web.messages import load_messages
+    from triage.records import invites
+    from triage.core.languages import load_language
+    from triage.core.questionnaire import load_definition
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
+    from triage.records.store import open_store
+    from triage.channels.web.messages import load_messages
 
     definition, ruleset, settings = load_definition(), load_ruleset(), load_settings()
     load_messages()  # the English, already there without Spanish

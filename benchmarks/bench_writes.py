@@ -34,10 +34,10 @@ VIEWS_PER_INTAKE = 3
 
 
 def sample() -> tuple[dict, dict]:
-    from triage.answers import parse_answers
-    from triage.assess import assess
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
 
     answers = parse_answers({"assessment_date": "2026-11-27", "fusion_date": "2024-03", "mri_available": "yes",
                              "mri_date": "2026-10", "surgical_report_available": "yes", "pain_location": "leg",
@@ -46,7 +46,7 @@ def sample() -> tuple[dict, dict]:
 
 
 def writer(location: str, answers: dict, result: dict, start, seconds: float, number: int, out) -> None:
-    from triage.store import VIEWED, open_store
+    from triage.records.store import VIEWED, open_store
 
     with open_store(Path(location) if not location.startswith("postgresql://") else location) as store:
         start.wait()
@@ -103,7 +103,7 @@ def main() -> None:
                         location, _ = cluster.database(f"writes_{count}")
                     else:
                         location = str(folder / f"writes-{count}.db")
-                    from triage.store import open_store
+                    from triage.records.store import open_store
 
                     with open_store(Path(location) if cluster is None else location):
                         pass  # created (and migrated) before the clock starts

@@ -1,5 +1,5 @@
 """The floor pipeline: `triage batch` without the rules. Same reading, chunking, worker processes and
-writing (triage.batch.run_batch); each line is only validated (parse_json + parse_answers) and a
+writing (triage.channels.batch.run_batch); each line is only validated (parse_json + parse_answers) and a
 result-shaped record is serialised (the answers as given, plus line and patient_id). The engine's
 overhead is the batch's time over this one's.
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from triage import batch  # noqa: E402
-from triage.answers import parse_answers  # noqa: E402
-from triage.errors import InvalidInput  # noqa: E402
-from triage.files import parse_json  # noqa: E402
-from triage.ruleset import load_ruleset  # noqa: E402
-from triage.settings import load_settings  # noqa: E402
-from triage.cli.batch import default_workers  # noqa: E402
+from triage.channels import batch  # noqa: E402
+from triage.core.answers import parse_answers  # noqa: E402
+from triage.core.errors import InvalidInput  # noqa: E402
+from triage.core.files import parse_json  # noqa: E402
+from triage.core.ruleset import load_ruleset  # noqa: E402
+from triage.core.settings import load_settings  # noqa: E402
+from triage.channels.cli.batch import default_workers  # noqa: E402
 
 
 def floor_line(number: int, data: bytes | None, config: batch.BatchConfig) -> tuple[str, str]:

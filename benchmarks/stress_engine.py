@@ -2,7 +2,7 @@
 
 Each worker process derives the facts of the generated intakes once, records what every intake
 gives when evaluated alone (before any load starts), then evaluates them round after round through
-the checked path every channel uses (``triage.assess.checked_fire``, asking durable afresh each time
+the checked path every channel uses (``triage.decision.assess.checked_fire``, asking durable afresh each time
 rather than recalling its earlier decisions: durable_rules, then the
 independent evaluator, refused on any disagreement). Meanwhile ``--load`` busy-loop processes keep
 every core busy, so the foreground is as slow as on a loaded clinic machine. It prints:
@@ -44,12 +44,12 @@ def _spin(stop: multiprocessing.synchronize.Event, deadline: float, parent: int)
 
 
 def _evaluate(share: int, intakes: int, seed: int, ready, go, parent: int) -> dict[str, int]:
-    from triage.answers import parse_answers
-    from triage.assess import checked_fire
-    from triage.errors import EngineError
-    from triage.facts import derive
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import checked_fire
+    from triage.core.errors import EngineError
+    from triage.core.facts import derive
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
 
     ruleset, settings = load_ruleset(), load_settings()
     facts = [

@@ -41,7 +41,7 @@ def pytest_sessionstart(session):
                     "it (pip install '.[test]') and run .venv/bin/pytest, not python -m pytest (which puts the "
                     "current folder first); TRIAGE_TEST_SOURCE=1 allows an editable install", returncode=4)
 
-# The per-user store (triage.store.default_path) of this test session, never the developer's own: a
+# The per-user store (triage.records.store.default_path) of this test session, never the developer's own: a
 # command without --db (an answers file's red flag is also kept in the store) writes here.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="triage-test-data-")
 atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
@@ -51,7 +51,7 @@ atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
 for name in ("COLUMNS", "LINES"):
     os.environ.pop(name, None)
 
-# Definitions kept validated between runs (triage/definition_cache.py) go to a folder of this test
+# Definitions kept validated between runs (triage/core/definition_cache.py) go to a folder of this test
 # session, never the developer's own cache; commands the tests start inherit it.
 if "TRIAGE_CACHE_DIR" not in os.environ:
     os.environ["TRIAGE_CACHE_DIR"] = tempfile.mkdtemp(prefix="triage-test-cache-")
@@ -60,10 +60,10 @@ if "TRIAGE_CACHE_DIR" not in os.environ:
 
 @pytest.fixture(autouse=True)
 def no_kept_decisions():
-    """Every test starts with no engine decision kept for reuse (triage.decisions) and no result JSON
-    kept (triage.batch_json), so what a test sees never depends on which tests ran before it, and a
+    """Every test starts with no engine decision kept for reuse (triage.decision.decisions) and no result JSON
+    kept (triage.decision.batch_json), so what a test sees never depends on which tests ran before it, and a
     test that breaks the engine reaches it."""
-    from triage import batch_json, decisions
+    from triage.decision import batch_json, decisions
 
     decisions.forget()
     batch_json.forget()

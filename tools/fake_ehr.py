@@ -90,8 +90,8 @@ ANSWERS = {
 def answers_for(status: str) -> dict[str, Any]:
     from datetime import date
 
-    from triage.answers import RED_FLAGS
-    from triage.dates import add_months
+    from triage.core.answers import RED_FLAGS
+    from triage.core.dates import add_months
 
     today = date.today()
     answers = dict(ANSWERS, assessment_date=str(today), mri_date=str(add_months(today, -2)),
@@ -107,8 +107,8 @@ def answers_for(status: str) -> dict[str, Any]:
 
 
 def hook_request(status: str) -> dict[str, Any]:
-    from triage import fhir
-    from triage.questionnaire import load_questionnaire
+    from triage.interop import fhir
+    from triage.core.questionnaire import load_questionnaire
 
     found = []
     if status != "none":

@@ -6,7 +6,7 @@ child of that process is exactly the kind of misuse that crashes durable. Here e
 fresh interpreter on a mutated copy of the checkout, so a crash or a hang only kills that mutant.
 
     python tools/mutate.py                       # every target, 2 workers
-    python tools/mutate.py triage/engine.py -j 1  # one target
+    python tools/mutate.py triage/decision/engine.py -j 1  # one target
     python tools/mutate.py --list                 # print the mutants without running them
 
 For each mutant it runs the fast tests relevant to the file (``TESTS`` below, first failure stops
@@ -32,15 +32,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-          "--deselect", "tests/test_engine.py::test_concurrent_threads_are_serialised"]
+          "--deselect", "tests/decision/test_engine.py::test_concurrent_threads_are_serialised"]
 TESTS = {  # the fast tests that exercise each file, quickest killers first
-    "triage/engine.py": ["tests/test_engine.py", "tests/test_differential.py", "tests/test_scenarios.py"],
-    "triage/facts.py": ["tests/test_facts.py", "tests/test_scenarios.py", "tests/test_differential.py",
-                        "tests/test_exhaustive.py", "tests/test_properties.py"],
-    "triage/dates.py": ["tests/test_dates_and_levels.py", "tests/test_facts.py", "tests/test_scenarios.py",
-                        "tests/test_answers.py"],
-    "triage/segments.py": ["tests/test_dates_and_levels.py", "tests/test_facts.py", "tests/test_scenarios.py",
-                           "tests/test_answers.py", "tests/test_malformed.py"],
+    "triage/decision/engine.py": ["tests/decision/test_engine.py", "tests/decision/test_differential.py", "tests/decision/test_scenarios.py"],
+    "triage/core/facts.py": ["tests/core/test_facts.py", "tests/decision/test_scenarios.py", "tests/decision/test_differential.py",
+                        "tests/decision/test_exhaustive.py", "tests/decision/test_properties.py"],
+    "triage/core/dates.py": ["tests/core/test_dates_and_levels.py", "tests/core/test_facts.py", "tests/decision/test_scenarios.py",
+                        "tests/core/test_answers.py"],
+    "triage/core/segments.py": ["tests/core/test_dates_and_levels.py", "tests/core/test_facts.py", "tests/decision/test_scenarios.py",
+                           "tests/core/test_answers.py", "tests/core/test_malformed.py"],
 }
 TIMEOUT = 120  # seconds per mutant: 4x the slowest relevant test set, so a busy machine cannot fake a kill; a mutant that loops forever counts as killed
 
@@ -48,23 +48,23 @@ TIMEOUT = 120  # seconds per mutant: 4x the slowest relevant test set, so a busy
 # "file:line:description" as printed.
 EQUIVALENT = {
     # engine.py: names that only need to be unique, never shown or compared.
-    "triage/engine.py:81:1 -> 2": "the sid counter's start; sids only need to be unique per process",
-    "triage/engine.py:81:1 -> 0": "the sid counter's start; sids only need to be unique per process",
-    "triage/engine.py:108:'e' -> 'XXe'": "the sid prefix; any unique text is a valid sid",
-    "triage/engine.py:52:'-' -> 'XX-'": "a separator in the engine name; the fingerprint in it keeps "
+    "triage/decision/engine.py:81:1 -> 2": "the sid counter's start; sids only need to be unique per process",
+    "triage/decision/engine.py:81:1 -> 0": "the sid counter's start; sids only need to be unique per process",
+    "triage/decision/engine.py:108:'e' -> 'XXe'": "the sid prefix; any unique text is a valid sid",
+    "triage/decision/engine.py:52:'-' -> 'XX-'": "a separator in the engine name; the fingerprint in it keeps "
                                        "definitions apart (test_a_changed_definition_gets_its_own_engine_name)",
-    "triage/engine.py:58:'m' -> 'XXm'": "durable's name for the matched fact in a one-pattern rule; our "
+    "triage/decision/engine.py:58:'m' -> 'XXm'": "durable's name for the matched fact in a one-pattern rule; our "
                                        "actions never read it, so any name behaves the same",
     # dates.py whole_months_between: the first estimate may be too high; the loop corrects it downwards.
-    "triage/dates.py:28:Lt -> LtE": "end == start gives 0 through the loop as well",
-    "triage/dates.py:30:Sub -> Add": "(end.month + start.month) only over-estimates; the while loop steps "
+    "triage/core/dates.py:28:Lt -> LtE": "end == start gives 0 through the loop as well",
+    "triage/core/dates.py:30:Sub -> Add": "(end.month + start.month) only over-estimates; the while loop steps "
                                      "down to the same answer (the year variant loops ~48,000 times and is "
                                      "killed by the timeout)",
-    "triage/dates.py:30:12 -> 13": "13 per year only over-estimates; the loop corrects it",
-    "triage/dates.py:31:Gt -> GtE": "with end >= start (guarded above), add_months(start, 0) = start <= end "
+    "triage/core/dates.py:30:12 -> 13": "13 per year only over-estimates; the loop corrects it",
+    "triage/core/dates.py:31:Gt -> GtE": "with end >= start (guarded above), add_months(start, 0) = start <= end "
                                     "ends the loop at 0 either way",
     # segments.py adjacent_levels
-    "triage/segments.py:39:Add -> Sub": "i - step over steps (-1, 1) is the same set as i + step",
+    "triage/core/segments.py:39:Add -> Sub": "i - step over steps (-1, 1) is the same set as i + step",
 }
 
 COMPARE_SWAPS = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,

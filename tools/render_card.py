@@ -24,12 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 from markdown_it import MarkdownIt  # noqa: E402  (rich's dependency, so always installed)
 
-from triage import cds_hooks  # noqa: E402
-from triage.answers import RED_FLAGS, parse_answers  # noqa: E402
-from triage.assess import assess  # noqa: E402
-from triage.questionnaire import load_questionnaire  # noqa: E402
-from triage.ruleset import load_ruleset  # noqa: E402
-from triage.settings import load_settings  # noqa: E402
+from triage.interop import cds_hooks  # noqa: E402
+from triage.core.answers import RED_FLAGS, parse_answers  # noqa: E402
+from triage.decision.assess import assess  # noqa: E402
+from triage.core.questionnaire import load_questionnaire  # noqa: E402
+from triage.core.ruleset import load_ruleset  # noqa: E402
+from triage.core.settings import load_settings  # noqa: E402
 
 BASE_URL = "https://triage.clinic.example"
 COLOURS = {"critical": "#b10e1e", "warning": "#b35900", "info": "#1d70b8"}

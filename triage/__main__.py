@@ -1,5 +1,5 @@
 """`python -m triage ...` is the `triage` command."""
 
-from triage.cli.main import run
+from triage.channels.cli.main import run
 
 run()

@@ -21,10 +21,10 @@ from support.cli import SCRATCH, TRIAGE
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate  # noqa: E402
 
-from triage import batch  # noqa: E402
-from triage.errors import EngineError  # noqa: E402
-from triage.ruleset import load_ruleset  # noqa: E402
-from triage.settings import load_settings  # noqa: E402
+from triage.channels import batch  # noqa: E402
+from triage.core.errors import EngineError  # noqa: E402
+from triage.core.ruleset import load_ruleset  # noqa: E402
+from triage.core.settings import load_settings  # noqa: E402
 
 STATUSES = {"urgent", "too_early", "records_needed", "ready_for_evaluation"}
 
@@ -190,16 +190,16 @@ def test_broken_settings_exit_3_before_writing(generated, tmp_path):
 
 
 def test_engine_failure_on_a_line_is_recorded_and_exits_4(tmp_path, monkeypatch):
-    import triage.batch_json
+    import triage.decision.batch_json
 
-    real = triage.batch_json.assess_record
+    real = triage.decision.batch_json.assess_record
 
     def failing(answers, ruleset, settings):
         if answers.patient_id == "BAD":
             raise EngineError("a red flag was answered yes but the result is not urgent")
         return real(answers, ruleset, settings)
 
-    monkeypatch.setattr(triage.batch_json, "assess_record", failing)
+    monkeypatch.setattr(triage.decision.batch_json, "assess_record", failing)
     source = write_lines(tmp_path / "in.jsonl", ['{"patient_id": "A"}', '{"patient_id": "BAD"}', '{}'])
     out = tmp_path / "out.jsonl"
     run = run_cli("batch", source, "--out", str(out), "--workers", "1")
@@ -317,7 +317,7 @@ def test_a_worker_that_dies_ends_the_output_with_a_stop_record(generated):
 
 def test_workers_are_never_forked_from_a_process_running_the_engine(tmp_path):
     """durable's timer threads make fork unsafe: once the engine runs here, workers are spawned."""
-    fresh = subprocess.run([sys.executable, "-c", "from triage import batch; print(batch._context().get_start_method())"],
+    fresh = subprocess.run([sys.executable, "-c", "from triage.channels import batch; print(batch._context().get_start_method())"],
                            cwd=SCRATCH, capture_output=True, text=True, timeout=60)
     assert fresh.stdout.strip() == "fork"
     run_cli("assess", str(ROOT / "examples" / "red-flag.json"), "--format", "json")  # the engine is running now

@@ -298,7 +298,7 @@ def test_kill_9_of_a_batch_ends_its_workers_and_the_next_run_removes_its_leftove
 
 
 def test_a_killed_atomic_write_leaves_nothing_behind_after_the_next_write(tmp_path):
-    from triage.files import write_atomic
+    from triage.core.files import write_atomic
 
     target = tmp_path / "visit.json"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -26,7 +26,7 @@ pytest.importorskip("flask")
 
 from support.cli import TRIAGE, installed_env, run_cli  # noqa: E402
 from support.web import Patient, add_staff, answer_all, invite, make_app, sign_in  # noqa: E402
-from triage.store import open_store  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 
 # One red-flag question of each tier (the rules file gives each question its tier).
 FLAGS = {"emergency": "red_flag_saddle_numbness", "same_day": "red_flag_fever_or_wound",
@@ -38,7 +38,7 @@ LABELS = {"red_flag_saddle_numbness": "RF: new saddle numbness", "red_flag_fever
           "red_flag_cancer_or_weight_loss": "RF: cancer ever treated / weight loss"}
 WORDS = {"emergency": "EMERGENCY", "same_day": "SAME DAY", "soon": "WITHIN DAYS"}
 
-# Piped lines of `triage intake` up to the red-flag screen (as tests/test_intake_terminal.py types them).
+# Piped lines of `triage intake` up to the red-flag screen (as tests/channels/cli/test_intake_terminal.py types them).
 COORDINATOR_BEFORE = ["P-2", "2026-11-24", "2024-03", "L4-S1", "y", "y", "09/2025", "L3-4", "3", "2 3", "1", "7",
                       "n", "n"]
 PATIENT_BEFORE = ["2024-03", "L4-5", "y", "n", "1", "1", "1", "5", "n", "n"]
@@ -214,7 +214,7 @@ def test_a_terminal_draft_finished_on_the_web(monkeypatch, db, tier):
     flag = FLAGS[tier]
     assert intake_cli(monkeypatch, db, PATIENT_BEFORE + flag_lines(flag, upto=True), "--mode", "patient").code == 2
     intake_id = newest(db)
-    from triage import invites
+    from triage.records import invites
 
     code = invites.new_code()
     with open_store(db) as store:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage.answers import KINDS, QUESTION_IDS, RED_FLAGS, VA_QUESTIONS, parse_answers
-from triage.errors import InvalidInput
+from triage.core.answers import KINDS, QUESTION_IDS, RED_FLAGS, VA_QUESTIONS, parse_answers
+from triage.core.errors import InvalidInput
 
 TODAY = date(2026, 11, 24)
 
@@ -168,7 +168,7 @@ def test_parse_answers_and_model_validate_agree_on_every_answer_and_problem(raw)
     model without a pydantic schema (start-up time): same model, same problems, as validating it."""
     from pydantic import ValidationError
 
-    from triage.answers import Answers
+    from triage.core.answers import Answers
 
     known = {key: value for key, value in raw.items() if key != "colour" and value is not None}
     known.setdefault("assessment_date", TODAY)

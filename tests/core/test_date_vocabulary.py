@@ -19,14 +19,14 @@ from datetime import date
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from triage import fhir
-from triage.interview import MONTH_NAMES, Answer, InputError, check_answer, interpret, patient_hints
-from triage.languages import load_language
-from triage.questionnaire import load_definition
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
-from triage.web import forms
-from triage.web.messages import load_messages
+from triage.interop import fhir
+from triage.core.interview import MONTH_NAMES, Answer, InputError, check_answer, interpret, patient_hints
+from triage.core.languages import load_language
+from triage.core.questionnaire import load_definition
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
+from triage.channels.web import forms
+from triage.channels.web.messages import load_messages
 
 TODAY = date(2026, 12, 6)
 LANGUAGES = ("en", "es")

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from triage.dates import PartialDate, add_months, whole_months_between
-from triage.segments import SEGMENTS, adjacent_levels, expand_segments, in_spine_order, normalise_segment
+from triage.core.dates import PartialDate, add_months, whole_months_between
+from triage.core.segments import SEGMENTS, adjacent_levels, expand_segments, in_spine_order, normalise_segment
 
 D = date.fromisoformat
 

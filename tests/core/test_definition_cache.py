@@ -1,4 +1,4 @@
-"""Validated definitions kept between runs (triage/definition_cache.py): used only for the same bytes and
+"""Validated definitions kept between runs (triage/core/definition_cache.py): used only for the same bytes and
 the same code, never when altered, never able to run code, never in a folder others can write."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 
 from conftest import ROOT
 from support.cli import SCRATCH
-from triage import definition_cache
-from triage.definitions import read_toml
-from triage.errors import DefinitionError
-from triage.ruleset import Ruleset, load_ruleset
-from triage.settings import Settings, load_settings
+from triage.core import definition_cache
+from triage.core.definitions import read_toml
+from triage.core.errors import DefinitionError
+from triage.core.ruleset import Ruleset, load_ruleset
+from triage.core.settings import Settings, load_settings
 
 RULES = ROOT / "rules" / "fbss-triage.toml"
 
@@ -34,8 +34,8 @@ def cache(tmp_path, monkeypatch):
 @pytest.fixture
 def reads(monkeypatch):
     """Counts the definition files parsed (a kept definition parses none)."""
-    import triage.ruleset
-    import triage.settings
+    import triage.core.ruleset
+    import triage.core.settings
 
     counted = []
 
@@ -43,8 +43,8 @@ def reads(monkeypatch):
         counted.append(path)
         return read_toml(path)
 
-    monkeypatch.setattr(triage.ruleset, "read_toml", counting)
-    monkeypatch.setattr(triage.settings, "read_toml", counting)
+    monkeypatch.setattr(triage.core.ruleset, "read_toml", counting)
+    monkeypatch.setattr(triage.core.settings, "read_toml", counting)
     return counted
 
 
@@ -82,7 +82,7 @@ def test_an_edited_file_is_read_again(cache, tmp_path, reads):
 
 def test_other_code_reads_the_file_again(cache, reads, monkeypatch):
     load_ruleset()
-    monkeypatch.setattr(definition_cache, "_code_digest", "0" * 64)  # as after an edit of triage/ruleset.py
+    monkeypatch.setattr(definition_cache, "_code_digest", "0" * 64)  # as after an edit of triage/core/ruleset.py
     load_ruleset()
     assert len(reads) == 2 and len(_entries(cache)) == 2
 
@@ -164,10 +164,10 @@ def test_old_entries_are_removed(cache, monkeypatch):
 def test_the_code_digest_covers_every_module_the_definitions_are_made_with():
     """Loading the rules and settings imports no module of the package outside CODE: a change to any
     module that shapes them changes the key."""
-    script = ("import sys; import triage.ruleset, triage.settings; "
+    script = ("import sys; import triage.core.ruleset, triage.core.settings; "
               "print(' '.join(sorted(m for m in sys.modules if m.startswith('triage.'))))")
     done = subprocess.run([sys.executable, "-c", script], cwd=SCRATCH, capture_output=True, text=True, check=True)
-    loaded = {name.removeprefix("triage.") for name in done.stdout.split()}
+    loaded = {name.removeprefix("triage.core.") for name in done.stdout.split() if name != "triage.core"}
     assert loaded <= set(definition_cache.CODE)
     assert {"ruleset", "settings", "facts", "answers", "result_values"} <= loaded
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from triage.errors import DefinitionError
-from triage.questionnaire import load_questionnaire
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.core.errors import DefinitionError
+from triage.core.questionnaire import load_questionnaire
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 
 RULES = (ROOT / "rules" / "fbss-triage.toml").read_text(encoding="utf-8")
 QUESTIONS = (ROOT / "questionnaires" / "fbss-intake.toml").read_text(encoding="utf-8")

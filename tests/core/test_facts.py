@@ -2,7 +2,7 @@
 
 Each oracle here enumerates what the fast code computes by a formula: every day a month-only date can
 be, every subset of fused and torn levels, day-by-day calendar stepping. They are slower and
-obviously right, which is the point: triage/facts.py, triage/dates.py and triage/segments.py must
+obviously right, which is the point: triage/core/facts.py, triage/core/dates.py and triage/core/segments.py must
 agree with them everywhere, not only at the hand-picked scenario boundaries.
 """
 
@@ -17,11 +17,11 @@ from hypothesis import example, HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.strategies import YES_NO_FIELDS, answers, answers_with_records
-from triage.answers import PAIN_QUALITIES, RED_FLAGS, parse_answers
-from triage.dates import add_months, whole_months_between
-from triage.facts import FACTS, derive
-from triage.segments import SEGMENTS
-from triage.settings import load_settings
+from triage.core.answers import PAIN_QUALITIES, RED_FLAGS, parse_answers
+from triage.core.dates import add_months, whole_months_between
+from triage.core.facts import FACTS, derive
+from triage.core.segments import SEGMENTS
+from triage.core.settings import load_settings
 
 SETTINGS = load_settings()
 TODAY = date(2026, 11, 24)

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from triage.errors import InvalidInput
-from triage.interview import (
+from triage.core.errors import InvalidInput
+from triage.core.interview import (
     Answer,
     Back,
     Help,
@@ -18,7 +18,7 @@ from triage.interview import (
     problem_lines,
     read_typed_date,
 )
-from triage.questionnaire import load_questionnaire
+from triage.core.questionnaire import load_questionnaire
 
 Q = load_questionnaire()
 TODAY = date(2026, 11, 24)
@@ -158,7 +158,7 @@ def test_b_goes_back_only_where_it_cannot_look_like_an_answer(question, typed, i
 
 
 def test_patient_error_sentences_cover_contract_problems():
-    from triage.interview import patient_error
+    from triage.core.interview import patient_error
 
     assert patient_error("'2026-12' is after the assessment date 2026-11-24") == "future"
     assert patient_error("'2025-02-30' is not a real calendar date") == "not_real_date"
@@ -368,8 +368,8 @@ def test_answers_are_shown_in_the_reader_s_words(question, value, mode, shown):
 
 
 def test_date_order_setting_is_checked_and_left_out_of_results(tmp_path):
-    from triage.errors import DefinitionError
-    from triage.settings import load_settings
+    from triage.core.errors import DefinitionError
+    from triage.core.settings import load_settings
 
     good = tmp_path / "dmy.toml"
     good.write_text('date_order = "DMY"\n', encoding="utf-8")

@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT, run_cli
 from support.cli import TRIAGE, installed_env
 
-CORPUS = Path(__file__).parent / "data" / "malformed"
+CORPUS = Path(__file__).parents[1] / "data" / "malformed"
 EXPECTED: dict[str, list[list[str]]] = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
 # One of each family (encoding, JSON syntax, JSON values, answers contract, text that would break the
 # terminal); each subprocess costs ~0.25 s of start-up, and the in-process run covers every file.

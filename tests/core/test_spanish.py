@@ -1,4 +1,4 @@
-"""Spanish for patients (triage/languages.py, questionnaires/fbss-intake.es.toml): complete against
+"""Spanish for patients (triage/core/languages.py, questionnaires/fbss-intake.es.toml): complete against
 the English definitions (a missing or extra text is exit 3, never a fallback), plain (Spanish
 reading formula), consistent (the glossary), never diagnostic, and the same answers whichever
 language the patient reads.
@@ -20,14 +20,14 @@ from support.cli import TRIAGE
 from support import DATA
 from support.wording import fernandez_huerta, spanish_syllables, spanish_words, szigriszt_pazos
 from support.intake_golden import CASES, TRANSCRIPTS, golden_path, render, transcript
-from triage.errors import DefinitionError
-from triage.fhir import TRANSLATION, questionnaire_resource, response_resource, translation_of
-from triage.languages import (LANGUAGES, load_language, load_translation, patient_texts, translation_path,
+from triage.core.errors import DefinitionError
+from triage.interop.fhir import TRANSLATION, questionnaire_resource, response_resource, translation_of
+from triage.core.languages import (LANGUAGES, load_language, load_translation, patient_texts, translation_path,
                                web_translation_path)
-from triage.questionnaire import load_definition, load_questionnaire
-from triage.ruleset import load_ruleset
-from triage.settings import Settings, load_settings
-from triage.web.messages import load_messages
+from triage.core.questionnaire import load_definition, load_questionnaire
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import Settings, load_settings
+from triage.channels.web.messages import load_messages
 
 DEFINITION = load_definition()
 RULESET = load_ruleset()
@@ -134,7 +134,7 @@ def test_an_english_text_without_its_spanish_is_a_load_error_too():
 @pytest.mark.parametrize("command", [("questions", "--lang", "es"), ("questions",), ("questions", "-f", "fhir")])
 def test_the_commands_exit_3_naming_the_key_never_falling_back(tmp_path, monkeypatch, command):
     path = _broken_copy(tmp_path, 'help = "Cualquier número entero del 0 al 10."\n', "")
-    monkeypatch.setattr("triage.languages.translation_path", lambda language: path)
+    monkeypatch.setattr("triage.core.languages.translation_path", lambda language: path)
     run = run_cli(*command)
     assert run.code == 3, run.err
     assert "items.pain_score.help: missing" in run.err and run.out == ""
@@ -142,7 +142,7 @@ def test_the_commands_exit_3_naming_the_key_never_falling_back(tmp_path, monkeyp
 
 def test_the_patient_intake_exits_3_before_asking_anything(tmp_path, monkeypatch):
     path = _broken_copy(tmp_path, 'none = "Ninguno"\n', "")
-    monkeypatch.setattr("triage.languages.translation_path", lambda language: path)
+    monkeypatch.setattr("triage.core.languages.translation_path", lambda language: path)
     for lang in ("es", "en"):  # a broken translation fails the patient intake in either language
         run = run_cli("intake", "--mode", "patient", "--lang", lang, "-o", str(tmp_path / f"{lang}.json"))
         assert run.code == 3 and "patient_wording.none: missing" in run.err, run.err
@@ -365,7 +365,7 @@ def test_a_spanish_intake_records_exactly_the_answers_of_the_same_intake_in_engl
 
 
 def test_spanish_words_typed_mean_the_same_answers():
-    from triage.interview import interpret
+    from triage.core.interview import interpret
 
     q = ES.questionnaire
     assert interpret(q.item("veteran"), "sí", mode="patient").value == "yes"
@@ -490,7 +490,7 @@ def test_a_coordinators_intake_records_no_patient_language(tmp_path):
 
 
 def test_a_recorded_language_is_sealed_by_the_version_hash(tmp_path):
-    from triage.store import content_hash, open_store
+    from triage.records.store import content_hash, open_store
 
     args = (1, 1, "2026-11-27T09:00:00Z", "kiosk", "intake", {"veteran": "no"}, {"status": "urgent"}, {})
     assert content_hash(*args) == content_hash(*args, None)  # versions without a language keep their hash

@@ -1,5 +1,5 @@
-"""The batch's kept JSON templates (triage/batch_json.py) give the bytes of the plain result builder
-(triage/result_builder.py) serialised whole: for every scenario, for a large generated set, under
+"""The batch's kept JSON templates (triage/decision/batch_json.py) give the bytes of the plain result builder
+(triage/decision/result_builder.py) serialised whole: for every scenario, for a large generated set, under
 other clinic settings, and when what is kept is bounded or dropped."""
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from pydantic_core import to_json
 from conftest import ROOT
 from support import batch_sample
 from support.strategies import answers as raw_answers, answers_with_records
-from triage import batch, batch_json
-from triage.answers import parse_answers
-from triage.assess import assess, assess_data, checked_fire
-from triage.batch_json import assess_json, assess_record
-from triage.facts import derive
-from triage.result_builder import build_result
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.channels import batch
+from triage.decision import batch_json
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess, assess_data, checked_fire
+from triage.decision.batch_json import assess_json, assess_record
+from triage.core.facts import derive
+from triage.decision.result_builder import build_result
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate  # noqa: E402
@@ -34,7 +35,7 @@ import generate  # noqa: E402
 RULESET = load_ruleset()
 SETTINGS = load_settings()
 LINES = list(generate.lines(600, seed=29, broken_every=0))
-SCENARIOS = sorted((Path(__file__).parent / "data" / "scenarios" / "valid").glob("*.toml"))
+SCENARIOS = sorted((Path(__file__).parents[1] / "data" / "scenarios" / "valid").glob("*.toml"))
 TODAY = date(2026, 11, 24)
 
 

@@ -1,4 +1,4 @@
-"""Reusing the engine's checked decisions (triage.decisions) is sound and changes no result."""
+"""Reusing the engine's checked decisions (triage.decision.decisions) is sound and changes no result."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 
 from conftest import ROOT
-from triage import decisions, engine
-from triage.answers import parse_answers
-from triage.assess import assess, checked_fire
-from triage.errors import EngineError
-from triage.facts import derive
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.decision import decisions, engine
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess, checked_fire
+from triage.core.errors import EngineError
+from triage.core.facts import derive
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()

@@ -1,14 +1,14 @@
 """Differential testing of the durable_rules adapter against a plain-Python reference evaluator.
 
-The same rule definitions are evaluated twice: by ``triage.engine.fire`` (compiled to durable's JSON
-and run inside durable_rules) and by ``triage/reference.py`` (the condition tree walked directly). Any
+The same rule definitions are evaluated twice: by ``triage.decision.engine.fire`` (compiled to durable's JSON
+and run inside durable_rules) and by ``triage/decision/reference.py`` (the condition tree walked directly). Any
 disagreement in the fired rule ids fails, and so does any difference between the result ``assess``
 gives and the one built from the reference's fired rules.
 
 Profiles: the default run draws ``TRIAGE_DIFF_EXAMPLES`` (default 1000) cases per generator, a few
 seconds. The long profile is the same test with more cases:
 
-    TRIAGE_DIFF_EXAMPLES=100000 python -m pytest tests/test_differential.py
+    TRIAGE_DIFF_EXAMPLES=100000 python -m pytest tests/decision/test_differential.py
 
 Every run also asserts coverage: each rule fired at least once and stayed silent at least once, so a
 generator that stopped reaching a rule fails instead of passing vacuously.
@@ -26,15 +26,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.strategies import answers, answers_with_records, facts
-from triage import reference
-from triage import engine
-from triage.answers import RED_FLAGS, parse_answers
-from triage.assess import assess
-from triage.result_builder import build_result
-from triage.result import Result
-from triage.facts import FACTS, derive
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.decision import reference
+from triage.decision import engine
+from triage.core.answers import RED_FLAGS, parse_answers
+from triage.decision.assess import assess
+from triage.decision.result_builder import build_result
+from triage.decision.result import Result
+from triage.core.facts import FACTS, derive
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()
@@ -135,7 +135,7 @@ EXHAUSTIVE_UP_TO = 6  # facts per rule; 4^6 = 4096 combinations through the engi
 
 def _combinations(used: list[str]):
     """Every combination of the values of the facts a rule reads, up to EXHAUSTIVE_UP_TO facts. Beyond
-    that (the red-flag screen reads ten: 4^10 = 1,048,576, which tests/test_exhaustive.py walks
+    that (the red-flag screen reads ten: 4^10 = 1,048,576, which tests/decision/test_exhaustive.py walks
     through the reference evaluator), every pair of facts in every pair of values, the others left
     at the baseline, and every fact set to each value at once."""
     if len(used) <= EXHAUSTIVE_UP_TO:
@@ -165,7 +165,7 @@ def test_every_value_combination_of_each_rules_facts():
 
 def test_the_differential_test_can_fail(monkeypatch):
     """A wrong translation of one operator must be caught: `ne` compiled as `$eq`."""
-    from triage.ruleset import Ruleset
+    from triage.core.ruleset import Ruleset
 
     broken = RULESET.model_copy(update={"ruleset": RULESET.ruleset.model_copy(update={"title": "broken ne"})})
     original = engine.compile_condition

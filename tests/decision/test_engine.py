@@ -10,13 +10,13 @@ import pytest
 
 from conftest import ROOT
 from support.cli import SCRATCH
-from triage import engine
-from triage.answers import parse_answers
-from triage.assess import assess
-from triage.errors import EngineError
-from triage.facts import derive
-from triage.ruleset import Condition, load_ruleset
-from triage.settings import load_settings
+from triage.decision import engine
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess
+from triage.core.errors import EngineError
+from triage.core.facts import derive
+from triage.core.ruleset import Condition, load_ruleset
+from triage.core.settings import load_settings
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()
@@ -73,11 +73,11 @@ def test_concurrent_threads_are_serialised():
     script = """
 import threading
 from datetime import date
-from triage.answers import parse_answers
-from triage import engine
-from triage.facts import derive
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.core.answers import parse_answers
+from triage.decision import engine
+from triage.core.facts import derive
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 rs, st = load_ruleset(), load_settings()
 cases = [derive(parse_answers({"red_flag_major_trauma": "yes" if i % 2 else "no", "veteran": "yes"}, today=date(2026, 11, 24)), st).fact for i in range(8)]
 expected = [engine.fire(rs, fact) for fact in cases]
@@ -133,10 +133,10 @@ def test_a_ruleset_without_a_red_flag_rule_is_refused_at_load():
 def _losing(monkeypatch, rule_id: str) -> None:
     """Both evaluators agree, yet a rule's conclusion is lost (a defect past the engine check): the
     invariants, recomputed from the answers, must still refuse the result."""
-    import triage.assess
+    import triage.decision.assess
 
-    fire = triage.assess.checked_fire
-    monkeypatch.setattr(triage.assess, "checked_fire", lambda ruleset, fact: [i for i in fire(ruleset, fact) if i != rule_id])
+    fire = triage.decision.assess.checked_fire
+    monkeypatch.setattr(triage.decision.assess, "checked_fire", lambda ruleset, fact: [i for i in fire(ruleset, fact) if i != rule_id])
 
 
 def test_a_missed_red_flag_fails_closed(monkeypatch):
@@ -161,9 +161,9 @@ def test_an_escalated_consult_without_a_red_flag_fails_closed():
 def test_a_mixed_tier_result_other_than_the_highest_fails_closed(monkeypatch, answers):
     """Any yes red flag -> urgent, with the highest tier among the yes answers (PRODUCT.md). If the
     result's aggregation took the lowest instead, the independent check refuses it."""
-    import triage.result_builder
+    import triage.decision.result_builder
 
-    monkeypatch.setattr(triage.result_builder, "URGENCY_ORDER", ("soon", "same_day", "emergency", "routine"))
+    monkeypatch.setattr(triage.decision.result_builder, "URGENCY_ORDER", ("soon", "same_day", "emergency", "routine"))
     with pytest.raises(EngineError, match="urgency"):
         assess(parse_answers(answers, today=TODAY), RULESET, SETTINGS)
 
@@ -225,7 +225,7 @@ def test_a_ruleset_is_compiled_once_per_object(monkeypatch):
 
 def test_started_tells_whether_durable_threads_run_in_this_process():
     """Forking callers (batch) rely on this: false in a fresh process, true once the engine ran."""
-    fresh = subprocess.run([sys.executable, "-c", "from triage import engine; print(engine.started())"],
+    fresh = subprocess.run([sys.executable, "-c", "from triage.decision import engine; print(engine.started())"],
                            cwd=SCRATCH, capture_output=True, text=True, timeout=60)
     assert fresh.stdout.strip() == "False"
     engine.fire(RULESET, {"veteran": "yes"})

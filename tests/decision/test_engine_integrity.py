@@ -29,14 +29,14 @@ from durable import engine as durable
 
 from conftest import ROOT, run_cli
 
-from triage import engine
-from triage.answers import parse_answers
-from triage.assess import assess
-from triage.errors import EngineError
-from triage.facts import derive
-from triage.reference import fired as reference_fired
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.decision import engine
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess
+from triage.core.errors import EngineError
+from triage.core.facts import derive
+from triage.decision.reference import fired as reference_fired
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()

@@ -9,7 +9,7 @@
 - Monotonicity: turning one safety answer into yes never lowers the status precedence or urgency.
 - Totality: every valid answers object yields a result: a cartesian product of representative
   boundary values for the fields that drive date and level arithmetic. (Generated answers through
-  every output format: tests/test_properties.py::test_no_diagnostic_wording_in_any_output.)
+  every output format: tests/decision/test_properties.py::test_no_diagnostic_wording_in_any_output.)
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from triage import reference
+from triage.decision import reference
 from support.strategies import YES_NO_FIELDS, answers
-from triage.answers import RED_FLAGS, parse_answers
-from triage.assess import assess
-from triage.dates import add_months
-from triage.facts import derive
-from triage.questionnaire import load_questionnaire
-from triage.render.result import render_markdown
-from triage.ruleset import load_ruleset
-from triage.segments import SEGMENTS
-from triage.settings import load_settings
+from triage.core.answers import RED_FLAGS, parse_answers
+from triage.decision.assess import assess
+from triage.core.dates import add_months
+from triage.core.facts import derive
+from triage.core.questionnaire import load_questionnaire
+from triage.channels.render.result import render_markdown
+from triage.core.ruleset import load_ruleset
+from triage.core.segments import SEGMENTS
+from triage.core.settings import load_settings
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from support.intake_golden import CASES, GOLDEN, render
-from triage.answers import CHOICES, KINDS, RED_FLAGS, parse_answers
-from triage.assess import assess
-from triage.patient_summary import patient_summary, red_flag_instructions, render_patient_summary
-from triage.questionnaire import load_questionnaire
-from triage.render.labels import BANNERS, STEP_MARKS
-from triage.result_values import Status, StepStatus
-from triage.ruleset import load_ruleset
-from triage.segments import SEGMENTS
-from triage.settings import load_settings
+from triage.core.answers import CHOICES, KINDS, RED_FLAGS, parse_answers
+from triage.decision.assess import assess
+from triage.decision.patient_summary import patient_summary, red_flag_instructions, render_patient_summary
+from triage.core.questionnaire import load_questionnaire
+from triage.channels.render.labels import BANNERS, STEP_MARKS
+from triage.core.result_values import Status, StepStatus
+from triage.core.ruleset import load_ruleset
+from triage.core.segments import SEGMENTS
+from triage.core.settings import load_settings
 
 Q, RULESET, SETTINGS = load_questionnaire(), load_ruleset(), load_settings()
 TODAY = date(2026, 11, 24)
@@ -183,7 +183,7 @@ def test_the_closing_instruction_has_the_live_warnings_frame(ascii_only):
     from rich.panel import Panel
     from rich.text import Text
 
-    from triage.patient_summary import framed
+    from triage.decision.patient_summary import framed
 
     words = "Call 911 or go to the nearest emergency room now. " * 4
     console = Console(file=io.StringIO(), width=80, color_system=None)

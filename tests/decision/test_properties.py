@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.strategies import answers
-from triage.answers import RED_FLAGS, parse_answers
-from triage.assess import assess
-from triage.questionnaire import load_questionnaire
-from triage.render.result import render_markdown, render_text
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.core.answers import RED_FLAGS, parse_answers
+from triage.decision.assess import assess
+from triage.core.questionnaire import load_questionnaire
+from triage.channels.render.result import render_markdown, render_text
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 from support.wording import forbidden_in  # one list of phrasings: tests/data/language/forbidden.txt
 
 RULESET = load_ruleset()

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 
-SCENARIOS = Path(__file__).parent / "data" / "scenarios"
+SCENARIOS = Path(__file__).parents[1] / "data" / "scenarios"
 
 
 def _load(kind: str):

@@ -1,4 +1,4 @@
-"""CDS Hooks: the card (triage/cds_hooks/cards.py): one per status and urgency tier, saying what `triage
+"""CDS Hooks: the card (triage/interop/cds_hooks/cards.py): one per status and urgency tier, saying what `triage
 assess` says, validated against a pydantic model of the specification's card schema (extra="forbid"),
 with no markup or link from an answer and no forbidden phrasing.
 """
@@ -16,9 +16,9 @@ from support.cds_hooks_support import (
 )
 from support.cds_hooks_support import client, ehr, make_client  # noqa: F401 (fixtures)
 from conftest import ROOT, run_cli
-from triage import cds_hooks
-from triage.cds_hooks import CdsHooksConfig
-from triage.questionnaire import load_questionnaire
+from triage.interop import cds_hooks
+from triage.interop.cds_hooks import CdsHooksConfig
+from triage.core.questionnaire import load_questionnaire
 
 
 @pytest.mark.parametrize("status, indicator", [
@@ -38,7 +38,7 @@ def test_each_status_becomes_its_card(client, ehr, status, indicator):
 
 
 def _ruleset_version():
-    from triage.ruleset import load_ruleset
+    from triage.core.ruleset import load_ruleset
 
     return load_ruleset().ruleset.version
 
@@ -93,7 +93,7 @@ def test_urgent_card_names_the_red_flag_and_the_consult_instruction(client, ehr)
 
 def _tier_of_each_red_flag() -> dict[str, str]:
     """Question -> urgency tier, as the shipped rules say (the rule concluding that red flag)."""
-    from triage.ruleset import load_ruleset
+    from triage.core.ruleset import load_ruleset
 
     return {rule.then.red_flag: rule.then.consult for rule in load_ruleset().rules if rule.then.red_flag}
 
@@ -142,16 +142,16 @@ def test_a_result_of_each_urgent_tier_becomes_a_card_of_its_indicator(urgency, e
 
 
 def _result(answers):
-    from triage.answers import parse_answers
-    from triage.assess import assess
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
 
     return assess(parse_answers(answers, today=date(2026, 11, 24)), load_ruleset(), load_settings())
 
 
 def _questionnaire():
-    from triage.questionnaire import load_questionnaire
+    from triage.core.questionnaire import load_questionnaire
 
     return load_questionnaire()
 

@@ -1,4 +1,4 @@
-"""CDS Hooks: the `[cds_hooks]` configuration (triage/cds_hooks/config.py) and the routes it turns on
+"""CDS Hooks: the `[cds_hooks]` configuration (triage/interop/cds_hooks/config.py) and the routes it turns on
 in `triage serve`.
 """
 
@@ -9,9 +9,9 @@ from flask import Flask
 
 from support.cds_hooks_support import BASE_URL, ISSUER, SERVICE_URL
 from support.cds_hooks_support import client, ehr, make_client  # noqa: F401 (fixtures)
-from triage.cds_hooks import load_config
-from triage.errors import DefinitionError
-from triage.web.cds_hooks import init_app
+from triage.interop.cds_hooks import load_config
+from triage.core.errors import DefinitionError
+from triage.channels.web.cds_hooks import init_app
 
 
 def test_config_file_with_a_relative_jwks_path(tmp_path):
@@ -47,7 +47,7 @@ def test_unconfigured_app_has_no_cds_routes(monkeypatch):
 def test_triage_serve_s_app_carries_the_cds_hooks_routes_only_when_configured(tmp_path, monkeypatch):
     """`triage serve` builds its app with create_app: with TRIAGE_CDS_HOOKS the service answers there
     (and asks for the EHR's JWT), without it the routes do not exist."""
-    from triage.web.app import create_app
+    from triage.channels.web.app import create_app
 
     (tmp_path / "ehr.json").write_text('{"keys": []}', encoding="utf-8")
     config = tmp_path / "cds.toml"

@@ -1,4 +1,4 @@
-"""CDS Hooks: the QuestionnaireResponse a call triages (triage/cds_hooks/prefetch.py): prefetched as in
+"""CDS Hooks: the QuestionnaireResponse a call triages (triage/interop/cds_hooks/prefetch.py): prefetched as in
 the specification's prefetch examples, or fetched from the EHR's FHIR server (an httpx MockTransport,
 no network), only from a configured server, and never about another patient.
 """
@@ -13,8 +13,8 @@ from support.cds_hooks_support import (
     ready_answers, response_resource, searchset, valid_response,
 )
 from support.cds_hooks_support import client, ehr, make_client  # noqa: F401 (fixtures)
-from triage import cds_hooks
-from triage.cds_hooks import CdsHooksConfig
+from triage.interop import cds_hooks
+from triage.interop.cds_hooks import CdsHooksConfig
 
 
 def test_the_newest_response_is_triaged_when_the_client_ignored_the_sort(client, ehr):

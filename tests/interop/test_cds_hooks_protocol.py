@@ -1,4 +1,4 @@
-"""CDS Hooks: the request an EHR sends, checked field by field (triage/cds_hooks/protocol.py); a
+"""CDS Hooks: the request an EHR sends, checked field by field (triage/interop/cds_hooks/protocol.py); a
 malformed request is 400 naming the field, never echoing a value.
 """
 

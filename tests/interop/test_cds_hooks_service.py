@@ -1,5 +1,5 @@
-"""CDS Hooks 2.0.1: discovery and the patient-view service end to end (triage/cds_hooks/service.py and
-the routes of triage/web/cds_hooks.py): requests shaped like the specification's examples ("Calling a
+"""CDS Hooks 2.0.1: discovery and the patient-view service end to end (triage/interop/cds_hooks/service.py and
+the routes of triage/channels/web/cds_hooks.py): requests shaped like the specification's examples ("Calling a
 CDS Service"), responses validated against the specification's schemas, the fake EHR tool over real
 HTTP, and no patient data in logs.
 """
@@ -20,8 +20,8 @@ from support.cds_hooks_support import (
 from support.cds_hooks_support import client, ehr, make_client  # noqa: F401 (fixtures)
 from conftest import ROOT
 from support.cli import SCRATCH
-from triage.questionnaire import load_questionnaire
-from triage.web.cds_hooks import init_app
+from triage.core.questionnaire import load_questionnaire
+from triage.channels.web.cds_hooks import init_app
 
 
 def test_discovery_lists_one_patient_view_service_with_prefetch(client, ehr):
@@ -48,7 +48,7 @@ def test_discovery_needs_a_token_for_the_discovery_url(client, ehr):
 
 
 def test_the_source_url_is_the_rule_catalogue_page(client):
-    from triage.ruleset import load_ruleset
+    from triage.core.ruleset import load_ruleset
 
     ruleset = load_ruleset()
     response = client.get("/rules")  # public: rules only, no patient data, no token needed
@@ -62,7 +62,7 @@ def test_the_source_url_is_the_rule_catalogue_page(client):
 
 def test_a_response_to_the_patient_form_is_triaged_as_of_today(client, ehr):
     """Patients answer the patient form (no assessment date): the card is measured to today."""
-    from triage import fhir
+    from triage.interop import fhir
 
     answers = {key: value for key, value in ready_answers().items() if key != "assessment_date"}
     resource = response_resource(answers) | {"questionnaire": fhir.canonical(load_questionnaire(), "patient")}
@@ -79,13 +79,13 @@ def test_unknown_service_is_404(client, ehr):
 
 
 def test_an_engine_failure_gives_no_card_but_500(client, ehr, monkeypatch):
-    import triage.assess
-    from triage.errors import EngineError
+    import triage.decision.assess
+    from triage.core.errors import EngineError
 
     def broken(*_, **__):
         raise EngineError("no rule concluded a status")
 
-    monkeypatch.setattr(triage.assess, "assess", broken)
+    monkeypatch.setattr(triage.decision.assess, "assess", broken)
     response = call(client, ehr, hook_request(searchset(response_resource(ready_answers()))))
     assert response.status_code == 500
     assert "no card is given" in response.get_json()["error"]
@@ -108,7 +108,7 @@ def test_no_patient_data_in_logs(client, ehr, caplog):
         assert secret not in logged
 
 
-@pytest.mark.parametrize("path", [*sorted((ROOT / "triage" / "cds_hooks").glob("*.py")), ROOT / "triage" / "web" / "cds_hooks.py"],
+@pytest.mark.parametrize("path", [*sorted((ROOT / "triage" / "interop" / "cds_hooks").glob("*.py")), ROOT / "triage" / "channels" / "web" / "cds_hooks.py"],
                          ids=lambda p: p.parent.name + "/" + p.name)
 def test_no_forbidden_phrasing_in_cds_hooks_strings(path):
     from support.wording import code_strings, forbidden_in
@@ -152,7 +152,7 @@ def test_the_fake_ehr_tool_over_real_http(tmp_path):
 def test_triage_assess_never_imports_the_web_stack(tmp_path):
     script = (
         "import sys, io\n"
-        "from triage.cli.main import main\n"
+        "from triage.channels.cli.main import main\n"
         f"code = main(['assess', {str(ROOT / 'examples' / 'red-flag.json')!r}, '--format', 'json'], out=io.StringIO(), err=io.StringIO())\n"
         "loaded = sorted(m for m in ('flask', 'jwt', 'httpx', 'werkzeug', 'cryptography') if m in sys.modules)\n"
         "print(code, loaded)\n"

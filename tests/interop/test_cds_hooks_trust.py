@@ -1,4 +1,4 @@
-"""CDS Hooks: trusting the EHR (triage/cds_hooks/trust.py). Every call carries a JWT signed by a
+"""CDS Hooks: trusting the EHR (triage/interop/cds_hooks/trust.py). Every call carries a JWT signed by a
 configured issuer, shaped like the header and payload of the specification's "Trusting CDS Clients";
 each forgery is refused for its own reason, replays are refused, keys rotate, and keys that cannot be
 read are 503, never a pass.
@@ -20,7 +20,7 @@ from support.cds_hooks_support import (
     response_resource, searchset,
 )
 from support.cds_hooks_support import client, ehr, make_client  # noqa: F401 (fixtures)
-from triage import cds_hooks
+from triage.interop import cds_hooks
 
 
 @pytest.mark.parametrize("algorithm", ["ES384", "RS384", "ES256", "RS256"])

@@ -12,8 +12,8 @@ import pytest
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirResponse
 
 from conftest import ROOT, run_cli
-from triage import fhir
-from triage.questionnaire import load_questionnaire
+from triage.interop import fhir
+from triage.core.questionnaire import load_questionnaire
 
 EXAMPLE = json.loads((ROOT / "examples" / "adjacent-tear.json").read_text(encoding="utf-8"))
 QUESTIONNAIRE = load_questionnaire()

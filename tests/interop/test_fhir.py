@@ -2,7 +2,7 @@
 (fhir.resources, R4B = FHIR 4.3, whose Questionnaire and QuestionnaireResponse match R4); every
 response conforms to the Questionnaire (linkIds, nesting, types, answer options, skip logic: what
 the library does not check); `assess` reads a QuestionnaireResponse back to the same result, and
-responses of questionnaire 1.0.0 still work. In a real form renderer: tests/test_fhir_browser.py."""
+responses of questionnaire 1.0.0 still work. In a real form renderer: tests/interop/test_fhir_browser.py."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as FhirResponse
 
 from conftest import ROOT, run_cli
-from triage import fhir
-from triage.answers import KINDS, parse_answers
-from triage.questionnaire import load_questionnaire
+from triage.interop import fhir
+from triage.core.answers import KINDS, parse_answers
+from triage.core.questionnaire import load_questionnaire
 
 SCENARIOS = sorted((ROOT / "tests" / "data" / "scenarios" / "valid").glob("*.toml"))
 OLD_RESPONSES = ROOT / "tests" / "data" / "fhir"
@@ -118,7 +118,7 @@ def test_dates_are_asked_so_that_a_month_and_unknown_can_be_entered(resource, qu
         extensions = {ext["url"]: ext["valueString"] for ext in value["extension"]}
         pattern = re.compile(extensions[fhir.REGEX])
         assert extensions[fhir.ENTRY_FORMAT] == "MM/YYYY"
-        # what the help says to type (tests/test_date_vocabulary.py takes every example of every help)
+        # what the help says to type (tests/core/test_date_vocabulary.py takes every example of every help)
         assert all(pattern.fullmatch(text) for text in ("2024-03", "2024-03-05", "1999-12-31", "03/2024", "3/2024",
                                                         "2024", "June 2024", "junio de 2024", "septiembre de 2025"))
         assert not any(pattern.fullmatch(text) for text in ("13/2024", "2024-13", "2024-3", "2024-03-32", "24",

@@ -28,9 +28,9 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse as Fh
 
 from support.browser import missing, serve, watch_console  # the browser fixture comes from conftest.py
 from conftest import ROOT, run_cli
-from triage import fhir
-from triage.answers import KINDS, RED_FLAGS, parse_answers
-from triage.questionnaire import load_questionnaire
+from triage.interop import fhir
+from triage.core.answers import KINDS, RED_FLAGS, parse_answers
+from triage.core.questionnaire import load_questionnaire
 
 LFORMS = ROOT / "node_modules" / "lforms" / "dist" / "lforms"
 VALIDATOR = ROOT / "tests" / "support" / "validate_fhir.cjs"

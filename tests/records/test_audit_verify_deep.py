@@ -13,11 +13,11 @@ import pytest
 
 from conftest import run_cli
 from support.postgres import Raw
-from triage.answers import parse_answers
-from triage.assess import assess_data
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
-from triage.store import open_store
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess_data
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
+from triage.records.store import open_store
 
 RED_FLAG = {"patient_id": "PT-1", "assessment_date": "2026-11-24", "fusion_date": "2026-08", "fused_levels": ["L5-S1"],
             "mri_available": "no", "pain_location": "leg", "red_flag_bladder_bowel": "yes"}
@@ -88,7 +88,7 @@ def _rechain(location, keyed_prefix: str = "") -> None:
     """What someone holding only the database does after changing an audit row: recompute every hash
     of the chain, and the head, so that a plain verify passes. (A keyed row's MAC they cannot
     recompute: they write the plain SHA-256, or keep the key id with a SHA-256 in its place.)"""
-    from triage import store as store_module
+    from triage.records import store as store_module
 
     with Raw(location) as raw:
         raw.drop_guards()
@@ -179,7 +179,7 @@ def test_a_key_file_others_can_read_is_refused(tmp_path, key_file):
 
 
 def test_rotating_the_key_keeps_every_row_verifiable(store_location, key_file):
-    from triage.store import AuditKeys
+    from triage.records.store import AuditKeys
 
     _fill(store_location)
     with open_store(store_location) as running:  # a process that read the file before the rotation

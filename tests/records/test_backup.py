@@ -24,7 +24,7 @@ EXAMPLES = [str(ROOT / "examples" / name) for name in ("red-flag.json", "adjacen
 # standard output after each, until the file STOP exists.
 WRITER = """
 import os, sys
-from triage.cli.main import main
+from triage.channels.cli.main import main
 db, stop, examples = sys.argv[1], sys.argv[2], sys.argv[3:]
 n = 0
 with open(os.devnull, "w") as null:
@@ -184,7 +184,7 @@ def test_the_sqlite_copy_is_one_private_file_under_a_loose_umask(tmp_path):
 
 
 def test_a_backup_into_a_folder_is_named_by_its_utc_time(tmp_path):
-    from triage.backup import backup_name
+    from triage.records.backup import backup_name
     import datetime
 
     assert backup_name(False, datetime.datetime(2026, 12, 6, 2, 30, 5, tzinfo=datetime.timezone.utc)) == \
@@ -200,7 +200,7 @@ def test_a_backup_into_a_folder_is_named_by_its_utc_time(tmp_path):
     assert re.fullmatch(r"triage-\d{4}-\d\d-\d\dT\d{6}Z\.db", copy.name)
     assert f"ok: backup written to {copy}:" in run.stdout
     # A second copy within the same second gets its own name; the first is never overwritten.
-    from triage.backup import free_name
+    from triage.records.backup import free_name
 
     moment = datetime.datetime(2026, 12, 6, 2, 30, 5, tzinfo=datetime.timezone.utc)
     assert free_name(folder, False, moment).name == "triage-2026-12-06T023005Z.db"
@@ -247,7 +247,7 @@ def test_a_tampered_dump_is_named_after_restoring_it(tmp_path, postgres_cluster)
     raw.execute("UPDATE versions SET status = 'ready_for_evaluation' WHERE intake_id = 1")
     raw.close()
     tampered = tmp_path / "tampered.dump"
-    from triage.backup import PG_DUMP_FLAGS
+    from triage.records.backup import PG_DUMP_FLAGS
 
     dumped = subprocess.run(["pg_dump", *PG_DUMP_FLAGS, f"--file={tampered}", f"--dbname={scratch}"],
                             capture_output=True, text=True, env=installed_env())

@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from support.strategies import answers
-from triage.answers import parse_answers
-from triage.assess import assess
-from triage.export import DATE_FIELDS, document
-from triage.ruleset import load_ruleset
-from triage.safe_text import unsafe_character
-from triage.settings import load_settings
-from triage.store import Record
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess
+from triage.records.export import DATE_FIELDS, document
+from triage.core.ruleset import load_ruleset
+from triage.core.safe_text import unsafe_character
+from triage.core.settings import load_settings
+from triage.records.store import Record
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()

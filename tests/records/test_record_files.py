@@ -13,8 +13,8 @@ import pytest
 from conftest import run_cli
 from support import hostile_files as files
 from support.postgres import Raw
-from triage.errors import InvalidInput, StoreError
-from triage.store import open_store
+from triage.core.errors import InvalidInput, StoreError
+from triage.records.store import open_store
 
 RESULT = {"status": "records_needed", "red_flags": [], "missing_items": [{"id": "surgical_report"}],
           "physician_consult": {"recommended": True, "urgency": "routine"}}

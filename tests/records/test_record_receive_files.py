@@ -1,5 +1,5 @@
 """A record received with copies of it (`triage records receive ID ITEM --file PATH...`, issue 30): each
-file checked by its content with the patient uploads' rules (triage.uploads), kept in the store in the
+file checked by its content with the patient uploads' rules (triage.records.uploads), kept in the store in the
 same transaction as the receipt, listed by `triage show`, and exported as FHIR DocumentReferences
 (`export -f fhir --records [--record-data]`) whose attachments match the bytes kept."""
 
@@ -53,7 +53,7 @@ def show(intake: int) -> dict:
 
 
 def stored(db: str, file_id: int) -> bytes:
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(db) as store:
         return store.record_file_data(file_id)
@@ -93,7 +93,7 @@ def test_a_pdf_and_a_photo_are_kept_with_the_receipt_checked_by_content(db, tmp_
     verify = run_cli("audit", "verify")
     assert verify.code == 0, verify.err
     # A copy of a received record is part of the record now: it cannot be removed.
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(db) as store, pytest.raises(Exception, match="marked received"):
         store.remove_record_file(files[0]["id"], by="cora")
@@ -213,8 +213,8 @@ def test_the_receipt_and_its_files_are_one_transaction_in_the_store(db):
     same transaction) leaves no receipt, no version and no other file behind, on both backends."""
     from types import SimpleNamespace
 
-    from triage.errors import InvalidInput
-    from triage.store import open_store
+    from triage.core.errors import InvalidInput
+    from triage.records.store import open_store
 
     intake = save()
     good = SimpleNamespace(filename="mri.pdf", media_type="application/pdf", data=hostile_files.pdf(), pages=1)
@@ -231,7 +231,7 @@ def test_the_receipt_and_its_files_are_one_transaction_in_the_store(db):
 
 
 def test_the_fhir_export_holds_the_patients_uploads_but_not_a_removed_one(sqlite_db):
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     intake = save()
     with open_store(sqlite_db) as store:

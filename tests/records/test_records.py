@@ -49,9 +49,9 @@ def show(intake: int) -> dict:
 # -- the definition --------------------------------------------------------------------------------------
 
 def test_the_record_items_are_the_results_missing_records_and_name_real_answers():
-    from triage.answers import QUESTION_IDS
-    from triage.cli import record_requests
-    from triage.records import VIA, load_record_items
+    from triage.core.answers import QUESTION_IDS
+    from triage.channels.cli import record_requests
+    from triage.records.requests import VIA, load_record_items
 
     items = load_record_items()
     assert tuple(items.items) == record_requests.ITEMS == ("surgical_report", "current_mri")
@@ -64,8 +64,8 @@ def test_the_record_items_are_the_results_missing_records_and_name_real_answers(
 
 
 def test_a_broken_record_items_file_is_refused_naming_the_field(tmp_path):
-    from triage.errors import DefinitionError
-    from triage.record_items import load_record_items
+    from triage.core.errors import DefinitionError
+    from triage.records.items import load_record_items
 
     text = (ROOT / "rules" / "record-items.toml").read_text(encoding="utf-8").replace(
         'answer = "mri_date"', 'answer = "mri_dat"')
@@ -76,8 +76,8 @@ def test_a_broken_record_items_file_is_refused_naming_the_field(tmp_path):
 
 
 def test_the_form_sets_only_its_own_answers_and_needs_its_required_fields():
-    from triage.errors import InvalidInput
-    from triage.records import form_value, received_answers
+    from triage.core.errors import InvalidInput
+    from triage.records.requests import form_value, received_answers
 
     assert received_answers("surgical_report", {}) == {"surgical_report_available": "yes"}
     assert received_answers("current_mri", {"mri_date": "2026-10", "annular_tear_levels": []}) == {
@@ -92,7 +92,7 @@ def test_the_form_sets_only_its_own_answers_and_needs_its_required_fields():
 
 
 def test_overdue_is_after_the_setting_the_day_itself_within():
-    from triage.records import is_overdue
+    from triage.records.requests import is_overdue
 
     asked = "2026-11-01T09:00:00Z"
     assert not is_overdue(asked, "2026-11-08T09:00:00Z", 7)
@@ -100,8 +100,8 @@ def test_overdue_is_after_the_setting_the_day_itself_within():
 
 
 def test_the_overdue_setting_defaults_to_seven_days_and_is_checked(tmp_path):
-    from triage.errors import DefinitionError
-    from triage.settings import load_settings
+    from triage.core.errors import DefinitionError
+    from triage.core.settings import load_settings
 
     assert load_settings().record_request_overdue_days == 7
     assert "record_request_overdue_days" not in load_settings().json_data  # changes no result
@@ -228,7 +228,7 @@ def test_not_obtainable_keeps_the_item_missing_and_is_not_marked_twice(sqlite_db
 
 
 def test_a_draft_in_progress_is_a_conflict_and_nothing_is_saved(sqlite_db):
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     intake = save()
     with open_store(sqlite_db) as store:
@@ -239,7 +239,7 @@ def test_a_draft_in_progress_is_a_conflict_and_nothing_is_saved(sqlite_db):
 
 
 def test_list_puts_overdue_first_and_filters_them(sqlite_db):
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     intake = save()
     now = ["2026-11-01T09:00:00Z"]
@@ -256,7 +256,7 @@ def test_list_puts_overdue_first_and_filters_them(sqlite_db):
 
 
 def test_list_text_says_overdue_in_words(sqlite_db, monkeypatch):
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     intake = save()
     with open_store(sqlite_db, clock=lambda: "2020-01-01T09:00:00Z") as store:
@@ -291,8 +291,8 @@ def test_record_files_are_document_references_linked_to_the_response_in_one_bund
 
     from fhir.resources.R4B.bundle import Bundle
 
-    from triage.fhir import records_bundle, response_resource
-    from triage.questionnaire import load_questionnaire
+    from triage.interop.fhir import records_bundle, response_resource
+    from triage.core.questionnaire import load_questionnaire
 
     answers = json.loads((EXAMPLES / "records-missing.json").read_text(encoding="utf-8"))
     response = response_resource(load_questionnaire(), answers, authored="2026-12-06T04:00:00Z",
@@ -355,12 +355,12 @@ def test_the_printable_export_lists_the_requests(sqlite_db):
 def test_the_cds_hooks_card_says_which_records_are_on_file():
     from datetime import date
 
-    from triage.answers import parse_answers
-    from triage.assess import assess
-    from triage.cds_hooks import card_detail
-    from triage.questionnaire import load_questionnaire
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess
+    from triage.interop.cds_hooks import card_detail
+    from triage.core.questionnaire import load_questionnaire
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
 
     def detail(name: str, **changed) -> str:
         raw = {**json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8")), **changed}

@@ -103,7 +103,7 @@ def test_an_upload_survives_kill_9_at_any_moment(tmp_path):
     verified = subprocess.run([*TRIAGE, "audit", "verify"], cwd=folder, env=env, capture_output=True, text=True,
                               timeout=300)
     assert verified.returncode == 0, verified.stderr
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(db) as store:
         stored = store.record_files(1)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from triage import store as store_module
-from triage.store import sqlite as store_sqlite
-from triage.drafts import Recorded, StoreDraft
-from triage.errors import Conflict, IntakeNotFound, StoreError
-from triage.store import SCHEMA_VERSION, open_store
+from triage.records import store as store_module
+from triage.records.store import sqlite as store_sqlite
+from triage.records.drafts import Recorded, StoreDraft
+from triage.core.errors import Conflict, IntakeNotFound, StoreError
+from triage.records.store import SCHEMA_VERSION, open_store
 
 from support.postgres import Raw
 

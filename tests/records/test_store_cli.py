@@ -267,8 +267,8 @@ def test_audit_without_action_prints_help(sqlite_db):
 
 
 def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
-    from triage.cli.records import worklist_text
-    from triage.store import WorklistRow
+    from triage.channels.cli.records import worklist_text
+    from triage.records.store import WorklistRow
 
     rows = [WorklistRow(12, 1, "records_needed", "MRN-00012345678-JOHNSON-ROBERT", 81, "2026-11-27",
                         ["fused_levels", "current_mri", "surgical_report", "symptom_pattern", "red_flag_screen"],
@@ -284,7 +284,7 @@ def test_worklist_fits_80_columns_and_says_a_draft_is_not_assessed():
 
 
 def _worklist_rows():
-    from triage.store import WorklistRow
+    from triage.records.store import WorklistRow
 
     return [WorklistRow(3, 1, "urgent", "EXAMPLE-002", 2, "2026-11-24", ["current_mri", "surgical_report",
                         "red_flag_screen"], "2026-11-24T08:00:00Z", False, urgency="emergency"),
@@ -297,7 +297,7 @@ def _worklist_rows():
 
 @pytest.mark.parametrize("width", [100, 80, 72, 60, 50, 40])
 def test_the_worklist_never_breaks_a_word_and_keeps_id_patient_and_status(width):
-    from triage.cli.records import status_words, worklist_text
+    from triage.channels.cli.records import status_words, worklist_text
 
     rows = _worklist_rows()
     text = worklist_text(rows, 4, {"urgent": 1}, width=width)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_cli
 from support.postgres import Raw
-from triage.store import open_store
+from triage.records.store import open_store
 
 RESULT = {
     "status": "urgent", "red_flags": ["red_flag_major_trauma"],
@@ -202,7 +202,7 @@ def test_audit_verify_names_the_changed_row(template, copy_of, statement, named)
 
 def _schema_1_store_with_a_draft(path: Path) -> None:
     """A store as schema 1 wrote it: a draft whose audit row carries no hash."""
-    from triage import store as store_module
+    from triage.records import store as store_module
 
     raw = sqlite3.connect(path, isolation_level=None)
     for statement in store_module._statements(store_module.MIGRATIONS[0]):
@@ -237,7 +237,7 @@ def test_a_schema_1_store_is_migrated_and_its_drafts_sealed_as_found(tmp_path):
 def test_accounts_and_invitations_of_a_schema_7_store_are_sealed_as_found(store_location):
     """Before schema 8 no audit row held an account's or an invitation's hash: upgrading seals them
     as found (one audit row each), and from then on a change is found."""
-    from triage import store as store_module
+    from triage.records import store as store_module
 
     with open_store(store_location) as store:
         store.save_draft({"patient_id": "PT-1"}, user="alice")

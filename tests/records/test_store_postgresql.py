@@ -17,8 +17,8 @@ import pytest
 from conftest import ROOT, run_cli
 from support.cli import SCRATCH
 from support.postgres import Raw
-from triage.errors import StoreError
-from triage.store import open_store
+from triage.core.errors import StoreError
+from triage.records.store import open_store
 
 CLI = str(ROOT / "cli.py")
 RESULT = {"status": "urgent", "red_flags": ["red_flag_major_trauma"], "physician_consult": {"urgency": "emergency"},
@@ -35,13 +35,13 @@ def test_only_the_postgresql_backend_imports_psycopg():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             if any(name.split(".")[0] == "psycopg" for name in names):
                 importers.append(path.relative_to(ROOT).as_posix())
-    assert sorted(set(importers)) == ["triage/store/postgresql.py"]
+    assert sorted(set(importers)) == ["triage/records/store/postgresql.py"]
 
 
 def test_assess_and_list_on_sqlite_do_not_load_psycopg(tmp_path):
     answers = tmp_path / "a.json"
     answers.write_text('{"patient_id": "P-1"}', encoding="utf-8")
-    probe = ("import sys, io; from triage.cli.main import main; "
+    probe = ("import sys, io; from triage.channels.cli.main import main; "
              "codes = [main(args, out=io.StringIO(), err=io.StringIO()) for args in ("
              f"['assess', {str(answers)!r}, '--save', '--db', {str(tmp_path / 't.db')!r}],"
              f"['list', '--db', {str(tmp_path / 't.db')!r}])]; "
@@ -53,7 +53,7 @@ def test_assess_and_list_on_sqlite_do_not_load_psycopg(tmp_path):
 # -- URLs: passwords never shown, options passed through -------------------------------------------
 
 def test_a_password_in_the_url_is_never_shown():
-    from triage.store.postgresql import redact
+    from triage.records.store.postgresql import redact
 
     assert redact("postgresql://app:s3cret@db.example:5433/triage?sslmode=verify-full&sslrootcert=/etc/ca.pem") == \
         "postgresql://app:***@db.example:5433/triage?sslmode=verify-full&sslrootcert=/etc/ca.pem"
@@ -87,14 +87,14 @@ def test_the_environment_names_a_postgresql_store(pg_url, monkeypatch, answers_f
 def test_every_schema_change_has_its_postgresql_migration():
     """A migration added to store.MIGRATIONS (SQLite) needs its PostgreSQL twin, or new stores and
     upgraded ones would differ from SQLite's."""
-    from triage.store import postgresql as store_postgresql
-    from triage.store import SCHEMA_VERSION
+    from triage.records.store import postgresql as store_postgresql
+    from triage.records.store import SCHEMA_VERSION
 
     assert sorted(store_postgresql.MIGRATIONS) == list(range(store_postgresql.BASE_SCHEMA, SCHEMA_VERSION))
 
 
 def test_a_store_at_the_base_schema_is_upgraded_on_opening(pg_url):
-    from triage.store import postgresql as store_postgresql
+    from triage.records.store import postgresql as store_postgresql
 
     with open_store(pg_url) as store:  # a terminal draft with a yes, saved before drafts raised alerts
         store.red_flag_tiers = {}
@@ -226,7 +226,7 @@ PIPED = ["2026-11-24", "2024-03", "L4-S1", "y", "y", "09/2025", "L3-4", "3", "2 
 
 AMENDER = r"""
 import io, json, sys
-from triage.cli.main import main
+from triage.channels.cli.main import main
 answers, rounds = sys.argv[1], int(sys.argv[2])
 for _ in range(rounds):  # read the latest version, amend it; exit 6 = someone else got there first
     out = io.StringIO()
@@ -317,7 +317,7 @@ def test_a_tcp_store_with_a_verified_certificate_is_tried(url, monkeypatch):
 
 
 def test_insecure_transport_is_allowed_when_asked_and_said_at_every_start(monkeypatch, caplog):
-    from triage.store.postgresql import _warned
+    from triage.records.store.postgresql import _warned
 
     monkeypatch.setenv("TRIAGE_INSECURE_TRANSPORT", "0")  # the option sets it to 1; put back after the test
     _warned.clear()
@@ -409,7 +409,7 @@ def test_the_web_changes_its_own_account_as_the_application_role(roles):
     """What the staff pages do to the signed-in member's own account, as the role they connect as:
     set up a second factor, use a code, change their own password (which ends their other sessions
     and keeps the one asking). Each goes through a narrow function, never a column grant."""
-    from triage.store import PASSWORD_CHANGED, WebSession
+    from triage.records.store import PASSWORD_CHANGED, WebSession
 
     app_url, admin_url = roles
     with open_store(admin_url) as store:
@@ -447,8 +447,8 @@ def test_every_table_has_its_privileges():
     """A table added by a migration needs its line in PRIVILEGES, or the application role cannot use it."""
     import re
 
-    from triage import store as store_module
-    from triage.store import postgresql as store_postgresql
+    from triage.records import store as store_module
+    from triage.records.store import postgresql as store_postgresql
 
     created = set(re.findall(r"CREATE TABLE (\w+)", store_postgresql.SCHEMA + "".join(
         store_postgresql.MIGRATIONS.values()) + "".join(store_module.MIGRATIONS)))

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from triage import store as store_module
-from triage.store import sqlite as store_sqlite
-from triage.errors import Conflict, IntakeNotFound, StoreError
-from triage.store import open_store
+from triage.records import store as store_module
+from triage.records.store import sqlite as store_sqlite
+from triage.core.errors import Conflict, IntakeNotFound, StoreError
+from triage.records.store import open_store
 
 SECRET = "PT-SECRET-4711"
 ANSWERS = {"patient_id": SECRET, "assessment_date": "2026-11-24", "fusion_date": "2019-07", "pain_score": 8,
@@ -34,8 +34,8 @@ VALUES = (SECRET, "2019-07", "L4-L5")  # answer values that must never leak
 
 CHILD = r"""
 import json, sys
-from triage.store import open_store
-from triage.errors import Conflict
+from triage.records.store import open_store
+from triage.core.errors import Conflict
 db, mode, answers, result = sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
 count = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 store = open_store(db)
@@ -73,7 +73,7 @@ elif mode == "amend-loop":  # read the latest, amend it; a conflict means someon
 @pytest.fixture(scope="module")
 def result() -> dict:
     # A real result for these answers, computed once (children never load the engine).
-    path = Path(__file__).parent / "_reliability_answers.json"
+    path = Path(__file__).parents[1] / "_reliability_answers.json"
     path.write_text(json.dumps(ANSWERS))
     try:
         run = run_cli("assess", str(path), "--format", "json")

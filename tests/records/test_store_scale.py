@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli
 from support.cli import SCRATCH, TRIAGE
 from support.postgres import Raw
-from triage.store import open_store
+from triage.records.store import open_store
 
 
 def result(status: str, urgency: str = "routine", missing=(), va_to_do=None, months=None) -> dict:
@@ -112,7 +112,7 @@ def test_keyset_pages_partition_the_worklist_forwards_and_backwards(clinic):
 
 
 def test_counts_kept_with_the_worklist_equal_a_recount_and_verify_names_a_changed_one(clinic):
-    from triage.store import counts as worklist_counts
+    from triage.records.store import counts as worklist_counts
 
     with open_store(clinic) as store:
         store.save_draft({"patient_id": "SOON", "red_flag_bladder_bowel": "yes"}, user="a", intake_id=2)

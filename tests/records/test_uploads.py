@@ -1,4 +1,4 @@
-"""Checking an uploaded file by its content (triage.uploads): what is taken, what is kept of it, and
+"""Checking an uploaded file by its content (triage.records.uploads): what is taken, what is kept of it, and
 every hostile file refused with a reason (issue 30, items 2 and 6). The files are built here from
 bytes (tests/support/hostile_files.py)."""
 
@@ -9,9 +9,9 @@ import io
 import pytest
 
 from support import hostile_files as files
-from triage.errors import UploadRefused
-from triage.settings import load_settings
-from triage.uploads import MAX_NAME_LENGTH, UploadLimits, check_count, check_upload, safe_filename
+from triage.core.errors import UploadRefused
+from triage.core.settings import load_settings
+from triage.records.uploads import MAX_NAME_LENGTH, UploadLimits, check_count, check_upload, safe_filename
 
 LIMITS = UploadLimits.from_settings(load_settings())
 

@@ -42,9 +42,9 @@ def lines() -> list[bytes]:
 
 
 def configurations():
-    from triage import batch
-    from triage.ruleset import load_ruleset
-    from triage.settings import Settings, load_settings
+    from triage.channels import batch
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import Settings, load_settings
 
     today = _generate().ASSESSMENT_DATE
     ruleset = load_ruleset()
@@ -61,7 +61,7 @@ def digest(record: str) -> str:
 
 def records() -> list[tuple[str, int, str]]:
     """(configuration, line number, record) for every sample line, as `triage batch` writes them."""
-    from triage import batch
+    from triage.channels import batch
 
     made = []
     for name, config in configurations().items():

@@ -21,11 +21,11 @@ from flask import Flask
 from pydantic import BaseModel, ConfigDict, Field
 
 from support import ROOT
-from triage import cds_hooks
-from triage.answers import RED_FLAGS
-from triage.cds_hooks import CdsHooksConfig
-from triage.questionnaire import load_questionnaire
-from triage.web.cds_hooks import init_app
+from triage.interop import cds_hooks
+from triage.core.answers import RED_FLAGS
+from triage.interop.cds_hooks import CdsHooksConfig
+from triage.core.questionnaire import load_questionnaire
+from triage.channels.web.cds_hooks import init_app
 
 ISSUER = "https://ehr.example.org/"
 BASE_URL = "https://triage.clinic.example"
@@ -199,8 +199,8 @@ def answers_for(status: str) -> dict[str, Any]:
 
 
 def response_resource(answers: dict[str, Any], **options: Any) -> dict[str, Any]:
-    from triage import fhir
-    from triage.questionnaire import load_questionnaire
+    from triage.interop import fhir
+    from triage.core.questionnaire import load_questionnaire
 
     resource = fhir.response_resource(load_questionnaire(), answers, authored="2026-11-20T09:30:00Z", **options)
     resource["subject"] = {"reference": f"Patient/{PATIENT_ID}"}

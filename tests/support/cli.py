@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.cli.main import main
+from triage.channels.cli.main import main
 
 # The console script pip installed with the package: starts like a clinic's `triage`, and (unlike
 # `python -m triage` or `python cli.py`) never puts the current folder on sys.path.

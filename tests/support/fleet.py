@@ -1,5 +1,5 @@
 """A clinic network for tests: a throwaway PostgreSQL, several installed `triage serve` processes on it
-and a real HAProxy in front, round robin without stickiness (tests/test_fleet.py,
+and a real HAProxy in front, round robin without stickiness (tests/whole/test_fleet.py,
 benchmarks/bench_fleet.py).
 
 Every process binds 127.0.0.1 only. The app processes and HAProxy are children of the test process

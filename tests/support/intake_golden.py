@@ -1,5 +1,5 @@
 """The golden patient-safe summaries of `triage intake --mode patient`: which cases, and how each is
-rendered (80 columns). Shared by tests/test_patient_summary.py and `python tests/regen.py intake`,
+rendered (80 columns). Shared by tests/decision/test_patient_summary.py and `python tests/regen.py intake`,
 which writes tests/data/golden/intake/<case>.txt; never edit the golden files by hand.
 """
 
@@ -51,13 +51,13 @@ def golden_path(name: str, language: str = "en") -> "Path":
 
 
 def render(name: str, width: int = 80, language: str = "en") -> str:
-    from triage.answers import parse_answers
-    from triage.assess import assess
-    from triage.languages import load_language
-    from triage.patient_summary import patient_summary, render_patient_summary
-    from triage.questionnaire import load_definition
-    from triage.ruleset import load_ruleset
-    from triage.settings import load_settings
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess
+    from triage.core.languages import load_language
+    from triage.decision.patient_summary import patient_summary, render_patient_summary
+    from triage.core.questionnaire import load_definition
+    from triage.core.ruleset import load_ruleset
+    from triage.core.settings import load_settings
 
     make, stopped = CASES[name]
     ruleset, settings = load_ruleset(), load_settings()

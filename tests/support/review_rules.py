@@ -4,12 +4,12 @@ The record, tests/data/review/rules.json, holds for each rule id, its version, a
 rule means (step, source, reads, condition, and what it concludes: status, urgency tier, red flag,
 missing item, step status, discussion point, VA criterion or to-do), and the same meaning in words
 (`when`, `then`) so that the diff a clinician signs off is readable without the rules file at hand.
-tests/test_rules_review.py fails when a
+tests/whole/test_rules_review.py fails when a
 rule's meaning changes while its version does not, and when the record is out of date. Run this only
 after the changed rules were reviewed; the diff of rules.json is what the reviewer signs off.
 
 Wording (title, rationale, the reason's text) is left out on purpose: rules/fbss-triage.toml asks for
-a new version "when the rule's meaning changes", and wording is checked by tests/test_language.py.
+a new version "when the rule's meaning changes", and wording is checked by tests/whole/test_language.py.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def current_record(ruleset) -> dict:
 
 
 def write_record() -> Path:
-    from triage.ruleset import load_ruleset
+    from triage.core.ruleset import load_ruleset
 
     RECORD.parent.mkdir(exist_ok=True)
     RECORD.write_text(json.dumps(current_record(load_ruleset()), indent=2) + "\n", encoding="utf-8")

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 from hypothesis import strategies as st
 
-from triage.answers import PAIN_LOCATIONS, PAIN_PATTERNS, PAIN_QUALITIES, RED_FLAGS, VA_QUESTIONS
-from triage.segments import SEGMENTS, VERTEBRAE
+from triage.core.answers import PAIN_LOCATIONS, PAIN_PATTERNS, PAIN_QUALITIES, RED_FLAGS, VA_QUESTIONS
+from triage.core.segments import SEGMENTS, VERTEBRAE
 
 YES_NO_FIELDS = ("surgical_report_available", "mri_available", "hardware_problem_known",
                  "mechanical_symptoms", *RED_FLAGS, "veteran", *VA_QUESTIONS)
@@ -95,7 +95,7 @@ def facts(baselines=()):
     combination, including ones no answers object produces (e.g. an MRI 'current' with no date).
     Half of them start from one of ``baselines`` (real derived facts) with up to four facts changed,
     which keeps rules that need many facts at once (step 1 done) within reach."""
-    from triage.facts import FACTS
+    from triage.core.facts import FACTS
 
     uniform = st.fixed_dictionaries({name: st.sampled_from(spec.values) for name, spec in FACTS.items()})
     if not baselines:

@@ -27,7 +27,7 @@ class Clock:
 
 
 def make_app(db: Path, **options):
-    from triage.web.app import create_app
+    from triage.channels.web.app import create_app
 
     options.setdefault("today", lambda: TODAY)
     return create_app(store_path=db, **options)
@@ -121,8 +121,8 @@ FULL_INTAKE = [
 
 def invite(db: Path, *, patient_id: str | None = None, days: int = 7, user: str = "coordinator") -> tuple[str, int]:
     """Issue a code as `triage invite` does; returns (code, intake id)."""
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(db) as store:
@@ -156,8 +156,8 @@ _HASHES: dict[str, str] = {}
 
 def add_staff(db: Path, name: str, role: str, password: str = PASSWORD) -> None:
     """An account as `triage users add` makes it (argon2id hashes cost ~0.1 s each: made once per password)."""
-    from triage import accounts
-    from triage.store import open_store
+    from triage.records import accounts
+    from triage.records.store import open_store
 
     if password not in _HASHES:
         _HASHES[password] = accounts.hash_password(password)
@@ -190,7 +190,7 @@ def second_factor(person: Patient, name: str) -> Patient:
 def totp_now(app, name: str, secret: str | None = None) -> str:
     """A code an authenticator app would show for ``name`` now, of a time step the account has not
     used (a code works once): the app's clock is moved on by a step if a test's clock stands still."""
-    from triage import accounts
+    from triage.records import accounts
 
     services = app.extensions["triage"]
     factor = services.store().second_factor(name)

@@ -67,7 +67,7 @@ def answer_second_factor(page, app, name: str, check=None) -> None:
     import time
 
     from support.web import totp_now
-    from triage import accounts
+    from triage.records import accounts
 
     page.wait_for_load_state()
     label = "Code from your authenticator app"

@@ -30,8 +30,8 @@ def _normalise(page: str, codes: list[str]) -> str:
 
 def render_all(language: str = LANGUAGE) -> dict[str, str]:
     """Every kind of patient page, by name, in ``language`` (HTML as served)."""
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     pages: dict[str, str] = {}
     codes: list[str] = []

@@ -1,8 +1,8 @@
 """The wording checks' data and helpers: the forbidden phrasings (tests/data/language/forbidden.txt), the
 user-facing strings of the definitions and renderers, and a plain reading-level measure.
 
-Shared by tests/test_language.py (every definition and template string) and
-tests/test_properties.py (every generated result), so there is one list of phrasings to keep.
+Shared by tests/whole/test_language.py (every definition and template string) and
+tests/decision/test_properties.py (every generated result), so there is one list of phrasings to keep.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from support import DATA
-from triage.questionnaire import Questionnaire
-from triage.ruleset import Ruleset
+from triage.core.questionnaire import Questionnaire
+from triage.core.ruleset import Ruleset
 
 HERE = DATA / "language"
 
@@ -159,7 +159,7 @@ def grade(text: str) -> float:
 # "emergencias" 3), which made the formula 3-5 points too easy. The PyPI syllabifiers were checked:
 # pylabeador (GPL-3.0, beta) and silabeador (LGPL, aimed at verse) split words but bring a licence
 # and a dependency for what the counting needs, which is the spelling rules of Spanish below. The
-# counter is checked against hand-counted words (tests/test_spanish.py, SYLLABLES_ES).
+# counter is checked against hand-counted words (tests/core/test_spanish.py, SYLLABLES_ES).
 
 _STRONG = set("aeoáéóíú")  # open vowels, and a stressed close vowel (which breaks a diphthong)
 _VOWELS = set("aeiouáéíóúü")

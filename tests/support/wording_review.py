@@ -3,10 +3,10 @@
 
 The baseline, tests/data/review/patient-texts-<version>.json, holds every patient text of the last
 reviewed questionnaire (English and Spanish, terminal and web, the rules' patient messages), exactly
-as `triage.languages.patient_texts`, the translation and the web messages give them. The record
+as `triage.core.languages.patient_texts`, the translation and the web messages give them. The record
 lists each text that changed, was added or was removed, old and new side by side, so that the
 reviewer (a clinician for the English, a qualified medical translator for the Spanish) reads the
-change without a diff tool. tests/test_wording_review.py fails when the record is out of date.
+change without a diff tool. tests/whole/test_wording_review.py fails when the record is out of date.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ CHANNELS = {"en": "English (questionnaire, terminal, rules' patient messages)",
 
 
 def current_texts() -> dict:
-    from triage.languages import load_translation, patient_texts
-    from triage.questionnaire import load_definition
-    from triage.ruleset import load_ruleset
-    from triage.web.messages import load_messages
+    from triage.core.languages import load_translation, patient_texts
+    from triage.core.questionnaire import load_definition
+    from triage.core.ruleset import load_ruleset
+    from triage.channels.web.messages import load_messages
 
     definition, ruleset = load_definition(), load_ruleset()
     return {"questionnaire": definition.questionnaire.version, "ruleset": ruleset.ruleset.version,

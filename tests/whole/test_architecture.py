@@ -1,18 +1,18 @@
 """The layering the design fixes, checked on the source by package:
 
 - the core (triage/ but its outer packages: the modules directly in triage/ and its core packages,
-  the store triage/store/ and CDS Hooks triage/cds_hooks/) never imports an outer layer (rich,
-  triage.render, triage.cli, triage.web);
+  the store triage/records/store/ and CDS Hooks triage/interop/cds_hooks/) never imports an outer layer (rich,
+  triage.channels.render, triage.channels.cli, triage.channels.web);
 - inside the store, the backends never import each other: only the opener imports the PostgreSQL
   backend (so psycopg is loaded for a postgresql:// store alone, and neither backend needs the other);
-- inside triage/cds_hooks/, each concern imports only those below it (protocol, config, then trust,
+- inside triage/interop/cds_hooks/, each concern imports only those below it (protocol, config, then trust,
   prefetch and cards, then the service) and none imports the package's face;
 - no import circle anywhere in triage/ (imports inside functions count: they only postpone one);
-- only the adapter (triage/engine.py) imports durable;
-- triage.render (renderings shared by the terminal and the web) imports only the core;
-- the terminal layer (triage.cli) and the web layer (triage.web) never import each other;
-- inside triage.cli, a command module imports only triage.cli.common (and the core, render): never
-  another command module, so adding a command is one module plus one line in triage/cli/main.py.
+- only the adapter (triage/decision/engine.py) imports durable;
+- triage.channels.render (renderings shared by the terminal and the web) imports only the core;
+- the terminal layer (triage.channels.cli) and the web layer (triage.channels.web) never import each other;
+- inside triage.channels.cli, a command module imports only triage.channels.cli.common (and the core, render): never
+  another command module, so adding a command is one module plus one line in triage/channels/cli/main.py.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 # triage/__main__.py is the entry point (`python -m triage`), not the core; the core packages are.
 CORE = sorted(name for name in MODULES
               if name not in ("triage", "triage.__main__") and name.split(".")[1] not in OUTER_PACKAGES)
-STORE = sorted(name for name in MODULES if in_package(name, "triage.store"))
+STORE = sorted(name for name in MODULES if in_package(name, "triage.records.store"))
 
 
 def imported(module: str) -> set[str]:
-    """Every module name ``module`` imports; ``from triage.cli import common`` gives both
-    triage.cli and triage.cli.common."""
+    """Every module name ``module`` imports; ``from triage.channels.cli import common`` gives both
+    triage.channels.cli and triage.channels.cli.common."""
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     names = set()
     for node in ast.walk(tree):
@@ -65,13 +65,13 @@ def imported(module: str) -> set[str]:
 
 
 def test_the_packages_exist():
-    assert {"triage.cli.main", "triage.cli.common", "triage.render.result", "triage.render.html"} <= set(MODULES)
-    assert "triage.engine" in CORE and "triage.assess" in CORE and "triage.result_builder" in CORE
-    assert {"triage.store", "triage.store.core", "triage.store.sqlite", "triage.store.postgresql"} <= set(CORE)
-    assert {"triage.cds_hooks.trust", "triage.cds_hooks.service"} <= set(CORE)
+    assert {"triage.channels.cli.main", "triage.channels.cli.common", "triage.channels.render.result", "triage.channels.render.html"} <= set(MODULES)
+    assert "triage.decision.engine" in CORE and "triage.decision.assess" in CORE and "triage.decision.result_builder" in CORE
+    assert {"triage.records.store", "triage.records.store.core", "triage.records.store.sqlite", "triage.records.store.postgresql"} <= set(CORE)
+    assert {"triage.interop.cds_hooks.trust", "triage.interop.cds_hooks.service"} <= set(CORE)
 
 
-# Each CDS Hooks concern and the concerns it may import (triage/cds_hooks/__init__.py only re-exports).
+# Each CDS Hooks concern and the concerns it may import (triage/interop/cds_hooks/__init__.py only re-exports).
 CDS_HOOKS_LAYERS = {
     "protocol": set(),
     "config": {"protocol"},
@@ -83,19 +83,19 @@ CDS_HOOKS_LAYERS = {
 
 
 def test_the_cds_hooks_package_has_one_module_per_concern():
-    assert {name for name in MODULES if in_package(name, "triage.cds_hooks")} == \
-        {"triage.cds_hooks", *(f"triage.cds_hooks.{concern}" for concern in CDS_HOOKS_LAYERS)}
+    assert {name for name in MODULES if in_package(name, "triage.interop.cds_hooks")} == \
+        {"triage.interop.cds_hooks", *(f"triage.interop.cds_hooks.{concern}" for concern in CDS_HOOKS_LAYERS)}
 
 
 @pytest.mark.parametrize("concern", CDS_HOOKS_LAYERS)
 def test_a_cds_hooks_concern_imports_only_those_below_it(concern):
-    inside = {n for n in imported(f"triage.cds_hooks.{concern}") if in_package(n, "triage.cds_hooks")}
-    assert inside <= {f"triage.cds_hooks.{below}" for below in CDS_HOOKS_LAYERS[concern]}
+    inside = {n for n in imported(f"triage.interop.cds_hooks.{concern}") if in_package(n, "triage.interop.cds_hooks")}
+    assert inside <= {f"triage.interop.cds_hooks.{below}" for below in CDS_HOOKS_LAYERS[concern]}
 
 
 def test_only_the_adapter_imports_durable():
     importers = {name for name in MODULES if any(n.split(".")[0] == "durable" for n in imported(name))}
-    assert importers == {"triage.engine"}
+    assert importers == {"triage.decision.engine"}
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -105,21 +105,21 @@ def test_core_never_imports_an_outer_layer(module):
     assert not outer
 
 
-BACKENDS = {"triage.store.sqlite", "triage.store.postgresql"}
+BACKENDS = {"triage.records.store.sqlite", "triage.records.store.postgresql"}
 
 
 @pytest.mark.parametrize("module", STORE)
 def test_the_backends_never_import_each_other_and_only_the_opener_picks_one(module):
     """The backends import the shared modules (model, audit, schema, migrations, verify, core), never
-    each other; triage.store.opener picks one (the package's face re-exports the SQLite file helpers:
+    each other; triage.records.store.opener picks one (the package's face re-exports the SQLite file helpers:
     open_copy)."""
-    allowed = {"triage.store.opener": BACKENDS, "triage.store": {"triage.store.sqlite"}}.get(module, set())
+    allowed = {"triage.records.store.opener": BACKENDS, "triage.records.store": {"triage.records.store.sqlite"}}.get(module, set())
     assert (imported(module) & BACKENDS) - {module} <= allowed
 
 
 def test_a_store_module_never_imports_the_package_face():
-    """triage/store/__init__.py imports every store module: one of them importing it back is a circle."""
-    assert not {name for name in STORE if name != "triage.store" and "triage.store" in imported(name)}
+    """triage/records/store/__init__.py imports every store module: one of them importing it back is a circle."""
+    assert not {name for name in STORE if name != "triage.records.store" and "triage.records.store" in imported(name)}
 
 
 def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -161,31 +161,31 @@ def test_no_import_circle_in_triage():
     assert import_circles(graph) == []
 
 
-@pytest.mark.parametrize("module", [name for name in MODULES if in_package(name, "triage.render")])
+@pytest.mark.parametrize("module", [name for name in MODULES if in_package(name, "triage.channels.render")])
 def test_render_imports_only_the_core(module):
-    assert not {n for n in imported(module) if in_package(n, "triage.cli") or in_package(n, "triage.web")}
+    assert not {n for n in imported(module) if in_package(n, "triage.channels.cli") or in_package(n, "triage.channels.web")}
 
 
-@pytest.mark.parametrize("module", [name for name in MODULES if in_package(name, "triage.cli")
-                                    or in_package(name, "triage.web")])
+@pytest.mark.parametrize("module", [name for name in MODULES if in_package(name, "triage.channels.cli")
+                                    or in_package(name, "triage.channels.web")])
 def test_terminal_and_web_layers_never_import_each_other(module):
-    other = "triage.web" if in_package(module, "triage.cli") else "triage.cli"
+    other = "triage.channels.web" if in_package(module, "triage.channels.cli") else "triage.channels.cli"
     assert not {n for n in imported(module) if in_package(n, other)}
 
 
-COMMAND_MODULES = sorted(name for name in MODULES if in_package(name, "triage.cli")
-                         and name not in ("triage.cli", "triage.cli.main", "triage.cli.common"))
+COMMAND_MODULES = sorted(name for name in MODULES if in_package(name, "triage.channels.cli")
+                         and name not in ("triage.channels.cli", "triage.channels.cli.main", "triage.channels.cli.common"))
 
 
 @pytest.mark.parametrize("module", COMMAND_MODULES)
 def test_a_command_module_imports_only_the_common_module_of_the_cli(module):
-    cli_imports = {n for n in imported(module) if in_package(n, "triage.cli")} - {"triage.cli"}
-    assert cli_imports <= {"triage.cli.common"}
+    cli_imports = {n for n in imported(module) if in_package(n, "triage.channels.cli")} - {"triage.channels.cli"}
+    assert cli_imports <= {"triage.channels.cli.common"}
     assert "def register(" in MODULES[module].read_text(encoding="utf-8")
 
 
 def test_the_common_module_imports_no_command():
-    assert not {n for n in imported("triage.cli.common") if in_package(n, "triage.cli")}
+    assert not {n for n in imported("triage.channels.cli.common") if in_package(n, "triage.channels.cli")}
 
 
 def test_main_registers_every_command_module_and_knows_which_commands_each_has():
@@ -193,13 +193,13 @@ def test_main_registers_every_command_module_and_knows_which_commands_each_has()
     import argparse
     import importlib
 
-    from triage.cli import main
+    from triage.channels.cli import main
 
-    assert sorted(f"triage.cli.{name}" for name in main.COMMANDS) == COMMAND_MODULES
+    assert sorted(f"triage.channels.cli.{name}" for name in main.COMMANDS) == COMMAND_MODULES
     for name, commands in main.COMMANDS.items():
         parser = argparse.ArgumentParser()
         subcommands = parser.add_subparsers()
-        importlib.import_module(f"triage.cli.{name}").register(subcommands)
+        importlib.import_module(f"triage.channels.cli.{name}").register(subcommands)
         assert tuple(subcommands.choices) == commands, name
 
 

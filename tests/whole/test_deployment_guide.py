@@ -31,15 +31,15 @@ NOT_RUN = {
     "python3 -m venv /opt/fbss-triage/venv": "CI: the README's test command (a fresh venv)",
     "/opt/fbss-triage/venv/bin/pip install .": "CI: the README's test command (pip install of the project)",
     "/opt/fbss-triage/venv/bin/pip install --upgrade .": "CI: the README's test command",
-    "systemctl daemon-reload": "needs systemd; tests/test_deploy.py",
-    "systemctl enable --now fbss-triage": "needs systemd; tests/test_deploy.py runs the unit's ExecStart",
+    "systemctl daemon-reload": "needs systemd; tests/whole/test_deploy.py",
+    "systemctl enable --now fbss-triage": "needs systemd; tests/whole/test_deploy.py runs the unit's ExecStart",
     "systemctl status fbss-triage --no-pager": "needs systemd",
-    "systemctl reload nginx": "needs systemd; tests/test_deploy.py runs nginx with the site",
+    "systemctl reload nginx": "needs systemd; tests/whole/test_deploy.py runs nginx with the site",
     "systemctl enable --now fbss-triage-backup.timer": "needs systemd; its ExecStart is run below",
     "journalctl -u fbss-triage-backup --no-pager": "needs systemd",
     "systemctl stop fbss-triage": "needs systemd",
     "systemctl start fbss-triage": "needs systemd",
-    f"curl -fsS https://{NAME}/healthz": "the name is the clinic's; tests/test_deploy.py fetches over https",
+    f"curl -fsS https://{NAME}/healthz": "the name is the clinic's; tests/whole/test_deploy.py fetches over https",
 }
 
 

@@ -66,8 +66,8 @@ def fleet(tmp_path, ehr):
 
 
 def _invite(fleet) -> tuple[str, int]:
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(fleet.db) as store:
@@ -100,7 +100,7 @@ def _wrong_codes(fleet, tries: int) -> list[int]:
 
 
 def test_a_fleet_behind_a_balancer_survives_a_killed_process_and_a_database_restart(browser, fleet, ehr):
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     app1, app2, app3 = fleet.apps
     fleet.command("users", "add", "cora", "--role", "coordinator", "--password-stdin", stdin=PASSWORD + "\n")

@@ -3,7 +3,7 @@ patients.
 
 - Every user-facing string of the definitions (rules/*.toml, questionnaires/*.toml) and every string
   constant of the renderers and the CLI is scanned against tests/data/language/forbidden.txt.
-  (Every generated result, in every format, is scanned by tests/test_properties.py.)
+  (Every generated result, in every format, is scanned by tests/decision/test_properties.py.)
 - What a patient reads (questionnaire in patient wording, records to bring, emergency instructions) is
   kept at a plain reading level: Flesch-Kincaid grade <= 8 per string of four words or more; shorter
   strings (option texts, titles) are too short for a grade, so each of their words must be at most
@@ -18,15 +18,15 @@ import tomllib
 import pytest
 
 from conftest import ROOT
-from triage.questionnaire import load_questionnaire
-from triage.ruleset import load_ruleset
-from triage.web.messages import load_messages
+from triage.core.questionnaire import load_questionnaire
+from triage.core.ruleset import load_ruleset
+from triage.channels.web.messages import load_messages
 from support.wording import code_strings, definition_strings, forbidden_in, grade, patient_strings, syllables, words
 
 RULESET = load_ruleset()
 QUESTIONNAIRE = load_questionnaire()
 MAX_GRADE = 8.0
-CODE = [path for folder in ("render", "cli") for path in sorted((ROOT / "triage" / folder).glob("*.py"))
+CODE = [path for folder in ("render", "cli") for path in sorted((ROOT / "triage" / "channels" / folder).glob("*.py"))
         if path.name != "__init__.py"]
 
 

@@ -10,8 +10,8 @@ import re
 import pytest
 
 from conftest import run_cli
-from triage.cli.common import ExitCode
-from triage.store import open_store
+from triage.channels.cli.common import ExitCode
+from triage.records.store import open_store
 
 KEYS = ("db", "settings", "base_url", "host", "port", "threads", "trusted_proxies", "allowed_hosts", "log_format",
         "kiosk", "metrics", "metrics_host", "metrics_port")
@@ -24,7 +24,7 @@ def clean_environment(monkeypatch, tmp_path):
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     try:
-        from triage import config
+        from triage.channels import config
     except ImportError:  # (a version without a configuration file: the tests fail on what they check)
         return
     monkeypatch.setattr(config, "SYSTEM_CONFIG", tmp_path / "no-system-file.toml")
@@ -74,7 +74,7 @@ def test_check_config_masks_the_database_password(tmp_path, monkeypatch):
 
 def test_the_config_file_comes_from_triage_config_then_the_system_file(tmp_path, monkeypatch):
     system = write(tmp_path / "system.toml", "[serve]\nport = 8001\n")
-    monkeypatch.setattr("triage.config.SYSTEM_CONFIG", system)
+    monkeypatch.setattr("triage.channels.config.SYSTEM_CONFIG", system)
     assert shown(run_cli("serve", "--check-config").out)["port"] == ("8001", str(system))
     named = write(tmp_path / "named.toml", "[serve]\nport = 8002\n")
     monkeypatch.setenv("TRIAGE_CONFIG", str(named))
@@ -235,7 +235,7 @@ def test_invite_refuses_a_loopback_link_when_the_server_is_not_on_loopback(tmp_p
 
 
 def test_a_store_url_differing_only_by_its_password_is_the_same_store():
-    from triage.config import same_store
+    from triage.channels.config import same_store
 
     assert same_store("postgresql://triage:pw@db.clinic/triage", "postgresql://triage@db.clinic/triage")
     assert not same_store("postgresql://triage:pw@db.clinic/triage", "postgresql://triage@db.clinic/other")

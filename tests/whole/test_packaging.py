@@ -54,7 +54,7 @@ def test_the_installed_package_holds_every_runtime_file():
     installed = {str(path) for path in metadata.Distribution.at(info).files or []}
     missing = sorted(shipped_files() - installed)
     assert missing == [], f"in the checkout but not installed: {missing}"
-    assert "triage/web/templates/staff/sign_in.html" in installed  # the file that was once left out
+    assert "triage/channels/web/templates/staff/sign_in.html" in installed  # the file that was once left out
 
 
 def test_the_built_wheel_holds_every_runtime_file_and_passes_check_wheel_contents(tmp_path):
@@ -91,7 +91,7 @@ def test_every_channel_runs_from_an_unrelated_folder(tmp_path):
     assert "fbss-intake" in run("questions", "-f", "fhir").stdout
     done = run("assess", str(ROOT / "examples" / "red-flag.json"), "--save")
     assert done.returncode == 0 and "URGENT" in done.stdout, done.stderr
-    probe = ("import sys; from triage.web.app import create_app; app = create_app(store_path=sys.argv[1]); "
+    probe = ("import sys; from triage.channels.web.app import create_app; app = create_app(store_path=sys.argv[1]); "
              "names = app.jinja_env.list_templates(); print(len([n for n in names if n.startswith('staff/')])); "
              "[app.jinja_env.get_template(n) for n in names]")
     loaded = subprocess.run([sys.executable, "-P", "-c", probe, str(tmp_path / "store" / "triage.db")], cwd=tmp_path,

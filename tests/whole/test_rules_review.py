@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from support.review_rules import RECORD, current_record, rule_digest
-from triage.ruleset import load_ruleset
+from triage.core.ruleset import load_ruleset
 
 RULESET = load_ruleset()
 

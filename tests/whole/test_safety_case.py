@@ -72,6 +72,6 @@ def test_no_control_is_left_pending():
 
 
 def test_the_check_bites():
-    assert "test_does_not_exist" not in defined_tests("tests/test_engine.py")
-    assert "test_a_missed_red_flag_fails_closed" in defined_tests("tests/test_engine.py")
-    assert TEST_REFERENCE.findall("see `tests/test_engine.py::test_x`") == [("tests/test_engine.py", "test_x")]
+    assert "test_does_not_exist" not in defined_tests("tests/decision/test_engine.py")
+    assert "test_a_missed_red_flag_fails_closed" in defined_tests("tests/decision/test_engine.py")
+    assert TEST_REFERENCE.findall("see `tests/decision/test_engine.py::test_x`") == [("tests/decision/test_engine.py", "test_x")]

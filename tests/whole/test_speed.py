@@ -10,13 +10,13 @@ import pytest
 
 from conftest import ROOT
 from support.cli import SCRATCH
-from triage import batch
-from triage.answers import parse_answers
-from triage.assess import assess
-from triage.batch_json import assess_json
-from triage.facts import derive
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.channels import batch
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess
+from triage.decision.batch_json import assess_json
+from triage.core.facts import derive
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate  # noqa: E402
@@ -64,7 +64,7 @@ def test_one_answer_as_json_is_what_answered_gives():
     for line in LINES[:200]:
         answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
         given = answers.answered()
-        from triage.answers import QUESTION_IDS
+        from triage.core.answers import QUESTION_IDS
 
         assert {q: answers.as_json(q) for q in QUESTION_IDS if answers.as_json(q) is not None} == given
         assert all(answers.as_json(q) is None for q in QUESTION_IDS if q not in given)
@@ -72,7 +72,7 @@ def test_one_answer_as_json_is_what_answered_gives():
 
 def test_the_data_json_output_prints_is_the_validated_models_json():
     """`triage assess --format json` prints the result's data without building the result models."""
-    from triage.assess import assess_data
+    from triage.decision.assess import assess_data
 
     for line in LINES[:200]:
         answers = parse_answers(json.loads(line), today=generate.ASSESSMENT_DATE)
@@ -82,21 +82,21 @@ def test_the_data_json_output_prints_is_the_validated_models_json():
 def test_starting_a_command_builds_only_its_options_and_imports_no_definition_it_does_not_use(tmp_path):
     import subprocess
 
-    from triage.cli.main import build_parser
+    from triage.channels.cli.main import build_parser
 
     assert list(build_parser(only="assess").commands.choices) == ["assess"]
     assert len(build_parser().commands.choices) > 10
     answers = tmp_path / "a.json"
     answers.write_text("{}", encoding="utf-8")
-    script = ("import sys; from triage.cli.main import main; code = main(['assess', sys.argv[1], '--format', 'json']); "
+    script = ("import sys; from triage.channels.cli.main import main; code = main(['assess', sys.argv[1], '--format', 'json']); "
               "print(sorted(m for m in sys.modules if m.startswith(('triage.', 'flask', 'psycopg', 'rich'))), "
               "file=sys.stderr); sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", script, str(answers)], cwd=SCRATCH, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     loaded = done.stderr
-    for unused in ("triage.languages", "triage.questionnaire", "triage.store", "triage.result'", "triage.cli.web",
-                   "triage.batch_json",
-                   "triage.cli.records", "flask", "psycopg", "rich"):
+    for unused in ("triage.core.languages", "triage.core.questionnaire", "triage.records.store", "triage.decision.result'", "triage.channels.cli.web",
+                   "triage.decision.batch_json",
+                   "triage.channels.cli.records", "flask", "psycopg", "rich"):
         assert f"'{unused}" not in loaded
 
 
@@ -107,7 +107,7 @@ def test_json_output_builds_no_pydantic_schema_once_the_definitions_are_kept(tmp
 
     answers = tmp_path / "a.json"
     answers.write_text('{"fusion_date": "2024-03", "fused_levels": ["L4-L5"], "pain_score": 4}', encoding="utf-8")
-    script = ("import sys; from triage.cli.main import main; code = main(['assess', sys.argv[1], '--format', 'json']); "
+    script = ("import sys; from triage.channels.cli.main import main; code = main(['assess', sys.argv[1], '--format', 'json']); "
               "from pydantic import BaseModel; "
               "built = [c.__name__ for c in BaseModel.__subclasses__() + [s for c in BaseModel.__subclasses__() "
               "for s in c.__subclasses__()] if c.__pydantic_complete__]; "

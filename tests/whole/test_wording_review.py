@@ -14,10 +14,10 @@ import pytest
 
 from support import DATA
 from support.wording_review import BASELINE, current_texts, record_path, render
-from triage.languages import load_translation, web_translation_path
-from triage.questionnaire import load_definition
-from triage.ruleset import load_ruleset
-from triage.web.messages import load_messages
+from triage.core.languages import load_translation, web_translation_path
+from triage.core.questionnaire import load_definition
+from triage.core.ruleset import load_ruleset
+from triage.channels.web.messages import load_messages
 
 REVIEW = DATA / "review"
 ANSWERS = (REVIEW / "questionnaire-2.1.0.md").read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Batch triage: one answers object per JSONL input line -> one record per output line, same order.
 
-Domain layer: no terminal, no rich. ``triage/cli/batch.py`` drives it, shows progress and the summary.
+Domain layer: no terminal, no rich. ``triage/channels/cli/batch.py`` drives it, shows progress and the summary.
 
 Records (one JSON object per line, the same count and order as the input lines):
 - a result: ``{"line": N, "patient_id": ..., <the result contract, as `triage assess --format json`>}``
@@ -33,12 +33,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from triage.errors import EngineError, InvalidInput, Problem
-from triage.files import MAX_ANSWERS_BYTES, move_into_place, remove_stale_temporaries, temporary_beside
-from triage.result_values import Status
-from triage.safe_text import json_text
-from triage.ruleset import Ruleset
-from triage.settings import Settings
+from triage.core.errors import EngineError, InvalidInput, Problem
+from triage.core.files import MAX_ANSWERS_BYTES, move_into_place, remove_stale_temporaries, temporary_beside
+from triage.core.result_values import Status
+from triage.core.safe_text import json_text
+from triage.core.ruleset import Ruleset
+from triage.core.settings import Settings
 
 INVALID_INPUT = "invalid_input"
 ENGINE = "engine"
@@ -103,9 +103,9 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
     """One input line -> (outcome, its output record as one line of JSON without newline).
 
     ``data`` is None when the line was longer than an answers object can be (it was not kept)."""
-    from triage.answers import parse_answers
-    from triage.batch_json import assess_record
-    from triage.files import parse_json
+    from triage.core.answers import parse_answers
+    from triage.decision.batch_json import assess_record
+    from triage.core.files import parse_json
 
     if data is None:
         problem = Problem("answers", "the line is longer than 1 MiB; an answers object is a few kB")
@@ -123,7 +123,7 @@ def triage_line(number: int, data: bytes | None, config: BatchConfig) -> tuple[s
         problem = Problem("internal", f"{type(error).__name__}: {error}")
         return INTERNAL, error_record(number, INTERNAL, [problem], _patient_id(raw))
     # The result's JSON: the bytes of ``assess(...).model_dump_json()`` without building the models
-    # (tests/test_batch_json.py). Splice in the record's two leading keys (the body is a JSON object, so it
+    # (tests/decision/test_batch_json.py). Splice in the record's two leading keys (the body is a JSON object, so it
     # starts with "{").
     record = f'{{"line":{number},"patient_id":{_dumps(answers.patient_id)},{body[1:]}'
     if config.keep:  # the parent records it: the answers contract and the result contract
@@ -200,7 +200,7 @@ def _context():
     # share those pages. Forking is only safe while this process has no durable threads: the command
     # never calls the engine in the parent when workers > 1, but a caller that already used the
     # engine in this process (a test run, a library user) gets spawned workers instead.
-    from triage import engine
+    from triage.decision import engine
 
     methods = multiprocessing.get_all_start_methods()
     safe_to_fork = "fork" in methods and not engine.started()

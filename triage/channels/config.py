@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from triage.errors import DefinitionError, InvalidInput, Problem
+from triage.core.errors import DefinitionError, InvalidInput, Problem
 
 SYSTEM_CONFIG = Path("/etc/fbss-triage/triage.toml")
 CONFIG_ENV = "TRIAGE_CONFIG"

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from triage.dates import PartialDate, parse_full_date
-from triage.errors import InvalidInput, Problem
-from triage.safe_text import refuse_unsafe
-from triage.segments import expand_segments, in_spine_order
+from triage.core.dates import PartialDate, parse_full_date
+from triage.core.errors import InvalidInput, Problem
+from triage.core.safe_text import refuse_unsafe
+from triage.core.segments import expand_segments, in_spine_order
 
 UNKNOWN = "unknown"
 YES_NO_UNKNOWN = ("yes", "no", UNKNOWN)
@@ -160,8 +160,8 @@ class Answers(BaseModel):
     same checks run whether the model is validated (``Answers.model_validate``) or built by
     ``parse_answers`` from answers it has already checked (``Answers.from_checked``). That second way never
     builds a pydantic schema: building the first one costs ~25 ms (a seventh of `triage assess`'s
-    start-up), and the definitions kept validated (triage/definition_cache.py) need none.
-    tests/test_answers.py checks that both ways agree on every answer and every problem."""
+    start-up), and the definitions kept validated (triage/core/definition_cache.py) need none.
+    tests/core/test_answers.py checks that both ways agree on every answer and every problem."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -219,7 +219,7 @@ class Answers(BaseModel):
     def from_checked(cls, values: dict[str, Any]) -> "Answers":
         """The model of answers already checked by ``check_answers`` and the date check (what
         ``parse_answers`` does): what ``model_construct`` makes, without its per-field loop (a fifth
-        of a batch line's validation). tests/test_answers.py shows it equal to ``model_validate``'s."""
+        of a batch line's validation). tests/core/test_answers.py shows it equal to ``model_validate``'s."""
         answers = cls.__new__(cls)
         object.__setattr__(answers, "__dict__", {**_UNANSWERED, **values})
         object.__setattr__(answers, "__pydantic_fields_set__", set(values))

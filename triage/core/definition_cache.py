@@ -39,12 +39,12 @@ Model = TypeVar("Model", bound=BaseModel)
 
 FORMAT = b"fbss-triage definition cache 1\n"
 # The modules whose code decides what a validated definition is (models, validators, the vocabularies
-# they check against). tests/test_definition_cache.py checks that loading the definitions imports no
+# they check against). tests/core/test_definition_cache.py checks that loading the definitions imports no
 # other module of the package.
 CODE = ("answers", "dates", "definition_cache", "definitions", "errors", "facts", "result_values", "ruleset",
         "safe_text", "segments", "settings")
 # Where kept classes may come from: only pydantic models and enums of these modules are unpickled.
-MODEL_MODULES = ("triage.result_values", "triage.ruleset", "triage.settings")
+MODEL_MODULES = ("triage.core.result_values", "triage.core.ruleset", "triage.core.settings")
 KEEP_PER_MODEL = 8  # older entries of a model (other file versions, other code) are removed
 
 

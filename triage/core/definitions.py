@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from triage.errors import DefinitionError
+from triage.core.errors import DefinitionError
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # triage/, where the shipped definitions are
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -26,7 +26,7 @@ def shipped(folder: str) -> Path:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    import tomllib  # only when a file is read (definitions kept between runs are not: triage.definition_cache)
+    import tomllib  # only when a file is read (definitions kept between runs are not: triage.core.definition_cache)
 
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))

@@ -74,7 +74,7 @@ class PatientChanged(InvalidInput):
 
 
 class RecordError(InvalidInput):
-    """A record request, receipt or "not obtainable" that cannot be recorded (triage.records): bad
+    """A record request, receipt or "not obtainable" that cannot be recorded (triage.records.requests): bad
     input naming the intake and the item, exit 2; nothing was written."""
 
     def __init__(self, intake_id: int, item: str, message: str):
@@ -92,7 +92,7 @@ class RecordRequestClosed(RecordError):
 
 
 class UploadRefused(TriageError):
-    """An uploaded file is not taken (triage.uploads); nothing was stored. ``reason`` is an id the
+    """An uploaded file is not taken (triage.records.uploads); nothing was stored. ``reason`` is an id the
     edge turns into one plain sentence in the reader's language: ``empty``, ``too_large``,
     ``wrong_type`` (not a PDF, JPEG or PNG by its content, or two files in one), ``unreadable``,
     ``too_many_pixels``, ``too_many_pages``, ``pdf_active`` (scripts or actions), ``pdf_locked``

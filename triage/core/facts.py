@@ -11,10 +11,10 @@ import functools
 from datetime import date
 from typing import Any, NamedTuple
 
-from triage.answers import PAIN_LOCATIONS, PAIN_QUALITIES, RED_FLAGS, UNKNOWN, VA_QUESTIONS, Answers
-from triage.dates import PartialDate, add_months, whole_months_between
-from triage.segments import adjacent_levels
-from triage.settings import Settings
+from triage.core.answers import PAIN_LOCATIONS, PAIN_QUALITIES, RED_FLAGS, UNKNOWN, VA_QUESTIONS, Answers
+from triage.core.dates import PartialDate, add_months, whole_months_between
+from triage.core.segments import adjacent_levels
+from triage.core.settings import Settings
 
 UNANSWERED = "unanswered"
 NOT_CHECKED = "not_checked"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from triage.errors import InvalidInput, Problem
+from triage.core.errors import InvalidInput, Problem
 
 MAX_ANSWERS_BYTES = 1024 * 1024  # an answers file is a few kB; anything near this is not one
 

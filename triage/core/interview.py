@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from triage.answers import QUESTION_IDS, UNKNOWN, parse_answers
-from triage.errors import InvalidInput
-from triage.questionnaire import Audience, Item, Questionnaire
-from triage.segments import expand_segments
+from triage.core.answers import QUESTION_IDS, UNKNOWN, parse_answers
+from triage.core.errors import InvalidInput
+from triage.core.questionnaire import Audience, Item, Questionnaire
+from triage.core.segments import expand_segments
 
 Mode = Audience  # the person at the keyboard: "coordinator" or "patient"
 DateOrder = Literal["MDY", "DMY"]

@@ -1,5 +1,5 @@
 """The languages a patient may choose, by code. Only names: building the command line reads them without
-loading any definition (``triage.languages`` loads and checks the translations)."""
+loading any definition (``triage.core.languages`` loads and checks the translations)."""
 
 from __future__ import annotations
 

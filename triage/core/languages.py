@@ -21,12 +21,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from triage.definitions import read_toml, shipped, validate
-from triage.errors import DefinitionError
-from triage.language_names import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
-from triage.questionnaire import Questionnaire
-from triage.ruleset import RED_FLAG_TIERS, Ruleset
-from triage.settings import US_STATES_AND_TERRITORIES, Settings
+from triage.core.definitions import read_toml, shipped, validate
+from triage.core.errors import DefinitionError
+from triage.core.language_names import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
+from triage.core.questionnaire import Questionnaire
+from triage.core.ruleset import RED_FLAG_TIERS, Ruleset
+from triage.core.settings import US_STATES_AND_TERRITORIES, Settings
 
 TRANSLATED_LANGUAGES = tuple(code for code in LANGUAGES if code != DEFAULT_LANGUAGE)
 ReviewStatus = Literal["pending_review", "reviewed"]
@@ -172,7 +172,7 @@ def check_texts(path: Path, language: str, english: dict[str, str], translated: 
 # ---------------------------------------------------------------------------------------------
 # The web pages' own words (questionnaires/fbss-web.<lang>.toml): page titles, buttons, errors of
 # each kind of field, notices. Checked exactly like the questionnaire's translation; the web layer
-# reads them (triage.web.messages), this module only checks them.
+# reads them (triage.channels.web.messages), this module only checks them.
 
 class WebTranslationInfo(_Review):
     web: str

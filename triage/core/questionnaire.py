@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from triage.answers import CHOICES, KINDS, QUESTION_IDS, RED_FLAGS, UNKNOWN
-from triage.definitions import read_toml, shipped, validate
-from triage.settings import Settings, load_settings
+from triage.core.answers import CHOICES, KINDS, QUESTION_IDS, RED_FLAGS, UNKNOWN
+from triage.core.definitions import read_toml, shipped, validate
+from triage.core.settings import Settings, load_settings
 
 Audience = Literal["coordinator", "patient"]
 Kind = Literal["text", "date", "partial_date", "segments", "yes_no_unknown", "choice", "multi_choice", "integer"]
@@ -117,7 +117,7 @@ class QuestionnaireInfo(_Definition):
     patient_intro: str
     patient_outro: str
     unknown_text: str
-    # FHIR identities (triage/fhir.py): the Questionnaire's canonical URL and the code system of its
+    # FHIR identities (triage/interop/fhir.py): the Questionnaire's canonical URL and the code system of its
     # answer codes. Identifiers, not wording; change them only with a new questionnaire version.
     fhir_url: str = Field(pattern=r"^(https?|urn):\S+$")
     fhir_patient_url: str = Field(pattern=r"^(https?|urn):\S+$")
@@ -257,7 +257,7 @@ class Questionnaire(_Definition):
                 raise ValueError(f"item {item.id}: ask_when must refer to an earlier question")
         return self
 
-    # The language of the patient wording (triage/languages.py translates it); labels stay English.
+    # The language of the patient wording (triage/core/languages.py translates it); labels stay English.
     _language: str = PrivateAttr("en")
 
     @property
@@ -348,5 +348,5 @@ def load_definition(path: Path | None = None) -> Questionnaire:
 
 def load_questionnaire(path: Path | None = None, settings: Settings | None = None) -> Questionnaire:
     """The questionnaire with the clinic's settings in its wording (the shipped defaults without), in
-    English; ``triage.languages.load_language`` gives a patient's language."""
+    English; ``triage.core.languages.load_language`` gives a patient's language."""
     return load_definition(path).with_settings(settings or load_settings())

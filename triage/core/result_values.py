@@ -2,7 +2,7 @@
 urgency tiers, and the ids of missing items, discussion points and VA items.
 
 Plain Python, no pydantic: the commands that print a result's data as it is (`triage assess --format
-json`, `triage list`) read these without building the result models (triage/result.py).
+json`, `triage list`) read these without building the result models (triage/decision/result.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A condition is one of:
   ``{ fact = "mri_available", eq = "yes" }`` (also ``ne``, ``in = [...]``, ``not_in = [...]``),
   ``{ all = [condition, ...] }``, ``{ any = [condition, ...] }``, ``{ always = true }``.
-Facts are the vocabulary of ``triage.facts.FACTS``; every value a condition names must be one the fact
+Facts are the vocabulary of ``triage.core.facts.FACTS``; every value a condition names must be one the fact
 can take, so a typo fails at load instead of silently never matching.
 """
 
@@ -20,10 +20,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from triage.answers import QUESTION_IDS, RED_FLAGS
-from triage.definitions import read_toml, shipped, validate
-from triage.facts import FACTS
-from triage.result_values import RED_FLAG_TIERS, DiscussionId, MissingId, Status, StepStatus, Urgency, VaCriterion, VaToDo
+from triage.core.answers import QUESTION_IDS, RED_FLAGS
+from triage.core.definitions import read_toml, shipped, validate
+from triage.core.facts import FACTS
+from triage.core.result_values import RED_FLAG_TIERS, DiscussionId, MissingId, Status, StepStatus, Urgency, VaCriterion, VaToDo
 
 TEXT_PLACEHOLDERS = frozenset(
     {*QUESTION_IDS, "months_since_fusion", "healing_window_ends", "mri_currency_starts",
@@ -35,7 +35,7 @@ TEXT_PLACEHOLDERS = frozenset(
 
 
 class _Definition(BaseModel):
-    # defer_build: a ruleset kept validated between runs (triage.definition_cache) never needs its
+    # defer_build: a ruleset kept validated between runs (triage.core.definition_cache) never needs its
     # validators built; a file read afresh builds them on first use.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -297,8 +297,8 @@ DEFAULT_RULESET = "fbss-triage.toml"
 
 
 def load_ruleset(path: Path | None = None) -> Ruleset:
-    """Read and validate a rules file; kept validated between runs (``triage.definition_cache``)."""
-    from triage import definition_cache
+    """Read and validate a rules file; kept validated between runs (``triage.core.definition_cache``)."""
+    from triage.core import definition_cache
 
     path = path or shipped("rules") / DEFAULT_RULESET
     return definition_cache.load(Ruleset, path, lambda: validate(Ruleset, read_toml(path), path))

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triage.definitions import read_toml, shipped, validate
+from triage.core.definitions import read_toml, shipped, validate
 
 DEFAULT_SETTINGS = "default.toml"  # in the shipped settings/ folder, beside rules/ and questionnaires/
 
@@ -37,7 +37,7 @@ _PHONE_NUMBER = re.compile(r"\+?[0-9]([0-9 -]{0,18}[0-9])?")
 class Settings(BaseModel):
     # strict: `healing_window_months = true` must not be read as 1, nor "6" as 6 (a wrong type in a
     # clinical setting is refused, naming the key, never coerced).
-    # defer_build: settings kept validated between runs (triage.definition_cache) need no validator.
+    # defer_build: settings kept validated between runs (triage.core.definition_cache) need no validator.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     healing_window_months: int = Field(6, ge=1, le=36)
@@ -70,7 +70,7 @@ class Settings(BaseModel):
     # A record request (`triage records request`) not received nor marked not obtainable after this many
     # days is overdue: listed first, and flagged on the worklist. Changes no result.
     record_request_overdue_days: int = Field(7, ge=1, le=365, exclude=True)
-    # Files a patient uploads (photos or PDFs of their records; triage.uploads): the largest file, how
+    # Files a patient uploads (photos or PDFs of their records; triage.records.uploads): the largest file, how
     # many files each record (the operative report, the MRI report) may hold, the largest image (a
     # phone photo is 12 to 50 megapixels; more is refused before it is decoded) and the longest PDF.
     # They change no result.
@@ -144,8 +144,8 @@ class Settings(BaseModel):
 def load_settings(path: Path | None = None) -> Settings:
     """Read a settings file (validated like every definition: a failure names the file and the
     setting); without one, the shipped defaults (PRODUCT.md's values). Kept validated between runs
-    (``triage.definition_cache``)."""
-    from triage import definition_cache
+    (``triage.core.definition_cache``)."""
+    from triage.core import definition_cache
 
     path = path or shipped("settings") / DEFAULT_SETTINGS
     return definition_cache.load(Settings, path, lambda: validate(Settings, read_toml(path), path))

@@ -1,17 +1,17 @@
 """From validated answers to a result: derived facts, the checked engine decisions, then the result.
 
-    derive(answers, settings)            the facts the rules read (triage/facts.py)
+    derive(answers, settings)            the facts the rules read (triage/core/facts.py)
     checked_fire(ruleset, fact)          the rules that fire, found alike by two evaluators
-    build_result(...)                    the result contract (triage/result_builder.py)
+    build_result(...)                    the result contract (triage/decision/result_builder.py)
     check_invariants(answers, result)    the safety principles, recomputed from the answers
 
 The engine decides; the result only collects what the fired rules concluded, and a result that breaks
 a safety invariant is refused (fail closed rather than show a wrong one). Every decision is checked
 before it is used: a second evaluator of the same rule data, in plain Python and sharing no code with
-the engine adapter (``triage.reference``), must find exactly the same fired rules, or the result is
+the engine adapter (``triage.decision.reference``), must find exactly the same fired rules, or the result is
 refused. A disagreement is never retried: a retry would hide the fault.
 
-A batch makes the same bytes faster from kept JSON templates: triage/batch_json.py.
+A batch makes the same bytes faster from kept JSON templates: triage/decision/batch_json.py.
 """
 
 from __future__ import annotations
@@ -19,23 +19,23 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from triage import decisions, engine, reference
-from triage.answers import RED_FLAGS, Answers
-from triage.errors import EngineError
-from triage.facts import derive
-from triage.result_builder import build_result
-from triage.result_values import Status
-from triage.ruleset import Ruleset
-from triage.settings import Settings
+from triage.decision import decisions, engine, reference
+from triage.core.answers import RED_FLAGS, Answers
+from triage.core.errors import EngineError
+from triage.core.facts import derive
+from triage.decision.result_builder import build_result
+from triage.core.result_values import Status
+from triage.core.ruleset import Ruleset
+from triage.core.settings import Settings
 
 if TYPE_CHECKING:
-    from triage.result import Result
+    from triage.decision.result import Result
 
 
 def assess(answers: Answers, ruleset: Ruleset, settings: Settings) -> Result:
     """The result as the validated model every channel renders (imported here: JSON output never
     builds the models)."""
-    from triage.result import Result
+    from triage.decision.result import Result
 
     return Result.model_validate(assess_data(answers, ruleset, settings))
 
@@ -51,7 +51,7 @@ def assess_data(answers: Answers, ruleset: Ruleset, settings: Settings) -> dict[
 
 def checked_fire(ruleset: Ruleset, fact: dict[str, str], *, recall: bool = True) -> list[str]:
     """The rules that fire for ``fact``: durable's decisions (made now, or recalled from an earlier
-    checked evaluation of the same combination: ``triage.decisions``), once the independent evaluator
+    checked evaluation of the same combination: ``triage.decision.decisions``), once the independent evaluator
     has found the same ones. ``recall=False`` asks durable afresh (the stress evidence does)."""
     try:
         expected = reference.fired(ruleset, fact)

@@ -1,8 +1,8 @@
 """A batch line's result as JSON, from templates kept between lines: the bytes of the plain result
-(triage/result_builder.py) serialised whole, at batch speed.
+(triage/decision/result_builder.py) serialised whole, at batch speed.
 
-Used by ``triage batch`` and by the re-triage of a whole store (triage/retriage.py); every other
-channel builds its result with triage/assess.py. The decisions are the same: the engine's checked
+Used by ``triage batch`` and by the re-triage of a whole store (triage/decision/retriage.py); every other
+channel builds its result with triage/decision/assess.py. The decisions are the same: the engine's checked
 fired rules (``assess.checked_fire``) and the safety invariants (``assess.check_invariants``), checked
 on every line before any JSON is made. What is kept is only how the result is written out.
 
@@ -29,12 +29,12 @@ from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
-from triage import assess, result_builder
-from triage.answers import QUESTION_IDS, Answers, answer_as_json
-from triage.facts import Derived, derive
-from triage.result_values import STATUS_ORDER, URGENCY_ORDER
-from triage.ruleset import Rule, Ruleset
-from triage.settings import Settings
+from triage.decision import assess, result_builder
+from triage.core.answers import QUESTION_IDS, Answers, answer_as_json
+from triage.core.facts import Derived, derive
+from triage.core.result_values import STATUS_ORDER, URGENCY_ORDER
+from triage.core.ruleset import Rule, Ruleset
+from triage.core.settings import Settings
 
 
 def assess_record(answers: Answers, ruleset: Ruleset, settings: Settings) -> tuple[str, str]:
@@ -53,7 +53,7 @@ def assess_record(answers: Answers, ruleset: Ruleset, settings: Settings) -> tup
 
 def assess_json(answers: Answers, ruleset: Ruleset, settings: Settings) -> str:
     """The same result as compact JSON: the bytes of ``assess(...).model_dump_json()``
-    (tests/test_batch_json.py compares them)."""
+    (tests/decision/test_batch_json.py compares them)."""
     return assess_record(answers, ruleset, settings)[1]
 
 

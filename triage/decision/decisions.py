@@ -4,7 +4,7 @@ A rule's condition reads a few derived facts (``Condition.facts_used``), each wi
 so over a backlog the same combinations come back again and again (125 distinct ones over 100,000
 generated intakes). Each rule's decision for a combination is kept the first time durable makes it,
 and only once the independent evaluator has agreed with that evaluation as a whole (see
-``triage.assess.checked_fire``). An evaluation whose every rule finds its combination here is
+``triage.decision.assess.checked_fire``). An evaluation whose every rule finds its combination here is
 answered from these decisions - each one made by durable for exactly that combination - and is still
 checked by the independent evaluator, like every other. Anything not found goes to durable.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from triage.ruleset import Ruleset
+from triage.core.ruleset import Ruleset
 
 # Bounds the memory a pathological input stream could make us hold (the real count is ~125 in all).
 MAX_COMBINATIONS_PER_RULE = 10_000

@@ -25,8 +25,8 @@ from typing import Any
 
 from durable import engine as durable
 
-from triage.errors import EngineError
-from triage.ruleset import Condition, Ruleset
+from triage.core.errors import EngineError
+from triage.core.ruleset import Condition, Ruleset
 
 _KIND_FIELD = "fact_kind"
 _KIND = "triage-answers"  # carried by every asserted fact; the catch-all and `always` match it

@@ -12,11 +12,11 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from triage.questionnaire import Questionnaire
-from triage.result import Result
-from triage.result_values import URGENCY_ORDER
-from triage.ruleset import Ruleset
-from triage.settings import Settings
+from triage.core.questionnaire import Questionnaire
+from triage.decision.result import Result
+from triage.core.result_values import URGENCY_ORDER
+from triage.core.ruleset import Ruleset
+from triage.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ def most_urgent_tier(red_flags: list[str], ruleset: Ruleset) -> str | None:
 def red_flag_instructions(tier: str, ruleset: Ruleset, settings: Settings,
                           values: dict[str, object] | None = None) -> str:
     """What a patient reads for a red flag of this tier, with the clinic's numbers filled in.
-    ``values``: the settings as a translation reads them (``triage.languages``); default English."""
+    ``values``: the settings as a translation reads them (``triage.core.languages``); default English."""
     return ruleset.messages.instructions(tier).format_map(values if values is not None else settings.text_values())
 
 
 def patient_summary(result: Result, ruleset: Ruleset, settings: Settings, *,
                     stopped_early: bool = False, values: dict[str, object] | None = None) -> PatientSummary:
     """``ruleset`` gives the patient texts (a translated copy for another language: see
-    ``triage.languages``); ``values`` the settings as those texts read them."""
+    ``triage.core.languages``); ``values`` the settings as those texts read them."""
     tier = most_urgent_tier(result.red_flags, ruleset)
     to_bring = [ruleset.missing_items[item.id].to_bring for item in result.missing_items]
     # A veteran who holds a VA referral or authorization number is asked to bring it: the result

@@ -1,16 +1,16 @@
 """The independent evaluator of the rule definitions: every evaluation is checked against it.
 
 It reads the same validated definitions (``rules/*.toml`` through ``load_ruleset``) and decides which
-rules fire in plain Python over the derived fact. It shares nothing with ``triage/engine.py``: no
-durable_rules, no ``compile_condition``. When the two disagree, one of them is wrong: ``triage.assess``
-refuses the result, and the differential tests (tests/test_differential.py) say which case.
+rules fire in plain Python over the derived fact. It shares nothing with ``triage/decision/engine.py``: no
+durable_rules, no ``compile_condition``. When the two disagree, one of them is wrong: ``triage.decision.assess``
+refuses the result, and the differential tests (tests/decision/test_differential.py) say which case.
 
 Two forms of the same meaning, written out as PRODUCT.md and the module docstring of
-``triage/ruleset.py`` state it:
+``triage/core/ruleset.py`` state it:
 - ``holds`` walks a condition tree, one ``if`` per condition shape: the deliberately naive statement;
 - ``fired`` (what every evaluation is checked with) runs the ruleset's conditions written out once,
   per ruleset fingerprint, as one plain-Python function (``source``): the same ``if``s taken at load
-  instead of on every line, five times faster. tests/test_differential.py compares it with ``holds``
+  instead of on every line, five times faster. tests/decision/test_differential.py compares it with ``holds``
   on every combination the differential tests make. Writing it out costs as much as ~150 walks, so
   the first ``WALKS_BEFORE_WRITING_OUT`` evaluations of a ruleset walk it with ``holds``: a single
   `triage assess` never pays for the function; a batch, the web app and CDS Hooks soon do.
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from triage.ruleset import Condition, Ruleset
+from triage.core.ruleset import Condition, Ruleset
 
 
 def holds(condition: Condition, fact: dict[str, str]) -> bool:

@@ -1,5 +1,5 @@
 """The result contract (PRODUCT.md, ``--format json``) as pydantic models, for the channels that render
-a result. Plain pydantic, no engine, no terminal. The values its fields take are triage/result_values.py."""
+a result. Plain pydantic, no engine, no terminal. The values its fields take are triage/core/result_values.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 
-from triage.result_values import DiscussionId, MissingId, Status, StepStatus, Urgency, VaCriterion, VaToDo
+from triage.core.result_values import DiscussionId, MissingId, Status, StepStatus, Urgency, VaCriterion, VaToDo
 
 
 class _Model(BaseModel):

@@ -18,12 +18,12 @@ this module only collects what the fired rules concluded, field by field:
   ruleset and settings used, one trace entry per fired rule, and the disclaimer.
 
 Every text is a template of the rules file put in words with this intake's values (``text_values``).
-The keys are in the order of the ``Result`` model (triage/result.py), which is the contract's order
+The keys are in the order of the ``Result`` model (triage/decision/result.py), which is the contract's order
 except that ``assessment_date`` comes before ``ruleset``: the bytes of every result ever written
 depend on it.
 
-Nothing here checks the result: triage/assess.py refuses one that breaks a safety invariant. The
-batch makes the same bytes from kept JSON templates (triage/batch_json.py), and proves it against this
+Nothing here checks the result: triage/decision/assess.py refuses one that breaks a safety invariant. The
+batch makes the same bytes from kept JSON templates (triage/decision/batch_json.py), and proves it against this
 module on each template it makes.
 """
 
@@ -31,12 +31,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.answers import RED_FLAGS, Answers
-from triage.errors import EngineError
-from triage.facts import Derived, TextValues
-from triage.result_values import STATUS_ORDER, STEP_STATUS_ORDER, URGENCY_ORDER, Status, StepStatus, VaCriterion, VaToDo
-from triage.ruleset import Rule, Ruleset
-from triage.settings import Settings
+from triage.core.answers import RED_FLAGS, Answers
+from triage.core.errors import EngineError
+from triage.core.facts import Derived, TextValues
+from triage.core.result_values import STATUS_ORDER, STEP_STATUS_ORDER, URGENCY_ORDER, Status, StepStatus, VaCriterion, VaToDo
+from triage.core.ruleset import Rule, Ruleset
+from triage.core.settings import Settings
 
 
 def build_result(answers: Answers, derived: Derived, fired: list[Rule], ruleset: Ruleset,

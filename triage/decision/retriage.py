@@ -20,7 +20,7 @@ import json
 from datetime import date
 from typing import Any
 
-from triage.errors import EngineError, InvalidInput
+from triage.core.errors import EngineError, InvalidInput
 
 
 def decisions(result: dict[str, Any]) -> dict[str, Any]:
@@ -44,19 +44,19 @@ def decisions(result: dict[str, Any]) -> dict[str, Any]:
 class Retriage:
     """``retriage(answers, result, settings)`` -> (re-triaged?, what differs or None). One per verify
     run: the ruleset is loaded once, settings validated once per distinct recorded settings, and the
-    engine's decisions are kept (triage.decisions), so a store of any size costs one assessment per
+    engine's decisions are kept (triage.decision.decisions), so a store of any size costs one assessment per
     version at batch speed."""
 
     def __init__(self) -> None:
-        from triage.ruleset import load_ruleset
+        from triage.core.ruleset import load_ruleset
 
         self.ruleset = load_ruleset()
         self._settings: dict[str, Any] = {}
 
     def __call__(self, answers: dict[str, Any], result: dict[str, Any],
                  settings: dict[str, Any]) -> tuple[bool, str | None]:
-        from triage.answers import parse_answers
-        from triage.batch_json import assess_record
+        from triage.core.answers import parse_answers
+        from triage.decision.batch_json import assess_record
 
         recorded = result.get("ruleset") or {}
         if (recorded.get("name"), recorded.get("version")) != (self.ruleset.ruleset.name, self.ruleset.ruleset.version):
@@ -64,7 +64,7 @@ class Retriage:
         try:
             parsed = parse_answers(answers, today=_assessed(result, answers))
             # The batch's path: the result's JSON from kept templates (the same bytes as the full
-            # result; tests/test_speed.py), read back as data.
+            # result; tests/whole/test_speed.py), read back as data.
             fresh = json.loads(assess_record(parsed, self.ruleset, self._validated(settings))[1])
         except InvalidInput:
             return True, "its answers are not a valid answers object"
@@ -80,7 +80,7 @@ class Retriage:
                       f"{self.ruleset.ruleset.version} ({', '.join(differ)} differ)")
 
     def _validated(self, settings: dict[str, Any]):
-        from triage.settings import Settings
+        from triage.core.settings import Settings
 
         key = json.dumps(settings, sort_keys=True)
         known = self._settings.get(key)

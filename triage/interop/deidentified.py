@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from triage.answers import Answers, parse_answers
-from triage.assess import assess_data
-from triage.errors import InvalidInput
-from triage.export import deidentify_result
-from triage.result_values import Status
-from triage.ruleset import Ruleset
-from triage.settings import Settings
+from triage.core.answers import Answers, parse_answers
+from triage.decision.assess import assess_data
+from triage.core.errors import InvalidInput
+from triage.records.export import deidentify_result
+from triage.core.result_values import Status
+from triage.core.ruleset import Ruleset
+from triage.core.settings import Settings
 
 _YEAR = re.compile(r"^[0-9]{4}$")
 _ENDS = {"assessment_date": ("-01-01", "-12-31"), "fusion_date": ("-01", "-12"), "mri_date": ("-01", "-12")}

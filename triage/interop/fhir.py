@@ -41,13 +41,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from triage.answers import KINDS
-from triage.errors import InvalidInput, Problem
-from triage.segments import SEGMENTS
+from triage.core.answers import KINDS
+from triage.core.errors import InvalidInput, Problem
+from triage.core.segments import SEGMENTS
 
 if TYPE_CHECKING:  # annotations only: `triage assess` checks every file for FHIR, and the
     # questionnaire models cost start-up time that JSON output never needs.
-    from triage.questionnaire import Item, Questionnaire
+    from triage.core.questionnaire import Item, Questionnaire
 
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
@@ -148,7 +148,7 @@ def questionnaire_resource(questionnaire: Questionnaire, audience: str = "coordi
     ``patient`` (without the coordinator-only questions). Nothing is required: every answer is
     optional in the answers contract; a missing one is reported, never refused.
 
-    ``translations``: the same questionnaire in other languages (triage/languages.py); each patient
+    ``translations``: the same questionnaire in other languages (triage/core/languages.py); each patient
     text then carries its translation in the standard ``translation`` extension (title, item text,
     option display), so one resource serves a form renderer in either language."""
     if audience not in AUDIENCES:
@@ -306,7 +306,7 @@ def response_resource(questionnaire: Questionnaire, answers: dict[str, Any], *, 
     ``language``: the language the patient answered in (item texts stay the staff's English).
     ``deidentified``: the dates are years (the date entry's pattern allows a year; the assessment date
     is a FHIR date, which may be a year), and ``meta.security`` says so, so that `triage assess`
-    reads them as years, never as a patient's "year alone" (triage.deidentified)."""
+    reads them as years, never as a patient's "year alone" (triage.interop.deidentified)."""
     groups = []
     for section, members in _sections(questionnaire, list(questionnaire.items)):
         items = []
@@ -425,7 +425,7 @@ def answers_from_response(raw: dict[str, Any], questionnaire: Questionnaire) -> 
             continue
         if value is not None:
             answers[item.id] = value
-    if not is_deidentified(raw):  # de-identified years stay years (triage.deidentified reads them)
+    if not is_deidentified(raw):  # de-identified years stay years (triage.interop.deidentified reads them)
         _read_typed_dates(questionnaire, asked, answers, problems)
     if problems:
         raise InvalidInput(problems)
@@ -442,7 +442,7 @@ def _read_typed_dates(questionnaire: Questionnaire, asked: list[Item], answers: 
     after the assessment date)."""
     from datetime import date
 
-    from triage.interview import InputError, read_patient_date
+    from triage.core.interview import InputError, read_patient_date
 
     assessed = answers.get("assessment_date")
     try:

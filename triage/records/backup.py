@@ -26,10 +26,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from triage.errors import InvalidInput, Problem, StoreError
-from triage.store import AuditReport, is_postgresql_url, open_copy, open_store
+from triage.core.errors import InvalidInput, Problem, StoreError
+from triage.records.store import AuditReport, is_postgresql_url, open_copy, open_store
 
-# The exact flags, also in docs/deployment.md (tests/test_backup.py runs them on a real cluster).
+# The exact flags, also in docs/deployment.md (tests/records/test_backup.py runs them on a real cluster).
 PG_DUMP_FLAGS = ("--format=custom", "--no-password")
 PG_RESTORE_FLAGS = ("--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", "--no-password")
 
@@ -209,13 +209,13 @@ def _run(command: list[str], url: str, what: str) -> None:
                           stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        from triage.store.postgresql import redact
+        from triage.records.store.postgresql import redact
 
         raise StoreError(f"{redact(url)}: {what} failed ({lines[0] if lines else f'exit {done.returncode}'})")
 
 
 def _pg_backup(url: str, target: Path) -> Outcome:
-    from triage.store.postgresql import verify_in_exported_snapshot
+    from triage.records.store.postgresql import verify_in_exported_snapshot
 
     pg_dump = _tool("pg_dump")
     scratch = _new_private_file(target, "backup")
@@ -232,7 +232,7 @@ def _pg_backup(url: str, target: Path) -> Outcome:
 
 
 def _pg_restore(dump: Path, url: str, *, replace: bool) -> Outcome:
-    from triage.store.postgresql import connect, redact
+    from triage.records.store.postgresql import connect, redact
 
     pg_restore = _tool("pg_restore")
     listed = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True,

@@ -21,9 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from triage.answers import QUESTION_IDS
-from triage.errors import InvalidInput, Problem
-from triage.files import read_answers_file, write_atomic
+from triage.core.answers import QUESTION_IDS
+from triage.core.errors import InvalidInput, Problem
+from triage.core.files import read_answers_file, write_atomic
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class StoreCopy:
         self._broken = False
 
     def save(self, answers: dict[str, Any]) -> None:
-        from triage.errors import TriageError
+        from triage.core.errors import TriageError
 
         if self._broken or (self.intake_id is None and not any(
                 key.startswith("red_flag_") and value in ("yes", True) for key, value in answers.items())):
@@ -173,7 +173,7 @@ class StoreDraft:
         return f"intake {self.intake_id} in {self._store.path}" if self.intake_id else str(self._store.path)
 
     def resume_option(self) -> str:
-        from triage.store import default_path
+        from triage.records.store import default_path
 
         where = "" if self._store.path == default_path() else f" --db {shlex.quote(str(self._store.path))}"
         return f"--resume-intake {self.intake_id}{where}"
@@ -207,7 +207,7 @@ def with_draft_months(store, rows: list) -> list:
     `triage list` and the staff worklist page both show rows through this."""
     import dataclasses
 
-    from triage.dates import PartialDate, parse_full_date, whole_months_between
+    from triage.core.dates import PartialDate, parse_full_date, whole_months_between
 
     shown = []
     for row in rows:

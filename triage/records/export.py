@@ -11,7 +11,7 @@ reference (a reference such as "yes" or "L3-L4" would otherwise erase clinical v
   "an MRI dated 2026-08-14");
 - drops months since fusion (with the year of the assessment it gives the month of surgery back).
 Every other value (each answer, status, red flag, level, step, reason) is kept exactly as recorded;
-tests/test_export.py checks this for any patient reference.
+tests/records/test_export.py checks this for any patient reference.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import copy
 import re
 from typing import Any
 
-from triage.store import Record, VersionInfo
+from triage.records.store import Record, VersionInfo
 
 IDENTIFYING_FIELDS = ("patient_id",)
 DATE_FIELDS = ("assessment_date", "fusion_date", "mri_date")
@@ -71,7 +71,7 @@ def deidentify_result(result: dict[str, Any]) -> dict[str, Any]:
 def document(record: Record, history: list[VersionInfo], *, deidentify: bool, requests=(),
              changes: dict[int, list[dict[str, Any]]] | None = None, files=()) -> dict[str, Any]:
     """The json export: the recorded version with its answers, result and provenance, and the intake's
-    record requests with their dates (triage.records; never in a de-identified export: they name people
+    record requests with their dates (triage.records.requests; never in a de-identified export: they name people
     and days), and the record files kept (``files``: their names, sizes and hashes; never the bytes, and
     never in a de-identified export)."""
     if deidentify:
@@ -103,12 +103,12 @@ def document(record: Record, history: list[VersionInfo], *, deidentify: bool, re
 
 
 def file_json(file) -> dict[str, Any]:
-    """A kept record file (triage.store.RecordFile) without its bytes."""
+    """A kept record file (triage.records.store.RecordFile) without its bytes."""
     return {key: getattr(file, key) for key in ("id", "item", "filename", "media_type", "size", "sha256", "pages",
                                                  "added_at", "added_by", "channel")}
 
 
 def _requests(requests, changes: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    from triage.records import requests_json
+    from triage.records.requests import requests_json
 
     return requests_json(list(requests), changes)

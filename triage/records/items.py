@@ -1,8 +1,8 @@
 """The record items a coordinator tracks (rules/record-items.toml, reviewed as data): for each missing
 record item of the result, the short form a received record fills in and the answer each field sets
-(triage.records uses it)."""
+(triage.records.requests uses it)."""
 
-# No `from __future__ import annotations` (pydantic reads the annotations; see triage/settings.py).
+# No `from __future__ import annotations` (pydantic reads the annotations; see triage/core/settings.py).
 
 from functools import cache
 from pathlib import Path
@@ -58,8 +58,8 @@ class RecordItems(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> "RecordItems":
-        from triage.answers import QUESTION_IDS
-        from triage.result_values import MISSING_IDS
+        from triage.core.answers import QUESTION_IDS
+        from triage.core.result_values import MISSING_IDS
 
         for item_id, item in self.items.items():
             if item_id not in MISSING_IDS:
@@ -76,7 +76,7 @@ class RecordItems(BaseModel):
 @cache
 def load_record_items(path: Path | None = None) -> RecordItems:
     """The shipped record items (validated like every definition: a failure names the file and field)."""
-    from triage.definitions import read_toml, shipped, validate
+    from triage.core.definitions import read_toml, shipped, validate
 
     path = path or shipped("rules") / RECORD_ITEMS_FILE
     return validate(RecordItems, read_toml(path), path)
@@ -85,7 +85,7 @@ def load_record_items(path: Path | None = None) -> RecordItems:
 @cache
 def load_record_items(path: Path | None = None) -> RecordItems:
     """The shipped record items (validated like every definition: a failure names the file and field)."""
-    from triage.definitions import read_toml, shipped, validate
+    from triage.core.definitions import read_toml, shipped, validate
 
     path = path or shipped("rules") / RECORD_ITEMS_FILE
     return validate(RecordItems, read_toml(path), path)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from triage.errors import InvalidInput, Problem, RecordNotMissing
+from triage.core.errors import InvalidInput, Problem, RecordNotMissing
 
 # How a record was requested (the `--via` of `triage records request`).
 VIA = ("fax", "phone", "portal", "mail", "in-person")
@@ -31,9 +31,9 @@ LONGEST_TEXT = 200  # from whom, a reason, a note: a line, not a letter
 
 
 def load_record_items():
-    """The shipped record items (triage.record_items: pydantic is imported only when they are read,
+    """The shipped record items (triage.records.items: pydantic is imported only when they are read,
     not by the store, which imports this module for RecordRequest)."""
-    from triage.record_items import load_record_items as load
+    from triage.records.items import load_record_items as load
 
     return load()
 
@@ -163,7 +163,7 @@ def answers_with_record(previous: dict[str, Any], changes: dict[str, Any], today
     """The new version's answers: the previous version's, with the record's changes, assessed as of
     ``today`` (the record arrived now: an MRI taken after the first assessment is not "in the future",
     and every interval is measured to the day the triage is done again). Checked like any answers."""
-    from triage.answers import parse_answers
+    from triage.core.answers import parse_answers
 
     raw = {**previous, **changes, "assessment_date": today.isoformat()}
     return parse_answers(raw, today=today)
@@ -171,7 +171,7 @@ def answers_with_record(previous: dict[str, Any], changes: dict[str, Any], today
 
 def changed_answers(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
     """Each answer that differs between two versions: {answer, before, after} (None: not answered)."""
-    from triage.answers import QUESTION_IDS
+    from triage.core.answers import QUESTION_IDS
 
     return [{"answer": key, "before": before.get(key), "after": after.get(key)}
             for key in QUESTION_IDS if before.get(key) != after.get(key)]
@@ -181,7 +181,7 @@ def form_value(answer: str, text: str) -> Any:
     """A value typed in the receive form (or ``--set FIELD=VALUE``) as the answers contract takes it:
     levels as a list ("L3-L4, L4-L5"; "none" = no level named, []; "unknown"), other answers as typed.
     The answers' own check then refuses a wrong one, naming the field."""
-    from triage.answers import KINDS
+    from triage.core.answers import KINDS
 
     text = " ".join(text.split())
     if KINDS.get(answer) == "segments":
@@ -211,14 +211,14 @@ def receive(store, intake_id: int, item: str, given: dict[str, Any], *, by: str,
     through the same path as any amendment (``assess_data``, then one store transaction that records
     the version, channel ``records``, closes the request and writes the audit rows). ``base_version``:
     the version the person looked at; another recorded since is a Conflict (nothing is written).
-    ``files``: checked copies of the record (triage.uploads.check_upload), kept in that transaction."""
-    from triage.assess import assess_data
+    ``files``: checked copies of the record (triage.records.uploads.check_upload), kept in that transaction."""
+    from triage.decision.assess import assess_data
 
     item = check_item(item)
     note = check_text("note", note or "", required=False)
     record = store.get(intake_id)
     if base_version is not None and base_version != record.version:
-        from triage.errors import Conflict
+        from triage.core.errors import Conflict
 
         raise Conflict(f"intake {intake_id}: version {record.version} was recorded since version {base_version}, "
                        f"which this change is based on; nothing was saved. Check `triage show {intake_id}` and "

@@ -15,7 +15,7 @@ their content, never their name, before anything is stored. Domain core: no web 
 - The file name is only a label: path parts, control and direction characters are removed, it is
   cut to ``MAX_NAME_LENGTH`` characters, and its extension is the one of the type found.
 
-Every refusal is a :class:`triage.errors.UploadRefused` with a reason id; the web pages turn it into
+Every refusal is a :class:`triage.core.errors.UploadRefused` with a reason id; the web pages turn it into
 one plain sentence in the patient's language.
 """
 
@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from triage.errors import UploadRefused
+from triage.core.errors import UploadRefused
 
 # What may be uploaded, by the media type found in the bytes, with the extension the name gets.
 MEDIA_TYPES: dict[str, str] = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from triage.cli import main as cli
-from triage.cli.common import PLAIN_WORDS, ExitCode, exit_codes_markdown, exit_codes_text
-from triage.ruleset import load_ruleset
+from triage.channels.cli import main as cli
+from triage.channels.cli.common import PLAIN_WORDS, ExitCode, exit_codes_markdown, exit_codes_text
+from triage.core.ruleset import load_ruleset
 
 EXAMPLE = str(ROOT / "examples" / "adjacent-tear.json")
 
@@ -75,20 +75,20 @@ def test_several_problems_one_line_each(answers_file):
 
 
 def test_internal_error_is_one_line_exit_70(monkeypatch, answers_file):
-    import triage.assess
+    import triage.decision.assess
 
-    monkeypatch.setattr(triage.assess, "assess_data", lambda *a: 1 / 0)
+    monkeypatch.setattr(triage.decision.assess, "assess_data", lambda *a: 1 / 0)
     run = run_cli("assess", answers_file({}))
     assert run.code == 70 and len(run.err.splitlines()) == 1 and "Traceback" not in run.err
 
 
 def test_ctrl_c_exits_130(monkeypatch, answers_file):
-    import triage.assess
+    import triage.decision.assess
 
     def interrupted(*_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(triage.assess, "assess_data", interrupted)
+    monkeypatch.setattr(triage.decision.assess, "assess_data", interrupted)
     run = run_cli("assess", answers_file({}))
     assert run.code == 130 and run.err == "interrupted\n"
 
@@ -131,7 +131,7 @@ def test_every_help_lists_its_exit_codes_from_the_one_table(words, parser):
 
 def test_readme_exit_code_table_is_the_one_table():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert exit_codes_markdown() in readme, "copy exit_codes_markdown() of triage/cli/common.py into README.md"
+    assert exit_codes_markdown() in readme, "copy exit_codes_markdown() of triage/channels/cli/common.py into README.md"
     assert readme.count("| code | meaning |") == 1
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT, run_cli
 from support.cli import TRIAGE, installed_env
-from triage.cli import common
-from triage.cli.main import COMMANDS
+from triage.channels.cli import common
+from triage.channels.cli.main import COMMANDS
 
 ACTIONS = {"audit": ("verify",), "db": ("migrate",), "users": ("add", "list", "disable", "reset-password")}
 EVERY_HELP = [(name,) for names in COMMANDS.values() for name in names] + \

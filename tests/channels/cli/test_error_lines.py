@@ -9,7 +9,7 @@ import argparse
 import pytest
 
 from conftest import run_cli
-from triage.cli.main import build_parser
+from triage.channels.cli.main import build_parser
 
 
 def leaf_commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ("triage",)) -> set[str]:
@@ -63,8 +63,8 @@ def test_the_error_line_names_its_command(command, tmp_path, monkeypatch):
     if command == "triage serve":  # a setting refused before anything listens
         monkeypatch.setenv("TRIAGE_PORT", "abc")
     if command == "triage rules":
-        from triage import ruleset
-        from triage.errors import DefinitionError
+        from triage.core import ruleset
+        from triage.core.errors import DefinitionError
 
         def broken(*_, **__):
             raise DefinitionError("rules/fbss.toml: broken on purpose")

@@ -1,7 +1,7 @@
 """What a patient reads in the terminal when an intake ends early comes from the language files, in
 the patient's language, and never shows a file path or a shell command: Ctrl-C and Ctrl-D at several
 steps, stopping after a warning sign, and a store that fails mid-intake. Coordinators still get the
-exact resume command (tests/test_intake_terminal.py)."""
+exact resume command (tests/channels/cli/test_intake_terminal.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pexpect
 import pytest
 
 from support.cli import TRIAGE, installed_env
-from triage.languages import load_language
-from triage.questionnaire import load_definition
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
+from triage.core.languages import load_language
+from triage.core.questionnaire import load_definition
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
 
 WORDING = {lang: load_language(lang, questionnaire=load_definition(), ruleset=load_ruleset(),
                                settings=load_settings()).questionnaire.patient_wording for lang in ("en", "es")}
@@ -108,9 +108,9 @@ def test_stopping_after_a_warning_sign_says_how_to_come_back(tmp_path, lang):
 # runs as installed, with StoreDraft.save replaced in that process only.
 FAILING_STORE = """
 import sys
-from triage import drafts
-from triage.errors import Conflict, StoreError
-from triage.cli.main import main
+from triage.records import drafts
+from triage.core.errors import Conflict, StoreError
+from triage.channels.cli.main import main
 real, calls = drafts.StoreDraft.save, []
 def save(self, answers):
     calls.append(1)
@@ -148,9 +148,9 @@ def test_a_store_that_fails_mid_intake_gets_a_plain_sentence(tmp_path, lang, err
 # code or `triage show`.
 UNSHOWABLE_END = """
 import sys
-from triage import patient_summary
-from triage.cli.common import OutputError
-from triage.cli.main import main
+from triage.decision import patient_summary
+from triage.channels.cli.common import OutputError
+from triage.channels.cli.main import main
 def render(*args, **kwargs):
     raise OutputError(OSError(28, "No space left on device"))
 patient_summary.render_patient_summary = render
@@ -228,7 +228,7 @@ def test_a_patients_sentence_is_wrapped_to_a_narrow_screen(tmp_path, lang):
 
 def test_the_not_the_configured_store_warning_is_for_staff_not_the_patient(tmp_path):
     """The warning that this store is not the service's names two stores and a file: kept off the
-    patient's screen (a coordinator's intake still shows it, tests/test_operations.py)."""
+    patient's screen (a coordinator's intake still shows it, tests/whole/test_operations.py)."""
     conf = tmp_path / "triage.toml"
     conf.write_text('[serve]\ndb = "configured.db"\n', encoding="utf-8")
     env = installed_env(TERM="dumb", NO_COLOR="1", PYTHONIOENCODING="utf-8", TRIAGE_CONFIG=str(conf))
@@ -249,9 +249,9 @@ def test_the_not_the_configured_store_warning_is_for_staff_not_the_patient(tmp_p
 # patient reads that their answers so far are saved, in their language; never "error: ... engine".
 ENGINE_FAILS = """
 import sys
-from triage import assess
-from triage.errors import EngineError
-from triage.cli.main import main
+from triage.decision import assess
+from triage.core.errors import EngineError
+from triage.channels.cli.main import main
 def broken(*args, **kwargs):
     raise EngineError("safety invariant broken: rule STEP-9 in /srv/rules/fbss.toml")
 assess.assess = broken

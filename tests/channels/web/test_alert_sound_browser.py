@@ -73,7 +73,7 @@ def staff_page(browser, width=1024, stand_in=True):
 
 def raise_alert(db, patient: str) -> None:
     """A coordinator's terminal draft with an emergency yes, never sent: the store raises its alert."""
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(db) as store:
         store.save_draft({"patient_id": patient, "red_flag_saddle_numbness": "yes"}, user="nurse")
@@ -149,7 +149,7 @@ def test_off_by_default_then_on_a_new_alert_plays_the_sound_once(browser, tmp_pa
 
 def test_before_any_click_the_banner_asks_for_one_and_the_first_click_lets_the_sound_play(browser, tmp_path):
     from test_web_staff_browser import sign_in
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     db = tmp_path / "store" / "triage.db"
     add_staff(db, "clint", "clinician")
@@ -180,7 +180,7 @@ def test_before_any_click_the_banner_asks_for_one_and_the_first_click_lets_the_s
 
 def test_the_settings_page_without_javascript_saves_the_choice(browser, tmp_path):
     from test_web_staff_browser import sign_in
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     db = tmp_path / "store" / "triage.db"
     add_staff(db, "cora", "coordinator")

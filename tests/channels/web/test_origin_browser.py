@@ -40,7 +40,7 @@ FORGED = """<!doctype html><html lang="en"><head><meta charset="utf-8">{meta}<ti
 @pytest.mark.parametrize("hide_origin", [False, True], ids=["names-its-origin", "sends-null"])
 def test_a_staff_form_posted_from_another_origin_is_refused_even_with_the_token(browser, tmp_path, hide_origin):
     from test_web_staff_browser import sign_in
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     db = tmp_path / "store" / "triage.db"
     add_staff(db, "clint", "clinician")

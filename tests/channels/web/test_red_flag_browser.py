@@ -23,7 +23,7 @@ def test_a_new_alerts_row_appears_in_the_worklist_without_reload(browser, tmp_pa
     from playwright.sync_api import expect
 
     from test_web_staff_browser import new_page, sign_in
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     db = tmp_path / "store" / "triage.db"
     add_staff(db, "clint", "clinician")

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import run_cli
 from support.web import add_staff, make_app, sign_in
-from triage.store import BULK_ACKNOWLEDGED, open_store
+from triage.records.store import BULK_ACKNOWLEDGED, open_store
 
 EMERGENCY, SAME_DAY, SOON = "red_flag_bladder_bowel", "red_flag_fever_or_wound", "red_flag_immunosuppression"
 

@@ -159,7 +159,7 @@ def sign_in(page, base: str, name: str, password: str = PASSWORD) -> None:
 def set_up_second_factor(page) -> tuple[str, int, list[str]]:
     """At a first sign-in, the key from the page into an authenticator app: (secret, step used,
     recovery codes)."""
-    from triage import accounts
+    from triage.records import accounts
 
     assert page.url.split("?")[0].endswith("/staff/second-factor/setup"), page.url
     secret = page.locator("#secret").get_attribute("data-secret")
@@ -182,7 +182,7 @@ def enter_code(page, code: str) -> None:
 def next_code(secret: str, used: int) -> tuple[str, int]:
     """The app's code of a time step after ``used`` (a code works once) that the server accepts now
     (it takes this step and one either side): no waiting for the clock."""
-    from triage import accounts
+    from triage.records import accounts
 
     step = max(accounts.totp_step(time.time()), used + 1)
     return accounts.totp_code(secret, step), step
@@ -394,8 +394,8 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
     assert not re.search(r" 5\d\d [\d.]+ms", served) and "Traceback" not in logs and "ERROR" not in logs, logs
     # What the pages call that a day's clicks do not reach, as the same role: a password re-hashed at
     # sign-in (after an upgrade raises the hashing cost), and the purge of sessions that are over.
-    from triage import accounts
-    from triage.store import PASSWORD_REHASHED, open_store
+    from triage.records import accounts
+    from triage.records.store import PASSWORD_REHASHED, open_store
 
     with open_store(app_url) as store:
         store.update_user("clint", by="clint", password_hash=accounts.hash_password(NEW_PASSWORD),

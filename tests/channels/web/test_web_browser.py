@@ -144,7 +144,7 @@ def test_a_whole_intake_on_a_phone_with_axe_on_every_kind_of_page(browser, serve
     assert page.locator(".care-card--emergency").is_visible()
     check(page, "confirmation", seen)
 
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(db) as store:
         record = store.get(intake_id)

@@ -16,9 +16,9 @@ import pytest
 
 from conftest import ROOT, run_cli
 from support.cli import installed_env
-from triage import invites
-from triage.cli.common import ExitCode
-from triage.store import open_store
+from triage.records import invites
+from triage.channels.cli.common import ExitCode
+from triage.records.store import open_store
 
 
 def test_invite_prints_a_code_and_its_link_and_keeps_only_a_hash(tmp_path):
@@ -66,7 +66,7 @@ def test_codes_have_at_least_40_bits_and_no_look_alikes():
 
 
 def test_the_web_entry_point_uses_the_one_exit_code_table():
-    from triage.web import __main__ as web_main
+    from triage.channels.web import __main__ as web_main
 
     assert web_main.EXIT_INVALID == ExitCode.INVALID and web_main.EXIT_DEFINITION == ExitCode.DEFINITION
     assert web_main.EXIT_STORE == ExitCode.STORE and web_main.EXIT_INTERNAL == ExitCode.INTERNAL

@@ -31,8 +31,8 @@ def cluster():
 
 
 def _invite(db: str, language: str = "en") -> tuple[str, int]:
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(db) as store:
@@ -51,7 +51,7 @@ def _ready_again(client) -> float:
 
 
 def test_with_the_database_down_pages_answer_503_and_come_back_by_themselves(cluster):
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     db = cluster.new_database()
     app = make_app(db, clock=Clock())
@@ -146,8 +146,8 @@ def test_a_server_without_its_connection_pool_says_so_at_start(cluster, monkeypa
     """Upgraded with --no-deps, psycopg_pool missing: one line before listening (it served 503 forever)."""
     import sys
 
-    from triage.errors import StoreError
-    from triage.store import postgresql
+    from triage.core.errors import StoreError
+    from triage.records.store import postgresql
 
     db = cluster.new_database()
     monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # import psycopg_pool now raises ImportError

@@ -16,7 +16,7 @@ pytest.importorskip("flask")
 
 from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, invite, make_app,  # noqa: E402
                          second_factor, sign_in)
-from triage.store import open_store  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 
 WRONG = "wrong password here"
 
@@ -61,7 +61,7 @@ def audit_rows(db: Path, *actions: str, table: str = "audit") -> list[tuple[str,
 @pytest.fixture
 def quick_passwords(monkeypatch):
     """Password checks without argon2's cost (many attempts per test), counted."""
-    from triage import accounts
+    from triage.records import accounts
 
     checked: list[str] = []
     lock = threading.Lock()
@@ -256,7 +256,7 @@ def test_guessing_codes_from_many_addresses_does_not_lock_out_a_patient_with_a_v
 
 
 def test_concurrent_wrong_codes_from_one_address_are_looked_up_only_the_allowed_number_of_times(app, db, monkeypatch):
-    from triage.store import Store
+    from triage.records.store import Store
 
     looked_up: list[str] = []
     real = Store.find_invite
@@ -310,7 +310,7 @@ def test_counters_are_atomic_across_connections(store_location):
     ("correct horse battery staple", True), ("mydogsnameisrex", True), ("lantern orbit cactus", True),
 ])
 def test_new_passwords_are_checked_against_common_and_leaked_passwords(password, accepted):
-    from triage import accounts
+    from triage.records import accounts
 
     problem = accounts.check_password(password, "dana")
     assert (problem is None) == accepted, problem
@@ -322,7 +322,7 @@ def test_passwords_up_to_128_characters_of_any_script_are_taken_whole_and_129_ar
     """ASVS 2.1.2-2.1.4: long pass phrases of any printable characters (spaces, accents, emoji) are
     allowed, nothing is cut off, and 129 characters are refused (boundary pair). (Passwords of 73 to
     128 characters once crashed the strength check: zxcvbn's own limit is 72 unless told.)"""
-    from triage import accounts
+    from triage.records import accounts
 
     phrase = "lantern orbit cactus meadow café 🌵 "
     longest = (phrase * 8)[:accounts.MAX_PASSWORD]
@@ -392,7 +392,7 @@ def test_guessing_the_current_password_from_an_open_session_is_limited(app, db, 
 # --- the second factor: one-time codes (RFC 6238) with recovery codes --------------------------------
 
 def code_for(app, name: str, step_offset: int = 0) -> str:
-    from triage import accounts
+    from triage.records import accounts
 
     services = app.extensions["triage"]
     secret, _ = services.store().second_factor(name)
@@ -473,7 +473,7 @@ def test_wrong_codes_are_limited_and_audited(app, db, clock):
 
 
 def test_with_the_setting_off_only_accounts_that_set_one_up_are_asked(db, clock, tmp_path):
-    from triage.settings import shipped
+    from triage.core.settings import shipped
 
     settings = tmp_path / "settings.toml"
     settings.write_text((shipped("settings") / "default.toml").read_text(encoding="utf-8").replace(
@@ -500,7 +500,7 @@ def test_an_administrator_resets_a_lost_second_factor(app, db):
 
 
 def test_a_time_step_and_a_recovery_code_are_used_once_even_at_once(store_location):
-    from triage import accounts
+    from triage.records import accounts
 
     with open_store(store_location) as store:
         store.add_user("cora", "coordinator", "not-a-real-hash", by="admin")

@@ -22,8 +22,8 @@ from flask import Blueprint, request  # noqa: E402
 
 from support.cli import TRIAGE, installed_env  # noqa: E402
 from support.web import PASSWORD, Patient, add_staff, answer_all, invite, make_app, sign_in  # noqa: E402
-from triage.errors import StoreError  # noqa: E402
-from triage.store import Store  # noqa: E402
+from triage.core.errors import StoreError  # noqa: E402
+from triage.records.store import Store  # noqa: E402
 
 BASE = "https://intake.clinic.example"
 LB = "10.0.0.5"  # the load balancer, on another host
@@ -212,7 +212,7 @@ def test_readyz_follows_a_real_postgresql_store_going_away_and_coming_back(pg_ur
 
 @pytest.fixture
 def json_log():
-    from triage.web.observability import setup_logging
+    from triage.channels.web.observability import setup_logging
 
     stream = io.StringIO()
     handler = setup_logging("json", stream)
@@ -272,9 +272,9 @@ def test_json_logs_of_cds_hooks_calls_hold_no_token_patient_or_answer(tmp_path, 
 
     from support.cds_hooks_support import (BASE_URL, FHIR_SERVER, ISSUER, PATIENT_ID, SERVICE_URL, FakeEhr,
                                            answers_for, hook_request, response_resource, searchset)
-    from triage.cds_hooks import CdsHooksConfig
-    from triage.web import observability
-    from triage.web.cds_hooks import init_app
+    from triage.interop.cds_hooks import CdsHooksConfig
+    from triage.channels.web import observability
+    from triage.channels.web.cds_hooks import init_app
 
     ehr = FakeEhr("ES384")
     jwks = tmp_path / "jwks.json"
@@ -302,7 +302,7 @@ def test_json_logs_of_cds_hooks_calls_hold_no_token_patient_or_answer(tmp_path, 
 
 
 def test_text_logs_are_utc_with_the_zone_and_the_request_id(db):
-    from triage.web.observability import setup_logging
+    from triage.channels.web.observability import setup_logging
 
     stream = io.StringIO()
     handler = setup_logging("text", stream)

@@ -12,13 +12,13 @@ import pytest
 
 pytest.importorskip("flask")
 
-from triage.answers import parse_answers  # noqa: E402
-from triage.assess import assess  # noqa: E402
-from triage.questionnaire import load_questionnaire  # noqa: E402
-from triage.ruleset import load_ruleset  # noqa: E402
-from triage.settings import load_settings  # noqa: E402
-from triage.drafts import StoreDraft  # noqa: E402
-from triage.store import open_store  # noqa: E402
+from triage.core.answers import parse_answers  # noqa: E402
+from triage.decision.assess import assess  # noqa: E402
+from triage.core.questionnaire import load_questionnaire  # noqa: E402
+from triage.core.ruleset import load_ruleset  # noqa: E402
+from triage.core.settings import load_settings  # noqa: E402
+from triage.records.drafts import StoreDraft  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 from support.web import FULL_INTAKE, TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
 from support import ROOT  # noqa: E402
 
@@ -229,7 +229,7 @@ def test_a_huge_post_is_refused_with_a_plain_page(app):
 
 def test_an_internal_error_is_a_plain_500_page_without_details(app, db, monkeypatch):
     visitor, _, _ = started(app, db)
-    from triage.web import patient as patient_pages
+    from triage.channels.web import patient as patient_pages
 
     def broken(*args, **kwargs):
         raise RuntimeError("PT-SECRET internal detail")
@@ -494,7 +494,7 @@ def test_a_yes_to_a_red_flag_shows_its_instruction_at_once(app, db):
     visitor.get("/intake/questions/red_flag_bladder_bowel").answer(answer="yes")
     assert visitor.path.startswith("/intake/warning/red_flag_bladder_bowel")
     ruleset, settings = load_ruleset(), load_settings()
-    from triage.patient_summary import red_flag_instructions
+    from triage.decision.patient_summary import red_flag_instructions
 
     instruction = red_flag_instructions("emergency", ruleset, settings)
     assert instruction in visitor.text
@@ -569,7 +569,7 @@ def test_each_continue_saves_quickly_an_unchanged_answer_writes_nothing_and_leav
     """The draft save at each Continue does not wait for the disk (durable=False); Continue with the
     answer already saved writes nothing (no new revision, no audit row); "Save and come back later",
     which the patient leaves on, waits for the disk."""
-    from triage.store import Store
+    from triage.records.store import Store
 
     saves: list[bool] = []
     real = Store.save_draft
@@ -663,10 +663,10 @@ def test_after_sending_the_pages_lead_to_the_confirmation(app, db):
 # --- the texts ------------------------------------------------------------------------------------
 
 def test_every_web_message_id_used_exists_and_every_message_is_used():
-    from triage.web.messages import load_messages
+    from triage.channels.web.messages import load_messages
 
     messages = load_messages().messages
-    web = Path(__file__).resolve().parent.parent / "triage" / "web"
+    web = Path(__file__).resolve().parents[3] / "triage" / "channels" / "web"
     sources = "\n".join(path.read_text(encoding="utf-8") for path in [*web.glob("templates/*.html"), *(p for p in web.glob("*.py") if p.stem != "cds_hooks")])
     used = set(re.findall(r"""\bt\(\s*['"]([a-z_]+)['"]""", sources))
     used |= set(re.findall(r"""FieldError\(\s*['"]([a-z_]+)['"]""", sources))
@@ -679,14 +679,14 @@ def test_every_web_message_id_used_exists_and_every_message_is_used():
     used |= {f"date_{part}" for part in ("day", "month", "year")}
     used |= {"error_date_missing", "error_date_missing_fusion_date", "error_date_missing_mri_date"}
     used |= {f"{key}_one" for key in ("too_many_text", "intro_idle", "idle_warning")}  # one minute, in the singular
-    from triage.web.forms import MISSING_IN_OWN_WORDS
+    from triage.channels.web.forms import MISSING_IN_OWN_WORDS
 
     used |= {f"error_missing_{qid}" for qid in MISSING_IN_OWN_WORDS}  # picked by question id
     used |= {"error_select_many"}  # their fallback, for a checkbox question without words of its own
     used |= {"left_title", "left_text", "date_hint", "levels_hint"}  # (a hint is picked by the question's type)  # the ended page after the patient's own "Leave"
     # Records (issue 30): picked by record item and by the reason a file was refused.
-    from triage.errors import UploadRefused
-    from triage.uploads import RECORD_ITEMS
+    from triage.core.errors import UploadRefused
+    from triage.records.uploads import RECORD_ITEMS
 
     used |= {f"{prefix}{item}{suffix}" for item in RECORD_ITEMS
              for prefix, suffix in (("records_item_", ""), ("records_item_", "_hint"), ("checklist_", ""),
@@ -697,7 +697,7 @@ def test_every_web_message_id_used_exists_and_every_message_is_used():
 
 
 def test_web_texts_pass_the_wording_rules():
-    from triage.web.messages import load_messages
+    from triage.channels.web.messages import load_messages
     from support.wording import forbidden_in
 
     for key, text in load_messages().messages.items():
@@ -705,7 +705,7 @@ def test_web_texts_pass_the_wording_rules():
 
 
 def test_a_token_authenticated_blueprint_is_registered_in_one_line_without_csrf(db, clock):
-    """CDS Hooks (triage/web/cds_hooks.py) authenticates every call with a signed bearer token: its
+    """CDS Hooks (triage/channels/web/cds_hooks.py) authenticates every call with a signed bearer token: its
     POSTs carry no CSRF token and may be larger than a form; every other POST still needs the token."""
     from flask import Blueprint, request
 
@@ -725,7 +725,7 @@ def test_a_token_authenticated_blueprint_is_registered_in_one_line_without_csrf(
 @pytest.mark.parametrize("flag, tier", [("red_flag_bladder_bowel", "emergency"), ("red_flag_fever_or_wound", "same_day"),
                                         ("red_flag_cancer_or_weight_loss", "soon")])
 def test_each_tier_has_its_own_care_card_and_instruction(app, db, flag, tier):
-    from triage.patient_summary import red_flag_instructions
+    from triage.decision.patient_summary import red_flag_instructions
 
     ruleset = load_ruleset()
     assert ruleset.red_flag_tier(flag) == tier  # the rules file decides the tier, not the page

@@ -26,8 +26,8 @@ def _tools():
 
 
 def invite_with(db, answers: dict) -> str:
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(db) as store:
@@ -128,8 +128,8 @@ def test_the_done_page_leads_with_the_card_and_check_asks_for_warning_signs_firs
 
 
 def test_in_spanish_the_emergency_card_offers_the_call_first_too(browser, tmp_path):
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     with serving(tmp_path, clock=Clock()) as (server, db):
         code = invites.new_code()

@@ -12,11 +12,11 @@ import pytest
 
 pytest.importorskip("flask")
 
-from triage.patient_summary import red_flag_instructions  # noqa: E402
-from triage.ruleset import load_ruleset  # noqa: E402
-from triage.settings import Settings, load_settings  # noqa: E402
-from triage.store import open_store  # noqa: E402
-from triage.web.patient import SENT_WITHOUT_WARNING_SIGNS  # noqa: E402
+from triage.decision.patient_summary import red_flag_instructions  # noqa: E402
+from triage.core.ruleset import load_ruleset  # noqa: E402
+from triage.core.settings import Settings, load_settings  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
+from triage.channels.web.patient import SENT_WITHOUT_WARNING_SIGNS  # noqa: E402
 from support import ROOT  # noqa: E402
 from support.web import FULL_INTAKE, Clock, Patient, answer_all, errors, invite, make_app  # noqa: E402
 
@@ -289,8 +289,8 @@ def test_away_from_a_kiosk_the_limit_stays_per_address(app, db):
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st  # noqa: E402
 
-from triage.patient_summary import most_urgent_tier  # noqa: E402
-from triage.questionnaire import load_questionnaire  # noqa: E402
+from triage.decision.patient_summary import most_urgent_tier  # noqa: E402
+from triage.core.questionnaire import load_questionnaire  # noqa: E402
 
 RED_FLAGS = [item.id for item in load_questionnaire().items if item.safety]
 # Every other answer a patient gives, as the store keeps it (the red flags start as "no").
@@ -313,7 +313,7 @@ def test_the_warning_check_and_done_pages_show_the_highest_tier_answered_yes_so_
     """Whatever the patient answers and changes, in any order, every page that shows a care card
     shows first the card of the most urgent tier among the red flags answered yes as the answers
     stand (a yes changed to no is no longer an answer; its staff alert stays, in the store)."""
-    from triage import invites
+    from triage.records import invites
 
     db = tmp_path_factory.mktemp("property") / "triage.db"
     code = invites.new_code()

@@ -1,4 +1,4 @@
-"""Nothing private in the web process's log (issue 27): with the log set up as `python -m triage.web`
+"""Nothing private in the web process's log (issue 27): with the log set up as `python -m triage.channels.web`
 sets it up (text and JSON; plus DEBUG, stricter than the service's INFO), a whole patient web intake, a staff
 session and CDS Hooks calls that fetch from a fake EHR write not one line holding the patient
 reference, the EHR's patient id, a code, an answer, a password or a token."""
@@ -41,9 +41,9 @@ class FakeEhrFhirServer:
 
 @pytest.fixture(params=["text", "json"])
 def web_log(request):
-    """The web entry point's log (``python -m triage.web`` calls setup_logging), into a buffer."""
-    from triage.web import logs
-    from triage.web.observability import setup_logging
+    """The web entry point's log (``python -m triage.channels.web`` calls setup_logging), into a buffer."""
+    from triage.channels.web import logs
+    from triage.channels.web.observability import setup_logging
 
     buffer = io.StringIO()
     root = logging.getLogger()
@@ -60,8 +60,8 @@ def web_log(request):
 
 
 def test_no_line_of_the_web_log_holds_anything_private(tmp_path, web_log):
-    from triage.cds_hooks import CdsHooksConfig, CdsHooksService
-    from triage.web.cds_hooks import create_blueprint
+    from triage.interop.cds_hooks import CdsHooksConfig, CdsHooksService
+    from triage.channels.web.cds_hooks import create_blueprint
 
     db = tmp_path / "store" / "triage.db"
     add_staff(db, "cora", "coordinator")

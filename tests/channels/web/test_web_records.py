@@ -15,7 +15,7 @@ pytest.importorskip("flask")
 
 from conftest import ROOT, run_cli  # noqa: E402
 from support.web import add_staff, errors, hidden, make_app, sign_in  # noqa: E402
-from triage.store import open_store  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 
 # The shipped example whose operative report, fused levels and MRI are missing, assessed before the
 # web tests' day (support/web.py TODAY = 2026-11-27).

@@ -16,7 +16,7 @@ pytest.importorskip("flask")
 
 from conftest import run_cli  # noqa: E402
 from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, invite, make_app, sign_in)  # noqa: E402
-from triage.store import PASSWORD_RESET, ROLE_CHANGED, USER_DISABLED, open_store  # noqa: E402
+from triage.records.store import PASSWORD_RESET, ROLE_CHANGED, USER_DISABLED, open_store  # noqa: E402
 
 FLOOD = 25_000  # cookie-less requests: the in-memory sessions (capped at 20,000) evicted a signed-in one
 
@@ -241,8 +241,8 @@ def test_sessions_end_at_their_lifetime_however_active(apps, clock):
 
 
 def test_the_lifetime_setting_is_checked(tmp_path):
-    from triage.errors import DefinitionError
-    from triage.settings import load_settings
+    from triage.core.errors import DefinitionError
+    from triage.core.settings import load_settings
 
     from conftest import ROOT
 
@@ -321,7 +321,7 @@ def test_a_session_of_another_account_is_not_ended_by_its_id(apps, location):
 
 
 def test_idle_sessions_are_purged_a_batch_at_a_time(location, clock):
-    from triage.store import WebSession
+    from triage.records.store import WebSession
 
     with open_store(location) as store:
         for n in range(7):
@@ -356,7 +356,7 @@ def test_behind_https_the_cookie_is_host_prefixed(location, clock):
 # --- CDS Hooks: a token is accepted once by every process ----------------------------------------------
 
 def test_a_token_is_accepted_once_across_processes(location):
-    from triage import cds_hooks
+    from triage.interop import cds_hooks
 
     with open_store(location) as one, open_store(location) as other:
         first, second = cds_hooks.StoreReplays(lambda: one), cds_hooks.StoreReplays(lambda: other)

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("flask")
 
-from triage import invites  # noqa: E402
-from triage.questionnaire import spoken_date  # noqa: E402
-from triage.store import open_store  # noqa: E402
+from triage.records import invites  # noqa: E402
+from triage.core.questionnaire import spoken_date  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 from support import ROOT  # noqa: E402
 from support.web import Clock, Patient, answer_all, invite, make_app  # noqa: E402
 
@@ -54,7 +54,7 @@ def test_the_idle_warning_says_one_minute_in_the_singular(db, tmp_path, idle, la
 
 
 def test_too_many_tries_and_the_intro_say_one_minute_in_the_singular():
-    from triage.web.messages import load_messages
+    from triage.channels.web.messages import load_messages
 
     for language, word in (("en", "1 minute"), ("es", "1 minuto")):
         messages = load_messages(language=language)
@@ -119,7 +119,7 @@ def test_the_done_page_says_thank_you_once(db):
 def _every_question_unanswered(db, language: str) -> dict[str, str]:
     """Each question a patient is asked, sent with nothing chosen: its error, as the summary says it."""
     from support.web import errors
-    from triage.questionnaire import load_questionnaire
+    from triage.core.questionnaire import load_questionnaire
 
     code = invites.new_code()
     with open_store(db) as store:  # every question asked: a veteran with an MRI

@@ -32,8 +32,8 @@ def _tools():
 
 
 def invite_with(db, answers: dict | None = None) -> str:
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(db) as store:

@@ -13,10 +13,10 @@ import pytest
 pytest.importorskip("flask")
 
 from conftest import run_cli  # noqa: E402
-from triage import invites  # noqa: E402
-from triage.errors import DefinitionError  # noqa: E402
-from triage.store import open_store  # noqa: E402
-from triage.web.messages import load_messages  # noqa: E402
+from triage.records import invites  # noqa: E402
+from triage.core.errors import DefinitionError  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
+from triage.channels.web.messages import load_messages  # noqa: E402
 from support.web_golden import golden_path, render_all  # noqa: E402
 from support.web import Clock, Patient, answer_all, errors, hidden_fields, make_app, sign_in, add_staff  # noqa: E402
 
@@ -279,7 +279,7 @@ def test_save_leave_and_the_closed_page_stay_spanish(app, db):
 
 
 def test_an_idle_end_says_so_in_the_patients_language_and_opens_nothing(db):
-    from triage.settings import load_settings
+    from triage.core.settings import load_settings
 
     clock = Clock()
     app = make_app(db, clock=clock)
@@ -366,13 +366,13 @@ def test_staff_invite_page_offers_the_language(app, db):
 # --- a broken translation never reaches a patient -------------------------------------------------------
 
 def test_a_broken_spanish_web_text_stops_the_app_naming_the_id(db, tmp_path, monkeypatch):
-    from triage.languages import web_translation_path
+    from triage.core.languages import web_translation_path
 
     source = web_translation_path("es")  # the shipped file, wherever the package is
     broken = tmp_path / "fbss-web.es.toml"
     broken.write_text(source.read_text(encoding="utf-8").replace('done_title = "Respuestas enviadas"\n', ""),
                       encoding="utf-8")
-    monkeypatch.setattr("triage.languages.web_translation_path", lambda language: broken)
+    monkeypatch.setattr("triage.core.languages.web_translation_path", lambda language: broken)
     with pytest.raises(DefinitionError, match=re.escape("done_title: missing")):
         make_app(db)
 

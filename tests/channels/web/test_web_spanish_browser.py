@@ -28,8 +28,8 @@ def served(tmp_path):
 
 
 def invite(db, language="es"):
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(db) as store:
@@ -164,7 +164,7 @@ def test_a_whole_spanish_intake_on_a_phone_switching_language_and_back(browser, 
     assert page.locator(".care-card--emergency").is_visible()
     check(page, "confirmation", seen)
 
-    from triage.store import open_store
+    from triage.records.store import open_store
 
     with open_store(db) as store:
         record = store.get(intake_id)

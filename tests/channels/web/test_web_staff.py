@@ -19,7 +19,7 @@ pytest.importorskip("flask")
 from conftest import ROOT, run_cli  # noqa: E402
 from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, errors, hidden, invite, make_app,  # noqa: E402
                          second_factor, sign_in)
-from triage.store import open_store  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 
 
 @pytest.fixture
@@ -425,7 +425,7 @@ def test_a_staff_form_without_its_token_is_refused(app, db):
 
 def test_a_staff_post_saying_origin_null_is_refused_and_changes_nothing(app, db):
     """Our pages send their real origin (Referrer-Policy: same-origin); "null" is a page elsewhere
-    hiding where it is. A patient's page still accepts it (see triage.web.security.ORIGIN_REQUIRED)."""
+    hiding where it is. A patient's page still accepts it (see triage.channels.web.security.ORIGIN_REQUIRED)."""
     staff = sign_in(app.test_client(), "cora")
     token = hidden(staff.page, "csrf_token")
     for origin, status in (("null", 400), ("http://elsewhere.example", 400), ("http://localhost", 303)):
@@ -529,7 +529,7 @@ def test_the_summary_holds_what_triage_show_holds(app, db):
     text = staff.text
     with open_store(db) as store:
         record = store.get(intake_id)
-    from triage.result import Result
+    from triage.decision.result import Result
 
     result = Result.model_validate(record.result)
     assert "P-SUM" in text and "URGENT" in text.upper()
@@ -539,8 +539,8 @@ def test_the_summary_holds_what_triage_show_holds(app, db):
         assert step.title in text
     for point in result.discussion_points:
         assert point.text in text
-    from triage.answers import RED_FLAGS
-    from triage.questionnaire import load_questionnaire
+    from triage.core.answers import RED_FLAGS
+    from triage.core.questionnaire import load_questionnaire
 
     questionnaire = load_questionnaire()
     for flag in RED_FLAGS:  # every red-flag answer, the "no"s too

@@ -19,7 +19,7 @@ pytest.importorskip("flask")
 from support import ROOT  # noqa: E402
 from support import hostile_files as files  # noqa: E402
 from support.web import Clock, Patient, add_staff, answer_all, errors, hidden, invite, make_app, sign_in  # noqa: E402
-from triage.store import open_store  # noqa: E402
+from triage.records.store import open_store  # noqa: E402
 
 NO_REPORT = {"surgical_report_available": {"answer": "no"}, "mri_available": {"answer": "no"}}
 

@@ -38,9 +38,9 @@ def _tools():
 def invite_ready_to_send(db, language: str) -> str:
     """An invitation whose draft holds every answer (no operative report, no MRI): the patient only
     presses Send on the check page."""
-    from triage import invites
-    from triage.answers import RED_FLAGS
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.core.answers import RED_FLAGS
+    from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(db) as store:
@@ -148,8 +148,8 @@ def test_staff_download_a_sent_file_from_the_summary_and_the_browser_saves_it(br
     saves it, never shows it from our origin); axe-core on the summary with its files."""
     from support.web import PASSWORD, add_staff
     from support.web_browser import answer_second_factor
-    from triage import invites
-    from triage.store import open_store
+    from triage.records import invites
+    from triage.records.store import open_store
 
     with serving(tmp_path, clock=Clock()) as (server, db):
         code = invite_ready_to_send(db, "en")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import functools
 from datetime import date
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode, UsageError
-from triage.errors import Problem, TriageError
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode, UsageError
+from triage.core.errors import Problem, TriageError
 
 
 def register(commands) -> None:
@@ -53,7 +53,7 @@ def register(commands) -> None:
 
 
 def run(args, io: IO) -> int:
-    from triage.ruleset import load_ruleset
+    from triage.core.ruleset import load_ruleset
 
     for option, given in (("--base-version", args.base_version is not None), ("--discard-draft", args.discard_draft),
                           ("--change-patient", args.change_patient)):
@@ -105,10 +105,10 @@ def _assess(args, io: IO, path: str, ruleset, settings):
     """(the result contract as JSON data, answers) for one file; recorded first when asked (a failed
     save prints no result). JSON output prints the data as it is: the result models are built only to
     render text or Markdown (``_print``)."""
-    from triage import fhir
-    from triage.answers import parse_answers
-    from triage.assess import assess_data
-    from triage.files import read_answers_file
+    from triage.interop import fhir
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess_data
+    from triage.core.files import read_answers_file
 
     raw = read_answers_file(path)
     source = "file"
@@ -136,8 +136,8 @@ class _Given:
 def _assess_years(args, io: IO, path: str, raw: dict, ruleset, settings):
     """A de-identified response: the same status and tier as the original when the years decide it;
     otherwise the most cautious reading, and a note naming what the years could not decide."""
-    from triage.deidentified import assess_years
-    from triage.errors import InvalidInput, Problem
+    from triage.interop.deidentified import assess_years
+    from triage.core.errors import InvalidInput, Problem
 
     if args.save or args.amend or args.as_of:
         option = "--save" if args.save else "--amend" if args.amend else "--as-of"
@@ -152,8 +152,8 @@ def _assess_years(args, io: IO, path: str, raw: dict, ruleset, settings):
 
 
 def _print(args, io: IO, data, answers) -> None:
-    from triage.render import result as render
-    from triage.result import Result
+    from triage.channels.render import result as render
+    from triage.decision.result import Result
 
     result = Result.model_validate(data)
     if args.format == "markdown":
@@ -166,7 +166,7 @@ def _print(args, io: IO, data, answers) -> None:
 @functools.cache
 def _questionnaire():
     """Loaded only when needed (FHIR input, text forms): JSON output never pays for it."""
-    from triage.questionnaire import load_questionnaire
+    from triage.core.questionnaire import load_questionnaire
 
     return load_questionnaire()
 

@@ -1,5 +1,5 @@
 """`triage batch IN.jsonl --out OUT.jsonl`: the terminal side of batch triage (progress, summary,
-Ctrl-C, exit codes). The work itself is triage/batch.py."""
+Ctrl-C, exit codes). The work itself is triage/channels/batch.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 from datetime import date
 from typing import TextIO
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode
-from triage.errors import Problem
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode
+from triage.core.errors import Problem
 
 # signal and threading are imported where used: this module is imported by every `triage` start.
 
@@ -54,7 +54,7 @@ def _recent_days(text: str) -> int:
 
 
 def _shard(text: str):
-    from triage.batch import Shard
+    from triage.channels.batch import Shard
 
     try:
         return Shard.parse(text)
@@ -197,8 +197,8 @@ class _Progress:
 def _print_summary(io: IO, summary, path: str, seconds: float, shard=None) -> None:
     from rich.table import Table
 
-    from triage.batch import ENGINE, INTERNAL, OUTCOMES
-    from triage.render.terminal import terminal_console
+    from triage.channels.batch import ENGINE, INTERNAL, OUTCOMES
+    from triage.channels.render.terminal import terminal_console
 
     console = terminal_console(io.out, width=min(io.width(), 100), color=io.color(), force_terminal=io.color())
     table = Table(title="batch summary", title_justify="left")
@@ -243,7 +243,7 @@ class _Saver:
     def __call__(self, kept, summary) -> None:
         import json
 
-        from triage.batch import line_key
+        from triage.channels.batch import line_key
 
         entries = []
         for _line, answers, result in kept:
@@ -266,8 +266,8 @@ class _Saver:
 def run(args, io: IO) -> int:
     import sys
 
-    from triage import batch
-    from triage.ruleset import load_ruleset
+    from triage.channels import batch
+    from triage.core.ruleset import load_ruleset
 
     err = io.err
     if args.by_patient and not args.save:
@@ -276,7 +276,7 @@ def run(args, io: IO) -> int:
     config = batch.BatchConfig(load_ruleset(), common.load_settings(args), date.today(), args.as_of,
                                keep=args.save)
     workers = args.workers or default_workers()
-    import triage.assess  # noqa: F401  (loaded before forking, so workers start with it)
+    import triage.decision.assess  # noqa: F401  (loaded before forking, so workers start with it)
 
     source, size = batch.open_input(args.file)
     try:

@@ -3,8 +3,8 @@ answers contract."""
 
 from __future__ import annotations
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode
 
 
 def register(commands) -> None:
@@ -39,8 +39,8 @@ def register(commands) -> None:
 
 
 def run_rules(args, io: IO) -> int:
-    from triage.render import catalogues
-    from triage.ruleset import load_ruleset
+    from triage.channels.render import catalogues
+    from triage.core.ruleset import load_ruleset
 
     return common.write_formatted(io, args.format, load_ruleset(), as_json=catalogues.rules_catalogue,
                                   as_markdown=catalogues.render_rules_markdown,
@@ -50,13 +50,13 @@ def run_rules(args, io: IO) -> int:
 def run_questions(args, io: IO) -> int:
     from functools import partial
 
-    from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language, web_translation_info
-    from triage.questionnaire import load_definition
-    from triage.render import catalogues
-    from triage.ruleset import load_ruleset
+    from triage.core.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language, web_translation_info
+    from triage.core.questionnaire import load_definition
+    from triage.channels.render import catalogues
+    from triage.core.ruleset import load_ruleset
 
     if args.audience and args.format != "fhir":
-        from triage.errors import InvalidInput, Problem
+        from triage.core.errors import InvalidInput, Problem
 
         raise InvalidInput([Problem("--audience", "applies to --format fhir only")])
     definition, ruleset, settings = load_definition(), load_ruleset(), common.load_settings(args)
@@ -65,7 +65,7 @@ def run_questions(args, io: IO) -> int:
                                      check_all=False) for code in LANGUAGES}
     chosen = languages[args.lang or DEFAULT_LANGUAGE]
     if args.format == "fhir":
-        from triage.fhir import questionnaire_resource
+        from triage.interop.fhir import questionnaire_resource
 
         # --lang given: that language first, the others as translation extensions; without it, the
         # English resource as it has always been (form renderers and validators that ignore

@@ -1,6 +1,6 @@
 """What every command of the terminal layer shares: the exit codes, the streams (``IO``), the parser
 and the options several commands take. Command modules import this module and the core, never each
-other (tests/test_architecture.py checks it)."""
+other (tests/whole/test_architecture.py checks it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
-from triage.errors import InvalidInput, Problem, TriageError
+from triage.core.errors import InvalidInput, Problem, TriageError
 
 
 class ExitCode(IntEnum):
@@ -48,7 +48,7 @@ class ExitCode(IntEnum):
 
 # Each typed core error -> its exit code and a note; the first matching class wins.
 def _error_table():
-    from triage.errors import Conflict, DefinitionError, EngineError, StoreError, TriageError
+    from triage.core.errors import Conflict, DefinitionError, EngineError, StoreError, TriageError
 
     return (
         (OutputError, ExitCode.OUTPUT, ""),
@@ -64,10 +64,10 @@ def report(error: Exception, err: TextIO, subject: str = "", command: str = "") 
     """Write a typed core error as one line per problem (``error: [command: ][subject: ]...``) and
     return its exit code. ``command`` names the command that was run (``triage show``, as IO.command);
     ``subject`` names the file when a command handles several."""
-    from triage.safe_text import for_terminal
+    from triage.core.safe_text import for_terminal
 
     # An error line can quote what someone typed (a key, a file name, a linkId): neutralised here,
-    # the one place error lines are written (triage/safe_text.py).
+    # the one place error lines are written (triage/core/safe_text.py).
     named = f"error: {command}: " if command else "error: "
     prefix = f"{named}{subject}: " if subject else named
     if isinstance(error, InvalidInput):
@@ -199,7 +199,7 @@ def _examples_text(examples: tuple[str, ...], width: int) -> str:
 
 
 def exit_codes_markdown() -> str:
-    """The README's exit-code table (tests/test_cli.py compares the two)."""
+    """The README's exit-code table (tests/channels/cli/test_cli.py compares the two)."""
     rows = [f"| {int(code)} | {code.meaning} |" for code in ExitCode]
     return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
@@ -289,7 +289,7 @@ class IO:
     def note(self, text: str) -> None:
         """A side note for the person (e.g. ``saved: intake 3``): standard error, so that standard
         output holds only the result."""
-        from triage.safe_text import for_terminal
+        from triage.core.safe_text import for_terminal
 
         self.err.write(for_terminal(text) + "\n")  # notes can name files and people: neutralised
 
@@ -318,12 +318,12 @@ class IO:
 
     def error(self, text: str) -> None:
         """One error line naming the command: ``error: triage db backup: ...`` (neutralised)."""
-        from triage.safe_text import for_terminal
+        from triage.core.safe_text import for_terminal
 
         self.err.write(for_terminal(f"error: {self.command}: {text}") + "\n")
 
     def write_json(self, data: Any) -> None:
-        from triage.safe_text import json_text
+        from triage.core.safe_text import json_text
 
         self.out.write(json_text(data, indent=2) + "\n")
 
@@ -402,7 +402,7 @@ def _did_you_mean(message: str) -> str:
 
 
 class _Skipped:
-    """What a command that was not asked for registers itself on (``triage.cli.main.build_parser``):
+    """What a command that was not asked for registers itself on (``triage.channels.cli.main.build_parser``):
     every call is accepted and builds nothing, so starting a command builds only its own options."""
 
     def __getattr__(self, name: str):
@@ -461,7 +461,7 @@ def add_format_option(parser, choices: tuple[str, ...], help: str, default: str 
 
 def as_of_date(text: str) -> date:
     """argparse type of --as-of: a full date YYYY-MM-DD."""
-    from triage.dates import parse_full_date
+    from triage.core.dates import parse_full_date
 
     try:
         return parse_full_date(text)
@@ -503,7 +503,7 @@ def count(text: str) -> int:
 
 def person_name(text: str) -> str:
     """argparse type of --user: recorded in the audit log and shown by `show` and the exports."""
-    from triage.safe_text import refuse_unsafe
+    from triage.core.safe_text import refuse_unsafe
 
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; give the name of who is doing this")
@@ -521,7 +521,7 @@ def add_settings_option(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_path(args: argparse.Namespace) -> Path | None:
-    """--settings, else TRIAGE_SETTINGS, else the service's configuration file's (triage.config),
+    """--settings, else TRIAGE_SETTINGS, else the service's configuration file's (triage.channels.config),
     else None (the shipped defaults)."""
     value, where = getattr(args, "settings", None), "--settings"
     if value is None:
@@ -529,21 +529,21 @@ def settings_path(args: argparse.Namespace) -> Path | None:
     if value is not None and not value.strip():  # set but empty: a mistake, not "use the defaults"
         raise UsageError([Problem(where, "is empty; give a settings file, or leave it out for the shipped defaults")])
     if value is None:
-        from triage.config import configured_settings
+        from triage.channels.config import configured_settings
 
         value = configured_settings()
     return Path(value) if value else None
 
 
 def load_settings(args: argparse.Namespace):
-    from triage.settings import load_settings as load
+    from triage.core.settings import load_settings as load
 
     return load(settings_path(args))
 
 
 def add_language_option(parser, help: str, default: str | None = "en") -> None:
     """--lang: the language a patient reads (coordinator and clinician wording is English)."""
-    from triage.language_names import LANGUAGES  # names only: no definition is loaded to build the parser
+    from triage.core.language_names import LANGUAGES  # names only: no definition is loaded to build the parser
 
     parser.add_argument("--lang", choices=tuple(LANGUAGES), default=default,
                         help=help + " (" + ", ".join(f"{code} = {name}" for code, name in LANGUAGES.items())
@@ -577,8 +577,8 @@ def store_path(args: argparse.Namespace) -> Path | str:
 def _store_choice(args: argparse.Namespace) -> tuple[Path | str, str, "tuple[str, Path] | None"]:
     """The store (--db, else TRIAGE_DB, else the configuration file's db, else the per-user store),
     what chose it, and the store the service's configuration file names (with the file), if any."""
-    from triage.config import configured_store
-    from triage.store import default_path, is_postgresql_url
+    from triage.channels.config import configured_store
+    from triage.records.store import default_path, is_postgresql_url
 
     configured = configured_store()
     value, chosen_by = getattr(args, "db", None), "--db"
@@ -600,7 +600,7 @@ def _store_choice(args: argparse.Namespace) -> tuple[Path | str, str, "tuple[str
 
 
 def user(args: argparse.Namespace) -> str:
-    from triage.store import current_user
+    from triage.records.store import current_user
 
     return getattr(args, "user", None) or current_user()
 
@@ -608,7 +608,7 @@ def user(args: argparse.Namespace) -> str:
 def store_warning(args: argparse.Namespace) -> str | None:
     """The warning line when the store this command opens is not the one the service's configuration
     file names (the service and this command would not see the same intakes); once per command."""
-    from triage.config import mask_url, same_store
+    from triage.channels.config import mask_url, same_store
 
     location, chosen_by, configured = _store_choice(args)
     if configured is None or getattr(args, "store_warned", False) or same_store(location, configured[0]):
@@ -622,11 +622,11 @@ def open_store(args: argparse.Namespace, io: "IO | None" = None, *, for_reading:
     """The store of --db / TRIAGE_DB. Reading commands (``for_reading``) read a store they cannot
     write (a read-only file system or copy) instead of refusing it, and say that this access cannot
     be recorded in its audit log."""
-    from triage.store import open_store as open_
+    from triage.records.store import open_store as open_
 
     warning = store_warning(args)
     if warning:
-        from triage.safe_text import for_terminal
+        from triage.core.safe_text import for_terminal
 
         (io.staff_err if io is not None else sys.stderr).write(for_terminal(warning) + "\n")  # paths: staff only
     location = _store_choice(args)[0]

@@ -2,15 +2,15 @@
 application role least privilege. (Opening a store does the same upgrade when it may; on PostgreSQL
 the clinics' machines connect as a role that may not, so the database's owner runs this once per
 upgrade.) `triage db backup` and `triage db restore`: a checked copy of the store taken while it is
-being written, and putting one back (triage/backup.py)."""
+being written, and putting one back (triage/records/backup.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode
-from triage.errors import Problem
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode
+from triage.core.errors import Problem
 
 
 def register(commands) -> None:
@@ -74,8 +74,8 @@ def _usage(parser, io: IO) -> int:
 
 
 def run_migrate(args, io: IO) -> int:
-    from triage.errors import StoreError
-    from triage.store import SCHEMA_VERSION
+    from triage.core.errors import StoreError
+    from triage.records.store import SCHEMA_VERSION
 
     with common.open_store(args, io) as store:  # opening creates or upgrades the schema
         if args.admin_role and not args.app_role:
@@ -85,7 +85,7 @@ def run_migrate(args, io: IO) -> int:
             raise StoreError(f"{store.path}: --app-role is for a PostgreSQL store (an SQLite store is one file, "
                              "protected by its permissions)")
         if args.app_role:
-            from triage.store.postgresql import grant_application_role
+            from triage.records.store.postgresql import grant_application_role
 
             grant_application_role(store, args.app_role, args.admin_role)
         io.out.write(f"ok: {store.path} is at store schema {SCHEMA_VERSION}"
@@ -96,7 +96,7 @@ def run_migrate(args, io: IO) -> int:
 
 
 def _outcome(io: IO, done: str, outcome) -> int:
-    from triage.safe_text import for_terminal
+    from triage.core.safe_text import for_terminal
 
     report = outcome.report
     if not report.ok:
@@ -109,7 +109,7 @@ def _outcome(io: IO, done: str, outcome) -> int:
 
 
 def run_backup(args, io: IO) -> int:
-    from triage.backup import backup
+    from triage.records.backup import backup
 
     target = Path(args.path)
     if args.path.endswith("/") and not target.is_dir():  # meant a folder: never a file named like it
@@ -122,7 +122,7 @@ def run_backup(args, io: IO) -> int:
 
 
 def run_restore(args, io: IO) -> int:
-    from triage.backup import restore
+    from triage.records.backup import restore
 
     outcome = restore(args.path, common.store_path(args), replace=args.force)
     if not outcome.report.ok and outcome.where == str(args.path):

@@ -1,6 +1,6 @@
 """`triage intake`: the guided questionnaire in a terminal (outer layer).
 
-The interview logic lives in triage/interview.py; this module only shows questions, reads lines and
+The interview logic lives in triage/core/interview.py; this module only shows questions, reads lines and
 saves after every answer. Coordinators get one compact line per question; patients get plain wording,
 one question at a time. With standard input not a terminal, answers are read one per line (scripts).
 """
@@ -14,8 +14,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode
 
 INTAKE_NOTES = """keys (at a terminal):
   < or b      back to the previous question
@@ -150,7 +150,7 @@ class Intake:
     def note(self, text: str) -> None:
         """Something the person must know even when scripted (on standard error then)."""
         if self.scripted:
-            from triage.safe_text import for_terminal
+            from triage.core.safe_text import for_terminal
 
             self.err.write(for_terminal(f"note: {text}") + "\n")
         else:
@@ -160,7 +160,7 @@ class Intake:
         """Say why an answer cannot be used: coordinators get the reason; patients a plain sentence
         of patient_wording.errors for its kind (the reason itself only when no kind fits)."""
         if self.scripted:  # a script cannot be asked again: stop, naming the field and the line
-            from triage.errors import InvalidInput, Problem
+            from triage.core.errors import InvalidInput, Problem
 
             raise InvalidInput([Problem(item.id, f"{reason} (standard input line {self.lines.number})")
                                 for reason in reasons])
@@ -201,7 +201,7 @@ class Intake:
                          "  ! this is the first question; there is nothing before it", style="bold")
 
     def start(self) -> None:
-        from triage.interview import date_forms
+        from triage.core.interview import date_forms
 
         info = self.q.questionnaire
         if self.patient:
@@ -233,8 +233,8 @@ class Intake:
     def ask(self, item):
         """Ask ``item`` until an answer is accepted (returns the Outcome) or the person goes back
         (returns "back"). Saves after the answer."""
-        from triage.errors import InvalidInput
-        from triage.interview import Back, Help, InputError, interpret, patient_error, problem_lines
+        from triage.core.errors import InvalidInput
+        from triage.core.interview import Back, Help, InputError, interpret, patient_error, problem_lines
 
         current = self.interview.answers.get(item.id)
         default = self.interview.default(item)
@@ -270,7 +270,7 @@ class Intake:
             return outcome
 
     def show_question(self, item, current, default) -> str:
-        from triage.interview import coordinator_hint, patient_hints
+        from triage.core.interview import coordinator_hint, patient_hints
 
         number, total = self.interview.progress()
         shown = current if current is not None else default
@@ -332,14 +332,14 @@ class Intake:
     def red_flag_tier(self) -> str:
         """The most urgent tier among the red flags answered yes so far: a later, less urgent yes
         must never show calmer words than an earlier one."""
-        from triage.patient_summary import most_urgent_tier
+        from triage.decision.patient_summary import most_urgent_tier
 
         return most_urgent_tier([item.id for item in self.interview.red_flags_yes()], self.ruleset)
 
     def emergency_text(self) -> str:
         """The instruction of the most urgent tier answered yes so far, in the patient's words (a
         coordinator reads it out)."""
-        from triage.patient_summary import red_flag_instructions
+        from triage.decision.patient_summary import red_flag_instructions
 
         if self.patient:
             return red_flag_instructions(self.red_flag_tier(), self.patient_texts, self.settings, self.patient_values)
@@ -351,9 +351,9 @@ class Intake:
         from rich.text import Text
 
         # A heavy frame sets it apart without colour (plain ASCII on TERM=dumb; the patient's closing
-        # instruction has the same frame: triage.patient_summary.framed); patients get calm
+        # instruction has the same frame: triage.decision.patient_summary.framed); patients get calm
         # words; coordinators the flag with its tier in words, and the words to tell the patient.
-        from triage.result_values import URGENCY_WORDS
+        from triage.core.result_values import URGENCY_WORDS
 
         if self.patient:
             title, text = self.wording.red_flag_title, self.emergency_text()
@@ -492,12 +492,12 @@ def resume_command(draft, mode: str, language: str = "en") -> str:
 
 
 def run(args, io: IO) -> int:
-    from triage.drafts import FileDraft, StoreDraft, default_answers_path
-    from triage.errors import Conflict, InvalidInput, Problem, StoreError
-    from triage.interview import Interview
-    from triage.languages import DEFAULT_LANGUAGE, load_language
-    from triage.questionnaire import load_definition
-    from triage.ruleset import load_ruleset
+    from triage.records.drafts import FileDraft, StoreDraft, default_answers_path
+    from triage.core.errors import Conflict, InvalidInput, Problem, StoreError
+    from triage.core.interview import Interview
+    from triage.core.languages import DEFAULT_LANGUAGE, load_language
+    from triage.core.questionnaire import load_definition
+    from triage.core.ruleset import load_ruleset
 
     if args.resume and args.out:
         raise InvalidInput([Problem("--out", "cannot be used with --resume (answers are saved back to "
@@ -556,7 +556,7 @@ def run(args, io: IO) -> int:
 
     width = min(io.width(), 100)
     color = io.color()
-    from triage.render.terminal import terminal_console
+    from triage.channels.render.terminal import terminal_console
 
     console = terminal_console(io.out, width=width, color=color, markup=False,
                                color_system="auto" if color else None, force_terminal=color or None)
@@ -614,10 +614,10 @@ def _store_unavailable(error, io: IO) -> int:
 
 def _store_copy(args, io: IO, questionnaire, interactive: bool):
     """An answers file's red flags reach staff: its answers are also kept in the store from the first
-    red flag answered yes (triage.drafts.StoreCopy); said once, on standard error: to a coordinator
+    red flag answered yes (triage.records.drafts.StoreCopy); said once, on standard error: to a coordinator
     (or a script) with the intake and the store; a patient at the terminal reads no path or command,
     only, if the store cannot be reached, their language's plea to ask the front desk."""
-    from triage.drafts import StoreCopy
+    from triage.records.drafts import StoreCopy
 
     patient = args.mode == "patient" and interactive
 
@@ -639,7 +639,7 @@ def _store_copy(args, io: IO, questionnaire, interactive: bool):
 def _converse(session, interview, draft, lines, args, io: IO, interactive: bool):
     """Run the conversation: True/False = stopped early after a red flag or not; None = the person
     left (Ctrl-C, Ctrl-D: answers saved, resume command printed); ExitCode.HANGUP = terminal closed."""
-    from triage.errors import InvalidInput, Problem
+    from triage.core.errors import InvalidInput, Problem
 
     try:
         stopped = session.run()
@@ -681,8 +681,8 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
     """The end of the intake: assess the answers, record the finished intake (a draft in the store
     becomes a version; an answers file is its own record), then show the result (coordinator) or the
     patient-safe summary (patient), and where the answers went."""
-    from triage.answers import parse_answers
-    from triage.assess import assess
+    from triage.core.answers import parse_answers
+    from triage.decision.assess import assess
 
     interview, draft = session.interview, session.draft
     answers = parse_answers(interview.final_answers(), today=interview.today)
@@ -693,13 +693,13 @@ def _finish(session: Intake, io: IO, *, width: int, color: bool, stopped_early: 
     if not session.scripted:
         session.console.print()
     if session.patient:
-        from triage.patient_summary import patient_summary, render_patient_summary
+        from triage.decision.patient_summary import patient_summary, render_patient_summary
 
         summary = patient_summary(result, session.patient_texts, session.settings, stopped_early=stopped_early,
                                   values=session.patient_values)
         io.out.write(render_patient_summary(summary, session.q, width=width, ascii_only=session.ascii_only))
     else:
-        from triage.render.result import render_banner, render_text
+        from triage.channels.render.result import render_banner, render_text
 
         text = render_text(result, answers.answered(), session.q, width=width, color=color,
                            ascii_only=session.ascii_only)

@@ -14,13 +14,13 @@ import os
 import sys
 from typing import TextIO
 
-from triage.cli.common import IO, ExitCode, OutputError, Parser, UsageError, command_words, exit_codes_text, report
-from triage.errors import Problem, TriageError
-from triage.safe_text import for_terminal
+from triage.channels.cli.common import IO, ExitCode, OutputError, Parser, UsageError, command_words, exit_codes_text, report
+from triage.core.errors import Problem, TriageError
+from triage.core.safe_text import for_terminal
 
-# Each command module (triage/cli/NAME.py) and the commands it registers, in the order `triage --help`
+# Each command module (triage/channels/cli/NAME.py) and the commands it registers, in the order `triage --help`
 # lists them. Starting a command imports its own module only: `triage assess` does not load the web's
-# or the store's command code (tests/test_architecture.py checks this table against the modules).
+# or the store's command code (tests/whole/test_architecture.py checks this table against the modules).
 COMMANDS: dict[str, tuple[str, ...]] = {
     "assess": ("assess",),
     "batch": ("batch",),
@@ -43,8 +43,8 @@ class _Version(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from importlib import metadata
 
-        from triage.questionnaire import load_questionnaire
-        from triage.ruleset import load_ruleset
+        from triage.core.questionnaire import load_questionnaire
+        from triage.core.ruleset import load_ruleset
 
         try:
             program = metadata.version("fbss-triage")
@@ -72,7 +72,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         commands.wanted = only
     for module, names in COMMANDS.items():
         if only is None or only in names:
-            importlib.import_module(f"triage.cli.{module}").register(commands)
+            importlib.import_module(f"triage.channels.cli.{module}").register(commands)
     return parser
 
 

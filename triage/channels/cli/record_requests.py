@@ -2,7 +2,7 @@
 
 A missing record item of an intake (``surgical_report``, ``current_mri``) is requested from someone,
 then received (what the record says becomes a new version of the intake, channel ``records``, triaged
-like any other) or marked not obtainable. (The module is named for what it keeps: triage/cli/records.py
+like any other) or marked not obtainable. (The module is named for what it keeps: triage/channels/cli/records.py
 holds the store's reading commands, `list`, `show`, `export`, `audit`.)
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode, UsageError
-from triage.errors import InvalidInput, Problem, TriageError
-from triage.safe_text import for_terminal
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode, UsageError
+from triage.core.errors import InvalidInput, Problem, TriageError
+from triage.core.safe_text import for_terminal
 
 # Names only (no definition is read to build the parser): checked against rules/record-items.toml by
-# tests/test_records.py.
+# tests/records/test_records.py.
 ITEMS = ("surgical_report", "current_mri")
 VIA = ("fax", "phone", "portal", "mail", "in-person")
 ITEM_NOTE = "ITEM: a record the intake's latest version lists as missing (" + ", ".join(ITEMS) + ")."
@@ -112,7 +112,7 @@ def _usage(parser, io: IO) -> int:
 
 
 def run_request(args, io: IO) -> int:
-    from triage.records import check_text
+    from triage.records.requests import check_text
 
     source = check_text("--from", args.source)
     with common.open_store(args, io) as store:
@@ -123,7 +123,7 @@ def run_request(args, io: IO) -> int:
 
 
 def run_unobtainable(args, io: IO) -> int:
-    from triage.records import check_text
+    from triage.records.requests import check_text
 
     reason = check_text("--reason", args.reason)
     with common.open_store(args, io) as store:
@@ -133,8 +133,8 @@ def run_unobtainable(args, io: IO) -> int:
 
 
 def run_receive(args, io: IO) -> int:
-    from triage.records import change_text, receive
-    from triage.ruleset import load_ruleset
+    from triage.records.requests import change_text, receive
+    from triage.core.ruleset import load_ruleset
 
     given = _given(args)
     ruleset, settings = load_ruleset(), common.load_settings(args)
@@ -157,11 +157,11 @@ def run_receive(args, io: IO) -> int:
 
 def _given(args) -> dict:
     """The form's values from --answers FILE and --set FIELD=VALUE (a --set wins over the file)."""
-    from triage.records import form_value, load_record_items
+    from triage.records.requests import form_value, load_record_items
 
     given: dict = {}
     if args.answers:
-        from triage.files import read_answers_file
+        from triage.core.files import read_answers_file
 
         data = read_answers_file(args.answers)
         if not isinstance(data, dict):
@@ -177,7 +177,7 @@ def _given(args) -> dict:
     return given
 
 
-# --file refusals (triage.errors.UploadRefused reasons) in words: the same rules as a patient's upload.
+# --file refusals (triage.core.errors.UploadRefused reasons) in words: the same rules as a patient's upload.
 _REFUSED = {
     "empty": "is empty",
     "too_large": "is larger than {megabytes} MB (setting upload_max_file_megabytes)",
@@ -191,14 +191,14 @@ _REFUSED = {
 
 
 def _read_files(paths: list[str], settings) -> list:
-    """Each --file checked by its content as a patient's upload is (triage.uploads: PDF, JPEG or PNG;
+    """Each --file checked by its content as a patient's upload is (triage.records.uploads: PDF, JPEG or PNG;
     images re-encoded without their metadata; the same size limits), all before anything is written."""
     if not paths:
         return []
     from pathlib import Path
 
-    from triage.errors import UploadRefused
-    from triage.uploads import UploadLimits, check_upload
+    from triage.core.errors import UploadRefused
+    from triage.records.uploads import UploadLimits, check_upload
 
     limits, files = UploadLimits.from_settings(settings), []
     for path in paths:
@@ -227,7 +227,7 @@ def _check_count(store, args, adding: int, settings) -> None:
 
 
 def run_list(args, io: IO) -> int:
-    from triage.store import utc_now
+    from triage.records.store import utc_now
 
     settings = common.load_settings(args)
     days = settings.record_request_overdue_days

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode
-from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
-from triage.safe_text import for_markdown, for_terminal, json_text
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode
+from triage.core.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
+from triage.core.safe_text import for_markdown, for_terminal, json_text
 
 def register(commands) -> None:
     listing = common.add_command(
@@ -116,8 +116,8 @@ def _usage(parser: argparse.ArgumentParser, io: IO) -> int:
 
 
 def run_list(args, io: IO) -> int:
-    from triage.drafts import with_draft_months
-    from triage.store import LISTED
+    from triage.records.drafts import with_draft_months
+    from triage.records.store import LISTED
 
     with common.open_store(args, io, for_reading=True) as store:
         # Reads only the worklist table (indexed, one page): fast however many intakes there are.
@@ -142,7 +142,7 @@ PAGE = 100  # intakes per page of `triage list` (a screenful or two; --limit 0 l
 def status_words(row) -> str:
     """An urgent intake's status names its tier, in words that need no colour. An open red-flag alert
     makes an intake urgent at the alert's tier, sent or not: "not sent yet" when only a draft has it."""
-    from triage.store import most_urgent
+    from triage.records.store import most_urgent
 
     alert = getattr(row, "alert_urgency", None)
     recorded = row.urgency if row.status == "urgent" else None
@@ -245,7 +245,7 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
 
 
 def run_show(args, io: IO) -> int:
-    from triage.store import VIEWED
+    from triage.records.store import VIEWED
 
     with common.open_store(args, io, for_reading=True) as store:
         history = store.history(args.id)
@@ -260,13 +260,13 @@ def run_show(args, io: IO) -> int:
         files = tuple(file for file in store.record_files(args.id) if file.removed_at is None)
         store.log_access(VIEWED, user=common.user(args), intake_id=record.intake_id, version=record.version)
     if args.format == "json":
-        from triage.export import document
+        from triage.records.export import document
 
         io.write_json({**document(record, history, deidentify=False, requests=requests, changes=changes, files=files),
                        "open_alerts": _alerts_json(alerts), "draft_pending": draft is not None})
         return ExitCode.OK
-    from triage.questionnaire import load_questionnaire
-    from triage.render.record import render_alerts, render_show
+    from triage.core.questionnaire import load_questionnaire
+    from triage.channels.render.record import render_alerts, render_show
 
     questionnaire = load_questionnaire()
     text = render_show(record, history, questionnaire, width=io.width(), color=io.color(), ascii_only=not io.unicode(),
@@ -278,8 +278,8 @@ def run_show(args, io: IO) -> int:
 
 
 def record_requests(store, intake_id: int):
-    """The intake's record requests, and the answers each received record changed (triage.records)."""
-    from triage.records import received_changes
+    """The intake's record requests, and the answers each received record changed (triage.records.requests)."""
+    from triage.records.requests import received_changes
 
     requests = store.record_requests(intake_id)
     return requests, received_changes(lambda version: store.get(intake_id, version).answers, requests)
@@ -298,8 +298,8 @@ def _show_draft(args, io: IO, draft, alerts) -> int:
             "answers": answers, "revision": draft.revision, "saved_at": draft.saved_at, "saved_by": draft.saved_by},
             "open_alerts": _alerts_json(alerts), "versions": []})
         return ExitCode.OK
-    from triage.questionnaire import load_questionnaire
-    from triage.render.record import render_draft
+    from triage.core.questionnaire import load_questionnaire
+    from triage.channels.render.record import render_draft
 
     io.page(render_draft(args.id, draft, alerts, load_questionnaire(), width=io.width(), color=io.color(),
                          ascii_only=not io.unicode()), pager=args.pager)
@@ -307,11 +307,11 @@ def _show_draft(args, io: IO, draft, alerts) -> int:
 
 
 def run_export(args, io: IO) -> int:
-    from triage.files import write_atomic
-    from triage.questionnaire import load_questionnaire
-    from triage.store import EXPORTED
+    from triage.core.files import write_atomic
+    from triage.core.questionnaire import load_questionnaire
+    from triage.records.store import EXPORTED
 
-    from triage.errors import InvalidInput, Problem
+    from triage.core.errors import InvalidInput, Problem
 
     if args.record_data and not args.records:
         raise InvalidInput([Problem("--record-data", "only goes with --records")])
@@ -337,7 +337,7 @@ def run_export(args, io: IO) -> int:
     try:
         write_atomic(Path(args.out), text)
     except OSError as error:
-        from triage.errors import InvalidInput, Problem
+        from triage.core.errors import InvalidInput, Problem
 
         reason = (error.strerror or str(error)).lower()
         raise InvalidInput([Problem(args.out, f"cannot be written ({reason})")]) from None
@@ -360,13 +360,13 @@ def _record_files(store, intake_id: int, with_data: bool) -> list:
 
 def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool, requests=(), changes=None,
                   files=None) -> str:
-    from triage.export import document
+    from triage.records.export import document
 
     doc = document(record, history, deidentify=deidentify, requests=requests, changes=changes)
     if fmt == "json":
         return json_text(doc, indent=2) + "\n"
     if fmt == "fhir":
-        from triage.fhir import response_resource
+        from triage.interop.fhir import response_resource
 
         resource = response_resource(
             questionnaire, doc["answers"], authored=doc["recorded_year"] if deidentify else record.recorded_at,
@@ -374,24 +374,24 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool,
             subject=None if deidentify else doc["answers"].get("patient_id"), language=record.language,
             deidentified=deidentify)
         if files is not None and not deidentify:
-            from triage.fhir import records_bundle
-            from triage.records import load_record_items
+            from triage.interop.fhir import records_bundle
+            from triage.records.requests import load_record_items
 
             titles = {item: definition.title for item, definition in load_record_items().items.items()}
             resource = records_bundle(resource, [(file, data) for file, data, _ in files], titles=titles,
                                       data_sha1={file.id: sha1 for file, _, sha1 in files})
         return json_text(resource, indent=2) + "\n"
-    from triage.render.labels import provenance
-    from triage.result import Result
+    from triage.channels.render.labels import provenance
+    from triage.decision.result import Result
 
     result = Result.model_validate(doc["result"])
     if fmt == "markdown":
-        from triage.render.result import render_markdown
+        from triage.channels.render.result import render_markdown
 
         return (render_markdown(result, doc["answers"], questionnaire) + f"\n{provenance(doc, shown=for_markdown)}\n"
                 + _requests_markdown(requests))
-    from triage.render.html import render_html
-    from triage.ruleset import load_ruleset
+    from triage.channels.render.html import render_html
+    from triage.core.ruleset import load_ruleset
 
     sources = {key: (source.title, source.reference) for key, source in load_ruleset().sources.items()}
     return render_html(result, doc, questionnaire, sources)
@@ -399,7 +399,7 @@ def render_export(fmt: str, record, history, questionnaire, *, deidentify: bool,
 
 def _requests_markdown(requests) -> str:
     """The record requests under a Markdown export, with their dates (never in a de-identified one)."""
-    from triage.records import request_text
+    from triage.records.requests import request_text
 
     if not requests:
         return ""
@@ -417,8 +417,8 @@ def _verify_progress(err):
 
 
 def run_audit_verify(args, io: IO) -> int:
-    from triage.retriage import Retriage
-    from triage.store import AuditKeys
+    from triage.decision.retriage import Retriage
+    from triage.records.store import AuditKeys
 
     progress = _verify_progress(io.err) if io.err.isatty() else None
     with common.open_store(args, io, for_reading=True) as store:

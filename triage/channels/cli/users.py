@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import getpass
 
-from triage.cli import common
-from triage.cli.common import IO, ExitCode
-from triage.errors import InvalidInput, Problem
-from triage.safe_text import for_terminal
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode
+from triage.core.errors import InvalidInput, Problem
+from triage.core.safe_text import for_terminal
 
 ROLES = ("coordinator", "clinician")
 PASSWORD_TRIES = 3  # at a terminal: a password refused (or typed differently twice) is asked again
@@ -86,7 +86,7 @@ def _usage(parser, io: IO) -> int:
 
 
 def _password(args, io: IO, name: str) -> str:
-    from triage import accounts
+    from triage.records import accounts
 
     if args.password_stdin:
         password = io.stdin.readline().rstrip("\r\n")
@@ -118,7 +118,7 @@ def _password(args, io: IO, name: str) -> str:
 
 
 def run_add(args, io: IO) -> int:
-    from triage import accounts
+    from triage.records import accounts
 
     problem = accounts.check_name(args.name)
     if problem:
@@ -150,7 +150,7 @@ USERS_HEADER = ("NAME", "ROLE", "STATE", "CHANGED (UTC)")
 
 
 def run_set_role(args, io: IO) -> int:
-    from triage.store import ROLE_CHANGED
+    from triage.records.store import ROLE_CHANGED
 
     with common.open_store(args) as store:
         user = store.get_user(args.name)
@@ -165,7 +165,7 @@ def run_set_role(args, io: IO) -> int:
 
 
 def run_disable(args, io: IO) -> int:
-    from triage.store import USER_DISABLED
+    from triage.records.store import USER_DISABLED
 
     with common.open_store(args, io) as store:
         if store.get_user(args.name) is None:  # (the store's own message names an intake)
@@ -176,8 +176,8 @@ def run_disable(args, io: IO) -> int:
 
 
 def run_reset(args, io: IO) -> int:
-    from triage import accounts
-    from triage.store import PASSWORD_RESET
+    from triage.records import accounts
+    from triage.records.store import PASSWORD_RESET
 
     with common.open_store(args, io) as store:
         if store.get_user(args.name) is None:

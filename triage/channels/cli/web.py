@@ -2,7 +2,7 @@
 that lets a patient answer on the web).
 
 `serve` checks everything it can here (settings, the store, the address), binds the listening socket
-and then hands over to the web layer's own entry point (`python -m triage.web`) by exec, passing the
+and then hands over to the web layer's own entry point (`python -m triage.channels.web`) by exec, passing the
 socket: the terminal layer and the web layer never import each other, and a problem found before the
 hand-over is one line with its exit code, like any command's.
 """
@@ -16,11 +16,11 @@ import sysconfig
 from pathlib import Path
 
 import triage
-from triage.cli import common
-from triage.cli.common import IO, ExitCode
-from triage.errors import InvalidInput, Problem
+from triage.channels.cli import common
+from triage.channels.cli.common import IO, ExitCode
+from triage.core.errors import InvalidInput, Problem
 
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765  # triage.config has the same defaults
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765  # triage.channels.config has the same defaults
 BASE_URL_ENV = "TRIAGE_BASE_URL"
 
 
@@ -116,25 +116,25 @@ _days.__name__ = "number of days (1 to 90)"
 
 
 def serve_config(args):
-    """The effective configuration of `triage serve` (triage.config): options over environment over
+    """The effective configuration of `triage serve` (triage.channels.config): options over environment over
     file over defaults."""
-    from triage import config
+    from triage.channels import config
 
     given = {name: getattr(args, name, None) for name in config.KEYS}
     return config.resolve(given, config_file=args.config)
 
 
 def _check(cfg) -> None:
-    """Problems between values (each value alone was checked by triage.config)."""
+    """Problems between values (each value alone was checked by triage.channels.config)."""
     if cfg.metrics and cfg.metrics_port and cfg.metrics_port == cfg.port:
         raise common.UsageError([Problem(f"metrics_port ({cfg.source('metrics_port')})",
                                          "is the port of the pages; give another one")])
 
 
 def run_serve(args, io: IO) -> int:
-    from triage import config
-    from triage.settings import load_settings
-    from triage.store import default_path
+    from triage.channels import config
+    from triage.core.settings import load_settings
+    from triage.records.store import default_path
 
     cfg = serve_config(args)
     _check(cfg)
@@ -171,7 +171,7 @@ def run_serve(args, io: IO) -> int:
     io.out.flush()
     # -P: the current folder is not put on sys.path, so a server started inside some checkout runs the
     # same triage as this command (the installed one); run from a checkout, that folder is passed on.
-    command = [sys.executable, "-P", "-m", "triage.web", "--fd", str(listener.fileno()),
+    command = [sys.executable, "-P", "-m", "triage.channels.web", "--fd", str(listener.fileno()),
                "--threads", str(cfg.threads), "--log-format", cfg.log_format]
     own_parent = str(Path(triage.__file__).resolve().parent.parent)
     installed = {str(Path(p).resolve()) for p in (sysconfig.get_path("purelib"), sysconfig.get_path("platlib"))}
@@ -202,7 +202,7 @@ def _json_note(text: str) -> None:
     import json
     import time
 
-    from triage.safe_text import for_terminal
+    from triage.core.safe_text import for_terminal
 
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
@@ -214,8 +214,8 @@ def _json_note(text: str) -> None:
 def _print_config(cfg, location, settings, args, io: IO) -> int:
     """--check-config: every value, masked where secret, with its source; then the settings file and
     the store are checked (a problem exits with its code, one line)."""
-    from triage import config
-    from triage.settings import load_settings
+    from triage.channels import config
+    from triage.core.settings import load_settings
 
     if cfg.file is not None:
         io.out.write(f"configuration file: {cfg.file} ({cfg.file_source})\n")
@@ -256,8 +256,8 @@ def _listen(host: str, port: int) -> socket.socket:
 def run_invite(args, io: IO) -> int:
     from datetime import date
 
-    from triage import invites
-    from triage.answers import parse_answers
+    from triage.records import invites
+    from triage.core.answers import parse_answers
 
     answers = None
     if args.patient_id is not None:  # checked by the answers contract, like any patient reference
@@ -271,7 +271,7 @@ def run_invite(args, io: IO) -> int:
     # The link opens the start page in the invitation's language too (the code alone does once it is entered).
     lang = f"?lang={args.lang}" if args.lang != "en" else ""
     io.out.write(f"code: {code}\nlink: {base}/intake/code/{code}{lang}\n")
-    from triage.languages import LANGUAGES
+    from triage.core.languages import LANGUAGES
 
     io.note(f"intake {draft.intake_id}: the code works until {expires.replace('T', ' ').replace('Z', ' UTC')}, "
             f"or until the answers are sent; it cannot be shown again; it opens in {LANGUAGES[args.lang]}")
@@ -286,7 +286,7 @@ def _link_base(given: str | None) -> str:
     a server on loopback is someone's deliberate trial (or a test of the TLS front): it is used."""
     from urllib.parse import urlsplit
 
-    from triage import config
+    from triage.channels import config
 
     configured = config.resolve({})
     if given is not None:

@@ -7,14 +7,14 @@ import io
 
 from rich.text import Text
 
-from triage.facts import FACTS
-from triage.answers import RED_FLAGS
-from triage.languages import LANGUAGES
-from triage.questionnaire import Questionnaire
-from triage.result_values import URGENCY_WORDS
-from triage.render.terminal import console as new_console
-from triage.render.terminal import hanging_list, trimmed
-from triage.ruleset import Ruleset
+from triage.core.facts import FACTS
+from triage.core.answers import RED_FLAGS
+from triage.core.languages import LANGUAGES
+from triage.core.questionnaire import Questionnaire
+from triage.core.result_values import URGENCY_WORDS
+from triage.channels.render.terminal import console as new_console
+from triage.channels.render.terminal import hanging_list, trimmed
+from triage.core.ruleset import Ruleset
 
 def rules_catalogue(ruleset: Ruleset) -> dict:
     """The JSON catalogue: every rule with its metadata, plain-language condition and full source."""

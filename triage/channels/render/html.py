@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from triage.questionnaire import Questionnaire
-from triage.render.labels import (
+from triage.core.questionnaire import Questionnaire
+from triage.channels.render.labels import (
     BANNERS,
     RECORD_QUESTIONS,
     STEP_MARKS,
@@ -24,9 +24,9 @@ from triage.render.labels import (
     banner_words,
     rules_by_conclusion,
 )
-from triage.result import Result
-from triage.result_values import Status
-from triage.safe_text import for_html
+from triage.decision.result import Result
+from triage.core.result_values import Status
+from triage.core.safe_text import for_html
 
 _CSS = """
 :root { color-scheme: light; }
@@ -98,7 +98,7 @@ def _e(value: Any) -> str:
 
 def _requests_html(requests: list[dict[str, Any]]) -> list[str]:
     """The record requests with their dates (an identified export's ``record_requests``)."""
-    from triage.records import RecordRequest, request_text
+    from triage.records.requests import RecordRequest, request_text
 
     if not requests:
         return []
@@ -110,7 +110,7 @@ def _requests_html(requests: list[dict[str, Any]]) -> list[str]:
 def render_html(result: Result, doc: dict[str, Any], questionnaire: Questionnaire,
                 sources: dict[str, tuple[str, str]] | None = None, *, cover: Cover | None = None) -> str:
     """One printable page: inline CSS with print styles, no scripts or external resources, every
-    text escaped. ``doc`` is an export document (triage/export.py), possibly de-identified; it holds
+    text escaped. ``doc`` is an export document (triage/records/export.py), possibly de-identified; it holds
     what `triage show` holds. ``sources`` (key -> (title, reference), from the ruleset) lists the
     sources the page cites at its end; each citation links to its entry there. ``cover``: see
     ``Cover`` (the page is otherwise byte for byte the same)."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from triage.result import Result
-from triage.result_values import URGENCY_WORDS, Status, StepStatus
+from triage.decision.result import Result
+from triage.core.result_values import URGENCY_WORDS, Status, StepStatus
 
 BANNERS = {
     Status.urgent: ("!! URGENT: RED FLAG ANSWERED YES !!", "bold white on red"),
@@ -80,7 +80,7 @@ def status_reasons(result: Result) -> list[str]:
 
 
 def provenance(doc: dict[str, Any], shown=str) -> str:
-    """Where an exported version came from (an export document of triage/export.py); ``shown``
+    """Where an exported version came from (an export document of triage/records/export.py); ``shown``
     makes the recorder's name safe for the document kind."""
     if doc["deidentified"]:
         return f"De-identified export (HIPAA Safe Harbor: identifiers removed, dates reduced to the year); recorded {doc['recorded_year']}."
@@ -149,7 +149,7 @@ ASK_NOW = "NOT ANSWERED - ask now"
 def asks_now(question: str) -> bool:
     """An emergency or same-day red-flag question (shipped rules) that was not answered yes or no
     must be asked now: it is marked so, never shown like a "no"."""
-    from triage.ruleset import shipped_red_flag_tiers
+    from triage.core.ruleset import shipped_red_flag_tiers
 
     return shipped_red_flag_tiers().get(question) in ("emergency", "same_day")
 

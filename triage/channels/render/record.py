@@ -1,4 +1,4 @@
-"""A recorded intake (triage/store/) for the clinician: `triage show`'s one-screen summary, and the
+"""A recorded intake (triage/records/store/) for the clinician: `triage show`'s one-screen summary, and the
 provenance line of exports."""
 
 from __future__ import annotations
@@ -8,17 +8,17 @@ from typing import Any
 
 from rich.text import Text
 
-from triage.questionnaire import Questionnaire
-from triage.languages import LANGUAGES
-from triage.render.labels import RECORD_QUESTIONS, SYMPTOM_QUESTIONS, answer_rows, rules_by_conclusion, va_rows
-from triage.render.labels import red_flag_tiers
-from triage.render.result import banner, body, footer, red_flags_list
-from triage.render.terminal import console as new_console
-from triage.render.terminal import hanging_list, trimmed
-from triage.render.terminal import section as section_title
-from triage.result import Result
-from triage.result_values import Status
-from triage.store import Record, VersionInfo
+from triage.core.questionnaire import Questionnaire
+from triage.core.languages import LANGUAGES
+from triage.channels.render.labels import RECORD_QUESTIONS, SYMPTOM_QUESTIONS, answer_rows, rules_by_conclusion, va_rows
+from triage.channels.render.labels import red_flag_tiers
+from triage.channels.render.result import banner, body, footer, red_flags_list
+from triage.channels.render.terminal import console as new_console
+from triage.channels.render.terminal import hanging_list, trimmed
+from triage.channels.render.terminal import section as section_title
+from triage.decision.result import Result
+from triage.core.result_values import Status
+from triage.records.store import Record, VersionInfo
 
 
 def render_show(record: Record, history: list[VersionInfo], questionnaire: Questionnaire, *,
@@ -27,10 +27,10 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
                 files: tuple = ()) -> str:
     """`triage show`: the clinician's one-screen summary of a recorded version. Every line of the
     result names its rule and that rule's source; answers are shown as given, with their labels.
-    ``requests``: the intake's record requests (triage.records), listed under Records with their dates;
+    ``requests``: the intake's record requests (triage.records.requests), listed under Records with their dates;
     ``changes``: for each version a received record made, the answers it changed (under Versions);
     ``files``: the record files kept (not removed), under Records."""
-    from triage.records import changes_text, file_text, request_text
+    from triage.records.requests import changes_text, file_text, request_text
 
     changes = changes or {}
     result = Result.model_validate(record.result)
@@ -101,9 +101,9 @@ def render_show(record: Record, history: list[VersionInfo], questionnaire: Quest
 def alert_lines(alerts, questionnaire: Questionnaire) -> list[str]:
     """Each open red-flag alert in words: tier, question, when raised, and "answer changed" when the
     answer is no longer yes (it stays open until a clinician acknowledges it)."""
-    from triage.render.labels import urgency_words
+    from triage.channels.render.labels import urgency_words
 
-    from triage.store import worklist_rank
+    from triage.records.store import worklist_rank
 
     lines = []
     for alert in sorted(alerts, key=lambda alert: worklist_rank("urgent", alert.urgency, [])):  # most urgent first
@@ -136,7 +136,7 @@ def render_draft(intake_id: int, draft, alerts, questionnaire: Questionnaire, *,
     from rich import box
     from rich.panel import Panel
 
-    from triage.ruleset import shipped_red_flag_tiers
+    from triage.core.ruleset import shipped_red_flag_tiers
 
     answers = draft.answers if draft is not None else {}
     out = io.StringIO()

@@ -13,8 +13,8 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from triage.questionnaire import Questionnaire
-from triage.render.labels import (
+from triage.core.questionnaire import Questionnaire
+from triage.channels.render.labels import (
     BANNERS,
     RECORD_QUESTIONS,
     STEP_MARKS,
@@ -33,11 +33,11 @@ from triage.render.labels import (
     status_reasons,
     urgency_words,
 )
-from triage.render.terminal import console as new_console
-from triage.render.terminal import hanging_list, section, trimmed
-from triage.result import Result
-from triage.result_values import Status
-from triage.safe_text import for_markdown
+from triage.channels.render.terminal import console as new_console
+from triage.channels.render.terminal import hanging_list, section, trimmed
+from triage.decision.result import Result
+from triage.core.result_values import Status
+from triage.core.safe_text import for_markdown
 
 def _overview(result: Result, answers: dict, questionnaire: Questionnaire, shown=str) -> list[str]:
     """The two overview lines; ``shown`` makes a person's value safe for the document kind."""

@@ -10,7 +10,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from triage.safe_text import for_terminal, unsafe_character
+from triage.core.safe_text import for_terminal, unsafe_character
 
 
 def hanging_list(console: Console, rows: list[tuple[str, Text | str]], indent: int = 2) -> None:
@@ -51,7 +51,7 @@ class _NeutraliseHook(RenderHook):
 
 def terminal_console(file, *, width: int, color: bool, **options) -> Console:
     """The one way a rich console for the terminal is made: every text it prints is neutralised
-    (triage/safe_text.py). Every text rendering, `triage intake` and `triage batch` use it."""
+    (triage/core/safe_text.py). Every text rendering, `triage intake` and `triage batch` use it."""
     made = Console(file=file, width=width, no_color=not color, highlight=False, emoji=False,
                    legacy_windows=False, **options)
     made.push_render_hook(_NeutraliseHook())

@@ -1,9 +1,9 @@
-"""`python -m triage.web`: the web layer's own entry point, which `triage serve` hands over to (by exec,
+"""`python -m triage.channels.web`: the web layer's own entry point, which `triage serve` hands over to (by exec,
 with the listening socket already bound). It builds the app and serves it with waitress until Ctrl-C.
 
 Not meant to be typed: `triage serve` checks the options, the settings, the store and the address
 first, so that every mistake is reported like any command's. What can still fail here is reported in
-one line with the same exit codes (tests check they are triage.cli.common.ExitCode's).
+one line with the same exit codes (tests check they are triage.channels.cli.common.ExitCode's).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ EXIT_INVALID, EXIT_DEFINITION, EXIT_STORE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m triage.web", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m triage.channels.web", description=__doc__)
     parser.add_argument("--fd", type=int, required=True, help="the listening socket, bound by `triage serve`")
     # A PostgreSQL URL comes in TRIAGE_DB, so that a password in it is not on the command line.
     parser.add_argument("--db", default=os.environ.get("TRIAGE_DB"))
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kiosk", action="store_true")
     parser.add_argument("--behind-proxy", action="store_true")
     parser.add_argument("--threads", type=int, default=8)
-    # The rest of the configuration, as `triage serve` resolved it (triage.config).
+    # The rest of the configuration, as `triage serve` resolved it (triage.channels.config).
     parser.add_argument("--base-url")
     parser.add_argument("--allowed-hosts", default="", help="comma-separated")
     parser.add_argument("--trusted-proxies", default="", help="comma-separated addresses/networks, or a count")
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.db:
         parser.error("--db (or TRIAGE_DB) is required")
 
-    from triage.errors import DefinitionError, StoreError, TriageError
+    from triage.core.errors import DefinitionError, StoreError, TriageError
 
     terminated: list[bool] = []
     say = _line(args.log_format)
@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
         import waitress
 
-        from triage.web.app import create_app
-        from triage.web.network import LOOPBACK_PROXIES
-        from triage.web.observability import setup_logging
+        from triage.channels.web.app import create_app
+        from triage.channels.web.network import LOOPBACK_PROXIES
+        from triage.channels.web.observability import setup_logging
 
         setup_logging(args.log_format)
         proxies = [part for part in args.trusted_proxies.split(",") if part]
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
         signal.signal(signal.SIGTERM, on_terminate)
         # waitress returns (instead of raising) when Ctrl-C stops it.
-        # Forwarding headers are judged by triage.web.network (trusted proxies from the configuration).
+        # Forwarding headers are judged by triage.channels.web.network (trusted proxies from the configuration).
         waitress.serve(served, sockets=sockets, threads=args.threads, ident="",
                        max_request_body_size=4 * 1024 * 1024)
     except KeyboardInterrupt:

@@ -1,11 +1,11 @@
 """The web application: ``create_app(...)`` builds it; `triage serve` runs it under waitress. Patient
-pages under /intake/ (triage.web.patient), staff pages under /staff/ (triage.web.staff).
+pages under /intake/ (triage.channels.web.patient), staff pages under /staff/ (triage.channels.web.staff).
 
 Definitions (questionnaire, rules, settings, web texts) are loaded once. On SQLite each server thread
 keeps its own store connection (SQLite connections belong to one thread); on PostgreSQL each request
-borrows one from the process's pool (triage.store). While the database cannot be reached, every
+borrows one from the process's pool (triage.records.store). While the database cannot be reached, every
 page answers 503 with a plain page and /readyz says not ready; nothing needs restarting after. The
-rules engine is serialised by its own lock (triage.engine), so threads are safe. Another component
+rules engine is serialised by its own lock (triage.decision.engine), so threads are safe. Another component
 adds its routes with one line: ``app.register_blueprint(blueprint)`` (or ``create_app(...,
 blueprints=[blueprint])``).
 """
@@ -19,16 +19,16 @@ from typing import Any, Callable, Iterable
 
 from flask import Blueprint, Flask, render_template, request
 
-from triage.errors import StoreError, StoreUnavailable, TriageError
-from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
-from triage.questionnaire import load_definition
-from triage.ruleset import load_ruleset
-from triage.settings import load_settings
-from triage.store import is_postgresql_url, open_store
-from triage.web import cds_hooks, security
-from triage.web.messages import load_all_messages
-from triage.web.services import Services, services
-from triage.web.sessions import ServerSessions
+from triage.core.errors import StoreError, StoreUnavailable, TriageError
+from triage.core.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
+from triage.core.questionnaire import load_definition
+from triage.core.ruleset import load_ruleset
+from triage.core.settings import load_settings
+from triage.records.store import is_postgresql_url, open_store
+from triage.channels.web import cds_hooks, security
+from triage.channels.web.messages import load_all_messages
+from triage.channels.web.services import Services, services
+from triage.channels.web.sessions import ServerSessions
 
 PACKAGE = Path(__file__).resolve().parent
 PURGE_EVERY_SECONDS = 60.0
@@ -48,12 +48,12 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
                metrics: bool = False) -> Flask:
     """The app. ``secure_cookies``: mark cookies Secure (serving behind an https reverse proxy; an
     https ``base_url`` does too). ``base_url``, ``allowed_hosts`` and ``trusted_proxies`` come from the
-    configuration (triage.config; see triage.web.network). ``metrics``: Prometheus metrics, served by
+    configuration (triage.channels.config; see triage.channels.web.network). ``metrics``: Prometheus metrics, served by
     ``app.extensions["triage.metrics"].wsgi_app()`` on their own port. ``today`` and ``clock`` (seconds
     since the epoch: sessions and rate-limit counters are shared with other processes in the store) are
     injectable for tests. The store is opened (and created) here, so a store that cannot be used stops
     `triage serve` before it listens."""
-    from triage.web import network, observability, patient, staff
+    from triage.channels.web import network, observability, patient, staff
 
     settings = load_settings(settings_path)
     store_path = store_path if is_postgresql_url(store_path) else Path(store_path)
@@ -103,7 +103,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         device_limiter=limiter("sign_in_device", limit=5, window=15 * 60),
         kiosk_limiter=limiter("kiosk", limit=KIOSK_PER_ADDRESS_PER_MINUTE, window=60,
                               global_limit=KIOSK_PER_MINUTE),
-        # Files a patient uploads (triage.web.patient.upload): per intake and per address, 15 minutes.
+        # Files a patient uploads (triage.channels.web.patient.upload): per intake and per address, 15 minutes.
         upload_limiter=limiter("upload", limit=30, window=15 * 60),
         clock=clock,
         pooled=is_postgresql_url(store_path),
@@ -183,7 +183,7 @@ def create_app(*, store_path: Path | str, settings_path: Path | None = None, kio
         app.register_blueprint(blueprint)
     # CDS Hooks for the clinic's EHR, only when configured (TRIAGE_CDS_HOOKS names its file).
     # Its replay check is in the store, like the sessions: a token is accepted once by all processes.
-    from triage.cds_hooks import StoreReplays
+    from triage.interop.cds_hooks import StoreReplays
 
     cds_hooks.init_app(app, settings=settings, today=today, replays=StoreReplays(lambda: services().store()))
     _error_pages(app)
@@ -224,7 +224,7 @@ def _error_pages(app: Flask) -> None:
     def page(code: int, title: str, text: str):
         from flask import jsonify, session
 
-        from triage.web.patient import language_switch
+        from triage.channels.web.patient import language_switch
 
         if request.blueprint in security.TOKEN_AUTHENTICATED:  # an API: its clients read JSON
             return jsonify({"error": STAFF_ERRORS[title][0].lower()}), code
@@ -249,7 +249,7 @@ def _error_pages(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(_):
         if request.endpoint == "patient.upload":  # the upload page again, saying so
-            from triage.web.patient import too_large_upload
+            from triage.channels.web.patient import too_large_upload
 
             return too_large_upload()
         return page(413, "bad_request_title", "bad_request_text")
@@ -257,7 +257,7 @@ def _error_pages(app: Flask) -> None:
     def unavailable(error):
         """The database cannot be reached: 503, a plain page, and nothing done by this request (a write
         was refused or rolled back; the patient's saved answers are in their draft)."""
-        from triage.web.observability import store_failed
+        from triage.channels.web.observability import store_failed
 
         store_failed()
         services().forget_store()  # a connection that failed is not used again
@@ -283,7 +283,7 @@ def _error_pages(app: Flask) -> None:
         if isinstance(getattr(error, "original_exception", None), StoreUnavailable):
             return unavailable(error.original_exception)
         if isinstance(error, StoreError):
-            from triage.web.observability import store_failed
+            from triage.channels.web.observability import store_failed
 
             store_failed()
         app.logger.error("internal error on %s: %s", request.url_rule.rule if request.url_rule else "(no route)",

@@ -1,4 +1,4 @@
-"""CDS Hooks over HTTP: a thin Flask blueprint around :class:`triage.cds_hooks.CdsHooksService`.
+"""CDS Hooks over HTTP: a thin Flask blueprint around :class:`triage.interop.cds_hooks.CdsHooksService`.
 
 Routes: `GET /cds-services` (discovery), `POST /cds-services/<id>` (the service) and `GET /rules`,
 the rule catalogue every card's `source.url` points to (public: rules, no patient data). Errors are JSON
@@ -19,9 +19,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
-from triage.cds_hooks import MAX_BODY_BYTES, BadRequest, CdsHooksConfig, CdsHooksError, CdsHooksService, load_config
-from triage.errors import InvalidInput
-from triage.files import parse_json
+from triage.interop.cds_hooks import MAX_BODY_BYTES, BadRequest, CdsHooksConfig, CdsHooksError, CdsHooksService, load_config
+from triage.core.errors import InvalidInput
+from triage.core.files import parse_json
 
 log = logging.getLogger("triage.cds_hooks")
 CONFIG_ENV = "TRIAGE_CDS_HOOKS"

@@ -2,7 +2,7 @@
 
 Each kind of question has one form shape (radios, checkboxes, or day/month/year boxes) and always an
 "I don't know" choice. The form is read here; the value is then checked by the answers contract
-itself (triage.interview.check_answer), so the web and `triage assess` can never disagree. Errors
+itself (triage.core.interview.check_answer), so the web and `triage assess` can never disagree. Errors
 are message ids of the web texts (fbss-web.toml), with the id of the field they point to.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from triage.answers import EARLIEST_YEAR, UNKNOWN
-from triage.interview import MONTH_NAMES, year_alone_month
-from triage.questionnaire import Item
-from triage.segments import SEGMENTS
+from triage.core.answers import EARLIEST_YEAR, UNKNOWN
+from triage.core.interview import MONTH_NAMES, year_alone_month
+from triage.core.questionnaire import Item
+from triage.core.segments import SEGMENTS
 
 UNKNOWN_CHOICE = "unknown"  # the form value of "I don't know"
 NONE_CHOICE = "none"  # "None" on a levels question that allows it (the answer [])

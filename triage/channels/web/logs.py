@@ -1,6 +1,6 @@
 """What the web process writes to its log, and what it never writes: a URL with a patient's id, a
 code or a token in it. Our own loggers (``triage.*``) log route patterns, ids of intakes and reasons
-(see triage.web.security and triage.web.cds_hooks). Other libraries log what they see: httpx logs
+(see triage.channels.web.security and triage.channels.web.cds_hooks). Other libraries log what they see: httpx logs
 every request's full URL at INFO (the CDS Hooks service's search of the EHR names the patient in its
 query), werkzeug logs request lines, waitress logs the path of a request that failed. So:
 
@@ -8,7 +8,7 @@ query), werkzeug logs request lines, waitress logs the path of a request that fa
 - every record that is not our own passes a filter that cuts URLs to scheme and host, and request
   paths and query strings to their first segment, before any handler writes it.
 
-``protect(handler)`` applies both to a handler of the web process (`python -m triage.web`).
+``protect(handler)`` applies both to a handler of the web process (`python -m triage.channels.web`).
 """
 
 from __future__ import annotations

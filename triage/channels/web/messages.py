@@ -1,6 +1,6 @@
 """The patient-facing texts of the web pages, from one definition keyed by message id
 (``questionnaires/fbss-web.toml``), and its translations (``fbss-web.<lang>.toml``, the same ids,
-checked by triage.languages: a missing or extra id is a load error naming it, never a fallback).
+checked by triage.core.languages: a missing or extra id is a load error naming it, never a fallback).
 Templates and code name texts only by id; an unknown id raises (tests render every page, so a typo
 cannot reach a patient as an empty string)."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triage.definitions import read_toml, shipped, validate
+from triage.core.definitions import read_toml, shipped, validate
 
 DEFAULT_MESSAGES = "fbss-web.toml"
 
@@ -55,7 +55,7 @@ class WebMessages(_Definition):
 def load_messages(path: Path | None = None, language: str | None = None,
                   translation_path: Path | None = None) -> WebMessages:
     """The web texts in English (``language`` None or "en") or in a translated language."""
-    from triage.languages import DEFAULT_LANGUAGE, load_web_translation
+    from triage.core.languages import DEFAULT_LANGUAGE, load_web_translation
 
     path = path or shipped("questionnaires") / DEFAULT_MESSAGES
     english = validate(WebMessages, read_toml(path), path)
@@ -69,6 +69,6 @@ def load_messages(path: Path | None = None, language: str | None = None,
 
 def load_all_messages() -> dict[str, WebMessages]:
     """The web texts in every language a patient may choose (each translation checked at load)."""
-    from triage.languages import LANGUAGES
+    from triage.core.languages import LANGUAGES
 
     return {code: load_messages(language=code) for code in LANGUAGES}

@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 from flask import Flask, g, has_request_context, request
 
-from triage.web.logs import protect
-from triage.web.network import FROM_PROXY
+from triage.channels.web.logs import protect
+from triage.channels.web.network import FROM_PROXY
 
 access_log = logging.getLogger("triage.web.access")
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -72,7 +72,7 @@ def setup_logging(log_format: str = "text", stream=None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(log_format))
     handler.addFilter(_RequestContext())
-    protect(handler)  # no URL with a patient id or a token from other libraries' loggers (triage.web.logs)
+    protect(handler)  # no URL with a patient id or a token from other libraries' loggers (triage.channels.web.logs)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)

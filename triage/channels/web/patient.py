@@ -1,13 +1,13 @@
 """The patient's pages under /intake/: code, questions (one per page), red-flag instruction, check
 answers, confirmation. A patient never sees a result, a status, a step or a discussion point: the
-end pages are built from triage.patient_summary, which picks only what a patient may see.
+end pages are built from triage.decision.patient_summary, which picks only what a patient may see.
 
 State lives in the store (the draft of the intake, saved at each Continue) and in a server-side
 session that knows only which intake this browser opened with its code. Every form carries the draft
 revision it showed; a save based on an older revision is refused (two devices never silently
 overwrite each other).
 
-Every page is in the patient's language (English or Spanish: triage.languages), kept in the session:
+Every page is in the patient's language (English or Spanish: triage.core.languages), kept in the session:
 the invitation's language when a code opens an intake, or the one chosen with the language switch at
 the top of every page. Answers are stored by id and value, so they are the same in either language;
 the language is recorded with the intake when it is sent.
@@ -22,18 +22,18 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 
-from triage import invites
-from triage.answers import parse_answers
-from triage.assess import assess
-from triage.errors import Conflict, InvalidInput
-from triage.interview import check_answer, hidden_answers, progress_total, without_hidden
-from triage.languages import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
-from triage.patient_summary import most_urgent_tier, patient_summary, red_flag_instructions
-from triage.questionnaire import Item
-from triage.result import Result
-from triage.web import forms
-from triage.web.services import services
-from triage.web.sessions import idle_stylesheet
+from triage.records import invites
+from triage.core.answers import parse_answers
+from triage.decision.assess import assess
+from triage.core.errors import Conflict, InvalidInput
+from triage.core.interview import check_answer, hidden_answers, progress_total, without_hidden
+from triage.core.languages import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
+from triage.decision.patient_summary import most_urgent_tier, patient_summary, red_flag_instructions
+from triage.core.questionnaire import Item
+from triage.decision.result import Result
+from triage.channels.web import forms
+from triage.channels.web.services import services
+from triage.channels.web.sessions import idle_stylesheet
 
 blueprint = Blueprint("patient", __name__, url_prefix="/intake")
 
@@ -209,7 +209,7 @@ def _code_attempt_refused(client: str):
     addresses, but it refuses only an address that has already typed a wrong code in this window:
     so a patient with a valid code, from any other address, still gets in however much others
     guess. A guesser with a fresh address gets one try per window; a code has 49 bits."""
-    from triage.store import CODE_THROTTLED, GUEST_USER
+    from triage.records.store import CODE_THROTTLED, GUEST_USER
 
     limiter = services().code_limiter
     what = None
@@ -228,7 +228,7 @@ def _code_attempt_refused(client: str):
 def _code_failed(client: str) -> None:
     """A wrong code (already counted for the address): counted for everyone; the try that reaches a
     limit is an audit row (the address, never the code typed)."""
-    from triage.store import CODE_LOCKED, GUEST_USER
+    from triage.records.store import CODE_LOCKED, GUEST_USER
 
     limiter, store = services().code_limiter, services().store()
     if limiter.estimate(client) == limiter.limit:
@@ -238,7 +238,7 @@ def _code_failed(client: str) -> None:
 
 
 def _now() -> str:
-    from triage.store import utc_now
+    from triage.records.store import utc_now
 
     return utc_now()
 
@@ -286,7 +286,7 @@ def your_code():
 
 
 def _spoken_moment(stamp: str | None) -> str | None:
-    from triage.questionnaire import spoken_date
+    from triage.core.questionnaire import spoken_date
 
     return spoken_date(stamp[:10], services().language()) if stamp else None
 
@@ -706,18 +706,18 @@ def idle_css():
 
 # --- records the patient has: photos or PDFs of the operative report and the MRI report -------------
 # Offered after sending (the done page), when coming back with the code after sending, and on the
-# saved page. Files are checked by their content (triage.uploads) and kept in the store; the patient
+# saved page. Files are checked by their content (triage.records.uploads) and kept in the store; the patient
 # sees only what they sent (names and pages), never the files themselves; staff download them.
 
 def _upload_limits():
-    from triage.uploads import UploadLimits
+    from triage.records.uploads import UploadLimits
 
     return UploadLimits.from_settings(services().settings)
 
 
 def _record_items() -> list[dict[str, Any]]:
     """Each record item with the files this intake holds of it (removed ones left out)."""
-    from triage.uploads import RECORD_ITEMS
+    from triage.records.uploads import RECORD_ITEMS
 
     intake = _require()
     store = services().store()
@@ -729,7 +729,7 @@ def _record_items() -> list[dict[str, Any]]:
 
 def _received_items(intake_id: int) -> set[str]:
     """Record items staff marked received (a file of one can no longer be removed)."""
-    from triage.records import RECEIVED
+    from triage.records.requests import RECEIVED
 
     return {r.item for r in services().store().record_requests(intake_id) if r.state == RECEIVED}
 
@@ -778,8 +778,8 @@ def upload(item: str):
     """Add one or more files to a record item: each checked by its content and kept in its own
     transaction (what was taken stays, whatever is refused). Refused files are named with a plain
     sentence each; nothing of them is stored."""
-    from triage.errors import UploadRefused
-    from triage.uploads import RECORD_ITEMS, check_count, check_upload, shown_name
+    from triage.core.errors import UploadRefused
+    from triage.records.uploads import RECORD_ITEMS, check_count, check_upload, shown_name
 
     svc = services()
     intake = _require()
@@ -824,7 +824,7 @@ UPLOADS_PER_ADDRESS = 60  # files tried per address per window (a family's phone
 def _upload_allowed(intake_id: int) -> bool:
     """Count one file tried, for the intake and for the address (in the store, shared by every
     process); False past either limit. The first refusal of a window is an audit row."""
-    from triage.store import GUEST_USER
+    from triage.records.store import GUEST_USER
 
     limiter, address = services().upload_limiter, request.remote_addr or "-"
     if not limiter.take(f"intake:{intake_id}", UPLOADS_PER_INTAKE):
@@ -847,7 +847,7 @@ UPLOAD_THROTTLED = "upload_throttled"
 def remove_upload():
     """Remove a file this intake's patient sent (before staff marked its record received). The file
     is named by a form field and looked up among this session's intake's files only."""
-    from triage.store import RecordReceived
+    from triage.records.store import RecordReceived
 
     svc = services()
     intake = _require()
@@ -882,7 +882,7 @@ def too_large_upload():
 
 def _checklist_items(intake: Intake) -> list[str]:
     """The record items still missing, by the latest result (sent), or by the answers so far."""
-    from triage.uploads import RECORD_ITEMS
+    from triage.records.uploads import RECORD_ITEMS
 
     svc = services()
     if intake.submitted:

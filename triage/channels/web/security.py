@@ -1,6 +1,6 @@
 """What every page gets: CSRF tokens on forms, security headers, request size limits, a limiter
-for wrong codes (and, for staff, wrong passwords). (HSTS and host names: triage.web.network; the
-access log: triage.web.observability.)"""
+for wrong codes (and, for staff, wrong passwords). (HSTS and host names: triage.channels.web.network; the
+access log: triage.channels.web.observability.)"""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def check_csrf() -> None:
     """Refuse a state-changing request whose token is missing or not this session's (400), and one
     that says it comes from another site (the Origin header, when the browser sends it; on staff
     pages "null" too)."""
-    from triage.web.network import expected_origin
+    from triage.channels.web.network import expected_origin
 
     origin = request.headers.get("Origin")
     # The configured base URL's origin (not the Host header's) when there is one.

@@ -1,6 +1,6 @@
 """What every request handler needs (``Services``, built once per app by ``create_app`` in
-triage/web/app.py) and how a handler reaches it (``services()``). Its own module so that the
-blueprints (triage.web.patient, triage.web.staff) import it, not the app that registers them."""
+triage/channels/web/app.py) and how a handler reaches it (``services()``). Its own module so that the
+blueprints (triage.channels.web.patient, triage.channels.web.staff) import it, not the app that registers them."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from typing import Any, Callable
 
 from flask import current_app
 
-from triage.languages import DEFAULT_LANGUAGE, PatientLanguage
-from triage.questionnaire import Questionnaire
-from triage.ruleset import Ruleset
-from triage.settings import Settings
-from triage.store import Store, open_store
-from triage.web import security
-from triage.web.messages import WebMessages
-from triage.web.sessions import ServerSessions
+from triage.core.languages import DEFAULT_LANGUAGE, PatientLanguage
+from triage.core.questionnaire import Questionnaire
+from triage.core.ruleset import Ruleset
+from triage.core.settings import Settings
+from triage.records.store import Store, open_store
+from triage.channels.web import security
+from triage.channels.web.messages import WebMessages
+from triage.channels.web.sessions import ServerSessions
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Services:
     today: Callable[[], date]
     sessions: ServerSessions
     code_limiter: security.Limiter  # wrong codes per address, and for everyone
-    # Sign-in (see triage.web.staff.sign_in_post): failures per address and for everyone from devices
+    # Sign-in (see triage.channels.web.staff.sign_in_post): failures per address and for everyone from devices
     # not known; per account from devices not known; per known device.
     sign_in_limiter: security.Limiter
     account_limiter: security.Limiter

@@ -39,8 +39,8 @@ from flask import request as current_request, session as current_session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from triage.errors import StoreError
-from triage.store import Store, WebSession
+from triage.core.errors import StoreError
+from triage.records.store import Store, WebSession
 
 COOKIE = "triage_session"
 VISITOR_COOKIE = "triage_visitor"

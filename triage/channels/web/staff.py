@@ -20,22 +20,22 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request, session, url_for
 
-from triage import accounts, invites
-from triage.drafts import with_draft_months
-from triage.languages import DEFAULT_LANGUAGE, LANGUAGES
-from triage.answers import RED_FLAGS, parse_answers
-from triage.assess import assess
-from triage.errors import Conflict, IntakeNotFound, InvalidInput
-from triage.render.labels import BANNERS, STEP_MARKS, in_words, rules_by_conclusion
-from triage.result import Result
-from triage.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
-from triage.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_CHANGED, PASSWORD_REHASHED,
+from triage.records import accounts, invites
+from triage.records.drafts import with_draft_months
+from triage.core.languages import DEFAULT_LANGUAGE, LANGUAGES
+from triage.core.answers import RED_FLAGS, parse_answers
+from triage.decision.assess import assess
+from triage.core.errors import Conflict, IntakeNotFound, InvalidInput
+from triage.channels.render.labels import BANNERS, STEP_MARKS, in_words, rules_by_conclusion
+from triage.decision.result import Result
+from triage.core.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
+from triage.records.store import (ACKNOWLEDGED, EXPORTED, GUEST_USER, LISTED, PASSWORD_CHANGED, PASSWORD_REHASHED,
                           SESSIONS_ENDED, SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT,
                           VIEWED, User)
-from triage.web import security
-from triage.web.services import services
-from triage.web.network import public_url
-from triage.web.sessions import idle_rules, idle_stylesheet
+from triage.channels.web import security
+from triage.channels.web.services import services
+from triage.channels.web.network import public_url
+from triage.channels.web.sessions import idle_rules, idle_stylesheet
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -91,7 +91,7 @@ def _page(template: str, **context):
     svc = services()
     user = g.get("user")
     counts = svc.store().alert_counts() if user else {}
-    from triage.render.labels import ASK_NOW
+    from triage.channels.render.labels import ASK_NOW
 
     return render_template(template, user=user, alert_counts=counts, ask_now=ASK_NOW, staff_idle=svc.settings.staff_idle_minutes,
                            q=svc.questionnaire, this_page=_this_page(), **context)
@@ -569,7 +569,7 @@ _TIER_TAGS = {"emergency": "tag--red", "same_day": "tag--orange", "soon": "tag--
 def _status_cell(row) -> tuple[str, str, str]:
     """(words, tag style, note) of a worklist row's status: an open red-flag alert makes it urgent at
     the alert's tier, sent or not ("not sent yet" when only a draft has it), as in `triage list`."""
-    from triage.store import most_urgent
+    from triage.records.store import most_urgent
 
     recorded = row.urgency if row.status == "urgent" else None
     tier = most_urgent([recorded, row.alert_urgency])
@@ -626,7 +626,7 @@ def summary(intake_id: int):
 def _record_parts(intake_id: int, record, history) -> dict[str, Any]:
     """The summary's record requests (with their dates), the missing records a coordinator can act on
     (those of the latest version), and which answers each received record changed, by version."""
-    from triage.records import changes_text, load_record_items, missing_records, received_changes, request_text
+    from triage.records.requests import changes_text, load_record_items, missing_records, received_changes, request_text
 
     store = services().store()
     requests = store.record_requests(intake_id)
@@ -646,7 +646,7 @@ def _red_flag_rows(answers: dict[str, Any], basis) -> list[tuple[str, str, list[
     """(label, answer in words, rule ids, kind, the answer as given) of every red-flag question: kind "yes", "ask" (an emergency or
     same-day question answered unknown or not answered: "NOT ANSWERED - ask now", never like a no),
     or "" (the rest)."""
-    from triage.render.labels import ask_now_text, asks_now
+    from triage.channels.render.labels import ask_now_text, asks_now
 
     questionnaire = services().questionnaire
     rows = []
@@ -711,7 +711,7 @@ def record_file(intake_id: int, file_id: int):
 
     from flask import send_file
 
-    from triage.store import RECORD_FILE_DOWNLOADED
+    from triage.records.store import RECORD_FILE_DOWNLOADED
 
     store = services().store()
     try:
@@ -735,8 +735,8 @@ def print_view(intake_id: int):
     """The printable page: the HTML export's renderer (one renderer for export and print), with the
     staff pages' idle cover on screen. Its inline style blocks are allowed by their hashes only; it
     has no script."""
-    from triage.export import document
-    from triage.render.html import render_html
+    from triage.records.export import document
+    from triage.channels.render.html import render_html
 
     store = services().store()
     try:
@@ -780,7 +780,7 @@ _PRINT_COVER_CSS = """
 def _print_cover():
     """The staff pages' idle cover for the print view: the same notice and link, and the same rules
     (``idle_rules``) inlined, as the page may load no stylesheet."""
-    from triage.render.html import Cover
+    from triage.channels.render.html import Cover
 
     minutes = services().settings.staff_idle_minutes
     return Cover(style=_PRINT_COVER_CSS % idle_rules(minutes * 60),
@@ -867,11 +867,11 @@ def attach(intake_id: int):
     return redirect(url_for("staff.summary", intake_id=intake_id), code=303)
 
 
-# --- record requests (coordinators; triage.records) -------------------------------------------------
+# --- record requests (coordinators; triage.records.requests) -------------------------------------------------
 
 def _record_item(item: str):
     """The item's definition (the receive form), or 404 for an id that is not a record item."""
-    from triage.records import load_record_items
+    from triage.records.requests import load_record_items
 
     definition = load_record_items().items.get(item)
     if definition is None:
@@ -883,7 +883,7 @@ def _records_page(intake_id: int, item: str, *, error: tuple[str, str] | None = 
     """The record's page: its requests with their dates, and the forms to request it, mark it received
     (with what the triage needs from it) or not obtainable. Errors come back on this page, with what
     was typed kept."""
-    from triage.records import VIA, missing_records, request_text
+    from triage.records.requests import VIA, missing_records, request_text
 
     definition = _record_item(item)
     store = services().store()
@@ -907,9 +907,9 @@ def record_item(intake_id: int, item: str):
 @role(accounts.COORDINATOR)
 def record_action(intake_id: int, item: str, action: str):
     """Request, receive or mark not obtainable: each an audit row; receiving makes a new version of the
-    intake (channel records) that the rules triage (triage.records.receive)."""
-    from triage import records
-    from triage.errors import RecordError
+    intake (channel records) that the rules triage (triage.records.requests.receive)."""
+    from triage.records import requests as records
+    from triage.core.errors import RecordError
 
     definition = _record_item(item)
     if action not in ("request", "receive", "unobtainable"):
@@ -963,7 +963,7 @@ _FORM_FIELDS = {"from": "source", "--from": "source", "--reason": "reason", "sur
 
 def _levels(answer: str) -> bool:
     """An empty levels box means "no level named" ([]); an empty date box means not given."""
-    from triage.answers import KINDS
+    from triage.core.answers import KINDS
 
     return KINDS.get(answer) == "segments"
 
@@ -974,7 +974,7 @@ OVERDUE_SHOWN = 10  # above the worklist: the most overdue; the rest are in `tri
 def _overdue_requests(intake_ids: list[int]) -> tuple[list, int, set[int]]:
     """The most overdue record requests (at most OVERDUE_SHOWN), how many are overdue in all, and
     which of ``intake_ids`` (the rows shown) have one: bounded reads, whatever the backlog."""
-    from triage.records import request_text
+    from triage.records.requests import request_text
 
     days = services().settings.record_request_overdue_days
     store = services().store()

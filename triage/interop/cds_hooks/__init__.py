@@ -12,17 +12,17 @@ card: decision support only, never a suggestion, an order or a diagnosis. One mo
     cards.py      the card: summary, indicator, Markdown detail with every value escaped
     service.py    discovery and the service: trust, request, data, triage, card
 
-Nothing here logs or raises with patient data. The HTTP routes are triage/web/cds_hooks.py.
+Nothing here logs or raises with patient data. The HTTP routes are triage/channels/web/cds_hooks.py.
 """
 
-from triage.cds_hooks.cards import (STATUS_INDICATOR, STATUS_WORDS, SUMMARY_LIMIT, URGENCY_WORDS, URGENT_INDICATOR,
+from triage.interop.cds_hooks.cards import (STATUS_INDICATOR, STATUS_WORDS, SUMMARY_LIMIT, URGENCY_WORDS, URGENT_INDICATOR,
                                     card_detail, card_for_result, card_no_response, card_unreadable, indicator, md,
                                     summary)
-from triage.cds_hooks.config import CdsHooksConfig, TrustedClient, load_config
-from triage.cds_hooks.prefetch import (FhirFetcher, fill_template, intake_id_of, latest_response, prefetch_templates,
+from triage.interop.cds_hooks.config import CdsHooksConfig, TrustedClient, load_config
+from triage.interop.cds_hooks.prefetch import (FhirFetcher, fill_template, intake_id_of, latest_response, prefetch_templates,
                                        questionnaire_urls)
-from triage.cds_hooks.protocol import (HOOK, MAX_BODY_BYTES, PREFETCH_PATIENT, PREFETCH_RESPONSE, SERVICE_ID,
+from triage.interop.cds_hooks.protocol import (HOOK, MAX_BODY_BYTES, PREFETCH_PATIENT, PREFETCH_RESPONSE, SERVICE_ID,
                                        SPEC_VERSION, BadRequest, CdsHooksError, HookRequest, PreconditionFailed,
                                        TriageFailed, Unauthorized, Unavailable, UnknownService, parse_request)
-from triage.cds_hooks.service import CdsHooksService, Outcome, discovery_document
-from triage.cds_hooks.trust import ALGORITHMS, ClientTrust, JwksSource, ReplayCache, StoreReplays
+from triage.interop.cds_hooks.service import CdsHooksService, Outcome, discovery_document
+from triage.interop.cds_hooks.trust import ALGORITHMS, ClientTrust, JwksSource, ReplayCache, StoreReplays

@@ -10,12 +10,12 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from triage.cds_hooks.config import CdsHooksConfig
-from triage.errors import InvalidInput
+from triage.interop.cds_hooks.config import CdsHooksConfig
+from triage.core.errors import InvalidInput
 
 if TYPE_CHECKING:  # annotations only
-    from triage.questionnaire import Questionnaire
-    from triage.result import Result
+    from triage.core.questionnaire import Questionnaire
+    from triage.decision.result import Result
 
 # The indicator of each status (and, for `urgent`, of each urgency tier). Unlisted urgent tiers get
 # `critical`: an unexpected value is shown as the most urgent, never the least.
@@ -70,8 +70,8 @@ def _source(result: Result, config: CdsHooksConfig) -> dict[str, str]:
 
 
 def _records_on_file(result: Result) -> list[str]:
-    """The record items (triage.records) the rules no longer list as missing: on file."""
-    from triage.records import load_record_items
+    """The record items (triage.records.requests) the rules no longer list as missing: on file."""
+    from triage.records.requests import load_record_items
 
     missing = {item.id for item in result.missing_items}
     return [f"- {md(item.title[:1].upper() + item.title[1:])}" for item_id, item in load_record_items().items.items()

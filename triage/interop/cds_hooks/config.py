@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from triage.cds_hooks.protocol import SERVICE_ID, https_url
-from triage.errors import DefinitionError
+from triage.interop.cds_hooks.protocol import SERVICE_ID, https_url
+from triage.core.errors import DefinitionError
 
 
 class _Config(BaseModel):

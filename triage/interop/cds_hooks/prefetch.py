@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from triage.cds_hooks.config import TrustedClient
-from triage.cds_hooks.protocol import PREFETCH_PATIENT, PREFETCH_RESPONSE, BadRequest, HookRequest, PreconditionFailed
+from triage.interop.cds_hooks.config import TrustedClient
+from triage.interop.cds_hooks.protocol import PREFETCH_PATIENT, PREFETCH_RESPONSE, BadRequest, HookRequest, PreconditionFailed
 
 if TYPE_CHECKING:  # annotations only
-    from triage.questionnaire import Questionnaire
+    from triage.core.questionnaire import Questionnaire
 
 
 def questionnaire_urls(questionnaire: Questionnaire) -> list[str]:

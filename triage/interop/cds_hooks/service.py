@@ -1,7 +1,7 @@
 """The CDS Hooks service, independent of any web framework: discovery, and `patient-view` as trust,
 then the request, then the FHIR data, then exactly the triage `triage assess` gives, then one card.
 
-The web layer (``triage/web/cds_hooks.py``) only moves bytes between HTTP and :class:`CdsHooksService`.
+The web layer (``triage/channels/web/cds_hooks.py``) only moves bytes between HTTP and :class:`CdsHooksService`.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Callable
 
-from triage.cds_hooks.cards import card_for_result, card_no_response, card_unreadable
-from triage.cds_hooks.config import CdsHooksConfig
-from triage.cds_hooks.prefetch import FhirFetcher, intake_id_of, latest_response, prefetch_templates
-from triage.cds_hooks.protocol import HOOK, SERVICE_ID, TriageFailed, UnknownService, parse_request
-from triage.cds_hooks.trust import ClientTrust, ReplayCache, StoreReplays
-from triage.errors import EngineError, InvalidInput
+from triage.interop.cds_hooks.cards import card_for_result, card_no_response, card_unreadable
+from triage.interop.cds_hooks.config import CdsHooksConfig
+from triage.interop.cds_hooks.prefetch import FhirFetcher, intake_id_of, latest_response, prefetch_templates
+from triage.interop.cds_hooks.protocol import HOOK, SERVICE_ID, TriageFailed, UnknownService, parse_request
+from triage.interop.cds_hooks.trust import ClientTrust, ReplayCache, StoreReplays
+from triage.core.errors import EngineError, InvalidInput
 
 if TYPE_CHECKING:  # annotations only
-    from triage.questionnaire import Questionnaire
-    from triage.result import Result
-    from triage.settings import Settings
+    from triage.core.questionnaire import Questionnaire
+    from triage.decision.result import Result
+    from triage.core.settings import Settings
 
 
 @dataclass
@@ -38,9 +38,9 @@ class CdsHooksService:
     def __init__(self, config: CdsHooksConfig, settings: Settings | None = None, *,
                  clock: Callable[[], float] = time.time, today: Callable[[], date] = date.today,
                  transport: Any = None, replays: ReplayCache | StoreReplays | None = None):
-        from triage.questionnaire import load_questionnaire
-        from triage.ruleset import load_ruleset
-        from triage.settings import load_settings
+        from triage.core.questionnaire import load_questionnaire
+        from triage.core.ruleset import load_ruleset
+        from triage.core.settings import load_settings
 
         self.config = config
         self.settings = settings or load_settings()
@@ -89,9 +89,9 @@ class CdsHooksService:
 
     def _triage(self, response: dict[str, Any]) -> Result:
         """Exactly `triage assess` on a QuestionnaireResponse file."""
-        from triage import fhir
-        from triage.answers import parse_answers
-        from triage.assess import assess
+        from triage.interop import fhir
+        from triage.core.answers import parse_answers
+        from triage.decision.assess import assess
 
         raw = fhir.answers_from_response(response, self.questionnaire)
         answers = parse_answers(raw, today=self.today())

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from triage.cds_hooks.config import CdsHooksConfig, TrustedClient
-from triage.cds_hooks.protocol import Unauthorized, Unavailable
+from triage.interop.cds_hooks.config import CdsHooksConfig, TrustedClient
+from triage.interop.cds_hooks.protocol import Unauthorized, Unavailable
 
 # Only asymmetric algorithms (the specification forbids `none` and shared-secret HMAC).
 ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA")
@@ -55,7 +55,7 @@ class StoreReplays:
         self._store = store
 
     def remember(self, issuer: str, jti: str, expires: float, now: float) -> None:
-        from triage.errors import StoreError
+        from triage.core.errors import StoreError
 
         try:
             first = self._store().use_token(issuer, jti, expires, now)

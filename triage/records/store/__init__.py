@@ -2,7 +2,7 @@
 default; on a PostgreSQL server (``postgresql://...``) for a network of clinics. One ``Store`` and one
 set of SQL statements for both: a backend supplies the few things that differ.
 
-This package's face: the rest of triage imports the store from here (``from triage.store import
+This package's face: the rest of triage imports the store from here (``from triage.records.store import
 open_store, Store, Record``). Its modules, each importing only those listed before it:
   model.py       the action names, dataclasses (Record, Draft, Alert...), the clock and paths
   audit.py       the hashes, the audit chain and its keys (AuditKeys)
@@ -17,7 +17,7 @@ open_store, Store, Record``). Its modules, each importing only those listed befo
   postgresql.py  the PostgreSQL backend, its schema, migrations and roles (psycopg, imported only
                  for a postgresql:// store)
   opener.py      open_store: picks the backend (the only importer of postgresql.py)
-The backends import the shared modules, never each other (tests/test_architecture.py).
+The backends import the shared modules, never each other (tests/whole/test_architecture.py).
 
 Domain core: stdlib only (sqlite3, json, hashlib); it never imports the engine, rich or the CLI and
 works on plain JSON dicts (the answers contract and the result contract).
@@ -42,15 +42,15 @@ Drafts (a questionnaire being answered) are work in progress, not records: one p
 place at each answer (``save_draft``), resumable by intake id, removed when the assessment is recorded.
 """
 
-from triage.store.audit import (ACCOUNT_COLUMNS, ACCOUNT_TABLES, AUDIT_KEY_FILE_VARIABLE, GENESIS, INVITE_COLUMNS,
+from triage.records.store.audit import (ACCOUNT_COLUMNS, ACCOUNT_TABLES, AUDIT_KEY_FILE_VARIABLE, GENESIS, INVITE_COLUMNS,
                                 KEYED_PREFIX, REQUIRED, AuditKeys, account_columns, account_hash, account_state,
                                 alert_hash, audit_hash, audit_keys_from_environment, canonical, content_hash,
                                 draft_hash, invite_hash, key_id, keyed_audit_hash, keyed_by, sha256)
-from triage.store.core import Store, shipped_red_flag_tiers
-from triage.store.files import (RECORD_FILE_ADDED, RECORD_FILE_DOWNLOADED, RECORD_FILE_REMOVED, RECORD_ITEMS,
+from triage.records.store.core import Store, shipped_red_flag_tiers
+from triage.records.store.files import (RECORD_FILE_ADDED, RECORD_FILE_DOWNLOADED, RECORD_FILE_REMOVED, RECORD_ITEMS,
                                 FileNotFound, RecordFile, RecordReceived, record_file_hash)
-from triage.store.migrations import _fill_worklist
-from triage.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, BULK_ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, APP_FOLDER,
+from triage.records.store.migrations import _fill_worklist
+from triage.records.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, BULK_ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, APP_FOLDER,
                                 CODE_LOCKED, CODE_THROTTLED, CREATED, DB_NAME, DRAFT_SAVED, DRAFT_SEALED, EXPORTED,
                                 GUEST_USER, INVITE_SEALED, INVITED, LISTED, MIGRATION_USER, PASSWORD_CHANGED,
                                 PASSWORD_REHASHED, PASSWORD_RESET, RECOVERY_CODE_USED, ROLE_CHANGED,
@@ -59,13 +59,13 @@ from triage.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, BULK_ACKNOWLEDGED,
                                 USER_ADDED, USER_DISABLED, VIEWED, Alert, AlertPage, AuditReport, Draft, Invite, Record, User,
                                 VersionInfo, WebSession, WorklistPage, WorklistRow, current_user, default_path,
                                 stored_columns, utc_now)
-from triage.store.opener import is_postgresql_url, open_store
-from triage.store.requests import (RECORD_RECEIVED, RECORD_REQUESTED, RECORD_UNOBTAINABLE, REQUEST_COLUMNS, RecordRequest,
+from triage.records.store.opener import is_postgresql_url, open_store
+from triage.records.store.requests import (RECORD_RECEIVED, RECORD_REQUESTED, RECORD_UNOBTAINABLE, REQUEST_COLUMNS, RecordRequest,
                                    request_hash)
-from triage.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, _statements
-from triage.store.sqlite import SQLiteBackend, open_copy
-from triage.store.worklist import (WORKLIST_KINDS, expected_worklist, most_urgent, open_alert_tier, stored_worklist,
+from triage.records.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, _statements
+from triage.records.store.sqlite import SQLiteBackend, open_copy
+from triage.records.store.worklist import (WORKLIST_KINDS, expected_worklist, most_urgent, open_alert_tier, stored_worklist,
                                    worklist_entry, worklist_rank)
 
 # Not re-exported on purpose: a setting a test changes (BUSY_TIMEOUT_SECONDS) is changed where it is read,
-# triage.store.sqlite; set here, it would change nothing.
+# triage.records.store.sqlite; set here, it would change nothing.

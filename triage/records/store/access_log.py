@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from triage.store.audit import _row_hash, canonical
+from triage.records.store.audit import _row_hash, canonical
 
 GENESIS = "0" * 64
 

@@ -1,6 +1,6 @@
 """The audit chain: the hashes of what is recorded (versions, drafts, alerts, accounts, invitations),
 each audit row's hash over the previous one, the keyed chain (``AuditKeys``), and appending a row.
-Shared by both backends and by `audit verify` (triage/store/verify.py), so a row is hashed one way."""
+Shared by both backends and by `audit verify` (triage/records/store/verify.py), so a row is hashed one way."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from triage.errors import StoreError
+from triage.core.errors import StoreError
 
 
 GENESIS = "0" * 64  # prev_hash of the first audit row

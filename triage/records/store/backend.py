@@ -1,5 +1,5 @@
-"""What a backend supplies to the ``Store`` (triage/store/core.py): the few things that differ between
-SQLite (triage/store/sqlite.py) and PostgreSQL (triage/store/postgresql.py). The store's SQL is written
+"""What a backend supplies to the ``Store`` (triage/records/store/core.py): the few things that differ between
+SQLite (triage/records/store/sqlite.py) and PostgreSQL (triage/records/store/postgresql.py). The store's SQL is written
 once, with ``?`` placeholders, portable upserts and subqueries; a backend serialises writers, reads a
 consistent snapshot, returns a new row's id, names a JSON field, runs the engine's own integrity
 check, and turns its errors into one StoreError."""
@@ -26,7 +26,7 @@ class Backend(Protocol):
         """A write that adds no audit row (web sessions, token uses)."""
 
     def write_access(self) -> AbstractContextManager[Any]:
-        """A write of the access log (triage/store/access_log.py): queues behind its writers only."""
+        """A write of the access log (triage/records/store/access_log.py): queues behind its writers only."""
 
     def snapshot(self) -> AbstractContextManager[Any]:
         """One read transaction: every query inside sees the same store."""

@@ -1,5 +1,5 @@
 """The ``Store``: every read and write of intakes, versions, drafts, invitations, accounts, web
-sessions and alerts, in one set of portable SQL statements. A backend (triage/store/backend.py)
+sessions and alerts, in one set of portable SQL statements. A backend (triage/records/store/backend.py)
 supplies the few things that differ between SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -9,28 +9,28 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
-from triage.errors import Conflict, IntakeNotFound, PatientChanged, StoreError
-import triage.store.access_log as access_log
-import triage.store.alert_pages as alert_pages
-import triage.store.counts as counts
-from triage.store.audit import (INVITE_COLUMNS, AuditKeys, alert_hash, canonical, content_hash, draft_hash, invite_hash,
+from triage.core.errors import Conflict, IntakeNotFound, PatientChanged, StoreError
+import triage.records.store.access_log as access_log
+import triage.records.store.alert_pages as alert_pages
+import triage.records.store.counts as counts
+from triage.records.store.audit import (INVITE_COLUMNS, AuditKeys, alert_hash, canonical, content_hash, draft_hash, invite_hash,
                                 sha256, _append_audit)
-from triage.store.backend import Backend
-from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, BULK_ACKNOWLEDGED, CREATED,
+from triage.records.store.backend import Backend
+from triage.records.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, BULK_ACKNOWLEDGED, CREATED,
                                 DRAFT_SAVED,                                INVITED, PASSWORD_REHASHED, RECOVERY_CODE_USED, SECOND_FACTOR_ENROLLED,
                                 SECOND_FACTOR_RESET, SYSTEM_USER, USER_ADDED, Alert, AlertPage, AuditReport, Draft, Invite, Record,
                                 User, VersionInfo, WebSession, WorklistPage, WorklistRow, stored_columns, utc_now,
                                 _record, _web_session)
-from triage.store.requests import RecordRequests
-from triage.store.files import RecordFiles
-from triage.store.verify import _Verifier
-from triage.store.worklist import most_urgent, worklist_entry, _refresh_worklist, _write_worklist
+from triage.records.store.requests import RecordRequests
+from triage.records.store.files import RecordFiles
+from triage.records.store.verify import _Verifier
+from triage.records.store.worklist import most_urgent, worklist_entry, _refresh_worklist, _write_worklist
 
 
 def shipped_red_flag_tiers() -> dict[str, str]:
     """Each red-flag question's urgency tier, from the shipped rules file (loaded on the first red
     flag answered yes: a store that never sees one never reads it)."""
-    from triage.ruleset import shipped_red_flag_tiers as tiers
+    from triage.core.ruleset import shipped_red_flag_tiers as tiers
 
     return tiers()
 
@@ -164,7 +164,7 @@ class Store(RecordRequests, RecordFiles):
                      by_patient: bool = False, backlog_before: str | None = None) -> tuple[int, int]:
         """Record many assessments in one transaction (a chunk of `triage batch --save`). Each entry
         is (source, answers, result); ``source`` names the line's content (``batch:KEY``,
-        ``triage.batch.line_key``), and an entry whose source is already recorded is skipped, so a
+        ``triage.channels.batch.line_key``), and an entry whose source is already recorded is skipped, so a
         rerun, a split or a merged input records each line once. ``by_patient``: a line whose patient
         reference is already in the store becomes a new version of that intake (the latest one with
         it) instead of a new intake. ``backlog_before`` (an ISO date): a line assessed before it
@@ -373,7 +373,7 @@ class Store(RecordRequests, RecordFiles):
                                " WHERE id_sha256 = ? AND user_name = ?", (name, keep, name))
             self._audit(db, now, by, action, None, None, {"name": name, **({"role": role} if role else {})})
 
-    # -- web sessions (triage/web/sessions.py) ---------------------------------------------------
+    # -- web sessions (triage/channels/web/sessions.py) ---------------------------------------------------
     # Not audited rows: a session is who is using the pages now, not a record (sign-in, sign-out and
     # ending sessions are audit rows, written by the pages). Written outside the audit chain's lock.
 
@@ -443,7 +443,7 @@ class Store(RecordRequests, RecordFiles):
         with self._errors():
             return self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
 
-    # -- CDS Hooks tokens used (triage/cds_hooks/trust.py) ---------------------------------------
+    # -- CDS Hooks tokens used (triage/interop/cds_hooks/trust.py) ---------------------------------------
 
     def use_token(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
         """Record that the token ``jti`` of ``issuer`` was used; False if it was used before and
@@ -661,7 +661,7 @@ class Store(RecordRequests, RecordFiles):
         """One page of the staff alerts list (live, or a backlog's): at most ``limit`` intakes, the most
         urgent first, then newest first, each with all its open alerts; ``after``: the position the
         previous page gave (``AlertPage.next``; ValueError for anything else). Reads one page through
-        an index of the open alerts, however many there are (triage/store/alert_pages.py)."""
+        an index of the open alerts, however many there are (triage/records/store/alert_pages.py)."""
         with self._errors(), self._backend.snapshot() as db:
             intakes, following = alert_pages.page_heads(db, backlog=backlog, after=after, limit=limit)
             alerts: list[Alert] = []
@@ -842,7 +842,7 @@ class Store(RecordRequests, RecordFiles):
                       before: tuple[int, int] | None = None) -> WorklistPage:
         """A page of the worklist (``worklist``; ``after``/``before`` for the next or previous page)
         with the number of matching intakes and the counts per status, from the counts kept with the
-        worklist (triage/store/counts.py), never by counting it: a filter of one criterion has its
+        worklist (triage/records/store/counts.py), never by counting it: a filter of one criterion has its
         count; several at once are counted up to ``COUNT_AT_MOST`` (``shown_at_least``)."""
         fetch = None if limit is None else limit + 1  # one more: whether another page follows
         rows = self.worklist(status=status, missing=missing, urgency=urgency, va_to_do=va_to_do,
@@ -927,7 +927,7 @@ class Store(RecordRequests, RecordFiles):
         so memory stays flat however large the store. ``on_progress(done, total)`` is called now
         and then with the rows checked so far.
 
-        ``retriage(answers, result, settings)`` (triage.retriage.Retriage; the store never imports
+        ``retriage(answers, result, settings)`` (triage.decision.retriage.Retriage; the store never imports
         the engine): each version's answers are assessed again and a stored result that differs is
         named, even when its hash, audit row, chain and head were all recomputed. It returns
         (re-triaged?, what differs or None).
@@ -941,7 +941,7 @@ class Store(RecordRequests, RecordFiles):
             checker.run(db)
         return checker.report()
 
-    # -- backup (SQLite; PostgreSQL backups are pg_dump's: triage/backup.py) ----------------
+    # -- backup (SQLite; PostgreSQL backups are pg_dump's: triage/records/backup.py) ----------------
 
     def _sqlite_only(self, what: str) -> None:
         if self.backend != "sqlite":

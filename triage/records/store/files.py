@@ -20,8 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from triage.errors import IntakeNotFound, InvalidInput, Problem
-from triage.uploads import MEDIA_TYPES, RECORD_ITEMS
+from triage.core.errors import IntakeNotFound, InvalidInput, Problem
+from triage.records.uploads import MEDIA_TYPES, RECORD_ITEMS
 
 RECORD_FILE_ADDED = "record_file_added"
 RECORD_FILE_REMOVED = "record_file_removed"
@@ -81,7 +81,7 @@ class RecordFiles:
 
     def add_record_file(self, intake_id: int, item: str, *, filename: str, media_type: str, data: bytes,
                         pages: int, by: str, channel: str) -> RecordFile:
-        """Keep one checked file (triage.uploads.check_upload) of ``item`` for the intake: the row and
+        """Keep one checked file (triage.records.uploads.check_upload) of ``item`` for the intake: the row and
         its audit row in one transaction (a crash leaves the file whole or absent)."""
         with self._write() as db:
             now = self._clock()
@@ -133,7 +133,7 @@ class RecordFiles:
             raise FileNotFound(file_id, "does not exist" if row is None else "was removed")
         data = bytes(row[0])
         if hashlib.sha256(data).hexdigest() != row[1]:
-            from triage.errors import StoreError
+            from triage.core.errors import StoreError
 
             raise StoreError(f"{self.path}: file {file_id} does not match its recorded hash (changed); "
                              "run `triage audit verify`")
@@ -157,9 +157,9 @@ class RecordFiles:
         return RecordFile(*row[:-1], now)
 
     def _record_item_received(self, db, intake_id: int, item: str) -> bool:
-        """Staff marked ``item`` received (the requests half of the contract, triage/store/requests.py),
+        """Staff marked ``item`` received (the requests half of the contract, triage/records/store/requests.py),
         read inside this write transaction."""
-        from triage.records import RECEIVED
+        from triage.records.requests import RECEIVED
 
         row = db.execute("SELECT 1 FROM record_requests WHERE intake_id = ? AND item = ? AND state = ? LIMIT 1",
                          (intake_id, item, RECEIVED)).fetchone()

@@ -8,11 +8,11 @@ import json
 import sqlite3
 from typing import Callable
 
-import triage.store.counts as counts
-from triage.store.audit import INVITE_COLUMNS, draft_hash, invite_hash, _MIGRATION_KEYS, _append_audit
-from triage.store.core import Store
-from triage.store.model import ACCOUNT_SEALED, DRAFT_SEALED, INVITE_SEALED, MIGRATION_USER, utc_now
-from triage.store.worklist import _refresh_worklist
+import triage.records.store.counts as counts
+from triage.records.store.audit import INVITE_COLUMNS, draft_hash, invite_hash, _MIGRATION_KEYS, _append_audit
+from triage.records.store.core import Store
+from triage.records.store.model import ACCOUNT_SEALED, DRAFT_SEALED, INVITE_SEALED, MIGRATION_USER, utc_now
+from triage.records.store.worklist import _refresh_worklist
 
 
 def _seal_drafts(db: sqlite3.Connection) -> None:

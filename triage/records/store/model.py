@@ -60,7 +60,7 @@ def default_path() -> Path:
 
 def current_user() -> str:
     """Who is recording: the OS login name (``--user`` overrides it at the CLI)."""
-    from triage.safe_text import unsafe_character
+    from triage.core.safe_text import unsafe_character
 
     try:
         name = getpass.getuser()  # from LOGNAME/USER first: whatever the environment says
@@ -177,7 +177,7 @@ class User:
 
 @dataclass(frozen=True)
 class WebSession:
-    """A web session as the store keeps it (triage/web/sessions.py): never the session id itself,
+    """A web session as the store keeps it (triage/channels/web/sessions.py): never the session id itself,
     only its SHA-256. ``data``: what the pages keep in it (the CSRF token and, for staff, the account
     generation are columns). ``account_generation``: the account's generation now (None: no such
     account, or disabled); filled in by ``get_session`` only."""

@@ -1,16 +1,16 @@
-"""Opening a store: picks the backend from the location (a file: triage/store/sqlite.py; a
-``postgresql://`` URL: triage/store/postgresql.py, imported only then, so psycopg stays optional)."""
+"""Opening a store: picks the backend from the location (a file: triage/records/store/sqlite.py; a
+``postgresql://`` URL: triage/records/store/postgresql.py, imported only then, so psycopg stays optional)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-from triage.errors import StoreError
-from triage.store.audit import _MIGRATION_KEYS, AuditKeys, audit_keys_from_environment
-from triage.store.core import Store
-from triage.store.model import default_path, utc_now
-from triage.store.sqlite import open_sqlite_store
+from triage.core.errors import StoreError
+from triage.records.store.audit import _MIGRATION_KEYS, AuditKeys, audit_keys_from_environment
+from triage.records.store.core import Store
+from triage.records.store.model import default_path, utc_now
+from triage.records.store.sqlite import open_sqlite_store
 
 
 def is_postgresql_url(location: Path | str | None) -> bool:
@@ -36,7 +36,7 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
     if audit_keys is None:
         audit_keys = audit_keys_from_environment()
     if pooled and is_postgresql_url(path):
-        from triage.store.postgresql import open_pooled_store
+        from triage.records.store.postgresql import open_pooled_store
 
         store = open_pooled_store(str(path), clock=clock)
         store.audit_keys = audit_keys
@@ -53,7 +53,7 @@ def open_store(path: Path | str | None = None, *, clock: Callable[[], str] = utc
 def _open_store(path: Path | str | None, *, clock: Callable[[], str], for_reading: bool) -> Store:
     if is_postgresql_url(path):
         try:
-            from triage.store.postgresql import open_postgresql_store
+            from triage.records.store.postgresql import open_postgresql_store
         except ImportError:
             raise StoreError("a PostgreSQL store needs the psycopg driver: pip install 'fbss-triage[postgresql]'"
                              ) from None

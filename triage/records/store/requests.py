@@ -1,4 +1,4 @@
-"""The coordinator's record requests (issue 30; triage.records): a missing record item requested (from
+"""The coordinator's record requests (issue 30; triage.records.requests): a missing record item requested (from
 whom, how, when), then received (naming the version its answers made) or marked not obtainable (why).
 Mixed into ``Store``; portable SQL. Each change is an audit row carrying the request's hash after it
 (``request_hash``); `audit verify` checks each row against the last (``verify_record_requests``)."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from triage.errors import Conflict, IntakeNotFound, RecordRequestClosed
-from triage.records import RECEIVED, REQUESTED, UNOBTAINABLE, RecordRequest
-from triage.store.audit import canonical, sha256
+from triage.core.errors import Conflict, IntakeNotFound, RecordRequestClosed
+from triage.records.requests import RECEIVED, REQUESTED, UNOBTAINABLE, RecordRequest
+from triage.records.store.audit import canonical, sha256
 
 RECORD_REQUESTED, RECORD_RECEIVED, RECORD_UNOBTAINABLE = "record_requested", "record_received", "record_unobtainable"
 REQUEST_COLUMNS = ("id, intake_id, item, state, source, via, requested_at, requested_by, closed_at, closed_by, reason,"
@@ -28,7 +28,7 @@ class RecordRequests:
 
     def _require_missing(self, db, intake_id: int, item: str, result: dict[str, Any], version: int) -> None:
         """RecordNotMissing (naming an earlier receipt, if any) unless ``item`` is missing in ``result``."""
-        from triage.records import last_received, missing_records, require_missing
+        from triage.records.requests import last_received, missing_records, require_missing
 
         if item not in missing_records(result):
             require_missing(intake_id, item, result, version,
@@ -56,7 +56,7 @@ class RecordRequests:
     def request_record(self, intake_id: int, item: str, *, source: str, via: str | None, by: str) -> RecordRequest:
         """Record that a missing record item was requested (from whom, how; now). Refused when the item
         is not missing in the intake's latest version (RecordNotMissing)."""
-        from triage.records import check_item, check_text, check_via
+        from triage.records.requests import check_item, check_text, check_via
 
         item, source = check_item(item), check_text("from", source)
         via = None if via is None else check_via(via)
@@ -94,14 +94,14 @@ class RecordRequests:
                        answers: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
                        base_version: int | None = None, files: Sequence[Any] = (),
                        channel: str = "records") -> RecordRequest:
-        """Mark a missing record item received. With ``answers`` and ``result`` (triage.records.receive:
+        """Mark a missing record item received. With ``answers`` and ``result`` (triage.records.requests.receive:
         the latest answers plus what the record says, triaged again), the same transaction records them
         as a new version, channel ``records``, and the request names that version; nothing is written
         when another version was recorded since ``base_version`` or a draft is in progress (Conflict).
-        ``files``: copies of the record (triage.uploads.CheckedFile: filename, media_type, data, pages),
+        ``files``: copies of the record (triage.records.uploads.CheckedFile: filename, media_type, data, pages),
         kept (``channel``) in the same transaction, so a refused receipt keeps none and a kept file is
         never left without its receipt."""
-        from triage.records import RECORDS_SOURCE, check_item
+        from triage.records.requests import RECORDS_SOURCE, check_item
 
         item = check_item(item)
         with self._write() as db:
@@ -130,7 +130,7 @@ class RecordRequests:
     def record_unobtainable(self, intake_id: int, item: str, *, reason: str, by: str) -> RecordRequest:
         """Mark a missing record item as not obtainable, with the reason. The triage is unchanged (the item
         stays missing: the rules decide); refused when already marked so with no request since."""
-        from triage.records import check_item, check_text
+        from triage.records.requests import check_item, check_text
 
         item, reason = check_item(item), check_text("reason", reason)
         with self._write() as db:
@@ -150,7 +150,7 @@ class RecordRequests:
         first (so the most overdue lead), then closed ones, most recently closed first.
         ``overdue_after_days``: only open requests older than that. ``limit``: at most that many (a
         staff page reads a page's worth, whatever the backlog)."""
-        from triage.records import overdue_before
+        from triage.records.requests import overdue_before
 
         where, params = ["1 = 1"], []
         if intake_id is not None:
@@ -175,7 +175,7 @@ class RecordRequests:
 
     def count_overdue_requests(self, overdue_after_days: int) -> int:
         """How many open requests are older than ``overdue_after_days`` (the open requests' index)."""
-        from triage.records import overdue_before
+        from triage.records.requests import overdue_before
 
         with self._errors():
             return int(self._db.execute("SELECT COUNT(*) FROM record_requests WHERE state = ? AND requested_at < ?",

@@ -1,6 +1,6 @@
 """The SQLite store's schema: ``MIGRATIONS`` (SQL; ``MIGRATIONS[n]`` takes a store from schema n to
-n + 1) and ``SCHEMA_VERSION``, which the PostgreSQL backend (triage/store/postgresql.py) reaches too.
-The Python steps some migrations need are in triage/store/migrations.py."""
+n + 1) and ``SCHEMA_VERSION``, which the PostgreSQL backend (triage/records/store/postgresql.py) reaches too.
+The Python steps some migrations need are in triage/records/store/migrations.py."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE INDEX alerts_open ON alerts(acknowledged_at, raised_at);
     """,
-    # 5: the language the patient read while answering (triage/languages.py), recorded with each
+    # 5: the language the patient read while answering (triage/core/languages.py), recorded with each
     # version; NULL = not recorded (staff entry, an answers file, or recorded before languages).
     """
     ALTER TABLE versions ADD COLUMN language TEXT;
@@ -207,7 +207,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     """,
     # sessions: 10: the web pages' sessions, shared by every `triage serve` process on the store and
-    # kept across restarts (triage/web/sessions.py): only the SHA-256 of a session id is kept, so the
+    # kept across restarts (triage/channels/web/sessions.py): only the SHA-256 of a session id is kept, so the
     # store never holds a cookie that opens a session. Times are seconds since the epoch (idle and
     # lifetime arithmetic). ``users.session_generation`` goes up when an account is disabled, its
     # password or role changes: a staff session signed in under an older generation is over.
@@ -285,7 +285,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     -- no change
     """,
-    # records: 14: the coordinator's record requests (issue 30; triage.records): a missing record item
+    # records: 14: the coordinator's record requests (issue 30; triage.records.requests): a missing record item
     # requested (from whom, how, when), then received (naming the version its answers made) or not
     # obtainable (why). A row is changed in place when it is closed, so every audit row about it carries
     # the hash of its state after (``request_hash``) and `audit verify` checks each row against the last.
@@ -309,7 +309,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX record_requests_open ON record_requests(state, requested_at);
     """,
     # uploads: 15: pages of a patient's records (photos, PDFs; issue 30) kept in the store, each added
-    # in one transaction with the audit row holding its SHA-256 (triage/store/files.py); a removed
+    # in one transaction with the audit row holding its SHA-256 (triage/records/store/files.py); a removed
     # file keeps its row and loses its bytes.
     """
     CREATE TABLE record_files (
@@ -353,7 +353,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX alerts_open_page ON alerts(backlog, urgency, raised_at, id) WHERE acknowledged_at IS NULL;
     CREATE INDEX alerts_latest ON alerts(backlog, id);
 
-    -- Who viewed, listed, exported, signed in or out (triage/store/access_log.py): its own hash chain and
+    -- Who viewed, listed, exported, signed in or out (triage/records/store/access_log.py): its own hash chain and
     -- head, so that a page view does not take the audit chain's lock.
     CREATE TABLE access_log (
         seq INTEGER PRIMARY KEY,

@@ -11,12 +11,12 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
-from triage.errors import StoreError
-from triage.store.core import Store
-from triage.store.migrations import (_fill_worklist, _raise_stored_red_flags, _recount, _seal_accounts_and_invites,
+from triage.core.errors import StoreError
+from triage.records.store.core import Store
+from triage.records.store.migrations import (_fill_worklist, _raise_stored_red_flags, _recount, _seal_accounts_and_invites,
                                      _seal_drafts)
-from triage.store.model import DB_NAME, utc_now
-from triage.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, _statements
+from triage.records.store.model import DB_NAME, utc_now
+from triage.records.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, _statements
 
 
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -26,8 +26,8 @@ BUSY_TIMEOUT_SECONDS = 10.0
 # One Store, two backends: the store's SQL is written once (``?`` placeholders, portable upserts and
 # subqueries) and a backend supplies what differs: how a write transaction serialises writers, how a
 # consistent snapshot is read, how a new row's id comes back, a JSON field, the engine's own
-# integrity check, and its errors as StoreError (the interface: triage/store/backend.py). SQLite
-# (here) is the embedded default; PostgreSQL (triage/store/postgresql.py, psycopg imported only for a
+# integrity check, and its errors as StoreError (the interface: triage/records/store/backend.py). SQLite
+# (here) is the embedded default; PostgreSQL (triage/records/store/postgresql.py, psycopg imported only for a
 # postgresql:// store) serves a network of clinics.
 
 class SQLiteBackend:

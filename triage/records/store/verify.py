@@ -7,16 +7,16 @@ import hmac
 import json
 from typing import Callable
 
-import triage.store.access_log as access_log
-import triage.store.counts as counts
-from triage.store.audit import (GENESIS, INVITE_COLUMNS, AuditKeys, account_columns, account_hash, alert_hash,
+import triage.records.store.access_log as access_log
+import triage.records.store.counts as counts
+from triage.records.store.audit import (GENESIS, INVITE_COLUMNS, AuditKeys, account_columns, account_hash, alert_hash,
                                 audit_hash, content_hash, draft_hash, invite_hash, keyed_audit_hash, keyed_by)
-from triage.store.backend import Backend
-from triage.store.files import verify_record_files
-from triage.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, DRAFT_SAVED, DRAFT_SEALED,
+from triage.records.store.backend import Backend
+from triage.records.store.files import verify_record_files
+from triage.records.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, DRAFT_SAVED, DRAFT_SEALED,
                                 AuditReport, stored_columns)
-from triage.store.requests import verify_record_requests
-from triage.store.worklist import expected_worklist, open_alert_state, stored_worklist, worklist_entry
+from triage.records.store.requests import verify_record_requests
+from triage.records.store.worklist import expected_worklist, open_alert_state, stored_worklist, worklist_entry
 
 
 class _Verifier:
@@ -76,7 +76,7 @@ class _Verifier:
             self.on_progress(self.total, self.total)
 
     def access_log(self, db) -> None:
-        """The access log's own chain (triage/store/access_log.py), checked like the audit chain."""
+        """The access log's own chain (triage/records/store/access_log.py), checked like the audit chain."""
         problems, self.access_rows = access_log.check(db, self.stream, self.row_hash_matches, self.tick)
         self.problems += problems
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import triage.store.counts as counts
+import triage.records.store.counts as counts
 
 
 # -- the worklist -----------------------------------------------------------------------------
@@ -84,7 +84,7 @@ _WORKLIST_COLUMNS = ("version", "rank", "status", "urgency", "patient_id", "mont
 
 def _write_worklist(db, intake_id: int, entry: dict[str, Any], before: dict[str, Any] | None = None) -> None:
     """Write an intake's worklist row, and move the counts kept with the worklist from what the old
-    row counted to what the new one does (triage/store/counts.py), in the caller's transaction.
+    row counted to what the new one does (triage/records/store/counts.py), in the caller's transaction.
     ``before``: the old row when the caller knows it (an autosave: no read)."""
     old = before if before is not None else stored_worklist(db, intake_id)
     counts.move(db, counts.count_keys(old), counts.count_keys(entry))
