@@ -1,8 +1,8 @@
 """The layering the design fixes, checked on the source by package:
 
-- the core (triage/ but its outer packages: the modules directly in triage/ and its core packages,
-  the store triage/records/store/ and CDS Hooks triage/interop/cds_hooks/) never imports an outer layer (rich,
-  triage.channels.render, triage.channels.cli, triage.channels.web);
+- triage/ holds one folder per layer, lowest first: core, decision, records, interop, channels; a
+  module imports nothing from a layer above its own (imports inside functions count), and the core,
+  decision, records and interop layers never import rich;
 - inside the store, the backends never import each other: only the opener imports the PostgreSQL
   backend (so psycopg is loaded for a postgresql:// store alone, and neither backend needs the other);
 - inside triage/interop/cds_hooks/, each concern imports only those below it (protocol, config, then trust,
@@ -28,7 +28,8 @@ from conftest import ROOT
 from support.cli import SCRATCH
 
 PACKAGE = ROOT / "triage"
-OUTER_PACKAGES = ("cli", "render", "web")
+# The layers, lowest first: a module may import its own layer and those below it, never one above.
+LAYERS = ("core", "decision", "records", "interop", "channels")
 
 
 def in_package(name: str, package: str) -> bool:
@@ -41,9 +42,19 @@ def module_name(path: Path) -> str:
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
-# triage/__main__.py is the entry point (`python -m triage`), not the core; the core packages are.
-CORE = sorted(name for name in MODULES
-              if name not in ("triage", "triage.__main__") and name.split(".")[1] not in OUTER_PACKAGES)
+# triage/__main__.py is the entry point (`python -m triage`), triage/__init__.py the package: every
+# other module sits in a layer.
+GROUND = ("triage", "triage.__main__")
+
+
+def layer(name: str) -> int | None:
+    """The rank of a triage module's layer (0 = the core), None for a name outside triage's layers."""
+    parts = name.split(".")
+    if parts[0] != "triage" or len(parts) < 2 or parts[1] not in LAYERS:
+        return None
+    return LAYERS.index(parts[1])
+
+
 STORE = sorted(name for name in MODULES if in_package(name, "triage.records.store"))
 
 
@@ -65,10 +76,36 @@ def imported(module: str) -> set[str]:
 
 
 def test_the_packages_exist():
-    assert {"triage.channels.cli.main", "triage.channels.cli.common", "triage.channels.render.result", "triage.channels.render.html"} <= set(MODULES)
-    assert "triage.decision.engine" in CORE and "triage.decision.assess" in CORE and "triage.decision.result_builder" in CORE
-    assert {"triage.records.store", "triage.records.store.core", "triage.records.store.sqlite", "triage.records.store.postgresql"} <= set(CORE)
-    assert {"triage.interop.cds_hooks.trust", "triage.interop.cds_hooks.service"} <= set(CORE)
+    assert {"triage.channels.cli.main", "triage.channels.cli.common", "triage.channels.render.result",
+            "triage.channels.render.html"} <= set(MODULES)
+    assert {"triage.decision.engine", "triage.decision.assess", "triage.decision.result_builder"} <= set(MODULES)
+    assert {"triage.records.store", "triage.records.store.core", "triage.records.store.sqlite",
+            "triage.records.store.postgresql"} <= set(MODULES)
+    assert {"triage.interop.cds_hooks.trust", "triage.interop.cds_hooks.service"} <= set(MODULES)
+
+
+def test_every_module_sits_in_a_layer():
+    """The folder listing shows the architecture: no module is left on triage/'s ground floor."""
+    assert sorted(name for name in MODULES if name not in GROUND and layer(name) is None) == []
+    assert {p.name for p in PACKAGE.iterdir() if p.suffix == ".py"} == {"__init__.py", "__main__.py"}
+
+
+def test_the_layer_rule_is_checked():
+    assert layer("triage.core.answers") == 0 and layer("triage.channels.web.app") == 4
+    assert layer("triage") is None and layer("rich") is None
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if name not in GROUND))
+def test_no_import_from_a_lower_layer_to_a_higher_one(module):
+    own = layer(module)
+    above = sorted(n for n in imported(module) if (layer(n) or 0) > own)
+    assert above == [], f"{module} (layer {LAYERS[own]}) imports a higher layer: {above}"
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if layer(name) is not None
+                                          and layer(name) < LAYERS.index("channels")))
+def test_only_the_channels_import_rich(module):
+    assert not {n for n in imported(module) if n.split(".")[0] == "rich"}
 
 
 # Each CDS Hooks concern and the concerns it may import (triage/interop/cds_hooks/__init__.py only re-exports).
@@ -96,13 +133,6 @@ def test_a_cds_hooks_concern_imports_only_those_below_it(concern):
 def test_only_the_adapter_imports_durable():
     importers = {name for name in MODULES if any(n.split(".")[0] == "durable" for n in imported(name))}
     assert importers == {"triage.decision.engine"}
-
-
-@pytest.mark.parametrize("module", CORE)
-def test_core_never_imports_an_outer_layer(module):
-    outer = {n for n in imported(module)
-             if n.split(".")[0] == "rich" or any(in_package(n, f"triage.{p}") for p in OUTER_PACKAGES)}
-    assert not outer
 
 
 BACKENDS = {"triage.records.store.sqlite", "triage.records.store.postgresql"}
