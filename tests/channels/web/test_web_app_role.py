@@ -220,10 +220,12 @@ def answer_questions(page, flag: str | None, **overrides: dict) -> None:
 
 
 def audited_actions(url: str) -> set[str]:
+    """What the audit chain and the access log (page views, sign-in and out, exports) hold."""
     import psycopg
 
     with psycopg.connect(url) as connection:
-        return {row[0] for row in connection.execute("SELECT DISTINCT action FROM audit").fetchall()}
+        return {row[0] for row in connection.execute(
+            "SELECT DISTINCT action FROM audit UNION SELECT DISTINCT action FROM access_log").fetchall()}
 
 
 # --- the clinic's day ---------------------------------------------------------------------------------

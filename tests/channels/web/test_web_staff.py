@@ -286,6 +286,11 @@ ROUTES = [  # (method, path, form, allowed: {visitor kind: expected status})
     ("POST", "/staff/sessions/end", {"others": "1"}, {"coordinator": 303, "clinician": 303}),
     ("GET", "/staff/settings", {}, {"coordinator": 200, "clinician": 200}),
     ("POST", "/staff/settings", {"alert_sound": "on"}, {"coordinator": 303, "clinician": 303}),
+    # A backlog's alerts acknowledged together (up to the newest the page showed: none here).
+    ("POST", "/staff/alerts/backlog/acknowledge", {"reason": "Reviewed by the on-call clinician", "up_to": "0"},
+     {"coordinator": 403, "clinician": 303}),
+    # A patient's uploaded page: for signed-in staff only (no such file here).
+    ("GET", "/staff/intakes/{id}/files/1", {}, {"coordinator": 404, "clinician": 404}),
 ]
 
 # The patient's pages and the rest: "*" is every visitor not named. A staff session is no patient's:
@@ -321,6 +326,12 @@ PUBLIC_ROUTES = [  # (method, path, form, expected: {visitor kind or "*": status
     ("GET", "/intake/ended", {}, {"*": 200}),
     ("GET", "/intake/idle.css", {}, {"*": 200}),
     ("POST", "/intake/new", {}, {"*": (303, "/intake/your-code")}),
+    ("GET", "/intake/checklist", {}, {"*": TO_START, "patient": 200}),
+    # Records are sent from the patient's own phone with their code, never from the shared tablet
+    # (this app is --kiosk): 404 for its patient too.
+    ("GET", "/intake/records", {}, {"*": TO_START, "patient": 404}),
+    ("POST", "/intake/records/surgical_report", {}, {"*": TO_START, "patient": 404}),
+    ("POST", "/intake/records/remove", {"file": "1"}, {"*": TO_START, "patient": 404}),
 ]
 
 
@@ -328,7 +339,8 @@ def _as_rule(path: str) -> str:
     """The url_map rule a matrix path stands for."""
     path = re.sub(r"\{id\}", "<int:intake_id>", path)
     path = re.sub(r"/records/[a-z_]+/[a-z]+$", "/records/<item>/<action>", path)
-    path = re.sub(r"/records/[a-z_]+$", "/records/<item>", path)
+    path = re.sub(r"/records/(?!remove$)[a-z_]+$", "/records/<item>", path)
+    path = re.sub(r"/files/\d+$", "/files/<int:file_id>", path)
     path = re.sub(r"^/intake/(questions|warning)/[a-z_]+$", r"/intake/\1/<qid>", path)
     path = re.sub(r"^/intake/(code|language)/[A-Za-z-]+$", r"/intake/\1/<code>", path)
     return re.sub(r"^/static/.+$", "/static/<path:filename>", path)
