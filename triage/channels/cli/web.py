@@ -162,6 +162,8 @@ def run_serve(args, io: IO) -> int:
     if metrics is not None:
         metrics_host, metrics_port = metrics.getsockname()[:2]
         note(f"metrics on http://{f'[{metrics_host}]' if ':' in metrics_host else metrics_host}:{metrics_port}/metrics")
+    if cfg.base_url:  # what the administrator checks against DNS, nginx and the invitations
+        note(f"patients open {cfg.base_url.rstrip('/')}/intake/ (base_url, from {cfg.source('base_url')})")
     if not config.is_loopback(cfg.host) and not args.behind_proxy and not cfg.trusted_proxies and not cfg.secure:
         note("warning: not the loopback address and no proxy nor https base URL: pages travel unencrypted")
     if cfg.db is None and not config.is_loopback(cfg.host):
