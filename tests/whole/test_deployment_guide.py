@@ -184,6 +184,8 @@ def test_the_guide_runs_word_for_word(tmp_path):
     script.write_text("\n".join(in_sandbox(c, sandbox, ports) for c in commands) + "\n")
     env = installed_env(PATH=f"{sandbox}/usr/local/bin:{sandbox}/usr/local/sbin:/usr/sbin:/sbin:{os.environ['PATH']}",
                         TERM="dumb")
+    for name in ("TRIAGE_DB", "TRIAGE_SETTINGS", "TRIAGE_BASE_URL", "TRIAGE_CONFIG"):  # as on a fresh machine
+        env.pop(name, None)
     try:
         child = pexpect.spawn("bash", ["-xeuo", "pipefail", str(script)], cwd=str(project), env=env,
                               encoding="utf-8", timeout=600, dimensions=(50, 200))
@@ -212,9 +214,10 @@ def test_the_guide_runs_word_for_word(tmp_path):
                      (sandbox / "etc/passwd").read_text(), re.M)
     modes = {path: stat.S_IMODE((sandbox / path).stat().st_mode) for path in (
         "etc/fbss-triage", "var/lib/fbss-triage", "var/backups/fbss-triage", "etc/fbss-triage/triage.env",
+        "etc/fbss-triage/triage.toml",
         "usr/local/sbin/fbss-triage", "var/lib/fbss-triage/triage.db", "etc/ssl/fbss-triage/privkey.pem")}
     assert modes == {"etc/fbss-triage": 0o750, "var/lib/fbss-triage": 0o700, "var/backups/fbss-triage": 0o700,
-                     "etc/fbss-triage/triage.env": 0o640, "usr/local/sbin/fbss-triage": 0o755,
+                     "etc/fbss-triage/triage.env": 0o640, "etc/fbss-triage/triage.toml": 0o644, "usr/local/sbin/fbss-triage": 0o755,
                      "var/lib/fbss-triage/triage.db": 0o600, "etc/ssl/fbss-triage/privkey.pem": 0o600}
     # 5 and 8: the accounts, and an invitation whose link is the clinic's https name.
     assert "anna" in log and "dr-lee" in log
@@ -225,7 +228,7 @@ def test_the_guide_runs_word_for_word(tmp_path):
     enabled = sandbox / "etc/nginx/sites-enabled"
     assert sorted(p.name for p in enabled.iterdir()) == ["fbss-triage"]
     assert f"server_name {NAME};" in (enabled / "fbss-triage").read_text()
-    assert f"TRIAGE_BASE_URL=https://{NAME}" in (sandbox / "etc/fbss-triage/triage.env").read_text()
+    assert f'base_url = "https://{NAME}"' in (sandbox / "etc/fbss-triage/triage.toml").read_text()
     # 9, 10, 11: backups named by time and 0600; the drill, the forced restore and every backup show one head.
     backups = sorted((sandbox / "var/backups/fbss-triage").iterdir())
     assert len(backups) == 2 and all(re.fullmatch(r"triage-\S+Z(-\d+)?\.db", b.name) for b in backups)

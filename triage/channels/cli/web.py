@@ -231,7 +231,7 @@ def _print_config(cfg, location, settings, args, io: IO) -> int:
         io.out.write(f"  {name:<16} {value:<{width}}  ({source})\n")
     io.out.flush()
     load_settings(settings)  # a broken settings file: exit 3, naming it
-    if isinstance(location, str) or location.exists():
+    if isinstance(location, str) or _there_or_unknown(location):
         with common.open_store(args, io, for_reading=True):  # an unusable store: exit 5
             pass
         store_note = "the store opens"
@@ -239,6 +239,15 @@ def _print_config(cfg, location, settings, args, io: IO) -> int:
         store_note = "the store will be created on first start"
     io.out.write(f"ok: the configuration is usable; the settings load; {store_note}\n")
     return ExitCode.OK
+
+
+def _there_or_unknown(path: Path) -> bool:
+    """Whether a store file exists; one behind a folder this account may not enter counts as there,
+    so that opening it says why in one line."""
+    try:
+        return path.exists()
+    except PermissionError:
+        return True
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -138,6 +138,14 @@ class SQLiteBackend:
 
 def open_sqlite_store(path: Path, *, clock: Callable[[], str], for_reading: bool) -> Store:
     """The store in this file (see ``open_store``)."""
+    try:
+        return _open_sqlite_store(path, clock=clock, for_reading=for_reading)
+    except PermissionError:  # a folder on the way this account may not look into
+        raise StoreError(f"{path}: this account may not open it (permission denied); run triage as the "
+                         "account that owns the store") from None
+
+
+def _open_sqlite_store(path: Path, *, clock: Callable[[], str], for_reading: bool) -> Store:
     _refuse_root_in_anothers_store(path)
     if path.is_file() and not _writable(path):
         if for_reading:
