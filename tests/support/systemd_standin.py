@@ -14,8 +14,9 @@ commands after them (curl through nginx, a restore with the service stopped) mee
 - ``systemctl daemon-reload``: nothing to do.
 - ``journalctl -u UNIT``: the unit's journal file.
 
-What it does not do: run as the unit's ``User`` (the test's user stands for it, as in the rest of the
-scratch machine) or apply the sandboxing options (``systemd-analyze verify`` and ``security`` check
+What it does not do: run as the unit's ``User`` in a scratch machine (the test's user stands for it,
+as in the rest of that machine; with ``ROOT`` ``/``, a real machine, it does) or apply the sandboxing
+options (``systemd-analyze verify`` and ``security`` check
 those). Run as ``python systemd_standin.py ROOT systemctl|journalctl ARGS...``; ``ROOT`` is the scratch
 machine, whose ``etc/systemd/system`` holds the units and ``run/standin`` the process ids and journals.
 """
@@ -95,9 +96,16 @@ def start(root: Path, name: str) -> int:
         return 0
     command = shlex.split(unit["ExecStart"][0])
     journal = state(root, name, "journal")
+    env, account = environment(root, unit), {}
+    if str(root) == "/" and os.geteuid() == 0 and "User" in unit:  # a real machine: the unit's own account
+        import pwd
+
+        user = pwd.getpwnam(unit["User"][0])
+        account = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        env["HOME"] = user.pw_dir
     with open(journal, "ab") as log:
-        process = subprocess.Popen(command, cwd="/", env=environment(root, unit), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=log, start_new_session=True)
+        process = subprocess.Popen(command, cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True, **account)
     state(root, name, "pid").write_text(str(process.pid))
     port = int(command[command.index("--port") + 1]) if "--port" in command else None
     deadline = time.monotonic() + 60
