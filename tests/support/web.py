@@ -102,6 +102,18 @@ class Patient:
         return match.group(1) if match else None
 
 
+
+def log_rows(db: Path, columns: str, table: str = "audit") -> list[tuple]:
+    """``columns`` of every row of an SQLite store's audit chain, or (``table="access_log"``) of its
+    access log, oldest first, read from the file itself."""
+    import sqlite3
+
+    connection = sqlite3.connect(db)
+    try:
+        return connection.execute(f"SELECT {columns} FROM {table} ORDER BY seq").fetchall()
+    finally:
+        connection.close()
+
 # A whole patient intake as form answers, in question order: (question id, form fields).
 FULL_INTAKE = [
     ("fusion_date", {"month": "3", "year": "2024"}),
