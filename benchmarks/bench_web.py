@@ -34,7 +34,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":  # run from a checkout, it measures that code; imported (bench_fleet.py), the importer's
+    sys.path.insert(0, str(ROOT))
 
 from _measure import load  # noqa: E402
 
@@ -67,20 +68,27 @@ ANSWERS = {
 
 
 class Patient:
-    def __init__(self, base: str, think: float = 0.0, seed: int = 0):
+    """A simulated patient with a cookie jar of its own (also used by bench_fleet.py). ``think``: the mean
+    pause before each page (seeded: the same pauses each run); ``timings``: a list to which each request's
+    method and time at the client (ms) are appended."""
+
+    def __init__(self, base: str, think: float = 0.0, seed: int = 0, timings: list[tuple[str, float]] | None = None):
         self.base = base
-        self.think, self.random = think, random.Random(seed)
+        self.think, self.random, self.timings = think, random.Random(seed), timings
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.page, self.url = "", ""
 
     def _open(self, request):
         if self.think:  # a person reads and answers before the next page (seeded: the same pauses each run)
             time.sleep(self.think * self.random.uniform(0.5, 1.5))
+        started = time.perf_counter()
         try:
             response = self.opener.open(request, timeout=60)
         except urllib.error.HTTPError as error:
             raise RuntimeError(f"{request.get_method()} {request.full_url}: {error.code}") from None
         self.page, self.url = response.read().decode("utf-8"), response.geturl()
+        if self.timings is not None:
+            self.timings.append((request.get_method(), (time.perf_counter() - started) * 1000))
 
     def get(self, path: str) -> None:
         self._open(urllib.request.Request(self.base + path))
@@ -93,16 +101,20 @@ class Patient:
         data = urllib.parse.urlencode(pairs).encode()
         self._open(urllib.request.Request(self.url if path is None else self.base + path, data=data, method="POST"))
 
-    def intake(self, code: str) -> None:
+    def intake(self, code: str, answers: dict = ANSWERS, *, open_start: bool = False) -> None:
+        """One whole intake with ``code``: the code, the intro, every question page answered from
+        ``answers`` (form fields by question id; "no" for any other), check answers, send.
+        ``open_start``: load the intro (/intake/start) once more after the code."""
         self.get(f"/intake/code/{code}")
         self.post("/intake/", {"code": code})
-        self.get("/intake/start")
+        if open_start:
+            self.get("/intake/start")
         self.get(re.search(r'href="(/intake/questions/[a-z_]+)"', self.page).group(1))
         for _ in range(40):
             match = re.search(r"/intake/questions/([a-z_]+)", self.url)
             if not match:
                 break
-            self.post(None, ANSWERS.get(match.group(1), {"answer": "no"}))
+            self.post(None, answers.get(match.group(1), {"answer": "no"}))
         assert self.url.endswith("/intake/check"), self.url
         self.post(None, {})
         assert self.url.endswith("/intake/done"), self.url
@@ -155,7 +167,7 @@ def main() -> None:
                                 return
                             code = codes.pop()
                         try:
-                            patient.intake(code)
+                            patient.intake(code, open_start=True)  # the request mix of the figures in docs/benchmarks.md
                         except Exception as error:  # reported, not hidden
                             failures.append(f"{type(error).__name__}: {error}")
                             return
