@@ -23,14 +23,13 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # tests/support: the fleet set-up, shared with tests/whole/test_fleet.py
 
-from bench_web import Patient  # noqa: E402  (the same simulated patient, timing each request here)
+from bench_web import Patient, run_patients  # noqa: E402  (the same simulated patients, timing each request here)
 
 KNOWN = {"fusion_date": "2024-03", "fused_levels": ["L4-L5"], "surgical_report_available": "yes",
          "mri_available": "no", "pain_location": "back"}  # the rest is answered on the pages
@@ -67,28 +66,9 @@ def run(processes: int, args) -> dict:
         for app in fleet.apps:
             Patient(app.url).intake(codes.pop(), ANSWERS)
         timings: list[tuple[str, float]] = []
-        failures: list[str] = []
-        lock = threading.Lock()
-
-        def patient_loop(number: int) -> None:
-            patient = Patient(fleet.url, args.think, number, timings)
-            while True:
-                with lock:
-                    if not codes:
-                        return
-                    code = codes.pop()
-                try:
-                    patient.intake(code, ANSWERS)
-                except Exception as error:  # reported, not hidden
-                    failures.append(f"{type(error).__name__}: {error}")
-                    return
-
         started = time.perf_counter()
-        threads = [threading.Thread(target=patient_loop, args=(n,)) for n in range(args.patients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        failures = run_patients(args.patients, lambda n: Patient(fleet.url, args.think, n, timings), codes,
+                                answers=ANSWERS)
         elapsed = time.perf_counter() - started
     finally:
         fleet.stop()

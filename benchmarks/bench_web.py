@@ -120,6 +120,38 @@ class Patient:
         assert self.url.endswith("/intake/done"), self.url
 
 
+def run_patients(count: int, patient, codes: list[str], *, after_intake=None, **intake_options) -> list[str]:
+    """``count`` simulated patients at once (threads; patient number n is ``patient(n)``), each completing
+    whole intakes (``Patient.intake`` with ``intake_options``) one after the other with the next of ``codes``
+    until none is left, or until its first failure (reported, not hidden). ``after_intake()``, if given,
+    runs after each intake, one at a time. Returns the failures."""
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def patient_loop(number: int) -> None:
+        simulated = patient(number)
+        while True:
+            with lock:
+                if not codes:
+                    return
+                code = codes.pop()
+            try:
+                simulated.intake(code, **intake_options)
+            except Exception as error:  # reported, not hidden
+                failures.append(f"{type(error).__name__}: {error}")
+                return
+            if after_intake is not None:
+                with lock:
+                    after_intake()
+
+    threads = [threading.Thread(target=patient_loop, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
@@ -153,28 +185,14 @@ def main() -> None:
             try:
                 port = int(server.stdout.readline())
                 base = f"http://127.0.0.1:{port}"
-                lock = threading.Lock()
                 done = [0]
                 memory = [(0, rss_kib(server.pid))]
-                failures: list[str] = []
                 stop = threading.Event()
 
-                def patient_loop(number: int) -> None:
-                    patient = Patient(base, args.think, seed=number)
-                    while True:
-                        with lock:
-                            if not codes:
-                                return
-                            code = codes.pop()
-                        try:
-                            patient.intake(code, open_start=True)  # the request mix of the figures in docs/benchmarks.md
-                        except Exception as error:  # reported, not hidden
-                            failures.append(f"{type(error).__name__}: {error}")
-                            return
-                        with lock:
-                            done[0] += 1
-                            if done[0] % max(1, args.intakes // 10) == 0:
-                                memory.append((done[0], rss_kib(server.pid)))
+                def intake_done() -> None:
+                    done[0] += 1
+                    if done[0] % max(1, args.intakes // 10) == 0:
+                        memory.append((done[0], rss_kib(server.pid)))
 
                 def healthz_loop() -> None:
                     prober = Patient(base)
@@ -185,11 +203,9 @@ def main() -> None:
                 started = time.perf_counter()
                 prober = threading.Thread(target=healthz_loop)
                 prober.start()
-                threads = [threading.Thread(target=patient_loop, args=(n,)) for n in range(args.patients)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
+                failures = run_patients(args.patients, lambda n: Patient(base, args.think, seed=n), codes,
+                                        after_intake=intake_done,
+                                        open_start=True)  # the request mix of the figures in docs/benchmarks.md
                 stop.set()
                 prober.join()
                 elapsed = time.perf_counter() - started
