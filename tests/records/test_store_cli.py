@@ -164,6 +164,38 @@ def test_unusable_store_exits_5_in_one_line(tmp_path, answers_file, content, mes
         assert run.err == f"error: triage {args[0]}: store: {bad}: {message} (not an SQLite database, or damaged)\n"
 
 
+def as_root():
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("this test runs as root under CI")
+        pytest.skip("root only")
+
+
+def test_root_does_not_open_a_service_accounts_store_and_leaves_it_untouched(tmp_path):
+    as_root()
+    service = tmp_path / "var-lib"
+    service.mkdir(mode=0o700)
+    store = service / "triage.db"
+    run_cli("db", "migrate", "--db", str(store))
+    for path in (service, store):
+        os.chown(path, 65534, 65534)  # the service's account (nobody stands for it)
+    before = sorted(p.name for p in service.iterdir())
+    for args in (("list",), ("users", "list"), ("db", "backup", str(tmp_path / "copy.db"))):
+        run = run_cli(*args, "--db", str(store))
+        assert run.code == 5 and run.out == "", (args, run.err)
+        command = " ".join(a for a in args if not a.startswith("/"))
+        assert run.err == (f"error: triage {command}: store: {store}: belongs to the account nobody, not root; run "
+                           "triage as that account (runuser -u nobody -- triage ...) so that the files it writes "
+                           "stay usable by it\n")
+    assert sorted(p.name for p in service.iterdir()) == before and not (tmp_path / "copy.db").exists()
+    # A new store in the account's folder is refused too (root would own it); root's own folders are root's.
+    run = run_cli("list", "--db", str(service / "new.db"))
+    assert run.code == 5 and f"{service}: belongs to the account nobody" in run.err and not (service / "new.db").exists()
+    os.chown(store, 0, 0)
+    os.chown(service, 0, 0)
+    assert run_cli("list", "--db", str(store)).code == 0
+
+
 def test_newer_store_exits_5(sqlite_db):
     run_cli("list")
     raw = sqlite3.connect(sqlite_db)

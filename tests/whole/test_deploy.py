@@ -24,6 +24,7 @@ import socket
 import ssl
 import subprocess
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -38,6 +39,7 @@ DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "fbss-triage.service"
 SITE = DEPLOY / "nginx-fbss-triage.conf"
 ENV_FILE = DEPLOY / "triage.env"
+CONFIG_FILE = DEPLOY / "triage.toml"
 PASSWORD = "correct horse battery staple"
 NAME = "localhost"  # the test's server_name: Chromium sends it as SNI (an IP address would get none)
 
@@ -86,10 +88,13 @@ def test_the_unit_runs_the_installed_triage_as_a_dedicated_user_hardened():
                        "ProtectHome": "yes", "PrivateDevices": "yes", "RestrictSUIDSGID": "yes",
                        "CapabilityBoundingSet": ""}.items():
         assert unit.get(key) == [value], key
-    # The environment file names the store inside the state directory, and the base URL is https.
+    # The environment file names the configuration file, which every triage command reads too; that
+    # names the store inside the state directory, and an https base URL.
     env = env_file(ENV_FILE.read_text())
-    assert env["TRIAGE_DB"] == "/var/lib/fbss-triage/triage.db"
-    assert env["TRIAGE_BASE_URL"].startswith("https://")
+    assert env == {"TRIAGE_CONFIG": "/etc/fbss-triage/triage.toml"}
+    serve = tomllib.loads(CONFIG_FILE.read_text())["serve"]
+    assert serve["db"] == "/var/lib/fbss-triage/triage.db" and serve["base_url"].startswith("https://")
+    assert set(serve) == {"db", "settings", "base_url"}  # no secret in a file everyone may read
 
 
 UNITS = [UNIT, DEPLOY / "fbss-triage-backup.service", DEPLOY / "fbss-triage-backup.timer"]
@@ -194,9 +199,14 @@ class Deployment:
         state.mkdir(mode=0o700)
         settings = folder / "settings.toml"
         shutil.copy(ROOT / "settings" / "default.toml", settings)
+        config = folder / "triage.toml"  # the shipped configuration file, its paths and name moved here
+        config.write_text(substitute(CONFIG_FILE.read_text(), [
+            ('"/var/lib/fbss-triage/', f'"{state}/'), ("/etc/fbss-triage/settings.toml", str(settings)),
+            ("https://triage.clinic.example", self.base)]))
         self.env = installed_env(**env_file(substitute(ENV_FILE.read_text(), [
-            ("/var/lib/fbss-triage", str(state)), ("/etc/fbss-triage/settings.toml", str(settings)),
-            ("https://triage.clinic.example", self.base)])))
+            ("/etc/fbss-triage/triage.toml", str(config))])))
+        for name in ("TRIAGE_DB", "TRIAGE_SETTINGS", "TRIAGE_BASE_URL"):  # from the file, as on the server
+            self.env.pop(name, None)
         self.processes: list[subprocess.Popen] = []
 
     def start(self) -> None:
@@ -322,7 +332,7 @@ def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, 
     d.triage("users", "add", "dr-lee", "--role", "clinician", "--password-stdin", stdin=PASSWORD + "\n")
     invited = d.triage("invite", "--patient-id", "P-DEPLOY-1")
     code, link = re.search(r"code: (\S+)\nlink: (\S+)", invited).groups()
-    assert link == f"{d.base}/intake/code/{code}"  # TRIAGE_BASE_URL of the environment file
+    assert link == f"{d.base}/intake/code/{code}"  # base_url of the configuration file
 
     context = browser.new_context(ignore_https_errors=True)  # the test CA is not in chromium's store
     context.set_default_timeout(30_000)

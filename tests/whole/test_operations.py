@@ -240,3 +240,45 @@ def test_a_store_url_differing_only_by_its_password_is_the_same_store():
     assert same_store("postgresql://triage:pw@db.clinic/triage", "postgresql://triage@db.clinic/triage")
     assert not same_store("postgresql://triage:pw@db.clinic/triage", "postgresql://triage@db.clinic/other")
     assert not same_store("postgresql://triage@db.clinic/triage", "/var/lib/fbss-triage/triage.db")
+
+
+# --- an account that may not look into the service's folders ---------------------------------------
+
+def locked(monkeypatch, *paths):
+    """``paths`` behave as under a folder this account may not enter (root, running the tests, may
+    enter every folder: the permission error is what another account gets)."""
+    from pathlib import Path
+
+    real = Path.stat
+
+    def stat(self, *args, **kwargs):  # what exists(), is_file() and the rest ask the system
+        if self in paths:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+
+
+def test_a_service_configuration_this_account_may_not_read_is_one_line_exit_3(tmp_path, monkeypatch):
+    from triage.channels import config
+
+    system = tmp_path / "etc-fbss-triage" / "triage.toml"
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", system)
+    locked(monkeypatch, system)
+    for args in (("list",), ("serve", "--check-config")):
+        run = run_cli(*args)
+        assert (run.code, run.out) == (ExitCode.DEFINITION, ""), run.err
+        assert run.err == (f"error: triage {args[0]}: definition: {system}: configuration file (the system file) cannot be read by "
+                           "this account (permission denied); run triage as the service's account (sudo fbss-triage "
+                           "..., see docs/deployment.md) or ask for read access\n")
+
+
+def test_a_store_this_account_may_not_open_is_one_line_exit_5(tmp_path, monkeypatch):
+    store = tmp_path / "var-lib-fbss-triage" / "triage.db"
+    locked(monkeypatch, store)
+    for args in (("list",), ("users", "list"), ("serve", "--check-config")):
+        run = run_cli(*args, "--db", str(store))
+        assert run.code == ExitCode.STORE and (run.out == "" or args[0] == "serve"), run.err  # (check-config: the table)
+        assert run.err.endswith(f"{store}: this account may not open it (permission denied); run triage as the account "
+                                "that owns the store\n"), run.err
+        assert run.err.count("\n") == 1 and "internal" not in run.err

@@ -7,7 +7,6 @@ A wheel once lacked templates/staff/*.html (a flat glob in pyproject.toml): ever
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,10 +18,8 @@ import pytest
 import triage
 from conftest import ROOT, SOURCE, checkout_modules
 from support.cli import TRIAGE, installed_env
+from support.packaging import PLACES, build_wheel
 
-# Where each top-level folder of the checkout lands in the package (pyproject.toml's package-dir).
-PLACES = {"triage": "triage", "rules": "triage/rules", "questionnaires": "triage/questionnaires",
-          "settings": "triage/settings"}
 FROM_SOURCE = os.environ.get("TRIAGE_TEST_SOURCE") == "1"
 
 
@@ -58,20 +55,8 @@ def test_the_installed_package_holds_every_runtime_file():
 
 
 def test_the_built_wheel_holds_every_runtime_file_and_passes_check_wheel_contents(tmp_path):
-    """Build the wheel from a clean copy of what the build reads (a stale build/ folder in the
-    checkout could add files the sources no longer have), then compare it and lint it."""
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    for folder in PLACES:
-        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    wheels = tmp_path / "wheels"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=300,
-                           cwd=tmp_path, env=installed_env())
-    assert built.returncode == 0, built.stderr
-    (wheel,) = wheels.glob("fbss_triage-*.whl")
+    """Build the wheel from a clean copy of what the build reads, then compare it and lint it."""
+    wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = sorted(shipped_files() - names)
     assert missing == [], f"in the checkout but not in the wheel: {missing}"

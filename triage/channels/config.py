@@ -261,13 +261,24 @@ def find_file(explicit: str | None = None, environ: Mapping[str, str] | None = N
     elif CONFIG_ENV in environ:
         where, value = CONFIG_ENV, environ[CONFIG_ENV]
     else:
-        return (SYSTEM_CONFIG, "system file") if SYSTEM_CONFIG.is_file() else (None, "none")
+        return (SYSTEM_CONFIG, "system file") if _is_file(SYSTEM_CONFIG, "the system file") else (None, "none")
     if not value.strip():
         raise InvalidInput([Problem(where, "is empty; give the configuration file, or leave it out")])
     path = Path(value).expanduser().absolute()  # relative paths inside it are relative to its folder
-    if not path.is_file():
+    if not _is_file(path, where):
         raise DefinitionError(f"{path}: configuration file ({where}) does not exist")
     return path, where
+
+
+def _is_file(path: Path, where: str) -> bool:
+    """Whether the file is there; a folder this account may not look into (a service's /etc folder,
+    0750) is said plainly: on that machine the service's account runs triage (docs/deployment.md)."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        raise DefinitionError(f"{path}: configuration file ({where}) cannot be read by this account (permission "
+                              "denied); run triage as the service's account (sudo fbss-triage ..., see "
+                              "docs/deployment.md) or ask for read access") from None
 
 
 def read_file(path: Path) -> dict[str, Any]:

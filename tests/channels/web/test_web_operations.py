@@ -104,6 +104,28 @@ def test_a_host_name_not_allowed_gets_a_plain_400_page(db):
     assert via_lb(client, "/readyz", headers={"Host": "10.0.0.20:8765"}).status_code == 200
 
 
+def test_a_refused_host_name_is_logged_once_naming_the_names_served(db, caplog):
+    client = behind_lb(db).test_client()
+    with caplog.at_level(logging.WARNING, logger="triage.web"):
+        for _ in range(3):
+            assert via_lb(client, "/staff/sign-in", headers={"Host": "old-name.clinic.example"}).status_code == 400
+        assert via_lb(client, "/staff/sign-in", headers={"Host": "intake.clinic.example"}).status_code == 200
+    said = [r.getMessage() for r in caplog.records if r.name == "triage.web"]
+    assert said == ["refused a request for the host name old-name.clinic.example: this service answers only "
+                    "intake.clinic.example (base_url, allowed_hosts; see docs/operations.md)"]
+
+
+def test_a_scan_of_host_names_cannot_flood_the_log(db, caplog):
+    from triage.channels.web.network import REFUSED_NAMES_LOGGED
+
+    client = behind_lb(db).test_client()
+    with caplog.at_level(logging.WARNING, logger="triage.web"):
+        for n in range(REFUSED_NAMES_LOGGED + 5):
+            assert via_lb(client, "/intake/", headers={"Host": f"scan{n}.example"}).status_code == 400
+    said = [r.getMessage() for r in caplog.records if r.name == "triage.web"]
+    assert len(said) == REFUSED_NAMES_LOGGED and "scan19.example" in said[-1]
+
+
 def test_allowed_hosts_widen_the_base_urls_name(db):
     client = behind_lb(db, allowed_hosts=["intake.clinic.example", "triage.internal"]).test_client()
     assert via_lb(client, "/intake/", headers={"Host": "triage.internal"}).status_code == 200
@@ -391,6 +413,8 @@ def test_the_real_service_runs_from_a_configuration_file(tmp_path):
         first, second = json.loads(server.stderr.readline()), json.loads(server.stderr.readline())
         url = re.search(r"serving on (http://127\.0\.0\.1:\d+)/intake/", first["message"]).group(1)
         metrics_url = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", second["message"]).group(1)
+        third = json.loads(server.stderr.readline())["message"]
+        assert third == f"patients open https://intake.test/intake/ (base_url, from {conf})"
         for _ in range(600):  # the socket listens before the hand-over; answers come once the app is built
             try:
                 status, body, headers = fetch(url + "/readyz")

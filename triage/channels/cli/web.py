@@ -162,6 +162,8 @@ def run_serve(args, io: IO) -> int:
     if metrics is not None:
         metrics_host, metrics_port = metrics.getsockname()[:2]
         note(f"metrics on http://{f'[{metrics_host}]' if ':' in metrics_host else metrics_host}:{metrics_port}/metrics")
+    if cfg.base_url:  # what the administrator checks against DNS, nginx and the invitations
+        note(f"patients open {cfg.base_url.rstrip('/')}/intake/ (base_url, from {cfg.source('base_url')})")
     if not config.is_loopback(cfg.host) and not args.behind_proxy and not cfg.trusted_proxies and not cfg.secure:
         note("warning: not the loopback address and no proxy nor https base URL: pages travel unencrypted")
     if cfg.db is None and not config.is_loopback(cfg.host):
@@ -229,7 +231,7 @@ def _print_config(cfg, location, settings, args, io: IO) -> int:
         io.out.write(f"  {name:<16} {value:<{width}}  ({source})\n")
     io.out.flush()
     load_settings(settings)  # a broken settings file: exit 3, naming it
-    if isinstance(location, str) or location.exists():
+    if isinstance(location, str) or _there_or_unknown(location):
         with common.open_store(args, io, for_reading=True):  # an unusable store: exit 5
             pass
         store_note = "the store opens"
@@ -237,6 +239,15 @@ def _print_config(cfg, location, settings, args, io: IO) -> int:
         store_note = "the store will be created on first start"
     io.out.write(f"ok: the configuration is usable; the settings load; {store_note}\n")
     return ExitCode.OK
+
+
+def _there_or_unknown(path: Path) -> bool:
+    """Whether a store file exists; one behind a folder this account may not enter counts as there,
+    so that opening it says why in one line."""
+    try:
+        return path.exists()
+    except PermissionError:
+        return True
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -10,6 +10,8 @@ is accepted only then); from anyone else it drops those headers.
 from __future__ import annotations
 
 import ipaddress
+import logging
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -21,6 +23,9 @@ FROM_PROXY = "triage.from_trusted_proxy"
 # Probes by a load balancer or a service manager name an address, not the public host name.
 UNCHECKED_HOST_PATHS = ("/healthz", "/readyz")
 LOOPBACK_PROXIES = ("127.0.0.1", "::1")
+# Each refused host name is logged once per process, and only this many names (a scan cannot flood the log).
+REFUSED_NAMES_LOGGED = 20
+log = logging.getLogger("triage.web")
 
 
 @dataclass(frozen=True)
@@ -128,11 +133,26 @@ def install(app: Flask, network_: Network) -> None:
     app.config["SESSION_COOKIE_SECURE"] = network_.secure_cookies
     app.wsgi_app = ProxyHeaders(app.wsgi_app, network_)
 
+    refused: set[str] = set()
+    lock = threading.Lock()
+
     @app.before_request
     def _host() -> None:
         # A host name we do not serve (a forged Host header, DNS pointed at us): a plain 400.
         if request.path not in UNCHECKED_HOST_PATHS and not network_.host_allowed(request.host):
+            _say_refused(request.host)
             abort(400)
+
+    def _say_refused(host: str) -> None:
+        # The administrator's clue when every page is a 400: a name the configuration does not list
+        # (the base URL changed in the environment file but the service not restarted, a new DNS name).
+        name = "".join(c if c.isprintable() and c.isascii() else "?" for c in host[:100])
+        with lock:
+            if name in refused or len(refused) >= REFUSED_NAMES_LOGGED:
+                return
+            refused.add(name)
+        log.warning("refused a request for the host name %s: this service answers only %s (base_url, "
+                    "allowed_hosts; see docs/operations.md)", name, ", ".join(network_.allowed_hosts))
 
     @app.after_request
     def _hsts(response):

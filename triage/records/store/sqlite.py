@@ -138,6 +138,15 @@ class SQLiteBackend:
 
 def open_sqlite_store(path: Path, *, clock: Callable[[], str], for_reading: bool) -> Store:
     """The store in this file (see ``open_store``)."""
+    try:
+        return _open_sqlite_store(path, clock=clock, for_reading=for_reading)
+    except PermissionError:  # a folder on the way this account may not look into
+        raise StoreError(f"{path}: this account may not open it (permission denied); run triage as the "
+                         "account that owns the store") from None
+
+
+def _open_sqlite_store(path: Path, *, clock: Callable[[], str], for_reading: bool) -> Store:
+    _refuse_root_in_anothers_store(path)
     if path.is_file() and not _writable(path):
         if for_reading:
             return _open_read_only(path, clock)
@@ -156,6 +165,26 @@ def open_sqlite_store(path: Path, *, clock: Callable[[], str], for_reading: bool
         raise
     _tighten(path)
     return store
+
+
+def _refuse_root_in_anothers_store(path: Path) -> None:
+    """root opening a service account's store would leave root's files beside it (the -wal and -shm
+    side files even when only reading, or a whole new store) that the service can then no longer
+    open: the administrator runs triage as the store's account instead."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    owned = path if path.exists() else path.parent if path.parent.exists() else None
+    uid = owned.stat().st_uid if owned is not None else 0
+    if uid == 0:
+        return
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        name = str(uid)
+    raise StoreError(f"{owned}: belongs to the account {name}, not root; run triage as that account "
+                     f"(runuser -u {name} -- triage ...) so that the files it writes stay usable by it")
 
 
 def _writable(path: Path) -> bool:
