@@ -43,13 +43,18 @@ def require_browser():
 
 
 class Server:
-    """waitress serving ``app`` on 127.0.0.1:<free port> until ``stop``."""
+    """waitress serving ``app`` on 127.0.0.1:<free port> until ``stop``, with the options `triage serve`
+    gives it. (The installed `triage serve` process itself is driven in Chromium by
+    test_installed_browser, test_web_app_role, test_deploy and test_fleet; the other browser tests
+    serve the installed package's app here, where the date is fixed and the clock can be moved.)"""
 
     def __init__(self, app):
         from waitress.server import create_server
 
+        from triage.channels.web.__main__ import SERVER_OPTIONS
+
         self.app = app
-        self._server = create_server(app, host="127.0.0.1", port=0, threads=4, clear_untrusted_proxy_headers=True)
+        self._server = create_server(app, host="127.0.0.1", port=0, threads=4, **SERVER_OPTIONS)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="waitress-test", daemon=True)
         self._thread.start()

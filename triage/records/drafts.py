@@ -201,8 +201,8 @@ class StoreDraft:
 
 def with_draft_months(store, rows: list) -> list:
     """Worklist rows, each draft's with the months from its answered fusion date to its assessment
-    date (the worklist table keeps months only from an assessed result, and `audit verify` checks it
-    as stored; a draft's answers have them too). Read with ``Store.load_draft``, one query per draft
+    date, or to today while it has none (a patient's web draft gets its date when sent); the worklist
+    table keeps months only from an assessed result, and `audit verify` checks it as stored. Read with ``Store.load_draft``, one query per draft
     on the page; a date that cannot be read leaves the row as it is (it is checked when assessed).
     `triage list` and the staff worklist page both show rows through this."""
     import dataclasses
@@ -216,7 +216,8 @@ def with_draft_months(store, rows: list) -> list:
             continue
         draft = store.load_draft(row.intake_id)
         answers = draft.answers if draft is not None else {}
-        fusion, assessed = answers.get("fusion_date"), answers.get("assessment_date") or row.assessment_date
+        fusion = answers.get("fusion_date")
+        assessed = answers.get("assessment_date") or row.assessment_date or store.today()
         months = None
         if isinstance(fusion, str) and isinstance(assessed, str):
             try:

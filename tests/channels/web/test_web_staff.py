@@ -468,6 +468,25 @@ def test_a_drafts_row_shows_the_months_its_answers_give_as_in_triage_list(app, d
     assert run_cli("list", "--db", str(db), "--format", "json").json["intakes"][0]["months_since_fusion"] == 31
 
 
+def test_a_patients_web_draft_shows_its_months_to_today_until_it_is_sent(app, db):
+    with open_store(db) as store:  # a patient's draft on the web: no assessment date until sent
+        store.save_draft({"patient_id": "P-WEB", "fusion_date": "2024-03"}, user="patient")
+    before = _months_since("2024-03-31")  # the store's clock is the real one (the day may turn meanwhile)
+    staff = sign_in(app.test_client(), "cora")
+    row = next(row for row in staff.page.split("<tr") if "P-WEB" in row)
+    assert any(f"<td>{months}</td>" in row for months in {before, _months_since("2024-03-31")}), row
+    listed = run_cli("list", "--db", str(db), "--format", "json").json["intakes"]
+    assert next(r for r in listed if r["patient_id"] == "P-WEB")["months_since_fusion"] in {before, _months_since("2024-03-31")}
+
+
+def _months_since(fusion_day: str) -> int:
+    from datetime import datetime, timezone
+
+    from triage.core.dates import parse_full_date, whole_months_between
+
+    return whole_months_between(parse_full_date(fusion_day), datetime.now(timezone.utc).date())
+
+
 def _shown_ids(page: str) -> list[int]:
     return [int(n) for n in re.findall(r'href="/staff/intakes/(\d+)"', page)]
 

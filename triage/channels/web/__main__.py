@@ -16,6 +16,10 @@ import socket
 import sys
 
 EXIT_INVALID, EXIT_DEFINITION, EXIT_STORE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 3, 5, 70, 130
+# waitress as `triage serve` runs it (the browser tests' in-process server uses the same): no server
+# name in the answers; a body over 4 MiB refused before the app reads it (uploads are 2 MiB at most).
+# Forwarding headers are judged by triage.channels.web.network (trusted proxies from the configuration).
+SERVER_OPTIONS = {"ident": "", "max_request_body_size": 4 * 1024 * 1024}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
         signal.signal(signal.SIGTERM, on_terminate)
         # waitress returns (instead of raising) when Ctrl-C stops it.
-        # Forwarding headers are judged by triage.channels.web.network (trusted proxies from the configuration).
-        waitress.serve(served, sockets=sockets, threads=args.threads, ident="",
-                       max_request_body_size=4 * 1024 * 1024)
+        waitress.serve(served, sockets=sockets, threads=args.threads, **SERVER_OPTIONS)
     except KeyboardInterrupt:
         pass
     except DefinitionError as error:

@@ -46,6 +46,10 @@ class Store(RecordRequests, RecordFiles):
         self.read_only = False  # opened by a reading command where the store cannot be written
         self.audit_keys: AuditKeys | None = None  # the key file that keys its audit chain, when given
 
+    def today(self) -> str:
+        """The date (UTC, YYYY-MM-DD) by the store's clock: what a draft is measured to until assessed."""
+        return self._clock()[:10]
+
     @property
     def backend(self) -> str:
         """"sqlite" or "postgresql"."""
