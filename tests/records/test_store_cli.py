@@ -16,18 +16,12 @@ import pytest
 
 from conftest import ROOT, run_cli
 from support.cli import TRIAGE
+from support.cli_store import db  # noqa: F401 (fixture)
 from support.postgres import Raw
 
 EXAMPLES = ROOT / "examples"
 SCENARIOS = ROOT / "tests" / "data" / "scenarios" / "valid"
 SECRET = "PT-SECRET-4711"
-
-
-@pytest.fixture
-def db(store_location, monkeypatch) -> str:
-    """The store on each backend (an SQLite file, a PostgreSQL URL), named by TRIAGE_DB."""
-    monkeypatch.setenv("TRIAGE_DB", str(store_location))  # also proves TRIAGE_DB is honoured
-    return str(store_location)
 
 
 @pytest.fixture
