@@ -360,7 +360,7 @@ def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, 
 
     page.goto(f"{d.base}/staff/")
     page.get_by_label("User name").fill("dr-lee")
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     answer_second_factor(page, None, "dr-lee")  # set up at this first sign-in
     assert "P-DEPLOY-1" in page.inner_text("main")  # signed in: the worklist holds the sent intake
