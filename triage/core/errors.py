@@ -106,3 +106,14 @@ class UploadRefused(TriageError):
             raise ValueError(f"unknown upload refusal {reason!r}")
         self.reason = reason
         super().__init__(f"upload refused: {reason.replace('_', ' ')}")
+
+
+class SecondFactorUnavailable(TriageError):
+    """A staff account's second factor is sealed (triage/records/store/otp_keys.py) and cannot be
+    opened here: no key file given, the file lacks the key it was sealed with, or the sealed value
+    was altered or copied from another account. The account cannot sign in on this server; the
+    message names the account and the key id, never the secret."""
+
+    def __init__(self, name: str, key_id: str | None, reason: str):
+        self.name, self.key_id, self.reason = name, key_id, reason
+        super().__init__(f"staff account {name}: its second factor is sealed with key {key_id or '?'} and {reason}")

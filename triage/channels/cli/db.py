@@ -88,6 +88,14 @@ def run_migrate(args, io: IO) -> int:
             from triage.records.store.postgresql import grant_application_role
 
             grant_application_role(store, args.app_role, args.admin_role)
+        sealed, unopenable = store.seal_second_factors()  # with a key file only (docs/security.md, 2.8.2)
+        if sealed:
+            io.note(f"sealed {sealed} staff second factor{'s' if sealed != 1 else ''} with the newest key of "
+                    f"{store.audit_keys.path}")
+        if unopenable:
+            io.note(f"warning: {unopenable} staff second factor{'s are' if unopenable != 1 else ' is'} sealed with a key "
+                     f"{store.audit_keys.path} does not hold (or altered): those members cannot sign in here; "
+                     "add the key back, or triage users reset-second-factor NAME")
         io.out.write(f"ok: {store.path} is at store schema {SCHEMA_VERSION}"
                      + (f"; role {args.app_role} may read and add, never change audit rows, versions or accounts"
                         if args.app_role else "")

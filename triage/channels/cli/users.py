@@ -135,6 +135,8 @@ def run_add(args, io: IO) -> int:
 def run_list(args, io: IO) -> int:
     with common.open_store(args, io) as store:
         users = store.users()
+        factors = store.second_factor_keys()
+        key_file = store.audit_keys.path if store.audit_keys is not None else None
     if not users:
         io.note("no accounts yet: add one with `triage users add NAME --role coordinator|clinician`")
         return ExitCode.OK
@@ -143,7 +145,26 @@ def run_list(args, io: IO) -> int:
     widths = [max(len(row[column]) for row in [USERS_HEADER, *rows]) for column in range(3)]
     for row in [USERS_HEADER, *rows]:
         io.out.write("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[3]]).rstrip() + "\n")
+    _second_factor_notes(io, factors, key_file)
     return ExitCode.OK
+
+
+def _second_factor_notes(io: IO, factors: dict[str, int], key_file) -> None:
+    """How the second factors are kept (ASVS 2.8.2, docs/security.md): the ones this process cannot
+    open are accounts that cannot sign in on a server run like it; clear ones, with a key file, are
+    sealed by `triage db migrate`."""
+    def accounts(count: int) -> str:
+        return f"{count} account{'s' if count != 1 else ''}"
+
+    if factors["unopenable"]:
+        why = (f"with a key {key_file} does not hold (or altered)" if key_file
+               else "and no key file is given (TRIAGE_AUDIT_KEY_FILE)")
+        io.note(f"warning: {accounts(factors['unopenable'])} ha{'ve' if factors['unopenable'] != 1 else 's'} a "
+                f"second factor sealed {why}: they cannot sign in on a server run like this; give it the key "
+                "file, or triage users reset-second-factor NAME")
+    if factors["clear"] and key_file:
+        io.note(f"{accounts(factors['clear'])} ha{'ve' if factors['clear'] != 1 else 's'} a second factor kept "
+                "in clear: triage db migrate (as the database owner, with this key file) seals them")
 
 
 USERS_HEADER = ("NAME", "ROLE", "STATE", "CHANGED (UTC)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import logging
 import re
 import secrets
 from datetime import date
@@ -25,7 +26,7 @@ from triage.records.drafts import with_draft_months
 from triage.core.languages import DEFAULT_LANGUAGE, LANGUAGES
 from triage.core.answers import RED_FLAGS, parse_answers
 from triage.decision.assess import assess
-from triage.core.errors import Conflict, IntakeNotFound, InvalidInput
+from triage.core.errors import Conflict, IntakeNotFound, InvalidInput, SecondFactorUnavailable, StoreError
 from triage.channels.render.labels import BANNERS, STEP_MARKS, in_words, rules_by_conclusion
 from triage.decision.result import Result
 from triage.core.result_values import MISSING_IDS, RED_FLAG_TIERS, URGENCY_WORDS, WORKLIST_STATUSES
@@ -191,7 +192,10 @@ def sign_in_post():
     if accounts.needs_rehash(user.password_hash):
         store.update_user(user.name, by=user.name, password_hash=accounts.hash_password(password),
                           action=PASSWORD_REHASHED)
-    factor = store.second_factor(user.name)
+    try:
+        factor = store.second_factor(user.name)
+    except SecondFactorUnavailable as unavailable:
+        return _factor_unavailable(user, unavailable, following)
     if factor is None and svc.settings.staff_second_factor == "off":
         _complete_sign_in(user)
         return _remember_device(redirect(_safe_next(following), code=303), user)
@@ -204,6 +208,26 @@ def sign_in_post():
         session["pending_secret"] = accounts.new_totp_secret()  # server-side session: never in a cookie
         return redirect(url_for("staff.second_factor_setup"), code=303)
     return redirect(url_for("staff.second_factor"), code=303)
+
+
+log = logging.getLogger("triage.web")
+FACTOR_UNAVAILABLE_MESSAGE = ("Your sign-in code cannot be checked on this server just now, so you cannot sign in "
+                              "here. Please tell your administrator.")
+
+
+def _factor_unavailable(user: User, unavailable: SecondFactorUnavailable, following: str):
+    """The account's second factor is sealed with a key this server does not hold (or was altered):
+    never a pass without it, never a 500. A plain page for the member, a line for the administrator
+    (which account, which key id; never the secret) and an audit row like any refused sign-in."""
+    log.warning("sign-in refused: %s", unavailable)
+    try:
+        services().store().audit_event(SIGN_IN_FAILED, user=GUEST_USER, detail={
+            "name": user.name, "address": request.remote_addr or "-", "reason": "second_factor_unavailable"})
+    except StoreError as error:  # a keyed audit chain cannot be continued without its key either
+        log.warning("sign-in refused: not audited: %s", error)
+    _drop_pending()
+    return _page("staff/sign_in.html", title="Sign in", name=user.name, next=following,
+                 error=FACTOR_UNAVAILABLE_MESSAGE), 503
 
 
 def _complete_sign_in(user: User) -> None:
@@ -278,7 +302,10 @@ def second_factor():
 @blueprint.post("/second-factor")
 def second_factor_post():
     pending = _pending()
-    factor = services().store().second_factor(pending[0].name) if pending else None
+    try:
+        factor = services().store().second_factor(pending[0].name) if pending else None
+    except SecondFactorUnavailable as unavailable:  # the key file changed since the password step
+        return _factor_unavailable(pending[0], unavailable, pending[1])
     if pending is None or factor is None:
         _drop_pending()
         return redirect(url_for("staff.sign_in"), code=303)

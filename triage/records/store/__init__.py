@@ -54,7 +54,7 @@ from triage.records.store.model import (ACCOUNT_SEALED, ACKNOWLEDGED, BULK_ACKNO
                                 CODE_LOCKED, CODE_THROTTLED, CREATED, DB_NAME, DRAFT_SAVED, DRAFT_SEALED, EXPORTED,
                                 GUEST_USER, INVITE_SEALED, INVITED, LISTED, MIGRATION_USER, PASSWORD_CHANGED,
                                 PASSWORD_REHASHED, PASSWORD_RESET, RECOVERY_CODE_USED, ROLE_CHANGED,
-                                SECOND_FACTOR_ENROLLED, SECOND_FACTOR_RESET, SESSION_KINDS, SESSIONS_ENDED,
+                                SECOND_FACTOR_ENROLLED, SECOND_FACTOR_RESET, SECOND_FACTOR_SEALED, SESSION_KINDS, SESSIONS_ENDED,
                                 SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_IN_THROTTLED, SIGNED_IN, SIGNED_OUT, SYSTEM_USER,
                                 USER_ADDED, USER_DISABLED, VIEWED, Alert, AlertPage, AuditReport, Draft, Invite, Record, User,
                                 VersionInfo, WebSession, WorklistPage, WorklistRow, current_user, default_path,

@@ -9,16 +9,17 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
-from triage.core.errors import Conflict, IntakeNotFound, PatientChanged, StoreError
+from triage.core.errors import Conflict, IntakeNotFound, PatientChanged, SecondFactorUnavailable, StoreError
 import triage.records.store.access_log as access_log
 import triage.records.store.alert_pages as alert_pages
 import triage.records.store.counts as counts
+import triage.records.store.otp_keys as otp_keys
 from triage.records.store.audit import (INVITE_COLUMNS, AuditKeys, alert_hash, canonical, content_hash, draft_hash, invite_hash,
                                 sha256, _append_audit)
 from triage.records.store.backend import Backend
 from triage.records.store.model import (ACKNOWLEDGED, ALERT_ANSWER_CHANGED, ALERT_RAISED, AMENDED, BULK_ACKNOWLEDGED, CREATED,
-                                DRAFT_SAVED,                                INVITED, PASSWORD_REHASHED, RECOVERY_CODE_USED, SECOND_FACTOR_ENROLLED,
-                                SECOND_FACTOR_RESET, SYSTEM_USER, USER_ADDED, Alert, AlertPage, AuditReport, Draft, Invite, Record,
+                                DRAFT_SAVED, INVITED, MIGRATION_USER, PASSWORD_REHASHED, RECOVERY_CODE_USED, SECOND_FACTOR_ENROLLED,
+                                SECOND_FACTOR_RESET, SECOND_FACTOR_SEALED, SYSTEM_USER, USER_ADDED, Alert, AlertPage, AuditReport, Draft, Invite, Record,
                                 User, VersionInfo, WebSession, WorklistPage, WorklistRow, stored_columns, utc_now,
                                 _record, _web_session)
 from triage.records.store.requests import RecordRequests
@@ -509,18 +510,70 @@ class Store(RecordRequests, RecordFiles):
         return row[0] if row else None
 
     def second_factor(self, name: str) -> tuple[str, int | None] | None:
-        """The account's TOTP secret (base32) and the last time step used, or None when it has no
-        second factor yet."""
+        """The account's TOTP secret (base32, opened if sealed: otp_keys.py) and the last time step
+        used, or None when it has no second factor yet. SecondFactorUnavailable when it is sealed with
+        a key this process does not hold (or was altered): never None, so it never passes silently."""
         with self._errors():
             row = self._db.execute("SELECT totp_secret, totp_last_step FROM users WHERE name = ?", (name,)).fetchone()
-        return (row[0], row[1]) if row and row[0] else None
+        return (otp_keys.open_secret(self.audit_keys, name, row[0]), row[1]) if row and row[0] else None
+
+    def second_factor_keys(self) -> dict[str, int]:
+        """How the accounts' second factors are stored, for the administrator (`triage users list`):
+        ``clear``, ``sealed`` (opens here) and ``unopenable`` (sealed with a key this process does
+        not hold, or altered: those accounts cannot sign in here)."""
+        with self._errors():
+            rows = self._db.execute("SELECT name, totp_secret FROM users WHERE totp_secret IS NOT NULL").fetchall()
+        counts = {"clear": 0, "sealed": 0, "unopenable": 0}
+        for name, stored in rows:
+            if otp_keys.sealed_with(stored) is None:
+                counts["clear"] += 1
+                continue
+            try:
+                otp_keys.open_secret(self.audit_keys, name, stored)
+                counts["sealed"] += 1
+            except SecondFactorUnavailable:
+                counts["unopenable"] += 1
+        return counts
+
+    def seal_second_factors(self) -> tuple[int, int]:
+        """With a key file: seal every clear TOTP secret (kept before the key file was given) and
+        re-seal those sealed with an older key, with the file's newest key, in one transaction, one
+        audit row each (the account's hash follows its stored secret: audit verify stays clean).
+        A secret that cannot be opened is left as it is. Returns (sealed, left unopenable).
+        `triage db migrate` calls it (run by the database's owner on PostgreSQL: the application
+        role may not change a stored secret)."""
+        keys = self.audit_keys
+        if keys is None:
+            return 0, 0
+        sealed = unopenable = 0
+        with self._write() as db:
+            now = self._clock()
+            for name, stored in db.execute("SELECT name, totp_secret FROM users WHERE totp_secret IS NOT NULL"
+                                           " ORDER BY name").fetchall():
+                try:
+                    secret = otp_keys.open_secret(keys, name, stored)
+                except SecondFactorUnavailable:
+                    unopenable += 1
+                    continue
+                if not otp_keys.needs_sealing(keys, stored):
+                    continue
+                # Only the value read: a reset or enrolment meanwhile is never overwritten.
+                if db.execute("UPDATE users SET totp_secret = ? WHERE name = ? AND totp_secret = ?",
+                              (otp_keys.seal(keys, name, secret), name, stored)).rowcount != 1:
+                    continue
+                self._audit(db, now, MIGRATION_USER, SECOND_FACTOR_SEALED, None, None,
+                            {"name": name, "key": keys.newest[0], "was": otp_keys.sealed_with(stored) or "clear"})
+                sealed += 1
+        return sealed, unopenable
 
     def enroll_second_factor(self, name: str, secret: str, step: int, recovery_sha256: list[str]) -> bool:
         """Keep the account's TOTP secret (its first code, of time step ``step``, used) and its
         recovery codes' hashes; audited. False if it has one already (two enrolments at once)."""
         with self._write() as db:
             now = self._clock()
-            if not self._backend.set_second_factor(db, name, secret, step, now):  # PostgreSQL: a narrow function
+            # Sealed when a key file is given (otp_keys.py): a copy of the store alone gives no codes.
+            stored = otp_keys.seal(self.audit_keys, name, secret) if self.audit_keys is not None else secret
+            if not self._backend.set_second_factor(db, name, stored, step, now):  # PostgreSQL: a narrow function
                 return False
             db.execute("DELETE FROM recovery_codes WHERE user_name = ?", (name,))
             db.executemany("INSERT INTO recovery_codes (user_name, code_sha256) VALUES (?, ?)",

@@ -31,6 +31,9 @@ PASSWORD_CHANGED = "password_changed"  # by the account's own member, on the web
 # The second factor (guard): enrolled at a first sign-in, a recovery code used, reset by an admin.
 SECOND_FACTOR_ENROLLED, RECOVERY_CODE_USED, SECOND_FACTOR_RESET = (
     "second_factor_enrolled", "recovery_code_used", "second_factor_reset")
+# A clear (or older-key) TOTP secret sealed with the key file's newest key by `triage db migrate`
+# (triage/records/store/otp_keys.py); detail: the account and the key id, never the secret.
+SECOND_FACTOR_SEALED = "second_factor_sealed"
 # Guessing at the sign-in and code pages (guard): a checked attempt that failed, an attempt refused
 # because a limit was reached (once per limit and window), and the failure that reached a limit.
 # Their detail names the account targeted (when it exists) and the client address, never a password.
