@@ -108,7 +108,7 @@ def test_after_a_rotation_old_secrets_open_new_ones_use_the_new_key_and_migrate_
     verify(store_location, keys_path)
 
 
-def test_a_sealed_secret_copied_to_another_account_does_not_open(store_location, keys_path):
+def test_a_sealed_secret_copied_to_another_account_does_not_open(store_location, keys_path, monkeypatch):
     keys = write_keys(keys_path, KEY_1)
     enrolled(store_location, keys, "cora", "clint", secret=SECRET)
     with open_store(store_location, audit_keys=keys) as store:
@@ -119,6 +119,10 @@ def test_a_sealed_secret_copied_to_another_account_does_not_open(store_location,
             store.second_factor("clint")
         assert store.second_factor("cora") == (SECRET, 100)
         assert store.second_factor_keys() == {"clear": 0, "sealed": 1, "unopenable": 1}
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(keys_path))
+    run = run_cli("db", "migrate", "--db", str(store_location))  # tells the administrator, changes nothing
+    assert run.code == 0 and run.err.startswith(f"warning: 1 staff second factor is sealed with a key that {keys_path} "
+                                                "does not hold (or altered)"), run.err
 
 
 @pytest.mark.parametrize("change", ["flip a byte", "other key id", "cut short", "not base64"])

@@ -75,3 +75,37 @@ def test_users_list_has_a_header_over_its_columns(tmp_path, monkeypatch):
 def test_disabling_an_account_that_does_not_exist_says_so(tmp_path):
     run = run_cli("users", "disable", "nobody", "--db", str(tmp_path / "u.db"))
     assert (run.code, run.err) == (2, "error: triage users disable: NAME: no user named 'nobody'\n")
+
+
+def test_users_list_tells_the_administrator_about_second_factors_this_process_cannot_open(tmp_path, monkeypatch):
+    """ASVS 2.8.2 (docs/security.md): a secret sealed with a key the process lacks is an account that
+    cannot sign in on a server run like it; clear ones, with a key file, are for db migrate to seal."""
+    from triage.records.store import AuditKeys, open_store
+
+    db = tmp_path / "u.db"
+    keys = []
+    for folder, key in (("keys", "1f" * 32), ("other", "2e" * 32)):
+        (tmp_path / folder).mkdir(mode=0o700)
+        path = tmp_path / folder / "audit.key"
+        path.write_text(key + "\n", encoding="ascii")
+        path.chmod(0o600)
+        keys.append(path)
+    monkeypatch.delenv("TRIAGE_AUDIT_KEY_FILE", raising=False)
+    with open_store(db) as store:
+        store.add_user("dana", "clinician", "not-a-real-hash", by="admin")
+        store.enroll_second_factor("dana", "JBSWY3DPEHPK3PXP", 100, [])  # clear: no key file yet
+    with open_store(db, audit_keys=AuditKeys.load(keys[0])) as store:
+        store.add_user("cora", "coordinator", "not-a-real-hash", by="admin")
+        store.enroll_second_factor("cora", "JBSWY3DPEHPK3PXQ", 100, [])  # sealed
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(keys[0]))
+    run = run_cli("users", "list", "--db", str(db))
+    assert run.code == 0 and run.err == ("1 account has a second factor kept in clear: triage db migrate (as the "
+                                         "database owner, with this key file) seals them\n")
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(keys[1]))
+    run = run_cli("users", "list", "--db", str(db))
+    assert run.code == 0 and run.err.startswith(f"warning: 1 account has a second factor sealed with a key that {keys[1]} "
+                                                "does not hold (or altered): they cannot sign in"), run.err
+    monkeypatch.delenv("TRIAGE_AUDIT_KEY_FILE")
+    run = run_cli("users", "list", "--db", str(db))
+    assert run.code == 0 and "1 account has a second factor sealed and no key file is given" in run.err
+    assert "kept in clear" not in run.err  # without a key file there is nothing to seal them with

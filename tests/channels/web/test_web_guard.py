@@ -510,3 +510,63 @@ def test_a_time_step_and_a_recovery_code_are_used_once_even_at_once(store_locati
         assert not store.use_totp_step("cora", 101) and store.use_totp_step("cora", 102)
         assert store.second_factor("cora") == ("JBSWY3DPEHPK3PXP", 102)
         assert store.verify_audit().ok
+
+
+# --- the second factor's secret sealed with the audit key file (ASVS 2.8.2) ---------------------------
+
+def key_file(folder: Path, *keys: str) -> Path:
+    folder.mkdir(mode=0o700)
+    path = folder / "audit.key"
+    path.write_text("".join(f"{key}\n" for key in keys), encoding="ascii")
+    path.chmod(0o600)
+    return path
+
+
+def stored_secret(db: Path, name: str) -> str:
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT totp_secret FROM users WHERE name = ?", (name,)).fetchone()[0]
+
+
+def test_with_the_audit_key_file_the_secret_set_up_at_sign_in_is_kept_sealed_and_signs_in(db, clock, tmp_path,
+                                                                                           monkeypatch):
+    from support.web import totp_now
+
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file(tmp_path / "keys", "1f" * 32)))
+    app = make_app(db, clock=clock)
+    staff = Patient(app.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', staff.page).group(1)
+    assert "Your recovery codes" in staff.post(code=totp_now(app, "cora", secret)).page
+    stored = stored_secret(db, "cora")
+    assert stored.startswith("sealed:v1:") and secret not in stored
+    assert secret.encode() not in db.read_bytes()  # nowhere in the file a backup copies
+    clock.advance(60)
+    again = Patient(app.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert again.post(code=code_for(app, "cora")).path == "/staff/"
+
+
+@pytest.mark.parametrize("given", ["no key file", "a key file without its key"])
+def test_a_secret_sealed_with_a_key_this_server_lacks_gives_a_plain_page_and_no_sign_in(db, clock, tmp_path,
+                                                                                       monkeypatch, caplog, given):
+    import logging
+
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file(tmp_path / "keys", "1f" * 32)))
+    sign_in(make_app(db, clock=clock).test_client(), "cora")
+    key_id = stored_secret(db, "cora").split(":")[2]
+    if given == "no key file":
+        monkeypatch.delenv("TRIAGE_AUDIT_KEY_FILE")
+    else:
+        monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file(tmp_path / "other", "2e" * 32)))
+    lacking = make_app(db, clock=clock)
+    clock.advance(60)
+    caplog.set_level(logging.WARNING, logger="triage.web")
+    person = Patient(lacking.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert person.status == 503 and person.path == "/staff/sign-in"
+    assert ("Your sign-in code cannot be checked on this server just now, so you cannot sign in here. Please tell "
+            "your administrator.") in person.page and "Traceback" not in person.page
+    assert person.client.get("/staff/").status_code == 303  # not signed in
+    assert person.client.get("/staff/second-factor").status_code == 303  # nor half-way
+    lines = [record.getMessage() for record in caplog.records if record.name == "triage.web"]
+    assert len(lines) == 1 and "\n" not in lines[0], lines
+    assert lines[0].startswith(f"sign-in refused: staff account cora: its second factor is sealed with key {key_id}")

@@ -93,9 +93,9 @@ def run_migrate(args, io: IO) -> int:
             io.note(f"sealed {sealed} staff second factor{'s' if sealed != 1 else ''} with the newest key of "
                     f"{store.audit_keys.path}")
         if unopenable:
-            io.note(f"warning: {unopenable} staff second factor{'s are' if unopenable != 1 else ' is'} sealed with a key "
-                     f"{store.audit_keys.path} does not hold (or altered): those members cannot sign in here; "
-                     "add the key back, or triage users reset-second-factor NAME")
+            io.note(f"warning: {unopenable} staff second factor{'s are' if unopenable != 1 else ' is'} sealed with a "
+                    f"key that {store.audit_keys.path} does not hold (or altered): those members cannot sign in; "
+                    "add the key back, or triage users reset-second-factor NAME")
         io.out.write(f"ok: {store.path} is at store schema {SCHEMA_VERSION}"
                      + (f"; role {args.app_role} may read and add, never change audit rows, versions or accounts"
                         if args.app_role else "")

@@ -157,7 +157,7 @@ def _second_factor_notes(io: IO, factors: dict[str, int], key_file) -> None:
         return f"{count} account{'s' if count != 1 else ''}"
 
     if factors["unopenable"]:
-        why = (f"with a key {key_file} does not hold (or altered)" if key_file
+        why = (f"with a key that {key_file} does not hold (or altered)" if key_file
                else "and no key file is given (TRIAGE_AUDIT_KEY_FILE)")
         io.note(f"warning: {accounts(factors['unopenable'])} ha{'ve' if factors['unopenable'] != 1 else 's'} a "
                 f"second factor sealed {why}: they cannot sign in on a server run like this; give it the key "

@@ -219,12 +219,13 @@ def _factor_unavailable(user: User, unavailable: SecondFactorUnavailable, follow
     """The account's second factor is sealed with a key this server does not hold (or was altered):
     never a pass without it, never a 500. A plain page for the member, a line for the administrator
     (which account, which key id; never the secret) and an audit row like any refused sign-in."""
-    log.warning("sign-in refused: %s", unavailable)
+    audited = ""
     try:
         services().store().audit_event(SIGN_IN_FAILED, user=GUEST_USER, detail={
             "name": user.name, "address": request.remote_addr or "-", "reason": "second_factor_unavailable"})
     except StoreError as error:  # a keyed audit chain cannot be continued without its key either
-        log.warning("sign-in refused: not audited: %s", error)
+        audited = f" (not audited: {error})"
+    log.warning("sign-in refused: %s%s", unavailable, audited)
     _drop_pending()
     return _page("staff/sign_in.html", title="Sign in", name=user.name, next=following,
                  error=FACTOR_UNAVAILABLE_MESSAGE), 503
