@@ -63,6 +63,13 @@ def clinic(postgres_cluster, tmp_path):
     env = installed_env()
     for name in ("TRIAGE_DB", "TRIAGE_SETTINGS", "TRIAGE_CDS_HOOKS"):
         env.pop(name, None)
+    # The audit key file, as the deployment guide gives every process (step 4): it keys the audit chain and
+    # seals the second factors' secrets (ASVS 2.8.2), which the application role enrols through
+    # triage_enroll_second_factor like clear ones.
+    key_file = folder / "audit.key"
+    key_file.write_text("5c" * 32 + "\n", encoding="ascii")
+    key_file.chmod(0o600)
+    env["TRIAGE_AUDIT_KEY_FILE"] = str(key_file)
     try:
         migrated = triage(folder, env, "db", "migrate", "--db", owner_url, "--app-role", app_role,
                           "--admin-role", admin_role)
@@ -397,9 +404,11 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
     # What the pages call that a day's clicks do not reach, as the same role: a password re-hashed at
     # sign-in (after an upgrade raises the hashing cost), and the purge of sessions that are over.
     from triage.records import accounts
-    from triage.records.store import PASSWORD_REHASHED, open_store
+    from triage.records.store import PASSWORD_REHASHED, AuditKeys, open_store
 
-    with open_store(app_url) as store:
+    with open_store(app_url, audit_keys=AuditKeys.load(env["TRIAGE_AUDIT_KEY_FILE"])) as store:
+        secrets = store._db.execute("SELECT totp_secret FROM users WHERE totp_secret IS NOT NULL").fetchall()
+        assert len(secrets) == 2 and all(stored.startswith("sealed:v1:") for stored, in secrets), secrets
         store.update_user("clint", by="clint", password_hash=accounts.hash_password(NEW_PASSWORD),
                           action=PASSWORD_REHASHED)
         assert accounts.verify_password(store.get_user("clint").password_hash, NEW_PASSWORD)
