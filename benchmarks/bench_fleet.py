@@ -20,21 +20,16 @@ are the installed package (`triage` beside that Python), as in the tests.
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import os
-import random
-import re
 import statistics
 import sys
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # tests/support: the fleet set-up, shared with tests/whole/test_fleet.py
+
+from bench_web import Patient, run_patients  # noqa: E402  (the same simulated patients, timing each request here)
 
 KNOWN = {"fusion_date": "2024-03", "fused_levels": ["L4-L5"], "surgical_report_available": "yes",
          "mri_available": "no", "pain_location": "back"}  # the rest is answered on the pages
@@ -45,48 +40,6 @@ ANSWERS = {
     "hardware_problem_known": {"answer": "no"},
     "mechanical_symptoms": {"answer": "unknown"},
 }
-
-
-class Patient:
-    def __init__(self, base: str, think: float, seed: int, timings: list[tuple[str, float]]):
-        self.base, self.think, self.random, self.timings = base, think, random.Random(seed), timings
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        self.page, self.url = "", ""
-
-    def _open(self, kind: str, request) -> None:
-        if self.think:
-            time.sleep(self.think * self.random.uniform(0.5, 1.5))
-        started = time.perf_counter()
-        try:
-            response = self.opener.open(request, timeout=60)
-        except urllib.error.HTTPError as error:
-            raise RuntimeError(f"{request.get_method()} {request.full_url}: {error.code}") from None
-        self.page, self.url = response.read().decode("utf-8"), response.geturl()
-        self.timings.append((kind, (time.perf_counter() - started) * 1000))
-
-    def get(self, path: str) -> None:
-        self._open("GET", urllib.request.Request(self.base + path))
-
-    def post(self, path: str | None, fields: dict) -> None:
-        pairs = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', self.page)
-        for name, value in fields.items():
-            pairs += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
-        data = urllib.parse.urlencode(pairs).encode()
-        self._open("POST", urllib.request.Request(self.url if path is None else self.base + path, data=data,
-                                                  method="POST"))
-
-    def intake(self, code: str) -> None:
-        self.get(f"/intake/code/{code}")
-        self.post("/intake/", {"code": code})
-        self.get(re.search(r'href="(/intake/questions/[a-z_]+)"', self.page).group(1))
-        for _ in range(40):
-            match = re.search(r"/intake/questions/([a-z_]+)", self.url)
-            if not match:
-                break
-            self.post(None, ANSWERS.get(match.group(1), {"answer": "no"}))
-        assert self.url.endswith("/intake/check"), self.url
-        self.post(None, {})
-        assert self.url.endswith("/intake/done"), self.url
 
 
 def p(values: list[float], q: float) -> float:
@@ -111,30 +64,11 @@ def run(processes: int, args) -> dict:
         # Each process's first intake pays its one-time costs (templates compiled, the rules engine's
         # first run): one untimed intake on each, straight to it, so the figure is the steady state.
         for app in fleet.apps:
-            Patient(app.url, 0.0, 0, []).intake(codes.pop())
+            Patient(app.url).intake(codes.pop(), ANSWERS)
         timings: list[tuple[str, float]] = []
-        failures: list[str] = []
-        lock = threading.Lock()
-
-        def patient_loop(number: int) -> None:
-            patient = Patient(fleet.url, args.think, number, timings)
-            while True:
-                with lock:
-                    if not codes:
-                        return
-                    code = codes.pop()
-                try:
-                    patient.intake(code)
-                except Exception as error:  # reported, not hidden
-                    failures.append(f"{type(error).__name__}: {error}")
-                    return
-
         started = time.perf_counter()
-        threads = [threading.Thread(target=patient_loop, args=(n,)) for n in range(args.patients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        failures = run_patients(args.patients, lambda n: Patient(fleet.url, args.think, n, timings), codes,
+                                answers=ANSWERS)
         elapsed = time.perf_counter() - started
     finally:
         fleet.stop()

@@ -34,7 +34,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":  # run from a checkout, it measures that code; imported (bench_fleet.py), the importer's
+    sys.path.insert(0, str(ROOT))
 
 from _measure import load  # noqa: E402
 
@@ -67,20 +68,27 @@ ANSWERS = {
 
 
 class Patient:
-    def __init__(self, base: str, think: float = 0.0, seed: int = 0):
+    """A simulated patient with a cookie jar of its own (also used by bench_fleet.py). ``think``: the mean
+    pause before each page (seeded: the same pauses each run); ``timings``: a list to which each request's
+    method and time at the client (ms) are appended."""
+
+    def __init__(self, base: str, think: float = 0.0, seed: int = 0, timings: list[tuple[str, float]] | None = None):
         self.base = base
-        self.think, self.random = think, random.Random(seed)
+        self.think, self.random, self.timings = think, random.Random(seed), timings
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.page, self.url = "", ""
 
     def _open(self, request):
         if self.think:  # a person reads and answers before the next page (seeded: the same pauses each run)
             time.sleep(self.think * self.random.uniform(0.5, 1.5))
+        started = time.perf_counter()
         try:
             response = self.opener.open(request, timeout=60)
         except urllib.error.HTTPError as error:
             raise RuntimeError(f"{request.get_method()} {request.full_url}: {error.code}") from None
         self.page, self.url = response.read().decode("utf-8"), response.geturl()
+        if self.timings is not None:
+            self.timings.append((request.get_method(), (time.perf_counter() - started) * 1000))
 
     def get(self, path: str) -> None:
         self._open(urllib.request.Request(self.base + path))
@@ -93,19 +101,55 @@ class Patient:
         data = urllib.parse.urlencode(pairs).encode()
         self._open(urllib.request.Request(self.url if path is None else self.base + path, data=data, method="POST"))
 
-    def intake(self, code: str) -> None:
+    def intake(self, code: str, answers: dict = ANSWERS, *, open_start: bool = False) -> None:
+        """One whole intake with ``code``: the code, the intro, every question page answered from
+        ``answers`` (form fields by question id; "no" for any other), check answers, send.
+        ``open_start``: load the intro (/intake/start) once more after the code."""
         self.get(f"/intake/code/{code}")
         self.post("/intake/", {"code": code})
-        self.get("/intake/start")
+        if open_start:
+            self.get("/intake/start")
         self.get(re.search(r'href="(/intake/questions/[a-z_]+)"', self.page).group(1))
         for _ in range(40):
             match = re.search(r"/intake/questions/([a-z_]+)", self.url)
             if not match:
                 break
-            self.post(None, ANSWERS.get(match.group(1), {"answer": "no"}))
+            self.post(None, answers.get(match.group(1), {"answer": "no"}))
         assert self.url.endswith("/intake/check"), self.url
         self.post(None, {})
         assert self.url.endswith("/intake/done"), self.url
+
+
+def run_patients(count: int, patient, codes: list[str], *, after_intake=None, **intake_options) -> list[str]:
+    """``count`` simulated patients at once (threads; patient number n is ``patient(n)``), each completing
+    whole intakes (``Patient.intake`` with ``intake_options``) one after the other with the next of ``codes``
+    until none is left, or until its first failure (reported, not hidden). ``after_intake()``, if given,
+    runs after each intake, one at a time. Returns the failures."""
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def patient_loop(number: int) -> None:
+        simulated = patient(number)
+        while True:
+            with lock:
+                if not codes:
+                    return
+                code = codes.pop()
+            try:
+                simulated.intake(code, **intake_options)
+            except Exception as error:  # reported, not hidden
+                failures.append(f"{type(error).__name__}: {error}")
+                return
+            if after_intake is not None:
+                with lock:
+                    after_intake()
+
+    threads = [threading.Thread(target=patient_loop, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
 
 
 def rss_kib(pid: int) -> int:
@@ -141,28 +185,14 @@ def main() -> None:
             try:
                 port = int(server.stdout.readline())
                 base = f"http://127.0.0.1:{port}"
-                lock = threading.Lock()
                 done = [0]
                 memory = [(0, rss_kib(server.pid))]
-                failures: list[str] = []
                 stop = threading.Event()
 
-                def patient_loop(number: int) -> None:
-                    patient = Patient(base, args.think, seed=number)
-                    while True:
-                        with lock:
-                            if not codes:
-                                return
-                            code = codes.pop()
-                        try:
-                            patient.intake(code)
-                        except Exception as error:  # reported, not hidden
-                            failures.append(f"{type(error).__name__}: {error}")
-                            return
-                        with lock:
-                            done[0] += 1
-                            if done[0] % max(1, args.intakes // 10) == 0:
-                                memory.append((done[0], rss_kib(server.pid)))
+                def intake_done() -> None:
+                    done[0] += 1
+                    if done[0] % max(1, args.intakes // 10) == 0:
+                        memory.append((done[0], rss_kib(server.pid)))
 
                 def healthz_loop() -> None:
                     prober = Patient(base)
@@ -173,11 +203,9 @@ def main() -> None:
                 started = time.perf_counter()
                 prober = threading.Thread(target=healthz_loop)
                 prober.start()
-                threads = [threading.Thread(target=patient_loop, args=(n,)) for n in range(args.patients)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
+                failures = run_patients(args.patients, lambda n: Patient(base, args.think, seed=n), codes,
+                                        after_intake=intake_done,
+                                        open_start=True)  # the request mix of the figures in docs/benchmarks.md
                 stop.set()
                 prober.join()
                 elapsed = time.perf_counter() - started

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 
@@ -16,40 +15,16 @@ import pytest
 
 from conftest import ROOT, run_cli
 from support import hostile_files
+from support.cli_store import save, show
+from support.cli_store import db, sqlite_db  # noqa: F401 (fixtures)
 
-EXAMPLES = ROOT / "examples"
 VALIDATOR = ROOT / "tests" / "support" / "validate_fhir.cjs"
-
-
-@pytest.fixture
-def db(store_location, monkeypatch) -> str:
-    monkeypatch.setenv("TRIAGE_DB", str(store_location))
-    return str(store_location)
-
-
-@pytest.fixture
-def sqlite_db(tmp_path, monkeypatch) -> str:
-    path = tmp_path / "triage.db"
-    monkeypatch.setenv("TRIAGE_DB", str(path))
-    return str(path)
-
-
-def save(name: str = "records-missing") -> int:
-    run = run_cli("assess", str(EXAMPLES / f"{name}.json"), "--save", "--user", "alice", "-f", "json")
-    assert run.code == 0, run.err
-    return int(re.search(r"saved: intake (\d+)", run.err).group(1))
 
 
 def receive_mri(intake: int, *files) -> object:
     return run_cli("records", "receive", str(intake), "current_mri", "--set", "mri_date=2026-11-30",
                    "--set", "annular_tear_levels=none", "--as-of", "2026-12-01", "--user", "cora",
                    *[part for path in files for part in ("--file", str(path))])
-
-
-def show(intake: int) -> dict:
-    run = run_cli("show", str(intake), "-f", "json")
-    assert run.code == 0, run.err
-    return run.json
 
 
 def stored(db: str, file_id: int) -> bytes:

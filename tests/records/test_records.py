@@ -12,38 +12,12 @@ import tomllib
 import pytest
 
 from conftest import ROOT, run_cli
-
-EXAMPLES = ROOT / "examples"
-
-
-@pytest.fixture
-def db(store_location, monkeypatch) -> str:
-    monkeypatch.setenv("TRIAGE_DB", str(store_location))
-    return str(store_location)
-
-
-@pytest.fixture
-def sqlite_db(tmp_path, monkeypatch) -> str:
-    path = tmp_path / "triage.db"
-    monkeypatch.setenv("TRIAGE_DB", str(path))
-    return str(path)
-
-
-def save(name: str = "records-missing") -> int:
-    """The shipped example whose operative report, fused levels and current MRI are missing."""
-    run = run_cli("assess", str(EXAMPLES / f"{name}.json"), "--save", "--user", "alice", "-f", "json")
-    assert run.code == 0, run.err
-    return int(re.search(r"saved: intake (\d+)", run.err).group(1))
+from support.cli_store import EXAMPLES, save, show
+from support.cli_store import db, sqlite_db  # noqa: F401 (fixtures)
 
 
 def records(*args: str):
     return run_cli("records", *args, "--user", "cora") if args[0] != "list" else run_cli("records", *args)
-
-
-def show(intake: int) -> dict:
-    run = run_cli("show", str(intake), "-f", "json")
-    assert run.code == 0, run.err
-    return run.json
 
 
 # -- the definition --------------------------------------------------------------------------------------

@@ -16,18 +16,12 @@ import pytest
 
 from conftest import ROOT, run_cli
 from support.cli import TRIAGE
+from support.cli_store import db  # noqa: F401 (fixture)
 from support.postgres import Raw
 
 EXAMPLES = ROOT / "examples"
 SCENARIOS = ROOT / "tests" / "data" / "scenarios" / "valid"
 SECRET = "PT-SECRET-4711"
-
-
-@pytest.fixture
-def db(store_location, monkeypatch) -> str:
-    """The store on each backend (an SQLite file, a PostgreSQL URL), named by TRIAGE_DB."""
-    monkeypatch.setenv("TRIAGE_DB", str(store_location))  # also proves TRIAGE_DB is honoured
-    return str(store_location)
 
 
 @pytest.fixture
@@ -352,6 +346,28 @@ def test_the_worklist_never_breaks_a_word_and_keeps_id_patient_and_status(width)
         assert lines[0].split() == ["ID", "PATIENT", "STATUS", "FUSION"] and "31 mo" in text
         assert "Too narrow for ASSESSED" in " ".join(text.split())
         assert "missing: red_flag_screen, current_mri, surgical_report" in text
+
+
+def test_list_marks_a_missing_record_whose_request_is_overdue_and_counts_them(clinic, db):
+    from triage.records.store import open_store
+
+    intake = clinic["records-missing"]  # missing current_mri and surgical_report
+    with open_store(db, clock=lambda: "2026-01-05T09:00:00Z") as store:  # long ago: overdue now
+        store.request_record(intake, "current_mri", source="Imaging centre", via=None, by="alice")
+    with open_store(db) as store:  # just now: not overdue
+        store.request_record(intake, "surgical_report", source="Dr Lee", via=None, by="alice")
+    listed = run_cli("list", "--format", "json").json
+    assert listed["overdue_requests"] == 1 and listed["overdue_after_days"] == 7
+    assert {row["intake_id"]: row["overdue_requests"] for row in listed["intakes"]} == {
+        clinic["red-flag"]: [], intake: ["current_mri"], clinic["adjacent-tear"]: []}
+    flat = " ".join(run_cli("list").out.split())
+    assert "current_mri (request overdue)" in flat and "surgical_report (request overdue)" not in flat
+    assert "Record requests overdue (open over 7 days): 1; triage records list --overdue lists them." in flat
+    urgent = " ".join(run_cli("list", "--status", "urgent").out.split())  # another page: its rows, the same total
+    assert "(request overdue)" not in urgent and "Record requests overdue (open over 7 days): 1;" in urgent
+    with open_store(db) as store:
+        store.record_unobtainable(intake, "current_mri", reason="The imaging centre closed", by="alice")
+    assert "overdue" not in run_cli("list").out  # nothing open is overdue: no tag, no line
 
 
 def test_a_drafts_row_shows_the_months_its_answers_give(tmp_path):

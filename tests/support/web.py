@@ -102,6 +102,18 @@ class Patient:
         return match.group(1) if match else None
 
 
+
+def log_rows(db: Path, columns: str, table: str = "audit") -> list[tuple]:
+    """``columns`` of every row of an SQLite store's audit chain, or (``table="access_log"``) of its
+    access log, oldest first, read from the file itself."""
+    import sqlite3
+
+    connection = sqlite3.connect(db)
+    try:
+        return connection.execute(f"SELECT {columns} FROM {table} ORDER BY seq").fetchall()
+    finally:
+        connection.close()
+
 # A whole patient intake as form answers, in question order: (question id, form fields).
 FULL_INTAKE = [
     ("fusion_date", {"month": "3", "year": "2024"}),
@@ -119,15 +131,18 @@ FULL_INTAKE = [
 ]
 
 
-def invite(db: Path, *, patient_id: str | None = None, days: int = 7, user: str = "coordinator") -> tuple[str, int]:
-    """Issue a code as `triage invite` does; returns (code, intake id)."""
+def invite(db: Path, *, patient_id: str | None = None, days: int = 7, user: str = "coordinator",
+           language: str | None = None) -> tuple[str, int]:
+    """Issue a code as `triage invite` does (``language``: of the patient's pages, the store's default
+    unless given); returns (code, intake id)."""
     from triage.records import invites
     from triage.records.store import open_store
 
     code = invites.new_code()
     with open_store(db) as store:
         draft = store.create_invite(invites.code_hash(code), expires_at=invites.expiry(days), user=user,
-                                    answers={"patient_id": patient_id} if patient_id else None)
+                                    answers={"patient_id": patient_id} if patient_id else None,
+                                    **({"language": language} if language else {}))
     return code, draft.intake_id
 
 

@@ -9,6 +9,7 @@ when CI is "true" (CI must install them: see .ci/run)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -139,6 +140,71 @@ def screenshot(page, name: str, widths=(320, 1024)) -> list[Path]:
     page.set_viewport_size(original)
     return paths
 
+
+
+# The patient's questionnaire in the browser, as its tests drive it (a module takes the ``served``
+# fixture by name: ``from support.web_browser import served  # noqa: F401 (fixture)``).
+
+@pytest.fixture
+def served(tmp_path):
+    """The app as a clinic's kiosk runs it (``kiosk=True``) on a real server with a fresh store, for one
+    test: (server, store path)."""
+    with serving(tmp_path, kiosk=True) as both:
+        yield both
+
+
+def new_page(browser, *, width=320, javascript=True):
+    """A page in a context of its own (its own cookies), ``width`` px wide (a phone unless told)."""
+    context = browser.new_context(viewport={"width": width, "height": 640}, java_script_enabled=javascript,
+                                  bypass_csp=True)  # test only: lets axe-core be injected; the app keeps its CSP
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+def check(page, name: str, seen: set[str] | None = None, *, language: str | None = None) -> None:
+    """axe-core finds nothing, and screenshots are kept (once per kind of page when ``seen`` collects the
+    names). With ``language``: the page is in that language first, and the screenshots' names start with it."""
+    if language is not None:
+        assert page.get_attribute("html", "lang") == language, name
+    violations = axe_violations(page)
+    assert violations == [], f"{name}: {violations}"
+    if seen is None or name not in seen:
+        screenshot(page, f"{language}-{name}" if language else name)
+        if seen is not None:
+            seen.add(name)
+
+
+def choose(page, text: str) -> None:
+    page.get_by_label(text, exact=True).check()
+
+
+def press(page, name: str) -> None:
+    page.get_by_role("button", name=name, exact=True).click()
+
+
+def question_id(page) -> str | None:
+    """The id of the question on screen (from the URL); None on any other page."""
+    match = re.search(r"/intake/questions/([a-z_]+)", page.url)
+    return match.group(1) if match else None
+
+
+def answer_current(page, plan: dict[str, object], *, continue_button: str = "Continue") -> str:
+    """Answer the question on screen from ``plan`` (by question id: a dict of field label to typed text, a
+    list of labels to tick, or one label to choose; "No" for a question not in the plan), then press
+    ``continue_button``; returns the question's id."""
+    qid = question_id(page)
+    assert qid is not None, f"not a question page: {page.url}"
+    value = plan.get(qid, "No")
+    if isinstance(value, dict):
+        for label, typed in value.items():
+            page.get_by_label(label, exact=True).fill(typed)
+    elif isinstance(value, list):
+        for label in value:
+            choose(page, label)
+    else:
+        choose(page, value)
+    press(page, continue_button)
+    return qid
 
 class LargerText:
     """Text at ``percent`` of the browser's default size, as a person sets it in the browser's settings

@@ -178,6 +178,35 @@ def test_before_any_click_the_banner_asks_for_one_and_the_first_click_lets_the_s
         server.stop()
 
 
+def test_two_staff_tabs_in_one_browser_play_one_sound_for_a_new_alert(browser, tmp_path):
+    from test_web_staff_browser import sign_in
+    from triage.records.store import open_store
+
+    db = tmp_path / "store" / "triage.db"
+    add_staff(db, "clint", "clinician")
+    server = Server(make_app(db))
+    try:
+        with open_store(db) as store:
+            store.set_alert_sound("clint", True)
+        first = staff_page(browser)
+        sign_in(first, server, "clint")
+        second = first.context.new_page()  # a second tab: the same browser, session and storage
+        second.goto(f"{server.url}/staff/")
+        tabs = (first, second)
+        for tab in tabs:
+            tab.locator("main h1").click()  # each tab may play (a click on it)
+            wait_for_polls(tab, 1)
+        for number, patient in enumerate(("P-ONE", "P-TWO"), start=1):
+            raise_alert(db, patient)
+            for tab in tabs:  # both have found it (the title counts it) and handled two polls since
+                tab.wait_for_function(f"document.title.startsWith('({number} red flag')", timeout=30_000)
+                wait_for_polls(tab, 2)
+            assert sum(tab.evaluate("window.__tones") for tab in tabs) == number * TONES_PER_SOUND  # one sound each
+        first.context.close()
+    finally:
+        server.stop()
+
+
 def test_the_settings_page_without_javascript_saves_the_choice(browser, tmp_path):
     from test_web_staff_browser import sign_in
     from triage.records.store import open_store

@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from support.web_browser import axe_violations, require_browser, screenshot, serving
+from support.web_browser import answer_current, check, choose, new_page, press, require_browser
+from support.web_browser import served  # noqa: F401 (fixture)
 from support.web import TODAY, invite
 
 pytest.importorskip("flask")
@@ -18,53 +19,6 @@ pytest.importorskip("flask")
 @pytest.fixture(autouse=True)
 def _tools():
     require_browser()  # axe-core too (the shared session browser checks chromium and Playwright)
-
-
-@pytest.fixture
-def served(tmp_path):
-    with serving(tmp_path, kiosk=True) as both:
-        yield both
-
-
-def new_page(browser, *, width=320, javascript=True):
-    context = browser.new_context(viewport={"width": width, "height": 640}, java_script_enabled=javascript,
-                                  bypass_csp=True)  # test only: lets axe-core be injected; the app keeps its CSP
-    context.set_default_timeout(10_000)
-    return context.new_page()
-
-
-def check(page, name: str, seen: set[str] | None = None) -> None:
-    """axe-core finds nothing, and screenshots are kept (once per kind of page)."""
-    violations = axe_violations(page)
-    assert violations == [], f"{name}: {violations}"
-    if seen is None or name not in seen:
-        screenshot(page, name)
-        if seen is not None:
-            seen.add(name)
-
-
-def choose(page, text: str) -> None:
-    page.get_by_label(text, exact=True).check()
-
-
-def press_continue(page) -> None:
-    page.get_by_role("button", name="Continue", exact=True).click()
-
-
-def answer_current(page, plan: dict[str, object]) -> str:
-    """Answer the question on screen from ``plan`` (by question id in the URL); returns its id."""
-    qid = re.search(r"/intake/questions/([a-z_]+)", page.url).group(1)
-    value = plan.get(qid, "No")
-    if isinstance(value, dict):
-        for label, typed in value.items():
-            page.get_by_label(label, exact=True).fill(typed)
-    elif isinstance(value, list):
-        for label in value:
-            choose(page, label)
-    else:
-        choose(page, value)
-    press_continue(page)
-    return qid
 
 
 PLAN = {
@@ -97,7 +51,7 @@ def test_a_whole_intake_on_a_phone_with_axe_on_every_kind_of_page(browser, serve
     page.get_by_role("link", name="Start now").click()
 
     # An error first: nothing entered on the date page.
-    press_continue(page)
+    press(page, "Continue")
     assert page.locator(".error-summary").is_visible()
     assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
     check(page, "question-error", seen)
@@ -125,18 +79,18 @@ def test_a_whole_intake_on_a_phone_with_axe_on_every_kind_of_page(browser, serve
     page.get_by_role("link", name="Change Where is your pain now?").click()
     assert page.get_by_label("In my back and my leg or buttock", exact=True).is_checked()
     choose(page, "Mostly in my leg or buttock")
-    press_continue(page)
+    press(page, "Continue")
     assert page.url.endswith("/intake/check")
     assert "Mostly in my leg or buttock" in page.inner_text("main")
 
     # A change that hides questions says so, and the back link works.
     page.get_by_role("link", name=re.compile("^Change Can you get us a copy of an MRI")).click()
     choose(page, "No")
-    press_continue(page)
+    press(page, "Continue")
     assert "Answers to questions that no longer apply are not sent." in page.inner_text("main")
     page.get_by_role("link", name=re.compile("^Change Can you get us a copy of an MRI")).click()
     choose(page, "Yes")
-    press_continue(page)
+    press(page, "Continue")
     assert "September 2026" in page.inner_text("main")  # the kept answer came back
 
     page.get_by_role("button", name="Send answers").click()
@@ -201,7 +155,7 @@ def test_a_whole_intake_without_javascript(browser, served):
     # "None" plus a level is refused by the server too (no script unticks it here).
     page.goto(f"{server.url}/intake/questions/annular_tear_levels")
     choose(page, "None")
-    press_continue(page)
+    press(page, "Continue")
     assert "Select only" in page.inner_text(".error-summary")
     page.goto(f"{server.url}/intake/check")
     page.get_by_role("button", name="Send answers").click()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -14,29 +13,15 @@ import pytest
 
 pytest.importorskip("flask")
 
-from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, invite, make_app,  # noqa: E402
+from support.web import (PASSWORD, Patient, answer_all, invite, log_rows, make_app,  # noqa: E402
                          second_factor, sign_in)
+from support.web_fixtures import STAFF, clock, store_and_app  # noqa: E402,F401 (fixtures)
 from triage.records.store import open_store  # noqa: E402
 
 WRONG = "wrong password here"
 
 
-@pytest.fixture
-def db(tmp_path) -> Path:
-    path = tmp_path / "store" / "triage.db"
-    add_staff(path, "cora", "coordinator")
-    add_staff(path, "clint", "clinician")
-    return path
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def app(db, clock):
-    return make_app(db, clock=clock, kiosk=True)
+db, app = store_and_app(staff=STAFF, kiosk=True)
 
 
 def client_from(app, address: str):
@@ -48,11 +33,7 @@ def client_from(app, address: str):
 
 def audit_rows(db: Path, *actions: str, table: str = "audit") -> list[tuple[str, str, dict]]:
     """Rows of the audit chain, or (``table="access_log"``) of the access log: who signed in, viewed."""
-    connection = sqlite3.connect(db)
-    try:
-        rows = connection.execute(f"SELECT user, action, detail FROM {table} ORDER BY seq").fetchall()
-    finally:
-        connection.close()
+    rows = log_rows(db, "user, action, detail", table)
     # (an audit row about an account also carries the account's hash, for audit verify: not compared here)
     return [(user, action, {k: v for k, v in json.loads(detail).items() if k != "account_sha256"})
             for user, action, detail in rows if not actions or action in actions]

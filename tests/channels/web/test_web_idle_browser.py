@@ -13,8 +13,9 @@ import re
 import pytest
 
 from support.web import PASSWORD, add_staff, invite, make_app
-from support.web_browser import Server, answer_second_factor, axe_violations, layout_problems, require_browser, screenshot, serving
-from test_web_browser import PLAN, answer_current, new_page
+from support.web_browser import (Server, answer_current, answer_second_factor, axe_violations, layout_problems, new_page,
+                                 require_browser, screenshot, serving)
+from test_web_browser import PLAN
 from test_web_staff import patient_with_red_flag
 
 pytest.importorskip("flask")

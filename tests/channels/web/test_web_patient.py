@@ -19,25 +19,14 @@ from triage.core.ruleset import load_ruleset  # noqa: E402
 from triage.core.settings import load_settings  # noqa: E402
 from triage.records.drafts import StoreDraft  # noqa: E402
 from triage.records.store import open_store  # noqa: E402
-from support.web import FULL_INTAKE, TODAY, Clock, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
+from support.web import FULL_INTAKE, TODAY, Patient, answer_all, errors, hidden, invite, make_app  # noqa: E402
+from support.web_fixtures import clock, store_and_app  # noqa: E402,F401 (fixtures)
 from support import ROOT  # noqa: E402
 
 Q = load_questionnaire()
 
 
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "store" / "triage.db"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def app(db, clock):
-    return make_app(db, clock=clock)
+db, app = store_and_app()
 
 
 def patient(app) -> Patient:

@@ -6,7 +6,6 @@ midway, sending with warning-sign questions unanswered, Back links, and kiosk co
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -19,6 +18,7 @@ from triage.records.store import open_store  # noqa: E402
 from triage.channels.web.patient import SENT_WITHOUT_WARNING_SIGNS  # noqa: E402
 from support import ROOT  # noqa: E402
 from support.web import FULL_INTAKE, Clock, Patient, answer_all, errors, invite, make_app  # noqa: E402
+from support.web_fixtures import clock, store_and_app  # noqa: E402,F401 (fixtures)
 
 RULESET = load_ruleset()
 SETTINGS = load_settings()
@@ -26,19 +26,7 @@ VA_QUESTIONS = ["va_enrolled", "va_drive_time_over_standard", "va_wait_over_stan
                 "va_referral"]
 
 
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "store" / "triage.db"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def app(db, clock):
-    return make_app(db, clock=clock)
+db, app = store_and_app()
 
 
 def started(app, db) -> tuple[Patient, int]:

@@ -16,6 +16,7 @@ pytest.importorskip("flask")
 
 from conftest import run_cli  # noqa: E402
 from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, invite, make_app, sign_in)  # noqa: E402
+from support.web_fixtures import clock  # noqa: E402,F401 (fixture)
 from triage.records.store import PASSWORD_RESET, ROLE_CHANGED, USER_DISABLED, open_store  # noqa: E402
 
 FLOOD = 25_000  # cookie-less requests: the in-memory sessions (capped at 20,000) evicted a signed-in one
@@ -26,11 +27,6 @@ def location(store_location):
     add_staff(store_location, "cora", "coordinator")
     add_staff(store_location, "clint", "clinician")
     return store_location
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

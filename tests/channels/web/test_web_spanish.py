@@ -18,28 +18,19 @@ from triage.core.errors import DefinitionError  # noqa: E402
 from triage.records.store import open_store  # noqa: E402
 from triage.channels.web.messages import load_messages  # noqa: E402
 from support.web_golden import golden_path, render_all  # noqa: E402
+from support import web  # noqa: E402
 from support.web import Clock, Patient, answer_all, errors, hidden_fields, make_app, sign_in, add_staff  # noqa: E402
+from support.web_fixtures import clock, store_and_app  # noqa: E402,F401 (fixtures)
 
 ENGLISH = load_messages().messages
 SPANISH = load_messages(language="es").messages
 
 
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "store" / "triage.db"
-
-
-@pytest.fixture
-def app(db):
-    return make_app(db, clock=Clock(), kiosk=True)
+db, app = store_and_app(kiosk=True)
 
 
 def invite(db: Path, language: str = "en", patient_id: str | None = None) -> tuple[str, int]:
-    code = invites.new_code()
-    with open_store(db) as store:
-        draft = store.create_invite(invites.code_hash(code), expires_at=invites.expiry(7), user="coordinator",
-                                    answers={"patient_id": patient_id} if patient_id else None, language=language)
-    return code, draft.intake_id
+    return web.invite(db, patient_id=patient_id, language=language)
 
 
 def opened(app, db, language: str = "es") -> tuple[Patient, int]:

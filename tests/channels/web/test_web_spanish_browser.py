@@ -6,12 +6,12 @@ and 1024 px are kept in test-artefacts/screenshots/ (names start with "es-")."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
+from support import web, web_browser
 from support.web import TODAY
-from support.web_browser import axe_violations, require_browser, screenshot, serving
+from support.web_browser import choose, new_page, press, question_id, require_browser, screenshot
+from support.web_browser import served  # noqa: F401 (fixture)
 
 pytest.importorskip("flask")
 
@@ -21,52 +21,9 @@ def _tools():
     require_browser()
 
 
-@pytest.fixture
-def served(tmp_path):
-    with serving(tmp_path, kiosk=True) as both:
-        yield both
-
-
 def invite(db, language="es"):
-    from triage.records import invites
-    from triage.records.store import open_store
-
-    code = invites.new_code()
-    with open_store(db) as store:
-        draft = store.create_invite(invites.code_hash(code), expires_at=invites.expiry(7), user="coordinator",
-                                    answers={"patient_id": "PT-ES1"}, language=language)
-    return code, draft.intake_id
-
-
-def new_page(browser, *, width=320, javascript=True):
-    context = browser.new_context(viewport={"width": width, "height": 640}, java_script_enabled=javascript,
-                                  bypass_csp=True)  # test only: lets axe-core be injected; the app keeps its CSP
-    context.set_default_timeout(10_000)
-    return context.new_page()
-
-
-def check(page, name: str, seen: set[str] | None = None) -> None:
-    """Spanish on the page, axe-core finds nothing, and screenshots are kept (once per kind of page)."""
-    assert page.get_attribute("html", "lang") == "es", name
-    violations = axe_violations(page)
-    assert violations == [], f"{name}: {violations}"
-    if seen is None or name not in seen:
-        screenshot(page, f"es-{name}")
-        if seen is not None:
-            seen.add(name)
-
-
-def choose(page, text: str) -> None:
-    page.get_by_label(text, exact=True).check()
-
-
-def press(page, name: str) -> None:
-    page.get_by_role("button", name=name, exact=True).click()
-
-
-def current(page) -> str | None:
-    match = re.search(r"/intake/questions/([a-z_]+)", page.url)
-    return match.group(1) if match else None
+    """A Spanish invitation (as `triage invite --language es` issues it) unless told otherwise."""
+    return web.invite(db, patient_id="PT-ES1", language=language)
 
 
 PLAN = {
@@ -88,19 +45,14 @@ KIND = {"fusion_date": "question-date", "fused_levels": "question-levels", "surg
         "pain_location": "question-choice", "pain_quality": "question-multi", "pain_score": "question-score"}
 
 
+def check(page, name: str, seen: set[str] | None = None) -> None:
+    """Spanish on the page, axe-core finds nothing, and screenshots are kept as es-NAME (once per kind of page)."""
+    web_browser.check(page, name, seen, language="es")
+
+
 def answer_current(page, plan) -> str:
-    qid = current(page)
-    value = plan.get(qid, "No")
-    if isinstance(value, dict):
-        for label, typed in value.items():
-            page.get_by_label(label, exact=True).fill(typed)
-    elif isinstance(value, list):
-        for label in value:
-            choose(page, label)
-    else:
-        choose(page, value)
-    press(page, "Continuar")
-    return qid
+    """As in English, with the Spanish page's button (Continuar)."""
+    return web_browser.answer_current(page, plan, continue_button="Continuar")
 
 
 def switch_to(page, name: str) -> None:
@@ -130,7 +82,7 @@ def test_a_whole_spanish_intake_on_a_phone_switching_language_and_back(browser, 
             check(page, "red-flag-emergency", seen)
             press(page, "Seguir con las preguntas")
             continue
-        qid = current(page)
+        qid = question_id(page)
         if qid is None:
             break
         if qid in KIND:
@@ -141,16 +93,16 @@ def test_a_whole_spanish_intake_on_a_phone_switching_language_and_back(browser, 
             # Mid-way: tick an answer, do not press Continuar, switch to English and back.
             choose(page, PLAN["pain_location"])
             switch_to(page, "English")
-            assert current(page) == "pain_location" and page.get_attribute("html", "lang") == "en"
+            assert question_id(page) == "pain_location" and page.get_attribute("html", "lang") == "en"
             assert page.get_by_label("In my back and my leg or buttock", exact=True).is_checked()
             assert "Question 7 of" in page.inner_text("main")
             page.get_by_role("link", name="Back").click()
             assert page.get_by_label("L3-L4", exact=True).is_checked()  # a saved answer, now in English pages
             switch_to(page, "Español")
-            assert current(page) == "annular_tear_levels" and "Pregunta 6 de" in page.inner_text("main")
+            assert question_id(page) == "annular_tear_levels" and "Pregunta 6 de" in page.inner_text("main")
             assert page.get_by_label("L3-L4", exact=True).is_checked()
             press(page, "Continuar")
-            assert current(page) == "pain_location"
+            assert question_id(page) == "pain_location"
             continue
         answer_current(page, PLAN)
     assert switched and page.url.endswith("/intake/check")
@@ -193,7 +145,7 @@ def test_the_switch_by_keyboard_and_without_javascript(browser, served):
     assert focused == ["Español", "es", "es"]
     assert page.locator("noscript").count() == 1  # says to press Continue first
     page.keyboard.press("Enter")
-    assert current(page) == "fused_levels" and page.get_attribute("html", "lang") == "es"
+    assert question_id(page) == "fused_levels" and page.get_attribute("html", "lang") == "es"
     page.get_by_role("link", name="Atrás").click()
     assert page.get_by_label("Mes", exact=True).input_value() == "6"
     screenshot(page, "es-question-date-no-script")  # axe needs the page's script engine: scanned with it above
@@ -226,7 +178,7 @@ def test_the_other_spanish_pages_have_no_axe_violations(browser, served):
     press(page, "Empezar")
     page.get_by_role("link", name="Empezar ahora").click()
     for _ in range(40):
-        if current(page) == "red_flag_fever_or_wound":
+        if question_id(page) == "red_flag_fever_or_wound":
             choose(page, "Sí")
             press(page, "Continuar")
             check(page, "red-flag-same-day")

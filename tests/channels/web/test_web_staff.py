@@ -17,27 +17,13 @@ import pytest
 pytest.importorskip("flask")
 
 from conftest import ROOT, run_cli  # noqa: E402
-from support.web import (PASSWORD, Clock, Patient, add_staff, answer_all, errors, hidden, invite, make_app,  # noqa: E402
+from support.web import (PASSWORD, Patient, answer_all, errors, hidden, invite, log_rows, make_app,  # noqa: E402
                          second_factor, sign_in)
+from support.web_fixtures import STAFF, clock, store_and_app  # noqa: E402,F401 (fixtures)
 from triage.records.store import open_store  # noqa: E402
 
 
-@pytest.fixture
-def db(tmp_path) -> Path:
-    path = tmp_path / "store" / "triage.db"
-    add_staff(path, "cora", "coordinator")
-    add_staff(path, "clint", "clinician")
-    return path
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def app(db, clock):
-    return make_app(db, clock=clock, kiosk=True)
+db, app = store_and_app(staff=STAFF, kiosk=True)
 
 
 def patient_with_red_flag(app, db, flag: str = "red_flag_bladder_bowel", send: bool = True, **invite_options) -> int:
@@ -53,11 +39,7 @@ def patient_with_red_flag(app, db, flag: str = "red_flag_bladder_bowel", send: b
 
 def audit(db: Path, table: str = "audit") -> list[tuple]:
     """The audit chain's rows (what changed the record), or the access log's (who viewed what)."""
-    connection = sqlite3.connect(db)
-    try:
-        return connection.execute(f"SELECT user, action, intake_id, version, detail FROM {table} ORDER BY seq").fetchall()
-    finally:
-        connection.close()
+    return log_rows(db, "user, action, intake_id, version, detail", table)
 
 
 # --- sign-in and sessions ---------------------------------------------------------------------------

@@ -14,8 +14,9 @@ import re
 import pytest
 
 from support.web import invite
-from support.web_browser import ARTEFACTS, LargerText, layout_problems, require_browser, serving
-from test_web_browser import PLAN, answer_current, choose, press_continue
+from support.web_browser import ARTEFACTS, LargerText, answer_current, choose, layout_problems, press, require_browser
+from support.web_browser import served  # noqa: F401 (fixture)
+from test_web_browser import PLAN
 
 pytest.importorskip("flask")
 
@@ -23,12 +24,6 @@ pytest.importorskip("flask")
 @pytest.fixture(autouse=True)
 def _tools():
     require_browser()
-
-
-@pytest.fixture
-def served(tmp_path):
-    with serving(tmp_path, kiosk=True) as both:
-        yield both
 
 
 class Pages:
@@ -67,7 +62,7 @@ def test_every_kind_of_patient_page_is_usable_with_text_at_200_percent(browser, 
     page.get_by_role("button", name="Start", exact=True).click()
     pages.check("intro")
     page.get_by_role("link", name="Start now").click()
-    press_continue(page)  # nothing entered: the error summary and the field's error
+    press(page, "Continue")  # nothing entered: the error summary and the field's error
     page.get_by_text("Help with this question").click()
     pages.check("question-error")
 
@@ -91,13 +86,13 @@ def test_every_kind_of_patient_page_is_usable_with_text_at_200_percent(browser, 
 
     page.get_by_role("link", name=re.compile("^Change Can you get us a copy of an MRI")).click()
     choose(page, "No")
-    press_continue(page)
+    press(page, "Continue")
     pages.check("check-answers-with-notice")
 
     # Another device saved meanwhile: the conflict page.
     page.goto(f"{server.url}/intake/questions/pain_score")
     page.evaluate("() => { document.querySelector('input[name=revision]').value = '999'; }")
-    press_continue(page)
+    press(page, "Continue")
     assert page.locator("main h1").count() == 1
     pages.check("conflict")
 

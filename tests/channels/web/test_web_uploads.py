@@ -18,25 +18,14 @@ pytest.importorskip("flask")
 
 from support import ROOT  # noqa: E402
 from support import hostile_files as files  # noqa: E402
-from support.web import Clock, Patient, add_staff, answer_all, errors, hidden, invite, make_app, sign_in  # noqa: E402
+from support.web import Patient, add_staff, answer_all, errors, hidden, invite, make_app, sign_in  # noqa: E402
+from support.web_fixtures import clock, store_and_app  # noqa: E402,F401 (fixtures)
 from triage.records.store import open_store  # noqa: E402
 
 NO_REPORT = {"surgical_report_available": {"answer": "no"}, "mri_available": {"answer": "no"}}
 
 
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "store" / "triage.db"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def app(db, clock):
-    return make_app(db, clock=clock)
+db, app = store_and_app()
 
 
 def opened(app, db, language: str = "en") -> tuple[Patient, str, int]:

@@ -119,19 +119,28 @@ def run_list(args, io: IO) -> int:
     from triage.records.drafts import with_draft_months
     from triage.records.store import LISTED
 
+    days = common.load_settings(args).record_request_overdue_days
     with common.open_store(args, io, for_reading=True) as store:
         # Reads only the worklist table (indexed, one page): fast however many intakes there are.
         page = store.worklist_page(status=args.status, missing=args.missing, urgency=args.urgency,
                                    va_to_do=args.va_to_do or None, limit=args.limit or None, offset=args.offset)
         rows = with_draft_months(store, page.rows)  # a draft's months from its answers
+        # Record requests past the overdue setting, as the staff worklist tags them: the page's rows'
+        # (one indexed read) and how many in all.
+        overdue: dict[int, list[str]] = {}
+        for late in store.record_requests(overdue_after_days=days, intake_ids=[row.intake_id for row in rows]):
+            overdue.setdefault(late.intake_id, []).append(late.item)
+        overdue_total = store.count_overdue_requests(days)
         store.log_access(LISTED, user=common.user(args), detail={"rows": len(rows)})
     counts = {status: page.counts.get(status, 0) for status in WORKLIST_STATUSES}
     if args.format == "json":
-        io.write_json({"intakes": [vars(row) for row in rows], "counts": counts, "shown": len(rows),
-                       "matching": page.shown, "offset": args.offset, "total": page.total})
+        io.write_json({"intakes": [{**vars(row), "overdue_requests": overdue.get(row.intake_id, [])} for row in rows],
+                       "counts": counts, "shown": len(rows), "matching": page.shown, "offset": args.offset,
+                       "total": page.total, "overdue_requests": overdue_total, "overdue_after_days": days})
         return ExitCode.OK
     io.page(worklist_text(rows, page.total, counts, width=io.width(), ascii_only=not io.unicode(),
-                          va_to_do=args.va_to_do, matching=page.shown, offset=args.offset),
+                          va_to_do=args.va_to_do, matching=page.shown, offset=args.offset, overdue=overdue,
+                          overdue_total=overdue_total, overdue_days=days),
             pager=args.pager)
     return ExitCode.OK
 
@@ -159,12 +168,13 @@ PATIENT_WIDTH = 14  # longer references are cut with an ellipsis; `show` prints 
 
 
 def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, ascii_only: bool = False,
-                  va_to_do: bool = False, matching: int | None = None, offset: int = 0) -> str:
+                  va_to_do: bool = False, matching: int | None = None, offset: int = 0,
+                  overdue: dict[int, list[str]] | None = None, overdue_total: int = 0, overdue_days: int = 7) -> str:
     """The worklist as a table that fits ``width`` without breaking a word: a long patient reference
     is cut with an ellipsis (`show` prints it whole) and the MISSING cell wraps at item boundaries
     under its own column. Narrower, ASSESSED is left out (said under the table), then MISSING goes on
     the lines under its row, and FUSION goes only when it cannot sit beside the status; ID, PATIENT
-    and STATUS always stay."""
+    and STATUS always stay. A missing record whose request is overdue says so beside it."""
     import textwrap
 
     ellipsis = "..." if ascii_only else "\u2026"
@@ -180,7 +190,8 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
         else:
             # the red-flag screen first: a question to ask again before any record to chase
             ordered = sorted(row.missing, key=lambda item: item != "red_flag_screen")
-            missing = ", ".join(ordered) or "-"
+            late = (overdue or {}).get(row.intake_id, [])
+            missing = ", ".join(f"{item} (request overdue)" if item in late else item for item in ordered) or "-"
             missing += " (new version in progress)" if row.draft_pending else ""
             if va_to_do:
                 va = f"VA to do: {', '.join(row.va_to_do)}"
@@ -241,6 +252,9 @@ def worklist_text(shown, total: int, counts: dict[str, int], *, width: int, asci
         summary += (f" Too narrow for {' and '.join(left_out)}: a wider terminal or -f json shows "
                     f"{'them' if len(left_out) > 1 else 'it'}.")
     lines += ["", *wrap(summary, width), *wrap(every, width)]
+    if overdue_total:
+        lines += wrap(f"Record requests overdue (open over {overdue_days} days): {overdue_total}; "
+                      "triage records list --overdue lists them.", width)
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 

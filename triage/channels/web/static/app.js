@@ -7,7 +7,8 @@
    5. On a staff page, the red-flag banner and the title's count follow the store, a new alert's row
       appears in the worklist, and the page reloads (to sign-in) when the poll finds the session ended.
    6. On a staff page of a member who turned the alert sound on (their setting, off by default), a
-      short tone when the poll finds a new red-flag alert. */
+      short tone when the poll finds a new red-flag alert (once per alert in one browser, however
+      many staff tabs are open). */
 (function () {
   "use strict";
 
@@ -112,6 +113,27 @@
         blocked.hidden = false;  // it would play late, at the next click: the banner says so instead
       }
     };
+    // Several staff tabs open in one browser hear one sound per new alert, not one per tab: a tab that
+    // can play claims the alert's number in this browser's storage (one tab at a time, under a Web
+    // Lock); a tab that finds it claimed already stays quiet. A tab that cannot play yet claims
+    // nothing and shows its banner line, so a tab that can play still plays.
+    var CLAIM = "triage-alert-sound-played";
+    var soundFor = function (number) {
+      var claim = function () {
+        var context = audioContext();
+        if (!context || context.state !== "running") { playTone(); return; }  // the banner line
+        try {
+          if (Number(window.localStorage.getItem(CLAIM) || 0) >= number) { return; }
+          window.localStorage.setItem(CLAIM, String(number));
+        } catch (e) { /* no storage (a private window): this tab plays */ }
+        playTone();
+      };
+      if (navigator.locks && navigator.locks.request) {
+        navigator.locks.request(CLAIM, claim).catch(function () { playTone(); });
+      } else {
+        claim();
+      }
+    };
     if (soundOn) {
       document.addEventListener("pointerdown", unlock, { once: true });
       document.addEventListener("keydown", unlock, { once: true });
@@ -135,7 +157,7 @@
           if (rows && String(data.latest) !== latest) { refreshRows(); }
           // "latest" only grows (the newest alert's number): a higher one is a new alert, and with an
           // open one the sound plays once for it (the next poll sees the same number).
-          if (soundOn && Number(data.latest) > Number(latest) && data.intakes > 0) { playTone(); }
+          if (soundOn && Number(data.latest) > Number(latest) && data.intakes > 0) { soundFor(Number(data.latest)); }
           latest = String(data.latest);
           if (data.intakes > 0) {
             var text = data.intakes + (data.intakes === 1 ? " intake" : " intakes") +
