@@ -21,7 +21,8 @@ pytest.importorskip("flask")
 
 from conftest import ROOT, run_cli  # noqa: E402
 from support import hostile_files as files  # noqa: E402
-from support.web import add_staff, errors, hidden, make_app, sign_in  # noqa: E402
+from support.web import errors, hidden, log_rows, make_app, sign_in  # noqa: E402
+from support.web_fixtures import STAFF, clock, store_and_app  # noqa: E402,F401 (fixtures)
 from triage.records.store import open_store  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "records-missing.json"  # operative report, fused levels and MRI missing
@@ -30,15 +31,14 @@ RECEIVE = PAGE + "/receive"
 TYPED = {"base_version": "1", "fused_levels": "L4-5", "fusion_date": "2024-03", "note": "faxed by Dr Lee"}
 MB = 1024 * 1024
 
+db, app = store_and_app(staff=STAFF)
 
-@pytest.fixture
-def db(tmp_path) -> Path:
-    path = tmp_path / "store" / "triage.db"
-    add_staff(path, "cora", "coordinator")
-    add_staff(path, "clint", "clinician")
-    run = run_cli("assess", str(EXAMPLE), "--save", "--db", str(path), "--user", "alice", "-f", "json")
+
+@pytest.fixture(autouse=True)
+def _intake(db) -> None:
+    """Intake 1: the shipped example with its operative report and MRI missing."""
+    run = run_cli("assess", str(EXAMPLE), "--save", "--db", str(db), "--user", "alice", "-f", "json")
     assert run.code == 0, run.err
-    return path
 
 
 def settings_with(tmp_path, **values) -> Path:
@@ -65,8 +65,8 @@ def receive(staff, *sent: tuple[bytes, str], fields: dict | None = None, token: 
 def state(db) -> tuple:
     """What a refused form must leave as it was: versions, requests, files, audit rows."""
     with open_store(db) as store:
-        audit = store._db.execute("SELECT COUNT(*) FROM audit WHERE intake_id IS NOT NULL").fetchone()[0]
-        return (store.get(1).version, store.record_requests(1), store.record_files(1), audit)
+        versions, requests, kept = store.get(1).version, store.record_requests(1), store.record_files(1)
+    return versions, requests, kept, [row for row in log_rows(db, "action, intake_id") if row[1]]  # not sign-ins
 
 
 def pdf_of_size(size: int) -> bytes:
@@ -87,8 +87,7 @@ def pdf_of_size(size: int) -> bytes:
     return data
 
 
-def test_a_pdf_and_a_jpeg_attached_with_the_receipt_are_kept_with_it_and_listed_as_added_by_cora(db):
-    app = make_app(db)
+def test_a_pdf_and_a_jpeg_attached_with_the_receipt_are_kept_with_it_and_listed_as_added_by_cora(app, db):
     staff = sign_in(app.test_client(), "cora")
     staff.get(PAGE)
     form = re.search(r'<form [^>]*action="/staff/intakes/1/records/surgical_report/receive"[^>]*>', staff.page).group(0)
@@ -107,9 +106,9 @@ def test_a_pdf_and_a_jpeg_attached_with_the_receipt_are_kept_with_it_and_listed_
         record = store.get(1)
         kept = store.record_files(1)
         data = {f.id: store.record_file_data(f.id) for f in kept}
-        rows = [json.loads(detail) for (detail,) in store._db.execute(
-            "SELECT detail FROM audit WHERE action = 'record_file_added' ORDER BY seq")]
-        received = store._db.execute("SELECT COUNT(*) FROM audit WHERE action = 'record_received'").fetchone()[0]
+    audit = log_rows(db, "action, detail")
+    rows = [json.loads(detail) for action, detail in audit if action == "record_file_added"]
+    received = sum(1 for action, _ in audit if action == "record_received")
     assert (record.version, record.source) == (2, "records") and record.answers["fused_levels"] == ["L4-L5"]
     assert [(f.filename, f.media_type, f.pages, f.channel, f.added_by) for f in kept] == [
         ("operative report.pdf", "application/pdf", 2, "staff", "cora"), ("page 3.jpg", "image/jpeg", 1, "staff", "cora")]
@@ -127,11 +126,10 @@ def test_a_pdf_and_a_jpeg_attached_with_the_receipt_are_kept_with_it_and_listed_
     assert run_cli("audit", "verify", "--db", str(db)).code == 0
 
 
-def test_a_patients_file_and_a_staff_file_say_who_added_each(db):
+def test_a_patients_file_and_a_staff_file_say_who_added_each(app, db):
     with open_store(db) as store:
         store.add_record_file(1, "current_mri", filename="mri.pdf", media_type="application/pdf", data=files.pdf(),
                               pages=1, by="patient-web", channel="web")
-    app = make_app(db)
     staff = sign_in(app.test_client(), "cora")
     receive(staff, (files.pdf(), "report.pdf"))
     staff.get("/staff/intakes/1")
@@ -145,9 +143,8 @@ def test_a_patients_file_and_a_staff_file_say_who_added_each(db):
     assert plain.code == 0 and "record_files" not in plain.out and "cora" not in plain.out
 
 
-def test_receiving_without_a_file_is_as_before(db):
+def test_receiving_without_a_file_is_as_before(app, db):
     """An empty file input still sends one nameless, empty part: not a file, nothing refused."""
-    app = make_app(db)
     staff = sign_in(app.test_client(), "cora")
     response = receive(staff, (b"", ""))
     assert response.status_code == 303
@@ -167,8 +164,7 @@ REFUSALS = [  # (file, its name, the error line)
 
 
 @pytest.mark.parametrize("data, name, line", REFUSALS, ids=[r[1] for r in REFUSALS])
-def test_a_refused_file_comes_back_with_what_was_typed_and_nothing_is_recorded(db, data, name, line):
-    app = make_app(db)
+def test_a_refused_file_comes_back_with_what_was_typed_and_nothing_is_recorded(app, db, data, name, line):
     staff = sign_in(app.test_client(), "cora")
     before = state(db)
     receive(staff, (files.pdf(), "good.pdf"), (data, name))
@@ -214,8 +210,7 @@ def test_the_count_limit_is_a_boundary_counting_the_patients_files(db, tmp_path,
         assert state(db) == before and 'value="faxed by Dr Lee"' in staff.page
 
 
-def test_a_typing_problem_with_files_says_to_choose_them_again_and_keeps_nothing(db):
-    app = make_app(db)
+def test_a_typing_problem_with_files_says_to_choose_them_again_and_keeps_nothing(app, db):
     staff = sign_in(app.test_client(), "cora")
     before = state(db)
     receive(staff, (files.pdf(), "report.pdf"), fields={**TYPED, "fusion_date": "2024-13"})
@@ -224,8 +219,7 @@ def test_a_typing_problem_with_files_says_to_choose_them_again_and_keeps_nothing
     assert state(db) == before
 
 
-def test_a_forged_receive_form_is_refused_and_keeps_nothing(db):
-    app = make_app(db)
+def test_a_forged_receive_form_is_refused_and_keeps_nothing(app, db):
     before = state(db)
     coordinator = sign_in(app.test_client(), "cora")
     assert receive(coordinator, (files.pdf(), "report.pdf"), token="").status_code == 400  # no CSRF token
@@ -263,12 +257,12 @@ def test_a_body_over_the_settings_limit_is_the_records_page_saying_so(db, tmp_pa
     assert state(db) == before
 
 
-def test_a_body_over_the_servers_limit_is_refused_by_waitress_with_a_plain_answer(db):
+def test_a_body_over_the_servers_limit_is_refused_by_waitress_with_a_plain_answer(app, db):
     """`triage serve`'s waitress (SERVER_OPTIONS: 4 MiB) answers a bigger body itself: 413, plain text."""
     from support.web_browser import Server
     from triage.channels.web.__main__ import SERVER_OPTIONS
 
-    server = Server(make_app(db))
+    server = Server(app)
     try:
         host, port = server.url.removeprefix("http://").split(":")
         # A 5 MiB scan (under the settings' 10 MB a file): waitress answers before any of it is sent.
