@@ -46,6 +46,18 @@ def pytest_sessionstart(session):
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="triage-test-data-")
 atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
 
+# The machine's own triage settings are not the tests': a TRIAGE_* variable of the developer's shell
+# (TRIAGE_DB would send commands to their store) and the service configuration of a machine where triage
+# is installed as a service (/etc/fbss-triage/triage.toml: every command would read its store and warn).
+# Commands read an empty configuration file unless a test names another; the test tools' own are kept.
+_KEPT = {"TRIAGE_TEST_SOURCE", "TRIAGE_CHROMIUM", "TRIAGE_CACHE_DIR", "TRIAGE_DIFF_EXAMPLES"}
+for name in [name for name in os.environ if name.startswith("TRIAGE_") and name not in _KEPT]:
+    os.environ.pop(name)
+_NO_SERVICE = tempfile.mkdtemp(prefix="triage-test-config-")
+atexit.register(shutil.rmtree, _NO_SERVICE, ignore_errors=True)
+os.environ["TRIAGE_CONFIG"] = os.path.join(_NO_SERVICE, "no-service.toml")
+open(os.environ["TRIAGE_CONFIG"], "w").close()
+
 # Output is as wide as COLUMNS says when not at a terminal: the tests' output must not depend on the
 # shell that started them (tests that need a width set it).
 for name in ("COLUMNS", "LINES"):

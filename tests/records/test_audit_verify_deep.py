@@ -47,6 +47,12 @@ def test_a_genuine_store_is_re_triaged_and_verifies(store_location):
     assert "re-triaged: 2 versions give their recorded results\n" in verified.out
 
 
+def test_one_version_is_said_in_the_singular(store_location):
+    with open_store(store_location) as store:
+        store.record_assessment(RED_FLAG, _assessed(RED_FLAG), user="alice")
+    assert "re-triaged: 1 version gives its recorded result\n" in _verify(store_location).out
+
+
 def test_a_result_rewritten_with_every_hash_recomputed_is_caught_by_its_answers(store_location):
     """The forger writes through the store's own code, so the content hash, the audit row, the chain,
     the head and the worklist are all consistent: only the answers still say the red flag was yes."""

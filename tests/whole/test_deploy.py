@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -91,7 +92,7 @@ def test_the_unit_runs_the_installed_triage_as_a_dedicated_user_hardened():
     # The environment file names the configuration file, which every triage command reads too; that
     # names the store inside the state directory, and an https base URL.
     env = env_file(ENV_FILE.read_text())
-    assert env == {"TRIAGE_CONFIG": "/etc/fbss-triage/triage.toml"}
+    assert env == {"TRIAGE_CONFIG": "/etc/fbss-triage/triage.toml", "TRIAGE_AUDIT_KEY_FILE": "/etc/fbss-triage/audit.key"}
     serve = tomllib.loads(CONFIG_FILE.read_text())["serve"]
     assert serve["db"] == "/var/lib/fbss-triage/triage.db" and serve["base_url"].startswith("https://")
     assert set(serve) == {"db", "settings", "base_url"}  # no secret in a file everyone may read
@@ -203,8 +204,11 @@ class Deployment:
         config.write_text(substitute(CONFIG_FILE.read_text(), [
             ('"/var/lib/fbss-triage/', f'"{state}/'), ("/etc/fbss-triage/settings.toml", str(settings)),
             ("https://triage.clinic.example", self.base)]))
+        key = folder / "audit.key"  # made as the guide makes it (step 4): 0600, the service's own
+        key.write_text(secrets.token_hex(32) + "\n")
+        key.chmod(0o600)
         self.env = installed_env(**env_file(substitute(ENV_FILE.read_text(), [
-            ("/etc/fbss-triage/triage.toml", str(config))])))
+            ("/etc/fbss-triage/triage.toml", str(config)), ("/etc/fbss-triage/audit.key", str(key))])))
         for name in ("TRIAGE_DB", "TRIAGE_SETTINGS", "TRIAGE_BASE_URL"):  # from the file, as on the server
             self.env.pop(name, None)
         self.processes: list[subprocess.Popen] = []
@@ -360,7 +364,7 @@ def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, 
 
     page.goto(f"{d.base}/staff/")
     page.get_by_label("User name").fill("dr-lee")
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     answer_second_factor(page, None, "dr-lee")  # set up at this first sign-in
     assert "P-DEPLOY-1" in page.inner_text("main")  # signed in: the worklist holds the sent intake
@@ -398,3 +402,6 @@ def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, 
         anything.wrap_socket(raw)
     log = d.access_log.read_text()
     assert '"POST" 303' in log and code not in log and "/intake/" not in log
+    # Every audit row, the service's and the terminal's, is signed with the machine's key (triage.env).
+    verified = d.triage("audit", "verify")
+    assert re.search(r"^head: k[0-9a-f]{12}:[0-9a-f]{64}$", verified, re.M) and "keyed: give" not in verified

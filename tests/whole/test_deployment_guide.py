@@ -214,10 +214,10 @@ def test_the_guide_runs_word_for_word(tmp_path):
                      (sandbox / "etc/passwd").read_text(), re.M)
     modes = {path: stat.S_IMODE((sandbox / path).stat().st_mode) for path in (
         "etc/fbss-triage", "var/lib/fbss-triage", "var/backups/fbss-triage", "etc/fbss-triage/triage.env",
-        "etc/fbss-triage/triage.toml",
+        "etc/fbss-triage/triage.toml", "etc/fbss-triage/audit.key",
         "usr/local/sbin/fbss-triage", "var/lib/fbss-triage/triage.db", "etc/ssl/fbss-triage/privkey.pem")}
     assert modes == {"etc/fbss-triage": 0o750, "var/lib/fbss-triage": 0o700, "var/backups/fbss-triage": 0o700,
-                     "etc/fbss-triage/triage.env": 0o640, "etc/fbss-triage/triage.toml": 0o644, "usr/local/sbin/fbss-triage": 0o755,
+                     "etc/fbss-triage/triage.env": 0o640, "etc/fbss-triage/triage.toml": 0o644, "etc/fbss-triage/audit.key": 0o600, "usr/local/sbin/fbss-triage": 0o755,
                      "var/lib/fbss-triage/triage.db": 0o600, "etc/ssl/fbss-triage/privkey.pem": 0o600}
     # 5 and 8: the accounts, and an invitation whose link is the clinic's https name.
     assert "anna" in log and "dr-lee" in log
@@ -233,7 +233,9 @@ def test_the_guide_runs_word_for_word(tmp_path):
     backups = sorted((sandbox / "var/backups/fbss-triage").iterdir())
     assert len(backups) == 2 and all(re.fullmatch(r"triage-\S+Z(-\d+)?\.db", b.name) for b in backups)
     assert all(stat.S_IMODE(b.stat().st_mode) == 0o600 for b in backups)
-    heads = re.findall(r"^head: ([0-9a-f]{64})", log, re.M)
+    heads = re.findall(r"^head: (\S+?)\r?$", log, re.M)
     assert len(heads) == 5 and len(set(heads)) == 1, heads  # backup, drill restore, drill verify, restore, backup
+    assert re.fullmatch(r"k[0-9a-f]{12}:[0-9a-f]{64}", heads[0]), heads[0]  # signed with the machine's key (step 4)
+    assert "are keyed: give the key file" not in log  # every command had the key (the wrapper's environment)
     assert log.count("ok: restored into") == 2
     assert not (sandbox / "var/lib/fbss-triage/drill.db").exists()

@@ -111,7 +111,7 @@ def test_a_fleet_behind_a_balancer_survives_a_killed_process_and_a_database_rest
     staff.set_default_timeout(20_000)
     staff.goto(f"{fleet.url}/staff/")
     staff.get_by_label("User name").fill("cora")
-    staff.get_by_label("Password").fill(PASSWORD)
+    staff.get_by_label("Password", exact=True).fill(PASSWORD)
     with staff.expect_navigation():
         staff.get_by_role("button", name="Sign in").click()
     answer_second_factor(staff, None, "cora")

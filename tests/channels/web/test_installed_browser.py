@@ -71,7 +71,7 @@ def test_installed_server_serves_patient_and_staff_pages(browser, tmp_path):
         staff.set_default_timeout(15_000)
         staff.goto(f"{base}/staff/")
         staff.get_by_label("User name").fill("cora")
-        staff.get_by_label("Password").fill(PASSWORD)
+        staff.get_by_label("Password", exact=True).fill(PASSWORD)
         staff.get_by_role("button", name="Sign in").click()
         answer_second_factor(staff, None, "cora")  # set up at this first sign-in
         assert "P-INSTALLED" in staff.inner_text("main")

@@ -152,7 +152,7 @@ def main_text(page) -> str:
 def sign_in(page, base: str, name: str, password: str = PASSWORD) -> None:
     page.goto(f"{base}/staff/sign-in")
     page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password", exact=True).fill(password)
     click(page, "button", "Sign in")
 
 
@@ -347,9 +347,9 @@ def test_every_page_action_as_the_application_role(browser, clinic, tmp_path):
 
         # Their own password changed on the first computer: the other session ends, this one goes on.
         clinician.goto(f"{base}/staff/password")
-        clinician.get_by_label("Current password").fill(PASSWORD)
+        clinician.get_by_label("Current password", exact=True).fill(PASSWORD)
         clinician.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
-        clinician.get_by_label("New password again").fill(NEW_PASSWORD)
+        clinician.get_by_label("New password again", exact=True).fill(NEW_PASSWORD)
         click(clinician, "button", "Change password")
         assert "Your password is changed" in main_text(clinician)
         assert signed_out(elsewhere, base)

@@ -121,7 +121,7 @@ def staff_summary(page, server, intake_id: int) -> str:
     path = f"/staff/intakes/{intake_id}"
     page.goto(base + path)
     page.get_by_label("User name").fill("clint")
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     answer_second_factor(page, server.app, "clint")
     page.wait_for_url(base + path)

@@ -41,7 +41,7 @@ def test_request_and_receive_records_in_a_browser(browser, tmp_path):
         page = context.new_page()
         page.goto(f"{server.url}/staff/")
         page.get_by_label("User name").fill("cora")
-        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         answer_second_factor(page, server.app, "cora")
 

@@ -35,9 +35,55 @@ def check(page, name: str) -> None:
 def sign_in(page, server, name: str, checked: bool = False) -> None:
     page.goto(f"{server.url}/staff/")
     page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     answer_second_factor(page, server.app, name, check if checked else None)
+
+
+def test_a_password_can_be_shown_to_check_it_and_is_hidden_again_when_sent(browser, tmp_path):
+    """ASVS 2.1.12: a Show button beside each password box (sign-in and change-password pages), with
+    JavaScript only; the box is hidden again when the form is sent. axe-core finds nothing."""
+    db = tmp_path / "store" / "triage.db"
+    add_staff(db, "cora", "coordinator")
+    server = Server(make_app(db))
+    try:
+        page = new_page(browser, width=320)
+        page.goto(f"{server.url}/staff/")
+        box = page.get_by_label("Password", exact=True)
+        box.fill(PASSWORD)
+        show = page.get_by_role("button", name="Show password")
+        assert box.get_attribute("type") == "password" and show.inner_text() == "Show"
+        show.click()
+        assert box.get_attribute("type") == "text" and box.input_value() == PASSWORD
+        hide = page.get_by_role("button", name="Hide password")
+        assert hide.get_attribute("aria-controls") == "password" and hide.inner_text() == "Hide"
+        assert page.locator("[data-password-status]").inner_text() == "Your password is shown"
+        check(page, "staff-sign-in-password-shown")
+        hide.click()
+        assert box.get_attribute("type") == "password"
+        show.click()  # shown when sent: the browser must not keep it as text
+        page.get_by_label("User name").fill("cora")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        answer_second_factor(page, server.app, "cora")
+        page.goto(f"{server.url}/staff/password")
+        for label in ("Current password", "New password", "New password again"):
+            page.get_by_role("button", name=f"Show {label[0].lower()}{label[1:]}", exact=True).click()
+            assert page.get_by_label(label, exact=True).get_attribute("type") == "text"
+        check(page, "staff-password-shown")
+        page.go_back()
+        page.go_forward()  # back on the page from the browser's history: hidden again
+        assert {page.get_by_label(label, exact=True).get_attribute("type") for label in
+                ("Current password", "New password", "New password again")} == {"password"}
+        page.context.close()
+
+        context = browser.new_context(java_script_enabled=False)
+        plain = context.new_page()
+        plain.goto(f"{server.url}/staff/")
+        assert plain.get_by_role("button", name="Show password").count() == 0  # no button that cannot work
+        context.close()
+    finally:
+        server.stop()
 
 
 def pdf_pages(data: bytes) -> int:

@@ -175,7 +175,7 @@ def test_staff_download_a_sent_file_from_the_summary_and_the_browser_saves_it(br
         staff.set_default_timeout(10_000)
         staff.goto(f"{server.url}/staff/")
         staff.get_by_label("User name").fill("clint")
-        staff.get_by_label("Password").fill(PASSWORD)
+        staff.get_by_label("Password", exact=True).fill(PASSWORD)
         staff.get_by_role("button", name="Sign in").click()
         answer_second_factor(staff, server.app, "clint")
         staff.goto(f"{server.url}/staff/intakes/{intake_id}")

@@ -444,7 +444,8 @@ def run_audit_verify(args, io: IO) -> int:
         io.out.write(f"ok: {report.rows} audit rows, chain intact, every version matches its hash\n"
                      f"access log: {report.access_rows} rows (who viewed, listed, exported), chain intact\n"
                      f"head: {report.head_hash}\n"
-                     f"re-triaged: {report.retriaged} versions give their recorded results"
+                     + ("re-triaged: 1 version gives its recorded result" if report.retriaged == 1 else
+                        f"re-triaged: {report.retriaged} versions give their recorded results")
                      + (f"; {report.not_retriaged} recorded under another ruleset were not re-triaged\n"
                         if report.not_retriaged else "\n"))
         if report.unchecked_keyed:

@@ -183,6 +183,26 @@
     });
   });
 
+  // Password boxes with a Show button (templates/staff/_password_input.html): the button toggles the
+  // box between hidden and shown text; sending the form hides it again first, and so does coming back
+  // to the page from the browser's history.
+  document.querySelectorAll("[data-password-input]").forEach(function (wrapper) {
+    var input = wrapper.querySelector("input");
+    var toggle = wrapper.querySelector("button");
+    var status = wrapper.querySelector("[data-password-status]");
+    if (!input || !toggle) { return; }
+    var show = function (visible, say) {
+      input.type = visible ? "text" : "password";
+      toggle.textContent = visible ? "Hide" : "Show";
+      toggle.setAttribute("aria-label", toggle.getAttribute(visible ? "data-hide-label" : "data-show-label"));
+      if (status && say) { status.textContent = visible ? "Your password is shown" : "Your password is hidden"; }
+    };
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () { show(input.type === "password", true); });
+    if (input.form) { input.form.addEventListener("submit", function () { show(false, false); }); }
+    window.addEventListener("pageshow", function () { show(false, false); });
+  });
+
   var summary = document.querySelector("[data-focus]");
   if (summary) { summary.focus(); }
 
