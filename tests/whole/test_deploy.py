@@ -138,6 +138,23 @@ def test_the_backup_service_backs_up_the_services_store_into_its_folder():
     assert unit_settings((DEPLOY / "fbss-triage-backup.timer").read_text())["Persistent"] == ["true"]
 
 
+def test_after_a_backup_copies_over_30_days_old_are_removed_and_nothing_else(tmp_path):
+    (line,) = unit_settings((DEPLOY / "fbss-triage-backup.service").read_text())["ExecStartPost"]
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    day = 24 * 3600
+    ages = {"triage-2026-10-01T023000Z.db": 31, "triage-2026-11-05T023000Z.db": 29, "triage-2026-12-06T023000Z.db": 0,
+            "notes-from-the-clinic.txt": 90, "triage.db": 90}  # only triage-*.db go, and only when old
+    for name, days in ages.items():
+        (folder / name).write_text("x")
+        os.utime(folder / name, (time.time() - days * day - 3600, time.time() - days * day - 3600))
+    done = subprocess.run(shlex.split(line.replace("/var/backups/fbss-triage", str(folder))), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(name for name, days in ages.items()
+                                                              if days < 31 or not name.startswith("triage-"))
+
+
 # -- nginx in front of triage serve, over https in Chromium --------------------------------------
 
 def free_port() -> int:
