@@ -257,26 +257,37 @@ def test_a_body_over_the_settings_limit_is_the_records_page_saying_so(db, tmp_pa
     assert state(db) == before
 
 
-def test_a_body_over_the_servers_limit_is_refused_by_waitress_with_a_plain_answer(app, db):
-    """`triage serve`'s waitress (SERVER_OPTIONS: 4 MiB) answers a bigger body itself: 413, plain text."""
+def test_the_servers_body_limit_lets_a_records_scan_reach_the_page_and_refuses_more(app, db):
+    """`triage serve`'s waitress (server_options) takes the largest request the upload settings allow
+    (a 5 MiB scan reaches the app, which answers it: a 10 MB file is allowed), and answers a bigger
+    body itself, before any of it is sent: 413, plain text."""
     from support.web_browser import Server
-    from triage.channels.web.__main__ import SERVER_OPTIONS
+    from triage.channels.web.__main__ import server_options
 
+    limit = server_options(app)["max_request_body_size"]
+    assert limit == app.config["TRIAGE_UPLOAD_BODY_BYTES"] > 10 * MB
     server = Server(app)
     try:
         host, port = server.url.removeprefix("http://").split(":")
-        # A 5 MiB scan (under the settings' 10 MB a file): waitress answers before any of it is sent.
-        size = 5 * MB
-        assert SERVER_OPTIONS["max_request_body_size"] < size
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        connection.putrequest("POST", RECEIVE)
-        connection.putheader("Content-Type", "multipart/form-data; boundary=x")
-        connection.putheader("Content-Length", str(size))
-        connection.endheaders()
-        response = connection.getresponse()
-        body = response.read().decode()
-        assert response.status == 413 and "Request Entity Too Large" in body, (response.status, body)
-        connection.close()
+
+        def post(size: int, body: bytes | None):
+            connection = http.client.HTTPConnection(host, int(port), timeout=30)
+            connection.putrequest("POST", RECEIVE)
+            connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+            connection.putheader("Content-Length", str(size))
+            connection.endheaders()
+            if body is not None:
+                connection.send(body)
+            response = connection.getresponse()
+            answer = (response.status, response.getheader("X-Request-Id"), response.read().decode())
+            connection.close()
+            return answer
+
+        scan = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n'
+                b"Content-Type: application/pdf\r\n\r\n" + b"%PDF-1.7\n" + b"0" * (5 * MB) + b"\r\n--x--\r\n")
+        status, request_id, _ = post(len(scan), scan)  # no session: the app's answer (a plain 400), not waitress's
+        assert status == 400 and request_id, status
+        status, request_id, body = post(limit + 1, None)
+        assert status == 413 and request_id is None and "Request Entity Too Large" in body, (status, body)
     finally:
         server.stop()
-    assert state(db)[0] == 1
