@@ -6,8 +6,9 @@ commands after them (curl through nginx, a restore with the service stopped) mee
   background with the unit's ``EnvironmentFile`` and ``Environment`` (``%C`` is the cache folder) and a
   plain environment (PATH, HOME, LANG), as systemd does; output goes to the unit's journal file.
   Unlike systemd it returns only once the program answers on its ``--port`` (``/healthz``) or has
-  ended, so that a test's next line meets a started service. A ``.timer`` is only marked enabled (its
-  service runs on schedule, which a test does not wait for).
+  ended, so that a test's next line meets a started service. A ``Type=oneshot`` service runs to its
+  end, then its ``ExecStartPost`` lines (as systemd does, only after a success). A ``.timer`` is only
+  marked enabled (its service runs on schedule, which a test does not wait for).
 - ``systemctl stop UNIT``: SIGTERM, then waits (``TimeoutStopSec``, 30 s).
 - ``systemctl status UNIT``: ``active (running)`` (exit 0) or ``inactive (dead)`` (exit 3).
 - ``systemctl reload nginx``: starts Debian's nginx on the machine's configuration, or reloads it.
@@ -96,6 +97,8 @@ def start(root: Path, name: str) -> int:
         return 0
     command = shlex.split(unit["ExecStart"][0])
     journal = state(root, name, "journal")
+    if unit.get("Type") == ["oneshot"]:  # runs to its end, then ExecStartPost (only after a success)
+        return run_once(root, unit, journal)
     env, account = environment(root, unit), {}
     if str(root) == "/" and os.geteuid() == 0 and "User" in unit:  # a real machine: the unit's own account
         import pwd
@@ -119,6 +122,18 @@ def start(root: Path, name: str) -> int:
     if process.poll() not in (None, 0):
         print(f"(stand-in) {name} failed: see journalctl -u {name}", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_once(root: Path, unit: dict[str, list[str]], journal: Path) -> int:
+    env = environment(root, unit)
+    with open(journal, "ab") as log:
+        for line in [*unit["ExecStart"], *unit.get("ExecStartPost", [])]:
+            done = subprocess.run(shlex.split(line), cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=log)
+            if done.returncode:
+                print(f"(stand-in) {line.split()[0]} failed (exit {done.returncode}): see journalctl", file=sys.stderr)
+                return 1
     return 0
 
 

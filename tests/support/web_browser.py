@@ -51,10 +51,10 @@ class Server:
     def __init__(self, app):
         from waitress.server import create_server
 
-        from triage.channels.web.__main__ import SERVER_OPTIONS
+        from triage.channels.web.__main__ import server_options
 
         self.app = app
-        self._server = create_server(app, host="127.0.0.1", port=0, threads=4, **SERVER_OPTIONS)
+        self._server = create_server(app, host="127.0.0.1", port=0, threads=4, **server_options(app))
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="waitress-test", daemon=True)
         self._thread.start()

@@ -138,6 +138,49 @@ def test_the_backup_service_backs_up_the_services_store_into_its_folder():
     assert unit_settings((DEPLOY / "fbss-triage-backup.timer").read_text())["Persistent"] == ["true"]
 
 
+def test_nginx_lets_the_upload_pages_take_what_the_settings_allow_and_only_them(tmp_path):
+    """The site's upload location matches exactly the app's pages that take files, and its body limit
+    is at least the largest request the shipped settings allow them (else a patient's photo would
+    meet nginx's 413 page instead of the app's sentence)."""
+    from triage.channels.web.app import create_app
+    from triage.channels.web.security import UPLOAD_ENDPOINTS
+    from triage.records.items import load_record_items
+
+    site = SITE.read_text()
+    pattern, megabytes = re.search(r"location ~ (\S+) \{\s*client_max_body_size (\d+)m;", site).groups()
+    app = create_app(store_path=tmp_path / "t.db")
+    assert int(megabytes) * 1024 * 1024 >= app.config["TRIAGE_UPLOAD_BODY_BYTES"]
+    posts = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules() if "POST" in rule.methods}
+    assert {"patient.upload", "staff.record_action"} == UPLOAD_ENDPOINTS
+    assert posts["patient.upload"] == "/intake/records/<item>"
+    assert posts["staff.record_action"] == "/staff/intakes/<int:intake_id>/records/<item>/<action>"
+    items = sorted(load_record_items().items)
+    assert items == ["current_mri", "surgical_report"]
+    for item in items:  # every record a file may be sent for, on both pages
+        assert re.fullmatch(pattern, f"/intake/records/{item}") and re.fullmatch(
+            pattern, f"/staff/intakes/12/records/{item}/receive"), item
+    for other in ("/staff/intakes/12/records/current_mri/request", "/staff/sign-in", "/intake/questions/x",
+                  "/cds-services/fbss-preconsultation-summary", "/intake/records/remove", "/intake/records/x"):
+        assert not re.fullmatch(pattern, other), other  # forms stay at 2 MB
+
+
+def test_after_a_backup_copies_over_30_days_old_are_removed_and_nothing_else(tmp_path):
+    (line,) = unit_settings((DEPLOY / "fbss-triage-backup.service").read_text())["ExecStartPost"]
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    day = 24 * 3600
+    ages = {"triage-2026-10-01T023000Z.db": 31, "triage-2026-11-05T023000Z.db": 29, "triage-2026-12-06T023000Z.db": 0,
+            "notes-from-the-clinic.txt": 90, "triage.db": 90}  # only triage-*.db go, and only when old
+    for name, days in ages.items():
+        (folder / name).write_text("x")
+        os.utime(folder / name, (time.time() - days * day - 3600, time.time() - days * day - 3600))
+    done = subprocess.run(shlex.split(line.replace("/var/backups/fbss-triage", str(folder))), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(name for name, days in ages.items()
+                                                              if days < 31 or not name.startswith("triage-"))
+
+
 # -- nginx in front of triage serve, over https in Chromium --------------------------------------
 
 def free_port() -> int:
@@ -306,6 +349,20 @@ http {{
         finally:
             connection.close()
 
+    def post_body(self, path: str, body: bytes, content_type: str) -> tuple[int, dict[str, str]]:
+        """A POST with its whole body, through nginx."""
+        import http.client
+
+        connection = http.client.HTTPSConnection(NAME, self.https, timeout=60,
+                                                 context=ssl.create_default_context(cafile=str(self.ca)))
+        try:
+            connection.request("POST", path, body=body, headers={"Content-Type": content_type})
+            response = connection.getresponse()
+            response.read()
+            return response.status, dict(response.headers)
+        finally:
+            connection.close()
+
     def stop(self) -> str:
         for process in reversed(self.processes):
             if process.poll() is None:
@@ -395,6 +452,12 @@ def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, 
     assert status == 301 and headers["Location"].startswith("https://")
     status, headers = d.announce_body("/cds-services/x", 3 * 1024 * 1024)
     assert status == 413 and headers["Strict-Transport-Security"] == "max-age=31536000"
+    # ... but a patient's 3 MiB phone photo of a report reaches the app (here without a session: its own
+    # plain 400, with its request id), never nginx's 413 page.
+    photo = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="report.jpg"\r\n'
+             b"Content-Type: image/jpeg\r\n\r\n" + b"\xff\xd8" + b"0" * (3 * 1024 * 1024) + b"\r\n--x--\r\n")
+    status, headers = d.post_body("/intake/records/surgical_report", photo, "multipart/form-data; boundary=x")
+    assert status != 413 and "X-Request-Id" in headers, (status, headers)
     # A name nginx does not serve (here: an IP address, so no SNI) gets no certificate at all.
     anything = ssl.create_default_context()
     anything.check_hostname, anything.verify_mode = False, ssl.CERT_NONE  # nothing to do with trust

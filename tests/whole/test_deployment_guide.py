@@ -58,7 +58,7 @@ def move(text: str, sandbox: Path) -> str:
     """System paths under the sandbox; the service user is the test's user (root)."""
     pattern = r"(?<![\w/.-])(" + "|".join(re.escape(p) for p in MOVED) + r")(?=[/\s\"':;]|$)"
     text = re.sub(pattern, lambda m: f"{sandbox}{m.group(1)}", text, flags=re.M)
-    return re.sub(r"(-[ogu]) fbss-triage\b", r"\1 root", text)
+    return re.sub(r"(-[ogu]) fbss-triage(?![\w.-])", r"\1 root", text)  # the account, not the unit fbss-triage-backup
 
 
 def free_port() -> int:
@@ -234,7 +234,7 @@ def test_the_guide_runs_word_for_word(tmp_path):
     assert len(backups) == 2 and all(re.fullmatch(r"triage-\S+Z(-\d+)?\.db", b.name) for b in backups)
     assert all(stat.S_IMODE(b.stat().st_mode) == 0o600 for b in backups)
     heads = re.findall(r"^head: (\S+?)\r?$", log, re.M)
-    assert len(heads) == 5 and len(set(heads)) == 1, heads  # backup, drill restore, drill verify, restore, backup
+    assert len(heads) == 5 and len(set(heads)) == 1, heads  # backup (its journal), drill restore, drill verify, restore, backup
     assert re.fullmatch(r"k[0-9a-f]{12}:[0-9a-f]{64}", heads[0]), heads[0]  # signed with the machine's key (step 4)
     assert "are keyed: give the key file" not in log  # every command had the key (the wrapper's environment)
     assert log.count("ok: restored into") == 2

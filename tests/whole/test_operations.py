@@ -282,3 +282,25 @@ def test_a_store_this_account_may_not_open_is_one_line_exit_5(tmp_path, monkeypa
         assert run.err.endswith(f"{store}: this account may not open it (permission denied); run triage as the account "
                                 "that owns the store\n"), run.err
         assert run.err.count("\n") == 1 and "internal" not in run.err
+
+
+# --- the audit key file in --check-config ------------------------------------------------------------
+
+def test_check_config_says_whether_audit_rows_will_be_signed(tmp_path, monkeypatch):
+    from triage.records.store.audit import key_id
+
+    run = run_cli("serve", "--check-config", "--db", str(tmp_path / "t.db"))
+    assert run.code == 0 and ("audit key file: none (TRIAGE_AUDIT_KEY_FILE is not set): audit rows are not signed "
+                              "(see docs/security.md)\n") in run.out
+    keys = [bytes(range(32)), bytes(range(1, 33))]
+    key_file = write(tmp_path / "audit.key", "".join(k.hex() + "\n" for k in keys))
+    key_file.chmod(0o600)
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file))
+    run = run_cli("serve", "--check-config", "--db", str(tmp_path / "t.db"))
+    assert run.code == 0 and (f"audit key file: {key_file} (TRIAGE_AUDIT_KEY_FILE): 2 keys, new rows signed with key "
+                              f"{key_id(keys[1])}\n") in run.out
+    key_file.chmod(0o640)  # others may read it: refused before anything is served
+    run = run_cli("serve", "--check-config", "--db", str(tmp_path / "t.db"))
+    assert run.code == ExitCode.STORE and run.err.endswith(
+        f"{key_file}: the audit key file can be read by others; make it the owner's only (chmod 600) "
+        "(TRIAGE_AUDIT_KEY_FILE)\n"), run.err

@@ -70,7 +70,7 @@ class Settings(BaseModel):
     # A record request (`triage records request`) not received nor marked not obtainable after this many
     # days is overdue: listed first, and flagged on the worklist. Changes no result.
     record_request_overdue_days: int = Field(7, ge=1, le=365, exclude=True)
-    # Files a patient uploads (photos or PDFs of their records; triage.records.uploads): the largest file, how
+    # Record files, a patient's uploads and staff's copies (triage.records.uploads): the largest file, how
     # many files each record (the operative report, the MRI report) may hold, the largest image (a
     # phone photo is 12 to 50 megapixels; more is refused before it is decoded) and the longest PDF.
     # They change no result.

@@ -240,8 +240,10 @@ def file_text(file) -> str:
     title = load_record_items().items[file.item].title if file.item in record_item_ids() else file.item
     kind = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}.get(file.media_type, file.media_type)
     pages = f"{file.pages} page{'s' if file.pages != 1 else ''}"
-    return (f"File {file.id}: {file.filename} ({title}; {kind}, {pages}, {file.size:,} bytes; added "
-            f"{file.added_at[:10]} by {file.added_by} via {file.channel}; sha256 {file.sha256[:12]})")
+    from triage.records.uploads import added_text
+
+    return (f"File {file.id}: {file.filename} ({title}; {kind}, {pages}, {file.size:,} bytes; {added_text(file)}; "
+            f"sha256 {file.sha256[:12]})")
 
 
 def request_text(request: RecordRequest) -> str:

@@ -34,6 +34,10 @@ from triage.core.errors import UploadRefused
 MEDIA_TYPES: dict[str, str] = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
 # The record items a patient can upload pages of: the result's missing-item ids.
 RECORD_ITEMS = ("surgical_report", "current_mri")
+# How a file came, its ``channel`` in the store: the patient's own pages, the staff receive form
+# (/staff/intakes/ID/records/ITEM), `triage records receive --file`.
+PATIENT_CHANNEL, STAFF_CHANNEL, RECORDS_CHANNEL = "web", "staff", "records"
+_WHERE = {PATIENT_CHANNEL: "the patient pages", STAFF_CHANNEL: "the staff pages", RECORDS_CHANNEL: "records"}
 MAX_NAME_LENGTH = 80
 JPEG_QUALITY = 90  # a photo of a printed page stays readable; the original's quality is unknown
 
@@ -101,6 +105,42 @@ def check_count(already: int, limits: UploadLimits) -> None:
     """Refuse one more file for a record item that holds ``already`` (not removed) files."""
     if already >= limits.max_files:
         raise UploadRefused("too_many_files")
+
+
+# Each refusal in words, for staff (the staff receive form, `triage records receive --file`), after the
+# file's name; the setting that sets its number, which the terminal names. (Patients get their own
+# sentences in their language: the web texts' records_error_*.)
+REFUSALS: dict[str, tuple[str, str | None]] = {
+    "empty": ("is empty", None),
+    "too_large": ("is larger than {megabytes} MB", "upload_max_file_megabytes"),
+    "wrong_type": ("is not a PDF, JPEG or PNG file by its content (whatever its name says)", None),
+    "unreadable": ("cannot be read as the PDF, JPEG or PNG file it starts as (damaged or cut short)", None),
+    "too_many_pixels": ("is a picture larger than {megapixels} megapixels", "upload_max_image_megapixels"),
+    "too_many_pages": ("has more than {pages} pages", "upload_max_pdf_pages"),
+    "pdf_active": ("is a PDF with scripts, actions or attached files; print it to a new PDF or scan it", None),
+    "pdf_locked": ("is a PDF locked with a password; save a copy without the password", None),
+    "too_many_files": ("is one file too many: a record holds at most {files} files", "upload_max_files_per_record"),
+}
+
+
+def refusal_text(reason: str, limits: UploadLimits, *, setting: bool = False) -> str:
+    """Why a file was refused, in words (to follow its name); ``setting``: name the setting too."""
+    words, name = REFUSALS.get(reason, (reason.replace("_", " "), None))
+    text = words.format(megabytes=limits.max_bytes // (1024 * 1024), megapixels=limits.max_image_pixels // 1_000_000,
+                        pages=limits.max_pdf_pages, files=limits.max_files)
+    return f"{text} (setting {name})" if setting and name else text
+
+
+def added_words(file: Any) -> str:
+    """Who kept a record file (triage.records.store.RecordFile), in words: "sent by the patient" or
+    "added by NAME" (the staff summary, `triage show`)."""
+    return "sent by the patient" if file.channel == PATIENT_CHANNEL else f"added by {file.added_by}"
+
+
+def added_text(file: Any) -> str:
+    """``added_words`` with the day and the way it came: "added 2026-12-06 by cora via the staff pages"."""
+    verb, _, who = added_words(file).partition(" by ")
+    return f"{verb} {file.added_at[:10]} by {who} via {_WHERE.get(file.channel, file.channel)}"
 
 
 def sniff(data: bytes) -> str:

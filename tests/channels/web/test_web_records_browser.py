@@ -1,7 +1,9 @@
 """Records on the staff pages in a real browser (Debian chromium through Playwright): a coordinator
 requests the operative report, marks the MRI received with the short answers form (with the keyboard),
-sees a problem come back with what was typed, and the summary list the requests; axe-core finds nothing
-on each page; screenshots at 320 and 1024 px are kept under test-artefacts/."""
+sees a problem come back with what was typed, and the summary list the requests; then marks the
+operative report received with a scan of it attached (a file that is not a PDF refused first, what was
+typed kept), and the summary lists the file as added by them; axe-core finds nothing on each page;
+screenshots at 320 and 1024 px are kept under test-artefacts/."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from conftest import ROOT, run_cli
 from support.web import add_staff, make_app
 from support.web_browser import Server, answer_second_factor, axe_violations, require_browser, screenshot
 from support.web import PASSWORD
+from support import hostile_files as files
 
 pytest.importorskip("flask")
 
@@ -70,6 +73,33 @@ def test_request_and_receive_records_in_a_browser(browser, tmp_path):
         page.locator("summary", has_text="Version 2 of 2").click()
         assert page.get_by_text("from the record: ").first.is_visible()
         screenshot(page, "staff-records-summary-versions")
+
+        # The operative report arrives as a scan: attached to the receive form.
+        scan, wrong = tmp_path / "operative report.pdf", tmp_path / "op-notes.pdf"
+        scan.write_bytes(files.pdf(2))
+        wrong.write_bytes(files.zip_archive())  # named .pdf, a ZIP by its content
+        page.get_by_role("link", name="Operative report: request, receive or mark not obtainable").click()
+        page.wait_for_url("**/records/surgical_report")
+        levels = page.get_by_label("Fused levels named in the operative report (e.g. L4-L5, L5-S1)")
+        levels.fill("L4-L5")
+        copies = page.get_by_label("Copies of the operative report (optional)")
+        assert "Each file up to 10 MB, a PDF up to 50 pages" in page.locator("#file-hint").inner_text()
+        copies.set_input_files([str(scan), str(wrong)])
+        with page.expect_navigation():
+            page.get_by_role("button", name="Mark received and triage again").click()
+        assert page.get_by_role("heading", name="There is a problem").is_visible()
+        assert page.get_by_role("link", name="op-notes.pdf is not a PDF, JPEG or PNG file by its content").is_visible()
+        assert page.get_by_text("choose the files again").is_visible()
+        assert levels.input_value() == "L4-L5"  # what was typed is kept; the files are chosen again
+        check(page, "staff-records-file-refused")
+        copies.set_input_files(str(scan))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Mark received and triage again").click()
+        page.wait_for_url("**/staff/intakes/1")
+        files_list = page.locator("#record-files")
+        assert page.get_by_role("heading", name="Files of the records").is_visible()
+        assert "operative report.pdf" in files_list.inner_text() and "added by cora" in files_list.inner_text()
+        check(page, "staff-records-file-summary")
         context.close()
     finally:
         server.stop()

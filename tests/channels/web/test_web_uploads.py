@@ -291,7 +291,8 @@ def test_staff_download_a_file_as_an_attachment_that_nothing_can_run(app, db):
     add_staff(db, "clin1", "clinician")
     staff = sign_in(app.test_client(), "clin1")
     staff.get(f"/staff/intakes/{intake_id}")
-    assert "Files the patient sent" in staff.page and "mri report.pdf" in staff.page and "2 pages" in staff.page
+    assert "Files of the records" in staff.page and "mri report.pdf" in staff.page and "2 pages" in staff.page
+    assert "sent by the patient" in staff.page and "added by" not in staff.page
     link = f"/staff/intakes/{intake_id}/files/{stored.id}"
     assert f'href="{link}"' in staff.page
     response = staff.client.get(link)

@@ -177,19 +177,6 @@ def _given(args) -> dict:
     return given
 
 
-# --file refusals (triage.core.errors.UploadRefused reasons) in words: the same rules as a patient's upload.
-_REFUSED = {
-    "empty": "is empty",
-    "too_large": "is larger than {megabytes} MB (setting upload_max_file_megabytes)",
-    "wrong_type": "is not a PDF, JPEG or PNG file by its content (whatever its name says)",
-    "unreadable": "cannot be read as the PDF, JPEG or PNG file it starts as (damaged or cut short)",
-    "too_many_pixels": "is a picture larger than {megapixels} megapixels (setting upload_max_image_megapixels)",
-    "too_many_pages": "has more than {pages} pages (setting upload_max_pdf_pages)",
-    "pdf_active": "is a PDF with scripts, actions or attached files; print it to a new PDF or scan it",
-    "pdf_locked": "is a PDF locked with a password; save a copy without the password",
-}
-
-
 def _read_files(paths: list[str], settings) -> list:
     """Each --file checked by its content as a patient's upload is (triage.records.uploads: PDF, JPEG or PNG;
     images re-encoded without their metadata; the same size limits), all before anything is written."""
@@ -198,7 +185,7 @@ def _read_files(paths: list[str], settings) -> list:
     from pathlib import Path
 
     from triage.core.errors import UploadRefused
-    from triage.records.uploads import UploadLimits, check_upload
+    from triage.records.uploads import UploadLimits, check_upload, refusal_text
 
     limits, files = UploadLimits.from_settings(settings), []
     for path in paths:
@@ -210,9 +197,7 @@ def _read_files(paths: list[str], settings) -> list:
         try:
             files.append(check_upload(data, Path(path).name, limits))
         except UploadRefused as refused:
-            sentence = _REFUSED.get(refused.reason, str(refused)).format(
-                megabytes=settings.upload_max_file_megabytes, megapixels=settings.upload_max_image_megapixels,
-                pages=settings.upload_max_pdf_pages)
+            sentence = refusal_text(refused.reason, limits, setting=True)  # the staff receive form's words
             raise InvalidInput([Problem(path, f"{sentence}; nothing was saved")]) from None
     return files
 

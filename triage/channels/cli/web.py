@@ -229,6 +229,7 @@ def _print_config(cfg, location, settings, args, io: IO) -> int:
     width = max(len(value) for _, value, _ in rows)
     for name, value, source in rows:
         io.out.write(f"  {name:<16} {value:<{width}}  ({source})\n")
+    io.out.write(f"audit key file: {_audit_key_note()}\n")
     io.out.flush()
     load_settings(settings)  # a broken settings file: exit 3, naming it
     if isinstance(location, str) or _there_or_unknown(location):
@@ -239,6 +240,23 @@ def _print_config(cfg, location, settings, args, io: IO) -> int:
         store_note = "the store will be created on first start"
     io.out.write(f"ok: the configuration is usable; the settings load; {store_note}\n")
     return ExitCode.OK
+
+
+def _audit_key_note() -> str:
+    """Whether the audit chain will be signed (docs/security.md): the key file and its newest key's id,
+    or that there is none. An unusable key file is an error at once (exit 5, one line)."""
+    from triage.core.errors import StoreError
+    from triage.records.store.audit import AUDIT_KEY_FILE_VARIABLE, audit_keys_from_environment
+
+    try:
+        keys = audit_keys_from_environment()
+    except StoreError as error:
+        raise StoreError(f"{error} ({AUDIT_KEY_FILE_VARIABLE})") from None
+    if keys is None:
+        return f"none ({AUDIT_KEY_FILE_VARIABLE} is not set): audit rows are not signed (see docs/security.md)"
+    count = len(keys.keys)
+    return (f"{keys.path} ({AUDIT_KEY_FILE_VARIABLE}): {count} key{'s' if count != 1 else ''}, "
+            f"new rows signed with key {keys.newest[0]}")
 
 
 def _there_or_unknown(path: Path) -> bool:

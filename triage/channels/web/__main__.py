@@ -17,9 +17,17 @@ import sys
 
 EXIT_INVALID, EXIT_DEFINITION, EXIT_STORE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 3, 5, 70, 130
 # waitress as `triage serve` runs it (the browser tests' in-process server uses the same): no server
-# name in the answers; a body over 4 MiB refused before the app reads it (uploads are 2 MiB at most).
+# name in the answers; a body over the largest a page takes refused before the app reads it (server_options).
 # Forwarding headers are judged by triage.channels.web.network (trusted proxies from the configuration).
 SERVER_OPTIONS = {"ident": "", "max_request_body_size": 4 * 1024 * 1024}
+
+
+def server_options(app) -> dict:
+    """waitress's options for this app: its body limit is the largest request a page of it takes (the
+    upload pages': the settings' files a record may hold), never less than SERVER_OPTIONS's; each page
+    refuses more than its own limit before reading the form (triage.channels.web.security)."""
+    largest = max(SERVER_OPTIONS["max_request_body_size"], app.config.get("TRIAGE_UPLOAD_BODY_BYTES", 0))
+    return {**SERVER_OPTIONS, "max_request_body_size": largest}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
         signal.signal(signal.SIGTERM, on_terminate)
         # waitress returns (instead of raising) when Ctrl-C stops it.
-        waitress.serve(served, sockets=sockets, threads=args.threads, **SERVER_OPTIONS)
+        waitress.serve(served, sockets=sockets, threads=args.threads, **server_options(app))
     except KeyboardInterrupt:
         pass
     except DefinitionError as error:

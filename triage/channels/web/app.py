@@ -252,6 +252,10 @@ def _error_pages(app: Flask) -> None:
             from triage.channels.web.patient import too_large_upload
 
             return too_large_upload()
+        if request.endpoint == "staff.record_action":  # the record's page again, saying so (if signed in)
+            from triage.channels.web.staff import too_large_receive
+
+            return too_large_receive() or page(413, "bad_request_title", "bad_request_text")
         return page(413, "bad_request_title", "bad_request_text")
 
     def unavailable(error):

@@ -779,7 +779,7 @@ def upload(item: str):
     transaction (what was taken stays, whatever is refused). Refused files are named with a plain
     sentence each; nothing of them is stored."""
     from triage.core.errors import UploadRefused
-    from triage.records.uploads import RECORD_ITEMS, check_count, check_upload, shown_name
+    from triage.records.uploads import PATIENT_CHANNEL, RECORD_ITEMS, check_count, check_upload, shown_name
 
     svc = services()
     intake = _require()
@@ -808,7 +808,8 @@ def upload(item: str):
                 break
             continue
         store.add_record_file(intake.id, item, filename=checked.filename, media_type=checked.media_type,
-                              data=checked.data, pages=checked.pages, by=PATIENT_USER, channel="web")
+                              data=checked.data, pages=checked.pages, by=PATIENT_USER,
+                              channel=PATIENT_CHANNEL)
         added += 1
     if errors:
         notice = _notice_text({"kind": "added", "count": added}) if added else None

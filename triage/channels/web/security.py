@@ -17,7 +17,8 @@ CSRF_FIELD = "csrf_token"
 # a forged cross-site request cannot borrow it, so CSRF tokens do not apply; they set their own body limit.
 TOKEN_AUTHENTICATED = frozenset({"cds_hooks"})
 # The pages that take files (multipart forms): their body limit is the upload settings' (create_app).
-UPLOAD_ENDPOINTS = frozenset({"patient.upload"})
+# staff.record_action: the receive form's copies of the record (its other actions post a few fields).
+UPLOAD_ENDPOINTS = frozenset({"patient.upload", "staff.record_action"})
 MAX_BODY_BYTES = 64 * 1024  # the largest form is a few hundred bytes; anything bigger is refused (413)
 TOKEN_BODY_BYTES = 2 * 1024 * 1024  # an upper bound for token-authenticated APIs (they enforce their own)
 

@@ -23,6 +23,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, make_response, redi
 
 from triage.records import accounts, invites
 from triage.records.drafts import with_draft_months
+from triage.records.uploads import added_words
 from triage.core.languages import DEFAULT_LANGUAGE, LANGUAGES
 from triage.core.answers import RED_FLAGS, parse_answers
 from triage.decision.assess import assess
@@ -637,7 +638,7 @@ def summary(intake_id: int):
         return _page("staff/draft.html", title=f"Intake {intake_id}", intake_id=intake_id, draft=draft,
                      rows=_answer_rows(answers, red_flags=False),
                      red_flag_rows=_red_flag_rows(answers, {}), open_alerts=_open_alerts(intake_id),
-                     files=store.record_files(intake_id))
+                     files=store.record_files(intake_id), added_words=added_words)
     try:
         record = store.get(intake_id, _version_arg())
     except IntakeNotFound:
@@ -646,7 +647,7 @@ def summary(intake_id: int):
     result = Result.model_validate(record.result)
     return _page("staff/summary.html", title=f"Intake {intake_id}", record=record, result=result, history=history,
                  draft=draft, open_alerts=_open_alerts(intake_id), **_summary_parts(result, record.answers),
-                 files=store.record_files(intake_id),
+                 files=store.record_files(intake_id), added_words=added_words,
                  answered_in=LANGUAGES.get(record.language or "", record.language),
                  **_record_parts(intake_id, record, history))
 
@@ -907,10 +908,12 @@ def _record_item(item: str):
     return definition
 
 
-def _records_page(intake_id: int, item: str, *, error: tuple[str, str] | None = None, form=None, status: int = 200):
+def _records_page(intake_id: int, item: str, *, errors: list[tuple[str, str]] = (), form=None,
+                  files_sent: int = 0, status: int = 200):
     """The record's page: its requests with their dates, and the forms to request it, mark it received
-    (with what the triage needs from it) or not obtainable. Errors come back on this page, with what
-    was typed kept."""
+    (with what the triage needs from it, and copies of it) or not obtainable. Errors come back on this
+    page, each (field, words), with what was typed kept; ``files_sent``: how many files came with the
+    refused form (none kept; a browser cannot refill a file input: the page says to choose them again)."""
     from triage.records.requests import VIA, missing_records, request_text
 
     definition = _record_item(item)
@@ -920,9 +923,50 @@ def _records_page(intake_id: int, item: str, *, error: tuple[str, str] | None = 
     except IntakeNotFound:
         abort(404)
     requests = [r for r in store.record_requests(intake_id) if r.item == item]
+    limits = _upload_limits()
     return _page("staff/records.html", title=f"Intake {intake_id}: {definition.title}", record=record, item=item,
-                 definition=definition, missing=item in missing_records(record.result), error=error,
-                 form=form or {}, via_choices=VIA, request_lines=[request_text(r) for r in requests]), status
+                 definition=definition, missing=item in missing_records(record.result), errors=list(errors),
+                 error=bool(errors),
+                 form=form or {}, via_choices=VIA, request_lines=[request_text(r) for r in requests],
+                 files_sent=files_sent, limits=limits, megabytes=limits.max_bytes // (1024 * 1024),
+                 kept_files=len(_kept_files(intake_id, item))), status
+
+
+def _upload_limits():
+    from triage.records.uploads import UploadLimits
+
+    return UploadLimits.from_settings(services().settings)
+
+
+def _kept_files(intake_id: int, item: str) -> list:
+    """The files a record item holds (not removed), however they came: they count toward its limit."""
+    return [f for f in services().store().record_files(intake_id) if f.item == item and f.removed_at is None]
+
+
+def _sent_files() -> list:
+    """The form's files (an empty file input sends one nameless empty part: not a file)."""
+    return [f for f in request.files.getlist("file") if f and (f.filename or f.content_length)]
+
+
+def _checked_files(intake_id: int, item: str, sent: list) -> tuple[list, list[tuple[str, str]]]:
+    """The receive form's files, each checked as the patient's and the terminal's are
+    (triage.records.uploads), and the refusals in words: nothing is kept unless every file passes."""
+    from triage.core.errors import UploadRefused
+    from triage.records.uploads import check_count, check_upload, refusal_text, shown_name
+
+    limits, checked, refused = _upload_limits(), [], []
+    kept = len(_kept_files(intake_id, item)) if sent else 0
+    for number, storage in enumerate(sent):
+        name = shown_name(storage.filename or "")
+        try:
+            check_count(kept + number, limits)
+            # At most one byte more than the limit is read: a bigger file is refused without reading it all.
+            checked.append(check_upload(storage.stream.read(limits.max_bytes + 1), storage.filename or "", limits))
+        except UploadRefused as problem:
+            refused.append(("file", f"{name} {refusal_text(problem.reason, limits)}"))
+            if problem.reason == "too_many_files":
+                break
+    return checked, refused
 
 
 @blueprint.get("/intakes/<int:intake_id>/records/<item>")
@@ -935,9 +979,11 @@ def record_item(intake_id: int, item: str):
 @role(accounts.COORDINATOR)
 def record_action(intake_id: int, item: str, action: str):
     """Request, receive or mark not obtainable: each an audit row; receiving makes a new version of the
-    intake (channel records) that the rules triage (triage.records.requests.receive)."""
+    intake (channel records) that the rules triage (triage.records.requests.receive), and keeps the copies
+    of the record attached to the form in the same transaction (channel staff, added by this member)."""
     from triage.records import requests as records
     from triage.core.errors import RecordError
+    from triage.records.uploads import STAFF_CHANNEL
 
     definition = _record_item(item)
     if action not in ("request", "receive", "unobtainable"):
@@ -946,6 +992,11 @@ def record_action(intake_id: int, item: str, action: str):
     store = svc.store()
     form = {key: request.form.get(key, "") for key in ("source", "via", "reason", "note", "base_version",
                                                       *(field.id for field in definition.entered))}
+    files, sent = [], _sent_files() if action == "receive" else []
+    if sent:  # copies of the record: all checked before anything is written
+        files, refused = _checked_files(intake_id, item, sent)
+        if refused:
+            return _records_page(intake_id, item, errors=refused, form=form, files_sent=len(sent), status=400)
     try:
         if action == "request":
             if form["via"] and form["via"] not in records.VIA:
@@ -966,22 +1017,46 @@ def record_action(intake_id: int, item: str, action: str):
                 elif field.required and _levels(field.answer):  # the box says "none: leave empty"
                     given[field.id] = []
             records.receive(store, intake_id, item, given, by=g.user.name, ruleset=svc.ruleset, settings=svc.settings,
-                            today=svc.today(), note=form["note"], base_version=int(base))
+                            today=svc.today(), note=form["note"], base_version=int(base), files=files,
+                            channel=STAFF_CHANNEL)
     except IntakeNotFound:
         abort(404)
     except Conflict:
         return _page("staff/conflict.html", title="Changed meanwhile", intake_id=intake_id), 409
     except RecordError as problem:
-        return _records_page(intake_id, item, error=("record", problem.problems[0].message), form=form, status=400)
+        return _records_page(intake_id, item, errors=[("record", problem.problems[0].message)], form=form,
+                             files_sent=len(sent), status=400)
     except InvalidInput as problem:
         first = problem.problems[0]
         where = _FORM_FIELDS.get(first.where, first.where)
         labels = {field.id: field.label for field in definition.entered} | {
             "source": "From whom", "reason": "Why it cannot be had", "note": "Note"}
         text = f"{labels.get(where, where)}: {first.message}" if where in labels else str(first)
-        return _records_page(intake_id, item, error=(where if where in labels else "record", text), form=form,
-                             status=400)
+        return _records_page(intake_id, item, errors=[(where if where in labels else "record", text)], form=form,
+                             files_sent=len(sent), status=400)
     return redirect(url_for("staff.summary", intake_id=intake_id), code=303)
+
+
+def too_large_receive():
+    """A receive form bigger than the settings allow in one request (413, raised before any check read
+    the form): the record's page again, saying so, for a signed-in coordinator; None otherwise (the
+    plain page). The form was not read: nothing was recorded, and what was typed must be typed again."""
+    from triage.records.requests import load_record_items
+
+    user = _signed_in()
+    args = request.view_args or {}
+    if user is None or user.role != accounts.COORDINATOR or args.get("item") not in load_record_items().items:
+        return None
+    g.user = user
+    try:
+        services().store().get(args["intake_id"])
+    except IntakeNotFound:
+        return None
+    total = current_app.config.get("TRIAGE_UPLOAD_BODY_BYTES", security.MAX_BODY_BYTES) // (1024 * 1024)
+    limits = _upload_limits()
+    text = (f"The files were too big to send together (more than {total} MB). Nothing was recorded: attach "
+            f"fewer at a time (each under {limits.max_bytes // (1024 * 1024)} MB) and fill in the form again")
+    return _records_page(args["intake_id"], args["item"], errors=[("file", text)], status=413)
 
 
 # A problem's field as the core names it -> the form field it came from (an answer id, or the CLI's option).
