@@ -26,7 +26,9 @@ def register(commands) -> None:
         description="Creates the store, or upgrades it to this version's schema, in one transaction. With "
         "--app-role (PostgreSQL), grants that role what the clinics' machines need and no more: it can add "
         "intakes, versions and audit rows and read them, but never change or remove a version or an audit row, nor "
-        "an account's role or status. With --admin-role, the role that `triage users` connects as (docs/security.md).",
+        "an account's role or status. With --admin-role, the role that `triage users` connects as. With the audit key "
+        "file (TRIAGE_AUDIT_KEY_FILE), seals the staff second factors kept in clear or with an older key "
+        "(docs/security.md).",
         notes=common.STORE_HELP, handler=run_migrate, exit_codes=(ExitCode.STORE,),
         examples=("triage db migrate --db /srv/clinic/triage.db",
                   "triage db migrate --db 'postgresql://owner@db/triage?sslmode=verify-full'"
