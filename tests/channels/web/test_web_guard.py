@@ -569,4 +569,44 @@ def test_a_secret_sealed_with_a_key_this_server_lacks_gives_a_plain_page_and_no_
     assert person.client.get("/staff/second-factor").status_code == 303  # nor half-way
     lines = [record.getMessage() for record in caplog.records if record.name == "triage.web"]
     assert len(lines) == 1 and "\n" not in lines[0], lines
-    assert lines[0].startswith(f"sign-in refused: staff account cora: its second factor is sealed with key {key_id}")
+    reason = {"no key file": "and no key file is given to this process (TRIAGE_AUDIT_KEY_FILE)",
+              "a key file without its key": "and the key file given (TRIAGE_AUDIT_KEY_FILE) does not hold it"}[given]
+    assert lines[0].startswith(f"sign-in refused: staff account cora: its second factor is sealed with key {key_id} "
+                               f"{reason}"), lines
+    # the refusal is audited when the audit chain can take it (a key file whose newest key continues it)
+    if given == "a key file without its key":
+        assert not audit_rows(db, "sign_in_failed")  # the chain is keyed with the key this file lacks
+
+
+def test_a_sealed_secret_that_cannot_be_opened_at_the_code_step_or_with_the_setting_off_never_signs_in(
+        db, clock, tmp_path, monkeypatch, caplog):
+    from triage.core.settings import shipped
+
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file(tmp_path / "keys", "1f" * 32)))
+    app = make_app(db, clock=clock)
+    sign_in(app.test_client(), "cora")
+    clock.advance(60)
+    # The key file lost between the password and the code (the process's store opened without it).
+    person = Patient(app.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert person.path == "/staff/second-factor"
+    app.extensions["triage"].store().audit_keys = None
+    person.post(code="123456")
+    assert person.status == 503 and "cannot be checked on this server" in person.page
+    assert person.client.get("/staff/").status_code == 303
+    # With staff_second_factor "off", an account that has one is still asked: refused, not let through.
+    # Here the administrator rotated, then dropped the old key line: the chain goes on with the new key
+    # (so the refusal is an audit row), cora's secret, sealed with the old one, no longer opens.
+    settings = tmp_path / "settings.toml"
+    settings.write_text((shipped("settings") / "default.toml").read_text(encoding="utf-8").replace(
+        'staff_second_factor = "required"', 'staff_second_factor = "off"'), encoding="utf-8")
+    from triage.records.store import AuditKeys
+
+    with open_store(db, audit_keys=AuditKeys.load(key_file(tmp_path / "rotated", "1f" * 32, "2e" * 32))) as store:
+        store.audit_event("sign_in_failed", user="anonymous", detail={"name": "clint", "reason": "wrong_password"})
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file(tmp_path / "dropped", "2e" * 32)))
+    relaxed = make_app(db, clock=clock, settings_path=settings)
+    off = Patient(relaxed.test_client()).get("/staff/sign-in").post(name="cora", password=PASSWORD)
+    assert off.status == 503 and "cannot be checked on this server" in off.page
+    assert off.client.get("/staff/").status_code == 303
+    assert audit_rows(db, "sign_in_failed")[-1][2] == {"name": "cora", "address": "127.0.0.1",
+                                                       "reason": "second_factor_unavailable"}

@@ -67,7 +67,8 @@ def open_secret(keys: AuditKeys | None, name: str, stored: str) -> str:
         except StoreError:  # the file is gone or unreadable now: the same as not holding the key
             pass
     if key is None:
-        raise SecondFactorUnavailable(name, key_id, f"{keys.path} does not hold that key")
+        # (no path: the web log cuts paths to their first segment, and the file is named where it is given)
+        raise SecondFactorUnavailable(name, key_id, "the key file given (TRIAGE_AUDIT_KEY_FILE) does not hold it")
     try:
         data = base64.b64decode(stored[len(SEALED_PREFIX) + len(key_id) + 1:], validate=True)
         if len(data) <= NONCE_BYTES:
