@@ -33,6 +33,21 @@ def jpeg(width: int = 40, height: int = 20, *, gps: bool = False, orientation: i
     return out.getvalue()
 
 
+def phone_photo(megabytes: float = 3.0) -> bytes:
+    """A JPEG as big as a phone's photo of a page (about ``megabytes``), of detail that does not
+    compress (seeded noise, the same bytes every run): the bytes of a real file, unlike a flat colour
+    or zeros, which a form parser handles in a few large pieces."""
+    import random
+
+    from PIL import Image
+
+    side = int((megabytes * 1024 * 1024 / 0.77) ** 0.5)  # noise at quality 90: about 0.8 bytes a pixel
+    noise = random.Random(4711).randbytes(side * side * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), noise).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def png(width: int = 30, height: int = 10, *, text: dict[str, str] | None = None) -> bytes:
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo

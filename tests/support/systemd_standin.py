@@ -99,13 +99,9 @@ def start(root: Path, name: str) -> int:
     journal = state(root, name, "journal")
     if unit.get("Type") == ["oneshot"]:  # runs to its end, then ExecStartPost (only after a success)
         return run_once(root, unit, journal)
-    env, account = environment(root, unit), {}
-    if str(root) == "/" and os.geteuid() == 0 and "User" in unit:  # a real machine: the unit's own account
-        import pwd
-
-        user = pwd.getpwnam(unit["User"][0])
-        account = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        env["HOME"] = user.pw_dir
+    env, account = environment(root, unit), as_account(root, unit)
+    if account:
+        env["HOME"] = account.pop("home")
     with open(journal, "ab") as log:
         process = subprocess.Popen(command, cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True, **account)
@@ -125,12 +121,25 @@ def start(root: Path, name: str) -> int:
     return 0
 
 
+def as_account(root: Path, unit: dict[str, list[str]]) -> dict:
+    """On a real machine (root ``/``, run as root) the unit's own ``User``: subprocess options and its
+    home; in a scratch machine nothing (the test's user stands for the account)."""
+    if str(root) != "/" or os.geteuid() != 0 or "User" not in unit:
+        return {}
+    import pwd
+
+    user = pwd.getpwnam(unit["User"][0])
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "home": user.pw_dir}
+
+
 def run_once(root: Path, unit: dict[str, list[str]], journal: Path) -> int:
-    env = environment(root, unit)
+    env, account = environment(root, unit), as_account(root, unit)
+    if account:
+        env["HOME"] = account.pop("home")
     with open(journal, "ab") as log:
         for line in [*unit["ExecStart"], *unit.get("ExecStartPost", [])]:
             done = subprocess.run(shlex.split(line), cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                  stderr=log)
+                                  stderr=log, **account)
             if done.returncode:
                 print(f"(stand-in) {line.split()[0]} failed (exit {done.returncode}): see journalctl", file=sys.stderr)
                 return 1

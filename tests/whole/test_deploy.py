@@ -454,8 +454,10 @@ def test_a_patient_intake_and_a_staff_sign_in_through_nginx_over_https(browser, 
     assert status == 413 and headers["Strict-Transport-Security"] == "max-age=31536000"
     # ... but a patient's 3 MiB phone photo of a report reaches the app (here without a session: its own
     # plain 400, with its request id), never nginx's 413 page.
+    from support.hostile_files import phone_photo
+
     photo = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="report.jpg"\r\n'
-             b"Content-Type: image/jpeg\r\n\r\n" + b"\xff\xd8" + b"0" * (3 * 1024 * 1024) + b"\r\n--x--\r\n")
+             b"Content-Type: image/jpeg\r\n\r\n" + phone_photo(3) + b"\r\n--x--\r\n")
     status, headers = d.post_body("/intake/records/surgical_report", photo, "multipart/form-data; boundary=x")
     assert status != 413 and "X-Request-Id" in headers, (status, headers)
     # A name nginx does not serve (here: an IP address, so no SNI) gets no certificate at all.

@@ -8,6 +8,7 @@ test hears what the page would play. axe-core finds nothing; screenshots are kep
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 
@@ -147,16 +148,26 @@ def test_off_by_default_then_on_a_new_alert_plays_the_sound_once(browser, tmp_pa
         server.stop()
 
 
-def test_before_any_click_the_banner_asks_for_one_and_the_first_click_lets_the_sound_play(browser, tmp_path):
-    from test_web_staff_browser import sign_in
+@contextmanager
+def sound_on(tmp_path, name: str = "clint"):
+    """A server whose clinician ``name`` has the sound on: (server, store path); stopped afterwards."""
     from triage.records.store import open_store
 
     db = tmp_path / "store" / "triage.db"
-    add_staff(db, "clint", "clinician")
+    add_staff(db, name, "clinician")
     server = Server(make_app(db))
     try:
         with open_store(db) as store:
-            store.set_alert_sound("clint", True)
+            store.set_alert_sound(name, True)
+        yield server, db
+    finally:
+        server.stop()
+
+
+def test_before_any_click_the_banner_asks_for_one_and_the_first_click_lets_the_sound_play(browser, tmp_path):
+    from test_web_staff_browser import sign_in
+
+    with sound_on(tmp_path) as (server, db):
         page = staff_page(browser, width=320)
         sign_in(page, server, "clint")  # its last click opened this page: none on it yet
         page.evaluate("window.__locked = true")  # as a browser keeps audio before the page's first click
@@ -174,20 +185,12 @@ def test_before_any_click_the_banner_asks_for_one_and_the_first_click_lets_the_s
         wait_for_polls(page, 2)
         assert page.evaluate("window.__tones") == TONES_PER_SOUND
         page.context.close()
-    finally:
-        server.stop()
 
 
 def test_two_staff_tabs_in_one_browser_play_one_sound_for_a_new_alert(browser, tmp_path):
     from test_web_staff_browser import sign_in
-    from triage.records.store import open_store
 
-    db = tmp_path / "store" / "triage.db"
-    add_staff(db, "clint", "clinician")
-    server = Server(make_app(db))
-    try:
-        with open_store(db) as store:
-            store.set_alert_sound("clint", True)
+    with sound_on(tmp_path) as (server, db):
         first = staff_page(browser)
         sign_in(first, server, "clint")
         second = first.context.new_page()  # a second tab: the same browser, session and storage
@@ -203,8 +206,6 @@ def test_two_staff_tabs_in_one_browser_play_one_sound_for_a_new_alert(browser, t
                 wait_for_polls(tab, 2)
             assert sum(tab.evaluate("window.__tones") for tab in tabs) == number * TONES_PER_SOUND  # one sound each
         first.context.close()
-    finally:
-        server.stop()
 
 
 def test_the_settings_page_without_javascript_saves_the_choice(browser, tmp_path):

@@ -87,6 +87,16 @@ def pdf_of_size(size: int) -> bytes:
     return data
 
 
+def test_a_real_sized_scan_is_kept_with_the_receipt(app, db):
+    """Megabytes of detail that does not compress, as a scanner or a phone makes (the form parser once
+    refused such a file over about 100 KB with a 413)."""
+    staff = sign_in(app.test_client(), "cora")
+    receive(staff, (files.phone_photo(3), "scan-0001.jpg"))
+    assert staff.status == 303, (staff.status, errors(staff.page))
+    with open_store(db) as store:
+        assert [f.filename for f in store.record_files(1)] == ["scan-0001.jpg"]
+
+
 def test_a_pdf_and_a_jpeg_attached_with_the_receipt_are_kept_with_it_and_listed_as_added_by_cora(app, db):
     staff = sign_in(app.test_client(), "cora")
     staff.get(PAGE)

@@ -103,6 +103,17 @@ def test_a_patient_sends_a_phone_photo_and_a_pdf_and_sees_names_and_pages_only(a
     assert all(rule.methods & {"GET"} == set() or rule.rule == "/intake/records" for rule in rules)
 
 
+def test_a_real_sized_phone_photo_is_taken(app, db):
+    """A phone's photo of a report is megabytes of detail that does not compress: the form parser once
+    refused such a file over about 100 KB (413) while flat test images passed."""
+    visitor, _, intake_id = sent(app, db)
+    photo = files.phone_photo(3)
+    assert len(photo) > 3 * 1024 * 1024
+    upload(visitor, "surgical_report", (photo, "IMG_2041.jpg"))
+    assert visitor.status == 200 and "We added 1 file." in visitor.text, (visitor.status, visitor.text[:500])
+    assert [f.filename for f in kept(db, intake_id)] == ["IMG_2041.jpg"]
+
+
 def test_a_wrong_file_can_be_removed_and_is_gone_from_the_list(app, db):
     visitor, _, intake_id = sent(app, db)
     upload(visitor, "surgical_report", (files.jpeg(), "wrong.jpg"), (files.jpeg(), "right.jpg"))

@@ -21,6 +21,7 @@ TOKEN_AUTHENTICATED = frozenset({"cds_hooks"})
 UPLOAD_ENDPOINTS = frozenset({"patient.upload", "staff.record_action"})
 MAX_BODY_BYTES = 64 * 1024  # the largest form is a few hundred bytes; anything bigger is refused (413)
 TOKEN_BODY_BYTES = 2 * 1024 * 1024  # an upper bound for token-authenticated APIs (they enforce their own)
+UPLOAD_FORM_MEMORY_BYTES = 1024 * 1024  # an upload form's text fields, and the parser's buffer (files go to disk)
 
 # No inline scripts or styles, nothing from elsewhere, no framing, forms post only to us.
 CONTENT_SECURITY_POLICY = (
@@ -188,8 +189,11 @@ def install(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         if request.endpoint in UPLOAD_ENDPOINTS and request.method == "POST":
-            # Files: the body limit the settings allow, set before anything reads the form.
+            # Files: the body limit the settings allow, set before anything reads the form. The form
+            # parser's memory limit also bounds what it holds while it looks for the end of a file: at
+            # 64 KiB a real photo (detail that does not compress) was refused past about 100 KB.
             request.max_content_length = app.config.get("TRIAGE_UPLOAD_BODY_BYTES", MAX_BODY_BYTES)
+            request.max_form_memory_size = UPLOAD_FORM_MEMORY_BYTES
         # First of all, before any page acts: a refused request changes nothing.
         if has_control_characters():
             abort(400)
