@@ -47,6 +47,12 @@ class StoreUnavailable(StoreError):
     done, and the same request can succeed once it is back. The web pages answer 503, not 500."""
 
 
+class AuditKeyMissing(StoreError):
+    """The store's audit chain is signed with a key this process was not given (no key file, or a file
+    without that key): nothing can be recorded until the administrator gives it. Not the request's
+    fault: the web pages answer 503 and log why; commands exit 5."""
+
+
 class IntakeNotFound(InvalidInput):
     """No intake (or no such version of it) in the store: bad input naming the id, exit 2.
     ``message`` follows "intake N", e.g. ``does not exist``."""

@@ -578,6 +578,28 @@ def test_a_secret_sealed_with_a_key_this_server_lacks_gives_a_plain_page_and_no_
         assert not audit_rows(db, "sign_in_failed")  # the chain is keyed with the key this file lacks
 
 
+def test_a_server_without_the_key_of_a_signed_audit_chain_answers_plain_503_pages_and_says_why(
+        db, clock, tmp_path, monkeypatch, caplog):
+    """Anything that writes an audit or access-log row (here a wrong password) on a server not given the
+    chain's key: nothing recorded, the plain "cannot be used right now" page (never a 500), and one log
+    line telling the administrator what to give. Pages that record nothing still work."""
+    import logging
+
+    monkeypatch.setenv("TRIAGE_AUDIT_KEY_FILE", str(key_file(tmp_path / "keys", "1f" * 32)))
+    code, _ = invite(db)  # the chain is signed from here on
+    monkeypatch.delenv("TRIAGE_AUDIT_KEY_FILE")
+    lacking = make_app(db, clock=clock)
+    caplog.set_level(logging.ERROR, logger=lacking.logger.name)
+    rows = len(audit_rows(db))
+    wrong = Patient(lacking.test_client()).get("/staff/sign-in").post(name="cora", password="not the password")
+    assert wrong.status == 503 and "Traceback" not in wrong.page and "server_error" not in wrong.page
+    assert Patient(lacking.test_client()).open_code(code).status == 200
+    assert len(audit_rows(db)) == rows  # nothing recorded
+    said = [r.getMessage() for r in caplog.records if r.name == lacking.logger.name]
+    assert said and all(line.startswith("cannot record on ") and "give its key file (TRIAGE_AUDIT_KEY_FILE)" in line
+                        for line in said), said
+
+
 def test_a_sealed_secret_that_cannot_be_opened_at_the_code_step_or_with_the_setting_off_never_signs_in(
         db, clock, tmp_path, monkeypatch, caplog):
     from triage.core.settings import shipped

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from flask import Blueprint, Flask, render_template, request
 
-from triage.core.errors import StoreError, StoreUnavailable, TriageError
+from triage.core.errors import AuditKeyMissing, StoreError, StoreUnavailable, TriageError
 from triage.core.languages import DEFAULT_LANGUAGE, LANGUAGES, load_language
 from triage.core.questionnaire import load_definition
 from triage.core.ruleset import load_ruleset
@@ -274,6 +274,18 @@ def _error_pages(app: Flask) -> None:
 
     app.register_error_handler(StoreUnavailable, unavailable)
 
+    def cannot_sign(error):
+        """The audit chain is signed with a key this server was not given: nothing was recorded. The
+        administrator's problem, not the visitor's: the plain "cannot be used right now" page (503)
+        and a log line saying what to give (no Retry-After: it lasts until someone gives the key)."""
+        from triage.channels.web.observability import store_failed
+
+        store_failed()
+        app.logger.error("cannot record on %s: %s", request.url_rule.rule if request.url_rule else "(no route)", error)
+        return page(503, "unavailable_title", "unavailable_text")
+
+    app.register_error_handler(AuditKeyMissing, cannot_sign)
+
     @app.errorhandler(StoreError)
     @app.errorhandler(TriageError)
     @app.errorhandler(500)
@@ -286,6 +298,8 @@ def _error_pages(app: Flask) -> None:
         # Failing after the page was made (saving the session): Flask hands us a 500 wrapping it.
         if isinstance(getattr(error, "original_exception", None), StoreUnavailable):
             return unavailable(error.original_exception)
+        if isinstance(getattr(error, "original_exception", None), AuditKeyMissing):
+            return cannot_sign(error.original_exception)
         if isinstance(error, StoreError):
             from triage.channels.web.observability import store_failed
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from triage.core.errors import StoreError
+from triage.core.errors import AuditKeyMissing, StoreError
 
 
 GENESIS = "0" * 64  # prev_hash of the first audit row
@@ -221,12 +221,12 @@ def _row_hash(keys: AuditKeys | None, prev: str, seq: int, at: str, user: str, a
     if keys is not None and keyed is not None and keys.get(keyed) is None:
         keys = AuditKeys.load(keys.path)  # rotated since this process read it?
         if keys.get(keyed) is None:
-            raise StoreError(f"{keys.path}: the store's audit log is keyed with a key this file does not hold "
-                             f"(key id {keyed}); give the current key file; nothing was saved")
+            raise AuditKeyMissing(f"{keys.path}: the store's audit log is keyed with a key this file does not "
+                                  f"hold (key id {keyed}); give the current key file; nothing was saved")
     if keys is None:
         if keyed is not None:
-            raise StoreError(f"the store's audit log is keyed (key id {keyed}): give its key file "
-                             f"({AUDIT_KEY_FILE_VARIABLE}); nothing was saved")
+            raise AuditKeyMissing(f"the store's audit log is keyed (key id {keyed}): give its key file "
+                                  f"({AUDIT_KEY_FILE_VARIABLE}); nothing was saved")
         return audit_hash(seq, at, user, action, intake_id, version, text, prev)
     ident, key = keys.newest
     return keyed_audit_hash(ident, key, seq, at, user, action, intake_id, version, text, prev)
