@@ -60,8 +60,22 @@ class Server:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.close()
+        """Stop without touching a closed file descriptor. Closing the server from this thread (as once
+        done) left waitress's worker threads free to wake the loop afterwards by writing b"x" to its
+        trigger pipe, whose descriptor number a later test could own by then: once a multiprocessing
+        queue, whose reader took the "x" as a message length and waited for ever. So: the workers
+        finish first; then the loop thread itself closes the listener, the trigger and every
+        connection, and ends (its map is empty); then it is joined."""
+        server = self._server
+        server.task_dispatcher.shutdown()
+
+        def close_everything() -> None:
+            for dispatcher in list(server._map.values()):
+                dispatcher.close()
+
+        server.trigger.pull_trigger(close_everything)
         self._thread.join(timeout=10)
+        assert not self._thread.is_alive(), "the test server's loop did not end"
 
 
 def answer_second_factor(page, app, name: str, check=None) -> None:
