@@ -99,9 +99,7 @@ def start(root: Path, name: str) -> int:
     journal = state(root, name, "journal")
     if unit.get("Type") == ["oneshot"]:  # runs to its end, then ExecStartPost (only after a success)
         return run_once(root, unit, journal)
-    env, account = environment(root, unit), as_account(root, unit)
-    if account:
-        env["HOME"] = account.pop("home")
+    env, account = launch(root, unit)
     with open(journal, "ab") as log:
         process = subprocess.Popen(command, cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True, **account)
@@ -121,21 +119,22 @@ def start(root: Path, name: str) -> int:
     return 0
 
 
-def as_account(root: Path, unit: dict[str, list[str]]) -> dict:
-    """On a real machine (root ``/``, run as root) the unit's own ``User``: subprocess options and its
-    home; in a scratch machine nothing (the test's user stands for the account)."""
+def launch(root: Path, unit: dict[str, list[str]]) -> tuple[dict[str, str], dict]:
+    """The unit's environment, and the subprocess options of its account: on a real machine (root
+    ``/``, run as root) its own ``User`` (and that user's home); in a scratch machine none (the test's
+    user stands for the account)."""
+    env = environment(root, unit)
     if str(root) != "/" or os.geteuid() != 0 or "User" not in unit:
-        return {}
+        return env, {}
     import pwd
 
     user = pwd.getpwnam(unit["User"][0])
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "home": user.pw_dir}
+    env["HOME"] = user.pw_dir
+    return env, {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
 def run_once(root: Path, unit: dict[str, list[str]], journal: Path) -> int:
-    env, account = environment(root, unit), as_account(root, unit)
-    if account:
-        env["HOME"] = account.pop("home")
+    env, account = launch(root, unit)
     with open(journal, "ab") as log:
         for line in [*unit["ExecStart"], *unit.get("ExecStartPost", [])]:
             done = subprocess.run(shlex.split(line), cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=log,

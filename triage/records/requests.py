@@ -102,6 +102,15 @@ def is_overdue(requested_at: str, now: str, days: int) -> bool:
     return _instant(now) - _instant(requested_at) > timedelta(days=days)
 
 
+def overdue_on_page(store, days: int, intake_ids: list[int]) -> dict[int, list[str]]:
+    """The record items whose request is overdue, of the intakes a worklist page shows (one indexed
+    read, whatever the backlog): intake id -> items. The staff worklist and `triage list` tag rows so."""
+    late: dict[int, list[str]] = {}
+    for request in store.record_requests(overdue_after_days=days, intake_ids=intake_ids):
+        late.setdefault(request.intake_id, []).append(request.item)
+    return late
+
+
 def overdue_before(now: str, days: int) -> str:
     """The instant (store text) before which an open request is overdue."""
     return (_instant(now) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")  # as the store writes times

@@ -117,6 +117,7 @@ def _usage(parser: argparse.ArgumentParser, io: IO) -> int:
 
 def run_list(args, io: IO) -> int:
     from triage.records.drafts import with_draft_months
+    from triage.records.requests import overdue_on_page
     from triage.records.store import LISTED
 
     days = common.load_settings(args).record_request_overdue_days
@@ -125,11 +126,8 @@ def run_list(args, io: IO) -> int:
         page = store.worklist_page(status=args.status, missing=args.missing, urgency=args.urgency,
                                    va_to_do=args.va_to_do or None, limit=args.limit or None, offset=args.offset)
         rows = with_draft_months(store, page.rows)  # a draft's months from its answers
-        # Record requests past the overdue setting, as the staff worklist tags them: the page's rows'
-        # (one indexed read) and how many in all.
-        overdue: dict[int, list[str]] = {}
-        for late in store.record_requests(overdue_after_days=days, intake_ids=[row.intake_id for row in rows]):
-            overdue.setdefault(late.intake_id, []).append(late.item)
+        # Record requests past the overdue setting, as the staff worklist tags them.
+        overdue = overdue_on_page(store, days, [row.intake_id for row in rows])
         overdue_total = store.count_overdue_requests(days)
         store.log_access(LISTED, user=common.user(args), detail={"rows": len(rows)})
     counts = {status: page.counts.get(status, 0) for status in WORKLIST_STATUSES}

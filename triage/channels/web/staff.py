@@ -1077,13 +1077,13 @@ OVERDUE_SHOWN = 10  # above the worklist: the most overdue; the rest are in `tri
 def _overdue_requests(intake_ids: list[int]) -> tuple[list, int, set[int]]:
     """The most overdue record requests (at most OVERDUE_SHOWN), how many are overdue in all, and
     which of ``intake_ids`` (the rows shown) have one: bounded reads, whatever the backlog."""
-    from triage.records.requests import request_text
+    from triage.records.requests import overdue_on_page, request_text
 
     days = services().settings.record_request_overdue_days
     store = services().store()
     shown = [(r, request_text(r)) for r in store.record_requests(overdue_after_days=days, limit=OVERDUE_SHOWN)]
     total = store.count_overdue_requests(days) if len(shown) == OVERDUE_SHOWN else len(shown)
-    on_page = {r.intake_id for r in store.record_requests(overdue_after_days=days, intake_ids=intake_ids)}
+    on_page = set(overdue_on_page(store, days, intake_ids))
     return shown, total, on_page
 
 
