@@ -145,7 +145,7 @@ def install(app: Flask, network_: Network) -> None:
 
     def _say_refused(host: str) -> None:
         # The administrator's clue when every page is a 400: a name the configuration does not list
-        # (the base URL changed in the environment file but the service not restarted, a new DNS name).
+        # (base_url changed in the configuration file but the service not restarted, a new DNS name).
         name = "".join(c if c.isprintable() and c.isascii() else "?" for c in host[:100])
         with lock:
             if name in refused or len(refused) >= REFUSED_NAMES_LOGGED:
